@@ -1,0 +1,557 @@
+//! The simulated broker: keeps working orders and fills them against bars with the reference
+//! semantics of DESIGN.md (next open, gaps, touches, slippage, commission, volume cap).
+//!
+//! Sizing and pre-trade risk happen here, when an order fills, because `all_in` sizing needs the
+//! fill price. Every refusal becomes an `ExecReport` the strategy sees, never an `Err`.
+
+use crate::config::{BrokerConfig, RiskConfig, SizingConfig, SizingMethod};
+use crate::order::{Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
+use crate::portfolio::Portfolio;
+use crate::strategy::{ExecKind, ExecReport, RejectReason};
+use crate::volatility::RollingVolatility;
+use market_data::{Bar, InstrumentIdx, Price, Qty, Side, Timestamp};
+use serde::Serialize;
+
+/// One fill, as booked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FillRecord {
+    /// When it happened (the bar's timestamp).
+    pub ts: Timestamp,
+    /// The order it belongs to.
+    pub order_id: OrderId,
+    /// The instrument.
+    pub instrument: InstrumentIdx,
+    /// Buy or sell.
+    pub side: Side,
+    /// Units.
+    pub qty: f64,
+    /// Price per unit.
+    pub price: f64,
+    /// Commission charged.
+    pub fee: f64,
+}
+
+/// The life of one order, for `orders.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct OrderRecord {
+    /// Its id.
+    pub id: OrderId,
+    /// What was asked.
+    pub request: OrderRequest,
+    /// When it was submitted.
+    pub created: Timestamp,
+    /// Where it ended.
+    pub status: OrderStatus,
+    /// When it left the book (filled, canceled, expired or rejected).
+    pub closed: Option<Timestamp>,
+    /// Units filled.
+    pub filled: f64,
+    /// Average fill price (0 when nothing filled).
+    pub avg_price: f64,
+    /// Commission paid.
+    pub fees: f64,
+    /// Why it was rejected.
+    pub reason: Option<RejectReason>,
+}
+
+/// The simulated broker.
+#[derive(Debug, Clone)]
+pub struct SimBroker {
+    broker: BrokerConfig,
+    sizing: SizingConfig,
+    risk: RiskConfig,
+    working: Vec<Vec<Order>>,
+    records: Vec<OrderRecord>,
+    fills: Vec<FillRecord>,
+    volatility: Vec<RollingVolatility>,
+}
+
+/// Relative tolerance of limit checks, so that a sizing that lands exactly on a limit passes.
+const LIMIT_TOLERANCE: f64 = 1e-9;
+
+impl SimBroker {
+    /// Returns a broker for `instruments` instruments.
+    pub fn new(broker: BrokerConfig, sizing: SizingConfig, risk: RiskConfig, instruments: usize) -> Self {
+        let vol_slots = if sizing.method == SizingMethod::VolatilityTarget { instruments } else { 0 };
+        Self {
+            volatility: (0..vol_slots).map(|_| RollingVolatility::new(sizing.lookback)).collect(),
+            broker,
+            sizing,
+            risk,
+            working: vec![Vec::new(); instruments],
+            records: Vec::new(),
+            fills: Vec::new(),
+        }
+    }
+
+    /// Returns the working orders by instrument.
+    pub fn working(&self) -> &[Vec<Order>] {
+        &self.working
+    }
+
+    /// Returns every order submitted, by id.
+    pub fn records(&self) -> &[OrderRecord] {
+        &self.records
+    }
+
+    /// Returns every fill, in time order.
+    pub fn fills(&self) -> &[FillRecord] {
+        &self.fills
+    }
+
+    /// Feeds a close to the realized-volatility estimate used by volatility targeting.
+    pub fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {
+        if let Some(vol) = self.volatility.get_mut(instrument.get()) {
+            vol.push(ts, close);
+        }
+    }
+
+    /// Accepts or rejects a new order. Accepted orders can fill only on events after `now`.
+    pub fn submit(
+        &mut self,
+        request: OrderRequest,
+        now: Timestamp,
+        refuse: Option<RejectReason>,
+        reports: &mut Vec<ExecReport>,
+    ) -> OrderId {
+        let id = self.register(request, now);
+        let refuse = refuse.or_else(|| self.precheck(&request));
+        let kind = match refuse {
+            Some(reason) => {
+                self.close_record(id, OrderStatus::Rejected, now);
+                self.records[id.0 as usize - 1].reason = Some(reason);
+                ExecKind::Rejected(reason)
+            }
+            None => {
+                self.working[request.instrument.get()].push(Order::new(id, request, now));
+                ExecKind::Accepted
+            }
+        };
+        reports.push(ExecReport { ts: now, order_id: id, instrument: request.instrument, tag: request.tag, kind });
+        id
+    }
+
+    /// Records a new order and returns its id.
+    fn register(&mut self, request: OrderRequest, now: Timestamp) -> OrderId {
+        let id = OrderId(self.records.len() as u64 + 1);
+        self.records.push(OrderRecord {
+            id,
+            request,
+            created: now,
+            status: OrderStatus::Working,
+            closed: None,
+            filled: 0.0,
+            avg_price: 0.0,
+            fees: 0.0,
+            reason: None,
+        });
+        id
+    }
+
+    /// Checks what can be checked before a price is known.
+    fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
+        if request.instrument.get() >= self.working.len() {
+            return Some(RejectReason::UnknownInstrument);
+        }
+        let positive = |p: Price| p.0.is_finite() && p.0 > 0.0;
+        let prices_ok = request.kind.limit_price().is_none_or(positive)
+            && request.kind.trigger_price().is_none_or(positive)
+            && request.bracket.take_profit.is_none_or(positive)
+            && request.bracket.stop_loss.is_none_or(positive);
+        let size_ok = match request.size {
+            Size::Units(Qty(q)) => q.is_finite() && q > 0.0,
+            Size::Auto | Size::ClosePosition => true,
+        };
+        (!prices_ok || !size_ok).then_some(RejectReason::InvalidOrder)
+    }
+
+    /// Cancels one working order; unknown or finished orders are ignored.
+    pub fn cancel(&mut self, id: OrderId, now: Timestamp, reports: &mut Vec<ExecReport>) {
+        let Some(record) = self.records.get(id.0.wrapping_sub(1) as usize) else { return };
+        let idx = record.request.instrument.get();
+        if let Some(pos) = self.working[idx].iter().position(|o| o.id == id) {
+            let order = self.working[idx].remove(pos);
+            self.finish(order, OrderStatus::Canceled, now, reports);
+        }
+    }
+
+    /// Cancels every working order of an instrument.
+    pub fn cancel_all(&mut self, instrument: InstrumentIdx, now: Timestamp, reports: &mut Vec<ExecReport>) {
+        let Some(list) = self.working.get_mut(instrument.get()) else { return };
+        let orders = std::mem::take(list);
+        for order in orders {
+            self.finish(order, OrderStatus::Canceled, now, reports);
+        }
+    }
+
+    /// Fills the working orders of one instrument against its new bar, oldest order first.
+    pub fn on_bar(
+        &mut self,
+        instrument: InstrumentIdx,
+        bar: &Bar,
+        portfolio: &mut Portfolio,
+        reports: &mut Vec<ExecReport>,
+    ) {
+        let idx = instrument.get();
+        let mut volume_left = self.broker.max_volume_participation.map(|p| p * bar.volume);
+        let mut i = 0;
+        while i < self.working[idx].len() {
+            let mut order = self.working[idx][i];
+            if order.created >= bar.ts {
+                i += 1;
+                continue;
+            }
+            let day = bar.ts.day();
+            match order.first_day {
+                Some(first) if order.request.tif == TimeInForce::Day && day > first => {
+                    self.working[idx].remove(i);
+                    self.finish(order, OrderStatus::Expired, bar.ts, reports);
+                    continue;
+                }
+                None => order.first_day = Some(day),
+                _ => {}
+            }
+            let outcome = match self.fill_price(&mut order, bar) {
+                Some(price) => self.execute(&mut order, price, bar, portfolio, &mut volume_left, reports),
+                None => Step::Keep,
+            };
+            let outcome = match outcome {
+                Step::Keep if order.request.tif == TimeInForce::Ioc => Step::Done(OrderStatus::Expired),
+                other => other,
+            };
+            match outcome {
+                Step::Keep => {
+                    self.working[idx][i] = order;
+                    i += 1;
+                }
+                Step::Done(status) => {
+                    self.working[idx].remove(i);
+                    if status == OrderStatus::Filled
+                        && let Some(sibling) = order.oco
+                        && let Some(at) = self.working[idx].iter().position(|o| o.id == sibling)
+                    {
+                        let sibling = self.working[idx].remove(at);
+                        if at < i {
+                            i -= 1;
+                        }
+                        self.finish(sibling, OrderStatus::Canceled, bar.ts, reports);
+                    }
+                    self.finish(order, status, bar.ts, reports);
+                }
+            }
+        }
+        // Exits of a position that is now flat have nothing left to do.
+        if portfolio.position(instrument).qty == 0.0 && self.working[idx].iter().any(|o| o.request.reduce_only) {
+            let (reduce, keep): (Vec<Order>, Vec<Order>) =
+                self.working[idx].drain(..).partition(|o| o.request.reduce_only);
+            self.working[idx] = keep;
+            for order in reduce {
+                self.finish(order, OrderStatus::Canceled, bar.ts, reports);
+            }
+        }
+    }
+
+    /// Returns the price at which `order` trades on `bar`, if it trades at all.
+    fn fill_price(&self, order: &mut Order, bar: &Bar) -> Option<f64> {
+        let buy = order.request.side == Side::Buy;
+        let slip = self.broker.slippage_bps / 10_000.0;
+        let slipped = |p: f64| if buy { p * (1.0 + slip) } else { p * (1.0 - slip) };
+        let limit = |l: f64| {
+            if buy {
+                (bar.low <= l).then(|| bar.open.min(l))
+            } else {
+                (bar.high >= l).then(|| bar.open.max(l))
+            }
+        };
+        match order.request.kind {
+            OrderKind::Market => Some(slipped(bar.open)),
+            OrderKind::Limit { price } => limit(price.0),
+            OrderKind::Stop { trigger } => {
+                let t = trigger.0;
+                if buy {
+                    (bar.high >= t).then(|| slipped(bar.open.max(t)))
+                } else {
+                    (bar.low <= t).then(|| slipped(bar.open.min(t)))
+                }
+            }
+            OrderKind::StopLimit { trigger, limit: l } => {
+                let (t, l) = (trigger.0, l.0);
+                if order.triggered {
+                    return limit(l);
+                }
+                let hit = if buy { bar.high >= t } else { bar.low <= t };
+                if !hit {
+                    return None;
+                }
+                order.triggered = true;
+                // Triggered at the stop (or at the open through a gap); the limit then applies to
+                // the rest of the bar.
+                let at = if buy { bar.open.max(t) } else { bar.open.min(t) };
+                let within = if buy { at <= l } else { at >= l };
+                if within { Some(at) } else { limit(l) }
+            }
+        }
+    }
+
+    /// Sizes, risk-checks and books a fill of `order` at `price`.
+    fn execute(
+        &mut self,
+        order: &mut Order,
+        price: f64,
+        bar: &Bar,
+        portfolio: &mut Portfolio,
+        volume_left: &mut Option<f64>,
+        reports: &mut Vec<ExecReport>,
+    ) -> Step {
+        let req = order.request;
+        let held = portfolio.position(req.instrument).qty;
+        let sign = req.side.sign();
+        let reduces = held * sign < 0.0;
+        if order.filled == 0.0 {
+            let target = match req.size {
+                Size::Units(Qty(q)) => Ok(q),
+                Size::ClosePosition if reduces => Ok(held.abs()),
+                Size::ClosePosition => Err(RejectReason::NothingToReduce),
+                Size::Auto => self.auto_size(req.instrument, req.side, held, price, portfolio),
+            };
+            if req.reduce_only && !reduces {
+                // Its position went flat (or flipped) earlier on this bar: nothing left to exit.
+                return Step::Done(OrderStatus::Canceled);
+            }
+            match target {
+                Ok(q) if req.reduce_only => order.target = q.min(held.abs()),
+                Ok(q) => order.target = q,
+                Err(reason) => return self.reject(order, reason, bar.ts, reports),
+            }
+            if order.target <= 0.0 {
+                let reason = if req.reduce_only { RejectReason::NothingToReduce } else { RejectReason::ZeroSize };
+                return self.reject(order, reason, bar.ts, reports);
+            }
+        }
+        let mut qty = order.target - order.filled;
+        if let Some(left) = volume_left.as_mut() {
+            let cap = if self.broker.fractional { *left } else { left.floor() };
+            qty = qty.min(cap.max(0.0));
+            if qty <= 0.0 {
+                return Step::Keep;
+            }
+            *left -= qty;
+        }
+        let fixed = if order.filled == 0.0 { self.broker.commission_fixed } else { 0.0 };
+        let fee = self.broker.commission * qty * price + fixed;
+        if let Err(reason) = self.check_risk(req.side, held, qty, price, fee, portfolio, req.instrument) {
+            return self.reject(order, reason, bar.ts, reports);
+        }
+        portfolio.apply_fill(req.instrument, req.side, qty, price, fee, bar.ts);
+        order.filled += qty;
+        self.fills.push(FillRecord {
+            ts: bar.ts,
+            order_id: order.id,
+            instrument: req.instrument,
+            side: req.side,
+            qty,
+            price,
+            fee,
+        });
+        let record = &mut self.records[order.id.0 as usize - 1];
+        record.avg_price = (record.avg_price * record.filled + price * qty) / (record.filled + qty);
+        record.filled += qty;
+        record.fees += fee;
+        let leaves = order.target - order.filled;
+        reports.push(ExecReport {
+            ts: bar.ts,
+            order_id: order.id,
+            instrument: req.instrument,
+            tag: req.tag,
+            kind: ExecKind::Filled { side: req.side, qty: Qty(qty), price: Price(price), fee, leaves: Qty(leaves) },
+        });
+        if leaves <= 0.0 { Step::Done(OrderStatus::Filled) } else { Step::Keep }
+    }
+
+    /// Returns the units an `Auto` order gets at `price`, within cash and risk limits.
+    fn auto_size(
+        &self,
+        instrument: InstrumentIdx,
+        side: Side,
+        held: f64,
+        price: f64,
+        portfolio: &Portfolio,
+    ) -> Result<f64, RejectReason> {
+        let sign = side.sign();
+        if held * sign < 0.0 {
+            // Against the position: an Auto order closes it.
+            return Ok(held.abs());
+        }
+        if side == Side::Sell && !self.broker.allow_short {
+            return Err(RejectReason::ShortNotAllowed);
+        }
+        let equity = portfolio.equity();
+        let cash = portfolio.cash();
+        let mut budget = match self.sizing.method {
+            SizingMethod::AllIn => cash,
+            SizingMethod::FixedFraction => self.sizing.fraction * equity,
+            SizingMethod::VolatilityTarget => {
+                let realized = self.volatility.get(instrument.get()).map_or(f64::NAN, RollingVolatility::annualized);
+                if !(realized > 0.0) {
+                    return Err(RejectReason::ZeroSize);
+                }
+                equity * (self.sizing.target_volatility / realized).min(self.sizing.fraction)
+            }
+        };
+        if side == Side::Buy {
+            // Cash never goes negative on a long purchase.
+            budget = budget.min(cash);
+        }
+        budget -= self.broker.commission_fixed;
+        let per_unit = price * (1.0 + self.broker.commission);
+        let mut units = (budget / per_unit).max(0.0);
+        let room_position = (self.risk.max_position_fraction * equity - held.abs() * price) / price;
+        let room_gross = (self.risk.max_gross_exposure * equity - portfolio.gross_exposure()) / price;
+        let capped = units.min(room_position).min(room_gross).max(0.0);
+        let limited_by = if capped < units {
+            Some(if room_position <= room_gross { RejectReason::PositionLimit } else { RejectReason::ExposureLimit })
+        } else {
+            None
+        };
+        units = if self.broker.fractional { capped } else { capped.floor() };
+        if units > 0.0 {
+            Ok(units)
+        } else {
+            Err(limited_by.unwrap_or(RejectReason::ZeroSize))
+        }
+    }
+
+    /// Checks cash, shorting and risk limits for one fill.
+    #[allow(clippy::too_many_arguments)]
+    fn check_risk(
+        &self,
+        side: Side,
+        held: f64,
+        qty: f64,
+        price: f64,
+        fee: f64,
+        portfolio: &Portfolio,
+        instrument: InstrumentIdx,
+    ) -> Result<(), RejectReason> {
+        let sign = side.sign();
+        let after = held + sign * qty;
+        if after.abs() <= held.abs() {
+            return Ok(()); // Reducing exposure is always allowed.
+        }
+        if after < 0.0 && !self.broker.allow_short {
+            return Err(RejectReason::ShortNotAllowed);
+        }
+        let cash = portfolio.cash();
+        if side == Side::Buy && after > 0.0 {
+            let needed = qty.min(after) * price + fee;
+            if needed > cash * (1.0 + LIMIT_TOLERANCE) {
+                return Err(RejectReason::InsufficientCash { needed, available: cash });
+            }
+        }
+        let equity = portfolio.equity();
+        let tol = 1.0 + LIMIT_TOLERANCE;
+        if after.abs() * price > self.risk.max_position_fraction * equity * tol {
+            return Err(RejectReason::PositionLimit);
+        }
+        let gross = portfolio.gross_exposure() - portfolio.position(instrument).market_value().abs() + after.abs() * price;
+        if gross > self.risk.max_gross_exposure * equity * tol {
+            return Err(RejectReason::ExposureLimit);
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, order: &Order, reason: RejectReason, ts: Timestamp, reports: &mut Vec<ExecReport>) -> Step {
+        if order.filled > 0.0 {
+            // Part of it already traded: the rest is canceled rather than the whole rejected.
+            self.records[order.id.0 as usize - 1].reason = Some(reason);
+            return Step::Done(OrderStatus::Canceled);
+        }
+        self.records[order.id.0 as usize - 1].reason = Some(reason);
+        reports.push(ExecReport {
+            ts,
+            order_id: order.id,
+            instrument: order.request.instrument,
+            tag: order.request.tag,
+            kind: ExecKind::Rejected(reason),
+        });
+        Step::Done(OrderStatus::Rejected)
+    }
+
+    /// Closes an order that left the book, reports it, and places its bracket once it is done.
+    fn finish(&mut self, order: Order, status: OrderStatus, ts: Timestamp, reports: &mut Vec<ExecReport>) {
+        self.close_record(order.id, status, ts);
+        let req = order.request;
+        let kind = match status {
+            OrderStatus::Canceled => Some(ExecKind::Canceled),
+            OrderStatus::Expired => Some(ExecKind::Expired),
+            _ => None, // fills and rejections were reported when they happened
+        };
+        if let Some(kind) = kind {
+            reports.push(ExecReport { ts, order_id: order.id, instrument: req.instrument, tag: req.tag, kind });
+        }
+        if order.filled > 0.0 && !req.bracket.is_empty() {
+            self.place_bracket(&order, ts, reports);
+        }
+    }
+
+    /// Places the take-profit and stop-loss exits of a filled entry, linked one-cancels-other.
+    fn place_bracket(&mut self, entry: &Order, ts: Timestamp, reports: &mut Vec<ExecReport>) {
+        let req = entry.request;
+        let exit_side = req.side.opposite();
+        let size = Size::Units(Qty(entry.filled));
+        let mut placed: [Option<OrderId>; 2] = [None, None];
+        let exits = [
+            req.bracket.take_profit.map(|p| OrderRequest::limit(req.instrument, exit_side, size, p)),
+            req.bracket.stop_loss.map(|p| OrderRequest::stop(req.instrument, exit_side, size, p)),
+        ];
+        for (slot, exit) in placed.iter_mut().zip(exits) {
+            if let Some(exit) = exit {
+                *slot = Some(self.submit(exit.reduce_only().with_tag(req.tag), ts, None, reports));
+            }
+        }
+        if let [Some(tp), Some(sl)] = placed {
+            for order in self.working[req.instrument.get()].iter_mut() {
+                if order.id == tp {
+                    order.oco = Some(sl);
+                } else if order.id == sl {
+                    order.oco = Some(tp);
+                }
+            }
+        }
+    }
+
+    fn close_record(&mut self, id: OrderId, status: OrderStatus, ts: Timestamp) {
+        let record = &mut self.records[id.0 as usize - 1];
+        record.status = status;
+        record.closed = Some(ts);
+    }
+
+    /// Closes every open position at its mark (the last close), with commission, as orders
+    /// submitted and filled at `ts`. Used for `close_at_end`.
+    pub fn liquidate(&mut self, portfolio: &mut Portfolio, ts: Timestamp, reports: &mut Vec<ExecReport>) {
+        for idx in 0..self.working.len() {
+            let instrument = InstrumentIdx(idx as u32);
+            let pos = *portfolio.position(instrument);
+            if pos.qty == 0.0 {
+                continue;
+            }
+            let side = if pos.qty > 0.0 { Side::Sell } else { Side::Buy };
+            let request = OrderRequest::market(instrument, side, Size::ClosePosition);
+            let mut order = Order::new(self.register(request, ts), request, ts);
+            let price = pos.mark;
+            let bar = Bar { ts, open: price, high: price, low: price, close: price, volume: f64::INFINITY };
+            let step = self.execute(&mut order, price, &bar, portfolio, &mut None, reports);
+            if let Step::Done(status) = step {
+                self.close_record(order.id, status, ts);
+            }
+        }
+    }
+}
+
+/// What became of an order on one bar.
+enum Step {
+    /// Still working.
+    Keep,
+    /// Left the book with this status.
+    Done(OrderStatus),
+}

@@ -1,0 +1,257 @@
+//! The event loop: one engine per run, fed one market event at a time.
+//!
+//! Backtests drive it from merged historical series (`run_backtest`); live modes will drive the
+//! same `Engine` from a feed. Per event it matches working orders, marks the position, lets the
+//! strategy decide, and routes what it asked for: nothing allocates once buffers are warm.
+
+use crate::broker::SimBroker;
+use crate::config::EngineSpec;
+use crate::error::{Error, Result};
+use crate::outcome::{BacktestOutcome, EquityCurve};
+use crate::portfolio::Portfolio;
+use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
+use crate::order::{OrderRequest, Size};
+use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// How many reports one event may cause before the strategy is deemed to be looping.
+const MAX_REPORTS_PER_EVENT: usize = 10_000;
+
+/// One run of one strategy over a set of instruments with shared cash.
+#[derive(Debug)]
+pub struct Engine<S> {
+    strategy: S,
+    spec: EngineSpec,
+    instruments: Vec<InstrumentId>,
+    portfolio: Portfolio,
+    broker: SimBroker,
+    intents: Intents,
+    reports: Vec<ExecReport>,
+    curve: EquityCurve,
+    now: Timestamp,
+    peak: f64,
+    halted_at: Option<Timestamp>,
+    held_at_step_start: bool,
+    filled_this_step: bool,
+    exposed_steps: usize,
+    bars_seen: Vec<usize>,
+    fill_count: usize,
+}
+
+impl<S: Strategy> Engine<S> {
+    /// Returns an engine; `steps_hint` preallocates the equity curve.
+    pub fn new(spec: EngineSpec, instruments: Vec<InstrumentId>, strategy: S, steps_hint: usize) -> Self {
+        let n = instruments.len();
+        Self {
+            strategy,
+            portfolio: Portfolio::new(spec.broker.initial_cash, n),
+            broker: SimBroker::new(spec.broker.clone(), spec.sizing.clone(), spec.risk.clone(), n),
+            peak: spec.broker.initial_cash,
+            spec,
+            instruments,
+            intents: Intents::default(),
+            reports: Vec::with_capacity(64),
+            curve: EquityCurve::with_capacity(steps_hint),
+            now: Timestamp(i64::MIN),
+            halted_at: None,
+            held_at_step_start: false,
+            filled_this_step: false,
+            exposed_steps: 0,
+            bars_seen: vec![0; n],
+            fill_count: 0,
+        }
+    }
+
+    /// Returns the account.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// Returns the broker with its working orders, order records and fills.
+    pub fn broker(&self) -> &SimBroker {
+        &self.broker
+    }
+
+    /// Returns the equity curve recorded so far.
+    pub fn curve(&self) -> &EquityCurve {
+        &self.curve
+    }
+
+    /// Processes one completed bar of one instrument: fills working orders at its prices, marks
+    /// the position at its close, then lets the strategy decide.
+    ///
+    /// # Errors
+    /// Returns the strategy's error, or `Runaway` when it loops on reports.
+    pub fn on_bar(&mut self, instrument: InstrumentIdx, bar: &Bar) -> Result<()> {
+        self.now = bar.ts;
+        self.bars_seen[instrument.get()] += 1;
+        self.portfolio.mark(instrument, bar.open);
+        self.broker.on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
+        self.portfolio.mark(instrument, bar.close);
+        self.broker.observe_close(instrument, bar.ts, bar.close);
+        let event = MarketEvent { ts_event: bar.ts, ts_recv: bar.ts, instrument, kind: MarketKind::Bar(*bar) };
+        self.dispatch(EngineEvent::Market(event))
+    }
+
+    /// Delivers pending reports, then `event`, then the reports its intents cause, to the strategy.
+    fn dispatch(&mut self, event: EngineEvent) -> Result<()> {
+        let mut next = 0;
+        self.deliver(&mut next)?;
+        self.call(&event)?;
+        self.deliver(&mut next)?;
+        self.reports.clear();
+        Ok(())
+    }
+
+    fn deliver(&mut self, next: &mut usize) -> Result<()> {
+        while *next < self.reports.len() {
+            if *next >= MAX_REPORTS_PER_EVENT {
+                return Err(Error::Runaway { ts: self.now, limit: MAX_REPORTS_PER_EVENT });
+            }
+            let report = self.reports[*next];
+            *next += 1;
+            if matches!(report.kind, crate::strategy::ExecKind::Filled { .. }) {
+                self.filled_this_step = true;
+                self.fill_count += 1;
+            }
+            self.call(&EngineEvent::Exec(report))?;
+        }
+        Ok(())
+    }
+
+    /// Calls the strategy with one event and routes what it asks for.
+    fn call(&mut self, event: &EngineEvent) -> Result<()> {
+        let ctx = Ctx {
+            now: self.now,
+            portfolio: &self.portfolio,
+            orders: self.broker.working(),
+            instruments: &self.instruments,
+            halted: self.halted_at.is_some(),
+        };
+        self.strategy
+            .on_event(event, &ctx, &mut self.intents)
+            .map_err(|source| Error::Strategy { ts: self.now, source })?;
+        if self.intents.is_empty() {
+            return Ok(());
+        }
+        let refuse = self.halted_at.map(|_| RejectReason::KillSwitch);
+        for intent in self.intents.drain() {
+            match intent {
+                Intent::Submit(request) => {
+                    self.broker.submit(request, self.now, refuse, &mut self.reports);
+                }
+                Intent::Cancel(id) => self.broker.cancel(id, self.now, &mut self.reports),
+                Intent::CancelAll(idx) => self.broker.cancel_all(idx, self.now, &mut self.reports),
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes the time step `ts` once every event stamped `ts` is processed: records equity and
+    /// checks the drawdown kill switch.
+    ///
+    /// # Errors
+    /// Returns the strategy's error from reports the kill switch causes.
+    pub fn end_step(&mut self, ts: Timestamp) -> Result<()> {
+        let equity = self.portfolio.equity();
+        let held_now = self.portfolio.positions().iter().any(|p| p.qty != 0.0);
+        if self.held_at_step_start || held_now || self.filled_this_step {
+            self.exposed_steps += 1;
+        }
+        self.held_at_step_start = held_now;
+        self.filled_this_step = false;
+        self.curve.push(ts, equity, self.portfolio.cash());
+        self.peak = self.peak.max(equity);
+        let limit = self.spec.risk.max_drawdown;
+        if self.halted_at.is_none() && limit < 1.0 && equity < self.peak * (1.0 - limit) {
+            self.halt(ts)?;
+        }
+        Ok(())
+    }
+
+    /// Fires the kill switch: cancels every order and closes every position at the next prices.
+    fn halt(&mut self, ts: Timestamp) -> Result<()> {
+        self.halted_at = Some(ts);
+        for idx in 0..self.instruments.len() {
+            let instrument = InstrumentIdx(idx as u32);
+            self.broker.cancel_all(instrument, ts, &mut self.reports);
+            let qty = self.portfolio.position(instrument).qty;
+            if qty != 0.0 {
+                let side = if qty > 0.0 { market_data::Side::Sell } else { market_data::Side::Buy };
+                let request = OrderRequest::market(instrument, side, Size::ClosePosition);
+                self.broker.submit(request, ts, None, &mut self.reports);
+            }
+        }
+        let mut next = 0;
+        self.deliver(&mut next)?;
+        self.reports.clear();
+        Ok(())
+    }
+
+    /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
+    pub fn finish(mut self) -> BacktestOutcome {
+        let last = self.now;
+        if self.spec.broker.close_at_end && self.curve.len() > 0 {
+            self.broker.liquidate(&mut self.portfolio, last, &mut self.reports);
+            self.reports.clear();
+            self.curve.replace_last(self.portfolio.equity(), self.portfolio.cash());
+        }
+        BacktestOutcome {
+            open_trades: self.portfolio.open_trades(last),
+            instruments: self.instruments,
+            curve: self.curve,
+            orders: self.broker.records().to_vec(),
+            fills: self.broker.fills().to_vec(),
+            trades: self.portfolio.closed_trades().to_vec(),
+            positions: self.portfolio.positions().to_vec(),
+            initial_cash: self.portfolio.initial_cash(),
+            fees: self.portfolio.fees(),
+            realized: self.portfolio.realized(),
+            traded_notional: self.portfolio.traded_notional(),
+            exposed_steps: self.exposed_steps,
+            bars_per_instrument: self.bars_seen,
+            halted_at: self.halted_at,
+            spec: self.spec,
+        }
+    }
+}
+
+/// Runs `strategy` over `data` (one series per instrument, shared cash), merging the series in
+/// (timestamp, instrument) order, and returns everything it recorded.
+///
+/// # Errors
+/// Returns the strategy's error, if any.
+pub fn run_backtest<S: Strategy>(spec: &EngineSpec, data: &[BarSeries], strategy: S) -> Result<BacktestOutcome> {
+    let instruments = data.iter().map(|s| s.instrument.clone()).collect();
+    let longest = data.iter().map(BarSeries::len).max().unwrap_or(0);
+    let mut engine = Engine::new(spec.clone(), instruments, strategy, longest);
+    if let [series] = data {
+        // One instrument: every bar is its own time step, no merge needed.
+        for bar in &series.bars {
+            engine.on_bar(InstrumentIdx(0), bar)?;
+            engine.end_step(bar.ts)?;
+        }
+        return Ok(engine.finish());
+    }
+    let mut cursors = vec![0usize; data.len()];
+    let mut heap = BinaryHeap::with_capacity(data.len());
+    for (i, series) in data.iter().enumerate() {
+        if let Some(bar) = series.bars.first() {
+            heap.push(Reverse((bar.ts, i as u32)));
+        }
+    }
+    while let Some(Reverse((ts, i))) = heap.pop() {
+        let idx = i as usize;
+        let bar = &data[idx].bars[cursors[idx]];
+        engine.on_bar(InstrumentIdx(i), bar)?;
+        cursors[idx] += 1;
+        if let Some(next) = data[idx].bars.get(cursors[idx]) {
+            heap.push(Reverse((next.ts, i)));
+        }
+        if heap.peek().is_none_or(|Reverse((next_ts, _))| *next_ts != ts) {
+            engine.end_step(ts)?;
+        }
+    }
+    Ok(engine.finish())
+}

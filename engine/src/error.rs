@@ -1,0 +1,57 @@
+//! Errors that stop a run.
+
+use crate::strategy::StrategyError;
+use market_data::Timestamp;
+use std::path::PathBuf;
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error that stops a run. Refused orders are not errors: they are reports to the strategy.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The strategy failed.
+    #[error("at {ts}")]
+    Strategy {
+        /// When.
+        ts: Timestamp,
+        /// Why.
+        #[source]
+        source: StrategyError,
+    },
+    /// The strategy kept answering reports with new orders past a sane bound.
+    #[error("at {ts}: strategy submitted more than {limit} orders in response to one event")]
+    Runaway {
+        /// When.
+        ts: Timestamp,
+        /// The bound.
+        limit: usize,
+    },
+    /// Writing a result file failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a Parquet file failed.
+    #[error("cannot write {}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Building an Arrow batch failed.
+    #[error("cannot build the {table} table")]
+    Arrow {
+        /// Which table.
+        table: &'static str,
+        /// Why.
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+}

@@ -1,0 +1,25 @@
+//! The engine: the event loop, orders, the simulated broker, the portfolio ledger, pre-trade risk,
+//! results and metrics.
+//!
+//! It is synchronous and deterministic: time comes only from the events it is fed, so the same
+//! inputs give bit-identical outputs on any machine and thread count.
+
+mod broker;
+mod config;
+mod engine;
+mod error;
+mod order;
+mod outcome;
+mod portfolio;
+mod strategy;
+mod volatility;
+
+pub use broker::{FillRecord, OrderRecord, SimBroker};
+pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
+pub use engine::{Engine, run_backtest};
+pub use error::{Error, Result};
+pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
+pub use outcome::{BacktestOutcome, EquityCurve};
+pub use portfolio::{Portfolio, Position, TradeRecord};
+pub use strategy::{Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError};
+pub use volatility::RollingVolatility;

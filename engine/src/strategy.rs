@@ -1,0 +1,267 @@
+//! The `Strategy` trait, the events it sees, the read-only context it decides with, and the
+//! intents it returns.
+//!
+//! A strategy never does I/O, never reads the wall clock and never touches the broker: the engine
+//! owns time, state and routing, so the same strategy runs unchanged in backtests, paper and live.
+
+use crate::order::{Order, OrderId, OrderRequest};
+use crate::portfolio::{Portfolio, Position};
+use market_data::{InstrumentId, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
+use serde::Serialize;
+
+/// Why an order was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum RejectReason {
+    /// Buying needs more cash than the account has.
+    InsufficientCash {
+        /// Cash the fill needs, commission included.
+        needed: f64,
+        /// Cash available.
+        available: f64,
+    },
+    /// Sizing gave less than one unit (or zero units).
+    ZeroSize,
+    /// The sell would open or grow a short and `allow_short` is false.
+    ShortNotAllowed,
+    /// The position would exceed `max_position_fraction` of equity.
+    PositionLimit,
+    /// Gross exposure would exceed `max_gross_exposure` of equity.
+    ExposureLimit,
+    /// The drawdown kill switch has fired: no new orders.
+    KillSwitch,
+    /// A price or quantity is not a positive finite number.
+    InvalidOrder,
+    /// The instrument index is not part of this run.
+    UnknownInstrument,
+    /// A close or reduce-only order found no position to reduce.
+    NothingToReduce,
+}
+
+impl RejectReason {
+    /// Returns a short description for files and logs.
+    pub fn describe(&self) -> String {
+        match self {
+            RejectReason::InsufficientCash { needed, available } => {
+                format!("insufficient cash: needs {needed:.2}, has {available:.2}")
+            }
+            RejectReason::ZeroSize => "sizing gives zero units".into(),
+            RejectReason::ShortNotAllowed => "short selling is not allowed (allow_short = false)".into(),
+            RejectReason::PositionLimit => "position would exceed risk.max_position_fraction".into(),
+            RejectReason::ExposureLimit => "gross exposure would exceed risk.max_gross_exposure".into(),
+            RejectReason::KillSwitch => "drawdown kill switch is active (risk.max_drawdown)".into(),
+            RejectReason::InvalidOrder => "price or quantity is not a positive finite number".into(),
+            RejectReason::UnknownInstrument => "unknown instrument index".into(),
+            RejectReason::NothingToReduce => "no position to reduce".into(),
+        }
+    }
+}
+
+/// What happened to an order.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecKind {
+    /// It is working.
+    Accepted,
+    /// Some or all of it traded.
+    Filled {
+        /// Side of the fill.
+        side: Side,
+        /// Units traded in this fill.
+        qty: Qty,
+        /// Price of this fill.
+        price: Price,
+        /// Commission of this fill.
+        fee: f64,
+        /// Units still working after it.
+        leaves: Qty,
+    },
+    /// Canceled (by request, by its OCO sibling, or because its position went flat).
+    Canceled,
+    /// Its time in force ran out.
+    Expired,
+    /// Refused.
+    Rejected(RejectReason),
+}
+
+/// A report about one order.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ExecReport {
+    /// When it happened.
+    pub ts: Timestamp,
+    /// Which order.
+    pub order_id: OrderId,
+    /// Its instrument.
+    pub instrument: InstrumentIdx,
+    /// The tag the strategy gave the order.
+    pub tag: u32,
+    /// What happened.
+    pub kind: ExecKind,
+}
+
+/// Everything a strategy is told about.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EngineEvent {
+    /// New market data.
+    Market(MarketEvent),
+    /// News about one of its orders.
+    Exec(ExecReport),
+}
+
+/// The read-only state a strategy decides with.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub(crate) now: Timestamp,
+    pub(crate) portfolio: &'a Portfolio,
+    pub(crate) orders: &'a [Vec<Order>],
+    pub(crate) instruments: &'a [InstrumentId],
+    pub(crate) halted: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// Returns a context over explicit state (for tests and for driving a strategy by hand).
+    pub fn new(
+        now: Timestamp,
+        portfolio: &'a Portfolio,
+        orders: &'a [Vec<Order>],
+        instruments: &'a [InstrumentId],
+    ) -> Self {
+        Self { now, portfolio, orders, instruments, halted: false }
+    }
+
+    /// Returns the time of the event being handled.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Returns the cash balance.
+    pub fn cash(&self) -> f64 {
+        self.portfolio.cash()
+    }
+
+    /// Returns cash plus every position at its mark.
+    pub fn equity(&self) -> f64 {
+        self.portfolio.equity()
+    }
+
+    /// Returns the position in an instrument.
+    pub fn position(&self, instrument: InstrumentIdx) -> &'a Position {
+        self.portfolio.position(instrument)
+    }
+
+    /// Returns the signed quantity held (negative when short).
+    pub fn qty(&self, instrument: InstrumentIdx) -> f64 {
+        self.portfolio.position(instrument).qty
+    }
+
+    /// Returns the working orders of an instrument, oldest first.
+    pub fn open_orders(&self, instrument: InstrumentIdx) -> &'a [Order] {
+        &self.orders[instrument.get()]
+    }
+
+    /// Returns the number of instruments in the run.
+    pub fn instrument_count(&self) -> usize {
+        self.instruments.len()
+    }
+
+    /// Returns an instrument's name.
+    pub fn instrument_id(&self, instrument: InstrumentIdx) -> &'a InstrumentId {
+        &self.instruments[instrument.get()]
+    }
+
+    /// Returns true once the drawdown kill switch has fired.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+}
+
+/// One thing a strategy wants done.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Intent {
+    /// Submit a new order.
+    Submit(OrderRequest),
+    /// Cancel a working order.
+    Cancel(OrderId),
+    /// Cancel every working order of an instrument.
+    CancelAll(InstrumentIdx),
+}
+
+/// The intents a strategy returns from one event; the engine reuses the buffer, so collecting
+/// intents allocates nothing once warm.
+#[derive(Debug, Clone, Default)]
+pub struct Intents {
+    items: Vec<Intent>,
+}
+
+impl Intents {
+    /// Asks for a new order.
+    pub fn submit(&mut self, request: OrderRequest) {
+        self.items.push(Intent::Submit(request));
+    }
+
+    /// Asks to cancel one order.
+    pub fn cancel(&mut self, order: OrderId) {
+        self.items.push(Intent::Cancel(order));
+    }
+
+    /// Asks to cancel every working order of an instrument.
+    pub fn cancel_all(&mut self, instrument: InstrumentIdx) {
+        self.items.push(Intent::CancelAll(instrument));
+    }
+
+    /// Returns the intents collected so far.
+    pub fn as_slice(&self) -> &[Intent] {
+        &self.items
+    }
+
+    /// Returns true when nothing was asked.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn drain(&mut self) -> std::vec::Drain<'_, Intent> {
+        self.items.drain(..)
+    }
+}
+
+/// Errors a strategy may raise; they stop the run.
+#[derive(Debug, thiserror::Error)]
+pub enum StrategyError {
+    /// The strategy's state or inputs are unusable.
+    #[error("strategy failed: {0}")]
+    Failed(String),
+}
+
+/// Turns events into order intents. Never does I/O or reads the wall clock: the engine owns time,
+/// state and routing, so the same strategy runs in backtests and live.
+pub trait Strategy {
+    /// Returns the strategy's registered name.
+    fn name(&self) -> &str;
+
+    /// Handles one event. Market events arrive in (timestamp, instrument) order; a report about an
+    /// order arrives right after the event that caused it.
+    ///
+    /// # Errors
+    /// Returns an error when the strategy cannot continue; the run stops with it.
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError>;
+}
+
+impl<S: Strategy + ?Sized> Strategy for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        (**self).on_event(event, ctx, out)
+    }
+}

@@ -1,0 +1,17 @@
+//! Market data: timestamps, instruments, bars, trades and quotes, and the sources that produce them.
+//!
+//! This crate knows nothing of orders or portfolios. It turns files and generators into validated,
+//! time-ordered series that the engine replays, and it is the only place that parses timestamps.
+
+mod error;
+mod event;
+mod instrument;
+mod time;
+
+pub mod csv;
+pub mod synthetic;
+
+pub use error::{Error, InvalidRow, Result, RowProblem, SkipReport};
+pub use event::{Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade};
+pub use instrument::{InstrumentId, InstrumentIdx};
+pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};
