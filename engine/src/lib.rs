@@ -11,8 +11,13 @@ mod error;
 mod order;
 mod outcome;
 mod portfolio;
+mod results;
+mod table;
 mod strategy;
 mod volatility;
+
+pub mod metrics;
+pub mod report;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
@@ -20,6 +25,7 @@ pub use engine::{Engine, run_backtest};
 pub use error::{Error, Result};
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
+pub use results::{InstrumentSummary, Summary, write_results};
 pub use portfolio::{Portfolio, Position, TradeRecord};
 pub use strategy::{Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError};
 pub use volatility::RollingVolatility;

@@ -319,7 +319,8 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
             Some(b'T' | b't' | b' ') => time_of_day(&bytes[11..])?,
             Some(_) => return None,
         };
-        day.checked_mul(NANOS_PER_DAY)?.checked_add(time)?
+        // In i128, as a time of day can bring the day before 1677-09-22 back into range.
+        i64::try_from(i128::from(day) * i128::from(NANOS_PER_DAY) + i128::from(time)).ok()?
     } else if bytes.iter().any(u8::is_ascii_alphabetic) {
         days_from_dmy(text)?.checked_mul(NANOS_PER_DAY)?
     } else {
@@ -435,11 +436,14 @@ fn epoch(text: &str) -> Option<i64> {
     };
     let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
     let whole = digits(whole.as_bytes())?;
-    let unit = match whole {
-        ..100_000_000_000 => NANOS_PER_SECOND,
-        ..100_000_000_000_000 => 1_000_000,
-        ..100_000_000_000_000_000 => 1_000,
-        _ => 1,
+    let unit = if whole < 100_000_000_000 {
+        NANOS_PER_SECOND
+    } else if whole < 100_000_000_000_000 {
+        1_000_000
+    } else if whole < 100_000_000_000_000_000 {
+        1_000
+    } else {
+        1
     };
     let fraction = if fraction.is_empty() {
         0
@@ -553,7 +557,12 @@ mod tests {
         assert_eq!(ts("2024-01-02T09:30:00+02:00"), hm(7, 30));
         assert_eq!(ts("2024-01-02T09:30:00.5-05:30"), hm(15, 0) + 500_000_000);
         assert_eq!(ts("2024-01-02T01:00:00+02:00"), hm(-1, 0));
+        for extreme in [i64::MIN, i64::MAX] {
+            assert_eq!(ts(&Timestamp(extreme).to_string()), extreme);
+        }
         for bad in [
+            "1677-09-21T00:12:43.145224191Z",
+            "2262-04-11T23:47:16.854775808Z",
             "2024-01-02T24:00",
             "2024-01-02T09:60",
             "2024-01-02T09:30:61",

@@ -1,0 +1,527 @@
+//! Risk and return metrics of an equity curve, with empyrical's conventions.
+//!
+//! `summary.json`, sweep rankings and the HTML report all quote these figures, and users check
+//! them against pyfolio / empyrical, so each formula follows empyrical (DESIGN.md, "Metric
+//! conventions") and the tests pin them to empyrical's output on GOOG daily closes.
+//! Returns are simple per-period returns of equity; annualisation uses the bar frequency, which
+//! [`infer_periods_per_year`] derives from the timestamps when the config does not set it.
+//! A ratio that is undefined (too few returns, zero risk) is `NaN` rather than 0 or infinity, so
+//! "no risk taken" never ranks as a great score; JSON output writes `NaN` as `null`.
+
+/// The headline metrics of one equity curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReturnMetrics {
+    /// Last equity over first, minus 1.
+    pub total_return: f64,
+    /// Compound annual growth rate ([`cagr`]).
+    pub cagr: f64,
+    /// Annualised sample standard deviation of returns ([`annual_volatility`]).
+    pub annual_volatility: f64,
+    /// Annualised Sharpe ratio, risk-free rate 0 ([`sharpe`]).
+    pub sharpe: f64,
+    /// Annualised Sortino ratio, required return 0 ([`sortino`]).
+    pub sortino: f64,
+    /// Worst peak-to-trough fall of equity, a negative fraction ([`max_drawdown`]).
+    pub max_drawdown: f64,
+    /// Longest peak-to-recovery stretch, in periods ([`max_drawdown_duration`]).
+    pub max_drawdown_duration: usize,
+    /// CAGR over the absolute max drawdown ([`calmar`]).
+    pub calmar: f64,
+    /// 5th percentile of returns ([`var_95`]).
+    pub var_95: f64,
+    /// Mean of the returns in the lowest 5% ([`cvar_95`]).
+    pub cvar_95: f64,
+    /// R² of a linear fit to cumulative log returns ([`stability`]).
+    pub stability: f64,
+    /// Gains over losses at a threshold of 0 ([`omega`]).
+    pub omega: f64,
+    /// 95th over 5th percentile of returns, in absolute value ([`tail_ratio`]).
+    pub tail_ratio: f64,
+}
+
+impl ReturnMetrics {
+    /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`.
+    pub fn from_equity(equity: &[f64], periods_per_year: f64) -> Self {
+        let r = simple_returns(equity);
+        let cagr = cagr(&r, periods_per_year);
+        let max_drawdown = max_drawdown(equity);
+        Self {
+            total_return: total_return(equity),
+            cagr,
+            annual_volatility: annual_volatility(&r, periods_per_year),
+            sharpe: sharpe(&r, periods_per_year),
+            sortino: sortino(&r, periods_per_year),
+            max_drawdown,
+            max_drawdown_duration: max_drawdown_duration(equity),
+            calmar: calmar_of(cagr, max_drawdown),
+            var_95: var_95(&r),
+            cvar_95: cvar_95(&r),
+            stability: stability(&r),
+            omega: omega(&r),
+            tail_ratio: tail_ratio(&r),
+        }
+    }
+}
+
+/// Returns the simple returns `e[t] / e[t-1] - 1`; one fewer than the equity points.
+pub fn simple_returns(equity: &[f64]) -> Vec<f64> {
+    equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+}
+
+/// Returns last equity over first, minus 1 (`NaN` for an empty curve).
+pub fn total_return(equity: &[f64]) -> f64 {
+    match (equity.first(), equity.last()) {
+        (Some(first), Some(last)) => last / first - 1.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Returns the compound annual growth rate `prod(1 + r)^(ppy / N) - 1` (`NaN` without returns).
+pub fn cagr(returns: &[f64], periods_per_year: f64) -> f64 {
+    if returns.is_empty() {
+        return f64::NAN;
+    }
+    let growth: f64 = returns.iter().map(|r| 1.0 + r).product();
+    // Written as empyrical does, `ending ** (1 / years)`, to agree to the last bits.
+    growth.powf(1.0 / (returns.len() as f64 / periods_per_year)) - 1.0
+}
+
+/// Returns `std(r, ddof = 1) * sqrt(ppy)` (`NaN` with fewer than 2 returns).
+pub fn annual_volatility(returns: &[f64], periods_per_year: f64) -> f64 {
+    sample_std(returns) * periods_per_year.sqrt()
+}
+
+/// Returns the Sharpe ratio `mean(r) / std(r, ddof = 1) * sqrt(ppy)` with a risk-free rate of 0.
+///
+/// `NaN` with fewer than 2 returns or a zero standard deviation.
+pub fn sharpe(returns: &[f64], periods_per_year: f64) -> f64 {
+    let std = sample_std(returns);
+    if std == 0.0 || std.is_nan() {
+        return f64::NAN;
+    }
+    mean(returns) / std * periods_per_year.sqrt()
+}
+
+/// Returns the Sortino ratio `mean(r) * ppy / (sqrt(mean(min(r, 0)²)) * sqrt(ppy))`.
+///
+/// The downside mean runs over all N returns, as in empyrical. `NaN` without returns or without
+/// a single loss, where empyrical would give infinity (not representable in JSON).
+pub fn sortino(returns: &[f64], periods_per_year: f64) -> f64 {
+    let squares: f64 = returns.iter().map(|r| r.min(0.0).powi(2)).sum();
+    let downside = (squares / returns.len() as f64).sqrt() * periods_per_year.sqrt();
+    if downside == 0.0 || downside.is_nan() {
+        return f64::NAN;
+    }
+    mean(returns) * periods_per_year / downside
+}
+
+/// Returns `e[t] / max(e[..=t]) - 1` for each point: 0 at a peak, negative below it.
+pub fn drawdown_series(equity: &[f64]) -> Vec<f64> {
+    let mut peak = f64::NEG_INFINITY;
+    equity
+        .iter()
+        .map(|&e| {
+            peak = peak.max(e);
+            e / peak - 1.0
+        })
+        .collect()
+}
+
+/// Returns the worst drawdown of `equity`, a fraction <= 0 (0 for an empty curve).
+///
+/// The first value counts as a peak, so a curve that only falls still has a drawdown.
+pub fn max_drawdown(equity: &[f64]) -> f64 {
+    drawdown_series(equity).into_iter().fold(0.0, f64::min)
+}
+
+/// Returns the longest stretch, in periods, from a peak until equity first gets back to it,
+/// or until the last point when it never does; 0 when equity never falls below a peak.
+pub fn max_drawdown_duration(equity: &[f64]) -> usize {
+    let (mut peak, mut peak_at, mut longest) = (f64::NEG_INFINITY, 0, 0);
+    for (t, &e) in equity.iter().enumerate() {
+        if e >= peak {
+            // Every point since `peak_at` was below the peak, so this closes that stretch
+            // (a distance of 1 means there was none).
+            if t - peak_at > 1 {
+                longest = longest.max(t - peak_at);
+            }
+            (peak, peak_at) = (e, t);
+        }
+    }
+    let unrecovered = equity.len().saturating_sub(1) - peak_at;
+    longest.max(unrecovered)
+}
+
+/// Returns the Calmar ratio, CAGR over `|max_drawdown|` of `equity` (`NaN` without a drawdown).
+pub fn calmar(equity: &[f64], periods_per_year: f64) -> f64 {
+    calmar_of(
+        cagr(&simple_returns(equity), periods_per_year),
+        max_drawdown(equity),
+    )
+}
+
+fn calmar_of(cagr: f64, max_drawdown: f64) -> f64 {
+    if max_drawdown < 0.0 {
+        cagr / max_drawdown.abs()
+    } else {
+        f64::NAN
+    }
+}
+
+/// Returns the q-th percentile (`q` in 0..=100) with numpy's default 'linear' interpolation
+/// (`NaN` for no values).
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    let sorted = sorted(values);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = (sorted.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(sorted.len() - 1);
+    let (a, b, t) = (sorted[lo], sorted[hi], pos - lo as f64);
+    // numpy's lerp: from the nearer end, which keeps the result monotone in `t`.
+    if t >= 0.5 {
+        b - (b - a) * (1.0 - t)
+    } else {
+        a + (b - a) * t
+    }
+}
+
+/// Returns the 95% value at risk: the 5th percentile of returns (negative = loss).
+pub fn var_95(returns: &[f64]) -> f64 {
+    percentile(returns, 5.0)
+}
+
+/// Returns the 95% conditional value at risk as empyrical computes it: with
+/// `k = floor((N - 1) * 0.05)`, the mean of the `k + 1` smallest returns (`NaN` without returns).
+pub fn cvar_95(returns: &[f64]) -> f64 {
+    let sorted = sorted(returns);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let k = ((sorted.len() - 1) as f64 * 0.05) as usize;
+    mean(&sorted[..=k])
+}
+
+/// Returns the stability of the curve: R² of an OLS fit of `cumsum(ln(1 + r))` against time.
+///
+/// `NaN` with fewer than 2 returns; 0 for a flat curve, as scipy's `linregress` reports.
+pub fn stability(returns: &[f64]) -> f64 {
+    if returns.len() < 2 {
+        return f64::NAN;
+    }
+    let y: Vec<f64> = returns
+        .iter()
+        .scan(0.0, |acc, r| {
+            *acc += r.ln_1p();
+            Some(*acc)
+        })
+        .collect();
+    let (mx, my) = ((y.len() - 1) as f64 / 2.0, mean(&y));
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in y.iter().enumerate() {
+        let (dx, dy) = (x as f64 - mx, y - my);
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    if syy == 0.0 {
+        0.0
+    } else {
+        (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0).powi(2)
+    }
+}
+
+/// Returns the Omega ratio at a threshold of 0: the sum of gains over the sum of losses
+/// (`NaN` without losses).
+pub fn omega(returns: &[f64]) -> f64 {
+    let gains: f64 = returns.iter().filter(|&&r| r > 0.0).sum();
+    let losses: f64 = -returns.iter().filter(|&&r| r < 0.0).sum::<f64>();
+    if losses > 0.0 {
+        gains / losses
+    } else {
+        f64::NAN
+    }
+}
+
+/// Returns `|percentile(r, 95)| / |percentile(r, 5)|` (`NaN` when undefined or infinite).
+pub fn tail_ratio(returns: &[f64]) -> f64 {
+    let ratio = percentile(returns, 95.0).abs() / percentile(returns, 5.0).abs();
+    if ratio.is_finite() { ratio } else { f64::NAN }
+}
+
+/// Returns the bars per year implied by the median spacing of `timestamps_ns` (UTC ns, ascending).
+///
+/// A median spacing of at least 20 days means monthly bars (12), at least 5 days weekly (52), at
+/// least 20 hours daily (252, trading days); shorter bars give 252 times the median number of
+/// bars per UTC calendar day. Medians shrug off weekends, holidays and gaps in the data.
+/// Fewer than 2 timestamps (or no increasing pair) gives 252.
+pub fn infer_periods_per_year(timestamps_ns: &[i64]) -> f64 {
+    const HOUR: i64 = 3_600_000_000_000;
+    const DAY: i64 = 24 * HOUR;
+    // Repeated stamps carry no spacing, so only increasing steps vote.
+    let steps: Vec<f64> = timestamps_ns
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]))
+        .filter(|&d| d > 0)
+        .map(|d| d as f64)
+        .collect();
+    let spacing = median(&steps);
+    if spacing.is_nan() {
+        252.0
+    } else if spacing >= (20 * DAY) as f64 {
+        12.0
+    } else if spacing >= (5 * DAY) as f64 {
+        52.0
+    } else if spacing >= (20 * HOUR) as f64 {
+        252.0
+    } else {
+        let per_day: Vec<f64> = timestamps_ns
+            .chunk_by(|a, b| a.div_euclid(DAY) == b.div_euclid(DAY))
+            .map(|bars| bars.len() as f64)
+            .collect();
+        252.0 * median(&per_day)
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    values.iter().sum::<f64>() / values.len() as f64
+}
+
+fn sample_std(values: &[f64]) -> f64 {
+    if values.len() < 2 {
+        return f64::NAN;
+    }
+    let m = mean(values);
+    let ss: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
+    (ss / (values.len() - 1) as f64).sqrt()
+}
+
+fn sorted(values: &[f64]) -> Vec<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted
+}
+
+fn median(values: &[f64]) -> f64 {
+    let sorted = sorted(values);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const DAY_NS: i64 = 86_400_000_000_000;
+    // 2020-01-06, a Monday, 00:00 UTC.
+    const MONDAY_NS: i64 = 1_578_268_800 * 1_000_000_000;
+
+    /// GOOG daily close-to-close returns, 2004-08-20..2013-03-01 (2147 values).
+    fn goog_returns() -> Vec<f64> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/reference/returns_goog.csv"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap().parse().unwrap())
+            .collect()
+    }
+
+    fn assert_rel(actual: f64, expected: f64, what: &str) {
+        let rel = ((actual - expected) / expected).abs();
+        assert!(rel <= 1e-12, "{what}: {actual} vs {expected} (rel {rel:e})");
+    }
+
+    fn assert_nan(value: f64, what: &str) {
+        assert!(value.is_nan(), "{what}: expected NaN, got {value}");
+    }
+
+    #[test]
+    fn goog_matches_empyrical() {
+        let r = goog_returns();
+        assert_eq!(r.len(), 2147);
+        let equity: Vec<f64> = std::iter::once(100.0)
+            .chain(r.iter().scan(100.0, |w, r| {
+                *w *= 1.0 + r;
+                Some(*w)
+            }))
+            .collect();
+        let m = ReturnMetrics::from_equity(&equity, 252.0);
+        // Source: /work/shared/reference/metrics_goog.json, "metrics_empyrical"
+        // (empyrical-reloaded 0.7.1, numpy 2.4.6).
+        assert_rel(m.cagr, 0.2770806653191571, "annual_return");
+        assert_rel(
+            m.annual_volatility,
+            0.34405786161892116,
+            "annual_volatility",
+        );
+        assert_rel(m.sharpe, 0.8815185699129495, "sharpe_ratio");
+        assert_rel(m.sortino, 1.3541673631507354, "sortino_ratio");
+        assert_rel(m.max_drawdown, -0.65294759972499, "max_drawdown");
+        assert_rel(m.calmar, 0.4243536011708422, "calmar_ratio");
+        assert_rel(m.var_95, -0.030780025087434947, "value_at_risk");
+        assert_rel(m.cvar_95, -0.04808958498266026, "conditional_value_at_risk");
+        assert_rel(m.stability, 0.5646345614482037, "stability_of_timeseries");
+        assert_rel(m.omega, 1.17971987977187, "omega_ratio");
+        assert_rel(m.tail_ratio, 1.038012893300152, "tail_ratio");
+        let growth: f64 = r.iter().map(|r| 1.0 + r).product();
+        assert_rel(m.total_return, growth - 1.0, "total_return");
+        // The free functions on returns agree with the equity path.
+        assert_rel(
+            sharpe(&r, 252.0),
+            0.8815185699129495,
+            "sharpe on raw returns",
+        );
+        assert_rel(calmar(&equity, 252.0), m.calmar, "calmar fn");
+    }
+
+    #[test]
+    fn flat_curve_has_no_risk_and_undefined_ratios() {
+        let m = ReturnMetrics::from_equity(&[100.0; 5], 252.0);
+        assert_eq!(
+            (m.total_return, m.cagr, m.annual_volatility),
+            (0.0, 0.0, 0.0)
+        );
+        assert_eq!((m.max_drawdown, m.max_drawdown_duration), (0.0, 0));
+        assert_eq!((m.var_95, m.cvar_95, m.stability), (0.0, 0.0, 0.0));
+        for (v, what) in [
+            (m.sharpe, "sharpe"),
+            (m.sortino, "sortino"),
+            (m.calmar, "calmar"),
+        ] {
+            assert_nan(v, what);
+        }
+        assert_nan(m.omega, "omega");
+        assert_nan(m.tail_ratio, "tail_ratio");
+    }
+
+    #[test]
+    fn rising_curve_has_no_drawdown() {
+        let equity = [100.0, 101.0, 103.0, 106.0, 110.0];
+        let m = ReturnMetrics::from_equity(&equity, 4.0);
+        assert_rel(m.total_return, 0.1, "total_return");
+        // Four returns at four periods a year: one year, so CAGR is the total return.
+        assert_rel(m.cagr, 0.1, "cagr");
+        assert_eq!((m.max_drawdown, m.max_drawdown_duration), (0.0, 0));
+        assert!(m.sharpe > 0.0);
+        assert_eq!(drawdown_series(&equity), vec![0.0; 5]);
+        assert_nan(m.sortino, "sortino without losses");
+        assert_nan(m.calmar, "calmar without drawdown");
+        assert_nan(m.omega, "omega without losses");
+    }
+
+    #[test]
+    fn known_drawdown_and_duration() {
+        let equity = [100.0, 120.0, 90.0, 60.0, 100.0, 130.0, 125.0];
+        assert_eq!(
+            drawdown_series(&equity),
+            vec![
+                0.0,
+                0.0,
+                -0.25,
+                -0.5,
+                100.0 / 120.0 - 1.0,
+                0.0,
+                125.0 / 130.0 - 1.0
+            ]
+        );
+        assert_eq!(max_drawdown(&equity), -0.5);
+        // Peak 120 at t = 1, regained by 130 at t = 5.
+        assert_eq!(max_drawdown_duration(&equity), 4);
+        // Never regained: the stretch runs to the last point.
+        assert_eq!(max_drawdown_duration(&[100.0, 120.0, 90.0, 100.0]), 2);
+        // Equalling the peak counts as regaining it; the later open stretch is longer.
+        assert_eq!(
+            max_drawdown_duration(&[100.0, 90.0, 100.0, 95.0, 94.0, 93.0]),
+            3
+        );
+        // The starting value is a peak.
+        assert_eq!(max_drawdown(&[100.0, 80.0, 90.0]), 80.0 / 100.0 - 1.0);
+        assert_eq!(max_drawdown_duration(&[100.0, 80.0, 90.0]), 2);
+        // Calmar: CAGR 25% (two periods a year, one year) over a 50% drawdown.
+        assert_eq!(calmar(&[100.0, 50.0, 125.0], 2.0), 0.5);
+    }
+
+    #[test]
+    fn percentiles_interpolate_like_numpy() {
+        let v = [4.0, 1.0, 3.0, 2.0];
+        // np.percentile([1, 2, 3, 4], q) for q = 5, 50, 95, 0, 100.
+        assert_rel(percentile(&v, 5.0), 1.15, "p5");
+        assert_eq!(percentile(&v, 50.0), 2.5);
+        assert_rel(percentile(&v, 95.0), 3.85, "p95");
+        assert_eq!((percentile(&v, 0.0), percentile(&v, 100.0)), (1.0, 4.0));
+        // N = 41: k = int(40 * 0.05) = 2, the mean of the 3 smallest.
+        let r: Vec<f64> = (0..41).map(|i| f64::from(i) - 10.0).collect();
+        assert_eq!(cvar_95(&r), -9.0);
+        assert_eq!(var_95(&r), -8.0);
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        for equity in [&[][..], &[100.0][..]] {
+            let m = ReturnMetrics::from_equity(equity, 252.0);
+            assert_eq!((m.max_drawdown, m.max_drawdown_duration), (0.0, 0));
+            for v in [
+                m.cagr,
+                m.annual_volatility,
+                m.sharpe,
+                m.sortino,
+                m.var_95,
+                m.cvar_95,
+            ] {
+                assert!(v.is_nan());
+            }
+            assert!(m.stability.is_nan() && m.omega.is_nan() && m.tail_ratio.is_nan());
+        }
+        assert_nan(total_return(&[]), "total_return of nothing");
+        assert_eq!(total_return(&[100.0]), 0.0);
+        // Two points: a CAGR and a drawdown exist, a sample deviation does not.
+        let m = ReturnMetrics::from_equity(&[100.0, 90.0], 252.0);
+        assert_eq!((m.max_drawdown_duration, m.var_95), (1, m.cvar_95));
+        assert_nan(m.sharpe, "sharpe of one return");
+    }
+
+    /// Stamps of `per_day` bars one minute apart from 14:30 UTC on `days` weekdays.
+    fn intraday(days: i64, per_day: i64, start_minute: i64) -> Vec<i64> {
+        (0..days + days / 5 * 2)
+            .filter(|d| d % 7 < 5)
+            .flat_map(|d| {
+                (0..per_day)
+                    .map(move |m| MONDAY_NS + d * DAY_NS + (start_minute + m) * 60_000_000_000)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn infers_bar_frequency() {
+        // Weekdays only: the weekend gaps do not move the median spacing.
+        let daily: Vec<i64> = (0..400)
+            .filter(|d| d % 7 < 5)
+            .map(|d| MONDAY_NS + d * DAY_NS)
+            .collect();
+        assert_eq!(infer_periods_per_year(&daily), 252.0);
+        assert_eq!(infer_periods_per_year(&intraday(10, 390, 870)), 98_280.0);
+        assert_eq!(infer_periods_per_year(&intraday(5, 1440, 0)), 362_880.0);
+        let weekly: Vec<i64> = (0..60).map(|w| MONDAY_NS + w * 7 * DAY_NS).collect();
+        assert_eq!(infer_periods_per_year(&weekly), 52.0);
+        let month_lengths = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let monthly: Vec<i64> = month_lengths
+            .iter()
+            .scan(MONDAY_NS, |t, days| {
+                *t += days * DAY_NS;
+                Some(*t)
+            })
+            .collect();
+        assert_eq!(infer_periods_per_year(&monthly), 12.0);
+        assert_eq!(infer_periods_per_year(&[]), 252.0);
+        assert_eq!(infer_periods_per_year(&[MONDAY_NS]), 252.0);
+        assert_eq!(infer_periods_per_year(&[MONDAY_NS, MONDAY_NS]), 252.0);
+    }
+}

@@ -1,0 +1,312 @@
+//! The results of a run as users see them: the summary with its metrics, and the files of the
+//! output contract (`summary.json`, `trades`, `fills`, `orders`, `equity` as CSV and Parquet, and
+//! `report.html`).
+
+use crate::error::{Error, Result};
+use crate::metrics::{ReturnMetrics, drawdown_series, infer_periods_per_year};
+use crate::outcome::BacktestOutcome;
+use crate::portfolio::TradeRecord;
+use crate::report::{ReportInput, render_html};
+use crate::table::{Column, Table};
+use serde::Serialize;
+use std::path::Path;
+
+/// Figures of one instrument within a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentSummary {
+    /// The instrument's name.
+    pub instrument: String,
+    /// Bars processed.
+    pub bars: usize,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Realized P&L minus fees of closed trades, plus the open trade at its mark.
+    pub pnl: f64,
+    /// Commission paid.
+    pub fees: f64,
+    /// Units held at the end.
+    pub final_qty: f64,
+    /// The last price seen.
+    pub last_price: f64,
+}
+
+/// The headline figures of a run; `summary.json` holds these plus the config it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Equity after the last step.
+    pub final_equity: f64,
+    /// final / initial - 1.
+    pub total_return: f64,
+    /// Compound annual growth rate over the periods of the curve.
+    pub cagr: f64,
+    /// Standard deviation of per-period returns, annualised.
+    pub annual_volatility: f64,
+    /// Annualised Sharpe ratio, risk-free 0.
+    pub sharpe: f64,
+    /// Annualised Sortino ratio, downside below 0 over all periods.
+    pub sortino: f64,
+    /// Worst peak-to-trough fall of equity (negative fraction).
+    pub max_drawdown: f64,
+    /// Longest stretch from a peak to its recovery, in periods.
+    pub max_drawdown_duration: usize,
+    /// CAGR over |max drawdown|.
+    pub calmar: f64,
+    /// 5th percentile of per-period returns.
+    pub var_95: f64,
+    /// Mean of the worst 5% of per-period returns.
+    pub cvar_95: f64,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Round trips still open at the end.
+    pub open_trades: usize,
+    /// Share of closed trades with positive P&L.
+    pub win_rate: f64,
+    /// Gross profit over gross loss of closed trades.
+    pub profit_factor: f64,
+    /// Mean P&L per closed trade.
+    pub expectancy: f64,
+    /// Commission paid.
+    pub fees: f64,
+    /// Share of periods in which a position was held at any time.
+    pub exposure: f64,
+    /// Traded notional over mean equity.
+    pub turnover: f64,
+    /// The annualisation used.
+    pub periods_per_year: f64,
+    /// Number of periods (time steps) in the equity curve.
+    pub periods: usize,
+    /// When the drawdown kill switch fired, if it did.
+    pub halted_at: Option<String>,
+    /// Figures per instrument.
+    pub instruments: Vec<InstrumentSummary>,
+}
+
+impl Summary {
+    /// Computes the summary of a run; `periods_per_year` overrides the one inferred from the
+    /// spacing of the timestamps.
+    pub fn new(outcome: &BacktestOutcome, periods_per_year: Option<f64>) -> Self {
+        let curve = &outcome.curve;
+        let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
+        let ppy = periods_per_year.unwrap_or_else(|| infer_periods_per_year(&stamps));
+        let m = ReturnMetrics::from_equity(&curve.equity, ppy);
+        let trades = &outcome.trades;
+        let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
+        let gross_profit: f64 = wins.iter().sum();
+        let gross_loss: f64 = -trades.iter().map(|t| t.pnl).filter(|p| *p < 0.0).sum::<f64>();
+        let n = trades.len() as f64;
+        let mean_equity = curve.equity.iter().sum::<f64>() / curve.len().max(1) as f64;
+        let instruments = outcome
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let closed = trades.iter().filter(|t| t.instrument.get() == i);
+                let open = outcome.open_trades.iter().filter(|t| t.instrument.get() == i);
+                let pos = &outcome.positions[i];
+                InstrumentSummary {
+                    instrument: id.to_string(),
+                    bars: outcome.bars_per_instrument[i],
+                    trades: closed.clone().count(),
+                    pnl: closed.chain(open).map(|t| t.pnl).sum(),
+                    fees: pos.fees,
+                    final_qty: pos.qty,
+                    last_price: pos.mark,
+                }
+            })
+            .collect();
+        Self {
+            initial_cash: outcome.initial_cash,
+            final_equity: outcome.final_equity(),
+            total_return: outcome.final_equity() / outcome.initial_cash - 1.0,
+            cagr: m.cagr,
+            annual_volatility: m.annual_volatility,
+            sharpe: m.sharpe,
+            sortino: m.sortino,
+            max_drawdown: m.max_drawdown,
+            max_drawdown_duration: m.max_drawdown_duration,
+            calmar: m.calmar,
+            var_95: m.var_95,
+            cvar_95: m.cvar_95,
+            trades: trades.len(),
+            open_trades: outcome.open_trades.len(),
+            win_rate: if trades.is_empty() { f64::NAN } else { wins.len() as f64 / n },
+            profit_factor: if gross_loss > 0.0 { gross_profit / gross_loss } else { f64::NAN },
+            expectancy: if trades.is_empty() { f64::NAN } else { trades.iter().map(|t| t.pnl).sum::<f64>() / n },
+            fees: outcome.fees,
+            exposure: outcome.exposed_steps as f64 / curve.len().max(1) as f64,
+            turnover: outcome.traded_notional / mean_equity,
+            periods_per_year: ppy,
+            periods: curve.len(),
+            halted_at: outcome.halted_at.map(|t| t.to_string()),
+            instruments,
+        }
+    }
+
+    /// Returns the rows of the console and report summary: label and formatted value.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let pct = |x: f64| if x.is_nan() { "n/a".to_string() } else { format!("{:.2}%", x * 100.0) };
+        let num = |x: f64| if x.is_nan() { "n/a".to_string() } else { format!("{x:.3}") };
+        vec![
+            ("Final equity", format!("{:.2}", self.final_equity)),
+            ("Total return", pct(self.total_return)),
+            ("CAGR", pct(self.cagr)),
+            ("Annual volatility", pct(self.annual_volatility)),
+            ("Sharpe", num(self.sharpe)),
+            ("Sortino", num(self.sortino)),
+            ("Max drawdown", pct(self.max_drawdown)),
+            ("Calmar", num(self.calmar)),
+            ("Trades", format!("{} closed, {} open", self.trades, self.open_trades)),
+            ("Win rate", pct(self.win_rate)),
+            ("Profit factor", num(self.profit_factor)),
+            ("Fees", format!("{:.2}", self.fees)),
+            ("Exposure", pct(self.exposure)),
+        ]
+    }
+}
+
+fn trade_table(outcome: &BacktestOutcome) -> Table {
+    let all: Vec<&TradeRecord> = outcome.trades.iter().chain(&outcome.open_trades).collect();
+    let name = |t: &&TradeRecord| outcome.instruments[t.instrument.get()].to_string();
+    Table {
+        name: "trades",
+        columns: vec![
+            Column::Text("instrument", all.iter().map(name).collect()),
+            Column::Text("side", all.iter().map(|t| if t.side == market_data::Side::Buy { "long" } else { "short" }.into()).collect()),
+            Column::Float("quantity", all.iter().map(|t| t.qty).collect()),
+            Column::Time("entry_time", all.iter().map(|t| Some(t.entry_time)).collect()),
+            Column::Float("entry_price", all.iter().map(|t| t.entry_price).collect()),
+            Column::Time("exit_time", all.iter().map(|t| (!t.open).then_some(t.exit_time)).collect()),
+            Column::Float("exit_price", all.iter().map(|t| t.exit_price).collect()),
+            Column::Float("pnl", all.iter().map(|t| t.pnl).collect()),
+            Column::Float("return", all.iter().map(|t| t.ret).collect()),
+            Column::Float("fees", all.iter().map(|t| t.fees).collect()),
+            Column::Text("status", all.iter().map(|t| if t.open { "open" } else { "closed" }.into()).collect()),
+        ],
+    }
+}
+
+fn fill_table(outcome: &BacktestOutcome) -> Table {
+    let f = &outcome.fills;
+    Table {
+        name: "fills",
+        columns: vec![
+            Column::Time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
+            Column::Int("order_id", f.iter().map(|x| x.order_id.0).collect()),
+            Column::Text("instrument", f.iter().map(|x| outcome.instruments[x.instrument.get()].to_string()).collect()),
+            Column::Text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
+            Column::Float("quantity", f.iter().map(|x| x.qty).collect()),
+            Column::Float("price", f.iter().map(|x| x.price).collect()),
+            Column::Float("fee", f.iter().map(|x| x.fee).collect()),
+        ],
+    }
+}
+
+fn order_table(outcome: &BacktestOutcome) -> Table {
+    let o = &outcome.orders;
+    let size = |r: &crate::broker::OrderRecord| match r.request.size {
+        crate::order::Size::Units(q) => q.0.to_string(),
+        crate::order::Size::Auto => "auto".into(),
+        crate::order::Size::ClosePosition => "close_position".into(),
+    };
+    let price = |p: Option<market_data::Price>| p.map_or(f64::NAN, |p| p.0);
+    Table {
+        name: "orders",
+        columns: vec![
+            Column::Int("order_id", o.iter().map(|r| r.id.0).collect()),
+            Column::Time("created", o.iter().map(|r| Some(r.created)).collect()),
+            Column::Text("instrument", o.iter().map(|r| outcome.instruments.get(r.request.instrument.get()).map_or_else(|| "?".into(), ToString::to_string)).collect()),
+            Column::Text("side", o.iter().map(|r| r.request.side.as_str().into()).collect()),
+            Column::Text("kind", o.iter().map(|r| r.request.kind.as_str().into()).collect()),
+            Column::Text("size", o.iter().map(size).collect()),
+            Column::Float("limit_price", o.iter().map(|r| price(r.request.kind.limit_price())).collect()),
+            Column::Float("stop_price", o.iter().map(|r| price(r.request.kind.trigger_price())).collect()),
+            Column::Text("time_in_force", o.iter().map(|r| r.request.tif.as_str().into()).collect()),
+            Column::Int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
+            Column::Text("status", o.iter().map(|r| r.status.as_str().into()).collect()),
+            Column::Time("closed", o.iter().map(|r| r.closed).collect()),
+            Column::Float("filled_quantity", o.iter().map(|r| r.filled).collect()),
+            Column::Float("avg_fill_price", o.iter().map(|r| if r.filled > 0.0 { r.avg_price } else { f64::NAN }).collect()),
+            Column::Float("fees", o.iter().map(|r| r.fees).collect()),
+            Column::Text("reason", o.iter().map(|r| r.reason.map(|x| x.describe()).unwrap_or_default()).collect()),
+        ],
+    }
+}
+
+fn equity_table(outcome: &BacktestOutcome) -> Table {
+    let c = &outcome.curve;
+    Table {
+        name: "equity",
+        columns: vec![
+            Column::Time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
+            Column::Float("equity", c.equity.clone()),
+            Column::Float("cash", c.cash.clone()),
+            Column::Float("drawdown", drawdown_series(&c.equity)),
+        ],
+    }
+}
+
+/// Writes every file of the output contract into `dir` (created if missing). `config` is the
+/// config the run came from, stored in `summary.json`; `extra` adds fields to it (e.g. skipped
+/// data rows).
+///
+/// # Errors
+/// Returns the file that could not be written.
+pub fn write_results(
+    dir: &Path,
+    title: &str,
+    outcome: &BacktestOutcome,
+    summary: &Summary,
+    config: serde_json::Value,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+    let mut json = match serde_json::to_value(summary) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    json.extend(extra);
+    json.insert("config".into(), config);
+    let text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    let path = dir.join("summary.json");
+    std::fs::write(&path, text + "\n").map_err(|source| Error::Write { path, source })?;
+
+    for table in [trade_table(outcome), fill_table(outcome), order_table(outcome), equity_table(outcome)] {
+        table.write_csv(dir)?;
+        table.write_parquet(dir)?;
+    }
+
+    let trades = trade_table(outcome);
+    let header: Vec<&str> = trades.columns.iter().map(Column::name).collect();
+    let rows: Vec<Vec<String>> = (0..outcome.trades.len() + outcome.open_trades.len())
+        .map(|r| {
+            trades.columns.iter().map(|c| {
+                let mut text = String::new();
+                c.write_cell(r, &mut text);
+                text
+            })
+            .collect()
+        })
+        .collect();
+    let summary_rows = summary.rows();
+    let instrument_rows: Vec<(&str, String, String, String)> = summary
+        .instruments
+        .iter()
+        .map(|i| (i.instrument.as_str(), format!("{:.2}", i.pnl), i.trades.to_string(), format!("{:.2}%", 100.0 * i.pnl / outcome.initial_cash)))
+        .collect();
+    let stamps: Vec<i64> = outcome.curve.ts.iter().map(|t| t.0).collect();
+    let html = render_html(&ReportInput {
+        title,
+        summary: &summary_rows,
+        timestamps: &stamps,
+        equity: &outcome.curve.equity,
+        benchmark: None,
+        trades_header: &header,
+        trades: &rows,
+        instruments: &instrument_rows,
+    });
+    let path = dir.join("report.html");
+    std::fs::write(&path, html).map_err(|source| Error::Write { path, source })
+}
+

@@ -1,0 +1,107 @@
+//! `bollinger_reversion`: buys a dip to the lower Bollinger band with a resting limit order, exits
+//! at the middle band with a limit, or at a protective stop below the entry.
+//!
+//! It exercises the order types the crossover does not: limits (entry and exit), a stop (the
+//! bracket's stop-loss), one-cancels-other, and cancel-and-replace as the bands move.
+
+use crate::indicators::RollingStd;
+use engine::{
+    Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
+};
+use market_data::{MarketKind, Price, Side};
+use serde::{Deserialize, Serialize};
+
+/// `[strategy.params]` of `bollinger_reversion`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BollingerParams {
+    /// Bars in the bands' window.
+    pub period: usize,
+    /// Band width in population standard deviations.
+    pub width: f64,
+    /// Stop-loss distance below the entry limit, as a fraction (0.05 = 5%).
+    pub stop: f64,
+}
+
+impl Default for BollingerParams {
+    fn default() -> Self {
+        Self { period: 20, width: 2.0, stop: 0.05 }
+    }
+}
+
+impl BollingerParams {
+    /// Checks `period >= 2`, `width > 0` and `0 < stop < 1`.
+    ///
+    /// # Errors
+    /// Names the parameter out of range.
+    pub fn validate(&self) -> Result<(), RangeError> {
+        if self.period < 2 {
+            return Err(RangeError::new("strategy.params.period", format!("at least 2 bars, found {}", self.period)));
+        }
+        if !(self.width > 0.0 && self.width.is_finite()) {
+            return Err(RangeError::new("strategy.params.width", format!("a positive number, found {}", self.width)));
+        }
+        if !(self.stop > 0.0 && self.stop < 1.0) {
+            return Err(RangeError::new("strategy.params.stop", format!("a fraction in (0, 1), found {}", self.stop)));
+        }
+        Ok(())
+    }
+}
+
+/// Tags the strategy gives its orders, to tell them apart in reports and in the book.
+const ENTRY: u32 = 1;
+const EXIT: u32 = 2;
+
+/// The strategy, with bands per instrument.
+#[derive(Debug, Clone)]
+pub struct BollingerReversion {
+    params: BollingerParams,
+    bands: Vec<RollingStd>,
+}
+
+impl BollingerReversion {
+    /// Returns the strategy; call `params.validate()` first.
+    pub fn new(params: BollingerParams) -> Self {
+        Self { params, bands: Vec::new() }
+    }
+}
+
+impl Strategy for BollingerReversion {
+    fn name(&self) -> &str {
+        "bollinger_reversion"
+    }
+
+    fn on_event(&mut self, event: &EngineEvent, ctx: &Ctx<'_>, out: &mut Intents) -> Result<(), StrategyError> {
+        let EngineEvent::Market(market) = event else { return Ok(()) };
+        let MarketKind::Bar(bar) = market.kind else { return Ok(()) };
+        let idx = market.instrument;
+        if idx.get() >= self.bands.len() {
+            let period = self.params.period;
+            self.bands.resize_with(idx.get() + 1, || RollingStd::new(period));
+        }
+        let Some((mid, std)) = self.bands[idx.get()].update(bar.close) else { return Ok(()) };
+        let lower = mid - self.params.width * std;
+        let qty = ctx.qty(idx);
+        if qty == 0.0 {
+            // Flat: rest one entry at the current lower band, replacing yesterday's.
+            out.cancel_all(idx);
+            if lower > 0.0 {
+                let stop = Price(lower * (1.0 - self.params.stop));
+                let entry = OrderRequest::limit(idx, Side::Buy, Size::Auto, Price(lower))
+                    .with_bracket(Bracket { take_profit: None, stop_loss: Some(stop) })
+                    .with_tag(ENTRY);
+                out.submit(entry);
+            }
+        } else if qty > 0.0 {
+            // Long: move the exit limit to the current middle band; the bracket's stop stays.
+            for order in ctx.open_orders(idx).iter().filter(|o| o.request.tag == EXIT) {
+                out.cancel(order.id);
+            }
+            let exit = OrderRequest::limit(idx, Side::Sell, Size::ClosePosition, Price(mid))
+                .reduce_only()
+                .with_tag(EXIT);
+            out.submit(exit);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! Rolling mean and standard deviation over the last `n` values.
+//!
+//! Running sums make each update O(1); the sums are recomputed from the window once per lap of
+//! the ring so rounding error cannot accumulate over millions of updates.
+
+/// A fixed window of the last `n` values with running sums.
+#[derive(Debug, Clone)]
+struct Window {
+    values: Vec<f64>,
+    next: usize,
+    len: usize,
+    sum: f64,
+    sum_sq: f64,
+}
+
+impl Window {
+    fn new(period: usize) -> Self {
+        Self { values: vec![0.0; period.max(1)], next: 0, len: 0, sum: 0.0, sum_sq: 0.0 }
+    }
+
+    fn push(&mut self, x: f64) {
+        let n = self.values.len();
+        let old = std::mem::replace(&mut self.values[self.next], x);
+        if self.len == n {
+            self.sum += x - old;
+            self.sum_sq += x * x - old * old;
+        } else {
+            self.len += 1;
+            self.sum += x;
+            self.sum_sq += x * x;
+        }
+        self.next += 1;
+        if self.next == n {
+            self.next = 0;
+            // Once per lap: exact sums, in window order, so drift never builds up.
+            self.sum = self.values.iter().sum();
+            self.sum_sq = self.values.iter().map(|v| v * v).sum();
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == self.values.len()
+    }
+
+    fn period(&self) -> usize {
+        self.values.len()
+    }
+}
+
+/// Simple moving average: the mean of the last `period` values, including the newest.
+#[derive(Debug, Clone)]
+pub struct RollingMean {
+    window: Window,
+}
+
+impl RollingMean {
+    /// Returns an SMA over `period` values (a period of 0 is treated as 1).
+    pub fn new(period: usize) -> Self {
+        Self { window: Window::new(period) }
+    }
+
+    /// Adds a value and returns the mean once `period` values have been seen.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        self.value()
+    }
+
+    /// Returns the current mean, if ready.
+    pub fn value(&self) -> Option<f64> {
+        self.window.is_full().then(|| self.window.sum / self.window.period() as f64)
+    }
+}
+
+/// Rolling mean and population standard deviation (ddof = 0, as Bollinger bands use).
+#[derive(Debug, Clone)]
+pub struct RollingStd {
+    window: Window,
+}
+
+impl RollingStd {
+    /// Returns an estimator over `period` values.
+    pub fn new(period: usize) -> Self {
+        Self { window: Window::new(period) }
+    }
+
+    /// Adds a value and returns (mean, std) once `period` values have been seen.
+    pub fn update(&mut self, x: f64) -> Option<(f64, f64)> {
+        self.window.push(x);
+        self.value()
+    }
+
+    /// Returns the current (mean, std), if ready.
+    pub fn value(&self) -> Option<(f64, f64)> {
+        if !self.window.is_full() {
+            return None;
+        }
+        let n = self.window.period() as f64;
+        let mean = self.window.sum / n;
+        let var = (self.window.sum_sq / n - mean * mean).max(0.0);
+        Some((mean, var.sqrt()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn mean_is_not_ready_until_warm() {
+        let mut sma = RollingMean::new(3);
+        assert_eq!(sma.update(1.0), None);
+        assert_eq!(sma.update(2.0), None);
+        assert_eq!(sma.update(3.0), Some(2.0));
+        assert_eq!(sma.update(7.0), Some(4.0));
+    }
+
+    #[test]
+    fn std_matches_population_formula() {
+        let mut sd = RollingStd::new(4);
+        for x in [2.0, 4.0, 4.0, 4.0] {
+            sd.update(x);
+        }
+        let (mean, std) = sd.update(5.0).unwrap(); // window 4,4,4,5
+        assert_eq!(mean, 4.25);
+        assert!((std - (0.1875f64).sqrt()).abs() < 1e-12);
+    }
+
+    proptest! {
+        #[test]
+        fn prop_rolling_mean_matches_naive(xs in proptest::collection::vec(1.0f64..1000.0, 1..300), n in 1usize..30) {
+            let mut sma = RollingMean::new(n);
+            for (t, &x) in xs.iter().enumerate() {
+                let got = sma.update(x);
+                if t + 1 < n {
+                    prop_assert!(got.is_none());
+                } else {
+                    let naive: f64 = xs[t + 1 - n..=t].iter().sum::<f64>() / n as f64;
+                    prop_assert!((got.unwrap() - naive).abs() <= 1e-9 * naive.abs());
+                }
+            }
+        }
+    }
+}
