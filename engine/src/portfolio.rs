@@ -65,9 +65,9 @@ struct OpenTrip {
     side_sign: f64,
     entry_time: Timestamp,
     entry_qty: f64,
-    entry_notional: f64,
+    entry_price: f64,
     exit_qty: f64,
-    exit_notional: f64,
+    exit_price: f64,
     exit_time: Timestamp,
     realized: f64,
     fees: f64,
@@ -193,8 +193,8 @@ impl Portfolio {
             self.realized += pnl;
             pos.qty += side.sign() * reducing;
             if let Some(trip) = self.trips[idx].as_mut() {
+                trip.exit_price = running_mean(trip.exit_price, trip.exit_qty, price, reducing);
                 trip.exit_qty += reducing;
-                trip.exit_notional += reducing * price;
                 trip.exit_time = ts;
                 trip.realized += pnl;
                 trip.fees += fee_reducing;
@@ -220,8 +220,8 @@ impl Portfolio {
                 entry_time: ts,
                 ..OpenTrip::default()
             });
+            trip.entry_price = running_mean(trip.entry_price, trip.entry_qty, price, opening);
             trip.entry_qty += opening;
-            trip.entry_notional += opening * price;
             trip.fees += fee_opening;
         } else if reducing == 0.0 {
             // A zero-quantity fill carries only a fee; keep it with the open trade, if any.
@@ -254,11 +254,11 @@ impl OpenTrip {
         mark: f64,
         unrealized: f64,
     ) -> TradeRecord {
-        let entry_price = self.entry_notional / self.entry_qty;
+        let entry_price = self.entry_price;
         let (exit_time, exit_price, pnl) = if open {
             (ts, mark, self.realized + unrealized - self.fees)
         } else {
-            (self.exit_time, self.exit_notional / self.exit_qty, self.realized - self.fees)
+            (self.exit_time, self.exit_price, self.realized - self.fees)
         };
         TradeRecord {
             instrument,
@@ -269,9 +269,15 @@ impl OpenTrip {
             exit_time,
             exit_price,
             pnl,
-            ret: pnl / self.entry_notional,
+            ret: pnl / (self.entry_price * self.entry_qty),
             fees: self.fees,
             open,
         }
     }
+}
+
+/// Returns the quantity-weighted mean after adding `qty` at `price` to `held` at `mean`; a single
+/// fill's mean is exactly its price.
+fn running_mean(mean: f64, held: f64, price: f64, qty: f64) -> f64 {
+    mean + (price - mean) * (qty / (held + qty))
 }

@@ -249,7 +249,7 @@ fn equity_table(outcome: &BacktestOutcome) -> Table {
 
 /// Writes every file of the output contract into `dir` (created if missing). `config` is the
 /// config the run came from, stored in `summary.json`; `extra` adds fields to it (e.g. skipped
-/// data rows).
+/// data rows); `report` adds `report.html`.
 ///
 /// # Errors
 /// Returns the file that could not be written.
@@ -260,6 +260,7 @@ pub fn write_results(
     summary: &Summary,
     config: serde_json::Value,
     extra: serde_json::Map<String, serde_json::Value>,
+    report: bool,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
     let mut json = match serde_json::to_value(summary) {
@@ -277,6 +278,9 @@ pub fn write_results(
         table.write_parquet(dir)?;
     }
 
+    if !report {
+        return Ok(());
+    }
     let trades = trade_table(outcome);
     let header: Vec<&str> = trades.columns.iter().map(Column::name).collect();
     let rows: Vec<Vec<String>> = (0..outcome.trades.len() + outcome.open_trades.len())

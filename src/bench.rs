@@ -1,0 +1,94 @@
+//! `quant bench`: throughput of the event loop with the simulated broker, and of the CSV reader,
+//! on synthetic data held in memory. Reports medians, since machines here are shared and noisy.
+
+use anyhow::{Context, Result};
+use engine::{EngineSpec, run_backtest};
+use market_data::csv::{OnInvalid, read_bars};
+use market_data::synthetic::{SyntheticSpec, generate_one};
+use market_data::{Bar, InstrumentId};
+use std::fmt::Write as _;
+use std::time::Instant;
+use strategies::StrategyConfig;
+use strategies::sma_crossover::SmaCrossoverParams;
+
+/// Options of `quant bench`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct BenchArgs {
+    /// One-minute bars replayed by the event loop.
+    #[arg(long, default_value_t = 10_000_000)]
+    bars: usize,
+    /// Rows in the CSV file the reader parses.
+    #[arg(long, default_value_t = 2_000_000)]
+    csv_rows: usize,
+    /// Timed repetitions of each measurement; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+/// Runs the benchmarks and prints their figures.
+pub(crate) fn run(args: &BenchArgs) -> Result<()> {
+    let runs = args.runs.max(1);
+    let spec = SyntheticSpec { bars: args.bars, interval_ns: 60_000_000_000, ..SyntheticSpec::default() };
+    let series = [generate_one(&spec, 0)];
+    let data_bytes = std::mem::size_of_val(series[0].bars.as_slice());
+    let rss_data = peak_rss_kib();
+    let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 });
+    let engine_spec = EngineSpec::default();
+    let mut rates = Vec::with_capacity(runs);
+    let mut fills = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let outcome = run_backtest(&engine_spec, &series, strategy.build())?;
+        let seconds = start.elapsed().as_secs_f64();
+        fills = outcome.fills.len();
+        rates.push(args.bars as f64 / seconds);
+    }
+    let rss_loop = peak_rss_kib();
+    println!("event loop: sma_crossover(10, 30), simulated broker, {} one-minute bars in memory, {fills} fills", args.bars);
+    println!("  median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1})", median(&mut rates) / 1e6, rates[0] / 1e6, rates[runs - 1] / 1e6);
+    println!(
+        "  bar data {:.0} MiB; peak RSS {:.0} MiB after generating, {:.0} MiB after the runs ({:.1} bytes per bar of results kept)",
+        data_bytes as f64 / 1048576.0,
+        rss_data as f64 / 1024.0,
+        rss_loop as f64 / 1024.0,
+        (rss_loop.saturating_sub(rss_data) as f64 * 1024.0) / args.bars as f64,
+    );
+
+    let path = std::env::temp_dir().join(format!("quant-bench-{}.csv", std::process::id()));
+    let csv_spec = SyntheticSpec { bars: args.csv_rows, ..spec };
+    write_csv(&path, &generate_one(&csv_spec, 1).bars)?;
+    let mut csv_rates = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (series, _) = read_bars(&path, InstrumentId::new("BENCH"), OnInvalid::Error)?;
+        csv_rates.push(series.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_file(&path);
+    println!("csv reader: {} rows (RFC 3339 timestamps, {:.0} MiB)", args.csv_rows, size as f64 / 1048576.0);
+    println!("  median {:.2} M rows/s over {runs} runs", median(&mut csv_rates) / 1e6);
+    Ok(())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+}
+
+fn write_csv(path: &std::path::Path, bars: &[Bar]) -> Result<()> {
+    let mut text = String::with_capacity(bars.len() * 80 + 64);
+    text.push_str("timestamp,open,high,low,close,volume\n");
+    for b in bars {
+        let _ = writeln!(text, "{},{},{},{},{},{}", b.ts, b.open, b.high, b.low, b.close, b.volume);
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Returns the peak resident set size of this process in KiB (0 where /proc is unavailable).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}

@@ -1,0 +1,282 @@
+//! The backtest config file: read in two stages, as ripgrep reads its flags. Serde reads the TOML
+//! into `BacktestConfig` (unknown keys and wrong types fail here, with their line), then `validate`
+//! checks ranges and files and reports the line of the offending key.
+
+use anyhow::{Context, Result, bail};
+use engine::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig};
+use market_data::csv::OnInvalid;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use strategies::StrategyConfig;
+
+/// A whole backtest config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BacktestConfig {
+    /// Names the output folder.
+    pub(crate) name: String,
+    /// Seeds every random stream of the run.
+    #[serde(default)]
+    pub(crate) seed: u64,
+    /// Where the bars come from.
+    pub(crate) data: DataConfig,
+    /// The strategy and its params.
+    pub(crate) strategy: StrategyConfig,
+    /// Broker rules.
+    #[serde(default)]
+    pub(crate) broker: BrokerConfig,
+    /// Sizing of `Auto` orders.
+    #[serde(default)]
+    pub(crate) sizing: SizingConfig,
+    /// Shared cash or sleeves.
+    #[serde(default)]
+    pub(crate) portfolio: PortfolioConfig,
+    /// Risk limits.
+    #[serde(default)]
+    pub(crate) risk: RiskConfig,
+    /// Output location.
+    #[serde(default)]
+    pub(crate) output: OutputConfig,
+    /// Annualisation override.
+    #[serde(default)]
+    pub(crate) metrics: MetricsConfig,
+    /// A parameter grid for `quant sweep`: dotted key -> list of values, plus `rank_by`.
+    #[serde(default)]
+    pub(crate) sweep: Option<toml::Table>,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataConfig {
+    /// `csv` or `synthetic`.
+    pub(crate) kind: DataKind,
+    /// A file, a folder or a glob (csv).
+    pub(crate) path: Option<String>,
+    /// Names per file (csv), or a count (synthetic).
+    pub(crate) instruments: Option<Instruments>,
+    /// What to do with invalid rows.
+    #[serde(default)]
+    pub(crate) on_invalid: OnInvalid,
+    /// Bars per instrument (synthetic).
+    pub(crate) bars: Option<usize>,
+    /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
+    pub(crate) interval: Option<String>,
+    /// First bar's time (synthetic).
+    pub(crate) start: Option<String>,
+    /// Price process (synthetic): `gbm`.
+    pub(crate) model: Option<String>,
+    /// Annual drift (synthetic).
+    pub(crate) drift: Option<f64>,
+    /// Annual volatility (synthetic).
+    pub(crate) volatility: Option<f64>,
+    /// First price (synthetic).
+    pub(crate) initial_price: Option<f64>,
+}
+
+/// Where bars come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DataKind {
+    /// CSV files, one instrument per file.
+    Csv,
+    /// Generated geometric Brownian motion.
+    Synthetic,
+}
+
+/// `instruments`: names (csv) or a count (synthetic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Instruments {
+    /// How many to generate.
+    Count(usize),
+    /// One name per file, in file order.
+    Names(Vec<String>),
+}
+
+/// `[portfolio]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PortfolioConfig {
+    /// How instruments share cash.
+    pub(crate) mode: PortfolioMode,
+}
+
+/// How instruments share cash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PortfolioMode {
+    /// One loop, one cash balance.
+    #[default]
+    Shared,
+    /// Independent per-instrument runs, combined afterwards.
+    Sleeves,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OutputConfig {
+    /// Parent folder of `<name>/`.
+    pub(crate) dir: PathBuf,
+    /// Whether to write `report.html`.
+    pub(crate) report: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("results"), report: true }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MetricsConfig {
+    /// Periods per year for annualisation; inferred from the bar spacing when absent.
+    pub(crate) periods_per_year: Option<f64>,
+}
+
+/// A config loaded from a file, with its text kept for locating keys in messages.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedConfig {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Its text.
+    pub(crate) source: String,
+    /// What it says.
+    pub(crate) config: BacktestConfig,
+}
+
+impl LoadedConfig {
+    /// Reads, parses and validates a config file.
+    ///
+    /// # Errors
+    /// Names the file, and the key and line at fault, with what was expected.
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let source = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let config: BacktestConfig = toml::from_str(&source)
+            .map_err(|e| anyhow::anyhow!("invalid config {}:\n{e}", path.display()))?;
+        let loaded = Self { path: path.to_path_buf(), source, config };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// Returns the engine's part of the config.
+    pub(crate) fn engine_spec(&self) -> EngineSpec {
+        let c = &self.config;
+        EngineSpec { broker: c.broker.clone(), sizing: c.sizing.clone(), risk: c.risk.clone() }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let c = &self.config;
+        if c.name.trim().is_empty() || c.name.contains(['/', '\\']) || c.name.starts_with('.') {
+            return Err(self.range(RangeError::new("name", format!("a folder name (no slashes, not starting with '.'), found {:?}", c.name))));
+        }
+        c.strategy.validate().map_err(|e| self.range(e))?;
+        self.engine_spec().validate().map_err(|e| self.range(e))?;
+        if c.portfolio.mode == PortfolioMode::Sleeves {
+            return Err(self.range(RangeError::new(
+                "portfolio.mode",
+                "\"shared\" (per-instrument sleeves are not available yet), found \"sleeves\"",
+            )));
+        }
+        if let Some(p) = c.metrics.periods_per_year
+            && !(p > 0.0 && p.is_finite())
+        {
+            return Err(self.range(RangeError::new("metrics.periods_per_year", format!("a positive number, found {p}"))));
+        }
+        let d = &c.data;
+        match d.kind {
+            DataKind::Csv => {
+                if d.path.is_none() {
+                    return Err(self.range(RangeError::new("data", "a `path` for kind = \"csv\" (a file, folder or glob)")));
+                }
+                if matches!(d.instruments, Some(Instruments::Count(_))) {
+                    return Err(self.range(RangeError::new("data.instruments", "a list of names, one per file, for kind = \"csv\"")));
+                }
+                let synthetic_only = [
+                    ("bars", d.bars.is_some()),
+                    ("interval", d.interval.is_some()),
+                    ("start", d.start.is_some()),
+                    ("model", d.model.is_some()),
+                    ("drift", d.drift.is_some()),
+                    ("volatility", d.volatility.is_some()),
+                    ("initial_price", d.initial_price.is_some()),
+                ];
+                if let Some((key, _)) = synthetic_only.iter().find(|(_, set)| *set) {
+                    return Err(self.range(RangeError::new(format!("data.{key}"), "no such key for kind = \"csv\" (it applies to kind = \"synthetic\")")));
+                }
+            }
+            DataKind::Synthetic => {
+                if d.path.is_some() {
+                    return Err(self.range(RangeError::new("data.path", "no path for kind = \"synthetic\"")));
+                }
+                if let Some(model) = &d.model
+                    && model != "gbm"
+                {
+                    return Err(self.range(RangeError::new("data.model", format!("\"gbm\", found {model:?}"))));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a range error into a message naming the file, the key's line and what was expected.
+    pub(crate) fn range(&self, error: RangeError) -> anyhow::Error {
+        match locate(&self.source, &error.key) {
+            Some((line, column)) => anyhow::anyhow!(
+                "invalid config {}: line {line}, column {column}: `{}`: expected {}",
+                self.path.display(),
+                error.key,
+                error.expected
+            ),
+            None => anyhow::anyhow!("invalid config {}: `{}`: expected {}", self.path.display(), error.key, error.expected),
+        }
+    }
+
+    /// Resolves a path written in the config: relative to the current folder, or else to the
+    /// config file's folder.
+    pub(crate) fn resolve(&self, written: &str) -> PathBuf {
+        let direct = PathBuf::from(written);
+        if direct.is_absolute() || direct.exists() || glob_base_exists(&direct) {
+            return direct;
+        }
+        let beside = self.path.parent().unwrap_or(Path::new(".")).join(written);
+        if beside.exists() || glob_base_exists(&beside) { beside } else { direct }
+    }
+}
+
+fn glob_base_exists(path: &Path) -> bool {
+    path.to_str().is_some_and(|s| s.contains(['*', '?', '['])) && path.parent().is_some_and(Path::exists)
+}
+
+/// Returns the 1-based (line, column) of a dotted key's value in TOML text, or of the deepest
+/// table on the way that exists.
+pub(crate) fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for part in dotted.split('.') {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        found = Some(key.span().start);
+        match value.get_ref().as_table() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    let offset = found?;
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    Some((line, column))
+}
+
+/// Fails unless `path` exists, naming the config key that points at it.
+pub(crate) fn require_exists(loaded: &LoadedConfig, key: &str, path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let error = RangeError::new(key, format!("an existing file or folder, but {} does not exist", path.display()));
+    bail!(loaded.range(error))
+}
