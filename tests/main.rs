@@ -1,1 +1,11 @@
-//! Integration tests.
+//! End-to-end tests: the `quant` binary on shipped and broken configs, and the public APIs against
+//! independently computed reference results.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod bad_input;
+mod configs;
+mod determinism;
+mod lookahead;
+mod parity;
+mod support;

@@ -71,7 +71,7 @@ pub fn parse_bars(
     let mut lines = text
         .lines()
         .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty());
+        .filter(|(_, line)| !line.trim_ascii().is_empty());
     let Some((_, header)) = lines.next() else {
         return Err(Error::Empty {
             path: path.to_path_buf(),
@@ -233,26 +233,22 @@ impl Layout {
         }
         let [_, open, high, low, close, volume] = values;
 
-        // Name the first relation that fails, blaming the high or low column.
-        let bad = [
-            (2, high < low, "high", high, "below low", low),
-            (2, high < open, "high", high, "below open", open),
-            (2, high < close, "high", high, "below close", close),
-            (3, low > open, "low", low, "above open", open),
-            (3, low > close, "low", low, "above close", close),
-        ];
-        if let Some(&(role, _, what, value, relation, other)) = bad.iter().find(|check| check.1) {
-            let detail = format!("{what} {value} is {relation} {other}");
-            return Err(invalid(Some(role), RowProblem::Inconsistent { detail }));
+        let bar = Bar { ts, open, high, low, close, volume };
+        if high >= open.max(close) && low <= open.min(close) {
+            return Ok(bar);
         }
-        Ok(Bar {
-            ts,
-            open,
-            high,
-            low,
-            close,
-            volume,
-        })
+        // Name the first relation that fails, blaming the high or low column.
+        let checks = [
+            (high < low, 2, "high", high, "below low", low),
+            (high < open, 2, "high", high, "below open", open),
+            (high < close, 2, "high", high, "below close", close),
+            (low > open, 3, "low", low, "above open", open),
+            (low > close, 3, "low", low, "above close", close),
+        ];
+        let (_, role, what, value, relation, other) =
+            checks.into_iter().find(|check| check.0).unwrap_or(checks[0]); // one fails
+        let detail = format!("{what} {value} is {relation} {other}");
+        Err(invalid(Some(role), RowProblem::Inconsistent { detail }))
     }
 
     /// Accepts `bar` only if it is strictly after the last accepted bar.

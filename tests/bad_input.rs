@@ -1,0 +1,156 @@
+//! Bad configs and bad data fail with a message naming the key or file, the line, and what was
+//! expected, and a non-zero exit.
+
+use crate::support::{quant, repo, scratch, stderr};
+use std::path::PathBuf;
+
+const GOOD: &str = r#"name = "t"
+
+[data]
+kind = "csv"
+path = "GOOG_PATH"
+
+[strategy]
+name = "sma_crossover"
+[strategy.params]
+fast = 10
+slow = 20
+
+[broker]
+initial_cash = 10_000.0
+commission = 0.002
+"#;
+
+fn config(text: &str) -> PathBuf {
+    let dir = scratch("bad");
+    let path = dir.join("config.toml");
+    let goog = repo("backtests/data/GOOG.csv");
+    std::fs::write(&path, text.replace("GOOG_PATH", goog.to_str().unwrap())).unwrap();
+    path
+}
+
+/// Runs a config that must fail and returns its error text.
+fn fails(text: &str) -> String {
+    let path = config(text);
+    let out = scratch("bad-out");
+    let output = quant(&["backtest", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(!output.status.success(), "expected failure for:\n{text}");
+    assert_eq!(output.status.code(), Some(1));
+    stderr(&output)
+}
+
+fn assert_mentions(err: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(err.contains(part), "error lacks {part:?}:\n{err}");
+    }
+}
+
+#[test]
+fn the_good_config_runs() {
+    let path = config(GOOD);
+    let out = scratch("good");
+    let output = quant(&["backtest", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn unknown_key_names_it_and_its_line() {
+    let err = fails(&GOOD.replace("slow = 20", "slwo = 20"));
+    assert_mentions(&err, &["slwo", "line 11", "fast", "slow"]);
+}
+
+#[test]
+fn unknown_table_names_it() {
+    let err = fails(&GOOD.replace("[broker]", "[brokr]"));
+    assert_mentions(&err, &["brokr", "line 13"]);
+}
+
+#[test]
+fn wrong_type_names_the_key_and_line() {
+    let err = fails(&GOOD.replace("fast = 10", "fast = \"ten\""));
+    assert_mentions(&err, &["line 10", "invalid type", "ten"]);
+}
+
+#[test]
+fn missing_data_file_names_the_path_and_key() {
+    let err = fails(&GOOD.replace("GOOG_PATH", "no/such/file.csv"));
+    assert_mentions(&err, &["data.path", "line 5", "no/such/file.csv", "does not exist"]);
+}
+
+#[test]
+fn unknown_strategy_lists_the_known_ones() {
+    let err = fails(&GOOD.replace("name = \"sma_crossover\"", "name = \"sma_cross\""));
+    assert_mentions(&err, &["sma_cross", "line 8", "sma_crossover", "buy_and_hold", "bollinger_reversion"]);
+}
+
+#[test]
+fn fast_not_below_slow_is_out_of_range() {
+    let err = fails(&GOOD.replace("fast = 10", "fast = 30"));
+    assert_mentions(&err, &["strategy.params.fast", "line 10", "fewer bars than slow (20)", "30"]);
+}
+
+#[test]
+fn commission_out_of_range_names_the_key() {
+    let err = fails(&GOOD.replace("commission = 0.002", "commission = 1.5"));
+    assert_mentions(&err, &["broker.commission", "line 15", "[0, 1)", "1.5"]);
+}
+
+#[test]
+fn bad_synthetic_interval_names_the_key() {
+    let text = "name = \"s\"\n[data]\nkind = \"synthetic\"\ninterval = \"1 minute\"\n[strategy]\nname = \"buy_and_hold\"\n";
+    let err = fails(text);
+    assert_mentions(&err, &["data.interval", "line 4", "1 minute"]);
+}
+
+#[test]
+fn missing_config_file_names_it() {
+    let output = quant(&["backtest", "backtests/nope.toml"]);
+    assert!(!output.status.success());
+    assert_mentions(&stderr(&output), &["backtests/nope.toml"]);
+}
+
+/// A copy of GOOG with one row broken, and a config pointing at it.
+fn broken_data(row_line: usize, replacement: &str, on_invalid: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch("data");
+    let text = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[row_line - 1] = replacement.to_string();
+    let csv = dir.join("BROKEN.csv");
+    std::fs::write(&csv, lines.join("\n") + "\n").unwrap();
+    let cfg = dir.join("config.toml");
+    let body = GOOD.replace("GOOG_PATH", csv.to_str().unwrap()).replace(
+        "kind = \"csv\"",
+        &format!("kind = \"csv\"\non_invalid = \"{on_invalid}\""),
+    );
+    std::fs::write(&cfg, body).unwrap();
+    (cfg, csv)
+}
+
+#[test]
+fn nan_price_names_file_line_and_column() {
+    let (cfg, csv) = broken_data(4, "2004-08-23,110.75,113.48,109.05,NaN,9137200", "error");
+    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", scratch("o").to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_mentions(&stderr(&output), &[csv.to_str().unwrap(), "line 4", "\"Close\"", "not a finite number"]);
+}
+
+#[test]
+fn out_of_order_row_names_its_line() {
+    let (cfg, _) = broken_data(10, "2004-08-19,100,104.06,95.96,100.34,22351900", "error");
+    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", scratch("o").to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_mentions(&stderr(&output), &["line 10", "before the previous row"]);
+}
+
+#[test]
+fn skip_mode_reports_what_it_skipped() {
+    let (cfg, _) = broken_data(4, "2004-08-23,110.75,100,109.05,109.4,9137200", "skip");
+    let out = scratch("skip");
+    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_mentions(&stderr(&output), &["skipped 1 invalid rows", "line 4"]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["skipped_rows"]["BROKEN"]["rows"], 1);
+    assert_eq!(summary["instruments"][0]["bars"], 2147);
+}

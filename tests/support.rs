@@ -1,0 +1,40 @@
+//! Helpers: paths inside the repository, scratch folders, and running the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Returns a path inside the repository.
+pub(crate) fn repo(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Returns a fresh, empty scratch folder for one test.
+pub(crate) fn scratch(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("quant-test-{}-{name}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs `quant` with `args` from the repository root.
+pub(crate) fn quant(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_quant"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+/// Returns stderr as text.
+pub(crate) fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts |a - b| <= tol * max(|b|, 1e-300).
+pub(crate) fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
+    let scale = b.abs().max(1e-300);
+    assert!((a - b).abs() <= tol * scale, "{what}: {a} vs reference {b} (rel diff {:e})", (a - b).abs() / scale);
+}
