@@ -28,7 +28,11 @@ pub(crate) struct BenchArgs {
 /// Runs the benchmarks and prints their figures.
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
-    let spec = SyntheticSpec { bars: args.bars, interval_ns: 60_000_000_000, ..SyntheticSpec::default() };
+    let spec = SyntheticSpec {
+        bars: args.bars,
+        interval_ns: 60_000_000_000,
+        ..SyntheticSpec::default()
+    };
     let series = [generate_one(&spec, 0)];
     let data_bytes = std::mem::size_of_val(series[0].bars.as_slice());
     let rss_data = peak_rss_kib();
@@ -44,8 +48,16 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
         rates.push(args.bars as f64 / seconds);
     }
     let rss_loop = peak_rss_kib();
-    println!("event loop: sma_crossover(10, 30), simulated broker, {} one-minute bars in memory, {fills} fills", args.bars);
-    println!("  median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1})", median(&mut rates) / 1e6, rates[0] / 1e6, rates[runs - 1] / 1e6);
+    println!(
+        "event loop: sma_crossover(10, 30), simulated broker, {} one-minute bars in memory, {fills} fills",
+        args.bars
+    );
+    println!(
+        "  median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1})",
+        median(&mut rates) / 1e6,
+        rates[0] / 1e6,
+        rates[runs - 1] / 1e6
+    );
     println!(
         "  bar data {:.0} MiB; peak RSS {:.0} MiB after generating, {:.0} MiB after the runs ({:.1} bytes per bar of results kept)",
         data_bytes as f64 / 1048576.0,
@@ -55,7 +67,10 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     );
 
     let path = std::env::temp_dir().join(format!("quant-bench-{}.csv", std::process::id()));
-    let csv_spec = SyntheticSpec { bars: args.csv_rows, ..spec };
+    let csv_spec = SyntheticSpec {
+        bars: args.csv_rows,
+        ..spec
+    };
     write_csv(&path, &generate_one(&csv_spec, 1).bars)?;
     let mut csv_rates = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -65,22 +80,37 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&path);
-    println!("csv reader: {} rows (RFC 3339 timestamps, {:.0} MiB)", args.csv_rows, size as f64 / 1048576.0);
-    println!("  median {:.2} M rows/s over {runs} runs", median(&mut csv_rates) / 1e6);
+    println!(
+        "csv reader: {} rows (RFC 3339 timestamps, {:.0} MiB)",
+        args.csv_rows,
+        size as f64 / 1048576.0
+    );
+    println!(
+        "  median {:.2} M rows/s over {runs} runs",
+        median(&mut csv_rates) / 1e6
+    );
     Ok(())
 }
 
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { (values[n / 2 - 1] + values[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
 }
 
 fn write_csv(path: &std::path::Path, bars: &[Bar]) -> Result<()> {
     let mut text = String::with_capacity(bars.len() * 80 + 64);
     text.push_str("timestamp,open,high,low,close,volume\n");
     for b in bars {
-        let _ = writeln!(text, "{},{},{},{},{},{}", b.ts, b.open, b.high, b.low, b.close, b.volume);
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{}",
+            b.ts, b.open, b.high, b.low, b.close, b.volume
+        );
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -89,6 +119,10 @@ fn write_csv(path: &std::path::Path, bars: &[Bar]) -> Result<()> {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }

@@ -125,7 +125,10 @@ pub(crate) struct OutputConfig {
 
 impl Default for OutputConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("results"), report: true }
+        Self {
+            dir: PathBuf::from("results"),
+            report: true,
+        }
     }
 }
 
@@ -154,10 +157,15 @@ impl LoadedConfig {
     /// # Errors
     /// Names the file, and the key and line at fault, with what was expected.
     pub(crate) fn load(path: &Path) -> Result<Self> {
-        let source = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
         let config: BacktestConfig = toml::from_str(&source)
             .map_err(|e| anyhow::anyhow!("invalid config {}:\n{e}", path.display()))?;
-        let loaded = Self { path: path.to_path_buf(), source, config };
+        let loaded = Self {
+            path: path.to_path_buf(),
+            source,
+            config,
+        };
         loaded.validate()?;
         Ok(loaded)
     }
@@ -165,13 +173,23 @@ impl LoadedConfig {
     /// Returns the engine's part of the config.
     pub(crate) fn engine_spec(&self) -> EngineSpec {
         let c = &self.config;
-        EngineSpec { broker: c.broker.clone(), sizing: c.sizing.clone(), risk: c.risk.clone() }
+        EngineSpec {
+            broker: c.broker.clone(),
+            sizing: c.sizing.clone(),
+            risk: c.risk.clone(),
+        }
     }
 
     fn validate(&self) -> Result<()> {
         let c = &self.config;
         if c.name.trim().is_empty() || c.name.contains(['/', '\\']) || c.name.starts_with('.') {
-            return Err(self.range(RangeError::new("name", format!("a folder name (no slashes, not starting with '.'), found {:?}", c.name))));
+            return Err(self.range(RangeError::new(
+                "name",
+                format!(
+                    "a folder name (no slashes, not starting with '.'), found {:?}",
+                    c.name
+                ),
+            )));
         }
         c.strategy.validate().map_err(|e| self.range(e))?;
         self.engine_spec().validate().map_err(|e| self.range(e))?;
@@ -184,16 +202,25 @@ impl LoadedConfig {
         if let Some(p) = c.metrics.periods_per_year
             && !(p > 0.0 && p.is_finite())
         {
-            return Err(self.range(RangeError::new("metrics.periods_per_year", format!("a positive number, found {p}"))));
+            return Err(self.range(RangeError::new(
+                "metrics.periods_per_year",
+                format!("a positive number, found {p}"),
+            )));
         }
         let d = &c.data;
         match d.kind {
             DataKind::Csv => {
                 if d.path.is_none() {
-                    return Err(self.range(RangeError::new("data", "a `path` for kind = \"csv\" (a file, folder or glob)")));
+                    return Err(self.range(RangeError::new(
+                        "data",
+                        "a `path` for kind = \"csv\" (a file, folder or glob)",
+                    )));
                 }
                 if matches!(d.instruments, Some(Instruments::Count(_))) {
-                    return Err(self.range(RangeError::new("data.instruments", "a list of names, one per file, for kind = \"csv\"")));
+                    return Err(self.range(RangeError::new(
+                        "data.instruments",
+                        "a list of names, one per file, for kind = \"csv\"",
+                    )));
                 }
                 let synthetic_only = [
                     ("bars", d.bars.is_some()),
@@ -205,17 +232,26 @@ impl LoadedConfig {
                     ("initial_price", d.initial_price.is_some()),
                 ];
                 if let Some((key, _)) = synthetic_only.iter().find(|(_, set)| *set) {
-                    return Err(self.range(RangeError::new(format!("data.{key}"), "no such key for kind = \"csv\" (it applies to kind = \"synthetic\")")));
+                    return Err(self.range(RangeError::new(
+                        format!("data.{key}"),
+                        "no such key for kind = \"csv\" (it applies to kind = \"synthetic\")",
+                    )));
                 }
             }
             DataKind::Synthetic => {
                 if d.path.is_some() {
-                    return Err(self.range(RangeError::new("data.path", "no path for kind = \"synthetic\"")));
+                    return Err(self.range(RangeError::new(
+                        "data.path",
+                        "no path for kind = \"synthetic\"",
+                    )));
                 }
                 if let Some(model) = &d.model
                     && model != "gbm"
                 {
-                    return Err(self.range(RangeError::new("data.model", format!("\"gbm\", found {model:?}"))));
+                    return Err(self.range(RangeError::new(
+                        "data.model",
+                        format!("\"gbm\", found {model:?}"),
+                    )));
                 }
             }
         }
@@ -231,7 +267,12 @@ impl LoadedConfig {
                 error.key,
                 error.expected
             ),
-            None => anyhow::anyhow!("invalid config {}: `{}`: expected {}", self.path.display(), error.key, error.expected),
+            None => anyhow::anyhow!(
+                "invalid config {}: `{}`: expected {}",
+                self.path.display(),
+                error.key,
+                error.expected
+            ),
         }
     }
 
@@ -243,12 +284,17 @@ impl LoadedConfig {
             return direct;
         }
         let beside = self.path.parent().unwrap_or(Path::new(".")).join(written);
-        if beside.exists() || glob_base_exists(&beside) { beside } else { direct }
+        if beside.exists() || glob_base_exists(&beside) {
+            beside
+        } else {
+            direct
+        }
     }
 }
 
 fn glob_base_exists(path: &Path) -> bool {
-    path.to_str().is_some_and(|s| s.contains(['*', '?', '['])) && path.parent().is_some_and(Path::exists)
+    path.to_str().is_some_and(|s| s.contains(['*', '?', '[']))
+        && path.parent().is_some_and(Path::exists)
 }
 
 /// Returns the 1-based (line, column) of a dotted key's value in TOML text, or of the deepest
@@ -277,6 +323,12 @@ pub(crate) fn require_exists(loaded: &LoadedConfig, key: &str, path: &Path) -> R
     if path.exists() {
         return Ok(());
     }
-    let error = RangeError::new(key, format!("an existing file or folder, but {} does not exist", path.display()));
+    let error = RangeError::new(
+        key,
+        format!(
+            "an existing file or folder, but {} does not exist",
+            path.display()
+        ),
+    );
     bail!(loaded.range(error))
 }

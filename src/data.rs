@@ -32,14 +32,23 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
                     if names.len() != files.len() {
                         bail!(loaded.range(RangeError::new(
                             "data.instruments",
-                            format!("one name per file: {} files match, {} names given", files.len(), names.len()),
+                            format!(
+                                "one name per file: {} files match, {} names given",
+                                files.len(),
+                                names.len()
+                            ),
                         )));
                     }
                     names.iter().map(InstrumentId::new).collect()
                 }
                 _ => files
                     .iter()
-                    .map(|f| InstrumentId::new(f.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned())))
+                    .map(|f| {
+                        InstrumentId::new(
+                            f.file_stem()
+                                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+                        )
+                    })
                     .collect(),
             };
             let mut series = Vec::with_capacity(files.len());
@@ -54,11 +63,17 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
             Ok(LoadedData { series, skipped })
         }
         DataKind::Synthetic => {
-            let mut spec = SyntheticSpec { seed: loaded.config.seed, ..SyntheticSpec::default() };
+            let mut spec = SyntheticSpec {
+                seed: loaded.config.seed,
+                ..SyntheticSpec::default()
+            };
             match &data.instruments {
                 Some(Instruments::Count(n)) => spec.instruments = *n,
                 Some(Instruments::Names(_)) => {
-                    bail!(loaded.range(RangeError::new("data.instruments", "a count for kind = \"synthetic\"")))
+                    bail!(loaded.range(RangeError::new(
+                        "data.instruments",
+                        "a count for kind = \"synthetic\""
+                    )))
                 }
                 None => {}
             }
@@ -67,12 +82,20 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
             }
             if let Some(text) = &data.interval {
                 spec.interval_ns = parse_interval(text).ok_or_else(|| {
-                    loaded.range(RangeError::new("data.interval", format!("a duration such as \"30s\", \"1m\", \"1h\" or \"1d\", found {text:?}")))
+                    loaded.range(RangeError::new(
+                        "data.interval",
+                        format!(
+                            "a duration such as \"30s\", \"1m\", \"1h\" or \"1d\", found {text:?}"
+                        ),
+                    ))
                 })?;
             }
             if let Some(text) = &data.start {
                 spec.start = parse_timestamp(text).ok_or_else(|| {
-                    loaded.range(RangeError::new("data.start", format!("a date or datetime such as \"2024-01-01\", found {text:?}")))
+                    loaded.range(RangeError::new(
+                        "data.start",
+                        format!("a date or datetime such as \"2024-01-01\", found {text:?}"),
+                    ))
                 })?;
             }
             spec.drift = data.drift.unwrap_or(spec.drift);
@@ -84,7 +107,10 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
                 }
                 other => other.into(),
             })?;
-            Ok(LoadedData { series, skipped: Vec::new() })
+            Ok(LoadedData {
+                series,
+                skipped: Vec::new(),
+            })
         }
     }
 }
@@ -96,9 +122,15 @@ fn csv_files(loaded: &LoadedConfig) -> Result<Vec<PathBuf>> {
     let text = path.to_string_lossy().into_owned();
     let mut files: Vec<PathBuf> = if text.contains(['*', '?', '[']) {
         let pattern = glob::glob(&text).map_err(|e| {
-            loaded.range(RangeError::new("data.path", format!("a valid glob pattern ({e}), found {written:?}")))
+            loaded.range(RangeError::new(
+                "data.path",
+                format!("a valid glob pattern ({e}), found {written:?}"),
+            ))
         })?;
-        pattern.filter_map(std::result::Result::ok).filter(|p| p.is_file()).collect()
+        pattern
+            .filter_map(std::result::Result::ok)
+            .filter(|p| p.is_file())
+            .collect()
     } else {
         require_exists(loaded, "data.path", &path)?;
         if path.is_dir() {
@@ -112,7 +144,10 @@ fn csv_files(loaded: &LoadedConfig) -> Result<Vec<PathBuf>> {
     };
     files.sort();
     if files.is_empty() {
-        bail!(loaded.range(RangeError::new("data.path", format!("at least one CSV file, but {written:?} matches none"))));
+        bail!(loaded.range(RangeError::new(
+            "data.path",
+            format!("at least one CSV file, but {written:?} matches none")
+        )));
     }
     Ok(files)
 }

@@ -65,17 +65,37 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
         .iter()
         .map(|(name, report)| {
             let examples: Vec<String> = report.examples.iter().map(ToString::to_string).collect();
-            (name.clone(), serde_json::json!({ "rows": report.skipped, "examples": examples }))
+            (
+                name.clone(),
+                serde_json::json!({ "rows": report.skipped, "examples": examples }),
+            )
         })
         .collect();
     extra.insert("skipped_rows".into(), skipped.into());
     extra.insert("name".into(), c.name.clone().into());
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
-    write_results(&dir, &c.name, &outcome, &summary, config_json, extra, c.output.report)?;
+    write_results(
+        &dir,
+        &c.name,
+        &outcome,
+        &summary,
+        config_json,
+        extra,
+        c.output.report,
+    )?;
     for (name, report) in &data.skipped {
-        eprintln!("warning: {name}: skipped {} invalid rows, first: {}", report.skipped, report.examples[0]);
+        eprintln!(
+            "warning: {name}: skipped {} invalid rows, first: {}",
+            report.skipped, report.examples[0]
+        );
     }
-    println!("{} ({}), {} bars, results in {}", c.name, c.strategy.name(), outcome.bars_per_instrument.iter().sum::<usize>(), dir.display());
+    println!(
+        "{} ({}), {} bars, results in {}",
+        c.name,
+        c.strategy.name(),
+        outcome.bars_per_instrument.iter().sum::<usize>(),
+        dir.display()
+    );
     for (label, value) in summary.rows() {
         println!("  {label:<18} {value:>24}");
     }

@@ -33,7 +33,12 @@ fn config(text: &str) -> PathBuf {
 fn fails(text: &str) -> String {
     let path = config(text);
     let out = scratch("bad-out");
-    let output = quant(&["backtest", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let output = quant(&[
+        "backtest",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(!output.status.success(), "expected failure for:\n{text}");
     assert_eq!(output.status.code(), Some(1));
     stderr(&output)
@@ -49,7 +54,12 @@ fn assert_mentions(err: &str, parts: &[&str]) {
 fn the_good_config_runs() {
     let path = config(GOOD);
     let out = scratch("good");
-    let output = quant(&["backtest", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let output = quant(&[
+        "backtest",
+        path.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
 }
 
@@ -74,19 +84,39 @@ fn wrong_type_names_the_key_and_line() {
 #[test]
 fn missing_data_file_names_the_path_and_key() {
     let err = fails(&GOOD.replace("GOOG_PATH", "no/such/file.csv"));
-    assert_mentions(&err, &["data.path", "line 5", "no/such/file.csv", "does not exist"]);
+    assert_mentions(
+        &err,
+        &["data.path", "line 5", "no/such/file.csv", "does not exist"],
+    );
 }
 
 #[test]
 fn unknown_strategy_lists_the_known_ones() {
     let err = fails(&GOOD.replace("name = \"sma_crossover\"", "name = \"sma_cross\""));
-    assert_mentions(&err, &["sma_cross", "line 8", "sma_crossover", "buy_and_hold", "bollinger_reversion"]);
+    assert_mentions(
+        &err,
+        &[
+            "sma_cross",
+            "line 8",
+            "sma_crossover",
+            "buy_and_hold",
+            "bollinger_reversion",
+        ],
+    );
 }
 
 #[test]
 fn fast_not_below_slow_is_out_of_range() {
     let err = fails(&GOOD.replace("fast = 10", "fast = 30"));
-    assert_mentions(&err, &["strategy.params.fast", "line 10", "fewer bars than slow (20)", "30"]);
+    assert_mentions(
+        &err,
+        &[
+            "strategy.params.fast",
+            "line 10",
+            "fewer bars than slow (20)",
+            "30",
+        ],
+    );
 }
 
 #[test]
@@ -129,15 +159,33 @@ fn broken_data(row_line: usize, replacement: &str, on_invalid: &str) -> (PathBuf
 #[test]
 fn nan_price_names_file_line_and_column() {
     let (cfg, csv) = broken_data(4, "2004-08-23,110.75,113.48,109.05,NaN,9137200", "error");
-    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", scratch("o").to_str().unwrap()]);
+    let output = quant(&[
+        "backtest",
+        cfg.to_str().unwrap(),
+        "--out",
+        scratch("o").to_str().unwrap(),
+    ]);
     assert!(!output.status.success());
-    assert_mentions(&stderr(&output), &[csv.to_str().unwrap(), "line 4", "\"Close\"", "not a finite number"]);
+    assert_mentions(
+        &stderr(&output),
+        &[
+            csv.to_str().unwrap(),
+            "line 4",
+            "\"Close\"",
+            "not a finite number",
+        ],
+    );
 }
 
 #[test]
 fn out_of_order_row_names_its_line() {
     let (cfg, _) = broken_data(10, "2004-08-19,100,104.06,95.96,100.34,22351900", "error");
-    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", scratch("o").to_str().unwrap()]);
+    let output = quant(&[
+        "backtest",
+        cfg.to_str().unwrap(),
+        "--out",
+        scratch("o").to_str().unwrap(),
+    ]);
     assert!(!output.status.success());
     assert_mentions(&stderr(&output), &["line 10", "before the previous row"]);
 }
@@ -146,7 +194,12 @@ fn out_of_order_row_names_its_line() {
 fn skip_mode_reports_what_it_skipped() {
     let (cfg, _) = broken_data(4, "2004-08-23,110.75,100,109.05,109.4,9137200", "skip");
     let out = scratch("skip");
-    let output = quant(&["backtest", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let output = quant(&[
+        "backtest",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_mentions(&stderr(&output), &["skipped 1 invalid rows", "line 4"]);
     let summary: serde_json::Value =

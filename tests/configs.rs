@@ -24,33 +24,83 @@ fn every_shipped_config_runs() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     configs.sort();
-    assert!(configs.len() >= 4, "expected the four shipped configs, found {configs:?}");
+    assert!(
+        configs.len() >= 4,
+        "expected the four shipped configs, found {configs:?}"
+    );
     for config in configs {
         let out = scratch("configs");
-        let output = quant(&["backtest", config.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-        assert!(output.status.success(), "{}: {}", config.display(), stderr(&output));
+        let output = quant(&[
+            "backtest",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            output.status.success(),
+            "{}: {}",
+            config.display(),
+            stderr(&output)
+        );
         for file in FILES {
-            assert!(out.join(file).is_file(), "{} did not write {file}", config.display());
+            assert!(
+                out.join(file).is_file(),
+                "{} did not write {file}",
+                config.display()
+            );
         }
         let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+            serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap())
+                .unwrap();
         for key in [
-            "final_equity", "total_return", "cagr", "annual_volatility", "sharpe", "sortino", "max_drawdown",
-            "max_drawdown_duration", "calmar", "var_95", "cvar_95", "trades", "win_rate", "profit_factor",
-            "expectancy", "fees", "exposure", "turnover", "periods_per_year", "config", "instruments",
+            "final_equity",
+            "total_return",
+            "cagr",
+            "annual_volatility",
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "max_drawdown_duration",
+            "calmar",
+            "var_95",
+            "cvar_95",
+            "trades",
+            "win_rate",
+            "profit_factor",
+            "expectancy",
+            "fees",
+            "exposure",
+            "turnover",
+            "periods_per_year",
+            "config",
+            "instruments",
         ] {
-            assert!(summary.get(key).is_some(), "{}: summary.json lacks {key}", config.display());
+            assert!(
+                summary.get(key).is_some(),
+                "{}: summary.json lacks {key}",
+                config.display()
+            );
         }
         // Accounting balances in the written equity file: drawdown never positive, equity positive.
         let equity = std::fs::read_to_string(out.join("equity.csv")).unwrap();
-        assert_eq!(equity.lines().next().unwrap(), "timestamp,equity,cash,drawdown");
+        assert_eq!(
+            equity.lines().next().unwrap(),
+            "timestamp,equity,cash,drawdown"
+        );
         for line in equity.lines().skip(1) {
             let f: Vec<&str> = line.split(',').collect();
             let (e, dd): (f64, f64) = (f[1].parse().unwrap(), f[3].parse().unwrap());
-            assert!(e > 0.0 && dd <= 0.0, "{}: bad equity row {line}", config.display());
+            assert!(
+                e > 0.0 && dd <= 0.0,
+                "{}: bad equity row {line}",
+                config.display()
+            );
         }
         let report = std::fs::read_to_string(out.join("report.html")).unwrap();
-        assert!(!report.contains("http://") && !report.contains("https://"), "report must not load anything");
+        assert!(
+            !report.contains("http://") && !report.contains("https://"),
+            "report must not load anything"
+        );
     }
 }
 
@@ -58,15 +108,40 @@ fn every_shipped_config_runs() {
 fn main_command_writes_results_under_the_config_name() {
     let out = scratch("main");
     let config = out.join("c.toml");
-    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("backtests/sma_crossover.toml"))
-        .unwrap()
-        .replace("[broker]", &format!("[output]\ndir = {:?}\n\n[broker]", out.join("results").to_str().unwrap()));
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("backtests/sma_crossover.toml"),
+    )
+    .unwrap()
+    .replace(
+        "[broker]",
+        &format!(
+            "[output]\ndir = {:?}\n\n[broker]",
+            out.join("results").to_str().unwrap()
+        ),
+    );
     std::fs::write(&config, text).unwrap();
     let output = quant(&["backtest", config.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    for label in ["Final equity", "63341.19", "Total return", "CAGR", "Sharpe", "Sortino", "Max drawdown", "Trades", "Win rate", "Fees"] {
-        assert!(stdout.contains(label), "summary table lacks {label}:\n{stdout}");
+    for label in [
+        "Final equity",
+        "63341.19",
+        "Total return",
+        "CAGR",
+        "Sharpe",
+        "Sortino",
+        "Max drawdown",
+        "Trades",
+        "Win rate",
+        "Fees",
+    ] {
+        assert!(
+            stdout.contains(label),
+            "summary table lacks {label}:\n{stdout}"
+        );
     }
-    assert!(out.join("results/sma-crossover-goog/summary.json").is_file());
+    assert!(
+        out.join("results/sma-crossover-goog/summary.json")
+            .is_file()
+    );
 }

@@ -8,12 +8,21 @@ fn run_twice(config: &str) {
         let output = quant(&["backtest", config, "--out", dir.to_str().unwrap()]);
         assert!(output.status.success(), "{}", stderr(&output));
     }
-    let mut names: Vec<_> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
     assert_eq!(names.len(), 10);
     for name in names {
-        let (x, y) = (std::fs::read(a.join(&name)).unwrap(), std::fs::read(b.join(&name)).unwrap());
-        assert!(x == y, "{config}: {name:?} differs between two identical runs");
+        let (x, y) = (
+            std::fs::read(a.join(&name)).unwrap(),
+            std::fs::read(b.join(&name)).unwrap(),
+        );
+        assert!(
+            x == y,
+            "{config}: {name:?} differs between two identical runs"
+        );
     }
 }
 

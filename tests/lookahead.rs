@@ -11,7 +11,13 @@ use strategies::bollinger_reversion::BollingerParams;
 use strategies::sma_crossover::SmaCrossoverParams;
 
 fn goog() -> BarSeries {
-    read_bars(&repo("backtests/data/GOOG.csv"), InstrumentId::new("GOOG"), OnInvalid::Error).unwrap().0
+    read_bars(
+        &repo("backtests/data/GOOG.csv"),
+        InstrumentId::new("GOOG"),
+        OnInvalid::Error,
+    )
+    .unwrap()
+    .0
 }
 
 /// Scales every bar after `cut` by a factor that varies bar to bar, keeping bars valid.
@@ -33,7 +39,11 @@ fn rewrite_after(series: &BarSeries, cut: usize, seed: u64) -> BarSeries {
 
 fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     let spec = EngineSpec {
-        broker: BrokerConfig { commission: 0.001, slippage_bps: 1.0, ..BrokerConfig::default() },
+        broker: BrokerConfig {
+            commission: 0.001,
+            slippage_bps: 1.0,
+            ..BrokerConfig::default()
+        },
         ..EngineSpec::default()
     };
     let original = goog();
@@ -41,11 +51,27 @@ fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     let cut_ts = original.bars[cut].ts;
     let a = run_backtest(&spec, &[original], strategy.build()).unwrap();
     let b = run_backtest(&spec, &[changed], strategy.build()).unwrap();
-    let orders = |o: &engine::BacktestOutcome| o.orders.iter().filter(|r| r.created <= cut_ts).map(|r| (r.id, r.request, r.created)).collect::<Vec<_>>();
-    let fills = |o: &engine::BacktestOutcome| o.fills.iter().filter(|f| f.ts <= cut_ts).copied().collect::<Vec<_>>();
+    let orders = |o: &engine::BacktestOutcome| {
+        o.orders
+            .iter()
+            .filter(|r| r.created <= cut_ts)
+            .map(|r| (r.id, r.request, r.created))
+            .collect::<Vec<_>>()
+    };
+    let fills = |o: &engine::BacktestOutcome| {
+        o.fills
+            .iter()
+            .filter(|f| f.ts <= cut_ts)
+            .copied()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(orders(&a), orders(&b), "orders before the cut changed");
     assert_eq!(fills(&a), fills(&b), "fills before the cut changed");
-    assert_eq!(a.curve.equity[..=cut], b.curve.equity[..=cut], "equity before the cut changed");
+    assert_eq!(
+        a.curve.equity[..=cut],
+        b.curve.equity[..=cut],
+        "equity before the cut changed"
+    );
 }
 
 proptest! {

@@ -36,5 +36,9 @@ pub(crate) fn stderr(output: &Output) -> String {
 /// Asserts |a - b| <= tol * max(|b|, 1e-300).
 pub(crate) fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
     let scale = b.abs().max(1e-300);
-    assert!((a - b).abs() <= tol * scale, "{what}: {a} vs reference {b} (rel diff {:e})", (a - b).abs() / scale);
+    assert!(
+        (a - b).abs() <= tol * scale,
+        "{what}: {a} vs reference {b} (rel diff {:e})",
+        (a - b).abs() / scale
+    );
 }

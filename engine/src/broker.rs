@@ -71,10 +71,21 @@ const LIMIT_TOLERANCE: f64 = 1e-9;
 
 impl SimBroker {
     /// Returns a broker for `instruments` instruments.
-    pub fn new(broker: BrokerConfig, sizing: SizingConfig, risk: RiskConfig, instruments: usize) -> Self {
-        let vol_slots = if sizing.method == SizingMethod::VolatilityTarget { instruments } else { 0 };
+    pub fn new(
+        broker: BrokerConfig,
+        sizing: SizingConfig,
+        risk: RiskConfig,
+        instruments: usize,
+    ) -> Self {
+        let vol_slots = if sizing.method == SizingMethod::VolatilityTarget {
+            instruments
+        } else {
+            0
+        };
         Self {
-            volatility: (0..vol_slots).map(|_| RollingVolatility::new(sizing.lookback)).collect(),
+            volatility: (0..vol_slots)
+                .map(|_| RollingVolatility::new(sizing.lookback))
+                .collect(),
             broker,
             sizing,
             risk,
@@ -127,7 +138,13 @@ impl SimBroker {
                 ExecKind::Accepted
             }
         };
-        reports.push(ExecReport { ts: now, order_id: id, instrument: request.instrument, tag: request.tag, kind });
+        reports.push(ExecReport {
+            ts: now,
+            order_id: id,
+            instrument: request.instrument,
+            tag: request.tag,
+            kind,
+        });
         id
     }
 
@@ -167,7 +184,9 @@ impl SimBroker {
 
     /// Cancels one working order; unknown or finished orders are ignored.
     pub fn cancel(&mut self, id: OrderId, now: Timestamp, reports: &mut Vec<ExecReport>) {
-        let Some(record) = self.records.get(id.0.wrapping_sub(1) as usize) else { return };
+        let Some(record) = self.records.get(id.0.wrapping_sub(1) as usize) else {
+            return;
+        };
         let idx = record.request.instrument.get();
         if let Some(pos) = self.working[idx].iter().position(|o| o.id == id) {
             let order = self.working[idx].remove(pos);
@@ -176,8 +195,15 @@ impl SimBroker {
     }
 
     /// Cancels every working order of an instrument.
-    pub fn cancel_all(&mut self, instrument: InstrumentIdx, now: Timestamp, reports: &mut Vec<ExecReport>) {
-        let Some(list) = self.working.get_mut(instrument.get()) else { return };
+    pub fn cancel_all(
+        &mut self,
+        instrument: InstrumentIdx,
+        now: Timestamp,
+        reports: &mut Vec<ExecReport>,
+    ) {
+        let Some(list) = self.working.get_mut(instrument.get()) else {
+            return;
+        };
         let orders = std::mem::take(list);
         for order in orders {
             self.finish(order, OrderStatus::Canceled, now, reports);
@@ -212,11 +238,15 @@ impl SimBroker {
                 _ => {}
             }
             let outcome = match self.fill_price(&mut order, bar) {
-                Some(price) => self.execute(&mut order, price, bar, portfolio, &mut volume_left, reports),
+                Some(price) => {
+                    self.execute(&mut order, price, bar, portfolio, &mut volume_left, reports)
+                }
                 None => Step::Keep,
             };
             let outcome = match outcome {
-                Step::Keep if order.request.tif == TimeInForce::Ioc => Step::Done(OrderStatus::Expired),
+                Step::Keep if order.request.tif == TimeInForce::Ioc => {
+                    Step::Done(OrderStatus::Expired)
+                }
                 other => other,
             };
             match outcome {
@@ -241,9 +271,12 @@ impl SimBroker {
             }
         }
         // Exits of a position that is now flat have nothing left to do.
-        if portfolio.position(instrument).qty == 0.0 && self.working[idx].iter().any(|o| o.request.reduce_only) {
-            let (reduce, keep): (Vec<Order>, Vec<Order>) =
-                self.working[idx].drain(..).partition(|o| o.request.reduce_only);
+        if portfolio.position(instrument).qty == 0.0
+            && self.working[idx].iter().any(|o| o.request.reduce_only)
+        {
+            let (reduce, keep): (Vec<Order>, Vec<Order>) = self.working[idx]
+                .drain(..)
+                .partition(|o| o.request.reduce_only);
             self.working[idx] = keep;
             for order in reduce {
                 self.finish(order, OrderStatus::Canceled, bar.ts, reports);
@@ -255,7 +288,13 @@ impl SimBroker {
     fn fill_price(&self, order: &mut Order, bar: &Bar) -> Option<f64> {
         let buy = order.request.side == Side::Buy;
         let slip = self.broker.slippage_bps / 10_000.0;
-        let slipped = |p: f64| if buy { p * (1.0 + slip) } else { p * (1.0 - slip) };
+        let slipped = |p: f64| {
+            if buy {
+                p * (1.0 + slip)
+            } else {
+                p * (1.0 - slip)
+            }
+        };
         let limit = |l: f64| {
             if buy {
                 (bar.low <= l).then(|| bar.open.min(l))
@@ -286,7 +325,11 @@ impl SimBroker {
                 order.triggered = true;
                 // Triggered at the stop (or at the open through a gap); the limit then applies to
                 // the rest of the bar.
-                let at = if buy { bar.open.max(t) } else { bar.open.min(t) };
+                let at = if buy {
+                    bar.open.max(t)
+                } else {
+                    bar.open.min(t)
+                };
                 let within = if buy { at <= l } else { at >= l };
                 if within { Some(at) } else { limit(l) }
             }
@@ -324,22 +367,36 @@ impl SimBroker {
                 Err(reason) => return self.reject(order, reason, bar.ts, reports),
             }
             if order.target <= 0.0 {
-                let reason = if req.reduce_only { RejectReason::NothingToReduce } else { RejectReason::ZeroSize };
+                let reason = if req.reduce_only {
+                    RejectReason::NothingToReduce
+                } else {
+                    RejectReason::ZeroSize
+                };
                 return self.reject(order, reason, bar.ts, reports);
             }
         }
         let mut qty = order.target - order.filled;
         if let Some(left) = volume_left.as_mut() {
-            let cap = if self.broker.fractional { *left } else { left.floor() };
+            let cap = if self.broker.fractional {
+                *left
+            } else {
+                left.floor()
+            };
             qty = qty.min(cap.max(0.0));
             if qty <= 0.0 {
                 return Step::Keep;
             }
             *left -= qty;
         }
-        let fixed = if order.filled == 0.0 { self.broker.commission_fixed } else { 0.0 };
+        let fixed = if order.filled == 0.0 {
+            self.broker.commission_fixed
+        } else {
+            0.0
+        };
         let fee = self.broker.commission * qty * price + fixed;
-        if let Err(reason) = self.check_risk(req.side, held, qty, price, fee, portfolio, req.instrument) {
+        if let Err(reason) =
+            self.check_risk(req.side, held, qty, price, fee, portfolio, req.instrument)
+        {
             return self.reject(order, reason, bar.ts, reports);
         }
         portfolio.apply_fill(req.instrument, req.side, qty, price, fee, bar.ts);
@@ -363,9 +420,19 @@ impl SimBroker {
             order_id: order.id,
             instrument: req.instrument,
             tag: req.tag,
-            kind: ExecKind::Filled { side: req.side, qty: Qty(qty), price: Price(price), fee, leaves: Qty(leaves) },
+            kind: ExecKind::Filled {
+                side: req.side,
+                qty: Qty(qty),
+                price: Price(price),
+                fee,
+                leaves: Qty(leaves),
+            },
         });
-        if leaves <= 0.0 { Step::Done(OrderStatus::Filled) } else { Step::Keep }
+        if leaves <= 0.0 {
+            Step::Done(OrderStatus::Filled)
+        } else {
+            Step::Keep
+        }
     }
 
     /// Returns the units an `Auto` order gets at `price`, within cash and risk limits.
@@ -391,8 +458,11 @@ impl SimBroker {
             SizingMethod::AllIn => cash,
             SizingMethod::FixedFraction => self.sizing.fraction * equity,
             SizingMethod::VolatilityTarget => {
-                let realized = self.volatility.get(instrument.get()).map_or(f64::NAN, RollingVolatility::annualized);
-                if !(realized > 0.0) {
+                let realized = self
+                    .volatility
+                    .get(instrument.get())
+                    .map_or(f64::NAN, RollingVolatility::annualized);
+                if realized.is_nan() || realized <= 0.0 {
                     return Err(RejectReason::ZeroSize);
                 }
                 equity * (self.sizing.target_volatility / realized).min(self.sizing.fraction)
@@ -406,14 +476,23 @@ impl SimBroker {
         let per_unit = price * (1.0 + self.broker.commission);
         let mut units = (budget / per_unit).max(0.0);
         let room_position = (self.risk.max_position_fraction * equity - held.abs() * price) / price;
-        let room_gross = (self.risk.max_gross_exposure * equity - portfolio.gross_exposure()) / price;
+        let room_gross =
+            (self.risk.max_gross_exposure * equity - portfolio.gross_exposure()) / price;
         let capped = units.min(room_position).min(room_gross).max(0.0);
         let limited_by = if capped < units {
-            Some(if room_position <= room_gross { RejectReason::PositionLimit } else { RejectReason::ExposureLimit })
+            Some(if room_position <= room_gross {
+                RejectReason::PositionLimit
+            } else {
+                RejectReason::ExposureLimit
+            })
         } else {
             None
         };
-        units = if self.broker.fractional { capped } else { capped.floor() };
+        units = if self.broker.fractional {
+            capped
+        } else {
+            capped.floor()
+        };
         if units > 0.0 {
             Ok(units)
         } else {
@@ -445,7 +524,10 @@ impl SimBroker {
         if side == Side::Buy && after > 0.0 {
             let needed = qty.min(after) * price + fee;
             if needed > cash * (1.0 + LIMIT_TOLERANCE) {
-                return Err(RejectReason::InsufficientCash { needed, available: cash });
+                return Err(RejectReason::InsufficientCash {
+                    needed,
+                    available: cash,
+                });
             }
         }
         let equity = portfolio.equity();
@@ -453,14 +535,22 @@ impl SimBroker {
         if after.abs() * price > self.risk.max_position_fraction * equity * tol {
             return Err(RejectReason::PositionLimit);
         }
-        let gross = portfolio.gross_exposure() - portfolio.position(instrument).market_value().abs() + after.abs() * price;
+        let gross = portfolio.gross_exposure()
+            - portfolio.position(instrument).market_value().abs()
+            + after.abs() * price;
         if gross > self.risk.max_gross_exposure * equity * tol {
             return Err(RejectReason::ExposureLimit);
         }
         Ok(())
     }
 
-    fn reject(&mut self, order: &Order, reason: RejectReason, ts: Timestamp, reports: &mut Vec<ExecReport>) -> Step {
+    fn reject(
+        &mut self,
+        order: &Order,
+        reason: RejectReason,
+        ts: Timestamp,
+        reports: &mut Vec<ExecReport>,
+    ) -> Step {
         if order.filled > 0.0 {
             // Part of it already traded: the rest is canceled rather than the whole rejected.
             self.records[order.id.0 as usize - 1].reason = Some(reason);
@@ -478,7 +568,13 @@ impl SimBroker {
     }
 
     /// Closes an order that left the book, reports it, and places its bracket once it is done.
-    fn finish(&mut self, order: Order, status: OrderStatus, ts: Timestamp, reports: &mut Vec<ExecReport>) {
+    fn finish(
+        &mut self,
+        order: Order,
+        status: OrderStatus,
+        ts: Timestamp,
+        reports: &mut Vec<ExecReport>,
+    ) {
         self.close_record(order.id, status, ts);
         let req = order.request;
         let kind = match status {
@@ -487,7 +583,13 @@ impl SimBroker {
             _ => None, // fills and rejections were reported when they happened
         };
         if let Some(kind) = kind {
-            reports.push(ExecReport { ts, order_id: order.id, instrument: req.instrument, tag: req.tag, kind });
+            reports.push(ExecReport {
+                ts,
+                order_id: order.id,
+                instrument: req.instrument,
+                tag: req.tag,
+                kind,
+            });
         }
         if order.filled > 0.0 && !req.bracket.is_empty() {
             self.place_bracket(&order, ts, reports);
@@ -501,8 +603,12 @@ impl SimBroker {
         let size = Size::Units(Qty(entry.filled));
         let mut placed: [Option<OrderId>; 2] = [None, None];
         let exits = [
-            req.bracket.take_profit.map(|p| OrderRequest::limit(req.instrument, exit_side, size, p)),
-            req.bracket.stop_loss.map(|p| OrderRequest::stop(req.instrument, exit_side, size, p)),
+            req.bracket
+                .take_profit
+                .map(|p| OrderRequest::limit(req.instrument, exit_side, size, p)),
+            req.bracket
+                .stop_loss
+                .map(|p| OrderRequest::stop(req.instrument, exit_side, size, p)),
         ];
         for (slot, exit) in placed.iter_mut().zip(exits) {
             if let Some(exit) = exit {
@@ -528,7 +634,12 @@ impl SimBroker {
 
     /// Closes every open position at its mark (the last close), with commission, as orders
     /// submitted and filled at `ts`. Used for `close_at_end`.
-    pub fn liquidate(&mut self, portfolio: &mut Portfolio, ts: Timestamp, reports: &mut Vec<ExecReport>) {
+    pub fn liquidate(
+        &mut self,
+        portfolio: &mut Portfolio,
+        ts: Timestamp,
+        reports: &mut Vec<ExecReport>,
+    ) {
         for idx in 0..self.working.len() {
             let instrument = InstrumentIdx(idx as u32);
             let pos = *portfolio.position(instrument);
@@ -539,7 +650,14 @@ impl SimBroker {
             let request = OrderRequest::market(instrument, side, Size::ClosePosition);
             let mut order = Order::new(self.register(request, ts), request, ts);
             let price = pos.mark;
-            let bar = Bar { ts, open: price, high: price, low: price, close: price, volume: f64::INFINITY };
+            let bar = Bar {
+                ts,
+                open: price,
+                high: price,
+                low: price,
+                close: price,
+                volume: f64::INFINITY,
+            };
             let step = self.execute(&mut order, price, &bar, portfolio, &mut None, reports);
             if let Step::Done(status) = step {
                 self.close_record(order.id, status, ts);

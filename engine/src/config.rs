@@ -19,12 +19,19 @@ pub struct RangeError {
 impl RangeError {
     /// Returns an error for `key`.
     pub fn new(key: impl Into<String>, expected: impl Into<String>) -> Self {
-        Self { key: key.into(), expected: expected.into() }
+        Self {
+            key: key.into(),
+            expected: expected.into(),
+        }
     }
 }
 
 fn check(ok: bool, key: &str, expected: impl FnOnce() -> String) -> Result<(), RangeError> {
-    if ok { Ok(()) } else { Err(RangeError::new(key, expected())) }
+    if ok {
+        Ok(())
+    } else {
+        Err(RangeError::new(key, expected()))
+    }
 }
 
 /// `[broker]`: cash, costs and fill rules of the simulated broker.
@@ -71,22 +78,32 @@ impl BrokerConfig {
     /// Returns the first key out of range.
     pub fn validate(&self) -> Result<(), RangeError> {
         let c = self;
-        check(c.initial_cash.is_finite() && c.initial_cash > 0.0, "broker.initial_cash", || {
-            format!("a positive amount, found {}", c.initial_cash)
-        })?;
-        check((0.0..1.0).contains(&c.commission), "broker.commission", || {
-            format!("a fraction of notional in [0, 1), found {}", c.commission)
-        })?;
-        check(c.commission_fixed.is_finite() && c.commission_fixed >= 0.0, "broker.commission_fixed", || {
-            format!("a non-negative amount, found {}", c.commission_fixed)
-        })?;
-        check((0.0..10_000.0).contains(&c.slippage_bps), "broker.slippage_bps", || {
-            format!("basis points in [0, 10000), found {}", c.slippage_bps)
-        })?;
+        check(
+            c.initial_cash.is_finite() && c.initial_cash > 0.0,
+            "broker.initial_cash",
+            || format!("a positive amount, found {}", c.initial_cash),
+        )?;
+        check(
+            (0.0..1.0).contains(&c.commission),
+            "broker.commission",
+            || format!("a fraction of notional in [0, 1), found {}", c.commission),
+        )?;
+        check(
+            c.commission_fixed.is_finite() && c.commission_fixed >= 0.0,
+            "broker.commission_fixed",
+            || format!("a non-negative amount, found {}", c.commission_fixed),
+        )?;
+        check(
+            (0.0..10_000.0).contains(&c.slippage_bps),
+            "broker.slippage_bps",
+            || format!("basis points in [0, 10000), found {}", c.slippage_bps),
+        )?;
         if let Some(p) = c.max_volume_participation {
-            check(p > 0.0 && p <= 1.0, "broker.max_volume_participation", || {
-                format!("a fraction in (0, 1], found {p}")
-            })?;
+            check(
+                p > 0.0 && p <= 1.0,
+                "broker.max_volume_participation",
+                || format!("a fraction in (0, 1], found {p}"),
+            )?;
         }
         Ok(())
     }
@@ -121,7 +138,12 @@ pub struct SizingConfig {
 
 impl Default for SizingConfig {
     fn default() -> Self {
-        Self { method: SizingMethod::AllIn, fraction: 1.0, target_volatility: 0.15, lookback: 20 }
+        Self {
+            method: SizingMethod::AllIn,
+            fraction: 1.0,
+            target_volatility: 0.15,
+            lookback: 20,
+        }
     }
 }
 
@@ -132,12 +154,26 @@ impl SizingConfig {
     /// Returns the first key out of range.
     pub fn validate(&self) -> Result<(), RangeError> {
         let c = self;
-        check(c.fraction > 0.0 && c.fraction <= 100.0, "sizing.fraction", || {
-            format!("a positive fraction of equity (at most 100), found {}", c.fraction)
-        })?;
-        check(c.target_volatility > 0.0 && c.target_volatility.is_finite(), "sizing.target_volatility", || {
-            format!("a positive annualised volatility, found {}", c.target_volatility)
-        })?;
+        check(
+            c.fraction > 0.0 && c.fraction <= 100.0,
+            "sizing.fraction",
+            || {
+                format!(
+                    "a positive fraction of equity (at most 100), found {}",
+                    c.fraction
+                )
+            },
+        )?;
+        check(
+            c.target_volatility > 0.0 && c.target_volatility.is_finite(),
+            "sizing.target_volatility",
+            || {
+                format!(
+                    "a positive annualised volatility, found {}",
+                    c.target_volatility
+                )
+            },
+        )?;
         check(c.lookback >= 2, "sizing.lookback", || {
             format!("at least 2 bars, found {}", c.lookback)
         })
@@ -158,7 +194,11 @@ pub struct RiskConfig {
 
 impl Default for RiskConfig {
     fn default() -> Self {
-        Self { max_position_fraction: 1.0, max_gross_exposure: 1.0, max_drawdown: 1.0 }
+        Self {
+            max_position_fraction: 1.0,
+            max_gross_exposure: 1.0,
+            max_drawdown: 1.0,
+        }
     }
 }
 
@@ -169,15 +209,31 @@ impl RiskConfig {
     /// Returns the first key out of range.
     pub fn validate(&self) -> Result<(), RangeError> {
         let c = self;
-        check(c.max_position_fraction > 0.0 && c.max_position_fraction.is_finite(), "risk.max_position_fraction", || {
-            format!("a positive fraction of equity, found {}", c.max_position_fraction)
-        })?;
-        check(c.max_gross_exposure > 0.0 && c.max_gross_exposure.is_finite(), "risk.max_gross_exposure", || {
-            format!("a positive fraction of equity, found {}", c.max_gross_exposure)
-        })?;
-        check(c.max_drawdown > 0.0 && c.max_drawdown <= 1.0, "risk.max_drawdown", || {
-            format!("a fraction in (0, 1], found {}", c.max_drawdown)
-        })
+        check(
+            c.max_position_fraction > 0.0 && c.max_position_fraction.is_finite(),
+            "risk.max_position_fraction",
+            || {
+                format!(
+                    "a positive fraction of equity, found {}",
+                    c.max_position_fraction
+                )
+            },
+        )?;
+        check(
+            c.max_gross_exposure > 0.0 && c.max_gross_exposure.is_finite(),
+            "risk.max_gross_exposure",
+            || {
+                format!(
+                    "a positive fraction of equity, found {}",
+                    c.max_gross_exposure
+                )
+            },
+        )?;
+        check(
+            c.max_drawdown > 0.0 && c.max_drawdown <= 1.0,
+            "risk.max_drawdown",
+            || format!("a fraction in (0, 1], found {}", c.max_drawdown),
+        )
     }
 }
 

@@ -7,11 +7,13 @@
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
 use crate::error::{Error, Result};
+use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
-use crate::order::{OrderRequest, Size};
-use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp};
+use market_data::{
+    Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp,
+};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -41,12 +43,22 @@ pub struct Engine<S> {
 
 impl<S: Strategy> Engine<S> {
     /// Returns an engine; `steps_hint` preallocates the equity curve.
-    pub fn new(spec: EngineSpec, instruments: Vec<InstrumentId>, strategy: S, steps_hint: usize) -> Self {
+    pub fn new(
+        spec: EngineSpec,
+        instruments: Vec<InstrumentId>,
+        strategy: S,
+        steps_hint: usize,
+    ) -> Self {
         let n = instruments.len();
         Self {
             strategy,
             portfolio: Portfolio::new(spec.broker.initial_cash, n),
-            broker: SimBroker::new(spec.broker.clone(), spec.sizing.clone(), spec.risk.clone(), n),
+            broker: SimBroker::new(
+                spec.broker.clone(),
+                spec.sizing.clone(),
+                spec.risk.clone(),
+                n,
+            ),
             peak: spec.broker.initial_cash,
             spec,
             instruments,
@@ -87,10 +99,16 @@ impl<S: Strategy> Engine<S> {
         self.now = bar.ts;
         self.bars_seen[instrument.get()] += 1;
         self.portfolio.mark(instrument, bar.open);
-        self.broker.on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
+        self.broker
+            .on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
         self.portfolio.mark(instrument, bar.close);
         self.broker.observe_close(instrument, bar.ts, bar.close);
-        let event = MarketEvent { ts_event: bar.ts, ts_recv: bar.ts, instrument, kind: MarketKind::Bar(*bar) };
+        let event = MarketEvent {
+            ts_event: bar.ts,
+            ts_recv: bar.ts,
+            instrument,
+            kind: MarketKind::Bar(*bar),
+        };
         self.dispatch(EngineEvent::Market(event))
     }
 
@@ -107,7 +125,10 @@ impl<S: Strategy> Engine<S> {
     fn deliver(&mut self, next: &mut usize) -> Result<()> {
         while *next < self.reports.len() {
             if *next >= MAX_REPORTS_PER_EVENT {
-                return Err(Error::Runaway { ts: self.now, limit: MAX_REPORTS_PER_EVENT });
+                return Err(Error::Runaway {
+                    ts: self.now,
+                    limit: MAX_REPORTS_PER_EVENT,
+                });
             }
             let report = self.reports[*next];
             *next += 1;
@@ -131,7 +152,10 @@ impl<S: Strategy> Engine<S> {
         };
         self.strategy
             .on_event(event, &ctx, &mut self.intents)
-            .map_err(|source| Error::Strategy { ts: self.now, source })?;
+            .map_err(|source| Error::Strategy {
+                ts: self.now,
+                source,
+            })?;
         if self.intents.is_empty() {
             return Ok(());
         }
@@ -139,7 +163,8 @@ impl<S: Strategy> Engine<S> {
         for intent in self.intents.drain() {
             match intent {
                 Intent::Submit(request) => {
-                    self.broker.submit(request, self.now, refuse, &mut self.reports);
+                    self.broker
+                        .submit(request, self.now, refuse, &mut self.reports);
                 }
                 Intent::Cancel(id) => self.broker.cancel(id, self.now, &mut self.reports),
                 Intent::CancelAll(idx) => self.broker.cancel_all(idx, self.now, &mut self.reports),
@@ -178,7 +203,11 @@ impl<S: Strategy> Engine<S> {
             self.broker.cancel_all(instrument, ts, &mut self.reports);
             let qty = self.portfolio.position(instrument).qty;
             if qty != 0.0 {
-                let side = if qty > 0.0 { market_data::Side::Sell } else { market_data::Side::Buy };
+                let side = if qty > 0.0 {
+                    market_data::Side::Sell
+                } else {
+                    market_data::Side::Buy
+                };
                 let request = OrderRequest::market(instrument, side, Size::ClosePosition);
                 self.broker.submit(request, ts, None, &mut self.reports);
             }
@@ -192,10 +221,12 @@ impl<S: Strategy> Engine<S> {
     /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
     pub fn finish(mut self) -> BacktestOutcome {
         let last = self.now;
-        if self.spec.broker.close_at_end && self.curve.len() > 0 {
-            self.broker.liquidate(&mut self.portfolio, last, &mut self.reports);
+        if self.spec.broker.close_at_end && !self.curve.is_empty() {
+            self.broker
+                .liquidate(&mut self.portfolio, last, &mut self.reports);
             self.reports.clear();
-            self.curve.replace_last(self.portfolio.equity(), self.portfolio.cash());
+            self.curve
+                .replace_last(self.portfolio.equity(), self.portfolio.cash());
         }
         BacktestOutcome {
             open_trades: self.portfolio.open_trades(last),
@@ -222,7 +253,11 @@ impl<S: Strategy> Engine<S> {
 ///
 /// # Errors
 /// Returns the strategy's error, if any.
-pub fn run_backtest<S: Strategy>(spec: &EngineSpec, data: &[BarSeries], strategy: S) -> Result<BacktestOutcome> {
+pub fn run_backtest<S: Strategy>(
+    spec: &EngineSpec,
+    data: &[BarSeries],
+    strategy: S,
+) -> Result<BacktestOutcome> {
     let instruments = data.iter().map(|s| s.instrument.clone()).collect();
     let longest = data.iter().map(BarSeries::len).max().unwrap_or(0);
     let mut engine = Engine::new(spec.clone(), instruments, strategy, longest);
@@ -249,7 +284,10 @@ pub fn run_backtest<S: Strategy>(spec: &EngineSpec, data: &[BarSeries], strategy
         if let Some(next) = data[idx].bars.get(cursors[idx]) {
             heap.push(Reverse((next.ts, i)));
         }
-        if heap.peek().is_none_or(|Reverse((next_ts, _))| *next_ts != ts) {
+        if heap
+            .peek()
+            .is_none_or(|Reverse((next_ts, _))| *next_ts != ts)
+        {
             engine.end_step(ts)?;
         }
     }

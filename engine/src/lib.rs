@@ -12,8 +12,8 @@ mod order;
 mod outcome;
 mod portfolio;
 mod results;
-mod table;
 mod strategy;
+mod table;
 mod volatility;
 
 pub mod metrics;
@@ -25,7 +25,9 @@ pub use engine::{Engine, run_backtest};
 pub use error::{Error, Result};
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
-pub use results::{InstrumentSummary, Summary, write_results};
 pub use portfolio::{Portfolio, Position, TradeRecord};
-pub use strategy::{Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError};
+pub use results::{InstrumentSummary, Summary, write_results};
+pub use strategy::{
+    Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError,
+};
 pub use volatility::RollingVolatility;

@@ -145,7 +145,10 @@ impl OrderRequest {
             size,
             kind: OrderKind::Market,
             tif: TimeInForce::Gtc,
-            bracket: Bracket { take_profit: None, stop_loss: None },
+            bracket: Bracket {
+                take_profit: None,
+                stop_loss: None,
+            },
             reduce_only: false,
             tag: 0,
         }
@@ -153,12 +156,18 @@ impl OrderRequest {
 
     /// Returns a GTC limit order at `price`.
     pub const fn limit(instrument: InstrumentIdx, side: Side, size: Size, price: Price) -> Self {
-        Self { kind: OrderKind::Limit { price }, ..Self::market(instrument, side, size) }
+        Self {
+            kind: OrderKind::Limit { price },
+            ..Self::market(instrument, side, size)
+        }
     }
 
     /// Returns a GTC stop order triggering at `trigger`.
     pub const fn stop(instrument: InstrumentIdx, side: Side, size: Size, trigger: Price) -> Self {
-        Self { kind: OrderKind::Stop { trigger }, ..Self::market(instrument, side, size) }
+        Self {
+            kind: OrderKind::Stop { trigger },
+            ..Self::market(instrument, side, size)
+        }
     }
 
     /// Returns a GTC stop-limit order: a limit at `limit` once the market reaches `trigger`.
@@ -169,7 +178,10 @@ impl OrderRequest {
         trigger: Price,
         limit: Price,
     ) -> Self {
-        Self { kind: OrderKind::StopLimit { trigger, limit }, ..Self::market(instrument, side, size) }
+        Self {
+            kind: OrderKind::StopLimit { trigger, limit },
+            ..Self::market(instrument, side, size)
+        }
     }
 
     /// Returns the order with another time in force.
@@ -184,7 +196,10 @@ impl OrderRequest {
 
     /// Returns the order marked reduce-only.
     pub const fn reduce_only(self) -> Self {
-        Self { reduce_only: true, ..self }
+        Self {
+            reduce_only: true,
+            ..self
+        }
     }
 
     /// Returns the order with a tag.
@@ -246,6 +261,15 @@ pub struct Order {
 impl Order {
     /// Returns a fresh working order.
     pub const fn new(id: OrderId, request: OrderRequest, created: Timestamp) -> Self {
-        Self { id, request, created, filled: 0.0, target: 0.0, triggered: false, first_day: None, oco: None }
+        Self {
+            id,
+            request,
+            created,
+            filled: 0.0,
+            target: 0.0,
+            triggered: false,
+            first_day: None,
+            oco: None,
+        }
     }
 }

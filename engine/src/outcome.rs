@@ -19,7 +19,11 @@ pub struct EquityCurve {
 impl EquityCurve {
     /// Returns an empty curve with room for `n` steps.
     pub fn with_capacity(n: usize) -> Self {
-        Self { ts: Vec::with_capacity(n), equity: Vec::with_capacity(n), cash: Vec::with_capacity(n) }
+        Self {
+            ts: Vec::with_capacity(n),
+            equity: Vec::with_capacity(n),
+            cash: Vec::with_capacity(n),
+        }
     }
 
     /// Appends one step.
@@ -86,6 +90,10 @@ pub struct BacktestOutcome {
 impl BacktestOutcome {
     /// Returns the final equity (the initial cash when nothing ran).
     pub fn final_equity(&self) -> f64 {
-        self.curve.equity.last().copied().unwrap_or(self.initial_cash)
+        self.curve
+            .equity
+            .last()
+            .copied()
+            .unwrap_or(self.initial_cash)
     }
 }

@@ -113,7 +113,12 @@ impl Portfolio {
 
     /// Returns cash plus every position at its mark.
     pub fn equity(&self) -> f64 {
-        self.cash + self.positions.iter().map(Position::market_value).sum::<f64>()
+        self.cash
+            + self
+                .positions
+                .iter()
+                .map(Position::market_value)
+                .sum::<f64>()
     }
 
     /// Returns the sum of |position value| over instruments.
@@ -181,7 +186,11 @@ impl Portfolio {
         pos.fees += fee;
 
         let held = pos.qty;
-        let reducing = if held * signed < 0.0 { qty.min(held.abs()) } else { 0.0 };
+        let reducing = if held * signed < 0.0 {
+            qty.min(held.abs())
+        } else {
+            0.0
+        };
         let opening = qty - reducing;
         // Split the fee between the trade being closed and the one being opened by units.
         let fee_reducing = if qty > 0.0 { fee * reducing / qty } else { 0.0 };
@@ -206,7 +215,8 @@ impl Portfolio {
             if pos.qty == 0.0 {
                 pos.avg_price = 0.0;
                 if let Some(trip) = self.trips[idx].take() {
-                    self.trades.push(trip.close(instrument, false, ts, price, 0.0));
+                    self.trades
+                        .push(trip.close(instrument, false, ts, price, 0.0));
                 }
             }
         }
@@ -238,7 +248,15 @@ impl Portfolio {
             .enumerate()
             .filter_map(|(i, trip)| {
                 let pos = &self.positions[i];
-                trip.map(|t| t.close(InstrumentIdx(i as u32), true, ts, pos.mark, pos.unrealized()))
+                trip.map(|t| {
+                    t.close(
+                        InstrumentIdx(i as u32),
+                        true,
+                        ts,
+                        pos.mark,
+                        pos.unrealized(),
+                    )
+                })
             })
             .collect()
     }
@@ -262,7 +280,11 @@ impl OpenTrip {
         };
         TradeRecord {
             instrument,
-            side: if self.side_sign > 0.0 { Side::Buy } else { Side::Sell },
+            side: if self.side_sign > 0.0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            },
             qty: self.entry_qty,
             entry_time: self.entry_time,
             entry_price,

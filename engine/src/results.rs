@@ -94,7 +94,11 @@ impl Summary {
         let trades = &outcome.trades;
         let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
         let gross_profit: f64 = wins.iter().sum();
-        let gross_loss: f64 = -trades.iter().map(|t| t.pnl).filter(|p| *p < 0.0).sum::<f64>();
+        let gross_loss: f64 = -trades
+            .iter()
+            .map(|t| t.pnl)
+            .filter(|p| *p < 0.0)
+            .sum::<f64>();
         let n = trades.len() as f64;
         let mean_equity = curve.equity.iter().sum::<f64>() / curve.len().max(1) as f64;
         let instruments = outcome
@@ -103,7 +107,10 @@ impl Summary {
             .enumerate()
             .map(|(i, id)| {
                 let closed = trades.iter().filter(|t| t.instrument.get() == i);
-                let open = outcome.open_trades.iter().filter(|t| t.instrument.get() == i);
+                let open = outcome
+                    .open_trades
+                    .iter()
+                    .filter(|t| t.instrument.get() == i);
                 let pos = &outcome.positions[i];
                 InstrumentSummary {
                     instrument: id.to_string(),
@@ -131,9 +138,21 @@ impl Summary {
             cvar_95: m.cvar_95,
             trades: trades.len(),
             open_trades: outcome.open_trades.len(),
-            win_rate: if trades.is_empty() { f64::NAN } else { wins.len() as f64 / n },
-            profit_factor: if gross_loss > 0.0 { gross_profit / gross_loss } else { f64::NAN },
-            expectancy: if trades.is_empty() { f64::NAN } else { trades.iter().map(|t| t.pnl).sum::<f64>() / n },
+            win_rate: if trades.is_empty() {
+                f64::NAN
+            } else {
+                wins.len() as f64 / n
+            },
+            profit_factor: if gross_loss > 0.0 {
+                gross_profit / gross_loss
+            } else {
+                f64::NAN
+            },
+            expectancy: if trades.is_empty() {
+                f64::NAN
+            } else {
+                trades.iter().map(|t| t.pnl).sum::<f64>() / n
+            },
             fees: outcome.fees,
             exposure: outcome.exposed_steps as f64 / curve.len().max(1) as f64,
             turnover: outcome.traded_notional / mean_equity,
@@ -146,8 +165,20 @@ impl Summary {
 
     /// Returns the rows of the console and report summary: label and formatted value.
     pub fn rows(&self) -> Vec<(&'static str, String)> {
-        let pct = |x: f64| if x.is_nan() { "n/a".to_string() } else { format!("{:.2}%", x * 100.0) };
-        let num = |x: f64| if x.is_nan() { "n/a".to_string() } else { format!("{x:.3}") };
+        let pct = |x: f64| {
+            if x.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{:.2}%", x * 100.0)
+            }
+        };
+        let num = |x: f64| {
+            if x.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{x:.3}")
+            }
+        };
         vec![
             ("Final equity", format!("{:.2}", self.final_equity)),
             ("Total return", pct(self.total_return)),
@@ -157,7 +188,10 @@ impl Summary {
             ("Sortino", num(self.sortino)),
             ("Max drawdown", pct(self.max_drawdown)),
             ("Calmar", num(self.calmar)),
-            ("Trades", format!("{} closed, {} open", self.trades, self.open_trades)),
+            (
+                "Trades",
+                format!("{} closed, {} open", self.trades, self.open_trades),
+            ),
             ("Win rate", pct(self.win_rate)),
             ("Profit factor", num(self.profit_factor)),
             ("Fees", format!("{:.2}", self.fees)),
@@ -173,16 +207,41 @@ fn trade_table(outcome: &BacktestOutcome) -> Table {
         name: "trades",
         columns: vec![
             Column::Text("instrument", all.iter().map(name).collect()),
-            Column::Text("side", all.iter().map(|t| if t.side == market_data::Side::Buy { "long" } else { "short" }.into()).collect()),
+            Column::Text(
+                "side",
+                all.iter()
+                    .map(|t| {
+                        if t.side == market_data::Side::Buy {
+                            "long"
+                        } else {
+                            "short"
+                        }
+                        .into()
+                    })
+                    .collect(),
+            ),
             Column::Float("quantity", all.iter().map(|t| t.qty).collect()),
-            Column::Time("entry_time", all.iter().map(|t| Some(t.entry_time)).collect()),
+            Column::Time(
+                "entry_time",
+                all.iter().map(|t| Some(t.entry_time)).collect(),
+            ),
             Column::Float("entry_price", all.iter().map(|t| t.entry_price).collect()),
-            Column::Time("exit_time", all.iter().map(|t| (!t.open).then_some(t.exit_time)).collect()),
+            Column::Time(
+                "exit_time",
+                all.iter()
+                    .map(|t| (!t.open).then_some(t.exit_time))
+                    .collect(),
+            ),
             Column::Float("exit_price", all.iter().map(|t| t.exit_price).collect()),
             Column::Float("pnl", all.iter().map(|t| t.pnl).collect()),
             Column::Float("return", all.iter().map(|t| t.ret).collect()),
             Column::Float("fees", all.iter().map(|t| t.fees).collect()),
-            Column::Text("status", all.iter().map(|t| if t.open { "open" } else { "closed" }.into()).collect()),
+            Column::Text(
+                "status",
+                all.iter()
+                    .map(|t| if t.open { "open" } else { "closed" }.into())
+                    .collect(),
+            ),
         ],
     }
 }
@@ -194,7 +253,12 @@ fn fill_table(outcome: &BacktestOutcome) -> Table {
         columns: vec![
             Column::Time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
             Column::Int("order_id", f.iter().map(|x| x.order_id.0).collect()),
-            Column::Text("instrument", f.iter().map(|x| outcome.instruments[x.instrument.get()].to_string()).collect()),
+            Column::Text(
+                "instrument",
+                f.iter()
+                    .map(|x| outcome.instruments[x.instrument.get()].to_string())
+                    .collect(),
+            ),
             Column::Text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
             Column::Float("quantity", f.iter().map(|x| x.qty).collect()),
             Column::Float("price", f.iter().map(|x| x.price).collect()),
@@ -216,20 +280,68 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
         columns: vec![
             Column::Int("order_id", o.iter().map(|r| r.id.0).collect()),
             Column::Time("created", o.iter().map(|r| Some(r.created)).collect()),
-            Column::Text("instrument", o.iter().map(|r| outcome.instruments.get(r.request.instrument.get()).map_or_else(|| "?".into(), ToString::to_string)).collect()),
-            Column::Text("side", o.iter().map(|r| r.request.side.as_str().into()).collect()),
-            Column::Text("kind", o.iter().map(|r| r.request.kind.as_str().into()).collect()),
+            Column::Text(
+                "instrument",
+                o.iter()
+                    .map(|r| {
+                        outcome
+                            .instruments
+                            .get(r.request.instrument.get())
+                            .map_or_else(|| "?".into(), ToString::to_string)
+                    })
+                    .collect(),
+            ),
+            Column::Text(
+                "side",
+                o.iter().map(|r| r.request.side.as_str().into()).collect(),
+            ),
+            Column::Text(
+                "kind",
+                o.iter().map(|r| r.request.kind.as_str().into()).collect(),
+            ),
             Column::Text("size", o.iter().map(size).collect()),
-            Column::Float("limit_price", o.iter().map(|r| price(r.request.kind.limit_price())).collect()),
-            Column::Float("stop_price", o.iter().map(|r| price(r.request.kind.trigger_price())).collect()),
-            Column::Text("time_in_force", o.iter().map(|r| r.request.tif.as_str().into()).collect()),
+            Column::Float(
+                "limit_price",
+                o.iter()
+                    .map(|r| price(r.request.kind.limit_price()))
+                    .collect(),
+            ),
+            Column::Float(
+                "stop_price",
+                o.iter()
+                    .map(|r| price(r.request.kind.trigger_price()))
+                    .collect(),
+            ),
+            Column::Text(
+                "time_in_force",
+                o.iter().map(|r| r.request.tif.as_str().into()).collect(),
+            ),
             Column::Int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
-            Column::Text("status", o.iter().map(|r| r.status.as_str().into()).collect()),
+            Column::Text(
+                "status",
+                o.iter().map(|r| r.status.as_str().into()).collect(),
+            ),
             Column::Time("closed", o.iter().map(|r| r.closed).collect()),
             Column::Float("filled_quantity", o.iter().map(|r| r.filled).collect()),
-            Column::Float("avg_fill_price", o.iter().map(|r| if r.filled > 0.0 { r.avg_price } else { f64::NAN }).collect()),
+            Column::Float(
+                "avg_fill_price",
+                o.iter()
+                    .map(|r| {
+                        if r.filled > 0.0 {
+                            r.avg_price
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            ),
             Column::Float("fees", o.iter().map(|r| r.fees).collect()),
-            Column::Text("reason", o.iter().map(|r| r.reason.map(|x| x.describe()).unwrap_or_default()).collect()),
+            Column::Text(
+                "reason",
+                o.iter()
+                    .map(|r| r.reason.map(|x| x.describe()).unwrap_or_default())
+                    .collect(),
+            ),
         ],
     }
 }
@@ -262,7 +374,10 @@ pub fn write_results(
     extra: serde_json::Map<String, serde_json::Value>,
     report: bool,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Write { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut json = match serde_json::to_value(summary) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
@@ -273,7 +388,12 @@ pub fn write_results(
     let path = dir.join("summary.json");
     std::fs::write(&path, text + "\n").map_err(|source| Error::Write { path, source })?;
 
-    for table in [trade_table(outcome), fill_table(outcome), order_table(outcome), equity_table(outcome)] {
+    for table in [
+        trade_table(outcome),
+        fill_table(outcome),
+        order_table(outcome),
+        equity_table(outcome),
+    ] {
         table.write_csv(dir)?;
         table.write_parquet(dir)?;
     }
@@ -285,19 +405,29 @@ pub fn write_results(
     let header: Vec<&str> = trades.columns.iter().map(Column::name).collect();
     let rows: Vec<Vec<String>> = (0..outcome.trades.len() + outcome.open_trades.len())
         .map(|r| {
-            trades.columns.iter().map(|c| {
-                let mut text = String::new();
-                c.write_cell(r, &mut text);
-                text
-            })
-            .collect()
+            trades
+                .columns
+                .iter()
+                .map(|c| {
+                    let mut text = String::new();
+                    c.write_cell(r, &mut text);
+                    text
+                })
+                .collect()
         })
         .collect();
     let summary_rows = summary.rows();
     let instrument_rows: Vec<(&str, String, String, String)> = summary
         .instruments
         .iter()
-        .map(|i| (i.instrument.as_str(), format!("{:.2}", i.pnl), i.trades.to_string(), format!("{:.2}%", 100.0 * i.pnl / outcome.initial_cash)))
+        .map(|i| {
+            (
+                i.instrument.as_str(),
+                format!("{:.2}", i.pnl),
+                i.trades.to_string(),
+                format!("{:.2}%", 100.0 * i.pnl / outcome.initial_cash),
+            )
+        })
         .collect();
     let stamps: Vec<i64> = outcome.curve.ts.iter().map(|t| t.0).collect();
     let html = render_html(&ReportInput {
@@ -313,4 +443,3 @@ pub fn write_results(
     let path = dir.join("report.html");
     std::fs::write(&path, html).map_err(|source| Error::Write { path, source })
 }
-

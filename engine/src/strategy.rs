@@ -46,11 +46,19 @@ impl RejectReason {
                 format!("insufficient cash: needs {needed:.2}, has {available:.2}")
             }
             RejectReason::ZeroSize => "sizing gives zero units".into(),
-            RejectReason::ShortNotAllowed => "short selling is not allowed (allow_short = false)".into(),
-            RejectReason::PositionLimit => "position would exceed risk.max_position_fraction".into(),
-            RejectReason::ExposureLimit => "gross exposure would exceed risk.max_gross_exposure".into(),
+            RejectReason::ShortNotAllowed => {
+                "short selling is not allowed (allow_short = false)".into()
+            }
+            RejectReason::PositionLimit => {
+                "position would exceed risk.max_position_fraction".into()
+            }
+            RejectReason::ExposureLimit => {
+                "gross exposure would exceed risk.max_gross_exposure".into()
+            }
             RejectReason::KillSwitch => "drawdown kill switch is active (risk.max_drawdown)".into(),
-            RejectReason::InvalidOrder => "price or quantity is not a positive finite number".into(),
+            RejectReason::InvalidOrder => {
+                "price or quantity is not a positive finite number".into()
+            }
             RejectReason::UnknownInstrument => "unknown instrument index".into(),
             RejectReason::NothingToReduce => "no position to reduce".into(),
         }
@@ -126,7 +134,13 @@ impl<'a> Ctx<'a> {
         orders: &'a [Vec<Order>],
         instruments: &'a [InstrumentId],
     ) -> Self {
-        Self { now, portfolio, orders, instruments, halted: false }
+        Self {
+            now,
+            portfolio,
+            orders,
+            instruments,
+            halted: false,
+        }
     }
 
     /// Returns the time of the event being handled.

@@ -56,16 +56,26 @@ impl Column {
     fn to_arrow(&self) -> (Field, ArrayRef) {
         let name = self.name();
         match self {
-            Column::Text(_, v) => (Field::new(name, DataType::Utf8, false), Arc::new(StringArray::from(v.clone()))),
+            Column::Text(_, v) => (
+                Field::new(name, DataType::Utf8, false),
+                Arc::new(StringArray::from(v.clone())),
+            ),
             Column::Float(_, v) => {
                 let values: Float64Array = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
                 (Field::new(name, DataType::Float64, true), Arc::new(values))
             }
-            Column::Int(_, v) => (Field::new(name, DataType::UInt64, false), Arc::new(UInt64Array::from(v.clone()))),
+            Column::Int(_, v) => (
+                Field::new(name, DataType::UInt64, false),
+                Arc::new(UInt64Array::from(v.clone())),
+            ),
             Column::Time(_, v) => {
                 let values: TimestampNanosecondArray = v.iter().map(|t| t.map(|t| t.0)).collect();
                 let values = values.with_timezone("UTC");
-                let field = Field::new(name, DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())), true);
+                let field = Field::new(
+                    name,
+                    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                    true,
+                );
                 (field, Arc::new(values))
             }
         }
@@ -116,17 +126,37 @@ impl Table {
     /// Writes `<dir>/<name>.parquet`, zstd-compressed.
     pub(crate) fn write_parquet(&self, dir: &Path) -> Result<()> {
         let path = dir.join(format!("{}.parquet", self.name));
-        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = self.columns.iter().map(Column::to_arrow).unzip();
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
+            self.columns.iter().map(Column::to_arrow).unzip();
         let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), arrays)
-            .map_err(|source| Error::Arrow { table: self.name, source })?;
-        let file = std::fs::File::create(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
-        let level = ZstdLevel::try_new(1).map_err(|source| Error::Parquet { path: path.clone(), source })?;
-        let props = WriterProperties::builder().set_compression(Compression::ZSTD(level)).build();
-        let mut writer = ArrowWriter::try_new(file, schema, Some(props))
-            .map_err(|source| Error::Parquet { path: path.clone(), source })?;
-        writer.write(&batch).map_err(|source| Error::Parquet { path: path.clone(), source })?;
-        writer.close().map_err(|source| Error::Parquet { path, source })?;
+        let batch =
+            RecordBatch::try_new(schema.clone(), arrays).map_err(|source| Error::Arrow {
+                table: self.name,
+                source,
+            })?;
+        let file = std::fs::File::create(&path).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        let level = ZstdLevel::try_new(1).map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| Error::Parquet {
+                path: path.clone(),
+                source,
+            })?;
+        writer.write(&batch).map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        writer
+            .close()
+            .map_err(|source| Error::Parquet { path, source })?;
         Ok(())
     }
 }

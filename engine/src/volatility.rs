@@ -59,7 +59,9 @@ impl RollingVolatility {
 
     /// Returns the annualised volatility once the window is full, else NaN.
     pub fn annualized(&self) -> f64 {
-        let (Some(first), Some((last, _))) = (self.first_ts, self.last) else { return f64::NAN };
+        let (Some(first), Some((last, _))) = (self.first_ts, self.last) else {
+            return f64::NAN;
+        };
         if self.count < self.returns.len() || last <= first {
             return f64::NAN;
         }

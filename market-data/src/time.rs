@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
@@ -50,11 +52,15 @@ impl Timestamp {
 
     /// Returns the timestamp of a UTC datetime; instants outside ±292 years of 1970 saturate.
     pub fn from_datetime(datetime: DateTime<Utc>) -> Self {
-        Self(datetime.timestamp_nanos_opt().unwrap_or(if datetime.timestamp() < 0 {
-            i64::MIN
-        } else {
-            i64::MAX
-        }))
+        Self(
+            datetime
+                .timestamp_nanos_opt()
+                .unwrap_or(if datetime.timestamp() < 0 {
+                    i64::MIN
+                } else {
+                    i64::MAX
+                }),
+        )
     }
 }
 

@@ -15,7 +15,12 @@ pub const STRATEGY_NAMES: &[&str] = &["sma_crossover", "buy_and_hold", "bollinge
 
 /// The `[strategy]` table: a registered name and its params.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "name", content = "params", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "name",
+    content = "params",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum StrategyConfig {
     /// Fast/slow moving-average crossover, long only.
     SmaCrossover(SmaCrossoverParams),
@@ -75,7 +80,8 @@ mod tests {
                 "bollinger_reversion" => "[strategy.params]\nperiod = 10\n",
                 _ => "",
             };
-            let doc: Doc = toml::from_str(&format!("[strategy]\nname = \"{name}\"\n{params}")).unwrap();
+            let doc: Doc =
+                toml::from_str(&format!("[strategy]\nname = \"{name}\"\n{params}")).unwrap();
             assert_eq!(doc.strategy.name(), *name);
             doc.strategy.validate().unwrap();
         }
@@ -83,21 +89,31 @@ mod tests {
 
     #[test]
     fn typo_in_params_names_the_key_and_line() {
-        let err = toml::from_str::<Doc>("[strategy]\nname = \"sma_crossover\"\n[strategy.params]\nfast = 5\nslwo = 10\n")
-            .unwrap_err()
-            .to_string();
+        let err = toml::from_str::<Doc>(
+            "[strategy]\nname = \"sma_crossover\"\n[strategy.params]\nfast = 5\nslwo = 10\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("slwo") && err.contains("line 5"), "{err}");
     }
 
     #[test]
     fn unknown_name_lists_the_registered_ones() {
-        let err = toml::from_str::<Doc>("[strategy]\nname = \"sma_cross\"\n").unwrap_err().to_string();
-        assert!(err.contains("sma_cross") && err.contains("sma_crossover") && err.contains("line 2"), "{err}");
+        let err = toml::from_str::<Doc>("[strategy]\nname = \"sma_cross\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sma_cross") && err.contains("sma_crossover") && err.contains("line 2"),
+            "{err}"
+        );
     }
 
     #[test]
     fn fast_not_below_slow_is_a_range_error() {
-        let doc: Doc = toml::from_str("[strategy]\nname = \"sma_crossover\"\n[strategy.params]\nfast = 20\nslow = 20\n").unwrap();
+        let doc: Doc = toml::from_str(
+            "[strategy]\nname = \"sma_crossover\"\n[strategy.params]\nfast = 20\nslow = 20\n",
+        )
+        .unwrap();
         let err = doc.strategy.validate().unwrap_err();
         assert_eq!(err.key, "strategy.params.fast");
     }

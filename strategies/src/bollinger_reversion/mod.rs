@@ -25,7 +25,11 @@ pub struct BollingerParams {
 
 impl Default for BollingerParams {
     fn default() -> Self {
-        Self { period: 20, width: 2.0, stop: 0.05 }
+        Self {
+            period: 20,
+            width: 2.0,
+            stop: 0.05,
+        }
     }
 }
 
@@ -36,13 +40,22 @@ impl BollingerParams {
     /// Names the parameter out of range.
     pub fn validate(&self) -> Result<(), RangeError> {
         if self.period < 2 {
-            return Err(RangeError::new("strategy.params.period", format!("at least 2 bars, found {}", self.period)));
+            return Err(RangeError::new(
+                "strategy.params.period",
+                format!("at least 2 bars, found {}", self.period),
+            ));
         }
         if !(self.width > 0.0 && self.width.is_finite()) {
-            return Err(RangeError::new("strategy.params.width", format!("a positive number, found {}", self.width)));
+            return Err(RangeError::new(
+                "strategy.params.width",
+                format!("a positive number, found {}", self.width),
+            ));
         }
         if !(self.stop > 0.0 && self.stop < 1.0) {
-            return Err(RangeError::new("strategy.params.stop", format!("a fraction in (0, 1), found {}", self.stop)));
+            return Err(RangeError::new(
+                "strategy.params.stop",
+                format!("a fraction in (0, 1), found {}", self.stop),
+            ));
         }
         Ok(())
     }
@@ -62,7 +75,10 @@ pub struct BollingerReversion {
 impl BollingerReversion {
     /// Returns the strategy; call `params.validate()` first.
     pub fn new(params: BollingerParams) -> Self {
-        Self { params, bands: Vec::new() }
+        Self {
+            params,
+            bands: Vec::new(),
+        }
     }
 }
 
@@ -71,15 +87,27 @@ impl Strategy for BollingerReversion {
         "bollinger_reversion"
     }
 
-    fn on_event(&mut self, event: &EngineEvent, ctx: &Ctx<'_>, out: &mut Intents) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else { return Ok(()) };
-        let MarketKind::Bar(bar) = market.kind else { return Ok(()) };
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let EngineEvent::Market(market) = event else {
+            return Ok(());
+        };
+        let MarketKind::Bar(bar) = market.kind else {
+            return Ok(());
+        };
         let idx = market.instrument;
         if idx.get() >= self.bands.len() {
             let period = self.params.period;
-            self.bands.resize_with(idx.get() + 1, || RollingStd::new(period));
+            self.bands
+                .resize_with(idx.get() + 1, || RollingStd::new(period));
         }
-        let Some((mid, std)) = self.bands[idx.get()].update(bar.close) else { return Ok(()) };
+        let Some((mid, std)) = self.bands[idx.get()].update(bar.close) else {
+            return Ok(());
+        };
         let lower = mid - self.params.width * std;
         let qty = ctx.qty(idx);
         if qty == 0.0 {
@@ -88,13 +116,20 @@ impl Strategy for BollingerReversion {
             if lower > 0.0 {
                 let stop = Price(lower * (1.0 - self.params.stop));
                 let entry = OrderRequest::limit(idx, Side::Buy, Size::Auto, Price(lower))
-                    .with_bracket(Bracket { take_profit: None, stop_loss: Some(stop) })
+                    .with_bracket(Bracket {
+                        take_profit: None,
+                        stop_loss: Some(stop),
+                    })
                     .with_tag(ENTRY);
                 out.submit(entry);
             }
         } else if qty > 0.0 {
             // Long: move the exit limit to the current middle band; the bracket's stop stays.
-            for order in ctx.open_orders(idx).iter().filter(|o| o.request.tag == EXIT) {
+            for order in ctx
+                .open_orders(idx)
+                .iter()
+                .filter(|o| o.request.tag == EXIT)
+            {
                 out.cancel(order.id);
             }
             let exit = OrderRequest::limit(idx, Side::Sell, Size::ClosePosition, Price(mid))

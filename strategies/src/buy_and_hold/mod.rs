@@ -27,8 +27,15 @@ impl Strategy for BuyAndHold {
         "buy_and_hold"
     }
 
-    fn on_event(&mut self, event: &EngineEvent, _ctx: &Ctx<'_>, out: &mut Intents) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else { return Ok(()) };
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        _ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let EngineEvent::Market(market) = event else {
+            return Ok(());
+        };
         if !matches!(market.kind, MarketKind::Bar(_)) {
             return Ok(());
         }
@@ -38,7 +45,11 @@ impl Strategy for BuyAndHold {
         }
         if !self.bought[idx] {
             self.bought[idx] = true;
-            out.submit(OrderRequest::market(market.instrument, Side::Buy, Size::Auto));
+            out.submit(OrderRequest::market(
+                market.instrument,
+                Side::Buy,
+                Size::Auto,
+            ));
         }
         Ok(())
     }

@@ -15,7 +15,13 @@ struct Window {
 
 impl Window {
     fn new(period: usize) -> Self {
-        Self { values: vec![0.0; period.max(1)], next: 0, len: 0, sum: 0.0, sum_sq: 0.0 }
+        Self {
+            values: vec![0.0; period.max(1)],
+            next: 0,
+            len: 0,
+            sum: 0.0,
+            sum_sq: 0.0,
+        }
     }
 
     fn push(&mut self, x: f64) {
@@ -56,7 +62,9 @@ pub struct RollingMean {
 impl RollingMean {
     /// Returns an SMA over `period` values (a period of 0 is treated as 1).
     pub fn new(period: usize) -> Self {
-        Self { window: Window::new(period) }
+        Self {
+            window: Window::new(period),
+        }
     }
 
     /// Adds a value and returns the mean once `period` values have been seen.
@@ -67,7 +75,9 @@ impl RollingMean {
 
     /// Returns the current mean, if ready.
     pub fn value(&self) -> Option<f64> {
-        self.window.is_full().then(|| self.window.sum / self.window.period() as f64)
+        self.window
+            .is_full()
+            .then(|| self.window.sum / self.window.period() as f64)
     }
 }
 
@@ -80,7 +90,9 @@ pub struct RollingStd {
 impl RollingStd {
     /// Returns an estimator over `period` values.
     pub fn new(period: usize) -> Self {
-        Self { window: Window::new(period) }
+        Self {
+            window: Window::new(period),
+        }
     }
 
     /// Adds a value and returns (mean, std) once `period` values have been seen.

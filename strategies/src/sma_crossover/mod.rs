@@ -26,7 +26,10 @@ impl SmaCrossoverParams {
     /// Names the parameter out of range.
     pub fn validate(&self) -> Result<(), RangeError> {
         if self.fast == 0 {
-            return Err(RangeError::new("strategy.params.fast", "at least 1 bar, found 0"));
+            return Err(RangeError::new(
+                "strategy.params.fast",
+                "at least 1 bar, found 0",
+            ));
         }
         if self.fast >= self.slow {
             return Err(RangeError::new(
@@ -55,7 +58,10 @@ pub struct SmaCrossover {
 impl SmaCrossover {
     /// Returns the strategy; call `params.validate()` first.
     pub fn new(params: SmaCrossoverParams) -> Self {
-        Self { params, state: Vec::new() }
+        Self {
+            params,
+            state: Vec::new(),
+        }
     }
 }
 
@@ -64,9 +70,18 @@ impl Strategy for SmaCrossover {
         "sma_crossover"
     }
 
-    fn on_event(&mut self, event: &EngineEvent, ctx: &Ctx<'_>, out: &mut Intents) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else { return Ok(()) };
-        let MarketKind::Bar(bar) = market.kind else { return Ok(()) };
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let EngineEvent::Market(market) = event else {
+            return Ok(());
+        };
+        let MarketKind::Bar(bar) = market.kind else {
+            return Ok(());
+        };
         let idx = market.instrument;
         if idx.get() >= self.state.len() {
             let (fast, slow) = (self.params.fast, self.params.slow);
@@ -78,9 +93,13 @@ impl Strategy for SmaCrossover {
         }
         let s = &mut self.state[idx.get()];
         let now = (s.fast.update(bar.close), s.slow.update(bar.close));
-        let (Some(fast), Some(slow)) = now else { return Ok(()) };
+        let (Some(fast), Some(slow)) = now else {
+            return Ok(());
+        };
         let previous = s.previous.replace((fast, slow));
-        let Some((prev_fast, prev_slow)) = previous else { return Ok(()) };
+        let Some((prev_fast, prev_slow)) = previous else {
+            return Ok(());
+        };
         let qty = ctx.qty(idx);
         let idle = ctx.open_orders(idx).is_empty();
         if prev_fast <= prev_slow && fast > slow && qty == 0.0 && idle {
