@@ -16,6 +16,13 @@ mod strategy;
 mod table;
 mod volatility;
 
+#[cfg(test)]
+mod fill_tests;
+#[cfg(test)]
+mod property_tests;
+#[cfg(test)]
+mod test_support;
+
 pub mod metrics;
 pub mod report;
 

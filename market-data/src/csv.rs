@@ -156,8 +156,9 @@ impl Layout {
             .collect();
         if !missing.is_empty() {
             let found: Vec<String> = names.iter().map(|name| format!("{name:?}")).collect();
+            let plural = if missing.len() > 1 { "s" } else { "" };
             return Err(format!(
-                "missing column {}; found columns {}",
+                "missing column{plural} {}; found columns {}",
                 missing.join(", "),
                 found.join(", ")
             ));
@@ -328,7 +329,9 @@ fn parse_number(text: &str) -> Result<f64, RowProblem> {
 /// years 69–99 are 19xx, 00–68 are 20xx, as strptime reads them); `2024-01-02T09:30`,
 /// `2024-01-02 09:30:00.250` (UTC) and with a `Z` or `±HH:MM` offset; Unix epoch numbers, read as
 /// seconds below 1e11, milliseconds below 1e14, microseconds below 1e17 and nanoseconds above,
-/// with an optional fraction of that unit (`1700000000.5`).
+/// with an optional fraction of that unit (`1700000000.5`). Eight digits that form a date of the
+/// years 1900–2099 (`20240102`) are read as that date: as epoch seconds they would fall in 1970–73,
+/// which no bar file of that layout means.
 pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
     let bytes = text.as_bytes();
     let nanos = if bytes.len() >= 10 && matches!(bytes[4], b'-' | b'/') && bytes[7] == bytes[4] {
@@ -344,12 +347,26 @@ pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
         };
         // In i128, as a time of day can bring the day before 1677-09-22 back into range.
         i64::try_from(i128::from(day) * i128::from(NANOS_PER_DAY) + i128::from(time)).ok()?
-    } else if bytes.iter().any(u8::is_ascii_alphabetic) {
-        days_from_dmy(text)?.checked_mul(NANOS_PER_DAY)?
+    } else if let Some(day) = compact_date(bytes) {
+        day * NANOS_PER_DAY
+    } else if let Some(nanos) = epoch(text) {
+        nanos
     } else {
-        epoch(text)?
+        days_from_dmy(text)?.checked_mul(NANOS_PER_DAY)?
     };
     Some(Timestamp(nanos))
+}
+
+/// Returns the day number of a compact `YYYYMMDD` date of the years 1900–2099.
+fn compact_date(bytes: &[u8]) -> Option<i64> {
+    if bytes.len() != 8 || !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let year = digits(&bytes[0..4])?;
+    if !(1900..2100).contains(&year) {
+        return None;
+    }
+    days_from_ymd(year, digits(&bytes[4..6])?, digits(&bytes[6..8])?)
 }
 
 /// Parses `HH:MM[:SS[.fraction]][Z|±HH:MM]` into nanoseconds after midnight UTC, which may be
@@ -390,11 +407,11 @@ fn time_of_day(bytes: &[u8]) -> Option<i64> {
 }
 
 /// Returns the nanoseconds in a second's decimal fraction: `25` gives 250 000 000.
-fn scale_fraction(digits_text: &[u8]) -> Option<i64> {
-    if digits_text.is_empty() {
+fn scale_fraction(text: &[u8]) -> Option<i64> {
+    if !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let kept = &digits_text[..digits_text.len().min(9)];
+    let kept = &text[..text.len().min(9)];
     Some(digits(kept)? * 10_i64.pow(9 - kept.len() as u32))
 }
 
@@ -408,10 +425,9 @@ fn days_from_dmy(text: &str) -> Option<i64> {
     if parts.next().is_some() || !(1..=2).contains(&day.len()) || month.len() != 3 {
         return None;
     }
-    let month = MONTHS
+    let month = 1 + MONTHS
         .iter()
-        .position(|name| name.eq_ignore_ascii_case(month))? as i64
-        + 1;
+        .position(|name| name.eq_ignore_ascii_case(month))? as i64;
     let year = match (year.len(), digits(year.as_bytes())?) {
         (2, short) if short >= 69 => 1900 + short,
         (2, short) => 2000 + short,
@@ -424,21 +440,14 @@ fn days_from_dmy(text: &str) -> Option<i64> {
 /// Returns days since 1970-01-01 for a valid proleptic Gregorian date.
 fn days_from_ymd(year: i64, month: i64, day: i64) -> Option<i64> {
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-    let month_days = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] {
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return None,
+    };
+    if !(1..=month_days).contains(&day) {
         return None;
     }
     // Howard Hinnant's days_from_civil: years start in March, so the leap day falls last.
@@ -452,13 +461,13 @@ fn days_from_ymd(year: i64, month: i64, day: i64) -> Option<i64> {
 
 /// Parses a Unix epoch number, choosing its unit from its magnitude.
 fn epoch(text: &str) -> Option<i64> {
-    let (negative, body) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
+    let (negative, body) = match text.as_bytes() {
+        [b'-', body @ ..] => (true, body),
+        [b'+', body @ ..] => (false, body),
+        body => (false, body),
     };
-    let (whole, fraction) = body.split_once('.').unwrap_or((body, ""));
-    let whole = digits(whole.as_bytes())?;
+    let dot = body.iter().position(|&b| b == b'.').unwrap_or(body.len());
+    let whole = digits(&body[..dot])?;
     let unit = if whole < 100_000_000_000 {
         NANOS_PER_SECOND
     } else if whole < 100_000_000_000_000 {
@@ -468,14 +477,11 @@ fn epoch(text: &str) -> Option<i64> {
     } else {
         1
     };
-    let fraction = if fraction.is_empty() {
-        0
-    } else {
-        scale_fraction(fraction.as_bytes())?
+    let fraction = match body.get(dot + 1..) {
+        Some(fraction) => scale_fraction(fraction)? * unit / NANOS_PER_SECOND,
+        None => 0,
     };
-    let nanos = whole
-        .checked_mul(unit)?
-        .checked_add(fraction * unit / NANOS_PER_SECOND)?;
+    let nanos = whole.checked_mul(unit)?.checked_add(fraction)?;
     Some(if negative { -nanos } else { nanos })
 }
 
@@ -615,11 +621,17 @@ mod tests {
         assert_eq!(ts("0"), 0);
         assert_eq!(ts("-86400"), -NANOS_PER_DAY);
         assert_eq!(ts("-1.5"), -1_500_000_000);
+        // Eight digits forming a date are a compact date; others stay epoch seconds.
+        assert_eq!(ts("20240102"), ts("2024-01-02"));
+        assert_eq!(ts("20241302"), 20_241_302 * NANOS_PER_SECOND);
+        assert_eq!(ts("18991231"), 18_991_231 * NANOS_PER_SECOND);
         for bad in [
             "",
             "abc",
             "1e9",
             "1700000000.5.5",
+            "1.1234567890x",
+            "5.",
             "-",
             ".5",
             "99999999999999999999",
@@ -681,6 +693,11 @@ mod tests {
         assert!(message.contains("\"Adj Close\""), "{message}");
         let err = parse("Open,High,Low,Close\n1,2,0.5,1.5\n", OnInvalid::Error).unwrap_err();
         assert!(err.to_string().contains("a time column"), "{err}");
+        let err = parse("Date,Open,Low\n2024-01-02,1,1\n", OnInvalid::Error).unwrap_err();
+        assert!(
+            err.to_string().contains("columns \"high\", \"close\";"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -696,80 +713,53 @@ mod tests {
 
     #[test]
     fn each_problem_names_line_and_column() {
-        let good = "2024-01-02,10,11,9,10,100\n";
-        let cases: [(&str, Option<&str>, &str); 13] = [
-            (
-                "2024-01-03,10,11,9,,100",
-                Some("Close"),
-                "empty field, expected a number",
-            ),
+        // Epoch-second times keep rows short; "" is a problem with no single column.
+        let cases = [
+            ("2,10,11,9,,100", "Close", "empty field, expected a number"),
             (
                 ",10,11,9,10,100",
-                Some("Date"),
-                "empty field, expected a date",
+                "Date",
+                "empty field, expected a date, datetime or Unix",
             ),
             (
-                "2024-01-03,10,11,9,1O,100",
-                Some("Close"),
+                "2,10,11,9,1O,100",
+                "Close",
                 "cannot parse \"1O\", expected a number",
             ),
             (
                 "2024-13-03,10,11,9,10,100",
-                Some("Date"),
-                "expected a date, datetime or Unix",
+                "Date",
+                "cannot parse \"2024-13-03\", expected a date",
             ),
+            ("2,10,NaN,9,10,100", "High", "NaN is not a finite number"),
+            ("2,10,11,9,10,inf", "Volume", "inf is not a finite number"),
+            ("2,0,11,9,10,100", "Open", "price 0 is not positive"),
+            ("2,10,11,-9,10,100", "Low", "price -9 is not positive"),
+            ("2,10,11,9,10,-1", "Volume", "volume -1 is negative"),
+            ("2,10,9.5,9,10,100", "High", "high 9.5 is below open 10"),
+            ("2,10,11,10.5,10,100", "Low", "low 10.5 is above open 10"),
             (
-                "2024-01-03,10,NaN,9,10,100",
-                Some("High"),
-                "NaN is not a finite number",
+                "1,10,11,9,10,100",
+                "Date",
+                "is equal to the previous row's 1970-01-01T00:00:01Z",
             ),
-            (
-                "2024-01-03,10,11,9,10,inf",
-                Some("Volume"),
-                "inf is not a finite number",
-            ),
-            (
-                "2024-01-03,0,11,9,10,100",
-                Some("Open"),
-                "price 0 is not positive",
-            ),
-            (
-                "2024-01-03,10,11,-9,10,100",
-                Some("Low"),
-                "price -9 is not positive",
-            ),
-            (
-                "2024-01-03,10,11,9,10,-1",
-                Some("Volume"),
-                "volume -1 is negative",
-            ),
-            (
-                "2024-01-03,10,9.5,9,10,100",
-                Some("High"),
-                "high 9.5 is below open 10",
-            ),
-            (
-                "2024-01-03,10,11,10.5,10,100",
-                Some("Low"),
-                "low 10.5 is above open 10",
-            ),
-            (
-                "2024-01-02,10,11,9,10,100",
-                Some("Date"),
-                "is equal to the previous row's 2024-01-02",
-            ),
-            ("2024-01-03,10,11,9,10", None, "expected 6 fields, found 5"),
+            ("2,10,11,9,10", "", "expected 6 fields, found 5"),
         ];
         for (row, column, problem) in cases {
-            let found = invalid(&format!("{good}\n{row}\n"));
+            let found = invalid(&format!("1,10,11,9,10,100\n\n{row}\n"));
             let message = found.to_string();
             assert_eq!(found.line, 4, "{row}: {message}");
-            assert_eq!(found.column.as_deref(), column, "{row}: {message}");
+            assert_eq!(
+                found.column.as_deref(),
+                Some(column).filter(|c| !c.is_empty()),
+                "{row}"
+            );
             assert!(message.starts_with("line 4"), "{message}");
             assert!(message.contains(problem), "{row}: {message}");
-            if let Some(column) = column {
-                assert!(message.contains(&format!("{column:?}")), "{message}");
-            }
+            assert!(
+                message.contains(&format!("{column:?}")) || column.is_empty(),
+                "{message}"
+            );
         }
         let close = invalid("2024-01-02,10,11,9,9.5,1\n2024-01-03,10,10.5,9,11,1\n");
         assert_eq!(close.line, 3);
