@@ -324,14 +324,20 @@ impl SimBroker {
                 }
                 order.triggered = true;
                 // Triggered at the stop (or at the open through a gap); the limit then applies to
-                // the rest of the bar.
+                // the rest of the bar, which starts at `at`: the open traded before the order was
+                // live, so a limit beyond `at` fills at the limit itself, never at the open.
                 let at = if buy {
                     bar.open.max(t)
                 } else {
                     bar.open.min(t)
                 };
                 let within = if buy { at <= l } else { at >= l };
-                if within { Some(at) } else { limit(l) }
+                let reached = if buy { bar.low <= l } else { bar.high >= l };
+                if within {
+                    Some(at)
+                } else {
+                    reached.then_some(l)
+                }
             }
         }
     }
@@ -514,8 +520,10 @@ impl SimBroker {
     ) -> Result<(), RejectReason> {
         let sign = side.sign();
         let after = held + sign * qty;
-        if after.abs() <= held.abs() {
-            return Ok(()); // Reducing exposure is always allowed.
+        if after.abs() <= held.abs() && after * held >= 0.0 {
+            // Reducing exposure is always allowed; a fill through zero opens the other side and
+            // is checked like any opening fill.
+            return Ok(());
         }
         if after < 0.0 && !self.broker.allow_short {
             return Err(RejectReason::ShortNotAllowed);
@@ -602,20 +610,23 @@ impl SimBroker {
         let exit_side = req.side.opposite();
         let size = Size::Units(Qty(entry.filled));
         let mut placed: [Option<OrderId>; 2] = [None, None];
+        // The stop-loss goes first: working orders are matched oldest first, so when one bar
+        // reaches both exits the stop-loss fills (the pessimistic reading, as in Backtesting.py
+        // and backtrader) and cancels the take-profit.
         let exits = [
-            req.bracket
-                .take_profit
-                .map(|p| OrderRequest::limit(req.instrument, exit_side, size, p)),
             req.bracket
                 .stop_loss
                 .map(|p| OrderRequest::stop(req.instrument, exit_side, size, p)),
+            req.bracket
+                .take_profit
+                .map(|p| OrderRequest::limit(req.instrument, exit_side, size, p)),
         ];
         for (slot, exit) in placed.iter_mut().zip(exits) {
             if let Some(exit) = exit {
                 *slot = Some(self.submit(exit.reduce_only().with_tag(req.tag), ts, None, reports));
             }
         }
-        if let [Some(tp), Some(sl)] = placed {
+        if let [Some(sl), Some(tp)] = placed {
             for order in self.working[req.instrument.get()].iter_mut() {
                 if order.id == tp {
                     order.oco = Some(sl);

@@ -1,0 +1,182 @@
+//! Builders for the engine's unit and property tests: bars on a daily grid, a scripted strategy
+//! that submits given orders at given bars and records every report it receives, and helpers that
+//! run a backtest and hand back what it recorded.
+
+use crate::config::EngineSpec;
+use crate::engine::run_backtest;
+use crate::order::{OrderId, OrderRequest};
+use crate::outcome::BacktestOutcome;
+use crate::strategy::{
+    Ctx, EngineEvent, ExecKind, ExecReport, Intents, RejectReason, Strategy, StrategyError,
+};
+use market_data::{Bar, BarSeries, InstrumentId, MarketKind, NANOS_PER_DAY, Timestamp};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Day number (since the Unix epoch) of 2024-01-01, the first day of test series.
+pub(crate) const BASE_DAY: i64 = 19_723;
+
+/// Returns midnight UTC of `day` days after 2024-01-01.
+pub(crate) fn day_ts(day: i64) -> Timestamp {
+    Timestamp((BASE_DAY + day) * NANOS_PER_DAY)
+}
+
+/// Returns a daily bar stamped `day` days after 2024-01-01.
+pub(crate) fn bar(day: i64, open: f64, high: f64, low: f64, close: f64, volume: f64) -> Bar {
+    bar_at(day_ts(day), open, high, low, close, volume)
+}
+
+/// Returns a bar with an explicit timestamp.
+pub(crate) fn bar_at(
+    ts: Timestamp,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: f64,
+) -> Bar {
+    Bar {
+        ts,
+        open,
+        high,
+        low,
+        close,
+        volume,
+    }
+}
+
+/// Returns a flat daily bar (open = high = low = close = `price`) with volume 1,000.
+pub(crate) fn flat(day: i64, price: f64) -> Bar {
+    bar(day, price, price, price, price, 1_000.0)
+}
+
+/// Returns the series of instrument `name`.
+pub(crate) fn series(name: &str, bars: Vec<Bar>) -> BarSeries {
+    BarSeries::new(InstrumentId::new(name), bars)
+}
+
+/// Returns the default spec: 10,000 cash, no costs, long only, all-in sizing, no risk limits.
+pub(crate) fn spec() -> EngineSpec {
+    EngineSpec::default()
+}
+
+/// Runs `strategy` over `data` and returns the outcome; a strategy error fails the test.
+pub(crate) fn run<S: Strategy>(
+    spec: &EngineSpec,
+    data: &[BarSeries],
+    strategy: S,
+) -> BacktestOutcome {
+    spec.validate().expect("test spec is valid");
+    run_backtest(spec, data, strategy).expect("backtest runs")
+}
+
+/// A strategy that submits given orders when given bars of their instrument are handled, and
+/// records every execution report it receives.
+#[derive(Debug, Default)]
+pub(crate) struct Scripted {
+    /// (bar index of the order's instrument, request), in submission order.
+    plan: Vec<(usize, OrderRequest)>,
+    /// Bars seen so far, per instrument.
+    seen: Vec<usize>,
+    /// Every report received, shared with the test after the strategy is moved into the engine.
+    log: Rc<RefCell<Vec<ExecReport>>>,
+}
+
+impl Scripted {
+    /// Returns a strategy that does nothing.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds `request`, submitted while bar `index` (0-based) of its instrument is handled.
+    pub(crate) fn at(mut self, index: usize, request: OrderRequest) -> Self {
+        self.plan.push((index, request));
+        self
+    }
+
+    /// Returns the shared log of reports.
+    pub(crate) fn log(&self) -> Rc<RefCell<Vec<ExecReport>>> {
+        Rc::clone(&self.log)
+    }
+}
+
+impl Strategy for Scripted {
+    fn name(&self) -> &str {
+        "scripted"
+    }
+
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        _ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        match event {
+            EngineEvent::Exec(report) => self.log.borrow_mut().push(*report),
+            EngineEvent::Market(market) => {
+                if !matches!(market.kind, MarketKind::Bar(_)) {
+                    return Ok(());
+                }
+                let idx = market.instrument.get();
+                if self.seen.len() <= idx {
+                    self.seen.resize(idx + 1, 0);
+                }
+                let index = self.seen[idx];
+                self.seen[idx] += 1;
+                for (at, request) in &self.plan {
+                    if *at == index && request.instrument == market.instrument {
+                        out.submit(*request);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a scripted run recorded: the outcome and every report the strategy received.
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// Everything the engine recorded.
+    pub(crate) outcome: BacktestOutcome,
+    /// Every report the strategy received, in delivery order.
+    pub(crate) reports: Vec<ExecReport>,
+}
+
+impl Run {
+    /// Returns the kinds of the reports about `order`, in delivery order.
+    pub(crate) fn kinds(&self, order: u64) -> Vec<ExecKind> {
+        self.reports
+            .iter()
+            .filter(|r| r.order_id == OrderId(order))
+            .map(|r| r.kind)
+            .collect()
+    }
+
+    /// Returns the rejection the strategy was told about for `order`, with its time.
+    pub(crate) fn rejection(&self, order: u64) -> Option<(Timestamp, RejectReason)> {
+        self.reports.iter().find_map(|r| match r.kind {
+            ExecKind::Rejected(reason) if r.order_id == OrderId(order) => Some((r.ts, reason)),
+            _ => None,
+        })
+    }
+}
+
+/// Runs `script` over one instrument's `bars` and returns the outcome with the reports it saw.
+pub(crate) fn run_scripted(spec: &EngineSpec, bars: Vec<Bar>, script: Scripted) -> Run {
+    let log = script.log();
+    let outcome = run(spec, &[series("TEST", bars)], script);
+    let reports = log.borrow().clone();
+    Run { outcome, reports }
+}
+
+/// Asserts that `actual` equals `expected` within a relative tolerance of 1e-9.
+#[track_caller]
+pub(crate) fn assert_close(actual: f64, expected: f64) {
+    let tol = 1e-9 * expected.abs().max(1.0);
+    assert!(
+        (actual - expected).abs() <= tol,
+        "expected {expected}, got {actual} (diff {})",
+        actual - expected
+    );
+}
