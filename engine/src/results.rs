@@ -401,19 +401,44 @@ pub fn write_results(
     if !report {
         return Ok(());
     }
-    let trades = trade_table(outcome);
-    let header: Vec<&str> = trades.columns.iter().map(Column::name).collect();
-    let rows: Vec<Vec<String>> = (0..outcome.trades.len() + outcome.open_trades.len())
-        .map(|r| {
-            trades
-                .columns
-                .iter()
-                .map(|c| {
-                    let mut text = String::new();
-                    c.write_cell(r, &mut text);
-                    text
-                })
-                .collect()
+    let header = [
+        "instrument",
+        "side",
+        "quantity",
+        "entry",
+        "entry price",
+        "exit",
+        "exit price",
+        "P&L",
+        "return",
+        "fees",
+    ];
+    let rows: Vec<Vec<String>> = outcome
+        .trades
+        .iter()
+        .chain(&outcome.open_trades)
+        .map(|t| {
+            vec![
+                outcome.instruments[t.instrument.get()].to_string(),
+                if t.side == market_data::Side::Buy {
+                    "long"
+                } else {
+                    "short"
+                }
+                .to_string(),
+                format!("{}", t.qty),
+                t.entry_time.to_string(),
+                format!("{:.4}", t.entry_price),
+                if t.open {
+                    "open".to_string()
+                } else {
+                    t.exit_time.to_string()
+                },
+                format!("{:.4}", t.exit_price),
+                format!("{:.2}", t.pnl),
+                format!("{:.2}%", t.ret * 100.0),
+                format!("{:.2}", t.fees),
+            ]
         })
         .collect();
     let summary_rows = summary.rows();

@@ -6,7 +6,9 @@
 
 use crate::order::{Order, OrderId, OrderRequest};
 use crate::portfolio::{Portfolio, Position};
-use market_data::{InstrumentId, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
+use market_data::{
+    Bar, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Price, Qty, Side, Timestamp,
+};
 use serde::Serialize;
 
 /// Why an order was refused.
@@ -114,6 +116,20 @@ pub enum EngineEvent {
     Market(MarketEvent),
     /// News about one of its orders.
     Exec(ExecReport),
+}
+
+impl EngineEvent {
+    /// Returns the instrument and the bar, when this is a completed bar.
+    pub fn as_bar(&self) -> Option<(InstrumentIdx, &Bar)> {
+        match self {
+            EngineEvent::Market(MarketEvent {
+                instrument,
+                kind: MarketKind::Bar(bar),
+                ..
+            }) => Some((*instrument, bar)),
+            _ => None,
+        }
+    }
 }
 
 /// The read-only state a strategy decides with.

@@ -8,3 +8,17 @@ mod registry;
 pub mod sma_crossover;
 
 pub use registry::{STRATEGY_NAMES, StrategyConfig};
+
+/// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a
+/// strategy needs no instrument count up front and allocates only when a new instrument appears.
+pub(crate) fn state_for<T>(
+    states: &mut Vec<T>,
+    instrument: market_data::InstrumentIdx,
+    make: impl FnMut() -> T,
+) -> &mut T {
+    let idx = instrument.get();
+    if idx >= states.len() {
+        states.resize_with(idx + 1, make);
+    }
+    &mut states[idx]
+}

@@ -5,10 +5,11 @@
 //! bracket's stop-loss), one-cancels-other, and cancel-and-replace as the bands move.
 
 use crate::indicators::RollingStd;
+use crate::state_for;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
 };
-use market_data::{MarketKind, Price, Side};
+use market_data::{Price, Side};
 use serde::{Deserialize, Serialize};
 
 /// `[strategy.params]` of `bollinger_reversion`.
@@ -93,19 +94,12 @@ impl Strategy for BollingerReversion {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else {
+        let Some((idx, bar)) = event.as_bar() else {
             return Ok(());
         };
-        let MarketKind::Bar(bar) = market.kind else {
-            return Ok(());
-        };
-        let idx = market.instrument;
-        if idx.get() >= self.bands.len() {
-            let period = self.params.period;
-            self.bands
-                .resize_with(idx.get() + 1, || RollingStd::new(period));
-        }
-        let Some((mid, std)) = self.bands[idx.get()].update(bar.close) else {
+        let period = self.params.period;
+        let bands = state_for(&mut self.bands, idx, || RollingStd::new(period));
+        let Some((mid, std)) = bands.update(bar.close) else {
             return Ok(());
         };
         let lower = mid - self.params.width * std;

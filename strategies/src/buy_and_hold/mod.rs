@@ -1,7 +1,8 @@
 //! `buy_and_hold`: buys each instrument on its first bar and holds it to the end.
 
+use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, Size, Strategy, StrategyError};
-use market_data::{MarketKind, Side};
+use market_data::Side;
 use serde::{Deserialize, Serialize};
 
 /// `[strategy.params]` of `buy_and_hold` (none).
@@ -33,23 +34,13 @@ impl Strategy for BuyAndHold {
         _ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else {
+        let Some((idx, _)) = event.as_bar() else {
             return Ok(());
         };
-        if !matches!(market.kind, MarketKind::Bar(_)) {
-            return Ok(());
-        }
-        let idx = market.instrument.get();
-        if idx >= self.bought.len() {
-            self.bought.resize(idx + 1, false);
-        }
-        if !self.bought[idx] {
-            self.bought[idx] = true;
-            out.submit(OrderRequest::market(
-                market.instrument,
-                Side::Buy,
-                Size::Auto,
-            ));
+        let bought = state_for(&mut self.bought, idx, || false);
+        if !*bought {
+            *bought = true;
+            out.submit(OrderRequest::market(idx, Side::Buy, Size::Auto));
         }
         Ok(())
     }

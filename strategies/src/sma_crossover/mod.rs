@@ -5,8 +5,9 @@
 //! config's sizing; on a cross down while long: a market sell of the whole position.
 
 use crate::indicators::RollingMean;
+use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
-use market_data::{MarketKind, Side};
+use market_data::Side;
 use serde::{Deserialize, Serialize};
 
 /// `[strategy.params]` of `sma_crossover`.
@@ -76,22 +77,15 @@ impl Strategy for SmaCrossover {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        let EngineEvent::Market(market) = event else {
+        let Some((idx, bar)) = event.as_bar() else {
             return Ok(());
         };
-        let MarketKind::Bar(bar) = market.kind else {
-            return Ok(());
-        };
-        let idx = market.instrument;
-        if idx.get() >= self.state.len() {
-            let (fast, slow) = (self.params.fast, self.params.slow);
-            self.state.resize_with(idx.get() + 1, || Averages {
-                fast: RollingMean::new(fast),
-                slow: RollingMean::new(slow),
-                previous: None,
-            });
-        }
-        let s = &mut self.state[idx.get()];
+        let (fast, slow) = (self.params.fast, self.params.slow);
+        let s = state_for(&mut self.state, idx, || Averages {
+            fast: RollingMean::new(fast),
+            slow: RollingMean::new(slow),
+            previous: None,
+        });
         let now = (s.fast.update(bar.close), s.slow.update(bar.close));
         let (Some(fast), Some(slow)) = now else {
             return Ok(());
