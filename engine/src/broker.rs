@@ -110,6 +110,11 @@ impl SimBroker {
         &self.fills
     }
 
+    /// Returns the order records and fills, consuming the broker.
+    pub fn into_journal(self) -> (Vec<OrderRecord>, Vec<FillRecord>) {
+        (self.records, self.fills)
+    }
+
     /// Feeds a close to the realized-volatility estimate used by volatility targeting.
     pub fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {
         if let Some(vol) = self.volatility.get_mut(instrument.get()) {
@@ -219,6 +224,9 @@ impl SimBroker {
         reports: &mut Vec<ExecReport>,
     ) {
         let idx = instrument.get();
+        if self.working[idx].is_empty() {
+            return; // The common case on the hot path: nothing to match.
+        }
         let mut volume_left = self.broker.max_volume_participation.map(|p| p * bar.volume);
         let mut i = 0;
         while i < self.working[idx].len() {

@@ -228,18 +228,27 @@ impl<S: Strategy> Engine<S> {
             self.curve
                 .replace_last(self.portfolio.equity(), self.portfolio.cash());
         }
+        let p = &self.portfolio;
+        let (open_trades, positions) = (p.open_trades(last), p.positions().to_vec());
+        let (initial_cash, fees, realized, traded_notional) = (
+            p.initial_cash(),
+            p.fees(),
+            p.realized(),
+            p.traded_notional(),
+        );
+        let (orders, fills) = self.broker.into_journal();
         BacktestOutcome {
-            open_trades: self.portfolio.open_trades(last),
+            open_trades,
             instruments: self.instruments,
             curve: self.curve,
-            orders: self.broker.records().to_vec(),
-            fills: self.broker.fills().to_vec(),
-            trades: self.portfolio.closed_trades().to_vec(),
-            positions: self.portfolio.positions().to_vec(),
-            initial_cash: self.portfolio.initial_cash(),
-            fees: self.portfolio.fees(),
-            realized: self.portfolio.realized(),
-            traded_notional: self.portfolio.traded_notional(),
+            orders,
+            fills,
+            trades: self.portfolio.into_closed_trades(),
+            positions,
+            initial_cash,
+            fees,
+            realized,
+            traded_notional,
             exposed_steps: self.exposed_steps,
             bars_per_instrument: self.bars_seen,
             halted_at: self.halted_at,

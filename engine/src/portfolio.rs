@@ -161,6 +161,11 @@ impl Portfolio {
         &self.trades
     }
 
+    /// Returns the closed round trips, consuming the account.
+    pub fn into_closed_trades(self) -> Vec<TradeRecord> {
+        self.trades
+    }
+
     /// Sets the price an instrument is valued at.
     pub fn mark(&mut self, instrument: InstrumentIdx, price: f64) {
         self.positions[instrument.get()].mark = price;

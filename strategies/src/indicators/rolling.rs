@@ -3,60 +3,57 @@
 //! Running sums make each update O(1); the sums are recomputed from the window once per lap of
 //! the ring so rounding error cannot accumulate over millions of updates.
 
-/// A fixed window of the last `n` values with running sums.
+/// A fixed window of the last `n` values with a running sum (and sum of squares when `SQUARES`).
 #[derive(Debug, Clone)]
-struct Window {
+struct Window<const SQUARES: bool> {
     values: Vec<f64>,
     next: usize,
-    len: usize,
+    full: bool,
     sum: f64,
     sum_sq: f64,
 }
 
-impl Window {
+impl<const SQUARES: bool> Window<SQUARES> {
     fn new(period: usize) -> Self {
         Self {
             values: vec![0.0; period.max(1)],
             next: 0,
-            len: 0,
+            full: false,
             sum: 0.0,
             sum_sq: 0.0,
         }
     }
 
+    #[inline]
     fn push(&mut self, x: f64) {
-        let n = self.values.len();
-        let old = std::mem::replace(&mut self.values[self.next], x);
-        if self.len == n {
-            self.sum += x - old;
+        let old = self.values[self.next];
+        self.values[self.next] = x;
+        // Before the window fills, the slots hold 0.0, so subtracting them changes nothing.
+        self.sum += x - old;
+        if SQUARES {
             self.sum_sq += x * x - old * old;
-        } else {
-            self.len += 1;
-            self.sum += x;
-            self.sum_sq += x * x;
         }
         self.next += 1;
-        if self.next == n {
+        if self.next == self.values.len() {
             self.next = 0;
+            self.full = true;
             // Once per lap: exact sums, in window order, so drift never builds up.
             self.sum = self.values.iter().sum();
-            self.sum_sq = self.values.iter().map(|v| v * v).sum();
+            if SQUARES {
+                self.sum_sq = self.values.iter().map(|v| v * v).sum();
+            }
         }
     }
 
-    fn is_full(&self) -> bool {
-        self.len == self.values.len()
-    }
-
-    fn period(&self) -> usize {
-        self.values.len()
+    fn period(&self) -> f64 {
+        self.values.len() as f64
     }
 }
 
 /// Simple moving average: the mean of the last `period` values, including the newest.
 #[derive(Debug, Clone)]
 pub struct RollingMean {
-    window: Window,
+    window: Window<false>,
 }
 
 impl RollingMean {
@@ -68,23 +65,25 @@ impl RollingMean {
     }
 
     /// Adds a value and returns the mean once `period` values have been seen.
+    #[inline]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.value()
     }
 
     /// Returns the current mean, if ready.
+    #[inline]
     pub fn value(&self) -> Option<f64> {
         self.window
-            .is_full()
-            .then(|| self.window.sum / self.window.period() as f64)
+            .full
+            .then(|| self.window.sum / self.window.period())
     }
 }
 
 /// Rolling mean and population standard deviation (ddof = 0, as Bollinger bands use).
 #[derive(Debug, Clone)]
 pub struct RollingStd {
-    window: Window,
+    window: Window<true>,
 }
 
 impl RollingStd {
@@ -103,10 +102,10 @@ impl RollingStd {
 
     /// Returns the current (mean, std), if ready.
     pub fn value(&self) -> Option<(f64, f64)> {
-        if !self.window.is_full() {
+        if !self.window.full {
             return None;
         }
-        let n = self.window.period() as f64;
+        let n = self.window.period();
         let mean = self.window.sum / n;
         let var = (self.window.sum_sq / n - mean * mean).max(0.0);
         Some((mean, var.sqrt()))
