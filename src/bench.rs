@@ -2,7 +2,7 @@
 //! on synthetic data held in memory. Reports medians, since machines here are shared and noisy.
 
 use anyhow::{Context, Result};
-use engine::{EngineSpec, run_backtest};
+use engine::EngineSpec;
 use market_data::csv::{OnInvalid, read_bars};
 use market_data::synthetic::{SyntheticSpec, generate_one};
 use market_data::{Bar, InstrumentId};
@@ -42,7 +42,7 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let mut fills = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let outcome = run_backtest(&engine_spec, &series, strategy.build())?;
+        let outcome = strategy.build(&[])?.run(&engine_spec, &series)?;
         let seconds = start.elapsed().as_secs_f64();
         fills = outcome.fills.len();
         rates.push(args.bars as f64 / seconds);

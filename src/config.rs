@@ -8,6 +8,7 @@ use market_data::csv::OnInvalid;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use strategies::StrategyConfig;
+use strategies::features::{FeatureConfig, FeatureError};
 
 /// A whole backtest config file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +41,9 @@ pub(crate) struct BacktestConfig {
     /// Annualisation override.
     #[serde(default)]
     pub(crate) metrics: MetricsConfig,
+    /// The feature pipeline: `[[features]]` tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) features: Vec<FeatureConfig>,
     /// A parameter grid for `quant sweep`: dotted key -> list of values, plus `rank_by`.
     #[serde(default)]
     pub(crate) sweep: Option<toml::Table>,
@@ -276,6 +280,32 @@ impl LoadedConfig {
         }
     }
 
+    /// Turns a feature error into a message naming the file, the feature's table and line, the
+    /// key and what was expected.
+    pub(crate) fn feature_error(&self, error: &FeatureError) -> anyhow::Error {
+        let index = self
+            .config
+            .features
+            .iter()
+            .position(|f| f.name == error.feature);
+        let line = index.and_then(|i| locate_feature(&self.source, i, error.key));
+        let key = error.key.map_or(String::new(), |k| format!(" `{k}`"));
+        match line {
+            Some((line, column)) => anyhow::anyhow!(
+                "invalid config {}: line {line}, column {column}: feature {:?}{key}: expected {}",
+                self.path.display(),
+                error.feature,
+                error.message
+            ),
+            None => anyhow::anyhow!(
+                "invalid config {}: feature {:?}{key}: expected {}",
+                self.path.display(),
+                error.feature,
+                error.message
+            ),
+        }
+    }
+
     /// Resolves a path written in the config: relative to the current folder, or else to the
     /// config file's folder.
     pub(crate) fn resolve(&self, written: &str) -> PathBuf {
@@ -311,11 +341,37 @@ pub(crate) fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
             None => break,
         }
     }
-    let offset = found?;
+    Some(line_column(source, found?))
+}
+
+/// Returns the 1-based (line, column) of key `key` in the `index`-th `[[features]]` table (or of
+/// its `name` when the key is absent).
+fn locate_feature(source: &str, index: usize, key: Option<&str>) -> Option<(usize, usize)> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let (_, features) = root
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == "features")?;
+    let table = features
+        .get_ref()
+        .as_array()?
+        .get(index)?
+        .get_ref()
+        .as_table()?;
+    let find = |name: &str| {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == name)
+            .map(|(k, _)| k.span().start)
+    };
+    let offset = key.and_then(find).or_else(|| find("name"))?;
+    Some(line_column(source, offset))
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
     let before = &source[..offset];
     let line = before.matches('\n').count() + 1;
-    let column = offset - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    Some((line, column))
+    (line, offset - before.rfind('\n').map_or(0, |i| i + 1) + 1)
 }
 
 /// Fails unless `path` exists, naming the config key that points at it.

@@ -7,9 +7,11 @@ mod data;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use config::LoadedConfig;
-use engine::{Summary, run_backtest, write_results};
+use engine::table::{Column, Table};
+use engine::{Summary, write_results};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use strategies::features::compute_batch;
 
 /// An event-driven backtest and execution engine.
 #[derive(Debug, Parser)]
@@ -33,6 +35,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Computes the config's feature pipeline over all its data and writes it.
+    ///
+    /// The pipeline is the config's [[features]] plus those its strategy reads. The file has a
+    /// `timestamp` and an `instrument` column, then one column per feature output (`<name>`, or
+    /// `<name>_<output>` for several), empty/null where a feature is not ready. Instruments are
+    /// computed in parallel; the values equal those the strategy sees bar by bar.
+    Features {
+        /// The config file.
+        config: PathBuf,
+        /// Output file: CSV for `.csv`, Parquet otherwise (default <output.dir>/<name>/features.parquet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measures the event loop and the CSV reader on synthetic data; prints medians.
     Bench(bench::BenchArgs),
 }
@@ -41,6 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Backtest { config, out } => backtest(&config, out),
+        Command::Features { config, out } => features(&config, out),
         Command::Bench(args) => bench::run(&args),
     };
     match result {
@@ -56,7 +72,11 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedConfig::load(path)?;
     let data = data::load(&loaded)?;
     let c = &loaded.config;
-    let outcome = run_backtest(&loaded.engine_spec(), &data.series, c.strategy.build())?;
+    let built = c
+        .strategy
+        .build(&c.features)
+        .map_err(|e| loaded.feature_error(&e))?;
+    let outcome = built.run(&loaded.engine_spec(), &data.series)?;
     let summary = Summary::new(&outcome, c.metrics.periods_per_year);
     let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();
@@ -99,5 +119,63 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     for (label, value) in summary.rows() {
         println!("  {label:<18} {value:>24}");
     }
+    Ok(())
+}
+
+fn features(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
+    let loaded = LoadedConfig::load(path)?;
+    let data = data::load(&loaded)?;
+    let c = &loaded.config;
+    let built = c
+        .strategy
+        .build(&c.features)
+        .map_err(|e| loaded.feature_error(&e))?;
+    let start = std::time::Instant::now();
+    let frames =
+        compute_batch(&built.pipeline, &data.series).map_err(|e| loaded.feature_error(&e))?;
+    let seconds = start.elapsed().as_secs_f64();
+    let rows: usize = frames.iter().map(|f| f.ts.len()).sum();
+    let mut columns = vec![
+        Column::time(
+            "timestamp",
+            frames
+                .iter()
+                .flat_map(|f| f.ts.iter().map(|t| Some(*t)))
+                .collect(),
+        ),
+        Column::text(
+            "instrument",
+            frames
+                .iter()
+                .flat_map(|f| f.ts.iter().map(|_| f.instrument.to_string()))
+                .collect(),
+        ),
+    ];
+    for (i, name) in built.pipeline.columns().iter().enumerate() {
+        columns.push(Column::float(
+            name.clone(),
+            frames
+                .iter()
+                .flat_map(|f| f.columns[i].iter().copied())
+                .collect(),
+        ));
+    }
+    let file = out.unwrap_or_else(|| c.output.dir.join(&c.name).join("features.parquet"));
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    Table {
+        name: "features".into(),
+        columns,
+    }
+    .write(&file)?;
+    println!(
+        "{} features x {rows} bars of {} instruments in {seconds:.3} s -> {}",
+        built.pipeline.columns().len(),
+        frames.len(),
+        file.display()
+    );
+    println!("  columns: {}", built.pipeline);
     Ok(())
 }

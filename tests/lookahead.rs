@@ -2,7 +2,7 @@
 //! never changes an order or a fill stamped at or before it.
 
 use crate::support::repo;
-use engine::{BrokerConfig, EngineSpec, run_backtest};
+use engine::{BrokerConfig, EngineSpec};
 use market_data::csv::{OnInvalid, read_bars};
 use market_data::{BarSeries, InstrumentId};
 use proptest::prelude::*;
@@ -49,8 +49,12 @@ fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     let original = goog();
     let changed = rewrite_after(&original, cut, seed);
     let cut_ts = original.bars[cut].ts;
-    let a = run_backtest(&spec, &[original], strategy.build()).unwrap();
-    let b = run_backtest(&spec, &[changed], strategy.build()).unwrap();
+    let a = strategy
+        .build(&[])
+        .unwrap()
+        .run(&spec, &[original])
+        .unwrap();
+    let b = strategy.build(&[]).unwrap().run(&spec, &[changed]).unwrap();
     let orders = |o: &engine::BacktestOutcome| {
         o.orders
             .iter()

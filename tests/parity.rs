@@ -2,7 +2,7 @@
 //! (tests/fixtures/reference/sma_goog.json, computed outside this project).
 
 use crate::support::{assert_close, repo};
-use engine::{BacktestOutcome, BrokerConfig, EngineSpec, Summary, run_backtest};
+use engine::{BacktestOutcome, BrokerConfig, EngineSpec, Summary};
 use market_data::InstrumentId;
 use market_data::csv::{OnInvalid, parse_timestamp, read_bars};
 use serde_json::Value;
@@ -31,7 +31,7 @@ fn run(close_at_end: bool) -> BacktestOutcome {
         ..EngineSpec::default()
     };
     let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 20 });
-    run_backtest(&spec, &[goog], strategy.build()).unwrap()
+    strategy.build(&[]).unwrap().run(&spec, &[goog]).unwrap()
 }
 
 fn ts(v: &Value) -> market_data::Timestamp {

@@ -7,6 +7,7 @@
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
 use crate::error::{Error, Result};
+use crate::features::FeatureSource;
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
@@ -39,6 +40,7 @@ pub struct Engine<S> {
     exposed_steps: usize,
     bars_seen: Vec<usize>,
     fill_count: usize,
+    features: Option<Box<dyn FeatureSource>>,
 }
 
 impl<S: Strategy> Engine<S> {
@@ -72,7 +74,14 @@ impl<S: Strategy> Engine<S> {
             exposed_steps: 0,
             bars_seen: vec![0; n],
             fill_count: 0,
+            features: None,
         }
+    }
+
+    /// Returns the engine with a feature pipeline, updated with each bar before the strategy.
+    pub fn with_features(mut self, features: Box<dyn FeatureSource>) -> Self {
+        self.features = Some(features);
+        self
     }
 
     /// Returns the account.
@@ -103,6 +112,11 @@ impl<S: Strategy> Engine<S> {
             .on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
         self.portfolio.mark(instrument, bar.close);
         self.broker.observe_close(instrument, bar.ts, bar.close);
+        if let Some(features) = self.features.as_mut() {
+            features
+                .update(instrument, bar)
+                .map_err(|source| Error::Feature { ts: bar.ts, source })?;
+        }
         let event = MarketEvent {
             ts_event: bar.ts,
             ts_recv: bar.ts,
@@ -149,6 +163,7 @@ impl<S: Strategy> Engine<S> {
             orders: self.broker.working(),
             instruments: &self.instruments,
             halted: self.halted_at.is_some(),
+            features: self.features.as_deref(),
         };
         self.strategy
             .on_event(event, &ctx, &mut self.intents)
@@ -267,9 +282,25 @@ pub fn run_backtest<S: Strategy>(
     data: &[BarSeries],
     strategy: S,
 ) -> Result<BacktestOutcome> {
+    run_backtest_with(spec, data, strategy, None)
+}
+
+/// Runs `strategy` like [`run_backtest`], with a feature pipeline it reads through its context.
+///
+/// # Errors
+/// Returns the strategy's or the pipeline's error, if any.
+pub fn run_backtest_with<S: Strategy>(
+    spec: &EngineSpec,
+    data: &[BarSeries],
+    strategy: S,
+    features: Option<Box<dyn FeatureSource>>,
+) -> Result<BacktestOutcome> {
     let instruments = data.iter().map(|s| s.instrument.clone()).collect();
     let longest = data.iter().map(BarSeries::len).max().unwrap_or(0);
     let mut engine = Engine::new(spec.clone(), instruments, strategy, longest);
+    if let Some(features) = features {
+        engine = engine.with_features(features);
+    }
     if let [series] = data {
         // One instrument: every bar is its own time step, no merge needed.
         for bar in &series.bars {

@@ -19,6 +19,15 @@ pub enum Error {
         #[source]
         source: StrategyError,
     },
+    /// A feature refused its input.
+    #[error("at {ts}: feature pipeline failed")]
+    Feature {
+        /// When.
+        ts: Timestamp,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The strategy kept answering reports with new orders past a sane bound.
     #[error("at {ts}: strategy submitted more than {limit} orders in response to one event")]
     Runaway {
@@ -49,7 +58,7 @@ pub enum Error {
     #[error("cannot build the {table} table")]
     Arrow {
         /// Which table.
-        table: &'static str,
+        table: String,
         /// Why.
         #[source]
         source: arrow::error::ArrowError,

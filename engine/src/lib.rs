@@ -8,12 +8,12 @@ mod broker;
 mod config;
 mod engine;
 mod error;
+mod features;
 mod order;
 mod outcome;
 mod portfolio;
 mod results;
 mod strategy;
-mod table;
 mod volatility;
 
 #[cfg(test)]
@@ -25,11 +25,13 @@ mod test_support;
 
 pub mod metrics;
 pub mod report;
+pub mod table;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
-pub use engine::{Engine, run_backtest};
+pub use engine::{Engine, run_backtest, run_backtest_with};
 pub use error::{Error, Result};
+pub use features::FeatureSource;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

@@ -204,10 +204,10 @@ fn trade_table(outcome: &BacktestOutcome) -> Table {
     let all: Vec<&TradeRecord> = outcome.trades.iter().chain(&outcome.open_trades).collect();
     let name = |t: &&TradeRecord| outcome.instruments[t.instrument.get()].to_string();
     Table {
-        name: "trades",
+        name: "trades".into(),
         columns: vec![
-            Column::Text("instrument", all.iter().map(name).collect()),
-            Column::Text(
+            Column::text("instrument", all.iter().map(name).collect()),
+            Column::text(
                 "side",
                 all.iter()
                     .map(|t| {
@@ -220,23 +220,23 @@ fn trade_table(outcome: &BacktestOutcome) -> Table {
                     })
                     .collect(),
             ),
-            Column::Float("quantity", all.iter().map(|t| t.qty).collect()),
-            Column::Time(
+            Column::float("quantity", all.iter().map(|t| t.qty).collect()),
+            Column::time(
                 "entry_time",
                 all.iter().map(|t| Some(t.entry_time)).collect(),
             ),
-            Column::Float("entry_price", all.iter().map(|t| t.entry_price).collect()),
-            Column::Time(
+            Column::float("entry_price", all.iter().map(|t| t.entry_price).collect()),
+            Column::time(
                 "exit_time",
                 all.iter()
                     .map(|t| (!t.open).then_some(t.exit_time))
                     .collect(),
             ),
-            Column::Float("exit_price", all.iter().map(|t| t.exit_price).collect()),
-            Column::Float("pnl", all.iter().map(|t| t.pnl).collect()),
-            Column::Float("return", all.iter().map(|t| t.ret).collect()),
-            Column::Float("fees", all.iter().map(|t| t.fees).collect()),
-            Column::Text(
+            Column::float("exit_price", all.iter().map(|t| t.exit_price).collect()),
+            Column::float("pnl", all.iter().map(|t| t.pnl).collect()),
+            Column::float("return", all.iter().map(|t| t.ret).collect()),
+            Column::float("fees", all.iter().map(|t| t.fees).collect()),
+            Column::text(
                 "status",
                 all.iter()
                     .map(|t| if t.open { "open" } else { "closed" }.into())
@@ -249,20 +249,20 @@ fn trade_table(outcome: &BacktestOutcome) -> Table {
 fn fill_table(outcome: &BacktestOutcome) -> Table {
     let f = &outcome.fills;
     Table {
-        name: "fills",
+        name: "fills".into(),
         columns: vec![
-            Column::Time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
-            Column::Int("order_id", f.iter().map(|x| x.order_id.0).collect()),
-            Column::Text(
+            Column::time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
+            Column::int("order_id", f.iter().map(|x| x.order_id.0).collect()),
+            Column::text(
                 "instrument",
                 f.iter()
                     .map(|x| outcome.instruments[x.instrument.get()].to_string())
                     .collect(),
             ),
-            Column::Text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
-            Column::Float("quantity", f.iter().map(|x| x.qty).collect()),
-            Column::Float("price", f.iter().map(|x| x.price).collect()),
-            Column::Float("fee", f.iter().map(|x| x.fee).collect()),
+            Column::text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
+            Column::float("quantity", f.iter().map(|x| x.qty).collect()),
+            Column::float("price", f.iter().map(|x| x.price).collect()),
+            Column::float("fee", f.iter().map(|x| x.fee).collect()),
         ],
     }
 }
@@ -276,11 +276,11 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
     };
     let price = |p: Option<market_data::Price>| p.map_or(f64::NAN, |p| p.0);
     Table {
-        name: "orders",
+        name: "orders".into(),
         columns: vec![
-            Column::Int("order_id", o.iter().map(|r| r.id.0).collect()),
-            Column::Time("created", o.iter().map(|r| Some(r.created)).collect()),
-            Column::Text(
+            Column::int("order_id", o.iter().map(|r| r.id.0).collect()),
+            Column::time("created", o.iter().map(|r| Some(r.created)).collect()),
+            Column::text(
                 "instrument",
                 o.iter()
                     .map(|r| {
@@ -291,39 +291,39 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
                     })
                     .collect(),
             ),
-            Column::Text(
+            Column::text(
                 "side",
                 o.iter().map(|r| r.request.side.as_str().into()).collect(),
             ),
-            Column::Text(
+            Column::text(
                 "kind",
                 o.iter().map(|r| r.request.kind.as_str().into()).collect(),
             ),
-            Column::Text("size", o.iter().map(size).collect()),
-            Column::Float(
+            Column::text("size", o.iter().map(size).collect()),
+            Column::float(
                 "limit_price",
                 o.iter()
                     .map(|r| price(r.request.kind.limit_price()))
                     .collect(),
             ),
-            Column::Float(
+            Column::float(
                 "stop_price",
                 o.iter()
                     .map(|r| price(r.request.kind.trigger_price()))
                     .collect(),
             ),
-            Column::Text(
+            Column::text(
                 "time_in_force",
                 o.iter().map(|r| r.request.tif.as_str().into()).collect(),
             ),
-            Column::Int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
-            Column::Text(
+            Column::int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
+            Column::text(
                 "status",
                 o.iter().map(|r| r.status.as_str().into()).collect(),
             ),
-            Column::Time("closed", o.iter().map(|r| r.closed).collect()),
-            Column::Float("filled_quantity", o.iter().map(|r| r.filled).collect()),
-            Column::Float(
+            Column::time("closed", o.iter().map(|r| r.closed).collect()),
+            Column::float("filled_quantity", o.iter().map(|r| r.filled).collect()),
+            Column::float(
                 "avg_fill_price",
                 o.iter()
                     .map(|r| {
@@ -335,8 +335,8 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
                     })
                     .collect(),
             ),
-            Column::Float("fees", o.iter().map(|r| r.fees).collect()),
-            Column::Text(
+            Column::float("fees", o.iter().map(|r| r.fees).collect()),
+            Column::text(
                 "reason",
                 o.iter()
                     .map(|r| r.reason.map(|x| x.describe()).unwrap_or_default())
@@ -349,12 +349,12 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
 fn equity_table(outcome: &BacktestOutcome) -> Table {
     let c = &outcome.curve;
     Table {
-        name: "equity",
+        name: "equity".into(),
         columns: vec![
-            Column::Time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
-            Column::Float("equity", c.equity.clone()),
-            Column::Float("cash", c.cash.clone()),
-            Column::Float("drawdown", drawdown_series(&c.equity)),
+            Column::time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
+            Column::float("equity", c.equity.clone()),
+            Column::float("cash", c.cash.clone()),
+            Column::float("drawdown", drawdown_series(&c.equity)),
         ],
     }
 }
@@ -394,8 +394,8 @@ pub fn write_results(
         order_table(outcome),
         equity_table(outcome),
     ] {
-        table.write_csv(dir)?;
-        table.write_parquet(dir)?;
+        table.write_csv(&dir.join(format!("{}.csv", table.name)))?;
+        table.write_parquet(&dir.join(format!("{}.parquet", table.name)))?;
     }
 
     if !report {

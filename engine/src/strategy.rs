@@ -4,6 +4,7 @@
 //! A strategy never does I/O, never reads the wall clock and never touches the broker: the engine
 //! owns time, state and routing, so the same strategy runs unchanged in backtests, paper and live.
 
+use crate::features::FeatureSource;
 use crate::order::{Order, OrderId, OrderRequest};
 use crate::portfolio::{Portfolio, Position};
 use market_data::{
@@ -140,6 +141,7 @@ pub struct Ctx<'a> {
     pub(crate) orders: &'a [Vec<Order>],
     pub(crate) instruments: &'a [InstrumentId],
     pub(crate) halted: bool,
+    pub(crate) features: Option<&'a dyn FeatureSource>,
 }
 
 impl<'a> Ctx<'a> {
@@ -156,6 +158,7 @@ impl<'a> Ctx<'a> {
             orders,
             instruments,
             halted: false,
+            features: None,
         }
     }
 
@@ -197,6 +200,27 @@ impl<'a> Ctx<'a> {
     /// Returns an instrument's name.
     pub fn instrument_id(&self, instrument: InstrumentIdx) -> &'a InstrumentId {
         &self.instruments[instrument.get()]
+    }
+
+    /// Returns a context that also exposes `features`.
+    pub fn with_features(self, features: &'a dyn FeatureSource) -> Self {
+        Self {
+            features: Some(features),
+            ..self
+        }
+    }
+
+    /// Returns the value of feature column `column` for an instrument, or `None` while it is not
+    /// ready (or when the run has no such column).
+    #[inline]
+    pub fn feature(&self, instrument: InstrumentIdx, column: usize) -> Option<f64> {
+        let value = *self.features?.values(instrument).get(column)?;
+        (!value.is_nan()).then_some(value)
+    }
+
+    /// Returns every feature value of an instrument (NaN where not ready).
+    pub fn features(&self, instrument: InstrumentIdx) -> &'a [f64] {
+        self.features.map_or(&[], |f| f.values(instrument))
     }
 
     /// Returns true once the drawdown kill switch has fired.

@@ -13,62 +13,98 @@ use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
+/// The values of one column.
+#[derive(Debug, Clone)]
+pub enum Values {
+    /// Text.
+    Text(Vec<String>),
+    /// Numbers; NaN is written as an empty cell (CSV) or null (Parquet).
+    Float(Vec<f64>),
+    /// Counts and ids.
+    Int(Vec<u64>),
+    /// UTC timestamps; `None` is empty or null.
+    Time(Vec<Option<Timestamp>>),
+}
+
 /// One named column.
 #[derive(Debug, Clone)]
-pub(crate) enum Column {
-    /// Text.
-    Text(&'static str, Vec<String>),
-    /// Numbers; NaN is written as an empty cell (CSV) or null (Parquet).
-    Float(&'static str, Vec<f64>),
-    /// Counts and ids.
-    Int(&'static str, Vec<u64>),
-    /// UTC timestamps; `None` is empty or null.
-    Time(&'static str, Vec<Option<Timestamp>>),
+pub struct Column {
+    /// The header.
+    pub name: String,
+    /// The values.
+    pub values: Values,
 }
 
 impl Column {
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Column::Text(n, _) | Column::Float(n, _) | Column::Int(n, _) | Column::Time(n, _) => n,
+    /// Returns a text column.
+    pub fn text(name: impl Into<String>, values: Vec<String>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::Text(values),
+        }
+    }
+
+    /// Returns a number column.
+    pub fn float(name: impl Into<String>, values: Vec<f64>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::Float(values),
+        }
+    }
+
+    /// Returns a count column.
+    pub fn int(name: impl Into<String>, values: Vec<u64>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::Int(values),
+        }
+    }
+
+    /// Returns a timestamp column.
+    pub fn time(name: impl Into<String>, values: Vec<Option<Timestamp>>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::Time(values),
         }
     }
 
     fn len(&self) -> usize {
-        match self {
-            Column::Text(_, v) => v.len(),
-            Column::Float(_, v) => v.len(),
-            Column::Int(_, v) => v.len(),
-            Column::Time(_, v) => v.len(),
+        match &self.values {
+            Values::Text(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Time(v) => v.len(),
         }
     }
 
-    pub(crate) fn write_cell(&self, row: usize, out: &mut String) {
+    /// Appends the CSV text of row `row` to `out`.
+    pub fn write_cell(&self, row: usize, out: &mut String) {
         // Writing to a String cannot fail.
-        let _ = match self {
-            Column::Text(_, v) => write_escaped(&v[row], out),
-            Column::Float(_, v) if v[row].is_nan() => Ok(()),
-            Column::Float(_, v) => write!(out, "{}", v[row]),
-            Column::Int(_, v) => write!(out, "{}", v[row]),
-            Column::Time(_, v) => v[row].map_or(Ok(()), |ts| write!(out, "{ts}")),
+        let _ = match &self.values {
+            Values::Text(v) => write_escaped(&v[row], out),
+            Values::Float(v) if v[row].is_nan() => Ok(()),
+            Values::Float(v) => write!(out, "{}", v[row]),
+            Values::Int(v) => write!(out, "{}", v[row]),
+            Values::Time(v) => v[row].map_or(Ok(()), |ts| write!(out, "{ts}")),
         };
     }
 
     fn to_arrow(&self) -> (Field, ArrayRef) {
-        let name = self.name();
-        match self {
-            Column::Text(_, v) => (
+        let name = self.name.as_str();
+        match &self.values {
+            Values::Text(v) => (
                 Field::new(name, DataType::Utf8, false),
                 Arc::new(StringArray::from(v.clone())),
             ),
-            Column::Float(_, v) => {
+            Values::Float(v) => {
                 let values: Float64Array = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
                 (Field::new(name, DataType::Float64, true), Arc::new(values))
             }
-            Column::Int(_, v) => (
+            Values::Int(v) => (
                 Field::new(name, DataType::UInt64, false),
                 Arc::new(UInt64Array::from(v.clone())),
             ),
-            Column::Time(_, v) => {
+            Values::Time(v) => {
                 let values: TimestampNanosecondArray = v.iter().map(|t| t.map(|t| t.0)).collect();
                 let values = values.with_timezone("UTC");
                 let field = Field::new(
@@ -92,21 +128,42 @@ fn write_escaped(text: &str, out: &mut String) -> std::fmt::Result {
 
 /// A table: equal-length named columns.
 #[derive(Debug, Clone)]
-pub(crate) struct Table {
-    pub(crate) name: &'static str,
-    pub(crate) columns: Vec<Column>,
+pub struct Table {
+    /// Names the table (`trades`, `features`, ...).
+    pub name: String,
+    /// Its columns, all of one length.
+    pub columns: Vec<Column>,
 }
 
 impl Table {
-    fn rows(&self) -> usize {
+    /// Returns the number of rows.
+    pub fn rows(&self) -> usize {
         self.columns.first().map_or(0, Column::len)
     }
 
-    /// Writes `<dir>/<name>.csv` with a header row.
-    pub(crate) fn write_csv(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(format!("{}.csv", self.name));
+    /// Writes the table as CSV for a `.csv` path and as Parquet otherwise.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            self.write_csv(path)
+        } else {
+            self.write_parquet(path)
+        }
+    }
+
+    /// Writes the table as CSV with a header row.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write_csv(&self, path: &Path) -> Result<()> {
+        let path = path.to_path_buf();
         let mut text = String::with_capacity(64 * (self.rows() + 1));
-        let header: Vec<&str> = self.columns.iter().map(Column::name).collect();
+        let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
         text.push_str(&header.join(","));
         text.push('\n');
         for row in 0..self.rows() {
@@ -123,15 +180,18 @@ impl Table {
             .map_err(|source| Error::Write { path, source })
     }
 
-    /// Writes `<dir>/<name>.parquet`, zstd-compressed.
-    pub(crate) fn write_parquet(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(format!("{}.parquet", self.name));
+    /// Writes the table as Parquet, zstd-compressed.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write_parquet(&self, path: &Path) -> Result<()> {
+        let path = path.to_path_buf();
         let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
             self.columns.iter().map(Column::to_arrow).unzip();
         let schema = Arc::new(Schema::new(fields));
         let batch =
             RecordBatch::try_new(schema.clone(), arrays).map_err(|source| Error::Arrow {
-                table: self.name,
+                table: self.name.clone(),
                 source,
             })?;
         let file = std::fs::File::create(&path).map_err(|source| Error::Write {

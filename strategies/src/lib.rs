@@ -3,11 +3,12 @@
 
 pub mod bollinger_reversion;
 pub mod buy_and_hold;
+pub mod features;
 pub mod indicators;
 mod registry;
 pub mod sma_crossover;
 
-pub use registry::{STRATEGY_NAMES, StrategyConfig};
+pub use registry::{BuiltStrategy, STRATEGY_NAMES, StrategyConfig};
 
 /// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a
 /// strategy needs no instrument count up front and allocates only when a new instrument appears.

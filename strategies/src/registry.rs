@@ -6,9 +6,12 @@
 
 use crate::bollinger_reversion::{BollingerParams, BollingerReversion};
 use crate::buy_and_hold::BuyAndHold;
+use crate::features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
-use engine::{RangeError, Strategy};
+use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_with};
+use market_data::BarSeries;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Every registered strategy name.
 pub const STRATEGY_NAMES: &[&str] = &["sma_crossover", "buy_and_hold", "bollinger_reversion"];
@@ -52,13 +55,57 @@ impl StrategyConfig {
         }
     }
 
-    /// Returns a fresh strategy; call `validate` first.
-    pub fn build(&self) -> Box<dyn Strategy + Send> {
-        match self {
-            StrategyConfig::SmaCrossover(p) => Box::new(SmaCrossover::new(p.clone())),
+    /// Returns a fresh strategy and the pipeline of `user` features plus those it reads; call
+    /// `validate` first.
+    ///
+    /// # Errors
+    /// Names the feature at fault: invalid, or clashing with one the strategy needs.
+    pub fn build(&self, user: &[FeatureConfig]) -> Result<BuiltStrategy, FeatureError> {
+        let required = match self {
+            StrategyConfig::SmaCrossover(p) => SmaCrossover::required_features(p),
+            StrategyConfig::BuyAndHold => Vec::new(),
+            StrategyConfig::BollingerReversion(p) => BollingerReversion::required_features(p),
+        };
+        let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
+        let strategy: Box<dyn Strategy + Send> = match self {
+            StrategyConfig::SmaCrossover(_) => Box::new(SmaCrossover::new(&pipeline)?),
             StrategyConfig::BuyAndHold => Box::new(BuyAndHold::new()),
-            StrategyConfig::BollingerReversion(p) => Box::new(BollingerReversion::new(p.clone())),
-        }
+            StrategyConfig::BollingerReversion(p) => {
+                Box::new(BollingerReversion::new(p, &pipeline)?)
+            }
+        };
+        Ok(BuiltStrategy { strategy, pipeline })
+    }
+}
+
+/// A strategy ready to run, with the feature pipeline it reads.
+pub struct BuiltStrategy {
+    /// The strategy.
+    pub strategy: Box<dyn Strategy + Send>,
+    /// Its features (the user's plus its own).
+    pub pipeline: Arc<PipelineSpec>,
+}
+
+impl std::fmt::Debug for BuiltStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltStrategy")
+            .field("strategy", &self.strategy.name())
+            .field("pipeline", &self.pipeline.columns())
+            .finish()
+    }
+}
+
+impl BuiltStrategy {
+    /// Runs a backtest of the strategy over `data` with its pipeline.
+    ///
+    /// # Errors
+    /// Returns the engine's error, if any.
+    pub fn run(self, spec: &EngineSpec, data: &[BarSeries]) -> engine::Result<BacktestOutcome> {
+        let features: Option<Box<dyn FeatureSource>> = (!self.pipeline.is_empty()).then(|| {
+            Box::new(PipelineRunner::new(self.pipeline.clone(), data.len()))
+                as Box<dyn FeatureSource>
+        });
+        run_backtest_with(spec, data, self.strategy, features)
     }
 }
 

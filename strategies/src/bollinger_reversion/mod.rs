@@ -4,8 +4,8 @@
 //! It exercises the order types the crossover does not: limits (entry and exit), a stop (the
 //! bracket's stop-loss), one-cancels-other, and cancel-and-replace as the bands move.
 
-use crate::indicators::RollingStd;
-use crate::state_for;
+use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
+use crate::sma_crossover::column;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
 };
@@ -66,20 +66,33 @@ impl BollingerParams {
 const ENTRY: u32 = 1;
 const EXIT: u32 = 2;
 
-/// The strategy, with bands per instrument.
+/// The strategy: reads the bands (`bb_mid`, `bb_lower`) from the feature pipeline.
 #[derive(Debug, Clone)]
 pub struct BollingerReversion {
-    params: BollingerParams,
-    bands: Vec<RollingStd>,
+    stop: f64,
+    mid: usize,
+    lower: usize,
 }
 
 impl BollingerReversion {
-    /// Returns the strategy; call `params.validate()` first.
-    pub fn new(params: BollingerParams) -> Self {
-        Self {
-            params,
-            bands: Vec::new(),
-        }
+    /// Returns the features the strategy reads: Bollinger bands `bb` of the close.
+    pub fn required_features(params: &BollingerParams) -> Vec<FeatureConfig> {
+        vec![FeatureConfig {
+            width: Some(params.width),
+            ..FeatureConfig::new("bb", "bollinger", "close", params.period)
+        }]
+    }
+
+    /// Returns the strategy reading its bands from `pipeline`; call `params.validate()` first.
+    ///
+    /// # Errors
+    /// Names a required feature missing from the pipeline.
+    pub fn new(params: &BollingerParams, pipeline: &PipelineSpec) -> Result<Self, FeatureError> {
+        Ok(Self {
+            stop: params.stop,
+            mid: column(pipeline, "bb_mid")?,
+            lower: column(pipeline, "bb_lower")?,
+        })
     }
 }
 
@@ -94,21 +107,19 @@ impl Strategy for BollingerReversion {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        let Some((idx, bar)) = event.as_bar() else {
+        let Some((idx, _)) = event.as_bar() else {
             return Ok(());
         };
-        let period = self.params.period;
-        let bands = state_for(&mut self.bands, idx, || RollingStd::new(period));
-        let Some((mid, std)) = bands.update(bar.close) else {
+        let (Some(mid), Some(lower)) = (ctx.feature(idx, self.mid), ctx.feature(idx, self.lower))
+        else {
             return Ok(());
         };
-        let lower = mid - self.params.width * std;
         let qty = ctx.qty(idx);
         if qty == 0.0 {
             // Flat: rest one entry at the current lower band, replacing yesterday's.
             out.cancel_all(idx);
             if lower > 0.0 {
-                let stop = Price(lower * (1.0 - self.params.stop));
+                let stop = Price(lower * (1.0 - self.stop));
                 let entry = OrderRequest::limit(idx, Side::Buy, Size::Auto, Price(lower))
                     .with_bracket(Bracket {
                         take_profit: None,

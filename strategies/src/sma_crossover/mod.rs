@@ -4,7 +4,7 @@
 //! while either average is warming up. On a cross up while flat: a market buy sized by the
 //! config's sizing; on a cross down while long: a market sell of the whole position.
 
-use crate::indicators::RollingMean;
+use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
 use market_data::Side;
@@ -42,28 +42,46 @@ impl SmaCrossoverParams {
     }
 }
 
-#[derive(Debug, Clone)]
-struct Averages {
-    fast: RollingMean,
-    slow: RollingMean,
-    previous: Option<(f64, f64)>,
-}
-
-/// The strategy, with one pair of averages per instrument.
+/// The strategy: reads a fast and a slow SMA from the feature pipeline for each instrument.
 #[derive(Debug, Clone)]
 pub struct SmaCrossover {
-    params: SmaCrossoverParams,
-    state: Vec<Averages>,
+    fast: usize,
+    slow: usize,
+    previous: Vec<Option<(f64, f64)>>,
 }
 
 impl SmaCrossover {
-    /// Returns the strategy; call `params.validate()` first.
-    pub fn new(params: SmaCrossoverParams) -> Self {
-        Self {
-            params,
-            state: Vec::new(),
-        }
+    /// Returns the features the strategy reads: `sma_fast` and `sma_slow` of the close.
+    pub fn required_features(params: &SmaCrossoverParams) -> Vec<FeatureConfig> {
+        vec![
+            FeatureConfig::new("sma_fast", "sma", "close", params.fast),
+            FeatureConfig::new("sma_slow", "sma", "close", params.slow),
+        ]
     }
+
+    /// Returns the strategy reading its averages from `pipeline`, which must hold the
+    /// [`required_features`](Self::required_features).
+    ///
+    /// # Errors
+    /// Names a required feature missing from the pipeline.
+    pub fn new(pipeline: &PipelineSpec) -> Result<Self, FeatureError> {
+        Ok(Self {
+            fast: column(pipeline, "sma_fast")?,
+            slow: column(pipeline, "sma_slow")?,
+            previous: Vec::new(),
+        })
+    }
+}
+
+/// Returns the index of a column the strategy needs.
+pub(crate) fn column(pipeline: &PipelineSpec, name: &str) -> Result<usize, FeatureError> {
+    pipeline.column(name).ok_or_else(|| {
+        FeatureError::new(
+            name,
+            None,
+            "a feature the strategy needs, missing from the pipeline",
+        )
+    })
 }
 
 impl Strategy for SmaCrossover {
@@ -77,21 +95,16 @@ impl Strategy for SmaCrossover {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        let Some((idx, bar)) = event.as_bar() else {
+        let Some((idx, _)) = event.as_bar() else {
             return Ok(());
         };
-        let (fast, slow) = (self.params.fast, self.params.slow);
-        let s = state_for(&mut self.state, idx, || Averages {
-            fast: RollingMean::new(fast),
-            slow: RollingMean::new(slow),
-            previous: None,
-        });
-        let now = (s.fast.update(bar.close), s.slow.update(bar.close));
-        let (Some(fast), Some(slow)) = now else {
+        let previous = state_for(&mut self.previous, idx, || None);
+        let (Some(fast), Some(slow)) = (ctx.feature(idx, self.fast), ctx.feature(idx, self.slow))
+        else {
+            *previous = None;
             return Ok(());
         };
-        let previous = s.previous.replace((fast, slow));
-        let Some((prev_fast, prev_slow)) = previous else {
+        let Some((prev_fast, prev_slow)) = previous.replace((fast, slow)) else {
             return Ok(());
         };
         let qty = ctx.qty(idx);

@@ -1,0 +1,375 @@
+//! The feature kinds: which parameters each takes, their ranges and defaults, its default inputs,
+//! and how to build its indicator.
+
+use super::FeatureConfig;
+use super::spec::FeatureError;
+use super::transforms::{Clip, Diff, Lag, Standardize};
+use crate::indicators::{self as ind, Indicator};
+
+/// One feature kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// Its name in `kind = "..."`.
+    pub name: &'static str,
+    /// The parameters it takes (besides name, kind, input(s), on_nan, max_gap).
+    pub params: &'static [&'static str],
+    /// The parameters it requires.
+    pub required: &'static [&'static str],
+    /// Its inputs when the table names none.
+    pub default_inputs: &'static [&'static str],
+    /// Allowed `mode` values, the first being the default.
+    pub modes: &'static [&'static str],
+}
+
+const CLOSE: &[&str] = &["close"];
+const HLC: &[&str] = &["high", "low", "close"];
+
+/// Every feature kind.
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "sma",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "ema",
+        params: &["period", "mode"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &["first", "sma"],
+    },
+    Kind {
+        name: "wma",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "rsi",
+        params: &["period", "mode"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &["ta", "classic"],
+    },
+    Kind {
+        name: "macd",
+        params: &["fast", "slow", "signal"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "bollinger",
+        params: &["period", "width"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "atr",
+        params: &["period"],
+        required: &[],
+        default_inputs: HLC,
+        modes: &[],
+    },
+    Kind {
+        name: "stochastic",
+        params: &["period", "signal"],
+        required: &[],
+        default_inputs: HLC,
+        modes: &[],
+    },
+    Kind {
+        name: "roc",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "returns",
+        params: &["period", "mode"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &["simple", "log"],
+    },
+    Kind {
+        name: "volatility",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "zscore",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "min",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "max",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "vwap",
+        params: &["period", "mode"],
+        required: &[],
+        default_inputs: &["typical", "volume"],
+        modes: &["session", "rolling"],
+    },
+    Kind {
+        name: "obv",
+        params: &[],
+        required: &[],
+        default_inputs: &["close", "volume"],
+        modes: &[],
+    },
+    Kind {
+        name: "correlation",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: &[],
+        modes: &[],
+    },
+    Kind {
+        name: "lag",
+        params: &["period"],
+        required: &["period"],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "diff",
+        params: &["period"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "clip",
+        params: &["min", "max"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &[],
+    },
+    Kind {
+        name: "standardize",
+        params: &["period", "mode", "fit_until"],
+        required: &[],
+        default_inputs: CLOSE,
+        modes: &["online", "frozen"],
+    },
+];
+
+fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().find(|k| k.name == name)
+}
+
+/// Returns a kind's default inputs (none for an unknown kind).
+pub(crate) fn default_inputs(name: &str) -> &'static [&'static str] {
+    kind(name).map_or(&[], |k| k.default_inputs)
+}
+
+/// Checks that every parameter set applies to the kind, required ones are present, and values are
+/// in range.
+pub(crate) fn check_params(c: &FeatureConfig) -> Result<(), FeatureError> {
+    let err =
+        |key: &'static str, message: String| Err(FeatureError::new(&c.name, Some(key), message));
+    let Some(k) = kind(&c.kind) else {
+        let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        return err(
+            "kind",
+            format!("one of {}, found {:?}", known.join(", "), c.kind),
+        );
+    };
+    for key in c.set_params() {
+        if !k.params.contains(&key) {
+            let takes = if k.params.is_empty() {
+                "no parameters".to_string()
+            } else {
+                k.params.join(", ")
+            };
+            return err(
+                key,
+                format!("no `{key}` for kind {:?}, which takes {takes}", k.name),
+            );
+        }
+    }
+    for key in k.required {
+        if !c.set_params().contains(key) {
+            return err(key, format!("`{key}` for kind {:?}", k.name));
+        }
+    }
+    for (key, value) in [
+        ("period", c.period),
+        ("fast", c.fast),
+        ("slow", c.slow),
+        ("signal", c.signal),
+    ] {
+        if value == Some(0) {
+            return err(key, "a period of at least 1 bar, found 0".into());
+        }
+    }
+    if let (Some(fast), Some(slow)) = (c.fast, c.slow)
+        && fast >= slow
+    {
+        return err(
+            "fast",
+            format!("fewer bars than slow ({slow}), found {fast}"),
+        );
+    }
+    if let Some(width) = c.width
+        && !(width.is_finite() && width > 0.0)
+    {
+        return err(
+            "width",
+            format!("a positive number of standard deviations, found {width}"),
+        );
+    }
+    if let (Some(min), Some(max)) = (c.min, c.max)
+        && min > max
+    {
+        return err("min", format!("at most max ({max}), found {min}"));
+    }
+    if k.name == "clip" && c.min.is_none() && c.max.is_none() {
+        return err("min", "`min`, `max` or both for kind \"clip\"".into());
+    }
+    let mode = mode(c, k)?;
+    match (k.name, mode) {
+        ("vwap", "rolling") if c.period.is_none() => {
+            return err("period", "`period` for a rolling vwap".into());
+        }
+        ("vwap", "session") if c.period.is_some() => {
+            return err(
+                "period",
+                "no `period` for a session vwap (it resets each UTC day)".into(),
+            );
+        }
+        ("standardize", "frozen") if c.fit_until.is_none() => {
+            return err(
+                "fit_until",
+                "`fit_until` (end of the training window) for mode \"frozen\"".into(),
+            );
+        }
+        ("standardize", "online") if c.fit_until.is_some() => {
+            return err(
+                "fit_until",
+                "no `fit_until` for mode \"online\" (set mode = \"frozen\")".into(),
+            );
+        }
+        _ => {}
+    }
+    if matches!(
+        k.name,
+        "bollinger" | "volatility" | "correlation" | "zscore"
+    ) && c.period == Some(1)
+    {
+        return err("period", format!("at least 2 bars for {}, found 1", k.name));
+    }
+    Ok(())
+}
+
+/// Returns the config's mode, or the kind's default.
+fn mode(c: &FeatureConfig, k: &Kind) -> Result<&'static str, FeatureError> {
+    match &c.mode {
+        None => Ok(k.modes.first().copied().unwrap_or("")),
+        Some(m) => k.modes.iter().copied().find(|x| x == m).ok_or_else(|| {
+            FeatureError::new(
+                &c.name,
+                Some("mode"),
+                format!(
+                    "one of {} for kind {:?}, found {m:?}",
+                    k.modes.join(", "),
+                    k.name
+                ),
+            )
+        }),
+    }
+}
+
+/// Builds the indicator a checked config describes.
+pub(crate) fn build_indicator(c: &FeatureConfig) -> Result<Box<dyn Indicator>, FeatureError> {
+    let Some(k) = kind(&c.kind) else {
+        return Err(FeatureError::new(
+            &c.name,
+            Some("kind"),
+            format!("a known kind, found {:?}", c.kind),
+        ));
+    };
+    let mode = mode(c, k)?;
+    let period = |default: usize| c.period.unwrap_or(default);
+    Ok(match k.name {
+        "sma" => Box::new(ind::Sma::new(period(20))),
+        "ema" => Box::new(ind::Ema::new(
+            period(20),
+            if mode == "sma" {
+                ind::EmaSeed::Sma
+            } else {
+                ind::EmaSeed::First
+            },
+        )),
+        "wma" => Box::new(ind::Wma::new(period(20))),
+        "rsi" => Box::new(ind::Rsi::new(
+            period(14),
+            if mode == "classic" {
+                ind::RsiSmoothing::Classic
+            } else {
+                ind::RsiSmoothing::Ta
+            },
+        )),
+        "macd" => Box::new(ind::Macd::new(
+            c.fast.unwrap_or(12),
+            c.slow.unwrap_or(26),
+            c.signal.unwrap_or(9),
+        )),
+        "bollinger" => Box::new(ind::Bollinger::new(period(20), c.width.unwrap_or(2.0))),
+        "atr" => Box::new(ind::Atr::new(period(14))),
+        "stochastic" => Box::new(ind::Stochastic::new(period(14), c.signal.unwrap_or(3))),
+        "roc" => Box::new(ind::Roc::new(period(10))),
+        "returns" if mode == "log" => Box::new(ind::LogReturn::new(period(1))),
+        "returns" => Box::new(ind::SimpleReturn::new(period(1))),
+        "volatility" => Box::new(ind::Volatility::new(period(20))),
+        "zscore" => Box::new(ind::ZScore::new(period(20))),
+        "min" => Box::new(ind::RollingMin::new(period(20))),
+        "max" => Box::new(ind::RollingMax::new(period(20))),
+        "vwap" if mode == "rolling" => Box::new(ind::Vwap::rolling(period(20))),
+        "vwap" => Box::new(ind::Vwap::session()),
+        "obv" => Box::new(ind::Obv::new()),
+        "correlation" => Box::new(ind::Correlation::new(period(20))),
+        "lag" => Box::new(Lag::new(period(1))),
+        "diff" => Box::new(Diff::new(period(1))),
+        "clip" => Box::new(Clip::new(
+            c.min.unwrap_or(f64::NEG_INFINITY),
+            c.max.unwrap_or(f64::INFINITY),
+        )),
+        "standardize" => match c
+            .fit_until
+            .as_deref()
+            .and_then(market_data::csv::parse_timestamp)
+        {
+            Some(until) if mode == "frozen" => Box::new(Standardize::frozen(until)),
+            _ => Box::new(Standardize::online(period(20))),
+        },
+        other => {
+            return Err(FeatureError::new(
+                &c.name,
+                Some("kind"),
+                format!("a known kind, found {other:?}"),
+            ));
+        }
+    })
+}

@@ -1,0 +1,215 @@
+//! Transforms used by models: lag, difference, clipping, and standardisation (online, or with
+//! statistics fitted on a training window and then frozen). They are `Indicator`s like any other,
+//! so they chain in the pipeline and run identically streaming and batch.
+
+use crate::indicators::Indicator;
+use market_data::Timestamp;
+
+/// The value `period` bars ago.
+#[derive(Debug, Clone)]
+pub struct Lag {
+    ring: Vec<f64>,
+    next: usize,
+    seen: usize,
+}
+
+impl Lag {
+    /// Returns a lag of `period` bars (at least 1).
+    pub fn new(period: usize) -> Self {
+        Self {
+            ring: vec![0.0; period.max(1)],
+            next: 0,
+            seen: 0,
+        }
+    }
+
+    /// Adds a value and returns the one `period` bars ago, once there is one.
+    pub fn update(&mut self, x: f64) -> Option<f64> {
+        let old = std::mem::replace(&mut self.ring[self.next], x);
+        self.next = (self.next + 1) % self.ring.len();
+        self.seen += 1;
+        (self.seen > self.ring.len()).then_some(old)
+    }
+}
+
+impl Indicator for Lag {
+    fn inputs(&self) -> usize {
+        1
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["value"]
+    }
+    fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
+        out[0] = Lag::update(self, input[0]).unwrap_or(f64::NAN);
+    }
+    fn reset(&mut self) {
+        *self = Self::new(self.ring.len());
+    }
+    fn warmup(&self) -> usize {
+        self.ring.len() + 1
+    }
+}
+
+/// x[t] - x[t - period].
+#[derive(Debug, Clone)]
+pub struct Diff {
+    lag: Lag,
+}
+
+impl Diff {
+    /// Returns a difference over `period` bars.
+    pub fn new(period: usize) -> Self {
+        Self {
+            lag: Lag::new(period),
+        }
+    }
+}
+
+impl Indicator for Diff {
+    fn inputs(&self) -> usize {
+        1
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["value"]
+    }
+    fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
+        out[0] = self
+            .lag
+            .update(input[0])
+            .map_or(f64::NAN, |old| input[0] - old);
+    }
+    fn reset(&mut self) {
+        self.lag = Lag::new(self.lag.ring.len());
+    }
+    fn warmup(&self) -> usize {
+        self.lag.ring.len() + 1
+    }
+}
+
+/// The input limited to [min, max].
+#[derive(Debug, Clone)]
+pub struct Clip {
+    min: f64,
+    max: f64,
+}
+
+impl Clip {
+    /// Returns a clip to [min, max] (either may be infinite).
+    pub fn new(min: f64, max: f64) -> Self {
+        Self { min, max }
+    }
+}
+
+impl Indicator for Clip {
+    fn inputs(&self) -> usize {
+        1
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["value"]
+    }
+    fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
+        out[0] = input[0].clamp(self.min, self.max);
+    }
+    fn reset(&mut self) {}
+    fn warmup(&self) -> usize {
+        1
+    }
+}
+
+/// (x - mean) / std, with the sample statistics of the values seen so far (online), or of the
+/// values before `fit_until` (frozen: not ready until then, fixed afterwards, so nothing after
+/// the training window ever shapes them).
+#[derive(Debug, Clone)]
+pub struct Standardize {
+    min_count: usize,
+    fit_until: Option<Timestamp>,
+    count: usize,
+    mean: f64,
+    m2: f64,
+    frozen: Option<(f64, f64)>,
+}
+
+impl Standardize {
+    /// Returns an online standardiser, ready after `min_count` values.
+    pub fn online(min_count: usize) -> Self {
+        Self {
+            min_count: min_count.max(2),
+            fit_until: None,
+            count: 0,
+            mean: 0.0,
+            m2: 0.0,
+            frozen: None,
+        }
+    }
+
+    /// Returns a standardiser fitted on values stamped before `fit_until`, then frozen.
+    pub fn frozen(fit_until: Timestamp) -> Self {
+        Self {
+            fit_until: Some(fit_until),
+            ..Self::online(2)
+        }
+    }
+
+    /// Returns the frozen (mean, std), once fitted.
+    pub fn statistics(&self) -> Option<(f64, f64)> {
+        self.frozen
+    }
+
+    fn observe(&mut self, x: f64) {
+        // Welford's update: stable for long series.
+        self.count += 1;
+        let delta = x - self.mean;
+        self.mean += delta / self.count as f64;
+        self.m2 += delta * (x - self.mean);
+    }
+
+    fn std(&self) -> f64 {
+        (self.m2 / (self.count - 1) as f64).sqrt()
+    }
+}
+
+impl Indicator for Standardize {
+    fn inputs(&self) -> usize {
+        1
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["value"]
+    }
+    fn update(&mut self, ts: Timestamp, input: &[f64], out: &mut [f64]) {
+        let x = input[0];
+        out[0] = match self.fit_until {
+            None => {
+                self.observe(x);
+                if self.count >= self.min_count && self.m2 > 0.0 {
+                    (x - self.mean) / self.std()
+                } else {
+                    f64::NAN
+                }
+            }
+            Some(until) => {
+                if self.frozen.is_none() {
+                    if ts < until {
+                        self.observe(x);
+                    } else if self.count >= 2 && self.m2 > 0.0 {
+                        self.frozen = Some((self.mean, self.std()));
+                    }
+                }
+                self.frozen.map_or(f64::NAN, |(mean, std)| (x - mean) / std)
+            }
+        };
+    }
+    fn reset(&mut self) {
+        // Frozen statistics belong to the training window and survive later gaps.
+        if self.frozen.is_none() {
+            *self = Self {
+                count: 0,
+                mean: 0.0,
+                m2: 0.0,
+                ..self.clone()
+            };
+        }
+    }
+    fn warmup(&self) -> usize {
+        self.min_count
+    }
+}
