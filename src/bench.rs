@@ -23,11 +23,18 @@ pub(crate) struct BenchArgs {
     /// Timed repetitions of each measurement; the median is reported.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Measure the feature pipeline instead: per-indicator update cost, a 20-feature pipeline
+    /// streaming, and batch throughput on 1 thread vs all cores.
+    #[arg(long)]
+    features: bool,
 }
 
 /// Runs the benchmarks and prints their figures.
 pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
+    if args.features {
+        return crate::bench_features::run(runs);
+    }
     let spec = SyntheticSpec {
         bars: args.bars,
         interval_ns: 60_000_000_000,

@@ -104,6 +104,10 @@ pub(crate) enum Instruments {
 pub(crate) struct PortfolioConfig {
     /// How instruments share cash.
     pub(crate) mode: PortfolioMode,
+    /// Sleeves only: each instrument's share of the capital, relative (normalised by their sum);
+    /// equal shares when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weights: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// How instruments share cash.
@@ -174,6 +178,24 @@ impl LoadedConfig {
         Ok(loaded)
     }
 
+    /// Returns this file's config with its values replaced by `table` (the file's table with
+    /// sweep overrides applied), checked like a loaded file.
+    ///
+    /// # Errors
+    /// Names the key at fault and what was expected; lines are those of the original file.
+    pub(crate) fn with_table(&self, table: toml::Table) -> Result<Self> {
+        let config: BacktestConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", self.path.display()))?;
+        let loaded = Self {
+            path: self.path.clone(),
+            source: self.source.clone(),
+            config,
+        };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
     /// Returns the engine's part of the config.
     pub(crate) fn engine_spec(&self) -> EngineSpec {
         let c = &self.config;
@@ -197,11 +219,19 @@ impl LoadedConfig {
         }
         c.strategy.validate().map_err(|e| self.range(e))?;
         self.engine_spec().validate().map_err(|e| self.range(e))?;
-        if c.portfolio.mode == PortfolioMode::Sleeves {
-            return Err(self.range(RangeError::new(
-                "portfolio.mode",
-                "\"shared\" (per-instrument sleeves are not available yet), found \"sleeves\"",
-            )));
+        if let Some(weights) = &c.portfolio.weights {
+            if c.portfolio.mode != PortfolioMode::Sleeves {
+                return Err(self.range(RangeError::new(
+                    "portfolio.weights",
+                    "no weights with mode = \"shared\" (they split capital between sleeves: set mode = \"sleeves\")",
+                )));
+            }
+            if let Some((name, w)) = weights.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0)) {
+                return Err(self.range(RangeError::new(
+                    format!("portfolio.weights.{name}"),
+                    format!("a positive weight, found {w}"),
+                )));
+            }
         }
         if let Some(p) = c.metrics.periods_per_year
             && !(p > 0.0 && p.is_finite())

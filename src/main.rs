@@ -1,6 +1,7 @@
 //! `quant`: the command-line program. It wires the crates together and holds no trading logic.
 
 mod bench;
+mod bench_features;
 mod config;
 mod data;
 

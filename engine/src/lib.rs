@@ -13,6 +13,7 @@ mod order;
 mod outcome;
 mod portfolio;
 mod results;
+mod sleeves;
 mod strategy;
 mod volatility;
 
@@ -36,6 +37,7 @@ pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, S
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
 pub use results::{InstrumentSummary, Summary, write_results};
+pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};
 pub use strategy::{
     Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError,
 };

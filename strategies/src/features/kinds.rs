@@ -302,7 +302,7 @@ fn mode(c: &FeatureConfig, k: &Kind) -> Result<&'static str, FeatureError> {
 }
 
 /// Builds the indicator a checked config describes.
-pub(crate) fn build_indicator(c: &FeatureConfig) -> Result<Box<dyn Indicator>, FeatureError> {
+pub fn build_indicator(c: &FeatureConfig) -> Result<Box<dyn Indicator>, FeatureError> {
     let Some(k) = kind(&c.kind) else {
         return Err(FeatureError::new(
             &c.name,

@@ -34,8 +34,15 @@ impl<const MAX: bool> MonoDeque<MAX> {
         }
     }
 
+    /// Returns the ring slot of the `i`-th entry; a compare beats `%`, an integer division.
+    #[inline]
     fn slot(&self, i: usize) -> usize {
-        (self.head + i) % self.val.len()
+        let slot = self.head + i;
+        if slot >= self.val.len() {
+            slot - self.val.len()
+        } else {
+            slot
+        }
     }
 
     /// Adds `x` and returns the extreme of the window once it holds `period` values.

@@ -154,11 +154,19 @@ impl<M: Merge> Sliding<M> {
             if self.front == 0 {
                 self.flip();
             }
-            self.head = (self.head + 1) % cap;
+            // Compares rather than `%`: an integer division per update is the costliest step.
+            self.head += 1;
+            if self.head == cap {
+                self.head = 0;
+            }
             self.len -= 1;
             self.front -= 1;
         }
-        self.items[(self.head + self.len) % cap] = item;
+        let mut slot = self.head + self.len;
+        if slot >= cap {
+            slot -= cap;
+        }
+        self.items[slot] = item;
         self.len += 1;
         self.back = self.back.merge(item);
     }

@@ -1,0 +1,412 @@
+//! Independent sleeves: each instrument runs as its own backtest with its share of the capital,
+//! in parallel, and the runs are combined into one portfolio result.
+//!
+//! Sleeves share no cash, so they need no common event loop: each is an ordinary run of the same
+//! engine over its own series, and rayon spreads them over the cores. Combining is pure and
+//! ordered by sleeve, so the result does not depend on the thread count or on which sleeve
+//! finished first. The combined [`BacktestOutcome`] is what a single run would have recorded for
+//! the whole book, so `Summary::new` and `write_results` take it unchanged:
+//!
+//! - equity and cash are the sums over sleeves on the union of their timestamps; a sleeve with no
+//!   bar at a time counts with its last value, and before its first bar with its starting cash;
+//! - orders get new ids 1..=n in (creation time, sleeve, own id) order, and fills follow them;
+//! - instrument indices are offset by the instruments of the sleeves before;
+//! - a time step counts as exposed when any sleeve holds a position over it (from the entry fill
+//!   to the exit fill of a round trip), which reproduces the engine's count for one sleeve.
+
+use crate::broker::{FillRecord, OrderRecord};
+use crate::config::EngineSpec;
+use crate::metrics::{ReturnMetrics, infer_periods_per_year};
+use crate::order::OrderId;
+use crate::outcome::{BacktestOutcome, EquityCurve};
+use crate::portfolio::TradeRecord;
+use market_data::{BarSeries, InstrumentIdx, Timestamp};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// The figures of one sleeve, for per-sleeve attribution in `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SleeveSummary {
+    /// The sleeve's instruments (one per sleeve when run by [`run_sleeves`]).
+    pub instruments: Vec<String>,
+    /// Its share of the capital.
+    pub weight: f64,
+    /// Its starting cash: the book's initial cash times its weight.
+    pub initial_cash: f64,
+    /// Its equity after its last bar.
+    pub final_equity: f64,
+    /// Final equity minus starting cash (after fees, open positions at their marks).
+    pub pnl: f64,
+    /// final / initial - 1.
+    pub total_return: f64,
+    /// Its contribution to the book's return: pnl over the book's initial cash.
+    pub contribution: f64,
+    /// Annualised Sharpe ratio of its own equity curve.
+    pub sharpe: f64,
+    /// Worst drawdown of its own equity curve (negative fraction).
+    pub max_drawdown: f64,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Commission paid.
+    pub fees: f64,
+    /// When its drawdown kill switch fired, if it did.
+    pub halted_at: Option<String>,
+}
+
+/// The combined result of a sleeves run, with each sleeve's own figures.
+#[derive(Debug, Clone)]
+pub struct SleevesOutcome {
+    /// The whole book, as one run.
+    pub combined: BacktestOutcome,
+    /// One entry per sleeve, in sleeve order.
+    pub sleeves: Vec<SleeveSummary>,
+}
+
+/// Returns the spec of a sleeve holding `weight` of the capital of `spec`.
+pub fn sleeve_spec(spec: &EngineSpec, weight: f64) -> EngineSpec {
+    let mut sleeve = spec.clone();
+    sleeve.broker.initial_cash = spec.broker.initial_cash * weight;
+    sleeve
+}
+
+/// Runs one sleeve per series, in parallel on the current rayon pool, and combines them.
+///
+/// `weights` (one per series, summing to 1) split the initial cash; `run` is one ordinary
+/// backtest of one series with its sleeve's spec. `periods_per_year` annualises the per-sleeve
+/// figures (inferred from the timestamps when `None`).
+///
+/// # Errors
+/// Returns the first failing sleeve's error, in sleeve order.
+///
+/// # Panics
+/// Panics when `weights` and `data` differ in length.
+pub fn run_sleeves<E, F>(
+    spec: &EngineSpec,
+    data: &[BarSeries],
+    weights: &[f64],
+    periods_per_year: Option<f64>,
+    run: F,
+) -> Result<SleevesOutcome, E>
+where
+    E: Send,
+    F: Fn(&EngineSpec, &[BarSeries]) -> Result<BacktestOutcome, E> + Sync,
+{
+    assert_eq!(data.len(), weights.len(), "one weight per sleeve");
+    let outcomes = data
+        .par_iter()
+        .zip(weights)
+        .map(|(series, &weight)| run(&sleeve_spec(spec, weight), std::slice::from_ref(series)))
+        .collect::<Result<Vec<_>, E>>()?;
+    Ok(combine_sleeves(spec, outcomes, weights, periods_per_year))
+}
+
+/// Combines independent sleeve runs into one book (see the module docs for the rules).
+///
+/// `spec` is the book's spec (its initial cash is the total); `weights` are the sleeves' shares.
+///
+/// # Panics
+/// Panics when `weights` and `sleeves` differ in length.
+pub fn combine_sleeves(
+    spec: &EngineSpec,
+    sleeves: Vec<BacktestOutcome>,
+    weights: &[f64],
+    periods_per_year: Option<f64>,
+) -> SleevesOutcome {
+    assert_eq!(sleeves.len(), weights.len(), "one weight per sleeve");
+    let initial_cash: f64 = sleeves.iter().map(|s| s.initial_cash).sum();
+    let curve = sum_curves(&sleeves);
+    let exposed_steps = exposed_steps(&curve.ts, &sleeves);
+    let (orders, fills) = merge_journals(&sleeves);
+    let summaries = sleeves
+        .iter()
+        .zip(weights)
+        .map(|(s, &weight)| summarize(s, weight, initial_cash, periods_per_year))
+        .collect();
+
+    let mut combined = BacktestOutcome {
+        instruments: Vec::new(),
+        spec: EngineSpec {
+            broker: crate::config::BrokerConfig {
+                initial_cash,
+                ..spec.broker.clone()
+            },
+            ..spec.clone()
+        },
+        curve,
+        orders,
+        fills,
+        trades: Vec::new(),
+        open_trades: Vec::new(),
+        positions: Vec::new(),
+        initial_cash,
+        fees: 0.0,
+        realized: 0.0,
+        traded_notional: 0.0,
+        exposed_steps,
+        bars_per_instrument: Vec::new(),
+        halted_at: sleeves.iter().filter_map(|s| s.halted_at).min(),
+    };
+    let mut offset = 0u32;
+    for sleeve in sleeves {
+        let shift = |t: TradeRecord| TradeRecord {
+            instrument: InstrumentIdx(t.instrument.0 + offset),
+            ..t
+        };
+        combined.trades.extend(sleeve.trades.into_iter().map(shift));
+        combined
+            .open_trades
+            .extend(sleeve.open_trades.into_iter().map(shift));
+        combined.fees += sleeve.fees;
+        combined.realized += sleeve.realized;
+        combined.traded_notional += sleeve.traded_notional;
+        combined.positions.extend(sleeve.positions);
+        combined
+            .bars_per_instrument
+            .extend(sleeve.bars_per_instrument);
+        offset += sleeve.instruments.len() as u32;
+        combined.instruments.extend(sleeve.instruments);
+    }
+    // Closed trades in closing order across the book; a stable sort keeps sleeve order on ties.
+    combined.trades.sort_by_key(|t| t.exit_time);
+    SleevesOutcome {
+        combined,
+        sleeves: summaries,
+    }
+}
+
+/// Sums equity and cash over sleeves on the union of their timestamps, forward-filling each.
+fn sum_curves(sleeves: &[BacktestOutcome]) -> EquityCurve {
+    let mut ts: Vec<Timestamp> = sleeves
+        .iter()
+        .flat_map(|s| s.curve.ts.iter().copied())
+        .collect();
+    ts.sort_unstable();
+    ts.dedup();
+    let mut curve = EquityCurve {
+        equity: vec![0.0; ts.len()],
+        cash: vec![0.0; ts.len()],
+        ts,
+    };
+    // Sleeve by sleeve, so every step sums its sleeves in the same order.
+    for sleeve in sleeves {
+        let c = &sleeve.curve;
+        let (mut equity, mut cash) = (sleeve.initial_cash, sleeve.initial_cash);
+        let mut next = 0;
+        for (i, t) in curve.ts.iter().enumerate() {
+            if c.ts.get(next) == Some(t) {
+                (equity, cash) = (c.equity[next], c.cash[next]);
+                next += 1;
+            }
+            curve.equity[i] += equity;
+            curve.cash[i] += cash;
+        }
+    }
+    curve
+}
+
+/// Counts the steps of `ts` over which any sleeve held a position: from a round trip's entry to
+/// its exit (inclusive), or to the end for one still open.
+fn exposed_steps(ts: &[Timestamp], sleeves: &[BacktestOutcome]) -> usize {
+    let mut delta = vec![0i64; ts.len() + 1];
+    for sleeve in sleeves {
+        for trade in sleeve.trades.iter().chain(&sleeve.open_trades) {
+            let from = ts.partition_point(|t| *t < trade.entry_time);
+            let to = if trade.open {
+                ts.len()
+            } else {
+                ts.partition_point(|t| *t <= trade.exit_time)
+            };
+            if from < to {
+                delta[from] += 1;
+                delta[to] -= 1;
+            }
+        }
+    }
+    let mut open = 0;
+    delta[..ts.len()]
+        .iter()
+        .filter(|d| {
+            open += **d;
+            open > 0
+        })
+        .count()
+}
+
+/// Renumbers orders 1..=n in (created, sleeve, own id) order, offsets instruments, and merges the
+/// fills in time order (stable: sleeve order on ties) with the new ids.
+fn merge_journals(sleeves: &[BacktestOutcome]) -> (Vec<OrderRecord>, Vec<FillRecord>) {
+    let mut offsets = Vec::with_capacity(sleeves.len());
+    let mut offset = 0u32;
+    for sleeve in sleeves {
+        offsets.push(offset);
+        offset += sleeve.instruments.len() as u32;
+    }
+    let mut keyed: Vec<(Timestamp, usize, OrderRecord)> = sleeves
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| s.orders.iter().map(move |o| (o.created, k, *o)))
+        .collect();
+    // Each sleeve's records are by id already, so a stable sort by (created, sleeve) is enough.
+    keyed.sort_by_key(|(created, k, _)| (*created, *k));
+    // new_id[k][own id - 1]
+    let mut new_id: Vec<Vec<u64>> = sleeves.iter().map(|s| vec![0; s.orders.len()]).collect();
+    let orders = keyed
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, k, mut o))| {
+            let id = i as u64 + 1;
+            if let Some(slot) = new_id[k].get_mut((o.id.0 as usize).wrapping_sub(1)) {
+                *slot = id;
+            }
+            o.id = OrderId(id);
+            o.request.instrument = InstrumentIdx(o.request.instrument.0 + offsets[k]);
+            o
+        })
+        .collect();
+    let mut fills: Vec<FillRecord> = sleeves
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| {
+            let (ids, shift) = (&new_id[k], offsets[k]);
+            s.fills.iter().map(move |f| FillRecord {
+                order_id: OrderId(
+                    ids.get((f.order_id.0 as usize).wrapping_sub(1))
+                        .copied()
+                        .unwrap_or(0),
+                ),
+                instrument: InstrumentIdx(f.instrument.0 + shift),
+                ..*f
+            })
+        })
+        .collect();
+    fills.sort_by_key(|f| f.ts);
+    (orders, fills)
+}
+
+fn summarize(
+    sleeve: &BacktestOutcome,
+    weight: f64,
+    book_cash: f64,
+    periods_per_year: Option<f64>,
+) -> SleeveSummary {
+    let stamps: Vec<i64> = sleeve.curve.ts.iter().map(|t| t.0).collect();
+    let ppy = periods_per_year.unwrap_or_else(|| infer_periods_per_year(&stamps));
+    let m = ReturnMetrics::from_equity(&sleeve.curve.equity, ppy);
+    let final_equity = sleeve.final_equity();
+    let pnl = final_equity - sleeve.initial_cash;
+    SleeveSummary {
+        instruments: sleeve.instruments.iter().map(ToString::to_string).collect(),
+        weight,
+        initial_cash: sleeve.initial_cash,
+        final_equity,
+        pnl,
+        total_return: final_equity / sleeve.initial_cash - 1.0,
+        contribution: pnl / book_cash,
+        sharpe: m.sharpe,
+        max_drawdown: m.max_drawdown,
+        trades: sleeve.trades.len(),
+        fees: sleeve.fees,
+        halted_at: sleeve.halted_at.map(|t| t.to_string()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::order::{OrderRequest, Size};
+    use crate::test_support::{Scripted, flat, run, series, spec};
+    use market_data::Side;
+
+    fn buy_then_sell(buy_at: usize, sell_at: usize) -> Scripted {
+        let idx = InstrumentIdx(0);
+        Scripted::new()
+            .at(buy_at, OrderRequest::market(idx, Side::Buy, Size::Auto))
+            .at(
+                sell_at,
+                OrderRequest::market(idx, Side::Sell, Size::ClosePosition),
+            )
+    }
+
+    fn rising(name: &str, days: std::ops::Range<i64>, start: f64) -> BarSeries {
+        series(
+            name,
+            days.clone()
+                .map(|d| flat(d, start + (d - days.start) as f64))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn one_sleeve_is_the_plain_run() {
+        let data = [rising("A", 0..10, 100.0)];
+        let plain = run(&spec(), &data, buy_then_sell(1, 6));
+        let sleeves = run_sleeves(&spec(), &data, &[1.0], None, |s, d| {
+            Ok::<_, ()>(run(s, d, buy_then_sell(1, 6)))
+        })
+        .unwrap();
+        let c = &sleeves.combined;
+        assert_eq!(c.curve, plain.curve);
+        assert_eq!(c.orders, plain.orders);
+        assert_eq!(c.fills, plain.fills);
+        assert_eq!(c.trades, plain.trades);
+        assert_eq!(c.exposed_steps, plain.exposed_steps);
+        assert_eq!(c.initial_cash, plain.initial_cash);
+        assert_eq!(sleeves.sleeves[0].trades, 1);
+    }
+
+    #[test]
+    fn curves_sum_on_the_union_of_timestamps() {
+        // A trades days 0..10, B only days 5..15: before B's first bar it counts its cash, after
+        // A's last bar A counts its last equity.
+        let data = [rising("A", 0..10, 100.0), rising("B", 5..15, 50.0)];
+        let weights = [0.75, 0.25];
+        let scripts = || [buy_then_sell(1, 6), buy_then_sell(0, 3)];
+        let outcome = run_sleeves(&spec(), &data, &weights, Some(252.0), |s, d| {
+            let k = usize::from(d[0].instrument.as_str() == "B");
+            let [a, b] = scripts();
+            Ok::<_, ()>(run(s, d, if k == 0 { a } else { b }))
+        })
+        .unwrap();
+        let [a, b] = scripts();
+        let solo_a = run(&sleeve_spec(&spec(), 0.75), &data[..1], a);
+        let solo_b = run(&sleeve_spec(&spec(), 0.25), &data[1..], b);
+        let c = &outcome.combined;
+        assert_eq!(c.curve.len(), 15);
+        assert_eq!(c.initial_cash, 10_000.0);
+        for (i, t) in c.curve.ts.iter().enumerate() {
+            let value = |s: &BacktestOutcome, col: &[f64]| {
+                let n = s.curve.ts.partition_point(|x| x <= t);
+                if n == 0 { s.initial_cash } else { col[n - 1] }
+            };
+            let equity =
+                value(&solo_a, &solo_a.curve.equity) + value(&solo_b, &solo_b.curve.equity);
+            let cash = value(&solo_a, &solo_a.curve.cash) + value(&solo_b, &solo_b.curve.cash);
+            assert_eq!(c.curve.equity[i], equity, "equity at step {i}");
+            assert_eq!(c.curve.cash[i], cash, "cash at step {i}");
+        }
+        // Orders renumbered in creation order: B's buy (day 5) comes before A's sell (day 6).
+        let ids: Vec<(u64, u32)> = c
+            .orders
+            .iter()
+            .map(|o| (o.id.0, o.request.instrument.0))
+            .collect();
+        assert_eq!(ids, vec![(1, 0), (2, 1), (3, 0), (4, 1)]);
+        for f in &c.fills {
+            let order = &c.orders[f.order_id.0 as usize - 1];
+            assert_eq!(order.request.instrument, f.instrument);
+        }
+        assert!(c.fills.windows(2).all(|w| w[0].ts <= w[1].ts));
+        assert_eq!(c.trades.len(), 2);
+        assert_eq!(c.trades[0].instrument, InstrumentIdx(0));
+        assert_eq!(c.trades[1].instrument, InstrumentIdx(1));
+        assert_eq!(c.fees, solo_a.fees + solo_b.fees);
+        assert_eq!(c.bars_per_instrument, vec![10, 10]);
+        // A holds days 2..=7, B days 6..=9 (fills at the next open): days 2..=9 exposed.
+        assert_eq!(c.exposed_steps, 8);
+        let s = &outcome.sleeves;
+        assert_eq!((s[0].weight, s[0].initial_cash), (0.75, 7_500.0));
+        assert_eq!(s[1].instruments, vec!["B".to_string()]);
+        assert_eq!(s[1].final_equity, solo_b.final_equity());
+    }
+}

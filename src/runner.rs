@@ -1,0 +1,87 @@
+//! Runs one validated config over loaded bars: one time-ordered loop with shared cash, or one
+//! independent sleeve per instrument in parallel (`[portfolio] mode = "sleeves"`), combined.
+//!
+//! `quant backtest` and every `quant sweep` job go through here, so a sweep job is exactly the
+//! backtest of its config.
+
+use crate::config::{LoadedConfig, PortfolioMode};
+use anyhow::Result;
+use engine::{BacktestOutcome, RangeError, SleeveSummary};
+use market_data::BarSeries;
+
+/// What one run recorded.
+#[derive(Debug)]
+pub(crate) struct Run {
+    /// The whole book, as one run.
+    pub(crate) outcome: BacktestOutcome,
+    /// Per-sleeve figures in sleeves mode.
+    pub(crate) sleeves: Option<Vec<SleeveSummary>>,
+}
+
+/// Runs `loaded` over `series` on the current rayon pool.
+///
+/// # Errors
+/// Names the feature or weight at fault in the config, or returns the engine's error.
+pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
+    let c = &loaded.config;
+    let spec = loaded.engine_spec();
+    let build = || {
+        c.strategy
+            .build(&c.features)
+            .map_err(|e| loaded.feature_error(&e))
+    };
+    match c.portfolio.mode {
+        PortfolioMode::Shared => Ok(Run {
+            outcome: build()?.run(&spec, series)?,
+            sleeves: None,
+        }),
+        PortfolioMode::Sleeves => {
+            let weights = weights(loaded, series)?;
+            let sleeves = engine::run_sleeves(
+                &spec,
+                series,
+                &weights,
+                c.metrics.periods_per_year,
+                |spec, one| Ok::<_, anyhow::Error>(build()?.run(spec, one)?),
+            )?;
+            Ok(Run {
+                outcome: sleeves.combined,
+                sleeves: Some(sleeves.sleeves),
+            })
+        }
+    }
+}
+
+/// Returns each instrument's share of the capital: `[portfolio] weights` normalised by their
+/// sum, or equal shares.
+///
+/// # Errors
+/// Names a weight for an instrument the data lacks, or an instrument without a weight.
+pub(crate) fn weights(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Vec<f64>> {
+    let names: Vec<&str> = series.iter().map(|s| s.instrument.as_str()).collect();
+    let Some(given) = &loaded.config.portfolio.weights else {
+        return Ok(vec![1.0 / names.len() as f64; names.len()]);
+    };
+    if let Some(unknown) = given.keys().find(|k| !names.contains(&k.as_str())) {
+        return Err(loaded.range(RangeError::new(
+            format!("portfolio.weights.{unknown}"),
+            format!(
+                "an instrument of the data ({}), found {unknown:?}",
+                names.join(", ")
+            ),
+        )));
+    }
+    let raw = names
+        .iter()
+        .map(|name| {
+            given.get(*name).copied().ok_or_else(|| {
+                loaded.range(RangeError::new(
+                    "portfolio.weights",
+                    format!("a weight for every instrument when weights are given, but {name} has none"),
+                ))
+            })
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let total: f64 = raw.iter().sum();
+    Ok(raw.iter().map(|w| w / total).collect())
+}
