@@ -6,6 +6,7 @@
 mod bad_input;
 mod configs;
 mod determinism;
+mod features;
 mod lookahead;
 mod parity;
 mod support;
