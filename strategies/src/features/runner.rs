@@ -3,7 +3,7 @@
 //! drives the same streaming kernels, so the two are bit-identical by construction.
 
 use super::kinds::build_indicator;
-use super::spec::{FeatureError, PipelineSpec, Source};
+use super::spec::{BarField, FeatureError, PipelineSpec, Source};
 use crate::indicators::Indicator;
 use engine::FeatureSource;
 use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Timestamp};
@@ -13,28 +13,66 @@ use std::sync::Arc;
 /// The largest number of inputs a feature reads.
 const MAX_INPUTS: usize = 4;
 
+/// Slots before the columns in the value row: the bar's open, high, low, close, volume and
+/// typical price, so that every input, bar field or feature, is one indexed load.
+const BAR_SLOTS: usize = 6;
+
+/// One feature at run time, with everything the hot loop reads in one place.
+#[derive(Debug)]
+struct Node {
+    kernel: Box<dyn Indicator>,
+    /// Value-row slots of its inputs.
+    inputs: [usize; MAX_INPUTS],
+    arity: usize,
+    /// Value-row slots of its outputs: `first..first + outputs`.
+    first: usize,
+    outputs: usize,
+    max_gap_ns: i64,
+    nan_is_error: bool,
+    inputs_seen_ready: bool,
+}
+
 /// The pipeline's state for one instrument.
 #[derive(Debug)]
 pub struct PipelineState {
-    nodes: Vec<Box<dyn Indicator>>,
-    inputs_seen_ready: Vec<bool>,
-    values: Vec<f64>,
+    nodes: Vec<Node>,
+    /// The bar's fields, then every column.
+    row: Vec<f64>,
     last_ts: Option<Timestamp>,
 }
 
 impl PipelineState {
     /// Returns a fresh state: every feature warming up.
     pub fn new(spec: &PipelineSpec) -> Self {
+        let slot = |source: &Source| match *source {
+            Source::Bar(field) => field as usize,
+            Source::Column(c) => BAR_SLOTS + c,
+        };
         let nodes = spec
             .nodes()
             .iter()
             // The spec was built from these configs, so building again cannot fail.
-            .filter_map(|n| build_indicator(&n.config).ok())
+            .filter_map(|n| {
+                let kernel = build_indicator(&n.config).ok()?;
+                let mut inputs = [0; MAX_INPUTS];
+                for (to, from) in inputs.iter_mut().zip(&n.inputs) {
+                    *to = slot(from);
+                }
+                Some(Node {
+                    kernel,
+                    inputs,
+                    arity: n.inputs.len().min(MAX_INPUTS),
+                    first: BAR_SLOTS + n.first_column,
+                    outputs: n.outputs,
+                    max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
+                    nan_is_error: n.nan_is_error,
+                    inputs_seen_ready: false,
+                })
+            })
             .collect();
         Self {
             nodes,
-            inputs_seen_ready: vec![false; spec.nodes().len()],
-            values: vec![f64::NAN; spec.columns().len()],
+            row: vec![f64::NAN; BAR_SLOTS + spec.columns().len()],
             last_ts: None,
         }
     }
@@ -47,25 +85,34 @@ impl PipelineState {
     pub fn update(&mut self, spec: &PipelineSpec, bar: &Bar) -> Result<&[f64], FeatureError> {
         let gap = self.last_ts.map_or(0, |last| bar.ts.0 - last.0);
         self.last_ts = Some(bar.ts);
+        self.row[..BAR_SLOTS].copy_from_slice(&[
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+            BarField::Typical.of(bar),
+        ]);
         let mut input = [0.0; MAX_INPUTS];
-        for (i, node) in spec.nodes().iter().enumerate() {
-            let mut any_nan = false;
-            for (slot, source) in input.iter_mut().zip(&node.inputs) {
-                *slot = match *source {
-                    Source::Bar(field) => field.of(bar),
-                    Source::Column(c) => self.values[c],
-                };
-                any_nan |= !slot.is_finite();
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            let mut finite = true;
+            for k in 0..node.arity {
+                let x = self.row[node.inputs[k]];
+                finite &= x.is_finite();
+                input[k] = x;
             }
-            let out = &mut self.values[node.first_column..node.first_column + node.outputs];
-            let indicator = &mut self.nodes[i];
-            if node.max_gap_ns.is_some_and(|max| gap > max) {
-                indicator.reset();
+            if gap > node.max_gap_ns {
+                node.kernel.reset();
             }
-            if any_nan {
-                if node.nan_is_error && self.inputs_seen_ready[i] {
+            let out = &mut self.row[node.first..node.first + node.outputs];
+            if finite {
+                node.inputs_seen_ready = true;
+                node.kernel.update(bar.ts, &input[..node.arity], out);
+            } else {
+                if node.nan_is_error && node.inputs_seen_ready {
+                    let name = &spec.nodes()[i].config.name;
                     return Err(FeatureError::new(
-                        &node.config.name,
+                        name,
                         Some("on_nan"),
                         format!(
                             "finite inputs (on_nan = \"error\"), but an input is not finite at {}",
@@ -73,19 +120,16 @@ impl PipelineState {
                         ),
                     ));
                 }
-                indicator.reset();
+                node.kernel.reset();
                 out.fill(f64::NAN);
-            } else {
-                self.inputs_seen_ready[i] = true;
-                indicator.update(bar.ts, &input[..node.inputs.len()], out);
             }
         }
-        Ok(&self.values)
+        Ok(&self.row[BAR_SLOTS..])
     }
 
     /// Returns the values of the last update.
     pub fn values(&self) -> &[f64] {
-        &self.values
+        &self.row[BAR_SLOTS..]
     }
 }
 

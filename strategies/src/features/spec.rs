@@ -38,7 +38,7 @@ impl FeatureError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BarField {
     /// Open price.
-    Open,
+    Open = 0,
     /// High price.
     High,
     /// Low price.

@@ -35,11 +35,9 @@ impl Obv {
     /// Adds a bar (its close and volume) and returns the OBV from the second bar on.
     pub fn update(&mut self, bar: PriceVolume) -> Option<f64> {
         let prev = self.prev_close.replace(bar.price)?;
-        if bar.price > prev {
-            self.value += bar.volume;
-        } else if bar.price < prev {
-            self.value -= bar.volume;
-        }
+        // Branch-free: the direction of a close is a coin flip the predictor cannot learn.
+        let sign = f64::from(u8::from(bar.price > prev)) - f64::from(u8::from(bar.price < prev));
+        self.value += sign * bar.volume;
         Some(self.value)
     }
 

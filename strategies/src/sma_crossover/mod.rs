@@ -99,7 +99,10 @@ impl Strategy for SmaCrossover {
             return Ok(());
         };
         let previous = state_for(&mut self.previous, idx, || None);
-        let (Some(fast), Some(slow)) = (ctx.feature(idx, self.fast), ctx.feature(idx, self.slow))
+        // One read of the row: NaN (not ready) or a missing column means no signal.
+        let row = ctx.features(idx);
+        let (fast, slow) = (row.get(self.fast).copied(), row.get(self.slow).copied());
+        let (Some(fast), Some(slow)) = (fast.filter(|v| !v.is_nan()), slow.filter(|v| !v.is_nan()))
         else {
             *previous = None;
             return Ok(());
