@@ -7,6 +7,7 @@ use std::time::Instant;
 use strategies::features::{
     FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator, compute_batch,
 };
+use strategies::indicators::Indicator;
 
 /// Twenty features of the kinds quants use most, some reading others.
 fn twenty_features() -> Vec<FeatureConfig> {

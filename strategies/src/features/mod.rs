@@ -9,7 +9,7 @@ mod spec;
 mod transforms;
 
 pub use config::FeatureConfig;
-pub use kinds::{KINDS, Kind, build_indicator};
+pub use kinds::{KINDS, Kernel, Kind, build_indicator};
 pub use runner::{FeatureFrame, PipelineRunner, PipelineState, compute_batch, compute_one};
 pub use spec::{BarField, FeatureError, NodeSpec, PipelineSpec, Source};
 pub use transforms::{Clip, Diff, Lag, Standardize};

@@ -2,7 +2,7 @@
 //! inside the event loop), or over whole series (batch, in parallel across instruments). Batch
 //! drives the same streaming kernels, so the two are bit-identical by construction.
 
-use super::kinds::build_indicator;
+use super::kinds::{Kernel, build_indicator};
 use super::spec::{BarField, FeatureError, PipelineSpec, Source};
 use crate::indicators::Indicator;
 use engine::FeatureSource;
@@ -20,7 +20,7 @@ const BAR_SLOTS: usize = 6;
 /// One feature at run time, with everything the hot loop reads in one place.
 #[derive(Debug)]
 struct Node {
-    kernel: Box<dyn Indicator>,
+    kernel: Kernel,
     /// Value-row slots of its inputs.
     inputs: [usize; MAX_INPUTS],
     arity: usize,
@@ -96,10 +96,10 @@ impl PipelineState {
         let mut input = [0.0; MAX_INPUTS];
         for (i, node) in self.nodes.iter_mut().enumerate() {
             let mut finite = true;
-            for k in 0..node.arity {
-                let x = self.row[node.inputs[k]];
+            for (slot, &at) in input.iter_mut().zip(&node.inputs[..node.arity]) {
+                let x = self.row[at];
                 finite &= x.is_finite();
-                input[k] = x;
+                *slot = x;
             }
             if gap > node.max_gap_ns {
                 node.kernel.reset();

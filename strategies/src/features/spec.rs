@@ -3,7 +3,7 @@
 //! column per output.
 
 use super::FeatureConfig;
-use super::kinds::{build_indicator, check_params, default_inputs};
+use super::kinds::{Kernel, build_indicator, check_params, default_inputs};
 use crate::indicators::Indicator;
 use market_data::Timestamp;
 use std::fmt;
@@ -122,7 +122,7 @@ impl PipelineSpec {
     /// or out of range, an unknown or ambiguous input, a duplicate name, or a cycle.
     pub fn new(configs: &[FeatureConfig]) -> Result<Self, FeatureError> {
         // Prototypes tell each feature's outputs before anything is wired.
-        let mut protos: Vec<Box<dyn Indicator>> = Vec::with_capacity(configs.len());
+        let mut protos: Vec<Kernel> = Vec::with_capacity(configs.len());
         for (i, c) in configs.iter().enumerate() {
             let label = if c.name.is_empty() {
                 format!("features[{i}]")
