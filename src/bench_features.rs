@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use market_data::synthetic::{SyntheticSpec, generate, generate_one};
+use crate::bench::median;
 use std::time::Instant;
 use strategies::features::{
     FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator, compute_batch,
@@ -170,14 +171,4 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         println!("batch speed-up, all cores vs 1 thread: {:.2}x", all / one);
     }
     Ok(())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
 }
