@@ -39,6 +39,10 @@ pub struct PipelineState {
     /// The bar's fields, then every column.
     row: Vec<f64>,
     last_ts: Option<Timestamp>,
+    /// Whether any feature reads the typical price (a division worth skipping otherwise).
+    reads_typical: bool,
+    /// Whether any feature resets on gaps.
+    watches_gaps: bool,
 }
 
 impl PipelineState {
@@ -70,10 +74,17 @@ impl PipelineState {
                 })
             })
             .collect();
+        let reads_typical = spec
+            .nodes()
+            .iter()
+            .any(|n| n.inputs.contains(&Source::Bar(BarField::Typical)));
+        let watches_gaps = spec.nodes().iter().any(|n| n.max_gap_ns.is_some());
         Self {
             nodes,
             row: vec![f64::NAN; BAR_SLOTS + spec.columns().len()],
             last_ts: None,
+            reads_typical,
+            watches_gaps,
         }
     }
 
@@ -83,16 +94,18 @@ impl PipelineState {
     /// Returns an error when a feature with `on_nan = "error"` gets a NaN input after its
     /// inputs were ready.
     pub fn update(&mut self, spec: &PipelineSpec, bar: &Bar) -> Result<&[f64], FeatureError> {
-        let gap = self.last_ts.map_or(0, |last| bar.ts.0 - last.0);
-        self.last_ts = Some(bar.ts);
-        self.row[..BAR_SLOTS].copy_from_slice(&[
-            bar.open,
-            bar.high,
-            bar.low,
-            bar.close,
-            bar.volume,
-            BarField::Typical.of(bar),
-        ]);
+        let mut gap = 0;
+        if self.watches_gaps {
+            gap = self.last_ts.map_or(0, |last| bar.ts.0 - last.0);
+            self.last_ts = Some(bar.ts);
+        }
+        let typical = if self.reads_typical {
+            BarField::Typical.of(bar)
+        } else {
+            f64::NAN
+        };
+        self.row[..BAR_SLOTS]
+            .copy_from_slice(&[bar.open, bar.high, bar.low, bar.close, bar.volume, typical]);
         let mut input = [0.0; MAX_INPUTS];
         for (i, node) in self.nodes.iter_mut().enumerate() {
             let mut finite = true;
