@@ -107,9 +107,12 @@ impl<S: Strategy> Engine<S> {
     pub fn on_bar(&mut self, instrument: InstrumentIdx, bar: &Bar) -> Result<()> {
         self.now = bar.ts;
         self.bars_seen[instrument.get()] += 1;
-        self.portfolio.mark(instrument, bar.open);
-        self.broker
-            .on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
+        if !self.broker.working()[instrument.get()].is_empty() {
+            // Orders fill at the open (or later in the bar): value the position there first.
+            self.portfolio.mark(instrument, bar.open);
+            self.broker
+                .on_bar(instrument, bar, &mut self.portfolio, &mut self.reports);
+        }
         self.portfolio.mark(instrument, bar.close);
         self.broker.observe_close(instrument, bar.ts, bar.close);
         if let Some(features) = self.features.as_mut() {
@@ -129,10 +132,15 @@ impl<S: Strategy> Engine<S> {
     /// Delivers pending reports, then `event`, then the reports its intents cause, to the strategy.
     fn dispatch(&mut self, event: EngineEvent) -> Result<()> {
         let mut next = 0;
-        self.deliver(&mut next)?;
+        // Reports from this bar's fills come first; in the common case there are none.
+        if !self.reports.is_empty() {
+            self.deliver(&mut next)?;
+        }
         self.call(&event)?;
-        self.deliver(&mut next)?;
-        self.reports.clear();
+        if !self.reports.is_empty() {
+            self.deliver(&mut next)?;
+            self.reports.clear();
+        }
         Ok(())
     }
 

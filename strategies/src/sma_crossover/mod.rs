@@ -110,11 +110,15 @@ impl Strategy for SmaCrossover {
         let Some((prev_fast, prev_slow)) = previous.replace((fast, slow)) else {
             return Ok(());
         };
+        let cross_up = prev_fast <= prev_slow && fast > slow;
+        let cross_down = prev_fast >= prev_slow && fast < slow;
+        if !(cross_up || cross_down) || !ctx.open_orders(idx).is_empty() {
+            return Ok(());
+        }
         let qty = ctx.qty(idx);
-        let idle = ctx.open_orders(idx).is_empty();
-        if prev_fast <= prev_slow && fast > slow && qty == 0.0 && idle {
+        if cross_up && qty == 0.0 {
             out.submit(OrderRequest::market(idx, Side::Buy, Size::Auto));
-        } else if prev_fast >= prev_slow && fast < slow && qty > 0.0 && idle {
+        } else if cross_down && qty > 0.0 {
             out.submit(OrderRequest::market(idx, Side::Sell, Size::ClosePosition));
         }
         Ok(())
