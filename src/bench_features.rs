@@ -1,9 +1,9 @@
 //! `quant bench --features`: the cost of each indicator per streaming update, of a 20-feature
 //! pipeline per bar, and batch throughput of that pipeline on 1 thread and on all cores.
 
+use crate::bench::median;
 use anyhow::{Context, Result};
 use market_data::synthetic::{SyntheticSpec, generate, generate_one};
-use crate::bench::median;
 use std::time::Instant;
 use strategies::features::{
     FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator, compute_batch,

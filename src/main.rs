@@ -2,8 +2,11 @@
 
 mod bench;
 mod bench_features;
+mod bench_parallel;
 mod config;
 mod data;
+mod runner;
+mod sweep;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -20,6 +23,9 @@ use strategies::features::compute_batch;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Worker threads for sleeves and sweeps (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -51,14 +57,35 @@ enum Command {
     },
     /// Measures the event loop and the CSV reader on synthetic data; prints medians.
     Bench(bench::BenchArgs),
+    /// Runs every parameter set of the config's [sweep] table across cores and ranks them.
+    ///
+    /// Writes <out>/sweep.csv and sweep.parquet (one row per parameter set with every summary
+    /// metric, best first by rank_by) and the top runs' full results in <out>/top/. Finished
+    /// jobs are journaled, so re-running an interrupted sweep resumes it. `--shard K/N` (or
+    /// `--shards N` under a batch scheduler) runs one slice; `quant sweep merge DIR` combines
+    /// the slices.
+    Sweep(sweep::SweepArgs),
+    /// Measures how a many-instrument sleeves backtest and a sweep scale from 1 thread to every
+    /// core: medians, speed-up, jobs per second, per-job overhead.
+    BenchParallel(bench_parallel::BenchParallelArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(threads) = cli.threads
+        && let Err(error) = rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(threads))
+            .build_global()
+    {
+        eprintln!("error: cannot start {threads} threads: {error}");
+        return ExitCode::FAILURE;
+    }
     let result = match cli.command {
         Command::Backtest { config, out } => backtest(&config, out),
         Command::Features { config, out } => features(&config, out),
         Command::Bench(args) => bench::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::BenchParallel(args) => bench_parallel::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -73,11 +100,7 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedConfig::load(path)?;
     let data = data::load(&loaded)?;
     let c = &loaded.config;
-    let built = c
-        .strategy
-        .build(&c.features)
-        .map_err(|e| loaded.feature_error(&e))?;
-    let outcome = built.run(&loaded.engine_spec(), &data.series)?;
+    let runner::Run { outcome, sleeves } = runner::run(&loaded, &data.series)?;
     let summary = Summary::new(&outcome, c.metrics.periods_per_year);
     let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();
@@ -94,6 +117,9 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
         .collect();
     extra.insert("skipped_rows".into(), skipped.into());
     extra.insert("name".into(), c.name.clone().into());
+    if let Some(sleeves) = &sleeves {
+        extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
+    }
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
     write_results(
         &dir,

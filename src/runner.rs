@@ -77,7 +77,9 @@ pub(crate) fn weights(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Vec
             given.get(*name).copied().ok_or_else(|| {
                 loaded.range(RangeError::new(
                     "portfolio.weights",
-                    format!("a weight for every instrument when weights are given, but {name} has none"),
+                    format!(
+                        "a weight for every instrument when weights are given, but {name} has none"
+                    ),
                 ))
             })
         })

@@ -10,3 +10,4 @@ mod features;
 mod lookahead;
 mod parity;
 mod support;
+mod sweep;

@@ -16,7 +16,7 @@
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
-use crate::metrics::{ReturnMetrics, infer_periods_per_year};
+use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe, simple_returns};
 use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::TradeRecord;
@@ -41,7 +41,7 @@ pub struct SleeveSummary {
     pub total_return: f64,
     /// Its contribution to the book's return: pnl over the book's initial cash.
     pub contribution: f64,
-    /// Annualised Sharpe ratio of its own equity curve.
+    /// Sharpe ratio of its own equity curve, annualised like the book's.
     pub sharpe: f64,
     /// Worst drawdown of its own equity curve (negative fraction).
     pub max_drawdown: f64,
@@ -102,7 +102,10 @@ where
 
 /// Combines independent sleeve runs into one book (see the module docs for the rules).
 ///
-/// `spec` is the book's spec (its initial cash is the total); `weights` are the sleeves' shares.
+/// `spec` is the book's spec (its initial cash is the total); `weights` are the sleeves' shares;
+/// `periods_per_year` annualises the per-sleeve Sharpe ratios (inferred from the book's
+/// timestamps when `None`, as `Summary::new` does). The work is spread over the current rayon
+/// pool, and every sum runs in sleeve order, so the result does not depend on the thread count.
 ///
 /// # Panics
 /// Panics when `weights` and `sleeves` differ in length.
@@ -116,11 +119,27 @@ pub fn combine_sleeves(
     let initial_cash: f64 = sleeves.iter().map(|s| s.initial_cash).sum();
     let curve = sum_curves(&sleeves);
     let exposed_steps = exposed_steps(&curve.ts, &sleeves);
-    let (orders, fills) = merge_journals(&sleeves);
+    let offsets = instrument_offsets(&sleeves);
+    let (orders, fills) = merge_journals(&sleeves, &offsets);
+    // Closed trades in closing order across the book, sleeve order on ties.
+    let trades = by_key(&sleeves, |s| &s.trades, |t| t.exit_time)
+        .into_par_iter()
+        .map(|(k, i)| {
+            let t = &sleeves[k].trades[i];
+            TradeRecord {
+                instrument: InstrumentIdx(t.instrument.0 + offsets[k]),
+                ..*t
+            }
+        })
+        .collect();
+    let ppy = periods_per_year.unwrap_or_else(|| {
+        let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
+        infer_periods_per_year(&stamps)
+    });
     let summaries = sleeves
-        .iter()
+        .par_iter()
         .zip(weights)
-        .map(|(s, &weight)| summarize(s, weight, initial_cash, periods_per_year))
+        .map(|(s, &weight)| summarize(s, weight, initial_cash, ppy))
         .collect();
 
     let mut combined = BacktestOutcome {
@@ -135,7 +154,7 @@ pub fn combine_sleeves(
         curve,
         orders,
         fills,
-        trades: Vec::new(),
+        trades,
         open_trades: Vec::new(),
         positions: Vec::new(),
         initial_cash,
@@ -146,13 +165,11 @@ pub fn combine_sleeves(
         bars_per_instrument: Vec::new(),
         halted_at: sleeves.iter().filter_map(|s| s.halted_at).min(),
     };
-    let mut offset = 0u32;
-    for sleeve in sleeves {
+    for (sleeve, offset) in sleeves.into_iter().zip(offsets) {
         let shift = |t: TradeRecord| TradeRecord {
             instrument: InstrumentIdx(t.instrument.0 + offset),
             ..t
         };
-        combined.trades.extend(sleeve.trades.into_iter().map(shift));
         combined
             .open_trades
             .extend(sleeve.open_trades.into_iter().map(shift));
@@ -163,63 +180,106 @@ pub fn combine_sleeves(
         combined
             .bars_per_instrument
             .extend(sleeve.bars_per_instrument);
-        offset += sleeve.instruments.len() as u32;
         combined.instruments.extend(sleeve.instruments);
     }
-    // Closed trades in closing order across the book; a stable sort keeps sleeve order on ties.
-    combined.trades.sort_by_key(|t| t.exit_time);
     SleevesOutcome {
         combined,
         sleeves: summaries,
     }
 }
 
-/// Sums equity and cash over sleeves on the union of their timestamps, forward-filling each.
-fn sum_curves(sleeves: &[BacktestOutcome]) -> EquityCurve {
+/// Returns the sorted union of the sleeves' timestamps (their common stamps when all agree).
+fn union_stamps(sleeves: &[BacktestOutcome]) -> Vec<Timestamp> {
+    let first = sleeves.first().map_or(&[][..], |s| &s.curve.ts[..]);
+    if sleeves.iter().all(|s| s.curve.ts == first) {
+        return first.to_vec();
+    }
     let mut ts: Vec<Timestamp> = sleeves
         .iter()
         .flat_map(|s| s.curve.ts.iter().copied())
         .collect();
-    ts.sort_unstable();
+    ts.par_sort_unstable();
     ts.dedup();
-    let mut curve = EquityCurve {
-        equity: vec![0.0; ts.len()],
-        cash: vec![0.0; ts.len()],
-        ts,
-    };
-    // Sleeve by sleeve, so every step sums its sleeves in the same order.
-    for sleeve in sleeves {
-        let c = &sleeve.curve;
-        let (mut equity, mut cash) = (sleeve.initial_cash, sleeve.initial_cash);
-        let mut next = 0;
-        for (i, t) in curve.ts.iter().enumerate() {
-            if c.ts.get(next) == Some(t) {
-                (equity, cash) = (c.equity[next], c.cash[next]);
-                next += 1;
+    ts
+}
+
+/// Sums equity and cash over sleeves on the union of their timestamps, forward-filling each.
+fn sum_curves(sleeves: &[BacktestOutcome]) -> EquityCurve {
+    // Blocks of steps in parallel; within a step, sleeves are added in sleeve order.
+    const BLOCK: usize = 8_192;
+    let ts = union_stamps(sleeves);
+    let blocks: Vec<(Vec<f64>, Vec<f64>)> = ts
+        .par_chunks(BLOCK)
+        .map(|block| {
+            let (mut equity, mut cash) = (vec![0.0; block.len()], vec![0.0; block.len()]);
+            for sleeve in sleeves {
+                let c = &sleeve.curve;
+                let mut next = c.ts.partition_point(|t| *t < block[0]);
+                if c.ts.get(next..next + block.len()) == Some(block) {
+                    // The sleeve has a bar at every step of the block (the common case).
+                    let steps = next..next + block.len();
+                    for (i, (e, k)) in c.equity[steps.clone()]
+                        .iter()
+                        .zip(&c.cash[steps])
+                        .enumerate()
+                    {
+                        equity[i] += e;
+                        cash[i] += k;
+                    }
+                    continue;
+                }
+                let (mut e, mut k) = match next {
+                    0 => (sleeve.initial_cash, sleeve.initial_cash),
+                    n => (c.equity[n - 1], c.cash[n - 1]),
+                };
+                for (i, t) in block.iter().enumerate() {
+                    if c.ts.get(next) == Some(t) {
+                        (e, k) = (c.equity[next], c.cash[next]);
+                        next += 1;
+                    }
+                    equity[i] += e;
+                    cash[i] += k;
+                }
             }
-            curve.equity[i] += equity;
-            curve.cash[i] += cash;
-        }
+            (equity, cash)
+        })
+        .collect();
+    let mut curve = EquityCurve::with_capacity(ts.len());
+    for (equity, cash) in blocks {
+        curve.equity.extend(equity);
+        curve.cash.extend(cash);
     }
+    curve.ts = ts;
     curve
 }
 
 /// Counts the steps of `ts` over which any sleeve held a position: from a round trip's entry to
 /// its exit (inclusive), or to the end for one still open.
 fn exposed_steps(ts: &[Timestamp], sleeves: &[BacktestOutcome]) -> usize {
+    let spans: Vec<Vec<(usize, usize)>> = sleeves
+        .par_iter()
+        .map(|sleeve| {
+            sleeve
+                .trades
+                .iter()
+                .chain(&sleeve.open_trades)
+                .map(|trade| {
+                    let from = ts.partition_point(|t| *t < trade.entry_time);
+                    let to = if trade.open {
+                        ts.len()
+                    } else {
+                        ts.partition_point(|t| *t <= trade.exit_time)
+                    };
+                    (from, to)
+                })
+                .collect()
+        })
+        .collect();
     let mut delta = vec![0i64; ts.len() + 1];
-    for sleeve in sleeves {
-        for trade in sleeve.trades.iter().chain(&sleeve.open_trades) {
-            let from = ts.partition_point(|t| *t < trade.entry_time);
-            let to = if trade.open {
-                ts.len()
-            } else {
-                ts.partition_point(|t| *t <= trade.exit_time)
-            };
-            if from < to {
-                delta[from] += 1;
-                delta[to] -= 1;
-            }
+    for &(from, to) in spans.iter().flatten() {
+        if from < to {
+            delta[from] += 1;
+            delta[to] -= 1;
         }
     }
     let mut open = 0;
@@ -232,54 +292,82 @@ fn exposed_steps(ts: &[Timestamp], sleeves: &[BacktestOutcome]) -> usize {
         .count()
 }
 
-/// Renumbers orders 1..=n in (created, sleeve, own id) order, offsets instruments, and merges the
-/// fills in time order (stable: sleeve order on ties) with the new ids.
-fn merge_journals(sleeves: &[BacktestOutcome]) -> (Vec<OrderRecord>, Vec<FillRecord>) {
-    let mut offsets = Vec::with_capacity(sleeves.len());
-    let mut offset = 0u32;
-    for sleeve in sleeves {
-        offsets.push(offset);
-        offset += sleeve.instruments.len() as u32;
-    }
-    let mut keyed: Vec<(Timestamp, usize, OrderRecord)> = sleeves
+/// Returns each sleeve's first instrument index in the book.
+fn instrument_offsets(sleeves: &[BacktestOutcome]) -> Vec<u32> {
+    sleeves
         .iter()
+        .scan(0u32, |next, s| {
+            let offset = *next;
+            *next += s.instruments.len() as u32;
+            Some(offset)
+        })
+        .collect()
+}
+
+/// Returns the (sleeve, position) of the items of every sleeve's `list`, ordered by (`key`,
+/// sleeve, position): a stable merge. Only small keys are sorted, never the records.
+fn by_key<T: Sync, K: Ord + Send>(
+    sleeves: &[BacktestOutcome],
+    list: impl Fn(&BacktestOutcome) -> &[T] + Sync,
+    key: impl Fn(&T) -> K + Sync,
+) -> Vec<(usize, usize)> {
+    let mut keys: Vec<(K, u32, u32)> = sleeves
+        .par_iter()
         .enumerate()
-        .flat_map(|(k, s)| s.orders.iter().map(move |o| (o.created, k, *o)))
+        .flat_map_iter(|(k, s)| {
+            let key = &key;
+            list(s)
+                .iter()
+                .enumerate()
+                .map(move |(i, x)| (key(x), k as u32, i as u32))
+        })
         .collect();
-    // Each sleeve's records are by id already, so a stable sort by (created, sleeve) is enough.
-    keyed.sort_by_key(|(created, k, _)| (*created, *k));
-    // new_id[k][own id - 1]
+    keys.par_sort_unstable();
+    keys.into_iter()
+        .map(|(_, k, i)| (k as usize, i as usize))
+        .collect()
+}
+
+/// Renumbers orders 1..=n in (created, sleeve, own id) order, offsets instruments, and merges the
+/// fills in time order (sleeve order on ties) with the new ids.
+fn merge_journals(
+    sleeves: &[BacktestOutcome],
+    offsets: &[u32],
+) -> (Vec<OrderRecord>, Vec<FillRecord>) {
+    let (order_order, fill_order) = rayon::join(
+        || by_key(sleeves, |s| &s.orders, |o| o.created),
+        || by_key(sleeves, |s| &s.fills, |f| f.ts),
+    );
+    // new_id[k][own id - 1]: a sleeve's records are by id, 1..=n.
     let mut new_id: Vec<Vec<u64>> = sleeves.iter().map(|s| vec![0; s.orders.len()]).collect();
-    let orders = keyed
-        .into_iter()
-        .enumerate()
-        .map(|(i, (_, k, mut o))| {
-            let id = i as u64 + 1;
-            if let Some(slot) = new_id[k].get_mut((o.id.0 as usize).wrapping_sub(1)) {
-                *slot = id;
-            }
-            o.id = OrderId(id);
+    for (n, &(k, i)) in order_order.iter().enumerate() {
+        new_id[k][i] = n as u64 + 1;
+    }
+    let orders = order_order
+        .par_iter()
+        .map(|&(k, i)| {
+            let mut o = sleeves[k].orders[i];
+            o.id = OrderId(new_id[k][i]);
             o.request.instrument = InstrumentIdx(o.request.instrument.0 + offsets[k]);
             o
         })
         .collect();
-    let mut fills: Vec<FillRecord> = sleeves
-        .iter()
-        .enumerate()
-        .flat_map(|(k, s)| {
-            let (ids, shift) = (&new_id[k], offsets[k]);
-            s.fills.iter().map(move |f| FillRecord {
+    let fills = fill_order
+        .par_iter()
+        .map(|&(k, i)| {
+            let f = &sleeves[k].fills[i];
+            FillRecord {
                 order_id: OrderId(
-                    ids.get((f.order_id.0 as usize).wrapping_sub(1))
+                    new_id[k]
+                        .get((f.order_id.0 as usize).wrapping_sub(1))
                         .copied()
                         .unwrap_or(0),
                 ),
-                instrument: InstrumentIdx(f.instrument.0 + shift),
+                instrument: InstrumentIdx(f.instrument.0 + offsets[k]),
                 ..*f
-            })
+            }
         })
         .collect();
-    fills.sort_by_key(|f| f.ts);
     (orders, fills)
 }
 
@@ -287,11 +375,9 @@ fn summarize(
     sleeve: &BacktestOutcome,
     weight: f64,
     book_cash: f64,
-    periods_per_year: Option<f64>,
+    periods_per_year: f64,
 ) -> SleeveSummary {
-    let stamps: Vec<i64> = sleeve.curve.ts.iter().map(|t| t.0).collect();
-    let ppy = periods_per_year.unwrap_or_else(|| infer_periods_per_year(&stamps));
-    let m = ReturnMetrics::from_equity(&sleeve.curve.equity, ppy);
+    let equity = &sleeve.curve.equity;
     let final_equity = sleeve.final_equity();
     let pnl = final_equity - sleeve.initial_cash;
     SleeveSummary {
@@ -302,8 +388,8 @@ fn summarize(
         pnl,
         total_return: final_equity / sleeve.initial_cash - 1.0,
         contribution: pnl / book_cash,
-        sharpe: m.sharpe,
-        max_drawdown: m.max_drawdown,
+        sharpe: sharpe(&simple_returns(equity), periods_per_year),
+        max_drawdown: max_drawdown(equity),
         trades: sleeve.trades.len(),
         fees: sleeve.fees,
         halted_at: sleeve.halted_at.map(|t| t.to_string()),
