@@ -104,8 +104,11 @@ impl PipelineState {
         } else {
             f64::NAN
         };
-        self.row[..BAR_SLOTS]
-            .copy_from_slice(&[bar.open, bar.high, bar.low, bar.close, bar.volume, typical]);
+        // Scalar stores: the loads that follow forward from them, which a vector copy defeats.
+        let fields = [bar.open, bar.high, bar.low, bar.close, bar.volume, typical];
+        for (slot, value) in self.row.iter_mut().zip(fields) {
+            *slot = value;
+        }
         let mut input = [0.0; MAX_INPUTS];
         for (i, node) in self.nodes.iter_mut().enumerate() {
             let mut finite = true;
