@@ -105,6 +105,38 @@ impl<S: Strategy> Engine<S> {
     /// # Errors
     /// Returns the strategy's error, or `Runaway` when it loops on reports.
     pub fn on_bar(&mut self, instrument: InstrumentIdx, bar: &Bar) -> Result<()> {
+        if let Some(features) = self.features.as_mut() {
+            features
+                .update(instrument, bar)
+                .map_err(|source| Error::Feature { ts: bar.ts, source })?;
+        }
+        self.process_bar(instrument, bar)
+    }
+
+    /// Processes the bars of one time step (at most one per instrument, in instrument order):
+    /// the feature pipeline first, for all of them at once (in parallel where the pipeline finds
+    /// it pays), then each bar as [`Engine::on_bar`] does.
+    ///
+    /// # Errors
+    /// As [`Engine::on_bar`].
+    pub fn on_step(&mut self, bars: &[(InstrumentIdx, Bar)]) -> Result<()> {
+        if let (Some(features), Some((_, first))) = (self.features.as_mut(), bars.first()) {
+            features
+                .update_step(bars)
+                .map_err(|source| Error::Feature {
+                    ts: first.ts,
+                    source,
+                })?;
+        }
+        for (instrument, bar) in bars {
+            self.process_bar(*instrument, bar)?;
+        }
+        Ok(())
+    }
+
+    /// Matches orders on a bar, marks the position and lets the strategy decide; features are
+    /// already updated.
+    fn process_bar(&mut self, instrument: InstrumentIdx, bar: &Bar) -> Result<()> {
         self.now = bar.ts;
         self.bars_seen[instrument.get()] += 1;
         if !self.broker.working()[instrument.get()].is_empty() {
@@ -115,11 +147,6 @@ impl<S: Strategy> Engine<S> {
         }
         self.portfolio.mark(instrument, bar.close);
         self.broker.observe_close(instrument, bar.ts, bar.close);
-        if let Some(features) = self.features.as_mut() {
-            features
-                .update(instrument, bar)
-                .map_err(|source| Error::Feature { ts: bar.ts, source })?;
-        }
         let event = MarketEvent {
             ts_event: bar.ts,
             ts_recv: bar.ts,
@@ -324,10 +351,11 @@ pub fn run_backtest_with<S: Strategy>(
             heap.push(Reverse((bar.ts, i as u32)));
         }
     }
+    // The bars of one time step, gathered so features can be computed for all at once.
+    let mut step: Vec<(InstrumentIdx, Bar)> = Vec::with_capacity(data.len());
     while let Some(Reverse((ts, i))) = heap.pop() {
         let idx = i as usize;
-        let bar = &data[idx].bars[cursors[idx]];
-        engine.on_bar(InstrumentIdx(i), bar)?;
+        step.push((InstrumentIdx(i), data[idx].bars[cursors[idx]]));
         cursors[idx] += 1;
         if let Some(next) = data[idx].bars.get(cursors[idx]) {
             heap.push(Reverse((next.ts, i)));
@@ -336,6 +364,8 @@ pub fn run_backtest_with<S: Strategy>(
             .peek()
             .is_none_or(|Reverse((next_ts, _))| *next_ts != ts)
         {
+            engine.on_step(&step)?;
+            step.clear();
             engine.end_step(ts)?;
         }
     }

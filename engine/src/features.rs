@@ -19,6 +19,22 @@ pub trait FeatureSource: Send + std::fmt::Debug {
         bar: &Bar,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
+    /// Feeds the bars of one time step, at most one per instrument. Each instrument's features
+    /// depend on its own bars only, so a source may spread instruments over threads; the
+    /// default feeds them one by one.
+    ///
+    /// # Errors
+    /// As [`FeatureSource::update`].
+    fn update_step(
+        &mut self,
+        bars: &[(InstrumentIdx, Bar)],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        for (instrument, bar) in bars {
+            self.update(*instrument, bar)?;
+        }
+        Ok(())
+    }
+
     /// Returns the instrument's current values (NaN where a feature is not ready).
     fn values(&self, instrument: InstrumentIdx) -> &[f64];
 }

@@ -78,7 +78,9 @@ impl RollingMean {
     pub fn value(&self) -> Option<f64> {
         // A multiply by the stored reciprocal (within 1 ulp of sum / period): a division's
         // latency sat on the event loop's critical path.
-        self.window.full.then_some(self.window.sum * self.inv_period)
+        self.window
+            .full
+            .then_some(self.window.sum * self.inv_period)
     }
 }
 
