@@ -43,6 +43,8 @@ impl ReturnMetrics {
     /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`.
     pub fn from_equity(equity: &[f64], periods_per_year: f64) -> Self {
         let r = simple_returns(equity);
+        // One sort serves VaR, CVaR and the tail ratio.
+        let sorted_r = sorted(&r);
         let cagr = cagr(&r, periods_per_year);
         let max_drawdown = max_drawdown(equity);
         Self {
@@ -54,11 +56,11 @@ impl ReturnMetrics {
             max_drawdown,
             max_drawdown_duration: max_drawdown_duration(equity),
             calmar: calmar_of(cagr, max_drawdown),
-            var_95: var_95(&r),
-            cvar_95: cvar_95(&r),
+            var_95: percentile_of_sorted(&sorted_r, 5.0),
+            cvar_95: cvar_95_of_sorted(&sorted_r),
             stability: stability(&r),
             omega: omega(&r),
-            tail_ratio: tail_ratio(&r),
+            tail_ratio: tail_ratio_of_sorted(&sorted_r),
         }
     }
 }
@@ -171,7 +173,11 @@ fn calmar_of(cagr: f64, max_drawdown: f64) -> f64 {
 /// Returns the q-th percentile (`q` in 0..=100) with numpy's default 'linear' interpolation
 /// (`NaN` for no values).
 pub fn percentile(values: &[f64], q: f64) -> f64 {
-    let sorted = sorted(values);
+    percentile_of_sorted(&sorted(values), q)
+}
+
+/// [`percentile`] of values already sorted ascending.
+fn percentile_of_sorted(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -195,7 +201,11 @@ pub fn var_95(returns: &[f64]) -> f64 {
 /// Returns the 95% conditional value at risk as empyrical computes it: with
 /// `k = floor((N - 1) * 0.05)`, the mean of the `k + 1` smallest returns (`NaN` without returns).
 pub fn cvar_95(returns: &[f64]) -> f64 {
-    let sorted = sorted(returns);
+    cvar_95_of_sorted(&sorted(returns))
+}
+
+/// [`cvar_95`] of returns already sorted ascending.
+fn cvar_95_of_sorted(sorted: &[f64]) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -246,7 +256,12 @@ pub fn omega(returns: &[f64]) -> f64 {
 
 /// Returns `|percentile(r, 95)| / |percentile(r, 5)|` (`NaN` when undefined or infinite).
 pub fn tail_ratio(returns: &[f64]) -> f64 {
-    let ratio = percentile(returns, 95.0).abs() / percentile(returns, 5.0).abs();
+    tail_ratio_of_sorted(&sorted(returns))
+}
+
+/// [`tail_ratio`] of returns already sorted ascending.
+fn tail_ratio_of_sorted(sorted: &[f64]) -> f64 {
+    let ratio = percentile_of_sorted(sorted, 95.0).abs() / percentile_of_sorted(sorted, 5.0).abs();
     if ratio.is_finite() { ratio } else { f64::NAN }
 }
 
