@@ -29,17 +29,25 @@ fn config(text: &str) -> PathBuf {
     path
 }
 
-/// Runs a config that must fail and returns its error text.
+/// Runs a config text that must fail and returns its error text.
 fn fails(text: &str) -> String {
-    let path = config(text);
+    backtest_fails(&config(text))
+}
+
+/// Runs a config file that must fail (exit code 1) and returns its error text.
+fn backtest_fails(config: &std::path::Path) -> String {
     let out = scratch("bad-out");
     let output = quant(&[
         "backtest",
-        path.to_str().unwrap(),
+        config.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(!output.status.success(), "expected failure for:\n{text}");
+    assert!(
+        !output.status.success(),
+        "expected {} to fail",
+        config.display()
+    );
     assert_eq!(output.status.code(), Some(1));
     stderr(&output)
 }
@@ -159,15 +167,8 @@ fn broken_data(row_line: usize, replacement: &str, on_invalid: &str) -> (PathBuf
 #[test]
 fn nan_price_names_file_line_and_column() {
     let (cfg, csv) = broken_data(4, "2004-08-23,110.75,113.48,109.05,NaN,9137200", "error");
-    let output = quant(&[
-        "backtest",
-        cfg.to_str().unwrap(),
-        "--out",
-        scratch("o").to_str().unwrap(),
-    ]);
-    assert!(!output.status.success());
     assert_mentions(
-        &stderr(&output),
+        &backtest_fails(&cfg),
         &[
             csv.to_str().unwrap(),
             "line 4",
@@ -180,14 +181,10 @@ fn nan_price_names_file_line_and_column() {
 #[test]
 fn out_of_order_row_names_its_line() {
     let (cfg, _) = broken_data(10, "2004-08-19,100,104.06,95.96,100.34,22351900", "error");
-    let output = quant(&[
-        "backtest",
-        cfg.to_str().unwrap(),
-        "--out",
-        scratch("o").to_str().unwrap(),
-    ]);
-    assert!(!output.status.success());
-    assert_mentions(&stderr(&output), &["line 10", "before the previous row"]);
+    assert_mentions(
+        &backtest_fails(&cfg),
+        &["line 10", "before the previous row"],
+    );
 }
 
 #[test]
