@@ -159,7 +159,9 @@ impl Standardize {
         // Welford's update: stable for long series.
         self.count += 1;
         let delta = x - self.mean;
-        self.mean += delta / self.count as f64;
+        // A reciprocal of the count (independent of the data) keeps the division off the
+        // bar-to-bar dependency chain through `mean`.
+        self.mean += delta * (1.0 / self.count as f64);
         self.m2 += delta * (x - self.mean);
     }
 

@@ -67,7 +67,9 @@ impl Atr {
         } else if self.seen == self.period {
             self.value = (self.value + tr) / n;
         } else {
-            self.value = (self.value * (n - 1.0) + tr) / n;
+            // `(v (n - 1) + tr) / n` as `v + (tr - v) / n`: the division by the constant `n`
+            // becomes a multiply, which keeps it off the bar-to-bar dependency chain.
+            self.value += (tr - self.value) * (1.0 / n);
         }
         (self.seen >= self.period).then_some(self.value)
     }

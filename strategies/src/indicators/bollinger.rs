@@ -5,11 +5,7 @@
 //! digits, and a flat window has a std of exactly 0: its %b is defined as 0.5 (the close sits
 //! on the mid, which both bands equal) rather than 0/0.
 
-use super::{
-    Indicator,
-    moments::{Moments, Sliding},
-    params::bars_at_least,
-};
+use super::{Indicator, moments::Sliding, params::bars_at_least};
 use engine::RangeError;
 use market_data::Timestamp;
 
@@ -32,7 +28,7 @@ pub struct BollingerValue {
 /// all ready after `period` updates.
 #[derive(Debug, Clone)]
 pub struct Bollinger {
-    window: Sliding<Moments>,
+    window: Sliding<1>,
     width: f64,
 }
 
@@ -80,12 +76,12 @@ impl Bollinger {
 
     /// Adds a close and returns the bands once `period` closes have been seen.
     pub fn update(&mut self, close: f64) -> Option<BollingerValue> {
-        self.window.push(Moments::of(close));
+        self.window.push([close]);
         if !self.window.is_full() {
             return None;
         }
         let m = self.window.total();
-        let (mid, std) = (m.mean, (m.m2 / m.n).sqrt());
+        let (mid, std) = (m.mean, (m.m2 * self.window.inv_capacity()).sqrt());
         let (upper, lower) = (mid + self.width * std, mid - self.width * std);
         let percent_b = if std == 0.0 {
             0.5

@@ -6,11 +6,7 @@
 //! correlation is undefined, and it reports not-ready (NaN / `None`) rather than a 0 that
 //! would read as "uncorrelated".
 
-use super::{
-    Indicator,
-    moments::{CoMoments, Sliding},
-    params::bars_at_least,
-};
+use super::{Indicator, moments::Sliding, params::bars_at_least};
 use engine::RangeError;
 use market_data::Timestamp;
 
@@ -18,7 +14,7 @@ use market_data::Timestamp;
 /// updates unless either input is flat over the window.
 #[derive(Debug, Clone)]
 pub struct Correlation {
-    window: Sliding<CoMoments>,
+    window: Sliding<2>,
 }
 
 impl Correlation {
@@ -57,7 +53,7 @@ impl Correlation {
 
     /// Adds a pair and returns the correlation once `period` pairs have been seen.
     pub fn update(&mut self, x: f64, y: f64) -> Option<f64> {
-        self.window.push(CoMoments::of(x, y));
+        self.window.push([x, y]);
         let m = self.window.total();
         if !self.window.is_full() || m.cxx == 0.0 || m.cyy == 0.0 {
             return None;

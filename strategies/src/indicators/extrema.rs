@@ -1,9 +1,11 @@
-//! Rolling minimum and maximum over the last `n` values, O(1) amortized.
+//! Rolling minimum and maximum over the last `n` values, O(1) amortized and branch-light.
 //!
-//! A monotonic deque keeps only the values that can still become the extreme: a new value
-//! evicts every older one it dominates, and the front expires after `n` bars. Each value enters
-//! and leaves once, hence O(1) amortized; the deque never holds more than `n` entries, so its
-//! ring is allocated once in `new`.
+//! The stream is cut into blocks of `n` values (van Herk / Gil-Werman). The window always
+//! spans the tail of the previous block and the head of the current one, so its extreme is the
+//! extreme of two precomputed parts: the previous block's suffix extreme at the current offset,
+//! and the running extreme of the current block. The suffix extremes are rebuilt once per block
+//! in one backward scan. Unlike a monotonic deque, an update has no data-dependent loop, which
+//! on noisy prices costs a branch misprediction every few bars. Both arrays are allocated once.
 
 use super::{Indicator, params::bars_at_least};
 use engine::RangeError;
@@ -11,75 +13,83 @@ use market_data::Timestamp;
 
 /// The rolling maximum (`MAX = true`) or minimum of the last `period` values.
 #[derive(Debug, Clone)]
-pub(super) struct MonoDeque<const MAX: bool> {
-    /// Update number of each entry, to expire it.
-    seq: Vec<u64>,
-    val: Vec<f64>,
-    head: usize,
-    len: usize,
-    /// How many values have been pushed.
-    count: u64,
+pub(super) struct BlockExtreme<const MAX: bool> {
+    /// The current block's values so far, by offset.
+    block: Vec<f64>,
+    /// `suffix[i]`: the extreme of the previous block's values from offset `i` to its end.
+    suffix: Vec<f64>,
+    /// Offset of the next value in the current block.
+    offset: usize,
+    /// The extreme of the current block's values so far.
+    running: f64,
+    /// Whether a whole block has been seen (the window is full).
+    ready: bool,
 }
 
-impl<const MAX: bool> MonoDeque<MAX> {
+impl<const MAX: bool> BlockExtreme<MAX> {
+    /// The extreme of no values: every value beats it.
+    const NONE: f64 = if MAX {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
+
     /// Returns an empty window of `period` values (0 is treated as 1).
     pub(super) fn new(period: usize) -> Self {
         let cap = period.max(1);
         Self {
-            seq: vec![0; cap],
-            val: vec![0.0; cap],
-            head: 0,
-            len: 0,
-            count: 0,
+            block: vec![0.0; cap],
+            suffix: vec![Self::NONE; cap],
+            offset: 0,
+            running: Self::NONE,
+            ready: false,
         }
     }
 
-    /// Returns the ring slot of the `i`-th entry; a compare beats `%`, an integer division.
     #[inline]
-    fn slot(&self, i: usize) -> usize {
-        let slot = self.head + i;
-        if slot >= self.val.len() {
-            slot - self.val.len()
-        } else {
-            slot
-        }
+    fn pick(a: f64, b: f64) -> f64 {
+        if MAX { a.max(b) } else { a.min(b) }
     }
 
     /// Adds `x` and returns the extreme of the window once it holds `period` values.
     #[inline]
     pub(super) fn push(&mut self, x: f64) -> Option<f64> {
-        let now = self.count;
-        self.count += 1;
-        let period = self.val.len() as u64;
-        if self.len > 0 && self.seq[self.head] + period <= now {
-            // At most one entry expires per push: entries have distinct, increasing numbers.
-            self.head = self.slot(1);
-            self.len -= 1;
+        self.block[self.offset] = x;
+        self.running = Self::pick(self.running, x);
+        self.offset += 1;
+        if self.offset == self.block.len() {
+            // The window is exactly the block just completed.
+            let extreme = self.running;
+            self.rebuild_suffix();
+            self.ready = true;
+            return Some(extreme);
         }
-        while self.len > 0 {
-            let back = self.val[self.slot(self.len - 1)];
-            let dominated = if MAX { back <= x } else { back >= x };
-            if !dominated {
-                break;
-            }
-            self.len -= 1;
+        let extreme = Self::pick(self.suffix[self.offset], self.running);
+        self.ready.then_some(extreme)
+    }
+
+    /// Starts a new block, the completed one becoming the previous block.
+    fn rebuild_suffix(&mut self) {
+        let mut acc = Self::NONE;
+        for (s, &v) in self.suffix.iter_mut().zip(&self.block).rev() {
+            acc = Self::pick(acc, v);
+            *s = acc;
         }
-        let back = self.slot(self.len);
-        (self.seq[back], self.val[back]) = (now, x);
-        self.len += 1;
-        (self.count >= period).then(|| self.val[self.head])
+        self.offset = 0;
+        self.running = Self::NONE;
     }
 
     /// Forgets all values.
     pub(super) fn clear(&mut self) {
-        self.head = 0;
-        self.len = 0;
-        self.count = 0;
+        self.suffix.fill(Self::NONE);
+        self.offset = 0;
+        self.running = Self::NONE;
+        self.ready = false;
     }
 
     /// Returns the window length.
     pub(super) fn period(&self) -> usize {
-        self.val.len()
+        self.block.len()
     }
 }
 
@@ -89,7 +99,7 @@ macro_rules! extremum {
         /// `["value"]`, ready after `period` updates.
         #[derive(Debug, Clone)]
         pub struct $name {
-            deque: MonoDeque<$max>,
+            deque: BlockExtreme<$max>,
         }
 
         impl $name {
@@ -113,7 +123,7 @@ macro_rules! extremum {
             /// ```
             pub fn new(period: usize) -> Self {
                 Self {
-                    deque: MonoDeque::new(period),
+                    deque: BlockExtreme::new(period),
                 }
             }
 

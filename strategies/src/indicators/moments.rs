@@ -1,22 +1,22 @@
-//! Rolling means, variances and covariances over the last `n` values, without downdates.
+//! Rolling means, variances and covariances over the last `n` values in O(1) per update.
 //!
-//! Removing a value from running moments (`m2 -= ...`) cancels catastrophically once a far-away
-//! value leaves a window of close values: the error is about `eps * (departed - mean)^2`, which
-//! can dwarf the variance left behind (and ruins z-scores, %b and correlations right after a
-//! gap). So windows here are aggregated with the two-stacks scheme instead: the older part of
-//! the window keeps suffix aggregates, the newer part one running aggregate, and the total is
-//! one merge of the two. Merging (Chan et al.) only adds non-negative terms, so precision holds
-//! whatever left the window. The suffixes are rebuilt once every `n` pushes: O(1) amortized,
-//! with both arrays allocated once in `new`. A window of identical values merges to exactly
-//! zero spread (every delta is exactly 0), which the indicators rely on for their flat cases.
+//! The window keeps running sums of deviations from a shift `K` (a value of the window) and
+//! adds the newest value and subtracts the departed one. Subtraction is where running moments
+//! lose precision: once a far-away value leaves a window of close values, the sum of squares
+//! keeps an error of about `eps * (departed - K)^2`, which can dwarf the spread left behind. So
+//! the window also counts the `mass` that passed through its sums (every squared deviation
+//! added or removed, which bounds their rounding error) and recomputes the sums exactly, with
+//! the newest value as the new shift, whenever the spread falls below `TOLERANCE * mass`, and
+//! once every `n` updates so the shift follows a trending series. A recompute is O(n), but a
+//! window value as the shift gives `mass <= (n + 1) * m2` right after it, so it cannot trigger
+//! again until values move far from the window: O(1) amortized for real series. A window of
+//! identical values ends with exactly zero spread and its value as the exact mean, which the
+//! indicators rely on for their flat cases.
 
-/// An aggregate over a run of values that two adjacent runs can merge into.
-pub(super) trait Merge: Copy {
-    /// The aggregate of no values.
-    const EMPTY: Self;
-    /// Returns the aggregate of `self`'s run followed by `later`'s.
-    fn merge(self, later: Self) -> Self;
-}
+/// Relative precision kept: a recompute happens when the spread is below this share of the
+/// squared deviations that went through the sums (their rounding error is ~1e-16 of that mass,
+/// so the spread keeps about 11 digits).
+const TOLERANCE: f64 = 1e-5;
 
 /// Count, mean and sum of squared deviations of one variable.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,42 +24,6 @@ pub(super) struct Moments {
     pub(super) n: f64,
     pub(super) mean: f64,
     pub(super) m2: f64,
-}
-
-impl Moments {
-    /// Returns the moments of the single value `x`.
-    pub(super) fn of(x: f64) -> Self {
-        Self {
-            n: 1.0,
-            mean: x,
-            m2: 0.0,
-        }
-    }
-}
-
-impl Merge for Moments {
-    const EMPTY: Self = Self {
-        n: 0.0,
-        mean: 0.0,
-        m2: 0.0,
-    };
-
-    #[inline]
-    fn merge(self, b: Self) -> Self {
-        if self.n == 0.0 {
-            return b;
-        }
-        if b.n == 0.0 {
-            return self;
-        }
-        let n = self.n + b.n;
-        let d = b.mean - self.mean;
-        Self {
-            n,
-            mean: self.mean + d * (b.n / n),
-            m2: self.m2 + b.m2 + d * d * (self.n * b.n / n),
-        }
-    }
 }
 
 /// Count, means and co-moments of two variables.
@@ -73,130 +37,148 @@ pub(super) struct CoMoments {
     pub(super) cxy: f64,
 }
 
-impl CoMoments {
-    /// Returns the co-moments of the single pair `(x, y)`.
-    pub(super) fn of(x: f64, y: f64) -> Self {
-        Self {
-            n: 1.0,
-            mx: x,
-            my: y,
-            ..Self::EMPTY
-        }
-    }
-}
-
-impl Merge for CoMoments {
-    const EMPTY: Self = Self {
-        n: 0.0,
-        mx: 0.0,
-        my: 0.0,
-        cxx: 0.0,
-        cyy: 0.0,
-        cxy: 0.0,
-    };
-
-    #[inline]
-    fn merge(self, b: Self) -> Self {
-        if self.n == 0.0 {
-            return b;
-        }
-        if b.n == 0.0 {
-            return self;
-        }
-        let n = self.n + b.n;
-        let (dx, dy) = (b.mx - self.mx, b.my - self.my);
-        let f = self.n * b.n / n;
-        Self {
-            n,
-            mx: self.mx + dx * (b.n / n),
-            my: self.my + dy * (b.n / n),
-            cxx: self.cxx + b.cxx + dx * dx * f,
-            cyy: self.cyy + b.cyy + dy * dy * f,
-            cxy: self.cxy + b.cxy + dx * dy * f,
-        }
-    }
-}
-
-/// The aggregate of the last `capacity` pushed items (two-stacks sliding window).
+/// Running moments of the last `capacity` samples of `K` variables (1 or 2).
 #[derive(Debug, Clone)]
-pub(super) struct Sliding<M> {
-    /// Single-item aggregates, a ring: oldest at `head`.
-    items: Vec<M>,
-    /// For each of the `front` oldest items: the aggregate from it through the front's end.
-    suffix: Vec<M>,
+pub(super) struct Sliding<const K: usize> {
+    /// The samples, a ring: oldest at `head`.
+    items: Vec<[f64; K]>,
     head: usize,
     len: usize,
-    /// How many of the oldest items `suffix` covers.
-    front: usize,
-    /// The aggregate of the newer items after the front.
-    back: M,
+    /// `1 / capacity`, so a full window multiplies instead of dividing.
+    inv_capacity: f64,
+    /// Pushes since the last exact recompute.
+    since: usize,
+    shift: [f64; K],
+    /// Sums of deviations from `shift`, of their squares and (two variables) of their products.
+    s1: [f64; K],
+    s2: [f64; K],
+    sxy: f64,
+    /// Squared deviations added to or removed from `s2` since the last recompute.
+    mass: [f64; K],
+    /// Means and sums of squared deviations from the mean, after the last push.
+    mean: [f64; K],
+    m2: [f64; K],
+    cxy: f64,
 }
 
-impl<M: Merge> Sliding<M> {
-    /// Returns an empty window of `capacity` items (0 is treated as 1).
+impl<const K: usize> Sliding<K> {
+    /// Returns an empty window of `capacity` samples (0 is treated as 1).
     pub(super) fn new(capacity: usize) -> Self {
         let cap = capacity.max(1);
         Self {
-            items: vec![M::EMPTY; cap],
-            suffix: vec![M::EMPTY; cap],
+            items: vec![[0.0; K]; cap],
             head: 0,
             len: 0,
-            front: 0,
-            back: M::EMPTY,
+            inv_capacity: 1.0 / cap as f64,
+            since: 0,
+            shift: [0.0; K],
+            s1: [0.0; K],
+            s2: [0.0; K],
+            sxy: 0.0,
+            mass: [0.0; K],
+            mean: [0.0; K],
+            m2: [0.0; K],
+            cxy: 0.0,
         }
     }
 
-    /// Adds `item` as the newest, evicting the oldest once full.
+    /// Adds `sample` as the newest, evicting the oldest once full.
     #[inline]
-    pub(super) fn push(&mut self, item: M) {
+    pub(super) fn push(&mut self, sample: [f64; K]) {
         let cap = self.items.len();
+        if self.len == 0 {
+            self.shift = sample;
+        }
         if self.len == cap {
-            if self.front == 0 {
-                self.flip();
-            }
+            let old = std::mem::replace(&mut self.items[self.head], sample);
             // Compares rather than `%`: an integer division per update is the costliest step.
             self.head += 1;
             if self.head == cap {
                 self.head = 0;
             }
-            self.len -= 1;
-            self.front -= 1;
-        }
-        let mut slot = self.head + self.len;
-        if slot >= cap {
-            slot -= cap;
-        }
-        self.items[slot] = item;
-        self.len += 1;
-        self.back = self.back.merge(item);
-    }
-
-    /// Moves every item into the front, rebuilding the suffix aggregates newest to oldest.
-    fn flip(&mut self) {
-        let cap = self.items.len();
-        let mut acc = M::EMPTY;
-        for i in (0..self.len).rev() {
-            let slot = (self.head + i) % cap;
-            acc = self.items[slot].merge(acc);
-            self.suffix[slot] = acc;
-        }
-        self.front = self.len;
-        self.back = M::EMPTY;
-    }
-
-    /// Returns the aggregate of the whole window.
-    #[inline]
-    pub(super) fn total(&self) -> M {
-        if self.front == 0 {
-            self.back
+            self.add(old, -1.0);
         } else {
-            self.suffix[self.head].merge(self.back)
+            let mut slot = self.head + self.len;
+            if slot >= cap {
+                slot -= cap;
+            }
+            self.items[slot] = sample;
+            self.len += 1;
+        }
+        self.add(sample, 1.0);
+        self.since += 1;
+        let inv_n = if self.len == cap {
+            self.inv_capacity
+        } else {
+            1.0 / self.len as f64
+        };
+        let mut lost = self.since >= cap;
+        for k in 0..K {
+            self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
+            self.m2[k] = self.s2[k] - self.s1[k] * self.s1[k] * inv_n;
+            lost |= self.m2[k] < TOLERANCE * self.mass[k];
+        }
+        if K == 2 {
+            self.cxy = self.sxy - self.s1[0] * self.s1[K - 1] * inv_n;
+        }
+        if lost {
+            self.recompute(sample);
         }
     }
 
-    /// Returns true once the window holds `capacity` items.
+    /// Adds (`sign = 1`) or removes (`sign = -1`) one sample's deviations to the sums.
+    #[inline]
+    fn add(&mut self, sample: [f64; K], sign: f64) {
+        let mut d = [0.0; K];
+        for k in 0..K {
+            d[k] = sample[k] - self.shift[k];
+            let sq = d[k] * d[k];
+            self.s1[k] += sign * d[k];
+            self.s2[k] += sign * sq;
+            self.mass[k] += sq;
+        }
+        if K == 2 {
+            self.sxy += sign * d[0] * d[K - 1];
+        }
+    }
+
+    /// Recomputes the sums exactly around the newest sample, then the moments from them.
+    #[cold]
+    fn recompute(&mut self, newest: [f64; K]) {
+        self.shift = newest;
+        self.since = 0;
+        self.s1 = [0.0; K];
+        self.s2 = [0.0; K];
+        self.sxy = 0.0;
+        self.mass = [0.0; K];
+        let cap = self.items.len();
+        for i in 0..self.len {
+            let mut slot = self.head + i;
+            if slot >= cap {
+                slot -= cap;
+            }
+            let sample = self.items[slot];
+            self.add(sample, 1.0);
+        }
+        let inv_n = 1.0 / self.len as f64;
+        for k in 0..K {
+            self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
+            self.m2[k] = (self.s2[k] - self.s1[k] * self.s1[k] * inv_n).max(0.0);
+        }
+        if K == 2 {
+            self.cxy = self.sxy - self.s1[0] * self.s1[K - 1] * inv_n;
+        }
+    }
+
+    /// Returns true once the window holds `capacity` samples.
     pub(super) fn is_full(&self) -> bool {
         self.len == self.items.len()
+    }
+
+    /// Returns `1 / capacity`: a full window's moments divided by its count, as a multiply.
+    #[inline]
+    pub(super) fn inv_capacity(&self) -> f64 {
+        self.inv_capacity
     }
 
     /// Returns the window length.
@@ -204,12 +186,42 @@ impl<M: Merge> Sliding<M> {
         self.items.len()
     }
 
-    /// Forgets every item, keeping the allocations.
+    /// Forgets every sample, keeping the allocation.
     pub(super) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
-        self.front = 0;
-        self.back = M::EMPTY;
+        self.since = 0;
+        self.s1 = [0.0; K];
+        self.s2 = [0.0; K];
+        self.sxy = 0.0;
+        self.mass = [0.0; K];
+    }
+}
+
+impl Sliding<1> {
+    /// Returns the moments of the window.
+    #[inline]
+    pub(super) fn total(&self) -> Moments {
+        Moments {
+            n: self.len as f64,
+            mean: self.mean[0],
+            m2: self.m2[0].max(0.0),
+        }
+    }
+}
+
+impl Sliding<2> {
+    /// Returns the co-moments of the window.
+    #[inline]
+    pub(super) fn total(&self) -> CoMoments {
+        CoMoments {
+            n: self.len as f64,
+            mx: self.mean[0],
+            my: self.mean[1],
+            cxx: self.m2[0].max(0.0),
+            cyy: self.m2[1].max(0.0),
+            cxy: self.cxy,
+        }
     }
 }
 
@@ -224,7 +236,7 @@ mod tests {
     fn flat_window_has_exactly_zero_spread_after_an_outlier_leaves() {
         let mut w = Sliding::new(3);
         for x in [1e6, 0.1, 0.1, 0.1, 0.1] {
-            w.push(Moments::of(x));
+            w.push([x]);
         }
         assert_eq!(
             w.total(),
@@ -248,7 +260,7 @@ mod tests {
         ) {
             let mut w = Sliding::new(n);
             for (t, &x) in xs.iter().enumerate() {
-                w.push(Moments::of(x));
+                w.push([x]);
                 let win = &xs[(t + 1).saturating_sub(n)..=t];
                 let mean = win.iter().sum::<f64>() / win.len() as f64;
                 let m2: f64 = win.iter().map(|v| (v - mean) * (v - mean)).sum();
@@ -257,6 +269,33 @@ mod tests {
                 prop_assert!(close(got.mean, mean));
                 // Relative to the window's own spread (two-pass has error ~ eps * m2 too).
                 prop_assert!((got.m2 - m2).abs() <= 1e-9 * m2 + 1e-20, "{} vs {}", got.m2, m2);
+            }
+        }
+
+        #[test]
+        fn prop_co_moments_match_two_pass(
+            pairs in proptest::collection::vec(
+                (prop_oneof![9 => 1e3f64..1e3 + 1.0, 1 => -1e6f64..1e6], -5.0f64..5.0),
+                1..200,
+            ),
+            n in 1usize..20,
+        ) {
+            let mut w = Sliding::new(n);
+            for (t, &(x, y)) in pairs.iter().enumerate() {
+                w.push([x, y]);
+                let win = &pairs[(t + 1).saturating_sub(n)..=t];
+                let len = win.len() as f64;
+                let mx = win.iter().map(|p| p.0).sum::<f64>() / len;
+                let my = win.iter().map(|p| p.1).sum::<f64>() / len;
+                let cxx: f64 = win.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+                let cyy: f64 = win.iter().map(|p| (p.1 - my) * (p.1 - my)).sum();
+                let cxy: f64 = win.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+                let got = w.total();
+                prop_assert!(close(got.mx, mx) && close(got.my, my));
+                prop_assert!((got.cxx - cxx).abs() <= 1e-9 * cxx + 1e-20);
+                prop_assert!((got.cyy - cyy).abs() <= 1e-9 * cyy + 1e-20);
+                // The cross term is bounded by the two spreads (Cauchy-Schwarz).
+                prop_assert!((got.cxy - cxy).abs() <= 1e-9 * (cxx * cyy).sqrt() + 1e-20);
             }
         }
     }

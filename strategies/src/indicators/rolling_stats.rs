@@ -1,8 +1,8 @@
 //! Rolling volatility of log returns and rolling z-score.
 //!
-//! Both stand on a sliding aggregate of moments that never subtracts departed values (see
-//! `moments.rs`), so a quiet window after a jump keeps its digits and a flat window has a
-//! spread of exactly 0.
+//! Both stand on running moments that recompute themselves when a departed value would cost
+//! them digits (see `moments.rs`), so a quiet window after a jump keeps its precision and a flat
+//! window has a spread of exactly 0.
 //!
 //! - Volatility: sample std (ddof = 1) of the last `n` one-bar log returns, per bar, not
 //!   annualised (the bar length is the caller's to know), ready after `n + 1` prices.
@@ -10,11 +10,7 @@
 //!   std (ddof = 0) so that it agrees with Bollinger bands: `z = (2 %b - 1) * width`. A flat
 //!   window gives 0 (`x` equals the mean exactly) rather than 0/0.
 
-use super::{
-    Indicator,
-    moments::{Moments, Sliding},
-    params::bars_at_least,
-};
+use super::{Indicator, moments::Sliding, params::bars_at_least};
 use engine::RangeError;
 use market_data::Timestamp;
 
@@ -23,7 +19,9 @@ use market_data::Timestamp;
 #[derive(Debug, Clone)]
 pub struct Volatility {
     prev: Option<f64>,
-    window: Sliding<Moments>,
+    /// `1 / (period - 1)`: the sample variance's divisor, as a multiply.
+    inv_ddof: f64,
+    window: Sliding<1>,
 }
 
 impl Volatility {
@@ -49,6 +47,7 @@ impl Volatility {
     pub fn new(period: usize) -> Self {
         Self {
             prev: None,
+            inv_ddof: 1.0 / (period.max(2) - 1) as f64,
             window: Sliding::new(period.max(2)),
         }
     }
@@ -64,9 +63,11 @@ impl Volatility {
     /// Adds a price and returns the volatility once `period` returns have been seen.
     pub fn update(&mut self, price: f64) -> Option<f64> {
         let prev = self.prev.replace(price)?;
-        self.window.push(Moments::of((price / prev).ln()));
+        self.window.push([(price / prev).ln()]);
         let m = self.window.total();
-        self.window.is_full().then(|| (m.m2 / (m.n - 1.0)).sqrt())
+        self.window
+            .is_full()
+            .then(|| (m.m2 * self.inv_ddof).sqrt())
     }
 
     /// Forgets all history.
@@ -102,7 +103,7 @@ impl Indicator for Volatility {
 /// `period` updates.
 #[derive(Debug, Clone)]
 pub struct ZScore {
-    window: Sliding<Moments>,
+    window: Sliding<1>,
 }
 
 impl ZScore {
@@ -139,7 +140,7 @@ impl ZScore {
 
     /// Adds `x` and returns its z-score once `period` values have been seen.
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        self.window.push(Moments::of(x));
+        self.window.push([x]);
         if !self.window.is_full() {
             return None;
         }
@@ -147,7 +148,7 @@ impl ZScore {
         if m.m2 == 0.0 {
             return Some(0.0);
         }
-        Some((x - m.mean) / (m.m2 / m.n).sqrt())
+        Some((x - m.mean) / (m.m2 * self.window.inv_capacity()).sqrt())
     }
 
     /// Forgets all history.

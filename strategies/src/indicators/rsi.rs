@@ -104,8 +104,10 @@ impl Rsi {
                         self.down /= n;
                     }
                 } else {
-                    self.up = (self.up * (n - 1.0) + up) / n;
-                    self.down = (self.down * (n - 1.0) + down) / n;
+                    // Wilder's `(avg (n - 1) + move) / n`, with the division by the constant `n`
+                    // as a multiply, off the bar-to-bar dependency chain.
+                    self.up += (up - self.up) * (1.0 / n);
+                    self.down += (down - self.down) * (1.0 / n);
                 }
             }
         }
@@ -132,7 +134,8 @@ fn rsi_of(up: f64, down: f64) -> f64 {
     if down == 0.0 {
         100.0
     } else {
-        100.0 - 100.0 / (1.0 + up / down)
+        // `100 - 100 / (1 + up / down)` with one division instead of two.
+        100.0 * up / (up + down)
     }
 }
 

@@ -1,11 +1,11 @@
 //! Stochastic oscillator: where the close sits in the recent high-low range, and its average.
 //!
 //! `%K = 100 * (close - lowest low) / (highest high - lowest low)` over `k` bars, `%D` = SMA of
-//! `%K` over `d` bars, as in `ta` 0.11. The extremes come from monotonic deques, so each update
+//! `%K` over `d` bars, as in `ta` 0.11. The extremes come from block-wise running extremes, so each update
 //! is O(1) amortized. A range of exactly zero (a flat window) gives `%K = 50`: the close is the
 //! whole range, so it sits at its middle; `ta` would return NaN and stall `%D` for `d` bars.
 
-use super::{Hlc, Indicator, RollingMean, extrema::MonoDeque, params::bars_at_least};
+use super::{Hlc, Indicator, RollingMean, extrema::BlockExtreme, params::bars_at_least};
 use engine::RangeError;
 use market_data::Timestamp;
 
@@ -22,8 +22,8 @@ pub struct StochasticValue {
 /// (the `%K` line); `%D` follows after `k + d - 1` bars.
 #[derive(Debug, Clone)]
 pub struct Stochastic {
-    highs: MonoDeque<true>,
-    lows: MonoDeque<false>,
+    highs: BlockExtreme<true>,
+    lows: BlockExtreme<false>,
     d_period: usize,
     d: RollingMean,
 }
@@ -51,8 +51,8 @@ impl Stochastic {
     /// ```
     pub fn new(k: usize, d: usize) -> Self {
         Self {
-            highs: MonoDeque::new(k),
-            lows: MonoDeque::new(k),
+            highs: BlockExtreme::new(k),
+            lows: BlockExtreme::new(k),
             d_period: d,
             d: RollingMean::new(d),
         }
