@@ -65,9 +65,7 @@ impl Volatility {
         let prev = self.prev.replace(price)?;
         self.window.push([(price / prev).ln()]);
         let m = self.window.total();
-        self.window
-            .is_full()
-            .then(|| (m.m2 * self.inv_ddof).sqrt())
+        self.window.is_full().then(|| (m.m2 * self.inv_ddof).sqrt())
     }
 
     /// Forgets all history.
