@@ -47,6 +47,12 @@ pub(crate) struct BacktestConfig {
     /// A parameter grid for `quant sweep`: dotted key -> list of values, plus `rank_by`.
     #[serde(default)]
     pub(crate) sweep: Option<toml::Table>,
+    /// The model `quant train` fits: architecture, window, horizon, labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) model: Option<strategies::ml::ModelConfig>,
+    /// How `quant train` fits and evaluates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) training: Option<strategies::ml::TrainingConfig>,
 }
 
 /// `[data]`.
@@ -308,6 +314,30 @@ impl LoadedConfig {
                 error.expected
             ),
         }
+    }
+
+    /// Builds the config's strategy with its feature pipeline (and models), reading the paths
+    /// it names relative to the current folder or else to the config file.
+    ///
+    /// # Errors
+    /// Names the feature (with its line) or the model directory at fault.
+    pub(crate) fn build_strategy(&self) -> Result<strategies::BuiltStrategy> {
+        let strategy = self
+            .config
+            .strategy
+            .with_paths_resolved(|p| self.resolve(p).to_string_lossy().into_owned());
+        strategy.build(&self.config.features).map_err(|e| match e {
+            strategies::BuildError::Feature(e) => self.feature_error(&e),
+            strategies::BuildError::Model(e) => {
+                let line = locate(&self.source, "strategy.params.model")
+                    .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
+                anyhow::anyhow!(
+                    "invalid config {}: {line}`strategy.params.model`: {e} (train it with \
+                         `quant train CONFIG` first)",
+                    self.path.display()
+                )
+            }
+        })
     }
 
     /// Turns a feature error into a message naming the file, the feature's table and line, the

@@ -7,6 +7,7 @@ mod config;
 mod data;
 mod runner;
 mod sweep;
+mod train;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -68,6 +69,13 @@ enum Command {
     /// Measures how a many-instrument sleeves backtest and a sweep scale from 1 thread to every
     /// core: medians, speed-up, jobs per second, per-job overhead.
     BenchParallel(bench_parallel::BenchParallelArgs),
+    /// Trains the config's [model] with walk-forward evaluation, then saves the final model.
+    ///
+    /// Prints per fold and overall: accuracy, macro-F1, log loss, the majority-class and
+    /// last-return-sign baselines, and (trend models) the out-of-sample return of `ml_trend`
+    /// over the test folds. Writes weights.safetensors, model.json (pipeline, standardisation,
+    /// scores) and oos_equity.csv into the model folder.
+    Train(train::TrainArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +94,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
+        Command::Train(args) => train::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,10 +162,7 @@ fn features(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedConfig::load(path)?;
     let data = data::load(&loaded)?;
     let c = &loaded.config;
-    let built = c
-        .strategy
-        .build(&c.features)
-        .map_err(|e| loaded.feature_error(&e))?;
+    let built = loaded.build_strategy()?;
     let start = std::time::Instant::now();
     let frames =
         compute_batch(&built.pipeline, &data.series).map_err(|e| loaded.feature_error(&e))?;

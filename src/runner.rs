@@ -25,11 +25,7 @@ pub(crate) struct Run {
 pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
     let c = &loaded.config;
     let spec = loaded.engine_spec();
-    let build = || {
-        c.strategy
-            .build(&c.features)
-            .map_err(|e| loaded.feature_error(&e))
-    };
+    let build = || loaded.build_strategy();
     match c.portfolio.mode {
         PortfolioMode::Shared => Ok(Run {
             outcome: build()?.run(&spec, series)?,

@@ -182,6 +182,7 @@ impl SimBroker {
             && request.bracket.stop_loss.is_none_or(positive);
         let size_ok = match request.size {
             Size::Units(Qty(q)) => q.is_finite() && q > 0.0,
+            Size::Scaled(f) => f.is_finite() && f > 0.0 && f <= 1.0,
             Size::Auto | Size::ClosePosition => true,
         };
         (!prices_ok || !size_ok).then_some(RejectReason::InvalidOrder)
@@ -369,7 +370,10 @@ impl SimBroker {
                 Size::Units(Qty(q)) => Ok(q),
                 Size::ClosePosition if reduces => Ok(held.abs()),
                 Size::ClosePosition => Err(RejectReason::NothingToReduce),
-                Size::Auto => self.auto_size(req.instrument, req.side, held, price, portfolio),
+                Size::Auto => self.auto_size(req.instrument, req.side, held, price, 1.0, portfolio),
+                Size::Scaled(f) => {
+                    self.auto_size(req.instrument, req.side, held, price, f, portfolio)
+                }
             };
             if req.reduce_only && !reduces {
                 // Its position went flat (or flipped) earlier on this bar: nothing left to exit.
@@ -449,13 +453,15 @@ impl SimBroker {
         }
     }
 
-    /// Returns the units an `Auto` order gets at `price`, within cash and risk limits.
+    /// Returns the units an `Auto` order gets at `price` with `scale` of the sizing budget,
+    /// within cash and risk limits.
     fn auto_size(
         &self,
         instrument: InstrumentIdx,
         side: Side,
         held: f64,
         price: f64,
+        scale: f64,
         portfolio: &Portfolio,
     ) -> Result<f64, RejectReason> {
         let sign = side.sign();
@@ -482,6 +488,7 @@ impl SimBroker {
                 equity * (self.sizing.target_volatility / realized).min(self.sizing.fraction)
             }
         };
+        budget *= scale;
         if side == Side::Buy {
             // Cash never goes negative on a long purchase.
             budget = budget.min(cash);

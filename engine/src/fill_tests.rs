@@ -767,6 +767,23 @@ fn fixed_fraction_sizes_from_equity_not_cash() {
     assert_close(run.outcome.curve.cash[2], 4_014.02);
 }
 
+#[test]
+fn scaled_auto_sizes_from_the_scaled_budget() {
+    let mut spec = spec();
+    spec.broker.commission = 0.001;
+    let bars = vec![b0(), flat(1, 100.0)];
+    let half = OrderRequest::market(I, Side::Buy, Size::Scaled(0.5));
+    let run = run_scripted(&spec, bars.clone(), Scripted::new().at(0, half));
+    // All-in budget 10,000 x 0.5 = 5,000 -> floor(5,000 / 100.1) = floor(49.95) = 49; fee 4.9.
+    assert_fills(&run, &[(1, Side::Buy, 49.0, 100.0, 4.9)]);
+    // Out of (0, 1]: refused as an invalid order, nothing fills.
+    for bad in [0.0, -0.5, 1.5, f64::NAN] {
+        let order = OrderRequest::market(I, Side::Buy, Size::Scaled(bad));
+        let run = run_scripted(&spec, bars.clone(), Scripted::new().at(0, order));
+        assert!(run.outcome.fills.is_empty(), "scale {bad} filled");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // End of data
 // ---------------------------------------------------------------------------------------------

@@ -94,6 +94,9 @@ pub enum Size {
     Units(Qty),
     /// As many as the configured sizing method allows at the fill price.
     Auto,
+    /// `Auto` with the sizing budget scaled by this factor in (0, 1]: risk-aware sizing, such
+    /// as a smaller position when a model predicts high volatility.
+    Scaled(f64),
     /// The whole current position of the instrument, whatever it is when the order fills.
     ClosePosition,
 }

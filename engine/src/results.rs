@@ -272,6 +272,7 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
     let size = |r: &crate::broker::OrderRecord| match r.request.size {
         crate::order::Size::Units(q) => q.0.to_string(),
         crate::order::Size::Auto => "auto".into(),
+        crate::order::Size::Scaled(f) => format!("auto x{f}"),
         crate::order::Size::ClosePosition => "close_position".into(),
     };
     let price = |p: Option<market_data::Price>| p.map_or(f64::NAN, |p| p.0);

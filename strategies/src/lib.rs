@@ -5,10 +5,12 @@ pub mod bollinger_reversion;
 pub mod buy_and_hold;
 pub mod features;
 pub mod indicators;
+pub mod ml;
+pub mod ml_trend;
 mod registry;
 pub mod sma_crossover;
 
-pub use registry::{BuiltStrategy, STRATEGY_NAMES, StrategyConfig};
+pub use registry::{BuildError, BuiltStrategy, STRATEGY_NAMES, StrategyConfig};
 
 /// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a
 /// strategy needs no instrument count up front and allocates only when a new instrument appears.

@@ -7,6 +7,9 @@
 use crate::bollinger_reversion::{BollingerParams, BollingerReversion};
 use crate::buy_and_hold::BuyAndHold;
 use crate::features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
+use crate::ml::MlError;
+use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
+use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
 use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_with};
 use market_data::BarSeries;
@@ -14,7 +17,12 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Every registered strategy name.
-pub const STRATEGY_NAMES: &[&str] = &["sma_crossover", "buy_and_hold", "bollinger_reversion"];
+pub const STRATEGY_NAMES: &[&str] = &[
+    "sma_crossover",
+    "buy_and_hold",
+    "bollinger_reversion",
+    "ml_trend",
+];
 
 /// The `[strategy]` table: a registered name and its params.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +39,19 @@ pub enum StrategyConfig {
     BuyAndHold,
     /// Limit entry at the lower Bollinger band, exit at the middle band or a stop.
     BollingerReversion(BollingerParams),
+    /// Long, short or flat from a trained trend model's class probabilities.
+    MlTrend(MlTrendParams),
+}
+
+/// Why a strategy could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A feature is invalid or clashes with one the strategy needs.
+    #[error(transparent)]
+    Feature(#[from] FeatureError),
+    /// A model could not be loaded or does not fit the pipeline.
+    #[error("model: {0}")]
+    Model(#[from] MlError),
 }
 
 impl StrategyConfig {
@@ -40,6 +61,7 @@ impl StrategyConfig {
             StrategyConfig::SmaCrossover(_) => "sma_crossover",
             StrategyConfig::BuyAndHold => "buy_and_hold",
             StrategyConfig::BollingerReversion(_) => "bollinger_reversion",
+            StrategyConfig::MlTrend(_) => "ml_trend",
         }
     }
 
@@ -52,7 +74,19 @@ impl StrategyConfig {
             StrategyConfig::SmaCrossover(p) => p.validate(),
             StrategyConfig::BuyAndHold => Ok(()),
             StrategyConfig::BollingerReversion(p) => p.validate(),
+            StrategyConfig::MlTrend(p) => p.validate(),
         }
+    }
+
+    /// Returns the config with the paths it names (model directories) passed through
+    /// `resolve`, e.g. to read them relative to the config file.
+    pub fn with_paths_resolved(&self, resolve: impl Fn(&str) -> String) -> Self {
+        let mut resolved = self.clone();
+        if let StrategyConfig::MlTrend(p) = &mut resolved {
+            p.model = resolve(&p.model);
+            p.risk_model = p.risk_model.as_deref().map(&resolve);
+        }
+        resolved
     }
 
     /// Returns a fresh strategy and the pipeline of `user` features plus those it reads; call
@@ -60,21 +94,34 @@ impl StrategyConfig {
     ///
     /// # Errors
     /// Names the feature at fault: invalid, or clashing with one the strategy needs.
-    pub fn build(&self, user: &[FeatureConfig]) -> Result<BuiltStrategy, FeatureError> {
+    pub fn build(&self, user: &[FeatureConfig]) -> Result<BuiltStrategy, BuildError> {
+        let loaded = match self {
+            StrategyConfig::MlTrend(p) => p.load_models()?,
+            _ => Vec::new(),
+        };
         let required = match self {
             StrategyConfig::SmaCrossover(p) => SmaCrossover::required_features(p),
             StrategyConfig::BuyAndHold => Vec::new(),
             StrategyConfig::BollingerReversion(p) => BollingerReversion::required_features(p),
+            StrategyConfig::MlTrend(_) => crate::ml_trend::required_features(&loaded),
         };
         let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
+        let models = crate::ml_trend::model_inputs(&loaded, &pipeline)?;
         let strategy: Box<dyn Strategy + Send> = match self {
             StrategyConfig::SmaCrossover(_) => Box::new(SmaCrossover::new(&pipeline)?),
             StrategyConfig::BuyAndHold => Box::new(BuyAndHold::new()),
             StrategyConfig::BollingerReversion(p) => {
                 Box::new(BollingerReversion::new(p, &pipeline)?)
             }
+            StrategyConfig::MlTrend(p) => {
+                Box::new(MlTrend::with_columns(p, &columns_of(&pipeline, &models))?)
+            }
         };
-        Ok(BuiltStrategy { strategy, pipeline })
+        Ok(BuiltStrategy {
+            strategy,
+            pipeline,
+            models,
+        })
     }
 }
 
@@ -84,6 +131,8 @@ pub struct BuiltStrategy {
     pub strategy: Box<dyn Strategy + Send>,
     /// Its features (the user's plus its own).
     pub pipeline: Arc<PipelineSpec>,
+    /// Trained models after the pipeline, whose outputs are more feature columns.
+    pub models: Vec<ModelInput>,
 }
 
 impl std::fmt::Debug for BuiltStrategy {
@@ -101,11 +150,48 @@ impl BuiltStrategy {
     /// # Errors
     /// Returns the engine's error, if any.
     pub fn run(self, spec: &EngineSpec, data: &[BarSeries]) -> engine::Result<BacktestOutcome> {
-        let features: Option<Box<dyn FeatureSource>> = (!self.pipeline.is_empty()).then(|| {
-            Box::new(PipelineRunner::new(self.pipeline.clone(), data.len()))
-                as Box<dyn FeatureSource>
-        });
+        let features: Option<Box<dyn FeatureSource>> = if !self.models.is_empty() {
+            // Every bar is in memory: predict ahead in large causal batches.
+            let source = ModelFeatures::precomputed(&self.pipeline, self.models, data).map_err(
+                |source| engine::Error::Feature {
+                    ts: data
+                        .iter()
+                        .filter_map(|s| s.bars.first())
+                        .map(|b| b.ts)
+                        .min()
+                        .unwrap_or(market_data::Timestamp(0)),
+                    source,
+                },
+            )?;
+            Some(Box::new(source))
+        } else if !self.pipeline.is_empty() {
+            Some(Box::new(PipelineRunner::new(
+                self.pipeline.clone(),
+                data.len(),
+            )))
+        } else {
+            None
+        };
         run_backtest_with(spec, data, self.strategy, features)
+    }
+
+    /// Returns a feature source that computes features and model outputs bar by bar, for feeds
+    /// that deliver one bar at a time (paper and live trading), or `None` without features.
+    pub fn streaming_features(&self, instruments: usize) -> Option<Box<dyn FeatureSource>> {
+        if !self.models.is_empty() {
+            Some(Box::new(ModelFeatures::streaming(
+                self.pipeline.clone(),
+                self.models.clone(),
+                instruments,
+            )))
+        } else if !self.pipeline.is_empty() {
+            Some(Box::new(PipelineRunner::new(
+                self.pipeline.clone(),
+                instruments,
+            )))
+        } else {
+            None
+        }
     }
 }
 
@@ -125,6 +211,7 @@ mod tests {
             let params = match *name {
                 "sma_crossover" => "[strategy.params]\nfast = 5\nslow = 10\n",
                 "bollinger_reversion" => "[strategy.params]\nperiod = 10\n",
+                "ml_trend" => "[strategy.params]\nmodel = \"models/x\"\n",
                 _ => "",
             };
             let doc: Doc =

@@ -1,0 +1,439 @@
+//! `quant train CONFIG`: walk-forward evaluation of the config's `[model]`, then the final model.
+//!
+//! For each fold: standardisation (and volatility terciles) fitted on the fold's training rows,
+//! training with early stopping on the end of the training window, scores on the test rows
+//! beside the majority-class and last-return-sign baselines, and (trend models) the `ml_trend`
+//! backtest over the test rows only, so the stitched out-of-sample equity shows what the model
+//! would have earned. Then one model is trained on every labelled row and saved with its
+//! metadata and the walk-forward scores.
+
+use crate::config::LoadedConfig;
+use crate::data;
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, ValueEnum};
+use engine::{FeatureSource, run_backtest_with};
+use market_data::{BarSeries, Timestamp};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::Arc;
+use strategies::StrategyConfig;
+use strategies::features::{PipelineSpec, compute_batch};
+use strategies::ml::{
+    CLASSES, Dataset, LoadedModel, MajorityBaseline, Metrics, ModelConfig, ModelMetadata, Series,
+    Target, TrainingConfig, TrainingPeriod, TrendModel, argmax, column_indices, last_return_sign,
+    predict, prepare_fold, save, train, walk_forward,
+};
+use strategies::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
+use strategies::ml_trend::{MlTrend, MlTrendParams, TREND_PREFIX};
+
+/// What the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TargetArg {
+    /// Down / flat / up over `horizon` bars (the `ml_trend` signal).
+    Trend,
+    /// Low / medium / high realised volatility over `horizon` bars (the risk model).
+    Volatility,
+}
+
+/// `quant train` arguments.
+#[derive(Debug, Args)]
+pub(crate) struct TrainArgs {
+    /// The config file, with `[model]`, `[training]` and `[[features]]`.
+    config: PathBuf,
+    /// What to predict.
+    #[arg(long, value_enum, default_value_t = TargetArg::Trend)]
+    target: TargetArg,
+    /// Model folder (default: the `ml_trend` strategy's `model` or `risk_model` path, else
+    /// models/<name>/ or models/<name>-risk/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// One instrument's model inputs and closes, row for row.
+struct Inputs {
+    matrices: Vec<Vec<f64>>,
+    closes: Vec<Vec<f64>>,
+    rows: usize,
+}
+
+impl Inputs {
+    fn series(&self) -> Vec<Series<'_>> {
+        (self.matrices.iter().zip(&self.closes).enumerate())
+            .map(|(i, (features, close))| Series {
+                instrument: i as u32,
+                features,
+                close,
+            })
+            .collect()
+    }
+}
+
+/// Runs `quant train`.
+pub(crate) fn run(args: &TrainArgs) -> Result<()> {
+    let loaded = LoadedConfig::load(&args.config)?;
+    let c = &loaded.config;
+    let invalid =
+        |e: strategies::ml::MlError| anyhow!("invalid config {}: {e}", loaded.path.display());
+    let model_cfg = c.model.clone().ok_or_else(|| {
+        anyhow!(
+            "config {}: `quant train` needs a [model] table (kind, hidden, window, horizon, ...)",
+            loaded.path.display()
+        )
+    })?;
+    let training = c.training.clone().unwrap_or_default();
+    model_cfg.validate().map_err(invalid)?;
+    training.validate().map_err(invalid)?;
+    let target = match args.target {
+        TargetArg::Trend => Target::Trend,
+        TargetArg::Volatility => Target::Volatility,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&loaded, target));
+
+    let data = data::load(&loaded)?;
+    let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
+    let columns = model_cfg
+        .features
+        .clone()
+        .unwrap_or_else(|| spec.columns().to_vec());
+    let indices = column_indices(spec.columns(), &columns).map_err(invalid)?;
+    let inputs = model_inputs(&spec, &indices, &data.series)?;
+    let series = inputs.series();
+    let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
+
+    let progress = crate::sweep::progress_bar(((folds.len() + 1) * training.epochs) as u64);
+    let mut scores = Vec::new();
+    let mut pooled = Pooled::default();
+    let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
+    for (k, fold) in folds.iter().enumerate() {
+        let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
+        let label = format!("fold {}/{}", k + 1, folds.len());
+        let (model, report) = train(&model_cfg, &training, &fd.train, &fd.valid, &mut |e| {
+            progress.inc(1);
+            progress.set_message(format!(
+                "{label} epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
+                e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
+            ));
+        })?;
+        progress.inc((training.epochs - report.epochs.len()) as u64);
+        let probs = predict(&model, &fd.test)?;
+        let scored = FoldScores::new(&fd.train, &fd.test, &probs, &inputs)?;
+        let mut fold_json = json!({
+            "fold": k + 1,
+            "train_rows": [fold.train.start, fold.train.end],
+            "test_rows": [fold.test.start, fold.test.end],
+            "best_epoch": report.best_epoch,
+            "epochs_run": report.epochs.len(),
+            "model": scored.model,
+            "majority": scored.majority,
+            "last_return_sign": scored.sign,
+        });
+        if target == Target::Trend && fd.test.n > 0 {
+            let metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+            let ret = oos_backtest(&loaded, &spec, model, metadata, &data.series, fold)?;
+            fold_json["oos_return"] = json!(ret.total_return);
+            stitch(&mut oos_equity, &ret.curve);
+        }
+        pooled.add(&fd.test.y, &probs, &scored);
+        scores.push(fold_json);
+    }
+
+    // The final model: every row whose label is known.
+    let all = strategies::ml::Fold {
+        train: 0..inputs.rows.saturating_sub(model_cfg.horizon),
+        test: inputs.rows..inputs.rows,
+    };
+    let fd = prepare_fold(&series, columns.len(), &all, &model_cfg, &training, target)?;
+    let (model, report) = train(&model_cfg, &training, &fd.train, &fd.valid, &mut |e| {
+        progress.inc(1);
+        progress.set_message(format!(
+            "final model epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
+            e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
+        ));
+    })?;
+    progress.finish_and_clear();
+    let overall = pooled.metrics()?;
+    let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+    let first_ns = data
+        .series
+        .iter()
+        .filter_map(|s| s.bars.first())
+        .map(|b| b.ts.0)
+        .min();
+    let last_row = all.train.end.saturating_sub(1);
+    let last_ns = data
+        .series
+        .iter()
+        .filter_map(|s| s.bars.get(last_row))
+        .map(|b| b.ts.0)
+        .max();
+    if let (Some(first_ns), Some(last_ns)) = (first_ns, last_ns) {
+        metadata.training_period = Some(TrainingPeriod { first_ns, last_ns });
+    }
+    let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
+    metadata.metrics = json!({
+        "folds": scores,
+        "overall": overall,
+        "oos_total_return": oos_total,
+        "final_model": {
+            "best_epoch": report.best_epoch,
+            "epochs_run": report.epochs.len(),
+            "train_samples": report.train_samples,
+            "valid_samples": report.valid_samples,
+            "best_valid_loss": report.best_valid_loss,
+        },
+    });
+    let id = save(&out, &model, &metadata)?;
+    if !oos_equity.is_empty() {
+        write_oos_equity(&out, &oos_equity)?;
+    }
+    print_summary(&out, &id, &scores, &overall, oos_total);
+    Ok(())
+}
+
+/// The default model folder for `target`.
+fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
+    if let StrategyConfig::MlTrend(p) = &loaded.config.strategy {
+        let written = match target {
+            Target::Trend => Some(&p.model),
+            Target::Volatility => p.risk_model.as_ref(),
+        };
+        if let Some(written) = written {
+            return loaded.resolve(written);
+        }
+    }
+    let suffix = if target == Target::Volatility {
+        "-risk"
+    } else {
+        ""
+    };
+    PathBuf::from("models").join(format!("{}{suffix}", loaded.config.name))
+}
+
+/// Computes the pipeline and keeps the model's columns, row-major, over the rows every
+/// instrument has (folds are by row).
+fn model_inputs(spec: &PipelineSpec, indices: &[usize], series: &[BarSeries]) -> Result<Inputs> {
+    let frames = compute_batch(spec, series)?;
+    let rows = series.iter().map(|s| s.bars.len()).min().unwrap_or(0);
+    let matrices = frames
+        .iter()
+        .map(|f| {
+            (0..rows)
+                .flat_map(|t| indices.iter().map(move |&c| f.columns[c][t]))
+                .collect()
+        })
+        .collect();
+    let closes = series
+        .iter()
+        .map(|s| s.bars[..rows].iter().map(|b| b.close).collect())
+        .collect();
+    Ok(Inputs {
+        matrices,
+        closes,
+        rows,
+    })
+}
+
+/// Metadata of a model trained on `fd`'s training rows.
+fn metadata_for(
+    loaded: &LoadedConfig,
+    target: Target,
+    model_cfg: &ModelConfig,
+    training: &TrainingConfig,
+    columns: &[String],
+    fd: &strategies::ml::FoldData,
+) -> ModelMetadata {
+    ModelMetadata::new(
+        target,
+        model_cfg,
+        training,
+        columns,
+        &loaded.config.features,
+        &fd.standardizer,
+        fd.vol_terciles,
+    )
+}
+
+/// One fold's scores: the model and the two baselines.
+struct FoldScores {
+    model: Metrics,
+    majority: Metrics,
+    sign: Metrics,
+    majority_class: u32,
+}
+
+impl FoldScores {
+    fn new(train: &Dataset, test: &Dataset, probs: &[f32], inputs: &Inputs) -> Result<Self> {
+        let baseline = MajorityBaseline::fit(train)?;
+        let majority_class = argmax(&baseline.frequencies.map(|f| f as f32)) as u32;
+        let closes: Vec<&[f64]> = inputs.closes.iter().map(Vec::as_slice).collect();
+        Ok(Self {
+            model: Metrics::from_proba(&test.y, probs)?,
+            majority: baseline.evaluate(test)?,
+            sign: last_return_sign(test, &closes)?,
+            majority_class,
+        })
+    }
+}
+
+/// Every fold's test predictions, pooled for the overall scores.
+#[derive(Default)]
+struct Pooled {
+    truth: Vec<u32>,
+    probs: Vec<f32>,
+    majority: Vec<u32>,
+    sign: [[u64; CLASSES]; CLASSES],
+}
+
+impl Pooled {
+    fn add(&mut self, truth: &[u32], probs: &[f32], scores: &FoldScores) {
+        self.truth.extend_from_slice(truth);
+        self.probs.extend_from_slice(probs);
+        self.majority
+            .extend(std::iter::repeat_n(scores.majority_class, truth.len()));
+        for (total, fold) in self.sign.iter_mut().zip(&scores.sign.confusion) {
+            for (t, f) in total.iter_mut().zip(fold) {
+                *t += f;
+            }
+        }
+    }
+
+    fn metrics(&self) -> Result<serde_json::Value> {
+        // The sign baseline's pooled confusion, expanded back into (truth, predicted) pairs.
+        let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+        for (t, row) in self.sign.iter().enumerate() {
+            for (p, &count) in row.iter().enumerate() {
+                truth.extend(std::iter::repeat_n(t as u32, count as usize));
+                predicted.extend(std::iter::repeat_n(p as u32, count as usize));
+            }
+        }
+        Ok(json!({
+            "model": Metrics::from_proba(&self.truth, &self.probs)?,
+            "majority": Metrics::from_classes(&self.truth, &self.majority)?,
+            "last_return_sign": Metrics::from_classes(&truth, &predicted)?,
+        }))
+    }
+}
+
+/// The equity of an out-of-sample backtest.
+struct OosRun {
+    total_return: f64,
+    curve: Vec<(Timestamp, f64)>,
+}
+
+/// Backtests `ml_trend` with the fold's model over the fold's test rows only: features and
+/// predictions run causally from the first bar, trading starts at the first test bar.
+fn oos_backtest(
+    loaded: &LoadedConfig,
+    spec: &PipelineSpec,
+    model: TrendModel,
+    metadata: ModelMetadata,
+    series: &[BarSeries],
+    fold: &strategies::ml::Fold,
+) -> Result<OosRun> {
+    let sliced: Vec<BarSeries> = series
+        .iter()
+        .map(|s| {
+            let mut one = s.clone();
+            one.bars.truncate(fold.test.end);
+            one
+        })
+        .collect();
+    let start = (sliced.iter())
+        .filter_map(|s| s.bars.get(fold.test.start))
+        .map(|b| b.ts)
+        .min()
+        .context("a test fold starts past the data")?;
+    let loaded_model = Arc::new(LoadedModel {
+        model,
+        metadata,
+        model_id: "walk-forward fold".into(),
+    });
+    let input = ModelInput::new(loaded_model, TREND_PREFIX, spec)?;
+    let columns = columns_of(spec, std::slice::from_ref(&input));
+    let features = ModelFeatures::precomputed(spec, vec![input], &sliced)
+        .map_err(|e| anyhow!("{e}"))?
+        .predictions_from(start);
+    let params = match &loaded.config.strategy {
+        StrategyConfig::MlTrend(p) => p.clone(),
+        _ => MlTrendParams::with_model(""),
+    };
+    let strategy = MlTrend::with_columns(&params, &columns)?;
+    let mut engine_spec = loaded.engine_spec();
+    engine_spec.broker.close_at_end = true;
+    let features: Box<dyn FeatureSource> = Box::new(features);
+    let outcome = run_backtest_with(&engine_spec, &sliced, strategy, Some(features))?;
+    let curve: Vec<(Timestamp, f64)> = (outcome.curve.ts.iter().copied())
+        .zip(outcome.curve.equity.iter().copied())
+        .filter(|(ts, _)| *ts >= start)
+        .collect();
+    let total_return = match (curve.first(), curve.last()) {
+        (Some((_, a)), Some((_, b))) if *a > 0.0 => b / a - 1.0,
+        _ => 0.0,
+    };
+    Ok(OosRun {
+        total_return,
+        curve,
+    })
+}
+
+/// Appends a fold's equity to the stitched curve (growth of 1), chaining its returns.
+fn stitch(stitched: &mut Vec<(Timestamp, f64)>, curve: &[(Timestamp, f64)]) {
+    let Some(&(_, first)) = curve.first() else {
+        return;
+    };
+    let base = stitched.last().map_or(1.0, |(_, e)| *e);
+    stitched.extend(curve.iter().map(|(ts, e)| (*ts, base * e / first)));
+}
+
+fn write_oos_equity(dir: &std::path::Path, curve: &[(Timestamp, f64)]) -> Result<()> {
+    let mut text = String::from("timestamp,growth\n");
+    for (ts, e) in curve {
+        text.push_str(&format!("{ts},{e}\n"));
+    }
+    let path = dir.join("oos_equity.csv");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn print_summary(
+    out: &std::path::Path,
+    id: &str,
+    folds: &[serde_json::Value],
+    overall: &serde_json::Value,
+    oos_total: Option<f64>,
+) {
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
+    };
+    let num = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |x| format!("{x:.3}"));
+    println!(
+        "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "fold", "acc", "f1", "logloss", "majority", "last-sign", "oos ret"
+    );
+    for f in folds {
+        println!(
+            "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+            f["fold"],
+            pct(&f["model"]["accuracy"]),
+            num(&f["model"]["macro_f1"]),
+            num(&f["model"]["log_loss"]),
+            pct(&f["majority"]["accuracy"]),
+            pct(&f["last_return_sign"]["accuracy"]),
+            pct(&f["oos_return"]),
+        );
+    }
+    println!(
+        "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "all",
+        pct(&overall["model"]["accuracy"]),
+        num(&overall["model"]["macro_f1"]),
+        num(&overall["model"]["log_loss"]),
+        pct(&overall["majority"]["accuracy"]),
+        pct(&overall["last_return_sign"]["accuracy"]),
+        oos_total.map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
+    );
+    println!("model {id} saved to {}", out.display());
+}

@@ -1,0 +1,158 @@
+//! One walk-forward fold's datasets, built so that nothing fitted sees past the training
+//! window: standardisation statistics and volatility terciles are fitted on the training rows,
+//! labels of training and validation rows end before the test rows (the embargo), and the same
+//! frozen transforms are then applied to the test rows.
+
+use super::config::{ModelConfig, TrainingConfig};
+use super::dataset::{Dataset, Windows, check_matrix};
+use super::error::{MlError, Result};
+use super::folds::{Fold, split_validation};
+use super::labels::{Threshold, VolTerciles, forward_volatility, trend_labels};
+use super::standardize::Standardizer;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
+
+/// One instrument's data: its feature matrix (the model's columns) and closes, row for row.
+#[derive(Debug, Clone, Copy)]
+pub struct Series<'a> {
+    /// The instrument's dense index, carried into the samples.
+    pub instrument: u32,
+    /// Row-major `[rows x features]`, NaN where a feature is not ready.
+    pub features: &'a [f64],
+    /// One close per row.
+    pub close: &'a [f64],
+}
+
+/// What the labels predict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Down, flat or up over `horizon` bars.
+    #[default]
+    Trend,
+    /// Low, medium or high realised volatility over `horizon` bars (a risk model).
+    Volatility,
+}
+
+/// The datasets of one fold and the transforms fitted on its training window.
+#[derive(Debug, Clone)]
+pub struct FoldData {
+    /// Fitted on the training window; travels with the model.
+    pub standardizer: Standardizer,
+    /// Fitted on the training rows (volatility target only).
+    pub vol_terciles: Option<VolTerciles>,
+    /// Samples to fit on.
+    pub train: Dataset,
+    /// Samples for early stopping: the end of the training window, after an embargo.
+    pub valid: Dataset,
+    /// Out-of-sample samples (empty when the fold has no labelled test row).
+    pub test: Dataset,
+}
+
+/// Builds a fold's datasets from every instrument's series, pooled.
+///
+/// # Errors
+/// Returns an error when a series is malformed, the fold does not fit its data, or a split has
+/// no sample (naming the instrument and rows).
+pub fn prepare_fold(
+    series: &[Series<'_>],
+    n_features: usize,
+    fold: &Fold,
+    model_cfg: &ModelConfig,
+    training_cfg: &TrainingConfig,
+    target: Target,
+) -> Result<FoldData> {
+    model_cfg.validate()?;
+    training_cfg.validate()?;
+    let horizon = model_cfg.horizon;
+    let (fit_rows, valid_rows) =
+        split_validation(fold.train.clone(), training_cfg.validation, horizon)?;
+    for s in series {
+        let rows = check_matrix(s.features, n_features)?;
+        if rows != s.close.len() || fold.test.end > rows {
+            return Err(MlError::Shape {
+                what: "series",
+                expected: format!(
+                    "one close per feature row and at least {} rows (instrument {})",
+                    fold.test.end, s.instrument
+                ),
+                got: format!("{rows} feature rows, {} closes", s.close.len()),
+            });
+        }
+    }
+    let parts: Vec<(&[f64], Range<usize>)> = series
+        .iter()
+        .map(|s| (s.features, fold.train.clone()))
+        .collect();
+    let standardizer = Standardizer::fit(&parts, n_features)?;
+    let labels: Vec<Vec<Option<u32>>>;
+    let mut vol_terciles = None;
+    match target {
+        Target::Trend => {
+            let threshold = Threshold::from_config(model_cfg);
+            labels = series
+                .iter()
+                .map(|s| trend_labels(s.close, horizon, threshold))
+                .collect();
+        }
+        Target::Volatility => {
+            let forward: Vec<Vec<Option<f64>>> = series
+                .iter()
+                .map(|s| forward_volatility(s.close, horizon))
+                .collect();
+            let fitted: Vec<f64> = forward
+                .iter()
+                .flat_map(|f| f[fit_rows.clone()].iter().flatten().copied())
+                .collect();
+            let terciles = VolTerciles::fit(&fitted)?;
+            labels = forward.iter().map(|f| terciles.labels(f)).collect();
+            vol_terciles = Some(terciles);
+        }
+    }
+    let mut splits: [Vec<Dataset>; 3] = Default::default();
+    for (s, labels) in series.iter().zip(&labels) {
+        let mut values = s.features.to_vec();
+        standardizer.apply(&mut values)?;
+        for ((name, rows), out) in [
+            ("training", &fit_rows),
+            ("validation", &valid_rows),
+            ("test", &fold.test),
+        ]
+        .into_iter()
+        .zip(splits.iter_mut())
+        {
+            let built = Windows::build(&values, n_features, model_cfg.window, rows.clone())
+                .and_then(|w| Dataset::from_windows(&w, labels, s.instrument));
+            match built {
+                Ok(ds) => out.push(ds),
+                // The last test rows may have no label yet; an empty test set is reported, not
+                // an error.
+                Err(MlError::NoSamples { .. }) if name == "test" => {}
+                Err(MlError::NoSamples { reason }) => {
+                    return Err(MlError::NoSamples {
+                        reason: format!(
+                            "instrument {}, {name} rows {rows:?}: {reason}",
+                            s.instrument
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let [train, valid, test] = splits;
+    let join = |parts: Vec<Dataset>| {
+        if parts.is_empty() {
+            Ok(Dataset::empty(model_cfg.window, n_features))
+        } else {
+            Dataset::concat(&parts)
+        }
+    };
+    Ok(FoldData {
+        standardizer,
+        vol_terciles,
+        train: join(train)?,
+        valid: join(valid)?,
+        test: join(test)?,
+    })
+}

@@ -1,0 +1,312 @@
+//! `ml_trend`: trades the class probabilities of a trained trend model.
+//!
+//! The model's probabilities arrive as feature columns (`trend_down`, `trend_flat`, `trend_up`;
+//! see [`stage`]), so the strategy reads them like any indicator. Per instrument and bar:
+//! - the wanted side is long when `trend_up >= entry` and beats `trend_down`, short (when
+//!   `short = true`) when `trend_down >= entry` and beats `trend_up`, flat otherwise;
+//! - a position is held at least `hold` bars; after that it is closed when the wanted side is no
+//!   longer its side (a reversal closes first and re-enters on a later bar);
+//! - after a close, `cooldown` bars pass before the next entry;
+//! - with a risk model (`risk_model`), an entry is sized at the config's sizing scaled by
+//!   `medium_scale` or `high_scale` when the most likely volatility class is medium or high.
+//!
+//! A bar without a prediction (warm-up, or a feature reset by a gap) opens nothing and closes
+//! nothing.
+
+pub mod stage;
+
+use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
+use crate::ml::{LoadedModel, MlError, load};
+use crate::state_for;
+use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
+use market_data::Side;
+use serde::{Deserialize, Serialize};
+use stage::ModelInput;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Column prefix of the trend model's probabilities.
+pub const TREND_PREFIX: &str = "trend";
+/// Column prefix of the risk model's probabilities.
+pub const RISK_PREFIX: &str = "risk";
+
+/// `[strategy.params]` of `ml_trend`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlTrendParams {
+    /// Directory of the trend model (`quant train` writes `models/<name>/`).
+    pub model: String,
+    /// Directory of a volatility-class model for risk-aware sizing.
+    #[serde(default)]
+    pub risk_model: Option<String>,
+    /// Probability a side needs to be wanted. Default 0.5.
+    #[serde(default = "default_entry")]
+    pub entry: f64,
+    /// Minimum bars a position is held. Default 5.
+    #[serde(default = "default_hold")]
+    pub hold: usize,
+    /// Bars after a close before the next entry. Default 0.
+    #[serde(default)]
+    pub cooldown: usize,
+    /// Whether a down prediction opens a short (the broker must allow shorts). Default false.
+    #[serde(default)]
+    pub short: bool,
+    /// Size factor when the risk model's most likely class is medium volatility. Default 0.75.
+    #[serde(default = "default_medium_scale")]
+    pub medium_scale: f64,
+    /// Size factor when it is high volatility. Default 0.5.
+    #[serde(default = "default_high_scale")]
+    pub high_scale: f64,
+}
+
+impl MlTrendParams {
+    /// Returns the default params for the model in `dir`.
+    pub fn with_model(dir: &str) -> Self {
+        Self {
+            model: dir.to_string(),
+            risk_model: None,
+            entry: default_entry(),
+            hold: default_hold(),
+            cooldown: 0,
+            short: false,
+            medium_scale: default_medium_scale(),
+            high_scale: default_high_scale(),
+        }
+    }
+}
+
+fn default_entry() -> f64 {
+    0.5
+}
+fn default_hold() -> usize {
+    5
+}
+fn default_medium_scale() -> f64 {
+    0.75
+}
+fn default_high_scale() -> f64 {
+    0.5
+}
+
+impl MlTrendParams {
+    /// Checks the ranges.
+    ///
+    /// # Errors
+    /// Names the param out of range and what was expected.
+    pub fn validate(&self) -> Result<(), RangeError> {
+        if !(self.entry > 0.0 && self.entry <= 1.0) {
+            return Err(RangeError::new(
+                "strategy.params.entry",
+                format!("a probability in (0, 1], found {}", self.entry),
+            ));
+        }
+        for (key, v) in [
+            ("strategy.params.medium_scale", self.medium_scale),
+            ("strategy.params.high_scale", self.high_scale),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(RangeError::new(
+                    key,
+                    format!("a factor in (0, 1], found {v}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the models: the trend model, then the risk model if any.
+    ///
+    /// # Errors
+    /// Returns the loading error, naming the directory.
+    pub fn load_models(&self) -> Result<Vec<(Arc<LoadedModel>, &'static str)>, MlError> {
+        let load_one = |dir: &str| {
+            let dir = Path::new(dir);
+            // The model's own column list is the reference; the pipeline is checked when the
+            // stage is placed after it.
+            let meta = read_columns(dir)?;
+            load(dir, &meta).map(Arc::new)
+        };
+        let mut models = vec![(load_one(&self.model)?, TREND_PREFIX)];
+        if let Some(risk) = &self.risk_model {
+            models.push((load_one(risk)?, RISK_PREFIX));
+        }
+        Ok(models)
+    }
+}
+
+/// Reads the feature columns a saved model expects, to load it against them.
+fn read_columns(dir: &Path) -> Result<Vec<String>, MlError> {
+    let path = dir.join(crate::ml::METADATA_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| MlError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|source| MlError::Metadata {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(value["metadata"]["feature_columns"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// The features a set of models reads: each model's saved pipeline tables.
+pub fn required_features(models: &[(Arc<LoadedModel>, &'static str)]) -> Vec<FeatureConfig> {
+    let mut all: Vec<FeatureConfig> = Vec::new();
+    for (model, _) in models {
+        for f in &model.metadata.pipeline {
+            if !all.iter().any(|a| a.name == f.name) {
+                all.push(f.clone());
+            }
+        }
+    }
+    all
+}
+
+/// Per-instrument trading state.
+#[derive(Debug, Clone, Copy, Default)]
+struct State {
+    /// Bars since the position was opened.
+    held: usize,
+    /// Bars left before a new entry.
+    cooldown: usize,
+}
+
+/// The strategy.
+#[derive(Debug, Clone)]
+pub struct MlTrend {
+    params: MlTrendParams,
+    /// Feature columns of `trend_down`, `trend_flat`, `trend_up`.
+    trend: [usize; 3],
+    /// Feature columns of `risk_low`, `risk_medium`, `risk_high`, with a risk model.
+    risk: Option<[usize; 3]>,
+    states: Vec<State>,
+}
+
+impl MlTrend {
+    /// Returns the strategy given every feature column name, models' included.
+    ///
+    /// # Errors
+    /// Names a model column that is missing.
+    pub fn with_columns(params: &MlTrendParams, columns: &[String]) -> Result<Self, FeatureError> {
+        let find = |name: String| {
+            columns.iter().position(|c| *c == name).ok_or_else(|| {
+                FeatureError::new(
+                    &name,
+                    None,
+                    "a model output column, missing from the features",
+                )
+            })
+        };
+        let three = |prefix: &str, classes: [&str; 3]| -> Result<[usize; 3], FeatureError> {
+            Ok([
+                find(format!("{prefix}_{}", classes[0]))?,
+                find(format!("{prefix}_{}", classes[1]))?,
+                find(format!("{prefix}_{}", classes[2]))?,
+            ])
+        };
+        let trend = three(TREND_PREFIX, crate::ml::labels::TREND_CLASSES)?;
+        let risk = match params.risk_model {
+            Some(_) => Some(three(RISK_PREFIX, crate::ml::labels::VOL_CLASSES)?),
+            None => None,
+        };
+        Ok(Self {
+            params: params.clone(),
+            trend,
+            risk,
+            states: Vec::new(),
+        })
+    }
+
+    /// Returns the size of a new entry: the config's sizing, scaled down by predicted risk.
+    fn entry_size(&self, row: &[f64]) -> Size {
+        let Some([low, medium, high]) = self.risk else {
+            return Size::Auto;
+        };
+        let (pl, pm, ph) = (row[low], row[medium], row[high]);
+        if pl.is_nan() || pm.is_nan() || ph.is_nan() {
+            return Size::Auto;
+        }
+        if ph > pm && ph > pl {
+            Size::Scaled(self.params.high_scale)
+        } else if pm > pl {
+            Size::Scaled(self.params.medium_scale)
+        } else {
+            Size::Auto
+        }
+    }
+}
+
+impl Strategy for MlTrend {
+    fn name(&self) -> &str {
+        "ml_trend"
+    }
+
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let Some((idx, _)) = event.as_bar() else {
+            return Ok(());
+        };
+        let row = ctx.features(idx);
+        let qty = ctx.qty(idx);
+        let size = self.entry_size(row);
+        let [down, _, up] = self.trend.map(|c| row.get(c).copied().unwrap_or(f64::NAN));
+        let p = &self.params;
+        let state = state_for(&mut self.states, idx, State::default);
+        if qty != 0.0 {
+            state.held += 1;
+        } else if state.cooldown > 0 {
+            state.cooldown -= 1;
+        }
+        if down.is_nan() || up.is_nan() || !ctx.open_orders(idx).is_empty() {
+            return Ok(());
+        }
+        let wanted = if up >= p.entry && up > down {
+            1.0
+        } else if p.short && down >= p.entry && down > up {
+            -1.0
+        } else {
+            0.0
+        };
+        let side = qty.signum();
+        if qty != 0.0 {
+            if state.held >= p.hold && wanted != side {
+                let exit = if qty > 0.0 { Side::Sell } else { Side::Buy };
+                out.submit(OrderRequest::market(idx, exit, Size::ClosePosition));
+                state.cooldown = p.cooldown;
+            }
+        } else if wanted != 0.0 && state.cooldown == 0 {
+            let entry = if wanted > 0.0 { Side::Buy } else { Side::Sell };
+            out.submit(OrderRequest::market(idx, entry, size));
+            state.held = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Places the loaded models after the pipeline.
+///
+/// # Errors
+/// Names a model input the pipeline does not compute.
+pub fn model_inputs(
+    models: &[(Arc<LoadedModel>, &'static str)],
+    pipeline: &PipelineSpec,
+) -> Result<Vec<ModelInput>, MlError> {
+    models
+        .iter()
+        .map(|(m, prefix)| ModelInput::new(m.clone(), prefix, pipeline))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
