@@ -27,6 +27,10 @@ pub(crate) struct BenchArgs {
     /// streaming, and batch throughput on 1 thread vs all cores.
     #[arg(long)]
     features: bool,
+    /// Measure the models instead: training samples/s per kind, inference latency for 1 and
+    /// 100 samples, and an `ml_trend` backtest's bars/s.
+    #[arg(long)]
+    ml: bool,
 }
 
 /// Runs the benchmarks and prints their figures.
@@ -34,6 +38,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
     if args.features {
         return crate::bench_features::run(runs);
+    }
+    if args.ml {
+        return crate::bench_ml::run(runs);
     }
     let spec = SyntheticSpec {
         bars: args.bars,

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_features;
+mod bench_ml;
 mod bench_parallel;
 mod config;
 mod data;

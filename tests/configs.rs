@@ -1,6 +1,27 @@
 //! Every shipped config loads and runs, and writes every file of the output contract.
 
 use crate::support::{quant, scratch, stderr};
+use std::path::{Path, PathBuf};
+
+/// Returns a config ready to backtest: as shipped, or, for a model-driven strategy, a copy whose
+/// model is trained first into a scratch folder.
+pub(crate) fn trained(config: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    let Some(line) = (text.contains("name = \"ml_trend\""))
+        .then(|| text.lines().find(|l| l.starts_with("model = ")))
+        .flatten()
+    else {
+        return config.to_path_buf();
+    };
+    let dir = scratch("model");
+    let model = dir.join("model");
+    let copy = dir.join(config.file_name().unwrap());
+    let text = text.replace(line, &format!("model = {:?}", model.to_str().unwrap()));
+    std::fs::write(&copy, text).unwrap();
+    let output = quant(&["train", copy.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    copy
+}
 
 const FILES: &[&str] = &[
     "summary.json",
@@ -29,6 +50,7 @@ fn every_shipped_config_runs() {
         "expected the four shipped configs, found {configs:?}"
     );
     for config in configs {
+        let config = trained(&config);
         let out = scratch("configs");
         let output = quant(&[
             "backtest",

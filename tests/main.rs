@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bad_input;
-mod configs;
+pub(crate) mod configs;
 mod determinism;
 mod features;
 mod lookahead;
+mod ml;
 mod parity;
 mod support;
 mod sweep;

@@ -1,0 +1,83 @@
+//! `quant train` and model-driven backtests end to end: deterministic training, walk-forward
+//! scores saved with the model, and clear errors for a missing model or a bad `[model]`.
+
+use crate::configs::trained;
+use crate::support::{quant, repo, scratch, stderr};
+
+fn model_json(config: &std::path::Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(config).unwrap();
+    let line = text.lines().find(|l| l.starts_with("model = ")).unwrap();
+    let dir: String = toml::from_str::<toml::Table>(line).unwrap()["model"]
+        .as_str()
+        .unwrap()
+        .into();
+    let path = std::path::Path::new(&dir).join("model.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn training_is_deterministic_and_saves_walk_forward_scores() {
+    let config = repo("backtests/ml_trend.toml");
+    let (a, b) = (trained(&config), trained(&config));
+    let (a, b) = (model_json(&a), model_json(&b));
+    assert_eq!(
+        a["model_id"], b["model_id"],
+        "same config and seed, other weights"
+    );
+    let metrics = &a["metadata"]["metrics"];
+    let folds = metrics["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 4);
+    for fold in folds {
+        // Test rows start after the training rows plus the embargo of `horizon` bars.
+        let (train_end, test_start) = (
+            fold["train_rows"][1].as_u64().unwrap(),
+            fold["test_rows"][0].as_u64().unwrap(),
+        );
+        assert!(test_start >= train_end + 5, "{fold}");
+        for who in ["model", "majority", "last_return_sign"] {
+            let acc = fold[who]["accuracy"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&acc), "{who} {acc}");
+        }
+        assert!(fold["oos_return"].as_f64().unwrap().is_finite());
+    }
+    assert!(metrics["overall"]["model"]["log_loss"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn backtest_without_a_trained_model_says_how_to_get_one() {
+    let dir = scratch("missing-model");
+    let config = dir.join("ml.toml");
+    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
+        .unwrap()
+        .replace(
+            "models/ml-trend-goog",
+            dir.join("nowhere").to_str().unwrap(),
+        );
+    std::fs::write(&config, text).unwrap();
+    let output = quant(&["backtest", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("strategy.params.model")
+            && err.contains("quant train")
+            && err.contains("line"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unknown_model_kind_names_the_valid_ones() {
+    let dir = scratch("bad-kind");
+    let config = dir.join("ml.toml");
+    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
+        .unwrap()
+        .replace("kind = \"mlp\"", "kind = \"transformer\"");
+    std::fs::write(&config, text).unwrap();
+    let output = quant(&["train", config.to_str().unwrap()]);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains("transformer") && err.contains("mlp") && err.contains("lstm"),
+        "{err}"
+    );
+}
