@@ -14,17 +14,18 @@ use clap::{Args, ValueEnum};
 use engine::{FeatureSource, run_backtest_with};
 use market_data::{BarSeries, Timestamp};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strategies::StrategyConfig;
 use strategies::features::{PipelineSpec, compute_batch};
 use strategies::ml::{
-    CLASSES, Dataset, LoadedModel, MajorityBaseline, Metrics, ModelConfig, ModelMetadata, Series,
-    Target, TrainingConfig, TrainingPeriod, TrendModel, argmax, column_indices, last_return_sign,
-    predict, prepare_fold, save, train, walk_forward,
+    CLASSES, Dataset, EpochReport, LoadedModel, MajorityBaseline, Metrics, ModelConfig,
+    ModelMetadata, Series, Target, TrainReport, TrainingConfig, TrainingPeriod, TrendModel, argmax,
+    column_indices, last_return_sign, predict, prepare_fold, save, train, train_pooled,
+    walk_forward,
 };
 use strategies::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
-use strategies::ml_trend::{MlTrend, MlTrendParams, TREND_PREFIX};
+use strategies::ml_trend::{INSTRUMENTS_DIR, MlTrend, MlTrendParams, ModelSet, TREND_PREFIX};
 
 /// What the model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,22 +104,17 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
     let series = inputs.series();
     let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
 
-    let progress = crate::sweep::progress_bar(((folds.len() + 1) * training.epochs) as u64);
+    let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
+    let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64);
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
     let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
     for (k, fold) in folds.iter().enumerate() {
         let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
         let label = format!("fold {}/{}", k + 1, folds.len());
-        let (model, report) = train(&model_cfg, &training, &fd.train, &fd.valid, &mut |e| {
-            progress.inc(1);
-            progress.set_message(format!(
-                "{label} epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
-                e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
-            ));
-        })?;
-        progress.inc((training.epochs - report.epochs.len()) as u64);
-        let probs = predict(&model, &fd.test)?;
+        let fitted = fit(&model_cfg, &training, &fd, &progress, &label)?;
+        let report = &fitted.report;
+        let probs = fitted.predict(&fd.test)?;
         let scored = FoldScores::new(&fd.train, &fd.test, &probs, &inputs)?;
         let mut fold_json = json!({
             "fold": k + 1,
@@ -132,7 +128,8 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
         });
         if target == Target::Trend && fd.test.n > 0 {
             let metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
-            let ret = oos_backtest(&loaded, &spec, model, metadata, &data.series, fold)?;
+            let models = fitted.into_loaded(&metadata, &data.series);
+            let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
             fold_json["oos_return"] = json!(ret.total_return);
             stitch(&mut oos_equity, &ret.curve);
         }
@@ -146,13 +143,8 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
         test: inputs.rows..inputs.rows,
     };
     let fd = prepare_fold(&series, columns.len(), &all, &model_cfg, &training, target)?;
-    let (model, report) = train(&model_cfg, &training, &fd.train, &fd.valid, &mut |e| {
-        progress.inc(1);
-        progress.set_message(format!(
-            "final model epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
-            e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
-        ));
-    })?;
+    let fitted = fit(&model_cfg, &training, &fd, &progress, "final model")?;
+    let report = fitted.report.clone();
     progress.finish_and_clear();
     let overall = pooled.metrics()?;
     let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
@@ -185,12 +177,155 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
             "best_valid_loss": report.best_valid_loss,
         },
     });
-    let id = save(&out, &model, &metadata)?;
+    let id = fitted.save(&out, &metadata, &data.series)?;
     if !oos_equity.is_empty() {
         write_oos_equity(&out, &oos_equity)?;
     }
     print_summary(&out, &id, &scores, &overall, oos_total);
     Ok(())
+}
+
+/// The networks of one fit: a pooled model, per-instrument models, or both.
+struct Fitted {
+    pooled: Option<TrendModel>,
+    by_instrument: Vec<(u32, TrendModel)>,
+    /// The pooled run's report, or the first instrument's without pooling.
+    report: TrainReport,
+}
+
+/// Trains on `fd` as `[training]` says: pooled (`pretrain_pooled = true`, the default), then a
+/// fine-tuned copy per instrument when `fine_tune_epochs > 0`; or one model per instrument on
+/// its own samples (`pretrain_pooled = false`).
+fn fit(
+    model_cfg: &ModelConfig,
+    training: &TrainingConfig,
+    fd: &strategies::ml::FoldData,
+    progress: &indicatif::ProgressBar,
+    label: &str,
+) -> Result<Fitted> {
+    let mut report_epoch = |e: &EpochReport| {
+        progress.inc(1);
+        let who = e
+            .instrument
+            .map_or(String::new(), |i| format!(" instrument {i}"));
+        progress.set_message(format!(
+            "{label}{who} epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
+            e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
+        ));
+    };
+    if training.pretrain_pooled {
+        let run = train_pooled(model_cfg, training, &fd.train, &fd.valid, &mut report_epoch)?;
+        return Ok(Fitted {
+            pooled: Some(run.pooled),
+            by_instrument: (run.fine_tuned.into_iter())
+                .map(|f| (f.instrument, f.model))
+                .collect(),
+            report: run.report,
+        });
+    }
+    let mut by_instrument = Vec::new();
+    let mut first_report = None;
+    for instrument in fd.train.instruments() {
+        let own = TrainingConfig {
+            // Its own streams, independent of the other instruments.
+            seed: training.seed ^ (u64::from(instrument) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ..training.clone()
+        };
+        let (model, report) = train(
+            model_cfg,
+            &own,
+            &fd.train.filter(|i, _| i == instrument),
+            &fd.valid.filter(|i, _| i == instrument),
+            &mut report_epoch,
+        )?;
+        first_report.get_or_insert(report);
+        by_instrument.push((instrument, model));
+    }
+    Ok(Fitted {
+        pooled: None,
+        by_instrument,
+        report: first_report.context("no instrument has training samples")?,
+    })
+}
+
+impl Fitted {
+    /// Returns the network that serves `instrument`.
+    fn model_for(&self, instrument: u32) -> Result<&TrendModel> {
+        (self.by_instrument.iter())
+            .find(|(i, _)| *i == instrument)
+            .map(|(_, m)| m)
+            .or(self.pooled.as_ref())
+            .with_context(|| format!("no model was trained for instrument {instrument}"))
+    }
+
+    /// Class probabilities of every sample of `ds`, each from its instrument's network.
+    fn predict(&self, ds: &Dataset) -> Result<Vec<f32>> {
+        if self.by_instrument.is_empty()
+            && let Some(pooled) = &self.pooled
+        {
+            return Ok(predict(pooled, ds)?);
+        }
+        let mut probs = vec![0.0f32; ds.n * CLASSES];
+        for instrument in ds.instruments() {
+            let own = predict(
+                self.model_for(instrument)?,
+                &ds.filter(|i, _| i == instrument),
+            )?;
+            let positions = (ds.instrument.iter().enumerate()).filter(|(_, i)| **i == instrument);
+            for ((position, _), p) in positions.zip(own.chunks_exact(CLASSES)) {
+                probs[position * CLASSES..(position + 1) * CLASSES].copy_from_slice(p);
+            }
+        }
+        Ok(probs)
+    }
+
+    /// The networks as loaded models sharing `metadata`, per-instrument ones by name.
+    fn into_loaded(self, metadata: &ModelMetadata, series: &[BarSeries]) -> ModelSet {
+        let wrap = |model, instrument: Option<String>| {
+            Arc::new(LoadedModel {
+                model,
+                metadata: ModelMetadata {
+                    instrument,
+                    ..metadata.clone()
+                },
+                model_id: "walk-forward fold".into(),
+            })
+        };
+        let by_instrument = (self.by_instrument.into_iter())
+            .map(|(i, model)| {
+                let name = series[i as usize].instrument.as_str().to_string();
+                (name.clone(), wrap(model, Some(name)))
+            })
+            .collect();
+        ModelSet {
+            pooled: self.pooled.map(|m| wrap(m, None)),
+            by_instrument,
+            prefix: TREND_PREFIX,
+        }
+    }
+
+    /// Saves the pooled model into `out` and each per-instrument model into
+    /// `out/instruments/<NAME>/`, replacing an earlier model there; returns the main model id.
+    fn save(&self, out: &Path, metadata: &ModelMetadata, series: &[BarSeries]) -> Result<String> {
+        for stale in [strategies::ml::METADATA_FILE, strategies::ml::WEIGHTS_FILE] {
+            let _ = std::fs::remove_file(out.join(stale));
+        }
+        let _ = std::fs::remove_dir_all(out.join(INSTRUMENTS_DIR));
+        let mut id = None;
+        if let Some(pooled) = &self.pooled {
+            id = Some(save(out, pooled, metadata)?);
+        }
+        for (i, model) in &self.by_instrument {
+            let name = series[*i as usize].instrument.as_str();
+            let own = ModelMetadata {
+                instrument: Some(name.to_string()),
+                ..metadata.clone()
+            };
+            let saved = save(&out.join(INSTRUMENTS_DIR).join(name), model, &own)?;
+            id.get_or_insert(saved);
+        }
+        id.context("no model was trained")
+    }
 }
 
 /// The default model folder for `target`.
@@ -328,8 +463,7 @@ struct OosRun {
 fn oos_backtest(
     loaded: &LoadedConfig,
     spec: &PipelineSpec,
-    model: TrendModel,
-    metadata: ModelMetadata,
+    models: ModelSet,
     series: &[BarSeries],
     fold: &strategies::ml::Fold,
 ) -> Result<OosRun> {
@@ -346,12 +480,8 @@ fn oos_backtest(
         .map(|b| b.ts)
         .min()
         .context("a test fold starts past the data")?;
-    let loaded_model = Arc::new(LoadedModel {
-        model,
-        metadata,
-        model_id: "walk-forward fold".into(),
-    });
-    let input = ModelInput::new(loaded_model, TREND_PREFIX, spec)?;
+    let input =
+        ModelInput::with_instruments(models.pooled, models.by_instrument, models.prefix, spec)?;
     let columns = columns_of(spec, std::slice::from_ref(&input));
     let features = ModelFeatures::precomputed(spec, vec![input], &sliced)
         .map_err(|e| anyhow!("{e}"))?

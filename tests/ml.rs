@@ -81,3 +81,77 @@ fn an_unknown_model_kind_names_the_valid_ones() {
         "{err}"
     );
 }
+
+/// A three-instrument synthetic config training `per_instrument` models into `dir`.
+fn multi_instrument_config(dir: &std::path::Path, training: &str) -> std::path::PathBuf {
+    let config = dir.join("ml.toml");
+    let model = dir.join("model");
+    std::fs::write(
+        &config,
+        format!(
+            r#"name = "ml-multi"
+seed = 3
+[data]
+kind = "synthetic"
+instruments = 3
+bars = 1500
+interval = "1h"
+[strategy]
+name = "ml_trend"
+[strategy.params]
+model = {model:?}
+entry = 0.4
+[sizing]
+method = "fixed_fraction"
+fraction = 0.3
+[[features]]
+name = "ret"
+kind = "returns"
+[[features]]
+name = "rsi"
+kind = "rsi"
+period = 14
+[model]
+hidden = [8]
+window = 8
+horizon = 3
+[training]
+epochs = 3
+folds = 2
+{training}
+"#
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn fine_tuned_and_per_instrument_models_are_saved_and_traded() {
+    for (training, pooled) in [
+        ("fine_tune_epochs = 2", true),
+        ("pretrain_pooled = false", false),
+    ] {
+        let dir = scratch("per-instrument");
+        let config = multi_instrument_config(&dir, training);
+        let output = quant(&["train", config.to_str().unwrap()]);
+        assert!(output.status.success(), "{training}: {}", stderr(&output));
+        let model = dir.join("model");
+        assert_eq!(model.join("model.json").is_file(), pooled, "{training}");
+        for name in ["SYN000", "SYN001", "SYN002"] {
+            let own = model.join("instruments").join(name).join("model.json");
+            let meta: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&own).unwrap()).unwrap();
+            assert_eq!(meta["metadata"]["instrument"], name, "{training}");
+        }
+        let out = dir.join("results");
+        let output = quant(&[
+            "backtest",
+            config.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{training}: {}", stderr(&output));
+        assert!(out.join("summary.json").is_file());
+    }
+}

@@ -177,21 +177,27 @@ impl BuiltStrategy {
 
     /// Returns a feature source that computes features and model outputs bar by bar, for feeds
     /// that deliver one bar at a time (paper and live trading), or `None` without features.
-    pub fn streaming_features(&self, instruments: usize) -> Option<Box<dyn FeatureSource>> {
-        if !self.models.is_empty() {
+    ///
+    /// # Errors
+    /// Names an instrument no model serves.
+    pub fn streaming_features(
+        &self,
+        instruments: &[market_data::InstrumentId],
+    ) -> Result<Option<Box<dyn FeatureSource>>, MlError> {
+        Ok(if !self.models.is_empty() {
             Some(Box::new(ModelFeatures::streaming(
                 self.pipeline.clone(),
                 self.models.clone(),
                 instruments,
-            )))
+            )?))
         } else if !self.pipeline.is_empty() {
             Some(Box::new(PipelineRunner::new(
                 self.pipeline.clone(),
-                instruments,
+                instruments.len(),
             )))
         } else {
             None
-        }
+        })
     }
 }
 

@@ -118,19 +118,77 @@ impl MlTrendParams {
     ///
     /// # Errors
     /// Returns the loading error, naming the directory.
-    pub fn load_models(&self) -> Result<Vec<(Arc<LoadedModel>, &'static str)>, MlError> {
-        let load_one = |dir: &str| {
-            let dir = Path::new(dir);
-            // The model's own column list is the reference; the pipeline is checked when the
-            // stage is placed after it.
-            let meta = read_columns(dir)?;
-            load(dir, &meta).map(Arc::new)
-        };
-        let mut models = vec![(load_one(&self.model)?, TREND_PREFIX)];
+    pub fn load_models(&self) -> Result<Vec<ModelSet>, MlError> {
+        let mut models = vec![ModelSet::load(Path::new(&self.model), TREND_PREFIX)?];
         if let Some(risk) = &self.risk_model {
-            models.push((load_one(risk)?, RISK_PREFIX));
+            models.push(ModelSet::load(Path::new(risk), RISK_PREFIX)?);
         }
         Ok(models)
+    }
+}
+
+/// Sub-folder of a model folder holding one model per instrument (fine-tuned or trained alone).
+pub const INSTRUMENTS_DIR: &str = "instruments";
+
+/// The models of one model folder: a pooled model (`model.json` at its top) and per-instrument
+/// models (`instruments/<NAME>/`), either or both.
+#[derive(Debug, Clone)]
+pub struct ModelSet {
+    /// The model for every instrument without its own.
+    pub pooled: Option<Arc<LoadedModel>>,
+    /// Per-instrument models, by instrument name.
+    pub by_instrument: Vec<(String, Arc<LoadedModel>)>,
+    /// Output column prefix.
+    pub prefix: &'static str,
+}
+
+impl ModelSet {
+    /// Loads the models of `dir`.
+    ///
+    /// # Errors
+    /// Returns the loading error, naming the file; a folder with neither a pooled nor an
+    /// instrument model reports the missing `model.json`.
+    pub fn load(dir: &Path, prefix: &'static str) -> Result<Self, MlError> {
+        let load_one = |dir: &Path| {
+            // The model's own column list is the reference; the pipeline is checked when the
+            // stage is placed after it.
+            let columns = read_columns(dir)?;
+            load(dir, &columns).map(Arc::new)
+        };
+        let per_instrument = dir.join(INSTRUMENTS_DIR);
+        let mut by_instrument = Vec::new();
+        if per_instrument.is_dir() {
+            let entries = std::fs::read_dir(&per_instrument).map_err(|source| MlError::Io {
+                path: per_instrument.clone(),
+                source,
+            })?;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                by_instrument.push((name, load_one(&entry.path())?));
+            }
+            by_instrument.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        let has_pooled = dir.join(crate::ml::METADATA_FILE).exists() || by_instrument.is_empty();
+        let pooled = if has_pooled {
+            Some(load_one(dir)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            pooled,
+            by_instrument,
+            prefix,
+        })
+    }
+
+    /// Returns one of its models (the pooled one if any), for what all of them share.
+    pub fn any(&self) -> &Arc<LoadedModel> {
+        match (&self.pooled, self.by_instrument.first()) {
+            (Some(pooled), _) => pooled,
+            (None, Some((_, first))) => first,
+            // `load` never returns an empty set.
+            (None, None) => unreachable!("a model set holds at least one model"),
+        }
     }
 }
 
@@ -157,10 +215,10 @@ fn read_columns(dir: &Path) -> Result<Vec<String>, MlError> {
 }
 
 /// The features a set of models reads: each model's saved pipeline tables.
-pub fn required_features(models: &[(Arc<LoadedModel>, &'static str)]) -> Vec<FeatureConfig> {
+pub fn required_features(models: &[ModelSet]) -> Vec<FeatureConfig> {
     let mut all: Vec<FeatureConfig> = Vec::new();
-    for (model, _) in models {
-        for f in &model.metadata.pipeline {
+    for set in models {
+        for f in &set.any().metadata.pipeline {
             if !all.iter().any(|a| a.name == f.name) {
                 all.push(f.clone());
             }
@@ -299,12 +357,19 @@ impl Strategy for MlTrend {
 /// # Errors
 /// Names a model input the pipeline does not compute.
 pub fn model_inputs(
-    models: &[(Arc<LoadedModel>, &'static str)],
+    models: &[ModelSet],
     pipeline: &PipelineSpec,
 ) -> Result<Vec<ModelInput>, MlError> {
     models
         .iter()
-        .map(|(m, prefix)| ModelInput::new(m.clone(), prefix, pipeline))
+        .map(|set| {
+            ModelInput::with_instruments(
+                set.pooled.clone(),
+                set.by_instrument.clone(),
+                set.prefix,
+                pipeline,
+            )
+        })
         .collect()
 }
 

@@ -14,7 +14,7 @@
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
 use engine::FeatureSource;
-use market_data::{Bar, BarSeries, InstrumentIdx};
+use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx};
 use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -23,11 +23,18 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// call, small enough to keep the input tensor in cache-friendly sizes.
 const PRECOMPUTE_BATCH: usize = 4096;
 
-/// A trained model and where its inputs and outputs sit among the feature columns.
+/// A trained model (a pooled one, and optionally one fine-tuned per instrument) and where its
+/// inputs and outputs sit among the feature columns.
 #[derive(Debug, Clone)]
 pub struct ModelInput {
-    /// The model with its metadata (standardisation, window, classes).
+    /// The model with its metadata (standardisation, window, classes): the pooled model, or the
+    /// first per-instrument one when there is no pooled model.
     pub loaded: Arc<LoadedModel>,
+    /// Models fine-tuned (or trained) for one instrument, by instrument name; an instrument
+    /// without one uses the pooled model.
+    by_instrument: Vec<(String, Arc<LoadedModel>)>,
+    /// Whether `loaded` may serve instruments without their own model.
+    pooled: bool,
     /// Output columns are `<prefix>_<class>`.
     pub prefix: String,
     /// Pipeline column of each model input, in the model's order.
@@ -35,7 +42,7 @@ pub struct ModelInput {
 }
 
 impl ModelInput {
-    /// Places `loaded` after `pipeline`.
+    /// Places `loaded` after `pipeline`, for every instrument.
     ///
     /// # Errors
     /// Names a model input column the pipeline does not compute.
@@ -44,6 +51,45 @@ impl ModelInput {
         prefix: &str,
         pipeline: &PipelineSpec,
     ) -> Result<Self, MlError> {
+        Self::with_instruments(Some(loaded), Vec::new(), prefix, pipeline)
+    }
+
+    /// Places a pooled model (if any) and per-instrument models after `pipeline`.
+    ///
+    /// # Errors
+    /// Names a model input column the pipeline does not compute, or a per-instrument model
+    /// whose inputs, window or classes differ from the others'.
+    pub fn with_instruments(
+        pooled: Option<Arc<LoadedModel>>,
+        by_instrument: Vec<(String, Arc<LoadedModel>)>,
+        prefix: &str,
+        pipeline: &PipelineSpec,
+    ) -> Result<Self, MlError> {
+        let has_pooled = pooled.is_some();
+        let Some(loaded) = pooled.or_else(|| by_instrument.first().map(|(_, m)| m.clone())) else {
+            return Err(MlError::NoSamples {
+                reason: "no model to load: neither a pooled nor a per-instrument model".into(),
+            });
+        };
+        for (name, m) in &by_instrument {
+            let (a, b) = (&m.metadata, &loaded.metadata);
+            if a.feature_columns != b.feature_columns
+                || a.model.window != b.model.window
+                || a.classes != b.classes
+            {
+                return Err(MlError::PipelineMismatch {
+                    position: 0,
+                    expected: format!(
+                        "instrument {name}'s model to read {:?} over {} bars into {:?}",
+                        b.feature_columns, b.model.window, b.classes
+                    ),
+                    found: format!(
+                        "{:?} over {} bars into {:?}",
+                        a.feature_columns, a.model.window, a.classes
+                    ),
+                });
+            }
+        }
         let inputs = loaded
             .metadata
             .feature_columns
@@ -61,9 +107,36 @@ impl ModelInput {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             loaded,
+            by_instrument,
+            pooled: has_pooled,
             prefix: prefix.to_string(),
             inputs,
         })
+    }
+
+    /// Returns the model that serves `instrument`: its own, else the pooled one.
+    ///
+    /// # Errors
+    /// Names an instrument that has no model of its own when there is no pooled model.
+    fn model_for(&self, instrument: &str) -> Result<&Arc<LoadedModel>, MlError> {
+        match self
+            .by_instrument
+            .iter()
+            .find(|(name, _)| name == instrument)
+        {
+            Some((_, model)) => Ok(model),
+            None if self.pooled => Ok(&self.loaded),
+            None => Err(MlError::NoSamples {
+                reason: format!(
+                    "instrument {instrument} has no model of its own and there is no pooled \
+                     model (models exist for {:?})",
+                    self.by_instrument
+                        .iter()
+                        .map(|(n, _)| n)
+                        .collect::<Vec<_>>()
+                ),
+            }),
+        }
     }
 
     /// Returns the output column names.
@@ -83,8 +156,8 @@ impl ModelInput {
 
     /// Writes the standardised model inputs of one pipeline row to `out`; false if any is not
     /// finite (the feature is warming up or was reset).
-    fn standardised(&self, row: &[f64], out: &mut [f32]) -> bool {
-        let s = &self.loaded.metadata.standardizer;
+    fn standardised(&self, model: &LoadedModel, row: &[f64], out: &mut [f32]) -> bool {
+        let s = &model.metadata.standardizer;
         let mut finite = true;
         for (k, (&column, slot)) in self.inputs.iter().zip(out.iter_mut()).enumerate() {
             // The same f64 arithmetic, then rounding to f32, as training's datasets.
@@ -145,6 +218,8 @@ enum Mode {
         pipeline: PipelineRunner,
         /// Per model, per instrument.
         history: Vec<Vec<History>>,
+        /// Per model input, per instrument: the network that serves it.
+        serving: Vec<Vec<Arc<LoadedModel>>>,
         /// Reused model input and its owners.
         batch: Vec<f32>,
         owners: Vec<usize>,
@@ -174,29 +249,42 @@ pub fn columns_of(pipeline: &PipelineSpec, models: &[ModelInput]) -> Vec<String>
 
 impl ModelFeatures {
     /// Returns a source that runs the pipeline and the models bar by bar, one model call per
-    /// time step for all instruments.
+    /// time step for all instruments a network serves.
+    ///
+    /// # Errors
+    /// Names an instrument no model serves.
     pub fn streaming(
         pipeline: Arc<PipelineSpec>,
         models: Vec<ModelInput>,
-        instruments: usize,
-    ) -> Self {
+        instruments: &[InstrumentId],
+    ) -> Result<Self, MlError> {
         let columns = columns_of(&pipeline, &models);
         let history = models
             .iter()
-            .map(|m| vec![History::new(m.window(), m.inputs.len()); instruments])
+            .map(|m| vec![History::new(m.window(), m.inputs.len()); instruments.len()])
             .collect();
-        Self {
+        let serving = models
+            .iter()
+            .map(|m| {
+                (instruments.iter())
+                    .map(|id| m.model_for(id.as_str()).cloned())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let instruments = instruments.len();
+        Ok(Self {
             rows: vec![vec![f64::NAN; columns.len()]; instruments],
             pipeline_width: pipeline.columns().len(),
             columns,
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
+                serving,
                 batch: Vec::new(),
                 owners: Vec::with_capacity(instruments),
             },
             models,
-        }
+        })
     }
 
     /// Returns a source that computes every row of `data` ahead (pipeline in parallel across
@@ -260,29 +348,30 @@ fn replay_rows(
         }
     }
     let mut first_output = frame.columns.len();
-    for model in models {
-        let f = model.inputs.len();
+    for input in models {
+        let model = input.model_for(frame.instrument.as_str())?;
+        let f = input.inputs.len();
         let mut inputs = vec![0.0f64; n * f];
         for (t, row) in inputs.chunks_exact_mut(f).enumerate() {
-            for (slot, &column) in row.iter_mut().zip(&model.inputs) {
+            for (slot, &column) in row.iter_mut().zip(&input.inputs) {
                 *slot = frame.columns[column][t];
             }
         }
-        model.loaded.metadata.standardizer.apply(&mut inputs)?;
-        let windows = match Windows::build(&inputs, f, model.window(), 0..n) {
+        model.metadata.standardizer.apply(&mut inputs)?;
+        let windows = match Windows::build(&inputs, f, input.window(), 0..n) {
             Ok(w) => Some(w),
             // A series shorter than one window, or still warming up: no prediction, not a failure.
             Err(MlError::TooLittleData { .. } | MlError::NoSamples { .. }) => None,
             Err(e) => return Err(e.into()),
         };
         if let Some(windows) = windows {
-            let (size, classes) = (model.window() * f, model.classes());
+            let (size, classes) = (input.window() * f, input.classes());
             for (chunk, decision) in windows
                 .x
                 .chunks(PRECOMPUTE_BATCH * size)
                 .zip(windows.rows.chunks(PRECOMPUTE_BATCH))
             {
-                let probs = model.loaded.model.predict_proba(chunk, decision.len())?;
+                let probs = model.model.predict_proba(chunk, decision.len())?;
                 for (&t, p) in decision.iter().zip(probs.chunks_exact(classes)) {
                     for (k, &v) in p.iter().enumerate() {
                         rows[t * width + first_output + k] = f64::from(v);
@@ -290,7 +379,7 @@ fn replay_rows(
                 }
             }
         }
-        first_output += model.classes();
+        first_output += input.classes();
     }
     Ok(Replay {
         rows,
@@ -332,6 +421,7 @@ impl FeatureSource for ModelFeatures {
             Mode::Streaming {
                 pipeline,
                 history,
+                serving,
                 batch,
                 owners,
             } => {
@@ -342,34 +432,49 @@ impl FeatureSource for ModelFeatures {
                         .copy_from_slice(pipeline.values(*instrument));
                 }
                 let mut first_output = self.pipeline_width;
-                for (model, histories) in self.models.iter().zip(history.iter_mut()) {
-                    batch.clear();
+                for ((input, histories), serving) in self
+                    .models
+                    .iter()
+                    .zip(history.iter_mut())
+                    .zip(serving.iter())
+                {
+                    let classes = input.classes();
                     owners.clear();
                     for (instrument, _) in bars {
                         let i = instrument.get();
                         let h = &mut histories[i];
                         let (from, to) = (h.next * h.features, (h.next + 1) * h.features);
-                        let finite = model.standardised(&self.rows[i], &mut h.rows[from..to]);
+                        let finite =
+                            input.standardised(&serving[i], &self.rows[i], &mut h.rows[from..to]);
                         h.next = (h.next + 1) % h.window();
                         h.finite_run = if finite { h.finite_run + 1 } else { 0 };
-                        let outputs =
-                            &mut self.rows[i][first_output..first_output + model.classes()];
-                        outputs.fill(f64::NAN);
+                        self.rows[i][first_output..first_output + classes].fill(f64::NAN);
                         if h.finite_run >= h.window() {
-                            h.append_to(batch);
                             owners.push(i);
                         }
                     }
-                    if !owners.is_empty() {
-                        let probs = model.loaded.model.predict_proba(batch, owners.len())?;
-                        for (&i, p) in owners.iter().zip(probs.chunks_exact(model.classes())) {
+                    // One call per network: all instruments of a pooled model in one batch.
+                    while let Some(&first) = owners.first() {
+                        let net = serving[first].clone();
+                        batch.clear();
+                        let mut served = Vec::new();
+                        owners.retain(|&i| {
+                            let same = Arc::ptr_eq(&serving[i], &net);
+                            if same {
+                                histories[i].append_to(batch);
+                                served.push(i);
+                            }
+                            !same
+                        });
+                        let probs = net.model.predict_proba(batch, served.len())?;
+                        for (&i, p) in served.iter().zip(probs.chunks_exact(classes)) {
                             let outputs = &mut self.rows[i][first_output..];
                             for (slot, &v) in outputs.iter_mut().zip(p) {
                                 *slot = f64::from(v);
                             }
                         }
                     }
-                    first_output += model.classes();
+                    first_output += classes;
                 }
             }
         }

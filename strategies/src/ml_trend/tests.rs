@@ -24,6 +24,14 @@ fn pipeline() -> Vec<FeatureConfig> {
 
 /// An untrained (seeded) model: enough to compare how predictions are computed.
 fn model(spec: &PipelineSpec, kind: ModelKind) -> Result<ModelInput, Box<dyn std::error::Error>> {
+    Ok(ModelInput::new(network(spec, kind, 11)?, "trend", spec)?)
+}
+
+fn network(
+    spec: &PipelineSpec,
+    kind: ModelKind,
+    seed: u64,
+) -> Result<Arc<LoadedModel>, Box<dyn std::error::Error>> {
     let cfg = ModelConfig {
         kind,
         hidden: vec![8],
@@ -44,12 +52,11 @@ fn model(spec: &PipelineSpec, kind: ModelKind) -> Result<ModelInput, Box<dyn std
         &standardizer,
         None,
     );
-    let loaded = LoadedModel {
-        model: TrendModel::new(&cfg, columns.len(), 3, 11)?,
+    Ok(Arc::new(LoadedModel {
+        model: TrendModel::new(&cfg, columns.len(), 3, seed)?,
         metadata,
         model_id: "test".into(),
-    };
-    Ok(ModelInput::new(Arc::new(loaded), "trend", spec)?)
+    }))
 }
 
 fn data(bars: usize) -> Result<Vec<BarSeries>, Box<dyn std::error::Error>> {
@@ -62,7 +69,9 @@ fn data(bars: usize) -> Result<Vec<BarSeries>, Box<dyn std::error::Error>> {
 
 /// Every instrument's row after each time step of a streaming run.
 fn streamed(spec: &Arc<PipelineSpec>, input: ModelInput, data: &[BarSeries]) -> Vec<Vec<f64>> {
-    let mut source = ModelFeatures::streaming(spec.clone(), vec![input], data.len());
+    let ids: Vec<_> = data.iter().map(|s| s.instrument.clone()).collect();
+    let mut source =
+        ModelFeatures::streaming(spec.clone(), vec![input], &ids).expect("every instrument served");
     let mut rows = Vec::new();
     for t in 0..data[0].bars.len() {
         let step: Vec<_> = (data.iter().enumerate())
@@ -146,5 +155,53 @@ fn changing_future_bars_never_changes_past_predictions() -> TestResult {
     }
     // And the change is visible from the cut on, so the test could fail.
     assert!((cut * per_step..a.len()).any(|r| !same(&a[r], &b[r], 0.0)));
+    Ok(())
+}
+
+#[test]
+fn per_instrument_networks_serve_their_instruments_in_both_modes() -> TestResult {
+    let spec = Arc::new(PipelineSpec::new(&pipeline())?);
+    let data = data(120)?;
+    let own = |seeds: [u64; 2]| -> Result<ModelInput, Box<dyn std::error::Error>> {
+        // SYN002 has no network of its own: the pooled one serves it.
+        let by_instrument = vec![
+            (
+                "SYN000".to_string(),
+                network(&spec, ModelKind::Mlp, seeds[0])?,
+            ),
+            (
+                "SYN001".to_string(),
+                network(&spec, ModelKind::Mlp, seeds[1])?,
+            ),
+        ];
+        let pooled = network(&spec, ModelKind::Mlp, 11)?;
+        Ok(ModelInput::with_instruments(
+            Some(pooled),
+            by_instrument,
+            "trend",
+            &spec,
+        )?)
+    };
+    let a = streamed(&spec, own([1, 2])?, &data);
+    let b = replayed(&spec, own([1, 2])?, &data);
+    for (x, y) in a.iter().zip(&b) {
+        assert!(same(x, y, 1e-5), "{x:?} vs {y:?}");
+    }
+    // Each network's outputs differ, and the pooled one still serves SYN002.
+    let pooled_only = replayed(&spec, model(&spec, ModelKind::Mlp)?, &data);
+    let last = a.len() - 3;
+    assert!(!same(&a[last], &pooled_only[last], 1e-5));
+    assert!(!same(&a[last + 1], &pooled_only[last + 1], 1e-5));
+    assert!(same(&a[last + 2], &pooled_only[last + 2], 1e-5));
+    // Without a pooled network, an instrument without its own is a clear error.
+    let partial = ModelInput::with_instruments(
+        None,
+        vec![("SYN000".to_string(), network(&spec, ModelKind::Mlp, 1)?)],
+        "trend",
+        &spec,
+    )?;
+    let err =
+        ModelFeatures::precomputed(&spec, vec![partial], &data).expect_err("SYN001 has no network");
+    assert!(err.to_string().contains("SYN001"), "{err}");
     Ok(())
 }
