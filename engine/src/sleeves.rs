@@ -305,8 +305,11 @@ fn instrument_offsets(sleeves: &[BacktestOutcome]) -> Vec<u32> {
 }
 
 /// Returns the (sleeve, position) of the items of every sleeve's `list`, ordered by (`key`,
-/// sleeve, position): a stable merge. Only small keys are sorted, never the records.
-fn by_key<T: Sync, K: Ord + Send>(
+/// sleeve, position): a stable merge. The keys are laid out in sleeve order and sorted by a
+/// stable sort, which keeps ties in that order; each sleeve records its orders, fills and trades
+/// in time order, so the sort finds the sorted runs and only merges them. Only small keys move,
+/// never the records.
+fn by_key<T: Sync, K: Ord + Send + Copy>(
     sleeves: &[BacktestOutcome],
     list: impl Fn(&BacktestOutcome) -> &[T] + Sync,
     key: impl Fn(&T) -> K + Sync,
@@ -322,7 +325,7 @@ fn by_key<T: Sync, K: Ord + Send>(
                 .map(move |(i, x)| (key(x), k as u32, i as u32))
         })
         .collect();
-    keys.par_sort_unstable();
+    keys.par_sort_by_key(|&(k, _, _)| k);
     keys.into_iter()
         .map(|(_, k, i)| (k as usize, i as usize))
         .collect()
