@@ -97,11 +97,33 @@ pub fn annual_volatility(returns: &[f64], periods_per_year: f64) -> f64 {
 ///
 /// `NaN` with fewer than 2 returns or a zero standard deviation.
 pub fn sharpe(returns: &[f64], periods_per_year: f64) -> f64 {
-    let std = sample_std(returns);
+    sharpe_of(returns.len(), || returns.iter().copied(), periods_per_year)
+}
+
+/// [`sharpe`] of the simple returns of `equity`, computed as they are needed rather than
+/// stored: the same operations in the same order, so the same value to the last bit.
+pub fn sharpe_of_equity(equity: &[f64], periods_per_year: f64) -> f64 {
+    let returns = || equity.windows(2).map(|w| w[1] / w[0] - 1.0);
+    sharpe_of(equity.len().saturating_sub(1), returns, periods_per_year)
+}
+
+/// The Sharpe ratio of `n` values that `values` yields afresh on each call (two passes, as
+/// `mean` and `sample_std` do).
+fn sharpe_of<I: Iterator<Item = f64>>(
+    n: usize,
+    values: impl Fn() -> I,
+    periods_per_year: f64,
+) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    let m = values().sum::<f64>() / n as f64;
+    let ss: f64 = values().map(|v| (v - m).powi(2)).sum();
+    let std = (ss / (n - 1) as f64).sqrt();
     if std == 0.0 || std.is_nan() {
         return f64::NAN;
     }
-    mean(returns) / std * periods_per_year.sqrt()
+    m / std * periods_per_year.sqrt()
 }
 
 /// Returns the Sortino ratio `mean(r) * ppy / (sqrt(mean(min(r, 0)²)) * sqrt(ppy))`.
@@ -133,7 +155,12 @@ pub fn drawdown_series(equity: &[f64]) -> Vec<f64> {
 ///
 /// The first value counts as a peak, so a curve that only falls still has a drawdown.
 pub fn max_drawdown(equity: &[f64]) -> f64 {
-    drawdown_series(equity).into_iter().fold(0.0, f64::min)
+    // `drawdown_series` folded as it goes: the same values, without the buffer.
+    let mut peak = f64::NEG_INFINITY;
+    equity.iter().fold(0.0, |worst: f64, &e| {
+        peak = peak.max(e);
+        worst.min(e / peak - 1.0)
+    })
 }
 
 /// Returns the longest stretch, in periods, from a peak until equity first gets back to it,
@@ -331,6 +358,28 @@ fn median(values: &[f64]) -> f64 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_sharpe_and_drawdown_equal_the_buffered_ones_bit_for_bit() {
+        let mut e = 100.0;
+        let equity: Vec<f64> = (0..5_000)
+            .map(|i| {
+                e *= 1.0 + ((i * 7_919 % 101) as f64 - 50.0) * 1e-4;
+                e
+            })
+            .collect();
+        for n in [0, 1, 2, 3, 5_000] {
+            let curve = &equity[..n];
+            let buffered = sharpe(&simple_returns(curve), 252.0);
+            let fused = sharpe_of_equity(curve, 252.0);
+            assert!(
+                buffered.to_bits() == fused.to_bits() || (buffered.is_nan() && fused.is_nan()),
+                "{n}: {buffered} vs {fused}"
+            );
+            let worst = drawdown_series(curve).into_iter().fold(0.0, f64::min);
+            assert_eq!(max_drawdown(curve).to_bits(), worst.to_bits(), "{n}");
+        }
+    }
 
     const DAY_NS: i64 = 86_400_000_000_000;
     // 2020-01-06, a Monday, 00:00 UTC.

@@ -16,7 +16,7 @@
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
-use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe, simple_returns};
+use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe_of_equity};
 use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::TradeRecord;
@@ -391,7 +391,7 @@ fn summarize(
         pnl,
         total_return: final_equity / sleeve.initial_cash - 1.0,
         contribution: pnl / book_cash,
-        sharpe: sharpe(&simple_returns(equity), periods_per_year),
+        sharpe: sharpe_of_equity(equity, periods_per_year),
         max_drawdown: max_drawdown(equity),
         trades: sleeve.trades.len(),
         fees: sleeve.fees,
