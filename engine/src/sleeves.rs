@@ -117,30 +117,43 @@ pub fn combine_sleeves(
 ) -> SleevesOutcome {
     assert_eq!(sleeves.len(), weights.len(), "one weight per sleeve");
     let initial_cash: f64 = sleeves.iter().map(|s| s.initial_cash).sum();
-    let curve = sum_curves(&sleeves);
-    let exposed_steps = exposed_steps(&curve.ts, &sleeves);
     let offsets = instrument_offsets(&sleeves);
-    let (orders, fills) = merge_journals(&sleeves, &offsets);
-    // Closed trades in closing order across the book, sleeve order on ties.
-    let trades = by_key(&sleeves, |s| &s.trades, |t| t.exit_time)
-        .into_par_iter()
-        .map(|(k, i)| {
-            let t = &sleeves[k].trades[i];
-            TradeRecord {
-                instrument: InstrumentIdx(t.instrument.0 + offsets[k]),
-                ..*t
-            }
-        })
-        .collect();
-    let ppy = periods_per_year.unwrap_or_else(|| {
-        let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
-        infer_periods_per_year(&stamps)
-    });
-    let summaries = sleeves
-        .par_iter()
-        .zip(weights)
-        .map(|(s, &weight)| summarize(s, weight, initial_cash, ppy))
-        .collect();
+    // The book's curve (and what depends on it) and the journals are independent: built side
+    // by side, each one's serial stretches (allocation, merging) fill the other's idle cores.
+    let ((curve, exposed_steps, summaries), ((orders, fills), trades)) = rayon::join(
+        || {
+            let curve = sum_curves(&sleeves);
+            let exposed_steps = exposed_steps(&curve.ts, &sleeves);
+            let ppy = periods_per_year.unwrap_or_else(|| {
+                let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
+                infer_periods_per_year(&stamps)
+            });
+            let summaries: Vec<SleeveSummary> = sleeves
+                .par_iter()
+                .zip(weights)
+                .map(|(s, &weight)| summarize(s, weight, initial_cash, ppy))
+                .collect();
+            (curve, exposed_steps, summaries)
+        },
+        || {
+            rayon::join(
+                || merge_journals(&sleeves, &offsets),
+                || {
+                    // Closed trades in closing order across the book, sleeve order on ties.
+                    by_key(&sleeves, |s| &s.trades, |t| t.exit_time)
+                        .into_par_iter()
+                        .map(|(k, i)| {
+                            let t = &sleeves[k].trades[i];
+                            TradeRecord {
+                                instrument: InstrumentIdx(t.instrument.0 + offsets[k]),
+                                ..*t
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                },
+            )
+        },
+    );
 
     let mut combined = BacktestOutcome {
         instruments: Vec::new(),
