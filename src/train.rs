@@ -307,7 +307,11 @@ impl Fitted {
     /// Saves the pooled model into `out` and each per-instrument model into
     /// `out/instruments/<NAME>/`, replacing an earlier model there; returns the main model id.
     fn save(&self, out: &Path, metadata: &ModelMetadata, series: &[BarSeries]) -> Result<String> {
-        for stale in [strategies::ml::METADATA_FILE, strategies::ml::WEIGHTS_FILE] {
+        for stale in [
+            strategies::ml::METADATA_FILE,
+            strategies::ml::WEIGHTS_FILE,
+            "oos_equity.csv",
+        ] {
             let _ = std::fs::remove_file(out.join(stale));
         }
         let _ = std::fs::remove_dir_all(out.join(INSTRUMENTS_DIR));
@@ -352,6 +356,23 @@ fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
 fn model_inputs(spec: &PipelineSpec, indices: &[usize], series: &[BarSeries]) -> Result<Inputs> {
     let frames = compute_batch(spec, series)?;
     let rows = series.iter().map(|s| s.bars.len()).min().unwrap_or(0);
+    // Folds are rows: row t must be the same time for every instrument, or one instrument's
+    // test rows would overlap another's training rows in time.
+    if let Some((first, rest)) = series.split_first() {
+        for other in rest {
+            let at = (0..rows).find(|&t| other.bars[t].ts != first.bars[t].ts);
+            if let Some(t) = at {
+                anyhow::bail!(
+                    "`quant train` needs every instrument on one calendar: row {t} is {} for {} \
+                     but {} for {}",
+                    first.bars[t].ts,
+                    first.instrument,
+                    other.bars[t].ts,
+                    other.instrument
+                );
+            }
+        }
+    }
     let matrices = frames
         .iter()
         .map(|f| {
@@ -487,7 +508,11 @@ fn oos_backtest(
         .map_err(|e| anyhow!("{e}"))?
         .predictions_from(start);
     let params = match &loaded.config.strategy {
-        StrategyConfig::MlTrend(p) => p.clone(),
+        // Without the risk model: the saved one saw every row, test rows included.
+        StrategyConfig::MlTrend(p) => MlTrendParams {
+            risk_model: None,
+            ..p.clone()
+        },
         _ => MlTrendParams::with_model(""),
     };
     let strategy = MlTrend::with_columns(&params, &columns)?;

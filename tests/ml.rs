@@ -155,3 +155,43 @@ fn fine_tuned_and_per_instrument_models_are_saved_and_traded() {
         assert!(out.join("summary.json").is_file());
     }
 }
+
+#[test]
+fn a_risk_model_trains_and_scales_entries() {
+    let dir = scratch("risk");
+    let config = dir.join("ml.toml");
+    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
+        .unwrap()
+        .replace(
+            "model = \"models/ml-trend-goog\"",
+            &format!(
+                "model = {:?}\nrisk_model = {:?}",
+                dir.join("trend").to_str().unwrap(),
+                dir.join("risk").to_str().unwrap()
+            ),
+        );
+    std::fs::write(&config, text).unwrap();
+    for target in ["volatility", "trend"] {
+        let output = quant(&["train", config.to_str().unwrap(), "--target", target]);
+        assert!(output.status.success(), "{target}: {}", stderr(&output));
+    }
+    let risk: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("risk").join("model.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(risk["metadata"]["target"], "volatility");
+    assert_eq!(risk["metadata"]["classes"][2], "high");
+    let out = dir.join("results");
+    let output = quant(&[
+        "backtest",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
+    assert!(
+        orders.contains("auto x"),
+        "no entry was scaled by predicted risk"
+    );
+}

@@ -103,7 +103,7 @@ impl StrategyConfig {
             StrategyConfig::SmaCrossover(p) => SmaCrossover::required_features(p),
             StrategyConfig::BuyAndHold => Vec::new(),
             StrategyConfig::BollingerReversion(p) => BollingerReversion::required_features(p),
-            StrategyConfig::MlTrend(_) => crate::ml_trend::required_features(&loaded),
+            StrategyConfig::MlTrend(_) => crate::ml_trend::required_features(&loaded)?,
         };
         let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
         let models = crate::ml_trend::model_inputs(&loaded, &pipeline)?;

@@ -162,7 +162,14 @@ impl ModelSet {
                 path: per_instrument.clone(),
                 source,
             })?;
-            for entry in entries.flatten() {
+            for entry in entries {
+                let entry = entry.map_err(|source| MlError::Io {
+                    path: per_instrument.clone(),
+                    source,
+                })?;
+                if !entry.path().is_dir() {
+                    continue;
+                }
                 let name = entry.file_name().to_string_lossy().into_owned();
                 by_instrument.push((name, load_one(&entry.path())?));
             }
@@ -215,16 +222,28 @@ fn read_columns(dir: &Path) -> Result<Vec<String>, MlError> {
 }
 
 /// The features a set of models reads: each model's saved pipeline tables.
-pub fn required_features(models: &[ModelSet]) -> Vec<FeatureConfig> {
+///
+/// # Errors
+/// Names a feature two models saved under the same name with different settings.
+pub fn required_features(models: &[ModelSet]) -> Result<Vec<FeatureConfig>, FeatureError> {
     let mut all: Vec<FeatureConfig> = Vec::new();
     for set in models {
         for f in &set.any().metadata.pipeline {
-            if !all.iter().any(|a| a.name == f.name) {
-                all.push(f.clone());
+            match all.iter().find(|a| a.name == f.name) {
+                Some(a) if a == f => {}
+                Some(_) => {
+                    return Err(FeatureError::new(
+                        &f.name,
+                        None,
+                        "one definition: the trend and risk models were trained with different \
+                         features of this name",
+                    ));
+                }
+                None => all.push(f.clone()),
             }
         }
     }
-    all
+    Ok(all)
 }
 
 /// Per-instrument trading state.
@@ -287,7 +306,8 @@ impl MlTrend {
         let Some([low, medium, high]) = self.risk else {
             return Size::Auto;
         };
-        let (pl, pm, ph) = (row[low], row[medium], row[high]);
+        let at = |c: usize| row.get(c).copied().unwrap_or(f64::NAN);
+        let (pl, pm, ph) = (at(low), at(medium), at(high));
         if pl.is_nan() || pm.is_nan() || ph.is_nan() {
             return Size::Auto;
         }
@@ -341,7 +361,8 @@ impl Strategy for MlTrend {
             if state.held >= p.hold && wanted != side {
                 let exit = if qty > 0.0 { Side::Sell } else { Side::Buy };
                 out.submit(OrderRequest::market(idx, exit, Size::ClosePosition));
-                state.cooldown = p.cooldown;
+                // The close fills on the next bar, which counts down once already.
+                state.cooldown = p.cooldown + 1;
             }
         } else if wanted != 0.0 && state.cooldown == 0 {
             let entry = if wanted > 0.0 { Side::Buy } else { Side::Sell };

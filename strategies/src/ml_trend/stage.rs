@@ -66,6 +66,19 @@ impl ModelInput {
         pipeline: &PipelineSpec,
     ) -> Result<Self, MlError> {
         let has_pooled = pooled.is_some();
+        for m in pooled.iter().chain(by_instrument.iter().map(|(_, m)| m)) {
+            if m.metadata.model.window == 0 || m.metadata.feature_columns.is_empty() {
+                return Err(MlError::Shape {
+                    what: "saved model",
+                    expected: "a window of at least 1 bar over at least 1 feature column".into(),
+                    got: format!(
+                        "window {} over {} columns",
+                        m.metadata.model.window,
+                        m.metadata.feature_columns.len()
+                    ),
+                });
+            }
+        }
         let Some(loaded) = pooled.or_else(|| by_instrument.first().map(|(_, m)| m.clone())) else {
             return Err(MlError::NoSamples {
                 reason: "no model to load: neither a pooled nor a per-instrument model".into(),
@@ -316,7 +329,8 @@ impl ModelFeatures {
 impl ModelFeatures {
     /// Hides the model outputs of precomputed rows stamped before `first` (NaN, as if not
     /// ready), so a strategy trades only from there: an out-of-sample test that still computes
-    /// features and windows from the bars before it.
+    /// features and windows from the bars before it. A streaming source is returned unchanged:
+    /// it has no rows ahead to hide.
     #[must_use]
     pub fn predictions_from(mut self, first: market_data::Timestamp) -> Self {
         let width = self.columns.len();
