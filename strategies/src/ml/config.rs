@@ -27,7 +27,8 @@ pub struct ModelConfig {
     pub kind: ModelKind,
     /// Hidden layer sizes: dense layers (mlp), stacked recurrent layers (gru, lstm) or
     /// convolution channels, one layer per entry with dilation 1, 2, 4, ... (tcn). Default
-    /// `[64, 32]`.
+    /// `[64, 32]`. Also read as `layers`.
+    #[serde(alias = "layers")]
     pub hidden: Vec<usize>,
     /// Dropout probability after each hidden layer, in training only. Default 0.1.
     pub dropout: f64,
@@ -36,7 +37,9 @@ pub struct ModelConfig {
     /// Bars ahead the label looks. Default 5.
     pub horizon: usize,
     /// Forward return above `threshold` is up, below `-threshold` down, else flat. Default 0.0
-    /// (the sign of the return); must stay 0 when `vol_scaled` is set.
+    /// (the sign of the return); must stay 0 when `vol_scaled` is set. Also read as
+    /// `class_threshold`.
+    #[serde(alias = "class_threshold")]
     pub threshold: f64,
     /// Scales the threshold with volatility: `vol_scaled` x the standard deviation of the last
     /// `vol_window` 1-bar returns (up to and including the decision bar) x sqrt(`horizon`).
@@ -381,6 +384,14 @@ fn check_non_negative(field: &'static str, value: f64) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn design_names_layers_and_class_threshold_are_accepted() {
+        let cfg: ModelConfig =
+            toml::from_str("layers = [16, 8]\nclass_threshold = 0.01\n").expect("aliases parse");
+        assert_eq!(cfg.hidden, vec![16, 8]);
+        assert_eq!(cfg.threshold, 0.01);
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]
