@@ -181,7 +181,7 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
     if !oos_equity.is_empty() {
         write_oos_equity(&out, &oos_equity)?;
     }
-    print_summary(&out, &id, &scores, &overall, oos_total);
+    print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
     Ok(())
 }
 
@@ -558,6 +558,7 @@ fn print_summary(
     folds: &[serde_json::Value],
     overall: &serde_json::Value,
     oos_total: Option<f64>,
+    classes: &[String],
 ) {
     let pct = |v: &serde_json::Value| {
         v.as_f64()
@@ -590,5 +591,15 @@ fn print_summary(
         pct(&overall["last_return_sign"]["accuracy"]),
         oos_total.map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
     );
+    // The pooled test confusion matrix: where the model's errors go.
+    if let Some(rows) = overall["model"]["confusion"].as_array() {
+        println!("confusion over every test fold (rows: true class, columns: predicted)");
+        for (name, row) in classes.iter().zip(rows) {
+            let cells: Vec<String> = (row.as_array().into_iter().flatten())
+                .map(|c| format!("{:>8}", c.as_u64().unwrap_or(0)))
+                .collect();
+            println!("  {name:<6}{}", cells.join(""));
+        }
+    }
     println!("model {id} saved to {}", out.display());
 }
