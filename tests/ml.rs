@@ -15,6 +15,16 @@ fn model_json(config: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// Writes the shipped `ml_trend.toml` with `from` replaced by `to` into `dir`, returns its path.
+fn shipped_with(dir: &std::path::Path, from: &str, to: &str) -> std::path::PathBuf {
+    let config = dir.join("ml.toml");
+    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
+        .unwrap()
+        .replace(from, to);
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
 #[test]
 fn training_is_deterministic_and_saves_walk_forward_scores() {
     let config = repo("backtests/ml_trend.toml");
@@ -46,14 +56,11 @@ fn training_is_deterministic_and_saves_walk_forward_scores() {
 #[test]
 fn backtest_without_a_trained_model_says_how_to_get_one() {
     let dir = scratch("missing-model");
-    let config = dir.join("ml.toml");
-    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
-        .unwrap()
-        .replace(
-            "models/ml-trend-goog",
-            dir.join("nowhere").to_str().unwrap(),
-        );
-    std::fs::write(&config, text).unwrap();
+    let config = shipped_with(
+        &dir,
+        "models/ml-trend-goog",
+        dir.join("nowhere").to_str().unwrap(),
+    );
     let output = quant(&["backtest", config.to_str().unwrap()]);
     assert!(!output.status.success());
     let err = stderr(&output);
@@ -68,11 +75,7 @@ fn backtest_without_a_trained_model_says_how_to_get_one() {
 #[test]
 fn an_unknown_model_kind_names_the_valid_ones() {
     let dir = scratch("bad-kind");
-    let config = dir.join("ml.toml");
-    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
-        .unwrap()
-        .replace("kind = \"mlp\"", "kind = \"transformer\"");
-    std::fs::write(&config, text).unwrap();
+    let config = shipped_with(&dir, "kind = \"mlp\"", "kind = \"transformer\"");
     let output = quant(&["train", config.to_str().unwrap()]);
     assert!(!output.status.success());
     let err = stderr(&output);
@@ -159,18 +162,12 @@ fn fine_tuned_and_per_instrument_models_are_saved_and_traded() {
 #[test]
 fn a_risk_model_trains_and_scales_entries() {
     let dir = scratch("risk");
-    let config = dir.join("ml.toml");
-    let text = std::fs::read_to_string(repo("backtests/ml_trend.toml"))
-        .unwrap()
-        .replace(
-            "model = \"models/ml-trend-goog\"",
-            &format!(
-                "model = {:?}\nrisk_model = {:?}",
-                dir.join("trend").to_str().unwrap(),
-                dir.join("risk").to_str().unwrap()
-            ),
-        );
-    std::fs::write(&config, text).unwrap();
+    let models = format!(
+        "model = {:?}\nrisk_model = {:?}",
+        dir.join("trend").to_str().unwrap(),
+        dir.join("risk").to_str().unwrap()
+    );
+    let config = shipped_with(&dir, "model = \"models/ml-trend-goog\"", &models);
     for target in ["volatility", "trend"] {
         let output = quant(&["train", config.to_str().unwrap(), "--target", target]);
         assert!(output.status.success(), "{target}: {}", stderr(&output));
