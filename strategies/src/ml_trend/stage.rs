@@ -236,6 +236,8 @@ enum Mode {
         /// Reused model input and its owners.
         batch: Vec<f32>,
         owners: Vec<usize>,
+        /// The owners one network call serves (reused).
+        served: Vec<usize>,
     },
     Precomputed(Vec<Replay>),
 }
@@ -295,6 +297,7 @@ impl ModelFeatures {
                 serving,
                 batch: Vec::new(),
                 owners: Vec::with_capacity(instruments),
+                served: Vec::with_capacity(instruments),
             },
             models,
         })
@@ -438,6 +441,7 @@ impl FeatureSource for ModelFeatures {
                 serving,
                 batch,
                 owners,
+                served,
             } => {
                 pipeline.update_step(bars)?;
                 for (instrument, _) in bars {
@@ -471,7 +475,7 @@ impl FeatureSource for ModelFeatures {
                     while let Some(&first) = owners.first() {
                         let net = serving[first].clone();
                         batch.clear();
-                        let mut served = Vec::new();
+                        served.clear();
                         owners.retain(|&i| {
                             let same = Arc::ptr_eq(&serving[i], &net);
                             if same {
