@@ -6,6 +6,7 @@ mod bench_ml;
 mod bench_parallel;
 mod config;
 mod data;
+mod launch;
 mod runner;
 mod sweep;
 mod train;
@@ -80,6 +81,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = launch::relaunch() {
+        return code;
+    }
     let cli = Cli::parse();
     if let Some(threads) = cli.threads
         && let Err(error) = rayon::ThreadPoolBuilder::new()
