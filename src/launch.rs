@@ -4,7 +4,7 @@
 //!   zeroed pages in on the next allocation. Backtests allocate result buffers of megabytes per
 //!   run, so sleeves and sweeps spent their time in page faults, contending for the kernel's
 //!   page allocator on every core: 64 sleeves of 100,000 bars took 390 ms on 1 thread and
-//!   235 ms on 2 (1.65x); with large blocks kept for reuse, 360 ms and 171 ms (2.1x).
+//!   235 ms on 2 (1.65x); with freed blocks kept for reuse, about 365 ms and 175 ms (2.1x).
 //!   `GLIBC_TUNABLES` sets that policy, read by glibc only when a process starts.
 //! - candle 0.11 reads the CPU count from `/proc/cpuinfo` on every matrix product unless
 //!   `RAYON_NUM_THREADS` is set (about 30 us a call, ten times a small model's inference).
@@ -17,9 +17,12 @@ use std::process::{Command, ExitCode};
 /// Marks the child, so it does not launch again.
 const LAUNCHED: &str = "QUANT_LAUNCHED";
 
-/// Keep freed memory of any size in the process for reuse (thresholds at 4 GiB).
+/// Serve blocks up to 256 MiB from glibc's heaps and never trim them, so freed memory is reused.
+/// Larger blocks (whole datasets) are still mapped on their own. With no mapping threshold at
+/// all, batch feature computation stopped scaling (1.5x on 2 cores instead of 1.97x): blocks
+/// beyond a thread heap's 64 MiB then go through the main heap, shared by all threads.
 const MALLOC_TUNABLES: &str =
-    "glibc.malloc.mmap_threshold=4294967295:glibc.malloc.trim_threshold=4294967295";
+    "glibc.malloc.mmap_threshold=268435456:glibc.malloc.trim_threshold=4294967295";
 
 /// Runs this program again with the tuned environment and returns its exit code; `None` when
 /// this is already that run, or when it cannot start (then the caller just goes on).
