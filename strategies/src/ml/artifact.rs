@@ -171,6 +171,19 @@ pub fn save(dir: &Path, model: &TrendModel, metadata: &ModelMetadata) -> Result<
 /// Names the first column that differs; also fails on a missing or malformed file or a changed
 /// model (model id mismatch).
 pub fn load(dir: &Path, expected_feature_columns: &[String]) -> Result<LoadedModel> {
+    load_with(dir, Some(expected_feature_columns))
+}
+
+/// Reads the model in `dir` for a caller that places its columns itself (the model stage looks
+/// each one up in the running pipeline), checking only that its files are unchanged.
+///
+/// # Errors
+/// As [`load`], without the column check.
+pub fn load_saved_columns(dir: &Path) -> Result<LoadedModel> {
+    load_with(dir, None)
+}
+
+fn load_with(dir: &Path, expected_feature_columns: Option<&[String]>) -> Result<LoadedModel> {
     let path = dir.join(METADATA_FILE);
     let text = std::fs::read_to_string(&path).map_err(|source| io(&path, source))?;
     let file: ModelFile = serde_json::from_str(&text).map_err(|source| MlError::Metadata {
@@ -178,7 +191,9 @@ pub fn load(dir: &Path, expected_feature_columns: &[String]) -> Result<LoadedMod
         source,
     })?;
     let metadata = file.metadata;
-    check_columns(&metadata.feature_columns, expected_feature_columns)?;
+    if let Some(expected) = expected_feature_columns {
+        check_columns(&metadata.feature_columns, expected)?;
+    }
     let model = TrendModel::new(
         &metadata.model,
         metadata.feature_columns.len(),

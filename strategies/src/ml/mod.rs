@@ -25,7 +25,7 @@ mod train;
 
 pub use artifact::{
     FORMAT_VERSION, LoadedModel, METADATA_FILE, ModelMetadata, TrainingPeriod, WEIGHTS_FILE, load,
-    model_id, save,
+    load_saved_columns, model_id, save,
 };
 pub use config::{ClassWeights, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig};
 pub use dataset::{Dataset, Windows, column_indices, select_columns};

@@ -16,7 +16,7 @@
 pub mod stage;
 
 use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
-use crate::ml::{LoadedModel, MlError, load};
+use crate::ml::{LoadedModel, MlError, load_saved_columns};
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
 use market_data::Side;
@@ -149,12 +149,8 @@ impl ModelSet {
     /// Returns the loading error, naming the file; a folder with neither a pooled nor an
     /// instrument model reports the missing `model.json`.
     pub fn load(dir: &Path, prefix: &'static str) -> Result<Self, MlError> {
-        let load_one = |dir: &Path| {
-            // The model's own column list is the reference; the pipeline is checked when the
-            // stage is placed after it.
-            let columns = read_columns(dir)?;
-            load(dir, &columns).map(Arc::new)
-        };
+        // Columns are checked when the stage is placed after the pipeline.
+        let load_one = |dir: &Path| load_saved_columns(dir).map(Arc::new);
         let per_instrument = dir.join(INSTRUMENTS_DIR);
         let mut by_instrument = Vec::new();
         if per_instrument.is_dir() {
@@ -197,28 +193,6 @@ impl ModelSet {
             (None, None) => unreachable!("a model set holds at least one model"),
         }
     }
-}
-
-/// Reads the feature columns a saved model expects, to load it against them.
-fn read_columns(dir: &Path) -> Result<Vec<String>, MlError> {
-    let path = dir.join(crate::ml::METADATA_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|source| MlError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|source| MlError::Metadata {
-            path: path.clone(),
-            source,
-        })?;
-    Ok(value["metadata"]["feature_columns"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 /// The features a set of models reads: each model's saved pipeline tables.
