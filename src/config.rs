@@ -59,9 +59,9 @@ pub(crate) struct BacktestConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DataConfig {
-    /// `csv` or `synthetic`.
+    /// `csv`, `parquet`, `arrow`, `catalog` or `synthetic`.
     pub(crate) kind: DataKind,
-    /// A file, a folder or a glob (csv).
+    /// A file, a folder or a glob (csv, parquet, arrow); the catalog's root folder (catalog).
     pub(crate) path: Option<String>,
     /// Names per file (csv), or a count (synthetic).
     pub(crate) instruments: Option<Instruments>,
@@ -72,8 +72,10 @@ pub(crate) struct DataConfig {
     pub(crate) bars: Option<usize>,
     /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
     pub(crate) interval: Option<String>,
-    /// First bar's time (synthetic).
+    /// First bar's time (synthetic); the first instant read (files and catalogs).
     pub(crate) start: Option<String>,
+    /// The first instant no longer read (files and catalogs): bars in `[start, end)` are used.
+    pub(crate) end: Option<String>,
     /// Price process (synthetic): `gbm`.
     pub(crate) model: Option<String>,
     /// Annual drift (synthetic).
@@ -90,8 +92,27 @@ pub(crate) struct DataConfig {
 pub(crate) enum DataKind {
     /// CSV files, one instrument per file.
     Csv,
+    /// Parquet files: one instrument per file, or an `instrument` column.
+    Parquet,
+    /// Arrow IPC files (file or stream format), laid out as Parquet ones.
+    Arrow,
+    /// A catalog folder, `<path>/bars/<instrument>/<part>.parquet`, streamed in bounded memory.
+    Catalog,
     /// Generated geometric Brownian motion.
     Synthetic,
+}
+
+impl DataKind {
+    /// The kind's name in configs.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            DataKind::Csv => "csv",
+            DataKind::Parquet => "parquet",
+            DataKind::Arrow => "arrow",
+            DataKind::Catalog => "catalog",
+            DataKind::Synthetic => "synthetic",
+        }
+    }
 }
 
 /// `instruments`: names (csv) or a count (synthetic).
@@ -249,23 +270,23 @@ impl LoadedConfig {
         }
         let d = &c.data;
         match d.kind {
-            DataKind::Csv => {
+            DataKind::Csv | DataKind::Parquet | DataKind::Arrow | DataKind::Catalog => {
+                let kind = d.kind.name();
                 if d.path.is_none() {
                     return Err(self.range(RangeError::new(
                         "data",
-                        "a `path` for kind = \"csv\" (a file, folder or glob)",
+                        format!("a `path` for kind = \"{kind}\" (a file, folder or glob)"),
                     )));
                 }
                 if matches!(d.instruments, Some(Instruments::Count(_))) {
                     return Err(self.range(RangeError::new(
                         "data.instruments",
-                        "a list of names, one per file, for kind = \"csv\"",
+                        format!("a list of names for kind = \"{kind}\""),
                     )));
                 }
                 let synthetic_only = [
                     ("bars", d.bars.is_some()),
                     ("interval", d.interval.is_some()),
-                    ("start", d.start.is_some()),
                     ("model", d.model.is_some()),
                     ("drift", d.drift.is_some()),
                     ("volatility", d.volatility.is_some()),
@@ -274,11 +295,28 @@ impl LoadedConfig {
                 if let Some((key, _)) = synthetic_only.iter().find(|(_, set)| *set) {
                     return Err(self.range(RangeError::new(
                         format!("data.{key}"),
-                        "no such key for kind = \"csv\" (it applies to kind = \"synthetic\")",
+                        format!(
+                            "no such key for kind = \"{kind}\" (it applies to kind = \"synthetic\")"
+                        ),
+                    )));
+                }
+                if d.on_invalid == OnInvalid::Skip && d.kind != DataKind::Csv {
+                    return Err(self.range(RangeError::new(
+                        "data.on_invalid",
+                        format!(
+                            "\"error\" for kind = \"{kind}\": typed columnar files are not \
+                             repaired row by row (skipping applies to CSV)"
+                        ),
                     )));
                 }
             }
             DataKind::Synthetic => {
+                if d.end.is_some() {
+                    return Err(self.range(RangeError::new(
+                        "data.end",
+                        "no end for kind = \"synthetic\" (set `bars`)",
+                    )));
+                }
                 if d.path.is_some() {
                     return Err(self.range(RangeError::new(
                         "data.path",

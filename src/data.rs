@@ -1,16 +1,19 @@
-//! Loads the bars a config's `[data]` table names: CSV files (a file, a folder or a glob) or the
-//! synthetic generator.
+//! Loads the bars a config's `[data]` table names: CSV, Parquet or Arrow files (a file, a folder
+//! or a glob), a catalog folder, or the synthetic generator; or opens a catalog as a stream.
 
 use crate::config::{DataKind, Instruments, LoadedConfig, require_exists};
 use anyhow::{Result, bail};
 use engine::RangeError;
+use market_data::catalog::{InstrumentFiles, PartsReader, scan};
+use market_data::columnar::{DEFAULT_BATCH_ROWS, RecordKind, TimeRange, read_bar_file};
 use market_data::csv::{parse_timestamp, read_bars};
+use market_data::merge::{BarSource, StepMerger};
 use market_data::synthetic::{SyntheticSpec, generate, parse_interval};
 use market_data::{BarSeries, InstrumentId, SkipReport};
 use std::path::PathBuf;
 
 /// The loaded series, one per instrument, with what was skipped per file.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct LoadedData {
     /// One series per instrument.
     pub(crate) series: Vec<BarSeries>,
@@ -18,50 +21,55 @@ pub(crate) struct LoadedData {
     pub(crate) skipped: Vec<(String, SkipReport)>,
 }
 
-/// Loads the data of a config.
+/// Loads the data of a config into memory.
 ///
 /// # Errors
-/// Names the config key or the file (with line and column) at fault.
+/// Names the config key or the file (with line and column, or row and column) at fault.
 pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
     let data = &loaded.config.data;
-    match data.kind {
+    let range = time_range(loaded)?;
+    let series = match data.kind {
         DataKind::Csv => {
-            let files = csv_files(loaded)?;
-            let names: Vec<InstrumentId> = match &data.instruments {
-                Some(Instruments::Names(names)) => {
-                    if names.len() != files.len() {
-                        bail!(loaded.range(RangeError::new(
-                            "data.instruments",
-                            format!(
-                                "one name per file: {} files match, {} names given",
-                                files.len(),
-                                names.len()
-                            ),
-                        )));
-                    }
-                    names.iter().map(InstrumentId::new).collect()
-                }
-                _ => files
-                    .iter()
-                    .map(|f| {
-                        InstrumentId::new(
-                            f.file_stem()
-                                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
-                        )
-                    })
-                    .collect(),
-            };
+            let files = data_files(loaded, &["csv"])?;
+            let names = file_names(loaded, &files)?;
             let mut series = Vec::with_capacity(files.len());
             let mut skipped = Vec::new();
             for (file, name) in files.iter().zip(names) {
-                let (bars, report) = read_bars(file, name.clone(), data.on_invalid)?;
+                let (mut bars, report) = read_bars(file, name.clone(), data.on_invalid)?;
                 if report.skipped > 0 {
                     skipped.push((name.to_string(), report));
                 }
+                bars.bars
+                    .retain(|b| b.ts.0 >= range.start && b.ts.0 < range.end);
                 series.push(bars);
             }
-            Ok(LoadedData { series, skipped })
+            return checked(loaded, LoadedData { series, skipped });
         }
+        DataKind::Parquet | DataKind::Arrow => {
+            let extensions: &[&str] = if data.kind == DataKind::Parquet {
+                &["parquet", "pq"]
+            } else {
+                &["arrow", "arrows", "feather", "ipc"]
+            };
+            let files = data_files(loaded, extensions)?;
+            let names = file_names(loaded, &files)?;
+            let mut series = Vec::with_capacity(files.len());
+            for (file, name) in files.iter().zip(names) {
+                series.extend(read_bar_file(file, name, range)?);
+            }
+            series
+        }
+        DataKind::Catalog => catalog(loaded, range)?
+            .into_iter()
+            .map(|files| {
+                let mut reader = PartsReader::new(files.files, range, DEFAULT_BATCH_ROWS);
+                let (mut bars, mut chunk) = (Vec::new(), Vec::new());
+                while reader.next_chunk(&mut chunk)? {
+                    bars.extend_from_slice(&chunk);
+                }
+                Ok(BarSeries::new(files.instrument, bars))
+            })
+            .collect::<Result<Vec<_>>>()?,
         DataKind::Synthetic => {
             let mut spec = SyntheticSpec {
                 seed: loaded.config.seed,
@@ -107,16 +115,156 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
                 }
                 other => other.into(),
             })?;
-            Ok(LoadedData {
-                series,
-                skipped: Vec::new(),
-            })
+            series
         }
+    };
+    checked(
+        loaded,
+        LoadedData {
+            series,
+            skipped: Vec::new(),
+        },
+    )
+}
+
+/// A catalog opened for streaming: its instruments and the merged stream of their bars.
+pub(crate) struct Stream {
+    /// The instruments, in merger order.
+    pub(crate) instruments: Vec<InstrumentId>,
+    /// Their bars, merged into time steps.
+    pub(crate) merger: StepMerger,
+}
+
+/// Opens the config's data as a stream when it is a catalog (which may be larger than memory);
+/// other kinds are loaded with [`load`].
+///
+/// # Errors
+/// As [`load`].
+pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
+    if loaded.config.data.kind != DataKind::Catalog {
+        return Ok(None);
+    }
+    let range = time_range(loaded)?;
+    let parts = catalog(loaded, range)?;
+    let instruments = parts.iter().map(|p| p.instrument.clone()).collect();
+    let sources: Vec<Box<dyn BarSource>> = parts
+        .into_iter()
+        .map(|p| -> Box<dyn BarSource> {
+            Box::new(PartsReader::new(p.files, range, DEFAULT_BATCH_ROWS))
+        })
+        .collect();
+    // Decoding runs ahead on its own threads: one per core, as the event loop is one thread.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(Some(Stream {
+        instruments,
+        merger: StepMerger::new(sources, threads, DEFAULT_BATCH_ROWS),
+    }))
+}
+
+/// Lists the catalog's instruments and parts within `range`.
+fn catalog(loaded: &LoadedConfig, range: TimeRange) -> Result<Vec<InstrumentFiles>> {
+    let data = &loaded.config.data;
+    let written = data.path.as_deref().unwrap_or_default();
+    let root = loaded.resolve(written);
+    require_exists(loaded, "data.path", &root)?;
+    let names = match &data.instruments {
+        Some(Instruments::Names(names)) => Some(names.as_slice()),
+        _ => None,
+    };
+    Ok(scan(&root, RecordKind::Bars, names, range)?)
+}
+
+/// Returns `[data] start, end` as a time range (everything when absent).
+fn time_range(loaded: &LoadedConfig) -> Result<TimeRange> {
+    let data = &loaded.config.data;
+    if data.kind == DataKind::Synthetic {
+        return Ok(TimeRange::ALL);
+    }
+    let parse = |key: &str, text: &Option<String>, default: i64| -> Result<i64> {
+        let Some(text) = text else {
+            return Ok(default);
+        };
+        parse_timestamp(text).map(|t| t.0).ok_or_else(|| {
+            loaded.range(RangeError::new(
+                format!("data.{key}"),
+                format!("a date or datetime such as \"2024-01-01\", found {text:?}"),
+            ))
+        })
+    };
+    let range = TimeRange {
+        start: parse("start", &data.start, i64::MIN)?,
+        end: parse("end", &data.end, i64::MAX)?,
+    };
+    if range.start >= range.end {
+        bail!(loaded.range(RangeError::new(
+            "data.end",
+            format!(
+                "an end after start ({}), found {}",
+                data.start.as_deref().unwrap_or_default(),
+                data.end.as_deref().unwrap_or_default()
+            ),
+        )));
+    }
+    Ok(range)
+}
+
+/// Rejects loaded data where two series share an instrument or a series is empty.
+fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
+    let mut names: Vec<&str> = data.series.iter().map(|s| s.instrument.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(loaded.range(RangeError::new(
+            "data.path",
+            format!(
+                "one source per instrument, but {} comes from two files (name them with \
+                 `instruments`)",
+                pair[0]
+            ),
+        )));
+    }
+    if let Some(empty) = data.series.iter().find(|s| s.bars.is_empty()) {
+        bail!(loaded.range(RangeError::new(
+            "data",
+            format!(
+                "bars for every instrument, but {} has none within start/end",
+                empty.instrument
+            ),
+        )));
+    }
+    Ok(data)
+}
+
+/// Returns the instrument name of each file: `[data] instruments` in file order, or the stems.
+fn file_names(loaded: &LoadedConfig, files: &[PathBuf]) -> Result<Vec<InstrumentId>> {
+    match &loaded.config.data.instruments {
+        Some(Instruments::Names(names)) => {
+            if names.len() != files.len() {
+                bail!(loaded.range(RangeError::new(
+                    "data.instruments",
+                    format!(
+                        "one name per file: {} files match, {} names given",
+                        files.len(),
+                        names.len()
+                    ),
+                )));
+            }
+            Ok(names.iter().map(InstrumentId::new).collect())
+        }
+        _ => Ok(files
+            .iter()
+            .map(|f| {
+                InstrumentId::new(
+                    f.file_stem()
+                        .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+                )
+            })
+            .collect()),
     }
 }
 
-/// Returns the CSV files `data.path` names, sorted by name.
-fn csv_files(loaded: &LoadedConfig) -> Result<Vec<PathBuf>> {
+/// Returns the files `data.path` names (a file, a glob, or a folder's files with one of
+/// `extensions`), sorted by name.
+fn data_files(loaded: &LoadedConfig, extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let written = loaded.config.data.path.as_deref().unwrap_or_default();
     let path = loaded.resolve(written);
     let text = path.to_string_lossy().into_owned();
@@ -136,7 +284,11 @@ fn csv_files(loaded: &LoadedConfig) -> Result<Vec<PathBuf>> {
         if path.is_dir() {
             std::fs::read_dir(&path)?
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("csv")))
+                .filter(|p| {
+                    p.extension()
+                        .and_then(|x| x.to_str())
+                        .is_some_and(|x| extensions.iter().any(|e| x.eq_ignore_ascii_case(e)))
+                })
                 .collect()
         } else {
             vec![path]
@@ -146,7 +298,10 @@ fn csv_files(loaded: &LoadedConfig) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         bail!(loaded.range(RangeError::new(
             "data.path",
-            format!("at least one CSV file, but {written:?} matches none")
+            format!(
+                "at least one .{} file, but {written:?} matches none",
+                extensions.join(" or .")
+            )
         )));
     }
     Ok(files)

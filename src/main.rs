@@ -112,9 +112,21 @@ fn main() -> ExitCode {
 
 fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedConfig::load(path)?;
-    let data = data::load(&loaded)?;
     let c = &loaded.config;
-    let runner::Run { outcome, sleeves } = runner::run(&loaded, &data.series)?;
+    let streamed = match c.portfolio.mode {
+        config::PortfolioMode::Shared => data::open_stream(&loaded)?,
+        config::PortfolioMode::Sleeves => None,
+    };
+    let (runner::Run { outcome, sleeves }, data) = match streamed {
+        Some(stream) => (
+            runner::run_stream(&loaded, stream)?,
+            data::LoadedData::default(),
+        ),
+        None => {
+            let data = data::load(&loaded)?;
+            (runner::run(&loaded, &data.series)?, data)
+        }
+    };
     let summary = Summary::new(&outcome, c.metrics.periods_per_year);
     let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();

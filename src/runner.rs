@@ -5,6 +5,7 @@
 //! backtest of its config.
 
 use crate::config::{LoadedConfig, PortfolioMode};
+use crate::data::Stream;
 use anyhow::Result;
 use engine::{BacktestOutcome, RangeError, SleeveSummary};
 use market_data::BarSeries;
@@ -46,6 +47,25 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
             })
         }
     }
+}
+
+/// Runs `loaded` (shared cash) over a streamed catalog, in bounded memory.
+///
+/// # Errors
+/// As [`run`], and names the file and row of bad data met during the run.
+pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
+    let Stream {
+        instruments,
+        mut merger,
+    } = stream;
+    let outcome =
+        loaded
+            .build_strategy()?
+            .run_merged(&loaded.engine_spec(), instruments, &mut merger, 0)?;
+    Ok(Run {
+        outcome,
+        sleeves: None,
+    })
 }
 
 /// Returns each instrument's share of the capital: `[portfolio] weights` normalised by their

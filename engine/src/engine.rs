@@ -12,6 +12,7 @@ use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
+use market_data::merge::StepMerger;
 use market_data::{
     Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp,
 };
@@ -368,6 +369,37 @@ pub fn run_backtest_with<S: Strategy>(
             step.clear();
             engine.end_step(ts)?;
         }
+    }
+    Ok(engine.finish())
+}
+
+/// Runs `strategy` over the time steps of `merger` (instrument `i` of the merger is
+/// `instruments[i]`), streaming: only the merger's chunks are in memory, so the data may be
+/// larger than RAM. Gives the same outcome as [`run_backtest_with`] over the same bars.
+///
+/// # Errors
+/// [`Error::Data`] when the source fails, else as [`run_backtest_with`].
+pub fn run_backtest_merged<S: Strategy>(
+    spec: &EngineSpec,
+    instruments: Vec<InstrumentId>,
+    merger: &mut StepMerger,
+    strategy: S,
+    features: Option<Box<dyn FeatureSource>>,
+    steps_hint: usize,
+) -> Result<BacktestOutcome> {
+    let mut engine = Engine::new(spec.clone(), instruments, strategy, steps_hint);
+    if let Some(features) = features {
+        engine = engine.with_features(features);
+    }
+    let mut step = Vec::with_capacity(merger.instruments());
+    let mut processed = 0;
+    while let Some(ts) = merger
+        .next_step(&mut step)
+        .map_err(|source| Error::Data { processed, source })?
+    {
+        engine.on_step(&step)?;
+        engine.end_step(ts)?;
+        processed += 1;
     }
     Ok(engine.finish())
 }

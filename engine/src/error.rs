@@ -28,6 +28,15 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The market data source failed mid-run (a bad row, an unreadable file).
+    #[error("market data failed after {processed} time steps")]
+    Data {
+        /// Time steps processed before the failure.
+        processed: usize,
+        /// Why.
+        #[source]
+        source: market_data::Error,
+    },
     /// The strategy kept answering reports with new orders past a sane bound.
     #[error("at {ts}: strategy submitted more than {limit} orders in response to one event")]
     Runaway {

@@ -8,6 +8,7 @@
 //! per row; only the rejected rows pay for messages.
 
 use crate::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
+use crate::validate::consistency_problem;
 use crate::{
     Bar, BarSeries, Error, InstrumentId, InvalidRow, Result, RowProblem, SkipReport, Timestamp,
 };
@@ -248,20 +249,13 @@ impl Layout {
         if high >= open.max(close) && low <= open.min(close) {
             return Ok(bar);
         }
-        // Name the first relation that fails, blaming the high or low column.
-        let checks = [
-            (high < low, 2, "high", high, "below low", low),
-            (high < open, 2, "high", high, "below open", open),
-            (high < close, 2, "high", high, "below close", close),
-            (low > open, 3, "low", low, "above open", open),
-            (low > close, 3, "low", low, "above close", close),
-        ];
-        let (_, role, what, value, relation, other) = checks
-            .into_iter()
-            .find(|check| check.0)
-            .unwrap_or(checks[0]); // one fails
-        let detail = format!("{what} {value} is {relation} {other}");
-        Err(invalid(Some(role), RowProblem::Inconsistent { detail }))
+        match consistency_problem(&bar) {
+            None => Ok(bar),
+            Some((what, problem)) => {
+                let role = if what == "high" { 2 } else { 3 };
+                Err(invalid(Some(role), problem))
+            }
+        }
     }
 
     /// Accepts `bar` only if it is strictly after the last accepted bar.

@@ -1,5 +1,6 @@
 //! Errors of market-data sources, each naming the file, line and column at fault.
 
+use crate::Timestamp;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -87,6 +88,27 @@ impl fmt::Display for InvalidRow {
     }
 }
 
+/// One rejected record of a columnar file: its row (1-based, counted from the file's start) and
+/// what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRecord {
+    /// 1-based row number in the file.
+    pub row: u64,
+    /// The column's name, when the problem belongs to one column.
+    pub column: Option<&'static str>,
+    /// What is wrong.
+    pub problem: RowProblem,
+}
+
+impl fmt::Display for InvalidRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.column {
+            Some(column) => write!(f, "row {}, column {column:?}: {}", self.row, self.problem),
+            None => write!(f, "row {}: {}", self.row, self.problem),
+        }
+    }
+}
+
 /// Rows skipped under `on_invalid = "skip"`: how many, and the first few with their reasons.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SkipReport {
@@ -142,6 +164,55 @@ pub enum Error {
     Empty {
         /// The file.
         path: PathBuf,
+    },
+    /// A columnar file lacks a required column or holds one of the wrong type.
+    #[error("{}: {message}", path.display())]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// Which column, what it is and what was expected.
+        message: String,
+    },
+    /// A file cannot be decoded: corrupt, truncated, or not in the format its name says.
+    #[error("{}: cannot decode as {format}: {message}", path.display())]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// The format it was read as.
+        format: &'static str,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A record of a columnar file is invalid and `on_invalid` is `error`.
+    #[error("{}: {record}", path.display())]
+    InvalidRecord {
+        /// The file.
+        path: PathBuf,
+        /// Where and what.
+        record: InvalidRecord,
+    },
+    /// Two files of one instrument overlap in time, so their order is ambiguous.
+    #[error(
+        "{} ({first_end} is its last time) overlaps {} (starts at {second_start}): one instrument's \
+         files must cover disjoint, increasing periods",
+        first.display(),
+        second.display()
+    )]
+    Overlap {
+        /// The earlier file by name.
+        first: PathBuf,
+        /// Its last timestamp.
+        first_end: Timestamp,
+        /// The later file by name.
+        second: PathBuf,
+        /// Its first timestamp.
+        second_start: Timestamp,
+    },
+    /// A background reader thread stopped.
+    #[error("background reader: {message}")]
+    Prefetch {
+        /// What happened.
+        message: String,
     },
     /// A generator's parameter is out of range.
     #[error("invalid synthetic data parameter `{field}`: {message}")]

@@ -8,7 +8,9 @@
 //! `StdRng`), and fast enough for ten million bars in a fraction of a second.
 
 use crate::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
-use crate::{Bar, BarSeries, Error, InstrumentId, Result, Timestamp};
+use crate::{
+    Bar, BarSeries, Error, InstrumentId, Price, Qty, Quote, Result, Side, Timestamp, Trade,
+};
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution, Exp1, StandardNormal};
@@ -177,6 +179,69 @@ pub fn generate_one(spec: &SyntheticSpec, k: usize) -> BarSeries {
         ts = ts.saturating_add(spec.interval_ns);
     }
     BarSeries::new(instrument_name(k), bars)
+}
+
+/// The ticks of one synthetic instrument: a quote and a trade per tick.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TickSeries {
+    /// The instrument's name.
+    pub instrument: InstrumentId,
+    /// Trade prints, in time order.
+    pub trades: Vec<(Timestamp, Trade)>,
+    /// The quote in force before each trade, in time order.
+    pub quotes: Vec<(Timestamp, Quote)>,
+}
+
+/// Generates `spec.bars` ticks of instrument `k`: arrivals at exponential intervals averaging
+/// `spec.interval_ns` (several may share a nanosecond-rounded time), a GBM mid price, a quote
+/// one basis point wide around it, then a trade at the ask (buyer aggressor) or at the bid.
+pub fn generate_ticks(spec: &SyntheticSpec, k: usize) -> TickSeries {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(splitmix64(spec.seed ^ 0x7469_636b) ^ k as u64);
+    let dt = spec.interval_ns as f64 / NANOS_PER_YEAR;
+    let step_vol = spec.volatility * dt.sqrt();
+    let step_drift = (spec.drift - spec.volatility.powi(2) / 2.0) * dt;
+    let half_spread = 0.5e-4;
+    let mut mid = spec.initial_price;
+    let mut ts = spec.start.nanos();
+    let mut ticks = TickSeries {
+        instrument: instrument_name(k),
+        trades: Vec::with_capacity(spec.bars),
+        quotes: Vec::with_capacity(spec.bars),
+    };
+    for _ in 0..spec.bars {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        mid *= (step_drift + step_vol * z).exp();
+        let wait: f64 = Exp1.sample(&mut rng);
+        ts = ts.saturating_add((wait * spec.interval_ns as f64) as i64);
+        let (bid, ask) = (mid * (1.0 - half_spread), mid * (1.0 + half_spread));
+        let size: f64 = StandardNormal.sample(&mut rng);
+        let qty = (VOLUME / 100.0) * (0.5 * size).exp();
+        let buyer: f64 = Exp1.sample(&mut rng);
+        let aggressor = if buyer < std::f64::consts::LN_2 {
+            Side::Buy
+        } else {
+            Side::Sell
+        };
+        ticks.quotes.push((
+            Timestamp(ts),
+            Quote {
+                bid: Price(bid),
+                ask: Price(ask),
+                bid_qty: Qty(qty * 2.0),
+                ask_qty: Qty(qty * 2.0),
+            },
+        ));
+        let price = if aggressor == Side::Buy { ask } else { bid };
+        ticks.trades.push((
+            Timestamp(ts),
+            Trade {
+                price: Price(price),
+                qty: Qty(qty),
+                aggressor,
+            },
+        ));
+    }
+    ticks
 }
 
 /// Validates the spec and generates every instrument's bars, in index order.

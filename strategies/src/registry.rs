@@ -11,8 +11,12 @@ use crate::ml::MlError;
 use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
-use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_with};
-use market_data::BarSeries;
+use engine::{
+    BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_merged,
+    run_backtest_with,
+};
+use market_data::merge::StepMerger;
+use market_data::{BarSeries, InstrumentId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -145,6 +149,43 @@ impl std::fmt::Debug for BuiltStrategy {
 }
 
 impl BuiltStrategy {
+    /// Runs a backtest of the strategy over the merged stream `merger` (instrument `i` is
+    /// `instruments[i]`), in bounded memory: features and models are computed bar by bar.
+    ///
+    /// # Errors
+    /// Names an instrument no model serves, else returns the engine's error.
+    pub fn run_merged(
+        self,
+        spec: &EngineSpec,
+        instruments: Vec<InstrumentId>,
+        merger: &mut StepMerger,
+        steps_hint: usize,
+    ) -> engine::Result<BacktestOutcome> {
+        let features: Option<Box<dyn FeatureSource>> = if !self.models.is_empty() {
+            let source = ModelFeatures::streaming(self.pipeline.clone(), self.models, &instruments)
+                .map_err(|source| engine::Error::Feature {
+                    ts: market_data::Timestamp(0),
+                    source: Box::new(source),
+                })?;
+            Some(Box::new(source))
+        } else if !self.pipeline.is_empty() {
+            Some(Box::new(PipelineRunner::new(
+                self.pipeline.clone(),
+                instruments.len(),
+            )))
+        } else {
+            None
+        };
+        run_backtest_merged(
+            spec,
+            instruments,
+            merger,
+            self.strategy,
+            features,
+            steps_hint,
+        )
+    }
+
     /// Runs a backtest of the strategy over `data` with its pipeline.
     ///
     /// # Errors

@@ -1,0 +1,16 @@
+//! Columnar market data: bars, trades and quotes in Parquet and Arrow IPC files.
+//!
+//! Readers stream one record batch at a time with only the columns they need, check every row
+//! (nulls, non-finite or non-positive prices, inconsistent OHLC, time order) and name the file,
+//! row and column of the first bad one. Writers produce the layout the readers expect, described
+//! in [`schema`].
+
+mod decode;
+mod read;
+pub mod schema;
+mod write;
+
+pub use decode::TimeRange;
+pub use read::{DEFAULT_BATCH_ROWS, FileFormat, RecordReader, parquet_time_span, read_bar_file};
+pub use schema::RecordKind;
+pub use write::{DEFAULT_ROW_GROUP_ROWS, RecordWriter, write_bars};

@@ -1,0 +1,245 @@
+//! Writers of bars, trades and quotes as Parquet (zstd) or Arrow IPC, in the layout the readers
+//! expect, batch by batch so that generating or converting any amount of data stays in bounded
+//! memory.
+
+use super::read::FileFormat;
+use super::schema::{RecordKind, schema_of};
+use crate::{Bar, Error, Quote, Result, Side, Timestamp, Trade};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Rows per Parquet row group: large enough for fast scans, small enough that a date-range read
+/// skips most of a file by the groups' statistics.
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+
+enum Sink {
+    Parquet(Box<ArrowWriter<File>>),
+    ArrowFile(arrow::ipc::writer::FileWriter<BufWriter<File>>),
+    ArrowStream(arrow::ipc::writer::StreamWriter<BufWriter<File>>),
+}
+
+/// A file being written, one batch at a time; [`RecordWriter::finish`] completes it.
+pub struct RecordWriter {
+    sink: Sink,
+    schema: SchemaRef,
+    kind: RecordKind,
+    instrument: Option<String>,
+    path: PathBuf,
+    format: FileFormat,
+    rows: u64,
+}
+
+impl std::fmt::Debug for RecordWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordWriter")
+            .field("path", &self.path)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordWriter {
+    /// Creates `path` (format by extension: Parquet, or Arrow IPC file/stream) for `kind`
+    /// records, with an `instrument` column holding `instrument` when it is given.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be created, [`Error::Schema`] for an unknown extension.
+    pub fn create(path: &Path, kind: RecordKind, instrument: Option<&str>) -> Result<Self> {
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("arrow" | "feather" | "ipc") => FileFormat::ArrowFile,
+            Some("arrows") => FileFormat::ArrowStream,
+            Some("parquet" | "pq") => FileFormat::Parquet,
+            _ => {
+                return Err(Error::Schema {
+                    path: path.to_path_buf(),
+                    message: "unknown extension: expected .parquet, .arrow or .arrows".into(),
+                });
+            }
+        };
+        let schema = schema_of(kind, instrument.is_some());
+        let file = File::create(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let failed = |message: String| Error::Decode {
+            path: path.to_path_buf(),
+            format: format.name(),
+            message,
+        };
+        let sink = match format {
+            FileFormat::Parquet => {
+                let level = ZstdLevel::try_new(1).map_err(|e| failed(e.to_string()))?;
+                let props = WriterProperties::builder()
+                    .set_compression(Compression::ZSTD(level))
+                    .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
+                    .build();
+                let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
+                    .map_err(|e| failed(e.to_string()))?;
+                Sink::Parquet(Box::new(writer))
+            }
+            FileFormat::ArrowStream => Sink::ArrowStream(
+                arrow::ipc::writer::StreamWriter::try_new(BufWriter::new(file), &schema)
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+            _ => Sink::ArrowFile(
+                arrow::ipc::writer::FileWriter::try_new(BufWriter::new(file), &schema)
+                    .map_err(|e| failed(e.to_string()))?,
+            ),
+        };
+        Ok(Self {
+            sink,
+            schema,
+            kind,
+            instrument: instrument.map(str::to_owned),
+            path: path.to_path_buf(),
+            format,
+            rows: 0,
+        })
+    }
+
+    fn failed(&self, message: String) -> Error {
+        Error::Decode {
+            path: self.path.clone(),
+            format: self.format.name(),
+            message,
+        }
+    }
+
+    fn columns(&self, times: impl Iterator<Item = Timestamp>, rows: usize) -> Vec<ArrayRef> {
+        let times = TimestampNanosecondArray::from_iter_values(times.map(|t| t.0));
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(times.with_timezone("UTC"))];
+        if let Some(name) = &self.instrument {
+            columns.push(Arc::new(StringArray::from_iter_values(
+                std::iter::repeat_n(name.as_str(), rows),
+            )));
+        }
+        columns
+    }
+
+    fn write(&mut self, columns: Vec<ArrayRef>) -> Result<()> {
+        let batch = RecordBatch::try_new(self.schema.clone(), columns)
+            .map_err(|e| self.failed(e.to_string()))?;
+        self.rows += batch.num_rows() as u64;
+        let result = match &mut self.sink {
+            Sink::Parquet(w) => w.write(&batch).map_err(|e| e.to_string()),
+            Sink::ArrowFile(w) => w.write(&batch).map_err(|e| e.to_string()),
+            Sink::ArrowStream(w) => w.write(&batch).map_err(|e| e.to_string()),
+        };
+        result.map_err(|m| self.failed(m))
+    }
+
+    fn expect(&self, kind: RecordKind) -> Result<()> {
+        if self.kind == kind {
+            return Ok(());
+        }
+        Err(Error::Schema {
+            path: self.path.clone(),
+            message: format!(
+                "the file was created for {}, not {}",
+                self.kind.as_str(),
+                kind.as_str()
+            ),
+        })
+    }
+
+    /// Appends bars.
+    ///
+    /// # Errors
+    /// [`Error::Schema`] if the file is not a bar file, [`Error::Decode`] if writing fails.
+    pub fn write_bars(&mut self, bars: &[Bar]) -> Result<()> {
+        self.expect(RecordKind::Bars)?;
+        let mut columns = self.columns(bars.iter().map(|b| b.ts), bars.len());
+        let field = |f: fn(&Bar) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(bars.iter().map(f)))
+        };
+        columns.extend([
+            field(|b| b.open),
+            field(|b| b.high),
+            field(|b| b.low),
+            field(|b| b.close),
+            field(|b| b.volume),
+        ]);
+        self.write(columns)
+    }
+
+    /// Appends trades.
+    ///
+    /// # Errors
+    /// As [`RecordWriter::write_bars`].
+    pub fn write_trades(&mut self, trades: &[(Timestamp, Trade)]) -> Result<()> {
+        self.expect(RecordKind::Trades)?;
+        let mut columns = self.columns(trades.iter().map(|t| t.0), trades.len());
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            trades.iter().map(|t| t.1.price.0),
+        )));
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            trades.iter().map(|t| t.1.qty.0),
+        )));
+        columns.push(Arc::new(StringArray::from_iter_values(trades.iter().map(
+            |t| match t.1.aggressor {
+                Side::Buy => "buy",
+                Side::Sell => "sell",
+            },
+        ))));
+        self.write(columns)
+    }
+
+    /// Appends quotes.
+    ///
+    /// # Errors
+    /// As [`RecordWriter::write_bars`].
+    pub fn write_quotes(&mut self, quotes: &[(Timestamp, Quote)]) -> Result<()> {
+        self.expect(RecordKind::Quotes)?;
+        let mut columns = self.columns(quotes.iter().map(|q| q.0), quotes.len());
+        let field = |f: fn(&Quote) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(
+                quotes.iter().map(|q| f(&q.1)),
+            ))
+        };
+        columns.extend([
+            field(|q| q.bid.0),
+            field(|q| q.ask.0),
+            field(|q| q.bid_qty.0),
+            field(|q| q.ask_qty.0),
+        ]);
+        self.write(columns)
+    }
+
+    /// Completes the file (footer, flush) and returns the rows written.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the file cannot be completed.
+    pub fn finish(self) -> Result<u64> {
+        let failed = |m: String| Error::Decode {
+            path: self.path.clone(),
+            format: self.format.name(),
+            message: m,
+        };
+        match self.sink {
+            Sink::Parquet(w) => w.close().map(|_| ()).map_err(|e| failed(e.to_string()))?,
+            Sink::ArrowFile(mut w) => w.finish().map_err(|e| failed(e.to_string()))?,
+            Sink::ArrowStream(mut w) => w.finish().map_err(|e| failed(e.to_string()))?,
+        }
+        Ok(self.rows)
+    }
+}
+
+/// Writes `bars` to `path` in one go (format by extension), with an instrument column when
+/// `instrument` is given.
+///
+/// # Errors
+/// As [`RecordWriter::create`] and [`RecordWriter::write_bars`].
+pub fn write_bars(path: &Path, bars: &[Bar], instrument: Option<&str>) -> Result<()> {
+    let mut writer = RecordWriter::create(path, RecordKind::Bars, instrument)?;
+    for chunk in bars.chunks(DEFAULT_ROW_GROUP_ROWS) {
+        writer.write_bars(chunk)?;
+    }
+    writer.finish().map(|_| ())
+}

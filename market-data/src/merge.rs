@@ -1,0 +1,229 @@
+//! Merging many instruments' bar streams into one time-ordered stream of time steps, holding a
+//! bounded number of bars per instrument.
+//!
+//! Each instrument is a [`BarSource`] that yields its bars in chunks. The merger keeps one chunk
+//! per instrument in hand (and, with prefetching, one more being decoded by a worker thread), so
+//! memory is `instruments x 2 x chunk` bars however long the data, and decoding overlaps the
+//! backtest. Bars of equal timestamp come out together as one step, in instrument-index order:
+//! the order, and so every result, is the same whatever the number of workers.
+
+use crate::{Bar, Error, InstrumentIdx, Result, Timestamp};
+use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+/// One instrument's bars, in strictly increasing time order, a chunk at a time.
+pub trait BarSource: Send {
+    /// Replaces the contents of `out` with the next bars; returns false once none are left.
+    ///
+    /// # Errors
+    /// The source's error (a file that cannot be read, a bad row).
+    fn next_chunk(&mut self, out: &mut Vec<Bar>) -> Result<bool>;
+}
+
+/// Bars already in memory, served in chunks (for tests and for mixing with file sources).
+#[derive(Debug, Clone)]
+pub struct MemorySource {
+    bars: Vec<Bar>,
+    chunk: usize,
+    at: usize,
+}
+
+impl MemorySource {
+    /// Returns a source serving `bars` `chunk` at a time.
+    pub fn new(bars: Vec<Bar>, chunk: usize) -> Self {
+        Self {
+            bars,
+            chunk: chunk.max(1),
+            at: 0,
+        }
+    }
+}
+
+impl BarSource for MemorySource {
+    fn next_chunk(&mut self, out: &mut Vec<Bar>) -> Result<bool> {
+        out.clear();
+        let end = (self.at + self.chunk).min(self.bars.len());
+        out.extend_from_slice(&self.bars[self.at..end]);
+        self.at = end;
+        Ok(!out.is_empty())
+    }
+}
+
+type Sources = Arc<Vec<Mutex<Box<dyn BarSource>>>>;
+type Chunk = Result<(bool, Vec<Bar>)>;
+
+/// Worker threads that decode the next chunk of an instrument while the current one is used.
+struct Prefetch {
+    requests: Option<Sender<(usize, Vec<Bar>)>>,
+    results: Vec<Receiver<Chunk>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Prefetch {
+    fn start(sources: Sources, threads: usize) -> Self {
+        let (requests, queue) = unbounded::<(usize, Vec<Bar>)>();
+        // At most one request per instrument is outstanding, so a capacity of one never blocks.
+        let (senders, results): (Vec<Sender<Chunk>>, Vec<Receiver<Chunk>>) =
+            (0..sources.len()).map(|_| bounded(1)).unzip();
+        let senders = Arc::new(senders);
+        let workers = (0..threads)
+            .map(|_| {
+                let (queue, sources, senders) = (queue.clone(), sources.clone(), senders.clone());
+                std::thread::spawn(move || {
+                    while let Ok((i, mut buffer)) = queue.recv() {
+                        let mut source = sources[i].lock().unwrap_or_else(PoisonError::into_inner);
+                        let chunk = source.next_chunk(&mut buffer).map(|more| (more, buffer));
+                        // The merger may be gone (dropped after an error): nothing to tell.
+                        let _ = senders[i].send(chunk);
+                    }
+                })
+            })
+            .collect();
+        Self {
+            requests: Some(requests),
+            results,
+            workers,
+        }
+    }
+
+    fn request(&self, i: usize, buffer: Vec<Bar>) -> Result<()> {
+        self.requests
+            .as_ref()
+            .and_then(|r| r.send((i, buffer)).ok())
+            .ok_or_else(|| Error::Prefetch {
+                message: "the reader threads stopped".into(),
+            })
+    }
+
+    fn receive(&self, i: usize) -> Chunk {
+        self.results[i].recv().map_err(|_| Error::Prefetch {
+            message: "a reader thread stopped without an answer (did it panic?)".into(),
+        })?
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.requests = None; // closes the queue: workers finish their chunk and exit
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The merged stream of time steps over many instruments.
+pub struct StepMerger {
+    sources: Sources,
+    prefetch: Option<Prefetch>,
+    chunks: Vec<Vec<Bar>>,
+    cursors: Vec<usize>,
+    /// The next bar of every instrument with bars left: (timestamp, instrument).
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+    started: bool,
+    chunk_rows: usize,
+}
+
+impl std::fmt::Debug for StepMerger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepMerger")
+            .field("instruments", &self.chunks.len())
+            .field("prefetch", &self.prefetch.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StepMerger {
+    /// Returns a merger of `sources` (instrument `i` is `sources[i]`), decoding ahead on
+    /// `threads` worker threads (0: decode on the caller's thread, when a chunk runs out).
+    /// `chunk_rows` sizes the buffers (the sources' chunk size).
+    pub fn new(sources: Vec<Box<dyn BarSource>>, threads: usize, chunk_rows: usize) -> Self {
+        let n = sources.len();
+        let sources: Sources = Arc::new(sources.into_iter().map(Mutex::new).collect());
+        let prefetch = (threads > 0).then(|| Prefetch::start(sources.clone(), threads));
+        Self {
+            sources,
+            prefetch,
+            chunks: vec![Vec::new(); n],
+            cursors: vec![0; n],
+            heap: BinaryHeap::with_capacity(n),
+            started: false,
+            chunk_rows: chunk_rows.max(1),
+        }
+    }
+
+    /// Returns the number of instruments.
+    pub fn instruments(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Replaces instrument `i`'s spent chunk with its next one (empty at the end).
+    fn refill(&mut self, i: usize) -> Result<()> {
+        self.cursors[i] = 0;
+        let Some(prefetch) = &self.prefetch else {
+            let mut source = self.sources[i]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            source.next_chunk(&mut self.chunks[i])?;
+            return Ok(());
+        };
+        let (more, mut next) = prefetch.receive(i)?;
+        std::mem::swap(&mut self.chunks[i], &mut next);
+        if more {
+            // Decode the following chunk into the spent buffer while this one is used.
+            prefetch.request(i, next)?;
+        } else {
+            self.chunks[i].clear();
+        }
+        Ok(())
+    }
+
+    fn start(&mut self) -> Result<()> {
+        self.started = true;
+        if let Some(prefetch) = &self.prefetch {
+            for i in 0..self.chunks.len() {
+                prefetch.request(i, Vec::with_capacity(self.chunk_rows))?;
+            }
+        }
+        for i in 0..self.chunks.len() {
+            self.refill(i)?;
+            if let Some(bar) = self.chunks[i].first() {
+                self.heap.push(Reverse((bar.ts.0, i as u32)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces `step` with the bars of the next timestamp (at most one per instrument, in
+    /// instrument order) and returns that timestamp, or `None` once every source is exhausted.
+    ///
+    /// # Errors
+    /// The first error of a source; [`Error::Prefetch`] if a worker thread died.
+    pub fn next_step(&mut self, step: &mut Vec<(InstrumentIdx, Bar)>) -> Result<Option<Timestamp>> {
+        step.clear();
+        if !self.started {
+            self.start()?;
+        }
+        let Some(&Reverse((ts, _))) = self.heap.peek() else {
+            return Ok(None);
+        };
+        while let Some(&Reverse((t, i))) = self.heap.peek() {
+            if t != ts {
+                break;
+            }
+            self.heap.pop();
+            let k = i as usize;
+            step.push((InstrumentIdx(i), self.chunks[k][self.cursors[k]]));
+            self.cursors[k] += 1;
+            if self.cursors[k] == self.chunks[k].len() {
+                self.refill(k)?;
+            }
+            if let Some(next) = self.chunks[k].get(self.cursors[k]) {
+                self.heap.push(Reverse((next.ts.0, i)));
+            }
+        }
+        Ok(Some(Timestamp(ts)))
+    }
+}
