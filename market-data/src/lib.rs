@@ -8,10 +8,14 @@ mod event;
 mod instrument;
 mod time;
 
+pub mod binance;
 pub mod csv;
+pub mod resample;
 pub mod synthetic;
 
 pub use error::{Error, InvalidRow, Result, RowProblem, SkipReport};
-pub use event::{Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade};
+pub use event::{
+    Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade, TradeSeries,
+};
 pub use instrument::{InstrumentId, InstrumentIdx};
 pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};
