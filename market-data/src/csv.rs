@@ -8,7 +8,6 @@
 //! per row; only the rejected rows pay for messages.
 
 use crate::time::{NANOS_PER_DAY, NANOS_PER_SECOND};
-use crate::validate::consistency_problem;
 use crate::{
     Bar, BarSeries, Error, InstrumentId, InvalidRow, Result, RowProblem, SkipReport, Timestamp,
 };
@@ -246,16 +245,9 @@ impl Layout {
             close,
             volume,
         };
-        if high >= open.max(close) && low <= open.min(close) {
-            return Ok(bar);
-        }
-        match consistency_problem(&bar) {
-            None => Ok(bar),
-            Some((what, problem)) => {
-                let role = if what == "high" { 2 } else { 3 };
-                Err(invalid(Some(role), problem))
-            }
-        }
+        check_ohlc(open, high, low, close)
+            .map(|()| bar)
+            .map_err(|(role, problem)| invalid(Some(role), problem))
     }
 
     /// Accepts `bar` only if it is strictly after the last accepted bar.
@@ -266,21 +258,54 @@ impl Layout {
         Err(InvalidRow {
             line: line_no,
             column: self.column(0),
-            problem: RowProblem::OutOfOrder {
-                found: bar.ts.to_string(),
-                previous: last.ts.to_string(),
-                order: if bar.ts == last.ts {
-                    "equal to the"
-                } else {
-                    "before the"
-                },
-            },
+            problem: out_of_order(bar.ts, last.ts),
         })
     }
 }
 
+/// Checks that high and low bound open and close; otherwise returns the first relation that
+/// fails, with the index of the field to blame in (time, open, high, low, close) order: 2 for
+/// high, 3 for low.
+pub(crate) fn check_ohlc(
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+) -> Result<(), (usize, RowProblem)> {
+    if high >= open.max(close) && low <= open.min(close) {
+        return Ok(());
+    }
+    // Name the first relation that fails, blaming the high or low column.
+    let checks = [
+        (high < low, 2, "high", high, "below low", low),
+        (high < open, 2, "high", high, "below open", open),
+        (high < close, 2, "high", high, "below close", close),
+        (low > open, 3, "low", low, "above open", open),
+        (low > close, 3, "low", low, "above close", close),
+    ];
+    let (_, role, what, value, relation, other) = checks
+        .into_iter()
+        .find(|check| check.0)
+        .unwrap_or(checks[0]); // one fails
+    let detail = format!("{what} {value} is {relation} {other}");
+    Err((role, RowProblem::Inconsistent { detail }))
+}
+
+/// Returns the problem of a timestamp `found` that is not after the `previous` one.
+pub(crate) fn out_of_order(found: Timestamp, previous: Timestamp) -> RowProblem {
+    RowProblem::OutOfOrder {
+        found: found.to_string(),
+        previous: previous.to_string(),
+        order: if found == previous {
+            "equal to the"
+        } else {
+            "before the"
+        },
+    }
+}
+
 /// Returns an upper bound on the rows of `text`, to allocate the bars once.
-fn count_lines(text: &str) -> usize {
+pub(crate) fn count_lines(text: &str) -> usize {
     // Byte sums over chunks of 255 cannot overflow a `u8`, so they vectorise: ten times faster
     // than `filter(..).count()`, which widens every byte to a `usize`.
     let chunk_lines = |chunk: &[u8]| chunk.iter().map(|&b| u8::from(b == b'\n')).sum::<u8>();
@@ -292,7 +317,7 @@ fn count_lines(text: &str) -> usize {
 }
 
 /// Trims a field or header name and strips one pair of surrounding double quotes.
-fn unquote(field: &str) -> &str {
+pub(crate) fn unquote(field: &str) -> &str {
     let field = field.trim_ascii();
     field
         .strip_prefix('"')
@@ -301,7 +326,7 @@ fn unquote(field: &str) -> &str {
 }
 
 /// Parses a finite number; std's parser is correctly rounded, so `{}`-formatted values round-trip.
-fn parse_number(text: &str) -> Result<f64, RowProblem> {
+pub(crate) fn parse_number(text: &str) -> Result<f64, RowProblem> {
     match text.parse::<f64>() {
         // std also accepts `nan`, `inf` and `infinity`, and overflows `1e999` to infinity.
         Ok(value) if value.is_finite() => Ok(value),
@@ -480,7 +505,7 @@ fn epoch(text: &str) -> Option<i64> {
 }
 
 /// Parses a non-empty run of ASCII digits that fits an `i64`.
-fn digits(bytes: &[u8]) -> Option<i64> {
+pub(crate) fn digits(bytes: &[u8]) -> Option<i64> {
     if bytes.is_empty() {
         return None;
     }

@@ -42,6 +42,12 @@ pub enum RowProblem {
         /// The volume found.
         value: f64,
     },
+    /// A trade's quantity is negative.
+    #[error("quantity {value} is negative")]
+    NegativeQuantity {
+        /// The quantity found.
+        value: f64,
+    },
     /// High is below open, close or low, or low is above open or close.
     #[error("inconsistent bar: {detail}")]
     Inconsistent {

@@ -140,3 +140,30 @@ impl BarSeries {
         self.bars.is_empty()
     }
 }
+
+/// The trades of one instrument in non-decreasing time order: several trades may share a
+/// timestamp, as venues stamp them in milliseconds or microseconds.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TradeSeries {
+    /// The instrument's name.
+    pub instrument: InstrumentId,
+    /// The trades with their timestamps, oldest first.
+    pub trades: Vec<(Timestamp, Trade)>,
+}
+
+impl TradeSeries {
+    /// Returns a series, without checking the order of `trades`.
+    pub fn new(instrument: InstrumentId, trades: Vec<(Timestamp, Trade)>) -> Self {
+        Self { instrument, trades }
+    }
+
+    /// Returns the number of trades.
+    pub fn len(&self) -> usize {
+        self.trades.len()
+    }
+
+    /// Returns true when the series has no trades.
+    pub fn is_empty(&self) -> bool {
+        self.trades.is_empty()
+    }
+}

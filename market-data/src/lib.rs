@@ -9,14 +9,18 @@ mod instrument;
 mod time;
 mod validate;
 
+pub mod binance;
 pub mod catalog;
 pub mod columnar;
 pub mod csv;
 pub mod csv_write;
 pub mod merge;
+pub mod resample;
 pub mod synthetic;
 
 pub use error::{Error, InvalidRecord, InvalidRow, Result, RowProblem, SkipReport};
-pub use event::{Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade};
+pub use event::{
+    Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade, TradeSeries,
+};
 pub use instrument::{InstrumentId, InstrumentIdx};
 pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};

@@ -1,5 +1,6 @@
 //! The checks every bar passes before the engine sees it, whatever file it came from.
 
+use crate::csv::check_ohlc;
 use crate::{Bar, RowProblem};
 
 /// Returns the problem with one bar value, if any: prices must be finite and positive, volumes
@@ -21,23 +22,8 @@ pub(crate) fn value_problem(value: f64, is_volume: bool) -> Option<RowProblem> {
 /// Returns the first broken OHLC relation of `bar` and the field to blame (`"high"` or `"low"`),
 /// if any.
 pub(crate) fn consistency_problem(bar: &Bar) -> Option<(&'static str, RowProblem)> {
-    let Bar {
-        open,
-        high,
-        low,
-        close,
-        ..
-    } = *bar;
-    let checks = [
-        (high < low, "high", high, "below low", low),
-        (high < open, "high", high, "below open", open),
-        (high < close, "high", high, "below close", close),
-        (low > open, "low", low, "above open", open),
-        (low > close, "low", low, "above close", close),
-    ];
-    let (_, what, value, relation, other) = checks.into_iter().find(|check| check.0)?;
-    let detail = format!("{what} {value} is {relation} {other}");
-    Some((what, RowProblem::Inconsistent { detail }))
+    let (role, problem) = check_ohlc(bar.open, bar.high, bar.low, bar.close).err()?;
+    Some((if role == 2 { "high" } else { "low" }, problem))
 }
 
 /// Returns true when every value of `bar` is acceptable and its OHLC relations hold: the cheap
