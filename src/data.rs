@@ -109,13 +109,12 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
             spec.drift = data.drift.unwrap_or(spec.drift);
             spec.volatility = data.volatility.unwrap_or(spec.volatility);
             spec.initial_price = data.initial_price.unwrap_or(spec.initial_price);
-            let series = generate(&spec).map_err(|e| match e {
+            generate(&spec).map_err(|e| match e {
                 market_data::Error::Synthetic { field, message } => {
                     loaded.range(RangeError::new(format!("data.{field}"), message))
                 }
                 other => other.into(),
-            })?;
-            series
+            })?
         }
     };
     checked(

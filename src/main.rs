@@ -6,6 +6,7 @@ mod bench_ml;
 mod bench_parallel;
 mod config;
 mod data;
+mod data_cli;
 mod launch;
 mod runner;
 mod sweep;
@@ -60,6 +61,8 @@ enum Command {
     },
     /// Measures the event loop and the CSV reader on synthetic data; prints medians.
     Bench(bench::BenchArgs),
+    /// Generates, converts, inspects and resamples market data files (CSV, Parquet, Arrow).
+    Data(data_cli::DataArgs),
     /// Runs every parameter set of the config's [sweep] table across cores and ranks them.
     ///
     /// Writes <out>/sweep.csv and sweep.parquet (one row per parameter set with every summary
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         Command::Backtest { config, out } => backtest(&config, out),
         Command::Features { config, out } => features(&config, out),
         Command::Bench(args) => bench::run(&args),
+        Command::Data(args) => data_cli::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),

@@ -105,7 +105,7 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
     let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
 
     let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
-    let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64);
+    let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64, "fits");
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
     let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();

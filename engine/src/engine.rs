@@ -393,10 +393,10 @@ pub fn run_backtest_merged<S: Strategy>(
     }
     let mut step = Vec::with_capacity(merger.instruments());
     let mut processed = 0;
-    while let Some(ts) = merger
-        .next_step(&mut step)
-        .map_err(|source| Error::Data { processed, source })?
-    {
+    while let Some(ts) = merger.next_step(&mut step).map_err(|source| Error::Data {
+        processed,
+        source: Box::new(source),
+    })? {
         engine.on_step(&step)?;
         engine.end_step(ts)?;
         processed += 1;

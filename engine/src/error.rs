@@ -35,7 +35,7 @@ pub enum Error {
         processed: usize,
         /// Why.
         #[source]
-        source: market_data::Error,
+        source: Box<market_data::Error>,
     },
     /// The strategy kept answering reports with new orders past a sane bound.
     #[error("at {ts}: strategy submitted more than {limit} orders in response to one event")]

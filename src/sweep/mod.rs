@@ -226,7 +226,7 @@ impl<'a> Plan<'a> {
             None => "jobs.jsonl".to_string(),
         };
         let journal = Journal::open(&out.join(journal_name), &header)?;
-        let progress = progress_bar(pending.len() as u64);
+        let progress = progress_bar(pending.len() as u64, "jobs");
         let resumed = rows.len();
         let done = self.run_jobs(series, &pending, Some(&journal), &progress)?;
         progress.finish_and_clear();
@@ -370,14 +370,14 @@ struct Manifest {
 }
 
 /// Returns a progress bar with an ETA on stderr, or a hidden one when stderr is not a terminal.
-pub(crate) fn progress_bar(len: u64) -> indicatif::ProgressBar {
+pub(crate) fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{elapsed_precise} [{wide_bar}] {pos}/{len} jobs, {per_sec}, eta {eta}",
-    ) {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{elapsed_precise}} [{{wide_bar}}] {{pos}}/{{len}} {unit}, {{per_sec}}, eta {{eta}}"
+    )) {
         bar.set_style(style);
     }
     bar

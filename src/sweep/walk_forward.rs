@@ -85,7 +85,7 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         .map(|w| slice(series, steps[w.train.start], end(w.train.end)))
         .collect();
     let rank_by = &plan.spec.rank_by;
-    let progress = super::progress_bar((wins.len() * (jobs + 1)) as u64);
+    let progress = super::progress_bar((wins.len() * (jobs + 1)) as u64, "jobs");
 
     // In sample: every (window, job) pair, across cores.
     let pairs: Vec<(usize, usize)> = (0..wins.len())

@@ -6,7 +6,7 @@
 //! in [`schema`].
 
 mod decode;
-mod read;
+pub(crate) mod read;
 pub mod schema;
 mod write;
 
