@@ -31,6 +31,23 @@ pub(crate) struct BenchArgs {
     /// 100 samples, and an `ml_trend` backtest's bars/s.
     #[arg(long)]
     ml: bool,
+    /// Measure market data instead: Parquet and Arrow IPC decode into bars, on one thread and
+    /// across files on every core.
+    #[arg(long)]
+    data: bool,
+    /// Measure a streamed sma_crossover backtest over a Parquet catalog instead (generated into
+    /// --catalog-dir first if missing): bars/s and peak RSS.
+    #[arg(long)]
+    catalog: bool,
+    /// The catalog folder for --catalog.
+    #[arg(long, default_value = "data/bench-catalog")]
+    catalog_dir: std::path::PathBuf,
+    /// Instruments in a generated catalog.
+    #[arg(long, default_value_t = 100)]
+    catalog_instruments: usize,
+    /// One-minute bars per instrument in a generated catalog.
+    #[arg(long, default_value_t = 1_000_000)]
+    catalog_bars: usize,
 }
 
 /// Runs the benchmarks and prints their figures.
@@ -41,6 +58,16 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.ml {
         return crate::bench_ml::run(runs);
+    }
+    if args.data {
+        return crate::bench_data::run_decode(runs);
+    }
+    if args.catalog {
+        return crate::bench_data::run_catalog(
+            &args.catalog_dir,
+            args.catalog_instruments,
+            args.catalog_bars,
+        );
     }
     let spec = SyntheticSpec {
         bars: args.bars,
@@ -131,7 +158,7 @@ fn write_csv(path: &std::path::Path, bars: &[Bar]) -> Result<()> {
 }
 
 /// Returns the peak resident set size of this process in KiB (0 where /proc is unavailable).
-fn peak_rss_kib() -> u64 {
+pub(crate) fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

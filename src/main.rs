@@ -1,6 +1,7 @@
 //! `quant`: the command-line program. It wires the crates together and holds no trading logic.
 
 mod bench;
+mod bench_data;
 mod bench_features;
 mod bench_ml;
 mod bench_parallel;
