@@ -288,7 +288,7 @@ fn write_part<T>(
         return Ok(csv(path, rows)?);
     }
     let mut writer = RecordWriter::create(path, kind, None)?;
-    for chunk in rows.chunks(market_data::columnar::DEFAULT_ROW_GROUP_ROWS) {
+    for chunk in rows.chunks(market_data::columnar::WRITE_BATCH_ROWS) {
         columnar(&mut writer, chunk)?;
     }
     writer.finish()?;

@@ -5,6 +5,7 @@
 
 mod bad_input;
 pub(crate) mod configs;
+mod data;
 mod determinism;
 mod features;
 mod lookahead;

@@ -19,6 +19,13 @@ use std::sync::Arc;
 /// skips most of a file by the groups' statistics.
 pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
 
+/// Bytes per Parquet data page (the crate's default is 1 MiB).
+const DATA_PAGE_BYTES: usize = 128 * 1024;
+
+/// Rows per record batch handed to a writer: an Arrow IPC file keeps batches as written, and
+/// batches of a few MiB decode within the CPU caches, where one of a million rows does not.
+pub const WRITE_BATCH_ROWS: usize = 1 << 16;
+
 enum Sink {
     Parquet(Box<ArrowWriter<File>>),
     ArrowFile(arrow::ipc::writer::FileWriter<BufWriter<File>>),
@@ -79,6 +86,9 @@ impl RecordWriter {
                 let props = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(level))
                     .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
+                    // A reader holds about one compressed and one decoded page per column: small
+                    // pages keep a hundred instruments read side by side within memory bounds.
+                    .set_data_page_size_limit(DATA_PAGE_BYTES)
                     .build();
                 let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
                     .map_err(|e| failed(e.to_string()))?;
@@ -238,7 +248,7 @@ impl RecordWriter {
 /// As [`RecordWriter::create`] and [`RecordWriter::write_bars`].
 pub fn write_bars(path: &Path, bars: &[Bar], instrument: Option<&str>) -> Result<()> {
     let mut writer = RecordWriter::create(path, RecordKind::Bars, instrument)?;
-    for chunk in bars.chunks(DEFAULT_ROW_GROUP_ROWS) {
+    for chunk in bars.chunks(WRITE_BATCH_ROWS) {
         writer.write_bars(chunk)?;
     }
     writer.finish().map(|_| ())

@@ -1,0 +1,322 @@
+//! Market data end to end: `quant data` conversions, backtests over Parquet, Arrow and a streamed
+//! catalog against the same bars as CSV, and bad files named in errors.
+
+use crate::support::{quant, scratch, stderr};
+use std::path::Path;
+
+fn ok(args: &[&str]) -> String {
+    let output = quant(args);
+    assert!(
+        output.status.success(),
+        "quant {args:?} failed: {}",
+        stderr(&output)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Writes a config running SMA(10/20) over `[data]` given as TOML lines.
+fn config(dir: &Path, name: &str, data: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let out = dir.join("out");
+    std::fs::write(
+        &path,
+        format!(
+            "name = \"{name}\"\n[data]\n{data}\n[strategy]\nname = \"sma_crossover\"\n\
+             [strategy.params]\nfast = 10\nslow = 20\n[broker]\ninitial_cash = 10_000.0\n\
+             commission = 0.002\n[output]\ndir = \"{}\"\nreport = false\n",
+            out.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The result files that must agree between two runs of the same bars.
+const RESULTS: [&str; 4] = ["trades.csv", "fills.csv", "orders.csv", "equity.csv"];
+
+fn assert_same_results(dir: &Path, a: &str, b: &str) {
+    for file in RESULTS {
+        let (x, y) = (
+            dir.join("out").join(a).join(file),
+            dir.join("out").join(b).join(file),
+        );
+        assert_eq!(text(&x), text(&y), "{file} differs between {a} and {b}");
+    }
+    let summary = |name: &str| -> serde_json::Value {
+        let v: serde_json::Value =
+            serde_json::from_str(&text(&dir.join("out").join(name).join("summary.json"))).unwrap();
+        v["final_equity"].clone()
+    };
+    assert_eq!(summary(a), summary(b));
+}
+
+#[test]
+fn csv_parquet_arrow_csv_round_trip_is_lossless() {
+    let dir = scratch("roundtrip");
+    let (a, p, i, st, b) = (
+        dir.join("a.csv"),
+        dir.join("goog.parquet"),
+        dir.join("goog.arrow"),
+        dir.join("goog.arrows"),
+        dir.join("b.csv"),
+    );
+    // The Yahoo-style fixture normalised once to the writer's layout, then around the formats.
+    ok(&["data", "convert", "backtests/data/GOOG.csv", s(&a)]);
+    ok(&["data", "convert", s(&a), s(&p)]);
+    ok(&["data", "convert", s(&p), s(&i)]);
+    ok(&["data", "convert", s(&i), s(&st)]);
+    ok(&["data", "convert", s(&st), s(&b)]);
+    assert_eq!(text(&a), text(&b));
+    assert!(text(&a).lines().count() > 2000);
+}
+
+#[test]
+fn backtests_over_parquet_arrow_and_csv_agree() {
+    let dir = scratch("formats");
+    ok(&[
+        "data",
+        "convert",
+        "backtests/data/GOOG.csv",
+        s(&dir.join("GOOG.parquet")),
+    ]);
+    ok(&[
+        "data",
+        "convert",
+        "backtests/data/GOOG.csv",
+        s(&dir.join("GOOG.arrow")),
+    ]);
+    let csv = config(
+        &dir,
+        "csv",
+        "kind = \"csv\"\npath = \"backtests/data/GOOG.csv\"",
+    );
+    let parquet = config(
+        &dir,
+        "parquet",
+        &format!(
+            "kind = \"parquet\"\npath = \"{}\"",
+            s(&dir.join("GOOG.parquet"))
+        ),
+    );
+    let arrow = config(
+        &dir,
+        "arrow",
+        &format!(
+            "kind = \"arrow\"\npath = \"{}\"",
+            s(&dir.join("GOOG.arrow"))
+        ),
+    );
+    for c in [&csv, &parquet, &arrow] {
+        ok(&["backtest", s(c)]);
+    }
+    assert_same_results(&dir, "csv", "parquet");
+    assert_same_results(&dir, "csv", "arrow");
+}
+
+#[test]
+fn streamed_catalog_equals_the_same_bars_in_memory() {
+    let dir = scratch("catalog");
+    let catalog = dir.join("catalog");
+    let files = dir.join("files");
+    // Parts of 700 bars: every instrument spans several files, read one after another.
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&catalog),
+        "--instruments",
+        "4",
+        "--bars",
+        "3000",
+        "--part-rows",
+        "700",
+    ]);
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&files),
+        "--instruments",
+        "4",
+        "--bars",
+        "3000",
+        "--layout",
+        "files",
+    ]);
+    let streamed = config(
+        &dir,
+        "streamed",
+        &format!("kind = \"catalog\"\npath = \"{}\"", s(&catalog)),
+    );
+    let loaded = config(
+        &dir,
+        "loaded",
+        &format!("kind = \"parquet\"\npath = \"{}\"", s(&files)),
+    );
+    ok(&["backtest", s(&streamed)]);
+    ok(&["backtest", s(&loaded)]);
+    assert_same_results(&dir, "streamed", "loaded");
+
+    // A date range and an instrument selection read only those bars.
+    let ranged = config(
+        &dir,
+        "ranged",
+        &format!(
+            "kind = \"catalog\"\npath = \"{}\"\ninstruments = [\"SYN002\", \"SYN000\"]\n\
+             start = \"2024-01-01T10:00:00Z\"\nend = \"2024-01-02T12:00:00Z\"",
+            s(&catalog)
+        ),
+    );
+    let stdout = ok(&["backtest", s(&ranged)]);
+    // 26 hours of one-minute bars for each of two instruments.
+    assert!(
+        stdout.contains(&format!("{} bars", 2 * 26 * 60)),
+        "{stdout}"
+    );
+    let equity = text(&dir.join("out/ranged/equity.csv"));
+    let first = equity.lines().nth(1).unwrap();
+    assert!(first.starts_with("2024-01-01T10:00:00Z"), "{first}");
+}
+
+#[test]
+fn overlapping_catalog_parts_and_bad_files_are_named() {
+    let dir = scratch("bad-catalog");
+    let catalog = dir.join("catalog");
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&catalog),
+        "--instruments",
+        "1",
+        "--bars",
+        "100",
+        "--part-rows",
+        "50",
+    ]);
+    let folder = catalog.join("bars/SYN000");
+    let mut parts: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    // A copy of the first part under a later name overlaps the second.
+    std::fs::copy(&parts[0], folder.join("29990101T000000.parquet")).unwrap();
+    let c = config(
+        &dir,
+        "overlap",
+        &format!("kind = \"catalog\"\npath = \"{}\"", s(&catalog)),
+    );
+    let err = stderr(&quant(&["backtest", s(&c)]));
+    assert!(
+        err.contains("overlaps") && err.contains("29990101T000000.parquet"),
+        "{err}"
+    );
+
+    // A corrupt file is named with its format.
+    std::fs::remove_file(folder.join("29990101T000000.parquet")).unwrap();
+    std::fs::write(
+        folder.join("29990101T000000.parquet"),
+        b"not parquet at all",
+    )
+    .unwrap();
+    let err = stderr(&quant(&["backtest", s(&c)]));
+    assert!(
+        err.contains("29990101T000000.parquet") && err.contains("Parquet"),
+        "{err}"
+    );
+
+    // A typo in the kind names the key and the choices.
+    let typo = config(&dir, "typo", "kind = \"parquett\"\npath = \"x\"");
+    let err = stderr(&quant(&["backtest", s(&typo)]));
+    assert!(err.contains("kind") && err.contains("parquet"), "{err}");
+}
+
+#[test]
+fn inspect_reports_gaps_duplicates_and_bad_rows_without_stopping() {
+    let dir = scratch("inspect");
+    let csv = dir.join("bad.csv");
+    std::fs::write(
+        &csv,
+        "timestamp,open,high,low,close,volume\n\
+         2024-01-01T00:00:00Z,10,11,9,10,5\n\
+         2024-01-01T00:01:00Z,10,11,9,10,5\n\
+         2024-01-01T00:02:00Z,10,11,9,10,5\n\
+         2024-01-01T00:03:00Z,10,11,9,10,5\n\
+         2024-01-01T01:00:00Z,10,11,9,10,5\n\
+         2024-01-01T01:01:00Z,10,9,11,10,5\n\
+         2024-01-01T01:02:00Z,NaN,11,9,10,5\n",
+    )
+    .unwrap();
+    let stdout = ok(&["data", "inspect", s(&csv)]);
+    assert!(stdout.contains("1 gaps"), "{stdout}");
+    assert!(
+        stdout.contains("2024-01-01T00:03:00Z -> 2024-01-01T01:00:00Z"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("invalid rows 2"), "{stdout}");
+    assert!(
+        stdout.contains("line 7") && stdout.contains("line 8"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn trades_resample_into_bars_that_conserve_volume() {
+    let dir = scratch("resample");
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&dir),
+        "--instruments",
+        "1",
+        "--bars",
+        "5000",
+        "--kind",
+        "trades",
+        "--interval",
+        "1s",
+        "--layout",
+        "files",
+    ]);
+    let trades = dir.join("SYN000.parquet");
+    let bars = dir.join("bars.csv");
+    let stdout = ok(&["data", "resample", s(&trades), s(&bars), "--rule", "1m"]);
+    assert!(stdout.contains("5000 input rows"), "{stdout}");
+    let trades_csv = dir.join("trades.csv");
+    ok(&[
+        "data",
+        "convert",
+        s(&trades),
+        s(&trades_csv),
+        "--kind",
+        "trades",
+    ]);
+    let qty: f64 = text(&trades_csv)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<f64>().unwrap())
+        .sum();
+    let volume: f64 = text(&bars)
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(5).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((qty - volume).abs() <= 1e-9 * qty, "{qty} vs {volume}");
+    // Every bar opens on a whole minute.
+    assert!(
+        text(&bars)
+            .lines()
+            .skip(1)
+            .all(|l| l.split(',').next().unwrap().ends_with(":00Z") || !l.contains('T'))
+    );
+}
