@@ -129,6 +129,8 @@ pub struct PartsReader {
     batch_rows: usize,
     /// The previous part and its last timestamp.
     previous: Option<(PathBuf, Timestamp)>,
+    /// Whether the current part's first bars were checked against the previous part.
+    checked: bool,
 }
 
 impl PartsReader {
@@ -141,6 +143,7 @@ impl PartsReader {
             range,
             batch_rows,
             previous: None,
+            checked: false,
         }
     }
 
@@ -165,7 +168,7 @@ impl BarSource for PartsReader {
     fn next_chunk(&mut self, out: &mut Vec<Bar>) -> Result<bool> {
         out.clear();
         loop {
-            if self.current.is_none() {
+            let Some(reader) = self.current.as_mut() else {
                 let Some(path) = self.files.get(self.next_file).cloned() else {
                     return Ok(false);
                 };
@@ -176,33 +179,34 @@ impl BarSource for PartsReader {
                     self.range,
                     self.batch_rows,
                 )?);
-                let reader = self.current.as_mut().map(|r| (r.next_bars(out), r.last()));
-                if let Some((more, last)) = reader {
-                    more?;
-                    if last.is_none() {
-                        return Err(Error::Empty { path });
-                    }
-                    self.check_boundary(&path, out.first())?;
-                    if !out.is_empty() {
-                        return Ok(true);
-                    }
-                }
-                continue;
-            }
-            let Some(reader) = self.current.as_mut() else {
+                self.checked = false;
                 continue;
             };
             if reader.next_bars(out)? {
                 if out.is_empty() {
                     continue; // a batch wholly outside the range
                 }
+                if !self.checked {
+                    // The part's first bars in the range, whichever batch they come in (the
+                    // leading batches may all be before the range).
+                    self.checked = true;
+                    let path = self.files[self.next_file - 1].clone();
+                    self.check_boundary(&path, out.first())?;
+                }
                 return Ok(true);
             }
             let path = self.files[self.next_file - 1].clone();
-            if let Some(last) = reader.last() {
-                self.previous = Some((path, last));
+            match reader.last() {
+                Some(last) => self.previous = Some((path, last)),
+                // Nothing decoded: the file has no rows, unless its row groups were all skipped
+                // as outside the range.
+                None if !reader.skipped_row_groups() => return Err(Error::Empty { path }),
+                None => {}
             }
             self.current = None;
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

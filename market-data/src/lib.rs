@@ -19,6 +19,9 @@ pub mod merge;
 pub mod resample;
 pub mod synthetic;
 
+#[cfg(test)]
+mod test_support;
+
 pub use error::{Error, InvalidRecord, InvalidRow, Result, RowProblem, SkipReport};
 pub use event::{
     Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade, TradeSeries,

@@ -11,6 +11,7 @@ use crate::{Bar, Error, InstrumentIdx, Result, Timestamp};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
@@ -75,7 +76,16 @@ impl Prefetch {
                 std::thread::spawn(move || {
                     while let Ok((i, mut buffer)) = queue.recv() {
                         let mut source = sources[i].lock().unwrap_or_else(PoisonError::into_inner);
-                        let chunk = source.next_chunk(&mut buffer).map(|more| (more, buffer));
+                        // A panic must become an answer: the other workers keep the result
+                        // channels open, so the merger would otherwise wait for it forever.
+                        let chunk = catch_unwind(AssertUnwindSafe(|| {
+                            source.next_chunk(&mut buffer).map(|more| (more, buffer))
+                        }))
+                        .unwrap_or_else(|_| {
+                            Err(Error::Prefetch {
+                                message: format!("the source of instrument {i} panicked"),
+                            })
+                        });
                         // The merger may be gone (dropped after an error): nothing to tell.
                         let _ = senders[i].send(chunk);
                     }
@@ -162,22 +172,32 @@ impl StepMerger {
     /// Replaces instrument `i`'s spent chunk with its next one (empty at the end).
     fn refill(&mut self, i: usize) -> Result<()> {
         self.cursors[i] = 0;
-        let Some(prefetch) = &self.prefetch else {
-            let mut source = self.sources[i]
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            source.next_chunk(&mut self.chunks[i])?;
-            return Ok(());
-        };
-        let (more, mut next) = prefetch.receive(i)?;
-        std::mem::swap(&mut self.chunks[i], &mut next);
-        if more {
-            // Decode the following chunk into the spent buffer while this one is used.
-            prefetch.request(i, next)?;
-        } else {
-            self.chunks[i].clear();
+        // A source may answer "more to come" without bars (say, a batch wholly outside a time
+        // range): ask again, as an empty chunk would otherwise end the instrument.
+        loop {
+            let more = match &self.prefetch {
+                None => {
+                    let mut source = self.sources[i]
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    source.next_chunk(&mut self.chunks[i])?
+                }
+                Some(prefetch) => {
+                    let (more, mut next) = prefetch.receive(i)?;
+                    std::mem::swap(&mut self.chunks[i], &mut next);
+                    if more {
+                        // Decode the following chunk into the spent buffer while this one is used.
+                        prefetch.request(i, next)?;
+                    } else {
+                        self.chunks[i].clear();
+                    }
+                    more
+                }
+            };
+            if !more || !self.chunks[i].is_empty() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     fn start(&mut self) -> Result<()> {
@@ -227,3 +247,6 @@ impl StepMerger {
         Ok(Some(Timestamp(ts)))
     }
 }
+
+#[cfg(test)]
+mod tests;

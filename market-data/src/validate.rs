@@ -40,3 +40,177 @@ pub(crate) fn bar_is_valid(bar: &Bar) -> bool {
         & (bar.high >= bar.open.max(bar.close))
         & (bar.low <= bar.open.min(bar.close))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::Timestamp;
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
+
+    /// The slow, descriptive checks that the fast one must agree with.
+    fn described_valid(bar: &Bar) -> bool {
+        let values = [bar.open, bar.high, bar.low, bar.close, bar.volume];
+        let values_ok = values
+            .iter()
+            .enumerate()
+            .all(|(k, &v)| value_problem(v, k == 4).is_none());
+        values_ok && consistency_problem(bar).is_none()
+    }
+
+    /// Values a file may hold: special ones, both zeros, tiny and huge, and any bit pattern.
+    fn odd_value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            prop::sample::select(vec![
+                0.0,
+                -0.0,
+                -1.0,
+                f64::NAN,
+                -f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                5e-324,
+                -5e-324,
+                f64::MIN_POSITIVE,
+                f64::MAX,
+                f64::MIN,
+            ]),
+            -200.0..200.0_f64,
+            any::<f64>(),
+        ]
+    }
+
+    /// A valid bar (wicks possibly zero, so relations hold with equality), then up to three of
+    /// its five values replaced by odd ones.
+    fn bars() -> impl Strategy<Value = Bar> {
+        let wick = || prop_oneof![Just(0.0), 0.0..0.1_f64];
+        (
+            1.0..1000.0_f64,
+            1.0..1000.0_f64,
+            wick(),
+            wick(),
+            prop_oneof![Just(0.0), 0.0..1e6_f64],
+            prop::collection::vec((0..5_usize, odd_value()), 0..4),
+        )
+            .prop_map(|(open, close, up, down, volume, changes)| {
+                let mut values = [
+                    open,
+                    open.max(close) * (1.0 + up),
+                    open.min(close) / (1.0 + down),
+                    close,
+                    volume,
+                ];
+                for (k, value) in changes {
+                    values[k] = value;
+                }
+                let [open, high, low, close, volume] = values;
+                Bar {
+                    ts: Timestamp(0),
+                    open,
+                    high,
+                    low,
+                    close,
+                    volume,
+                }
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 2048,
+            rng_seed: RngSeed::Fixed(0x7661_6c69_6461_7465),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn prop_fast_check_agrees_with_the_described_problems(bar in bars()) {
+            prop_assert_eq!(bar_is_valid(&bar), described_valid(&bar), "{:?}", bar);
+        }
+    }
+
+    #[test]
+    fn the_property_sees_both_outcomes() {
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::{Config, TestRunner};
+        let config = Config {
+            rng_seed: RngSeed::Fixed(1),
+            ..Config::default()
+        };
+        let mut runner = TestRunner::new(config);
+        let (mut valid, mut invalid) = (0, 0);
+        for _ in 0..1000 {
+            let bar = bars().new_tree(&mut runner).unwrap().current();
+            if bar_is_valid(&bar) {
+                valid += 1;
+            } else {
+                invalid += 1;
+            }
+        }
+        assert!(
+            valid > 200 && invalid > 200,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+
+    #[test]
+    fn problems_are_described() {
+        assert_eq!(
+            value_problem(f64::NAN, false),
+            Some(RowProblem::NotFinite {
+                value: "NaN".into()
+            })
+        );
+        assert_eq!(
+            value_problem(f64::NEG_INFINITY, true),
+            Some(RowProblem::NotFinite {
+                value: "-inf".into()
+            })
+        );
+        assert_eq!(
+            value_problem(0.0, false),
+            Some(RowProblem::NonPositivePrice { value: 0.0 })
+        );
+        assert_eq!(
+            value_problem(-2.5, true),
+            Some(RowProblem::NegativeVolume { value: -2.5 })
+        );
+        assert_eq!(value_problem(0.0, true), None);
+        assert_eq!(value_problem(-0.0, true), None);
+        assert_eq!(value_problem(5e-324, false), None);
+
+        let bar = |open, high, low, close| Bar {
+            ts: Timestamp(0),
+            open,
+            high,
+            low,
+            close,
+            volume: 1.0,
+        };
+        assert_eq!(consistency_problem(&bar(10.0, 12.0, 9.0, 11.0)), None);
+        assert_eq!(consistency_problem(&bar(10.0, 10.0, 10.0, 10.0)), None);
+        let describe = |b: Bar| {
+            let (column, problem) = consistency_problem(&b).unwrap();
+            (column, problem.to_string())
+        };
+        assert_eq!(
+            describe(bar(10.0, 8.0, 9.0, 10.0)),
+            ("high", "inconsistent bar: high 8 is below low 9".to_owned())
+        );
+        assert_eq!(
+            describe(bar(10.0, 11.0, 9.0, 12.0)),
+            (
+                "high",
+                "inconsistent bar: high 11 is below close 12".to_owned()
+            )
+        );
+        assert_eq!(
+            describe(bar(10.0, 12.0, 10.5, 11.0)),
+            (
+                "low",
+                "inconsistent bar: low 10.5 is above open 10".to_owned()
+            )
+        );
+    }
+}

@@ -85,6 +85,11 @@ impl Decoder {
         self.past_end
     }
 
+    /// Returns the rows of the file before the next batch (skipped row groups included).
+    pub(crate) fn rows(&self) -> u64 {
+        self.rows_before
+    }
+
     /// Returns the last timestamp decoded, if any.
     pub(crate) fn last(&self) -> Option<Timestamp> {
         (self.last != i64::MIN).then_some(Timestamp(self.last))

@@ -2,8 +2,10 @@
 //! one record batch at a time, so a file of any size is read in bounded memory.
 
 use super::decode::{Decoder, TimeRange};
-use super::schema::{Layout, RecordKind, TimeEncoding};
-use crate::{Bar, BarSeries, Error, InstrumentId, Quote, Result, Timestamp, Trade};
+use super::schema::{INSTRUMENT, Layout, RecordKind, TimeEncoding};
+use crate::{
+    Bar, BarSeries, Error, InstrumentId, InvalidRecord, Quote, Result, RowProblem, Timestamp, Trade,
+};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::SchemaRef;
@@ -81,6 +83,8 @@ pub(crate) struct RawFile {
     pub(crate) layout: Layout,
     /// Rows of the file skipped before the first batch.
     pub(crate) rows_before: u64,
+    /// Whether row groups were skipped as outside the time range.
+    pub(crate) skipped_groups: bool,
     pub(crate) format: FileFormat,
 }
 
@@ -102,6 +106,7 @@ impl RawFile {
         })?;
         let bad = |m: String| decode_error(path, format)(m);
         let file = File::open(path).map_err(io(path))?;
+        let mut skipped_groups = false;
         let (batches, schema, layout, rows_before): (Batches, SchemaRef, Layout, u64) = match format
         {
             FileFormat::Parquet => {
@@ -111,6 +116,7 @@ impl RawFile {
                 let layout = Layout::resolve(&schema, kind, path)?;
                 let mask = ProjectionMask::roots(builder.parquet_schema(), layout.projection());
                 let (groups, rows_before) = row_groups_in_range(builder.metadata(), &layout, range);
+                skipped_groups = groups.len() < builder.metadata().num_row_groups();
                 let reader = builder
                     .with_projection(mask)
                     .with_batch_size(batch_rows.max(1))
@@ -157,6 +163,7 @@ impl RawFile {
             schema,
             layout,
             rows_before,
+            skipped_groups,
             format,
         })
     }
@@ -170,6 +177,7 @@ pub struct RecordReader {
     path: PathBuf,
     schema: SchemaRef,
     layout: Layout,
+    skipped_groups: bool,
 }
 
 impl std::fmt::Debug for RecordReader {
@@ -213,6 +221,7 @@ impl RecordReader {
             schema,
             layout,
             rows_before,
+            skipped_groups,
             format,
         } = RawFile::open(path, kind, range, batch_rows)?;
         let decoder = Decoder::new(
@@ -229,6 +238,7 @@ impl RecordReader {
             path: path.to_path_buf(),
             schema,
             layout,
+            skipped_groups,
         })
     }
 
@@ -250,6 +260,12 @@ impl RecordReader {
     /// Returns the last timestamp read so far.
     pub fn last(&self) -> Option<Timestamp> {
         self.decoder.last()
+    }
+
+    /// Returns true when row groups of the file were skipped as outside the time range, so a
+    /// reader that yields nothing may still be reading a file with rows.
+    pub(crate) fn skipped_row_groups(&self) -> bool {
+        self.skipped_groups
     }
 
     fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
@@ -296,6 +312,18 @@ impl RecordReader {
     }
 }
 
+/// Returns the Parquet leaf column of an integer timestamp (whose statistics bound the times)
+/// and its unit in nanoseconds. The layout's index counts Arrow's top-level columns, which is the
+/// leaf's index only while no nested column comes before it.
+fn time_leaf(meta: &ParquetMetaData, layout: &Layout) -> Option<(usize, i64)> {
+    let (root, TimeEncoding::Int64 { nanos_per_unit }) = layout.time else {
+        return None;
+    };
+    let schema = meta.file_metadata().schema_descr();
+    let leaf = (0..schema.num_columns()).find(|&i| schema.get_column_root_idx(i) == root)?;
+    Some((leaf, nanos_per_unit))
+}
+
 /// Returns the row groups that may hold rows within `range` (by the timestamp column's
 /// statistics) and the number of rows before the first of them. Row groups after the range are
 /// dropped too; without statistics every group is kept.
@@ -308,7 +336,7 @@ fn row_groups_in_range(
     if range.is_all() {
         return (all, 0);
     }
-    let (column, TimeEncoding::Int64 { nanos_per_unit }) = layout.time else {
+    let Some((column, nanos_per_unit)) = time_leaf(meta, layout) else {
         return (all, 0);
     };
     let span = |g: usize| match meta.row_group(g).column(column).statistics() {
@@ -346,10 +374,10 @@ pub fn parquet_time_span(path: &Path, kind: RecordKind) -> Result<Option<(Timest
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| decode_error(path, FileFormat::Parquet)(e.to_string()))?;
     let layout = Layout::resolve(builder.schema(), kind, path)?;
-    let (column, TimeEncoding::Int64 { nanos_per_unit }) = layout.time else {
+    let meta = builder.metadata();
+    let Some((column, nanos_per_unit)) = time_leaf(meta, &layout) else {
         return Ok(None);
     };
-    let meta = builder.metadata();
     let mut span: Option<(i64, i64)> = None;
     for g in 0..meta.num_row_groups() {
         let Some(Statistics::Int64(s)) = meta.row_group(g).column(column).statistics() else {
@@ -403,12 +431,28 @@ fn read_multi_instrument(
     let Some(column) = projected.instrument else {
         return Ok(Vec::new());
     };
-    // One decoder per instrument, so each checks its own time order and counts its own rows.
+    // One decoder per instrument, so each checks its own time order. A decoder sees only its
+    // instrument's rows, so its errors are mapped back to rows of the file.
     let mut decoders: Vec<(String, Decoder, Vec<Bar>)> = Vec::new();
+    // Rows of the file before the current batch, skipped row groups included.
+    let mut file_rows = reader.decoder.rows();
     while let Some(batch) = reader.next_batch()? {
         let names = arrow::compute::cast(batch.column(column), &arrow::datatypes::DataType::Utf8)
             .map_err(|e| decode_error(path, reader.format)(e.to_string()))?;
         let names = names.as_string::<i32>();
+        if let Some(row) = (0..names.len()).find(|&i| names.is_null(i)) {
+            // A null would otherwise read as an instrument named "".
+            return Err(Error::InvalidRecord {
+                path: path.to_path_buf(),
+                record: InvalidRecord {
+                    row: file_rows + row as u64 + 1,
+                    column: Some(INSTRUMENT),
+                    problem: RowProblem::Empty {
+                        expected: "an instrument name (the column holds a null)",
+                    },
+                },
+            });
+        }
         let mut distinct: Vec<&str> = Vec::new();
         for i in 0..names.len() {
             let name = names.value(i);
@@ -437,8 +481,19 @@ fn read_multi_instrument(
                 }
             };
             let (_, decoder, bars) = &mut decoders[at];
-            decoder.bars(&rows, bars)?;
+            let before = decoder.rows();
+            decoder.bars(&rows, bars).map_err(|error| match error {
+                Error::InvalidRecord { path, mut record } => {
+                    // The decoder's row `before + k + 1` is the k-th row of `name` in the batch.
+                    let k = (record.row - before - 1) as usize;
+                    let at = (0..names.len()).filter(|&i| names.value(i) == name).nth(k);
+                    record.row = file_rows + at.unwrap_or(k) as u64 + 1;
+                    Error::InvalidRecord { path, record }
+                }
+                other => other,
+            })?;
         }
+        file_rows += batch.num_rows() as u64;
     }
     let series: Vec<BarSeries> = decoders
         .into_iter()
