@@ -1,21 +1,44 @@
-//! The simulated broker: keeps working orders and fills them against bars with the reference
-//! semantics of DESIGN.md (next open, gaps, touches, slippage, commission, volume cap).
+//! The simulated broker: keeps working orders and fills them against bars and ticks with the
+//! reference semantics of DESIGN.md (next open, gaps, touches, slippage, commission, volume cap).
 //!
 //! Sizing and pre-trade risk happen here, when an order fills, because `all_in` sizing needs the
 //! fill price. Every refusal becomes an `ExecReport` the strategy sees, never an `Err`.
+//!
+//! Bars and ticks share one matching loop (time in force, OCO exits, reduce-only cleanup, sizing,
+//! risk); they differ only in the prices an event offers an order, its `Touch`:
+//!
+//! - An order acts only on events stamped strictly after the one it was placed on, so never on
+//!   the event it was decided on, nor on another event with the same timestamp.
+//! - Market: a bar's open; the next trade's price; the next quote's ask (buy) or bid (sell).
+//!   Market and stop fills move against the trader by `slippage_bps`.
+//! - Limit buy at L: a bar whose low reaches L fills at min(open, L). A trade at or below L fills
+//!   at L: a print through a resting bid would have hit it at its price first (NautilusTrader's
+//!   maker fill); only on its arrival (the first event it can act on) does it take a better
+//!   trade price, as a marketable limit would. A quote whose ask is at or below L fills at the
+//!   ask, the displayed price. Sells mirror with the high, the trade price and the bid.
+//! - `limit_fill_on_touch = false` makes a traded price equal to L (a bar's low, a trade) not
+//!   enough: the market must trade through it, for queue position. A quote at L still fills,
+//!   since it is a price someone shows, not a print others were ahead in the queue for.
+//! - Stop buy at S: a bar whose high reaches S at max(open, S); a trade at or above S at its
+//!   price; a quote whose ask is at or above S at the ask. Stop-limits trigger as stops, then
+//!   work as limits (a tick that triggers one fills it at once only within the limit).
+//! - Volume cap: a bar's volume, a trade's quantity, or the quoted size on the side an order
+//!   takes (the ask size for buys, the bid size for sells, each its own budget).
+//! - Fills ignore a trade's aggressor: a print is taken as a one-price book at its price.
 
 use crate::config::{BrokerConfig, RiskConfig, SizingConfig, SizingMethod};
 use crate::order::{Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::portfolio::Portfolio;
 use crate::strategy::{ExecKind, ExecReport, RejectReason};
+use crate::touch::{Reach, Touch};
 use crate::volatility::RollingVolatility;
-use market_data::{Bar, InstrumentIdx, Price, Qty, Side, Timestamp};
+use market_data::{Bar, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
 use serde::Serialize;
 
 /// One fill, as booked.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct FillRecord {
-    /// When it happened (the bar's timestamp).
+    /// When it happened (the timestamp of the event it filled on).
     pub ts: Timestamp,
     /// The order it belongs to.
     pub order_id: OrderId,
@@ -224,31 +247,73 @@ impl SimBroker {
         portfolio: &mut Portfolio,
         reports: &mut Vec<ExecReport>,
     ) {
+        self.match_orders(instrument, bar.ts, Touch::bar(bar), portfolio, reports);
+    }
+
+    /// Fills the working orders of the event's instrument against it, oldest order first: a bar
+    /// as [`SimBroker::on_bar`] does, a trade or a quote with the tick rules of DESIGN.md (see
+    /// the module documentation).
+    pub fn on_event(
+        &mut self,
+        event: &MarketEvent,
+        portfolio: &mut Portfolio,
+        reports: &mut Vec<ExecReport>,
+    ) {
+        let touch = Touch::of(&event.kind);
+        self.match_orders(event.instrument, event.ts_event, touch, portfolio, reports);
+    }
+
+    /// The matching loop shared by bars and ticks: time in force, fills, OCO siblings and the
+    /// cleanup of exits left without a position. Only `touch` differs between kinds of event.
+    fn match_orders(
+        &mut self,
+        instrument: InstrumentIdx,
+        ts: Timestamp,
+        touch: Touch,
+        portfolio: &mut Portfolio,
+        reports: &mut Vec<ExecReport>,
+    ) {
         let idx = instrument.get();
         if self.working[idx].is_empty() {
             return; // The common case on the hot path: nothing to match.
         }
-        let mut volume_left = self.broker.max_volume_participation.map(|p| p * bar.volume);
+        let mut volume_left = self
+            .broker
+            .max_volume_participation
+            .map(|p| touch.volume().map(|v| p * v));
         let mut i = 0;
         while i < self.working[idx].len() {
             let mut order = self.working[idx][i];
-            if order.created >= bar.ts {
+            // No look-ahead: an order acts only on events stamped strictly after it was placed.
+            // Events sharing a timestamp happened at once, so an order decided on one of them
+            // (even the first) never reaches the venue in time for the others; this also covers
+            // the event it was decided on, with no sequence number to keep.
+            if order.created >= ts {
                 i += 1;
                 continue;
             }
-            let day = bar.ts.day();
+            let day = ts.day();
+            // The first event an order can act on is its arrival at the venue (see `Reach`).
+            let arrival = order.first_day.is_none();
             match order.first_day {
                 Some(first) if order.request.tif == TimeInForce::Day && day > first => {
                     self.working[idx].remove(i);
-                    self.finish(order, OrderStatus::Expired, bar.ts, reports);
+                    self.finish(order, OrderStatus::Expired, ts, reports);
                     continue;
                 }
                 None => order.first_day = Some(day),
                 _ => {}
             }
-            let outcome = match self.fill_price(&mut order, bar) {
+            let side = order.request.side;
+            let outcome = match touch
+                .reach(side, arrival, self.broker.limit_fill_on_touch)
+                .and_then(|reach| self.fill_price(&mut order, reach))
+            {
                 Some(price) => {
-                    self.execute(&mut order, price, bar, portfolio, &mut volume_left, reports)
+                    let room = volume_left
+                        .as_mut()
+                        .map(|left| &mut left[touch.volume_slot(side)]);
+                    self.execute(&mut order, price, ts, portfolio, room, reports)
                 }
                 None => Step::Keep,
             };
@@ -273,28 +338,25 @@ impl SimBroker {
                         if at < i {
                             i -= 1;
                         }
-                        self.finish(sibling, OrderStatus::Canceled, bar.ts, reports);
+                        self.finish(sibling, OrderStatus::Canceled, ts, reports);
                     }
-                    self.finish(order, status, bar.ts, reports);
+                    self.finish(order, status, ts, reports);
                 }
             }
         }
-        // Exits of a position that is now flat have nothing left to do.
-        if portfolio.position(instrument).qty == 0.0
-            && self.working[idx].iter().any(|o| o.request.reduce_only)
-        {
-            let (reduce, keep): (Vec<Order>, Vec<Order>) = self.working[idx]
-                .drain(..)
-                .partition(|o| o.request.reduce_only);
-            self.working[idx] = keep;
-            for order in reduce {
-                self.finish(order, OrderStatus::Canceled, bar.ts, reports);
+        // Exits of a position that is now flat have nothing left to do. Removed one by one,
+        // oldest first, so no buffer is allocated on the event that closes a position.
+        if portfolio.position(instrument).qty == 0.0 {
+            while let Some(at) = self.working[idx].iter().position(|o| o.request.reduce_only) {
+                let order = self.working[idx].remove(at);
+                self.finish(order, OrderStatus::Canceled, ts, reports);
             }
         }
     }
 
-    /// Returns the price at which `order` trades on `bar`, if it trades at all.
-    fn fill_price(&self, order: &mut Order, bar: &Bar) -> Option<f64> {
+    /// Returns the price at which `order` trades on an event that offers it `reach`, if it
+    /// trades at all.
+    fn fill_price(&self, order: &mut Order, reach: Reach) -> Option<f64> {
         let buy = order.request.side == Side::Buy;
         let slip = self.broker.slippage_bps / 10_000.0;
         let slipped = |p: f64| {
@@ -304,22 +366,42 @@ impl SimBroker {
                 p * (1.0 - slip)
             }
         };
-        let limit = |l: f64| {
+        let Reach {
+            first,
+            best,
+            worst,
+            first_if_better,
+            strict,
+        } = reach;
+        // Whether price `p` reaches limit `l`: at or through it, or only through it when touching
+        // is not enough (`limit_fill_on_touch = false`).
+        let through = |p: f64, l: f64| {
             if buy {
-                (bar.low <= l).then(|| bar.open.min(l))
+                p < l || (!strict && p == l)
             } else {
-                (bar.high >= l).then(|| bar.open.max(l))
+                p > l || (!strict && p == l)
             }
         };
+        let reaches = |l: f64| through(best, l);
+        let limit = |l: f64| {
+            if !reaches(l) {
+                return None;
+            }
+            Some(match (buy, first_if_better) {
+                (true, true) => first.min(l),
+                (false, true) => first.max(l),
+                (_, false) => l,
+            })
+        };
         match order.request.kind {
-            OrderKind::Market => Some(slipped(bar.open)),
+            OrderKind::Market => Some(slipped(first)),
             OrderKind::Limit { price } => limit(price.0),
             OrderKind::Stop { trigger } => {
                 let t = trigger.0;
                 if buy {
-                    (bar.high >= t).then(|| slipped(bar.open.max(t)))
+                    (worst >= t).then(|| slipped(first.max(t)))
                 } else {
-                    (bar.low <= t).then(|| slipped(bar.open.min(t)))
+                    (worst <= t).then(|| slipped(first.min(t)))
                 }
             }
             OrderKind::StopLimit { trigger, limit: l } => {
@@ -327,25 +409,20 @@ impl SimBroker {
                 if order.triggered {
                     return limit(l);
                 }
-                let hit = if buy { bar.high >= t } else { bar.low <= t };
+                let hit = if buy { worst >= t } else { worst <= t };
                 if !hit {
                     return None;
                 }
                 order.triggered = true;
                 // Triggered at the stop (or at the open through a gap); the limit then applies to
                 // the rest of the bar, which starts at `at`: the open traded before the order was
-                // live, so a limit beyond `at` fills at the limit itself, never at the open.
-                let at = if buy {
-                    bar.open.max(t)
-                } else {
-                    bar.open.min(t)
-                };
-                let within = if buy { at <= l } else { at >= l };
-                let reached = if buy { bar.low <= l } else { bar.high >= l };
-                if within {
+                // live, so a limit beyond `at` fills at the limit itself, never at the open. A
+                // tick is a bar with one price, so `at` is that price and the limit arrives now.
+                let at = if buy { first.max(t) } else { first.min(t) };
+                if through(at, l) {
                     Some(at)
                 } else {
-                    reached.then_some(l)
+                    reaches(l).then_some(l)
                 }
             }
         }
@@ -356,9 +433,9 @@ impl SimBroker {
         &mut self,
         order: &mut Order,
         price: f64,
-        bar: &Bar,
+        ts: Timestamp,
         portfolio: &mut Portfolio,
-        volume_left: &mut Option<f64>,
+        volume_left: Option<&mut f64>,
         reports: &mut Vec<ExecReport>,
     ) -> Step {
         let req = order.request;
@@ -376,13 +453,13 @@ impl SimBroker {
                 }
             };
             if req.reduce_only && !reduces {
-                // Its position went flat (or flipped) earlier on this bar: nothing left to exit.
+                // Its position went flat (or flipped) earlier on this event: nothing left to exit.
                 return Step::Done(OrderStatus::Canceled);
             }
             match target {
                 Ok(q) if req.reduce_only => order.target = q.min(held.abs()),
                 Ok(q) => order.target = q,
-                Err(reason) => return self.reject(order, reason, bar.ts, reports),
+                Err(reason) => return self.reject(order, reason, ts, reports),
             }
             if order.target <= 0.0 {
                 let reason = if req.reduce_only {
@@ -390,11 +467,11 @@ impl SimBroker {
                 } else {
                     RejectReason::ZeroSize
                 };
-                return self.reject(order, reason, bar.ts, reports);
+                return self.reject(order, reason, ts, reports);
             }
         }
         let mut qty = order.target - order.filled;
-        if let Some(left) = volume_left.as_mut() {
+        if let Some(left) = volume_left {
             let cap = if self.broker.fractional {
                 *left
             } else {
@@ -415,12 +492,12 @@ impl SimBroker {
         if let Err(reason) =
             self.check_risk(req.side, held, qty, price, fee, portfolio, req.instrument)
         {
-            return self.reject(order, reason, bar.ts, reports);
+            return self.reject(order, reason, ts, reports);
         }
-        portfolio.apply_fill(req.instrument, req.side, qty, price, fee, bar.ts);
+        portfolio.apply_fill(req.instrument, req.side, qty, price, fee, ts);
         order.filled += qty;
         self.fills.push(FillRecord {
-            ts: bar.ts,
+            ts,
             order_id: order.id,
             instrument: req.instrument,
             side: req.side,
@@ -434,7 +511,7 @@ impl SimBroker {
         record.fees += fee;
         let leaves = order.target - order.filled;
         reports.push(ExecReport {
-            ts: bar.ts,
+            ts,
             order_id: order.id,
             instrument: req.instrument,
             tag: req.tag,
@@ -675,16 +752,7 @@ impl SimBroker {
             let side = if pos.qty > 0.0 { Side::Sell } else { Side::Buy };
             let request = OrderRequest::market(instrument, side, Size::ClosePosition);
             let mut order = Order::new(self.register(request, ts), request, ts);
-            let price = pos.mark;
-            let bar = Bar {
-                ts,
-                open: price,
-                high: price,
-                low: price,
-                close: price,
-                volume: f64::INFINITY,
-            };
-            let step = self.execute(&mut order, price, &bar, portfolio, &mut None, reports);
+            let step = self.execute(&mut order, pos.mark, ts, portfolio, None, reports);
             if let Step::Done(status) = step {
                 self.close_record(order.id, status, ts);
             }
@@ -692,7 +760,7 @@ impl SimBroker {
     }
 }
 
-/// What became of an order on one bar.
+/// What became of an order on one event.
 enum Step {
     /// Still working.
     Keep,

@@ -52,8 +52,14 @@ pub struct BrokerConfig {
     pub fractional: bool,
     /// Whether open positions are closed at the last close when the data ends.
     pub close_at_end: bool,
-    /// A fill takes at most this fraction of the bar's volume; the rest stays working.
+    /// A fill takes at most this fraction of the event's volume (a bar's volume, a trade's
+    /// quantity, the quoted size on the side taken); the rest stays working.
     pub max_volume_participation: Option<f64>,
+    /// Whether a limit order fills when a traded price (a bar's low or high, a trade) only
+    /// touches its limit. True is NautilusTrader's default and the bar reference (low <= L);
+    /// false asks the market to trade through the limit, as for an order at the back of the
+    /// queue. Quotes at the limit fill either way.
+    pub limit_fill_on_touch: bool,
 }
 
 impl Default for BrokerConfig {
@@ -67,6 +73,7 @@ impl Default for BrokerConfig {
             fractional: false,
             close_at_end: false,
             max_volume_participation: None,
+            limit_fill_on_touch: true,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The event loop: one engine per run, fed one market event at a time.
 //!
-//! Backtests drive it from merged historical series (`run_backtest`); live modes will drive the
-//! same `Engine` from a feed. Per event it matches working orders, marks the position, lets the
-//! strategy decide, and routes what it asked for: nothing allocates once buffers are warm.
+//! Backtests drive it from merged historical bar series (`run_backtest`) or from a sorted tick
+//! stream (`run_tick_backtest`); live modes will drive the same `Engine` from a feed. Per event it
+//! matches working orders, marks the position, lets the strategy decide, and routes what it asked
+//! for: nothing allocates once buffers are warm.
 
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
@@ -14,7 +15,7 @@ use crate::portfolio::Portfolio;
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
 use market_data::{
-    Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp,
+    Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Quote, Timestamp,
 };
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -39,7 +40,7 @@ pub struct Engine<S> {
     held_at_step_start: bool,
     filled_this_step: bool,
     exposed_steps: usize,
-    bars_seen: Vec<usize>,
+    events_seen: Vec<usize>,
     fill_count: usize,
     features: Option<Box<dyn FeatureSource>>,
 }
@@ -73,7 +74,7 @@ impl<S: Strategy> Engine<S> {
             held_at_step_start: false,
             filled_this_step: false,
             exposed_steps: 0,
-            bars_seen: vec![0; n],
+            events_seen: vec![0; n],
             fill_count: 0,
             features: None,
         }
@@ -135,11 +136,49 @@ impl<S: Strategy> Engine<S> {
         Ok(())
     }
 
+    /// Processes one market event: a bar as [`Engine::on_bar`] does; a trade or a quote by
+    /// filling working orders of its instrument against it (see [`SimBroker::on_event`]),
+    /// marking the position at the trade price or the quote's mid, then delivering the event
+    /// to the strategy as it is and routing what it asks for.
+    ///
+    /// An order placed while handling an event acts only on events stamped strictly later, so a
+    /// tick loop may feed several events with one timestamp and call [`Engine::end_step`] once
+    /// after the last of them. Ticks do not update the feature pipeline, which is fed bars.
+    ///
+    /// # Errors
+    /// Returns the strategy's error, or `Runaway` when it loops on reports.
+    ///
+    /// # Panics
+    /// Panics when the event's instrument is not part of the run.
+    pub fn on_event(&mut self, event: &MarketEvent) -> Result<()> {
+        let (instrument, ts) = (event.instrument, event.ts_event);
+        let mark = match &event.kind {
+            MarketKind::Bar(bar) => return self.on_bar(instrument, bar),
+            MarketKind::Trade(trade) => Some(trade.price.0),
+            MarketKind::Quote(quote) => quote_mark(quote),
+        };
+        self.now = ts;
+        self.events_seen[instrument.get()] += 1;
+        // Value the position at this tick before matching, so sizing and risk see its price.
+        if let Some(mark) = mark {
+            self.portfolio.mark(instrument, mark);
+        }
+        if !self.broker.working()[instrument.get()].is_empty() {
+            self.broker
+                .on_event(event, &mut self.portfolio, &mut self.reports);
+        }
+        if let Some(mark) = mark {
+            // Volatility targeting then estimates from tick prices (noisier than closes).
+            self.broker.observe_close(instrument, ts, mark);
+        }
+        self.dispatch(EngineEvent::Market(*event))
+    }
+
     /// Matches orders on a bar, marks the position and lets the strategy decide; features are
     /// already updated.
     fn process_bar(&mut self, instrument: InstrumentIdx, bar: &Bar) -> Result<()> {
         self.now = bar.ts;
-        self.bars_seen[instrument.get()] += 1;
+        self.events_seen[instrument.get()] += 1;
         if !self.broker.working()[instrument.get()].is_empty() {
             // Orders fill at the open (or later in the bar): value the position there first.
             self.portfolio.mark(instrument, bar.open);
@@ -301,11 +340,90 @@ impl<S: Strategy> Engine<S> {
             realized,
             traded_notional,
             exposed_steps: self.exposed_steps,
-            bars_per_instrument: self.bars_seen,
+            bars_per_instrument: self.events_seen,
             halted_at: self.halted_at,
             spec: self.spec,
         }
     }
+}
+
+/// Returns the price a quote values a position at: the mid, or the one side shown when the
+/// book is one-sided, or `None` when neither side has a usable price.
+fn quote_mark(quote: &Quote) -> Option<f64> {
+    let usable = |p: f64| p.is_finite() && p > 0.0;
+    match (usable(quote.bid.0), usable(quote.ask.0)) {
+        (true, true) => Some(0.5 * (quote.bid.0 + quote.ask.0)),
+        (true, false) => Some(quote.bid.0),
+        (false, true) => Some(quote.ask.0),
+        (false, false) => None,
+    }
+}
+
+/// Runs `strategy` over a tick stream (trades and quotes of `instruments`, shared cash) and
+/// returns everything it recorded.
+///
+/// `events` must be sorted by (`ts_event`, instrument); several events may share both. Each is
+/// processed as [`Engine::on_event`] does, and equity is recorded once per distinct timestamp,
+/// after its last event. Bars are refused: stamped at their open, they would show a strategy
+/// their close before the ticks of their interval.
+///
+/// # Errors
+/// Returns [`Error::OutOfOrder`] for an event sorted before its predecessor,
+/// [`Error::UnknownInstrument`] for an instrument index outside `instruments`,
+/// [`Error::BarInTicks`] for a bar (all checked before anything runs), and otherwise the
+/// strategy's error, if any.
+pub fn run_tick_backtest<S: Strategy>(
+    spec: &EngineSpec,
+    instruments: Vec<InstrumentId>,
+    events: &[MarketEvent],
+    strategy: S,
+) -> Result<BacktestOutcome> {
+    let steps = check_ticks(events, instruments.len())?;
+    let mut engine = Engine::new(spec.clone(), instruments, strategy, steps);
+    for (i, event) in events.iter().enumerate() {
+        engine.on_event(event)?;
+        let ts = event.ts_event;
+        if events.get(i + 1).is_none_or(|next| next.ts_event != ts) {
+            engine.end_step(ts)?;
+        }
+    }
+    Ok(engine.finish())
+}
+
+/// Checks that a tick stream is sorted and names only known instruments; returns the number of
+/// distinct timestamps (the length of the equity curve).
+fn check_ticks(events: &[MarketEvent], instruments: usize) -> Result<usize> {
+    let mut steps = 0;
+    let mut previous: Option<&MarketEvent> = None;
+    for (index, event) in events.iter().enumerate() {
+        let (ts, instrument) = (event.ts_event, event.instrument);
+        if instrument.get() >= instruments {
+            return Err(Error::UnknownInstrument {
+                index,
+                ts,
+                instrument,
+                instruments,
+            });
+        }
+        if matches!(event.kind, MarketKind::Bar(_)) {
+            return Err(Error::BarInTicks { index, ts });
+        }
+        match previous {
+            Some(prev) if (ts, instrument) < (prev.ts_event, prev.instrument) => {
+                return Err(Error::OutOfOrder {
+                    index,
+                    ts,
+                    instrument,
+                    previous_ts: prev.ts_event,
+                    previous_instrument: prev.instrument,
+                });
+            }
+            Some(prev) if ts == prev.ts_event => {}
+            _ => steps += 1,
+        }
+        previous = Some(event);
+    }
+    Ok(steps)
 }
 
 /// Runs `strategy` over `data` (one series per instrument, shared cash), merging the series in

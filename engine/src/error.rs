@@ -1,7 +1,7 @@
 //! Errors that stop a run.
 
 use crate::strategy::StrategyError;
-use market_data::Timestamp;
+use market_data::{InstrumentIdx, Timestamp};
 use std::path::PathBuf;
 
 /// The result type of this crate.
@@ -44,6 +44,49 @@ pub enum Error {
         ts: Timestamp,
         /// The bound.
         limit: usize,
+    },
+    /// A tick stream is not sorted by (timestamp, instrument).
+    #[error(
+        "event {index} (instrument {} at {ts}) sorts before event {} (instrument {} at \
+         {previous_ts}): events must be sorted by (timestamp, instrument)",
+        instrument.0, index - 1, previous_instrument.0
+    )]
+    OutOfOrder {
+        /// Position of the offending event in the stream.
+        index: usize,
+        /// Its timestamp.
+        ts: Timestamp,
+        /// Its instrument.
+        instrument: InstrumentIdx,
+        /// Timestamp of the event before it.
+        previous_ts: Timestamp,
+        /// Instrument of the event before it.
+        previous_instrument: InstrumentIdx,
+    },
+    /// An event names an instrument that is not part of the run.
+    #[error(
+        "event {index} at {ts} is for instrument index {}, but the run has {instruments} \
+         instruments",
+        instrument.0
+    )]
+    UnknownInstrument {
+        /// Position of the event in the stream.
+        index: usize,
+        /// Its timestamp.
+        ts: Timestamp,
+        /// The index it names.
+        instrument: InstrumentIdx,
+        /// How many instruments the run has.
+        instruments: usize,
+    },
+    /// A tick stream holds a bar, which is stamped at its open and would leak its close to the
+    /// ticks of its interval.
+    #[error("event {index} at {ts} is a bar; a tick backtest takes trades and quotes only")]
+    BarInTicks {
+        /// Position of the bar in the stream.
+        index: usize,
+        /// Its timestamp.
+        ts: Timestamp,
     },
     /// Writing a result file failed.
     #[error("cannot write {}", path.display())]

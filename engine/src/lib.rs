@@ -15,6 +15,7 @@ mod portfolio;
 mod results;
 mod sleeves;
 mod strategy;
+mod touch;
 mod volatility;
 
 #[cfg(test)]
@@ -23,6 +24,10 @@ mod fill_tests;
 mod property_tests;
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod tick_property_tests;
+#[cfg(test)]
+mod tick_tests;
 
 pub mod metrics;
 pub mod report;
@@ -30,7 +35,7 @@ pub mod table;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
-pub use engine::{Engine, run_backtest, run_backtest_merged, run_backtest_with};
+pub use engine::{Engine, run_backtest, run_backtest_merged, run_backtest_with, run_tick_backtest};
 pub use error::{Error, Result};
 pub use features::FeatureSource;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};

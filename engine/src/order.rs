@@ -69,9 +69,9 @@ pub enum TimeInForce {
     /// Until filled or canceled.
     #[default]
     Gtc,
-    /// Until the end of the UTC calendar day of the first bar it could fill on.
+    /// Until the end of the UTC calendar day of the first event it could fill on.
     Day,
-    /// Only on the first bar it could fill on; the rest is canceled.
+    /// Only on the first event it could fill on; the rest is canceled.
     Ioc,
 }
 
@@ -247,7 +247,7 @@ pub struct Order {
     pub id: OrderId,
     /// What was asked.
     pub request: OrderRequest,
-    /// When it was submitted; it can fill only on later events.
+    /// When it was submitted; it can fill only on events stamped strictly later.
     pub created: Timestamp,
     /// Units filled so far.
     pub filled: f64,
@@ -255,7 +255,8 @@ pub struct Order {
     pub target: f64,
     /// A stop-limit whose stop has triggered.
     pub triggered: bool,
-    /// UTC day of the first bar it could fill on (for DAY orders).
+    /// UTC day of the first event it could fill on (for DAY orders); `None` until that event,
+    /// which is also how the broker knows an order is arriving.
     pub first_day: Option<i64>,
     /// The other exit of its bracket, canceled when this one fills.
     pub oco: Option<OrderId>,

@@ -81,7 +81,7 @@ pub struct BacktestOutcome {
     pub traded_notional: f64,
     /// Time steps during which any position was held.
     pub exposed_steps: usize,
-    /// Bars processed per instrument.
+    /// Market events (bars, or trades and quotes) processed per instrument.
     pub bars_per_instrument: Vec<usize>,
     /// When the drawdown kill switch fired, if it did.
     pub halted_at: Option<Timestamp>,

@@ -18,7 +18,7 @@ use market_data::{
 };
 use proptest::prelude::*;
 
-const CASES: u32 = 64;
+pub(crate) const CASES: u32 = 64;
 /// Bars are six hours apart, so DAY orders see day boundaries every four bars.
 const STEP: i64 = NANOS_PER_DAY / 4;
 
@@ -77,14 +77,14 @@ fn bars_strategy(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Bar>>
 
 /// One random thing the random trader does on a bar.
 #[derive(Debug, Clone, Copy)]
-enum Act {
+pub(crate) enum Act {
     Order(OrderAct),
     CancelOldest,
     CancelAll,
 }
 
 #[derive(Debug, Clone, Copy)]
-struct OrderAct {
+pub(crate) struct OrderAct {
     /// 0 market, 1 limit, 2 stop, 3 stop-limit.
     kind: u8,
     buy: bool,
@@ -126,7 +126,7 @@ fn order_act() -> impl Strategy<Value = OrderAct> {
         )
 }
 
-fn act() -> impl Strategy<Value = Act> {
+pub(crate) fn act() -> impl Strategy<Value = Act> {
     prop_oneof![
         8 => order_act().prop_map(Act::Order),
         1 => Just(Act::CancelOldest),
@@ -177,15 +177,16 @@ fn request(act: &OrderAct, instrument: InstrumentIdx, close: f64) -> OrderReques
     req
 }
 
-/// A strategy that does what a random plan says: `plan[instrument][bar]` lists its acts.
+/// A strategy that does what a random plan says: `plan[instrument][event]` lists its acts,
+/// priced off the bar's close, the trade's price or the quote's mid.
 #[derive(Debug, Clone)]
-struct RandomTrader {
+pub(crate) struct RandomTrader {
     plan: Vec<Vec<Vec<Act>>>,
     seen: Vec<usize>,
 }
 
 impl RandomTrader {
-    fn new(plan: Vec<Vec<Vec<Act>>>) -> Self {
+    pub(crate) fn new(plan: Vec<Vec<Vec<Act>>>) -> Self {
         let n = plan.len();
         Self {
             plan,
@@ -208,8 +209,10 @@ impl TradingStrategy for RandomTrader {
         let EngineEvent::Market(market) = event else {
             return Ok(());
         };
-        let MarketKind::Bar(bar) = market.kind else {
-            return Ok(());
+        let price = match market.kind {
+            MarketKind::Bar(bar) => bar.close,
+            MarketKind::Trade(trade) => trade.price.0,
+            MarketKind::Quote(quote) => 0.5 * (quote.bid.0 + quote.ask.0),
         };
         let idx = market.instrument;
         let t = self.seen[idx.get()];
@@ -219,7 +222,7 @@ impl TradingStrategy for RandomTrader {
         };
         for act in acts {
             match act {
-                Act::Order(order) => out.submit(request(order, idx, bar.close)),
+                Act::Order(order) => out.submit(request(order, idx, price)),
                 Act::CancelOldest => {
                     if let Some(order) = ctx.open_orders(idx).first() {
                         out.cancel(order.id);
@@ -232,7 +235,7 @@ impl TradingStrategy for RandomTrader {
     }
 }
 
-fn spec_strategy() -> impl Strategy<Value = EngineSpec> {
+pub(crate) fn spec_strategy() -> impl Strategy<Value = EngineSpec> {
     let broker = (
         0.0..0.01f64,
         prop_oneof![Just(0.0), 0.0..3.0f64],
@@ -241,6 +244,7 @@ fn spec_strategy() -> impl Strategy<Value = EngineSpec> {
         any::<bool>(),
         any::<bool>(),
         prop_oneof![Just(None), (0.05..1.0f64).prop_map(Some)],
+        prop::bool::weighted(0.8),
     );
     let sizing = (any::<bool>(), 0.1..1.0f64);
     let risk = (
@@ -256,6 +260,7 @@ fn spec_strategy() -> impl Strategy<Value = EngineSpec> {
         spec.broker.fractional = b.4;
         spec.broker.close_at_end = b.5;
         spec.broker.max_volume_participation = b.6;
+        spec.broker.limit_fill_on_touch = b.7;
         spec.sizing.method = if s.0 {
             SizingMethod::AllIn
         } else {
@@ -295,18 +300,18 @@ fn to_series(data: &[Vec<Bar>]) -> Vec<BarSeries> {
 
 /// What the ledger says at one point, plus the floating-point scale to compare it at.
 #[derive(Debug, Clone, Copy)]
-struct Snapshot {
-    equity: f64,
-    cash: f64,
+pub(crate) struct Snapshot {
+    pub(crate) equity: f64,
+    pub(crate) cash: f64,
     valued: f64,
     realized: f64,
     unrealized: f64,
     fees: f64,
-    scale: f64,
+    pub(crate) scale: f64,
 }
 
 impl Snapshot {
-    fn of(p: &Portfolio) -> Self {
+    pub(crate) fn of(p: &Portfolio) -> Self {
         // Summed here, independently of `Portfolio::equity`.
         let mut valued = p.cash();
         let mut unrealized = 0.0;
@@ -334,7 +339,7 @@ impl Snapshot {
 
 /// Checks equity = cash + sum(qty x mark) now, and that the change of equity since `prev` is the
 /// change of realized plus unrealized P&L minus fees.
-fn check_step(
+pub(crate) fn check_step(
     prev: &Snapshot,
     now: &Snapshot,
     initial: f64,

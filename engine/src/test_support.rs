@@ -1,15 +1,19 @@
-//! Builders for the engine's unit and property tests: bars on a daily grid, a scripted strategy
-//! that submits given orders at given bars and records every report it receives, and helpers that
-//! run a backtest and hand back what it recorded.
+//! Builders for the engine's unit and property tests: bars on a daily grid, trades and quotes, a
+//! scripted strategy that submits given orders at given market events and records every report
+//! it receives (and the account after every market event), and helpers that run a backtest and
+//! hand back what it recorded.
 
 use crate::config::EngineSpec;
-use crate::engine::run_backtest;
+use crate::engine::{run_backtest, run_tick_backtest};
 use crate::order::{OrderId, OrderRequest};
 use crate::outcome::BacktestOutcome;
 use crate::strategy::{
     Ctx, EngineEvent, ExecKind, ExecReport, Intents, RejectReason, Strategy, StrategyError,
 };
-use market_data::{Bar, BarSeries, InstrumentId, MarketKind, NANOS_PER_DAY, Timestamp};
+use market_data::{
+    Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, NANOS_PER_DAY, Price,
+    Qty, Quote, Side, Timestamp, Trade,
+};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -55,6 +59,51 @@ pub(crate) fn series(name: &str, bars: Vec<Bar>) -> BarSeries {
     BarSeries::new(InstrumentId::new(name), bars)
 }
 
+/// Returns a trade print of instrument 0 at `ts` (the aggressor does not matter for fills).
+pub(crate) fn trade(ts: Timestamp, price: f64, qty: f64) -> MarketEvent {
+    tick(
+        ts,
+        MarketKind::Trade(Trade {
+            price: Price(price),
+            qty: Qty(qty),
+            aggressor: Side::Buy,
+        }),
+    )
+}
+
+/// Returns a quote of instrument 0 at `ts` with 100 units on each side.
+pub(crate) fn quote(ts: Timestamp, bid: f64, ask: f64) -> MarketEvent {
+    quote_sized(ts, bid, ask, 100.0, 100.0)
+}
+
+/// Returns a quote of instrument 0 at `ts` with given sizes.
+pub(crate) fn quote_sized(
+    ts: Timestamp,
+    bid: f64,
+    ask: f64,
+    bid_qty: f64,
+    ask_qty: f64,
+) -> MarketEvent {
+    tick(
+        ts,
+        MarketKind::Quote(Quote {
+            bid: Price(bid),
+            ask: Price(ask),
+            bid_qty: Qty(bid_qty),
+            ask_qty: Qty(ask_qty),
+        }),
+    )
+}
+
+fn tick(ts: Timestamp, kind: MarketKind) -> MarketEvent {
+    MarketEvent {
+        ts_event: ts,
+        ts_recv: ts,
+        instrument: InstrumentIdx(0),
+        kind,
+    }
+}
+
 /// Returns the default spec: 10,000 cash, no costs, long only, all-in sizing, no risk limits.
 pub(crate) fn spec() -> EngineSpec {
     EngineSpec::default()
@@ -70,16 +119,39 @@ pub(crate) fn run<S: Strategy>(
     run_backtest(spec, data, strategy).expect("backtest runs")
 }
 
-/// A strategy that submits given orders when given bars of their instrument are handled, and
-/// records every execution report it receives.
+/// The account as a strategy saw it while handling one market event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Snapshot {
+    /// The event's timestamp.
+    pub(crate) ts: Timestamp,
+    /// Cash.
+    pub(crate) cash: f64,
+    /// Equity as the context reports it.
+    pub(crate) equity: f64,
+    /// Signed quantity of instrument 0.
+    pub(crate) qty: f64,
+    /// Mark of instrument 0.
+    pub(crate) mark: f64,
+    /// Realized P&L of instrument 0, before fees.
+    pub(crate) realized: f64,
+    /// Unrealized P&L of instrument 0 at its mark.
+    pub(crate) unrealized: f64,
+    /// Fees paid on instrument 0.
+    pub(crate) fees: f64,
+}
+
+/// A strategy that submits given orders when given market events of their instrument are
+/// handled, and records every execution report it receives.
 #[derive(Debug, Default)]
 pub(crate) struct Scripted {
-    /// (bar index of the order's instrument, request), in submission order.
+    /// (event index of the order's instrument, request), in submission order.
     plan: Vec<(usize, OrderRequest)>,
-    /// Bars seen so far, per instrument.
+    /// Market events (bars, trades or quotes) seen so far, per instrument.
     seen: Vec<usize>,
     /// Every report received, shared with the test after the strategy is moved into the engine.
     log: Rc<RefCell<Vec<ExecReport>>>,
+    /// The account at every market event, shared like `log`.
+    snapshots: Rc<RefCell<Vec<Snapshot>>>,
 }
 
 impl Scripted {
@@ -88,7 +160,8 @@ impl Scripted {
         Self::default()
     }
 
-    /// Adds `request`, submitted while bar `index` (0-based) of its instrument is handled.
+    /// Adds `request`, submitted while market event `index` (0-based) of its instrument is
+    /// handled.
     pub(crate) fn at(mut self, index: usize, request: OrderRequest) -> Self {
         self.plan.push((index, request));
         self
@@ -108,15 +181,23 @@ impl Strategy for Scripted {
     fn on_event(
         &mut self,
         event: &EngineEvent,
-        _ctx: &Ctx<'_>,
+        ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
         match event {
             EngineEvent::Exec(report) => self.log.borrow_mut().push(*report),
             EngineEvent::Market(market) => {
-                if !matches!(market.kind, MarketKind::Bar(_)) {
-                    return Ok(());
-                }
+                let pos = ctx.position(InstrumentIdx(0));
+                self.snapshots.borrow_mut().push(Snapshot {
+                    ts: market.ts_event,
+                    cash: ctx.cash(),
+                    equity: ctx.equity(),
+                    qty: pos.qty,
+                    mark: pos.mark,
+                    realized: pos.realized,
+                    unrealized: pos.unrealized(),
+                    fees: pos.fees,
+                });
                 let idx = market.instrument.get();
                 if self.seen.len() <= idx {
                     self.seen.resize(idx + 1, 0);
@@ -141,6 +222,8 @@ pub(crate) struct Run {
     pub(crate) outcome: BacktestOutcome,
     /// Every report the strategy received, in delivery order.
     pub(crate) reports: Vec<ExecReport>,
+    /// The account at every market event, in delivery order.
+    pub(crate) snapshots: Vec<Snapshot>,
 }
 
 impl Run {
@@ -164,10 +247,31 @@ impl Run {
 
 /// Runs `script` over one instrument's `bars` and returns the outcome with the reports it saw.
 pub(crate) fn run_scripted(spec: &EngineSpec, bars: Vec<Bar>, script: Scripted) -> Run {
-    let log = script.log();
+    let (log, snapshots) = (script.log(), Rc::clone(&script.snapshots));
     let outcome = run(spec, &[series("TEST", bars)], script);
     let reports = log.borrow().clone();
-    Run { outcome, reports }
+    let snapshots = snapshots.borrow().clone();
+    Run {
+        outcome,
+        reports,
+        snapshots,
+    }
+}
+
+/// Runs `script` over a tick stream of one instrument and returns the outcome with the reports
+/// and snapshots it saw.
+pub(crate) fn run_ticks(spec: &EngineSpec, events: &[MarketEvent], script: Scripted) -> Run {
+    spec.validate().expect("test spec is valid");
+    let (log, snapshots) = (script.log(), Rc::clone(&script.snapshots));
+    let outcome = run_tick_backtest(spec, vec![InstrumentId::new("TEST")], events, script)
+        .expect("tick backtest runs");
+    let reports = log.borrow().clone();
+    let snapshots = snapshots.borrow().clone();
+    Run {
+        outcome,
+        reports,
+        snapshots,
+    }
 }
 
 /// Asserts that `actual` equals `expected` within a relative tolerance of 1e-9.

@@ -1,0 +1,133 @@
+//! What one market event offers working orders: a bar's open and range, a trade's price, or a
+//! quote's two sides. This is the only thing that differs between matching on bars and on ticks;
+//! the broker's matching loop and fill rules are shared (see `broker.rs`).
+
+use market_data::{Bar, MarketKind, Side};
+
+/// The prices one market event offers working orders: the only thing that differs between
+/// matching on bars and on ticks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Touch {
+    /// A bar: opened at `open`, then ranged over [`low`, `high`].
+    Bar {
+        open: f64,
+        high: f64,
+        low: f64,
+        volume: f64,
+    },
+    /// A trade print: both sides could trade at `price`, for `qty` units.
+    Trade { price: f64, qty: f64 },
+    /// A top-of-book quote: buys take the ask, sells the bid.
+    Quote {
+        bid: f64,
+        ask: f64,
+        bid_qty: f64,
+        ask_qty: f64,
+    },
+}
+
+impl Touch {
+    /// Returns what an event of any kind offers.
+    pub(crate) fn of(kind: &MarketKind) -> Self {
+        match kind {
+            MarketKind::Bar(bar) => Touch::bar(bar),
+            MarketKind::Trade(trade) => Touch::Trade {
+                price: trade.price.0,
+                qty: trade.qty.0,
+            },
+            MarketKind::Quote(quote) => Touch::Quote {
+                bid: quote.bid.0,
+                ask: quote.ask.0,
+                bid_qty: quote.bid_qty.0,
+                ask_qty: quote.ask_qty.0,
+            },
+        }
+    }
+
+    /// Returns what a bar offers.
+    pub(crate) fn bar(bar: &Bar) -> Self {
+        Touch::Bar {
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            volume: bar.volume,
+        }
+    }
+
+    /// Returns what the event offers an order on `side`, or `None` when a quote shows no price
+    /// on the side it would take (a one-sided book).
+    ///
+    /// `arrival` is true on the first event the order can act on; `touch_fills` is the broker's
+    /// `limit_fill_on_touch`.
+    pub(crate) fn reach(self, side: Side, arrival: bool, touch_fills: bool) -> Option<Reach> {
+        let buy = side == Side::Buy;
+        match self {
+            Touch::Bar {
+                open, high, low, ..
+            } => Some(Reach {
+                first: open,
+                best: if buy { low } else { high },
+                worst: if buy { high } else { low },
+                // The open follows a gap in what was seen: a limit it is better than fills there.
+                first_if_better: true,
+                strict: !touch_fills,
+            }),
+            Touch::Trade { price, .. } => Some(Reach::at(price, arrival, !touch_fills)),
+            Touch::Quote { bid, ask, .. } => {
+                let price = if buy { ask } else { bid };
+                // A missing side (NaN or non-positive) has nothing to trade against.
+                (price.is_finite() && price > 0.0).then(|| Reach::at(price, true, false))
+            }
+        }
+    }
+
+    /// Returns the units the volume cap applies to, as [buy side, sell side] budgets.
+    pub(crate) fn volume(self) -> [f64; 2] {
+        match self {
+            Touch::Bar { volume, .. } => [volume; 2],
+            Touch::Trade { qty, .. } => [qty; 2],
+            Touch::Quote {
+                bid_qty, ask_qty, ..
+            } => [ask_qty, bid_qty],
+        }
+    }
+
+    /// Returns which budget of [`Touch::volume`] an order on `side` draws on: a bar's or a
+    /// trade's volume is shared by both sides; a quote's two sides are separate liquidity.
+    pub(crate) fn volume_slot(self, side: Side) -> usize {
+        match (self, side) {
+            (Touch::Quote { .. }, Side::Sell) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// What one event offers an order on its side, in prices for that order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reach {
+    /// The first price the order can trade at: a bar's open, a trade's price, the quoted side.
+    pub(crate) first: f64,
+    /// The best price for the order the event reaches (a bar's low for a buy, high for a sell).
+    pub(crate) best: f64,
+    /// The worst price for the order the event reaches, where stops trigger (a bar's high for a
+    /// buy, low for a sell).
+    pub(crate) worst: f64,
+    /// Whether a limit that `first` is better than fills at `first` rather than at its limit:
+    /// on a bar's open, on a quote, and on a trade only at the order's arrival.
+    pub(crate) first_if_better: bool,
+    /// Whether a limit needs a price strictly through it rather than touching it.
+    pub(crate) strict: bool,
+}
+
+impl Reach {
+    /// Returns the reach of a tick with one price for the order.
+    fn at(price: f64, first_if_better: bool, strict: bool) -> Self {
+        Self {
+            first: price,
+            best: price,
+            worst: price,
+            first_if_better,
+            strict,
+        }
+    }
+}
