@@ -3,7 +3,7 @@
 use crate::sweep::progress_bar;
 use anyhow::{Context, Result, bail};
 use market_data::binance;
-use market_data::columnar::{FileFormat, RecordKind, RecordReader, RecordWriter, TimeRange};
+use market_data::columnar::{Codec, FileFormat, RecordKind, RecordReader, RecordWriter, TimeRange};
 use market_data::csv::{OnInvalid, parse_timestamp, read_bars};
 use market_data::csv_write::{write_bars_csv, write_quotes_csv, write_trades_csv};
 use market_data::inspect::inspect;
@@ -100,6 +100,9 @@ struct SynthArgs {
     /// Rows per part file in the catalog layout.
     #[arg(long, default_value_t = 1 << 20)]
     part_rows: usize,
+    /// Parquet compression: zstd, zstd:<level>, snappy or none.
+    #[arg(long, default_value = "zstd")]
+    compression: Codec,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -125,6 +128,9 @@ struct ConvertArgs {
     /// Add an `instrument` column with this name to the output.
     #[arg(long)]
     instrument: Option<String>,
+    /// Parquet compression: zstd, zstd:<level>, snappy or none.
+    #[arg(long, default_value = "zstd")]
+    compression: Codec,
 }
 
 #[derive(Debug, clap::Args)]
@@ -223,6 +229,7 @@ fn synth(a: &SynthArgs) -> Result<()> {
                     for part in series.bars.chunks(parts) {
                         write_part(
                             &path_of(part[0].ts)?,
+                            a.compression,
                             part,
                             write_bars_csv,
                             |w, p| w.write_bars(p),
@@ -238,6 +245,7 @@ fn synth(a: &SynthArgs) -> Result<()> {
                         for part in ticks.trades.chunks(parts) {
                             write_part(
                                 &path_of(part[0].0)?,
+                                a.compression,
                                 part,
                                 write_trades_csv,
                                 |w, p| w.write_trades(p),
@@ -249,6 +257,7 @@ fn synth(a: &SynthArgs) -> Result<()> {
                         for part in ticks.quotes.chunks(parts) {
                             write_part(
                                 &path_of(part[0].0)?,
+                                a.compression,
                                 part,
                                 write_quotes_csv,
                                 |w, p| w.write_quotes(p),
@@ -279,6 +288,7 @@ fn synth(a: &SynthArgs) -> Result<()> {
 /// Writes `rows` to `path` as CSV with `csv`, or as columnar data with `columnar`.
 fn write_part<T>(
     path: &Path,
+    codec: Codec,
     rows: &[T],
     csv: fn(&Path, &[T]) -> market_data::Result<()>,
     columnar: impl Fn(&mut RecordWriter, &[T]) -> market_data::Result<()>,
@@ -287,7 +297,7 @@ fn write_part<T>(
     if FileFormat::of(path) == Some(FileFormat::Csv) {
         return Ok(csv(path, rows)?);
     }
-    let mut writer = RecordWriter::create(path, kind, None)?;
+    let mut writer = RecordWriter::create_with(path, kind, None, codec)?;
     for chunk in rows.chunks(market_data::columnar::WRITE_BATCH_ROWS) {
         columnar(&mut writer, chunk)?;
     }
@@ -397,7 +407,13 @@ fn convert(a: &ConvertArgs) -> Result<()> {
     }
     let rows = if input == FileFormat::Csv {
         let records = read_csv(&a.input, a.from)?;
-        write_all(&a.output, output, &records, a.instrument.as_deref())?;
+        write_all(
+            &a.output,
+            output,
+            &records,
+            a.instrument.as_deref(),
+            a.compression,
+        )?;
         records.len() as u64
     } else {
         let mut reader = RecordReader::open(&a.input, a.kind.record(), TimeRange::ALL, 65_536)?;
@@ -417,8 +433,12 @@ fn convert(a: &ConvertArgs) -> Result<()> {
             all.len() as u64
         } else {
             let progress = progress_bar(0, "rows");
-            let mut writer =
-                RecordWriter::create(&a.output, a.kind.record(), a.instrument.as_deref())?;
+            let mut writer = RecordWriter::create_with(
+                &a.output,
+                a.kind.record(),
+                a.instrument.as_deref(),
+                a.compression,
+            )?;
             let mut rows = 0;
             while next_batch(&mut reader, &mut batch)? {
                 write_records(&mut writer, &batch)?;
@@ -445,6 +465,7 @@ fn write_all(
     format: FileFormat,
     records: &Records,
     instrument: Option<&str>,
+    codec: Codec,
 ) -> Result<()> {
     if format == FileFormat::Csv {
         return write_csv(path, records);
@@ -454,7 +475,7 @@ fn write_all(
         Records::Trades(_) => RecordKind::Trades,
         Records::Quotes(_) => RecordKind::Quotes,
     };
-    let mut writer = RecordWriter::create(path, kind, instrument)?;
+    let mut writer = RecordWriter::create_with(path, kind, instrument, codec)?;
     write_records(&mut writer, records)?;
     writer.finish()?;
     Ok(())
@@ -554,10 +575,17 @@ fn resample(a: &ResampleArgs) -> Result<()> {
     bars.extend(resampler.finish());
     let format = FileFormat::of(&a.output)
         .with_context(|| format!("{}: unknown extension", a.output.display()))?;
-    write_all(&a.output, format, &Records::Bars(bars.clone()), None)?;
+    let rows_out = bars.len();
+    write_all(
+        &a.output,
+        format,
+        &Records::Bars(bars),
+        None,
+        Codec::Zstd(1),
+    )?;
     println!(
         "{rows} input rows -> {} bars ({rule}) in {:.2} s -> {}",
-        bars.len(),
+        rows_out,
         started.elapsed().as_secs_f64(),
         a.output.display()
     );

@@ -13,7 +13,7 @@ mod write;
 pub use decode::TimeRange;
 pub use read::{DEFAULT_BATCH_ROWS, FileFormat, RecordReader, parquet_time_span, read_bar_file};
 pub use schema::RecordKind;
-pub use write::{DEFAULT_ROW_GROUP_ROWS, RecordWriter, WRITE_BATCH_ROWS, write_bars};
+pub use write::{Codec, DEFAULT_ROW_GROUP_ROWS, RecordWriter, WRITE_BATCH_ROWS, write_bars};
 
 #[cfg(test)]
 mod tests;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// Rows per Parquet row group: large enough for fast scans, small enough that a date-range read
 /// skips most of a file by the groups' statistics.
-pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 20;
+pub const DEFAULT_ROW_GROUP_ROWS: usize = 1 << 17;
 
 /// Bytes per Parquet data page (the crate's default is 1 MiB).
 const DATA_PAGE_BYTES: usize = 128 * 1024;
@@ -52,13 +52,68 @@ impl std::fmt::Debug for RecordWriter {
     }
 }
 
+/// The compression of Parquet files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Zstandard at a level (1 by default: the smallest files per unit of write time here).
+    Zstd(i32),
+    /// Snappy: larger files, less memory and CPU to read.
+    Snappy,
+    /// No compression.
+    Uncompressed,
+}
+
+impl std::str::FromStr for Codec {
+    type Err = String;
+
+    /// Parses `zstd`, `zstd:<level>`, `snappy` or `none`.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let expected = || format!("zstd, zstd:<level 1-22>, snappy or none, found {text:?}");
+        match text {
+            "zstd" => Ok(Codec::Zstd(1)),
+            "snappy" => Ok(Codec::Snappy),
+            "none" | "uncompressed" => Ok(Codec::Uncompressed),
+            _ => match text.strip_prefix("zstd:").map(str::parse::<i32>) {
+                Some(Ok(level)) if (1..=22).contains(&level) => Ok(Codec::Zstd(level)),
+                _ => Err(expected()),
+            },
+        }
+    }
+}
+
+impl Codec {
+    fn parquet(self) -> std::result::Result<Compression, String> {
+        Ok(match self {
+            Codec::Zstd(level) => {
+                Compression::ZSTD(ZstdLevel::try_new(level).map_err(|e| e.to_string())?)
+            }
+            Codec::Snappy => Compression::SNAPPY,
+            Codec::Uncompressed => Compression::UNCOMPRESSED,
+        })
+    }
+}
+
 impl RecordWriter {
     /// Creates `path` (format by extension: Parquet, or Arrow IPC file/stream) for `kind`
-    /// records, with an `instrument` column holding `instrument` when it is given.
+    /// records, with an `instrument` column holding `instrument` when it is given; Parquet is
+    /// zstd-compressed.
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be created, [`Error::Schema`] for an unknown extension.
     pub fn create(path: &Path, kind: RecordKind, instrument: Option<&str>) -> Result<Self> {
+        Self::create_with(path, kind, instrument, Codec::Zstd(1))
+    }
+
+    /// Creates a file as [`RecordWriter::create`] does, compressing Parquet with `codec`.
+    ///
+    /// # Errors
+    /// As [`RecordWriter::create`].
+    pub fn create_with(
+        path: &Path,
+        kind: RecordKind,
+        instrument: Option<&str>,
+        codec: Codec,
+    ) -> Result<Self> {
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("arrow" | "feather" | "ipc") => FileFormat::ArrowFile,
             Some("arrows") => FileFormat::ArrowStream,
@@ -82,13 +137,15 @@ impl RecordWriter {
         };
         let sink = match format {
             FileFormat::Parquet => {
-                let level = ZstdLevel::try_new(1).map_err(|e| failed(e.to_string()))?;
                 let props = WriterProperties::builder()
-                    .set_compression(Compression::ZSTD(level))
+                    .set_compression(codec.parquet().map_err(failed)?)
                     .set_max_row_group_row_count(Some(DEFAULT_ROW_GROUP_ROWS))
                     // A reader holds about one compressed and one decoded page per column: small
                     // pages keep a hundred instruments read side by side within memory bounds.
                     .set_data_page_size_limit(DATA_PAGE_BYTES)
+                    // Prices, sizes and times rarely repeat: a dictionary would not shrink them,
+                    // and a reader keeps each column's dictionary for a whole row group.
+                    .set_dictionary_enabled(false)
                     .build();
                 let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
                     .map_err(|e| failed(e.to_string()))?;
