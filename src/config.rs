@@ -76,6 +76,11 @@ pub(crate) struct DataConfig {
     pub(crate) start: Option<String>,
     /// The first instant no longer read (files and catalogs): bars in `[start, end)` are used.
     pub(crate) end: Option<String>,
+    /// Replay ticks instead of bars: `["trades"]`, `["quotes"]` or both (catalogs).
+    pub(crate) ticks: Option<Vec<TickKind>>,
+    /// Bars built from the trades for the strategy and its features: `1m`, `ticks:100`,
+    /// `volume:5000`, `dollar:1e6` (with `ticks`).
+    pub(crate) resample: Option<String>,
     /// Price process (synthetic): `gbm`.
     pub(crate) model: Option<String>,
     /// Annual drift (synthetic).
@@ -113,6 +118,16 @@ impl DataKind {
             DataKind::Synthetic => "synthetic",
         }
     }
+}
+
+/// A kind of tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TickKind {
+    /// Trade prints.
+    Trades,
+    /// Top-of-book quotes.
+    Quotes,
 }
 
 /// `instruments`: names (csv) or a count (synthetic).
@@ -300,6 +315,46 @@ impl LoadedConfig {
                         ),
                     )));
                 }
+                if let Some(ticks) = &d.ticks {
+                    if d.kind == DataKind::Csv {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            "no ticks for kind = \"csv\" (convert them to Parquet with `quant \
+                             data convert`)",
+                        )));
+                    }
+                    if ticks.is_empty() {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            "[\"trades\"], [\"quotes\"] or both",
+                        )));
+                    }
+                    if ticks.len() > 1 && d.kind != DataKind::Catalog {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            format!(
+                                "one kind of tick for kind = \"{kind}\" (one record kind per \
+                                 file); trades and quotes together come from a catalog"
+                            ),
+                        )));
+                    }
+                }
+                if let Some(rule) = &d.resample {
+                    let trades = d
+                        .ticks
+                        .as_ref()
+                        .is_some_and(|t| t.contains(&TickKind::Trades));
+                    if !trades {
+                        return Err(self.range(RangeError::new(
+                            "data.resample",
+                            "ticks that include trades (`ticks = [\"trades\"]`): bars are built \
+                             from trades",
+                        )));
+                    }
+                    if let Err(e) = rule.parse::<market_data::resample::BarRule>() {
+                        return Err(self.range(RangeError::new("data.resample", e.to_string())));
+                    }
+                }
                 if d.on_invalid == OnInvalid::Skip && d.kind != DataKind::Csv {
                     return Err(self.range(RangeError::new(
                         "data.on_invalid",
@@ -311,6 +366,17 @@ impl LoadedConfig {
                 }
             }
             DataKind::Synthetic => {
+                if d.ticks.is_some() || d.resample.is_some() {
+                    return Err(self.range(RangeError::new(
+                        if d.ticks.is_some() {
+                            "data.ticks"
+                        } else {
+                            "data.resample"
+                        },
+                        "no ticks for kind = \"synthetic\" (generate them with `quant data \
+                         synth --kind trades`)",
+                    )));
+                }
                 if d.end.is_some() {
                     return Err(self.range(RangeError::new(
                         "data.end",

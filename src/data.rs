@@ -1,15 +1,19 @@
 //! Loads the bars a config's `[data]` table names: CSV, Parquet or Arrow files (a file, a folder
 //! or a glob), a catalog folder, or the synthetic generator; or opens a catalog as a stream.
 
-use crate::config::{DataKind, Instruments, LoadedConfig, require_exists};
+use crate::config::{DataKind, Instruments, LoadedConfig, TickKind, require_exists};
 use anyhow::{Result, bail};
 use engine::RangeError;
 use market_data::catalog::{InstrumentFiles, PartsReader, scan};
-use market_data::columnar::{DEFAULT_BATCH_ROWS, RecordKind, TimeRange, read_bar_file};
+use market_data::columnar::{
+    DEFAULT_BATCH_ROWS, RecordKind, RecordReader, TimeRange, read_bar_file,
+};
 use market_data::csv::{parse_timestamp, read_bars};
 use market_data::merge::{BarSource, StepMerger};
 use market_data::synthetic::{SyntheticSpec, generate, parse_interval};
-use market_data::{BarSeries, InstrumentId, SkipReport};
+use market_data::{
+    BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, SkipReport, Timestamp,
+};
 use std::path::PathBuf;
 
 /// The loaded series, one per instrument, with what was skipped per file.
@@ -27,6 +31,13 @@ pub(crate) struct LoadedData {
 /// Names the config key or the file (with line and column, or row and column) at fault.
 pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
     let data = &loaded.config.data;
+    if data.ticks.is_some() {
+        bail!(loaded.range(RangeError::new(
+            "data.ticks",
+            "bars here: ticks are replayed by `quant backtest` only (resample them into bars \
+             with `quant data resample` for this command)",
+        )));
+    }
     let range = time_range(loaded)?;
     let series = match data.kind {
         DataKind::Csv => {
@@ -158,6 +169,130 @@ pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
         instruments,
         merger: StepMerger::new(sources, threads, DEFAULT_BATCH_ROWS),
     }))
+}
+
+/// Ticks of every instrument, merged into one time-ordered stream.
+pub(crate) struct Ticks {
+    /// The instruments, by index.
+    pub(crate) instruments: Vec<InstrumentId>,
+    /// Quotes and trades sorted by (time, instrument); at one time and instrument, quotes come
+    /// before trades and each keeps its file order.
+    pub(crate) events: Vec<MarketEvent>,
+}
+
+/// Loads the config's ticks when `[data] ticks` is set.
+///
+/// # Errors
+/// As [`load`]; a tick that goes back in time across two parts names both.
+pub(crate) fn load_ticks(loaded: &LoadedConfig) -> Result<Option<Ticks>> {
+    let data = &loaded.config.data;
+    let Some(kinds) = &data.ticks else {
+        return Ok(None);
+    };
+    let range = time_range(loaded)?;
+    // Per instrument name: its quote files and its trade files, in time order.
+    let mut files: std::collections::BTreeMap<String, [Vec<PathBuf>; 2]> = Default::default();
+    for &kind in kinds {
+        let (record, slot) = match kind {
+            TickKind::Quotes => (RecordKind::Quotes, 0),
+            TickKind::Trades => (RecordKind::Trades, 1),
+        };
+        if data.kind == DataKind::Catalog {
+            let root = loaded.resolve(data.path.as_deref().unwrap_or_default());
+            require_exists(loaded, "data.path", &root)?;
+            let names = match &data.instruments {
+                Some(Instruments::Names(names)) => Some(names.as_slice()),
+                _ => None,
+            };
+            for part in scan(&root, record, names, range)? {
+                files.entry(part.instrument.to_string()).or_default()[slot] = part.files;
+            }
+        } else {
+            let extensions: &[&str] = if data.kind == DataKind::Parquet {
+                &["parquet", "pq"]
+            } else {
+                &["arrow", "arrows", "feather", "ipc"]
+            };
+            let paths = data_files(loaded, extensions)?;
+            for (path, name) in paths.iter().zip(file_names(loaded, &paths)?) {
+                files.entry(name.to_string()).or_default()[slot] = vec![path.clone()];
+            }
+        }
+    }
+    let mut instruments = Vec::with_capacity(files.len());
+    let mut events = Vec::new();
+    for (index, (name, [quotes, trades])) in files.into_iter().enumerate() {
+        let instrument = InstrumentIdx(index as u32);
+        let event = |ts: Timestamp, kind| MarketEvent {
+            ts_event: ts,
+            ts_recv: ts,
+            instrument,
+            kind,
+        };
+        for (ts, quote) in read_ticks(
+            &quotes,
+            range,
+            RecordKind::Quotes,
+            RecordReader::next_quotes,
+        )? {
+            events.push(event(ts, MarketKind::Quote(quote)));
+        }
+        for (ts, trade) in read_ticks(
+            &trades,
+            range,
+            RecordKind::Trades,
+            RecordReader::next_trades,
+        )? {
+            events.push(event(ts, MarketKind::Trade(trade)));
+        }
+        instruments.push(InstrumentId::new(name));
+    }
+    // Stable: quotes stay before trades at equal (time, instrument), as they were pushed.
+    events.sort_by_key(|e| (e.ts_event, e.instrument));
+    if events.is_empty() {
+        bail!(loaded.range(RangeError::new(
+            "data",
+            "ticks within start/end, but the files hold none",
+        )));
+    }
+    Ok(Some(Ticks {
+        instruments,
+        events,
+    }))
+}
+
+/// Reads the next batch of ticks of one kind (`RecordReader::next_trades` or `next_quotes`).
+type NextTicks<T> = fn(&mut RecordReader, &mut Vec<(Timestamp, T)>) -> market_data::Result<bool>;
+
+/// Reads the ticks of one instrument's parts in order, checking time never goes back from one
+/// part to the next.
+fn read_ticks<T>(
+    parts: &[PathBuf],
+    range: TimeRange,
+    kind: RecordKind,
+    next: NextTicks<T>,
+) -> Result<Vec<(Timestamp, T)>> {
+    let mut ticks: Vec<(Timestamp, T)> = Vec::new();
+    let mut previous: Option<(&PathBuf, Timestamp)> = None;
+    for part in parts {
+        let mut reader = RecordReader::open(part, kind, range, 65_536)?;
+        let start = ticks.len();
+        while next(&mut reader, &mut ticks)? {}
+        if let (Some((earlier, end)), Some((first, _))) = (previous, ticks.get(start))
+            && first < &end
+        {
+            bail!(market_data::Error::Overlap {
+                first: earlier.clone(),
+                first_end: end,
+                second: part.clone(),
+                second_start: *first,
+            });
+        }
+        if let Some((last, _)) = ticks.last() {
+            previous = Some((part, *last));
+        }
+    }
+    Ok(ticks)
 }
 
 /// Lists the catalog's instruments and parts within `range`.

@@ -119,15 +119,20 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
     let loaded = LoadedConfig::load(path)?;
     let c = &loaded.config;
     let streamed = match c.portfolio.mode {
+        _ if c.data.ticks.is_some() => None,
         config::PortfolioMode::Shared => data::open_stream(&loaded)?,
         config::PortfolioMode::Sleeves => None,
     };
-    let (runner::Run { outcome, sleeves }, data) = match streamed {
-        Some(stream) => (
+    let (runner::Run { outcome, sleeves }, data) = match (data::load_ticks(&loaded)?, streamed) {
+        (Some(ticks), _) => (
+            runner::run_ticks(&loaded, ticks)?,
+            data::LoadedData::default(),
+        ),
+        (None, Some(stream)) => (
             runner::run_stream(&loaded, stream)?,
             data::LoadedData::default(),
         ),
-        None => {
+        (None, None) => {
             let data = data::load(&loaded)?;
             (runner::run(&loaded, &data.series)?, data)
         }
@@ -168,10 +173,15 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
         );
     }
     println!(
-        "{} ({}), {} bars, results in {}",
+        "{} ({}), {} {}, results in {}",
         c.name,
         c.strategy.name(),
         outcome.bars_per_instrument.iter().sum::<usize>(),
+        if c.data.ticks.is_some() {
+            "ticks"
+        } else {
+            "bars"
+        },
         dir.display()
     );
     for (label, value) in summary.rows() {

@@ -5,7 +5,7 @@
 //! backtest of its config.
 
 use crate::config::{LoadedConfig, PortfolioMode};
-use crate::data::Stream;
+use crate::data::{Stream, Ticks};
 use anyhow::Result;
 use engine::{BacktestOutcome, RangeError, SleeveSummary};
 use market_data::BarSeries;
@@ -62,6 +62,37 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
         loaded
             .build_strategy()?
             .run_merged(&loaded.engine_spec(), instruments, &mut merger, 0)?;
+    Ok(Run {
+        outcome,
+        sleeves: None,
+    })
+}
+
+/// Runs `loaded` (shared cash) over ticks, with bars built from trades when `[data] resample`
+/// asks for them.
+///
+/// # Errors
+/// As [`run`]; sleeves are refused (ticks replay as one book).
+pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
+    if loaded.config.portfolio.mode == PortfolioMode::Sleeves {
+        return Err(loaded.range(RangeError::new(
+            "portfolio.mode",
+            "\"shared\" with `[data] ticks` (ticks replay as one book)",
+        )));
+    }
+    let bars = match &loaded.config.data.resample {
+        Some(rule) => Some(
+            rule.parse()
+                .map_err(|e| loaded.range(RangeError::new("data.resample", format!("{e}"))))?,
+        ),
+        None => None,
+    };
+    let outcome = loaded.build_strategy()?.run_ticks(
+        &loaded.engine_spec(),
+        ticks.instruments,
+        &ticks.events,
+        bars,
+    )?;
     Ok(Run {
         outcome,
         sleeves: None,

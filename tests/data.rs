@@ -320,3 +320,64 @@ fn trades_resample_into_bars_that_conserve_volume() {
             .all(|l| l.split(',').next().unwrap().ends_with(":00Z") || !l.contains('T'))
     );
 }
+
+#[test]
+fn bar_strategies_run_on_ticks_with_bars_built_from_trades() {
+    let dir = scratch("ticks");
+    let catalog = dir.join("catalog");
+    for kind in ["trades", "quotes"] {
+        ok(&[
+            "data",
+            "synth",
+            "--out",
+            s(&catalog),
+            "--instruments",
+            "2",
+            "--bars",
+            "6000",
+            "--kind",
+            kind,
+            "--interval",
+            "1s",
+            "--part-rows",
+            "2500",
+        ]);
+    }
+    let data = format!(
+        "kind = \"catalog\"\npath = \"{}\"\nticks = [\"trades\", \"quotes\"]\nresample = \"1m\"",
+        s(&catalog)
+    );
+    let a = config(&dir, "ticks_a", &data);
+    let b = config(&dir, "ticks_b", &data);
+    let stdout = ok(&["backtest", s(&a)]);
+    assert!(stdout.contains("24000 ticks"), "{stdout}");
+    ok(&["backtest", s(&b)]);
+    assert_same_results(&dir, "ticks_a", "ticks_b");
+    let fills = text(&dir.join("out/ticks_a/fills.csv"));
+    assert!(fills.lines().count() > 3, "{fills}");
+    // Orders decided on a bar fill on a later tick, never at the bar's boundary itself.
+    for line in fills.lines().skip(1) {
+        assert!(!line.starts_with("2024-01-01T00:00:00Z"), "{line}");
+    }
+
+    let csv = config(
+        &dir,
+        "csv_ticks",
+        "kind = \"csv\"\npath = \"x.csv\"\nticks = [\"trades\"]",
+    );
+    let err = stderr(&quant(&["backtest", s(&csv)]));
+    assert!(err.contains("data.ticks"), "{err}");
+    let quotes_only = config(
+        &dir,
+        "quotes_bars",
+        &format!(
+            "kind = \"catalog\"\npath = \"{}\"\nticks = [\"quotes\"]\nresample = \"1m\"",
+            s(&catalog)
+        ),
+    );
+    let err = stderr(&quant(&["backtest", s(&quotes_only)]));
+    assert!(
+        err.contains("data.resample") && err.contains("trades"),
+        "{err}"
+    );
+}

@@ -14,6 +14,7 @@ use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
+use market_data::resample::{BarRule, Resampler};
 use market_data::{
     Bar, BarSeries, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Quote, Timestamp,
 };
@@ -172,6 +173,34 @@ impl<S: Strategy> Engine<S> {
             self.broker.observe_close(instrument, ts, mark);
         }
         self.dispatch(EngineEvent::Market(*event))
+    }
+
+    /// Delivers a bar built from ticks, complete once a tick at `known_at` fell past its
+    /// interval: the features take it and the strategy sees it, but nothing fills or is marked
+    /// on it (its prices were already traded as ticks). Orders placed on it act on ticks after
+    /// `known_at`.
+    ///
+    /// # Errors
+    /// As [`Engine::on_bar`].
+    pub fn on_tick_bar(
+        &mut self,
+        instrument: InstrumentIdx,
+        known_at: Timestamp,
+        bar: &Bar,
+    ) -> Result<()> {
+        if let Some(features) = self.features.as_mut() {
+            features
+                .update(instrument, bar)
+                .map_err(|source| Error::Feature { ts: bar.ts, source })?;
+        }
+        self.now = known_at;
+        let event = MarketEvent {
+            ts_event: bar.ts,
+            ts_recv: known_at,
+            instrument,
+            kind: MarketKind::Bar(*bar),
+        };
+        self.dispatch(EngineEvent::Market(event))
     }
 
     /// Matches orders on a bar, marks the position and lets the strategy decide; features are
@@ -378,9 +407,55 @@ pub fn run_tick_backtest<S: Strategy>(
     events: &[MarketEvent],
     strategy: S,
 ) -> Result<BacktestOutcome> {
+    run_tick_backtest_with(spec, instruments, events, strategy, None, None)
+}
+
+/// Replays ticks as [`run_tick_backtest`] does and, with `bars`, also builds bars of that rule
+/// from each instrument's trades for the strategy and its `features`: a bar is delivered (see
+/// [`Engine::on_tick_bar`]) just before the first trade past its interval, so bar strategies run
+/// unchanged on ticks and their orders fill at tick prices. The last, unfinished bar of each
+/// instrument is not delivered.
+///
+/// # Errors
+/// As [`run_tick_backtest`], and the feature pipeline's error.
+pub fn run_tick_backtest_with<S: Strategy>(
+    spec: &EngineSpec,
+    instruments: Vec<InstrumentId>,
+    events: &[MarketEvent],
+    strategy: S,
+    features: Option<Box<dyn FeatureSource>>,
+    bars: Option<BarRule>,
+) -> Result<BacktestOutcome> {
     let steps = check_ticks(events, instruments.len())?;
+    let n = instruments.len();
     let mut engine = Engine::new(spec.clone(), instruments, strategy, steps);
+    if let Some(features) = features {
+        engine = engine.with_features(features);
+    }
+    let mut resamplers = match bars {
+        Some(rule) => (0..n)
+            .map(|_| Resampler::try_new(rule))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Feature {
+                ts: events.first().map_or(Timestamp(0), |e| e.ts_event),
+                source: Box::new(e),
+            })?,
+        None => Vec::new(),
+    };
     for (i, event) in events.iter().enumerate() {
+        if let (MarketKind::Trade(trade), Some(resampler)) =
+            (&event.kind, resamplers.get_mut(event.instrument.get()))
+        {
+            let bar = resampler
+                .push_trade(event.ts_event, trade)
+                .map_err(|e| Error::Feature {
+                    ts: event.ts_event,
+                    source: Box::new(e),
+                })?;
+            if let Some(bar) = bar {
+                engine.on_tick_bar(event.instrument, event.ts_event, &bar)?;
+            }
+        }
         engine.on_event(event)?;
         let ts = event.ts_event;
         if events.get(i + 1).is_none_or(|next| next.ts_event != ts) {

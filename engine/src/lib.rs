@@ -35,7 +35,10 @@ pub mod table;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
-pub use engine::{Engine, run_backtest, run_backtest_merged, run_backtest_with, run_tick_backtest};
+pub use engine::{
+    Engine, run_backtest, run_backtest_merged, run_backtest_with, run_tick_backtest,
+    run_tick_backtest_with,
+};
 pub use error::{Error, Result};
 pub use features::FeatureSource;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};

@@ -13,10 +13,11 @@ use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
 use engine::{
     BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_merged,
-    run_backtest_with,
+    run_backtest_with, run_tick_backtest_with,
 };
 use market_data::merge::StepMerger;
-use market_data::{BarSeries, InstrumentId};
+use market_data::resample::BarRule;
+use market_data::{BarSeries, InstrumentId, MarketEvent};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -129,6 +130,32 @@ impl StrategyConfig {
     }
 }
 
+/// Returns the features (and model outputs) computed bar by bar, for runs whose bars are not all
+/// in memory.
+fn streaming_source(
+    pipeline: &Arc<PipelineSpec>,
+    models: Vec<ModelInput>,
+    instruments: &[InstrumentId],
+) -> engine::Result<Option<Box<dyn FeatureSource>>> {
+    if !models.is_empty() {
+        let source =
+            ModelFeatures::streaming(pipeline.clone(), models, instruments).map_err(|source| {
+                engine::Error::Feature {
+                    ts: market_data::Timestamp(0),
+                    source: Box::new(source),
+                }
+            })?;
+        return Ok(Some(Box::new(source)));
+    }
+    if pipeline.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(PipelineRunner::new(
+        pipeline.clone(),
+        instruments.len(),
+    ))))
+}
+
 /// A strategy ready to run, with the feature pipeline it reads.
 pub struct BuiltStrategy {
     /// The strategy.
@@ -149,6 +176,22 @@ impl std::fmt::Debug for BuiltStrategy {
 }
 
 impl BuiltStrategy {
+    /// Runs a backtest of the strategy over ticks (sorted by time and instrument), with bars of
+    /// `bars` built from the trades for the strategy and its features.
+    ///
+    /// # Errors
+    /// Names an instrument no model serves, else returns the engine's error.
+    pub fn run_ticks(
+        self,
+        spec: &EngineSpec,
+        instruments: Vec<InstrumentId>,
+        events: &[MarketEvent],
+        bars: Option<BarRule>,
+    ) -> engine::Result<BacktestOutcome> {
+        let features = streaming_source(&self.pipeline, self.models, &instruments)?;
+        run_tick_backtest_with(spec, instruments, events, self.strategy, features, bars)
+    }
+
     /// Runs a backtest of the strategy over the merged stream `merger` (instrument `i` is
     /// `instruments[i]`), in bounded memory: features and models are computed bar by bar.
     ///
@@ -161,21 +204,7 @@ impl BuiltStrategy {
         merger: &mut StepMerger,
         steps_hint: usize,
     ) -> engine::Result<BacktestOutcome> {
-        let features: Option<Box<dyn FeatureSource>> = if !self.models.is_empty() {
-            let source = ModelFeatures::streaming(self.pipeline.clone(), self.models, &instruments)
-                .map_err(|source| engine::Error::Feature {
-                    ts: market_data::Timestamp(0),
-                    source: Box::new(source),
-                })?;
-            Some(Box::new(source))
-        } else if !self.pipeline.is_empty() {
-            Some(Box::new(PipelineRunner::new(
-                self.pipeline.clone(),
-                instruments.len(),
-            )))
-        } else {
-            None
-        };
+        let features = streaming_source(&self.pipeline, self.models, &instruments)?;
         run_backtest_merged(
             spec,
             instruments,
