@@ -29,6 +29,7 @@ mod tick_property_tests;
 #[cfg(test)]
 mod tick_tests;
 
+pub mod analysis;
 pub mod metrics;
 pub mod report;
 pub mod table;

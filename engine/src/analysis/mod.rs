@@ -1,0 +1,191 @@
+//! The figures of a P&L report, computed once from a run and kept as data.
+//!
+//! [`Analysis`] is what `report.html` shows and what `report.json` stores, so a report can be
+//! rendered again, or compared with another run's, without the run's bars. Series are already
+//! downsampled for charts (min and max of each bucket kept, so no extreme is lost), which keeps
+//! the page small however long the run. A figure that is undefined for a run (Sharpe of a
+//! constant equity, payoff without losing trades) is `None`, shown as "n/a" with a note, never
+//! NaN or infinity.
+
+mod build;
+
+pub use build::{AnalysisInput, PriceInput, analyse};
+
+use serde::{Deserialize, Serialize};
+
+/// How a figure is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A fraction shown as a percentage (0.12 -> 12.00%).
+    Percent,
+    /// A plain ratio (Sharpe, beta): three decimals.
+    Ratio,
+    /// An amount of the account currency: two decimals.
+    Money,
+    /// A whole number.
+    Count,
+    /// A duration in nanoseconds, shown in days (or hours and minutes when short).
+    Duration,
+    /// A UTC instant in nanoseconds since the epoch, shown as a date (or date and time).
+    Date,
+}
+
+/// One named figure of the metrics table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    /// Stable key, as in `summary.json` (`sharpe`, `max_drawdown`...).
+    pub key: String,
+    /// Label for people.
+    pub label: String,
+    /// The value; `None` when undefined for this run (see [`Analysis::notes`]).
+    pub value: Option<f64>,
+    /// How to show it.
+    pub unit: Unit,
+    /// The table group: `Returns`, `Risk`, `Trades` or `Benchmark`.
+    pub group: String,
+}
+
+/// A time series for a chart: parallel columns of UTC nanoseconds and values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// UTC nanoseconds since the epoch, increasing.
+    pub ts: Vec<i64>,
+    /// One value per timestamp (finite; undefined stretches are left out).
+    pub values: Vec<f64>,
+}
+
+/// One drawdown: from a peak of equity to its lowest point and back to the peak's level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drawdown {
+    /// When equity last stood at the peak.
+    pub peak: i64,
+    /// When it was lowest.
+    pub valley: i64,
+    /// When it first regained the peak, or `None` if it had not by the end.
+    pub recovery: Option<i64>,
+    /// The fall from the peak to the valley, as a negative fraction.
+    pub depth: f64,
+    /// Equity points from the peak to the recovery (or to the end).
+    pub periods: usize,
+    /// Time from the peak to the recovery (or to the end), in nanoseconds.
+    pub duration_ns: i64,
+}
+
+/// One year of monthly returns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonthlyRow {
+    /// The calendar year (UTC).
+    pub year: i32,
+    /// Return of each month January..December, `None` for months outside the run.
+    pub months: [Option<f64>; 12],
+    /// Return of the year (of its part within the run).
+    pub total: f64,
+}
+
+/// A histogram of per-period returns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Bin edges, one more than the counts, increasing.
+    pub edges: Vec<f64>,
+    /// Returns in each bin.
+    pub counts: Vec<u64>,
+}
+
+/// Per-instrument figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstrumentRow {
+    /// The instrument.
+    pub name: String,
+    /// Realized plus unrealized P&L, after fees.
+    pub pnl: f64,
+    /// P&L as a fraction of the initial capital.
+    pub contribution: f64,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Share of winning round trips, `None` without any.
+    pub win_rate: Option<f64>,
+    /// Fees paid.
+    pub fees: f64,
+    /// Traded notional.
+    pub turnover: f64,
+}
+
+/// One round trip (or an open position at the end).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TradeRow {
+    /// The instrument.
+    pub instrument: String,
+    /// `long` or `short`.
+    pub side: String,
+    /// Units.
+    pub qty: f64,
+    /// Entry time, UTC nanoseconds.
+    pub entry_ts: i64,
+    /// Average entry price.
+    pub entry_price: f64,
+    /// Exit time, `None` while open.
+    pub exit_ts: Option<i64>,
+    /// Average exit price (the last mark while open).
+    pub exit_price: f64,
+    /// P&L after fees.
+    pub pnl: f64,
+    /// Return on the entry notional.
+    pub ret: f64,
+    /// Fees paid.
+    pub fees: f64,
+}
+
+/// One instrument's prices with the run's fills on them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PriceChart {
+    /// The instrument.
+    pub instrument: String,
+    /// Closes, downsampled.
+    pub close: Series,
+    /// Buy fills: time and price.
+    pub buys: Vec<(i64, f64)>,
+    /// Sell fills: time and price.
+    pub sells: Vec<(i64, f64)>,
+}
+
+/// Everything a P&L report shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// The run's name.
+    pub title: String,
+    /// Strategy, instruments and period in one line.
+    pub subtitle: String,
+    /// The metrics table, in display order.
+    pub metrics: Vec<Metric>,
+    /// Equity, downsampled.
+    pub equity: Series,
+    /// The benchmark's equity on the same capital, and its name.
+    pub benchmark: Option<(String, Series)>,
+    /// Drawdown from the running peak (negative fractions), downsampled.
+    pub underwater: Series,
+    /// Rolling annualised Sharpe ratio over `rolling_window` periods.
+    pub rolling_sharpe: Series,
+    /// Rolling annualised volatility over `rolling_window` periods.
+    pub rolling_volatility: Series,
+    /// Periods in the rolling window.
+    pub rolling_window: usize,
+    /// Share of equity held in positions (net, signed), downsampled.
+    pub exposure: Series,
+    /// Monthly returns, one row per year.
+    pub monthly: Vec<MonthlyRow>,
+    /// Return of each calendar year.
+    pub yearly: Vec<(i32, f64)>,
+    /// Distribution of per-period returns.
+    pub returns: Histogram,
+    /// The five worst drawdowns, worst first.
+    pub worst_drawdowns: Vec<Drawdown>,
+    /// Per-instrument figures, largest P&L first.
+    pub instruments: Vec<InstrumentRow>,
+    /// Every round trip, then open positions.
+    pub trades: Vec<TradeRow>,
+    /// Prices with fills for the first instruments (none when the run kept no bars).
+    pub prices: Vec<PriceChart>,
+    /// Why figures are undefined or charts are empty (no trades, one bar, constant equity...).
+    pub notes: Vec<String>,
+}
