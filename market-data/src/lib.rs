@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod columnar;
 pub mod csv;
 pub mod csv_write;
+pub mod feed;
 pub mod inspect;
 pub mod merge;
 pub mod resample;
