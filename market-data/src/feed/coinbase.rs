@@ -226,7 +226,7 @@ mod tests {
                     bid: Price(21931.98),
                     ask: Price(21933.98),
                     bid_qty: Qty(8000.21),
-                    ask_qty: Qty(8038.077_709_38),
+                    ask_qty: Qty(8_038.077_709_38),
                 },
             }
         );
