@@ -39,6 +39,9 @@ pub(crate) struct BenchArgs {
     /// --catalog-dir first if missing): bars/s and peak RSS.
     #[arg(long)]
     catalog: bool,
+    /// Measure the websocket feed decoders instead: messages/s per format and kind.
+    #[arg(long)]
+    feed: bool,
     /// The catalog folder for --catalog.
     #[arg(long, default_value = "data/bench-catalog")]
     catalog_dir: std::path::PathBuf,
@@ -61,6 +64,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.data {
         return crate::bench_data::run_decode(runs);
+    }
+    if args.feed {
+        return crate::bench_feed::run(runs);
     }
     if args.catalog {
         return crate::bench_data::run_catalog(

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_data;
 mod bench_features;
+mod bench_feed;
 mod bench_ml;
 mod bench_parallel;
 mod config;
