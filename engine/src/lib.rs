@@ -13,6 +13,9 @@ mod order;
 mod outcome;
 mod portfolio;
 mod results;
+pub mod session;
+#[cfg(test)]
+mod session_tests;
 mod sleeves;
 mod strategy;
 mod touch;
@@ -30,6 +33,7 @@ mod tick_property_tests;
 mod tick_tests;
 
 pub mod analysis;
+pub mod journal;
 pub mod metrics;
 pub mod report;
 pub mod table;

@@ -1,0 +1,201 @@
+//! The append-only journal of a live session: every market event the engine used, every order
+//! and every fill, one line each, synced to disk at a set interval.
+//!
+//! The engine is deterministic, so the market events alone rebuild a session: after a crash the
+//! journal's events are replayed into a fresh engine, which arrives at the same positions, cash
+//! and working orders, and the orders and fills it produces on the way must equal the journaled
+//! ones (a check, and the audit trail). A line cut short by a crash is dropped and reported.
+//!
+//! Lines are `M <event json>`, `O <order json>` and `F <fill json>`: plain text, so a journal
+//! can be read with `grep` and `jq`.
+
+use crate::broker::{FillRecord, OrderRecord};
+use market_data::MarketEvent;
+use serde::Serialize;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A journal error: the file and what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("journal {}: {message}", path.display())]
+pub struct JournalError {
+    /// The journal file.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// What a journal held when it was opened.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// The market events, in the order they were used.
+    pub events: Vec<MarketEvent>,
+    /// The orders, as journaled (JSON).
+    pub orders: Vec<String>,
+    /// The fills, as journaled (JSON).
+    pub fills: Vec<String>,
+    /// Bytes of a last line cut short by a crash, dropped.
+    pub torn_bytes: u64,
+}
+
+/// An open journal, appending.
+#[derive(Debug)]
+pub struct Journal {
+    file: BufWriter<File>,
+    path: PathBuf,
+    sync_every: Duration,
+    last_sync: Instant,
+    line: String,
+}
+
+impl Journal {
+    /// Opens the journal at `path` (creating it and its folder if missing), returning what it
+    /// held; new lines are appended and synced at least every `sync_every`.
+    ///
+    /// # Errors
+    /// The file cannot be created, read or repaired, or a complete line does not parse (the
+    /// journal is damaged other than by a crash).
+    pub fn open(path: &Path, sync_every: Duration) -> Result<(Self, Recovered), JournalError> {
+        let fail = |message: String| JournalError {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cannot create: {e}")))?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| fail(format!("cannot open: {e}")))?;
+        let (recovered, good_len) = read(&file, path)?;
+        // Drop a torn last line so the next one starts on a line of its own.
+        file.set_len(good_len)
+            .and_then(|()| file.seek(SeekFrom::End(0)).map(|_| ()))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| fail(format!("cannot repair: {e}")))?;
+        Ok((
+            Self {
+                file: BufWriter::new(file),
+                path: path.to_path_buf(),
+                sync_every,
+                last_sync: Instant::now(),
+                line: String::with_capacity(256),
+            },
+            recovered,
+        ))
+    }
+
+    fn write(&mut self, tag: char, value: &impl Serialize) -> Result<(), JournalError> {
+        self.line.clear();
+        self.line.push(tag);
+        self.line.push(' ');
+        let json = serde_json::to_string(value).map_err(|e| self.error(e.to_string()))?;
+        self.line.push_str(&json);
+        self.line.push('\n');
+        let result = self.file.write_all(self.line.as_bytes());
+        result.map_err(|e| self.error(format!("cannot append: {e}")))?;
+        if self.last_sync.elapsed() >= self.sync_every {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn error(&self, message: String) -> JournalError {
+        JournalError {
+            path: self.path.clone(),
+            message,
+        }
+    }
+
+    /// Appends a market event (before the engine uses it).
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn market(&mut self, event: &MarketEvent) -> Result<(), JournalError> {
+        self.write('M', event)
+    }
+
+    /// Appends an order as it was placed.
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn order(&mut self, order: &OrderRecord) -> Result<(), JournalError> {
+        self.write('O', order)
+    }
+
+    /// Appends a fill.
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn fill(&mut self, fill: &FillRecord) -> Result<(), JournalError> {
+        self.write('F', fill)
+    }
+
+    /// Flushes and syncs everything written so far to disk.
+    ///
+    /// # Errors
+    /// The file cannot be flushed or synced.
+    pub fn sync(&mut self) -> Result<(), JournalError> {
+        self.last_sync = Instant::now();
+        let result = self
+            .file
+            .flush()
+            .and_then(|()| self.file.get_ref().sync_data());
+        result.map_err(|e| self.error(format!("cannot sync: {e}")))
+    }
+}
+
+/// Reads every complete line; returns them and the length of the file up to the last one.
+fn read(file: &File, path: &Path) -> Result<(Recovered, u64), JournalError> {
+    let mut recovered = Recovered::default();
+    let mut reader = BufReader::new(file);
+    let mut line = String::new();
+    let (mut good, mut number) = (0u64, 0usize);
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(|e| JournalError {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        if !line.ends_with('\n') {
+            // Cut short by a crash mid-write: everything before it is intact.
+            recovered.torn_bytes = n as u64;
+            break;
+        }
+        let text = line.trim_end();
+        let bad = |what: &str| JournalError {
+            path: path.to_path_buf(),
+            message: format!("line {number}: {what}: {text:?}"),
+        };
+        match text.split_once(' ') {
+            Some(("M", json)) => recovered.events.push(
+                serde_json::from_str(json)
+                    .map_err(|e| bad(&format!("not a market event ({e})")))?,
+            ),
+            Some(("O", json)) => recovered.orders.push(json.to_owned()),
+            Some(("F", json)) => recovered.fills.push(json.to_owned()),
+            _ => return Err(bad("expected a line starting with M, O or F")),
+        }
+        good += n as u64;
+    }
+    Ok((recovered, good))
+}
+
+/// Returns the JSON a journal line holds for a fill, for comparing a replay with the journal.
+pub(crate) fn fill_json(fill: &FillRecord) -> String {
+    serde_json::to_string(fill).unwrap_or_default()
+}
+
+/// Returns the JSON a journal line holds for an order.
+pub(crate) fn order_json(order: &OrderRecord) -> String {
+    serde_json::to_string(order).unwrap_or_default()
+}

@@ -1,0 +1,239 @@
+//! A live session (paper or live): the backtest engine fed one event at a time from a feed,
+//! with every event journaled before it is used, so a restarted session resumes where the last
+//! one stopped.
+//!
+//! Time steps end when an event with a later timestamp arrives (or the session stops): a feed
+//! delivers events in time order, so this records the same equity curve a backtest of the same
+//! events would.
+
+use crate::engine::Engine;
+use crate::error::Error as EngineError;
+use crate::features::FeatureSource;
+use crate::journal::{Journal, JournalError, Recovered, fill_json, order_json};
+use crate::outcome::BacktestOutcome;
+use crate::{EngineSpec, Strategy};
+use market_data::{InstrumentId, MarketEvent, Timestamp};
+use std::path::Path;
+use std::time::Duration;
+
+/// Why a session stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The engine failed (the strategy, the features).
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// Replaying the journal did not reproduce the journaled orders or fills: the strategy,
+    /// its parameters or the data it reads changed since the journal was written.
+    #[error(
+        "replaying the journal gave a different {what} at #{index}: journaled {journaled}, \
+         replayed {replayed}; the config or strategy changed since the session started (start a \
+         new journal)"
+    )]
+    Diverged {
+        /// `order` or `fill`.
+        what: &'static str,
+        /// Its position.
+        index: usize,
+        /// The journaled JSON (empty when missing).
+        journaled: String,
+        /// The replayed JSON (empty when missing).
+        replayed: String,
+    },
+    /// An event went back in time.
+    #[error("event at {ts} is before the previous one at {previous}: feeds must be in time order")]
+    OutOfOrder {
+        /// The event's time.
+        ts: Timestamp,
+        /// The previous event's time.
+        previous: Timestamp,
+    },
+}
+
+/// What a session found in its journal on start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Resumed {
+    /// Events replayed.
+    pub events: usize,
+    /// Orders and fills re-derived (and checked against the journal).
+    pub orders: usize,
+    /// Fills re-derived.
+    pub fills: usize,
+    /// Bytes of a torn last line dropped.
+    pub torn_bytes: u64,
+    /// The last event's time.
+    pub last: Option<Timestamp>,
+}
+
+/// An engine fed live, with its journal.
+#[derive(Debug)]
+pub struct Session<S> {
+    engine: Engine<S>,
+    journal: Journal,
+    orders_seen: usize,
+    fills_seen: usize,
+    last: Option<Timestamp>,
+}
+
+impl<S: Strategy> Session<S> {
+    /// Starts a session journaled at `journal` (synced every `sync_every`), replaying what the
+    /// journal already holds.
+    ///
+    /// # Errors
+    /// The journal cannot be opened, or its replay diverges from it.
+    pub fn start(
+        spec: &EngineSpec,
+        instruments: Vec<InstrumentId>,
+        strategy: S,
+        features: Option<Box<dyn FeatureSource>>,
+        journal: &Path,
+        sync_every: Duration,
+    ) -> Result<(Self, Resumed), SessionError> {
+        let (journal, recovered) = Journal::open(journal, sync_every)?;
+        let mut engine = Engine::new(spec.clone(), instruments, strategy, recovered.events.len());
+        if let Some(features) = features {
+            engine = engine.with_features(features);
+        }
+        let mut session = Self {
+            engine,
+            journal,
+            orders_seen: 0,
+            fills_seen: 0,
+            last: None,
+        };
+        let resumed = session.replay(&recovered)?;
+        Ok((session, resumed))
+    }
+
+    /// Replays journaled events without journaling them again, checking that they produce the
+    /// journaled orders and fills.
+    fn replay(&mut self, recovered: &Recovered) -> Result<Resumed, SessionError> {
+        for event in &recovered.events {
+            self.apply(event)?;
+        }
+        let broker = self.engine.broker();
+        let replayed_orders: Vec<String> = broker.records().iter().map(order_json).collect();
+        let replayed_fills: Vec<String> = broker.fills().iter().map(fill_json).collect();
+        // Orders are journaled as placed; their later states are not compared.
+        compare("order", &recovered.orders, &replayed_orders, |j, r| {
+            order_id(j) == order_id(r)
+        })?;
+        compare("fill", &recovered.fills, &replayed_fills, |j, r| j == r)?;
+        // Orders and fills the crash kept from the journal are journaled now.
+        for order in &broker.records()[recovered.orders.len().min(broker.records().len())..] {
+            self.journal.order(order)?;
+        }
+        for fill in &broker.fills()[recovered.fills.len().min(broker.fills().len())..] {
+            self.journal.fill(fill)?;
+        }
+        self.journal.sync()?;
+        self.orders_seen = self.engine.broker().records().len();
+        self.fills_seen = self.engine.broker().fills().len();
+        Ok(Resumed {
+            events: recovered.events.len(),
+            orders: self.orders_seen,
+            fills: self.fills_seen,
+            torn_bytes: recovered.torn_bytes,
+            last: self.last,
+        })
+    }
+
+    /// Feeds one event to the engine, closing the previous time step first when it is later.
+    fn apply(&mut self, event: &MarketEvent) -> Result<(), SessionError> {
+        let ts = event.ts_event;
+        match self.last {
+            Some(previous) if ts < previous => {
+                return Err(SessionError::OutOfOrder { ts, previous });
+            }
+            Some(previous) if ts > previous => self.engine.end_step(previous)?,
+            _ => {}
+        }
+        self.last = Some(ts);
+        self.engine.on_event(event)?;
+        Ok(())
+    }
+
+    /// Journals `event`, then feeds it to the engine and journals the orders and fills it
+    /// caused.
+    ///
+    /// # Errors
+    /// The journal or the engine failed, or the event is older than the previous one (it is
+    /// then neither journaled nor used).
+    pub fn on_event(&mut self, event: &MarketEvent) -> Result<(), SessionError> {
+        if let Some(previous) = self.last
+            && event.ts_event < previous
+        {
+            return Err(SessionError::OutOfOrder {
+                ts: event.ts_event,
+                previous,
+            });
+        }
+        self.journal.market(event)?;
+        self.apply(event)?;
+        let broker = self.engine.broker();
+        for order in &broker.records()[self.orders_seen..] {
+            self.journal.order(order)?;
+        }
+        for fill in &broker.fills()[self.fills_seen..] {
+            self.journal.fill(fill)?;
+        }
+        self.orders_seen = broker.records().len();
+        self.fills_seen = broker.fills().len();
+        Ok(())
+    }
+
+    /// Returns the engine, for status lines.
+    pub fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
+    /// Returns the last event's time.
+    pub fn last(&self) -> Option<Timestamp> {
+        self.last
+    }
+
+    /// Closes the last time step, syncs the journal and returns what the session recorded.
+    ///
+    /// # Errors
+    /// The journal cannot be synced or the engine fails closing the step.
+    pub fn finish(mut self) -> Result<BacktestOutcome, SessionError> {
+        if let Some(last) = self.last {
+            self.engine.end_step(last)?;
+        }
+        self.journal.sync()?;
+        Ok(self.engine.finish())
+    }
+}
+
+/// Returns the `id` field of an order's JSON.
+fn order_id(json: &str) -> Option<u64> {
+    serde_json::from_str::<serde_json::Value>(json)
+        .ok()?
+        .get("id")?
+        .as_u64()
+}
+
+/// Checks that every journaled item matches the replayed one at its position.
+fn compare(
+    what: &'static str,
+    journaled: &[String],
+    replayed: &[String],
+    same: impl Fn(&str, &str) -> bool,
+) -> Result<(), SessionError> {
+    for (index, j) in journaled.iter().enumerate() {
+        match replayed.get(index) {
+            Some(r) if same(j, r) => {}
+            other => {
+                return Err(SessionError::Diverged {
+                    what,
+                    index,
+                    journaled: j.clone(),
+                    replayed: other.cloned().unwrap_or_default(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
