@@ -1,6 +1,8 @@
 //! Sessions: a journaled session gives the backtest's results, and one killed mid-run and
 //! restarted resumes with the same positions, orders and fills, none twice.
 
+#![allow(clippy::unwrap_used)]
+
 use crate::journal::Journal;
 use crate::order::{OrderRequest, Size};
 use crate::session::{Session, SessionError};
