@@ -37,6 +37,10 @@ pub struct ReturnMetrics {
     pub omega: f64,
     /// 95th over 5th percentile of returns, in absolute value ([`tail_ratio`]).
     pub tail_ratio: f64,
+    /// Skewness of returns, biased, as scipy's default ([`skew`]).
+    pub skew: f64,
+    /// Excess (Fisher) kurtosis of returns, biased, as scipy's default ([`kurtosis`]).
+    pub kurtosis: f64,
 }
 
 impl ReturnMetrics {
@@ -61,6 +65,8 @@ impl ReturnMetrics {
             stability: stability(&r),
             omega: omega(&r),
             tail_ratio: tail_ratio_of_sorted(&sorted_r),
+            skew: skew(&r),
+            kurtosis: kurtosis(&r),
         }
     }
 }
@@ -290,6 +296,209 @@ pub fn tail_ratio(returns: &[f64]) -> f64 {
 fn tail_ratio_of_sorted(sorted: &[f64]) -> f64 {
     let ratio = percentile_of_sorted(sorted, 95.0).abs() / percentile_of_sorted(sorted, 5.0).abs();
     if ratio.is_finite() { ratio } else { f64::NAN }
+}
+
+/// Returns the skewness of returns, `m3 / m2^1.5` with population (biased) central moments:
+/// scipy's `stats.skew` default (`bias=True`), which empyrical and pyfolio use.
+///
+/// `NaN` without returns or when the returns do not vary (scipy's own zero-variance test).
+pub fn skew(returns: &[f64]) -> f64 {
+    match central_moments(returns) {
+        Some((m2, m3, _)) => m3 / m2.powf(1.5),
+        None => f64::NAN,
+    }
+}
+
+/// Returns the excess (Fisher) kurtosis of returns, `m4 / m2² - 3` with population (biased)
+/// central moments: scipy's `stats.kurtosis` default (`fisher=True, bias=True`), so a normal
+/// distribution scores 0.
+///
+/// `NaN` without returns or when the returns do not vary.
+pub fn kurtosis(returns: &[f64]) -> f64 {
+    match central_moments(returns) {
+        Some((m2, _, m4)) => m4 / (m2 * m2) - 3.0,
+        None => f64::NAN,
+    }
+}
+
+/// The 2nd, 3rd and 4th population central moments, or `None` when they cannot scale a ratio:
+/// no values, or a variance that scipy treats as zero (`m2 <= (1e-15 * mean)²`, float64's
+/// resolution), so rounding noise in a constant series never yields a huge skew.
+fn central_moments(values: &[f64]) -> Option<(f64, f64, f64)> {
+    if values.is_empty() {
+        return None;
+    }
+    let n = values.len() as f64;
+    let m = mean(values);
+    let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
+    for v in values {
+        let d = v - m;
+        let d2 = d * d;
+        m2 += d2;
+        m3 += d2 * d;
+        m4 += d2 * d2;
+    }
+    let (m2, m3, m4) = (m2 / n, m3 / n, m4 / n);
+    (m2 > (1e-15 * m).powi(2) && m2.is_finite()).then_some((m2, m3, m4))
+}
+
+/// A strategy's figures relative to a benchmark, with empyrical's conventions (risk-free 0).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RelativeMetrics {
+    /// Annualised alpha: `(1 + mean(r - beta * b))^ppy - 1`, as empyrical's `alpha`.
+    pub alpha: f64,
+    /// `cov(r, b) / var(b)` (both with ddof 1, so the ratio equals empyrical's ddof 0 one).
+    pub beta: f64,
+    /// `mean(r - b) / std(r - b, ddof = 1) * sqrt(ppy)`.
+    pub information_ratio: f64,
+    /// `std(r - b, ddof = 1) * sqrt(ppy)`.
+    pub tracking_error: f64,
+}
+
+impl RelativeMetrics {
+    /// Returns the figures of `equity` against `benchmark` (two curves on the same steps; a
+    /// longer one is cut to the shorter), annualised with `periods_per_year`.
+    ///
+    /// Each is `NaN` when undefined: fewer than 2 returns, a benchmark that never moves (beta,
+    /// alpha), or active returns that never vary (information ratio).
+    pub fn from_equity(equity: &[f64], benchmark: &[f64], periods_per_year: f64) -> Self {
+        let n = equity.len().min(benchmark.len());
+        let r = simple_returns(&equity[..n]);
+        let b = simple_returns(&benchmark[..n]);
+        Self::from_returns(&r, &b, periods_per_year)
+    }
+
+    /// Returns the figures of returns `r` against benchmark returns `b`, paired by position.
+    pub fn from_returns(r: &[f64], b: &[f64], periods_per_year: f64) -> Self {
+        let n = r.len().min(b.len());
+        let (r, b) = (&r[..n], &b[..n]);
+        let undefined = Self {
+            alpha: f64::NAN,
+            beta: f64::NAN,
+            information_ratio: f64::NAN,
+            tracking_error: f64::NAN,
+        };
+        if n < 2 {
+            return undefined;
+        }
+        let (mr, mb) = (mean(r), mean(b));
+        let (mut cov, mut var_b) = (0.0, 0.0);
+        for (x, y) in r.iter().zip(b) {
+            cov += (x - mr) * (y - mb);
+            var_b += (y - mb) * (y - mb);
+        }
+        let ddof1 = (n - 1) as f64;
+        let (cov, var_b) = (cov / ddof1, var_b / ddof1);
+        let beta = if var_b > 0.0 { cov / var_b } else { f64::NAN };
+        let excess: Vec<f64> = r.iter().zip(b).map(|(x, y)| x - beta * y).collect();
+        let alpha = (1.0 + mean(&excess)).powf(periods_per_year) - 1.0;
+        let active: Vec<f64> = r.iter().zip(b).map(|(x, y)| x - y).collect();
+        let active_std = sample_std(&active);
+        let information_ratio = if active_std > 0.0 {
+            mean(&active) / active_std * periods_per_year.sqrt()
+        } else {
+            f64::NAN
+        };
+        Self {
+            alpha,
+            beta,
+            information_ratio,
+            tracking_error: active_std * periods_per_year.sqrt(),
+        }
+    }
+}
+
+/// Returns the payoff ratio of trade P&Ls: the mean winning P&L over the absolute mean losing
+/// P&L (trades at exactly 0 count as neither). `NaN` without a winning or without a losing trade.
+pub fn payoff_ratio(pnls: &[f64]) -> f64 {
+    let mean_of = |keep: fn(f64) -> bool| {
+        let kept: Vec<f64> = pnls.iter().copied().filter(|&p| keep(p)).collect();
+        mean(&kept)
+    };
+    let (win, loss) = (mean_of(|p| p > 0.0), mean_of(|p| p < 0.0));
+    if win.is_nan() || loss.is_nan() {
+        f64::NAN
+    } else {
+        win / loss.abs()
+    }
+}
+
+/// Returns the annualised Sharpe ratio of each trailing `window` of returns: element `t` covers
+/// `returns[t + 1 - window..=t]`, as [`sharpe`] would compute it. `NaN` before the first full
+/// window, where the window's returns do not vary, or when `window < 2`.
+pub fn rolling_sharpe(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<f64> {
+    rolling_mean_var(returns, window)
+        .into_iter()
+        .map(|(m, var)| {
+            if var > 0.0 {
+                m / var.sqrt() * periods_per_year.sqrt()
+            } else {
+                f64::NAN
+            }
+        })
+        .collect()
+}
+
+/// Returns the annualised volatility of each trailing `window` of returns, aligned as in
+/// [`rolling_sharpe`] (`NaN` before the first full window or when `window < 2`).
+pub fn rolling_volatility(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<f64> {
+    rolling_mean_var(returns, window)
+        .into_iter()
+        .map(|(_, var)| var.sqrt() * periods_per_year.sqrt())
+        .collect()
+}
+
+/// Mean and sample variance of each trailing window, in O(n) whatever the window.
+///
+/// A minute-bar year holds ~100k returns and a month-long window ~8k, so recomputing every
+/// window would cost ~10^9 operations. Sums slide instead, shifted by a value of the window to
+/// limit cancellation and recomputed exactly once per window length so rounding cannot build up.
+/// A window of identical returns (a flat stretch with no position) gets a variance of exactly 0,
+/// not rounding noise that would read as an enormous Sharpe ratio.
+fn rolling_mean_var(values: &[f64], window: usize) -> Vec<(f64, f64)> {
+    let mut out = vec![(f64::NAN, f64::NAN); values.len()];
+    if window < 2 || values.len() < window {
+        return out;
+    }
+    let w = window as f64;
+    let (mut shift, mut s1, mut s2) = (0.0, 0.0, 0.0);
+    let mut run = 0;
+    for t in 0..values.len() {
+        run = if t > 0 && values[t] == values[t - 1] {
+            run + 1
+        } else {
+            1
+        };
+        let Some(start) = (t + 1).checked_sub(window) else {
+            continue;
+        };
+        if start % window == 0 {
+            shift = values[start];
+            (s1, s2) = (0.0, 0.0);
+            for v in &values[start..=t] {
+                let y = v - shift;
+                s1 += y;
+                s2 += y * y;
+            }
+        } else {
+            let (y_in, y_out) = (values[t] - shift, values[start - 1] - shift);
+            s1 += y_in - y_out;
+            s2 += y_in * y_in - y_out * y_out;
+        }
+        out[t] = if run >= window {
+            (values[t], 0.0)
+        } else {
+            let var = (s2 - s1 * s1 / w) / (w - 1.0);
+            if var > 0.0 {
+                (shift + s1 / w, var)
+            } else {
+                // Cancellation ate a tiny but real variance: measure this window directly.
+                let slice = &values[start..=t];
+                (mean(slice), sample_std(slice).powi(2))
+            }
+        };
+    }
+    out
 }
 
 /// Returns the bars per year implied by the median spacing of `timestamps_ns` (UTC ns, ascending).
@@ -550,6 +759,119 @@ mod tests {
         let m = ReturnMetrics::from_equity(&[100.0, 90.0], 252.0);
         assert_eq!((m.max_drawdown_duration, m.var_95), (1, m.cvar_95));
         assert_nan(m.sharpe, "sharpe of one return");
+    }
+
+    #[test]
+    fn moments_of_a_two_point_distribution() {
+        // p = 0.6 at +10%, q = 0.4 at -10%: skew (q - p) / sqrt(pq), excess kurtosis
+        // (1 - 6pq) / pq, whatever the two values.
+        let r = [0.1, -0.1, 0.1, 0.1, -0.1];
+        let (p, q): (f64, f64) = (0.6, 0.4);
+        assert_rel(skew(&r), (q - p) / (p * q).sqrt(), "skew");
+        assert_rel(kurtosis(&r), (1.0 - 6.0 * p * q) / (p * q), "kurtosis");
+        // Symmetric: no skew; uniform on four points: excess kurtosis -1.36.
+        assert!(skew(&[1.0, 2.0, 3.0]).abs() < 1e-15);
+        assert_rel(
+            kurtosis(&[1.0, 2.0, 3.0, 4.0]),
+            2.5625 / 1.5625 - 3.0,
+            "uniform",
+        );
+        for flat in [&[][..], &[0.01][..], &[0.01; 9][..]] {
+            assert_nan(skew(flat), "skew of no spread");
+            assert_nan(kurtosis(flat), "kurtosis of no spread");
+        }
+    }
+
+    #[test]
+    fn relative_metrics_of_a_levered_benchmark() {
+        // r = 2b + 0.001: beta 2, alpha 0.001 a period.
+        let b = [0.01, -0.02, 0.015, 0.005, -0.01];
+        let r: Vec<f64> = b.iter().map(|x| 2.0 * x + 0.001).collect();
+        let m = RelativeMetrics::from_returns(&r, &b, 252.0);
+        let mb = b.iter().sum::<f64>() / 5.0;
+        let sd = (b.iter().map(|x| (x - mb).powi(2)).sum::<f64>() / 4.0).sqrt();
+        assert_rel(m.beta, 2.0, "beta");
+        assert_rel(m.alpha, 1.001f64.powf(252.0) - 1.0, "alpha");
+        assert_rel(m.tracking_error, sd * 252.0f64.sqrt(), "tracking error");
+        assert_rel(
+            m.information_ratio,
+            (mb + 0.001) / sd * 252.0f64.sqrt(),
+            "information ratio",
+        );
+        let same = RelativeMetrics::from_returns(&b, &b, 252.0);
+        assert_eq!((same.beta, same.tracking_error), (1.0, 0.0));
+        assert_nan(
+            same.information_ratio,
+            "information ratio of the benchmark itself",
+        );
+        let flat = RelativeMetrics::from_returns(&b, &[0.0; 5], 252.0);
+        assert_nan(flat.beta, "beta on a flat benchmark");
+        assert_nan(flat.alpha, "alpha on a flat benchmark");
+        assert_nan(
+            RelativeMetrics::from_returns(&[0.1], &[0.2], 252.0).beta,
+            "one",
+        );
+    }
+
+    #[test]
+    fn payoff_ratio_needs_wins_and_losses() {
+        assert_rel(
+            payoff_ratio(&[30.0, -10.0, 50.0, -20.0, 0.0]),
+            40.0 / 15.0,
+            "payoff",
+        );
+        assert_nan(payoff_ratio(&[-1.0, -2.0]), "no wins");
+        assert_nan(payoff_ratio(&[1.0]), "no losses");
+        assert_nan(payoff_ratio(&[]), "no trades");
+    }
+
+    #[test]
+    fn rolling_windows_equal_plain_loops() {
+        // Varying returns, then a flat stretch longer than the window, then varying again:
+        // long enough for several exact recomputations of the sliding sums.
+        let r: Vec<f64> = (0..1_000)
+            .map(|i| {
+                if (400..520).contains(&i) {
+                    0.0
+                } else {
+                    ((i * 7_919 % 101) as f64 - 50.0) * 1e-4 + 3e-4
+                }
+            })
+            .collect();
+        let w = 50;
+        let (sharpes, vols) = (
+            rolling_sharpe(&r, w, 252.0),
+            rolling_volatility(&r, w, 252.0),
+        );
+        assert_eq!((sharpes.len(), vols.len()), (r.len(), r.len()));
+        for t in 0..r.len() {
+            if t + 1 < w {
+                assert!(sharpes[t].is_nan() && vols[t].is_nan(), "{t}");
+                continue;
+            }
+            let window = &r[t + 1 - w..=t];
+            let m = window.iter().sum::<f64>() / w as f64;
+            let sd = (window.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (w - 1) as f64).sqrt();
+            if sd == 0.0 {
+                assert!(sharpes[t].is_nan(), "{t}: flat window has no Sharpe");
+                assert_eq!(vols[t], 0.0, "{t}");
+            } else {
+                let expected = m / sd * 252.0f64.sqrt();
+                assert!(
+                    (sharpes[t] - expected).abs() <= 1e-9 * expected.abs(),
+                    "{t}"
+                );
+                let expected = sd * 252.0f64.sqrt();
+                assert!((vols[t] - expected).abs() <= 1e-9 * expected, "{t}");
+            }
+        }
+        assert!(sharpes[469].is_nan() && !sharpes[600].is_nan());
+        assert!(
+            rolling_sharpe(&r[..10], 50, 252.0)
+                .iter()
+                .all(|x| x.is_nan())
+        );
+        assert!(rolling_sharpe(&r, 1, 252.0).iter().all(|x| x.is_nan()));
     }
 
     /// Stamps of `per_day` bars one minute apart from 14:30 UTC on `days` weekdays.

@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::analysis::calendar::civil_from_days;
+use crate::analysis::downsample_indices;
 use crate::metrics::drawdown_series;
 
 // `write!` into a `String` cannot fail, so its `Result` is dropped with `let _`.
@@ -412,33 +414,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     html
 }
 
-/// Keeps at most `max_points` finite points as (index, value): all of them when they fit, else
-/// the min and the max of each of `max_points / 2` equal buckets, in index order, so peaks and
-/// troughs survive.
+/// Keeps at most `max_points` finite points as (index, value), by the shared rule of
+/// [`downsample_indices`]: the min and the max of each bucket, so peaks and troughs survive.
 fn downsample(values: &[f64], max_points: usize) -> Vec<(usize, f64)> {
-    let finite = |(_, v): &(usize, f64)| v.is_finite();
-    if values.len() <= max_points {
-        return values.iter().copied().enumerate().filter(finite).collect();
-    }
-    let bucket = values.len().div_ceil((max_points / 2).max(1));
-    let mut out = Vec::with_capacity(max_points);
-    for (b, chunk) in values.chunks(bucket).enumerate() {
-        let points = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (b * bucket + i, v))
-            .filter(finite);
-        let lo = points.clone().min_by(|a, b| a.1.total_cmp(&b.1));
-        let hi = points.max_by(|a, b| a.1.total_cmp(&b.1));
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            let (a, b) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
-            out.push(a);
-            if b.0 != a.0 {
-                out.push(b);
-            }
-        }
-    }
-    out
+    downsample_indices(values, max_points)
+        .into_iter()
+        .map(|i| (i, values[i]))
+        .collect()
 }
 
 fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -499,24 +481,6 @@ fn fmt_number(v: f64, decimals: usize) -> String {
 fn format_date(ns: i64) -> String {
     let (y, m, d) = civil_from_days(ns.div_euclid(NS_PER_DAY));
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Returns (year, month 1..=12, day) of a count of days since 1970-01-01, in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`), to avoid a date crate for one label.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        yoe + era * 400 + i64::from(month <= 2),
-        month as u32,
-        day as u32,
-    )
 }
 
 /// Escapes the five HTML-significant characters, for text and attribute values alike.

@@ -3,7 +3,9 @@
 //! `report.html`).
 
 use crate::error::{Error, Result};
-use crate::metrics::{ReturnMetrics, drawdown_series, infer_periods_per_year};
+use crate::metrics::{
+    RelativeMetrics, ReturnMetrics, drawdown_series, infer_periods_per_year, payoff_ratio,
+};
 use crate::outcome::BacktestOutcome;
 use crate::portfolio::TradeRecord;
 use crate::report::{ReportInput, render_html};
@@ -57,6 +59,16 @@ pub struct Summary {
     pub var_95: f64,
     /// Mean of the worst 5% of per-period returns.
     pub cvar_95: f64,
+    /// Skewness of per-period returns (biased, scipy's default).
+    pub skew: f64,
+    /// Excess (Fisher) kurtosis of per-period returns (biased, scipy's default).
+    pub kurtosis: f64,
+    /// Sum of gains over sum of losses of per-period returns (threshold 0).
+    pub omega: f64,
+    /// |95th percentile| over |5th percentile| of per-period returns.
+    pub tail_ratio: f64,
+    /// R² of a linear fit to cumulative log returns.
+    pub stability: f64,
     /// Closed round trips.
     pub trades: usize,
     /// Round trips still open at the end.
@@ -67,12 +79,24 @@ pub struct Summary {
     pub profit_factor: f64,
     /// Mean P&L per closed trade.
     pub expectancy: f64,
+    /// Mean winning P&L over |mean losing P&L| of closed trades.
+    pub payoff_ratio: f64,
+    /// Mean time from entry to exit of closed trades, in nanoseconds.
+    pub avg_holding_time_ns: f64,
     /// Commission paid.
     pub fees: f64,
     /// Share of periods in which a position was held at any time.
     pub exposure: f64,
     /// Traded notional over mean equity.
     pub turnover: f64,
+    /// Annualised alpha against the benchmark (set by [`Summary::with_benchmark`]).
+    pub alpha: f64,
+    /// Beta against the benchmark (set by [`Summary::with_benchmark`]).
+    pub beta: f64,
+    /// Information ratio against the benchmark (set by [`Summary::with_benchmark`]).
+    pub information_ratio: f64,
+    /// Annualised tracking error against the benchmark (set by [`Summary::with_benchmark`]).
+    pub tracking_error: f64,
     /// The annualisation used.
     pub periods_per_year: f64,
     /// Number of periods (time steps) in the equity curve.
@@ -86,6 +110,9 @@ pub struct Summary {
 impl Summary {
     /// Computes the summary of a run; `periods_per_year` overrides the one inferred from the
     /// spacing of the timestamps.
+    ///
+    /// Figures against a benchmark are `NaN` (null in `summary.json`) until
+    /// [`Summary::with_benchmark`] sets them.
     pub fn new(outcome: &BacktestOutcome, periods_per_year: Option<f64>) -> Self {
         let curve = &outcome.curve;
         let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
@@ -136,6 +163,11 @@ impl Summary {
             calmar: m.calmar,
             var_95: m.var_95,
             cvar_95: m.cvar_95,
+            skew: m.skew,
+            kurtosis: m.kurtosis,
+            omega: m.omega,
+            tail_ratio: m.tail_ratio,
+            stability: m.stability,
             trades: trades.len(),
             open_trades: outcome.open_trades.len(),
             win_rate: if trades.is_empty() {
@@ -153,14 +185,42 @@ impl Summary {
             } else {
                 trades.iter().map(|t| t.pnl).sum::<f64>() / n
             },
+            payoff_ratio: payoff_ratio(&trades.iter().map(|t| t.pnl).collect::<Vec<_>>()),
+            avg_holding_time_ns: if trades.is_empty() {
+                f64::NAN
+            } else {
+                // Summed as f64: nanosecond spans of many long trades could overflow an i64.
+                trades
+                    .iter()
+                    .map(|t| (t.exit_time.0 - t.entry_time.0) as f64)
+                    .sum::<f64>()
+                    / n
+            },
             fees: outcome.fees,
             exposure: outcome.exposed_steps as f64 / curve.len().max(1) as f64,
             turnover: outcome.traded_notional / mean_equity,
+            alpha: f64::NAN,
+            beta: f64::NAN,
+            information_ratio: f64::NAN,
+            tracking_error: f64::NAN,
             periods_per_year: ppy,
             periods: curve.len(),
             halted_at: outcome.halted_at.map(|t| t.to_string()),
             instruments,
         }
+    }
+
+    /// Returns the summary with its figures against `benchmark`: the benchmark's equity on the
+    /// run's steps (e.g. [`crate::analysis::buy_and_hold`]'s), so `summary.json` carries the
+    /// same alpha, beta, information ratio and tracking error as the report.
+    pub fn with_benchmark(mut self, outcome: &BacktestOutcome, benchmark: &[f64]) -> Self {
+        let m =
+            RelativeMetrics::from_equity(&outcome.curve.equity, benchmark, self.periods_per_year);
+        self.alpha = m.alpha;
+        self.beta = m.beta;
+        self.information_ratio = m.information_ratio;
+        self.tracking_error = m.tracking_error;
+        self
     }
 
     /// Returns the rows of the console and report summary: label and formatted value.

@@ -81,6 +81,19 @@ impl Row {
             periods,
             halted_at: _,
             instruments: _,
+            // Report figures, not (yet) sweep columns: adding columns changes the sweep table
+            // and journal format, which old journals could then not resume.
+            skew: _,
+            kurtosis: _,
+            omega: _,
+            tail_ratio: _,
+            stability: _,
+            payoff_ratio: _,
+            avg_holding_time_ns: _,
+            alpha: _,
+            beta: _,
+            information_ratio: _,
+            tracking_error: _,
         } = summary;
         let metrics = vec![
             *initial_cash,

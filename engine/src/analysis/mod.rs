@@ -6,10 +6,40 @@
 //! the page small however long the run. A figure that is undefined for a run (Sharpe of a
 //! constant equity, payoff without losing trades) is `None`, shown as "n/a" with a note, never
 //! NaN or infinity.
+//!
+//! Conventions beyond DESIGN.md's "Metric conventions" (all figures are per equity step):
+//! - skew and kurtosis are scipy's defaults as empyrical and pyfolio use them: biased
+//!   (population) moments, kurtosis in excess of the normal's 3 (Fisher);
+//! - the benchmark is buy and hold without fees ([`buy_and_hold`]); beta = cov(r, b) / var(b),
+//!   alpha = (1 + mean(r - beta b))^P - 1, information ratio = mean(r - b) / std(r - b) x
+//!   sqrt(P), tracking error = std(r - b) x sqrt(P), standard deviations with ddof 1;
+//! - payoff ratio = mean winning P&L / |mean losing P&L| of closed trades; average holding time
+//!   is over closed trades, entry fill to exit fill;
+//! - exposure (the series) is net: (equity - cash) / equity, so a hedged book reads near 0;
+//!   "time in market" (the metric) is the share of steps with any position;
+//! - monthly and yearly returns chain UTC period-end equity, the first from the initial capital;
+//! - drawdown periods run from a peak to the first point back at its level (equal counts), and
+//!   `Unit::Date` values are nanoseconds as `f64` (exact to about 0.3 µs).
 
+mod benchmark;
 mod build;
+pub(crate) mod calendar;
+mod drawdowns;
+mod figures;
+mod histogram;
+mod periodic;
+mod prices;
+mod series;
+mod terminal;
+mod trades;
 
-pub use build::{AnalysisInput, PriceInput, analyse};
+#[cfg(test)]
+mod tests;
+
+pub use benchmark::{Benchmark, NoBenchmark, buy_and_hold};
+pub use build::{AnalysisInput, PriceInput, analyse, rolling_window};
+pub use series::{MAX_POINTS, downsample_indices};
+pub use terminal::terminal_summary;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,58 @@
+//! UTC calendar arithmetic on nanosecond timestamps, without a date crate.
+//!
+//! Monthly and yearly returns, and date labels, need only the civil date of an instant; the
+//! engine keeps chrono out of its dependencies, so the conversion is done here once.
+
+use market_data::NANOS_PER_DAY;
+
+/// Returns (year, month 1..=12, day) of a count of days since 1970-01-01, in the proleptic
+/// Gregorian calendar (Howard Hinnant's `civil_from_days`).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        yoe + era * 400 + i64::from(month <= 2),
+        month as u32,
+        day as u32,
+    )
+}
+
+/// Returns the UTC (year, month 1..=12) of an instant in nanoseconds.
+pub(crate) fn year_month(ns: i64) -> (i64, u32) {
+    let (year, month, _) = civil_from_days(ns.div_euclid(NANOS_PER_DAY));
+    (year, month)
+}
+
+/// Formats an instant as `YYYY-MM-DD`, plus ` HH:MM` when it is not midnight UTC (intraday
+/// runs need the time to tell bars apart).
+pub(crate) fn format_instant(ns: i64) -> String {
+    let (y, m, d) = civil_from_days(ns.div_euclid(NANOS_PER_DAY));
+    let minutes = ns.rem_euclid(NANOS_PER_DAY) / 60_000_000_000;
+    if ns.rem_euclid(NANOS_PER_DAY) == 0 {
+        format!("{y:04}-{m:02}-{d:02}")
+    } else {
+        format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+            minutes / 60,
+            minutes % 60
+        )
+    }
+}
+
+/// Formats a span of nanoseconds for people: days with one decimal from a day up, else hours
+/// and minutes.
+pub(crate) fn format_span(ns: f64) -> String {
+    let day = NANOS_PER_DAY as f64;
+    if ns.abs() >= day {
+        format!("{:.1} days", ns / day)
+    } else {
+        let minutes = (ns / 60e9).round() as i64;
+        format!("{}h {:02}m", minutes / 60, minutes % 60)
+    }
+}

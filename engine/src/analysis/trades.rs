@@ -1,0 +1,82 @@
+//! Trade list and per-instrument attribution.
+
+use super::{InstrumentRow, TradeRow};
+use crate::outcome::BacktestOutcome;
+use crate::portfolio::TradeRecord;
+use crate::results::Summary;
+use market_data::Side;
+
+/// Returns every closed round trip in closing order, then the trades still open at the end.
+///
+/// A figure that is not finite (a trade entered at a price of 0 has no return) is written as 0,
+/// so the list always serialises as numbers.
+pub(crate) fn trade_rows(outcome: &BacktestOutcome) -> Vec<TradeRow> {
+    outcome
+        .trades
+        .iter()
+        .chain(&outcome.open_trades)
+        .map(|t| TradeRow {
+            instrument: name_of(outcome, t),
+            side: if t.side == Side::Buy { "long" } else { "short" }.to_string(),
+            qty: finite_or_zero(t.qty),
+            entry_ts: t.entry_time.0,
+            entry_price: finite_or_zero(t.entry_price),
+            exit_ts: (!t.open).then_some(t.exit_time.0),
+            exit_price: finite_or_zero(t.exit_price),
+            pnl: finite_or_zero(t.pnl),
+            ret: finite_or_zero(t.ret),
+            fees: finite_or_zero(t.fees),
+        })
+        .collect()
+}
+
+/// Returns one row per instrument, largest P&L first (ties in instrument order).
+///
+/// P&L, trade count and fees are the summary's (closed trades plus the open one at its mark,
+/// after fees), so the page and `summary.json` agree; turnover is the instrument's traded
+/// notional, and contribution its P&L over the initial capital.
+pub(crate) fn instrument_rows(outcome: &BacktestOutcome, summary: &Summary) -> Vec<InstrumentRow> {
+    let mut rows: Vec<InstrumentRow> = summary
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let closed: Vec<&TradeRecord> = outcome
+                .trades
+                .iter()
+                .filter(|t| t.instrument.get() == i)
+                .collect();
+            let wins = closed.iter().filter(|t| t.pnl > 0.0).count();
+            InstrumentRow {
+                name: s.instrument.clone(),
+                pnl: finite_or_zero(s.pnl),
+                contribution: finite_or_zero(s.pnl / outcome.initial_cash),
+                trades: s.trades,
+                win_rate: (!closed.is_empty()).then(|| wins as f64 / closed.len() as f64),
+                fees: finite_or_zero(s.fees),
+                turnover: finite_or_zero(
+                    outcome
+                        .fills
+                        .iter()
+                        .filter(|f| f.instrument.get() == i)
+                        .map(|f| (f.qty * f.price).abs())
+                        .sum(),
+                ),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.pnl.total_cmp(&a.pnl));
+    rows
+}
+
+fn name_of(outcome: &BacktestOutcome, t: &TradeRecord) -> String {
+    outcome
+        .instruments
+        .get(t.instrument.get())
+        .map_or_else(|| "?".to_string(), ToString::to_string)
+}
+
+/// `x`, or 0 when it is NaN or infinite (JSON has no such numbers).
+pub(crate) fn finite_or_zero(x: f64) -> f64 {
+    if x.is_finite() { x } else { 0.0 }
+}
