@@ -53,6 +53,89 @@ pub(crate) struct BacktestConfig {
     /// How `quant train` fits and evaluates it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) training: Option<strategies::ml::TrainingConfig>,
+    /// The websocket feed `quant paper` trades on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) live: Option<LiveConfig>,
+}
+
+/// `[live]`: the feed and journal of a paper (or live) session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LiveConfig {
+    /// `paper` (simulated fills on live prices) or `live` (orders to a venue).
+    pub(crate) mode: LiveMode,
+    /// The feed's message format.
+    pub(crate) format: FeedFormat,
+    /// `ws://` or `wss://` URL of the feed.
+    pub(crate) url: String,
+    /// Streams: `btcusdt@kline_1m`, `btcusdt@trade`, `btcusdt@bookTicker` (Binance);
+    /// `market_trades:BTC-USD`, `ticker:BTC-USD`, `candles:BTC-USD` (Coinbase).
+    pub(crate) streams: Vec<String>,
+    /// The journal file; a restart resumes from it.
+    pub(crate) journal: String,
+    /// Seconds of silence after which the connection is dropped and reopened.
+    #[serde(default = "default_stale_after")]
+    pub(crate) stale_after_s: f64,
+    /// Reconnection backoff.
+    #[serde(default)]
+    pub(crate) reconnect: ReconnectConfig,
+    /// Milliseconds between journal syncs to disk (0: after every line).
+    #[serde(default = "default_sync_ms")]
+    pub(crate) sync_ms: u64,
+    /// Events buffered between the feed and the engine.
+    #[serde(default = "default_capacity")]
+    pub(crate) channel_capacity: usize,
+}
+
+fn default_stale_after() -> f64 {
+    30.0
+}
+
+fn default_sync_ms() -> u64 {
+    1000
+}
+
+fn default_capacity() -> usize {
+    65_536
+}
+
+/// `[live] reconnect = { initial_ms, max_ms }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ReconnectConfig {
+    /// The first wait.
+    pub(crate) initial_ms: u64,
+    /// The longest wait.
+    pub(crate) max_ms: u64,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        Self {
+            initial_ms: 250,
+            max_ms: 30_000,
+        }
+    }
+}
+
+/// Paper or live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LiveMode {
+    /// Simulated fills on live prices.
+    Paper,
+    /// Orders sent to a venue.
+    Live,
+}
+
+/// A feed's message format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FeedFormat {
+    /// Binance combined streams.
+    Binance,
+    /// Coinbase Advanced Trade.
+    Coinbase,
 }
 
 /// `[data]`.
@@ -282,6 +365,41 @@ impl LoadedConfig {
                 "metrics.periods_per_year",
                 format!("a positive number, found {p}"),
             )));
+        }
+        if let Some(live) = &c.live {
+            let checks = [
+                (
+                    "live.url",
+                    live.url.starts_with("ws://") || live.url.starts_with("wss://"),
+                    format!("a ws:// or wss:// URL, found {:?}", live.url),
+                ),
+                (
+                    "live.streams",
+                    !live.streams.is_empty(),
+                    "at least one stream".to_string(),
+                ),
+                (
+                    "live.stale_after_s",
+                    live.stale_after_s.is_finite() && live.stale_after_s > 0.0,
+                    format!("a positive number of seconds, found {}", live.stale_after_s),
+                ),
+                (
+                    "live.reconnect",
+                    live.reconnect.initial_ms > 0 && live.reconnect.max_ms >= live.reconnect.initial_ms,
+                    format!(
+                        "0 < initial_ms <= max_ms, found {} and {}",
+                        live.reconnect.initial_ms, live.reconnect.max_ms
+                    ),
+                ),
+                (
+                    "live.channel_capacity",
+                    live.channel_capacity > 0,
+                    "at least 1".to_string(),
+                ),
+            ];
+            if let Some((key, _, expected)) = checks.into_iter().find(|(_, ok, _)| !ok) {
+                return Err(self.range(RangeError::new(key, expected)));
+            }
         }
         let d = &c.data;
         match d.kind {

@@ -10,6 +10,8 @@ mod config;
 mod data;
 mod data_cli;
 mod launch;
+mod output;
+mod paper;
 mod runner;
 mod sweep;
 mod train;
@@ -18,7 +20,6 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use config::LoadedConfig;
 use engine::table::{Column, Table};
-use engine::{Summary, write_results};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use strategies::features::compute_batch;
@@ -65,6 +66,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Generates, converts, inspects and resamples market data files (CSV, Parquet, Arrow).
     Data(data_cli::DataArgs),
+    /// Trades the config's strategy on a live websocket feed (`[live]`) with simulated fills.
+    ///
+    /// Every market event, order and fill is journaled (`[live] journal`); a restart resumes
+    /// from the journal with the same positions, cash and orders. Stops on Ctrl-C, after
+    /// --duration seconds or --events events, and writes results like `quant backtest`.
+    Paper(paper::PaperArgs),
     /// Runs every parameter set of the config's [sweep] table across cores and ranks them.
     ///
     /// Writes <out>/sweep.csv and sweep.parquet (one row per parameter set with every summary
@@ -103,6 +110,7 @@ fn main() -> ExitCode {
         Command::Features { config, out } => features(&config, out),
         Command::Bench(args) => bench::run(&args),
         Command::Data(args) => data_cli::run(&args),
+        Command::Paper(args) => paper::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),
@@ -138,57 +146,12 @@ fn backtest(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {
             (runner::run(&loaded, &data.series)?, data)
         }
     };
-    let summary = Summary::new(&outcome, c.metrics.periods_per_year);
-    let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
-    let mut extra = serde_json::Map::new();
-    let skipped: serde_json::Map<String, serde_json::Value> = data
-        .skipped
-        .iter()
-        .map(|(name, report)| {
-            let examples: Vec<String> = report.examples.iter().map(ToString::to_string).collect();
-            (
-                name.clone(),
-                serde_json::json!({ "rows": report.skipped, "examples": examples }),
-            )
-        })
-        .collect();
-    extra.insert("skipped_rows".into(), skipped.into());
-    extra.insert("name".into(), c.name.clone().into());
-    if let Some(sleeves) = &sleeves {
-        extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
-    }
-    let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
-    write_results(
-        &dir,
-        &c.name,
-        &outcome,
-        &summary,
-        config_json,
-        extra,
-        c.output.report,
-    )?;
-    for (name, report) in &data.skipped {
-        eprintln!(
-            "warning: {name}: skipped {} invalid rows, first: {}",
-            report.skipped, report.examples[0]
-        );
-    }
-    println!(
-        "{} ({}), {} {}, results in {}",
-        c.name,
-        c.strategy.name(),
-        outcome.bars_per_instrument.iter().sum::<usize>(),
-        if c.data.ticks.is_some() {
-            "ticks"
-        } else {
-            "bars"
-        },
-        dir.display()
-    );
-    for (label, value) in summary.rows() {
-        println!("  {label:<18} {value:>24}");
-    }
-    Ok(())
+    let unit = if c.data.ticks.is_some() {
+        "ticks"
+    } else {
+        "bars"
+    };
+    output::write_run(&loaded, &outcome, sleeves.as_deref(), &data, out, unit)
 }
 
 fn features(path: &std::path::Path, out: Option<PathBuf>) -> Result<()> {

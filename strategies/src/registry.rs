@@ -176,6 +176,19 @@ impl std::fmt::Debug for BuiltStrategy {
 }
 
 impl BuiltStrategy {
+    /// Splits the strategy from its features (and model outputs), computed bar by bar, for a
+    /// session driven event by event.
+    ///
+    /// # Errors
+    /// Names an instrument no model serves.
+    pub fn into_parts(
+        self,
+        instruments: &[InstrumentId],
+    ) -> engine::Result<(Box<dyn Strategy + Send>, Option<Box<dyn FeatureSource>>)> {
+        let features = streaming_source(&self.pipeline, self.models, instruments)?;
+        Ok((self.strategy, features))
+    }
+
     /// Runs a backtest of the strategy over ticks (sorted by time and instrument), with bars of
     /// `bars` built from the trades for the strategy and its features.
     ///
