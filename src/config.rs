@@ -385,7 +385,8 @@ impl LoadedConfig {
                 ),
                 (
                     "live.reconnect",
-                    live.reconnect.initial_ms > 0 && live.reconnect.max_ms >= live.reconnect.initial_ms,
+                    live.reconnect.initial_ms > 0
+                        && live.reconnect.max_ms >= live.reconnect.initial_ms,
                     format!(
                         "0 < initial_ms <= max_ms, found {} and {}",
                         live.reconnect.initial_ms, live.reconnect.max_ms

@@ -100,7 +100,12 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
         &journal,
         Duration::from_millis(live.sync_ms),
     )
-    .with_context(|| format!("cannot start the session journaled in {}", journal.display()))?;
+    .with_context(|| {
+        format!(
+            "cannot start the session journaled in {}",
+            journal.display()
+        )
+    })?;
     if resumed.events > 0 {
         eprintln!(
             "resumed from {}: {} events, {} orders, {} fills replayed{}",
@@ -109,7 +114,10 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
             resumed.orders,
             resumed.fills,
             if resumed.torn_bytes > 0 {
-                format!(" ({} bytes of a torn last line dropped)", resumed.torn_bytes)
+                format!(
+                    " ({} bytes of a torn last line dropped)",
+                    resumed.torn_bytes
+                )
             } else {
                 String::new()
             }
@@ -176,7 +184,11 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
             eprint!(
                 "\r{} | last event {:.1}s ago | {used} events | {open} open positions | equity \
                  {:.2} | P&L {:+.2}   ",
-                if connected { "connected" } else { "disconnected" },
+                if connected {
+                    "connected"
+                } else {
+                    "disconnected"
+                },
                 last_event.elapsed().as_secs_f64(),
                 p.equity(),
                 p.equity() - p.initial_cash()

@@ -10,6 +10,7 @@ mod determinism;
 mod features;
 mod lookahead;
 mod ml;
+mod paper;
 mod parity;
 mod support;
 mod sweep;

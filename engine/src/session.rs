@@ -12,7 +12,7 @@ use crate::features::FeatureSource;
 use crate::journal::{Journal, JournalError, Recovered, fill_json, order_json};
 use crate::outcome::BacktestOutcome;
 use crate::{EngineSpec, Strategy};
-use market_data::{InstrumentId, MarketEvent, Timestamp};
+use market_data::{InstrumentId, MarketEvent, MarketKind, Timestamp};
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,8 +42,11 @@ pub enum SessionError {
         /// The replayed JSON (empty when missing).
         replayed: String,
     },
-    /// An event went back in time.
-    #[error("event at {ts} is before the previous one at {previous}: feeds must be in time order")]
+    /// An event went back in time, or a bar came again.
+    #[error(
+        "event at {ts} is not after the previous one at {previous} (late, or a bar seen before): \
+         skipped"
+    )]
     OutOfOrder {
         /// The event's time.
         ts: Timestamp,
@@ -75,6 +78,9 @@ pub struct Session<S> {
     orders_seen: usize,
     fills_seen: usize,
     last: Option<Timestamp>,
+    /// Each instrument's last bar: a bar not after it is a repeat (a feed replayed after a
+    /// restart), while ticks may share a timestamp.
+    last_bar: Vec<Option<Timestamp>>,
 }
 
 impl<S: Strategy> Session<S> {
@@ -92,6 +98,7 @@ impl<S: Strategy> Session<S> {
         sync_every: Duration,
     ) -> Result<(Self, Resumed), SessionError> {
         let (journal, recovered) = Journal::open(journal, sync_every)?;
+        let last_bar = vec![None; instruments.len()];
         let mut engine = Engine::new(spec.clone(), instruments, strategy, recovered.events.len());
         if let Some(features) = features {
             engine = engine.with_features(features);
@@ -102,6 +109,7 @@ impl<S: Strategy> Session<S> {
             orders_seen: 0,
             fills_seen: 0,
             last: None,
+            last_bar,
         };
         let resumed = session.replay(&recovered)?;
         Ok((session, resumed))
@@ -151,6 +159,11 @@ impl<S: Strategy> Session<S> {
             _ => {}
         }
         self.last = Some(ts);
+        if let (MarketKind::Bar(_), Some(slot)) =
+            (event.kind, self.last_bar.get_mut(event.instrument.get()))
+        {
+            *slot = Some(ts);
+        }
         self.engine.on_event(event)?;
         Ok(())
     }
@@ -162,8 +175,15 @@ impl<S: Strategy> Session<S> {
     /// The journal or the engine failed, or the event is older than the previous one (it is
     /// then neither journaled nor used).
     pub fn on_event(&mut self, event: &MarketEvent) -> Result<(), SessionError> {
+        let repeated_bar = matches!(event.kind, MarketKind::Bar(_))
+            && self
+                .last_bar
+                .get(event.instrument.get())
+                .copied()
+                .flatten()
+                .is_some_and(|last| event.ts_event <= last);
         if let Some(previous) = self.last
-            && event.ts_event < previous
+            && (event.ts_event < previous || repeated_bar)
         {
             return Err(SessionError::OutOfOrder {
                 ts: event.ts_event,

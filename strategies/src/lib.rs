@@ -10,7 +10,7 @@ pub mod ml_trend;
 mod registry;
 pub mod sma_crossover;
 
-pub use registry::{BuildError, BuiltStrategy, STRATEGY_NAMES, StrategyConfig};
+pub use registry::{BuildError, BuiltStrategy, STRATEGY_NAMES, StrategyConfig, StrategyParts};
 
 /// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a
 /// strategy needs no instrument count up front and allocates only when a new instrument appears.

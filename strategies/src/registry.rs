@@ -156,6 +156,9 @@ fn streaming_source(
     ))))
 }
 
+/// A strategy and the features it reads, computed bar by bar.
+pub type StrategyParts = (Box<dyn Strategy + Send>, Option<Box<dyn FeatureSource>>);
+
 /// A strategy ready to run, with the feature pipeline it reads.
 pub struct BuiltStrategy {
     /// The strategy.
@@ -181,10 +184,7 @@ impl BuiltStrategy {
     ///
     /// # Errors
     /// Names an instrument no model serves.
-    pub fn into_parts(
-        self,
-        instruments: &[InstrumentId],
-    ) -> engine::Result<(Box<dyn Strategy + Send>, Option<Box<dyn FeatureSource>>)> {
+    pub fn into_parts(self, instruments: &[InstrumentId]) -> engine::Result<StrategyParts> {
         let features = streaming_source(&self.pipeline, self.models, instruments)?;
         Ok((self.strategy, features))
     }
