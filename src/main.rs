@@ -6,6 +6,7 @@ mod bench_features;
 mod bench_feed;
 mod bench_ml;
 mod bench_parallel;
+mod browser;
 mod config;
 mod data;
 mod data_cli;
@@ -90,6 +91,11 @@ enum Command {
     /// over the test folds. Writes weights.safetensors, model.json (pipeline, standardisation,
     /// scores) and oos_equity.csv into the model folder.
     Train(train::TrainArgs),
+    /// Opens an HTML report in headless Chromium and checks it: no console errors, exceptions or
+    /// network requests, and every chart drew something. Prints the load time; fails on any
+    /// problem. Needs Debian's chromium package.
+    #[command(hide = true)]
+    ReportCheck(browser::ReportCheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +120,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::ReportCheck(args) => browser::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

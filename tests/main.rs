@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bad_input;
+mod browser;
 pub(crate) mod configs;
 mod data;
 mod determinism;
