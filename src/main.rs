@@ -9,6 +9,7 @@ mod bench_parallel;
 mod config;
 mod data;
 mod data_cli;
+mod feed_server;
 mod launch;
 mod runner;
 mod sweep;
@@ -83,6 +84,8 @@ enum Command {
     /// over the test folds. Writes weights.safetensors, model.json (pipeline, standardisation,
     /// scores) and oos_equity.csv into the model folder.
     Train(train::TrainArgs),
+    /// Serves market data files as websocket feeds on 127.0.0.1, for paper trading offline.
+    Feed(feed_server::FeedArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Feed(args) => feed_server::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
