@@ -10,6 +10,7 @@ mod browser;
 mod config;
 mod data;
 mod data_cli;
+mod feed_server;
 mod launch;
 mod output;
 mod paper;
@@ -91,6 +92,8 @@ enum Command {
     /// over the test folds. Writes weights.safetensors, model.json (pipeline, standardisation,
     /// scores) and oos_equity.csv into the model folder.
     Train(train::TrainArgs),
+    /// Serves market data files as websocket feeds on 127.0.0.1, for paper trading offline.
+    Feed(feed_server::FeedArgs),
     /// Opens an HTML report in headless Chromium and checks it: no console errors, exceptions or
     /// network requests, and every chart drew something. Prints the load time; fails on any
     /// problem. Needs Debian's chromium package.
@@ -120,6 +123,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),
+        Command::Feed(args) => feed_server::run(&args),
         Command::ReportCheck(args) => browser::run(&args),
     };
     match result {

@@ -9,6 +9,7 @@ pub(crate) mod configs;
 mod data;
 mod determinism;
 mod features;
+mod feed;
 mod lookahead;
 mod ml;
 mod paper;
