@@ -414,6 +414,14 @@ async fn read(
     }
 }
 
+/// The longest spacing between consecutive bars that is not a gap: one interval, or for daily
+/// and longer bars four days, as markets close over weekends and holidays (a feed of daily
+/// equity bars would otherwise report every Monday).
+fn gap_allowance(step: i64) -> i64 {
+    const DAY: i64 = 86_400_000_000_000;
+    if step >= DAY { step.max(4 * DAY) } else { step }
+}
+
 /// Empties `events` and gives its allocation a new lifetime (collecting in place reuses it).
 #[allow(clippy::unnecessary_filter_map)] // a `filter` could not change the element's lifetime
 fn recycle<'b>(events: Vec<FeedEvent<'_>>) -> Vec<FeedEvent<'b>> {
@@ -579,7 +587,7 @@ impl State {
                             continue;
                         }
                         if let Some(step) = self.intervals[i]
-                            && bar.ts.0 - last > step
+                            && bar.ts.0 - last > gap_allowance(step)
                         {
                             items.push(FeedItem::Notice(Notice::Gap {
                                 instrument: name.clone(),
