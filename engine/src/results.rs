@@ -2,13 +2,14 @@
 //! output contract (`summary.json`, `trades`, `fills`, `orders`, `equity` as CSV and Parquet, and
 //! `report.html`).
 
+use crate::analysis::{Analysis, InstrumentRow, Metric, Series, TradeRow, Unit};
 use crate::error::{Error, Result};
 use crate::metrics::{
     RelativeMetrics, ReturnMetrics, drawdown_series, infer_periods_per_year, payoff_ratio,
 };
 use crate::outcome::BacktestOutcome;
 use crate::portfolio::TradeRecord;
-use crate::report::{ReportInput, render_html};
+use crate::report::render_report;
 use crate::table::{Column, Table};
 use serde::Serialize;
 use std::path::Path;
@@ -462,70 +463,144 @@ pub fn write_results(
     if !report {
         return Ok(());
     }
-    let header = [
-        "instrument",
-        "side",
-        "quantity",
-        "entry",
-        "entry price",
-        "exit",
-        "exit price",
-        "P&L",
-        "return",
-        "fees",
+    // TEMPORARY: until `analysis::analyse` lands, the report renders a partial analysis.
+    let html = render_report(&interim_analysis(title, outcome, summary));
+    let path = dir.join("report.html");
+    std::fs::write(&path, html).map_err(|source| Error::Write { path, source })
+}
+
+/// TEMPORARY stand-in for `analysis::analyse` (a stub while the analysis work is in flight), so
+/// `report.html` keeps working: equity, underwater, the summary's figures, instruments and
+/// trades; the other charts show their "no data" placeholders. Delete it once `write_results`
+/// calls `analyse`.
+fn interim_analysis(title: &str, outcome: &BacktestOutcome, summary: &Summary) -> Analysis {
+    let ts: Vec<i64> = outcome.curve.ts.iter().map(|t| t.0).collect();
+    let metric = |key: &str, label: &str, value: f64, unit: Unit, group: &str| Metric {
+        key: key.into(),
+        label: label.into(),
+        value: Some(value).filter(|v| v.is_finite()),
+        unit,
+        group: group.into(),
+    };
+    let s = summary;
+    let (r, k, t) = ("Returns", "Risk", "Trades");
+    let metrics = vec![
+        metric(
+            "initial_cash",
+            "Initial capital",
+            s.initial_cash,
+            Unit::Money,
+            r,
+        ),
+        metric(
+            "final_equity",
+            "Final equity",
+            s.final_equity,
+            Unit::Money,
+            r,
+        ),
+        metric(
+            "total_return",
+            "Total return",
+            s.total_return,
+            Unit::Percent,
+            r,
+        ),
+        metric("cagr", "CAGR", s.cagr, Unit::Percent, r),
+        metric(
+            "annual_volatility",
+            "Annual volatility",
+            s.annual_volatility,
+            Unit::Percent,
+            k,
+        ),
+        metric("sharpe", "Sharpe", s.sharpe, Unit::Ratio, k),
+        metric("sortino", "Sortino", s.sortino, Unit::Ratio, k),
+        metric("calmar", "Calmar", s.calmar, Unit::Ratio, k),
+        metric(
+            "max_drawdown",
+            "Max drawdown",
+            s.max_drawdown,
+            Unit::Percent,
+            k,
+        ),
+        metric("var_95", "VaR 95%", s.var_95, Unit::Percent, k),
+        metric("cvar_95", "CVaR 95%", s.cvar_95, Unit::Percent, k),
+        metric("trades", "Trades", s.trades as f64, Unit::Count, t),
+        metric("win_rate", "Win rate", s.win_rate, Unit::Percent, t),
+        metric(
+            "profit_factor",
+            "Profit factor",
+            s.profit_factor,
+            Unit::Ratio,
+            t,
+        ),
+        metric("expectancy", "Expectancy", s.expectancy, Unit::Money, t),
+        metric("fees", "Fees", s.fees, Unit::Money, t),
+        metric("exposure", "Exposure", s.exposure, Unit::Percent, t),
     ];
-    let rows: Vec<Vec<String>> = outcome
-        .trades
-        .iter()
-        .chain(&outcome.open_trades)
-        .map(|t| {
-            vec![
-                outcome.instruments[t.instrument.get()].to_string(),
-                if t.side == market_data::Side::Buy {
+    let name = |i: usize| outcome.instruments[i].to_string();
+    Analysis {
+        title: title.into(),
+        subtitle: format!("{} equity points", outcome.curve.len()),
+        metrics,
+        underwater: Series {
+            ts: ts.clone(),
+            values: drawdown_series(&outcome.curve.equity),
+        },
+        equity: Series {
+            ts,
+            values: outcome.curve.equity.clone(),
+        },
+        benchmark: None,
+        rolling_sharpe: Series::default(),
+        rolling_volatility: Series::default(),
+        rolling_window: 0,
+        exposure: Series::default(),
+        monthly: Vec::new(),
+        yearly: Vec::new(),
+        returns: Default::default(),
+        worst_drawdowns: Vec::new(),
+        instruments: s
+            .instruments
+            .iter()
+            .map(|i| InstrumentRow {
+                name: i.instrument.clone(),
+                pnl: i.pnl,
+                contribution: i.pnl / s.initial_cash,
+                trades: i.trades,
+                win_rate: None,
+                fees: i.fees,
+                turnover: f64::NAN,
+            })
+            .collect(),
+        trades: outcome
+            .trades
+            .iter()
+            .chain(&outcome.open_trades)
+            .map(|t| TradeRow {
+                instrument: name(t.instrument.get()),
+                side: if t.side == market_data::Side::Buy {
                     "long"
                 } else {
                     "short"
                 }
-                .to_string(),
-                format!("{}", t.qty),
-                t.entry_time.to_string(),
-                format!("{:.4}", t.entry_price),
-                if t.open {
-                    "open".to_string()
-                } else {
-                    t.exit_time.to_string()
-                },
-                format!("{:.4}", t.exit_price),
-                format!("{:.2}", t.pnl),
-                format!("{:.2}%", t.ret * 100.0),
-                format!("{:.2}", t.fees),
-            ]
-        })
-        .collect();
-    let summary_rows = summary.rows();
-    let instrument_rows: Vec<(&str, String, String, String)> = summary
-        .instruments
-        .iter()
-        .map(|i| {
-            (
-                i.instrument.as_str(),
-                format!("{:.2}", i.pnl),
-                i.trades.to_string(),
-                format!("{:.2}%", 100.0 * i.pnl / outcome.initial_cash),
-            )
-        })
-        .collect();
-    let stamps: Vec<i64> = outcome.curve.ts.iter().map(|t| t.0).collect();
-    let html = render_html(&ReportInput {
-        title,
-        summary: &summary_rows,
-        timestamps: &stamps,
-        equity: &outcome.curve.equity,
-        benchmark: None,
-        trades_header: &header,
-        trades: &rows,
-        instruments: &instrument_rows,
-    });
-    let path = dir.join("report.html");
-    std::fs::write(&path, html).map_err(|source| Error::Write { path, source })
+                .into(),
+                qty: t.qty,
+                entry_ts: t.entry_time.0,
+                entry_price: t.entry_price,
+                exit_ts: (!t.open).then_some(t.exit_time.0),
+                exit_price: t.exit_price,
+                pnl: t.pnl,
+                ret: t.ret,
+                fees: t.fees,
+            })
+            .collect(),
+        prices: Vec::new(),
+        notes: vec![
+            "Interim report: benchmark, monthly and yearly returns, rolling risk, exposure and \
+             price charts are not computed yet."
+                .into(),
+        ],
+    }
 }

@@ -1,0 +1,234 @@
+//! The tables of a report: headline figures, metrics by group, worst drawdowns, instruments and
+//! trades. Cells are plain text, escaped here; tables marked `sortable` sort on a header click
+//! (see the page's script).
+
+use std::fmt::Write;
+
+use super::format::{NS_PER_DAY, amount, clock, date, duration, escape, number, value};
+use crate::analysis::{Drawdown, InstrumentRow, Metric, TradeRow, Unit};
+
+/// Most trades listed; the rest are counted in a note (trades.csv has them all).
+pub(super) const MAX_TRADE_ROWS: usize = 2000;
+/// The figures shown as tiles above the metrics table, by key, when the analysis has them.
+const HEADLINE: [&str; 6] = [
+    "final_equity",
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "trades",
+];
+
+/// Returns an HTML table with `header` and text `rows`; a cell holding a negative number is
+/// marked `neg` (shown red).
+pub(super) fn table(
+    class: &str,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Vec<String>>,
+) -> String {
+    let mut html = format!("<table class=\"{class}\"><thead><tr>");
+    for name in header {
+        let _ = write!(html, "<th scope=\"col\">{}</th>", escape(name));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in rows {
+        html.push_str("<tr>");
+        for cell in &row {
+            let negative =
+                cell.starts_with('-') && cell[1..].starts_with(|c: char| c.is_ascii_digit());
+            let class = if negative { " class=\"neg\"" } else { "" };
+            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// Returns tiles of the headline figures (final equity, return, Sharpe, drawdown...).
+pub(super) fn headline(metrics: &[Metric]) -> String {
+    let tiles: String = HEADLINE
+        .iter()
+        .filter_map(|key| metrics.iter().find(|m| m.key == *key))
+        .map(|m| {
+            format!(
+                "<div><span>{}</span><b>{}</b></div>",
+                escape(&m.label),
+                escape(&value(m.value, m.unit))
+            )
+        })
+        .collect();
+    if tiles.is_empty() {
+        tiles
+    } else {
+        format!("<div class=\"kpis\">{tiles}</div>")
+    }
+}
+
+/// Returns the metrics as one two-column table per group, groups in order of first appearance.
+pub(super) fn metrics(metrics: &[Metric]) -> String {
+    if metrics.is_empty() {
+        return "<p class=\"note\">No metrics.</p>".into();
+    }
+    let mut html = String::from("<div class=\"groups\">");
+    for group in groups(metrics) {
+        let _ = write!(
+            html,
+            "<table class=\"kv\"><caption>{}</caption><tbody>",
+            escape(group)
+        );
+        for m in metrics.iter().filter(|m| m.group == group) {
+            let text = value(m.value, m.unit);
+            let class = if text.starts_with('-') {
+                " class=\"neg\""
+            } else {
+                ""
+            };
+            let _ = write!(
+                html,
+                "<tr><th scope=\"row\">{}</th><td{class}>{}</td></tr>",
+                escape(&m.label),
+                escape(&text)
+            );
+        }
+        html.push_str("</tbody></table>");
+    }
+    html.push_str("</div>");
+    html
+}
+
+/// Returns the distinct groups of `metrics` in order of first appearance.
+pub(super) fn groups<'a>(metrics: impl IntoIterator<Item = &'a Metric>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for m in metrics {
+        if !out.contains(&m.group.as_str()) {
+            out.push(&m.group);
+        }
+    }
+    out
+}
+
+/// Returns the worst drawdowns: peak, valley, recovery (or "not recovered"), depth, duration.
+pub(super) fn drawdowns(rows: &[Drawdown]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"note\">No drawdowns to list.</p>".into();
+    }
+    let intraday = rows
+        .iter()
+        .flat_map(|d| [Some(d.peak), Some(d.valley), d.recovery])
+        .flatten()
+        .any(|t| t.rem_euclid(NS_PER_DAY) != 0);
+    let body = rows.iter().enumerate().map(|(k, d)| {
+        vec![
+            (k + 1).to_string(),
+            stamp(d.peak, intraday),
+            stamp(d.valley, intraday),
+            d.recovery
+                .map_or_else(|| "not recovered".into(), |t| stamp(t, intraday)),
+            value(Some(d.depth), Unit::Percent),
+            duration(d.duration_ns),
+            number(d.periods as f64, 0),
+        ]
+    });
+    let header = [
+        "#", "Peak", "Valley", "Recovery", "Depth", "Duration", "Periods",
+    ];
+    format!("<h3>Worst drawdowns</h3>{}", table("plain", &header, body))
+}
+
+/// Returns the per-instrument summary, sortable.
+pub(super) fn instruments(rows: &[InstrumentRow]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"note\">No instruments.</p>".into();
+    }
+    let body = rows.iter().map(|r| {
+        vec![
+            r.name.clone(),
+            value(Some(r.pnl), Unit::Money),
+            value(Some(r.contribution), Unit::Percent),
+            number(r.trades as f64, 0),
+            value(r.win_rate, Unit::Percent),
+            value(Some(r.fees), Unit::Money),
+            value(Some(r.turnover), Unit::Money),
+        ]
+    });
+    let header = [
+        "Instrument",
+        "P&L",
+        "Contribution",
+        "Trades",
+        "Win rate",
+        "Fees",
+        "Turnover",
+    ];
+    format!(
+        "<div class=\"scroll\">{}</div>",
+        table("sortable", &header, body)
+    )
+}
+
+/// Returns the trade list (sortable), at most [`MAX_TRADE_ROWS`] rows with a note on the rest.
+pub(super) fn trades(rows: &[TradeRow]) -> String {
+    if rows.is_empty() {
+        return "<p class=\"note\">No trades.</p>".into();
+    }
+    let shown = &rows[..rows.len().min(MAX_TRADE_ROWS)];
+    let intraday = shown
+        .iter()
+        .flat_map(|t| [Some(t.entry_ts), t.exit_ts])
+        .flatten()
+        .any(|t| t.rem_euclid(NS_PER_DAY) != 0);
+    let body = shown.iter().enumerate().map(|(k, t)| {
+        vec![
+            (k + 1).to_string(),
+            t.instrument.clone(),
+            t.side.clone(),
+            amount(t.qty, 0),
+            stamp(t.entry_ts, intraday),
+            amount(t.entry_price, 2),
+            t.exit_ts
+                .map_or_else(|| "open".into(), |x| stamp(x, intraday)),
+            amount(t.exit_price, 2),
+            value(Some(t.pnl), Unit::Money),
+            value(Some(t.ret), Unit::Percent),
+            value(Some(t.fees), Unit::Money),
+        ]
+    });
+    let header = [
+        "#",
+        "Instrument",
+        "Side",
+        "Quantity",
+        "Entry",
+        "Entry price",
+        "Exit",
+        "Exit price",
+        "P&L",
+        "Return",
+        "Fees",
+    ];
+    let mut html = format!(
+        "<p class=\"note\">Click a column header to sort.</p><div class=\"scroll\">{}</div>",
+        table("sortable", &header, body)
+    );
+    if shown.len() < rows.len() {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Showing the first {} of {} trades: {} are left out here; \
+             trades.csv has them all.</p>",
+            number(shown.len() as f64, 0),
+            number(rows.len() as f64, 0),
+            number((rows.len() - shown.len()) as f64, 0)
+        );
+    }
+    html
+}
+
+/// Formats an instant as a date, with the time of day when the table is `intraday`.
+pub(super) fn stamp(ns: i64, intraday: bool) -> String {
+    if intraday {
+        format!("{} {}", date(ns), clock(ns))
+    } else {
+        date(ns)
+    }
+}
