@@ -252,14 +252,19 @@ pub(crate) enum PortfolioMode {
 pub(crate) struct OutputConfig {
     /// Parent folder of `<name>/`.
     pub(crate) dir: PathBuf,
-    /// Whether to write `report.html`.
+    /// Whether to write `report.html` and `report.json`.
     pub(crate) report: bool,
+    /// The report's benchmark: buy and hold of this instrument (default: of every instrument of
+    /// the run, in equal shares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) benchmark: Option<String>,
 }
 
 impl Default for OutputConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("results"),
+            benchmark: None,
             report: true,
         }
     }

@@ -4,8 +4,44 @@
 use crate::config::LoadedConfig;
 use crate::data::LoadedData;
 use anyhow::{Context, Result};
+use engine::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold};
 use engine::{BacktestOutcome, SleeveSummary, Summary, write_results};
+use market_data::BarSeries;
 use std::path::PathBuf;
+
+/// Returns the run's summary, measured against its benchmark when the bars allow one, and its
+/// report's figures when `[output] report` asks for them.
+pub(crate) fn summarise(
+    loaded: &LoadedConfig,
+    title: &str,
+    outcome: &BacktestOutcome,
+    series: &[BarSeries],
+) -> (Summary, Option<Analysis>) {
+    let c = &loaded.config;
+    let prices: Vec<PriceInput<'_>> = series
+        .iter()
+        .map(|s| PriceInput {
+            instrument: s.instrument.as_str(),
+            bars: &s.bars,
+        })
+        .collect();
+    let benchmark = c.output.benchmark.as_deref();
+    let mut summary = Summary::new(outcome, c.metrics.periods_per_year);
+    if let Ok(b) = buy_and_hold(outcome, &prices, benchmark) {
+        summary = summary.with_benchmark(outcome, &b.equity);
+    }
+    let analysis = c.output.report.then(|| {
+        analyse(&AnalysisInput {
+            title,
+            strategy: c.strategy.name(),
+            outcome,
+            summary: &summary,
+            prices: &prices,
+            benchmark,
+        })
+    });
+    (summary, analysis)
+}
 
 /// Writes `outcome` into `out` (default `<output.dir>/<name>/`) and prints its summary;
 /// `unit` names what was replayed (`bars`, `ticks`, `events`).
@@ -21,7 +57,7 @@ pub(crate) fn write_run(
     unit: &str,
 ) -> Result<()> {
     let c = &loaded.config;
-    let summary = Summary::new(outcome, c.metrics.periods_per_year);
+    let (summary, analysis) = summarise(loaded, &c.name, outcome, &data.series);
     let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();
     let skipped: serde_json::Map<String, serde_json::Value> = data
@@ -43,12 +79,11 @@ pub(crate) fn write_run(
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
     write_results(
         &dir,
-        &c.name,
         outcome,
         &summary,
         config_json,
         extra,
-        c.output.report,
+        analysis.as_ref(),
     )?;
     for (name, report) in &data.skipped {
         eprintln!(
@@ -65,6 +100,32 @@ pub(crate) fn write_run(
     );
     for (label, value) in summary.rows() {
         println!("  {label:<18} {value:>24}");
+    }
+    if let Some(analysis) = &analysis {
+        if let Some((name, _)) = &analysis.benchmark {
+            let figure = |key: &str| {
+                analysis
+                    .metrics
+                    .iter()
+                    .find(|m| m.key == key)
+                    .and_then(|m| m.value)
+            };
+            let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.2}%", v * 100.0));
+            println!(
+                "  {:<18} {:>24}",
+                "Benchmark",
+                format!("{} ({name})", pct(figure("benchmark_return")))
+            );
+            println!("  {:<18} {:>24}", "Alpha", pct(figure("alpha")));
+            println!(
+                "  {:<18} {:>24}",
+                "Beta",
+                figure("beta").map_or("n/a".into(), |v| format!("{v:.3}"))
+            );
+        }
+        for note in &analysis.notes {
+            println!("  note: {note}");
+        }
     }
     Ok(())
 }

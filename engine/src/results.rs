@@ -2,7 +2,7 @@
 //! output contract (`summary.json`, `trades`, `fills`, `orders`, `equity` as CSV and Parquet, and
 //! `report.html`).
 
-use crate::analysis::{Analysis, InstrumentRow, Metric, Series, TradeRow, Unit};
+use crate::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::metrics::{
     RelativeMetrics, ReturnMetrics, drawdown_series, infer_periods_per_year, payoff_ratio,
@@ -423,18 +423,17 @@ fn equity_table(outcome: &BacktestOutcome) -> Table {
 
 /// Writes every file of the output contract into `dir` (created if missing). `config` is the
 /// config the run came from, stored in `summary.json`; `extra` adds fields to it (e.g. skipped
-/// data rows); `report` adds `report.html`.
+/// data rows); `analysis`, when given, adds `report.json` (its figures) and `report.html`.
 ///
 /// # Errors
 /// Returns the file that could not be written.
 pub fn write_results(
     dir: &Path,
-    title: &str,
     outcome: &BacktestOutcome,
     summary: &Summary,
     config: serde_json::Value,
     extra: serde_json::Map<String, serde_json::Value>,
-    report: bool,
+    analysis: Option<&Analysis>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
@@ -460,147 +459,13 @@ pub fn write_results(
         table.write_parquet(&dir.join(format!("{}.parquet", table.name)))?;
     }
 
-    if !report {
+    let Some(analysis) = analysis else {
         return Ok(());
-    }
-    // TEMPORARY: until `analysis::analyse` lands, the report renders a partial analysis.
-    let html = render_report(&interim_analysis(title, outcome, summary));
+    };
+    let json = serde_json::to_string(analysis).unwrap_or_default();
+    let path = dir.join("report.json");
+    std::fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })?;
     let path = dir.join("report.html");
-    std::fs::write(&path, html).map_err(|source| Error::Write { path, source })
+    std::fs::write(&path, render_report(analysis)).map_err(|source| Error::Write { path, source })
 }
 
-/// TEMPORARY stand-in for `analysis::analyse` (a stub while the analysis work is in flight), so
-/// `report.html` keeps working: equity, underwater, the summary's figures, instruments and
-/// trades; the other charts show their "no data" placeholders. Delete it once `write_results`
-/// calls `analyse`.
-fn interim_analysis(title: &str, outcome: &BacktestOutcome, summary: &Summary) -> Analysis {
-    let ts: Vec<i64> = outcome.curve.ts.iter().map(|t| t.0).collect();
-    let metric = |key: &str, label: &str, value: f64, unit: Unit, group: &str| Metric {
-        key: key.into(),
-        label: label.into(),
-        value: Some(value).filter(|v| v.is_finite()),
-        unit,
-        group: group.into(),
-    };
-    let s = summary;
-    let (r, k, t) = ("Returns", "Risk", "Trades");
-    let metrics = vec![
-        metric(
-            "initial_cash",
-            "Initial capital",
-            s.initial_cash,
-            Unit::Money,
-            r,
-        ),
-        metric(
-            "final_equity",
-            "Final equity",
-            s.final_equity,
-            Unit::Money,
-            r,
-        ),
-        metric(
-            "total_return",
-            "Total return",
-            s.total_return,
-            Unit::Percent,
-            r,
-        ),
-        metric("cagr", "CAGR", s.cagr, Unit::Percent, r),
-        metric(
-            "annual_volatility",
-            "Annual volatility",
-            s.annual_volatility,
-            Unit::Percent,
-            k,
-        ),
-        metric("sharpe", "Sharpe", s.sharpe, Unit::Ratio, k),
-        metric("sortino", "Sortino", s.sortino, Unit::Ratio, k),
-        metric("calmar", "Calmar", s.calmar, Unit::Ratio, k),
-        metric(
-            "max_drawdown",
-            "Max drawdown",
-            s.max_drawdown,
-            Unit::Percent,
-            k,
-        ),
-        metric("var_95", "VaR 95%", s.var_95, Unit::Percent, k),
-        metric("cvar_95", "CVaR 95%", s.cvar_95, Unit::Percent, k),
-        metric("trades", "Trades", s.trades as f64, Unit::Count, t),
-        metric("win_rate", "Win rate", s.win_rate, Unit::Percent, t),
-        metric(
-            "profit_factor",
-            "Profit factor",
-            s.profit_factor,
-            Unit::Ratio,
-            t,
-        ),
-        metric("expectancy", "Expectancy", s.expectancy, Unit::Money, t),
-        metric("fees", "Fees", s.fees, Unit::Money, t),
-        metric("exposure", "Exposure", s.exposure, Unit::Percent, t),
-    ];
-    let name = |i: usize| outcome.instruments[i].to_string();
-    Analysis {
-        title: title.into(),
-        subtitle: format!("{} equity points", outcome.curve.len()),
-        metrics,
-        underwater: Series {
-            ts: ts.clone(),
-            values: drawdown_series(&outcome.curve.equity),
-        },
-        equity: Series {
-            ts,
-            values: outcome.curve.equity.clone(),
-        },
-        benchmark: None,
-        rolling_sharpe: Series::default(),
-        rolling_volatility: Series::default(),
-        rolling_window: 0,
-        exposure: Series::default(),
-        monthly: Vec::new(),
-        yearly: Vec::new(),
-        returns: Default::default(),
-        worst_drawdowns: Vec::new(),
-        instruments: s
-            .instruments
-            .iter()
-            .map(|i| InstrumentRow {
-                name: i.instrument.clone(),
-                pnl: i.pnl,
-                contribution: i.pnl / s.initial_cash,
-                trades: i.trades,
-                win_rate: None,
-                fees: i.fees,
-                turnover: f64::NAN,
-            })
-            .collect(),
-        trades: outcome
-            .trades
-            .iter()
-            .chain(&outcome.open_trades)
-            .map(|t| TradeRow {
-                instrument: name(t.instrument.get()),
-                side: if t.side == market_data::Side::Buy {
-                    "long"
-                } else {
-                    "short"
-                }
-                .into(),
-                qty: t.qty,
-                entry_ts: t.entry_time.0,
-                entry_price: t.entry_price,
-                exit_ts: (!t.open).then_some(t.exit_time.0),
-                exit_price: t.exit_price,
-                pnl: t.pnl,
-                ret: t.ret,
-                fees: t.fees,
-            })
-            .collect(),
-        prices: Vec::new(),
-        notes: vec![
-            "Interim report: benchmark, monthly and yearly returns, rolling risk, exposure and \
-             price charts are not computed yet."
-                .into(),
-        ],
-    }
-}

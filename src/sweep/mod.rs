@@ -324,7 +324,6 @@ impl<'a> Plan<'a> {
                 let config = self.grid.config(self.loaded, job)?;
                 let run = runner::run(&config, series)?;
                 let c = &config.config;
-                let summary = Summary::new(&run.outcome, c.metrics.periods_per_year);
                 let dir = top.join(format!("{rank}-job{job}"));
                 let mut extra = serde_json::Map::new();
                 extra.insert("name".into(), c.name.clone().into());
@@ -342,14 +341,16 @@ impl<'a> Plan<'a> {
                     extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
                 }
                 let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
+                let title = format!("{} (sweep rank {rank}, job {job})", c.name);
+                let (summary, analysis) =
+                    crate::output::summarise(&config, &title, &run.outcome, series);
                 write_results(
                     &dir,
-                    &format!("{} (sweep rank {rank}, job {job})", c.name),
                     &run.outcome,
                     &summary,
                     config_json,
                     extra,
-                    c.output.report,
+                    analysis.as_ref(),
                 )?;
                 Ok(dir)
             })

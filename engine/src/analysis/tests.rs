@@ -719,12 +719,11 @@ fn summary_json_writes_null_for_undefined_figures() {
     let dir = std::env::temp_dir().join(format!("quant-analysis-{}", std::process::id()));
     crate::results::write_results(
         &dir,
-        "t",
         &o,
         &summary,
         serde_json::Value::Null,
         serde_json::Map::new(),
-        false,
+        None,
     )
     .unwrap();
     let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();

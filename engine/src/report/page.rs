@@ -28,7 +28,7 @@ margin:0 0 16px}\
 .kpis div{border-left:3px solid #e5e7eb;padding:2px 0 2px 10px}\
 .kpis span{display:block;font-size:12px;color:#6b7280}\
 .kpis b{font-size:17px;font-weight:600;font-variant-numeric:tabular-nums}\
-.groups{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:8px 28px;\
+.groups{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:8px 28px;\
 align-items:start}\
 caption{text-align:left;font-weight:600;color:#374151;padding:4px 0}\
 figure{margin:0 0 14px}figcaption{font-size:13px;font-weight:600;color:#374151;margin:0 0 2px}\
