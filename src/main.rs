@@ -14,6 +14,7 @@ mod feed_server;
 mod launch;
 mod output;
 mod paper;
+mod report_cli;
 mod runner;
 mod sweep;
 mod train;
@@ -74,6 +75,12 @@ enum Command {
     /// from the journal with the same positions, cash and orders. Stops on Ctrl-C, after
     /// --duration seconds or --events events, and writes results like `quant backtest`.
     Paper(paper::PaperArgs),
+    /// Renders a run's HTML report again from its report.json, or compares runs side by side.
+    ///
+    /// `quant report results/a` rewrites results/a/report.html and prints the headline figures;
+    /// `quant report results/a --compare results/b results/c` writes results/a/comparison.html:
+    /// metrics in columns, equity and drawdowns overlaid.
+    Report(report_cli::ReportArgs),
     /// Runs every parameter set of the config's [sweep] table across cores and ranks them.
     ///
     /// Writes <out>/sweep.csv and sweep.parquet (one row per parameter set with every summary
@@ -120,6 +127,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Data(args) => data_cli::run(&args),
         Command::Paper(args) => paper::run(&args),
+        Command::Report(args) => report_cli::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),
         Command::Train(args) => train::run(&args),
