@@ -29,8 +29,8 @@ fn read(dir: &Path) -> Result<Analysis> {
             dir.display()
         );
     }
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| {
         format!(
             "{}: not a report written by this version of quant",
@@ -57,10 +57,6 @@ pub(crate) fn run(args: &ReportArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.dir.join(default_name));
     std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
-    println!(
-        "{} ({:.0} KB)",
-        out.display(),
-        html.len() as f64 / 1024.0
-    );
+    println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);
     Ok(())
 }

@@ -468,4 +468,3 @@ pub fn write_results(
     let path = dir.join("report.html");
     std::fs::write(&path, render_report(analysis)).map_err(|source| Error::Write { path, source })
 }
-

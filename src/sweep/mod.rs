@@ -259,11 +259,19 @@ impl<'a> Plan<'a> {
             }
             None => {
                 table::write(&table, out, "sweep")?;
+                let page = table::write_html(
+                    &table,
+                    &self.loaded.config.name,
+                    &self.spec.keys(),
+                    &self.spec.rank_by,
+                    out,
+                )?;
                 let top = self.write_top(&table, series, out)?;
                 let mut notes = vec![format!(
-                    "table: {} (.csv), ranked by {}",
+                    "table: {} (.csv), ranked by {}; report: {}",
                     out.join("sweep.parquet").display(),
-                    self.spec.rank_by.text()
+                    self.spec.rank_by.text(),
+                    page.display()
                 )];
                 if !top.is_empty() {
                     notes.push(format!(
@@ -541,6 +549,10 @@ fn merge(dir: &Path) -> Result<()> {
     };
     let table = table::ranked(&table, &rank_by)?;
     table::write(&table, dir, "sweep")?;
+    let title = dir
+        .file_name()
+        .map_or_else(|| "sweep".to_string(), |n| n.to_string_lossy().into_owned());
+    table::write_html(&table, &title, &first.keys, &rank_by, dir)?;
     println!(
         "merged {count} shards, {} jobs: {} (.csv), ranked by {}",
         first.jobs,

@@ -9,10 +9,11 @@ use anyhow::{Context, Result, bail};
 use arrow::array::{Array, Float64Array, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::DataType;
 use engine::Summary;
+use engine::report::{SweepReport, SweepRow, render_sweep};
 use engine::table::{Column, Table, Values};
 use market_data::Timestamp;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Every scalar summary metric, in table order.
 pub(crate) const METRICS: &[&str] = &[
@@ -358,6 +359,62 @@ pub(crate) fn kind(values: &Values) -> &'static str {
         Values::Int(_) => "whole number",
         Values::Time(_) => "time",
     }
+}
+
+/// Writes `<dir>/sweep.html`: the ranked table and, over the first two swept parameters, a
+/// heatmap of the ranking metric.
+///
+/// # Errors
+/// Names the file that cannot be written.
+pub(crate) fn write_html(
+    table: &Table,
+    title: &str,
+    keys: &[String],
+    rank_by: &RankBy,
+    dir: &Path,
+) -> Result<PathBuf> {
+    let column = |name: &str| table.columns.iter().find(|c| c.name == name);
+    let cell = |c: &Column, r: usize| {
+        let mut s = String::new();
+        c.write_cell(r, &mut s);
+        s
+    };
+    let metrics: Vec<String> = METRICS
+        .iter()
+        .filter(|m| column(m).is_some())
+        .map(|m| (*m).to_string())
+        .collect();
+    let rows = (0..table.rows())
+        .map(|r| SweepRow {
+            parameters: keys
+                .iter()
+                .map(|k| column(k).map(|c| cell(c, r)).unwrap_or_default())
+                .collect(),
+            metrics: metrics
+                .iter()
+                .map(|m| {
+                    column(m)
+                        .and_then(|c| cell(c, r).parse::<f64>().ok())
+                        .filter(|v| v.is_finite())
+                })
+                .collect(),
+        })
+        .collect();
+    let report = SweepReport {
+        title: title.to_string(),
+        rank_by: rank_by.text(),
+        parameters: keys.to_vec(),
+        metrics,
+        rows,
+        heatmap_x: keys.first().cloned(),
+        heatmap_y: keys.get(1).cloned(),
+        heatmap_metric: None,
+        notes: Vec::new(),
+    };
+    let path = dir.join("sweep.html");
+    std::fs::write(&path, render_sweep(&report))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -12,9 +12,11 @@ use super::Plan;
 use super::spec::WalkForward;
 use super::table::{Row, rank_order};
 use crate::runner;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use engine::Summary;
+use engine::analysis::Series;
 use engine::metrics::{ReturnMetrics, infer_periods_per_year};
+use engine::report::{WalkForwardReport, WalkForwardWindow, render_walk_forward};
 use engine::table::{Column, Table};
 use market_data::{BarSeries, Timestamp};
 use rayon::prelude::*;
@@ -243,6 +245,47 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         columns,
     };
     super::table::write(&table, out, "walk_forward")?;
+    let finite = |x: f64| x.is_finite().then_some(x);
+    let report = WalkForwardReport {
+        title: plan.loaded.config.name.clone(),
+        metric: "total_return".into(),
+        windows: wins
+            .iter()
+            .zip(&best)
+            .zip(best_rows.iter().zip(&oos_metrics))
+            .map(|((w, job), (is_row, oos_m))| WalkForwardWindow {
+                train_start: steps[w.train.start].0,
+                train_end: steps[w.train.end - 1].0,
+                test_start: steps[w.test.start].0,
+                test_end: steps[w.test.end - 1].0,
+                parameters: plan
+                    .grid
+                    .axes
+                    .iter()
+                    .zip(plan.grid.values(*job))
+                    .map(|(a, v)| {
+                        let name = a.key.rsplit('.').next().unwrap_or(&a.key);
+                        format!("{name}={}", super::spec::Axis::text(v))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                in_sample: finite(is_row.metric("total_return")),
+                out_of_sample: finite(oos_m.total_return),
+            })
+            .collect(),
+        equity: Series {
+            ts: ts.iter().flatten().map(|t| t.0).collect(),
+            values: equity.clone(),
+        },
+        notes: vec![format!(
+            "Parameters chosen in each training window by {}; total return compared in sample \
+             and on the following test window.",
+            rank_by.text()
+        )],
+    };
+    let page = out.join("walk_forward.html");
+    std::fs::write(&page, render_walk_forward(&report))
+        .with_context(|| format!("cannot write {}", page.display()))?;
     let curve = Table {
         name: "walk_forward_equity".into(),
         columns: vec![
@@ -282,9 +325,10 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         mean(&is_returns) * 100.0
     );
     println!(
-        "  per window: {} (.csv); stitched equity: {} (.csv)",
+        "  per window: {} (.csv); stitched equity: {} (.csv); report: {}",
         out.join("walk_forward.parquet").display(),
-        out.join("walk_forward_equity.parquet").display()
+        out.join("walk_forward_equity.parquet").display(),
+        out.join("walk_forward.html").display()
     );
     Ok(())
 }
