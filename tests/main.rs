@@ -14,5 +14,6 @@ mod lookahead;
 mod ml;
 mod paper;
 mod parity;
+mod report;
 mod support;
 mod sweep;
