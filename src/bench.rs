@@ -42,6 +42,10 @@ pub(crate) struct BenchArgs {
     /// Measure the websocket feed decoders instead: messages/s per format and kind.
     #[arg(long)]
     feed: bool,
+    /// Measure the P&L report instead: compute and render time, page size and Chromium load
+    /// time for a 10-year daily and a 1-year minute-bar backtest.
+    #[arg(long)]
+    report: bool,
     /// The catalog folder for --catalog.
     #[arg(long, default_value = "data/bench-catalog")]
     catalog_dir: std::path::PathBuf,
@@ -67,6 +71,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     }
     if args.feed {
         return crate::bench_feed::run(runs);
+    }
+    if args.report {
+        return crate::bench_report::run(runs);
     }
     if args.catalog {
         return crate::bench_data::run_catalog(

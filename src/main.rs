@@ -6,6 +6,7 @@ mod bench_features;
 mod bench_feed;
 mod bench_ml;
 mod bench_parallel;
+mod bench_report;
 mod browser;
 mod config;
 mod data;

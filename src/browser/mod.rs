@@ -89,6 +89,20 @@ pub(crate) fn run(args: &ReportCheckArgs) -> Result<()> {
     Ok(())
 }
 
+/// Opens `file` once in headless Chromium and returns the load time in milliseconds (navigation
+/// to the load event) and the number of problems found, for benchmarks.
+///
+/// # Errors
+/// Chromium cannot be started or the page cannot be loaded in time.
+pub(crate) fn measure_load(file: &Path, timeout: Duration) -> Result<(f64, usize)> {
+    let deadline = Deadline::new(timeout);
+    let file =
+        std::fs::canonicalize(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut browser = Browser::launch()?;
+    let check = check_page(&mut browser, &file_url(&file), None, &deadline)?;
+    Ok((check.load_ms, check.problems()))
+}
+
 /// What one page load showed.
 #[derive(Debug, Default)]
 struct Check {
