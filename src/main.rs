@@ -5,6 +5,7 @@ mod bench_data;
 mod bench_features;
 mod bench_feed;
 mod bench_ml;
+mod bench_paper;
 mod bench_parallel;
 mod bench_report;
 mod browser;
