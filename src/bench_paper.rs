@@ -123,7 +123,7 @@ pub(crate) fn run() -> Result<()> {
         if started.elapsed() > Duration::from_secs(120) {
             bail!("only {used} of {TRADES} trades arrived in 120 s");
         }
-        match feed.items.recv_timeout(Duration::from_secs(10)) {
+        match feed.next(Duration::from_micros(200), Duration::from_secs(10)) {
             Ok(FeedItem::Event(event, received)) => {
                 let orders = session.engine().broker().records().len();
                 session.on_event(&event)?;

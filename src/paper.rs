@@ -147,7 +147,7 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
         {
             break;
         }
-        match feed.items.recv_timeout(Duration::from_millis(100)) {
+        match feed.next(Duration::from_micros(200), Duration::from_millis(100)) {
             Ok(FeedItem::Event(event, received)) => {
                 let orders = session.engine().broker().records().len();
                 match session.on_event(&event) {

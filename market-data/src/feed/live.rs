@@ -153,6 +153,34 @@ pub fn instruments_of(format: Format, streams: &[String]) -> Vec<InstrumentId> {
 }
 
 impl Feed {
+    /// Waits up to `timeout` for the next item, spinning for the first `spin` before parking
+    /// the thread: waking a parked thread costs tens of microseconds, more than the engine takes
+    /// to act on an event, so a live engine polls briefly first.
+    ///
+    /// # Errors
+    /// Timeout, or the feed thread is gone.
+    pub fn next(
+        &self,
+        spin: Duration,
+        timeout: Duration,
+    ) -> Result<FeedItem, crossbeam_channel::RecvTimeoutError> {
+        let start = Instant::now();
+        loop {
+            match self.items.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(crossbeam_channel::RecvTimeoutError::Disconnected);
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) if start.elapsed() < spin => {
+                    std::hint::spin_loop();
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    return self.items.recv_timeout(timeout.saturating_sub(spin));
+                }
+            }
+        }
+    }
+
     /// Starts the feed on its own thread.
     pub fn start(config: FeedConfig) -> Self {
         let (tx, items) = bounded(config.capacity.max(1));
