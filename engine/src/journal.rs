@@ -47,7 +47,58 @@ pub struct Journal {
     path: PathBuf,
     sync_every: Duration,
     last_sync: Instant,
-    line: String,
+    /// The line being written (reused: journaling allocates nothing per line).
+    line: Vec<u8>,
+    syncer: Syncer,
+}
+
+/// Syncs the journal to disk on a thread of its own, so the engine never waits for the disk
+/// (an fsync takes milliseconds); the engine only hands each interval's lines to the kernel.
+#[derive(Debug)]
+struct Syncer {
+    requests: Option<crossbeam_channel::Sender<()>>,
+    failure: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Syncer {
+    fn start(file: File) -> Self {
+        // One pending request is enough: a sync covers every line written before it.
+        let (requests, pending) = crossbeam_channel::bounded::<()>(1);
+        let failure = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let report = failure.clone();
+        let thread = std::thread::spawn(move || {
+            while pending.recv().is_ok() {
+                if let Err(e) = file.sync_data()
+                    && let Ok(mut slot) = report.lock()
+                {
+                    *slot = Some(format!("cannot sync: {e}"));
+                }
+            }
+        });
+        Self {
+            requests: Some(requests),
+            failure,
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks for a sync; returns the failure of an earlier one, if any.
+    fn request(&self) -> Option<String> {
+        if let Some(requests) = &self.requests {
+            let _ = requests.try_send(());
+        }
+        self.failure.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        self.requests = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 impl Journal {
@@ -78,29 +129,38 @@ impl Journal {
             .and_then(|()| file.seek(SeekFrom::End(0)).map(|_| ()))
             .and_then(|()| file.sync_all())
             .map_err(|e| fail(format!("cannot repair: {e}")))?;
+        let syncer = Syncer::start(
+            file.try_clone()
+                .map_err(|e| fail(format!("cannot open for syncing: {e}")))?,
+        );
         Ok((
             Self {
                 file: BufWriter::new(file),
                 path: path.to_path_buf(),
                 sync_every,
                 last_sync: Instant::now(),
-                line: String::with_capacity(256),
+                line: Vec::with_capacity(256),
+                syncer,
             },
             recovered,
         ))
     }
 
-    fn write(&mut self, tag: char, value: &impl Serialize) -> Result<(), JournalError> {
+    fn write(&mut self, tag: u8, value: &impl Serialize) -> Result<(), JournalError> {
         self.line.clear();
-        self.line.push(tag);
-        self.line.push(' ');
-        let json = serde_json::to_string(value).map_err(|e| self.error(e.to_string()))?;
-        self.line.push_str(&json);
-        self.line.push('\n');
-        let result = self.file.write_all(self.line.as_bytes());
+        self.line.extend_from_slice(&[tag, b' ']);
+        let result = serde_json::to_writer(&mut self.line, value);
+        result.map_err(|e| self.error(e.to_string()))?;
+        self.line.push(b'\n');
+        let result = self.file.write_all(&self.line);
         result.map_err(|e| self.error(format!("cannot append: {e}")))?;
         if self.last_sync.elapsed() >= self.sync_every {
-            self.sync()?;
+            self.last_sync = Instant::now();
+            let result = self.file.flush();
+            result.map_err(|e| self.error(format!("cannot append: {e}")))?;
+            if let Some(failure) = self.syncer.request() {
+                return Err(self.error(failure));
+            }
         }
         Ok(())
     }
@@ -117,7 +177,7 @@ impl Journal {
     /// # Errors
     /// The line cannot be written.
     pub fn market(&mut self, event: &MarketEvent) -> Result<(), JournalError> {
-        self.write('M', event)
+        self.write(b'M', event)
     }
 
     /// Appends an order as it was placed.
@@ -125,7 +185,7 @@ impl Journal {
     /// # Errors
     /// The line cannot be written.
     pub fn order(&mut self, order: &OrderRecord) -> Result<(), JournalError> {
-        self.write('O', order)
+        self.write(b'O', order)
     }
 
     /// Appends a fill.
@@ -133,10 +193,10 @@ impl Journal {
     /// # Errors
     /// The line cannot be written.
     pub fn fill(&mut self, fill: &FillRecord) -> Result<(), JournalError> {
-        self.write('F', fill)
+        self.write(b'F', fill)
     }
 
-    /// Flushes and syncs everything written so far to disk.
+    /// Flushes and syncs everything written so far to disk, waiting for the disk.
     ///
     /// # Errors
     /// The file cannot be flushed or synced.
