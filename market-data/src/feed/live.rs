@@ -362,6 +362,7 @@ async fn read(
     // Decoded events borrow the message, so the vector is emptied and re-typed per message;
     // collecting an emptied vector in place keeps its allocation.
     let mut spare: Vec<FeedEvent<'static>> = Vec::with_capacity(16);
+    let mut items: Vec<FeedItem> = Vec::with_capacity(16);
     loop {
         let next = tokio::select! {
             next = tokio::time::timeout(config.stale_after, ws.next()) => next,
@@ -412,19 +413,20 @@ async fn read(
             Format::Binance => binance::decode(text.as_str(), &mut events).map(|()| None),
             Format::Coinbase => coinbase::decode(text.as_str(), &mut events),
         };
-        let items = match decoded {
-            Ok(sequence) => state.accept(sequence, &events, received),
+        items.clear();
+        match decoded {
+            Ok(sequence) => state.accept(sequence, &events, received, &mut items),
             Err(e) => {
                 counters.malformed.fetch_add(1, Ordering::Relaxed);
-                vec![FeedItem::Notice(Notice::Malformed {
+                items.push(FeedItem::Notice(Notice::Malformed {
                     raw: text.as_str().to_owned(),
                     error: e.message,
-                })]
+                }));
             }
-        };
+        }
         events.clear();
         spare = recycle(events);
-        for item in items {
+        for item in items.drain(..) {
             match &item {
                 FeedItem::Event(..) => counters.events.fetch_add(1, Ordering::Relaxed),
                 FeedItem::Notice(Notice::Gap { .. }) => {
@@ -524,8 +526,8 @@ impl State {
         sequence: Option<u64>,
         events: &[FeedEvent<'_>],
         received: Instant,
-    ) -> Vec<FeedItem> {
-        let mut items = Vec::with_capacity(events.len());
+        items: &mut Vec<FeedItem>,
+    ) {
         if let Some(seq) = sequence {
             if let Some(last) = self.sequence
                 && seq > last + 1
@@ -552,7 +554,8 @@ impl State {
                 }));
                 continue;
             };
-            let name = self.instruments[i].to_string();
+            // Named only in notices: events themselves carry the index.
+            let name = |state: &Self| state.instruments[i].to_string();
             let make = |ts: Timestamp, kind| MarketEvent {
                 ts_event: ts,
                 ts_recv: recv,
@@ -564,14 +567,14 @@ impl State {
                     if let (Some(id), Some(last)) = (id, self.last_trade_id[i]) {
                         if id <= last {
                             items.push(FeedItem::Notice(Notice::Duplicate {
-                                instrument: name,
+                                instrument: name(self),
                                 detail: format!("trade {id} after trade {last}"),
                             }));
                             continue;
                         }
                         if id > last + 1 {
                             items.push(FeedItem::Notice(Notice::Gap {
-                                instrument: name.clone(),
+                                instrument: name(self),
                                 detail: format!("{} trades missing after {last}", id - last - 1),
                             }));
                         }
@@ -605,7 +608,7 @@ impl State {
                     if let Some(last) = self.last_bar[i] {
                         if bar.ts.0 <= last {
                             items.push(FeedItem::Notice(Notice::Duplicate {
-                                instrument: name,
+                                instrument: name(self),
                                 detail: format!(
                                     "bar at {} after the bar at {}",
                                     bar.ts,
@@ -618,7 +621,7 @@ impl State {
                             && bar.ts.0 - last > gap_allowance(step)
                         {
                             items.push(FeedItem::Notice(Notice::Gap {
-                                instrument: name.clone(),
+                                instrument: name(self),
                                 detail: format!(
                                     "{} bars missing between {} and {}",
                                     (bar.ts.0 - last) / step - 1,
@@ -637,6 +640,5 @@ impl State {
                 FeedEvent::Heartbeat { .. } => {}
             }
         }
-        items
     }
 }
