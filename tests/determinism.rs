@@ -13,7 +13,8 @@ fn run_twice(config: &str) {
         .map(|e| e.unwrap().file_name())
         .collect();
     names.sort();
-    assert_eq!(names.len(), 10);
+    // summary.json, report.html, report.json and four tables as CSV and Parquet.
+    assert_eq!(names.len(), 11);
     for name in names {
         let (x, y) = (
             std::fs::read(a.join(&name)).unwrap(),
