@@ -56,3 +56,14 @@ pub(crate) fn format_span(ns: f64) -> String {
         format!("{}h {:02}m", minutes / 60, minutes % 60)
     }
 }
+
+/// Returns the days since 1970-01-01 of a civil date, the inverse of [`civil_from_days`].
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((month + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}

@@ -4,6 +4,7 @@
 //! non-finite number, so NaN and infinity never reach the page whatever the data holds.
 
 use crate::analysis::Unit;
+pub(super) use crate::analysis::calendar::{civil_from_days, days_from_civil};
 
 /// Nanoseconds in a day.
 pub(super) const NS_PER_DAY: i64 = 86_400_000_000_000;
@@ -139,35 +140,6 @@ pub(super) fn clock(ns: i64) -> String {
 pub(super) const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
-
-/// Returns (year, month 1..=12, day) of a count of days since 1970-01-01, in the proleptic
-/// Gregorian calendar (Howard Hinnant's `civil_from_days`), to avoid a date crate for labels.
-pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        yoe + era * 400 + i64::from(month <= 2),
-        month as u32,
-        day as u32,
-    )
-}
-
-/// Returns the days since 1970-01-01 of a civil date, the inverse of [`civil_from_days`].
-pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
 
 #[cfg(test)]
 mod tests {
