@@ -125,32 +125,12 @@ impl RawFile {
                     .map_err(|e| bad(e.to_string()))?;
                 (Box::new(reader), schema, layout, rows_before)
             }
-            FileFormat::ArrowFile => {
-                let probe = arrow::ipc::reader::FileReader::try_new_buffered(file, None)
-                    .map_err(|e| bad(e.to_string()))?;
-                let schema = probe.schema();
-                let layout = Layout::resolve(&schema, kind, path)?;
-                let file = File::open(path).map_err(io(path))?;
-                let reader = arrow::ipc::reader::FileReader::try_new_buffered(
-                    file,
-                    Some(layout.projection()),
-                )
-                .map_err(|e| bad(e.to_string()))?;
-                (Box::new(reader), schema, layout, 0)
-            }
-            FileFormat::ArrowStream => {
-                let probe = arrow::ipc::reader::StreamReader::try_new_buffered(file, None)
-                    .map_err(|e| bad(e.to_string()))?;
-                let schema = probe.schema();
-                let layout = Layout::resolve(&schema, kind, path)?;
-                let file = File::open(path).map_err(io(path))?;
-                let reader = arrow::ipc::reader::StreamReader::try_new_buffered(
-                    file,
-                    Some(layout.projection()),
-                )
-                .map_err(|e| bad(e.to_string()))?;
-                (Box::new(reader), schema, layout, 0)
-            }
+            FileFormat::ArrowFile => ipc(path, kind, format, |f, p| {
+                arrow::ipc::reader::FileReader::try_new_buffered(f, p)
+            })?,
+            FileFormat::ArrowStream => ipc(path, kind, format, |f, p| {
+                arrow::ipc::reader::StreamReader::try_new_buffered(f, p)
+            })?,
             FileFormat::Csv => {
                 return Err(Error::Schema {
                     path: path.to_path_buf(),
@@ -322,6 +302,30 @@ fn time_leaf(meta: &ParquetMetaData, layout: &Layout) -> Option<(usize, i64)> {
     let schema = meta.file_metadata().schema_descr();
     let leaf = (0..schema.num_columns()).find(|&i| schema.get_column_root_idx(i) == root)?;
     Some((leaf, nanos_per_unit))
+}
+
+/// Opens an Arrow IPC file (either format) twice: once for its schema, then projected to the
+/// columns `kind` needs.
+fn ipc<R>(
+    path: &Path,
+    kind: RecordKind,
+    format: FileFormat,
+    open: impl Fn(File, Option<Vec<usize>>) -> std::result::Result<R, ArrowError>,
+) -> Result<(Batches, SchemaRef, Layout, u64)>
+where
+    R: arrow::record_batch::RecordBatchReader + Send + 'static,
+{
+    let bad = |e: ArrowError| decode_error(path, format)(e.to_string());
+    let schema = open(File::open(path).map_err(io(path))?, None)
+        .map_err(bad)?
+        .schema();
+    let layout = Layout::resolve(&schema, kind, path)?;
+    let reader = open(
+        File::open(path).map_err(io(path))?,
+        Some(layout.projection()),
+    )
+    .map_err(bad)?;
+    Ok((Box::new(reader), schema, layout, 0))
 }
 
 /// Returns the row groups that may hold rows within `range` (by the timestamp column's
