@@ -85,6 +85,15 @@ pub(crate) struct LiveConfig {
     /// Events buffered between the feed and the engine.
     #[serde(default = "default_capacity")]
     pub(crate) channel_capacity: usize,
+    /// Microseconds the engine thread polls for the next event before it sleeps. Waking a
+    /// sleeping thread costs tens of microseconds: a session that must act within microseconds
+    /// sets this above the feed's spacing between messages, at the cost of a busy core.
+    #[serde(default = "default_spin_us")]
+    pub(crate) spin_us: u64,
+}
+
+fn default_spin_us() -> u64 {
+    200
 }
 
 fn default_stale_after() -> f64 {

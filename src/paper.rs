@@ -132,6 +132,7 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
         reconnect_max: Duration::from_millis(live.reconnect.max_ms),
         capacity: live.channel_capacity,
     });
+    let spin = Duration::from_micros(live.spin_us);
     let stop = ctrl_c_flag();
     let started = Instant::now();
     let deadline = args.duration.map(Duration::from_secs_f64);
@@ -147,7 +148,7 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
         {
             break;
         }
-        match feed.next(Duration::from_micros(200), Duration::from_millis(100)) {
+        match feed.next(spin, Duration::from_millis(100)) {
             Ok(FeedItem::Event(event, received)) => {
                 let orders = session.engine().broker().records().len();
                 match session.on_event(&event) {
