@@ -224,9 +224,13 @@ impl Feed {
 impl Drop for Feed {
     fn drop(&mut self) {
         self.stop();
-        // Unblock a feed waiting on a full channel.
-        while self.items.try_recv().is_ok() {}
         if let Some(thread) = self.thread.take() {
+            // Keep draining until the feed thread ends: one waiting on a full channel must get
+            // room to notice the stop, however many messages it still had in hand.
+            while !thread.is_finished() {
+                while self.items.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let _ = thread.join();
         }
     }
