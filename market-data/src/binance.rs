@@ -13,7 +13,10 @@
 //! column. As trade files run to millions of rows a day, rows are split by hand without
 //! allocating.
 
-use crate::csv::{OnInvalid, check_ohlc, count_lines, digits, out_of_order, parse_number, unquote};
+use crate::csv::{
+    OnInvalid, accept, check_ohlc, count_lines, digits, non_empty, out_of_order, parse_number,
+    unquote,
+};
 use crate::{
     Bar, BarSeries, Error, InstrumentId, InvalidRow, Price, Qty, Result, RowProblem, Side,
     SkipReport, Timestamp, Trade, TradeSeries,
@@ -204,23 +207,9 @@ fn parse_rows<T>(
         } else {
             parse_row(&fields[..found], line_no, rows.last())
         };
-        match row {
-            Ok(row) => rows.push(row),
-            Err(row) if on_invalid == OnInvalid::Skip => skipped.record(row),
-            Err(row) => {
-                return Err(Error::InvalidRow {
-                    path: path.to_path_buf(),
-                    row,
-                });
-            }
-        }
+        accept(&mut rows, row, on_invalid, &mut skipped, path)?;
     }
-    if rows.is_empty() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-        });
-    }
-    Ok((rows, skipped))
+    Ok((non_empty(rows, path)?, skipped))
 }
 
 impl Layout {

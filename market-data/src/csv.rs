@@ -91,23 +91,40 @@ pub fn parse_bars(
                 Some(last) => layout.check_order(bar, last, index + 1),
                 None => Ok(bar),
             });
-        match row {
-            Ok(bar) => bars.push(bar),
-            Err(row) if on_invalid == OnInvalid::Skip => skipped.record(row),
-            Err(row) => {
-                return Err(Error::InvalidRow {
-                    path: path.to_path_buf(),
-                    row,
-                });
-            }
+        accept(&mut bars, row, on_invalid, &mut skipped, path)?;
+    }
+    Ok((BarSeries::new(instrument, non_empty(bars, path)?), skipped))
+}
+
+/// Keeps a parsed row, or, when it is invalid, counts it (`Skip`) or stops with it (`Error`).
+pub(crate) fn accept<T>(
+    rows: &mut Vec<T>,
+    row: std::result::Result<T, InvalidRow>,
+    on_invalid: OnInvalid,
+    skipped: &mut SkipReport,
+    path: &Path,
+) -> Result<()> {
+    match row {
+        Ok(row) => rows.push(row),
+        Err(row) if on_invalid == OnInvalid::Skip => skipped.record(row),
+        Err(row) => {
+            return Err(Error::InvalidRow {
+                path: path.to_path_buf(),
+                row,
+            });
         }
     }
-    if bars.is_empty() {
+    Ok(())
+}
+
+/// Returns the rows of a file, or [`Error::Empty`] when none is left.
+pub(crate) fn non_empty<T>(rows: Vec<T>, path: &Path) -> Result<Vec<T>> {
+    if rows.is_empty() {
         return Err(Error::Empty {
             path: path.to_path_buf(),
         });
     }
-    Ok((BarSeries::new(instrument, bars), skipped))
+    Ok(rows)
 }
 
 /// Where the fields of a row sit, as found in the header.
