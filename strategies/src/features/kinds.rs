@@ -315,6 +315,28 @@ macro_rules! kernels {
             )*
         }
 
+        impl Kernel {
+            /// Updates the kernel from the first `inputs()` of `input`, writing its outputs to
+            /// `row[first..]`. Each arm slices by its kind's constant arity and output count,
+            /// so the inlined kernel indexes without bounds checks (one check per slice).
+            #[inline]
+            pub(crate) fn step(
+                &mut self,
+                ts: market_data::Timestamp,
+                input: &[f64; super::runner::MAX_INPUTS],
+                row: &mut [f64],
+                first: usize,
+            ) {
+                match self {
+                    $(Kernel::$variant(k) => {
+                        let arity = Indicator::inputs(k);
+                        let outputs = Indicator::outputs(k).len();
+                        Indicator::update(k, ts, &input[..arity], &mut row[first..first + outputs])
+                    })*
+                }
+            }
+        }
+
         impl Indicator for Kernel {
             #[inline]
             fn inputs(&self) -> usize {

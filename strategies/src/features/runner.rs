@@ -11,11 +11,15 @@ use rayon::prelude::*;
 use std::sync::Arc;
 
 /// The largest number of inputs a feature reads.
-const MAX_INPUTS: usize = 4;
+pub(crate) const MAX_INPUTS: usize = 4;
 
 /// Slots before the columns in the value row: the bar's open, high, low, close, volume and
-/// typical price, so that every input, bar field or feature, is one indexed load.
-const BAR_SLOTS: usize = 6;
+/// typical price, so that every input, bar field or feature, is one indexed load; then a slot
+/// that always holds 0.0, which pads every node's inputs to `MAX_INPUTS`.
+const BAR_SLOTS: usize = 7;
+
+/// The always-zero slot: unused inputs read it, so gathering inputs needs no loop over the arity.
+const PAD_SLOT: usize = 6;
 
 /// One feature at run time, with everything the hot loop reads in one place.
 #[derive(Debug)]
@@ -23,7 +27,6 @@ struct Node {
     kernel: Kernel,
     /// Value-row slots of its inputs.
     inputs: [usize; MAX_INPUTS],
-    arity: usize,
     /// Value-row slots of its outputs: `first..first + outputs`.
     first: usize,
     outputs: usize,
@@ -58,14 +61,13 @@ impl PipelineState {
             // The spec was built from these configs, so building again cannot fail.
             .filter_map(|n| {
                 let kernel = build_indicator(&n.config).ok()?;
-                let mut inputs = [0; MAX_INPUTS];
+                let mut inputs = [PAD_SLOT; MAX_INPUTS];
                 for (to, from) in inputs.iter_mut().zip(&n.inputs) {
                     *to = slot(from);
                 }
                 Some(Node {
                     kernel,
                     inputs,
-                    arity: n.inputs.len().min(MAX_INPUTS),
                     first: BAR_SLOTS + n.first_column,
                     outputs: n.outputs,
                     max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
@@ -105,25 +107,23 @@ impl PipelineState {
             f64::NAN
         };
         // Scalar stores: the loads that follow forward from them, which a vector copy defeats.
-        let fields = [bar.open, bar.high, bar.low, bar.close, bar.volume, typical];
+        let fields = [
+            bar.open, bar.high, bar.low, bar.close, bar.volume, typical, 0.0,
+        ];
         for (slot, value) in self.row.iter_mut().zip(fields) {
             *slot = value;
         }
-        let mut input = [0.0; MAX_INPUTS];
         for (i, node) in self.nodes.iter_mut().enumerate() {
-            let mut finite = true;
-            for (slot, &at) in input.iter_mut().zip(&node.inputs[..node.arity]) {
-                let x = self.row[at];
-                finite &= x.is_finite();
-                *slot = x;
-            }
+            let input = node.inputs.map(|at| self.row[at]);
+            // `x * 0.0` is 0 for a finite x and NaN otherwise: one multiply-add per input, in
+            // the float domain, where `is_finite` moves each value to an integer register.
+            let finite = input.iter().fold(0.0, |probe, x| probe + x * 0.0) == 0.0;
             if gap > node.max_gap_ns {
                 node.kernel.reset();
             }
-            let out = &mut self.row[node.first..node.first + node.outputs];
             if finite {
                 node.inputs_seen_ready = true;
-                node.kernel.update(bar.ts, &input[..node.arity], out);
+                node.kernel.step(bar.ts, &input, &mut self.row, node.first);
             } else {
                 if node.nan_is_error && node.inputs_seen_ready {
                     let name = &spec.nodes()[i].config.name;
@@ -137,7 +137,7 @@ impl PipelineState {
                     ));
                 }
                 node.kernel.reset();
-                out.fill(f64::NAN);
+                self.row[node.first..node.first + node.outputs].fill(f64::NAN);
             }
         }
         Ok(&self.row[BAR_SLOTS..])

@@ -26,9 +26,19 @@ impl Lag {
     /// Adds a value and returns the one `period` bars ago, once there is one.
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let old = std::mem::replace(&mut self.ring[self.next], x);
-        self.next = (self.next + 1) % self.ring.len();
-        self.seen += 1;
+        // A compare rather than `%`: an integer division per update cost more than the rest.
+        self.next += 1;
+        if self.next == self.ring.len() {
+            self.next = 0;
+        }
+        self.seen = self.seen.saturating_add(1);
         (self.seen > self.ring.len()).then_some(old)
+    }
+
+    /// Forgets every value, keeping the allocation.
+    fn clear(&mut self) {
+        self.next = 0;
+        self.seen = 0;
     }
 }
 
@@ -43,7 +53,7 @@ impl Indicator for Lag {
         out[0] = Lag::update(self, input[0]).unwrap_or(f64::NAN);
     }
     fn reset(&mut self) {
-        *self = Self::new(self.ring.len());
+        self.clear();
     }
     fn warmup(&self) -> usize {
         self.ring.len() + 1
@@ -79,7 +89,7 @@ impl Indicator for Diff {
             .map_or(f64::NAN, |old| input[0] - old);
     }
     fn reset(&mut self) {
-        self.lag = Lag::new(self.lag.ring.len());
+        self.lag.clear();
     }
     fn warmup(&self) -> usize {
         self.lag.ring.len() + 1
@@ -124,6 +134,10 @@ pub struct Standardize {
     min_count: usize,
     fit_until: Option<Timestamp>,
     count: usize,
+    /// `1 / (count - 1)`: the sample variance's divisor, kept from the previous update's
+    /// `1 / count` so the online path divides twice per update rather than three times.
+    inv_ddof: f64,
+    inv_count: f64,
     mean: f64,
     m2: f64,
     frozen: Option<(f64, f64)>,
@@ -136,6 +150,8 @@ impl Standardize {
             min_count: min_count.max(2),
             fit_until: None,
             count: 0,
+            inv_ddof: f64::NAN,
+            inv_count: f64::NAN,
             mean: 0.0,
             m2: 0.0,
             frozen: None,
@@ -161,7 +177,9 @@ impl Standardize {
         let delta = x - self.mean;
         // A reciprocal of the count (independent of the data) keeps the division off the
         // bar-to-bar dependency chain through `mean`.
-        self.mean += delta * (1.0 / self.count as f64);
+        self.inv_ddof = self.inv_count;
+        self.inv_count = 1.0 / self.count as f64;
+        self.mean += delta * self.inv_count;
         self.m2 += delta * (x - self.mean);
     }
 
@@ -183,7 +201,7 @@ impl Indicator for Standardize {
             None => {
                 self.observe(x);
                 if self.count >= self.min_count && self.m2 > 0.0 {
-                    (x - self.mean) / self.std()
+                    (x - self.mean) / (self.m2 * self.inv_ddof).sqrt()
                 } else {
                     f64::NAN
                 }
@@ -205,6 +223,8 @@ impl Indicator for Standardize {
         if self.frozen.is_none() {
             *self = Self {
                 count: 0,
+                inv_ddof: f64::NAN,
+                inv_count: f64::NAN,
                 mean: 0.0,
                 m2: 0.0,
                 ..self.clone()

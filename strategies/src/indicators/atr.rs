@@ -14,6 +14,8 @@ use market_data::Timestamp;
 #[derive(Debug, Clone)]
 pub struct Atr {
     period: usize,
+    /// `1 / period`, computed once: a division per update would cost more than the rest.
+    inv_period: f64,
     prev_close: f64,
     seen: usize,
     /// The average (the running sum of true ranges until the seed).
@@ -42,6 +44,7 @@ impl Atr {
     pub fn new(period: usize) -> Self {
         Self {
             period: period.max(1),
+            inv_period: 1.0 / period.max(1) as f64,
             prev_close: 0.0,
             seen: 0,
             value: 0.0,
@@ -69,7 +72,7 @@ impl Atr {
         } else {
             // `(v (n - 1) + tr) / n` as `v + (tr - v) / n`: the division by the constant `n`
             // becomes a multiply, which keeps it off the bar-to-bar dependency chain.
-            self.value += (tr - self.value) * (1.0 / n);
+            self.value += (tr - self.value) * self.inv_period;
         }
         (self.seen >= self.period).then_some(self.value)
     }

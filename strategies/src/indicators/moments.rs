@@ -7,9 +7,10 @@
 //! the window also counts the `mass` that passed through its sums (every squared deviation
 //! added or removed, which bounds their rounding error) and recomputes the sums exactly, with
 //! the newest value as the new shift, whenever the spread falls below `TOLERANCE * mass`, and
-//! once every `n` updates so the shift follows a trending series. A recompute is O(n), but a
-//! window value as the shift gives `mass <= (n + 1) * m2` right after it, so it cannot trigger
-//! again until values move far from the window: O(1) amortized for real series. A window of
+//! once every `RESHIFT_LAPS * n` updates, which bounds the number of roundings in the sums (a
+//! series trending away from the shift inflates `mass` and triggers sooner). A recompute is
+//! O(n), but a window value as the shift gives `mass <= (n + 1) * m2` right after it, so it
+//! cannot trigger again until values move far from the window: O(1) amortized for real series. A window of
 //! identical values ends with exactly zero spread and its value as the exact mean, which the
 //! indicators rely on for their flat cases.
 
@@ -17,6 +18,12 @@
 /// squared deviations that went through the sums (their rounding error is ~1e-16 of that mass,
 /// so the spread keeps about 11 digits).
 const TOLERANCE: f64 = 1e-5;
+
+/// Laps of the window between exact recomputes when precision never asks for one sooner. The
+/// sums' error grows with the roundings since the last recompute (a few `eps * mass` per push),
+/// so 2 * 16 * n pushes stay far inside `TOLERANCE`; a recompute every lap cost ~5% of a
+/// 20-feature pipeline.
+const RESHIFT_LAPS: usize = 16;
 
 /// Count, mean and sum of squared deviations of one variable.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -112,7 +119,7 @@ impl<const K: usize> Sliding<K> {
         } else {
             1.0 / self.len as f64
         };
-        let mut lost = self.since >= cap;
+        let mut lost = self.since >= RESHIFT_LAPS * cap;
         for k in 0..K {
             self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
             self.m2[k] = self.s2[k] - self.s1[k] * self.s1[k] * inv_n;
@@ -246,6 +253,42 @@ mod tests {
                 m2: 0.0
             }
         );
+    }
+
+    #[test]
+    fn long_trending_series_keeps_its_precision_between_recomputes() {
+        // A random walk with drift, quiet stretches and jumps, far longer than RESHIFT_LAPS
+        // laps, checked against two-pass moments throughout.
+        let n = 20;
+        let mut w = Sliding::new(n);
+        let (mut x, mut state) = (1e4f64, 0x2545_f491_4f6c_dd1du64);
+        let mut xs = Vec::new();
+        for t in 0..200_000usize {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let scale = match t % 5_000 {
+                0 => 1e3,
+                1..=999 => 1e-6,
+                _ => 1.0,
+            };
+            x += 0.01 + u * scale;
+            xs.push(x);
+            w.push([x]);
+            if t % 97 == 0 && t >= n {
+                let win = &xs[t + 1 - n..=t];
+                let mean = win.iter().sum::<f64>() / n as f64;
+                let m2: f64 = win.iter().map(|v| (v - mean) * (v - mean)).sum();
+                let got = w.total();
+                assert!(close(got.mean, mean), "mean at {t}: {} vs {mean}", got.mean);
+                assert!(
+                    (got.m2 - m2).abs() <= 1e-9 * m2 + 1e-20,
+                    "m2 at {t}: {} vs {m2}",
+                    got.m2
+                );
+            }
+        }
     }
 
     proptest! {

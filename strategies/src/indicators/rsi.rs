@@ -26,6 +26,8 @@ pub enum RsiSmoothing {
 #[derive(Debug, Clone)]
 pub struct Rsi {
     period: usize,
+    /// `1 / period`, computed once: a division per update would cost more than the rest.
+    inv_period: f64,
     smoothing: RsiSmoothing,
     prev: f64,
     seen: usize,
@@ -56,6 +58,7 @@ impl Rsi {
     pub fn new(period: usize, smoothing: RsiSmoothing) -> Self {
         Self {
             period: period.max(1),
+            inv_period: 1.0 / period.max(1) as f64,
             smoothing,
             prev: 0.0,
             seen: 0,
@@ -87,7 +90,7 @@ impl Rsi {
         match self.smoothing {
             RsiSmoothing::Ta => {
                 // pandas ewm(alpha = 1/n, adjust=False) seeded with bar 0's zero move.
-                let a = 1.0 / n;
+                let a = self.inv_period;
                 if self.seen == 1 {
                     (self.up, self.down) = (up, down);
                 } else {
@@ -106,8 +109,8 @@ impl Rsi {
                 } else {
                     // Wilder's `(avg (n - 1) + move) / n`, with the division by the constant `n`
                     // as a multiply, off the bar-to-bar dependency chain.
-                    self.up += (up - self.up) * (1.0 / n);
-                    self.down += (down - self.down) * (1.0 / n);
+                    self.up += (up - self.up) * self.inv_period;
+                    self.down += (down - self.down) * self.inv_period;
                 }
             }
         }
