@@ -154,6 +154,14 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
 }
 
 /// Returns the median, sorting `values` in place.
+/// Returns the time this thread has spent on a CPU, in nanoseconds (Linux; `None` elsewhere).
+/// Unlike wall time it excludes time descheduled by other work on a shared machine, so
+/// single-threaded figures stay comparable between a quiet and a busy machine.
+pub(crate) fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
 pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();

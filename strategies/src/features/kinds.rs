@@ -316,22 +316,33 @@ macro_rules! kernels {
         }
 
         impl Kernel {
-            /// Updates the kernel from the first `inputs()` of `input`, writing its outputs to
-            /// `row[first..]`. Each arm slices by its kind's constant arity and output count,
-            /// so the inlined kernel indexes without bounds checks (one check per slice).
+            /// Reads the kernel's inputs from `row` at the slots `inputs` and, when they are all
+            /// finite, updates it and writes its outputs to `row[first..]`, returning true. A
+            /// non-finite input leaves everything untouched and returns false. Each arm knows
+            /// its kind's arity and output count as constants, so the inlined code checks and
+            /// loads only the inputs the kind reads, without a loop or per-element bounds checks.
             #[inline]
             pub(crate) fn step(
                 &mut self,
                 ts: market_data::Timestamp,
-                input: &[f64; super::runner::MAX_INPUTS],
+                inputs: &[usize; super::runner::MAX_INPUTS],
                 row: &mut [f64],
                 first: usize,
-            ) {
+            ) -> bool {
                 match self {
                     $(Kernel::$variant(k) => {
                         let arity = Indicator::inputs(k);
-                        let outputs = Indicator::outputs(k).len();
-                        Indicator::update(k, ts, &input[..arity], &mut row[first..first + outputs])
+                        let mut input = [0.0; super::runner::MAX_INPUTS];
+                        let mut finite = true;
+                        for (x, &at) in input[..arity].iter_mut().zip(&inputs[..arity]) {
+                            *x = row[at];
+                            finite &= x.is_finite();
+                        }
+                        if finite {
+                            let outputs = Indicator::outputs(k).len();
+                            Indicator::update(k, ts, &input[..arity], &mut row[first..first + outputs]);
+                        }
+                        finite
                     })*
                 }
             }

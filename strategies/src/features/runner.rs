@@ -14,18 +14,14 @@ use std::sync::Arc;
 pub(crate) const MAX_INPUTS: usize = 4;
 
 /// Slots before the columns in the value row: the bar's open, high, low, close, volume and
-/// typical price, so that every input, bar field or feature, is one indexed load; then a slot
-/// that always holds 0.0, which pads every node's inputs to `MAX_INPUTS`.
-const BAR_SLOTS: usize = 7;
-
-/// The always-zero slot: unused inputs read it, so gathering inputs needs no loop over the arity.
-const PAD_SLOT: usize = 6;
+/// typical price, so that every input, bar field or feature, is one indexed load.
+const BAR_SLOTS: usize = 6;
 
 /// One feature at run time, with everything the hot loop reads in one place.
 #[derive(Debug)]
 struct Node {
     kernel: Kernel,
-    /// Value-row slots of its inputs.
+    /// Value-row slots of its inputs (the first `kernel.inputs()` of them).
     inputs: [usize; MAX_INPUTS],
     /// Value-row slots of its outputs: `first..first + outputs`.
     first: usize,
@@ -61,7 +57,7 @@ impl PipelineState {
             // The spec was built from these configs, so building again cannot fail.
             .filter_map(|n| {
                 let kernel = build_indicator(&n.config).ok()?;
-                let mut inputs = [PAD_SLOT; MAX_INPUTS];
+                let mut inputs = [0; MAX_INPUTS];
                 for (to, from) in inputs.iter_mut().zip(&n.inputs) {
                     *to = slot(from);
                 }
@@ -114,16 +110,14 @@ impl PipelineState {
             *slot = value;
         }
         for (i, node) in self.nodes.iter_mut().enumerate() {
-            let input = node.inputs.map(|at| self.row[at]);
-            // `x * 0.0` is 0 for a finite x and NaN otherwise: one multiply-add per input, in
-            // the float domain, where `is_finite` moves each value to an integer register.
-            let finite = input.iter().fold(0.0, |probe, x| probe + x * 0.0) == 0.0;
             if gap > node.max_gap_ns {
                 node.kernel.reset();
             }
-            if finite {
+            if node
+                .kernel
+                .step(bar.ts, &node.inputs, &mut self.row, node.first)
+            {
                 node.inputs_seen_ready = true;
-                node.kernel.step(bar.ts, &input, &mut self.row, node.first);
             } else {
                 if node.nan_is_error && node.inputs_seen_ready {
                     let name = &spec.nodes()[i].config.name;
