@@ -8,7 +8,7 @@
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
 use crate::error::{Error, Result};
-use crate::features::FeatureSource;
+use crate::features::{FeatureSource, OrderAttribution};
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
@@ -44,6 +44,7 @@ pub struct Engine<S> {
     events_seen: Vec<usize>,
     fill_count: usize,
     features: Option<Box<dyn FeatureSource>>,
+    attributions: Vec<OrderAttribution>,
 }
 
 impl<S: Strategy> Engine<S> {
@@ -78,6 +79,7 @@ impl<S: Strategy> Engine<S> {
             events_seen: vec![0; n],
             fill_count: 0,
             features: None,
+            attributions: Vec::new(),
         }
     }
 
@@ -100,6 +102,11 @@ impl<S: Strategy> Engine<S> {
     /// Returns the equity curve recorded so far.
     pub fn curve(&self) -> &EquityCurve {
         &self.curve
+    }
+
+    /// Returns the attributions of the orders placed so far, in order.
+    pub fn attributions(&self) -> &[OrderAttribution] {
+        &self.attributions
     }
 
     /// Processes one completed bar of one instrument: fills working orders at its prices, marks
@@ -282,8 +289,20 @@ impl<S: Strategy> Engine<S> {
         for intent in self.intents.drain() {
             match intent {
                 Intent::Submit(request) => {
-                    self.broker
+                    let order = self
+                        .broker
                         .submit(request, self.now, refuse, &mut self.reports);
+                    // Explained when placed, from the prediction the strategy just read.
+                    let explained = (self.features.as_deref())
+                        .and_then(|f| f.explain(request.instrument, request.side));
+                    if let Some(attribution) = explained {
+                        self.attributions.push(OrderAttribution {
+                            order,
+                            ts: self.now,
+                            instrument: request.instrument,
+                            attribution,
+                        });
+                    }
                 }
                 Intent::Cancel(id) => self.broker.cancel(id, self.now, &mut self.reports),
                 Intent::CancelAll(idx) => self.broker.cancel_all(idx, self.now, &mut self.reports),
@@ -356,7 +375,13 @@ impl<S: Strategy> Engine<S> {
             p.traded_notional(),
         );
         let (orders, fills) = self.broker.into_journal();
+        let drift = self
+            .features
+            .as_deref()
+            .map_or_else(Vec::new, |f| f.drift());
         BacktestOutcome {
+            attributions: self.attributions,
+            drift,
             open_trades,
             instruments: self.instruments,
             curve: self.curve,
