@@ -11,14 +11,18 @@ const BINS: usize = 10;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReliabilityBin {
     /// Lower edge of the top-class probability.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub lo: f64,
     /// Upper edge.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub hi: f64,
     /// Samples whose top-class probability falls in the bin.
     pub count: u64,
     /// Their mean top-class probability (NaN when empty).
+    #[serde(deserialize_with = "super::nan::f64")]
     pub confidence: f64,
     /// Share of them whose top class is the true class (NaN when empty).
+    #[serde(deserialize_with = "super::nan::f64")]
     pub accuracy: f64,
 }
 
@@ -28,8 +32,10 @@ pub struct Calibration {
     /// Reliability bins of the top-class probability, low to high.
     pub bins: Vec<ReliabilityBin>,
     /// Mean over samples of sum over classes of (p - 1[true class])^2: 0 is perfect, 2 worst.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub brier: f64,
     /// Expected calibration error: the count-weighted mean |accuracy - confidence| over bins.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub ece: f64,
 }
 

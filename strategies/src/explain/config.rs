@@ -4,9 +4,6 @@
 use crate::ml::{MlError, Result};
 use serde::{Deserialize, Serialize};
 
-/// The file in a model folder holding its explanation (importance, calibration, drift profile).
-pub const EXPLAIN_FILE: &str = "explain.json";
-
 /// `[explain]` of a config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -18,8 +15,6 @@ pub struct ExplainConfig {
     pub importance_repeats: usize,
     /// Contiguous lag blocks the window is cut into for lag-block importance. Default 4.
     pub lag_blocks: usize,
-    /// Features recorded per order. Default 3.
-    pub top_k: usize,
 }
 
 impl Default for ExplainConfig {
@@ -28,7 +23,6 @@ impl Default for ExplainConfig {
             drift_threshold: 0.2,
             importance_repeats: 3,
             lag_blocks: 4,
-            top_k: 3,
         }
     }
 }
@@ -51,9 +45,6 @@ impl ExplainConfig {
         }
         if self.lag_blocks == 0 {
             return bad("explain.lag_blocks", "at least 1, found 0".into());
-        }
-        if self.top_k == 0 {
-            return bad("explain.top_k", "at least 1, found 0".into());
         }
         Ok(())
     }

@@ -5,13 +5,11 @@
 //! Scored on each walk-forward test fold, so the spread across folds shows which features the
 //! model leans on consistently and which only in some periods.
 
-use crate::ml::{Dataset, Metrics, Result, TrendModel};
+use crate::ml::{Dataset, Metrics, MlError};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-/// Samples per forward pass (memory bound only: results do not depend on it).
-const BATCH: usize = 4096;
 /// A group "stands out" when its mean log-loss increase exceeds this many standard deviations
 /// across folds (and is positive): consistently useful, not one lucky fold.
 pub const NOISE_K: f64 = 2.0;
@@ -71,30 +69,36 @@ pub fn groups(feature_names: &[String], window: usize, lag_blocks: usize) -> Vec
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FoldImportance {
     /// Accuracy on the fold's test samples as they are.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub accuracy: f64,
     /// Log loss as they are.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub log_loss: f64,
     /// Per group: accuracy minus the accuracy with the group shuffled.
+    #[serde(deserialize_with = "super::nan::vec")]
     pub accuracy_drop: Vec<f64>,
     /// Per group: log loss with the group shuffled minus the log loss.
+    #[serde(deserialize_with = "super::nan::vec")]
     pub log_loss_increase: Vec<f64>,
 }
 
-/// Scores `model` on `test` with each group shuffled `repeats` times; shuffle r of group g is
-/// drawn from a stream of (`seed`, g, r), so the figures are reproducible.
+/// Scores the predictions of `predict` (class probabilities, row-major, of every sample of a
+/// dataset) on `test` with each group shuffled `repeats` times; shuffle r of group g is drawn
+/// from a stream of (`seed`, g, r), so the figures are reproducible. `predict` may route
+/// samples to per-instrument models: the shuffled copy keeps each sample's instrument and row.
 ///
 /// # Errors
-/// Returns a shape error when the samples do not fit the model.
-pub fn permutation_importance(
-    model: &TrendModel,
+/// Returns the predictor's error, or a shape error when it returns the wrong number of values.
+pub fn permutation_importance<E: From<MlError>>(
     test: &Dataset,
     groups: &[Group],
     repeats: usize,
     seed: u64,
-) -> Result<FoldImportance> {
-    let base = score(model, test, &test.x)?;
+    mut predict: impl FnMut(&Dataset) -> Result<Vec<f32>, E>,
+) -> Result<FoldImportance, E> {
+    let base = Metrics::from_proba(&test.y, &predict(test)?)?;
     let size = test.window * test.features;
-    let mut shuffled = test.x.clone();
+    let mut shuffled = test.clone();
     let mut order: Vec<usize> = (0..test.n).collect();
     let (mut accuracy_drop, mut log_loss_increase) = (Vec::new(), Vec::new());
     for (g, group) in groups.iter().enumerate() {
@@ -106,16 +110,16 @@ pub fn permutation_importance(
             }
             for (i, &from) in order.iter().enumerate() {
                 for &c in &group.cells {
-                    shuffled[i * size + c] = test.x[from * size + c];
+                    shuffled.x[i * size + c] = test.x[from * size + c];
                 }
             }
-            let m = score(model, test, &shuffled)?;
+            let m = Metrics::from_proba(&test.y, &predict(&shuffled)?)?;
             acc += base.accuracy - m.accuracy;
             ll += m.log_loss.unwrap_or(f64::NAN) - base.log_loss.unwrap_or(f64::NAN);
             // Restore the group's cells for the next group.
             for i in 0..test.n {
                 for &c in &group.cells {
-                    shuffled[i * size + c] = test.x[i * size + c];
+                    shuffled.x[i * size + c] = test.x[i * size + c];
                 }
             }
         }
@@ -129,15 +133,6 @@ pub fn permutation_importance(
         accuracy_drop,
         log_loss_increase,
     })
-}
-
-fn score(model: &TrendModel, test: &Dataset, x: &[f32]) -> Result<Metrics> {
-    let size = (test.window * test.features).max(1);
-    let mut probs = Vec::with_capacity(test.n * model.classes());
-    for chunk in x.chunks(BATCH * size) {
-        probs.extend(model.predict_proba(chunk, chunk.len() / size)?);
-    }
-    Metrics::from_proba(&test.y, &probs)
 }
 
 /// A generator for shuffle `repeat` of group `group` (SplitMix64 of the triple).
@@ -158,14 +153,19 @@ pub struct ImportanceSummary {
     /// Feature or lag block.
     pub kind: GroupKind,
     /// Mean accuracy drop over folds.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub accuracy_drop_mean: f64,
     /// Sample standard deviation of the accuracy drop over folds (0 with one fold).
+    #[serde(deserialize_with = "super::nan::f64")]
     pub accuracy_drop_std: f64,
     /// Mean log-loss increase over folds.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub log_loss_increase_mean: f64,
     /// Sample standard deviation of the log-loss increase over folds.
+    #[serde(deserialize_with = "super::nan::f64")]
     pub log_loss_increase_std: f64,
     /// The log-loss increase of each fold.
+    #[serde(deserialize_with = "super::nan::vec")]
     pub log_loss_increase: Vec<f64>,
     /// Whether the mean log-loss increase is positive and above [`NOISE_K`] standard
     /// deviations across folds (needs two folds or more).

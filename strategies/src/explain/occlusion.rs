@@ -10,6 +10,9 @@
 
 use crate::ml::{MlError, Result, TrendModel};
 
+/// Features recorded with each order: enough to name what drove it, short enough to read.
+pub const TOP_K: usize = 3;
+
 /// The probabilities of one sample and the occlusion contribution of each feature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Occlusion {

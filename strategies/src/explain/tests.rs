@@ -6,7 +6,7 @@ use super::*;
 use crate::ml::labels::{DOWN, FLAT, UP};
 use crate::ml::{
     Dataset, ModelConfig, ModelKind, ModelMetadata, Target, TrainingConfig, TrendModel, Windows,
-    argmax, model_id, split_validation, train, walk_forward,
+    argmax, model_id, predict, split_validation, train, walk_forward,
 };
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -88,7 +88,7 @@ fn walk(ds: &Dataset) -> crate::ml::Result<Vec<(TrendModel, Dataset)>> {
 fn importance(folds: &[(TrendModel, Dataset)]) -> crate::ml::Result<Vec<ImportanceSummary>> {
     let groups = groups(&names(), WINDOW, 2);
     let scored = (folds.iter())
-        .map(|(model, test)| permutation_importance(model, test, &groups, 2, 11))
+        .map(|(model, test)| permutation_importance(test, &groups, 2, 11, |ds| predict(model, ds)))
         .collect::<crate::ml::Result<Vec<_>>>()?;
     Ok(summarise(&groups, &scored))
 }
@@ -158,9 +158,8 @@ fn permutation_importance_is_deterministic_for_a_seed() -> TestResult {
     let (mc, tc) = configs();
     let model = TrendModel::new(&mc, FEATURES, 3, tc.seed)?;
     let groups = groups(&names(), WINDOW, 2);
-    let a = permutation_importance(&model, &ds, &groups, 2, 5)?;
-    let b = permutation_importance(&model, &ds, &groups, 2, 5)?;
-    let c = permutation_importance(&model, &ds, &groups, 2, 6)?;
+    let run = |seed| permutation_importance(&ds, &groups, 2, seed, |d| predict(&model, d));
+    let (a, b, c) = (run(5)?, run(5)?, run(6)?);
     assert_eq!(a, b);
     assert_ne!(a, c);
     Ok(())

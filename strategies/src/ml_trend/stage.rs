@@ -11,10 +11,11 @@
 //!   loop; the loop then replays the rows. Each window ends at its decision bar, so the
 //!   prediction at t still reads only bars up to t (tested by changing future bars).
 
+use crate::explain::{DriftProfile, TOP_K, occlude, psi, top_features};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
-use engine::FeatureSource;
-use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx};
+use engine::{Attribution, FeatureSource, InputDrift};
+use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side};
 use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,6 +40,8 @@ pub struct ModelInput {
     pub prefix: String,
     /// Pipeline column of each model input, in the model's order.
     inputs: Vec<usize>,
+    /// The training window's input distribution, when the model folder has one.
+    drift: Option<Arc<DriftProfile>>,
 }
 
 impl ModelInput {
@@ -124,7 +127,15 @@ impl ModelInput {
             pooled: has_pooled,
             prefix: prefix.to_string(),
             inputs,
+            drift: None,
         })
+    }
+
+    /// Returns the input compared, bar by bar, with the training window's distribution.
+    #[must_use]
+    pub fn with_drift(mut self, profile: Option<Arc<DriftProfile>>) -> Self {
+        self.drift = profile.filter(|p| p.features.len() == self.inputs.len());
+        self
     }
 
     /// Returns the model that serves `instrument`: its own, else the pooled one.
@@ -223,6 +234,8 @@ struct Replay {
     ts: Vec<market_data::Timestamp>,
     /// The next row to serve.
     cursor: usize,
+    /// The first model's standardised inputs, row-major, to explain its decisions.
+    inputs: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -250,6 +263,10 @@ pub struct ModelFeatures {
     models: Vec<ModelInput>,
     /// Per instrument: its current row (pipeline columns, then model columns).
     rows: Vec<Vec<f64>>,
+    /// The network serving each instrument, per model (explanations name its id).
+    serving: Vec<Vec<Arc<LoadedModel>>>,
+    /// Per model, per input, per drift bin: values seen (empty for a model without a profile).
+    drift_counts: Vec<Vec<Vec<u64>>>,
     mode: Mode,
 }
 
@@ -291,14 +308,16 @@ impl ModelFeatures {
             rows: vec![vec![f64::NAN; columns.len()]; instruments],
             pipeline_width: pipeline.columns().len(),
             columns,
+            drift_counts: drift_counts(&models),
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
-                serving,
+                serving: serving.clone(),
                 batch: Vec::new(),
                 owners: Vec::with_capacity(instruments),
                 served: Vec::with_capacity(instruments),
             },
+            serving,
             models,
         })
     }
@@ -319,10 +338,19 @@ impl ModelFeatures {
             .iter()
             .map(|frame| replay_rows(frame, &models, columns.len()))
             .collect::<Result<Vec<_>, _>>()?;
+        let serving = (models.iter())
+            .map(|m| {
+                (frames.iter())
+                    .map(|f| m.model_for(f.instrument.as_str()).cloned())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             rows: vec![vec![f64::NAN; columns.len()]; data.len()],
             pipeline_width: pipeline.columns().len(),
             columns,
+            drift_counts: drift_counts(&models),
+            serving,
             mode: Mode::Precomputed(replays),
             models,
         })
@@ -365,7 +393,8 @@ fn replay_rows(
         }
     }
     let mut first_output = frame.columns.len();
-    for input in models {
+    let mut explained = Vec::new();
+    for (m, input) in models.iter().enumerate() {
         let model = input.model_for(frame.instrument.as_str())?;
         let f = input.inputs.len();
         let mut inputs = vec![0.0f64; n * f];
@@ -375,6 +404,10 @@ fn replay_rows(
             }
         }
         model.metadata.standardizer.apply(&mut inputs)?;
+        if m == 0 {
+            // Rounded to f32 as the windows are, so an explanation sees the model's input.
+            explained = inputs.iter().map(|&v| v as f32).collect();
+        }
         let windows = match Windows::build(&inputs, f, input.window(), 0..n) {
             Ok(w) => Some(w),
             // A series shorter than one window, or still warming up: no prediction, not a failure.
@@ -402,7 +435,73 @@ fn replay_rows(
         rows,
         ts: frame.ts.clone(),
         cursor: 0,
+        inputs: explained,
     })
+}
+
+/// Empty drift counters: one bin count per input of each model with a profile.
+fn drift_counts(models: &[ModelInput]) -> Vec<Vec<Vec<u64>>> {
+    (models.iter())
+        .map(|m| {
+            m.drift.as_ref().map_or_else(Vec::new, |p| {
+                (p.features.iter())
+                    .map(|f| vec![0; f.expected.len()])
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+impl ModelFeatures {
+    /// Counts the model inputs of the instruments just updated in their drift bins.
+    fn count_drift(&mut self, bars: &[(InstrumentIdx, Bar)]) {
+        for (input, counts) in self.models.iter().zip(&mut self.drift_counts) {
+            let Some(profile) = &input.drift else {
+                continue;
+            };
+            for (instrument, _) in bars {
+                let row = &self.rows[instrument.get()];
+                for ((&column, bins), count) in input
+                    .inputs
+                    .iter()
+                    .zip(&profile.features)
+                    .zip(counts.iter_mut())
+                {
+                    let v = row[column];
+                    if v.is_finite() {
+                        count[bins.bin(v)] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns the first model's standardised window ending at the instrument's current bar,
+    /// if it has a complete one.
+    fn window_of(&self, i: usize) -> Option<Vec<f32>> {
+        let input = self.models.first()?;
+        let (w, f) = (input.window(), input.inputs.len());
+        match &self.mode {
+            Mode::Precomputed(replays) => {
+                let replay = &replays[i];
+                let t = replay.cursor.checked_sub(1)?;
+                let from = (t + 1).checked_sub(w)? * f;
+                let window = replay.inputs.get(from..(t + 1) * f)?;
+                window
+                    .iter()
+                    .all(|v| v.is_finite())
+                    .then(|| window.to_vec())
+            }
+            Mode::Streaming { history, .. } => {
+                let h = &history[0][i];
+                let mut window = Vec::with_capacity(w * f);
+                (h.finite_run >= h.window()).then(|| {
+                    h.append_to(&mut window);
+                    window
+                })
+            }
+        }
+    }
 }
 
 impl FeatureSource for ModelFeatures {
@@ -496,10 +595,62 @@ impl FeatureSource for ModelFeatures {
                 }
             }
         }
+        if !self.drift_counts.iter().all(Vec::is_empty) {
+            self.count_drift(bars);
+        }
         Ok(())
     }
 
     fn values(&self, instrument: InstrumentIdx) -> &[f64] {
         &self.rows[instrument.get()]
+    }
+
+    /// Occlusion of the first model's prediction (see [`crate::explain`]) for the class in
+    /// the order's direction: `up` for a buy, `down` for a sell (else the most likely class).
+    fn explain(&self, instrument: InstrumentIdx, side: Side) -> Option<Attribution> {
+        let i = instrument.get();
+        let input = self.models.first()?;
+        let net = self.serving.first()?.get(i)?;
+        let first_output = self.pipeline_width;
+        let shown = &self.rows[i][first_output..first_output + input.classes()];
+        if shown.iter().any(|p| p.is_nan()) {
+            return None;
+        }
+        let window = self.window_of(i)?;
+        let classes = &net.metadata.classes;
+        let wanted = if side == Side::Buy { "up" } else { "down" };
+        let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
+            crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
+        });
+        let o = occlude(&net.model, &window, class, &mut Vec::new()).ok()?;
+        let names = &net.metadata.feature_columns;
+        Some(Attribution {
+            model_id: net.model_id.clone(),
+            class: classes[class].clone(),
+            probabilities: classes.iter().cloned().zip(shown.iter().copied()).collect(),
+            top: (top_features(&o.contributions, TOP_K).into_iter())
+                .map(|j| (names[j].clone(), f64::from(o.contributions[j])))
+                .collect(),
+        })
+    }
+
+    fn drift(&self) -> Vec<InputDrift> {
+        let mut out = Vec::new();
+        for (input, counts) in self.models.iter().zip(&self.drift_counts) {
+            let Some(profile) = &input.drift else {
+                continue;
+            };
+            for (bins, count) in profile.features.iter().zip(counts) {
+                let n: u64 = count.iter().sum();
+                let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
+                out.push(InputDrift {
+                    model_id: input.loaded.model_id.clone(),
+                    feature: bins.name.clone(),
+                    psi: psi(&bins.expected, &actual),
+                    observations: n,
+                });
+            }
+        }
+        out
     }
 }
