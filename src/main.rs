@@ -14,6 +14,7 @@ mod data;
 mod data_cli;
 mod feed_server;
 mod launch;
+mod model_card;
 mod output;
 mod paper;
 mod report_cli;

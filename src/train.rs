@@ -138,6 +138,7 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
             "test_rows": [fold.test.start, fold.test.end],
             "best_epoch": report.best_epoch,
             "epochs_run": report.epochs.len(),
+            "curve": curve(report),
             "model": scored.model,
             "majority": scored.majority,
             "last_return_sign": scored.sign,
@@ -208,6 +209,7 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
             "train_samples": report.train_samples,
             "valid_samples": report.valid_samples,
             "best_valid_loss": report.best_valid_loss,
+            "curve": curve(&report),
         },
     });
     let id = fitted.save(&out, &metadata, &data.series)?;
@@ -228,6 +230,15 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
     print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
     print_explanation(&explanation);
     Ok(())
+}
+
+/// The loss per epoch of a training run (its pooled model, or its first instrument's), for the
+/// model card.
+fn curve(report: &TrainReport) -> serde_json::Value {
+    let first = report.epochs.first().and_then(|e| e.instrument);
+    let epochs = report.epochs.iter().filter(|e| e.instrument == first);
+    let (train, valid): (Vec<f64>, Vec<f64>) = epochs.map(|e| (e.train_loss, e.valid_loss)).unzip();
+    json!({ "train_loss": train, "valid_loss": valid })
 }
 
 /// Prints the importance ranking and the inputs that drifted in some test fold.
