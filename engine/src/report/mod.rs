@@ -76,6 +76,13 @@ pub fn render_report(a: &Analysis) -> String {
     for (id, heading, body) in &sections {
         page.section(id, heading, body);
     }
+    if !a.decisions.is_empty() {
+        page.section(
+            "decisions",
+            "Model decisions",
+            &tables::decisions(&a.decisions),
+        );
+    }
     page.finish()
 }
 
