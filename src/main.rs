@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_data;
+mod bench_explain;
 mod bench_features;
 mod bench_feed;
 mod bench_ml;

@@ -56,6 +56,17 @@ pub(crate) struct TrainArgs {
     out: Option<PathBuf>,
 }
 
+impl TrainArgs {
+    /// Returns the arguments that train `config`'s trend model into `out`.
+    pub(crate) fn new(config: PathBuf, out: PathBuf) -> Self {
+        Self {
+            config,
+            target: TargetArg::Trend,
+            out: Some(out),
+        }
+    }
+}
+
 /// One instrument's model inputs and closes, row for row.
 struct Inputs {
     matrices: Vec<Vec<f64>>,

@@ -104,8 +104,12 @@ impl<S: Strategy> Engine<S> {
         &self.curve
     }
 
-    /// Returns the attributions of the orders placed so far, in order.
-    pub fn attributions(&self) -> &[OrderAttribution] {
+    /// Returns the attributions of the orders placed so far, in order (explaining those the
+    /// feature source still holds).
+    pub fn attributions(&mut self) -> &[OrderAttribution] {
+        if let Some(features) = self.features.as_deref_mut() {
+            self.attributions.extend(features.attributions());
+        }
         &self.attributions
     }
 
@@ -292,16 +296,9 @@ impl<S: Strategy> Engine<S> {
                     let order = self
                         .broker
                         .submit(request, self.now, refuse, &mut self.reports);
-                    // Explained when placed, from the prediction the strategy just read.
-                    let explained = (self.features.as_deref())
-                        .and_then(|f| f.explain(request.instrument, request.side));
-                    if let Some(attribution) = explained {
-                        self.attributions.push(OrderAttribution {
-                            order,
-                            ts: self.now,
-                            instrument: request.instrument,
-                            attribution,
-                        });
+                    // Explained from the prediction the strategy just read.
+                    if let Some(features) = self.features.as_deref_mut() {
+                        features.explain(order, request.instrument, request.side, self.now);
                     }
                 }
                 Intent::Cancel(id) => self.broker.cancel(id, self.now, &mut self.reports),
@@ -358,6 +355,8 @@ impl<S: Strategy> Engine<S> {
 
     /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
     pub fn finish(mut self) -> BacktestOutcome {
+        // Explanations the feature source still holds (a backtest batches them to the end).
+        self.attributions();
         let last = self.now;
         if self.spec.broker.close_at_end && !self.curve.is_empty() {
             self.broker

@@ -4,8 +4,8 @@
 //!
 //! A source whose columns come from a model may also explain itself: why its prediction stood
 //! where it did when an order was placed ([`Attribution`]), and how far the inputs it saw
-//! drifted from the model's training window ([`InputDrift`]). Both default to nothing, so plain
-//! pipelines pay one virtual call per order and no more.
+//! drifted from the model's training window ([`InputDrift`]). All default to nothing, so plain
+//! pipelines pay one empty virtual call per order and no more.
 
 use crate::order::OrderId;
 use market_data::{Bar, InstrumentIdx, Side, Timestamp};
@@ -85,10 +85,23 @@ pub trait FeatureSource: Send + std::fmt::Debug {
     /// Returns the instrument's current values (NaN where a feature is not ready).
     fn values(&self, instrument: InstrumentIdx) -> &[f64];
 
-    /// Explains the current prediction of `instrument` for an order on `side`; `None` when the
-    /// source has no model or no prediction at this bar.
-    fn explain(&self, _instrument: InstrumentIdx, _side: Side) -> Option<Attribution> {
-        None
+    /// Notes that `order` was placed on `side` for `instrument` at its current bar (stamped
+    /// `ts`), to be explained from the prediction the strategy read. A source may explain it at
+    /// once or keep what it needs and explain many orders later in one batch; a source without a
+    /// model, or without a prediction at this bar, ignores it.
+    fn explain(
+        &mut self,
+        _order: OrderId,
+        _instrument: InstrumentIdx,
+        _side: Side,
+        _ts: Timestamp,
+    ) {
+    }
+
+    /// Returns the explanations of the orders noted since the last call, in order, computing
+    /// any still pending.
+    fn attributions(&mut self) -> Vec<OrderAttribution> {
+        Vec::new()
     }
 
     /// Returns the drift of each model input over the bars seen so far (empty without a model

@@ -185,8 +185,8 @@ fn old_events_are_refused_and_a_changed_strategy_is_caught() {
 
 /// A feature source that explains every order (as a model-driven source does), with no
 /// columns.
-#[derive(Debug)]
-struct Explains;
+#[derive(Debug, Default)]
+struct Explains(Vec<crate::OrderAttribution>);
 
 impl crate::FeatureSource for Explains {
     fn columns(&self) -> &[String] {
@@ -205,13 +205,28 @@ impl crate::FeatureSource for Explains {
         &[]
     }
 
-    fn explain(&self, _instrument: InstrumentIdx, side: Side) -> Option<crate::Attribution> {
-        Some(crate::Attribution {
-            model_id: "m1".into(),
-            class: if side == Side::Buy { "up" } else { "down" }.into(),
-            probabilities: vec![("down".into(), 0.2), ("up".into(), 0.8)],
-            top: vec![("x".into(), 0.3)],
-        })
+    fn explain(
+        &mut self,
+        order: crate::OrderId,
+        instrument: InstrumentIdx,
+        side: Side,
+        ts: market_data::Timestamp,
+    ) {
+        self.0.push(crate::OrderAttribution {
+            order,
+            ts,
+            instrument,
+            attribution: crate::Attribution {
+                model_id: "m1".into(),
+                class: if side == Side::Buy { "up" } else { "down" }.into(),
+                probabilities: vec![("down".into(), 0.2), ("up".into(), 0.8)],
+                top: vec![("x".into(), 0.3)],
+            },
+        });
+    }
+
+    fn attributions(&mut self) -> Vec<crate::OrderAttribution> {
+        std::mem::take(&mut self.0)
     }
 }
 
@@ -224,7 +239,7 @@ fn the_journal_records_each_order_attribution_once_across_a_restart() {
             &spec(),
             vec![InstrumentId::new("X")],
             Flip::default(),
-            Some(Box::new(Explains)),
+            Some(Box::new(Explains::default())),
             path,
             Duration::ZERO,
         )

@@ -9,7 +9,7 @@
 //! model folder; this module knows nothing of models.
 
 use super::axis::Fmt;
-use super::charts::{Bars, Heat, Line, Style, bar_chart, heatmap, time_chart, xy_chart};
+use super::charts::{Bars, Heat, Line, Style, XyLine, bar_chart, heatmap, time_chart, xy_chart};
 use super::format::{escape, number, percent};
 use super::page::Page;
 use super::svg::{BLUE, PALETTE, diverging};
@@ -332,7 +332,7 @@ fn importance(c: &ModelCard) -> String {
 }
 
 fn calibration(c: &ModelCard) -> String {
-    let lines: Vec<(&str, &str, Vec<(f64, f64)>)> = (c.reliability.iter().enumerate())
+    let lines: Vec<XyLine<'_>> = (c.reliability.iter().enumerate())
         .map(|(k, r)| {
             (
                 r.name.as_str(),

@@ -22,7 +22,7 @@ pub use importance::{
     FoldImportance, Group, GroupKind, ImportanceSummary, NOISE_K, groups, permutation_importance,
     summarise,
 };
-pub use occlusion::{Occlusion, TOP_K, occlude, top_features};
+pub use occlusion::{Occlusion, TOP_K, occlude, occlude_batch, top_features};
 
 /// Reads numbers JSON wrote as `null` (serde_json writes NaN, an undefined figure, so) back as
 /// NaN.

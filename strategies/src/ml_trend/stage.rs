@@ -11,11 +11,11 @@
 //!   loop; the loop then replays the rows. Each window ends at its decision bar, so the
 //!   prediction at t still reads only bars up to t (tested by changing future bars).
 
-use crate::explain::{DriftProfile, TOP_K, occlude, psi, top_features};
+use crate::explain::{DriftProfile, TOP_K, occlude_batch, psi, top_features};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
-use engine::{Attribution, FeatureSource, InputDrift};
-use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side};
+use engine::{Attribution, FeatureSource, InputDrift, OrderAttribution, OrderId};
+use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side, Timestamp};
 use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -267,7 +267,21 @@ pub struct ModelFeatures {
     serving: Vec<Vec<Arc<LoadedModel>>>,
     /// Per model, per input, per drift bin: values seen (empty for a model without a profile).
     drift_counts: Vec<Vec<Vec<u64>>>,
+    /// Orders noted for explanation, explained in a batch on request.
+    pending: Vec<Pending>,
     mode: Mode,
+}
+
+/// An order to explain: the first model's input window and prediction when it was placed.
+#[derive(Debug)]
+struct Pending {
+    order: OrderId,
+    instrument: InstrumentIdx,
+    ts: Timestamp,
+    net: Arc<LoadedModel>,
+    class: usize,
+    probabilities: Vec<f64>,
+    window: Vec<f32>,
 }
 
 /// Returns every column of a pipeline followed by models: the pipeline's, then each model's.
@@ -309,6 +323,7 @@ impl ModelFeatures {
             pipeline_width: pipeline.columns().len(),
             columns,
             drift_counts: drift_counts(&models),
+            pending: Vec::new(),
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
@@ -350,6 +365,7 @@ impl ModelFeatures {
             pipeline_width: pipeline.columns().len(),
             columns,
             drift_counts: drift_counts(&models),
+            pending: Vec::new(),
             serving,
             mode: Mode::Precomputed(replays),
             models,
@@ -605,33 +621,81 @@ impl FeatureSource for ModelFeatures {
         &self.rows[instrument.get()]
     }
 
-    /// Occlusion of the first model's prediction (see [`crate::explain`]) for the class in
-    /// the order's direction: `up` for a buy, `down` for a sell (else the most likely class).
-    fn explain(&self, instrument: InstrumentIdx, side: Side) -> Option<Attribution> {
+    /// Keeps the first model's window and prediction for the order; they are explained (by
+    /// occlusion, see [`crate::explain`]) in one batch when the engine asks for attributions.
+    /// The class explained is the order's direction: `up` for a buy, `down` for a sell (else
+    /// the most likely class).
+    fn explain(&mut self, order: OrderId, instrument: InstrumentIdx, side: Side, ts: Timestamp) {
         let i = instrument.get();
-        let input = self.models.first()?;
-        let net = self.serving.first()?.get(i)?;
+        let (Some(input), Some(net)) = (
+            self.models.first(),
+            self.serving.first().and_then(|s| s.get(i)),
+        ) else {
+            return;
+        };
         let first_output = self.pipeline_width;
         let shown = &self.rows[i][first_output..first_output + input.classes()];
         if shown.iter().any(|p| p.is_nan()) {
-            return None;
+            return;
         }
-        let window = self.window_of(i)?;
         let classes = &net.metadata.classes;
         let wanted = if side == Side::Buy { "up" } else { "down" };
         let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
             crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
         });
-        let o = occlude(&net.model, &window, class, &mut Vec::new()).ok()?;
-        let names = &net.metadata.feature_columns;
-        Some(Attribution {
-            model_id: net.model_id.clone(),
-            class: classes[class].clone(),
-            probabilities: classes.iter().cloned().zip(shown.iter().copied()).collect(),
-            top: (top_features(&o.contributions, TOP_K).into_iter())
-                .map(|j| (names[j].clone(), f64::from(o.contributions[j])))
-                .collect(),
-        })
+        let probabilities = shown.to_vec();
+        let net = net.clone();
+        if let Some(window) = self.window_of(i) {
+            self.pending.push(Pending {
+                order,
+                instrument,
+                ts,
+                net,
+                class,
+                probabilities,
+                window,
+            });
+        }
+    }
+
+    fn attributions(&mut self) -> Vec<OrderAttribution> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut out = Vec::with_capacity(pending.len());
+        let mut scratch = Vec::new();
+        // One batch per network (a pooled model serves every instrument in one).
+        while let Some(first) = pending.first() {
+            let net = first.net.clone();
+            let (same, rest): (Vec<Pending>, Vec<Pending>) =
+                pending.into_iter().partition(|p| Arc::ptr_eq(&p.net, &net));
+            pending = rest;
+            let samples: Vec<f32> = same.iter().flat_map(|p| p.window.iter().copied()).collect();
+            let classes: Vec<usize> = same.iter().map(|p| p.class).collect();
+            // The windows were complete and finite when noted, so only a broken model fails here;
+            // such orders stay unexplained rather than stopping the run.
+            let Ok(occluded) = occlude_batch(&net.model, &samples, &classes, &mut scratch) else {
+                continue;
+            };
+            let names = &net.metadata.feature_columns;
+            for (p, o) in same.into_iter().zip(occluded) {
+                out.push(OrderAttribution {
+                    order: p.order,
+                    ts: p.ts,
+                    instrument: p.instrument,
+                    attribution: Attribution {
+                        model_id: net.model_id.clone(),
+                        class: net.metadata.classes[p.class].clone(),
+                        probabilities: (net.metadata.classes.iter().cloned())
+                            .zip(p.probabilities)
+                            .collect(),
+                        top: (top_features(&o.contributions, TOP_K).into_iter())
+                            .map(|j| (names[j].clone(), f64::from(o.contributions[j])))
+                            .collect(),
+                    },
+                });
+            }
+        }
+        out.sort_by_key(|a| a.order);
+        out
     }
 
     fn drift(&self) -> Vec<InputDrift> {
