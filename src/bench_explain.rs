@@ -14,7 +14,7 @@ use anyhow::Result;
 use engine::{FeatureSource, run_backtest_with};
 use std::sync::Arc;
 use std::time::Instant;
-use strategies::explain::{DriftProfile, groups, occlude, permutation_importance};
+use strategies::explain::{DriftProfile, groups, occlude, occlude_batch, permutation_importance};
 use strategies::ml::{Dataset, ModelConfig, ModelKind, TrendModel, Windows, predict};
 use strategies::ml_trend::stage::ModelFeatures;
 
@@ -50,12 +50,11 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         };
         let model = TrendModel::new(&cfg, FEATURES, 3, 1)?;
         let samples = dataset(2_000)?;
-        let mut scratch = Vec::new();
         let mut per_decision = Vec::with_capacity(runs);
         for _ in 0..runs {
             let start = Instant::now();
             for i in 0..samples.n {
-                std::hint::black_box(occlude(&model, samples.sample(i), 2, &mut scratch)?);
+                std::hint::black_box(occlude(&model, samples.sample(i), 2)?);
             }
             per_decision.push(start.elapsed().as_secs_f64() * 1e6 / samples.n as f64);
         }
@@ -73,12 +72,20 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             }
             fold_ms.push((n, g.len(), median(&mut times)));
         }
+        let classes = vec![2; samples.n];
+        let mut batched = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let start = Instant::now();
+            std::hint::black_box(occlude_batch(&model, &samples.x, &classes)?);
+            batched.push(start.elapsed().as_secs_f64() * 1e6 / samples.n as f64);
+        }
         println!(
-            "  {kind:?} {:?} over {WINDOW} x {FEATURES}: occlusion {:.1} us per decision \
-             (one forward pass of {} windows)",
+            "  {kind:?} {:?} over {WINDOW} x {FEATURES}: occlusion {:.1} us per decision alone \
+             (paper), {:.2} us per decision in a batch of {} (backtest)",
             cfg.hidden,
             median(&mut per_decision),
-            FEATURES + 1
+            median(&mut batched),
+            samples.n
         );
         for (n, g, ms) in fold_ms {
             println!(
@@ -105,13 +112,13 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     crate::train::run(&crate::train::TrainArgs::new(config.clone(), model))?;
     let loaded = LoadedConfig::load(&config)?;
     let data = crate::data::load(&loaded)?.series;
-    let mut times = [Vec::new(), Vec::new()];
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut counts = (0, 0);
     for _ in 0..runs.max(21) {
-        for (explain, slot) in [false, true].into_iter().zip(times.iter_mut()) {
+        for ((explain, drift), slot) in VARIANTS.into_iter().zip(times.iter_mut()) {
             let built = loaded.build_strategy()?;
             let models = (built.models.into_iter())
-                .map(|m| if explain { m } else { m.with_drift(None) })
+                .map(|m| if drift { m } else { m.with_drift(None) })
                 .collect();
             let start = Instant::now();
             let source = ModelFeatures::precomputed(&built.pipeline, models, &data)
@@ -124,7 +131,9 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             let outcome =
                 run_backtest_with(&loaded.engine_spec(), &data, built.strategy, Some(features))?;
             slot.push(start.elapsed().as_secs_f64());
-            counts = (outcome.orders.len(), outcome.attributions.len());
+            if explain {
+                counts = (outcome.orders.len(), outcome.attributions.len());
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
@@ -148,31 +157,40 @@ fn overhead(what: &str, bench: &MlTrendBench, runs: usize) -> Result<()> {
         &names,
         &[(&bench.training_inputs, 0..rows)],
     ));
-    // Interleaved, so a change in the machine's load hits both alike.
-    let mut times = [Vec::new(), Vec::new()];
+    // Interleaved, so a change in the machine's load hits every variant alike.
+    let mut times = [Vec::new(), Vec::new(), Vec::new()];
     let mut counts = (0, 0);
     for _ in 0..runs {
-        times[0].push(bench.run(false, None)?.seconds);
-        let run = bench.run(true, Some(profile.clone()))?;
-        times[1].push(run.seconds);
-        counts = (run.orders, run.attributions);
+        for ((explain, drift), slot) in VARIANTS.into_iter().zip(times.iter_mut()) {
+            let run = bench.run(explain, drift.then(|| profile.clone()))?;
+            slot.push(run.seconds);
+            if explain {
+                counts = (run.orders, run.attributions);
+            }
+        }
     }
     report(what, counts, &mut times);
     Ok(())
 }
 
-/// Prints the medians of runs without and with explanations, and the overhead.
-fn report(what: &str, (orders, attributions): (usize, usize), times: &mut [Vec<f64>; 2]) {
+/// (explain orders, count drift) of the timed variants: the run as before explanations, with
+/// attributions, with attributions and drift.
+const VARIANTS: [(bool, bool); 3] = [(false, false), (true, false), (true, true)];
+
+/// Prints the median run time of each variant and its overhead over the first.
+fn report(what: &str, (orders, attributions): (usize, usize), times: &mut [Vec<f64>; 3]) {
     let runs = times[0].len();
-    let [plain, explained] = times;
-    let (p, e) = (median(plain), median(explained));
+    let [plain, explained, drifted] = times;
+    let (p, e, d) = (median(plain), median(explained), median(drifted));
     println!("  {what}: {orders} orders ({attributions} explained), median of {runs} runs");
     println!(
-        "    without explanations {:.0} ms, with attributions and drift {:.0} ms: overhead \
-         {:+.1}% ({:.1} us per explained order)",
+        "    without explanations {:.2} ms; with attributions {:.2} ms ({:+.1}%, {:.2} us per \
+         order); with attributions and drift {:.2} ms ({:+.1}%)",
         p * 1e3,
         e * 1e3,
         100.0 * (e / p - 1.0),
-        (e - p) * 1e6 / attributions.max(1) as f64
+        (e - p) * 1e6 / attributions.max(1) as f64,
+        d * 1e3,
+        100.0 * (d / p - 1.0),
     );
 }

@@ -5,8 +5,9 @@
 //! to 0 at every lag of the window): how far the prediction would move if that feature were
 //! average. This is chosen over gradient x input because it is exact for that question rather
 //! than a first-order estimate (a softmax over ReLU layers saturates, where gradients vanish),
-//! it works for any architecture without autograd at inference, and its cost is `1 + features`
-//! windows of forward pass, batched together (and, in a backtest, batched across orders).
+//! it works for any architecture without autograd at inference. Its cost is `1 + features`
+//! forward passes, batched together (and, in a backtest, across orders); for an MLP, whose first
+//! layer is linear, about two first-layer products (see [`TrendModel::predict_occluded`]).
 
 use crate::ml::{MlError, Result, TrendModel};
 
@@ -24,19 +25,13 @@ pub struct Occlusion {
     pub contributions: Vec<f32>,
 }
 
-/// Explains `class` of one standardised sample, `[window x features]` row-major; `scratch` is
-/// reused between calls so a decision allocates nothing once warm.
+/// Explains `class` of one standardised sample, `[window x features]` row-major.
 ///
 /// # Errors
 /// Returns a shape error when the sample is not shaped as the model's input or `class` is not
 /// one of its classes.
-pub fn occlude(
-    model: &TrendModel,
-    sample: &[f32],
-    class: usize,
-    scratch: &mut Vec<f32>,
-) -> Result<Occlusion> {
-    Ok(occlude_batch(model, sample, &[class], scratch)?.remove(0))
+pub fn occlude(model: &TrendModel, sample: &[f32], class: usize) -> Result<Occlusion> {
+    Ok(occlude_batch(model, sample, &[class])?.remove(0))
 }
 
 /// Explains many samples at once (`samples` holds one `[window x features]` sample per entry
@@ -49,7 +44,6 @@ pub fn occlude_batch(
     model: &TrendModel,
     samples: &[f32],
     classes: &[usize],
-    scratch: &mut Vec<f32>,
 ) -> Result<Vec<Occlusion>> {
     let (window, features) = (model.config().window, model.features());
     let size = window * features;
@@ -68,20 +62,7 @@ pub fn occlude_batch(
     let mut out = Vec::with_capacity(classes.len());
     let chunk = (BATCH / per).max(1);
     for (block, block_classes) in samples.chunks(chunk * size).zip(classes.chunks(chunk)) {
-        // Per sample: the sample, then one copy per feature j with j at the training mean (0)
-        // at every lag.
-        scratch.clear();
-        for sample in block.chunks_exact(size) {
-            scratch.extend_from_slice(sample);
-            for j in 0..features {
-                let from = scratch.len();
-                scratch.extend_from_slice(sample);
-                for lag in 0..window {
-                    scratch[from + lag * features + j] = 0.0;
-                }
-            }
-        }
-        let probs = model.predict_proba(scratch, block_classes.len() * per)?;
+        let probs = model.predict_occluded(block, block_classes.len())?;
         for (p, &class) in probs.chunks_exact(per * n_classes).zip(block_classes) {
             let base = p[class];
             out.push(Occlusion {

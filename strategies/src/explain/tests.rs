@@ -115,7 +115,6 @@ fn the_planted_feature_ranks_first_in_importance_and_in_attribution() -> TestRes
     // Per decision to trade (an up or down prediction): x0 has the largest |contribution| to
     // the predicted class. Flat predictions are left out: there x0 sits near its mean, where
     // occluding it changes little by construction.
-    let mut scratch = Vec::new();
     let (mut first, mut decisions) = (0, 0);
     for (model, test) in &folds {
         for i in 0..test.n {
@@ -124,7 +123,7 @@ fn the_planted_feature_ranks_first_in_importance_and_in_attribution() -> TestRes
             if class == FLAT as usize {
                 continue;
             }
-            let o = occlude(model, test.sample(i), class, &mut scratch)?;
+            let o = occlude(model, test.sample(i), class)?;
             // The unoccluded row is the plain prediction.
             assert!((o.probabilities[class] - probs[class]).abs() < 1e-5);
             decisions += 1;
@@ -262,4 +261,39 @@ fn explain_config_names_a_bad_key() {
     };
     let err = bad.validate().expect_err("negative");
     assert!(err.to_string().contains("explain.drift_threshold"), "{err}");
+}
+
+#[test]
+fn the_mlp_shortcut_equals_running_the_occluded_copies() -> TestResult {
+    let ds = planted(200, 4, false)?;
+    let (mc, _) = configs();
+    let mlp = TrendModel::new(
+        &ModelConfig {
+            hidden: vec![8, 6],
+            ..mc
+        },
+        FEATURES,
+        3,
+        9,
+    )?;
+    let n = 50;
+    let fast = mlp.predict_occluded(&ds.x[..n * WINDOW * FEATURES], n)?;
+    // The copies, run through the ordinary forward pass.
+    let mut copies = Vec::new();
+    for i in 0..n {
+        copies.extend_from_slice(ds.sample(i));
+        for j in 0..FEATURES {
+            let from = copies.len();
+            copies.extend_from_slice(ds.sample(i));
+            for lag in 0..WINDOW {
+                copies[from + lag * FEATURES + j] = 0.0;
+            }
+        }
+    }
+    let slow = mlp.predict_proba(&copies, n * (FEATURES + 1))?;
+    assert_eq!(fast.len(), slow.len());
+    for (a, b) in fast.iter().zip(&slow) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    Ok(())
 }

@@ -661,7 +661,6 @@ impl FeatureSource for ModelFeatures {
     fn attributions(&mut self) -> Vec<OrderAttribution> {
         let mut pending = std::mem::take(&mut self.pending);
         let mut out = Vec::with_capacity(pending.len());
-        let mut scratch = Vec::new();
         // One batch per network (a pooled model serves every instrument in one).
         while let Some(first) = pending.first() {
             let net = first.net.clone();
@@ -672,7 +671,7 @@ impl FeatureSource for ModelFeatures {
             let classes: Vec<usize> = same.iter().map(|p| p.class).collect();
             // The windows were complete and finite when noted, so only a broken model fails here;
             // such orders stay unexplained rather than stopping the run.
-            let Ok(occluded) = occlude_batch(&net.model, &samples, &classes, &mut scratch) else {
+            let Ok(occluded) = occlude_batch(&net.model, &samples, &classes) else {
                 continue;
             };
             let names = &net.metadata.feature_columns;
