@@ -244,8 +244,6 @@ enum Mode {
         pipeline: PipelineRunner,
         /// Per model, per instrument.
         history: Vec<Vec<History>>,
-        /// Per model input, per instrument: the network that serves it.
-        serving: Vec<Vec<Arc<LoadedModel>>>,
         /// Reused model input and its owners.
         batch: Vec<f32>,
         owners: Vec<usize>,
@@ -263,7 +261,7 @@ pub struct ModelFeatures {
     models: Vec<ModelInput>,
     /// Per instrument: its current row (pipeline columns, then model columns).
     rows: Vec<Vec<f64>>,
-    /// The network serving each instrument, per model (explanations name its id).
+    /// Per model, per instrument: the network that serves it.
     serving: Vec<Vec<Arc<LoadedModel>>>,
     /// Per model, per input, per drift bin: values seen (empty for a model without a profile).
     drift_counts: Vec<Vec<Vec<u64>>>,
@@ -327,7 +325,6 @@ impl ModelFeatures {
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
-                serving: serving.clone(),
                 batch: Vec::new(),
                 owners: Vec::with_capacity(instruments),
                 served: Vec::with_capacity(instruments),
@@ -553,7 +550,6 @@ impl FeatureSource for ModelFeatures {
             Mode::Streaming {
                 pipeline,
                 history,
-                serving,
                 batch,
                 owners,
                 served,
@@ -569,7 +565,7 @@ impl FeatureSource for ModelFeatures {
                     .models
                     .iter()
                     .zip(history.iter_mut())
-                    .zip(serving.iter())
+                    .zip(self.serving.iter())
                 {
                     let classes = input.classes();
                     owners.clear();
