@@ -31,6 +31,10 @@ pub(crate) struct BenchArgs {
     /// 100 samples, and an `ml_trend` backtest's bars/s.
     #[arg(long)]
     ml: bool,
+    /// Measure explanations instead: occlusion cost per decision, permutation importance per
+    /// fold, and the overhead of explaining every order of an `ml_trend` backtest.
+    #[arg(long)]
+    explain: bool,
     /// Measure market data instead: Parquet and Arrow IPC decode into bars, on one thread and
     /// across files on every core.
     #[arg(long)]
@@ -66,6 +70,9 @@ pub(crate) fn run(args: &BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
     if args.features {
         return crate::bench_features::run(runs);
+    }
+    if args.explain {
+        return crate::bench_explain::run(runs);
     }
     if args.ml {
         return crate::bench_ml::run(runs);

@@ -115,78 +115,41 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     backtest(runs)
 }
 
-/// `ml_trend` over 16 instruments x 100,000 bars with an MLP over 4 features.
-fn backtest(runs: usize) -> Result<()> {
-    let data = generate(&SyntheticSpec {
-        instruments: 16,
-        bars: 100_000,
-        ..SyntheticSpec::default()
-    })?;
-    let bars: usize = data.iter().map(|s| s.bars.len()).sum();
-    let features = vec![
-        FeatureConfig::new("ret", "returns", "close", 1),
-        FeatureConfig::new("roc", "roc", "close", 5),
-        FeatureConfig::new("rsi", "rsi", "close", 14),
-        FeatureConfig::new("z", "zscore", "close", 20),
-    ];
-    let spec = PipelineSpec::new(&features)?;
-    let cfg = ModelConfig {
-        hidden: vec![32, 16],
-        ..model_config(ModelKind::Mlp)
-    };
-    let columns = spec.columns().to_vec();
-    // A real model: trained on the first 20,000 bars of the first instrument (a few epochs), so
-    // its probabilities move with the features as a trained model's do.
-    let fit_rows = 20_000;
-    let frame = compute_batch(&spec, &data[..1])?.remove(0);
-    let values: Vec<f64> = (0..fit_rows)
-        .flat_map(|t| frame.columns.iter().map(move |c| c[t]))
-        .collect();
-    let standardizer = Standardizer::fit(&[(&values, 0..fit_rows)], columns.len())?;
-    let mut scaled = values.clone();
-    standardizer.apply(&mut scaled)?;
-    let close: Vec<f64> = data[0].bars[..fit_rows].iter().map(|b| b.close).collect();
-    let labels = trend_labels(&close, cfg.horizon, Threshold::Fixed(0.0));
-    let windows = Windows::build(
-        &scaled,
-        columns.len(),
-        cfg.window,
-        0..fit_rows - cfg.horizon,
-    )?;
-    let samples = Dataset::from_windows(&windows, &labels, 0)?;
-    let training = TrainingConfig {
-        epochs: 3,
-        patience: 0,
-        ..TrainingConfig::default()
-    };
-    let (model, _) = train(&cfg, &training, &samples, &samples, &mut |_| {})?;
-    let metadata = ModelMetadata::new(
-        Target::Trend,
-        &cfg,
-        &TrainingConfig::default(),
-        &columns,
-        &features,
-        &standardizer,
-        None,
-    );
-    let loaded = Arc::new(LoadedModel {
-        model,
-        metadata,
-        model_id: "bench".into(),
-    });
-    // A sixteenth of equity per entry, so every instrument can hold a position.
-    let mut engine_spec = EngineSpec::default();
-    engine_spec.broker.allow_short = true;
-    engine_spec.sizing.method = SizingMethod::FixedFraction;
-    engine_spec.sizing.fraction = 1.0 / 16.0;
-    let mut rates = Vec::with_capacity(runs);
-    let mut fills = 0;
-    for _ in 0..runs {
-        let start = Instant::now();
-        let input = ModelInput::new(loaded.clone(), TREND_PREFIX, &spec)?;
-        let all = columns_of(&spec, std::slice::from_ref(&input));
-        let source = ModelFeatures::precomputed(&spec, vec![input], &data)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+/// The `ml_trend` benchmark's data, pipeline and model: 16 instruments x 100,000 GBM bars, an
+/// MLP over 4 features trained on the start of the first instrument.
+pub(crate) struct MlTrendBench {
+    pub(crate) data: Vec<market_data::BarSeries>,
+    pub(crate) spec: PipelineSpec,
+    pub(crate) loaded: Arc<LoadedModel>,
+    pub(crate) engine_spec: EngineSpec,
+    /// The training rows' raw model inputs, row-major.
+    pub(crate) training_inputs: Vec<f64>,
+    pub(crate) bars: usize,
+    params: MlTrendParams,
+}
+
+/// The outcome of one timed `ml_trend` run.
+pub(crate) struct MlTrendRun {
+    pub(crate) seconds: f64,
+    pub(crate) fills: usize,
+    pub(crate) orders: usize,
+    pub(crate) attributions: usize,
+}
+
+impl MlTrendBench {
+    /// Generates the data and trains the model.
+    pub(crate) fn new() -> Result<Self> {
+        let data = generate(&SyntheticSpec {
+            instruments: 16,
+            bars: 100_000,
+            ..SyntheticSpec::default()
+        })?;
+        let features = vec![
+            FeatureConfig::new("ret", "returns", "close", 1),
+            FeatureConfig::new("roc", "roc", "close", 5),
+            FeatureConfig::new("rsi", "rsi", "close", 14),
+            FeatureConfig::new("z", "zscore", "close", 20),
+        ];
         // GBM has nothing to predict, so probabilities stay near the class shares: an entry
         // just above 1/2 (up and down are near even) makes it trade.
         let params = MlTrendParams {
@@ -194,15 +157,150 @@ fn backtest(runs: usize) -> Result<()> {
             short: true,
             ..MlTrendParams::with_model("")
         };
-        let strategy = MlTrend::with_columns(&params, &all)?;
-        let features: Box<dyn FeatureSource> = Box::new(source);
-        let outcome = run_backtest_with(&engine_spec, &data, strategy, Some(features))?;
-        fills = outcome.fills.len();
-        rates.push(bars as f64 / start.elapsed().as_secs_f64());
+        Self::with_data(data, &features, 20_000, params)
+    }
+
+    /// Trains an MLP [32, 16] over windows of 16 bars of every pipeline column on the first
+    /// `fit_rows` bars of the first instrument (a few epochs, so its probabilities move with
+    /// the features as a trained model's do), traded with `params`.
+    fn with_data(
+        data: Vec<market_data::BarSeries>,
+        features: &[FeatureConfig],
+        fit_rows: usize,
+        params: MlTrendParams,
+    ) -> Result<Self> {
+        let bars: usize = data.iter().map(|s| s.bars.len()).sum();
+        let spec = PipelineSpec::new(features)?;
+        let cfg = ModelConfig {
+            hidden: vec![32, 16],
+            ..model_config(ModelKind::Mlp)
+        };
+        let columns = spec.columns().to_vec();
+        let frame = compute_batch(&spec, &data[..1])?.remove(0);
+        let values: Vec<f64> = (0..fit_rows)
+            .flat_map(|t| frame.columns.iter().map(move |c| c[t]))
+            .collect();
+        let standardizer = Standardizer::fit(&[(&values, 0..fit_rows)], columns.len())?;
+        let mut scaled = values.clone();
+        standardizer.apply(&mut scaled)?;
+        let close: Vec<f64> = data[0].bars[..fit_rows].iter().map(|b| b.close).collect();
+        let labels = trend_labels(&close, cfg.horizon, Threshold::Fixed(0.0));
+        let windows = Windows::build(
+            &scaled,
+            columns.len(),
+            cfg.window,
+            0..fit_rows - cfg.horizon,
+        )?;
+        let samples = Dataset::from_windows(&windows, &labels, 0)?;
+        let training = TrainingConfig {
+            epochs: 3,
+            patience: 0,
+            ..TrainingConfig::default()
+        };
+        let (model, _) = train(&cfg, &training, &samples, &samples, &mut |_| {})?;
+        let metadata = ModelMetadata::new(
+            Target::Trend,
+            &cfg,
+            &TrainingConfig::default(),
+            &columns,
+            features,
+            &standardizer,
+            None,
+        );
+        let loaded = Arc::new(LoadedModel {
+            model,
+            metadata,
+            model_id: "bench".into(),
+        });
+        // A sixteenth of equity per entry, so every instrument can hold a position.
+        let mut engine_spec = EngineSpec::default();
+        engine_spec.broker.allow_short = params.short;
+        engine_spec.sizing.method = SizingMethod::FixedFraction;
+        engine_spec.sizing.fraction = 1.0 / data.len() as f64;
+        Ok(Self {
+            data,
+            spec,
+            loaded,
+            engine_spec,
+            training_inputs: values,
+            bars,
+            params,
+        })
+    }
+
+    /// Runs the backtest once: pipeline, predictions ahead, event loop; `explain` records an
+    /// attribution per order, `drift` counts the inputs against a training profile.
+    pub(crate) fn run(
+        &self,
+        explain: bool,
+        drift: Option<Arc<strategies::explain::DriftProfile>>,
+    ) -> Result<MlTrendRun> {
+        let start = Instant::now();
+        let input =
+            ModelInput::new(self.loaded.clone(), TREND_PREFIX, &self.spec)?.with_drift(drift);
+        let all = columns_of(&self.spec, std::slice::from_ref(&input));
+        let source = ModelFeatures::precomputed(&self.spec, vec![input], &self.data)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let strategy = MlTrend::with_columns(&self.params, &all)?;
+        let features: Box<dyn FeatureSource> = if explain {
+            Box::new(source)
+        } else {
+            Box::new(Unexplained(source))
+        };
+        let outcome = run_backtest_with(&self.engine_spec, &self.data, strategy, Some(features))?;
+        Ok(MlTrendRun {
+            seconds: start.elapsed().as_secs_f64(),
+            fills: outcome.fills.len(),
+            orders: outcome.orders.len(),
+            attributions: outcome.attributions.len(),
+        })
+    }
+}
+
+/// The model features with explanations switched off (the default `explain`): the run as it
+/// was before orders were explained.
+#[derive(Debug)]
+pub(crate) struct Unexplained(pub(crate) ModelFeatures);
+
+impl FeatureSource for Unexplained {
+    fn columns(&self) -> &[String] {
+        self.0.columns()
+    }
+
+    fn update(
+        &mut self,
+        instrument: market_data::InstrumentIdx,
+        bar: &market_data::Bar,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.update(instrument, bar)
+    }
+
+    fn update_step(
+        &mut self,
+        bars: &[(market_data::InstrumentIdx, market_data::Bar)],
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.0.update_step(bars)
+    }
+
+    fn values(&self, instrument: market_data::InstrumentIdx) -> &[f64] {
+        self.0.values(instrument)
+    }
+}
+
+/// `ml_trend` over 16 instruments x 100,000 bars with an MLP over 4 features.
+fn backtest(runs: usize) -> Result<()> {
+    let bench = MlTrendBench::new()?;
+    let mut rates = Vec::with_capacity(runs);
+    let mut fills = 0;
+    for _ in 0..runs {
+        let run = bench.run(true, None)?;
+        fills = run.fills;
+        rates.push(bench.bars as f64 / run.seconds);
     }
     println!(
         "ml_trend backtest: 16 instruments x 100,000 bars, MLP [32, 16] over 16 x 4 features \
-         (trained on 20,000 bars), predictions in causal batches ahead of the loop, {fills} fills"
+         (trained on 20,000 bars), predictions in causal batches ahead of the loop, every order \
+         explained, {fills} fills"
     );
     println!(
         "  median {:.2} M bars/s over {runs} runs (pipeline + inference + event loop)",

@@ -56,6 +56,9 @@ pub(crate) struct BacktestConfig {
     /// The websocket feed `quant paper` trades on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) live: Option<LiveConfig>,
+    /// How models are explained: drift threshold, permutation importance settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) explain: Option<strategies::explain::ExplainConfig>,
 }
 
 /// `[live]`: the feed and journal of a paper (or live) session.
@@ -371,6 +374,14 @@ impl LoadedConfig {
                     format!("a positive weight, found {w}"),
                 )));
             }
+        }
+        if let Some(explain) = &c.explain {
+            explain.validate().map_err(|e| match e {
+                strategies::ml::MlError::Config { field, expected } => {
+                    self.range(RangeError::new(field, expected))
+                }
+                other => anyhow::anyhow!("{}: {other}", self.path.display()),
+            })?;
         }
         if let Some(p) = c.metrics.periods_per_year
             && !(p > 0.0 && p.is_finite())

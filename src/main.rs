@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_data;
+mod bench_explain;
 mod bench_features;
 mod bench_feed;
 mod bench_ml;
@@ -14,6 +15,7 @@ mod data;
 mod data_cli;
 mod feed_server;
 mod launch;
+mod model_card;
 mod output;
 mod paper;
 mod report_cli;
@@ -77,11 +79,13 @@ enum Command {
     /// from the journal with the same positions, cash and orders. Stops on Ctrl-C, after
     /// --duration seconds or --events events, and writes results like `quant backtest`.
     Paper(paper::PaperArgs),
-    /// Renders a run's HTML report again from its report.json, or compares runs side by side.
+    /// Renders a run's HTML report again from its report.json, compares runs side by side, or
+    /// renders a model folder's model card.
     ///
     /// `quant report results/a` rewrites results/a/report.html and prints the headline figures;
     /// `quant report results/a --compare results/b results/c` writes results/a/comparison.html:
-    /// metrics in columns, equity and drawdowns overlaid.
+    /// metrics in columns, equity and drawdowns overlaid; `quant report models/m` writes
+    /// models/m/model_card.html.
     Report(report_cli::ReportArgs),
     /// Runs every parameter set of the config's [sweep] table across cores and ranks them.
     ///
@@ -98,8 +102,10 @@ enum Command {
     ///
     /// Prints per fold and overall: accuracy, macro-F1, log loss, the majority-class and
     /// last-return-sign baselines, and (trend models) the out-of-sample return of `ml_trend`
-    /// over the test folds. Writes weights.safetensors, model.json (pipeline, standardisation,
-    /// scores) and oos_equity.csv into the model folder.
+    /// over the test folds, then the permutation importance ranking and calibration. Writes
+    /// weights.safetensors, model.json (pipeline, standardisation, scores), explain.json
+    /// (importance, calibration and drift per fold, the training drift profile) and
+    /// oos_equity.csv into the model folder.
     Train(train::TrainArgs),
     /// Serves market data files as websocket feeds on 127.0.0.1, for paper trading offline.
     Feed(feed_server::FeedArgs),

@@ -76,6 +76,27 @@ pub(crate) fn write_run(
     if let Some(sleeves) = sleeves {
         extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
     }
+    let threshold = (c.explain.as_ref()).map_or_else(
+        || strategies::explain::ExplainConfig::default().drift_threshold,
+        |e| e.drift_threshold,
+    );
+    if !outcome.drift.is_empty() {
+        let rows: Vec<serde_json::Value> = (outcome.drift.iter())
+            .map(|d| {
+                serde_json::json!({
+                    "model_id": d.model_id,
+                    "feature": d.feature,
+                    "psi": d.psi,
+                    "observations": d.observations,
+                    "drifted": d.psi > threshold,
+                })
+            })
+            .collect();
+        extra.insert(
+            "drift".into(),
+            serde_json::json!({ "threshold": threshold, "inputs": rows }),
+        );
+    }
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
     write_results(
         &dir,
@@ -85,6 +106,7 @@ pub(crate) fn write_run(
         extra,
         analysis.as_ref(),
     )?;
+    write_drift(&dir, outcome, threshold)?;
     for (name, report) in &data.skipped {
         eprintln!(
             "warning: {name}: skipped {} invalid rows, first: {}",
@@ -126,6 +148,38 @@ pub(crate) fn write_run(
         for note in &analysis.notes {
             println!("  note: {note}");
         }
+    }
+    Ok(())
+}
+
+/// Writes `drift.csv` (model inputs against the training window, flagged past `threshold`) for
+/// a model-driven run, and warns about each drifted input.
+fn write_drift(dir: &std::path::Path, outcome: &BacktestOutcome, threshold: f64) -> Result<()> {
+    use engine::table::{Column, Table};
+    let d = &outcome.drift;
+    if d.is_empty() {
+        return Ok(());
+    }
+    let table = Table {
+        name: "drift".into(),
+        columns: vec![
+            Column::text("model_id", d.iter().map(|x| x.model_id.clone()).collect()),
+            Column::text("feature", d.iter().map(|x| x.feature.clone()).collect()),
+            Column::float("psi", d.iter().map(|x| x.psi).collect()),
+            Column::int("observations", d.iter().map(|x| x.observations).collect()),
+            Column::text(
+                "drifted",
+                d.iter().map(|x| (x.psi > threshold).to_string()).collect(),
+            ),
+        ],
+    };
+    table.write_csv(&dir.join("drift.csv"))?;
+    for x in d.iter().filter(|x| x.psi > threshold) {
+        eprintln!(
+            "warning: model input `{}` drifted from the training window: PSI {:.3} > {threshold} \
+             ([explain] drift_threshold)",
+            x.feature, x.psi
+        );
     }
     Ok(())
 }

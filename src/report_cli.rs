@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 /// Options of `quant report`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// A results folder written by `quant backtest`, `quant paper` or a sweep's top runs.
+    /// A results folder written by `quant backtest`, `quant paper` or a sweep's top runs, or a
+    /// model folder written by `quant train` (renders its model card, model_card.html).
     dir: PathBuf,
     /// Other results folders to compare with it, side by side.
     #[arg(long, num_args = 1..)]
@@ -39,8 +40,24 @@ fn read(dir: &Path) -> Result<Analysis> {
     })
 }
 
-/// Renders the report or the comparison.
+/// Renders the report or the comparison, or the model card of a model folder.
 pub(crate) fn run(args: &ReportArgs) -> Result<()> {
+    if crate::model_card::is_model_dir(&args.dir) {
+        if !args.compare.is_empty() {
+            bail!(
+                "{}: a model folder has a model card, not a comparison",
+                args.dir.display()
+            );
+        }
+        let html = crate::model_card::render(&args.dir)?;
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| args.dir.join("model_card.html"));
+        std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
+        println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);
+        return Ok(());
+    }
     let first = read(&args.dir)?;
     let (html, default_name) = if args.compare.is_empty() {
         print!("{}", terminal_summary(&first));

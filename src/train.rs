@@ -5,7 +5,9 @@
 //! beside the majority-class and last-return-sign baselines, and (trend models) the `ml_trend`
 //! backtest over the test rows only, so the stitched out-of-sample equity shows what the model
 //! would have earned. Then one model is trained on every labelled row and saved with its
-//! metadata and the walk-forward scores.
+//! metadata and the walk-forward scores, and `explain.json` beside it: per fold, permutation
+//! importance, calibration and input drift (test rows against training rows), and the final
+//! training window's input distribution that later runs are compared with.
 
 use crate::config::LoadedConfig;
 use crate::data;
@@ -17,6 +19,10 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strategies::StrategyConfig;
+use strategies::explain::{
+    Calibration, DriftProfile, Explanation, FoldExplanation, groups, permutation_importance,
+    summarise,
+};
 use strategies::features::{PipelineSpec, compute_batch};
 use strategies::ml::{
     CLASSES, Dataset, EpochReport, LoadedModel, MajorityBaseline, Metrics, ModelConfig,
@@ -50,6 +56,17 @@ pub(crate) struct TrainArgs {
     out: Option<PathBuf>,
 }
 
+impl TrainArgs {
+    /// Returns the arguments that train `config`'s trend model into `out`.
+    pub(crate) fn new(config: PathBuf, out: PathBuf) -> Self {
+        Self {
+            config,
+            target: TargetArg::Trend,
+            out: Some(out),
+        }
+    }
+}
+
 /// One instrument's model inputs and closes, row for row.
 struct Inputs {
     matrices: Vec<Vec<f64>>,
@@ -58,6 +75,13 @@ struct Inputs {
 }
 
 impl Inputs {
+    /// Every instrument's raw input matrix over `rows`.
+    fn parts(&self, rows: std::ops::Range<usize>) -> Vec<(&[f64], std::ops::Range<usize>)> {
+        (self.matrices.iter())
+            .map(|m| (m.as_slice(), rows.clone()))
+            .collect()
+    }
+
     fn series(&self) -> Vec<Series<'_>> {
         (self.matrices.iter().zip(&self.closes).enumerate())
             .map(|(i, (features, close))| Series {
@@ -103,6 +127,9 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
     let inputs = model_inputs(&spec, &indices, &data.series)?;
     let series = inputs.series();
     let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
+    let explain = c.explain.clone().unwrap_or_default();
+    let groups = groups(&columns, model_cfg.window, explain.lag_blocks);
+    let mut explained = Vec::new();
 
     let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
     let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64, "fits");
@@ -122,10 +149,28 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
             "test_rows": [fold.test.start, fold.test.end],
             "best_epoch": report.best_epoch,
             "epochs_run": report.epochs.len(),
+            "curve": curve(report),
             "model": scored.model,
             "majority": scored.majority,
             "last_return_sign": scored.sign,
         });
+        if fd.test.n > 0 {
+            let seed = training.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let importance = permutation_importance(
+                &fd.test,
+                &groups,
+                explain.importance_repeats,
+                seed,
+                |ds| fitted.predict(ds),
+            )?;
+            let profile = DriftProfile::fit(&columns, &inputs.parts(fold.train.clone()));
+            explained.push(FoldExplanation {
+                fold: k + 1,
+                importance,
+                calibration: Calibration::new(&fd.test.y, &probs, CLASSES),
+                drift: profile.psi_of(&inputs.parts(fold.test.clone())),
+            });
+        }
         if target == Target::Trend && fd.test.n > 0 {
             let metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
             let models = fitted.into_loaded(&metadata, &data.series);
@@ -175,14 +220,73 @@ pub(crate) fn run(args: &TrainArgs) -> Result<()> {
             "train_samples": report.train_samples,
             "valid_samples": report.valid_samples,
             "best_valid_loss": report.best_valid_loss,
+            "curve": curve(&report),
         },
     });
     let id = fitted.save(&out, &metadata, &data.series)?;
     if !oos_equity.is_empty() {
         write_oos_equity(&out, &oos_equity)?;
     }
+    let fold_importance: Vec<_> = explained.iter().map(|f| f.importance.clone()).collect();
+    let explanation = Explanation {
+        importance: summarise(&groups, &fold_importance),
+        calibration: Calibration::new(&pooled.truth, &pooled.probs, CLASSES),
+        drift_profile: DriftProfile::fit(&columns, &inputs.parts(all.train.clone())),
+        config: explain,
+        features: columns,
+        groups,
+        folds: explained,
+    };
+    explanation.save(&out)?;
     print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
+    print_explanation(&explanation);
     Ok(())
+}
+
+/// The loss per epoch of a training run (its pooled model, or its first instrument's), for the
+/// model card.
+fn curve(report: &TrainReport) -> serde_json::Value {
+    let first = report.epochs.first().and_then(|e| e.instrument);
+    let epochs = report.epochs.iter().filter(|e| e.instrument == first);
+    let (train, valid): (Vec<f64>, Vec<f64>) = epochs.map(|e| (e.train_loss, e.valid_loss)).unzip();
+    json!({ "train_loss": train, "valid_loss": valid })
+}
+
+/// Prints the importance ranking and the inputs that drifted in some test fold.
+fn print_explanation(e: &Explanation) {
+    println!(
+        "permutation importance over the test folds (log-loss increase when shuffled, mean +- \
+         std; * stands out beyond {} std):",
+        strategies::explain::NOISE_K
+    );
+    for s in &e.importance {
+        println!(
+            "  {:<14} {:>8.4} +- {:.4}   accuracy drop {:>6.1}%{}",
+            s.name,
+            s.log_loss_increase_mean,
+            s.log_loss_increase_std,
+            100.0 * s.accuracy_drop_mean,
+            if s.stands_out { " *" } else { "" }
+        );
+    }
+    println!(
+        "calibration over the test folds: Brier {:.4}, expected calibration error {:.4}",
+        e.calibration.brier, e.calibration.ece
+    );
+    let threshold = e.config.drift_threshold;
+    for f in &e.folds {
+        let drifted: Vec<String> = (e.features.iter().zip(&f.drift))
+            .filter(|(_, p)| **p > threshold)
+            .map(|(name, p)| format!("{name} ({p:.2})"))
+            .collect();
+        if !drifted.is_empty() {
+            println!(
+                "fold {}: inputs drifted past PSI {threshold} against its training rows: {}",
+                f.fold,
+                drifted.join(", ")
+            );
+        }
+    }
 }
 
 /// The networks of one fit: a pooled model, per-instrument models, or both.
@@ -301,6 +405,7 @@ impl Fitted {
             pooled: self.pooled.map(|m| wrap(m, None)),
             by_instrument,
             prefix: TREND_PREFIX,
+            drift: None,
         }
     }
 
@@ -310,6 +415,7 @@ impl Fitted {
         for stale in [
             strategies::ml::METADATA_FILE,
             strategies::ml::WEIGHTS_FILE,
+            strategies::explain::EXPLAIN_FILE,
             "oos_equity.csv",
         ] {
             let _ = std::fs::remove_file(out.join(stale));

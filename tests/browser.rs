@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 /// Panics with the fix when no Chromium can be found, the way `quant report-check` looks for it.
-fn require_chromium() {
+pub(crate) fn require_chromium() {
     let on_path = std::env::var_os("PATH").is_some_and(|p| {
         std::env::split_paths(&p)
             .any(|dir| dir.join("chromium").is_file() || dir.join("chromium-browser").is_file())

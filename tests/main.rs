@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bad_input;
-mod browser;
+pub(crate) mod browser;
 pub(crate) mod configs;
 mod data;
 mod determinism;
+mod explain;
 mod features;
 mod feed;
 mod lookahead;

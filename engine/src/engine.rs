@@ -8,7 +8,7 @@
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
 use crate::error::{Error, Result};
-use crate::features::FeatureSource;
+use crate::features::{FeatureSource, OrderAttribution};
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
@@ -44,6 +44,7 @@ pub struct Engine<S> {
     events_seen: Vec<usize>,
     fill_count: usize,
     features: Option<Box<dyn FeatureSource>>,
+    attributions: Vec<OrderAttribution>,
 }
 
 impl<S: Strategy> Engine<S> {
@@ -78,6 +79,7 @@ impl<S: Strategy> Engine<S> {
             events_seen: vec![0; n],
             fill_count: 0,
             features: None,
+            attributions: Vec::new(),
         }
     }
 
@@ -100,6 +102,15 @@ impl<S: Strategy> Engine<S> {
     /// Returns the equity curve recorded so far.
     pub fn curve(&self) -> &EquityCurve {
         &self.curve
+    }
+
+    /// Returns the attributions of the orders placed so far, in order (explaining those the
+    /// feature source still holds).
+    pub fn attributions(&mut self) -> &[OrderAttribution] {
+        if let Some(features) = self.features.as_deref_mut() {
+            self.attributions.extend(features.attributions());
+        }
+        &self.attributions
     }
 
     /// Processes one completed bar of one instrument: fills working orders at its prices, marks
@@ -282,8 +293,13 @@ impl<S: Strategy> Engine<S> {
         for intent in self.intents.drain() {
             match intent {
                 Intent::Submit(request) => {
-                    self.broker
+                    let order = self
+                        .broker
                         .submit(request, self.now, refuse, &mut self.reports);
+                    // Explained from the prediction the strategy just read.
+                    if let Some(features) = self.features.as_deref_mut() {
+                        features.explain(order, request.instrument, request.side, self.now);
+                    }
                 }
                 Intent::Cancel(id) => self.broker.cancel(id, self.now, &mut self.reports),
                 Intent::CancelAll(idx) => self.broker.cancel_all(idx, self.now, &mut self.reports),
@@ -339,6 +355,8 @@ impl<S: Strategy> Engine<S> {
 
     /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
     pub fn finish(mut self) -> BacktestOutcome {
+        // Explanations the feature source still holds (a backtest batches them to the end).
+        self.attributions();
         let last = self.now;
         if self.spec.broker.close_at_end && !self.curve.is_empty() {
             self.broker
@@ -356,7 +374,13 @@ impl<S: Strategy> Engine<S> {
             p.traded_notional(),
         );
         let (orders, fills) = self.broker.into_journal();
+        let drift = self
+            .features
+            .as_deref()
+            .map_or_else(Vec::new, |f| f.drift());
         BacktestOutcome {
+            attributions: self.attributions,
+            drift,
             open_trades,
             instruments: self.instruments,
             curve: self.curve,

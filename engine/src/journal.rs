@@ -6,10 +6,12 @@
 //! and working orders, and the orders and fills it produces on the way must equal the journaled
 //! ones (a check, and the audit trail). A line cut short by a crash is dropped and reported.
 //!
-//! Lines are `M <event json>`, `O <order json>` and `F <fill json>`: plain text, so a journal
-//! can be read with `grep` and `jq`.
+//! Lines are `M <event json>`, `O <order json>`, `F <fill json>` and, for a model-driven
+//! strategy, `A <attribution json>` (why the model predicted what it did when the order of that
+//! id was placed): plain text, so a journal can be read with `grep` and `jq`.
 
 use crate::broker::{FillRecord, OrderRecord};
+use crate::features::OrderAttribution;
 use market_data::MarketEvent;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -36,6 +38,8 @@ pub struct Recovered {
     pub orders: Vec<String>,
     /// The fills, as journaled (JSON).
     pub fills: Vec<String>,
+    /// The order attributions, as journaled (JSON).
+    pub attributions: Vec<String>,
     /// Bytes of a last line cut short by a crash, dropped.
     pub torn_bytes: u64,
 }
@@ -188,6 +192,14 @@ impl Journal {
         self.write(b'O', order)
     }
 
+    /// Appends why the model predicted what it did when an order was placed.
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn attribution(&mut self, attribution: &OrderAttribution) -> Result<(), JournalError> {
+        self.write(b'A', attribution)
+    }
+
     /// Appends a fill.
     ///
     /// # Errors
@@ -243,7 +255,8 @@ fn read(file: &File, path: &Path) -> Result<(Recovered, u64), JournalError> {
             ),
             Some(("O", json)) => recovered.orders.push(json.to_owned()),
             Some(("F", json)) => recovered.fills.push(json.to_owned()),
-            _ => return Err(bad("expected a line starting with M, O or F")),
+            Some(("A", json)) => recovered.attributions.push(json.to_owned()),
+            _ => return Err(bad("expected a line starting with M, O, F or A")),
         }
         good += n as u64;
     }

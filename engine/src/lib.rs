@@ -45,7 +45,7 @@ pub use engine::{
     run_tick_backtest_with,
 };
 pub use error::{Error, Result};
-pub use features::FeatureSource;
+pub use features::{Attribution, FeatureSource, InputDrift, OrderAttribution};
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

@@ -2,6 +2,7 @@
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
+use crate::features::{InputDrift, OrderAttribution};
 use crate::portfolio::{Position, TradeRecord};
 use market_data::{InstrumentId, Timestamp};
 
@@ -85,6 +86,12 @@ pub struct BacktestOutcome {
     pub bars_per_instrument: Vec<usize>,
     /// When the drawdown kill switch fired, if it did.
     pub halted_at: Option<Timestamp>,
+    /// Why the model behind a model-driven strategy predicted what it did, per order (empty
+    /// for strategies without a model).
+    pub attributions: Vec<OrderAttribution>,
+    /// Drift of each model input over the run against the training window (empty without a
+    /// model).
+    pub drift: Vec<InputDrift>,
 }
 
 impl BacktestOutcome {

@@ -408,6 +408,64 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
+/// `attributions`: one row per explained order, keyed by `order_id`: the model id, the class
+/// explained, every class probability (`p_<class>`, classes of the first row), and the top
+/// features with their contributions (`feature_1`, `contribution_1`, ...).
+fn attribution_table(outcome: &BacktestOutcome) -> Table {
+    let a = &outcome.attributions;
+    let classes: Vec<&str> = a.first().map_or_else(Vec::new, |first| {
+        (first.attribution.probabilities.iter())
+            .map(|(c, _)| c.as_str())
+            .collect()
+    });
+    let top = a.iter().map(|x| x.attribution.top.len()).max().unwrap_or(0);
+    let instrument = |x: &crate::features::OrderAttribution| {
+        (outcome.instruments.get(x.instrument.get()))
+            .map_or_else(|| "?".into(), ToString::to_string)
+    };
+    let mut columns = vec![
+        Column::int("order_id", a.iter().map(|x| x.order.0).collect()),
+        Column::time("created", a.iter().map(|x| Some(x.ts)).collect()),
+        Column::text("instrument", a.iter().map(instrument).collect()),
+        Column::text(
+            "model_id",
+            a.iter().map(|x| x.attribution.model_id.clone()).collect(),
+        ),
+        Column::text(
+            "class",
+            a.iter().map(|x| x.attribution.class.clone()).collect(),
+        ),
+    ];
+    for class in classes {
+        let p = |x: &crate::features::OrderAttribution| {
+            (x.attribution.probabilities.iter())
+                .find(|(c, _)| c == class)
+                .map_or(f64::NAN, |(_, p)| *p)
+        };
+        columns.push(Column::float(
+            format!("p_{class}"),
+            a.iter().map(p).collect(),
+        ));
+    }
+    for k in 0..top {
+        let at = |x: &crate::features::OrderAttribution| x.attribution.top.get(k).cloned();
+        columns.push(Column::text(
+            format!("feature_{}", k + 1),
+            a.iter()
+                .map(|x| at(x).map(|t| t.0).unwrap_or_default())
+                .collect(),
+        ));
+        columns.push(Column::float(
+            format!("contribution_{}", k + 1),
+            a.iter().map(|x| at(x).map_or(f64::NAN, |t| t.1)).collect(),
+        ));
+    }
+    Table {
+        name: "attributions".into(),
+        columns,
+    }
+}
+
 fn equity_table(outcome: &BacktestOutcome) -> Table {
     let c = &outcome.curve;
     Table {
@@ -457,6 +515,12 @@ pub fn write_results(
     ] {
         table.write_csv(&dir.join(format!("{}.csv", table.name)))?;
         table.write_parquet(&dir.join(format!("{}.parquet", table.name)))?;
+    }
+    // Only model-driven runs explain their orders; other runs' folders stay as they were.
+    if !outcome.attributions.is_empty() {
+        let table = attribution_table(outcome);
+        table.write_csv(&dir.join("attributions.csv"))?;
+        table.write_parquet(&dir.join("attributions.parquet"))?;
     }
 
     let Some(analysis) = analysis else {

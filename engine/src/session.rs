@@ -77,6 +77,7 @@ pub struct Session<S> {
     journal: Journal,
     orders_seen: usize,
     fills_seen: usize,
+    attributions_seen: usize,
     last: Option<Timestamp>,
     /// Each instrument's last bar: a bar not after it is a repeat (a feed replayed after a
     /// restart), while ticks may share a timestamp.
@@ -108,6 +109,7 @@ impl<S: Strategy> Session<S> {
             journal,
             orders_seen: 0,
             fills_seen: 0,
+            attributions_seen: 0,
             last: None,
             last_bar,
         };
@@ -136,6 +138,11 @@ impl<S: Strategy> Session<S> {
         for fill in &broker.fills()[recovered.fills.len().min(broker.fills().len())..] {
             self.journal.fill(fill)?;
         }
+        let explained = self.engine.attributions();
+        for a in &explained[recovered.attributions.len().min(explained.len())..] {
+            self.journal.attribution(a)?;
+        }
+        self.attributions_seen = explained.len();
         self.journal.sync()?;
         self.orders_seen = self.engine.broker().records().len();
         self.fills_seen = self.engine.broker().fills().len();
@@ -201,6 +208,11 @@ impl<S: Strategy> Session<S> {
         }
         self.orders_seen = broker.records().len();
         self.fills_seen = broker.fills().len();
+        let explained = self.engine.attributions();
+        for a in &explained[self.attributions_seen..] {
+            self.journal.attribution(a)?;
+        }
+        self.attributions_seen = explained.len();
         Ok(())
     }
 

@@ -182,3 +182,91 @@ fn old_events_are_refused_and_a_changed_strategy_is_caught() {
     );
     assert!(matches!(other, Err(SessionError::Diverged { .. })));
 }
+
+/// A feature source that explains every order (as a model-driven source does), with no
+/// columns.
+#[derive(Debug, Default)]
+struct Explains(Vec<crate::OrderAttribution>);
+
+impl crate::FeatureSource for Explains {
+    fn columns(&self) -> &[String] {
+        &[]
+    }
+
+    fn update(
+        &mut self,
+        _instrument: InstrumentIdx,
+        _bar: &market_data::Bar,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(())
+    }
+
+    fn values(&self, _instrument: InstrumentIdx) -> &[f64] {
+        &[]
+    }
+
+    fn explain(
+        &mut self,
+        order: crate::OrderId,
+        instrument: InstrumentIdx,
+        side: Side,
+        ts: market_data::Timestamp,
+    ) {
+        self.0.push(crate::OrderAttribution {
+            order,
+            ts,
+            instrument,
+            attribution: crate::Attribution {
+                model_id: "m1".into(),
+                class: if side == Side::Buy { "up" } else { "down" }.into(),
+                probabilities: vec![("down".into(), 0.2), ("up".into(), 0.8)],
+                top: vec![("x".into(), 0.3)],
+            },
+        });
+    }
+
+    fn attributions(&mut self) -> Vec<crate::OrderAttribution> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+#[test]
+fn the_journal_records_each_order_attribution_once_across_a_restart() {
+    let events = events();
+    let path = journal_path("attributions");
+    let start = |path: &std::path::Path| {
+        Session::start(
+            &spec(),
+            vec![InstrumentId::new("X")],
+            Flip::default(),
+            Some(Box::new(Explains::default())),
+            path,
+            Duration::ZERO,
+        )
+        .expect("session starts")
+    };
+    {
+        let (mut session, _) = start(&path);
+        for e in &events[..23] {
+            session.on_event(e).unwrap();
+        }
+    }
+    let (mut session, _) = start(&path);
+    for e in &events[23..] {
+        session.on_event(e).unwrap();
+    }
+    let outcome = session.finish().unwrap();
+    assert_eq!(outcome.attributions.len(), outcome.orders.len());
+    let (_, recovered) = Journal::open(&path, Duration::ZERO).unwrap();
+    assert_eq!(recovered.attributions.len(), outcome.orders.len());
+    for (line, order) in recovered.attributions.iter().zip(&outcome.orders) {
+        let a: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(a["order"], order.id.0, "{line}");
+        let class = if order.request.side == Side::Buy {
+            "up"
+        } else {
+            "down"
+        };
+        assert_eq!(a["attribution"]["class"], class, "{line}");
+    }
+}

@@ -16,6 +16,7 @@
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
+use crate::features::OrderAttribution;
 use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe_of_equity};
 use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
@@ -120,7 +121,7 @@ pub fn combine_sleeves(
     let offsets = instrument_offsets(&sleeves);
     // The book's curve (and what depends on it) and the journals are independent: built side
     // by side, each one's serial stretches (allocation, merging) fill the other's idle cores.
-    let ((curve, exposed_steps, summaries), ((orders, fills), trades)) = rayon::join(
+    let ((curve, exposed_steps, summaries), ((orders, fills, attributions), trades)) = rayon::join(
         || {
             let curve = sum_curves(&sleeves);
             let exposed_steps = exposed_steps(&curve.ts, &sleeves);
@@ -177,6 +178,8 @@ pub fn combine_sleeves(
         exposed_steps,
         bars_per_instrument: Vec::new(),
         halted_at: sleeves.iter().filter_map(|s| s.halted_at).min(),
+        attributions,
+        drift: Vec::new(),
     };
     for (sleeve, offset) in sleeves.into_iter().zip(offsets) {
         let shift = |t: TradeRecord| TradeRecord {
@@ -194,6 +197,7 @@ pub fn combine_sleeves(
             .bars_per_instrument
             .extend(sleeve.bars_per_instrument);
         combined.instruments.extend(sleeve.instruments);
+        combined.drift.extend(sleeve.drift);
     }
     SleevesOutcome {
         combined,
@@ -349,7 +353,7 @@ fn by_key<T: Sync, K: Ord + Send + Copy>(
 fn merge_journals(
     sleeves: &[BacktestOutcome],
     offsets: &[u32],
-) -> (Vec<OrderRecord>, Vec<FillRecord>) {
+) -> (Vec<OrderRecord>, Vec<FillRecord>, Vec<OrderAttribution>) {
     let (order_order, fill_order) = rayon::join(
         || by_key(sleeves, |s| &s.orders, |o| o.created),
         || by_key(sleeves, |s| &s.fills, |f| f.ts),
@@ -384,7 +388,21 @@ fn merge_journals(
             }
         })
         .collect();
-    (orders, fills)
+    let mut attributions: Vec<OrderAttribution> = (sleeves.iter().zip(&new_id).zip(offsets))
+        .flat_map(|((s, ids), &offset)| {
+            s.attributions.iter().map(move |a| OrderAttribution {
+                order: OrderId(
+                    ids.get((a.order.0 as usize).wrapping_sub(1))
+                        .copied()
+                        .unwrap_or(0),
+                ),
+                instrument: InstrumentIdx(a.instrument.0 + offset),
+                ..a.clone()
+            })
+        })
+        .collect();
+    attributions.sort_by_key(|a| a.order);
+    (orders, fills, attributions)
 }
 
 fn summarize(

@@ -3,6 +3,7 @@
 
 pub mod bollinger_reversion;
 pub mod buy_and_hold;
+pub mod explain;
 pub mod features;
 pub mod indicators;
 pub mod ml;

@@ -8,7 +8,7 @@ use super::histogram::histogram;
 use super::periodic::calendar_returns;
 use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
 use super::series::MAX_POINTS;
-use super::trades::{instrument_rows, trade_rows};
+use super::trades::{decision_rows, instrument_rows, trade_rows};
 use super::{Analysis, Series};
 use crate::metrics::{
     RelativeMetrics, drawdown_series, rolling_sharpe, rolling_volatility, simple_returns,
@@ -177,6 +177,7 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         worst_drawdowns,
         instruments: instrument_rows(outcome, summary),
         trades: trade_rows(outcome),
+        decisions: decision_rows(outcome),
         prices,
         notes,
     }

@@ -164,6 +164,34 @@ pub struct TradeRow {
     pub ret: f64,
     /// Fees paid.
     pub fees: f64,
+    /// The order that opened it, when its decision was explained by a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_order: Option<u64>,
+    /// The order that closed it, when its decision was explained by a model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_order: Option<u64>,
+}
+
+/// One order of a model-driven run and why the model predicted what it did (see
+/// `attributions.csv`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRow {
+    /// The order's id.
+    pub order_id: u64,
+    /// When it was placed, UTC nanoseconds.
+    pub ts: i64,
+    /// The instrument.
+    pub instrument: String,
+    /// `buy` or `sell`.
+    pub side: String,
+    /// The model's id.
+    pub model_id: String,
+    /// The class explained.
+    pub class: String,
+    /// Class probabilities as text (`down 0.21, flat 0.30, up 0.49`).
+    pub probabilities: String,
+    /// Top features and their contributions as text (`rsi +0.081, vol -0.034`).
+    pub drivers: String,
 }
 
 /// One instrument's prices with the run's fills on them.
@@ -214,6 +242,9 @@ pub struct Analysis {
     pub instruments: Vec<InstrumentRow>,
     /// Every round trip, then open positions.
     pub trades: Vec<TradeRow>,
+    /// The explained orders of a model-driven run (empty otherwise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<DecisionRow>,
     /// Prices with fills for the first instruments (none when the run kept no bars).
     pub prices: Vec<PriceChart>,
     /// Why figures are undefined or charts are empty (no trades, one bar, constant equity...).

@@ -52,6 +52,8 @@ fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> Backtest
         exposed_steps: 0,
         bars_per_instrument: vec![ts.len(); names.len()],
         halted_at: None,
+        attributions: Vec::new(),
+        drift: Vec::new(),
     }
 }
 

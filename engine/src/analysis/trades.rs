@@ -1,6 +1,6 @@
 //! Trade list and per-instrument attribution.
 
-use super::{InstrumentRow, TradeRow};
+use super::{DecisionRow, InstrumentRow, TradeRow};
 use crate::outcome::BacktestOutcome;
 use crate::portfolio::TradeRecord;
 use crate::results::Summary;
@@ -11,6 +11,18 @@ use market_data::Side;
 /// A figure that is not finite (a trade entered at a price of 0 has no return) is written as 0,
 /// so the list always serialises as numbers.
 pub(crate) fn trade_rows(outcome: &BacktestOutcome) -> Vec<TradeRow> {
+    // An explained order's fills, by (instrument, time): a trade opens and closes on fills.
+    let explained: std::collections::HashSet<u64> =
+        outcome.attributions.iter().map(|a| a.order.0).collect();
+    let mut order_at = std::collections::HashMap::new();
+    for f in outcome
+        .fills
+        .iter()
+        .filter(|f| explained.contains(&f.order_id.0))
+    {
+        order_at.entry((f.instrument, f.ts)).or_insert(f.order_id.0);
+    }
+    let order = |instrument, ts| order_at.get(&(instrument, ts)).copied();
     outcome
         .trades
         .iter()
@@ -26,6 +38,38 @@ pub(crate) fn trade_rows(outcome: &BacktestOutcome) -> Vec<TradeRow> {
             pnl: finite_or_zero(t.pnl),
             ret: finite_or_zero(t.ret),
             fees: finite_or_zero(t.fees),
+            entry_order: order(t.instrument, t.entry_time),
+            exit_order: (!t.open)
+                .then(|| order(t.instrument, t.exit_time))
+                .flatten(),
+        })
+        .collect()
+}
+
+/// Returns one row per explained order of a model-driven run, in order.
+pub(crate) fn decision_rows(outcome: &BacktestOutcome) -> Vec<DecisionRow> {
+    (outcome.attributions.iter())
+        .map(|a| {
+            let x = &a.attribution;
+            let side = (outcome.orders.get((a.order.0 as usize).wrapping_sub(1)))
+                .map_or("?", |o| o.request.side.as_str());
+            DecisionRow {
+                order_id: a.order.0,
+                ts: a.ts.0,
+                instrument: (outcome.instruments.get(a.instrument.get()))
+                    .map_or_else(|| "?".into(), ToString::to_string),
+                side: side.to_string(),
+                model_id: x.model_id.clone(),
+                class: x.class.clone(),
+                probabilities: (x.probabilities.iter())
+                    .map(|(c, p)| format!("{c} {p:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                drivers: (x.top.iter())
+                    .map(|(f, v)| format!("{f} {v:+.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
         })
         .collect()
 }

@@ -110,6 +110,51 @@ pub(super) fn time_chart(
     plot.finish()
 }
 
+/// One series of an x-y chart: legend text, colour, (x, y) points joined in order.
+pub(super) type XyLine<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+
+/// Returns a chart of `lines` over a numeric x axis (epochs, probabilities), with point
+/// markers when `markers`, and the dashed diagonal y = x when `diagonal` (a reliability curve's
+/// perfect calibration).
+pub(super) fn xy_chart(
+    (name, title, why_empty): (&'static str, &str, &str),
+    lines: &[XyLine<'_>],
+    (x_fmt, y_fmt): (Fmt, Fmt),
+    markers: bool,
+    diagonal: bool,
+) -> String {
+    let all = || {
+        lines
+            .iter()
+            .flat_map(|l| l.2.iter())
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+    };
+    let extra = if diagonal { vec![0.0, 1.0] } else { Vec::new() };
+    let x = Axis::value(all().map(|p| p.0).chain(extra.clone()), x_fmt, false);
+    let y = Axis::value(all().map(|p| p.1).chain(extra), y_fmt, false);
+    let (Some(x), Some(y)) = (x, y) else {
+        return empty(name, title, why_empty);
+    };
+    let mut plot = Plot::new(name, title, 300.0, x, y);
+    if lines.len() > 1 {
+        let keys: Vec<(&str, &str)> = (lines.iter())
+            .filter(|l| !l.2.is_empty())
+            .map(|l| (l.0, l.1))
+            .collect();
+        plot = plot.legend(&keys);
+    }
+    if diagonal {
+        plot.line(&[(0.0, 0.0), (1.0, 1.0)], GREY, 1.0);
+    }
+    for (_, color, points) in lines.iter().rev() {
+        plot.line(points, color, 1.6);
+        if markers {
+            plot.markers(points, true, color);
+        }
+    }
+    plot.finish()
+}
+
 /// A bar chart: one band per label, one bar per series in each band.
 pub(super) struct Bars<'a> {
     /// The `data-chart` name.

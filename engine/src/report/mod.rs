@@ -12,6 +12,7 @@ mod axis;
 mod charts;
 mod compare;
 mod format;
+mod model_card;
 mod page;
 mod svg;
 mod sweep;
@@ -20,6 +21,9 @@ mod tables;
 mod tests;
 
 pub use compare::render_comparison;
+pub use model_card::{
+    FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
+};
 pub use sweep::{
     SweepReport, SweepRow, WalkForwardReport, WalkForwardWindow, render_sweep, render_walk_forward,
 };
@@ -71,6 +75,13 @@ pub fn render_report(a: &Analysis) -> String {
     ];
     for (id, heading, body) in &sections {
         page.section(id, heading, body);
+    }
+    if !a.decisions.is_empty() {
+        page.section(
+            "decisions",
+            "Model decisions",
+            &tables::decisions(&a.decisions),
+        );
     }
     page.finish()
 }

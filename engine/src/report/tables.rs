@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::format::{NS_PER_DAY, amount, clock, date, duration, escape, number, value};
-use crate::analysis::{Drawdown, InstrumentRow, Metric, TradeRow, Unit};
+use crate::analysis::{DecisionRow, Drawdown, InstrumentRow, Metric, TradeRow, Unit};
 
 /// Most trades listed; the rest are counted in a note (trades.csv has them all).
 pub(super) const MAX_TRADE_ROWS: usize = 2000;
@@ -26,22 +26,109 @@ pub(super) fn table(
     header: &[&str],
     rows: impl IntoIterator<Item = Vec<String>>,
 ) -> String {
+    let rows = rows.into_iter().map(|cells| Row {
+        id: None,
+        cells: cells.into_iter().map(|text| (text, None)).collect(),
+    });
+    linked_table(class, header, rows)
+}
+
+/// A table row with an optional anchor, whose cells may link within the page.
+pub(super) struct Row {
+    /// The row's `id`, a link target.
+    pub(super) id: Option<String>,
+    /// (text, `#anchor` it links to).
+    pub(super) cells: Vec<(String, Option<String>)>,
+}
+
+/// As [`table`], with row anchors and in-page links.
+pub(super) fn linked_table(
+    class: &str,
+    header: &[&str],
+    rows: impl IntoIterator<Item = Row>,
+) -> String {
     let mut html = format!("<table class=\"{class}\"><thead><tr>");
     for name in header {
         let _ = write!(html, "<th scope=\"col\">{}</th>", escape(name));
     }
     html.push_str("</tr></thead><tbody>");
     for row in rows {
-        html.push_str("<tr>");
-        for cell in &row {
+        match &row.id {
+            Some(id) => {
+                let _ = write!(html, "<tr id=\"{}\">", escape(id));
+            }
+            None => html.push_str("<tr>"),
+        }
+        for (cell, link) in &row.cells {
             let negative =
                 cell.starts_with('-') && cell[1..].starts_with(|c: char| c.is_ascii_digit());
             let class = if negative { " class=\"neg\"" } else { "" };
-            let _ = write!(html, "<td{class}>{}</td>", escape(cell));
+            match link {
+                Some(anchor) => {
+                    let _ = write!(
+                        html,
+                        "<td{class}><a href=\"#{}\">{}</a></td>",
+                        escape(anchor),
+                        escape(cell)
+                    );
+                }
+                None => {
+                    let _ = write!(html, "<td{class}>{}</td>", escape(cell));
+                }
+            }
         }
         html.push_str("</tr>");
     }
     html.push_str("</tbody></table>");
+    html
+}
+
+/// The anchor of an explained order in the decisions table.
+fn order_anchor(id: u64) -> String {
+    format!("order-{id}")
+}
+
+/// Returns the explained orders of a model-driven run, each row anchored as `order-<id>`.
+pub(super) fn decisions(rows: &[DecisionRow]) -> String {
+    let shown = &rows[..rows.len().min(MAX_TRADE_ROWS)];
+    let intraday = shown.iter().any(|d| d.ts.rem_euclid(NS_PER_DAY) != 0);
+    let body = shown.iter().map(|d| Row {
+        id: Some(order_anchor(d.order_id)),
+        cells: [
+            d.order_id.to_string(),
+            stamp(d.ts, intraday),
+            d.instrument.clone(),
+            d.side.clone(),
+            d.class.clone(),
+            d.probabilities.clone(),
+            d.drivers.clone(),
+            d.model_id.clone(),
+        ]
+        .into_iter()
+        .map(|c| (c, None))
+        .collect(),
+    });
+    let header = [
+        "Order",
+        "Placed",
+        "Instrument",
+        "Side",
+        "Class explained",
+        "Predicted probabilities",
+        "Top features (contribution to the class probability)",
+        "Model",
+    ];
+    let mut html = String::from(
+        "<p class=\"note\">Why the model predicted what it did when each order was placed: \
+         a feature's contribution is how much the explained class's probability falls when \
+         that feature is set to its training mean at every lag (occlusion). attributions.csv \
+         has every order.</p>",
+    );
+    let _ = write!(
+        html,
+        "<div class=\"scroll\">{}</div>",
+        linked_table("sortable", &header, body)
+    );
     html
 }
 
@@ -178,8 +265,15 @@ pub(super) fn trades(rows: &[TradeRow]) -> String {
         .flat_map(|t| [Some(t.entry_ts), t.exit_ts])
         .flatten()
         .any(|t| t.rem_euclid(NS_PER_DAY) != 0);
+    let explained = shown
+        .iter()
+        .any(|t| t.entry_order.is_some() || t.exit_order.is_some());
+    let why = |order: Option<u64>| match order {
+        Some(id) => (format!("order {id}"), Some(order_anchor(id))),
+        None => (String::new(), None),
+    };
     let body = shown.iter().enumerate().map(|(k, t)| {
-        vec![
+        let mut cells: Vec<(String, Option<String>)> = [
             (k + 1).to_string(),
             t.instrument.clone(),
             t.side.clone(),
@@ -193,8 +287,15 @@ pub(super) fn trades(rows: &[TradeRow]) -> String {
             value(Some(t.ret), Unit::Percent),
             value(Some(t.fees), Unit::Money),
         ]
+        .into_iter()
+        .map(|c| (c, None))
+        .collect();
+        if explained {
+            cells.extend([why(t.entry_order), why(t.exit_order)]);
+        }
+        Row { id: None, cells }
     });
-    let header = [
+    let mut header = vec![
         "#",
         "Instrument",
         "Side",
@@ -207,9 +308,12 @@ pub(super) fn trades(rows: &[TradeRow]) -> String {
         "Return",
         "Fees",
     ];
+    if explained {
+        header.extend(["Why entered", "Why exited"]);
+    }
     let mut html = format!(
         "<p class=\"note\">Click a column header to sort.</p><div class=\"scroll\">{}</div>",
-        table("sortable", &header, body)
+        linked_table("sortable", &header, body)
     );
     if shown.len() < rows.len() {
         let _ = write!(

@@ -72,6 +72,8 @@ fn fixture(n: usize, step: i64) -> Analysis {
             pnl: if k % 4 == 0 { -42.5 } else { 120.25 },
             ret: if k % 4 == 0 { -0.012 } else { 0.034 },
             fees: 1.5,
+            entry_order: None,
+            exit_order: None,
         })
         .collect();
     // Fills at the close of their bar, on the price line.
@@ -206,6 +208,7 @@ fn fixture(n: usize, step: i64) -> Analysis {
         ],
         prices: vec![price("GOOG", 500.0), price("AAPL", 150.0)],
         trades,
+        decisions: Vec::new(),
         equity,
         notes: vec![
             "Payoff is n/a: AAPL has no losing trades.".into(),
@@ -233,6 +236,7 @@ fn empty_analysis() -> Analysis {
         worst_drawdowns: Vec::new(),
         instruments: Vec::new(),
         trades: Vec::new(),
+        decisions: Vec::new(),
         prices: Vec::new(),
         notes: vec!["No bars: every chart is empty.".into()],
     }

@@ -15,6 +15,7 @@
 
 pub mod stage;
 
+use crate::explain::{DriftProfile, Explanation};
 use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
 use crate::ml::{LoadedModel, MlError, load_saved_columns};
 use crate::state_for;
@@ -140,6 +141,8 @@ pub struct ModelSet {
     pub by_instrument: Vec<(String, Arc<LoadedModel>)>,
     /// Output column prefix.
     pub prefix: &'static str,
+    /// The training window's input distribution (from `explain.json`), if the folder has one.
+    pub drift: Option<Arc<DriftProfile>>,
 }
 
 impl ModelSet {
@@ -177,10 +180,12 @@ impl ModelSet {
         } else {
             None
         };
+        let drift = Explanation::load(dir)?.map(|e| Arc::new(e.drift_profile));
         Ok(Self {
             pooled,
             by_instrument,
             prefix,
+            drift,
         })
     }
 
@@ -364,6 +369,7 @@ pub fn model_inputs(
                 set.prefix,
                 pipeline,
             )
+            .map(|input| input.with_drift(set.drift.clone()))
         })
         .collect()
 }

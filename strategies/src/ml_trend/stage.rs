@@ -11,10 +11,11 @@
 //!   loop; the loop then replays the rows. Each window ends at its decision bar, so the
 //!   prediction at t still reads only bars up to t (tested by changing future bars).
 
+use crate::explain::{DriftProfile, TOP_K, occlude_batch, psi, top_features};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
-use engine::FeatureSource;
-use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx};
+use engine::{Attribution, FeatureSource, InputDrift, OrderAttribution, OrderId};
+use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side, Timestamp};
 use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -39,6 +40,8 @@ pub struct ModelInput {
     pub prefix: String,
     /// Pipeline column of each model input, in the model's order.
     inputs: Vec<usize>,
+    /// The training window's input distribution, when the model folder has one.
+    drift: Option<Arc<DriftProfile>>,
 }
 
 impl ModelInput {
@@ -124,7 +127,15 @@ impl ModelInput {
             pooled: has_pooled,
             prefix: prefix.to_string(),
             inputs,
+            drift: None,
         })
+    }
+
+    /// Returns the input compared, bar by bar, with the training window's distribution.
+    #[must_use]
+    pub fn with_drift(mut self, profile: Option<Arc<DriftProfile>>) -> Self {
+        self.drift = profile.filter(|p| p.features.len() == self.inputs.len());
+        self
     }
 
     /// Returns the model that serves `instrument`: its own, else the pooled one.
@@ -223,6 +234,8 @@ struct Replay {
     ts: Vec<market_data::Timestamp>,
     /// The next row to serve.
     cursor: usize,
+    /// The first model's standardised inputs, row-major, to explain its decisions.
+    inputs: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -231,8 +244,6 @@ enum Mode {
         pipeline: PipelineRunner,
         /// Per model, per instrument.
         history: Vec<Vec<History>>,
-        /// Per model input, per instrument: the network that serves it.
-        serving: Vec<Vec<Arc<LoadedModel>>>,
         /// Reused model input and its owners.
         batch: Vec<f32>,
         owners: Vec<usize>,
@@ -250,7 +261,25 @@ pub struct ModelFeatures {
     models: Vec<ModelInput>,
     /// Per instrument: its current row (pipeline columns, then model columns).
     rows: Vec<Vec<f64>>,
+    /// Per model, per instrument: the network that serves it.
+    serving: Vec<Vec<Arc<LoadedModel>>>,
+    /// Per model, per input, per drift bin: values seen (empty for a model without a profile).
+    drift_counts: Vec<Vec<Vec<u64>>>,
+    /// Orders noted for explanation, explained in a batch on request.
+    pending: Vec<Pending>,
     mode: Mode,
+}
+
+/// An order to explain: the first model's input window and prediction when it was placed.
+#[derive(Debug)]
+struct Pending {
+    order: OrderId,
+    instrument: InstrumentIdx,
+    ts: Timestamp,
+    net: Arc<LoadedModel>,
+    class: usize,
+    probabilities: Vec<f64>,
+    window: Vec<f32>,
 }
 
 /// Returns every column of a pipeline followed by models: the pipeline's, then each model's.
@@ -291,14 +320,16 @@ impl ModelFeatures {
             rows: vec![vec![f64::NAN; columns.len()]; instruments],
             pipeline_width: pipeline.columns().len(),
             columns,
+            drift_counts: drift_counts(&models),
+            pending: Vec::new(),
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
-                serving,
                 batch: Vec::new(),
                 owners: Vec::with_capacity(instruments),
                 served: Vec::with_capacity(instruments),
             },
+            serving,
             models,
         })
     }
@@ -319,10 +350,20 @@ impl ModelFeatures {
             .iter()
             .map(|frame| replay_rows(frame, &models, columns.len()))
             .collect::<Result<Vec<_>, _>>()?;
+        let serving = (models.iter())
+            .map(|m| {
+                (frames.iter())
+                    .map(|f| m.model_for(f.instrument.as_str()).cloned())
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             rows: vec![vec![f64::NAN; columns.len()]; data.len()],
             pipeline_width: pipeline.columns().len(),
             columns,
+            drift_counts: drift_counts(&models),
+            pending: Vec::new(),
+            serving,
             mode: Mode::Precomputed(replays),
             models,
         })
@@ -365,7 +406,8 @@ fn replay_rows(
         }
     }
     let mut first_output = frame.columns.len();
-    for input in models {
+    let mut explained = Vec::new();
+    for (m, input) in models.iter().enumerate() {
         let model = input.model_for(frame.instrument.as_str())?;
         let f = input.inputs.len();
         let mut inputs = vec![0.0f64; n * f];
@@ -375,6 +417,10 @@ fn replay_rows(
             }
         }
         model.metadata.standardizer.apply(&mut inputs)?;
+        if m == 0 {
+            // Rounded to f32 as the windows are, so an explanation sees the model's input.
+            explained = inputs.iter().map(|&v| v as f32).collect();
+        }
         let windows = match Windows::build(&inputs, f, input.window(), 0..n) {
             Ok(w) => Some(w),
             // A series shorter than one window, or still warming up: no prediction, not a failure.
@@ -402,7 +448,73 @@ fn replay_rows(
         rows,
         ts: frame.ts.clone(),
         cursor: 0,
+        inputs: explained,
     })
+}
+
+/// Empty drift counters: one bin count per input of each model with a profile.
+fn drift_counts(models: &[ModelInput]) -> Vec<Vec<Vec<u64>>> {
+    (models.iter())
+        .map(|m| {
+            m.drift.as_ref().map_or_else(Vec::new, |p| {
+                (p.features.iter())
+                    .map(|f| vec![0; f.expected.len()])
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+impl ModelFeatures {
+    /// Counts the model inputs of the instruments just updated in their drift bins.
+    fn count_drift(&mut self, bars: &[(InstrumentIdx, Bar)]) {
+        for (input, counts) in self.models.iter().zip(&mut self.drift_counts) {
+            let Some(profile) = &input.drift else {
+                continue;
+            };
+            for (instrument, _) in bars {
+                let row = &self.rows[instrument.get()];
+                for ((&column, bins), count) in input
+                    .inputs
+                    .iter()
+                    .zip(&profile.features)
+                    .zip(counts.iter_mut())
+                {
+                    let v = row[column];
+                    if v.is_finite() {
+                        count[bins.bin(v)] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns the first model's standardised window ending at the instrument's current bar,
+    /// if it has a complete one.
+    fn window_of(&self, i: usize) -> Option<Vec<f32>> {
+        let input = self.models.first()?;
+        let (w, f) = (input.window(), input.inputs.len());
+        match &self.mode {
+            Mode::Precomputed(replays) => {
+                let replay = &replays[i];
+                let t = replay.cursor.checked_sub(1)?;
+                let from = (t + 1).checked_sub(w)? * f;
+                let window = replay.inputs.get(from..(t + 1) * f)?;
+                window
+                    .iter()
+                    .all(|v| v.is_finite())
+                    .then(|| window.to_vec())
+            }
+            Mode::Streaming { history, .. } => {
+                let h = &history[0][i];
+                let mut window = Vec::with_capacity(w * f);
+                (h.finite_run >= h.window()).then(|| {
+                    h.append_to(&mut window);
+                    window
+                })
+            }
+        }
+    }
 }
 
 impl FeatureSource for ModelFeatures {
@@ -438,7 +550,6 @@ impl FeatureSource for ModelFeatures {
             Mode::Streaming {
                 pipeline,
                 history,
-                serving,
                 batch,
                 owners,
                 served,
@@ -454,7 +565,7 @@ impl FeatureSource for ModelFeatures {
                     .models
                     .iter()
                     .zip(history.iter_mut())
-                    .zip(serving.iter())
+                    .zip(self.serving.iter())
                 {
                     let classes = input.classes();
                     owners.clear();
@@ -496,10 +607,109 @@ impl FeatureSource for ModelFeatures {
                 }
             }
         }
+        if !self.drift_counts.iter().all(Vec::is_empty) {
+            self.count_drift(bars);
+        }
         Ok(())
     }
 
     fn values(&self, instrument: InstrumentIdx) -> &[f64] {
         &self.rows[instrument.get()]
+    }
+
+    /// Keeps the first model's window and prediction for the order; they are explained (by
+    /// occlusion, see [`crate::explain`]) in one batch when the engine asks for attributions.
+    /// The class explained is the order's direction: `up` for a buy, `down` for a sell (else
+    /// the most likely class).
+    fn explain(&mut self, order: OrderId, instrument: InstrumentIdx, side: Side, ts: Timestamp) {
+        let i = instrument.get();
+        let (Some(input), Some(net)) = (
+            self.models.first(),
+            self.serving.first().and_then(|s| s.get(i)),
+        ) else {
+            return;
+        };
+        let first_output = self.pipeline_width;
+        let shown = &self.rows[i][first_output..first_output + input.classes()];
+        if shown.iter().any(|p| p.is_nan()) {
+            return;
+        }
+        let classes = &net.metadata.classes;
+        let wanted = if side == Side::Buy { "up" } else { "down" };
+        let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
+            crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
+        });
+        let probabilities = shown.to_vec();
+        let net = net.clone();
+        if let Some(window) = self.window_of(i) {
+            self.pending.push(Pending {
+                order,
+                instrument,
+                ts,
+                net,
+                class,
+                probabilities,
+                window,
+            });
+        }
+    }
+
+    fn attributions(&mut self) -> Vec<OrderAttribution> {
+        let mut pending = std::mem::take(&mut self.pending);
+        let mut out = Vec::with_capacity(pending.len());
+        // One batch per network (a pooled model serves every instrument in one).
+        while let Some(first) = pending.first() {
+            let net = first.net.clone();
+            let (same, rest): (Vec<Pending>, Vec<Pending>) =
+                pending.into_iter().partition(|p| Arc::ptr_eq(&p.net, &net));
+            pending = rest;
+            let samples: Vec<f32> = same.iter().flat_map(|p| p.window.iter().copied()).collect();
+            let classes: Vec<usize> = same.iter().map(|p| p.class).collect();
+            // The windows were complete and finite when noted, so only a broken model fails here;
+            // such orders stay unexplained rather than stopping the run.
+            let Ok(occluded) = occlude_batch(&net.model, &samples, &classes) else {
+                continue;
+            };
+            let names = &net.metadata.feature_columns;
+            for (p, o) in same.into_iter().zip(occluded) {
+                out.push(OrderAttribution {
+                    order: p.order,
+                    ts: p.ts,
+                    instrument: p.instrument,
+                    attribution: Attribution {
+                        model_id: net.model_id.clone(),
+                        class: net.metadata.classes[p.class].clone(),
+                        probabilities: (net.metadata.classes.iter().cloned())
+                            .zip(p.probabilities)
+                            .collect(),
+                        top: (top_features(&o.contributions, TOP_K).into_iter())
+                            .map(|j| (names[j].clone(), f64::from(o.contributions[j])))
+                            .collect(),
+                    },
+                });
+            }
+        }
+        out.sort_by_key(|a| a.order);
+        out
+    }
+
+    fn drift(&self) -> Vec<InputDrift> {
+        let mut out = Vec::new();
+        for (input, counts) in self.models.iter().zip(&self.drift_counts) {
+            let Some(profile) = &input.drift else {
+                continue;
+            };
+            for (bins, count) in profile.features.iter().zip(counts) {
+                let n: u64 = count.iter().sum();
+                let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
+                out.push(InputDrift {
+                    model_id: input.loaded.model_id.clone(),
+                    feature: bins.name.clone(),
+                    psi: psi(&bins.expected, &actual),
+                    observations: n,
+                });
+            }
+        }
+        out
     }
 }

@@ -205,3 +205,65 @@ fn per_instrument_networks_serve_their_instruments_in_both_modes() -> TestResult
     assert!(err.to_string().contains("SYN001"), "{err}");
     Ok(())
 }
+
+/// Feeds every bar and notes a buy on every fifth step of each instrument; returns the
+/// explanations.
+fn explained(source: &mut ModelFeatures, data: &[BarSeries]) -> Vec<engine::OrderAttribution> {
+    let mut order = 0;
+    for t in 0..data[0].bars.len() {
+        let step: Vec<_> = (data.iter().enumerate())
+            .map(|(i, s)| (InstrumentIdx(i as u32), s.bars[t]))
+            .collect();
+        source.update_step(&step).expect("update");
+        if t % 5 == 0 {
+            for (i, s) in data.iter().enumerate() {
+                order += 1;
+                let side = if order % 2 == 0 {
+                    market_data::Side::Buy
+                } else {
+                    market_data::Side::Sell
+                };
+                source.explain(
+                    engine::OrderId(order),
+                    InstrumentIdx(i as u32),
+                    side,
+                    s.bars[t].ts,
+                );
+            }
+        }
+    }
+    source.attributions()
+}
+
+#[test]
+fn streaming_and_precomputed_explain_orders_alike() -> TestResult {
+    let data = data(300)?;
+    let spec = Arc::new(PipelineSpec::new(&pipeline())?);
+    let ids: Vec<_> = data.iter().map(|s| s.instrument.clone()).collect();
+    let input = model(&spec, ModelKind::Mlp)?;
+    let mut streaming = ModelFeatures::streaming(spec.clone(), vec![input.clone()], &ids)?;
+    let mut precomputed =
+        ModelFeatures::precomputed(&spec, vec![input], &data).map_err(|e| e.to_string())?;
+    let a = explained(&mut streaming, &data);
+    let b = explained(&mut precomputed, &data);
+    // Orders before the first complete window have no prediction and are not explained.
+    assert!(!a.is_empty() && a.len() < 3 * 60, "{}", a.len());
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!((x.order, x.instrument, x.ts), (y.order, y.instrument, y.ts));
+        let (x, y) = (&x.attribution, &y.attribution);
+        assert_eq!(x.class, y.class);
+        // Three inputs and TOP_K = 3: every feature is listed; compare them by name.
+        for (name, v) in &x.top {
+            let w = y.top.iter().find(|(n, _)| n == name).map(|t| t.1);
+            assert!(
+                w.is_some_and(|w| (v - w).abs() < 1e-4),
+                "{name}: {v} vs {w:?}"
+            );
+        }
+        for ((c, p), (d, q)) in x.probabilities.iter().zip(&y.probabilities) {
+            assert!(c == d && (p - q).abs() < 1e-5);
+        }
+    }
+    Ok(())
+}
