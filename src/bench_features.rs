@@ -3,6 +3,7 @@
 
 use crate::bench::{median, thread_cpu_ns};
 use anyhow::{Context, Result};
+use market_data::Bar;
 use market_data::synthetic::{SyntheticSpec, generate, generate_one};
 use std::time::Instant;
 use strategies::features::{
@@ -123,28 +124,29 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         );
     }
 
-    let spec = PipelineSpec::new(&twenty_features())?;
-    let (mut per_bar, mut on_cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
-    for _ in 0..runs {
-        let mut state = PipelineState::new(&spec);
-        let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
-        for bar in &bars {
-            state.update(&spec, bar)?;
-        }
-        per_bar.push(start.elapsed().as_nanos() as f64 / bars.len() as f64);
-        if let (Some(from), Some(to)) = (cpu_start, thread_cpu_ns()) {
-            on_cpu.push(to.saturating_sub(from) as f64 / bars.len() as f64);
-        }
-    }
-    let cpu = if on_cpu.is_empty() {
-        String::new()
-    } else {
-        format!(", {:.1} ns on the CPU", median(&mut on_cpu))
+    // The pipeline's own cost per feature (reading inputs, the readiness check, dispatch):
+    // twenty clips, the cheapest kind, against one.
+    let clips = |n: usize| -> Vec<FeatureConfig> {
+        (0..n)
+            .map(|i| FeatureConfig {
+                min: Some(-1.0),
+                period: None,
+                ..FeatureConfig::new(&format!("clip{i}"), "clip", "close", 0)
+            })
+            .collect()
     };
+    let one = stream_per_bar(&PipelineSpec::new(&clips(1))?, &bars, runs)?;
+    let twenty = stream_per_bar(&PipelineSpec::new(&clips(20))?, &bars, runs)?;
     println!(
-        "20-feature pipeline ({} columns), streaming: median {:.1} ns per bar (wall{cpu})",
+        "pipeline overhead per feature (20 clips vs 1, on the CPU): {:.1} ns",
+        (twenty.1 - one.1) / 19.0
+    );
+
+    let spec = PipelineSpec::new(&twenty_features())?;
+    let (wall, cpu) = stream_per_bar(&spec, &bars, runs)?;
+    println!(
+        "20-feature pipeline ({} columns), streaming: median {wall:.1} ns per bar (wall), {cpu:.1} ns on the CPU",
         spec.columns().len(),
-        median(&mut per_bar)
     );
 
     let data = generate(&SyntheticSpec {
@@ -179,4 +181,25 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         println!("batch speed-up, all cores vs 1 thread: {:.2}x", all / one);
     }
     Ok(())
+}
+
+/// Streams `bars` through a fresh pipeline `runs` times; returns the median ns per bar of wall
+/// time and of time on the CPU (wall time when the platform does not tell).
+fn stream_per_bar(spec: &PipelineSpec, bars: &[Bar], runs: usize) -> Result<(f64, f64)> {
+    let (mut wall, mut on_cpu) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    for _ in 0..runs {
+        let mut state = PipelineState::new(spec);
+        let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
+        for bar in bars {
+            state.update(spec, bar)?;
+        }
+        let elapsed = start.elapsed().as_nanos() as f64;
+        wall.push(elapsed / bars.len() as f64);
+        let cpu = match (cpu_start, thread_cpu_ns()) {
+            (Some(from), Some(to)) => to.saturating_sub(from) as f64,
+            _ => elapsed,
+        };
+        on_cpu.push(cpu / bars.len() as f64);
+    }
+    Ok((median(&mut wall), median(&mut on_cpu)))
 }

@@ -313,6 +313,9 @@ macro_rules! kernels {
                 #[doc = concat!("A [`", stringify!($ty), "`].")]
                 $variant($ty),
             )*
+            /// A `bollinger` and a `zscore` feature over the same input and window, fused by
+            /// the pipeline (never built from a config on its own).
+            BandsAndZScore(ind::BandsAndZScore),
         }
 
         impl Kernel {
@@ -328,8 +331,25 @@ macro_rules! kernels {
                 inputs: &[usize; super::runner::MAX_INPUTS],
                 row: &mut [f64],
                 first: usize,
+                also: usize,
             ) -> bool {
                 match self {
+                    // Fused bands and z-score: the bands' columns at `first`, the z-score's
+                    // column elsewhere, at `also`.
+                    Kernel::BandsAndZScore(k) => {
+                        let x = row[inputs[0]];
+                        if !x.is_finite() {
+                            return false;
+                        }
+                        let ([mid, upper, lower, percent_b, width], z) = k
+                            .update(x)
+                            .map_or(([f64::NAN; 5], f64::NAN), |(b, z)| {
+                                ([b.mid, b.upper, b.lower, b.percent_b, b.width], z)
+                            });
+                        row[first..first + 5].copy_from_slice(&[mid, upper, lower, percent_b, width]);
+                        row[also] = z;
+                        true
+                    }
                     $(Kernel::$variant(k) => {
                         let arity = Indicator::inputs(k);
                         let mut input = [0.0; super::runner::MAX_INPUTS];
@@ -351,21 +371,21 @@ macro_rules! kernels {
         impl Indicator for Kernel {
             #[inline]
             fn inputs(&self) -> usize {
-                match self { $(Kernel::$variant(k) => Indicator::inputs(k),)* }
+                match self { $(Kernel::$variant(k) => Indicator::inputs(k),)* Kernel::BandsAndZScore(k) => Indicator::inputs(k) }
             }
             #[inline]
             fn outputs(&self) -> &'static [&'static str] {
-                match self { $(Kernel::$variant(k) => Indicator::outputs(k),)* }
+                match self { $(Kernel::$variant(k) => Indicator::outputs(k),)* Kernel::BandsAndZScore(k) => Indicator::outputs(k) }
             }
             #[inline]
             fn update(&mut self, ts: market_data::Timestamp, input: &[f64], out: &mut [f64]) {
-                match self { $(Kernel::$variant(k) => Indicator::update(k, ts, input, out),)* }
+                match self { $(Kernel::$variant(k) => Indicator::update(k, ts, input, out),)* Kernel::BandsAndZScore(k) => Indicator::update(k, ts, input, out) }
             }
             fn reset(&mut self) {
-                match self { $(Kernel::$variant(k) => Indicator::reset(k),)* }
+                match self { $(Kernel::$variant(k) => Indicator::reset(k),)* Kernel::BandsAndZScore(k) => Indicator::reset(k) }
             }
             fn warmup(&self) -> usize {
-                match self { $(Kernel::$variant(k) => Indicator::warmup(k),)* }
+                match self { $(Kernel::$variant(k) => Indicator::warmup(k),)* Kernel::BandsAndZScore(k) => Indicator::warmup(k) }
             }
         }
     };

@@ -4,6 +4,7 @@
 
 use super::kinds::{Kernel, build_indicator};
 use super::spec::{BarField, FeatureError, PipelineSpec, Source};
+use crate::indicators::BandsAndZScore;
 use crate::indicators::Indicator;
 use engine::FeatureSource;
 use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Timestamp};
@@ -26,9 +27,52 @@ struct Node {
     /// Value-row slots of its outputs: `first..first + outputs`.
     first: usize,
     outputs: usize,
+    /// A fused z-score's slot (see [`fuse_bands_and_zscores`]); the scratch slot otherwise.
+    also: usize,
+    /// Its position in the spec, for error messages.
+    index: usize,
     max_gap_ns: i64,
     nan_is_error: bool,
     inputs_seen_ready: bool,
+}
+
+/// Fuses each `zscore` node into a `bollinger` node reading the same input over the same
+/// period, with the same NaN and gap rules: one window then serves both (see
+/// [`BandsAndZScore`]), with values bit-identical to the two run apart. The fused node runs
+/// where the earlier of the two ran, so every reader of either still comes after it.
+fn fuse_bands_and_zscores(nodes: &mut Vec<Node>) {
+    let mut z = 0;
+    while z < nodes.len() {
+        let partner = match &nodes[z].kernel {
+            Kernel::ZScore(zscore) => nodes.iter().position(|b| {
+                matches!(&b.kernel, Kernel::Bollinger(bands) if bands.period() == zscore.period())
+                    && b.inputs[0] == nodes[z].inputs[0]
+                    && b.max_gap_ns == nodes[z].max_gap_ns
+                    && b.nan_is_error == nodes[z].nan_is_error
+            }),
+            _ => None,
+        };
+        let Some(b) = partner else {
+            z += 1;
+            continue;
+        };
+        let zscore = nodes.remove(z);
+        let b = if b > z { b - 1 } else { b };
+        let mut fused = nodes.remove(b);
+        if let Kernel::Bollinger(bands) = &fused.kernel {
+            fused.kernel = Kernel::BandsAndZScore(BandsAndZScore::new(bands.clone()));
+        }
+        fused.also = zscore.first;
+        let at = if z < b {
+            // Run at the z-score's (earlier) position, under its name for errors.
+            fused.index = zscore.index;
+            z
+        } else {
+            b
+        };
+        nodes.insert(at, fused);
+        // Every node before `z` was looked at; the one now at `z` was not.
+    }
 }
 
 /// The pipeline's state for one instrument.
@@ -51,11 +95,13 @@ impl PipelineState {
             Source::Bar(field) => field as usize,
             Source::Column(c) => BAR_SLOTS + c,
         };
-        let nodes = spec
+        let scratch = BAR_SLOTS + spec.columns().len();
+        let mut nodes = spec
             .nodes()
             .iter()
+            .enumerate()
             // The spec was built from these configs, so building again cannot fail.
-            .filter_map(|n| {
+            .filter_map(|(index, n)| {
                 let kernel = build_indicator(&n.config).ok()?;
                 let mut inputs = [0; MAX_INPUTS];
                 for (to, from) in inputs.iter_mut().zip(&n.inputs) {
@@ -66,12 +112,15 @@ impl PipelineState {
                     inputs,
                     first: BAR_SLOTS + n.first_column,
                     outputs: n.outputs,
+                    also: scratch,
+                    index,
                     max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
                     nan_is_error: n.nan_is_error,
                     inputs_seen_ready: false,
                 })
             })
             .collect();
+        fuse_bands_and_zscores(&mut nodes);
         let reads_typical = spec
             .nodes()
             .iter()
@@ -79,7 +128,7 @@ impl PipelineState {
         let watches_gaps = spec.nodes().iter().any(|n| n.max_gap_ns.is_some());
         Self {
             nodes,
-            row: vec![f64::NAN; BAR_SLOTS + spec.columns().len()],
+            row: vec![f64::NAN; scratch + 1],
             last_ts: None,
             reads_typical,
             watches_gaps,
@@ -103,24 +152,22 @@ impl PipelineState {
             f64::NAN
         };
         // Scalar stores: the loads that follow forward from them, which a vector copy defeats.
-        let fields = [
-            bar.open, bar.high, bar.low, bar.close, bar.volume, typical, 0.0,
-        ];
+        let fields = [bar.open, bar.high, bar.low, bar.close, bar.volume, typical];
         for (slot, value) in self.row.iter_mut().zip(fields) {
             *slot = value;
         }
-        for (i, node) in self.nodes.iter_mut().enumerate() {
+        for node in &mut self.nodes {
             if gap > node.max_gap_ns {
                 node.kernel.reset();
             }
             if node
                 .kernel
-                .step(bar.ts, &node.inputs, &mut self.row, node.first)
+                .step(bar.ts, &node.inputs, &mut self.row, node.first, node.also)
             {
                 node.inputs_seen_ready = true;
             } else {
                 if node.nan_is_error && node.inputs_seen_ready {
-                    let name = &spec.nodes()[i].config.name;
+                    let name = &spec.nodes()[node.index].config.name;
                     return Err(FeatureError::new(
                         name,
                         Some("on_nan"),
@@ -132,14 +179,22 @@ impl PipelineState {
                 }
                 node.kernel.reset();
                 self.row[node.first..node.first + node.outputs].fill(f64::NAN);
+                self.row[node.also] = f64::NAN;
             }
         }
-        Ok(&self.row[BAR_SLOTS..])
+        Ok(self.values())
+    }
+
+    /// Returns how many kernels run per bar (fewer than features when some are fused).
+    #[cfg(test)]
+    pub(crate) fn kernels(&self) -> usize {
+        self.nodes.len()
     }
 
     /// Returns the values of the last update.
     pub fn values(&self) -> &[f64] {
-        &self.row[BAR_SLOTS..]
+        // Everything but the bar's fields and the scratch slot at the end.
+        &self.row[BAR_SLOTS..self.row.len() - 1]
     }
 }
 

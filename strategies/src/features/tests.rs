@@ -474,3 +474,47 @@ fn shared_portfolio_features_in_parallel_equal_one_thread_and_bar_by_bar() {
     assert_eq!(one.curve, by_bar.curve);
     assert_eq!(one.fills, by_bar.fills);
 }
+
+/// Bands and a z-score over one window, each feature alone and both in one pipeline (fused).
+fn bands_and_zscore(z_first: bool) -> (PipelineSpec, PipelineSpec, PipelineSpec) {
+    let bands = "[[features]]\nname = \"bb\"\nkind = \"bollinger\"\nperiod = 5\nwidth = 1.5\n";
+    let z = "[[features]]\nname = \"z\"\nkind = \"zscore\"\nperiod = 5\n";
+    let reader = "[[features]]\nname = \"ez\"\nkind = \"ema\"\ninput = \"z\"\nperiod = 3\n";
+    let both = if z_first {
+        format!("{z}{reader}{bands}")
+    } else {
+        format!("{bands}{z}{reader}")
+    };
+    let spec = |text: &str| PipelineSpec::new(&parse(text)).unwrap();
+    (spec(bands), spec(&format!("{z}{reader}")), spec(&both))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn prop_fused_bands_and_zscore_equal_each_alone(
+        mut closes in series_strategy(),
+        nan_at in proptest::option::of(0usize..120),
+        z_first in any::<bool>(),
+    ) {
+        if let Some(i) = nan_at.filter(|&i| i < closes.len()) {
+            closes[i] = f64::NAN;
+        }
+        let series = bars(&closes);
+        let (bands, z, both) = bands_and_zscore(z_first);
+        prop_assert_eq!(PipelineState::new(&both).kernels(), 2, "bands and z-score fused");
+        let (bands_rows, z_rows, both_rows) =
+            (stream(&bands, &series), stream(&z, &series), stream(&both, &series));
+        for t in 0..closes.len() {
+            for (c, name) in bands.columns().iter().enumerate() {
+                let at = both.column(name).unwrap();
+                prop_assert!(same(bands_rows[t][c], both_rows[t][at]), "{name} at bar {t}");
+            }
+            for (c, name) in z.columns().iter().enumerate() {
+                let at = both.column(name).unwrap();
+                prop_assert!(same(z_rows[t][c], both_rows[t][at]), "{name} at bar {t}");
+            }
+        }
+    }
+}

@@ -76,6 +76,12 @@ impl Bollinger {
 
     /// Adds a close and returns the bands once `period` closes have been seen.
     pub fn update(&mut self, close: f64) -> Option<BollingerValue> {
+        self.push(close).map(|(bands, _)| bands)
+    }
+
+    /// Adds a close and returns the bands with the window's population std.
+    #[inline]
+    fn push(&mut self, close: f64) -> Option<(BollingerValue, f64)> {
         self.window.push([close]);
         if !self.window.is_full() {
             return None;
@@ -88,13 +94,19 @@ impl Bollinger {
         } else {
             (close - lower) / (upper - lower)
         };
-        Some(BollingerValue {
+        let bands = BollingerValue {
             mid,
             upper,
             lower,
             percent_b,
             width: (upper - lower) / mid,
-        })
+        };
+        Some((bands, std))
+    }
+
+    /// Returns the window length.
+    pub fn period(&self) -> usize {
+        self.window.capacity()
     }
 
     /// Forgets all history.
@@ -126,6 +138,62 @@ impl Indicator for Bollinger {
 
     fn warmup(&self) -> usize {
         self.window.capacity()
+    }
+}
+
+/// Bollinger bands and the z-score of the same window, from one set of moments. The feature
+/// pipeline fuses a `bollinger` and a `zscore` feature that read the same input over the same
+/// period into one of these (the z-score is `(x - mid) / std` of the bands' window), which
+/// saves a window update and a square root per bar. Values are bit-identical to [`Bollinger`]
+/// and [`super::ZScore`] run apart; input `[x]`, outputs the bands' five, then the z-score.
+#[derive(Debug, Clone)]
+pub struct BandsAndZScore {
+    bands: Bollinger,
+}
+
+impl BandsAndZScore {
+    /// Returns the fused pair for these bands (its window is theirs).
+    pub fn new(bands: Bollinger) -> Self {
+        Self { bands }
+    }
+
+    /// Adds `x` and returns the bands and the z-score once `period` values have been seen.
+    #[inline]
+    pub fn update(&mut self, x: f64) -> Option<(BollingerValue, f64)> {
+        let (bands, std) = self.bands.push(x)?;
+        // ZScore's own rule: a flat window (no spread at all) gives 0 rather than 0/0.
+        let z = if self.bands.window.total().m2 == 0.0 {
+            0.0
+        } else {
+            (x - bands.mid) / std
+        };
+        Some((bands, z))
+    }
+}
+
+impl Indicator for BandsAndZScore {
+    fn inputs(&self) -> usize {
+        1
+    }
+
+    fn outputs(&self) -> &'static [&'static str] {
+        &["mid", "upper", "lower", "percent_b", "width", "zscore"]
+    }
+
+    fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
+        let v = BandsAndZScore::update(self, input[0]);
+        let v = v.map_or([f64::NAN; 6], |(v, z)| {
+            [v.mid, v.upper, v.lower, v.percent_b, v.width, z]
+        });
+        out.copy_from_slice(&v);
+    }
+
+    fn reset(&mut self) {
+        self.bands.reset();
+    }
+
+    fn warmup(&self) -> usize {
+        self.bands.period()
     }
 }
 

@@ -35,7 +35,7 @@ mod wma;
 mod tests;
 
 pub use atr::Atr;
-pub use bollinger::{Bollinger, BollingerValue};
+pub use bollinger::{BandsAndZScore, Bollinger, BollingerValue};
 pub use correlation::Correlation;
 pub use ema::{Ema, EmaSeed};
 pub use extrema::{RollingMax, RollingMin};

@@ -136,6 +136,11 @@ impl ZScore {
         Self::validate(period).map(|()| Self::new(period))
     }
 
+    /// Returns the window length.
+    pub fn period(&self) -> usize {
+        self.window.capacity()
+    }
+
     /// Adds `x` and returns its z-score once `period` values have been seen.
     pub fn update(&mut self, x: f64) -> Option<f64> {
         self.window.push([x]);
