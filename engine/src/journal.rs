@@ -7,7 +7,9 @@
 //! ones (a check, and the audit trail). A line cut short by a crash is dropped and reported.
 //!
 //! Lines are `M <event json>`, `O <order json>` and `F <fill json>`: plain text, so a journal
-//! can be read with `grep` and `jq`.
+//! can be read with `grep` and `jq`. A live session also journals `V <update json>`, the news
+//! its venue sent (execution reports), because those are inputs the events cannot rebuild; they
+//! are replayed in their place among the events. Updates carry no credentials.
 
 use crate::broker::{FillRecord, OrderRecord};
 use market_data::MarketEvent;
@@ -36,6 +38,8 @@ pub struct Recovered {
     pub orders: Vec<String>,
     /// The fills, as journaled (JSON).
     pub fills: Vec<String>,
+    /// Venue updates (JSON), each with the number of market events journaled before it.
+    pub updates: Vec<(usize, String)>,
     /// Bytes of a last line cut short by a crash, dropped.
     pub torn_bytes: u64,
 }
@@ -196,6 +200,14 @@ impl Journal {
         self.write(b'F', fill)
     }
 
+    /// Appends a venue update (before the engine uses it).
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn update(&mut self, update: &impl Serialize) -> Result<(), JournalError> {
+        self.write(b'V', update)
+    }
+
     /// Flushes and syncs everything written so far to disk, waiting for the disk.
     ///
     /// # Errors
@@ -243,7 +255,10 @@ fn read(file: &File, path: &Path) -> Result<(Recovered, u64), JournalError> {
             ),
             Some(("O", json)) => recovered.orders.push(json.to_owned()),
             Some(("F", json)) => recovered.fills.push(json.to_owned()),
-            _ => return Err(bad("expected a line starting with M, O or F")),
+            Some(("V", json)) => recovered
+                .updates
+                .push((recovered.events.len(), json.to_owned())),
+            _ => return Err(bad("expected a line starting with M, O, F or V")),
         }
         good += n as u64;
     }
