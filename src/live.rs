@@ -212,6 +212,8 @@ pub(crate) fn run(args: &LiveArgs) -> Result<()> {
                     reconciled = false;
                     Ok(())
                 }
+                // A NEW report only acknowledges what the router already reported accepted.
+                VenueEvent::Execution(execution) if execution.exec_type == "NEW" => Ok(()),
                 VenueEvent::Execution(execution) => {
                     match session.engine().broker().update_of(&execution) {
                         Ok(update) => session.on_update(&update),

@@ -542,6 +542,99 @@ fn a_restarted_session_reconciles_with_what_the_venue_did_meanwhile() {
     assert_eq!(third.engine().broker().fills().len(), 3);
 }
 
+#[test]
+fn dry_run_notional_and_order_rate_limits_refuse_before_sending() {
+    let instruments = vec![InstrumentId::new("BTCUSDT")];
+    let run = |dry_run: bool, max_order_notional: f64, max_orders_per_minute: usize| {
+        let mut router = router("lim");
+        let mut config = router.config().clone();
+        config.dry_run = dry_run;
+        config.max_order_notional = max_order_notional;
+        config.max_orders_per_minute = max_orders_per_minute;
+        router = LiveRouter::new(&spec(), config);
+        let script = Script::new(vec![
+            (1, Action::Submit(units(Side::Buy, 2.0))),
+            (2, Action::Submit(units(Side::Buy, 1.0))),
+        ]);
+        let mut live = Engine::with_router(spec(), instruments.clone(), script, router, 0);
+        for i in 0..3 {
+            live.on_event(&trade(i, 100.0, 1.0)).unwrap();
+        }
+        let notices = live.broker_mut().take_notices();
+        let reasons: Vec<_> = live.broker().records().iter().map(|r| r.reason).collect();
+        (reasons, notices)
+    };
+    let (reasons, notices) = run(true, 1e9, 100);
+    assert_eq!(
+        reasons,
+        [Some(RejectReason::DryRun), Some(RejectReason::DryRun)]
+    );
+    assert!(
+        notices[0].starts_with("dry run: would send order.place"),
+        "{notices:?}"
+    );
+    assert!(
+        notices[0].contains("quantity=2&side=BUY&symbol=BTCUSDT"),
+        "{notices:?}"
+    );
+    let (reasons, _) = run(false, 150.0, 100);
+    assert_eq!(reasons, [Some(RejectReason::NotionalLimit), None]);
+    let (reasons, _) = run(false, 1e9, 1);
+    assert_eq!(reasons, [None, Some(RejectReason::OrderRateLimit)]);
+}
+
+#[test]
+fn flattening_trades_the_venue_back_to_the_engine_and_cancels_foreign_orders() {
+    let router = router("fl");
+    let portfolio = engine::Portfolio::new(10_000.0, 1);
+    let order = |client_id: &str| engine::live::VenueOrder {
+        symbol: "BTCUSDT".into(),
+        client_order_id: client_id.into(),
+        side: "BUY".into(),
+        status: "NEW".into(),
+        orig_qty: 1.0,
+        executed_qty: 0.0,
+        cummulative_quote_qty: 0.0,
+    };
+    let snapshot = engine::live::Snapshot {
+        balances: vec![engine::live::Balance {
+            asset: "BTC".into(),
+            free: 0.25,
+            locked: 0.0,
+        }],
+        open: vec![order("by-hand")],
+        queried: Vec::new(),
+    };
+    let found = reconcile(
+        &router,
+        &portfolio,
+        &snapshot,
+        Policy::Flatten,
+        Timestamp(5_000_000),
+    );
+    assert!(found.updates.is_empty(), "{:?}", found.updates);
+    let [
+        engine::live::Command::Cancel { client_id, .. },
+        engine::live::Command::Place(sell),
+    ] = found.commands.as_slice()
+    else {
+        panic!("{:?}", found.commands)
+    };
+    assert_eq!(client_id, "by-hand");
+    assert_eq!(
+        (sell.side, sell.qty, sell.client_id.as_str()),
+        (Side::Sell, 0.25, "fl-f5-0")
+    );
+    // Not of the form <prefix>-<order id>: its fills are not booked as the engine's.
+    assert_eq!(router.order_of(&sell.client_id), None);
+    let adopted = reconcile(&router, &portfolio, &snapshot, Policy::Adopt, Timestamp(0));
+    assert!(adopted.commands.is_empty());
+    assert!(matches!(
+        adopted.updates[..],
+        [VenueUpdate::Adopted { qty: 0.25, .. }]
+    ));
+}
+
 /// Writes a live config for the GOOG replay on `feed` and the mock venue at `venue`.
 fn live_config(dir: &Path, feed: u16, venue: &str, mode: &str, kill: &Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(repo("backtests/live_sma.toml"))
@@ -549,6 +642,8 @@ fn live_config(dir: &Path, feed: u16, venue: &str, mode: &str, kill: &Path) -> s
         .replace("mode = \"live\"", &format!("mode = \"{mode}\""))
         .replace("ws://127.0.0.1:9001", &format!("ws://127.0.0.1:{feed}"))
         .replace("ws://127.0.0.1:9443", venue)
+        .replace("BINANCE_API_KEY", "QUANT_TEST_KEY")
+        .replace("BINANCE_API_SECRET", "QUANT_TEST_SECRET")
         .replace(
             "journal = \"journal/live-sma-goog\"",
             &format!("journal = \"{}\"", dir.join("journal").display()),

@@ -197,6 +197,8 @@ fn ok(id: &Value, result: Value) -> String {
 }
 
 async fn connection(state: Arc<Mutex<State>>, tcp: tokio::net::TcpStream) {
+    // As a venue does: replies go out at once, not held back for the client's ACK.
+    let _ = tcp.set_nodelay(true);
     let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
         return;
     };

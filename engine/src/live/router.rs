@@ -477,8 +477,11 @@ impl OrderRouter for LiveRouter {
                 client_id: self.client_id(id),
             };
             if self.config.dry_run {
+                let what = order
+                    .params()
+                    .map_or_else(String::new, |p| super::sign::signed_payload(&p));
                 self.notices
-                    .push(format!("dry run: would place {:?}", order.params()));
+                    .push(format!("dry run: would send order.place {what}"));
                 return Err(RejectReason::DryRun);
             }
             Ok(order)
