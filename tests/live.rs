@@ -584,6 +584,43 @@ fn dry_run_notional_and_order_rate_limits_refuse_before_sending() {
 }
 
 #[test]
+fn the_live_limits_never_block_closing_a_position() {
+    let mut router = router("out");
+    let mut config = router.config().clone();
+    (config.max_order_notional, config.max_orders_per_minute) = (150.0, 1);
+    router = LiveRouter::new(&spec(), config);
+    let script = Script::new(vec![
+        (1, Action::Submit(units(Side::Buy, 1.0))),
+        (2, Action::Submit(units(Side::Buy, 1.0))),
+        (
+            3,
+            Action::Submit(OrderRequest::market(BTC, Side::Sell, Size::ClosePosition)),
+        ),
+    ]);
+    let instruments = vec![InstrumentId::new("BTCUSDT")];
+    let mut live = Engine::with_router(spec(), instruments, script, router, 0);
+    live.on_event(&trade(0, 100.0, 1.0)).unwrap();
+    live.on_event(&trade(1, 100.0, 1.0)).unwrap();
+    // Filled at 100: one unit held, and the minute's one order used.
+    let order = live.broker().order_of("out-1").unwrap();
+    let fill = VenueUpdate::Filled {
+        order,
+        ts: Timestamp(1),
+        qty: 1.0,
+        price: 100.0,
+        fee: 0.0,
+    };
+    live.on_update(&fill).unwrap();
+    live.on_event(&trade(2, 200.0, 1.0)).unwrap();
+    live.on_event(&trade(3, 200.0, 1.0)).unwrap();
+    let reasons: Vec<_> = live.broker().records().iter().map(|r| r.reason).collect();
+    // The second buy is refused (200 > 150 notional); the close, as large, is not.
+    assert_eq!(reasons, [None, Some(RejectReason::NotionalLimit), None]);
+    assert_eq!(live.broker().working()[0].len(), 1);
+    assert_eq!(live.broker().working()[0][0].target, 1.0);
+}
+
+#[test]
 fn flattening_trades_the_venue_back_to_the_engine_and_cancels_foreign_orders() {
     let router = router("fl");
     let portfolio = engine::Portfolio::new(10_000.0, 1);
@@ -679,27 +716,9 @@ fn quant_live_keeps_the_secret_out_of_everything_and_flattens_on_the_kill_switch
     let out = dir.join("out");
     let env = [("QUANT_TEST_KEY", KEY), ("QUANT_TEST_SECRET", SECRET)];
 
-    let child = quant_live(&config, &out, &env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Trade until the venue holds a position, then pull the kill switch.
-    let deadline = Instant::now() + Duration::from_secs(50);
-    while mock.balance("GOOG") == 0.0 {
-        assert!(Instant::now() < deadline, "no position taken at the venue");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::fs::write(&kill, "").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let (stdout, stderr_text) = (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    );
-    assert!(output.status.success(), "{stderr_text}");
-    assert!(stderr_text.contains("kill switch"), "{stderr_text}");
-    assert_eq!(mock.balance("GOOG"), 0.0, "not flattened: {stderr_text}");
-    assert!(mock.with(|s| s.orders.iter().all(|o| o.status != "NEW")));
+    let (stdout, stderr_text) = trade_then_stop(&mock, quant_live(&config, &out, &env), |_| {
+        std::fs::write(&kill, "").unwrap();
+    });
     assert_eq!(mock.with(|s| s.bad_signatures), 0);
 
     // The failures name what is missing, and print no credential either.
@@ -740,6 +759,70 @@ fn quant_live_keeps_the_secret_out_of_everything_and_flattens_on_the_kill_switch
         assert!(!text.contains(SECRET), "the secret leaked: {text}");
         assert!(!text.contains(KEY), "the API key leaked: {text}");
     }
+}
+
+/// Runs `quant live` until the venue holds a position, then `stop`s it; checks that it
+/// flattened and stopped cleanly; returns its stdout and stderr.
+fn trade_then_stop(
+    mock: &MockVenue,
+    mut command: Command,
+    stop: impl FnOnce(&std::process::Child),
+) -> (String, String) {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(50);
+    while mock.balance("GOOG") == 0.0 {
+        assert!(Instant::now() < deadline, "no position taken at the venue");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop(&child);
+    let output = child.wait_with_output().unwrap();
+    let (stdout, stderr_text) = (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    );
+    assert!(output.status.success(), "{stderr_text}");
+    assert!(stderr_text.contains("kill switch"), "{stderr_text}");
+    assert_eq!(mock.balance("GOOG"), 0.0, "not flattened: {stderr_text}");
+    assert!(mock.with(|s| s.orders.iter().all(|o| o.status != "NEW")));
+    assert_eq!(mock.with(|s| s.bad_signatures), 0);
+    (stdout, stderr_text)
+}
+
+#[test]
+fn sigterm_flattens_and_a_typo_in_the_live_tables_is_named() {
+    let dir = scratch("live-sigterm");
+    let (_feed, port) = crate::paper::replay(&["--speed", "4320000"]);
+    let mock = MockVenue::start(&[("USDT", 10_000.0)], 100.0, 0.0);
+    let config = live_config(&dir, port, &mock.url(), "live", &dir.join("KILL"));
+    let env = [("QUANT_TEST_KEY", KEY), ("QUANT_TEST_SECRET", SECRET)];
+    trade_then_stop(
+        &mock,
+        quant_live(&config, &dir.join("out"), &env),
+        |child| {
+            let pid = child.id().to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+            assert!(sent.success());
+        },
+    );
+
+    let typo = dir.join("typo.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &typo,
+        text.replace("max_orders_per_minute", "max_order_per_minute"),
+    )
+    .unwrap();
+    let output = quant_live(&typo, &dir.join("out"), &env).output().unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("max_order_per_minute"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// Every file under `dir`.

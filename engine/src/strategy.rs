@@ -41,9 +41,11 @@ pub enum RejectReason {
     NothingToReduce,
     /// Live: no price is known yet to size or risk-check the order with.
     NoPrice,
-    /// Live: more orders in the last minute than `[live.safety] max_orders_per_minute`.
+    /// Live: more orders in the last minute than `[live.safety] max_orders_per_minute`
+    /// (orders that only reduce a position are not counted against it).
     OrderRateLimit,
-    /// Live: the order's notional exceeds `[live.safety] max_order_notional`.
+    /// Live: the order's notional exceeds `[live.safety] max_order_notional` (orders that only
+    /// reduce a position are exempt).
     NotionalLimit,
     /// Live: the venue cannot take this kind of order (a DAY time in force, a bracket).
     Unsupported,

@@ -312,6 +312,11 @@ impl LiveRouter {
         let fee = self.broker.commission * qty * price + self.broker.commission_fixed;
         self.desk
             .check_risk(side, held, qty, price, fee, portfolio, instrument)?;
+        // The live limits guard against orders that add risk; one that only reduces a
+        // position (the kill switch's, among others) is never blocked on its way out.
+        if reduces && qty <= held.abs() {
+            return Ok(qty);
+        }
         if qty * price > self.config.max_order_notional {
             return Err(RejectReason::NotionalLimit);
         }
