@@ -147,11 +147,6 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         self.halt(self.now)
     }
 
-    /// Returns whether the kill switch has fired.
-    pub fn halted(&self) -> bool {
-        self.halted_at.is_some()
-    }
-
     /// Returns the equity curve recorded so far.
     pub fn curve(&self) -> &EquityCurve {
         &self.curve
