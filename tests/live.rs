@@ -543,6 +543,31 @@ fn a_restarted_session_reconciles_with_what_the_venue_did_meanwhile() {
 }
 
 #[test]
+fn a_malformed_venue_message_is_reported_with_what_was_expected_and_skipped() {
+    let mock = MockVenue::start(&[("USDT", 10_000.0)], 100.0, 0.0);
+    let script = Script::new(vec![(0, Action::Submit(units(Side::Buy, 1.0)))]);
+    let instruments = vec![InstrumentId::new("BTCUSDT")];
+    let mut live = Engine::with_router(spec(), instruments, script, router("bad"), 0);
+    let venue = connect(&mock, &mut live, Duration::from_millis(100));
+    mock.with(|s| s.garbage_next = Some(r#"{"id":"#.into()));
+    live.on_event(&trade(0, 100.0, 1.0)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let notice = loop {
+        match next_event(&venue, deadline) {
+            VenueEvent::Notice(text) => break text,
+            other => {
+                handle(&mut live, other);
+            }
+        }
+    };
+    assert!(notice.contains("malformed message (expected"), "{notice}");
+    assert!(notice.contains(r#"{"id":"#), "{notice}");
+    // The request it swallowed is looked up, not found, and sent again: one order, filled.
+    pump(&venue, &mut live, fills(1));
+    assert_eq!(mock.with(|s| s.orders.len()), 1);
+}
+
+#[test]
 fn dry_run_notional_and_order_rate_limits_refuse_before_sending() {
     let instruments = vec![InstrumentId::new("BTCUSDT")];
     let run = |dry_run: bool, max_order_notional: f64, max_orders_per_minute: usize| {

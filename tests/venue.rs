@@ -56,8 +56,8 @@ pub(crate) struct State {
     pub(crate) price: f64,
     /// Commission rate, charged in USDT.
     pub(crate) commission: f64,
-    /// Market orders fill in these parts of their quantity (all at once when empty).
-    pub(crate) market_parts: Vec<f64>,
+    /// The next request is answered with this text instead (a malformed message).
+    pub(crate) garbage_next: Option<String>,
     /// The next order.place is refused with this code and message.
     pub(crate) reject_next: Option<(i64, String)>,
     /// This many next order.place requests are lost: neither done nor answered.
@@ -261,6 +261,9 @@ fn handle(
         let reply = error(&id, -1022, "Signature for this request is not valid.");
         return (Some(reply), Duration::ZERO);
     }
+    if let Some(garbage) = s.garbage_next.take() {
+        return (Some(garbage), Duration::ZERO);
+    }
     let p = |name: &str| params.get(name).and_then(Value::as_str).unwrap_or_default();
     let num = |name: &str| p(name).parse::<f64>().unwrap_or(0.0);
     let find = |s: &State| {
@@ -308,14 +311,7 @@ fn handle(
             publish(&mut s, &execution(&order, "NEW", 0.0, 0.0, 0.0));
             if order.kind == "MARKET" {
                 let price = s.price;
-                let parts = if s.market_parts.is_empty() {
-                    vec![1.0]
-                } else {
-                    s.market_parts.clone()
-                };
-                for part in parts {
-                    trade(&mut s, at, order.qty * part, price);
-                }
+                trade(&mut s, at, order.qty, price);
             }
             let delay = s.ack_delay;
             return (
