@@ -746,6 +746,21 @@ fn quant_live_keeps_the_secret_out_of_everything_and_flattens_on_the_kill_switch
     });
     assert_eq!(mock.with(|s| s.bad_signatures), 0);
 
+    // The kill is journaled: a restart replays it (and the orders it placed) without diverging.
+    std::fs::remove_file(&kill).unwrap();
+    let resumed = quant_live(&config, &out, &env)
+        .args(["--events", "1"])
+        .output()
+        .unwrap();
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("resumed from"),
+        "{}",
+        stderr(&resumed)
+    );
+    let journal = std::fs::read_to_string(dir.join("journal")).unwrap();
+    assert_eq!(journal.lines().filter(|l| l.starts_with("K ")).count(), 1);
+
     // The failures name what is missing, and print no credential either.
     let paper_mode = live_config(&dir, port, &mock.url(), "paper", &kill);
     let refused = quant_live(&paper_mode, &out, &env).output().unwrap();
@@ -770,6 +785,7 @@ fn quant_live_keeps_the_secret_out_of_everything_and_flattens_on_the_kill_switch
     );
 
     let mut everything = vec![
+        stderr(&resumed),
         stdout,
         stderr_text,
         stderr(&refused),

@@ -8,8 +8,9 @@
 //!
 //! Lines are `M <event json>`, `O <order json>` and `F <fill json>`: plain text, so a journal
 //! can be read with `grep` and `jq`. A live session also journals `V <update json>`, the news
-//! its venue sent (execution reports), because those are inputs the events cannot rebuild; they
-//! are replayed in their place among the events. Updates carry no credentials.
+//! its venue sent (execution reports), and `K <ts>` when an operator fired the kill switch,
+//! because those are inputs the events cannot rebuild; they are replayed in their place among
+//! the events. Updates carry no credentials.
 
 use crate::broker::{FillRecord, OrderRecord};
 use market_data::MarketEvent;
@@ -38,10 +39,20 @@ pub struct Recovered {
     pub orders: Vec<String>,
     /// The fills, as journaled (JSON).
     pub fills: Vec<String>,
-    /// Venue updates (JSON), each with the number of market events journaled before it.
-    pub updates: Vec<(usize, String)>,
+    /// Inputs besides market events, in order, each with the number of market events
+    /// journaled before it.
+    pub inputs: Vec<(usize, Input)>,
     /// Bytes of a last line cut short by a crash, dropped.
     pub torn_bytes: u64,
+}
+
+/// An input of a live session besides market events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A venue update, as journaled (JSON).
+    Update(String),
+    /// The kill switch fired (an operator's signal or flag file).
+    Kill,
 }
 
 /// An open journal, appending.
@@ -208,6 +219,16 @@ impl Journal {
         self.write(b'V', update)
     }
 
+    /// Appends the firing of the kill switch at `ts` (before the engine acts on it), and syncs:
+    /// the orders it causes follow from it on replay.
+    ///
+    /// # Errors
+    /// The line cannot be written or synced.
+    pub fn kill(&mut self, ts: market_data::Timestamp) -> Result<(), JournalError> {
+        self.write(b'K', &ts)?;
+        self.sync()
+    }
+
     /// Flushes and syncs everything written so far to disk, waiting for the disk.
     ///
     /// # Errors
@@ -256,9 +277,10 @@ fn read(file: &File, path: &Path) -> Result<(Recovered, u64), JournalError> {
             Some(("O", json)) => recovered.orders.push(json.to_owned()),
             Some(("F", json)) => recovered.fills.push(json.to_owned()),
             Some(("V", json)) => recovered
-                .updates
-                .push((recovered.events.len(), json.to_owned())),
-            _ => return Err(bad("expected a line starting with M, O, F or V")),
+                .inputs
+                .push((recovered.events.len(), Input::Update(json.to_owned()))),
+            Some(("K", _)) => recovered.inputs.push((recovered.events.len(), Input::Kill)),
+            _ => return Err(bad("expected a line starting with M, O, F, V or K")),
         }
         good += n as u64;
     }

@@ -9,7 +9,7 @@
 use crate::engine::Engine;
 use crate::error::Error as EngineError;
 use crate::features::FeatureSource;
-use crate::journal::{Journal, JournalError, Recovered, fill_json, order_json};
+use crate::journal::{Input, Journal, JournalError, Recovered, fill_json, order_json};
 use crate::outcome::BacktestOutcome;
 use crate::router::OrderRouter;
 use crate::{EngineSpec, SimBroker, Strategy};
@@ -44,9 +44,9 @@ pub enum SessionError {
         replayed: String,
     },
     /// A journaled venue update does not parse: the journal was written by another version.
-    #[error("journaled venue update #{index} does not parse ({message}): {json}")]
+    #[error("journaled venue update (input #{index}) does not parse ({message}): {json}")]
     BadUpdate {
-        /// Its position among the updates.
+        /// Its position among the inputs.
         index: usize,
         /// The parser's complaint.
         message: String,
@@ -163,15 +163,15 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
     /// Replays journaled events without journaling them again, checking that they produce the
     /// journaled orders and fills.
     fn replay(&mut self, recovered: &Recovered) -> Result<Resumed, SessionError> {
-        let mut updates = recovered.updates.iter().enumerate().peekable();
+        let mut inputs = recovered.inputs.iter().enumerate().peekable();
         for (i, event) in recovered.events.iter().enumerate() {
-            while let Some((index, (_, json))) = updates.next_if(|(_, (before, _))| *before <= i) {
-                self.replay_update(index, json)?;
+            while let Some((index, (_, input))) = inputs.next_if(|(_, (before, _))| *before <= i) {
+                self.replay_input(index, input)?;
             }
             self.apply(event)?;
         }
-        for (index, (_, json)) in updates {
-            self.replay_update(index, json)?;
+        for (index, (_, input)) in inputs {
+            self.replay_input(index, input)?;
         }
         let broker = self.engine.broker();
         let replayed_orders: Vec<String> = broker.records().iter().map(order_json).collect();
@@ -200,11 +200,15 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
         })
     }
 
-    fn replay_update(&mut self, index: usize, json: &str) -> Result<(), SessionError> {
+    fn replay_input(&mut self, index: usize, input: &Input) -> Result<(), SessionError> {
+        let json = match input {
+            Input::Kill => return Ok(self.engine.kill()?),
+            Input::Update(json) => json,
+        };
         let update = serde_json::from_str(json).map_err(|e| SessionError::BadUpdate {
             index,
             message: e.to_string(),
-            json: json.to_owned(),
+            json: json.clone(),
         })?;
         self.engine.on_update(&update)?;
         Ok(())
@@ -225,6 +229,7 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
     /// # Errors
     /// The journal or the engine failed.
     pub fn kill(&mut self) -> Result<(), SessionError> {
+        self.journal.kill(self.engine.now())?;
         self.engine.kill()?;
         self.journal_new()
     }
