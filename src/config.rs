@@ -93,6 +93,119 @@ pub(crate) struct LiveConfig {
     /// sets this above the feed's spacing between messages, at the cost of a busy core.
     #[serde(default = "default_spin_us")]
     pub(crate) spin_us: u64,
+    /// The venue orders go to (`quant live` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) venue: Option<VenueTable>,
+    /// Limits and switches of live trading (`quant live` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) safety: Option<SafetyTable>,
+}
+
+/// `[live.venue]`: a Binance-style WebSocket API and the names of the variables holding its
+/// credentials (never the credentials themselves).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VenueTable {
+    /// `ws://` or `wss://` URL of the WebSocket API.
+    pub(crate) url: String,
+    /// The environment variable holding the API key.
+    pub(crate) api_key_env: String,
+    /// The environment variable holding the API secret.
+    pub(crate) api_secret_env: String,
+    /// The asset cash is in; a stream's symbol is its base asset followed by this.
+    #[serde(default = "default_quote_asset")]
+    pub(crate) quote_asset: String,
+    /// Starts every client order id (default: the config's name). A new journal needs a new
+    /// prefix, or the venue's orders of the old session would be taken for the new one's.
+    #[serde(default)]
+    pub(crate) client_prefix: Option<String>,
+    /// `recvWindow` of signed requests.
+    #[serde(default = "default_recv_window")]
+    pub(crate) recv_window_ms: u64,
+    /// An order unacknowledged this long is looked up by client id, then sent again.
+    #[serde(default = "default_ack_timeout")]
+    pub(crate) ack_timeout_ms: u64,
+    /// Sends of one order at most.
+    #[serde(default = "default_max_attempts")]
+    pub(crate) max_attempts: u32,
+    /// Requests at once at most, then `per_second`.
+    #[serde(default)]
+    pub(crate) rate: RateTable,
+    /// A venue position the engine does not hold: `adopt` it or `flatten` it.
+    pub(crate) reconcile: ReconcilePolicy,
+}
+
+/// `[live.venue] rate = { burst, per_second }`: the token bucket pacing requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RateTable {
+    /// Requests sent at once at most.
+    pub(crate) burst: u32,
+    /// Requests per second after that.
+    pub(crate) per_second: f64,
+}
+
+impl Default for RateTable {
+    fn default() -> Self {
+        Self {
+            burst: 10,
+            per_second: 5.0,
+        }
+    }
+}
+
+/// `adopt` or `flatten`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReconcilePolicy {
+    /// The engine takes the venue's positions as its own.
+    Adopt,
+    /// The venue's positions are traded back to the engine's; foreign orders are canceled.
+    Flatten,
+}
+
+/// `[live.safety]`: limits on top of `[risk]`, and the switches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SafetyTable {
+    /// Log orders instead of sending them.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
+    /// Orders per minute at most.
+    #[serde(default = "default_orders_per_minute")]
+    pub(crate) max_orders_per_minute: usize,
+    /// Quantity x price of one order at most (required: no live session without one).
+    pub(crate) max_order_notional: f64,
+    /// While this file exists the kill switch is on: cancel everything, flatten, stop.
+    #[serde(default)]
+    pub(crate) kill_file: Option<String>,
+    /// Seconds the kill switch waits for the venue to confirm the cancels and closing fills.
+    #[serde(default = "default_kill_wait")]
+    pub(crate) kill_wait_s: f64,
+}
+
+fn default_quote_asset() -> String {
+    "USDT".into()
+}
+
+fn default_recv_window() -> u64 {
+    5000
+}
+
+fn default_ack_timeout() -> u64 {
+    2000
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+
+fn default_orders_per_minute() -> usize {
+    10
+}
+
+fn default_kill_wait() -> f64 {
+    10.0
 }
 
 fn default_spin_us() -> u64 {
@@ -423,6 +536,63 @@ impl LoadedConfig {
                     "at least 1".to_string(),
                 ),
             ];
+            let venue = live.venue.as_ref();
+            let safety = live.safety.as_ref();
+            let checks = checks.into_iter().chain([
+                (
+                    "live.venue.url",
+                    venue.is_none_or(|v| v.url.starts_with("ws://") || v.url.starts_with("wss://")),
+                    format!(
+                        "a ws:// or wss:// URL, found {:?}",
+                        venue.map(|v| v.url.as_str()).unwrap_or_default()
+                    ),
+                ),
+                (
+                    "live.venue.ack_timeout_ms",
+                    venue.is_none_or(|v| v.ack_timeout_ms > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.venue.max_attempts",
+                    venue.is_none_or(|v| v.max_attempts > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.venue.rate",
+                    venue.is_none_or(|v| {
+                        v.rate.burst > 0 && v.rate.per_second.is_finite() && v.rate.per_second > 0.0
+                    }),
+                    "burst >= 1 and per_second > 0".to_string(),
+                ),
+                (
+                    "live.venue.client_prefix",
+                    venue
+                        .and_then(|v| v.client_prefix.as_deref())
+                        .is_none_or(|p| {
+                            !p.is_empty()
+                                && p.len() <= 16
+                                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        }),
+                    "1 to 16 letters, digits or _".to_string(),
+                ),
+                (
+                    "live.safety.max_order_notional",
+                    safety.is_none_or(|s| {
+                        s.max_order_notional.is_finite() && s.max_order_notional > 0.0
+                    }),
+                    "a positive amount of the quote asset".to_string(),
+                ),
+                (
+                    "live.safety.max_orders_per_minute",
+                    safety.is_none_or(|s| s.max_orders_per_minute > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.safety.kill_wait_s",
+                    safety.is_none_or(|s| s.kill_wait_s.is_finite() && s.kill_wait_s >= 0.0),
+                    "a number of seconds >= 0".to_string(),
+                ),
+            ]);
             if let Some((key, _, expected)) = checks.into_iter().find(|(_, ok, _)| !ok) {
                 return Err(self.range(RangeError::new(key, expected)));
             }

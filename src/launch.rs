@@ -30,6 +30,15 @@ pub(crate) fn relaunch() -> Option<ExitCode> {
     if std::env::var_os(LAUNCHED).is_some() || !cfg!(target_os = "linux") {
         return None;
     }
+    // A live session stays one process: SIGTERM sent to the pid a supervisor knows must reach
+    // the session's kill switch, not end a launcher and orphan the session still trading.
+    // The subcommand is the first argument that is neither a flag nor a flag's number.
+    let subcommand = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-') && a.parse::<u16>().is_err());
+    if subcommand.as_deref() == Some("live") {
+        return None;
+    }
     let exe = std::env::current_exe().ok()?;
     let mut command = Command::new(exe);
     command.args(std::env::args_os().skip(1)).env(LAUNCHED, "1");

@@ -15,6 +15,7 @@ mod data;
 mod data_cli;
 mod feed_server;
 mod launch;
+mod live;
 mod model_card;
 mod output;
 mod paper;
@@ -79,6 +80,13 @@ enum Command {
     /// from the journal with the same positions, cash and orders. Stops on Ctrl-C, after
     /// --duration seconds or --events events, and writes results like `quant backtest`.
     Paper(paper::PaperArgs),
+    /// Trades the config's strategy with real orders at a venue (`[live] mode = "live"`).
+    ///
+    /// Orders go to `[live.venue]`'s websocket API, signed with the key and secret read from
+    /// the environment variables it names. Positions and open orders are reconciled with the
+    /// venue before trading starts and after every reconnect. `[live.safety]` sets the limits;
+    /// SIGINT, SIGTERM or the kill file cancel every order and flatten before stopping.
+    Live(live::LiveArgs),
     /// Renders a run's HTML report again from its report.json, compares runs side by side, or
     /// renders a model folder's model card.
     ///
@@ -135,6 +143,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Data(args) => data_cli::run(&args),
         Command::Paper(args) => paper::run(&args),
+        Command::Live(args) => live::run(&args),
         Command::Report(args) => report_cli::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::BenchParallel(args) => bench_parallel::run(&args),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const GOOG_BARS: usize = 2148;
 
 /// A child process killed when dropped.
-struct Running(Child);
+pub(crate) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -21,7 +21,7 @@ impl Drop for Running {
 }
 
 /// Starts `quant feed replay` of GOOG with `extra` flags; returns it and its port.
-fn replay(extra: &[&str]) -> (Running, u16) {
+pub(crate) fn replay(extra: &[&str]) -> (Running, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quant"))
         .args(["feed", "replay", "backtests/data/GOOG.csv", "--port", "0"])
         .args(extra)

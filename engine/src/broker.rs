@@ -194,7 +194,7 @@ impl SimBroker {
     }
 
     /// Checks what can be checked before a price is known.
-    fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
+    pub(crate) fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
         if request.instrument.get() >= self.working.len() {
             return Some(RejectReason::UnknownInstrument);
         }
@@ -532,7 +532,7 @@ impl SimBroker {
 
     /// Returns the units an `Auto` order gets at `price` with `scale` of the sizing budget,
     /// within cash and risk limits.
-    fn auto_size(
+    pub(crate) fn auto_size(
         &self,
         instrument: InstrumentIdx,
         side: Side,
@@ -600,7 +600,7 @@ impl SimBroker {
 
     /// Checks cash, shorting and risk limits for one fill.
     #[allow(clippy::too_many_arguments)]
-    fn check_risk(
+    pub(crate) fn check_risk(
         &self,
         side: Side,
         held: f64,

@@ -12,6 +12,7 @@ use crate::features::{FeatureSource, OrderAttribution};
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
+use crate::router::OrderRouter;
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
 use market_data::resample::{BarRule, Resampler};
@@ -24,14 +25,15 @@ use std::collections::BinaryHeap;
 /// How many reports one event may cause before the strategy is deemed to be looping.
 const MAX_REPORTS_PER_EVENT: usize = 10_000;
 
-/// One run of one strategy over a set of instruments with shared cash.
+/// One run of one strategy over a set of instruments with shared cash, routing its orders to
+/// `R` (the simulated broker unless told otherwise).
 #[derive(Debug)]
-pub struct Engine<S> {
+pub struct Engine<S, R = SimBroker> {
     strategy: S,
     spec: EngineSpec,
     instruments: Vec<InstrumentId>,
     portfolio: Portfolio,
-    broker: SimBroker,
+    broker: R,
     intents: Intents,
     reports: Vec<ExecReport>,
     curve: EquityCurve,
@@ -48,23 +50,37 @@ pub struct Engine<S> {
 }
 
 impl<S: Strategy> Engine<S> {
-    /// Returns an engine; `steps_hint` preallocates the equity curve.
+    /// Returns an engine with the simulated broker; `steps_hint` preallocates the equity curve.
     pub fn new(
         spec: EngineSpec,
         instruments: Vec<InstrumentId>,
         strategy: S,
         steps_hint: usize,
     ) -> Self {
+        let broker = SimBroker::new(
+            spec.broker.clone(),
+            spec.sizing.clone(),
+            spec.risk.clone(),
+            instruments.len(),
+        );
+        Engine::with_router(spec, instruments, strategy, broker, steps_hint)
+    }
+}
+
+impl<S: Strategy, R: OrderRouter> Engine<S, R> {
+    /// Returns an engine routing orders to `router`; `steps_hint` preallocates the equity curve.
+    pub fn with_router(
+        spec: EngineSpec,
+        instruments: Vec<InstrumentId>,
+        strategy: S,
+        router: R,
+        steps_hint: usize,
+    ) -> Self {
         let n = instruments.len();
         Self {
             strategy,
             portfolio: Portfolio::new(spec.broker.initial_cash, n),
-            broker: SimBroker::new(
-                spec.broker.clone(),
-                spec.sizing.clone(),
-                spec.risk.clone(),
-                n,
-            ),
+            broker: router,
             peak: spec.broker.initial_cash,
             spec,
             instruments,
@@ -94,9 +110,43 @@ impl<S: Strategy> Engine<S> {
         &self.portfolio
     }
 
-    /// Returns the broker with its working orders, order records and fills.
-    pub fn broker(&self) -> &SimBroker {
+    /// Returns the broker (the router) with its working orders, order records and fills.
+    pub fn broker(&self) -> &R {
         &self.broker
+    }
+
+    /// Returns the router, for a live session that hands it venue news or a new connection.
+    pub fn broker_mut(&mut self) -> &mut R {
+        &mut self.broker
+    }
+
+    /// Returns the time of the last event processed.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Books news from outside the engine (a venue's execution report) and lets the strategy
+    /// react to the reports it causes.
+    ///
+    /// # Errors
+    /// Returns the strategy's error, or `Runaway` when it loops on reports.
+    pub fn on_update(&mut self, update: &R::Update) -> Result<()> {
+        self.broker
+            .apply(update, &mut self.portfolio, &mut self.reports);
+        let mut next = 0;
+        self.deliver(&mut next)?;
+        self.reports.clear();
+        Ok(())
+    }
+
+    /// Fires the kill switch now (an operator's signal or flag file): cancels every working
+    /// order, closes every position and refuses new orders, as the drawdown limit does. Called
+    /// again, it cancels and closes again what is left (a live fill that came in meanwhile).
+    ///
+    /// # Errors
+    /// Returns the strategy's error from the reports this causes.
+    pub fn kill(&mut self) -> Result<()> {
+        self.halt(self.now)
     }
 
     /// Returns the equity curve recorded so far.
@@ -293,9 +343,13 @@ impl<S: Strategy> Engine<S> {
         for intent in self.intents.drain() {
             match intent {
                 Intent::Submit(request) => {
-                    let order = self
-                        .broker
-                        .submit(request, self.now, refuse, &mut self.reports);
+                    let order = self.broker.submit(
+                        request,
+                        self.now,
+                        refuse,
+                        &self.portfolio,
+                        &mut self.reports,
+                    );
                     // Explained from the prediction the strategy just read.
                     if let Some(features) = self.features.as_deref_mut() {
                         features.explain(order, request.instrument, request.side, self.now);
@@ -332,7 +386,7 @@ impl<S: Strategy> Engine<S> {
 
     /// Fires the kill switch: cancels every order and closes every position at the next prices.
     fn halt(&mut self, ts: Timestamp) -> Result<()> {
-        self.halted_at = Some(ts);
+        self.halted_at.get_or_insert(ts);
         for idx in 0..self.instruments.len() {
             let instrument = InstrumentIdx(idx as u32);
             self.broker.cancel_all(instrument, ts, &mut self.reports);
@@ -344,7 +398,8 @@ impl<S: Strategy> Engine<S> {
                     market_data::Side::Buy
                 };
                 let request = OrderRequest::market(instrument, side, Size::ClosePosition);
-                self.broker.submit(request, ts, None, &mut self.reports);
+                self.broker
+                    .submit(request, ts, None, &self.portfolio, &mut self.reports);
             }
         }
         let mut next = 0;

@@ -6,9 +6,12 @@
 //! and working orders, and the orders and fills it produces on the way must equal the journaled
 //! ones (a check, and the audit trail). A line cut short by a crash is dropped and reported.
 //!
-//! Lines are `M <event json>`, `O <order json>`, `F <fill json>` and, for a model-driven
-//! strategy, `A <attribution json>` (why the model predicted what it did when the order of that
-//! id was placed): plain text, so a journal can be read with `grep` and `jq`.
+//! Lines are `M <event json>`, `O <order json>` and `F <fill json>`: plain text, so a journal
+//! can be read with `grep` and `jq`. A model-driven strategy also journals `A <attribution
+//! json>` (why the model predicted what it did when the order of that id was placed). A live
+//! session also journals `V <update json>`, the news its venue sent (execution reports), and
+//! `K <ts>` when an operator fired the kill switch, because those are inputs the events cannot
+//! rebuild; they are replayed in their place among the events. Updates carry no credentials.
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::features::OrderAttribution;
@@ -40,8 +43,20 @@ pub struct Recovered {
     pub fills: Vec<String>,
     /// The order attributions, as journaled (JSON).
     pub attributions: Vec<String>,
+    /// Inputs besides market events, in order, each with the number of market events
+    /// journaled before it.
+    pub inputs: Vec<(usize, Input)>,
     /// Bytes of a last line cut short by a crash, dropped.
     pub torn_bytes: u64,
+}
+
+/// An input of a live session besides market events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A venue update, as journaled (JSON).
+    Update(String),
+    /// The kill switch fired (an operator's signal or flag file).
+    Kill,
 }
 
 /// An open journal, appending.
@@ -208,6 +223,24 @@ impl Journal {
         self.write(b'F', fill)
     }
 
+    /// Appends a venue update (before the engine uses it).
+    ///
+    /// # Errors
+    /// The line cannot be written.
+    pub fn update(&mut self, update: &impl Serialize) -> Result<(), JournalError> {
+        self.write(b'V', update)
+    }
+
+    /// Appends the firing of the kill switch at `ts` (before the engine acts on it), and syncs:
+    /// the orders it causes follow from it on replay.
+    ///
+    /// # Errors
+    /// The line cannot be written or synced.
+    pub fn kill(&mut self, ts: market_data::Timestamp) -> Result<(), JournalError> {
+        self.write(b'K', &ts)?;
+        self.sync()
+    }
+
     /// Flushes and syncs everything written so far to disk, waiting for the disk.
     ///
     /// # Errors
@@ -256,7 +289,11 @@ fn read(file: &File, path: &Path) -> Result<(Recovered, u64), JournalError> {
             Some(("O", json)) => recovered.orders.push(json.to_owned()),
             Some(("F", json)) => recovered.fills.push(json.to_owned()),
             Some(("A", json)) => recovered.attributions.push(json.to_owned()),
-            _ => return Err(bad("expected a line starting with M, O, F or A")),
+            Some(("V", json)) => recovered
+                .inputs
+                .push((recovered.events.len(), Input::Update(json.to_owned()))),
+            Some(("K", _)) => recovered.inputs.push((recovered.events.len(), Input::Kill)),
+            _ => return Err(bad("expected a line starting with M, O, F, A, V or K")),
         }
         good += n as u64;
     }

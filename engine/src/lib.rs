@@ -13,6 +13,7 @@ mod order;
 mod outcome;
 mod portfolio;
 mod results;
+mod router;
 pub mod session;
 #[cfg(test)]
 mod session_tests;
@@ -34,6 +35,8 @@ mod tick_tests;
 
 pub mod analysis;
 pub mod journal;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod metrics;
 pub mod report;
 pub mod table;
@@ -50,8 +53,10 @@ pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, S
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
 pub use results::{InstrumentSummary, Summary, write_results};
+pub use router::{NoUpdate, OrderRouter};
 pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};
 pub use strategy::{
-    Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, Strategy, StrategyError,
+    Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, ShortText, Strategy,
+    StrategyError,
 };
 pub use volatility::RollingVolatility;

@@ -1,10 +1,12 @@
 //! Orders: what a strategy asks for, and the working state the broker keeps for each.
 
 use market_data::{InstrumentIdx, Price, Qty, Side, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A run-unique order id, assigned in submission order from 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct OrderId(pub u64);
 

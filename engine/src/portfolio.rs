@@ -246,6 +246,23 @@ impl Portfolio {
         }
     }
 
+    /// Books units that came from outside the engine (a venue position adopted at
+    /// reconciliation) as a fill at `price` without fee, except that no cash moves: the units
+    /// were not bought with this account's cash, so equity grows by their value.
+    pub fn adopt(
+        &mut self,
+        instrument: InstrumentIdx,
+        side: Side,
+        qty: f64,
+        price: f64,
+        ts: Timestamp,
+    ) {
+        let (cash, notional) = (self.cash, self.traded_notional);
+        self.apply_fill(instrument, side, qty, price, 0.0, ts);
+        self.cash = cash;
+        self.traded_notional = notional;
+    }
+
     /// Returns the still-open round trips, valued at their marks as of `ts`.
     pub fn open_trades(&self, ts: Timestamp) -> Vec<TradeRecord> {
         self.trips

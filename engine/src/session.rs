@@ -9,9 +9,10 @@
 use crate::engine::Engine;
 use crate::error::Error as EngineError;
 use crate::features::FeatureSource;
-use crate::journal::{Journal, JournalError, Recovered, fill_json, order_json};
+use crate::journal::{Input, Journal, JournalError, Recovered, fill_json, order_json};
 use crate::outcome::BacktestOutcome;
-use crate::{EngineSpec, Strategy};
+use crate::router::OrderRouter;
+use crate::{EngineSpec, SimBroker, Strategy};
 use market_data::{InstrumentId, MarketEvent, MarketKind, Timestamp};
 use std::path::Path;
 use std::time::Duration;
@@ -41,6 +42,16 @@ pub enum SessionError {
         journaled: String,
         /// The replayed JSON (empty when missing).
         replayed: String,
+    },
+    /// A journaled venue update does not parse: the journal was written by another version.
+    #[error("journaled venue update (input #{index}) does not parse ({message}): {json}")]
+    BadUpdate {
+        /// Its position among the inputs.
+        index: usize,
+        /// The parser's complaint.
+        message: String,
+        /// The line.
+        json: String,
     },
     /// An event went back in time, or a bar came again.
     #[error(
@@ -72,8 +83,8 @@ pub struct Resumed {
 
 /// An engine fed live, with its journal.
 #[derive(Debug)]
-pub struct Session<S> {
-    engine: Engine<S>,
+pub struct Session<S, R = SimBroker> {
+    engine: Engine<S, R>,
     journal: Journal,
     orders_seen: usize,
     fills_seen: usize,
@@ -98,9 +109,43 @@ impl<S: Strategy> Session<S> {
         journal: &Path,
         sync_every: Duration,
     ) -> Result<(Self, Resumed), SessionError> {
+        let broker = SimBroker::new(
+            spec.broker.clone(),
+            spec.sizing.clone(),
+            spec.risk.clone(),
+            instruments.len(),
+        );
+        Session::start_with_router(
+            spec,
+            instruments,
+            strategy,
+            broker,
+            features,
+            journal,
+            sync_every,
+        )
+    }
+}
+
+impl<S: Strategy, R: OrderRouter> Session<S, R> {
+    /// Starts a session as [`Session::start`] does, routing orders to `router`; journaled venue
+    /// updates are replayed among the events, in the order they came.
+    ///
+    /// # Errors
+    /// The journal cannot be opened, or its replay diverges from it.
+    pub fn start_with_router(
+        spec: &EngineSpec,
+        instruments: Vec<InstrumentId>,
+        strategy: S,
+        router: R,
+        features: Option<Box<dyn FeatureSource>>,
+        journal: &Path,
+        sync_every: Duration,
+    ) -> Result<(Self, Resumed), SessionError> {
         let (journal, recovered) = Journal::open(journal, sync_every)?;
         let last_bar = vec![None; instruments.len()];
-        let mut engine = Engine::new(spec.clone(), instruments, strategy, recovered.events.len());
+        let steps = recovered.events.len();
+        let mut engine = Engine::with_router(spec.clone(), instruments, strategy, router, steps);
         if let Some(features) = features {
             engine = engine.with_features(features);
         }
@@ -120,8 +165,15 @@ impl<S: Strategy> Session<S> {
     /// Replays journaled events without journaling them again, checking that they produce the
     /// journaled orders and fills.
     fn replay(&mut self, recovered: &Recovered) -> Result<Resumed, SessionError> {
-        for event in &recovered.events {
+        let mut inputs = recovered.inputs.iter().enumerate().peekable();
+        for (i, event) in recovered.events.iter().enumerate() {
+            while let Some((index, (_, input))) = inputs.next_if(|(_, (before, _))| *before <= i) {
+                self.replay_input(index, input)?;
+            }
             self.apply(event)?;
+        }
+        for (index, (_, input)) in inputs {
+            self.replay_input(index, input)?;
         }
         let broker = self.engine.broker();
         let replayed_orders: Vec<String> = broker.records().iter().map(order_json).collect();
@@ -153,6 +205,72 @@ impl<S: Strategy> Session<S> {
             torn_bytes: recovered.torn_bytes,
             last: self.last,
         })
+    }
+
+    fn replay_input(&mut self, index: usize, input: &Input) -> Result<(), SessionError> {
+        let json = match input {
+            Input::Kill => return Ok(self.engine.kill()?),
+            Input::Update(json) => json,
+        };
+        let update = serde_json::from_str(json).map_err(|e| SessionError::BadUpdate {
+            index,
+            message: e.to_string(),
+            json: json.clone(),
+        })?;
+        self.engine.on_update(&update)?;
+        Ok(())
+    }
+
+    /// Journals a venue update, books it and journals the orders and fills it caused.
+    ///
+    /// # Errors
+    /// The journal or the engine (the strategy reacting to it) failed.
+    pub fn on_update(&mut self, update: &R::Update) -> Result<(), SessionError> {
+        self.journal.update(update)?;
+        self.engine.on_update(update)?;
+        self.journal_new()
+    }
+
+    /// Fires the kill switch (see [`Engine::kill`]) and journals the orders it placed.
+    ///
+    /// # Errors
+    /// The journal or the engine failed.
+    pub fn kill(&mut self) -> Result<(), SessionError> {
+        self.journal.kill(self.engine.now())?;
+        self.engine.kill()?;
+        self.journal_new()
+    }
+
+    /// Journals orders and fills recorded since the last call.
+    fn journal_new(&mut self) -> Result<(), SessionError> {
+        let broker = self.engine.broker();
+        for order in &broker.records()[self.orders_seen..] {
+            self.journal.order(order)?;
+        }
+        for fill in &broker.fills()[self.fills_seen..] {
+            self.journal.fill(fill)?;
+        }
+        self.orders_seen = broker.records().len();
+        self.fills_seen = broker.fills().len();
+        let explained = self.engine.attributions();
+        for a in &explained[self.attributions_seen..] {
+            self.journal.attribution(a)?;
+        }
+        self.attributions_seen = explained.len();
+        Ok(())
+    }
+
+    /// Returns the router, to hand it a venue connection once the journal is replayed.
+    pub fn router_mut(&mut self) -> &mut R {
+        self.engine.broker_mut()
+    }
+
+    /// Syncs the journal to disk now.
+    ///
+    /// # Errors
+    /// The file cannot be flushed or synced.
+    pub fn sync(&mut self) -> Result<(), SessionError> {
+        Ok(self.journal.sync()?)
     }
 
     /// Feeds one event to the engine, closing the previous time step first when it is later.
@@ -199,25 +317,11 @@ impl<S: Strategy> Session<S> {
         }
         self.journal.market(event)?;
         self.apply(event)?;
-        let broker = self.engine.broker();
-        for order in &broker.records()[self.orders_seen..] {
-            self.journal.order(order)?;
-        }
-        for fill in &broker.fills()[self.fills_seen..] {
-            self.journal.fill(fill)?;
-        }
-        self.orders_seen = broker.records().len();
-        self.fills_seen = broker.fills().len();
-        let explained = self.engine.attributions();
-        for a in &explained[self.attributions_seen..] {
-            self.journal.attribution(a)?;
-        }
-        self.attributions_seen = explained.len();
-        Ok(())
+        self.journal_new()
     }
 
     /// Returns the engine, for status lines.
-    pub fn engine(&self) -> &Engine<S> {
+    pub fn engine(&self) -> &Engine<S, R> {
         &self.engine
     }
 

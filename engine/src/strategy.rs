@@ -39,6 +39,73 @@ pub enum RejectReason {
     UnknownInstrument,
     /// A close or reduce-only order found no position to reduce.
     NothingToReduce,
+    /// Live: no price is known yet to size or risk-check the order with.
+    NoPrice,
+    /// Live: more orders in the last minute than `[live.safety] max_orders_per_minute`
+    /// (orders that only reduce a position are not counted against it).
+    OrderRateLimit,
+    /// Live: the order's notional exceeds `[live.safety] max_order_notional` (orders that only
+    /// reduce a position are exempt).
+    NotionalLimit,
+    /// Live: the venue cannot take this kind of order (a DAY time in force, a bracket).
+    Unsupported,
+    /// Live: `dry_run = true`, the order was logged and not sent.
+    DryRun,
+    /// Live: the venue refused the order.
+    Venue {
+        /// The venue's error code (0 when it gave none).
+        code: i64,
+        /// The venue's reason, as it wrote it (cut to fit).
+        message: ShortText,
+    },
+}
+
+/// A short text kept inline, so reports and order records stay `Copy`: a venue's reason for a
+/// reject, cut at 62 bytes (on a character boundary).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShortText {
+    len: u8,
+    bytes: [u8; 62],
+}
+
+impl ShortText {
+    /// Returns `text`, cut to fit.
+    pub fn new(text: &str) -> Self {
+        let mut end = text.len().min(62);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut bytes = [0u8; 62];
+        bytes[..end].copy_from_slice(&text.as_bytes()[..end]);
+        Self {
+            len: end as u8,
+            bytes,
+        }
+    }
+
+    /// Returns the text.
+    pub fn as_str(&self) -> &str {
+        // Always valid: `new` copies whole characters of a `str`.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for ShortText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ShortText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl RejectReason {
@@ -64,6 +131,18 @@ impl RejectReason {
             }
             RejectReason::UnknownInstrument => "unknown instrument index".into(),
             RejectReason::NothingToReduce => "no position to reduce".into(),
+            RejectReason::NoPrice => "no price known yet to size and check the order".into(),
+            RejectReason::OrderRateLimit => {
+                "more orders per minute than live.safety.max_orders_per_minute".into()
+            }
+            RejectReason::NotionalLimit => {
+                "order notional exceeds live.safety.max_order_notional".into()
+            }
+            RejectReason::Unsupported => {
+                "the venue takes no such order (DAY time in force, bracket)".into()
+            }
+            RejectReason::DryRun => "dry run: logged, not sent".into(),
+            RejectReason::Venue { code, message } => format!("venue: {message} ({code})"),
         }
     }
 }
