@@ -86,6 +86,8 @@ pub struct PipelineState {
     reads_typical: bool,
     /// Whether any feature resets on gaps.
     watches_gaps: bool,
+    /// The shortest `max_gap` of any feature (`i64::MAX` when none watches gaps).
+    shortest_max_gap: i64,
 }
 
 impl PipelineState {
@@ -126,12 +128,14 @@ impl PipelineState {
             .iter()
             .any(|n| n.inputs.contains(&Source::Bar(BarField::Typical)));
         let watches_gaps = spec.nodes().iter().any(|n| n.max_gap_ns.is_some());
+        let shortest_max_gap = nodes.iter().map(|n| n.max_gap_ns).min().unwrap_or(i64::MAX);
         Self {
             nodes,
             row: vec![f64::NAN; scratch + 1],
             last_ts: None,
             reads_typical,
             watches_gaps,
+            shortest_max_gap,
         }
     }
 
@@ -156,10 +160,14 @@ impl PipelineState {
         for (slot, value) in self.row.iter_mut().zip(fields) {
             *slot = value;
         }
-        for node in &mut self.nodes {
-            if gap > node.max_gap_ns {
+        // Resets for a gap first, in a pass of their own: the per-feature loop below then has
+        // no gap test (a reset only clears the kernel before its update, whatever ran before).
+        if gap > self.shortest_max_gap {
+            for node in self.nodes.iter_mut().filter(|n| gap > n.max_gap_ns) {
                 node.kernel.reset();
             }
+        }
+        for node in &mut self.nodes {
             if node
                 .kernel
                 .step(bar.ts, &node.inputs, &mut self.row, node.first, node.also)
