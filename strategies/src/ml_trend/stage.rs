@@ -682,7 +682,9 @@ impl FeatureSource for ModelFeatures {
                 }
             }
         }
-        if self.drift_counts.iter().any(Option::is_some) {
+        // A backtest's rows are all in memory: their drift is counted when asked, in one pass.
+        let streaming = matches!(self.mode, Mode::Streaming { .. });
+        if streaming && self.drift_counts.iter().any(Option::is_some) {
             self.count_drift(bars);
         }
         Ok(())
@@ -814,8 +816,20 @@ impl FeatureSource for ModelFeatures {
             let (Some(profile), Some(counter)) = (&input.drift, counter) else {
                 continue;
             };
+            let replayed = match &self.mode {
+                Mode::Precomputed(replays) => Some(replayed_counts(
+                    replays,
+                    self.columns.len(),
+                    profile,
+                    &input.inputs,
+                )),
+                Mode::Streaming { .. } => None,
+            };
             for (j, bins) in profile.features.iter().enumerate() {
-                let count = counter.of(j, bins.expected.len());
+                let count = match &replayed {
+                    Some(counts) => &counts[j][..],
+                    None => counter.of(j, bins.expected.len()),
+                };
                 let n: u64 = count.iter().sum();
                 let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
                 out.push(InputDrift {
@@ -828,6 +842,52 @@ impl FeatureSource for ModelFeatures {
         }
         out
     }
+}
+
+/// Rows per block when counting replayed rows: a block's rows stay in cache while each input
+/// is counted.
+const DRIFT_BLOCK: usize = 256;
+
+/// Returns, per input, the bin counts of its finite values in the rows replayed so far (those
+/// before each replay's cursor): the counts the streaming path bumps bar by bar, computed in one
+/// pass. A value's bin is the number of edges below it, so bin m holds the values above edge
+/// m - 1 less those above edge m; each of those is a compare-and-count over a block of values.
+fn replayed_counts(
+    replays: &[Replay],
+    width: usize,
+    profile: &DriftProfile,
+    inputs: &[usize],
+) -> Vec<Vec<u64>> {
+    // above[j][0]: finite values of input j; above[j][m + 1]: those above edge m.
+    let mut above: Vec<Vec<u64>> = (profile.features.iter())
+        .map(|f| vec![0; f.edges.len() + 1])
+        .collect();
+    let mut block = [0.0f64; DRIFT_BLOCK];
+    for replay in replays {
+        let rows = &replay.rows[..(replay.cursor * width).min(replay.rows.len())];
+        for chunk in rows.chunks(DRIFT_BLOCK * width) {
+            let n = chunk.len() / width.max(1);
+            for ((&column, bins), above) in inputs.iter().zip(&profile.features).zip(&mut above) {
+                // Non-finite values become NaN, which no comparison counts.
+                for (slot, row) in block.iter_mut().zip(chunk.chunks_exact(width)) {
+                    let v = row[column];
+                    *slot = if v.is_finite() { v } else { f64::NAN };
+                }
+                let values = &block[..n];
+                above[0] += values.iter().filter(|v| !v.is_nan()).count() as u64;
+                for (slot, &edge) in above[1..].iter_mut().zip(&bins.edges) {
+                    *slot += values.iter().filter(|&&v| v > edge).count() as u64;
+                }
+            }
+        }
+    }
+    (above.iter())
+        .map(|above| {
+            (0..above.len())
+                .map(|m| above[m] - above.get(m + 1).copied().unwrap_or(0))
+                .collect()
+        })
+        .collect()
 }
 
 #[cfg(test)]
