@@ -10,19 +10,23 @@
 use crate::order::OrderId;
 use market_data::{Bar, InstrumentIdx, Side, Timestamp};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Why a model-driven source predicted what it did on the bar an order was placed.
+///
+/// Names are shared (`Arc<str>`) with the source's model, so recording one per order costs no
+/// string copies; they are formatted only when written.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Attribution {
     /// The model's id (hash of its weights and metadata).
-    pub model_id: String,
+    pub model_id: Arc<str>,
     /// The class whose probability is explained (the order's direction, e.g. `up` for a buy).
-    pub class: String,
+    pub class: Arc<str>,
     /// Every class's predicted probability, by class name.
-    pub probabilities: Vec<(String, f64)>,
+    pub probabilities: Vec<(Arc<str>, f64)>,
     /// The features that moved the explained probability most, largest |contribution| first:
     /// (input column, contribution in probability points).
-    pub top: Vec<(String, f64)>,
+    pub top: Vec<(Arc<str>, f64)>,
 }
 
 /// An order's attribution, keyed by the order.

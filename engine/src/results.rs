@@ -415,7 +415,7 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
     let a = &outcome.attributions;
     let classes: Vec<&str> = a.first().map_or_else(Vec::new, |first| {
         (first.attribution.probabilities.iter())
-            .map(|(c, _)| c.as_str())
+            .map(|(c, _)| &**c)
             .collect()
     });
     let top = a.iter().map(|x| x.attribution.top.len()).max().unwrap_or(0);
@@ -429,17 +429,19 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
         Column::text("instrument", a.iter().map(instrument).collect()),
         Column::text(
             "model_id",
-            a.iter().map(|x| x.attribution.model_id.clone()).collect(),
+            a.iter()
+                .map(|x| x.attribution.model_id.to_string())
+                .collect(),
         ),
         Column::text(
             "class",
-            a.iter().map(|x| x.attribution.class.clone()).collect(),
+            a.iter().map(|x| x.attribution.class.to_string()).collect(),
         ),
     ];
     for class in classes {
         let p = |x: &crate::features::OrderAttribution| {
             (x.attribution.probabilities.iter())
-                .find(|(c, _)| c == class)
+                .find(|(c, _)| **c == *class)
                 .map_or(f64::NAN, |(_, p)| *p)
         };
         columns.push(Column::float(
@@ -452,7 +454,7 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
         columns.push(Column::text(
             format!("feature_{}", k + 1),
             a.iter()
-                .map(|x| at(x).map(|t| t.0).unwrap_or_default())
+                .map(|x| at(x).map(|t| t.0.to_string()).unwrap_or_default())
                 .collect(),
         ));
         columns.push(Column::float(

@@ -59,8 +59,8 @@ pub(crate) fn decision_rows(outcome: &BacktestOutcome) -> Vec<DecisionRow> {
                 instrument: (outcome.instruments.get(a.instrument.get()))
                     .map_or_else(|| "?".into(), ToString::to_string),
                 side: side.to_string(),
-                model_id: x.model_id.clone(),
-                class: x.class.clone(),
+                model_id: x.model_id.to_string(),
+                class: x.class.to_string(),
                 probabilities: (x.probabilities.iter())
                     .map(|(c, p)| format!("{c} {p:.2}"))
                     .collect::<Vec<_>>()

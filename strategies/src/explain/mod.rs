@@ -22,7 +22,9 @@ pub use importance::{
     FoldImportance, Group, GroupKind, ImportanceSummary, NOISE_K, groups, permutation_importance,
     summarise,
 };
-pub use occlusion::{Occlusion, TOP_K, occlude, occlude_batch, top_features};
+pub use occlusion::{
+    Occlusion, TOP_K, occlude, occlude_batch, occlude_into, top_features, top_features_into,
+};
 
 /// Reads numbers JSON wrote as `null` (serde_json writes NaN, an undefined figure, so) back as
 /// NaN.

@@ -45,6 +45,38 @@ pub fn occlude_batch(
     samples: &[f32],
     classes: &[usize],
 ) -> Result<Vec<Occlusion>> {
+    let (features, n_classes) = (model.features(), model.classes());
+    let mut contributions = Vec::new();
+    let mut probabilities = Vec::new();
+    occlude_into(
+        model,
+        samples,
+        classes,
+        &mut contributions,
+        Some(&mut probabilities),
+    )?;
+    Ok((probabilities.chunks_exact(n_classes))
+        .zip(contributions.chunks_exact(features))
+        .map(|(p, c)| Occlusion {
+            probabilities: p.to_vec(),
+            contributions: c.to_vec(),
+        })
+        .collect())
+}
+
+/// As [`occlude_batch`], flat: appends each sample's contributions (`features` values) to
+/// `contributions` and, if given, its probabilities (`classes` values) to `probabilities`,
+/// with no allocation per sample.
+///
+/// # Errors
+/// As [`occlude`].
+pub fn occlude_into(
+    model: &TrendModel,
+    samples: &[f32],
+    classes: &[usize],
+    contributions: &mut Vec<f32>,
+    mut probabilities: Option<&mut Vec<f32>>,
+) -> Result<()> {
     let (window, features) = (model.config().window, model.features());
     let size = window * features;
     let n_classes = model.classes();
@@ -59,30 +91,53 @@ pub fn occlude_batch(
         });
     }
     let per = features + 1;
-    let mut out = Vec::with_capacity(classes.len());
     let chunk = (BATCH / per).max(1);
+    contributions.reserve(classes.len() * features);
     for (block, block_classes) in samples.chunks(chunk * size).zip(classes.chunks(chunk)) {
         let probs = model.predict_occluded(block, block_classes.len())?;
         for (p, &class) in probs.chunks_exact(per * n_classes).zip(block_classes) {
             let base = p[class];
-            out.push(Occlusion {
-                probabilities: p[..n_classes].to_vec(),
-                contributions: (1..per).map(|j| base - p[j * n_classes + class]).collect(),
-            });
+            contributions.extend((1..per).map(|j| base - p[j * n_classes + class]));
+            if let Some(out) = probabilities.as_deref_mut() {
+                out.extend_from_slice(&p[..n_classes]);
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Returns the indices of the `k` largest |contributions|, largest first (lower index on ties).
 pub fn top_features(contributions: &[f32], k: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..contributions.len()).collect();
-    order.sort_by(|&a, &b| {
-        contributions[b]
+    let mut top = vec![0; k.min(contributions.len())];
+    let n = top_features_into(contributions, &mut top);
+    top.truncate(n);
+    top
+}
+
+/// Writes the indices of the `top.len()` largest |contributions| to `top`, largest first (lower
+/// index on ties), without allocating; returns how many were written (fewer when there are
+/// fewer contributions).
+pub fn top_features_into(contributions: &[f32], top: &mut [usize]) -> usize {
+    let k = top.len().min(contributions.len());
+    // Before `a` in the order: larger |c|, or equal and a lower index.
+    let ahead = |a: usize, b: usize| {
+        contributions[a]
             .abs()
-            .total_cmp(&contributions[a].abs())
-            .then(a.cmp(&b))
-    });
-    order.truncate(k);
-    order
+            .total_cmp(&contributions[b].abs())
+            .then(b.cmp(&a))
+            .is_gt()
+    };
+    for slot in 0..k {
+        let mut best = usize::MAX;
+        for j in 0..contributions.len() {
+            if top[..slot].contains(&j) {
+                continue;
+            }
+            if best == usize::MAX || ahead(j, best) {
+                best = j;
+            }
+        }
+        top[slot] = best;
+    }
+    k
 }

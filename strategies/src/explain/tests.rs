@@ -297,3 +297,13 @@ fn the_mlp_shortcut_equals_running_the_occluded_copies() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn top_features_rank_by_magnitude_with_the_lower_index_first_on_ties() {
+    let c = [0.1f32, -0.3, 0.3, 0.0, -0.05, 0.2];
+    assert_eq!(top_features(&c, 3), [1, 2, 5]);
+    assert_eq!(top_features(&c, 10), [1, 2, 5, 0, 4, 3]);
+    let mut top = [0usize; 2];
+    assert_eq!(top_features_into(&c[..1], &mut top), 1);
+    assert_eq!(top[0], 0);
+}

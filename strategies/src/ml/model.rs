@@ -466,43 +466,113 @@ impl TrendModel {
         if batch == 0 {
             return Ok(Vec::new());
         }
-        let flat = Tensor::from_slice(x, (batch, w * f), &Device::Cpu)?;
-        let z = first.forward(&flat)?;
-        let h = z.dim(1)?;
-        // parts[b, j, :] = sum over lags of x[b, lag, j] * W[:, lag, j]: one matrix product
-        // per feature, [batch x window] by [window x h], batched over the features.
-        let weight = (first.weight().reshape((h, w, f))?.permute((2, 1, 0))?).contiguous()?;
-        let by_feature = (flat.reshape((batch, w, f))?.permute((2, 0, 1))?).contiguous()?;
-        let parts = by_feature.matmul(&weight)?.transpose(0, 1)?;
-        let none = Tensor::zeros((batch, 1, h), DType::F32, &Device::Cpu)?;
-        let removed = Tensor::cat(&[&none, &parts], 1)?;
-        let mut hidden = (z.unsqueeze(1)?.broadcast_sub(&removed)?)
-            .reshape((batch * (f + 1), h))?
-            .relu()?;
-        for layer in &layers[1..] {
-            hidden = layer.forward(&hidden)?.relu()?;
+        let h = first.weight().dim(0)?;
+        // weight[j, lag, :] = W[:, lag * f + j]: feature j's first-layer columns, one matrix
+        // per feature.
+        let w1: Vec<f32> = first.weight().flatten_all()?.to_vec1()?;
+        let mut weight = vec![0.0f32; f * w * h];
+        for (unit, row) in w1.chunks_exact(w * f).enumerate() {
+            for (lag, cells) in row.chunks_exact(f).enumerate() {
+                for (j, &v) in cells.iter().enumerate() {
+                    weight[(j * w + lag) * h + unit] = v;
+                }
+            }
         }
-        self.softmax(&self.out.forward(&hidden)?)
+        // by_feature[j, b, lag] = x[b, lag, j], gathered here rather than by a strided copy.
+        let mut by_feature = vec![0.0f32; f * batch * w];
+        for (b, sample) in x.chunks_exact(w * f).enumerate() {
+            for (lag, cells) in sample.chunks_exact(f).enumerate() {
+                for (j, &v) in cells.iter().enumerate() {
+                    by_feature[(j * batch + b) * w + lag] = v;
+                }
+            }
+        }
+        // parts[j, b, :] = sum over lags of x[b, lag, j] * W[:, lag, j]: one [batch x window]
+        // by [window x h] product per feature, in one batched call.
+        let weight = Tensor::from_vec(weight, (f, w, h), &Device::Cpu)?;
+        let by_feature = Tensor::from_vec(by_feature, (f, batch, w), &Device::Cpu)?;
+        let parts: Vec<f32> = by_feature.matmul(&weight)?.flatten_all()?.to_vec1()?;
+        let bias: Vec<f32> = match first.bias() {
+            Some(b) => b.to_vec1()?,
+            None => vec![0.0; h],
+        };
+        // The pre-activation is the bias plus every feature's part; occluding feature j
+        // subtracts its part. Row v of a sample: v = 0 as given, v = j + 1 without feature j.
+        let mut hidden = vec![0.0f32; batch * (f + 1) * h];
+        let mut z = vec![0.0f32; h];
+        for (b, rows) in hidden.chunks_exact_mut((f + 1) * h).enumerate() {
+            z.copy_from_slice(&bias);
+            for j in 0..f {
+                let part = &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
+                for (zk, &pk) in z.iter_mut().zip(part) {
+                    *zk += pk;
+                }
+            }
+            let (whole, occluded) = rows.split_at_mut(h);
+            for (o, &zk) in whole.iter_mut().zip(&z) {
+                *o = zk.max(0.0);
+            }
+            for (j, out) in occluded.chunks_exact_mut(h).enumerate() {
+                let part = &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
+                for ((o, &zk), &pk) in out.iter_mut().zip(&z).zip(part) {
+                    *o = (zk - pk).max(0.0);
+                }
+            }
+        }
+        // The rest as a forward pass, with each bias (and ReLU) applied here in one pass
+        // rather than by candle's broadcasting ops: the same f32 sums and maxima.
+        let rows = batch * (f + 1);
+        for layer in &layers[1..] {
+            hidden = dense(&hidden, rows, layer)?;
+            for v in &mut hidden {
+                *v = v.max(0.0);
+            }
+        }
+        let mut probs = dense(&hidden, rows, &self.out)?;
+        softmax_rows(&mut probs, self.classes);
+        Ok(probs)
     }
 
     /// Returns the row-wise softmax of `logits` `[n x classes]`, row-major.
     fn softmax(&self, logits: &Tensor) -> Result<Vec<f32>> {
         let mut probs: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-        // Softmax here rather than candle's, whose rows go through rayon: from outside a rayon
-        // pool that is a hand-off to the global pool (~50 us for 100 samples, measured) for a
-        // few exponentials.
-        for row in probs.chunks_exact_mut(self.classes) {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0.0;
-            for v in row.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
-            for v in row.iter_mut() {
-                *v /= sum;
+        softmax_rows(&mut probs, self.classes);
+        Ok(probs)
+    }
+}
+
+/// Returns `x` (`rows` rows) through `layer`: x W^T + b, row-major.
+fn dense(x: &[f32], rows: usize, layer: &Linear) -> Result<Vec<f32>> {
+    let weight = layer.weight();
+    let (out, inner) = weight.dims2()?;
+    let x = Tensor::from_slice(x, (rows, inner), &Device::Cpu)?;
+    let mut y: Vec<f32> = x.matmul(&weight.t()?)?.flatten_all()?.to_vec1()?;
+    if let Some(bias) = layer.bias() {
+        let bias: Vec<f32> = bias.to_vec1()?;
+        for row in y.chunks_exact_mut(out) {
+            for (v, &b) in row.iter_mut().zip(&bias) {
+                *v += b;
             }
         }
-        Ok(probs)
+    }
+    Ok(y)
+}
+
+/// Turns each row of `classes` logits into probabilities, in place.
+fn softmax_rows(probs: &mut [f32], classes: usize) {
+    // Softmax here rather than candle's, whose rows go through rayon: from outside a rayon
+    // pool that is a hand-off to the global pool (~50 us for 100 samples, measured) for a
+    // few exponentials.
+    for row in probs.chunks_exact_mut(classes) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for v in row.iter_mut() {
+            *v = (*v - max).exp();
+            sum += *v;
+        }
+        for v in row.iter_mut() {
+            *v /= sum;
+        }
     }
 }
 

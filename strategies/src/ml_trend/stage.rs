@@ -11,7 +11,7 @@
 //!   loop; the loop then replays the rows. Each window ends at its decision bar, so the
 //!   prediction at t still reads only bars up to t (tested by changing future bars).
 
-use crate::explain::{DriftProfile, TOP_K, occlude_batch, psi, top_features};
+use crate::explain::{DriftProfile, TOP_K, occlude_into, psi, top_features_into};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
 use engine::{Attribution, FeatureSource, InputDrift, OrderAttribution, OrderId};
@@ -263,23 +263,103 @@ pub struct ModelFeatures {
     rows: Vec<Vec<f64>>,
     /// Per model, per instrument: the network that serves it.
     serving: Vec<Vec<Arc<LoadedModel>>>,
-    /// Per model, per input, per drift bin: values seen (empty for a model without a profile).
-    drift_counts: Vec<Vec<Vec<u64>>>,
+    /// Per model: its inputs' drift bin counts (`None` for a model without a profile).
+    drift_counts: Vec<Option<DriftCounter>>,
     /// Orders noted for explanation, explained in a batch on request.
     pending: Vec<Pending>,
+    /// The first model's input window of each pending order, back to back.
+    pending_windows: Vec<f32>,
+    /// The prediction of each pending order (one value per class), back to back.
+    pending_probabilities: Vec<f64>,
     mode: Mode,
 }
 
-/// An order to explain: the first model's input window and prediction when it was placed.
-#[derive(Debug)]
+/// An order to explain; its window and prediction are in the pending buffers, at its position.
+#[derive(Debug, Clone, Copy)]
 struct Pending {
     order: OrderId,
     instrument: InstrumentIdx,
     ts: Timestamp,
-    net: Arc<LoadedModel>,
     class: usize,
-    probabilities: Vec<f64>,
-    window: Vec<f32>,
+}
+
+/// Most bin edges a drift counter looks up without a search: [`DriftProfile::fit`] cuts at
+/// deciles, so 9.
+const DRIFT_EDGES: usize = 9;
+
+/// One model's drift bin counts, bumped with every bar: a branchless lookup (how many edges lie
+/// below the value, the same bin as [`crate::explain::FeatureBins::bin`]) into flat counters.
+#[derive(Debug, Clone)]
+struct DriftCounter {
+    /// Per input: its edges padded with +inf, which no finite value passes; `None` when a
+    /// profile (read from a file) has more edges than that, which are then searched.
+    edges: Option<Vec<[f64; DRIFT_EDGES]>>,
+    /// Per input: the counts of its bins.
+    counts: Vec<[u64; DRIFT_EDGES + 1]>,
+    /// Counts of a profile with more edges, per input.
+    wide: Vec<Vec<u64>>,
+}
+
+impl DriftCounter {
+    fn new(profile: &DriftProfile) -> Self {
+        let fits = profile
+            .features
+            .iter()
+            .all(|f| f.edges.len() <= DRIFT_EDGES);
+        let edges = fits.then(|| {
+            (profile.features.iter())
+                .map(|f| {
+                    let mut padded = [f64::INFINITY; DRIFT_EDGES];
+                    padded[..f.edges.len()].copy_from_slice(&f.edges);
+                    padded
+                })
+                .collect()
+        });
+        let wide = if fits {
+            Vec::new()
+        } else {
+            (profile.features.iter())
+                .map(|f| vec![0; f.expected.len()])
+                .collect()
+        };
+        Self {
+            edges,
+            counts: vec![[0; DRIFT_EDGES + 1]; profile.features.len()],
+            wide,
+        }
+    }
+
+    /// Counts one row's inputs (`row[column]` for each input column); non-finite values are
+    /// skipped.
+    fn count(&mut self, profile: &DriftProfile, inputs: &[usize], row: &[f64]) {
+        match &self.edges {
+            Some(edges) => {
+                for ((&column, edges), counts) in inputs.iter().zip(edges).zip(&mut self.counts) {
+                    let v = row[column];
+                    let bin: usize = edges.iter().map(|&e| usize::from(e < v)).sum();
+                    counts[bin] += u64::from(v.is_finite());
+                }
+            }
+            None => {
+                for ((&column, bins), counts) in
+                    inputs.iter().zip(&profile.features).zip(&mut self.wide)
+                {
+                    let v = row[column];
+                    if v.is_finite() {
+                        counts[bins.bin(v)] += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Returns input `j`'s counts, one per bin of the profile.
+    fn of(&self, j: usize, bins: usize) -> &[u64] {
+        match self.edges {
+            Some(_) => &self.counts[j][..bins.min(DRIFT_EDGES + 1)],
+            None => &self.wide[j],
+        }
+    }
 }
 
 /// Returns every column of a pipeline followed by models: the pipeline's, then each model's.
@@ -322,6 +402,8 @@ impl ModelFeatures {
             columns,
             drift_counts: drift_counts(&models),
             pending: Vec::new(),
+            pending_windows: Vec::new(),
+            pending_probabilities: Vec::new(),
             mode: Mode::Streaming {
                 pipeline: PipelineRunner::new(pipeline, instruments),
                 history,
@@ -363,6 +445,8 @@ impl ModelFeatures {
             columns,
             drift_counts: drift_counts(&models),
             pending: Vec::new(),
+            pending_windows: Vec::new(),
+            pending_probabilities: Vec::new(),
             serving,
             mode: Mode::Precomputed(replays),
             models,
@@ -452,66 +536,57 @@ fn replay_rows(
     })
 }
 
-/// Empty drift counters: one bin count per input of each model with a profile.
-fn drift_counts(models: &[ModelInput]) -> Vec<Vec<Vec<u64>>> {
+/// Empty drift counters for each model with a profile.
+fn drift_counts(models: &[ModelInput]) -> Vec<Option<DriftCounter>> {
     (models.iter())
-        .map(|m| {
-            m.drift.as_ref().map_or_else(Vec::new, |p| {
-                (p.features.iter())
-                    .map(|f| vec![0; f.expected.len()])
-                    .collect()
-            })
-        })
+        .map(|m| m.drift.as_deref().map(DriftCounter::new))
         .collect()
 }
 
 impl ModelFeatures {
     /// Counts the model inputs of the instruments just updated in their drift bins.
     fn count_drift(&mut self, bars: &[(InstrumentIdx, Bar)]) {
-        for (input, counts) in self.models.iter().zip(&mut self.drift_counts) {
-            let Some(profile) = &input.drift else {
+        for (input, counter) in self.models.iter().zip(&mut self.drift_counts) {
+            let (Some(profile), Some(counter)) = (&input.drift, counter) else {
                 continue;
             };
             for (instrument, _) in bars {
-                let row = &self.rows[instrument.get()];
-                for ((&column, bins), count) in input
-                    .inputs
-                    .iter()
-                    .zip(&profile.features)
-                    .zip(counts.iter_mut())
-                {
-                    let v = row[column];
-                    if v.is_finite() {
-                        count[bins.bin(v)] += 1;
-                    }
-                }
+                counter.count(profile, &input.inputs, &self.rows[instrument.get()]);
             }
         }
     }
 
-    /// Returns the first model's standardised window ending at the instrument's current bar,
-    /// if it has a complete one.
-    fn window_of(&self, i: usize) -> Option<Vec<f32>> {
-        let input = self.models.first()?;
+    /// Appends the first model's standardised window ending at the instrument's current bar to
+    /// `out`; false (and `out` unchanged) without a complete, finite one.
+    fn window_into(&self, i: usize, out: &mut Vec<f32>) -> bool {
+        let Some(input) = self.models.first() else {
+            return false;
+        };
         let (w, f) = (input.window(), input.inputs.len());
         match &self.mode {
             Mode::Precomputed(replays) => {
                 let replay = &replays[i];
-                let t = replay.cursor.checked_sub(1)?;
-                let from = (t + 1).checked_sub(w)? * f;
-                let window = replay.inputs.get(from..(t + 1) * f)?;
-                window
-                    .iter()
-                    .all(|v| v.is_finite())
-                    .then(|| window.to_vec())
+                let Some(t) = replay.cursor.checked_sub(1) else {
+                    return false;
+                };
+                let Some(from) = (t + 1).checked_sub(w) else {
+                    return false;
+                };
+                match replay.inputs.get(from * f..(t + 1) * f) {
+                    Some(window) if window.iter().all(|v| v.is_finite()) => {
+                        out.extend_from_slice(window);
+                        true
+                    }
+                    _ => false,
+                }
             }
             Mode::Streaming { history, .. } => {
                 let h = &history[0][i];
-                let mut window = Vec::with_capacity(w * f);
-                (h.finite_run >= h.window()).then(|| {
-                    h.append_to(&mut window);
-                    window
-                })
+                let complete = h.finite_run >= h.window();
+                if complete {
+                    h.append_to(out);
+                }
+                complete
             }
         }
     }
@@ -607,7 +682,9 @@ impl FeatureSource for ModelFeatures {
                 }
             }
         }
-        if !self.drift_counts.iter().all(Vec::is_empty) {
+        // A backtest's rows are all in memory: their drift is counted when asked, in one pass.
+        let streaming = matches!(self.mode, Mode::Streaming { .. });
+        if streaming && self.drift_counts.iter().any(Option::is_some) {
             self.count_drift(bars);
         }
         Ok(())
@@ -639,51 +716,91 @@ impl FeatureSource for ModelFeatures {
         let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
             crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
         });
-        let probabilities = shown.to_vec();
-        let net = net.clone();
-        if let Some(window) = self.window_of(i) {
+        let mut windows = std::mem::take(&mut self.pending_windows);
+        let complete = self.window_into(i, &mut windows);
+        self.pending_windows = windows;
+        if complete {
+            let shown = &self.rows[i][first_output..first_output + input.classes()];
+            self.pending_probabilities.extend_from_slice(shown);
             self.pending.push(Pending {
                 order,
                 instrument,
                 ts,
-                net,
                 class,
-                probabilities,
-                window,
             });
         }
     }
 
     fn attributions(&mut self) -> Vec<OrderAttribution> {
-        let mut pending = std::mem::take(&mut self.pending);
+        let pending = std::mem::take(&mut self.pending);
+        let windows = std::mem::take(&mut self.pending_windows);
+        let probabilities = std::mem::take(&mut self.pending_probabilities);
+        let (Some(input), Some(serving)) = (self.models.first(), self.serving.first()) else {
+            return Vec::new();
+        };
+        let (size, n_classes) = (input.window() * input.inputs.len(), input.classes());
+        let net_of = |p: &Pending| &serving[p.instrument.get()];
         let mut out = Vec::with_capacity(pending.len());
+        let mut done = vec![false; pending.len()];
+        let (mut members, mut samples, mut classes, mut contributions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         // One batch per network (a pooled model serves every instrument in one).
-        while let Some(first) = pending.first() {
-            let net = first.net.clone();
-            let (same, rest): (Vec<Pending>, Vec<Pending>) =
-                pending.into_iter().partition(|p| Arc::ptr_eq(&p.net, &net));
-            pending = rest;
-            let samples: Vec<f32> = same.iter().flat_map(|p| p.window.iter().copied()).collect();
-            let classes: Vec<usize> = same.iter().map(|p| p.class).collect();
+        for first in 0..pending.len() {
+            if done[first] {
+                continue;
+            }
+            let net = net_of(&pending[first]);
+            members.clear();
+            classes.clear();
+            for (k, p) in pending.iter().enumerate().skip(first) {
+                if !done[k] && Arc::ptr_eq(net_of(p), net) {
+                    done[k] = true;
+                    members.push(k);
+                    classes.push(p.class);
+                }
+            }
+            // Every order on one network (the usual case) needs no gathering.
+            let batch = if members.len() == pending.len() {
+                &windows
+            } else {
+                samples.clear();
+                for &k in &members {
+                    samples.extend_from_slice(&windows[k * size..(k + 1) * size]);
+                }
+                &samples
+            };
+            contributions.clear();
             // The windows were complete and finite when noted, so only a broken model fails here;
             // such orders stay unexplained rather than stopping the run.
-            let Ok(occluded) = occlude_batch(&net.model, &samples, &classes) else {
+            if occlude_into(&net.model, batch, &classes, &mut contributions, None).is_err() {
                 continue;
-            };
-            let names = &net.metadata.feature_columns;
-            for (p, o) in same.into_iter().zip(occluded) {
+            }
+            // Names shared by every attribution of the network, formatted only when written.
+            let model_id: Arc<str> = Arc::from(net.model_id.as_str());
+            let class_names: Vec<Arc<str>> = (net.metadata.classes.iter())
+                .map(|c| Arc::from(c.as_str()))
+                .collect();
+            let names: Vec<Arc<str>> = (net.metadata.feature_columns.iter())
+                .map(|c| Arc::from(c.as_str()))
+                .collect();
+            let features = names.len().max(1);
+            let mut top = [0usize; TOP_K];
+            for (&k, c) in members.iter().zip(contributions.chunks_exact(features)) {
+                let p = &pending[k];
+                let shown = &probabilities[k * n_classes..(k + 1) * n_classes];
+                let n = top_features_into(c, &mut top);
                 out.push(OrderAttribution {
                     order: p.order,
                     ts: p.ts,
                     instrument: p.instrument,
                     attribution: Attribution {
-                        model_id: net.model_id.clone(),
-                        class: net.metadata.classes[p.class].clone(),
-                        probabilities: (net.metadata.classes.iter().cloned())
-                            .zip(p.probabilities)
+                        model_id: model_id.clone(),
+                        class: class_names[p.class].clone(),
+                        probabilities: (class_names.iter().cloned())
+                            .zip(shown.iter().copied())
                             .collect(),
-                        top: (top_features(&o.contributions, TOP_K).into_iter())
-                            .map(|j| (names[j].clone(), f64::from(o.contributions[j])))
+                        top: (top[..n].iter())
+                            .map(|&j| (names[j].clone(), f64::from(c[j])))
                             .collect(),
                     },
                 });
@@ -695,11 +812,24 @@ impl FeatureSource for ModelFeatures {
 
     fn drift(&self) -> Vec<InputDrift> {
         let mut out = Vec::new();
-        for (input, counts) in self.models.iter().zip(&self.drift_counts) {
-            let Some(profile) = &input.drift else {
+        for (input, counter) in self.models.iter().zip(&self.drift_counts) {
+            let (Some(profile), Some(counter)) = (&input.drift, counter) else {
                 continue;
             };
-            for (bins, count) in profile.features.iter().zip(counts) {
+            let replayed = match &self.mode {
+                Mode::Precomputed(replays) => Some(replayed_counts(
+                    replays,
+                    self.columns.len(),
+                    profile,
+                    &input.inputs,
+                )),
+                Mode::Streaming { .. } => None,
+            };
+            for (j, bins) in profile.features.iter().enumerate() {
+                let count = match &replayed {
+                    Some(counts) => &counts[j][..],
+                    None => counter.of(j, bins.expected.len()),
+                };
                 let n: u64 = count.iter().sum();
                 let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
                 out.push(InputDrift {
@@ -711,5 +841,91 @@ impl FeatureSource for ModelFeatures {
             }
         }
         out
+    }
+}
+
+/// Rows per block when counting replayed rows: a block's rows stay in cache while each input
+/// is counted.
+const DRIFT_BLOCK: usize = 256;
+
+/// Returns, per input, the bin counts of its finite values in the rows replayed so far (those
+/// before each replay's cursor): the counts the streaming path bumps bar by bar, computed in one
+/// pass. A value's bin is the number of edges below it, so bin m holds the values above edge
+/// m - 1 less those above edge m; each of those is a compare-and-count over a block of values.
+fn replayed_counts(
+    replays: &[Replay],
+    width: usize,
+    profile: &DriftProfile,
+    inputs: &[usize],
+) -> Vec<Vec<u64>> {
+    // above[j][0]: finite values of input j; above[j][m + 1]: those above edge m.
+    let mut above: Vec<Vec<u64>> = (profile.features.iter())
+        .map(|f| vec![0; f.edges.len() + 1])
+        .collect();
+    let mut block = [0.0f64; DRIFT_BLOCK];
+    for replay in replays {
+        let rows = &replay.rows[..(replay.cursor * width).min(replay.rows.len())];
+        for chunk in rows.chunks(DRIFT_BLOCK * width) {
+            let n = chunk.len() / width.max(1);
+            for ((&column, bins), above) in inputs.iter().zip(&profile.features).zip(&mut above) {
+                // Non-finite values become NaN, which no comparison counts.
+                for (slot, row) in block.iter_mut().zip(chunk.chunks_exact(width)) {
+                    let v = row[column];
+                    *slot = if v.is_finite() { v } else { f64::NAN };
+                }
+                let values = &block[..n];
+                above[0] += values.iter().filter(|v| !v.is_nan()).count() as u64;
+                for (slot, &edge) in above[1..].iter_mut().zip(&bins.edges) {
+                    *slot += values.iter().filter(|&&v| v > edge).count() as u64;
+                }
+            }
+        }
+    }
+    (above.iter())
+        .map(|above| {
+            (0..above.len())
+                .map(|m| above[m] - above.get(m + 1).copied().unwrap_or(0))
+                .collect()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drift_counter_bins_as_the_profile_does() {
+        let names: Vec<String> = vec!["a".into(), "b".into()];
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            // A few repeated values, so edges fall on ties.
+            ((state >> 33) % 40) as f64 / 4.0 - 5.0
+        };
+        let training: Vec<f64> = (0..2_000).map(|_| next()).collect();
+        let profile = DriftProfile::fit(&names, &[(&training, 0..1_000)]);
+        let mut counter = DriftCounter::new(&profile);
+        assert!(counter.edges.is_some());
+        let mut expected = vec![vec![0u64; 10]; 2];
+        let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -100.0, 100.0];
+        for t in 0..3_000 {
+            let row = [
+                next(),
+                specials.get(t % 50).copied().unwrap_or_else(&mut next),
+            ];
+            counter.count(&profile, &[0, 1], &row);
+            for (j, bins) in profile.features.iter().enumerate() {
+                if row[j].is_finite() {
+                    expected[j][bins.bin(row[j])] += 1;
+                }
+            }
+        }
+        for (j, bins) in profile.features.iter().enumerate() {
+            let n = bins.expected.len();
+            assert_eq!(counter.of(j, n), &expected[j][..n]);
+        }
     }
 }

@@ -267,3 +267,38 @@ fn streaming_and_precomputed_explain_orders_alike() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn streaming_and_precomputed_count_drift_alike() -> TestResult {
+    let data = data(300)?;
+    let spec = Arc::new(PipelineSpec::new(&pipeline())?);
+    let ids: Vec<_> = data.iter().map(|s| s.instrument.clone()).collect();
+    // The profile of the first instrument's first 150 bars.
+    let frame = crate::features::compute_batch(&spec, &data[..1])?.remove(0);
+    let values: Vec<f64> = (0..150)
+        .flat_map(|t| frame.columns.iter().map(move |c| c[t]))
+        .collect();
+    let names = spec.columns().to_vec();
+    let profile = Arc::new(crate::explain::DriftProfile::fit(
+        &names,
+        &[(&values, 0..150)],
+    ));
+    let input = model(&spec, ModelKind::Mlp)?.with_drift(Some(profile));
+    let mut streaming = ModelFeatures::streaming(spec.clone(), vec![input.clone()], &ids)?;
+    let mut precomputed =
+        ModelFeatures::precomputed(&spec, vec![input], &data).map_err(|e| e.to_string())?;
+    for t in 0..data[0].bars.len() {
+        let step: Vec<_> = (data.iter().enumerate())
+            .map(|(i, s)| (InstrumentIdx(i as u32), s.bars[t]))
+            .collect();
+        streaming.update_step(&step).expect("update");
+        precomputed.update_step(&step).map_err(|e| e.to_string())?;
+        if t == 120 || t + 1 == data[0].bars.len() {
+            let (a, b) = (streaming.drift(), precomputed.drift());
+            assert_eq!(a.len(), 3);
+            assert!(a.iter().all(|d| d.observations > 0), "{a:?}");
+            assert_eq!(a, b, "after bar {t}");
+        }
+    }
+    Ok(())
+}
