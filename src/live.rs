@@ -15,7 +15,7 @@ use engine::live::{
     reconcile,
 };
 use engine::session::{Session, SessionError};
-use market_data::feed::live::{Feed, FeedConfig, FeedItem, Format, instruments_of};
+use market_data::feed::live::{Feed, FeedItem, Format, instruments_of};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,15 +146,7 @@ pub(crate) fn run(args: &LiveArgs) -> Result<()> {
             journal.display()
         )
     })?;
-    if resumed.events > 0 {
-        eprintln!(
-            "resumed from {}: {} events, {} orders, {} fills replayed",
-            journal.display(),
-            resumed.events,
-            resumed.orders,
-            resumed.fills
-        );
-    }
+    crate::paper::print_resumed(&journal, &resumed);
     if safety.dry_run {
         eprintln!("dry run: orders are logged, not sent");
     }
@@ -177,15 +169,7 @@ pub(crate) fn run(args: &LiveArgs) -> Result<()> {
         ReconcilePolicy::Adopt => Policy::Adopt,
         ReconcilePolicy::Flatten => Policy::Flatten,
     };
-    let feed = Feed::start(FeedConfig {
-        format: Format::Binance,
-        url: live.url.clone(),
-        streams: live.streams.clone(),
-        stale_after: Duration::from_secs_f64(live.stale_after_s),
-        reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
-        reconnect_max: Duration::from_millis(live.reconnect.max_ms),
-        capacity: live.channel_capacity,
-    });
+    let feed = Feed::start(crate::paper::feed_config(live, Format::Binance));
     let kill_file = safety.kill_file.as_ref().map(|f| loaded.resolve(f));
     let signal = signal_flag();
     let started = Instant::now();

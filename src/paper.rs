@@ -2,10 +2,10 @@
 //! live prices, a journal that survives a crash, a status line, and results written like a
 //! backtest's when it stops (Ctrl-C, `--duration`, or the feed ending).
 
-use crate::config::{FeedFormat, LiveMode, LoadedConfig};
+use crate::config::{FeedFormat, LiveConfig, LiveMode, LoadedConfig};
 use crate::data::LoadedData;
 use anyhow::{Context, Result, bail};
-use engine::session::{Session, SessionError};
+use engine::session::{Resumed, Session, SessionError};
 use market_data::feed::live::{Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -68,6 +68,41 @@ fn ctrl_c_flag() -> Arc<AtomicBool> {
     flag
 }
 
+/// The market data feed a `[live]` table describes, shared by paper and live sessions.
+pub(crate) fn feed_config(live: &LiveConfig, format: Format) -> FeedConfig {
+    FeedConfig {
+        format,
+        url: live.url.clone(),
+        streams: live.streams.clone(),
+        stale_after: Duration::from_secs_f64(live.stale_after_s),
+        reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
+        reconnect_max: Duration::from_millis(live.reconnect.max_ms),
+        capacity: live.channel_capacity,
+    }
+}
+
+/// Tells what a session replayed from its journal on start, if anything.
+pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
+    if resumed.events == 0 {
+        return;
+    }
+    let torn = if resumed.torn_bytes > 0 {
+        format!(
+            " ({} bytes of a torn last line dropped)",
+            resumed.torn_bytes
+        )
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "resumed from {}: {} events, {} orders, {} fills replayed{torn}",
+        journal.display(),
+        resumed.events,
+        resumed.orders,
+        resumed.fills,
+    );
+}
+
 /// Runs a paper session.
 pub(crate) fn run(args: &PaperArgs) -> Result<()> {
     let loaded = LoadedConfig::load(&args.config)?;
@@ -106,32 +141,8 @@ pub(crate) fn run(args: &PaperArgs) -> Result<()> {
             journal.display()
         )
     })?;
-    if resumed.events > 0 {
-        eprintln!(
-            "resumed from {}: {} events, {} orders, {} fills replayed{}",
-            journal.display(),
-            resumed.events,
-            resumed.orders,
-            resumed.fills,
-            if resumed.torn_bytes > 0 {
-                format!(
-                    " ({} bytes of a torn last line dropped)",
-                    resumed.torn_bytes
-                )
-            } else {
-                String::new()
-            }
-        );
-    }
-    let feed = Feed::start(FeedConfig {
-        format,
-        url: live.url.clone(),
-        streams: live.streams.clone(),
-        stale_after: Duration::from_secs_f64(live.stale_after_s),
-        reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
-        reconnect_max: Duration::from_millis(live.reconnect.max_ms),
-        capacity: live.channel_capacity,
-    });
+    print_resumed(&journal, &resumed);
+    let feed = Feed::start(feed_config(live, format));
     let spin = Duration::from_micros(live.spin_us);
     let stop = ctrl_c_flag();
     let started = Instant::now();
