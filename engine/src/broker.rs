@@ -77,6 +77,23 @@ pub struct OrderRecord {
     pub reason: Option<RejectReason>,
 }
 
+impl OrderRecord {
+    /// Returns the record of an order just submitted: working, nothing filled.
+    pub(crate) fn working(id: OrderId, request: OrderRequest, created: Timestamp) -> Self {
+        Self {
+            id,
+            request,
+            created,
+            status: OrderStatus::Working,
+            closed: None,
+            filled: 0.0,
+            avg_price: 0.0,
+            fees: 0.0,
+            reason: None,
+        }
+    }
+}
+
 /// The simulated broker.
 #[derive(Debug, Clone)]
 pub struct SimBroker {
@@ -179,17 +196,7 @@ impl SimBroker {
     /// Records a new order and returns its id.
     fn register(&mut self, request: OrderRequest, now: Timestamp) -> OrderId {
         let id = OrderId(self.records.len() as u64 + 1);
-        self.records.push(OrderRecord {
-            id,
-            request,
-            created: now,
-            status: OrderStatus::Working,
-            closed: None,
-            filled: 0.0,
-            avg_price: 0.0,
-            fees: 0.0,
-            reason: None,
-        });
+        self.records.push(OrderRecord::working(id, request, now));
         id
     }
 

@@ -457,17 +457,7 @@ impl OrderRouter for LiveRouter {
         reports: &mut Vec<ExecReport>,
     ) -> OrderId {
         let id = OrderId(self.records.len() as u64 + 1);
-        self.records.push(OrderRecord {
-            id,
-            request,
-            created: now,
-            status: OrderStatus::Working,
-            closed: None,
-            filled: 0.0,
-            avg_price: 0.0,
-            fees: 0.0,
-            reason: None,
-        });
+        self.records.push(OrderRecord::working(id, request, now));
         let checked = match refuse {
             Some(reason) => Err(reason),
             None => self.check(&request, now, portfolio),
