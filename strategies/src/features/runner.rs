@@ -33,7 +33,10 @@ struct Node {
     index: usize,
     max_gap_ns: i64,
     nan_is_error: bool,
-    inputs_seen_ready: bool,
+    /// Updates where an input was not finite. Fewer than the state's `updates` means the
+    /// inputs were ready at least once: counted on the (rare) failure path only, so the hot
+    /// path stores nothing per feature.
+    not_ready: u64,
 }
 
 /// Fuses each `zscore` node into a `bollinger` node reading the same input over the same
@@ -81,6 +84,8 @@ pub struct PipelineState {
     nodes: Vec<Node>,
     /// The bar's fields, then every column.
     row: Vec<f64>,
+    /// Bars fed so far (every node is stepped once per bar).
+    updates: u64,
     last_ts: Option<Timestamp>,
     /// Whether any feature reads the typical price (a division worth skipping otherwise).
     reads_typical: bool,
@@ -118,7 +123,7 @@ impl PipelineState {
                     index,
                     max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
                     nan_is_error: n.nan_is_error,
-                    inputs_seen_ready: false,
+                    not_ready: 0,
                 })
             })
             .collect();
@@ -132,6 +137,7 @@ impl PipelineState {
         Self {
             nodes,
             row: vec![f64::NAN; scratch + 1],
+            updates: 0,
             last_ts: None,
             reads_typical,
             watches_gaps,
@@ -167,30 +173,46 @@ impl PipelineState {
                 node.kernel.reset();
             }
         }
+        self.updates += 1;
+        let mut failed = None;
         for node in &mut self.nodes {
             if node
                 .kernel
                 .step(bar.ts, &node.inputs, &mut self.row, node.first, node.also)
             {
-                node.inputs_seen_ready = true;
-            } else {
-                if node.nan_is_error && node.inputs_seen_ready {
-                    let name = &spec.nodes()[node.index].config.name;
-                    return Err(FeatureError::new(
-                        name,
-                        Some("on_nan"),
-                        format!(
-                            "finite inputs (on_nan = \"error\"), but an input is not finite at {}",
-                            bar.ts
-                        ),
-                    ));
-                }
-                node.kernel.reset();
-                self.row[node.first..node.first + node.outputs].fill(f64::NAN);
-                self.row[node.also] = f64::NAN;
+                continue;
             }
+            node.not_ready += 1;
+            if node.nan_is_error && node.not_ready < self.updates {
+                failed = Some(node.index);
+                break;
+            }
+            node.kernel.reset();
+            self.row[node.first..node.first + node.outputs].fill(f64::NAN);
+            self.row[node.also] = f64::NAN;
+        }
+        if let Some(index) = failed {
+            return Err(self.nan_error(spec, index, bar.ts));
         }
         Ok(self.values())
+    }
+
+    /// The error of feature `index` (spec position), which has `on_nan = "error"` and got a
+    /// non-finite input at `ts` after its inputs were ready.
+    #[cold]
+    fn nan_error(&mut self, spec: &PipelineSpec, index: usize, ts: Timestamp) -> FeatureError {
+        // The nodes after it miss this bar: count it as not ready for them too, so
+        // `not_ready < updates` keeps meaning "was ready at some point".
+        if let Some(at) = self.nodes.iter().position(|n| n.index == index) {
+            for later in &mut self.nodes[at + 1..] {
+                later.not_ready += 1;
+            }
+        }
+        FeatureError::new(
+            &spec.nodes()[index].config.name,
+            Some("on_nan"),
+            format!("finite inputs (on_nan = \"error\"), but an input is not finite at {ts}"),
+        )
     }
 
     /// Returns how many kernels run per bar (fewer than features when some are fused).

@@ -61,20 +61,24 @@ impl Atr {
 
     /// Adds a bar and returns the average once `period` bars have been seen.
     pub fn update(&mut self, bar: Hlc) -> Option<f64> {
-        self.seen = self.seen.saturating_add(1);
-        let tr = true_range(bar, (self.seen > 1).then_some(self.prev_close));
-        self.prev_close = bar.close;
-        let n = self.period as f64;
-        if self.seen < self.period {
-            self.value += tr;
-        } else if self.seen == self.period {
-            self.value = (self.value + tr) / n;
-        } else {
+        // Every update after the seed: the smoothing alone (`seen` stops at `period`).
+        if self.seen >= self.period {
+            let tr = true_range(bar, Some(self.prev_close));
+            self.prev_close = bar.close;
             // `(v (n - 1) + tr) / n` as `v + (tr - v) / n`: the division by the constant `n`
             // becomes a multiply, which keeps it off the bar-to-bar dependency chain.
             self.value += (tr - self.value) * self.inv_period;
+            return Some(self.value);
         }
-        (self.seen >= self.period).then_some(self.value)
+        self.seen += 1;
+        let tr = true_range(bar, (self.seen > 1).then_some(self.prev_close));
+        self.prev_close = bar.close;
+        self.value += tr;
+        if self.seen < self.period {
+            return None;
+        }
+        self.value /= self.period as f64;
+        Some(self.value)
     }
 
     /// Forgets all history.

@@ -27,6 +27,8 @@ pub struct Ema {
     period: usize,
     seed: EmaSeed,
     alpha: f64,
+    /// `1 - alpha`, computed once (the same value the recursion would compute each time).
+    decay: f64,
     seen: usize,
     /// The running average (with the `sma` seed: the running sum until `period` values).
     value: f64,
@@ -54,10 +56,12 @@ impl Ema {
     /// ```
     pub fn new(period: usize, seed: EmaSeed) -> Self {
         let period = period.max(1);
+        let alpha = 2.0 / (period as f64 + 1.0);
         Self {
             period,
             seed,
-            alpha: 2.0 / (period as f64 + 1.0),
+            alpha,
+            decay: 1.0 - alpha,
             seen: 0,
             value: 0.0,
         }
@@ -74,15 +78,31 @@ impl Ema {
     /// Adds `x` and returns the average once `period` values have been seen.
     #[inline]
     pub fn update(&mut self, x: f64) -> Option<f64> {
-        self.seen = self.seen.saturating_add(1);
+        // Every update after the warm-up is the recursion alone (`seen` stops at `period`).
+        if self.seen >= self.period {
+            self.value = self.recursion(x);
+            return Some(self.value);
+        }
+        self.warm_up(x)
+    }
+
+    /// The form pandas' adjust=False recursion uses, so values agree to the last bits.
+    #[inline]
+    fn recursion(&self, x: f64) -> f64 {
+        self.alpha * x + self.decay * self.value
+    }
+
+    /// Adds `x` before the average is ready.
+    #[inline(never)]
+    fn warm_up(&mut self, x: f64) -> Option<f64> {
+        self.seen += 1;
         match self.seed {
             EmaSeed::First if self.seen == 1 => self.value = x,
             EmaSeed::Sma if self.seen < self.period => self.value += x,
             EmaSeed::Sma if self.seen == self.period => {
                 self.value = (self.value + x) / self.period as f64;
             }
-            // The form pandas' adjust=False recursion uses, so values agree to the last bits.
-            _ => self.value = self.alpha * x + (1.0 - self.alpha) * self.value,
+            _ => self.value = self.recursion(x),
         }
         (self.seen >= self.period).then_some(self.value)
     }

@@ -53,8 +53,9 @@ pub(super) struct Sliding<const K: usize> {
     len: usize,
     /// `1 / capacity`, so a full window multiplies instead of dividing.
     inv_capacity: f64,
-    /// Pushes since the last exact recompute.
+    /// Pushes since the last exact recompute, and how many force one.
     since: usize,
+    recompute_every: usize,
     shift: [f64; K],
     /// Sums of deviations from `shift`, of their squares and (two variables) of their products.
     s1: [f64; K],
@@ -78,6 +79,7 @@ impl<const K: usize> Sliding<K> {
             len: 0,
             inv_capacity: 1.0 / cap as f64,
             since: 0,
+            recompute_every: RESHIFT_LAPS * cap,
             shift: [0.0; K],
             s1: [0.0; K],
             s2: [0.0; K],
@@ -93,33 +95,55 @@ impl<const K: usize> Sliding<K> {
     #[inline]
     pub(super) fn push(&mut self, sample: [f64; K]) {
         let cap = self.items.len();
+        if self.len < cap {
+            self.fill(sample);
+            return;
+        }
+        // A full window, every update after the warm-up: replace the oldest and update the
+        // sums by the difference of the two samples, in one pass.
+        let old = std::mem::replace(&mut self.items[self.head], sample);
+        // Compares rather than `%`: an integer division per update is the costliest step.
+        self.head += 1;
+        if self.head == cap {
+            self.head = 0;
+        }
+        let (mut d_new, mut d_old) = ([0.0; K], [0.0; K]);
+        for k in 0..K {
+            (d_new[k], d_old[k]) = (sample[k] - self.shift[k], old[k] - self.shift[k]);
+            self.s1[k] += d_new[k] - d_old[k];
+            self.s2[k] += (d_new[k] - d_old[k]) * (d_new[k] + d_old[k]);
+            self.mass[k] += d_new[k] * d_new[k] + d_old[k] * d_old[k];
+        }
+        if K == 2 {
+            self.sxy += d_new[0] * d_new[K - 1] - d_old[0] * d_old[K - 1];
+        }
+        self.since += 1;
+        self.update_moments(self.inv_capacity, sample);
+    }
+
+    /// Adds a sample to a window not yet full.
+    #[inline(never)]
+    fn fill(&mut self, sample: [f64; K]) {
+        let cap = self.items.len();
         if self.len == 0 {
             self.shift = sample;
         }
-        if self.len == cap {
-            let old = std::mem::replace(&mut self.items[self.head], sample);
-            // Compares rather than `%`: an integer division per update is the costliest step.
-            self.head += 1;
-            if self.head == cap {
-                self.head = 0;
-            }
-            self.add(old, -1.0);
-        } else {
-            let mut slot = self.head + self.len;
-            if slot >= cap {
-                slot -= cap;
-            }
-            self.items[slot] = sample;
-            self.len += 1;
+        let mut slot = self.head + self.len;
+        if slot >= cap {
+            slot -= cap;
         }
-        self.add(sample, 1.0);
+        self.items[slot] = sample;
+        self.len += 1;
+        self.add(sample);
         self.since += 1;
-        let inv_n = if self.len == cap {
-            self.inv_capacity
-        } else {
-            1.0 / self.len as f64
-        };
-        let mut lost = self.since >= RESHIFT_LAPS * cap;
+        self.update_moments(1.0 / self.len as f64, sample);
+    }
+
+    /// Derives the means and spreads from the sums, or recomputes the sums exactly when they
+    /// may have lost precision (see the module docs).
+    #[inline]
+    fn update_moments(&mut self, inv_n: f64, newest: [f64; K]) {
+        let mut lost = self.since >= self.recompute_every;
         for k in 0..K {
             self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
             self.m2[k] = self.s2[k] - self.s1[k] * self.s1[k] * inv_n;
@@ -129,23 +153,23 @@ impl<const K: usize> Sliding<K> {
             self.cxy = self.sxy - self.s1[0] * self.s1[K - 1] * inv_n;
         }
         if lost {
-            self.recompute(sample);
+            self.recompute(newest);
         }
     }
 
-    /// Adds (`sign = 1`) or removes (`sign = -1`) one sample's deviations to the sums.
+    /// Adds one sample's deviations to the sums.
     #[inline]
-    fn add(&mut self, sample: [f64; K], sign: f64) {
+    fn add(&mut self, sample: [f64; K]) {
         let mut d = [0.0; K];
         for k in 0..K {
             d[k] = sample[k] - self.shift[k];
             let sq = d[k] * d[k];
-            self.s1[k] += sign * d[k];
-            self.s2[k] += sign * sq;
+            self.s1[k] += d[k];
+            self.s2[k] += sq;
             self.mass[k] += sq;
         }
         if K == 2 {
-            self.sxy += sign * d[0] * d[K - 1];
+            self.sxy += d[0] * d[K - 1];
         }
     }
 
@@ -165,7 +189,7 @@ impl<const K: usize> Sliding<K> {
                 slot -= cap;
             }
             let sample = self.items[slot];
-            self.add(sample, 1.0);
+            self.add(sample);
         }
         let inv_n = 1.0 / self.len as f64;
         for k in 0..K {

@@ -77,42 +77,67 @@ impl Rsi {
 
     /// Adds a close and returns the RSI once warmed up.
     pub fn update(&mut self, close: f64) -> Option<f64> {
-        self.seen = self.seen.saturating_add(1);
-        // Bar 0 has no previous close; both conventions treat its move as absent or zero.
-        let d = if self.seen == 1 {
-            0.0
-        } else {
-            close - self.prev
-        };
+        // Every update after the warm-up: the move and the smoothing alone.
+        if self.seen >= self.warmup_len() {
+            let (up, down) = self.moves(close);
+            self.smooth(up, down);
+            return Some(rsi_of(self.up, self.down));
+        }
+        self.warm_up(close)
+    }
+
+    /// Returns the up and down move from the previous close.
+    #[inline]
+    fn moves(&mut self, close: f64) -> (f64, f64) {
+        let d = close - self.prev;
         self.prev = close;
-        let (up, down) = (d.max(0.0), (-d).max(0.0));
-        let n = self.period as f64;
+        (d.max(0.0), (-d).max(0.0))
+    }
+
+    /// Folds one move into the averages once they are seeded.
+    #[inline]
+    fn smooth(&mut self, up: f64, down: f64) {
+        let a = self.inv_period;
         match self.smoothing {
+            // pandas ewm(alpha = 1/n, adjust=False).
             RsiSmoothing::Ta => {
-                // pandas ewm(alpha = 1/n, adjust=False) seeded with bar 0's zero move.
-                let a = self.inv_period;
-                if self.seen == 1 {
-                    (self.up, self.down) = (up, down);
-                } else {
-                    self.up = (1.0 - a) * self.up + a * up;
-                    self.down = (1.0 - a) * self.down + a * down;
-                }
+                self.up = (1.0 - a) * self.up + a * up;
+                self.down = (1.0 - a) * self.down + a * down;
             }
+            // Wilder's `(avg (n - 1) + move) / n`, with the division by the constant `n` as a
+            // multiply, off the bar-to-bar dependency chain.
             RsiSmoothing::Classic => {
-                if self.seen <= self.period + 1 {
-                    self.up += up;
-                    self.down += down;
-                    if self.seen == self.period + 1 {
-                        self.up /= n;
-                        self.down /= n;
-                    }
-                } else {
-                    // Wilder's `(avg (n - 1) + move) / n`, with the division by the constant `n`
-                    // as a multiply, off the bar-to-bar dependency chain.
-                    self.up += (up - self.up) * self.inv_period;
-                    self.down += (down - self.down) * self.inv_period;
+                self.up += (up - self.up) * a;
+                self.down += (down - self.down) * a;
+            }
+        }
+    }
+
+    /// Adds a close before the RSI is ready.
+    #[inline(never)]
+    fn warm_up(&mut self, close: f64) -> Option<f64> {
+        self.seen += 1;
+        // Bar 0 has no previous close; both conventions treat its move as absent or zero.
+        let (up, down) = if self.seen == 1 {
+            self.prev = close;
+            (0.0, 0.0)
+        } else {
+            self.moves(close)
+        };
+        match self.smoothing {
+            // `ta` seeds the averages with bar 0's zero move.
+            RsiSmoothing::Ta if self.seen == 1 => (self.up, self.down) = (up, down),
+            // Classic sums the first `period` moves, then takes their mean.
+            RsiSmoothing::Classic if self.seen <= self.period + 1 => {
+                self.up += up;
+                self.down += down;
+                if self.seen == self.period + 1 {
+                    let n = self.period as f64;
+                    self.up /= n;
+                    self.down /= n;
                 }
             }
+            _ => self.smooth(up, down),
         }
         (self.seen >= self.warmup_len()).then(|| rsi_of(self.up, self.down))
     }
