@@ -27,8 +27,6 @@ struct Node {
     /// Value-row slots of its outputs: `first..first + outputs`.
     first: usize,
     outputs: usize,
-    /// A fused z-score's slot (see [`fuse_bands_and_zscores`]); the scratch slot otherwise.
-    also: usize,
     /// Its position in the spec, for error messages.
     index: usize,
     max_gap_ns: i64,
@@ -63,9 +61,8 @@ fn fuse_bands_and_zscores(nodes: &mut Vec<Node>) {
         let b = if b > z { b - 1 } else { b };
         let mut fused = nodes.remove(b);
         if let Kernel::Bollinger(bands) = &fused.kernel {
-            fused.kernel = Kernel::BandsAndZScore(BandsAndZScore::new(bands.clone()));
+            fused.kernel = Kernel::BandsAndZScore(BandsAndZScore::new(bands.clone()), zscore.first);
         }
-        fused.also = zscore.first;
         let at = if z < b {
             // Run at the z-score's (earlier) position, under its name for errors.
             fused.index = zscore.index;
@@ -102,7 +99,6 @@ impl PipelineState {
             Source::Bar(field) => field as usize,
             Source::Column(c) => BAR_SLOTS + c,
         };
-        let scratch = BAR_SLOTS + spec.columns().len();
         let mut nodes = spec
             .nodes()
             .iter()
@@ -119,7 +115,6 @@ impl PipelineState {
                     inputs,
                     first: BAR_SLOTS + n.first_column,
                     outputs: n.outputs,
-                    also: scratch,
                     index,
                     max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
                     nan_is_error: n.nan_is_error,
@@ -136,7 +131,7 @@ impl PipelineState {
         let shortest_max_gap = nodes.iter().map(|n| n.max_gap_ns).min().unwrap_or(i64::MAX);
         Self {
             nodes,
-            row: vec![f64::NAN; scratch + 1],
+            row: vec![f64::NAN; BAR_SLOTS + spec.columns().len()],
             updates: 0,
             last_ts: None,
             reads_typical,
@@ -150,6 +145,9 @@ impl PipelineState {
     /// # Errors
     /// Returns an error when a feature with `on_nan = "error"` gets a NaN input after its
     /// inputs were ready.
+    // Never inlined: the loop then compiles the same wherever it is called from (inlined next
+    // to `new`, the compiler once kept the row length as a constant on the stack instead).
+    #[inline(never)]
     pub fn update(&mut self, spec: &PipelineSpec, bar: &Bar) -> Result<&[f64], FeatureError> {
         let mut gap = 0;
         if self.watches_gaps {
@@ -175,11 +173,11 @@ impl PipelineState {
         }
         self.updates += 1;
         let mut failed = None;
+        // The row as a local slice: its length stays in a register, where through `self` it
+        // would be reloaded after every kernel's stores.
+        let row = &mut self.row[..];
         for node in &mut self.nodes {
-            if node
-                .kernel
-                .step(bar.ts, &node.inputs, &mut self.row, node.first, node.also)
-            {
+            if node.kernel.step(bar.ts, &node.inputs, row, node.first) {
                 continue;
             }
             node.not_ready += 1;
@@ -188,8 +186,10 @@ impl PipelineState {
                 break;
             }
             node.kernel.reset();
-            self.row[node.first..node.first + node.outputs].fill(f64::NAN);
-            self.row[node.also] = f64::NAN;
+            row[node.first..node.first + node.outputs].fill(f64::NAN);
+            if let Some(slot) = node.kernel.zscore_slot() {
+                row[slot] = f64::NAN;
+            }
         }
         if let Some(index) = failed {
             return Err(self.nan_error(spec, index, bar.ts));
@@ -223,8 +223,7 @@ impl PipelineState {
 
     /// Returns the values of the last update.
     pub fn values(&self) -> &[f64] {
-        // Everything but the bar's fields and the scratch slot at the end.
-        &self.row[BAR_SLOTS..self.row.len() - 1]
+        &self.row[BAR_SLOTS..]
     }
 }
 

@@ -189,6 +189,28 @@ fn inputs_come_before_the_features_that_read_them() {
 }
 
 #[test]
+fn every_kernel_declares_the_input_and_output_counts_its_indicator_has() {
+    use crate::indicators::Indicator;
+    for config in every_kind() {
+        let kernel = kinds::build_indicator(&config).unwrap();
+        assert_eq!(
+            kernel.declared_arity(),
+            (kernel.inputs(), kernel.outputs().len()),
+            "{}",
+            config.name
+        );
+    }
+    let fused = kinds::Kernel::BandsAndZScore(
+        crate::indicators::BandsAndZScore::new(crate::indicators::Bollinger::new(20, 2.0)),
+        0,
+    );
+    assert_eq!(
+        fused.declared_arity(),
+        (fused.inputs(), fused.outputs().len())
+    );
+}
+
+#[test]
 fn config_errors_name_the_feature_and_key() {
     let cases: &[(&str, &str, &str)] = &[
         (

@@ -4,8 +4,9 @@
 //! adds the newest value and subtracts the departed one. Subtraction is where running moments
 //! lose precision: once a far-away value leaves a window of close values, the sum of squares
 //! keeps an error of about `eps * (departed - K)^2`, which can dwarf the spread left behind. So
-//! the window also counts the `mass` that passed through its sums (every squared deviation
-//! added or removed, which bounds their rounding error) and recomputes the sums exactly, with
+//! the window also counts the `mass` that entered its sums (every squared deviation added;
+//! each leaves at most once, so twice the mass bounds what went through the sums, and with it
+//! their rounding error) and recomputes the sums exactly, with
 //! the newest value as the new shift, whenever the spread falls below `TOLERANCE * mass`, and
 //! once every `RESHIFT_LAPS * n` updates, which bounds the number of roundings in the sums (a
 //! series trending away from the shift inflates `mass` and triggers sooner). A recompute is
@@ -15,9 +16,9 @@
 //! indicators rely on for their flat cases.
 
 /// Relative precision kept: a recompute happens when the spread is below this share of the
-/// squared deviations that went through the sums (their rounding error is ~1e-16 of that mass,
-/// so the spread keeps about 11 digits).
-const TOLERANCE: f64 = 1e-5;
+/// squared deviations that entered the sums (their rounding error is ~2e-16 of that mass, as
+/// what entered also leaves, so the spread keeps about 11 digits).
+const TOLERANCE: f64 = 2e-5;
 
 /// Laps of the window between exact recomputes when precision never asks for one sooner. The
 /// sums' error grows with the roundings since the last recompute (a few `eps * mass` per push),
@@ -51,22 +52,20 @@ pub(super) struct Sliding<const K: usize> {
     items: Vec<[f64; K]>,
     head: usize,
     len: usize,
-    /// `1 / capacity`, so a full window multiplies instead of dividing.
+    /// `1 / capacity` and `1 / len`: a full window multiplies instead of dividing, and
+    /// derives its moments without testing whether it is full.
     inv_capacity: f64,
-    /// Pushes since the last exact recompute, and how many force one.
-    since: usize,
+    inv_len: f64,
+    /// Pushes left before the next exact recompute, and how many there are between two.
+    pushes_left: usize,
     recompute_every: usize,
     shift: [f64; K],
     /// Sums of deviations from `shift`, of their squares and (two variables) of their products.
     s1: [f64; K],
     s2: [f64; K],
     sxy: f64,
-    /// Squared deviations added to or removed from `s2` since the last recompute.
+    /// Squared deviations added to `s2` since the last recompute.
     mass: [f64; K],
-    /// Means and sums of squared deviations from the mean, after the last push.
-    mean: [f64; K],
-    m2: [f64; K],
-    cxy: f64,
 }
 
 impl<const K: usize> Sliding<K> {
@@ -78,16 +77,14 @@ impl<const K: usize> Sliding<K> {
             head: 0,
             len: 0,
             inv_capacity: 1.0 / cap as f64,
-            since: 0,
+            inv_len: f64::NAN,
+            pushes_left: RESHIFT_LAPS * cap,
             recompute_every: RESHIFT_LAPS * cap,
             shift: [0.0; K],
             s1: [0.0; K],
             s2: [0.0; K],
             sxy: 0.0,
             mass: [0.0; K],
-            mean: [0.0; K],
-            m2: [0.0; K],
-            cxy: 0.0,
         }
     }
 
@@ -112,13 +109,14 @@ impl<const K: usize> Sliding<K> {
             (d_new[k], d_old[k]) = (sample[k] - self.shift[k], old[k] - self.shift[k]);
             self.s1[k] += d_new[k] - d_old[k];
             self.s2[k] += (d_new[k] - d_old[k]) * (d_new[k] + d_old[k]);
-            self.mass[k] += d_new[k] * d_new[k] + d_old[k] * d_old[k];
+            // Only the incoming square: every departing sample came in (or was in the window
+            // at the last recompute) and counted then, so this is at least half the true mass.
+            self.mass[k] += d_new[k] * d_new[k];
         }
         if K == 2 {
             self.sxy += d_new[0] * d_new[K - 1] - d_old[0] * d_old[K - 1];
         }
-        self.since += 1;
-        self.update_moments(self.inv_capacity, sample);
+        self.check_precision(sample);
     }
 
     /// Adds a sample to a window not yet full.
@@ -134,27 +132,39 @@ impl<const K: usize> Sliding<K> {
         }
         self.items[slot] = sample;
         self.len += 1;
+        self.inv_len = 1.0 / self.len as f64;
         self.add(sample);
-        self.since += 1;
-        self.update_moments(1.0 / self.len as f64, sample);
+        self.check_precision(sample);
     }
 
-    /// Derives the means and spreads from the sums, or recomputes the sums exactly when they
-    /// may have lost precision (see the module docs).
+    /// Recomputes the sums exactly when they may have lost precision (see the module docs).
     #[inline]
-    fn update_moments(&mut self, inv_n: f64, newest: [f64; K]) {
-        let mut lost = self.since >= self.recompute_every;
+    fn check_precision(&mut self, newest: [f64; K]) {
+        self.pushes_left -= 1;
+        let mut lost = self.pushes_left == 0;
+        let inv_n = self.inv_len;
         for k in 0..K {
-            self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
-            self.m2[k] = self.s2[k] - self.s1[k] * self.s1[k] * inv_n;
-            lost |= self.m2[k] < TOLERANCE * self.mass[k];
-        }
-        if K == 2 {
-            self.cxy = self.sxy - self.s1[0] * self.s1[K - 1] * inv_n;
+            // The spread as `total` derives it (the compiler computes it once for both).
+            let m2 = self.s2[k] - self.s1[k] * self.s1[k] * inv_n;
+            lost |= m2 < TOLERANCE * self.mass[k];
         }
         if lost {
             self.recompute(newest);
         }
+    }
+
+    /// Returns the means, the sums of squared deviations from them and (two variables) the
+    /// sum of co-deviations, from the running sums (NaN before the first sample).
+    #[inline]
+    fn moments(&self) -> ([f64; K], [f64; K], f64) {
+        let inv_n = self.inv_len;
+        let (mut mean, mut m2) = ([0.0; K], [0.0; K]);
+        for k in 0..K {
+            mean[k] = self.shift[k] + self.s1[k] * inv_n;
+            // Rounding can leave a flat window a hair below zero.
+            m2[k] = (self.s2[k] - self.s1[k] * self.s1[k] * inv_n).max(0.0);
+        }
+        (mean, m2, self.sxy - self.s1[0] * self.s1[K - 1] * inv_n)
     }
 
     /// Adds one sample's deviations to the sums.
@@ -177,7 +187,7 @@ impl<const K: usize> Sliding<K> {
     #[cold]
     fn recompute(&mut self, newest: [f64; K]) {
         self.shift = newest;
-        self.since = 0;
+        self.pushes_left = self.recompute_every;
         self.s1 = [0.0; K];
         self.s2 = [0.0; K];
         self.sxy = 0.0;
@@ -190,14 +200,6 @@ impl<const K: usize> Sliding<K> {
             }
             let sample = self.items[slot];
             self.add(sample);
-        }
-        let inv_n = 1.0 / self.len as f64;
-        for k in 0..K {
-            self.mean[k] = self.shift[k] + self.s1[k] * inv_n;
-            self.m2[k] = (self.s2[k] - self.s1[k] * self.s1[k] * inv_n).max(0.0);
-        }
-        if K == 2 {
-            self.cxy = self.sxy - self.s1[0] * self.s1[K - 1] * inv_n;
         }
     }
 
@@ -221,7 +223,8 @@ impl<const K: usize> Sliding<K> {
     pub(super) fn clear(&mut self) {
         self.head = 0;
         self.len = 0;
-        self.since = 0;
+        self.inv_len = f64::NAN;
+        self.pushes_left = self.recompute_every;
         self.s1 = [0.0; K];
         self.s2 = [0.0; K];
         self.sxy = 0.0;
@@ -233,10 +236,11 @@ impl Sliding<1> {
     /// Returns the moments of the window.
     #[inline]
     pub(super) fn total(&self) -> Moments {
+        let (mean, m2, _) = self.moments();
         Moments {
             n: self.len as f64,
-            mean: self.mean[0],
-            m2: self.m2[0].max(0.0),
+            mean: mean[0],
+            m2: m2[0],
         }
     }
 }
@@ -245,13 +249,14 @@ impl Sliding<2> {
     /// Returns the co-moments of the window.
     #[inline]
     pub(super) fn total(&self) -> CoMoments {
+        let (mean, m2, cxy) = self.moments();
         CoMoments {
             n: self.len as f64,
-            mx: self.mean[0],
-            my: self.mean[1],
-            cxx: self.m2[0].max(0.0),
-            cyy: self.m2[1].max(0.0),
-            cxy: self.cxy,
+            mx: mean[0],
+            my: mean[1],
+            cxx: m2[0],
+            cyy: m2[1],
+            cxy,
         }
     }
 }

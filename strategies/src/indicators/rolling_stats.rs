@@ -10,7 +10,7 @@
 //!   std (ddof = 0) so that it agrees with Bollinger bands: `z = (2 %b - 1) * width`. A flat
 //!   window gives 0 (`x` equals the mean exactly) rather than 0/0.
 
-use super::{Indicator, moments::Sliding, params::bars_at_least};
+use super::{Indicator, moments::Sliding, params::bars_at_least, returns::ln_ratio};
 use engine::RangeError;
 use market_data::Timestamp;
 
@@ -63,7 +63,7 @@ impl Volatility {
     /// Adds a price and returns the volatility once `period` returns have been seen.
     pub fn update(&mut self, price: f64) -> Option<f64> {
         let prev = self.prev.replace(price)?;
-        self.window.push([(price / prev).ln()]);
+        self.window.push([ln_ratio(price, prev)]);
         let m = self.window.total();
         self.window.is_full().then(|| (m.m2 * self.inv_ddof).sqrt())
     }

@@ -7,14 +7,19 @@
 
 use super::{Indicator, PriceVolume, params::bars_at_least, ring::Ring};
 use engine::RangeError;
-use market_data::Timestamp;
+use market_data::{NANOS_PER_DAY, Timestamp};
+
+/// An empty day range: the first bar always starts a session.
+const NO_DAY: (i64, i64) = (i64::MAX, i64::MIN);
 
 /// VWAP; inputs `[price, volume]`, output `["value"]`. Ready on the first bar with volume
 /// (session) or after `period` bars with some volume among them (rolling).
 #[derive(Debug, Clone)]
 pub struct Vwap {
     session: bool,
-    day: Option<i64>,
+    /// Session only: the current UTC day as `[start, end)` in nanoseconds (empty until the
+    /// first bar), so a bar tests two bounds instead of dividing its timestamp into days.
+    day: (i64, i64),
     sum_pv: f64,
     sum_v: f64,
     /// Rolling only: bars in the window with non-zero volume, to know exactly when it is empty.
@@ -77,7 +82,7 @@ impl Vwap {
     fn with_window(session: bool, period: usize) -> Self {
         Self {
             session,
-            day: None,
+            day: NO_DAY,
             sum_pv: 0.0,
             sum_v: 0.0,
             active: 0,
@@ -90,9 +95,8 @@ impl Vwap {
     pub fn update(&mut self, ts: Timestamp, bar: PriceVolume) -> Option<f64> {
         let pv = bar.price * bar.volume;
         if self.session {
-            if self.day != Some(ts.day()) {
-                self.day = Some(ts.day());
-                (self.sum_pv, self.sum_v) = (0.0, 0.0);
+            if !(self.day.0..self.day.1).contains(&ts.0) {
+                self.start_session(ts);
             }
             self.sum_pv += pv;
             self.sum_v += bar.volume;
@@ -111,9 +115,19 @@ impl Vwap {
         (self.v.is_full() && self.active > 0).then(|| self.sum_pv / self.sum_v)
     }
 
+    /// Starts the session of `ts`'s UTC day. Out of line: inlined, the compiler computes the
+    /// day of every bar ahead of the test, in every pipeline, even one without a VWAP.
+    #[cold]
+    #[inline(never)]
+    fn start_session(&mut self, ts: Timestamp) {
+        let start = ts.day() * NANOS_PER_DAY;
+        self.day = (start, start.saturating_add(NANOS_PER_DAY));
+        (self.sum_pv, self.sum_v) = (0.0, 0.0);
+    }
+
     /// Forgets all history.
     pub fn reset(&mut self) {
-        self.day = None;
+        self.day = NO_DAY;
         (self.sum_pv, self.sum_v, self.active) = (0.0, 0.0, 0);
         self.pv.clear();
         self.v.clear();
