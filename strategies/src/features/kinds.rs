@@ -350,7 +350,7 @@ macro_rules! kernels {
             /// Reads the kernel's inputs from `row` at the slots `inputs` and, when they are all
             /// finite, updates it and writes its outputs to `row[first..]`, returning true. A
             /// non-finite input leaves everything untouched and returns false.
-            #[inline]
+            #[inline(always)]
             pub(crate) fn step(
                 &mut self,
                 ts: market_data::Timestamp,

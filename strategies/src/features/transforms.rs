@@ -24,6 +24,7 @@ impl Lag {
     }
 
     /// Adds a value and returns the one `period` bars ago, once there is one.
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         let old = std::mem::replace(&mut self.ring[self.next], x);
         // A compare rather than `%`: an integer division per update cost more than the rest.
@@ -49,6 +50,7 @@ impl Indicator for Lag {
     fn outputs(&self) -> &'static [&'static str] {
         &["value"]
     }
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Lag::update(self, input[0]).unwrap_or(f64::NAN);
     }
@@ -82,6 +84,7 @@ impl Indicator for Diff {
     fn outputs(&self) -> &'static [&'static str] {
         &["value"]
     }
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = self
             .lag
@@ -117,6 +120,7 @@ impl Indicator for Clip {
     fn outputs(&self) -> &'static [&'static str] {
         &["value"]
     }
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = input[0].clamp(self.min, self.max);
     }
@@ -195,6 +199,7 @@ impl Indicator for Standardize {
     fn outputs(&self) -> &'static [&'static str] {
         &["value"]
     }
+    #[inline(always)]
     fn update(&mut self, ts: Timestamp, input: &[f64], out: &mut [f64]) {
         let x = input[0];
         out[0] = match self.fit_until {

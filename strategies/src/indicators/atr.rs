@@ -60,6 +60,7 @@ impl Atr {
     }
 
     /// Adds a bar and returns the average once `period` bars have been seen.
+    #[inline(always)]
     pub fn update(&mut self, bar: Hlc) -> Option<f64> {
         // Every update after the seed: the smoothing alone (`seen` stops at `period`).
         if self.seen >= self.period {
@@ -105,6 +106,7 @@ impl Indicator for Atr {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Atr::update(self, Hlc::from_slice(input)).unwrap_or(f64::NAN);
     }

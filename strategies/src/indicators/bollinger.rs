@@ -75,12 +75,13 @@ impl Bollinger {
     }
 
     /// Adds a close and returns the bands once `period` closes have been seen.
+    #[inline(always)]
     pub fn update(&mut self, close: f64) -> Option<BollingerValue> {
         self.push(close).map(|(bands, _)| bands)
     }
 
     /// Adds a close and returns the bands with the window's population std.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, close: f64) -> Option<(BollingerValue, f64)> {
         self.window.push([close]);
         if !self.window.is_full() {
@@ -124,6 +125,7 @@ impl Indicator for Bollinger {
         &["mid", "upper", "lower", "percent_b", "width"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         let v = Bollinger::update(self, input[0]);
         let v = v.map_or([f64::NAN; 5], |v| {
@@ -158,7 +160,7 @@ impl BandsAndZScore {
     }
 
     /// Adds `x` and returns the bands and the z-score once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<(BollingerValue, f64)> {
         let (bands, std) = self.bands.push(x)?;
         // ZScore's own rule: a flat window (no spread at all) gives 0 rather than 0/0.
@@ -180,6 +182,7 @@ impl Indicator for BandsAndZScore {
         &["mid", "upper", "lower", "percent_b", "width", "zscore"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         let v = BandsAndZScore::update(self, input[0]);
         let v = v.map_or([f64::NAN; 6], |(v, z)| {

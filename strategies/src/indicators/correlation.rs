@@ -52,6 +52,7 @@ impl Correlation {
     }
 
     /// Adds a pair and returns the correlation once `period` pairs have been seen.
+    #[inline(always)]
     pub fn update(&mut self, x: f64, y: f64) -> Option<f64> {
         self.window.push([x, y]);
         let m = self.window.total();
@@ -77,6 +78,7 @@ impl Indicator for Correlation {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Correlation::update(self, input[0], input[1]).unwrap_or(f64::NAN);
     }

@@ -76,7 +76,7 @@ impl Ema {
     }
 
     /// Adds `x` and returns the average once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         // Every update after the warm-up is the recursion alone (`seen` stops at `period`).
         if self.seen >= self.period {
@@ -87,7 +87,7 @@ impl Ema {
     }
 
     /// The form pandas' adjust=False recursion uses, so values agree to the last bits.
-    #[inline]
+    #[inline(always)]
     fn recursion(&self, x: f64) -> f64 {
         self.alpha * x + self.decay * self.value
     }
@@ -128,6 +128,7 @@ impl Indicator for Ema {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Ema::update(self, input[0]).unwrap_or(f64::NAN);
     }

@@ -52,7 +52,7 @@ impl<const MAX: bool> BlockExtreme<MAX> {
     }
 
     /// Adds `x` and returns the extreme of the window once it holds `period` values.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, x: f64) -> Option<f64> {
         self.block[self.offset] = x;
         self.running = Self::pick(self.running, x);
@@ -136,6 +136,7 @@ macro_rules! extremum {
             }
 
             #[doc = concat!("Adds `x` and returns the ", $what, " once `period` values are in.")]
+            #[inline(always)]
             pub fn update(&mut self, x: f64) -> Option<f64> {
                 self.deque.push(x)
             }
@@ -150,6 +151,7 @@ macro_rules! extremum {
                 &["value"]
             }
 
+            #[inline(always)]
             fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
                 out[0] = self.deque.push(input[0]).unwrap_or(f64::NAN);
             }

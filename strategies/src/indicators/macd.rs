@@ -77,6 +77,7 @@ impl Macd {
     }
 
     /// Adds a close and returns the reading once the slow EMA is shown.
+    #[inline(always)]
     pub fn update(&mut self, close: f64) -> Option<MacdValue> {
         // Both EMAs run from the first close even while hidden, as in `ta`.
         let fast = self.fast.update(close);
@@ -108,6 +109,7 @@ impl Indicator for Macd {
         &["macd", "signal", "hist"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         let v = Macd::update(self, input[0]);
         out[0] = v.map_or(f64::NAN, |v| v.macd);

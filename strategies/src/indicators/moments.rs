@@ -89,7 +89,7 @@ impl<const K: usize> Sliding<K> {
     }
 
     /// Adds `sample` as the newest, evicting the oldest once full.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, sample: [f64; K]) {
         let cap = self.items.len();
         if self.len < cap {
@@ -138,7 +138,7 @@ impl<const K: usize> Sliding<K> {
     }
 
     /// Recomputes the sums exactly when they may have lost precision (see the module docs).
-    #[inline]
+    #[inline(always)]
     fn check_precision(&mut self, newest: [f64; K]) {
         self.pushes_left -= 1;
         let mut lost = self.pushes_left == 0;
@@ -155,7 +155,7 @@ impl<const K: usize> Sliding<K> {
 
     /// Returns the means, the sums of squared deviations from them and (two variables) the
     /// sum of co-deviations, from the running sums (NaN before the first sample).
-    #[inline]
+    #[inline(always)]
     fn moments(&self) -> ([f64; K], [f64; K], f64) {
         let inv_n = self.inv_len;
         let (mut mean, mut m2) = ([0.0; K], [0.0; K]);
@@ -234,7 +234,7 @@ impl<const K: usize> Sliding<K> {
 
 impl Sliding<1> {
     /// Returns the moments of the window.
-    #[inline]
+    #[inline(always)]
     pub(super) fn total(&self) -> Moments {
         let (mean, m2, _) = self.moments();
         Moments {
@@ -247,7 +247,7 @@ impl Sliding<1> {
 
 impl Sliding<2> {
     /// Returns the co-moments of the window.
-    #[inline]
+    #[inline(always)]
     pub(super) fn total(&self) -> CoMoments {
         let (mean, m2, cxy) = self.moments();
         CoMoments {

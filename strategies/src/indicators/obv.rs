@@ -33,6 +33,7 @@ impl Obv {
     }
 
     /// Adds a bar (its close and volume) and returns the OBV from the second bar on.
+    #[inline(always)]
     pub fn update(&mut self, bar: PriceVolume) -> Option<f64> {
         let prev = self.prev_close.replace(bar.price)?;
         // Branch-free: the direction of a close is a coin flip the predictor cannot learn.
@@ -56,6 +57,7 @@ impl Indicator for Obv {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Obv::update(self, PriceVolume::from_slice(input)).unwrap_or(f64::NAN);
     }

@@ -19,7 +19,7 @@ use market_data::Timestamp;
 /// few multiply-adds instead of a division and a libm call, in the pipeline's costliest
 /// kernel. Larger moves, and inputs with no such `u` (zero, negative or non-finite sums), take
 /// libm's `ln` as before.
-#[inline]
+#[inline(always)]
 pub(super) fn ln_ratio(p: f64, q: f64) -> f64 {
     let u = (p - q) / (p + q);
     // NaN fails the comparison, so it takes the libm path too.
@@ -89,6 +89,7 @@ impl<const LOG: bool> PeriodReturn<LOG> {
     }
 
     /// Adds a price and returns the return against the price `period` bars back, once known.
+    #[inline(always)]
     pub fn update(&mut self, price: f64) -> Option<f64> {
         let base = self.ring.push(price)?;
         Some(if LOG {
@@ -113,6 +114,7 @@ impl<const LOG: bool> Indicator for PeriodReturn<LOG> {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = PeriodReturn::update(self, input[0]).unwrap_or(f64::NAN);
     }

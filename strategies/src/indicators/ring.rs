@@ -23,7 +23,7 @@ impl Ring {
     }
 
     /// Adds `x` as the newest value and returns the value it evicted once the ring is full.
-    #[inline]
+    #[inline(always)]
     pub(super) fn push(&mut self, x: f64) -> Option<f64> {
         let cap = self.buf.len();
         if self.len == cap {

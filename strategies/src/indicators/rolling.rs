@@ -24,7 +24,7 @@ impl<const SQUARES: bool> Window<SQUARES> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, x: f64) {
         let old = self.values[self.next];
         self.values[self.next] = x;
@@ -67,7 +67,7 @@ impl RollingMean {
     }
 
     /// Adds a value and returns the mean once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.value()
@@ -99,6 +99,7 @@ impl RollingStd {
     }
 
     /// Adds a value and returns (mean, std) once `period` values have been seen.
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<(f64, f64)> {
         self.window.push(x);
         self.value()

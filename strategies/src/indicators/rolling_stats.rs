@@ -61,6 +61,7 @@ impl Volatility {
     }
 
     /// Adds a price and returns the volatility once `period` returns have been seen.
+    #[inline(always)]
     pub fn update(&mut self, price: f64) -> Option<f64> {
         let prev = self.prev.replace(price)?;
         self.window.push([ln_ratio(price, prev)]);
@@ -84,6 +85,7 @@ impl Indicator for Volatility {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Volatility::update(self, input[0]).unwrap_or(f64::NAN);
     }
@@ -142,6 +144,7 @@ impl ZScore {
     }
 
     /// Adds `x` and returns its z-score once `period` values have been seen.
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         self.window.push([x]);
         if !self.window.is_full() {
@@ -169,6 +172,7 @@ impl Indicator for ZScore {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = ZScore::update(self, input[0]).unwrap_or(f64::NAN);
     }

@@ -76,6 +76,7 @@ impl Rsi {
     }
 
     /// Adds a close and returns the RSI once warmed up.
+    #[inline(always)]
     pub fn update(&mut self, close: f64) -> Option<f64> {
         // Every update after the warm-up: the move and the smoothing alone.
         if self.seen >= self.warmup_len() {
@@ -87,7 +88,7 @@ impl Rsi {
     }
 
     /// Returns the up and down move from the previous close.
-    #[inline]
+    #[inline(always)]
     fn moves(&mut self, close: f64) -> (f64, f64) {
         let d = close - self.prev;
         self.prev = close;
@@ -95,7 +96,7 @@ impl Rsi {
     }
 
     /// Folds one move into the averages once they are seeded.
-    #[inline]
+    #[inline(always)]
     fn smooth(&mut self, up: f64, down: f64) {
         let a = self.inv_period;
         match self.smoothing {
@@ -176,6 +177,7 @@ impl Indicator for Rsi {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Rsi::update(self, input[0]).unwrap_or(f64::NAN);
     }

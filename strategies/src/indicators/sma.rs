@@ -48,6 +48,7 @@ impl Sma {
     }
 
     /// Adds `x` and returns the mean once `period` values have been seen.
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         self.mean.update(x)
     }
@@ -62,6 +63,7 @@ impl Indicator for Sma {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Sma::update(self, input[0]).unwrap_or(f64::NAN);
     }

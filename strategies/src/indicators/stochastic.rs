@@ -67,6 +67,7 @@ impl Stochastic {
     }
 
     /// Adds a bar and returns the reading once `k` bars have been seen.
+    #[inline(always)]
     pub fn update(&mut self, bar: Hlc) -> Option<StochasticValue> {
         let high = self.highs.push(bar.high);
         let low = self.lows.push(bar.low)?;
@@ -99,6 +100,7 @@ impl Indicator for Stochastic {
         &["k", "d"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         let v = Stochastic::update(self, Hlc::from_slice(input));
         out[0] = v.map_or(f64::NAN, |v| v.k);

@@ -92,6 +92,7 @@ impl Vwap {
     }
 
     /// Adds a bar at `ts` and returns the average once volume has traded in the window.
+    #[inline(always)]
     pub fn update(&mut self, ts: Timestamp, bar: PriceVolume) -> Option<f64> {
         let pv = bar.price * bar.volume;
         if self.session {
@@ -143,6 +144,7 @@ impl Indicator for Vwap {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Vwap::update(self, ts, PriceVolume::from_slice(input)).unwrap_or(f64::NAN);
     }

@@ -55,6 +55,7 @@ impl Wma {
     }
 
     /// Adds `x` and returns the average once `period` values have been seen.
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> Option<f64> {
         match self.ring.push(x) {
             None => {
@@ -94,6 +95,7 @@ impl Indicator for Wma {
         &["value"]
     }
 
+    #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
         out[0] = Wma::update(self, input[0]).unwrap_or(f64::NAN);
     }
