@@ -60,7 +60,7 @@ impl Correlation {
             return None;
         }
         // Rounding can put a perfect correlation a hair outside [-1, 1].
-        Some((m.cxy / (m.cxx * m.cyy).sqrt()).max(-1.0).min(1.0))
+        Some((m.cxy / (m.cxx * m.cyy).sqrt()).clamp(-1.0, 1.0))
     }
 
     /// Forgets all history.
