@@ -35,13 +35,19 @@ impl<const SQUARES: bool> Window<SQUARES> {
         }
         self.next += 1;
         if self.next == self.values.len() {
-            self.next = 0;
-            self.full = true;
-            // Once per lap: exact sums, in window order, so drift never builds up.
-            self.sum = self.values.iter().sum();
-            if SQUARES {
-                self.sum_sq = self.values.iter().map(|v| v * v).sum();
-            }
+            self.lap();
+        }
+    }
+
+    /// Once per lap: exact sums, in window order, so drift never builds up. Out of line: the
+    /// hot path stays small.
+    #[inline(never)]
+    fn lap(&mut self) {
+        self.next = 0;
+        self.full = true;
+        self.sum = self.values.iter().sum();
+        if SQUARES {
+            self.sum_sq = self.values.iter().map(|v| v * v).sum();
         }
     }
 

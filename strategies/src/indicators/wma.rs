@@ -70,12 +70,18 @@ impl Wma {
             }
         }
         if self.ring.lap_done() {
-            self.sum = self.ring.iter().sum();
-            self.weighted = (self.ring.iter().enumerate())
-                .map(|(i, v)| (i + 1) as f64 * v)
-                .sum();
+            self.resum();
         }
         self.ring.is_full().then(|| self.weighted / self.norm)
+    }
+
+    /// Recomputes both sums exactly, once per lap. Out of line: the hot path stays small.
+    #[inline(never)]
+    fn resum(&mut self) {
+        self.sum = self.ring.iter().sum();
+        self.weighted = (self.ring.iter().enumerate())
+            .map(|(i, v)| (i + 1) as f64 * v)
+            .sum();
     }
 
     /// Forgets all history.
