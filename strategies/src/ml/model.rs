@@ -537,7 +537,7 @@ impl Occluder<'_> {
     }
 
     /// As [`Occluder::predict`], before the softmax: the class scores of each row, for a
-    /// caller that needs the probability of one class per row (see [`softmax_of`]).
+    /// caller that needs the probability of one class per row.
     ///
     /// # Errors
     /// As [`TrendModel::predict_proba`].
@@ -646,7 +646,7 @@ fn read<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
 
 /// Returns the probability of `class` given one row of logits: the value [`softmax_rows`]
 /// gives, by the same f32 operations, without dividing the other classes.
-pub fn softmax_of(logits: &[f32], class: usize) -> f32 {
+pub(crate) fn softmax_of(logits: &[f32], class: usize) -> f32 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let (mut sum, mut p) = (0.0, 0.0);
     for (k, v) in logits.iter().enumerate() {
@@ -660,7 +660,7 @@ pub fn softmax_of(logits: &[f32], class: usize) -> f32 {
 }
 
 /// Turns each row of `classes` logits into probabilities, in place.
-pub fn softmax_rows(probs: &mut [f32], classes: usize) {
+pub(crate) fn softmax_rows(probs: &mut [f32], classes: usize) {
     // Softmax here rather than candle's, whose rows go through rayon: from outside a rayon
     // pool that is a hand-off to the global pool (~50 us for 100 samples, measured) for a
     // few exponentials.
