@@ -9,7 +9,7 @@
 //! forward passes, batched together (and, in a backtest, across orders); for an MLP, whose first
 //! layer is linear, about two first-layer products (see [`TrendModel::predict_occluded`]).
 
-use crate::ml::{MlError, Result, TrendModel};
+use crate::ml::{MlError, Occluder, Result, TrendModel, softmax_of, softmax_rows};
 
 /// Features recorded with each order: enough to name what drove it, short enough to read.
 pub const TOP_K: usize = 3;
@@ -49,7 +49,7 @@ pub fn occlude_batch(
     let mut contributions = Vec::new();
     let mut probabilities = Vec::new();
     occlude_into(
-        model,
+        &model.occluder()?,
         samples,
         classes,
         &mut contributions,
@@ -66,17 +66,19 @@ pub fn occlude_batch(
 
 /// As [`occlude_batch`], flat: appends each sample's contributions (`features` values) to
 /// `contributions` and, if given, its probabilities (`classes` values) to `probabilities`,
-/// with no allocation per sample.
+/// with no allocation per sample. The occluder ([`TrendModel::occluder`]) is prepared once
+/// for many calls.
 ///
 /// # Errors
 /// As [`occlude`].
 pub fn occlude_into(
-    model: &TrendModel,
+    occluder: &Occluder<'_>,
     samples: &[f32],
     classes: &[usize],
     contributions: &mut Vec<f32>,
     mut probabilities: Option<&mut Vec<f32>>,
 ) -> Result<()> {
+    let model = occluder.model();
     let (window, features) = (model.config().window, model.features());
     let size = window * features;
     let n_classes = model.classes();
@@ -94,12 +96,16 @@ pub fn occlude_into(
     let chunk = (BATCH / per).max(1);
     contributions.reserve(classes.len() * features);
     for (block, block_classes) in samples.chunks(chunk * size).zip(classes.chunks(chunk)) {
-        let probs = model.predict_occluded(block, block_classes.len())?;
-        for (p, &class) in probs.chunks_exact(per * n_classes).zip(block_classes) {
-            let base = p[class];
-            contributions.extend((1..per).map(|j| base - p[j * n_classes + class]));
+        // Only the explained class's probability of each occluded row is needed.
+        let logits = occluder.logits(block, block_classes.len())?;
+        for (l, &class) in logits.chunks_exact(per * n_classes).zip(block_classes) {
+            let mut rows = l.chunks_exact(n_classes);
+            let base = rows.next().map_or(0.0, |row| softmax_of(row, class));
+            contributions.extend(rows.map(|row| base - softmax_of(row, class)));
             if let Some(out) = probabilities.as_deref_mut() {
-                out.extend_from_slice(&p[..n_classes]);
+                let from = out.len();
+                out.extend_from_slice(&l[..n_classes]);
+                softmax_rows(&mut out[from..], n_classes);
             }
         }
     }
@@ -119,25 +125,18 @@ pub fn top_features(contributions: &[f32], k: usize) -> Vec<usize> {
 /// fewer contributions).
 pub fn top_features_into(contributions: &[f32], top: &mut [usize]) -> usize {
     let k = top.len().min(contributions.len());
-    // Before `a` in the order: larger |c|, or equal and a lower index.
-    let ahead = |a: usize, b: usize| {
-        contributions[a]
-            .abs()
-            .total_cmp(&contributions[b].abs())
-            .then(b.cmp(&a))
-            .is_gt()
-    };
-    for slot in 0..k {
-        let mut best = usize::MAX;
-        for j in 0..contributions.len() {
-            if top[..slot].contains(&j) {
-                continue;
-            }
-            if best == usize::MAX || ahead(j, best) {
-                best = j;
-            }
+    // The order as a key, larger first: |c| (the bits of a non-negative f32 order as
+    // `total_cmp` does), then the lower index.
+    let key = |j: usize| (contributions[j].abs().to_bits(), std::cmp::Reverse(j));
+    // One pass, keeping the best `n` so far in order (an order explains a handful of inputs).
+    let mut n = 0;
+    for j in 0..contributions.len() {
+        let at = top[..n].iter().position(|&t| key(j) > key(t)).unwrap_or(n);
+        if at < k {
+            n = (n + 1).min(k);
+            top.copy_within(at..n - 1, at + 1);
+            top[at] = j;
         }
-        top[slot] = best;
     }
     k
 }

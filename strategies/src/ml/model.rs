@@ -438,13 +438,126 @@ impl TrendModel {
     ///
     /// An MLP's first layer is linear, so feature j's share of each sample's pre-activation is
     /// subtracted instead of running a copy: exact, and about two first-layer products instead
-    /// of `features + 1` forward passes. Other kinds run the copies.
+    /// of `features + 1` forward passes. Other kinds run the copies. To explain many batches,
+    /// prepare the weights once with [`TrendModel::occluder`].
     ///
     /// # Errors
     /// As [`TrendModel::predict_proba`].
     pub fn predict_occluded(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+        self.occluder()?.predict(x, batch)
+    }
+
+    /// Returns the weights [`TrendModel::predict_occluded`] needs, arranged once: a backtest
+    /// explains its orders in many batches of one model.
+    ///
+    /// # Errors
+    /// Returns an error when a weight tensor cannot be read.
+    pub fn occluder(&self) -> Result<Occluder<'_>> {
         let (w, f) = (self.cfg.window, self.features);
         let Body::Mlp(layers) = &self.body else {
+            return Ok(Occluder {
+                model: self,
+                mlp: None,
+            });
+        };
+        // An MLP without hidden layers is refused by the config.
+        let Some(first) = layers.first() else {
+            return Ok(Occluder {
+                model: self,
+                mlp: None,
+            });
+        };
+        let h = first.weight().dim(0)?;
+        // weight[j, lag, :] = W[:, lag * f + j]: feature j's first-layer columns, one matrix
+        // per feature, written in order.
+        let w1: Vec<f32> = first.weight().flatten_all()?.to_vec1()?;
+        let mut weight: Vec<f32> = Vec::with_capacity(f * w * h);
+        for j in 0..f {
+            for lag in 0..w {
+                weight.extend(w1.iter().skip(lag * f + j).step_by(w * f));
+            }
+        }
+        let bias = |layer: &Linear, width: usize| -> Result<Vec<f32>> {
+            Ok(match layer.bias() {
+                Some(b) => b.to_vec1()?,
+                None => vec![0.0; width],
+            })
+        };
+        let rest = (layers[1..].iter().chain([&self.out]))
+            .map(|layer| Ok((layer.weight().t()?, bias(layer, layer.weight().dim(0)?)?)))
+            .collect::<Result<_>>()?;
+        Ok(Occluder {
+            model: self,
+            mlp: Some(MlpOcclusion {
+                first: Tensor::from_vec(weight, (f, w, h), &Device::Cpu)?,
+                first_bias: bias(first, h)?,
+                rest,
+            }),
+        })
+    }
+
+    /// Returns the row-wise softmax of `logits` `[n x classes]`, row-major.
+    fn softmax(&self, logits: &Tensor) -> Result<Vec<f32>> {
+        let mut probs: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+        softmax_rows(&mut probs, self.classes);
+        Ok(probs)
+    }
+}
+
+/// A model's weights arranged for occlusion (see [`TrendModel::predict_occluded`]).
+pub struct Occluder<'a> {
+    model: &'a TrendModel,
+    /// `None` for kinds other than an MLP, which run the occluded copies.
+    mlp: Option<MlpOcclusion>,
+}
+
+/// An MLP's first layer split by feature, and the layers after it.
+struct MlpOcclusion {
+    /// `[features x window x hidden]`: feature j's first-layer weights, lag by lag.
+    first: Tensor,
+    first_bias: Vec<f32>,
+    /// The later hidden layers, then the output layer: transposed weight and bias.
+    rest: Vec<(Tensor, Vec<f32>)>,
+}
+
+impl Occluder<'_> {
+    /// Returns the model.
+    pub fn model(&self) -> &TrendModel {
+        self.model
+    }
+
+    /// As [`TrendModel::predict_occluded`].
+    ///
+    /// # Errors
+    /// As [`TrendModel::predict_proba`].
+    pub fn predict(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+        let mut probs = self.logits(x, batch)?;
+        softmax_rows(&mut probs, self.model.classes);
+        Ok(probs)
+    }
+
+    /// As [`Occluder::predict`], before the softmax: the class scores of each row, for a
+    /// caller that needs the probability of one class per row.
+    ///
+    /// # Errors
+    /// As [`TrendModel::predict_proba`].
+    pub fn logits(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
+        let model = self.model;
+        let (w, f) = (model.cfg.window, model.features);
+        if x.len() != batch * w * f {
+            return Err(MlError::Shape {
+                what: "occlusion input",
+                expected: format!(
+                    "{batch} samples x {w} rows x {f} features = {} values",
+                    batch * w * f
+                ),
+                got: format!("{} values", x.len()),
+            });
+        }
+        if batch == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mlp) = &self.mlp else {
             let mut copies = Vec::with_capacity(x.len() * (f + 1));
             for sample in x.chunks_exact(w * f) {
                 copies.extend_from_slice(sample);
@@ -456,110 +569,98 @@ impl TrendModel {
                     }
                 }
             }
-            return self.predict_proba(&copies, batch * (f + 1));
+            let x = Tensor::from_vec(copies, (batch * (f + 1), w, f), &Device::Cpu)?;
+            return Ok(model.logits(&x, false)?.flatten_all()?.to_vec1()?);
         };
-        let (Some(first), true) = (layers.first(), x.len() == batch * w * f) else {
-            // An MLP without hidden layers is refused by the config; a wrong length gets
-            // predict_proba's shape error.
-            return self.predict_proba(x, batch);
-        };
-        if batch == 0 {
-            return Ok(Vec::new());
-        }
-        let h = first.weight().dim(0)?;
-        // weight[j, lag, :] = W[:, lag * f + j]: feature j's first-layer columns, one matrix
-        // per feature.
-        let w1: Vec<f32> = first.weight().flatten_all()?.to_vec1()?;
-        let mut weight = vec![0.0f32; f * w * h];
-        for (unit, row) in w1.chunks_exact(w * f).enumerate() {
-            for (lag, cells) in row.chunks_exact(f).enumerate() {
-                for (j, &v) in cells.iter().enumerate() {
-                    weight[(j * w + lag) * h + unit] = v;
-                }
-            }
-        }
+        let h = mlp.first_bias.len();
         // by_feature[j, b, lag] = x[b, lag, j], gathered here rather than by a strided copy.
-        let mut by_feature = vec![0.0f32; f * batch * w];
-        for (b, sample) in x.chunks_exact(w * f).enumerate() {
-            for (lag, cells) in sample.chunks_exact(f).enumerate() {
-                for (j, &v) in cells.iter().enumerate() {
-                    by_feature[(j * batch + b) * w + lag] = v;
-                }
+        let mut by_feature: Vec<f32> = Vec::with_capacity(f * batch * w);
+        for j in 0..f {
+            for sample in x.chunks_exact(w * f) {
+                by_feature.extend(sample[j..].iter().step_by(f));
             }
         }
         // parts[j, b, :] = sum over lags of x[b, lag, j] * W[:, lag, j]: one [batch x window]
         // by [window x h] product per feature, in one batched call.
-        let weight = Tensor::from_vec(weight, (f, w, h), &Device::Cpu)?;
         let by_feature = Tensor::from_vec(by_feature, (f, batch, w), &Device::Cpu)?;
-        let parts: Vec<f32> = by_feature.matmul(&weight)?.flatten_all()?.to_vec1()?;
-        let bias: Vec<f32> = match first.bias() {
-            Some(b) => b.to_vec1()?,
-            None => vec![0.0; h],
-        };
+        let parts = by_feature.matmul(&mlp.first)?;
         // The pre-activation is the bias plus every feature's part; occluding feature j
         // subtracts its part. Row v of a sample: v = 0 as given, v = j + 1 without feature j.
-        let mut hidden = vec![0.0f32; batch * (f + 1) * h];
+        let mut hidden = Vec::with_capacity(batch * (f + 1) * h);
         let mut z = vec![0.0f32; h];
-        for (b, rows) in hidden.chunks_exact_mut((f + 1) * h).enumerate() {
-            z.copy_from_slice(&bias);
-            for j in 0..f {
-                let part = &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
-                for (zk, &pk) in z.iter_mut().zip(part) {
-                    *zk += pk;
+        read(&parts, |parts| {
+            let part = |j: usize, b: usize| &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
+            for b in 0..batch {
+                z.copy_from_slice(&mlp.first_bias);
+                for j in 0..f {
+                    for (zk, &pk) in z.iter_mut().zip(part(j, b)) {
+                        *zk += pk;
+                    }
+                }
+                hidden.extend(z.iter().map(|&zk| zk.max(0.0)));
+                for j in 0..f {
+                    hidden.extend(
+                        z.iter()
+                            .zip(part(j, b))
+                            .map(|(&zk, &pk)| (zk - pk).max(0.0)),
+                    );
                 }
             }
-            let (whole, occluded) = rows.split_at_mut(h);
-            for (o, &zk) in whole.iter_mut().zip(&z) {
-                *o = zk.max(0.0);
-            }
-            for (j, out) in occluded.chunks_exact_mut(h).enumerate() {
-                let part = &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
-                for ((o, &zk), &pk) in out.iter_mut().zip(&z).zip(part) {
-                    *o = (zk - pk).max(0.0);
-                }
-            }
-        }
-        // The rest as a forward pass, with each bias (and ReLU) applied here in one pass
-        // rather than by candle's broadcasting ops: the same f32 sums and maxima.
+        })?;
+        // The rest as a forward pass, each product read in place with its bias (and ReLU but
+        // after the output layer) applied in the same pass: the same f32 sums and maxima as
+        // candle's broadcasting ops, without their copies.
         let rows = batch * (f + 1);
-        for layer in &layers[1..] {
-            hidden = dense(&hidden, rows, layer)?;
-            for v in &mut hidden {
-                *v = v.max(0.0);
-            }
+        for (i, (weight_t, bias)) in mlp.rest.iter().enumerate() {
+            let relu = i + 1 < mlp.rest.len();
+            let product = Tensor::from_vec(hidden, (rows, weight_t.dim(0)?), &Device::Cpu)?
+                .matmul(weight_t)?;
+            hidden = read(&product, |y| {
+                let mut out = Vec::with_capacity(y.len());
+                for row in y.chunks_exact(bias.len()) {
+                    out.extend(row.iter().zip(bias).map(|(&v, &b)| {
+                        let v = v + b;
+                        if relu { v.max(0.0) } else { v }
+                    }));
+                }
+                out
+            })?;
         }
-        let mut probs = dense(&hidden, rows, &self.out)?;
-        softmax_rows(&mut probs, self.classes);
-        Ok(probs)
-    }
-
-    /// Returns the row-wise softmax of `logits` `[n x classes]`, row-major.
-    fn softmax(&self, logits: &Tensor) -> Result<Vec<f32>> {
-        let mut probs: Vec<f32> = logits.flatten_all()?.to_vec1()?;
-        softmax_rows(&mut probs, self.classes);
-        Ok(probs)
+        Ok(hidden)
     }
 }
 
-/// Returns `x` (`rows` rows) through `layer`: x W^T + b, row-major.
-fn dense(x: &[f32], rows: usize, layer: &Linear) -> Result<Vec<f32>> {
-    let weight = layer.weight();
-    let (out, inner) = weight.dims2()?;
-    let x = Tensor::from_slice(x, (rows, inner), &Device::Cpu)?;
-    let mut y: Vec<f32> = x.matmul(&weight.t()?)?.flatten_all()?.to_vec1()?;
-    if let Some(bias) = layer.bias() {
-        let bias: Vec<f32> = bias.to_vec1()?;
-        for row in y.chunks_exact_mut(out) {
-            for (v, &b) in row.iter_mut().zip(&bias) {
-                *v += b;
-            }
+/// Calls `f` with the values of `t`, a contiguous f32 tensor on the CPU (a product's output),
+/// without copying them out.
+fn read<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
+    {
+        let (storage, layout) = t.storage_and_layout();
+        if let (candle_core::Storage::Cpu(cpu), Some((from, to))) =
+            (&*storage, layout.contiguous_offsets())
+        {
+            return Ok(f(&cpu.as_slice::<f32>()?[from..to]));
         }
     }
-    Ok(y)
+    Ok(f(&t.flatten_all()?.to_vec1::<f32>()?))
+}
+
+/// Returns the probability of `class` given one row of logits: the value [`softmax_rows`]
+/// gives, by the same f32 operations, without dividing the other classes.
+pub(crate) fn softmax_of(logits: &[f32], class: usize) -> f32 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let (mut sum, mut p) = (0.0, 0.0);
+    for (k, v) in logits.iter().enumerate() {
+        let e = (v - max).exp();
+        sum += e;
+        if k == class {
+            p = e;
+        }
+    }
+    p / sum
 }
 
 /// Turns each row of `classes` logits into probabilities, in place.
-fn softmax_rows(probs: &mut [f32], classes: usize) {
+pub(crate) fn softmax_rows(probs: &mut [f32], classes: usize) {
     // Softmax here rather than candle's, whose rows go through rayon: from outside a rayon
     // pool that is a hand-off to the global pool (~50 us for 100 samples, measured) for a
     // few exponentials.

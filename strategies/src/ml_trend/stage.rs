@@ -267,21 +267,29 @@ pub struct ModelFeatures {
     drift_counts: Vec<Option<DriftCounter>>,
     /// Orders noted for explanation, explained in a batch on request.
     pending: Vec<Pending>,
-    /// The first model's input window of each pending order, back to back.
+    /// Streaming: the first model's input window of each pending order, back to back (a
+    /// precomputed source reads them from its replay rows when explaining).
     pending_windows: Vec<f32>,
     /// The prediction of each pending order (one value per class), back to back.
     pending_probabilities: Vec<f64>,
     mode: Mode,
 }
 
-/// An order to explain; its window and prediction are in the pending buffers, at its position.
+/// An order to explain; its prediction is in the pending buffer, at its position.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     order: OrderId,
     instrument: InstrumentIdx,
     ts: Timestamp,
     class: usize,
+    /// Where its window is: the replay row it ends at (precomputed), or its position in
+    /// `pending_windows` (streaming).
+    window: usize,
 }
+
+/// Windows gathered per occlusion call when explaining: a few hundred kilobytes, so a
+/// backtest's orders are explained without holding every window at once.
+const EXPLAIN_CHUNK: usize = 512;
 
 /// Most bin edges a drift counter looks up without a search: [`DriftProfile::fit`] cuts at
 /// deciles, so 9.
@@ -556,37 +564,49 @@ impl ModelFeatures {
         }
     }
 
-    /// Appends the first model's standardised window ending at the instrument's current bar to
-    /// `out`; false (and `out` unchanged) without a complete, finite one.
-    fn window_into(&self, i: usize, out: &mut Vec<f32>) -> bool {
-        let Some(input) = self.models.first() else {
-            return false;
-        };
+    /// Notes the first model's standardised window ending at the instrument's current bar for
+    /// [`ModelFeatures::append_window`]: returns its replay row (precomputed; the rows are kept)
+    /// or, copied to `pending_windows`, its position there (streaming); `None` without a
+    /// complete, finite one.
+    fn note_window(&mut self, i: usize) -> Option<usize> {
+        let input = self.models.first()?;
         let (w, f) = (input.window(), input.inputs.len());
         match &self.mode {
             Mode::Precomputed(replays) => {
                 let replay = &replays[i];
-                let Some(t) = replay.cursor.checked_sub(1) else {
-                    return false;
-                };
-                let Some(from) = (t + 1).checked_sub(w) else {
-                    return false;
-                };
-                match replay.inputs.get(from * f..(t + 1) * f) {
-                    Some(window) if window.iter().all(|v| v.is_finite()) => {
-                        out.extend_from_slice(window);
-                        true
-                    }
-                    _ => false,
-                }
+                let t = replay.cursor.checked_sub(1)?;
+                let from = (t + 1).checked_sub(w)?;
+                let window = replay.inputs.get(from * f..(t + 1) * f)?;
+                window.iter().all(|v| v.is_finite()).then_some(t)
             }
             Mode::Streaming { history, .. } => {
                 let h = &history[0][i];
-                let complete = h.finite_run >= h.window();
-                if complete {
-                    h.append_to(out);
+                if h.finite_run < h.window() {
+                    return None;
                 }
-                complete
+                h.append_to(&mut self.pending_windows);
+                Some(self.pending_windows.len() / (w * f) - 1)
+            }
+        }
+    }
+
+    /// Appends the window noted for `p` to `out`.
+    fn append_window(&self, p: &Pending, out: &mut Vec<f32>) {
+        let Some(input) = self.models.first() else {
+            return;
+        };
+        let (w, f) = (input.window(), input.inputs.len());
+        match &self.mode {
+            Mode::Precomputed(replays) => {
+                let t = p.window;
+                out.extend_from_slice(
+                    &replays[p.instrument.get()].inputs[(t + 1 - w) * f..(t + 1) * f],
+                );
+            }
+            Mode::Streaming { .. } => {
+                out.extend_from_slice(
+                    &self.pending_windows[p.window * w * f..(p.window + 1) * w * f],
+                );
             }
         }
     }
@@ -716,29 +736,70 @@ impl FeatureSource for ModelFeatures {
         let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
             crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
         });
-        let mut windows = std::mem::take(&mut self.pending_windows);
-        let complete = self.window_into(i, &mut windows);
-        self.pending_windows = windows;
-        if complete {
-            let shown = &self.rows[i][first_output..first_output + input.classes()];
+        let n_classes = input.classes();
+        if let Some(window) = self.note_window(i) {
+            let shown = &self.rows[i][first_output..first_output + n_classes];
             self.pending_probabilities.extend_from_slice(shown);
             self.pending.push(Pending {
                 order,
                 instrument,
                 ts,
                 class,
+                window,
             });
         }
     }
 
     fn attributions(&mut self) -> Vec<OrderAttribution> {
         let pending = std::mem::take(&mut self.pending);
-        let windows = std::mem::take(&mut self.pending_windows);
         let probabilities = std::mem::take(&mut self.pending_probabilities);
+        let out = self.explain_pending(&pending, &probabilities);
+        self.pending_windows.clear();
+        out
+    }
+
+    fn drift(&self) -> Vec<InputDrift> {
+        let mut out = Vec::new();
+        for (input, counter) in self.models.iter().zip(&self.drift_counts) {
+            let (Some(profile), Some(counter)) = (&input.drift, counter) else {
+                continue;
+            };
+            let replayed = match &self.mode {
+                Mode::Precomputed(replays) => Some(replayed_counts(
+                    replays,
+                    self.columns.len(),
+                    profile,
+                    &input.inputs,
+                )),
+                Mode::Streaming { .. } => None,
+            };
+            for (j, bins) in profile.features.iter().enumerate() {
+                let count = match &replayed {
+                    Some(counts) => &counts[j][..],
+                    None => counter.of(j, bins.expected.len()),
+                };
+                let n: u64 = count.iter().sum();
+                let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
+                out.push(InputDrift {
+                    model_id: input.loaded.model_id.clone(),
+                    feature: bins.name.clone(),
+                    psi: psi(&bins.expected, &actual),
+                    observations: n,
+                });
+            }
+        }
+        out
+    }
+}
+
+impl ModelFeatures {
+    /// Explains `pending` orders (their predictions back to back in `probabilities`), in one
+    /// batch per network.
+    fn explain_pending(&self, pending: &[Pending], probabilities: &[f64]) -> Vec<OrderAttribution> {
         let (Some(input), Some(serving)) = (self.models.first(), self.serving.first()) else {
             return Vec::new();
         };
-        let (size, n_classes) = (input.window() * input.inputs.len(), input.classes());
+        let n_classes = input.classes();
         let net_of = |p: &Pending| &serving[p.instrument.get()];
         let mut out = Vec::with_capacity(pending.len());
         let mut done = vec![false; pending.len()];
@@ -751,28 +812,28 @@ impl FeatureSource for ModelFeatures {
             }
             let net = net_of(&pending[first]);
             members.clear();
-            classes.clear();
             for (k, p) in pending.iter().enumerate().skip(first) {
                 if !done[k] && Arc::ptr_eq(net_of(p), net) {
                     done[k] = true;
                     members.push(k);
-                    classes.push(p.class);
                 }
             }
-            // Every order on one network (the usual case) needs no gathering.
-            let batch = if members.len() == pending.len() {
-                &windows
-            } else {
-                samples.clear();
-                for &k in &members {
-                    samples.extend_from_slice(&windows[k * size..(k + 1) * size]);
-                }
-                &samples
-            };
-            contributions.clear();
             // The windows were complete and finite when noted, so only a broken model fails here;
             // such orders stay unexplained rather than stopping the run.
-            if occlude_into(&net.model, batch, &classes, &mut contributions, None).is_err() {
+            contributions.clear();
+            let explained = net.model.occluder().and_then(|occluder| {
+                for chunk in members.chunks(EXPLAIN_CHUNK) {
+                    samples.clear();
+                    classes.clear();
+                    for &k in chunk {
+                        self.append_window(&pending[k], &mut samples);
+                        classes.push(pending[k].class);
+                    }
+                    occlude_into(&occluder, &samples, &classes, &mut contributions, None)?;
+                }
+                Ok(())
+            });
+            if explained.is_err() {
                 continue;
             }
             // Names shared by every attribution of the network, formatted only when written.
@@ -807,39 +868,6 @@ impl FeatureSource for ModelFeatures {
             }
         }
         out.sort_by_key(|a| a.order);
-        out
-    }
-
-    fn drift(&self) -> Vec<InputDrift> {
-        let mut out = Vec::new();
-        for (input, counter) in self.models.iter().zip(&self.drift_counts) {
-            let (Some(profile), Some(counter)) = (&input.drift, counter) else {
-                continue;
-            };
-            let replayed = match &self.mode {
-                Mode::Precomputed(replays) => Some(replayed_counts(
-                    replays,
-                    self.columns.len(),
-                    profile,
-                    &input.inputs,
-                )),
-                Mode::Streaming { .. } => None,
-            };
-            for (j, bins) in profile.features.iter().enumerate() {
-                let count = match &replayed {
-                    Some(counts) => &counts[j][..],
-                    None => counter.of(j, bins.expected.len()),
-                };
-                let n: u64 = count.iter().sum();
-                let actual: Vec<f64> = count.iter().map(|&c| c as f64 / n.max(1) as f64).collect();
-                out.push(InputDrift {
-                    model_id: input.loaded.model_id.clone(),
-                    feature: bins.name.clone(),
-                    psi: psi(&bins.expected, &actual),
-                    observations: n,
-                });
-            }
-        }
         out
     }
 }
