@@ -1,7 +1,7 @@
 //! Bad configs and bad data fail with a message naming the key or file, the line, and what was
 //! expected, and a non-zero exit.
 
-use crate::support::{quant, repo, scratch, stderr};
+use crate::support::{backtest, quant, repo, scratch, stderr};
 use std::path::PathBuf;
 
 const GOOD: &str = r#"name = "t"
@@ -37,12 +37,7 @@ fn fails(text: &str) -> String {
 /// Runs a config file that must fail (exit code 1) and returns its error text.
 fn backtest_fails(config: &std::path::Path) -> String {
     let out = scratch("bad-out");
-    let output = quant(&[
-        "backtest",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = backtest(config, &out);
     assert!(
         !output.status.success(),
         "expected {} to fail",

@@ -1,6 +1,6 @@
 //! Every shipped config loads and runs, and writes every file of the output contract.
 
-use crate::support::{quant, scratch, stderr};
+use crate::support::{backtest, quant, scratch, stderr};
 use std::path::{Path, PathBuf};
 
 /// Returns a config ready to backtest: as shipped, or, for a model-driven strategy, a copy whose
@@ -52,12 +52,7 @@ fn every_shipped_config_runs() {
     for config in configs {
         let config = trained(&config);
         let out = scratch("configs");
-        let output = quant(&[
-            "backtest",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let output = backtest(&config, &out);
         assert!(
             output.status.success(),
             "{}: {}",

@@ -5,7 +5,7 @@
 
 use crate::browser::require_chromium;
 use crate::configs::trained;
-use crate::support::{quant, repo, scratch, stderr};
+use crate::support::{backtest, quant, repo, scratch, stderr};
 use std::path::{Path, PathBuf};
 
 fn json(path: &Path) -> serde_json::Value {
@@ -104,12 +104,7 @@ fn a_model_driven_backtest_explains_every_order_and_reports_drift() {
         .unwrap()
         .to_string();
     let out = scratch("explained-run");
-    let output = quant(&[
-        "backtest",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = backtest(&config, &out);
     assert!(output.status.success(), "{}", stderr(&output));
     let (_, orders) = csv(&out.join("orders.csv"));
     let (header, rows) = csv(&out.join("attributions.csv"));
@@ -194,12 +189,7 @@ fn explain_keys_are_checked_by_name() {
     ] {
         let config = dir.join("c.toml");
         std::fs::write(&config, format!("{base}\n{table}")).unwrap();
-        let output = quant(&[
-            "backtest",
-            config.to_str().unwrap(),
-            "--out",
-            dir.to_str().unwrap(),
-        ]);
+        let output = backtest(&config, &dir);
         assert!(!output.status.success());
         assert!(stderr(&output).contains(wanted), "{}", stderr(&output));
     }

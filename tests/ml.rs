@@ -2,7 +2,7 @@
 //! scores saved with the model, and clear errors for a missing model or a bad `[model]`.
 
 use crate::configs::trained;
-use crate::support::{quant, repo, scratch, stderr};
+use crate::support::{backtest, quant, repo, scratch, stderr};
 
 fn model_json(config: &std::path::Path) -> serde_json::Value {
     let text = std::fs::read_to_string(config).unwrap();
@@ -148,12 +148,7 @@ fn fine_tuned_and_per_instrument_models_are_saved_and_traded() {
             assert_eq!(meta["metadata"]["instrument"], name, "{training}");
         }
         let out = dir.join("results");
-        let output = quant(&[
-            "backtest",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let output = backtest(&config, &out);
         assert!(output.status.success(), "{training}: {}", stderr(&output));
         assert!(out.join("summary.json").is_file());
     }
@@ -179,12 +174,7 @@ fn a_risk_model_trains_and_scales_entries() {
     assert_eq!(risk["metadata"]["target"], "volatility");
     assert_eq!(risk["metadata"]["classes"][2], "high");
     let out = dir.join("results");
-    let output = quant(&[
-        "backtest",
-        config.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let output = backtest(&config, &out);
     assert!(output.status.success(), "{}", stderr(&output));
     let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
     assert!(

@@ -28,6 +28,16 @@ pub(crate) fn quant(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `quant backtest CONFIG --out OUT`.
+pub(crate) fn backtest(config: &Path, out: &Path) -> Output {
+    quant(&[
+        "backtest",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// Returns stderr as text.
 pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
