@@ -263,39 +263,94 @@ fn explain_config_names_a_bad_key() {
     assert!(err.to_string().contains("explain.drift_threshold"), "{err}");
 }
 
+/// Every shape the MLP shortcut pads or splits: features in one block of rows or several,
+/// hidden widths off the group size, one to three hidden layers, two or three classes.
 #[test]
 fn the_mlp_shortcut_equals_running_the_occluded_copies() -> TestResult {
-    let ds = planted(200, 4, false)?;
-    let (mc, _) = configs();
-    let mlp = TrendModel::new(
-        &ModelConfig {
-            hidden: vec![8, 6],
-            ..mc
-        },
-        FEATURES,
-        3,
-        9,
-    )?;
-    let n = 50;
-    let fast = mlp.predict_occluded(&ds.x[..n * WINDOW * FEATURES], n)?;
-    // The copies, run through the ordinary forward pass.
-    let mut copies = Vec::new();
-    for i in 0..n {
-        copies.extend_from_slice(ds.sample(i));
-        for j in 0..FEATURES {
-            let from = copies.len();
-            copies.extend_from_slice(ds.sample(i));
-            for lag in 0..WINDOW {
-                copies[from + lag * FEATURES + j] = 0.0;
+    let shapes: [(usize, &[usize], usize); 5] = [
+        (4, &[8, 6], 3),
+        (7, &[32, 16], 3),
+        (9, &[12], 2),
+        (16, &[10, 7, 5], 3),
+        (1, &[3], 3),
+    ];
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(11);
+    for (seed, (features, hidden, classes)) in (0..).zip(shapes) {
+        let mlp = TrendModel::new(
+            &ModelConfig {
+                hidden: hidden.to_vec(),
+                window: 5,
+                ..configs().0
+            },
+            features,
+            classes,
+            seed,
+        )?;
+        let n = 30;
+        let size = 5 * features;
+        let x: Vec<f32> = (0..n * size)
+            .map(|_| {
+                let v: f64 = StandardNormal.sample(&mut rng);
+                2.0 * v as f32
+            })
+            .collect();
+        let fast = mlp.predict_occluded(&x, n)?;
+        // The copies, run through the ordinary forward pass.
+        let mut copies = Vec::new();
+        for sample in x.chunks_exact(size) {
+            copies.extend_from_slice(sample);
+            for j in 0..features {
+                let from = copies.len();
+                copies.extend_from_slice(sample);
+                for lag in 0..5 {
+                    copies[from + lag * features + j] = 0.0;
+                }
             }
         }
-    }
-    let slow = mlp.predict_proba(&copies, n * (FEATURES + 1))?;
-    assert_eq!(fast.len(), slow.len());
-    for (a, b) in fast.iter().zip(&slow) {
-        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        let slow = mlp.predict_proba(&copies, n * (features + 1))?;
+        assert_eq!(fast.len(), slow.len(), "{features} features, {hidden:?}");
+        for (a, b) in fast.iter().zip(&slow) {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{features} features, {hidden:?}: {a} vs {b}"
+            );
+        }
+        // Occluding moves the prediction: the comparison is not between constants.
+        let moved = (fast.chunks_exact(classes * (features + 1)))
+            .filter(|rows| {
+                let (given, occluded) = rows.split_at(classes);
+                (occluded.chunks_exact(classes))
+                    .any(|row| row.iter().zip(given).any(|(o, g)| (o - g).abs() > 1e-3))
+            })
+            .count();
+        assert!(
+            moved > n / 2,
+            "{features} features, {hidden:?}: {moved} of {n} moved"
+        );
     }
     Ok(())
+}
+
+#[test]
+fn the_probability_of_one_class_is_its_softmax() {
+    let rows: [&[f32]; 5] = [
+        &[0.1, -2.0, 3.5],
+        &[0.0, 0.0, 0.0],
+        &[-40.0, 60.0, 1.0],
+        &[1e-3, 2e-3],
+        &[88.0, -88.0, 0.5, 7.0],
+    ];
+    for row in rows {
+        let mut probs = row.to_vec();
+        crate::ml::softmax_rows(&mut probs, row.len());
+        for (class, &p) in probs.iter().enumerate() {
+            let q = crate::ml::softmax_of(row, class);
+            assert!(
+                (p - q).abs() <= 4e-6 * p + 1e-37, // both vanish below f32's normal range
+                "{row:?} class {class}: {p} vs {q}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -19,6 +19,7 @@ mod eval;
 mod folds;
 pub mod labels;
 mod model;
+mod occluder;
 mod prepare;
 mod standardize;
 mod train;
@@ -32,8 +33,9 @@ pub use dataset::{Dataset, Windows, column_indices, select_columns};
 pub use error::{MlError, Result};
 pub use eval::{MajorityBaseline, Metrics, argmax, last_return_sign, predict};
 pub use folds::{Fold, split_validation, walk_forward};
-pub use model::{Occluder, TrendModel, candle_threads_configured};
+pub use model::{TrendModel, candle_threads_configured};
 pub(crate) use model::{softmax_of, softmax_rows};
+pub use occluder::Occluder;
 pub use prepare::{FoldData, Series, Target, prepare_fold};
 pub use standardize::Standardizer;
 pub use train::{

@@ -12,6 +12,7 @@
 
 use super::config::{ModelConfig, ModelKind};
 use super::error::{MlError, Result};
+use super::occluder::Occluder;
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::rnn::{GRU, GRUConfig, LSTM, LSTMConfig, RNN};
 use candle_nn::{Conv1d, Conv1dConfig, Linear, VarBuilder, VarMap};
@@ -453,47 +454,11 @@ impl TrendModel {
     /// # Errors
     /// Returns an error when a weight tensor cannot be read.
     pub fn occluder(&self) -> Result<Occluder<'_>> {
-        let (w, f) = (self.cfg.window, self.features);
-        let Body::Mlp(layers) = &self.body else {
-            return Ok(Occluder {
-                model: self,
-                mlp: None,
-            });
+        let mlp = match &self.body {
+            Body::Mlp(layers) => Some((&layers[..], &self.out)),
+            _ => None,
         };
-        // An MLP without hidden layers is refused by the config.
-        let Some(first) = layers.first() else {
-            return Ok(Occluder {
-                model: self,
-                mlp: None,
-            });
-        };
-        let h = first.weight().dim(0)?;
-        // weight[j, lag, :] = W[:, lag * f + j]: feature j's first-layer columns, one matrix
-        // per feature, written in order.
-        let w1: Vec<f32> = first.weight().flatten_all()?.to_vec1()?;
-        let mut weight: Vec<f32> = Vec::with_capacity(f * w * h);
-        for j in 0..f {
-            for lag in 0..w {
-                weight.extend(w1.iter().skip(lag * f + j).step_by(w * f));
-            }
-        }
-        let bias = |layer: &Linear, width: usize| -> Result<Vec<f32>> {
-            Ok(match layer.bias() {
-                Some(b) => b.to_vec1()?,
-                None => vec![0.0; width],
-            })
-        };
-        let rest = (layers[1..].iter().chain([&self.out]))
-            .map(|layer| Ok((layer.weight().t()?, bias(layer, layer.weight().dim(0)?)?)))
-            .collect::<Result<_>>()?;
-        Ok(Occluder {
-            model: self,
-            mlp: Some(MlpOcclusion {
-                first: Tensor::from_vec(weight, (f, w, h), &Device::Cpu)?,
-                first_bias: bias(first, h)?,
-                rest,
-            }),
-        })
+        Occluder::new(self, mlp)
     }
 
     /// Returns the row-wise softmax of `logits` `[n x classes]`, row-major.
@@ -504,159 +469,14 @@ impl TrendModel {
     }
 }
 
-/// A model's weights arranged for occlusion (see [`TrendModel::predict_occluded`]).
-pub struct Occluder<'a> {
-    model: &'a TrendModel,
-    /// `None` for kinds other than an MLP, which run the occluded copies.
-    mlp: Option<MlpOcclusion>,
-}
-
-/// An MLP's first layer split by feature, and the layers after it.
-struct MlpOcclusion {
-    /// `[features x window x hidden]`: feature j's first-layer weights, lag by lag.
-    first: Tensor,
-    first_bias: Vec<f32>,
-    /// The later hidden layers, then the output layer: transposed weight and bias.
-    rest: Vec<(Tensor, Vec<f32>)>,
-}
-
-impl Occluder<'_> {
-    /// Returns the model.
-    pub fn model(&self) -> &TrendModel {
-        self.model
-    }
-
-    /// As [`TrendModel::predict_occluded`].
-    ///
-    /// # Errors
-    /// As [`TrendModel::predict_proba`].
-    pub fn predict(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
-        let mut probs = self.logits(x, batch)?;
-        softmax_rows(&mut probs, self.model.classes);
-        Ok(probs)
-    }
-
-    /// As [`Occluder::predict`], before the softmax: the class scores of each row, for a
-    /// caller that needs the probability of one class per row.
-    ///
-    /// # Errors
-    /// As [`TrendModel::predict_proba`].
-    pub fn logits(&self, x: &[f32], batch: usize) -> Result<Vec<f32>> {
-        let model = self.model;
-        let (w, f) = (model.cfg.window, model.features);
-        if x.len() != batch * w * f {
-            return Err(MlError::Shape {
-                what: "occlusion input",
-                expected: format!(
-                    "{batch} samples x {w} rows x {f} features = {} values",
-                    batch * w * f
-                ),
-                got: format!("{} values", x.len()),
-            });
-        }
-        if batch == 0 {
-            return Ok(Vec::new());
-        }
-        let Some(mlp) = &self.mlp else {
-            let mut copies = Vec::with_capacity(x.len() * (f + 1));
-            for sample in x.chunks_exact(w * f) {
-                copies.extend_from_slice(sample);
-                for j in 0..f {
-                    let from = copies.len();
-                    copies.extend_from_slice(sample);
-                    for lag in 0..w {
-                        copies[from + lag * f + j] = 0.0;
-                    }
-                }
-            }
-            let x = Tensor::from_vec(copies, (batch * (f + 1), w, f), &Device::Cpu)?;
-            return Ok(model.logits(&x, false)?.flatten_all()?.to_vec1()?);
-        };
-        let h = mlp.first_bias.len();
-        // by_feature[j, b, lag] = x[b, lag, j], gathered here rather than by a strided copy.
-        let mut by_feature: Vec<f32> = Vec::with_capacity(f * batch * w);
-        for j in 0..f {
-            for sample in x.chunks_exact(w * f) {
-                by_feature.extend(sample[j..].iter().step_by(f));
-            }
-        }
-        // parts[j, b, :] = sum over lags of x[b, lag, j] * W[:, lag, j]: one [batch x window]
-        // by [window x h] product per feature, in one batched call.
-        let by_feature = Tensor::from_vec(by_feature, (f, batch, w), &Device::Cpu)?;
-        let parts = by_feature.matmul(&mlp.first)?;
-        // The pre-activation is the bias plus every feature's part; occluding feature j
-        // subtracts its part. Row v of a sample: v = 0 as given, v = j + 1 without feature j.
-        let mut hidden = Vec::with_capacity(batch * (f + 1) * h);
-        let mut z = vec![0.0f32; h];
-        read(&parts, |parts| {
-            let part = |j: usize, b: usize| &parts[(j * batch + b) * h..(j * batch + b + 1) * h];
-            for b in 0..batch {
-                z.copy_from_slice(&mlp.first_bias);
-                for j in 0..f {
-                    for (zk, &pk) in z.iter_mut().zip(part(j, b)) {
-                        *zk += pk;
-                    }
-                }
-                hidden.extend(z.iter().map(|&zk| zk.max(0.0)));
-                for j in 0..f {
-                    hidden.extend(
-                        z.iter()
-                            .zip(part(j, b))
-                            .map(|(&zk, &pk)| (zk - pk).max(0.0)),
-                    );
-                }
-            }
-        })?;
-        // The rest as a forward pass, each product read in place with its bias (and ReLU but
-        // after the output layer) applied in the same pass: the same f32 sums and maxima as
-        // candle's broadcasting ops, without their copies.
-        let rows = batch * (f + 1);
-        for (i, (weight_t, bias)) in mlp.rest.iter().enumerate() {
-            let relu = i + 1 < mlp.rest.len();
-            let product = Tensor::from_vec(hidden, (rows, weight_t.dim(0)?), &Device::Cpu)?
-                .matmul(weight_t)?;
-            hidden = read(&product, |y| {
-                let mut out = Vec::with_capacity(y.len());
-                for row in y.chunks_exact(bias.len()) {
-                    out.extend(row.iter().zip(bias).map(|(&v, &b)| {
-                        let v = v + b;
-                        if relu { v.max(0.0) } else { v }
-                    }));
-                }
-                out
-            })?;
-        }
-        Ok(hidden)
-    }
-}
-
-/// Calls `f` with the values of `t`, a contiguous f32 tensor on the CPU (a product's output),
-/// without copying them out.
-fn read<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> {
-    {
-        let (storage, layout) = t.storage_and_layout();
-        if let (candle_core::Storage::Cpu(cpu), Some((from, to))) =
-            (&*storage, layout.contiguous_offsets())
-        {
-            return Ok(f(&cpu.as_slice::<f32>()?[from..to]));
-        }
-    }
-    Ok(f(&t.flatten_all()?.to_vec1::<f32>()?))
-}
-
-/// Returns the probability of `class` given one row of logits: the value [`softmax_rows`]
-/// gives, by the same f32 operations, without dividing the other classes.
+/// Returns the probability of `class` given one row of logits, as `1 / sum over k of
+/// exp(l_k - l_class)`: one exponential fewer than the softmax of the whole row, as the class's
+/// own term is exp(0) = 1. A larger logit elsewhere only makes its term overflow to infinity
+/// and the probability 0, its limit.
 pub(crate) fn softmax_of(logits: &[f32], class: usize) -> f32 {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let (mut sum, mut p) = (0.0, 0.0);
-    for (k, v) in logits.iter().enumerate() {
-        let e = (v - max).exp();
-        sum += e;
-        if k == class {
-            p = e;
-        }
-    }
-    p / sum
+    let own = logits[class];
+    let others = (logits.iter().enumerate()).filter(|&(k, _)| k != class);
+    1.0 / others.fold(1.0, |sum, (_, &l)| sum + (l - own).exp())
 }
 
 /// Turns each row of `classes` logits into probabilities, in place.
