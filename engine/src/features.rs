@@ -12,21 +12,88 @@ use market_data::{Bar, InstrumentIdx, Side, Timestamp};
 use serde::Serialize;
 use std::sync::Arc;
 
+/// The names a model's attributions refer to by index: held once per model and shared by
+/// every attribution, so recording one per order copies no names and takes one reference.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ModelNames {
+    /// The model's id (hash of its weights and metadata).
+    pub model_id: String,
+    /// The class names, in the order of the model's outputs.
+    pub classes: Vec<String>,
+    /// The input columns, in the order of the model's inputs.
+    pub features: Vec<String>,
+}
+
 /// Why a model-driven source predicted what it did on the bar an order was placed.
 ///
-/// Names are shared (`Arc<str>`) with the source's model, so recording one per order costs no
-/// string copies; they are formatted only when written.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Classes and features are indices into [`ModelNames`]; the accessors name them. Serialised,
+/// it is `{"model_id", "class", "probabilities": [[class, p]...], "top": [[feature, c]...]}`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Attribution {
-    /// The model's id (hash of its weights and metadata).
-    pub model_id: Arc<str>,
+    /// The names of the model explained.
+    pub names: Arc<ModelNames>,
     /// The class whose probability is explained (the order's direction, e.g. `up` for a buy).
-    pub class: Arc<str>,
-    /// Every class's predicted probability, by class name.
-    pub probabilities: Vec<(Arc<str>, f64)>,
+    pub class: usize,
+    /// Every class's predicted probability, in the order of `names.classes`.
+    pub probabilities: Vec<f64>,
     /// The features that moved the explained probability most, largest |contribution| first:
-    /// (input column, contribution in probability points).
-    pub top: Vec<(Arc<str>, f64)>,
+    /// (input index, contribution in probability points).
+    pub top: Vec<(usize, f64)>,
+}
+
+impl Attribution {
+    /// Returns the model's id.
+    pub fn model_id(&self) -> &str {
+        &self.names.model_id
+    }
+
+    /// Returns the name of the class explained.
+    pub fn class_name(&self) -> &str {
+        self.names
+            .classes
+            .get(self.class)
+            .map_or("?", String::as_str)
+    }
+
+    /// Returns each class's name and predicted probability.
+    pub fn probabilities(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
+        (self.names.classes.iter().map(String::as_str)).zip(self.probabilities.iter().copied())
+    }
+
+    /// Returns the top features' names and contributions, largest |contribution| first.
+    pub fn top(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
+        (self.top.iter()).map(|&(j, c)| (self.names.features.get(j).map_or("?", String::as_str), c))
+    }
+}
+
+impl Serialize for Attribution {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Attribution", 4)?;
+        out.serialize_field("model_id", self.model_id())?;
+        out.serialize_field("class", self.class_name())?;
+        out.serialize_field("probabilities", &Probabilities(self))?;
+        out.serialize_field("top", &Top(self))?;
+        out.end()
+    }
+}
+
+/// An attribution's probabilities as `[[class, p]...]`.
+struct Probabilities<'a>(&'a Attribution);
+
+impl Serialize for Probabilities<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.probabilities())
+    }
+}
+
+/// An attribution's top features as `[[feature, contribution]...]`.
+struct Top<'a>(&'a Attribution);
+
+impl Serialize for Top<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.top())
+    }
 }
 
 /// An order's attribution, keyed by the order.

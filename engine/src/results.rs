@@ -414,8 +414,8 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
 fn attribution_table(outcome: &BacktestOutcome) -> Table {
     let a = &outcome.attributions;
     let classes: Vec<&str> = a.first().map_or_else(Vec::new, |first| {
-        (first.attribution.probabilities.iter())
-            .map(|(c, _)| &**c)
+        (first.attribution.probabilities())
+            .map(|(c, _)| c)
             .collect()
     });
     let top = a.iter().map(|x| x.attribution.top.len()).max().unwrap_or(0);
@@ -430,19 +430,21 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
         Column::text(
             "model_id",
             a.iter()
-                .map(|x| x.attribution.model_id.to_string())
+                .map(|x| x.attribution.model_id().to_string())
                 .collect(),
         ),
         Column::text(
             "class",
-            a.iter().map(|x| x.attribution.class.to_string()).collect(),
+            (a.iter())
+                .map(|x| x.attribution.class_name().to_string())
+                .collect(),
         ),
     ];
     for class in classes {
         let p = |x: &crate::features::OrderAttribution| {
-            (x.attribution.probabilities.iter())
-                .find(|(c, _)| **c == *class)
-                .map_or(f64::NAN, |(_, p)| *p)
+            (x.attribution.probabilities())
+                .find(|&(c, _)| c == class)
+                .map_or(f64::NAN, |(_, p)| p)
         };
         columns.push(Column::float(
             format!("p_{class}"),
@@ -450,16 +452,17 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
         ));
     }
     for k in 0..top {
-        let at = |x: &crate::features::OrderAttribution| x.attribution.top.get(k).cloned();
         columns.push(Column::text(
             format!("feature_{}", k + 1),
-            a.iter()
-                .map(|x| at(x).map(|t| t.0.to_string()).unwrap_or_default())
+            (a.iter())
+                .map(|x| (x.attribution.top().nth(k)).map_or_else(String::new, |t| t.0.to_string()))
                 .collect(),
         ));
         columns.push(Column::float(
             format!("contribution_{}", k + 1),
-            a.iter().map(|x| at(x).map_or(f64::NAN, |t| t.1)).collect(),
+            (a.iter())
+                .map(|x| (x.attribution.top().nth(k)).map_or(f64::NAN, |t| t.1))
+                .collect(),
         ));
     }
     Table {

@@ -217,10 +217,14 @@ impl crate::FeatureSource for Explains {
             ts,
             instrument,
             attribution: crate::Attribution {
-                model_id: "m1".into(),
-                class: if side == Side::Buy { "up" } else { "down" }.into(),
-                probabilities: vec![("down".into(), 0.2), ("up".into(), 0.8)],
-                top: vec![("x".into(), 0.3)],
+                names: std::sync::Arc::new(crate::ModelNames {
+                    model_id: "m1".into(),
+                    classes: vec!["down".into(), "up".into()],
+                    features: vec!["x".into()],
+                }),
+                class: usize::from(side == Side::Buy),
+                probabilities: vec![0.2, 0.8],
+                top: vec![(0, 0.3)],
             },
         });
     }

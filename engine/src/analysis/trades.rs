@@ -59,13 +59,13 @@ pub(crate) fn decision_rows(outcome: &BacktestOutcome) -> Vec<DecisionRow> {
                 instrument: (outcome.instruments.get(a.instrument.get()))
                     .map_or_else(|| "?".into(), ToString::to_string),
                 side: side.to_string(),
-                model_id: x.model_id.to_string(),
-                class: x.class.to_string(),
-                probabilities: (x.probabilities.iter())
+                model_id: x.model_id().to_string(),
+                class: x.class_name().to_string(),
+                probabilities: (x.probabilities())
                     .map(|(c, p)| format!("{c} {p:.2}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                drivers: (x.top.iter())
+                drivers: (x.top())
                     .map(|(f, v)| format!("{f} {v:+.3}"))
                     .collect::<Vec<_>>()
                     .join(", "),

@@ -14,7 +14,7 @@
 use crate::explain::{DriftProfile, TOP_K, occlude_into, psi, top_features_into};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
-use engine::{Attribution, FeatureSource, InputDrift, OrderAttribution, OrderId};
+use engine::{Attribution, FeatureSource, InputDrift, ModelNames, OrderAttribution, OrderId};
 use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side, Timestamp};
 use std::sync::Arc;
 
@@ -577,7 +577,9 @@ impl ModelFeatures {
                 let t = replay.cursor.checked_sub(1)?;
                 let from = (t + 1).checked_sub(w)?;
                 let window = replay.inputs.get(from * f..(t + 1) * f)?;
-                window.iter().all(|v| v.is_finite()).then_some(t)
+                // Not short-circuited, so that it vectorises: a window is usually finite.
+                let finite = window.iter().fold(true, |ok, v| ok & v.is_finite());
+                finite.then_some(t)
             }
             Mode::Streaming { history, .. } => {
                 let h = &history[0][i];
@@ -836,33 +838,26 @@ impl ModelFeatures {
             if explained.is_err() {
                 continue;
             }
-            // Names shared by every attribution of the network, formatted only when written.
-            let model_id: Arc<str> = Arc::from(net.model_id.as_str());
-            let class_names: Vec<Arc<str>> = (net.metadata.classes.iter())
-                .map(|c| Arc::from(c.as_str()))
-                .collect();
-            let names: Vec<Arc<str>> = (net.metadata.feature_columns.iter())
-                .map(|c| Arc::from(c.as_str()))
-                .collect();
-            let features = names.len().max(1);
+            // Names shared by every attribution of the network, looked up only when written.
+            let names = Arc::new(ModelNames {
+                model_id: net.model_id.clone(),
+                classes: net.metadata.classes.clone(),
+                features: net.metadata.feature_columns.clone(),
+            });
+            let features = names.features.len().max(1);
             let mut top = [0usize; TOP_K];
             for (&k, c) in members.iter().zip(contributions.chunks_exact(features)) {
                 let p = &pending[k];
-                let shown = &probabilities[k * n_classes..(k + 1) * n_classes];
                 let n = top_features_into(c, &mut top);
                 out.push(OrderAttribution {
                     order: p.order,
                     ts: p.ts,
                     instrument: p.instrument,
                     attribution: Attribution {
-                        model_id: model_id.clone(),
-                        class: class_names[p.class].clone(),
-                        probabilities: (class_names.iter().cloned())
-                            .zip(shown.iter().copied())
-                            .collect(),
-                        top: (top[..n].iter())
-                            .map(|&j| (names[j].clone(), f64::from(c[j])))
-                            .collect(),
+                        names: names.clone(),
+                        class: p.class,
+                        probabilities: probabilities[k * n_classes..(k + 1) * n_classes].to_vec(),
+                        top: (top[..n].iter()).map(|&j| (j, f64::from(c[j]))).collect(),
                     },
                 });
             }

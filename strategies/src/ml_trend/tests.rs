@@ -254,14 +254,14 @@ fn streaming_and_precomputed_explain_orders_alike() -> TestResult {
         let (x, y) = (&x.attribution, &y.attribution);
         assert_eq!(x.class, y.class);
         // Three inputs and TOP_K = 3: every feature is listed; compare them by name.
-        for (name, v) in &x.top {
-            let w = y.top.iter().find(|(n, _)| n == name).map(|t| t.1);
+        for (name, v) in x.top() {
+            let w = y.top().find(|&(n, _)| n == name).map(|t| t.1);
             assert!(
                 w.is_some_and(|w| (v - w).abs() < 1e-4),
                 "{name}: {v} vs {w:?}"
             );
         }
-        for ((c, p), (d, q)) in x.probabilities.iter().zip(&y.probabilities) {
+        for ((c, p), (d, q)) in x.probabilities().zip(y.probabilities()) {
             assert!(c == d && (p - q).abs() < 1e-5);
         }
     }
