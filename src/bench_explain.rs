@@ -116,7 +116,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     let mut counts = (0, 0);
     // A run takes well under a millisecond, so many interleaved runs keep the median steady
     // on a shared machine.
-    for _ in 0..runs.max(101) {
+    for _ in 0..runs.max(301) {
         for ((explain, drift), slot) in VARIANTS.into_iter().zip(times.iter_mut()) {
             let built = loaded.build_strategy()?;
             let models = (built.models.into_iter())

@@ -332,6 +332,21 @@ fn the_mlp_shortcut_equals_running_the_occluded_copies() -> TestResult {
 }
 
 #[test]
+fn the_inlined_exponential_is_within_a_few_ulps_of_the_library_one() {
+    let ulps = |a: f32, b: f32| (a.to_bits() as i64 - b.to_bits() as i64).abs();
+    let mut worst = 0;
+    for i in -870_000..=880_000 {
+        let x = i as f32 * 1e-4;
+        let (ours, libm) = (crate::ml::exp_f32(x), x.exp());
+        worst = worst.max(ulps(ours, libm));
+    }
+    assert!(worst <= 3, "{worst} ulps");
+    assert_eq!(crate::ml::exp_f32(0.0), 1.0);
+    assert!(crate::ml::exp_f32(f32::NAN).is_nan());
+    assert!(crate::ml::exp_f32(1000.0).is_finite() && crate::ml::exp_f32(-1000.0) > 0.0);
+}
+
+#[test]
 fn the_probability_of_one_class_is_its_softmax() {
     let rows: [&[f32]; 5] = [
         &[0.1, -2.0, 3.5],
