@@ -33,9 +33,9 @@ pub use dataset::{Dataset, Windows, column_indices, select_columns};
 pub use error::{MlError, Result};
 pub use eval::{MajorityBaseline, Metrics, argmax, last_return_sign, predict};
 pub use folds::{Fold, split_validation, walk_forward};
-pub use model::{TrendModel, candle_threads_configured};
 #[cfg(test)]
 pub(crate) use model::exp_f32;
+pub use model::{TrendModel, candle_threads_configured};
 pub(crate) use model::{softmax_of, softmax_rows};
 pub use occluder::Occluder;
 pub use prepare::{FoldData, Series, Target, prepare_fold};
