@@ -24,24 +24,73 @@ pub struct ModelNames {
     pub features: Vec<String>,
 }
 
+/// The probabilities and top features of a batch of attributions of one model, in one buffer
+/// each: explaining a backtest's orders allocates per batch, not per order.
+#[derive(Debug, PartialEq)]
+pub struct AttributionValues {
+    /// Per attribution, every class's predicted probability, in the order of the classes.
+    probabilities: Vec<f64>,
+    /// Per attribution, `top_len` (input index, contribution) pairs, largest |contribution|
+    /// first.
+    top: Vec<(usize, f64)>,
+    classes: usize,
+    top_len: usize,
+}
+
+impl AttributionValues {
+    /// An empty batch of attributions over `classes` classes with `top_len` features each.
+    pub fn new(classes: usize, top_len: usize) -> Self {
+        Self {
+            probabilities: Vec::new(),
+            top: Vec::new(),
+            classes,
+            top_len,
+        }
+    }
+
+    /// Appends one attribution's values and returns its row.
+    ///
+    /// # Panics
+    /// Panics when `probabilities` or `top` do not have the batch's lengths.
+    pub fn push(&mut self, probabilities: &[f64], top: &[(usize, f64)]) -> usize {
+        assert!(probabilities.len() == self.classes && top.len() == self.top_len);
+        self.probabilities.extend_from_slice(probabilities);
+        self.top.extend_from_slice(top);
+        self.probabilities.len() / self.classes.max(1) - 1
+    }
+}
+
 /// Why a model-driven source predicted what it did on the bar an order was placed.
 ///
-/// Classes and features are indices into [`ModelNames`]; the accessors name them. Serialised,
-/// it is `{"model_id", "class", "probabilities": [[class, p]...], "top": [[feature, c]...]}`.
-#[derive(Debug, Clone, PartialEq)]
+/// Classes and features are indices into [`ModelNames`], values a row of an
+/// [`AttributionValues`] batch; the accessors name and read them. Serialised, it is
+/// `{"model_id", "class", "probabilities": [[class, p]...], "top": [[feature, c]...]}`.
+#[derive(Debug, Clone)]
 pub struct Attribution {
     /// The names of the model explained.
     pub names: Arc<ModelNames>,
     /// The class whose probability is explained (the order's direction, e.g. `up` for a buy).
     pub class: usize,
-    /// Every class's predicted probability, in the order of `names.classes`.
-    pub probabilities: Vec<f64>,
-    /// The features that moved the explained probability most, largest |contribution| first:
-    /// (input index, contribution in probability points).
-    pub top: Vec<(usize, f64)>,
+    values: Arc<AttributionValues>,
+    row: usize,
 }
 
 impl Attribution {
+    /// The attribution in `row` of `values`.
+    pub fn new(
+        names: Arc<ModelNames>,
+        class: usize,
+        values: Arc<AttributionValues>,
+        row: usize,
+    ) -> Self {
+        Self {
+            names,
+            class,
+            values,
+            row,
+        }
+    }
+
     /// Returns the model's id.
     pub fn model_id(&self) -> &str {
         &self.names.model_id
@@ -57,12 +106,32 @@ impl Attribution {
 
     /// Returns each class's name and predicted probability.
     pub fn probabilities(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
-        (self.names.classes.iter().map(String::as_str)).zip(self.probabilities.iter().copied())
+        let n = self.values.classes;
+        let values = &self.values.probabilities[self.row * n..(self.row + 1) * n];
+        (self.names.classes.iter().map(String::as_str)).zip(values.iter().copied())
     }
 
     /// Returns the top features' names and contributions, largest |contribution| first.
     pub fn top(&self) -> impl Iterator<Item = (&str, f64)> + '_ {
-        (self.top.iter()).map(|&(j, c)| (self.names.features.get(j).map_or("?", String::as_str), c))
+        let n = self.values.top_len;
+        (self.values.top[self.row * n..(self.row + 1) * n].iter())
+            .map(|&(j, c)| (self.names.features.get(j).map_or("?", String::as_str), c))
+    }
+
+    /// Returns how many top features are listed.
+    pub fn top_len(&self) -> usize {
+        self.values.top_len
+    }
+}
+
+/// Equal when they explain the same class of the same model with the same values, whichever
+/// batch holds them.
+impl PartialEq for Attribution {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+            && self.class == other.class
+            && self.probabilities().eq(other.probabilities())
+            && self.top().eq(other.top())
     }
 }
 

@@ -48,7 +48,9 @@ pub use engine::{
     run_tick_backtest_with,
 };
 pub use error::{Error, Result};
-pub use features::{Attribution, FeatureSource, InputDrift, ModelNames, OrderAttribution};
+pub use features::{
+    Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
+};
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

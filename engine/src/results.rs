@@ -418,7 +418,7 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
             .map(|(c, _)| c)
             .collect()
     });
-    let top = a.iter().map(|x| x.attribution.top.len()).max().unwrap_or(0);
+    let top = a.iter().map(|x| x.attribution.top_len()).max().unwrap_or(0);
     let instrument = |x: &crate::features::OrderAttribution| {
         (outcome.instruments.get(x.instrument.get()))
             .map_or_else(|| "?".into(), ToString::to_string)

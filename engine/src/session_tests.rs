@@ -216,15 +216,20 @@ impl crate::FeatureSource for Explains {
             order,
             ts,
             instrument,
-            attribution: crate::Attribution {
-                names: std::sync::Arc::new(crate::ModelNames {
+            attribution: {
+                let mut values = crate::AttributionValues::new(2, 1);
+                let row = values.push(&[0.2, 0.8], &[(0, 0.3)]);
+                let names = std::sync::Arc::new(crate::ModelNames {
                     model_id: "m1".into(),
                     classes: vec!["down".into(), "up".into()],
                     features: vec!["x".into()],
-                }),
-                class: usize::from(side == Side::Buy),
-                probabilities: vec![0.2, 0.8],
-                top: vec![(0, 0.3)],
+                });
+                crate::Attribution::new(
+                    names,
+                    usize::from(side == Side::Buy),
+                    std::sync::Arc::new(values),
+                    row,
+                )
             },
         });
     }

@@ -14,7 +14,10 @@
 use crate::explain::{DriftProfile, TOP_K, occlude_into, psi, top_features_into};
 use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use crate::ml::{LoadedModel, MlError, Windows};
-use engine::{Attribution, FeatureSource, InputDrift, ModelNames, OrderAttribution, OrderId};
+use engine::{
+    Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
+    OrderId,
+};
 use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side, Timestamp};
 use std::sync::Arc;
 
@@ -845,20 +848,29 @@ impl ModelFeatures {
                 features: net.metadata.feature_columns.clone(),
             });
             let features = names.features.len().max(1);
+            let top_len = TOP_K.min(names.features.len());
+            let mut values = AttributionValues::new(n_classes, top_len);
             let mut top = [0usize; TOP_K];
+            let mut ranked = [(0, 0.0); TOP_K];
+            // Row r of the batch's values is members[r]'s.
             for (&k, c) in members.iter().zip(contributions.chunks_exact(features)) {
+                top_features_into(c, &mut top[..top_len]);
+                for (slot, &j) in ranked.iter_mut().zip(&top[..top_len]) {
+                    *slot = (j, f64::from(c[j]));
+                }
+                values.push(
+                    &probabilities[k * n_classes..(k + 1) * n_classes],
+                    &ranked[..top_len],
+                );
+            }
+            let values = Arc::new(values);
+            for (row, &k) in members.iter().enumerate() {
                 let p = &pending[k];
-                let n = top_features_into(c, &mut top);
                 out.push(OrderAttribution {
                     order: p.order,
                     ts: p.ts,
                     instrument: p.instrument,
-                    attribution: Attribution {
-                        names: names.clone(),
-                        class: p.class,
-                        probabilities: probabilities[k * n_classes..(k + 1) * n_classes].to_vec(),
-                        top: (top[..n].iter()).map(|&j| (j, f64::from(c[j]))).collect(),
-                    },
+                    attribution: Attribution::new(names.clone(), p.class, values.clone(), row),
                 });
             }
         }
