@@ -12,13 +12,13 @@
 #[path = "../tests/venue.rs"]
 mod venue;
 
-use engine::live::{
-    Credentials, LiveRouter, LiveRouterConfig, Policy, Secret, Venue, VenueConfig, VenueEvent,
-    reconcile,
-};
 use engine::{
     Ctx, Engine, EngineEvent, EngineSpec, Intents, OrderRequest, OrderRouter, Size, Strategy,
     StrategyError,
+};
+use live::venue::{
+    Credentials, LiveRouter, LiveRouterConfig, Policy, Secret, Venue, VenueConfig, VenueEvent,
+    reconcile,
 };
 use market_data::{
     InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Price, Qty, Side, Timestamp, Trade,

@@ -405,8 +405,8 @@ fn hourly_bars(name: &str, n: i64) -> (std::path::PathBuf, Vec<Bar>) {
 
 #[test]
 fn the_feed_client_reconnects_through_faults_and_reports_the_lost_message_as_a_gap() {
+    use live::feed::{Feed, FeedConfig, FeedItem, Format, Notice};
     use market_data::MarketKind;
-    use market_data::feed::live::{Feed, FeedConfig, FeedItem, Format, Notice};
     let (path, bars) = hourly_bars("feed-client", 20);
     let flags = ["--fault-drop-at", "5", "--fault-stall-at", "10"];
     let server = Server::start(&[&[path.to_str().unwrap(), "--port", "0"], &flags[..]].concat());

@@ -7,15 +7,15 @@
 
 use crate::support::{repo, scratch, stderr};
 use crate::venue::{KEY, MockVenue, SECRET};
-use engine::live::{
-    Credentials, LiveRouter, LiveRouterConfig, Policy, Secret, Venue, VenueConfig, VenueEvent,
-    VenueUpdate, reconcile,
-};
-use engine::session::Session;
 use engine::{
     BrokerConfig, Ctx, Engine, EngineEvent, EngineSpec, ExecKind, ExecReport, Intents,
     OrderRequest, OrderRouter, OrderStatus, RejectReason, Size, Strategy, StrategyError,
     run_tick_backtest,
+};
+use live::session::Session;
+use live::venue::{
+    Credentials, LiveRouter, LiveRouterConfig, Policy, Secret, Venue, VenueConfig, VenueEvent,
+    VenueUpdate, reconcile,
 };
 use market_data::{
     InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Price, Qty, Side, Timestamp, Trade,
@@ -649,7 +649,7 @@ fn the_live_limits_never_block_closing_a_position() {
 fn flattening_trades_the_venue_back_to_the_engine_and_cancels_foreign_orders() {
     let router = router("fl");
     let portfolio = engine::Portfolio::new(10_000.0, 1);
-    let order = |client_id: &str| engine::live::VenueOrder {
+    let order = |client_id: &str| live::venue::VenueOrder {
         symbol: "BTCUSDT".into(),
         client_order_id: client_id.into(),
         side: "BUY".into(),
@@ -658,8 +658,8 @@ fn flattening_trades_the_venue_back_to_the_engine_and_cancels_foreign_orders() {
         executed_qty: 0.0,
         cummulative_quote_qty: 0.0,
     };
-    let snapshot = engine::live::Snapshot {
-        balances: vec![engine::live::Balance {
+    let snapshot = live::venue::Snapshot {
+        balances: vec![live::venue::Balance {
             asset: "BTC".into(),
             free: 0.25,
             locked: 0.0,
@@ -676,8 +676,8 @@ fn flattening_trades_the_venue_back_to_the_engine_and_cancels_foreign_orders() {
     );
     assert!(found.updates.is_empty(), "{:?}", found.updates);
     let [
-        engine::live::Command::Cancel { client_id, .. },
-        engine::live::Command::Place(sell),
+        live::venue::Command::Cancel { client_id, .. },
+        live::venue::Command::Place(sell),
     ] = found.commands.as_slice()
     else {
         panic!("{:?}", found.commands)

@@ -236,3 +236,94 @@ fn a_killed_session_resumes_from_its_journal() {
 fn text_or_empty(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
+
+/// The pids of the processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            // Field 4 of /proc/<p>/stat, after the parenthesised command name, is the parent.
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// Sends SIGTERM to `child` and waits (at most 30 s) for it to exit; returns its status.
+fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} still runs 30 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigterm_stops_paper_and_the_feed_server_each_one_process_and_paper_writes_results() {
+    let dir = scratch("paper-sigterm");
+    // About 50 bars a second, so the session is mid-run when it is stopped.
+    let (mut server, port) = replay(&["--speed", "4320000"]);
+    let config = config(&dir, port, 30.0);
+    let out = dir.join("out");
+    let mut session = Command::new(env!("CARGO_BIN_EXE_quant"))
+        .args(["paper", s(&config), "--out", s(&out)])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let journal = dir.join("journal");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while text_or_empty(&journal).lines().count() < 50 {
+        assert!(Instant::now() < deadline, "the session journaled nothing");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for pid in [session.id(), server.0.id()] {
+        assert_eq!(
+            children_of(pid),
+            Vec::<u32>::new(),
+            "pid {pid} has children"
+        );
+    }
+
+    let status = terminate(&mut session);
+    let mut stderr_text = String::new();
+    std::io::Read::read_to_string(session.stderr.as_mut().unwrap(), &mut stderr_text).unwrap();
+    assert!(
+        status.success(),
+        "paper after SIGTERM: {status}: {stderr_text}"
+    );
+    assert!(stderr_text.contains("SIGTERM"), "{stderr_text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&text(&out.join("summary.json"))).unwrap();
+    assert!(summary["final_equity"].as_f64().unwrap() > 0.0);
+    assert!(out.join("equity.csv").exists() && out.join("report.html").exists());
+    let steps = text(&out.join("equity.csv")).lines().count() - 1;
+    assert!(
+        steps > 0 && steps < GOOG_BARS,
+        "{steps} steps: stopped mid-run"
+    );
+
+    let status = terminate(&mut server.0);
+    assert!(status.success(), "feed replay after SIGTERM: {status}");
+}

@@ -4,8 +4,8 @@
 //! test says, and misbehaves on request: rejects, lost requests, late acknowledgements and
 //! dropped connections.
 
-use engine::live::{Secret, sign, signed_payload};
 use futures_util::{SinkExt, StreamExt};
+use live::venue::{Secret, sign, signed_payload};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

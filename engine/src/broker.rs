@@ -79,7 +79,7 @@ pub struct OrderRecord {
 
 impl OrderRecord {
     /// Returns the record of an order just submitted: working, nothing filled.
-    pub(crate) fn working(id: OrderId, request: OrderRequest, created: Timestamp) -> Self {
+    pub fn working(id: OrderId, request: OrderRequest, created: Timestamp) -> Self {
         Self {
             id,
             request,
@@ -201,7 +201,7 @@ impl SimBroker {
     }
 
     /// Checks what can be checked before a price is known.
-    pub(crate) fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
+    pub fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
         if request.instrument.get() >= self.working.len() {
             return Some(RejectReason::UnknownInstrument);
         }
@@ -539,7 +539,10 @@ impl SimBroker {
 
     /// Returns the units an `Auto` order gets at `price` with `scale` of the sizing budget,
     /// within cash and risk limits.
-    pub(crate) fn auto_size(
+    ///
+    /// # Errors
+    /// Why no unit can be bought or sold.
+    pub fn auto_size(
         &self,
         instrument: InstrumentIdx,
         side: Side,
@@ -606,8 +609,11 @@ impl SimBroker {
     }
 
     /// Checks cash, shorting and risk limits for one fill.
+    ///
+    /// # Errors
+    /// Why the fill may not happen.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn check_risk(
+    pub fn check_risk(
         &self,
         side: Side,
         held: f64,

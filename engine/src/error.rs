@@ -2,7 +2,6 @@
 
 use crate::strategy::StrategyError;
 use market_data::{InstrumentIdx, Timestamp};
-use std::path::PathBuf;
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,32 +86,5 @@ pub enum Error {
         index: usize,
         /// Its timestamp.
         ts: Timestamp,
-    },
-    /// Writing a result file failed.
-    #[error("cannot write {}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Writing a Parquet file failed.
-    #[error("cannot write {}", path.display())]
-    Parquet {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-    /// Building an Arrow batch failed.
-    #[error("cannot build the {table} table")]
-    Arrow {
-        /// Which table.
-        table: String,
-        /// Why.
-        #[source]
-        source: arrow::error::ArrowError,
     },
 }

@@ -1,8 +1,14 @@
 //! The engine: the event loop, orders, the simulated broker, the portfolio ledger, pre-trade risk,
-//! results and metrics.
+//! the summary of a run and its metrics.
 //!
 //! It is synchronous and deterministic: time comes only from the events it is fed, so the same
 //! inputs give bit-identical outputs on any machine and thread count.
+//!
+//! Owns: the `Strategy` trait and its context, orders, the `OrderRouter` trait and the simulated
+//! broker, portfolio and ledger, risk and sizing, the event loop, sleeves, results as data.
+//! Never depends on: tokio or any I/O runtime, candle, HTML, files, or the wall clock.
+
+#![forbid(unsafe_code)]
 
 mod broker;
 mod config;
@@ -12,13 +18,10 @@ mod features;
 mod order;
 mod outcome;
 mod portfolio;
-mod results;
 mod router;
-pub mod session;
-#[cfg(test)]
-mod session_tests;
 mod sleeves;
 mod strategy;
+mod summary;
 mod touch;
 mod volatility;
 
@@ -33,13 +36,7 @@ mod tick_property_tests;
 #[cfg(test)]
 mod tick_tests;
 
-pub mod analysis;
-pub mod journal;
-#[cfg(feature = "live")]
-pub mod live;
 pub mod metrics;
-pub mod report;
-pub mod table;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
@@ -54,11 +51,11 @@ pub use features::{
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
-pub use results::{InstrumentSummary, Summary, write_results};
 pub use router::{NoUpdate, OrderRouter};
 pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};
 pub use strategy::{
     Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, ShortText, Strategy,
     StrategyError,
 };
+pub use summary::{InstrumentSummary, Summary};
 pub use volatility::RollingVolatility;

@@ -3,6 +3,8 @@
 //! This crate knows nothing of orders or portfolios. It turns files and generators into validated,
 //! time-ordered series that the engine replays, and it is the only place that parses timestamps.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod event;
 mod instrument;

@@ -1,13 +1,13 @@
 //! Built-in strategies, the indicators they are made of, and the registry that maps a config's
 //! strategy name to an implementation.
 
+#![forbid(unsafe_code)]
+
 pub mod bollinger_reversion;
 pub mod buy_and_hold;
-pub mod explain;
-pub mod features;
-pub mod indicators;
-pub mod ml;
 pub mod ml_trend;
+#[cfg(test)]
+mod pipeline_tests;
 mod registry;
 pub mod sma_crossover;
 

@@ -6,8 +6,6 @@
 
 use crate::bollinger_reversion::{BollingerParams, BollingerReversion};
 use crate::buy_and_hold::BuyAndHold;
-use crate::features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
-use crate::ml::MlError;
 use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
@@ -15,9 +13,11 @@ use engine::{
     BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_merged,
     run_backtest_with, run_tick_backtest_with,
 };
+use features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
 use market_data::merge::StepMerger;
 use market_data::resample::BarRule;
 use market_data::{BarSeries, InstrumentId, MarketEvent};
+use models::MlError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

@@ -8,8 +8,6 @@
 
 pub mod binance;
 pub mod coinbase;
-#[cfg(feature = "live")]
-pub mod live;
 
 use crate::{Bar, Quote, Timestamp, Trade};
 use std::fmt;

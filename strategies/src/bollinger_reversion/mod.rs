@@ -4,11 +4,11 @@
 //! It exercises the order types the crossover does not: limits (entry and exit), a stop (the
 //! bracket's stop-loss), one-cancels-other, and cancel-and-replace as the bands move.
 
-use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
 use crate::sma_crossover::column;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
 };
+use features::{FeatureConfig, FeatureError, PipelineSpec};
 use market_data::{Price, Side};
 use serde::{Deserialize, Serialize};
 

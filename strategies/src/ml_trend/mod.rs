@@ -15,12 +15,12 @@
 
 pub mod stage;
 
-use crate::explain::{DriftProfile, Explanation};
-use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
-use crate::ml::{LoadedModel, MlError, load_saved_columns};
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
+use features::{FeatureConfig, FeatureError, PipelineSpec};
 use market_data::Side;
+use models::explain::{DriftProfile, Explanation};
+use models::{LoadedModel, MlError, load_saved_columns};
 use serde::{Deserialize, Serialize};
 use stage::ModelInput;
 use std::path::Path;
@@ -174,7 +174,7 @@ impl ModelSet {
             }
             by_instrument.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        let has_pooled = dir.join(crate::ml::METADATA_FILE).exists() || by_instrument.is_empty();
+        let has_pooled = dir.join(models::METADATA_FILE).exists() || by_instrument.is_empty();
         let pooled = if has_pooled {
             Some(load_one(dir)?)
         } else {
@@ -267,9 +267,9 @@ impl MlTrend {
                 find(format!("{prefix}_{}", classes[2]))?,
             ])
         };
-        let trend = three(TREND_PREFIX, crate::ml::labels::TREND_CLASSES)?;
+        let trend = three(TREND_PREFIX, models::labels::TREND_CLASSES)?;
         let risk = match params.risk_model {
-            Some(_) => Some(three(RISK_PREFIX, crate::ml::labels::VOL_CLASSES)?),
+            Some(_) => Some(three(RISK_PREFIX, models::labels::VOL_CLASSES)?),
             None => None,
         };
         Ok(Self {

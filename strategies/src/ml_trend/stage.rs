@@ -11,14 +11,14 @@
 //!   loop; the loop then replays the rows. Each window ends at its decision bar, so the
 //!   prediction at t still reads only bars up to t (tested by changing future bars).
 
-use crate::explain::{DriftProfile, TOP_K, occlude_into, psi, top_features_into};
-use crate::features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
-use crate::ml::{LoadedModel, MlError, Windows};
 use engine::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
     OrderId,
 };
+use features::{FeatureFrame, PipelineRunner, PipelineSpec, compute_batch};
 use market_data::{Bar, BarSeries, InstrumentId, InstrumentIdx, Side, Timestamp};
+use models::explain::{DriftProfile, TOP_K, occlude_into, psi, top_features_into};
+use models::{LoadedModel, MlError, Windows};
 use std::sync::Arc;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -299,7 +299,7 @@ const EXPLAIN_CHUNK: usize = 512;
 const DRIFT_EDGES: usize = 9;
 
 /// One model's drift bin counts, bumped with every bar: a branchless lookup (how many edges lie
-/// below the value, the same bin as [`crate::explain::FeatureBins::bin`]) into flat counters.
+/// below the value, the same bin as [`models::explain::FeatureBins::bin`]) into flat counters.
 #[derive(Debug, Clone)]
 struct DriftCounter {
     /// Per input: its edges padded with +inf, which no finite value passes; `None` when a
@@ -720,7 +720,7 @@ impl FeatureSource for ModelFeatures {
     }
 
     /// Keeps the first model's window and prediction for the order; they are explained (by
-    /// occlusion, see [`crate::explain`]) in one batch when the engine asks for attributions.
+    /// occlusion, see [`models::explain`]) in one batch when the engine asks for attributions.
     /// The class explained is the order's direction: `up` for a buy, `down` for a sell (else
     /// the most likely class).
     fn explain(&mut self, order: OrderId, instrument: InstrumentIdx, side: Side, ts: Timestamp) {
@@ -739,7 +739,7 @@ impl FeatureSource for ModelFeatures {
         let classes = &net.metadata.classes;
         let wanted = if side == Side::Buy { "up" } else { "down" };
         let class = (classes.iter().position(|c| c == wanted)).unwrap_or_else(|| {
-            crate::ml::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
+            models::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
         });
         let n_classes = input.classes();
         if let Some(window) = self.note_window(i) {

@@ -2,14 +2,14 @@
 //! depends on no bar after t.
 
 use super::stage::{ModelFeatures, ModelInput};
-use crate::features::{FeatureConfig, PipelineSpec};
-use crate::ml::{
+use engine::FeatureSource;
+use features::{FeatureConfig, PipelineSpec};
+use market_data::synthetic::{SyntheticSpec, generate};
+use market_data::{BarSeries, InstrumentIdx};
+use models::{
     LoadedModel, ModelConfig, ModelKind, ModelMetadata, Standardizer, Target, TrainingConfig,
     TrendModel,
 };
-use engine::FeatureSource;
-use market_data::synthetic::{SyntheticSpec, generate};
-use market_data::{BarSeries, InstrumentIdx};
 use std::sync::Arc;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -274,12 +274,12 @@ fn streaming_and_precomputed_count_drift_alike() -> TestResult {
     let spec = Arc::new(PipelineSpec::new(&pipeline())?);
     let ids: Vec<_> = data.iter().map(|s| s.instrument.clone()).collect();
     // The profile of the first instrument's first 150 bars.
-    let frame = crate::features::compute_batch(&spec, &data[..1])?.remove(0);
+    let frame = features::compute_batch(&spec, &data[..1])?.remove(0);
     let values: Vec<f64> = (0..150)
         .flat_map(|t| frame.columns.iter().map(move |c| c[t]))
         .collect();
     let names = spec.columns().to_vec();
-    let profile = Arc::new(crate::explain::DriftProfile::fit(
+    let profile = Arc::new(models::explain::DriftProfile::fit(
         &names,
         &[(&values, 0..150)],
     ));

@@ -4,9 +4,9 @@
 //! while either average is warming up. On a cross up while flat: a market buy sized by the
 //! config's sizing; on a cross down while long: a market sell of the whole position.
 
-use crate::features::{FeatureConfig, FeatureError, PipelineSpec};
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
+use features::{FeatureConfig, FeatureError, PipelineSpec};
 use market_data::Side;
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,252 @@
+//! The summary of a run: its headline metrics, overall and per instrument (`summary.json`).
+
+use crate::metrics::{RelativeMetrics, ReturnMetrics, infer_periods_per_year, payoff_ratio};
+use crate::outcome::BacktestOutcome;
+use serde::Serialize;
+
+/// Figures of one instrument within a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InstrumentSummary {
+    /// The instrument's name.
+    pub instrument: String,
+    /// Bars processed.
+    pub bars: usize,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Realized P&L minus fees of closed trades, plus the open trade at its mark.
+    pub pnl: f64,
+    /// Commission paid.
+    pub fees: f64,
+    /// Units held at the end.
+    pub final_qty: f64,
+    /// The last price seen.
+    pub last_price: f64,
+}
+
+/// The headline figures of a run; `summary.json` holds these plus the config it ran.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    /// Starting cash.
+    pub initial_cash: f64,
+    /// Equity after the last step.
+    pub final_equity: f64,
+    /// final / initial - 1.
+    pub total_return: f64,
+    /// Compound annual growth rate over the periods of the curve.
+    pub cagr: f64,
+    /// Standard deviation of per-period returns, annualised.
+    pub annual_volatility: f64,
+    /// Annualised Sharpe ratio, risk-free 0.
+    pub sharpe: f64,
+    /// Annualised Sortino ratio, downside below 0 over all periods.
+    pub sortino: f64,
+    /// Worst peak-to-trough fall of equity (negative fraction).
+    pub max_drawdown: f64,
+    /// Longest stretch from a peak to its recovery, in periods.
+    pub max_drawdown_duration: usize,
+    /// CAGR over |max drawdown|.
+    pub calmar: f64,
+    /// 5th percentile of per-period returns.
+    pub var_95: f64,
+    /// Mean of the worst 5% of per-period returns.
+    pub cvar_95: f64,
+    /// Skewness of per-period returns (biased, scipy's default).
+    pub skew: f64,
+    /// Excess (Fisher) kurtosis of per-period returns (biased, scipy's default).
+    pub kurtosis: f64,
+    /// Sum of gains over sum of losses of per-period returns (threshold 0).
+    pub omega: f64,
+    /// |95th percentile| over |5th percentile| of per-period returns.
+    pub tail_ratio: f64,
+    /// R² of a linear fit to cumulative log returns.
+    pub stability: f64,
+    /// Closed round trips.
+    pub trades: usize,
+    /// Round trips still open at the end.
+    pub open_trades: usize,
+    /// Share of closed trades with positive P&L.
+    pub win_rate: f64,
+    /// Gross profit over gross loss of closed trades.
+    pub profit_factor: f64,
+    /// Mean P&L per closed trade.
+    pub expectancy: f64,
+    /// Mean winning P&L over |mean losing P&L| of closed trades.
+    pub payoff_ratio: f64,
+    /// Mean time from entry to exit of closed trades, in nanoseconds.
+    pub avg_holding_time_ns: f64,
+    /// Commission paid.
+    pub fees: f64,
+    /// Share of periods in which a position was held at any time.
+    pub exposure: f64,
+    /// Traded notional over mean equity.
+    pub turnover: f64,
+    /// Annualised alpha against the benchmark (set by [`Summary::with_benchmark`]).
+    pub alpha: f64,
+    /// Beta against the benchmark (set by [`Summary::with_benchmark`]).
+    pub beta: f64,
+    /// Information ratio against the benchmark (set by [`Summary::with_benchmark`]).
+    pub information_ratio: f64,
+    /// Annualised tracking error against the benchmark (set by [`Summary::with_benchmark`]).
+    pub tracking_error: f64,
+    /// The annualisation used.
+    pub periods_per_year: f64,
+    /// Number of periods (time steps) in the equity curve.
+    pub periods: usize,
+    /// When the drawdown kill switch fired, if it did.
+    pub halted_at: Option<String>,
+    /// Figures per instrument.
+    pub instruments: Vec<InstrumentSummary>,
+}
+
+impl Summary {
+    /// Computes the summary of a run; `periods_per_year` overrides the one inferred from the
+    /// spacing of the timestamps.
+    ///
+    /// Figures against a benchmark are `NaN` (null in `summary.json`) until
+    /// [`Summary::with_benchmark`] sets them.
+    pub fn new(outcome: &BacktestOutcome, periods_per_year: Option<f64>) -> Self {
+        let curve = &outcome.curve;
+        let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
+        let ppy = periods_per_year.unwrap_or_else(|| infer_periods_per_year(&stamps));
+        let m = ReturnMetrics::from_equity(&curve.equity, ppy);
+        let trades = &outcome.trades;
+        let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
+        let gross_profit: f64 = wins.iter().sum();
+        let gross_loss: f64 = -trades
+            .iter()
+            .map(|t| t.pnl)
+            .filter(|p| *p < 0.0)
+            .sum::<f64>();
+        let n = trades.len() as f64;
+        let mean_equity = curve.equity.iter().sum::<f64>() / curve.len().max(1) as f64;
+        let instruments = outcome
+            .instruments
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let closed = trades.iter().filter(|t| t.instrument.get() == i);
+                let open = outcome
+                    .open_trades
+                    .iter()
+                    .filter(|t| t.instrument.get() == i);
+                let pos = &outcome.positions[i];
+                InstrumentSummary {
+                    instrument: id.to_string(),
+                    bars: outcome.bars_per_instrument[i],
+                    trades: closed.clone().count(),
+                    pnl: closed.chain(open).map(|t| t.pnl).sum(),
+                    fees: pos.fees,
+                    final_qty: pos.qty,
+                    last_price: pos.mark,
+                }
+            })
+            .collect();
+        Self {
+            initial_cash: outcome.initial_cash,
+            final_equity: outcome.final_equity(),
+            total_return: outcome.final_equity() / outcome.initial_cash - 1.0,
+            cagr: m.cagr,
+            annual_volatility: m.annual_volatility,
+            sharpe: m.sharpe,
+            sortino: m.sortino,
+            max_drawdown: m.max_drawdown,
+            max_drawdown_duration: m.max_drawdown_duration,
+            calmar: m.calmar,
+            var_95: m.var_95,
+            cvar_95: m.cvar_95,
+            skew: m.skew,
+            kurtosis: m.kurtosis,
+            omega: m.omega,
+            tail_ratio: m.tail_ratio,
+            stability: m.stability,
+            trades: trades.len(),
+            open_trades: outcome.open_trades.len(),
+            win_rate: if trades.is_empty() {
+                f64::NAN
+            } else {
+                wins.len() as f64 / n
+            },
+            profit_factor: if gross_loss > 0.0 {
+                gross_profit / gross_loss
+            } else {
+                f64::NAN
+            },
+            expectancy: if trades.is_empty() {
+                f64::NAN
+            } else {
+                trades.iter().map(|t| t.pnl).sum::<f64>() / n
+            },
+            payoff_ratio: payoff_ratio(&trades.iter().map(|t| t.pnl).collect::<Vec<_>>()),
+            avg_holding_time_ns: if trades.is_empty() {
+                f64::NAN
+            } else {
+                // Summed as f64: nanosecond spans of many long trades could overflow an i64.
+                trades
+                    .iter()
+                    .map(|t| (t.exit_time.0 - t.entry_time.0) as f64)
+                    .sum::<f64>()
+                    / n
+            },
+            fees: outcome.fees,
+            exposure: outcome.exposed_steps as f64 / curve.len().max(1) as f64,
+            turnover: outcome.traded_notional / mean_equity,
+            alpha: f64::NAN,
+            beta: f64::NAN,
+            information_ratio: f64::NAN,
+            tracking_error: f64::NAN,
+            periods_per_year: ppy,
+            periods: curve.len(),
+            halted_at: outcome.halted_at.map(|t| t.to_string()),
+            instruments,
+        }
+    }
+
+    /// Returns the summary with its figures against `benchmark`: the benchmark's equity on the
+    /// run's steps (e.g. the report's buy and hold), so `summary.json` carries the
+    /// same alpha, beta, information ratio and tracking error as the report.
+    pub fn with_benchmark(mut self, outcome: &BacktestOutcome, benchmark: &[f64]) -> Self {
+        let m =
+            RelativeMetrics::from_equity(&outcome.curve.equity, benchmark, self.periods_per_year);
+        self.alpha = m.alpha;
+        self.beta = m.beta;
+        self.information_ratio = m.information_ratio;
+        self.tracking_error = m.tracking_error;
+        self
+    }
+
+    /// Returns the rows of the console and report summary: label and formatted value.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let pct = |x: f64| {
+            if x.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{:.2}%", x * 100.0)
+            }
+        };
+        let num = |x: f64| {
+            if x.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{x:.3}")
+            }
+        };
+        vec![
+            ("Final equity", format!("{:.2}", self.final_equity)),
+            ("Total return", pct(self.total_return)),
+            ("CAGR", pct(self.cagr)),
+            ("Annual volatility", pct(self.annual_volatility)),
+            ("Sharpe", num(self.sharpe)),
+            ("Sortino", num(self.sortino)),
+            ("Max drawdown", pct(self.max_drawdown)),
+            ("Calmar", num(self.calmar)),
+            (
+                "Trades",
+                format!("{} closed, {} open", self.trades, self.open_trades),
+            ),
+            ("Win rate", pct(self.win_rate)),
+            ("Profit factor", num(self.profit_factor)),
+            ("Fees", format!("{:.2}", self.fees)),
+            ("Exposure", pct(self.exposure)),
+        ]
+    }
+}

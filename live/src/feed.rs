@@ -1,0 +1,648 @@
+//! A websocket feed client: connects, subscribes, decodes, checks for gaps and duplicates, and
+//! hands events to the engine thread over a bounded channel; reconnects with exponential
+//! backoff and jitter when the connection drops or falls silent.
+//!
+//! The client runs a single-threaded tokio runtime on its own thread, so the engine thread runs
+//! the same synchronous loop as in backtests. When the engine falls behind and the channel is
+//! full, the client waits for it (no event is dropped: the socket's buffers absorb the burst)
+//! and counts each wait. Malformed messages are reported with their raw text and skipped.
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use futures_util::{SinkExt, StreamExt};
+use market_data::feed::{FeedEvent, binance, coinbase};
+use market_data::synthetic::parse_interval;
+use market_data::{InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The message format a feed speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Binance combined streams: `<url>/stream?streams=btcusdt@trade/ethusdt@kline_1m`.
+    Binance,
+    /// Coinbase Advanced Trade: streams written `<channel>:<product>` (`market_trades:BTC-USD`).
+    Coinbase,
+}
+
+/// How to connect and when to give up on a connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedConfig {
+    /// The message format.
+    pub format: Format,
+    /// `ws://` or `wss://` base URL.
+    pub url: String,
+    /// The streams to subscribe to.
+    pub streams: Vec<String>,
+    /// A connection silent for this long is dropped and reopened.
+    pub stale_after: Duration,
+    /// The first wait before reconnecting; it doubles on each failure...
+    pub reconnect_initial: Duration,
+    /// ...up to this bound.
+    pub reconnect_max: Duration,
+    /// Events the channel to the engine holds.
+    pub capacity: usize,
+}
+
+/// Something the feed reports besides market events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// Connected (and subscribed).
+    Connected {
+        /// The URL.
+        url: String,
+    },
+    /// The connection ended.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// Reconnecting after a wait.
+    Reconnecting {
+        /// The wait.
+        after: Duration,
+    },
+    /// Messages are missing: sequence numbers or bar times jumped.
+    Gap {
+        /// The instrument, or `*` for a connection-wide sequence.
+        instrument: String,
+        /// What is missing.
+        detail: String,
+    },
+    /// A message repeated or went back in time; it was skipped.
+    Duplicate {
+        /// The instrument.
+        instrument: String,
+        /// What repeated.
+        detail: String,
+    },
+    /// A message could not be decoded; it was skipped.
+    Malformed {
+        /// The message as received.
+        raw: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// What the feed hands the engine thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeedItem {
+    /// A market event, and when its message arrived.
+    Event(MarketEvent, Instant),
+    /// A notice to log.
+    Notice(Notice),
+    /// The feed stopped (asked to, or the engine went away).
+    Stopped,
+}
+
+/// Counters of a feed's life, readable from any thread.
+#[derive(Debug, Default)]
+pub struct FeedCounters {
+    /// Messages received.
+    pub messages: AtomicU64,
+    /// Events handed to the engine.
+    pub events: AtomicU64,
+    /// Malformed messages skipped.
+    pub malformed: AtomicU64,
+    /// Gaps detected.
+    pub gaps: AtomicU64,
+    /// Duplicates or out-of-order messages skipped.
+    pub duplicates: AtomicU64,
+    /// Reconnections.
+    pub reconnects: AtomicU64,
+    /// Times the engine's channel was full and the feed waited.
+    pub engine_behind: AtomicU64,
+    /// When the last message arrived, in ns since the epoch (0: never).
+    pub last_message_ns: AtomicU64,
+}
+
+/// A running feed.
+#[derive(Debug)]
+pub struct Feed {
+    /// Events and notices, in arrival order.
+    pub items: Receiver<FeedItem>,
+    /// Live counters.
+    pub counters: Arc<FeedCounters>,
+    /// The instruments, by index, from the streams.
+    pub instruments: Vec<InstrumentId>,
+    stop: Arc<(AtomicBool, Notify)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Returns the instruments the streams name, in order of first mention: Binance symbols
+/// upper-cased (`eurusd@kline_1h` -> `EURUSD`), Coinbase products as written.
+pub fn instruments_of(format: Format, streams: &[String]) -> Vec<InstrumentId> {
+    let mut names: Vec<InstrumentId> = Vec::new();
+    for stream in streams {
+        let name = match format {
+            Format::Binance => stream.split('@').next().unwrap_or(stream).to_uppercase(),
+            Format::Coinbase => stream
+                .split_once(':')
+                .map_or(stream.as_str(), |s| s.1)
+                .to_owned(),
+        };
+        if !names.iter().any(|n| n.as_str() == name) {
+            names.push(InstrumentId::new(name));
+        }
+    }
+    names
+}
+
+impl Feed {
+    /// Waits up to `timeout` for the next item, spinning for the first `spin` before parking
+    /// the thread: waking a parked thread costs tens of microseconds, more than the engine takes
+    /// to act on an event, so a live engine polls briefly first.
+    ///
+    /// # Errors
+    /// Timeout, or the feed thread is gone.
+    pub fn next(
+        &self,
+        spin: Duration,
+        timeout: Duration,
+    ) -> Result<FeedItem, crossbeam_channel::RecvTimeoutError> {
+        let start = Instant::now();
+        loop {
+            match self.items.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(crossbeam_channel::RecvTimeoutError::Disconnected);
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) if start.elapsed() < spin => {
+                    std::hint::spin_loop();
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => {
+                    return self.items.recv_timeout(timeout.saturating_sub(spin));
+                }
+            }
+        }
+    }
+
+    /// Starts the feed on its own thread.
+    pub fn start(config: FeedConfig) -> Self {
+        let (tx, items) = bounded(config.capacity.max(1));
+        let counters = Arc::new(FeedCounters::default());
+        let stop = Arc::new((AtomicBool::new(false), Notify::new()));
+        let instruments = instruments_of(config.format, &config.streams);
+        let thread = {
+            let (counters, stop, instruments) =
+                (counters.clone(), stop.clone(), instruments.clone());
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match runtime {
+                    Ok(rt) => rt.block_on(run(config, instruments, &tx, &counters, &stop)),
+                    Err(e) => {
+                        let _ = tx.send(FeedItem::Notice(Notice::Disconnected {
+                            reason: format!("cannot start the feed runtime: {e}"),
+                        }));
+                    }
+                }
+                let _ = tx.send(FeedItem::Stopped);
+            })
+        };
+        Self {
+            items,
+            counters,
+            instruments,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Asks the feed to stop; it sends [`FeedItem::Stopped`] once it has.
+    pub fn stop(&self) {
+        self.stop.0.store(true, Ordering::SeqCst);
+        self.stop.1.notify_one();
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(thread) = self.thread.take() {
+            // Keep draining until the feed thread ends: one waiting on a full channel must get
+            // room to notice the stop, however many messages it still had in hand.
+            while !thread.is_finished() {
+                while self.items.try_recv().is_ok() {}
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = thread.join();
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Sends an item to the engine, waiting (and counting the wait) when its channel is full;
+/// false once the engine is gone.
+fn send(tx: &Sender<FeedItem>, counters: &FeedCounters, item: FeedItem) -> bool {
+    match tx.try_send(item) {
+        Ok(()) => true,
+        Err(TrySendError::Full(item)) => {
+            counters.engine_behind.fetch_add(1, Ordering::Relaxed);
+            tx.send(item).is_ok()
+        }
+        Err(TrySendError::Disconnected(_)) => false,
+    }
+}
+
+/// The connect, read, reconnect loop.
+async fn run(
+    config: FeedConfig,
+    instruments: Vec<InstrumentId>,
+    tx: &Sender<FeedItem>,
+    counters: &FeedCounters,
+    stop: &(AtomicBool, Notify),
+) {
+    // rustls needs a process-wide crypto provider; another part may have installed one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = match config.format {
+        Format::Binance if !config.url.contains("/stream") => format!(
+            "{}/stream?streams={}",
+            config.url.trim_end_matches('/'),
+            config.streams.join("/")
+        ),
+        _ => config.url.clone(),
+    };
+    let mut state = State::new(&config, instruments);
+    let mut delay = config.reconnect_initial;
+    let mut jitter = Jitter(now_ns() as u64 | 1);
+    while !stop.0.load(Ordering::SeqCst) {
+        let reason = match tokio_tungstenite::connect_async(url.as_str()).await {
+            Ok((mut ws, _)) => {
+                delay = config.reconnect_initial;
+                state.reset_connection();
+                let subscribed = subscribe(&config, &mut ws).await;
+                if !send(
+                    tx,
+                    counters,
+                    FeedItem::Notice(Notice::Connected { url: url.clone() }),
+                ) {
+                    return;
+                }
+                match subscribed {
+                    Ok(()) => read(&mut ws, &config, &mut state, tx, counters, stop).await,
+                    Err(e) => Ok(format!("cannot subscribe: {e}")),
+                }
+            }
+            Err(e) => Ok(format!("cannot connect to {url}: {e}")),
+        };
+        let Ok(reason) = reason else {
+            return; // the engine is gone
+        };
+        if !send(
+            tx,
+            counters,
+            FeedItem::Notice(Notice::Disconnected { reason }),
+        ) {
+            return;
+        }
+        if stop.0.load(Ordering::SeqCst) {
+            return;
+        }
+        counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        let wait = jitter.around(delay);
+        if !send(
+            tx,
+            counters,
+            FeedItem::Notice(Notice::Reconnecting { after: wait }),
+        ) {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = stop.1.notified() => return,
+        }
+        delay = (delay * 2).min(config.reconnect_max);
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends Coinbase's subscribe messages, one per channel; Binance subscribes in the URL.
+async fn subscribe(config: &FeedConfig, ws: &mut Socket) -> Result<(), String> {
+    if config.format != Format::Coinbase {
+        return Ok(());
+    }
+    let mut channels: Vec<(&str, Vec<&str>)> = Vec::new();
+    for stream in &config.streams {
+        let (channel, product) = stream.split_once(':').unwrap_or((stream, ""));
+        match channels.iter_mut().find(|(c, _)| *c == channel) {
+            Some((_, products)) => products.push(product),
+            None => channels.push((channel, vec![product])),
+        }
+    }
+    for (channel, products) in channels {
+        let message = serde_json::json!({
+            "type": "subscribe", "channel": channel, "product_ids": products,
+        });
+        ws.send(Message::text(message.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Reads until the connection ends, falls silent or the feed is stopped; returns why, or
+/// `Err` once the engine is gone.
+async fn read(
+    ws: &mut Socket,
+    config: &FeedConfig,
+    state: &mut State,
+    tx: &Sender<FeedItem>,
+    counters: &FeedCounters,
+    stop: &(AtomicBool, Notify),
+) -> Result<String, ()> {
+    // Decoded events borrow the message, so the vector is emptied and re-typed per message;
+    // collecting an emptied vector in place keeps its allocation.
+    let mut spare: Vec<FeedEvent<'static>> = Vec::with_capacity(16);
+    let mut items: Vec<FeedItem> = Vec::with_capacity(16);
+    loop {
+        let next = tokio::select! {
+            next = tokio::time::timeout(config.stale_after, ws.next()) => next,
+            () = stop.1.notified() => {
+                let _ = ws.close(None).await;
+                return Ok("stopped".into());
+            }
+        };
+        let message = match next {
+            Err(_) => return Ok(format!("silent for {:?} (watchdog)", config.stale_after)),
+            Ok(None) => return Ok("closed by the server".into()),
+            Ok(Some(Err(e))) => return Ok(format!("connection error: {e}")),
+            Ok(Some(Ok(message))) => message,
+        };
+        let received = Instant::now();
+        counters.messages.fetch_add(1, Ordering::Relaxed);
+        counters
+            .last_message_ns
+            .store(now_ns() as u64, Ordering::Relaxed);
+        let text = match message {
+            Message::Text(text) => text,
+            // tungstenite queues the pong; flushing sends it now.
+            Message::Ping(_) => {
+                let _ = ws.flush().await;
+                continue;
+            }
+            Message::Close(frame) => {
+                return Ok(format!(
+                    "closed by the server{}",
+                    frame.map(|f| format!(": {}", f.reason)).unwrap_or_default()
+                ));
+            }
+            Message::Binary(_) => {
+                let notice = Notice::Malformed {
+                    raw: "<binary message>".into(),
+                    error: "expected a text message".into(),
+                };
+                counters.malformed.fetch_add(1, Ordering::Relaxed);
+                send(tx, counters, FeedItem::Notice(notice))
+                    .then_some(())
+                    .ok_or(())?;
+                continue;
+            }
+            Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        let mut events = recycle(spare);
+        let decoded = match config.format {
+            Format::Binance => binance::decode(text.as_str(), &mut events).map(|()| None),
+            Format::Coinbase => coinbase::decode(text.as_str(), &mut events),
+        };
+        items.clear();
+        match decoded {
+            Ok(sequence) => state.accept(sequence, &events, received, &mut items),
+            Err(e) => {
+                counters.malformed.fetch_add(1, Ordering::Relaxed);
+                items.push(FeedItem::Notice(Notice::Malformed {
+                    raw: text.as_str().to_owned(),
+                    error: e.message,
+                }));
+            }
+        }
+        events.clear();
+        spare = recycle(events);
+        for item in items.drain(..) {
+            match &item {
+                FeedItem::Event(..) => counters.events.fetch_add(1, Ordering::Relaxed),
+                FeedItem::Notice(Notice::Gap { .. }) => {
+                    counters.gaps.fetch_add(1, Ordering::Relaxed)
+                }
+                FeedItem::Notice(Notice::Duplicate { .. }) => {
+                    counters.duplicates.fetch_add(1, Ordering::Relaxed)
+                }
+                _ => 0,
+            };
+            if !send(tx, counters, item) {
+                return Err(());
+            }
+        }
+    }
+}
+
+/// The longest spacing between consecutive bars that is not a gap: one interval, or for daily
+/// and longer bars four days, as markets close over weekends and holidays (a feed of daily
+/// equity bars would otherwise report every Monday).
+fn gap_allowance(step: i64) -> i64 {
+    const DAY: i64 = 86_400_000_000_000;
+    if step >= DAY { step.max(4 * DAY) } else { step }
+}
+
+/// Empties `events` and gives its allocation a new lifetime (collecting in place reuses it).
+#[allow(clippy::unnecessary_filter_map)] // a `filter` could not change the element's lifetime
+fn recycle<'b>(events: Vec<FeedEvent<'_>>) -> Vec<FeedEvent<'b>> {
+    events.into_iter().filter_map(|_| None).collect()
+}
+
+/// A small xorshift for reconnect jitter: waits spread over 80-120% of the nominal delay, so
+/// many clients dropped together do not reconnect together.
+struct Jitter(u64);
+
+impl Jitter {
+    fn around(&mut self, delay: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let unit = (self.0 >> 11) as f64 / (1u64 << 53) as f64;
+        delay.mul_f64(0.8 + 0.4 * unit)
+    }
+}
+
+/// What the feed remembers to detect gaps and duplicates, per instrument.
+struct State {
+    instruments: Vec<InstrumentId>,
+    /// Bar interval per instrument from its kline stream (Binance), if any.
+    intervals: Vec<Option<i64>>,
+    last_bar: Vec<Option<i64>>,
+    last_trade_id: Vec<Option<u64>>,
+    /// Coinbase candles still forming, per instrument.
+    forming: Vec<Option<market_data::Bar>>,
+    /// Coinbase's per-connection sequence number.
+    sequence: Option<u64>,
+}
+
+impl State {
+    fn new(config: &FeedConfig, instruments: Vec<InstrumentId>) -> Self {
+        let n = instruments.len();
+        let mut intervals = vec![None; n];
+        for stream in &config.streams {
+            if let (Some((symbol, kind)), Format::Binance) = (stream.split_once('@'), config.format)
+                && let Some(interval) = kind.strip_prefix("kline_")
+                && let Some(i) = instruments
+                    .iter()
+                    .position(|n| n.as_str().eq_ignore_ascii_case(symbol))
+            {
+                intervals[i] = parse_interval(interval);
+            }
+        }
+        Self {
+            instruments,
+            intervals,
+            last_bar: vec![None; n],
+            last_trade_id: vec![None; n],
+            forming: vec![None; n],
+            sequence: None,
+        }
+    }
+
+    /// A new connection numbers its messages afresh.
+    fn reset_connection(&mut self) {
+        self.sequence = None;
+    }
+
+    fn index(&self, symbol: &str) -> Option<usize> {
+        self.instruments
+            .iter()
+            .position(|n| n.as_str().eq_ignore_ascii_case(symbol))
+    }
+
+    /// Turns decoded events into items: market events to use, and notices.
+    fn accept(
+        &mut self,
+        sequence: Option<u64>,
+        events: &[FeedEvent<'_>],
+        received: Instant,
+        items: &mut Vec<FeedItem>,
+    ) {
+        if let Some(seq) = sequence {
+            if let Some(last) = self.sequence
+                && seq > last + 1
+            {
+                items.push(FeedItem::Notice(Notice::Gap {
+                    instrument: "*".into(),
+                    detail: format!("sequence jumped from {last} to {seq}"),
+                }));
+            }
+            self.sequence = Some(seq.max(self.sequence.unwrap_or(0)));
+        }
+        let recv = Timestamp(now_ns());
+        for event in events {
+            let symbol = match event {
+                FeedEvent::Trade { symbol, .. }
+                | FeedEvent::Bar { symbol, .. }
+                | FeedEvent::Quote { symbol, .. } => *symbol,
+                FeedEvent::Heartbeat { .. } => continue,
+            };
+            let Some(i) = self.index(symbol) else {
+                items.push(FeedItem::Notice(Notice::Malformed {
+                    raw: format!("{event:?}"),
+                    error: format!("instrument {symbol:?} is not subscribed"),
+                }));
+                continue;
+            };
+            // Named only in notices: events themselves carry the index.
+            let name = |state: &Self| state.instruments[i].to_string();
+            let make = |ts: Timestamp, kind| MarketEvent {
+                ts_event: ts,
+                ts_recv: recv,
+                instrument: InstrumentIdx(i as u32),
+                kind,
+            };
+            match *event {
+                FeedEvent::Trade { ts, trade, id, .. } => {
+                    if let (Some(id), Some(last)) = (id, self.last_trade_id[i]) {
+                        if id <= last {
+                            items.push(FeedItem::Notice(Notice::Duplicate {
+                                instrument: name(self),
+                                detail: format!("trade {id} after trade {last}"),
+                            }));
+                            continue;
+                        }
+                        if id > last + 1 {
+                            items.push(FeedItem::Notice(Notice::Gap {
+                                instrument: name(self),
+                                detail: format!("{} trades missing after {last}", id - last - 1),
+                            }));
+                        }
+                    }
+                    if id.is_some() {
+                        self.last_trade_id[i] = id;
+                    }
+                    items.push(FeedItem::Event(
+                        make(ts, MarketKind::Trade(trade)),
+                        received,
+                    ));
+                }
+                FeedEvent::Quote { ts, quote, .. } => {
+                    items.push(FeedItem::Event(
+                        make(ts.unwrap_or(recv), MarketKind::Quote(quote)),
+                        received,
+                    ));
+                }
+                FeedEvent::Bar { bar, closed, .. } => {
+                    let bar = if closed {
+                        Some(bar)
+                    } else if sequence.is_some() {
+                        // Coinbase candles have no final flag: one is final once the next starts.
+                        let done = self.forming[i].filter(|f| bar.ts > f.ts);
+                        self.forming[i] = Some(bar);
+                        done
+                    } else {
+                        None // a Binance kline still forming
+                    };
+                    let Some(bar) = bar else { continue };
+                    if let Some(last) = self.last_bar[i] {
+                        if bar.ts.0 <= last {
+                            items.push(FeedItem::Notice(Notice::Duplicate {
+                                instrument: name(self),
+                                detail: format!(
+                                    "bar at {} after the bar at {}",
+                                    bar.ts,
+                                    Timestamp(last)
+                                ),
+                            }));
+                            continue;
+                        }
+                        if let Some(step) = self.intervals[i]
+                            && bar.ts.0 - last > gap_allowance(step)
+                        {
+                            items.push(FeedItem::Notice(Notice::Gap {
+                                instrument: name(self),
+                                detail: format!(
+                                    "{} bars missing between {} and {}",
+                                    (bar.ts.0 - last) / step - 1,
+                                    Timestamp(last),
+                                    bar.ts
+                                ),
+                            }));
+                        }
+                    }
+                    self.last_bar[i] = Some(bar.ts.0);
+                    items.push(FeedItem::Event(
+                        make(bar.ts, MarketKind::Bar(bar)),
+                        received,
+                    ));
+                }
+                FeedEvent::Heartbeat { .. } => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,322 @@
+//! The metrics table and the notes that explain its undefined figures.
+//!
+//! Every figure is computed once, by `engine::metrics` or `Summary`, and copied here with its
+//! key, label, unit and group; a figure that is NaN or infinite becomes `None`, and the reason
+//! it is undefined for this run goes to the notes, with the figures it affects grouped per
+//! reason ("Sharpe, Sortino and Calmar are undefined: equity never changed").
+
+use super::benchmark::{Benchmark, NoBenchmark};
+use super::{Drawdown, Metric, Unit};
+use engine::Summary;
+use engine::metrics::RelativeMetrics;
+
+/// What the table is built from.
+pub(crate) struct Facts<'a> {
+    /// The run's headline figures.
+    pub(crate) summary: &'a Summary,
+    /// Equity timestamps, UTC ns.
+    pub(crate) ts: &'a [i64],
+    /// Per-period simple returns of equity.
+    pub(crate) returns: &'a [f64],
+    /// The deepest drawdown period, if equity ever fell below a peak.
+    pub(crate) worst: Option<&'a Drawdown>,
+    /// Closed trades' P&L.
+    pub(crate) trade_pnls: &'a [f64],
+    /// The benchmark, or why there is none.
+    pub(crate) benchmark: Result<&'a Benchmark, &'a NoBenchmark>,
+    /// Figures against the benchmark (NaN without one).
+    pub(crate) relative: RelativeMetrics,
+}
+
+/// One row before its undefined value is explained.
+struct Row {
+    key: &'static str,
+    label: &'static str,
+    value: f64,
+    unit: Unit,
+    group: &'static str,
+}
+
+/// Returns the metrics table in display order and one note per reason a figure is undefined.
+pub(crate) fn metric_table(f: &Facts<'_>) -> (Vec<Metric>, Vec<String>) {
+    let rows = rows(f);
+    let mut reasons: Vec<(String, Vec<&'static str>)> = Vec::new();
+    let mut metrics = Vec::with_capacity(rows.len());
+    for row in rows {
+        let value = row.value.is_finite().then_some(row.value);
+        // An unrecovered drawdown is a fact, not an undefined figure: it gets its own note.
+        if value.is_none() && !(row.key == "max_drawdown_recovery" && f.worst.is_some()) {
+            let reason = why_undefined(row.key, f);
+            match reasons.iter_mut().find(|(r, _)| *r == reason) {
+                Some((_, labels)) => labels.push(row.label),
+                None => reasons.push((reason, vec![row.label])),
+            }
+        }
+        metrics.push(Metric {
+            key: row.key.to_string(),
+            label: row.label.to_string(),
+            value,
+            unit: row.unit,
+            group: row.group.to_string(),
+        });
+    }
+    let mut notes: Vec<String> = reasons
+        .into_iter()
+        .map(|(reason, labels)| format!("{}: {reason}.", undefined_list(&labels)))
+        .collect();
+    if f.worst.is_some_and(|w| w.recovery.is_none()) {
+        notes.push("The max drawdown had not recovered by the end of the run.".to_string());
+    }
+    (metrics, notes)
+}
+
+fn rows(f: &Facts<'_>) -> Vec<Row> {
+    use Unit::{Count, Date, Duration, Money, Percent, Ratio};
+    let s = f.summary;
+    let date = |ns: Option<i64>| ns.map_or(f64::NAN, |t| t as f64);
+    let worst = |pick: fn(&Drawdown) -> f64| f.worst.map_or(f64::NAN, pick);
+    let benchmark_return = match f.benchmark {
+        Ok(b) => b
+            .equity
+            .last()
+            .map_or(f64::NAN, |e| e / s.initial_cash - 1.0),
+        Err(_) => f64::NAN,
+    };
+    let row = |key, label, value, unit, group| Row {
+        key,
+        label,
+        value,
+        unit,
+        group,
+    };
+    let (ret, risk, trades, bench) = ("Returns", "Risk", "Trades", "Benchmark");
+    vec![
+        row("start", "Start", date(f.ts.first().copied()), Date, ret),
+        row("end", "End", date(f.ts.last().copied()), Date, ret),
+        row("periods", "Periods", s.periods as f64, Count, ret),
+        row(
+            "periods_per_year",
+            "Periods per year",
+            s.periods_per_year,
+            Count,
+            ret,
+        ),
+        row(
+            "initial_cash",
+            "Initial capital",
+            s.initial_cash,
+            Money,
+            ret,
+        ),
+        row("final_equity", "Final equity", s.final_equity, Money, ret),
+        row("total_return", "Total return", s.total_return, Percent, ret),
+        row("cagr", "CAGR", s.cagr, Percent, ret),
+        row(
+            "annual_volatility",
+            "Annual volatility",
+            s.annual_volatility,
+            Percent,
+            risk,
+        ),
+        row("sharpe", "Sharpe ratio", s.sharpe, Ratio, risk),
+        row("sortino", "Sortino ratio", s.sortino, Ratio, risk),
+        row("calmar", "Calmar ratio", s.calmar, Ratio, risk),
+        row(
+            "max_drawdown",
+            "Max drawdown",
+            s.max_drawdown,
+            Percent,
+            risk,
+        ),
+        row(
+            "max_drawdown_peak",
+            "Max drawdown peak",
+            worst(|w| w.peak as f64),
+            Date,
+            risk,
+        ),
+        row(
+            "max_drawdown_valley",
+            "Max drawdown valley",
+            worst(|w| w.valley as f64),
+            Date,
+            risk,
+        ),
+        row(
+            "max_drawdown_recovery",
+            "Max drawdown recovery",
+            worst(|w| w.recovery.map_or(f64::NAN, |t| t as f64)),
+            Date,
+            risk,
+        ),
+        row(
+            "max_drawdown_length",
+            "Max drawdown duration",
+            worst(|w| w.duration_ns as f64),
+            Duration,
+            risk,
+        ),
+        row(
+            "max_drawdown_duration",
+            "Longest drawdown (periods)",
+            s.max_drawdown_duration as f64,
+            Count,
+            risk,
+        ),
+        row("var_95", "VaR 95% (per period)", s.var_95, Percent, risk),
+        row("cvar_95", "CVaR 95% (per period)", s.cvar_95, Percent, risk),
+        row("skew", "Skew", s.skew, Ratio, risk),
+        row("kurtosis", "Excess kurtosis", s.kurtosis, Ratio, risk),
+        row("omega", "Omega ratio", s.omega, Ratio, risk),
+        row("tail_ratio", "Tail ratio", s.tail_ratio, Ratio, risk),
+        row("stability", "Stability", s.stability, Ratio, risk),
+        row("trades", "Closed trades", s.trades as f64, Count, trades),
+        row(
+            "open_trades",
+            "Open trades",
+            s.open_trades as f64,
+            Count,
+            trades,
+        ),
+        row("win_rate", "Win rate", s.win_rate, Percent, trades),
+        row(
+            "profit_factor",
+            "Profit factor",
+            s.profit_factor,
+            Ratio,
+            trades,
+        ),
+        row(
+            "payoff_ratio",
+            "Payoff ratio",
+            s.payoff_ratio,
+            Ratio,
+            trades,
+        ),
+        row("expectancy", "Expectancy", s.expectancy, Money, trades),
+        row(
+            "avg_holding_time_ns",
+            "Average holding time",
+            s.avg_holding_time_ns,
+            Duration,
+            trades,
+        ),
+        row("exposure", "Time in market", s.exposure, Percent, trades),
+        row(
+            "turnover",
+            "Turnover (x mean equity)",
+            s.turnover,
+            Ratio,
+            trades,
+        ),
+        row("fees", "Total fees", s.fees, Money, trades),
+        row(
+            "benchmark_return",
+            "Benchmark return",
+            benchmark_return,
+            Percent,
+            bench,
+        ),
+        row(
+            "alpha",
+            "Alpha (annualised)",
+            f.relative.alpha,
+            Percent,
+            bench,
+        ),
+        row("beta", "Beta", f.relative.beta, Ratio, bench),
+        row(
+            "information_ratio",
+            "Information ratio",
+            f.relative.information_ratio,
+            Ratio,
+            bench,
+        ),
+        row(
+            "tracking_error",
+            "Tracking error",
+            f.relative.tracking_error,
+            Percent,
+            bench,
+        ),
+    ]
+}
+
+/// Returns why figure `key` is undefined for this run.
+fn why_undefined(key: &str, f: &Facts<'_>) -> String {
+    let s = f.summary;
+    let r = f.returns;
+    let wins = f.trade_pnls.iter().filter(|p| **p > 0.0).count();
+    let losses = f.trade_pnls.iter().filter(|p| **p < 0.0).count();
+    let series = || -> &'static str {
+        if f.ts.is_empty() {
+            "the run recorded no equity"
+        } else if r.is_empty() {
+            "a single equity point has no returns"
+        } else if r.iter().all(|x| *x == 0.0) {
+            "equity never changed"
+        } else {
+            ""
+        }
+    };
+    let reason = match key {
+        "win_rate" | "profit_factor" | "payoff_ratio" | "expectancy" | "avg_holding_time_ns"
+            if f.trade_pnls.is_empty() =>
+        {
+            if s.open_trades > 0 {
+                "no trade was closed"
+            } else {
+                "there were no trades"
+            }
+        }
+        "profit_factor" | "payoff_ratio" if losses == 0 => "no closed trade lost money",
+        "payoff_ratio" if wins == 0 => "no closed trade made money",
+        "benchmark_return" | "alpha" | "beta" | "information_ratio" | "tracking_error"
+            if f.benchmark.is_err() =>
+        {
+            return match f.benchmark {
+                Err(why) => format!("there is no benchmark ({why})"),
+                Ok(_) => String::new(),
+            };
+        }
+        "initial_cash" | "final_equity" | "periods" | "periods_per_year" | "trades"
+        | "open_trades" | "fees" => "its inputs are not finite",
+        "total_return" | "benchmark_return" => "the initial capital is 0",
+        _ if !series().is_empty() => series(),
+        "annual_volatility" | "sharpe" | "skew" | "kurtosis" | "stability" | "alpha" | "beta"
+        | "information_ratio" | "tracking_error"
+            if r.len() < 2 =>
+        {
+            "one return has no spread"
+        }
+        "sharpe" | "skew" | "kurtosis" => "returns never varied",
+        "sortino" | "omega" => "no period lost money",
+        "calmar"
+        | "max_drawdown_peak"
+        | "max_drawdown_valley"
+        | "max_drawdown_length"
+        | "max_drawdown_recovery" => "equity never fell below a peak",
+        "tail_ratio" => "the 5th percentile of returns is 0",
+        "alpha" | "beta" => "the benchmark never moved",
+        "information_ratio" => "returns matched the benchmark's every period",
+        _ => "its inputs are not finite (equity at or below 0?)",
+    };
+    reason.to_string()
+}
+
+/// Returns "X is undefined", "X and Y are undefined", "X, Y and Z are undefined", or for long
+/// lists "X, Y, Z and 9 other figures are undefined".
+fn undefined_list(labels: &[&str]) -> String {
+    match labels {
+        [] => String::new(),
+        [one] => format!("{one} is undefined"),
+        [init @ .., last] if labels.len() <= 5 => {
+            format!("{} and {last} are undefined", init.join(", "))
+        }
+        _ => format!(
+            "{} and {} other figures are undefined",
+            labels[..3].join(", "),
+            labels.len() - 3
+        ),
+    }
+}

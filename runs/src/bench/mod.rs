@@ -1,0 +1,214 @@
+//! `quant bench`: throughput of the event loop with the simulated broker, and of the CSV reader,
+//! on synthetic data held in memory. Reports medians, since machines here are shared and noisy.
+
+use anyhow::{Context, Result};
+use engine::EngineSpec;
+use market_data::csv::{OnInvalid, read_bars};
+use market_data::synthetic::{SyntheticSpec, generate_one};
+use market_data::{Bar, InstrumentId};
+use std::fmt::Write as _;
+use std::time::Instant;
+use strategies::StrategyConfig;
+use strategies::sma_crossover::SmaCrossoverParams;
+
+mod data;
+mod explain;
+mod features;
+mod feed;
+mod ml;
+mod paper;
+mod parallel;
+mod report;
+
+/// Options of `quant bench`: which end-to-end figure to measure.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: Bench,
+    /// Timed repetitions of each measurement; the median is reported.
+    #[arg(long, global = true, default_value_t = 5)]
+    runs: usize,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Bench {
+    /// The event loop with the simulated broker on one-minute bars in memory, and the CSV reader.
+    Loop {
+        /// One-minute bars replayed by the event loop.
+        #[arg(long, default_value_t = 10_000_000)]
+        bars: usize,
+        /// Rows in the CSV file the reader parses.
+        #[arg(long, default_value_t = 2_000_000)]
+        csv_rows: usize,
+    },
+    /// The feature pipeline: per-indicator update cost, a 20-feature pipeline streaming, and
+    /// batch throughput on 1 thread vs all cores.
+    Features,
+    /// The models: training samples/s per kind, inference latency for 1 and 100 samples, and an
+    /// `ml_trend` backtest's bars/s.
+    Ml,
+    /// Explanations: occlusion cost per decision, permutation importance per fold, and the
+    /// overhead of explaining every order of an `ml_trend` backtest.
+    Explain,
+    /// Market data: Parquet and Arrow IPC decode into bars, on one thread and across files on
+    /// every core.
+    Data,
+    /// A streamed sma_crossover backtest over a Parquet catalog (generated first if missing):
+    /// bars/s and peak RSS.
+    Catalog {
+        /// The catalog folder.
+        #[arg(long, default_value = "data/bench-catalog")]
+        dir: std::path::PathBuf,
+        /// Instruments in a generated catalog.
+        #[arg(long, default_value_t = 100)]
+        instruments: usize,
+        /// One-minute bars per instrument in a generated catalog.
+        #[arg(long, default_value_t = 1_000_000)]
+        bars: usize,
+    },
+    /// The websocket feed decoders: messages/s per format and kind.
+    Feed,
+    /// The P&L report: compute and render time, page size and Chromium load time for a 10-year
+    /// daily and a 1-year minute-bar backtest.
+    Report,
+    /// A paper session: tick-to-order latency (p50, p99, max) over 100,000 trades served on
+    /// loopback by quant feed replay.
+    Paper,
+    /// How a many-instrument sleeves backtest and a sweep scale from 1 thread to every core:
+    /// medians, speed-up, jobs per second, per-job overhead.
+    Parallel(parallel::ParallelArgs),
+}
+
+/// Runs the chosen benchmark and prints its figures.
+///
+/// # Errors
+/// When a run fails or a file cannot be written.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let runs = args.runs.max(1);
+    match &args.what {
+        Bench::Loop { bars, csv_rows } => event_loop(*bars, *csv_rows, runs),
+        Bench::Features => features::run(runs),
+        Bench::Ml => ml::run(runs),
+        Bench::Explain => explain::run(runs),
+        Bench::Data => data::run_decode(runs),
+        Bench::Catalog {
+            dir,
+            instruments,
+            bars,
+        } => data::run_catalog(dir, *instruments, *bars),
+        Bench::Feed => feed::run(runs),
+        Bench::Report => report::run(runs),
+        Bench::Paper => paper::run(),
+        Bench::Parallel(parallel) => parallel::run(parallel, runs),
+    }
+}
+
+/// The event loop over `bars` one-minute bars, then the CSV reader over `csv_rows` rows.
+fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
+    let spec = SyntheticSpec {
+        bars,
+        interval_ns: 60_000_000_000,
+        ..SyntheticSpec::default()
+    };
+    let series = [generate_one(&spec, 0)];
+    let data_bytes = std::mem::size_of_val(series[0].bars.as_slice());
+    let rss_data = peak_rss_kib();
+    let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 });
+    let engine_spec = EngineSpec::default();
+    let mut rates = Vec::with_capacity(runs);
+    let mut fills = 0;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let outcome = strategy.build(&[])?.run(&engine_spec, &series)?;
+        let seconds = start.elapsed().as_secs_f64();
+        fills = outcome.fills.len();
+        rates.push(bars as f64 / seconds);
+    }
+    let rss_loop = peak_rss_kib();
+    println!(
+        "event loop: sma_crossover(10, 30), simulated broker, {} one-minute bars in memory, {fills} fills",
+        bars
+    );
+    println!(
+        "  median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1})",
+        median(&mut rates) / 1e6,
+        rates[0] / 1e6,
+        rates[runs - 1] / 1e6
+    );
+    println!(
+        "  bar data {:.0} MiB; peak RSS {:.0} MiB after generating, {:.0} MiB after the runs ({:.1} bytes per bar of results kept)",
+        data_bytes as f64 / 1048576.0,
+        rss_data as f64 / 1024.0,
+        rss_loop as f64 / 1024.0,
+        (rss_loop.saturating_sub(rss_data) as f64 * 1024.0) / bars as f64,
+    );
+
+    let path = std::env::temp_dir().join(format!("quant-bench-{}.csv", std::process::id()));
+    let csv_spec = SyntheticSpec {
+        bars: csv_rows,
+        ..spec
+    };
+    write_csv(&path, &generate_one(&csv_spec, 1).bars)?;
+    let mut csv_rates = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let (series, _) = read_bars(&path, InstrumentId::new("BENCH"), OnInvalid::Error)?;
+        csv_rates.push(series.len() as f64 / start.elapsed().as_secs_f64());
+    }
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_file(&path);
+    println!(
+        "csv reader: {} rows (RFC 3339 timestamps, 4-decimal prices, {:.0} MiB)",
+        csv_rows,
+        size as f64 / 1048576.0
+    );
+    println!(
+        "  median {:.2} M rows/s over {runs} runs",
+        median(&mut csv_rates) / 1e6
+    );
+    Ok(())
+}
+
+/// Returns the median, sorting `values` in place.
+/// Returns the time this thread has spent on a CPU, in nanoseconds (Linux; `None` elsewhere).
+/// Unlike wall time it excludes time descheduled by other work on a shared machine, so
+/// single-threaded figures stay comparable between a quiet and a busy machine.
+pub(crate) fn thread_cpu_ns() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+pub(crate) fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn write_csv(path: &std::path::Path, bars: &[Bar]) -> Result<()> {
+    let mut text = String::with_capacity(bars.len() * 80 + 64);
+    text.push_str("timestamp,open,high,low,close,volume\n");
+    for b in bars {
+        let _ = writeln!(
+            text,
+            "{},{},{},{},{},{}",
+            b.ts, b.open, b.high, b.low, b.close, b.volume
+        );
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Returns the peak resident set size of this process in KiB (0 where /proc is unavailable).
+pub(crate) fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,868 @@
+//! The backtest config file: read in two stages, as ripgrep reads its flags. Serde reads the TOML
+//! into `BacktestConfig` (unknown keys and wrong types fail here, with their line), then `validate`
+//! checks ranges and files and reports the line of the offending key.
+
+use anyhow::{Context, Result, bail};
+use engine::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig};
+use features::{FeatureConfig, FeatureError};
+use market_data::csv::OnInvalid;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use strategies::StrategyConfig;
+
+/// A whole backtest config file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BacktestConfig {
+    /// Names the output folder.
+    pub(crate) name: String,
+    /// Seeds every random stream of the run.
+    #[serde(default)]
+    pub(crate) seed: u64,
+    /// Where the bars come from.
+    pub(crate) data: DataConfig,
+    /// The strategy and its params.
+    pub(crate) strategy: StrategyConfig,
+    /// Broker rules.
+    #[serde(default)]
+    pub(crate) broker: BrokerConfig,
+    /// Sizing of `Auto` orders.
+    #[serde(default)]
+    pub(crate) sizing: SizingConfig,
+    /// Shared cash or sleeves.
+    #[serde(default)]
+    pub(crate) portfolio: PortfolioConfig,
+    /// Risk limits.
+    #[serde(default)]
+    pub(crate) risk: RiskConfig,
+    /// Output location.
+    #[serde(default)]
+    pub(crate) output: OutputConfig,
+    /// Annualisation override.
+    #[serde(default)]
+    pub(crate) metrics: MetricsConfig,
+    /// The feature pipeline: `[[features]]` tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) features: Vec<FeatureConfig>,
+    /// A parameter grid for `quant sweep`: dotted key -> list of values, plus `rank_by`.
+    #[serde(default)]
+    pub(crate) sweep: Option<toml::Table>,
+    /// The model `quant train` fits: architecture, window, horizon, labels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) model: Option<models::ModelConfig>,
+    /// How `quant train` fits and evaluates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) training: Option<models::TrainingConfig>,
+    /// The websocket feed `quant paper` trades on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) live: Option<LiveConfig>,
+    /// How models are explained: drift threshold, permutation importance settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) explain: Option<models::explain::ExplainConfig>,
+}
+
+/// `[live]`: the feed and journal of a paper (or live) session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LiveConfig {
+    /// `paper` (simulated fills on live prices) or `live` (orders to a venue).
+    pub(crate) mode: LiveMode,
+    /// The feed's message format.
+    pub(crate) format: FeedFormat,
+    /// `ws://` or `wss://` URL of the feed.
+    pub(crate) url: String,
+    /// Streams: `btcusdt@kline_1m`, `btcusdt@trade`, `btcusdt@bookTicker` (Binance);
+    /// `market_trades:BTC-USD`, `ticker:BTC-USD`, `candles:BTC-USD` (Coinbase).
+    pub(crate) streams: Vec<String>,
+    /// The journal file; a restart resumes from it.
+    pub(crate) journal: String,
+    /// Seconds of silence after which the connection is dropped and reopened.
+    #[serde(default = "default_stale_after")]
+    pub(crate) stale_after_s: f64,
+    /// Reconnection backoff.
+    #[serde(default)]
+    pub(crate) reconnect: ReconnectConfig,
+    /// Milliseconds between journal syncs to disk (0: after every line).
+    #[serde(default = "default_sync_ms")]
+    pub(crate) sync_ms: u64,
+    /// Events buffered between the feed and the engine.
+    #[serde(default = "default_capacity")]
+    pub(crate) channel_capacity: usize,
+    /// Microseconds the engine thread polls for the next event before it sleeps. Waking a
+    /// sleeping thread costs tens of microseconds: a session that must act within microseconds
+    /// sets this above the feed's spacing between messages, at the cost of a busy core.
+    #[serde(default = "default_spin_us")]
+    pub(crate) spin_us: u64,
+    /// The venue orders go to (`quant live` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) venue: Option<VenueTable>,
+    /// Limits and switches of live trading (`quant live` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) safety: Option<SafetyTable>,
+}
+
+/// `[live.venue]`: a Binance-style WebSocket API and the names of the variables holding its
+/// credentials (never the credentials themselves).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VenueTable {
+    /// `ws://` or `wss://` URL of the WebSocket API.
+    pub(crate) url: String,
+    /// The environment variable holding the API key.
+    pub(crate) api_key_env: String,
+    /// The environment variable holding the API secret.
+    pub(crate) api_secret_env: String,
+    /// The asset cash is in; a stream's symbol is its base asset followed by this.
+    #[serde(default = "default_quote_asset")]
+    pub(crate) quote_asset: String,
+    /// Starts every client order id (default: the config's name). A new journal needs a new
+    /// prefix, or the venue's orders of the old session would be taken for the new one's.
+    #[serde(default)]
+    pub(crate) client_prefix: Option<String>,
+    /// `recvWindow` of signed requests.
+    #[serde(default = "default_recv_window")]
+    pub(crate) recv_window_ms: u64,
+    /// An order unacknowledged this long is looked up by client id, then sent again.
+    #[serde(default = "default_ack_timeout")]
+    pub(crate) ack_timeout_ms: u64,
+    /// Sends of one order at most.
+    #[serde(default = "default_max_attempts")]
+    pub(crate) max_attempts: u32,
+    /// Requests at once at most, then `per_second`.
+    #[serde(default)]
+    pub(crate) rate: RateTable,
+    /// A venue position the engine does not hold: `adopt` it or `flatten` it.
+    pub(crate) reconcile: ReconcilePolicy,
+}
+
+/// `[live.venue] rate = { burst, per_second }`: the token bucket pacing requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RateTable {
+    /// Requests sent at once at most.
+    pub(crate) burst: u32,
+    /// Requests per second after that.
+    pub(crate) per_second: f64,
+}
+
+impl Default for RateTable {
+    fn default() -> Self {
+        Self {
+            burst: 10,
+            per_second: 5.0,
+        }
+    }
+}
+
+/// `adopt` or `flatten`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ReconcilePolicy {
+    /// The engine takes the venue's positions as its own.
+    Adopt,
+    /// The venue's positions are traded back to the engine's; foreign orders are canceled.
+    Flatten,
+}
+
+/// `[live.safety]`: limits on top of `[risk]`, and the switches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SafetyTable {
+    /// Log orders instead of sending them.
+    #[serde(default)]
+    pub(crate) dry_run: bool,
+    /// Orders per minute at most.
+    #[serde(default = "default_orders_per_minute")]
+    pub(crate) max_orders_per_minute: usize,
+    /// Quantity x price of one order at most (required: no live session without one).
+    pub(crate) max_order_notional: f64,
+    /// While this file exists the kill switch is on: cancel everything, flatten, stop.
+    #[serde(default)]
+    pub(crate) kill_file: Option<String>,
+    /// Seconds the kill switch waits for the venue to confirm the cancels and closing fills.
+    #[serde(default = "default_kill_wait")]
+    pub(crate) kill_wait_s: f64,
+}
+
+fn default_quote_asset() -> String {
+    "USDT".into()
+}
+
+fn default_recv_window() -> u64 {
+    5000
+}
+
+fn default_ack_timeout() -> u64 {
+    2000
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+
+fn default_orders_per_minute() -> usize {
+    10
+}
+
+fn default_kill_wait() -> f64 {
+    10.0
+}
+
+fn default_spin_us() -> u64 {
+    200
+}
+
+fn default_stale_after() -> f64 {
+    30.0
+}
+
+fn default_sync_ms() -> u64 {
+    1000
+}
+
+fn default_capacity() -> usize {
+    65_536
+}
+
+/// `[live] reconnect = { initial_ms, max_ms }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ReconnectConfig {
+    /// The first wait.
+    pub(crate) initial_ms: u64,
+    /// The longest wait.
+    pub(crate) max_ms: u64,
+}
+
+impl Default for ReconnectConfig {
+    fn default() -> Self {
+        Self {
+            initial_ms: 250,
+            max_ms: 30_000,
+        }
+    }
+}
+
+/// Paper or live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LiveMode {
+    /// Simulated fills on live prices.
+    Paper,
+    /// Orders sent to a venue.
+    Live,
+}
+
+/// A feed's message format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum FeedFormat {
+    /// Binance combined streams.
+    Binance,
+    /// Coinbase Advanced Trade.
+    Coinbase,
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataConfig {
+    /// `csv`, `parquet`, `arrow`, `catalog` or `synthetic`.
+    pub(crate) kind: DataKind,
+    /// A file, a folder or a glob (csv, parquet, arrow); the catalog's root folder (catalog).
+    pub(crate) path: Option<String>,
+    /// Names per file (csv), or a count (synthetic).
+    pub(crate) instruments: Option<Instruments>,
+    /// What to do with invalid rows.
+    #[serde(default)]
+    pub(crate) on_invalid: OnInvalid,
+    /// Bars per instrument (synthetic).
+    pub(crate) bars: Option<usize>,
+    /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
+    pub(crate) interval: Option<String>,
+    /// First bar's time (synthetic); the first instant read (files and catalogs).
+    pub(crate) start: Option<String>,
+    /// The first instant no longer read (files and catalogs): bars in `[start, end)` are used.
+    pub(crate) end: Option<String>,
+    /// Replay ticks instead of bars: `["trades"]`, `["quotes"]` or both (catalogs).
+    pub(crate) ticks: Option<Vec<TickKind>>,
+    /// Bars built from the trades for the strategy and its features: `1m`, `ticks:100`,
+    /// `volume:5000`, `dollar:1e6` (with `ticks`).
+    pub(crate) resample: Option<String>,
+    /// Price process (synthetic): `gbm`.
+    pub(crate) model: Option<String>,
+    /// Annual drift (synthetic).
+    pub(crate) drift: Option<f64>,
+    /// Annual volatility (synthetic).
+    pub(crate) volatility: Option<f64>,
+    /// First price (synthetic).
+    pub(crate) initial_price: Option<f64>,
+}
+
+/// Where bars come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DataKind {
+    /// CSV files, one instrument per file.
+    Csv,
+    /// Parquet files: one instrument per file, or an `instrument` column.
+    Parquet,
+    /// Arrow IPC files (file or stream format), laid out as Parquet ones.
+    Arrow,
+    /// A catalog folder, `<path>/bars/<instrument>/<part>.parquet`, streamed in bounded memory.
+    Catalog,
+    /// Generated geometric Brownian motion.
+    Synthetic,
+}
+
+impl DataKind {
+    /// The kind's name in configs.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            DataKind::Csv => "csv",
+            DataKind::Parquet => "parquet",
+            DataKind::Arrow => "arrow",
+            DataKind::Catalog => "catalog",
+            DataKind::Synthetic => "synthetic",
+        }
+    }
+}
+
+/// A kind of tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TickKind {
+    /// Trade prints.
+    Trades,
+    /// Top-of-book quotes.
+    Quotes,
+}
+
+/// `instruments`: names (csv) or a count (synthetic).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Instruments {
+    /// How many to generate.
+    Count(usize),
+    /// One name per file, in file order.
+    Names(Vec<String>),
+}
+
+/// `[portfolio]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PortfolioConfig {
+    /// How instruments share cash.
+    pub(crate) mode: PortfolioMode,
+    /// Sleeves only: each instrument's share of the capital, relative (normalised by their sum);
+    /// equal shares when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) weights: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// How instruments share cash.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PortfolioMode {
+    /// One loop, one cash balance.
+    #[default]
+    Shared,
+    /// Independent per-instrument runs, combined afterwards.
+    Sleeves,
+}
+
+/// `[output]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct OutputConfig {
+    /// Parent folder of `<name>/`.
+    pub(crate) dir: PathBuf,
+    /// Whether to write `report.html` and `report.json`.
+    pub(crate) report: bool,
+    /// The report's benchmark: buy and hold of this instrument (default: of every instrument of
+    /// the run, in equal shares).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) benchmark: Option<String>,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("results"),
+            benchmark: None,
+            report: true,
+        }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct MetricsConfig {
+    /// Periods per year for annualisation; inferred from the bar spacing when absent.
+    pub(crate) periods_per_year: Option<f64>,
+}
+
+/// A config loaded from a file, with its text kept for locating keys in messages.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadedConfig {
+    /// The file.
+    pub(crate) path: PathBuf,
+    /// Its text.
+    pub(crate) source: String,
+    /// What it says.
+    pub(crate) config: BacktestConfig,
+}
+
+impl LoadedConfig {
+    /// Reads, parses and validates a config file.
+    ///
+    /// # Errors
+    /// Names the file, and the key and line at fault, with what was expected.
+    pub(crate) fn load(path: &Path) -> Result<Self> {
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let config: BacktestConfig = toml::from_str(&source)
+            .map_err(|e| anyhow::anyhow!("invalid config {}:\n{e}", path.display()))?;
+        let loaded = Self {
+            path: path.to_path_buf(),
+            source,
+            config,
+        };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// Returns this file's config with its values replaced by `table` (the file's table with
+    /// sweep overrides applied), checked like a loaded file.
+    ///
+    /// # Errors
+    /// Names the key at fault and what was expected; lines are those of the original file.
+    pub(crate) fn with_table(&self, table: toml::Table) -> Result<Self> {
+        let config: BacktestConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", self.path.display()))?;
+        let loaded = Self {
+            path: self.path.clone(),
+            source: self.source.clone(),
+            config,
+        };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// Returns the engine's part of the config.
+    pub(crate) fn engine_spec(&self) -> EngineSpec {
+        let c = &self.config;
+        EngineSpec {
+            broker: c.broker.clone(),
+            sizing: c.sizing.clone(),
+            risk: c.risk.clone(),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let c = &self.config;
+        if c.name.trim().is_empty() || c.name.contains(['/', '\\']) || c.name.starts_with('.') {
+            return Err(self.range(RangeError::new(
+                "name",
+                format!(
+                    "a folder name (no slashes, not starting with '.'), found {:?}",
+                    c.name
+                ),
+            )));
+        }
+        c.strategy.validate().map_err(|e| self.range(e))?;
+        self.engine_spec().validate().map_err(|e| self.range(e))?;
+        if let Some(weights) = &c.portfolio.weights {
+            if c.portfolio.mode != PortfolioMode::Sleeves {
+                return Err(self.range(RangeError::new(
+                    "portfolio.weights",
+                    "no weights with mode = \"shared\" (they split capital between sleeves: set mode = \"sleeves\")",
+                )));
+            }
+            if let Some((name, w)) = weights.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0)) {
+                return Err(self.range(RangeError::new(
+                    format!("portfolio.weights.{name}"),
+                    format!("a positive weight, found {w}"),
+                )));
+            }
+        }
+        if let Some(explain) = &c.explain {
+            explain.validate().map_err(|e| match e {
+                models::MlError::Config { field, expected } => {
+                    self.range(RangeError::new(field, expected))
+                }
+                other => anyhow::anyhow!("{}: {other}", self.path.display()),
+            })?;
+        }
+        if let Some(p) = c.metrics.periods_per_year
+            && !(p > 0.0 && p.is_finite())
+        {
+            return Err(self.range(RangeError::new(
+                "metrics.periods_per_year",
+                format!("a positive number, found {p}"),
+            )));
+        }
+        if let Some(live) = &c.live {
+            let checks = [
+                (
+                    "live.url",
+                    live.url.starts_with("ws://") || live.url.starts_with("wss://"),
+                    format!("a ws:// or wss:// URL, found {:?}", live.url),
+                ),
+                (
+                    "live.streams",
+                    !live.streams.is_empty(),
+                    "at least one stream".to_string(),
+                ),
+                (
+                    "live.stale_after_s",
+                    live.stale_after_s.is_finite() && live.stale_after_s > 0.0,
+                    format!("a positive number of seconds, found {}", live.stale_after_s),
+                ),
+                (
+                    "live.reconnect",
+                    live.reconnect.initial_ms > 0
+                        && live.reconnect.max_ms >= live.reconnect.initial_ms,
+                    format!(
+                        "0 < initial_ms <= max_ms, found {} and {}",
+                        live.reconnect.initial_ms, live.reconnect.max_ms
+                    ),
+                ),
+                (
+                    "live.channel_capacity",
+                    live.channel_capacity > 0,
+                    "at least 1".to_string(),
+                ),
+            ];
+            let venue = live.venue.as_ref();
+            let safety = live.safety.as_ref();
+            let checks = checks.into_iter().chain([
+                (
+                    "live.venue.url",
+                    venue.is_none_or(|v| v.url.starts_with("ws://") || v.url.starts_with("wss://")),
+                    format!(
+                        "a ws:// or wss:// URL, found {:?}",
+                        venue.map(|v| v.url.as_str()).unwrap_or_default()
+                    ),
+                ),
+                (
+                    "live.venue.ack_timeout_ms",
+                    venue.is_none_or(|v| v.ack_timeout_ms > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.venue.max_attempts",
+                    venue.is_none_or(|v| v.max_attempts > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.venue.rate",
+                    venue.is_none_or(|v| {
+                        v.rate.burst > 0 && v.rate.per_second.is_finite() && v.rate.per_second > 0.0
+                    }),
+                    "burst >= 1 and per_second > 0".to_string(),
+                ),
+                (
+                    "live.venue.client_prefix",
+                    venue
+                        .and_then(|v| v.client_prefix.as_deref())
+                        .is_none_or(|p| {
+                            !p.is_empty()
+                                && p.len() <= 16
+                                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        }),
+                    "1 to 16 letters, digits or _".to_string(),
+                ),
+                (
+                    "live.safety.max_order_notional",
+                    safety.is_none_or(|s| {
+                        s.max_order_notional.is_finite() && s.max_order_notional > 0.0
+                    }),
+                    "a positive amount of the quote asset".to_string(),
+                ),
+                (
+                    "live.safety.max_orders_per_minute",
+                    safety.is_none_or(|s| s.max_orders_per_minute > 0),
+                    "at least 1".to_string(),
+                ),
+                (
+                    "live.safety.kill_wait_s",
+                    safety.is_none_or(|s| s.kill_wait_s.is_finite() && s.kill_wait_s >= 0.0),
+                    "a number of seconds >= 0".to_string(),
+                ),
+            ]);
+            if let Some((key, _, expected)) = checks.into_iter().find(|(_, ok, _)| !ok) {
+                return Err(self.range(RangeError::new(key, expected)));
+            }
+        }
+        let d = &c.data;
+        match d.kind {
+            DataKind::Csv | DataKind::Parquet | DataKind::Arrow | DataKind::Catalog => {
+                let kind = d.kind.name();
+                if d.path.is_none() {
+                    return Err(self.range(RangeError::new(
+                        "data",
+                        format!("a `path` for kind = \"{kind}\" (a file, folder or glob)"),
+                    )));
+                }
+                if matches!(d.instruments, Some(Instruments::Count(_))) {
+                    return Err(self.range(RangeError::new(
+                        "data.instruments",
+                        format!("a list of names for kind = \"{kind}\""),
+                    )));
+                }
+                let synthetic_only = [
+                    ("bars", d.bars.is_some()),
+                    ("interval", d.interval.is_some()),
+                    ("model", d.model.is_some()),
+                    ("drift", d.drift.is_some()),
+                    ("volatility", d.volatility.is_some()),
+                    ("initial_price", d.initial_price.is_some()),
+                ];
+                if let Some((key, _)) = synthetic_only.iter().find(|(_, set)| *set) {
+                    return Err(self.range(RangeError::new(
+                        format!("data.{key}"),
+                        format!(
+                            "no such key for kind = \"{kind}\" (it applies to kind = \"synthetic\")"
+                        ),
+                    )));
+                }
+                if let Some(ticks) = &d.ticks {
+                    if d.kind == DataKind::Csv {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            "no ticks for kind = \"csv\" (convert them to Parquet with `quant \
+                             data convert`)",
+                        )));
+                    }
+                    if ticks.is_empty() {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            "[\"trades\"], [\"quotes\"] or both",
+                        )));
+                    }
+                    if ticks.len() > 1 && d.kind != DataKind::Catalog {
+                        return Err(self.range(RangeError::new(
+                            "data.ticks",
+                            format!(
+                                "one kind of tick for kind = \"{kind}\" (one record kind per \
+                                 file); trades and quotes together come from a catalog"
+                            ),
+                        )));
+                    }
+                }
+                if let Some(rule) = &d.resample {
+                    let trades = d
+                        .ticks
+                        .as_ref()
+                        .is_some_and(|t| t.contains(&TickKind::Trades));
+                    if !trades {
+                        return Err(self.range(RangeError::new(
+                            "data.resample",
+                            "ticks that include trades (`ticks = [\"trades\"]`): bars are built \
+                             from trades",
+                        )));
+                    }
+                    if let Err(e) = rule.parse::<market_data::resample::BarRule>() {
+                        return Err(self.range(RangeError::new("data.resample", e.to_string())));
+                    }
+                }
+                if d.on_invalid == OnInvalid::Skip && d.kind != DataKind::Csv {
+                    return Err(self.range(RangeError::new(
+                        "data.on_invalid",
+                        format!(
+                            "\"error\" for kind = \"{kind}\": typed columnar files are not \
+                             repaired row by row (skipping applies to CSV)"
+                        ),
+                    )));
+                }
+            }
+            DataKind::Synthetic => {
+                if d.ticks.is_some() || d.resample.is_some() {
+                    return Err(self.range(RangeError::new(
+                        if d.ticks.is_some() {
+                            "data.ticks"
+                        } else {
+                            "data.resample"
+                        },
+                        "no ticks for kind = \"synthetic\" (generate them with `quant data \
+                         synth --kind trades`)",
+                    )));
+                }
+                if d.end.is_some() {
+                    return Err(self.range(RangeError::new(
+                        "data.end",
+                        "no end for kind = \"synthetic\" (set `bars`)",
+                    )));
+                }
+                if d.path.is_some() {
+                    return Err(self.range(RangeError::new(
+                        "data.path",
+                        "no path for kind = \"synthetic\"",
+                    )));
+                }
+                if let Some(model) = &d.model
+                    && model != "gbm"
+                {
+                    return Err(self.range(RangeError::new(
+                        "data.model",
+                        format!("\"gbm\", found {model:?}"),
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a range error into a message naming the file, the key's line and what was expected.
+    pub(crate) fn range(&self, error: RangeError) -> anyhow::Error {
+        match locate(&self.source, &error.key) {
+            Some((line, column)) => anyhow::anyhow!(
+                "invalid config {}: line {line}, column {column}: `{}`: expected {}",
+                self.path.display(),
+                error.key,
+                error.expected
+            ),
+            None => anyhow::anyhow!(
+                "invalid config {}: `{}`: expected {}",
+                self.path.display(),
+                error.key,
+                error.expected
+            ),
+        }
+    }
+
+    /// Builds the config's strategy with its feature pipeline (and models), reading the paths
+    /// it names relative to the current folder or else to the config file.
+    ///
+    /// # Errors
+    /// Names the feature (with its line) or the model directory at fault.
+    pub(crate) fn build_strategy(&self) -> Result<strategies::BuiltStrategy> {
+        let strategy = self
+            .config
+            .strategy
+            .with_paths_resolved(|p| self.resolve(p).to_string_lossy().into_owned());
+        strategy.build(&self.config.features).map_err(|e| match e {
+            strategies::BuildError::Feature(e) => self.feature_error(&e),
+            strategies::BuildError::Model(e) => {
+                let line = locate(&self.source, "strategy.params.model")
+                    .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
+                anyhow::anyhow!(
+                    "invalid config {}: {line}`strategy.params.model`: {e} (train it with \
+                         `quant train CONFIG` first)",
+                    self.path.display()
+                )
+            }
+        })
+    }
+
+    /// Turns a feature error into a message naming the file, the feature's table and line, the
+    /// key and what was expected.
+    pub(crate) fn feature_error(&self, error: &FeatureError) -> anyhow::Error {
+        let index = self
+            .config
+            .features
+            .iter()
+            .position(|f| f.name == error.feature);
+        let line = index.and_then(|i| locate_feature(&self.source, i, error.key));
+        let key = error.key.map_or(String::new(), |k| format!(" `{k}`"));
+        match line {
+            Some((line, column)) => anyhow::anyhow!(
+                "invalid config {}: line {line}, column {column}: feature {:?}{key}: expected {}",
+                self.path.display(),
+                error.feature,
+                error.message
+            ),
+            None => anyhow::anyhow!(
+                "invalid config {}: feature {:?}{key}: expected {}",
+                self.path.display(),
+                error.feature,
+                error.message
+            ),
+        }
+    }
+
+    /// Resolves a path written in the config: relative to the current folder, or else to the
+    /// config file's folder.
+    pub(crate) fn resolve(&self, written: &str) -> PathBuf {
+        let direct = PathBuf::from(written);
+        if direct.is_absolute() || direct.exists() || glob_base_exists(&direct) {
+            return direct;
+        }
+        let beside = self.path.parent().unwrap_or(Path::new(".")).join(written);
+        if beside.exists() || glob_base_exists(&beside) {
+            beside
+        } else {
+            direct
+        }
+    }
+}
+
+fn glob_base_exists(path: &Path) -> bool {
+    path.to_str().is_some_and(|s| s.contains(['*', '?', '[']))
+        && path.parent().is_some_and(Path::exists)
+}
+
+/// Returns the 1-based (line, column) of a dotted key's value in TOML text, or of the deepest
+/// table on the way that exists.
+pub(crate) fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let mut table = root.get_ref();
+    let mut found = None;
+    for part in dotted.split('.') {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        found = Some(key.span().start);
+        match value.get_ref().as_table() {
+            Some(inner) => table = inner,
+            None => break,
+        }
+    }
+    Some(line_column(source, found?))
+}
+
+/// Returns the 1-based (line, column) of key `key` in the `index`-th `[[features]]` table (or of
+/// its `name` when the key is absent).
+fn locate_feature(source: &str, index: usize, key: Option<&str>) -> Option<(usize, usize)> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let (_, features) = root
+        .get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref().as_ref() == "features")?;
+    let table = features
+        .get_ref()
+        .as_array()?
+        .get(index)?
+        .get_ref()
+        .as_table()?;
+    let find = |name: &str| {
+        table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == name)
+            .map(|(k, _)| k.span().start)
+    };
+    let offset = key.and_then(find).or_else(|| find("name"))?;
+    Some(line_column(source, offset))
+}
+
+fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    (line, offset - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+}
+
+/// Fails unless `path` exists, naming the config key that points at it.
+pub(crate) fn require_exists(loaded: &LoadedConfig, key: &str, path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let error = RangeError::new(
+        key,
+        format!(
+            "an existing file or folder, but {} does not exist",
+            path.display()
+        ),
+    );
+    bail!(loaded.range(error))
+}

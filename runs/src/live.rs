@@ -1,0 +1,326 @@
+//! `quant live CONFIG`: the config's strategy with real orders at a venue. The same session as
+//! `quant paper` (journal, replay, results), with the live router in place of the simulated
+//! broker, reconciliation with the venue before trading, and the kill switch.
+//!
+//! It refuses to start unless `[live] mode = "live"` is written and both credential variables
+//! are set. Stops on `--duration`/`--events` (orders stay as they are, for a restart), or on
+//! SIGINT, SIGTERM or the kill file (every order canceled and every position closed first).
+
+use crate::config::{FeedFormat, LiveMode, LoadedConfig, ReconcilePolicy};
+use crate::data::LoadedData;
+use anyhow::{Context, Result, bail};
+use engine::OrderRouter;
+use live::feed::{Feed, FeedItem, Format, instruments_of};
+use live::session::{Session, SessionError};
+use live::venue::{
+    Credentials, LiveRouter, LiveRouterConfig, Policy, Venue, VenueConfig, VenueEvent, VenueUpdate,
+    reconcile,
+};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Options of `quant live`.
+#[derive(Debug, clap::Args)]
+pub struct LiveArgs {
+    /// The config: the backtest's, plus `[live]` with mode = "live", `[live.venue]` and
+    /// `[live.safety]`.
+    config: PathBuf,
+    /// Stop after this many seconds, leaving orders and positions as they are.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Stop after this many market events (counting those replayed from the journal).
+    #[arg(long)]
+    events: Option<usize>,
+    /// Write the results into this folder instead of <output.dir>/<name>/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Returns the client order id prefix: the one configured, else the config's name reduced to
+/// what a client order id may hold.
+fn client_prefix(configured: Option<&str>, name: &str) -> String {
+    configured.map_or_else(
+        || {
+            let p: String = name
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(16)
+                .collect();
+            if p.is_empty() { "quant".into() } else { p }
+        },
+        str::to_owned,
+    )
+}
+
+/// Runs a live session.
+pub fn run(args: &LiveArgs) -> Result<()> {
+    let loaded = LoadedConfig::load(&args.config)?;
+    let c = &loaded.config;
+    let path = args.config.display();
+    let Some(live) = &c.live else {
+        bail!("{path}: no [live] table: live trading needs [live] with mode = \"live\"");
+    };
+    if live.mode != LiveMode::Live {
+        bail!(
+            "{path}: `quant live` routes real orders and needs [live] mode = \"live\" written \
+             explicitly (found mode = \"paper\"; use `quant paper` for simulated fills)"
+        );
+    }
+    let Some(venue) = &live.venue else {
+        bail!(
+            "{path}: no [live.venue] table: live trading needs url, api_key_env, \
+             api_secret_env and reconcile"
+        );
+    };
+    let Some(safety) = &live.safety else {
+        bail!("{path}: no [live.safety] table: live trading needs at least max_order_notional");
+    };
+    if c.broker.close_at_end {
+        bail!(
+            "{path}: `broker.close_at_end`: a live session does not close positions when it \
+             stops; use the kill switch (SIGINT, SIGTERM or live.safety.kill_file)"
+        );
+    }
+    if live.format != FeedFormat::Binance {
+        bail!(
+            "{path}: `live.format`: live trading speaks to Binance-style venues, set \"binance\""
+        );
+    }
+    let credentials = Credentials::from_env(&venue.api_key_env, &venue.api_secret_env)
+        .with_context(|| format!("{path}: [live.venue] names the credential variables"))?;
+    let instruments = instruments_of(Format::Binance, &live.streams);
+    let (strategy, features) = loaded.build_strategy()?.into_parts(&instruments)?;
+    let spec = loaded.engine_spec();
+    let router = LiveRouter::new(
+        &spec,
+        LiveRouterConfig {
+            prefix: client_prefix(venue.client_prefix.as_deref(), &c.name),
+            symbols: instruments.iter().map(|i| i.as_str().to_owned()).collect(),
+            quote_asset: venue.quote_asset.clone(),
+            dry_run: safety.dry_run,
+            max_orders_per_minute: safety.max_orders_per_minute,
+            max_order_notional: safety.max_order_notional,
+        },
+    );
+    let journal = loaded.resolve(&live.journal);
+    let (mut session, resumed) = Session::start_with_router(
+        &spec,
+        instruments.clone(),
+        strategy,
+        router,
+        features,
+        &journal,
+        Duration::from_millis(live.sync_ms),
+    )
+    .with_context(|| {
+        format!(
+            "cannot start the session journaled in {}",
+            journal.display()
+        )
+    })?;
+    crate::paper::print_resumed(&journal, &resumed);
+    if safety.dry_run {
+        eprintln!("dry run: orders are logged, not sent");
+    }
+    let connection = Venue::start(
+        VenueConfig {
+            url: venue.url.clone(),
+            recv_window_ms: venue.recv_window_ms,
+            ack_timeout: Duration::from_millis(venue.ack_timeout_ms),
+            max_attempts: venue.max_attempts,
+            burst: venue.rate.burst,
+            requests_per_second: venue.rate.per_second,
+            stale_after: Duration::from_secs_f64(live.stale_after_s),
+            reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
+            reconnect_max: Duration::from_millis(live.reconnect.max_ms),
+        },
+        credentials,
+    );
+    session.router_mut().connect(connection.commands());
+    let policy = match venue.reconcile {
+        ReconcilePolicy::Adopt => Policy::Adopt,
+        ReconcilePolicy::Flatten => Policy::Flatten,
+    };
+    let feed = Feed::start(crate::paper::feed_config(live, Format::Binance));
+    let kill_file = safety.kill_file.as_ref().map(|f| loaded.resolve(f));
+    let started = Instant::now();
+    let deadline = args.duration.map(Duration::from_secs_f64);
+    let mut used = resumed.events;
+    // Trading waits for a reconciliation after every (re)connection.
+    let mut reconciled = false;
+    let mut killed: Option<Instant> = None;
+    let mut last_kill = Instant::now();
+    let kill_wait = Duration::from_secs_f64(safety.kill_wait_s);
+    let mut failure: Option<SessionError> = None;
+    'run: loop {
+        // Venue news first: it is booked before the next market event is seen.
+        while let Ok(event) = connection.events().try_recv() {
+            let outcome = match event {
+                VenueEvent::Connected => {
+                    eprintln!("venue: connected to {}; reconciling", venue.url);
+                    reconciled = false;
+                    session.router_mut().request_snapshot();
+                    Ok(())
+                }
+                VenueEvent::Disconnected(reason) => {
+                    eprintln!("venue: disconnected: {reason}");
+                    reconciled = false;
+                    Ok(())
+                }
+                // A NEW report only acknowledges what the router already reported accepted.
+                VenueEvent::Execution(execution) if execution.exec_type == "NEW" => Ok(()),
+                VenueEvent::Execution(execution) => {
+                    match session.engine().broker().update_of(&execution) {
+                        Ok(update) => session.on_update(&update),
+                        Err(note) => {
+                            eprintln!("venue: {note}");
+                            Ok(())
+                        }
+                    }
+                }
+                VenueEvent::Rejected {
+                    client_id,
+                    code,
+                    message,
+                } => match session.engine().broker().order_of(&client_id) {
+                    Some(order) => {
+                        eprintln!("venue: rejected {client_id}: {message} ({code})");
+                        let ts = session.engine().now();
+                        session.on_update(&VenueUpdate::Rejected {
+                            order,
+                            ts,
+                            code,
+                            message,
+                        })
+                    }
+                    None => {
+                        eprintln!("venue: rejected {client_id} (not this session's): {message}");
+                        Ok(())
+                    }
+                },
+                VenueEvent::Snapshot(snapshot) => {
+                    let engine = session.engine();
+                    let found = reconcile(
+                        engine.broker(),
+                        engine.portfolio(),
+                        &snapshot,
+                        policy,
+                        engine.now(),
+                    );
+                    for line in &found.differences {
+                        eprintln!("reconcile: {line}");
+                    }
+                    let mut outcome = Ok(());
+                    for update in &found.updates {
+                        outcome = outcome.and_then(|()| session.on_update(update));
+                    }
+                    for command in found.commands {
+                        session.router_mut().send(command);
+                    }
+                    eprintln!(
+                        "reconciled: {} differences; trading",
+                        found.differences.len()
+                    );
+                    reconciled = true;
+                    outcome
+                }
+                VenueEvent::Notice(line) => {
+                    eprintln!("{line}");
+                    Ok(())
+                }
+            };
+            if let Err(e) = outcome {
+                failure = Some(e);
+                break 'run;
+            }
+        }
+        for line in session.router_mut().take_notices() {
+            eprintln!("{line}");
+        }
+        let kill = crate::stop::is_requested() || kill_file.as_ref().is_some_and(|f| f.exists());
+        if kill && killed.is_none() {
+            eprintln!("kill switch: canceling every order and closing every position");
+            killed = Some(Instant::now());
+            last_kill = Instant::now();
+            if let Err(e) = session.kill() {
+                failure = Some(e);
+                break;
+            }
+        }
+        if let Some(at) = killed {
+            let open = session.engine().broker().working().iter().flatten().count();
+            let held = session
+                .engine()
+                .portfolio()
+                .positions()
+                .iter()
+                .any(|p| p.qty != 0.0);
+            if !held && open == 0 {
+                break;
+            }
+            if at.elapsed() >= kill_wait {
+                eprintln!(
+                    "kill switch: {open} orders still open or positions held after \
+                     {kill_wait:?}; check the venue"
+                );
+                break;
+            }
+            // A fill that was on its way when the switch fired leaves a position: close it too.
+            if open == 0 && last_kill.elapsed() >= Duration::from_millis(200) {
+                last_kill = Instant::now();
+                if let Err(e) = session.kill() {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        } else if deadline.is_some_and(|d| started.elapsed() >= d)
+            || args.events.is_some_and(|n| used >= n)
+        {
+            break;
+        }
+        if !reconciled || killed.is_some() {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        match feed.next(Duration::ZERO, Duration::from_millis(5)) {
+            Ok(FeedItem::Event(event, _)) => match session.on_event(&event) {
+                Ok(()) => used += 1,
+                Err(SessionError::OutOfOrder { .. }) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            },
+            Ok(FeedItem::Notice(notice)) => eprintln!("feed: {notice:?}"),
+            Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                break;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+        }
+    }
+    drop(feed);
+    drop(connection);
+    if let Some(e) = &failure {
+        eprintln!("error: {e}; stopping and writing results");
+    }
+    let open = session.engine().broker().working().iter().flatten().count();
+    let outcome = session.finish()?;
+    crate::output::write_run(
+        &loaded,
+        &outcome,
+        None,
+        &LoadedData::default(),
+        args.out.clone(),
+        "events",
+    )?;
+    println!(
+        "  live: {used} events used, {} orders, {} fills, {open} orders left working; journal {}",
+        outcome.orders.len(),
+        outcome.fills.len(),
+        journal.display()
+    );
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,186 @@
+//! Writing a finished run: the results folder (summary, tables, report) and the headline figures
+//! on the terminal. Backtests and paper sessions end here alike.
+
+use crate::config::LoadedConfig;
+use crate::data::LoadedData;
+use anyhow::{Context, Result};
+use engine::{BacktestOutcome, SleeveSummary, Summary};
+use market_data::BarSeries;
+use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold};
+use report::write_results;
+use std::path::PathBuf;
+
+/// Returns the run's summary, measured against its benchmark when the bars allow one, and its
+/// report's figures when `[output] report` asks for them.
+pub(crate) fn summarise(
+    loaded: &LoadedConfig,
+    title: &str,
+    outcome: &BacktestOutcome,
+    series: &[BarSeries],
+) -> (Summary, Option<Analysis>) {
+    let c = &loaded.config;
+    let prices: Vec<PriceInput<'_>> = series
+        .iter()
+        .map(|s| PriceInput {
+            instrument: s.instrument.as_str(),
+            bars: &s.bars,
+        })
+        .collect();
+    let benchmark = c.output.benchmark.as_deref();
+    let mut summary = Summary::new(outcome, c.metrics.periods_per_year);
+    if let Ok(b) = buy_and_hold(outcome, &prices, benchmark) {
+        summary = summary.with_benchmark(outcome, &b.equity);
+    }
+    let analysis = c.output.report.then(|| {
+        analyse(&AnalysisInput {
+            title,
+            strategy: c.strategy.name(),
+            outcome,
+            summary: &summary,
+            prices: &prices,
+            benchmark,
+        })
+    });
+    (summary, analysis)
+}
+
+/// Writes `outcome` into `out` (default `<output.dir>/<name>/`) and prints its summary;
+/// `unit` names what was replayed (`bars`, `ticks`, `events`).
+///
+/// # Errors
+/// A result file cannot be written.
+pub(crate) fn write_run(
+    loaded: &LoadedConfig,
+    outcome: &BacktestOutcome,
+    sleeves: Option<&[SleeveSummary]>,
+    data: &LoadedData,
+    out: Option<PathBuf>,
+    unit: &str,
+) -> Result<()> {
+    let c = &loaded.config;
+    let (summary, analysis) = summarise(loaded, &c.name, outcome, &data.series);
+    let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
+    let mut extra = serde_json::Map::new();
+    let skipped: serde_json::Map<String, serde_json::Value> = data
+        .skipped
+        .iter()
+        .map(|(name, report)| {
+            let examples: Vec<String> = report.examples.iter().map(ToString::to_string).collect();
+            (
+                name.clone(),
+                serde_json::json!({ "rows": report.skipped, "examples": examples }),
+            )
+        })
+        .collect();
+    extra.insert("skipped_rows".into(), skipped.into());
+    extra.insert("name".into(), c.name.clone().into());
+    if let Some(sleeves) = sleeves {
+        extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
+    }
+    let threshold = (c.explain.as_ref()).map_or_else(
+        || models::explain::ExplainConfig::default().drift_threshold,
+        |e| e.drift_threshold,
+    );
+    if !outcome.drift.is_empty() {
+        let rows: Vec<serde_json::Value> = (outcome.drift.iter())
+            .map(|d| {
+                serde_json::json!({
+                    "model_id": d.model_id,
+                    "feature": d.feature,
+                    "psi": d.psi,
+                    "observations": d.observations,
+                    "drifted": d.psi > threshold,
+                })
+            })
+            .collect();
+        extra.insert(
+            "drift".into(),
+            serde_json::json!({ "threshold": threshold, "inputs": rows }),
+        );
+    }
+    let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
+    write_results(
+        &dir,
+        outcome,
+        &summary,
+        config_json,
+        extra,
+        analysis.as_ref(),
+    )?;
+    write_drift(&dir, outcome, threshold)?;
+    for (name, report) in &data.skipped {
+        eprintln!(
+            "warning: {name}: skipped {} invalid rows, first: {}",
+            report.skipped, report.examples[0]
+        );
+    }
+    println!(
+        "{} ({}), {} {unit}, results in {}",
+        c.name,
+        c.strategy.name(),
+        outcome.bars_per_instrument.iter().sum::<usize>(),
+        dir.display()
+    );
+    for (label, value) in summary.rows() {
+        println!("  {label:<18} {value:>24}");
+    }
+    if let Some(analysis) = &analysis {
+        if let Some((name, _)) = &analysis.benchmark {
+            let figure = |key: &str| {
+                analysis
+                    .metrics
+                    .iter()
+                    .find(|m| m.key == key)
+                    .and_then(|m| m.value)
+            };
+            let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.2}%", v * 100.0));
+            println!(
+                "  {:<18} {:>24}",
+                "Benchmark",
+                format!("{} ({name})", pct(figure("benchmark_return")))
+            );
+            println!("  {:<18} {:>24}", "Alpha", pct(figure("alpha")));
+            println!(
+                "  {:<18} {:>24}",
+                "Beta",
+                figure("beta").map_or("n/a".into(), |v| format!("{v:.3}"))
+            );
+        }
+        for note in &analysis.notes {
+            println!("  note: {note}");
+        }
+    }
+    Ok(())
+}
+
+/// Writes `drift.csv` (model inputs against the training window, flagged past `threshold`) for
+/// a model-driven run, and warns about each drifted input.
+fn write_drift(dir: &std::path::Path, outcome: &BacktestOutcome, threshold: f64) -> Result<()> {
+    use report::table::{Column, Table};
+    let d = &outcome.drift;
+    if d.is_empty() {
+        return Ok(());
+    }
+    let table = Table {
+        name: "drift".into(),
+        columns: vec![
+            Column::text("model_id", d.iter().map(|x| x.model_id.clone()).collect()),
+            Column::text("feature", d.iter().map(|x| x.feature.clone()).collect()),
+            Column::float("psi", d.iter().map(|x| x.psi).collect()),
+            Column::int("observations", d.iter().map(|x| x.observations).collect()),
+            Column::text(
+                "drifted",
+                d.iter().map(|x| (x.psi > threshold).to_string()).collect(),
+            ),
+        ],
+    };
+    table.write_csv(&dir.join("drift.csv"))?;
+    for x in d.iter().filter(|x| x.psi > threshold) {
+        eprintln!(
+            "warning: model input `{}` drifted from the training window: PSI {:.3} > {threshold} \
+             ([explain] drift_threshold)",
+            x.feature, x.psi
+        );
+    }
+    Ok(())
+}

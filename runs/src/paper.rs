@@ -1,0 +1,236 @@
+//! `quant paper CONFIG`: the config's strategy on a live websocket feed, with simulated fills at
+//! live prices, a journal that survives a crash, a status line, and results written like a
+//! backtest's when it stops (Ctrl-C, `--duration`, or the feed ending).
+
+use crate::config::{FeedFormat, LiveConfig, LiveMode, LoadedConfig};
+use crate::data::LoadedData;
+use anyhow::{Context, Result, bail};
+use live::feed::{Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
+use live::session::{Resumed, Session, SessionError};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Options of `quant paper`.
+#[derive(Debug, clap::Args)]
+pub struct PaperArgs {
+    /// The config: the backtest's, plus a `[live]` table.
+    config: PathBuf,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Stop after this many market events (counting those replayed from the journal).
+    #[arg(long)]
+    events: Option<usize>,
+    /// Write the results into this folder instead of <output.dir>/<name>/.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Tick-to-order latencies: from a message's arrival to the order it caused reaching the broker.
+#[derive(Debug, Default)]
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn report(&mut self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.sort_unstable();
+        let at = |q: f64| self.0[((self.0.len() - 1) as f64 * q).round() as usize];
+        Some(format!(
+            "tick-to-order over {} orders: p50 {:?}, p99 {:?}, max {:?}",
+            self.0.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        ))
+    }
+}
+
+/// The market data feed a `[live]` table describes, shared by paper and live sessions.
+pub(crate) fn feed_config(live: &LiveConfig, format: Format) -> FeedConfig {
+    FeedConfig {
+        format,
+        url: live.url.clone(),
+        streams: live.streams.clone(),
+        stale_after: Duration::from_secs_f64(live.stale_after_s),
+        reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
+        reconnect_max: Duration::from_millis(live.reconnect.max_ms),
+        capacity: live.channel_capacity,
+    }
+}
+
+/// Tells what a session replayed from its journal on start, if anything.
+pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
+    if resumed.events == 0 {
+        return;
+    }
+    let torn = if resumed.torn_bytes > 0 {
+        format!(
+            " ({} bytes of a torn last line dropped)",
+            resumed.torn_bytes
+        )
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "resumed from {}: {} events, {} orders, {} fills replayed{torn}",
+        journal.display(),
+        resumed.events,
+        resumed.orders,
+        resumed.fills,
+    );
+}
+
+/// Runs a paper session.
+pub fn run(args: &PaperArgs) -> Result<()> {
+    let loaded = LoadedConfig::load(&args.config)?;
+    let c = &loaded.config;
+    let Some(live) = &c.live else {
+        bail!(
+            "{}: no [live] table: paper trading needs mode, format, url, streams and journal",
+            args.config.display()
+        );
+    };
+    if live.mode == LiveMode::Live {
+        bail!(
+            "{}: [live] mode = \"live\" routes real orders, which `quant paper` never does; set \
+             mode = \"paper\"",
+            args.config.display()
+        );
+    }
+    let format = match live.format {
+        FeedFormat::Binance => Format::Binance,
+        FeedFormat::Coinbase => Format::Coinbase,
+    };
+    let instruments = instruments_of(format, &live.streams);
+    let (strategy, features) = loaded.build_strategy()?.into_parts(&instruments)?;
+    let journal = loaded.resolve(&live.journal);
+    let (mut session, resumed) = Session::start(
+        &loaded.engine_spec(),
+        instruments.clone(),
+        strategy,
+        features,
+        &journal,
+        Duration::from_millis(live.sync_ms),
+    )
+    .with_context(|| {
+        format!(
+            "cannot start the session journaled in {}",
+            journal.display()
+        )
+    })?;
+    print_resumed(&journal, &resumed);
+    let feed = Feed::start(feed_config(live, format));
+    let spin = Duration::from_micros(live.spin_us);
+    let started = Instant::now();
+    let deadline = args.duration.map(Duration::from_secs_f64);
+    let status = std::io::stderr().is_terminal();
+    let (mut latencies, mut used, mut refused) = (Latencies::default(), resumed.events, 0usize);
+    let mut connected = false;
+    let mut last_status = Instant::now();
+    let mut last_event = Instant::now();
+    loop {
+        if crate::stop::is_requested()
+            || deadline.is_some_and(|d| started.elapsed() >= d)
+            || args.events.is_some_and(|n| used >= n)
+        {
+            break;
+        }
+        match feed.next(spin, Duration::from_millis(100)) {
+            Ok(FeedItem::Event(event, received)) => {
+                let orders = session.engine().broker().records().len();
+                match session.on_event(&event) {
+                    Ok(()) => used += 1,
+                    // A late event (a venue's clock, a replayed message) is skipped, not fatal.
+                    Err(SessionError::OutOfOrder { .. }) => refused += 1,
+                    Err(error) => {
+                        eprintln!("error: {error}; stopping and writing results");
+                        break;
+                    }
+                }
+                if session.engine().broker().records().len() > orders {
+                    latencies.0.push(received.elapsed());
+                }
+                last_event = Instant::now();
+            }
+            Ok(FeedItem::Notice(notice)) => {
+                connected = match &notice {
+                    Notice::Connected { .. } => true,
+                    Notice::Disconnected { .. } => false,
+                    _ => connected,
+                };
+                eprintln!("{}", describe(&notice));
+            }
+            Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                break;
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+        }
+        if status && last_status.elapsed() >= Duration::from_secs(1) {
+            last_status = Instant::now();
+            let p = session.engine().portfolio();
+            let open = p.positions().iter().filter(|x| x.qty != 0.0).count();
+            eprint!(
+                "\r{} | last event {:.1}s ago | {used} events | {open} open positions | equity \
+                 {:.2} | P&L {:+.2}   ",
+                if connected {
+                    "connected"
+                } else {
+                    "disconnected"
+                },
+                last_event.elapsed().as_secs_f64(),
+                p.equity(),
+                p.equity() - p.initial_cash()
+            );
+        }
+    }
+    if status {
+        eprintln!();
+    }
+    let counters = feed.counters.clone();
+    drop(feed);
+    let outcome = session.finish()?;
+    crate::output::write_run(
+        &loaded,
+        &outcome,
+        None,
+        &LoadedData::default(),
+        args.out.clone(),
+        "events",
+    )?;
+    if let Some(line) = latencies.report() {
+        println!("  {line}");
+    }
+    let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    println!(
+        "  feed: {} messages, {used} events used, {refused} late events skipped, {} gaps, {} \
+         duplicates, {} malformed, {} reconnects, engine behind {} times; journal {}",
+        n(&counters.messages),
+        n(&counters.gaps),
+        n(&counters.duplicates),
+        n(&counters.malformed),
+        n(&counters.reconnects),
+        n(&counters.engine_behind),
+        journal.display()
+    );
+    Ok(())
+}
+
+/// One line for the log.
+fn describe(notice: &Notice) -> String {
+    match notice {
+        Notice::Connected { url } => format!("feed: connected to {url}"),
+        Notice::Disconnected { reason } => format!("feed: disconnected: {reason}"),
+        Notice::Reconnecting { after } => format!("feed: reconnecting in {after:.1?}"),
+        Notice::Gap { instrument, detail } => format!("feed: gap in {instrument}: {detail}"),
+        Notice::Duplicate { instrument, detail } => {
+            format!("feed: skipped a repeated or late message of {instrument}: {detail}")
+        }
+        Notice::Malformed { raw, error } => {
+            format!("feed: skipped a malformed message ({error}): {raw}")
+        }
+    }
+}

@@ -1,0 +1,710 @@
+//! `quant train CONFIG`: walk-forward evaluation of the config's `[model]`, then the final model.
+//!
+//! For each fold: standardisation (and volatility terciles) fitted on the fold's training rows,
+//! training with early stopping on the end of the training window, scores on the test rows
+//! beside the majority-class and last-return-sign baselines, and (trend models) the `ml_trend`
+//! backtest over the test rows only, so the stitched out-of-sample equity shows what the model
+//! would have earned. Then one model is trained on every labelled row and saved with its
+//! metadata and the walk-forward scores, and `explain.json` beside it: per fold, permutation
+//! importance, calibration and input drift (test rows against training rows), and the final
+//! training window's input distribution that later runs are compared with.
+
+use crate::config::LoadedConfig;
+use crate::data;
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, ValueEnum};
+use engine::{FeatureSource, run_backtest_with};
+use features::{PipelineSpec, compute_batch};
+use market_data::{BarSeries, Timestamp};
+use models::explain::{
+    Calibration, DriftProfile, Explanation, FoldExplanation, groups, permutation_importance,
+    summarise,
+};
+use models::{
+    CLASSES, Dataset, EpochReport, LoadedModel, MajorityBaseline, Metrics, ModelConfig,
+    ModelMetadata, Series, Target, TrainReport, TrainingConfig, TrainingPeriod, TrendModel, argmax,
+    column_indices, last_return_sign, predict, prepare_fold, save, train, train_pooled,
+    walk_forward,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use strategies::StrategyConfig;
+use strategies::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
+use strategies::ml_trend::{INSTRUMENTS_DIR, MlTrend, MlTrendParams, ModelSet, TREND_PREFIX};
+
+/// What the model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TargetArg {
+    /// Down / flat / up over `horizon` bars (the `ml_trend` signal).
+    Trend,
+    /// Low / medium / high realised volatility over `horizon` bars (the risk model).
+    Volatility,
+}
+
+/// `quant train` arguments.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The config file, with `[model]`, `[training]` and `[[features]]`.
+    config: PathBuf,
+    /// What to predict.
+    #[arg(long, value_enum, default_value_t = TargetArg::Trend)]
+    target: TargetArg,
+    /// Model folder (default: the `ml_trend` strategy's `model` or `risk_model` path, else
+    /// models/<name>/ or models/<name>-risk/).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// Returns the arguments that train `config`'s trend model into `out`.
+    pub(crate) fn new(config: PathBuf, out: PathBuf) -> Self {
+        Self {
+            config,
+            target: TargetArg::Trend,
+            out: Some(out),
+        }
+    }
+}
+
+/// One instrument's model inputs and closes, row for row.
+struct Inputs {
+    matrices: Vec<Vec<f64>>,
+    closes: Vec<Vec<f64>>,
+    rows: usize,
+}
+
+impl Inputs {
+    /// Every instrument's raw input matrix over `rows`.
+    fn parts(&self, rows: std::ops::Range<usize>) -> Vec<(&[f64], std::ops::Range<usize>)> {
+        (self.matrices.iter())
+            .map(|m| (m.as_slice(), rows.clone()))
+            .collect()
+    }
+
+    fn series(&self) -> Vec<Series<'_>> {
+        (self.matrices.iter().zip(&self.closes).enumerate())
+            .map(|(i, (features, close))| Series {
+                instrument: i as u32,
+                features,
+                close,
+            })
+            .collect()
+    }
+}
+
+/// Runs `quant train`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    let loaded = LoadedConfig::load(&args.config)?;
+    let c = &loaded.config;
+    let invalid = |e: models::MlError| anyhow!("invalid config {}: {e}", loaded.path.display());
+    let model_cfg = c.model.clone().ok_or_else(|| {
+        anyhow!(
+            "config {}: `quant train` needs a [model] table (kind, hidden, window, horizon, ...)",
+            loaded.path.display()
+        )
+    })?;
+    let training = c.training.clone().unwrap_or_default();
+    model_cfg.validate().map_err(invalid)?;
+    training.validate().map_err(invalid)?;
+    let target = match args.target {
+        TargetArg::Trend => Target::Trend,
+        TargetArg::Volatility => Target::Volatility,
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_out(&loaded, target));
+
+    let data = data::load(&loaded)?;
+    let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
+    let columns = model_cfg
+        .features
+        .clone()
+        .unwrap_or_else(|| spec.columns().to_vec());
+    let indices = column_indices(spec.columns(), &columns).map_err(invalid)?;
+    let inputs = model_inputs(&spec, &indices, &data.series)?;
+    let series = inputs.series();
+    let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
+    let explain = c.explain.clone().unwrap_or_default();
+    let groups = groups(&columns, model_cfg.window, explain.lag_blocks);
+    let mut explained = Vec::new();
+
+    let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
+    let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64, "fits");
+    let mut scores = Vec::new();
+    let mut pooled = Pooled::default();
+    let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
+    for (k, fold) in folds.iter().enumerate() {
+        let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
+        let label = format!("fold {}/{}", k + 1, folds.len());
+        let fitted = fit(&model_cfg, &training, &fd, &progress, &label)?;
+        let report = &fitted.report;
+        let probs = fitted.predict(&fd.test)?;
+        let scored = FoldScores::new(&fd.train, &fd.test, &probs, &inputs)?;
+        let mut fold_json = json!({
+            "fold": k + 1,
+            "train_rows": [fold.train.start, fold.train.end],
+            "test_rows": [fold.test.start, fold.test.end],
+            "best_epoch": report.best_epoch,
+            "epochs_run": report.epochs.len(),
+            "curve": curve(report),
+            "model": scored.model,
+            "majority": scored.majority,
+            "last_return_sign": scored.sign,
+        });
+        if fd.test.n > 0 {
+            let seed = training.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let importance = permutation_importance(
+                &fd.test,
+                &groups,
+                explain.importance_repeats,
+                seed,
+                |ds| fitted.predict(ds),
+            )?;
+            let profile = DriftProfile::fit(&columns, &inputs.parts(fold.train.clone()));
+            explained.push(FoldExplanation {
+                fold: k + 1,
+                importance,
+                calibration: Calibration::new(&fd.test.y, &probs, CLASSES),
+                drift: profile.psi_of(&inputs.parts(fold.test.clone())),
+            });
+        }
+        if target == Target::Trend && fd.test.n > 0 {
+            let metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+            let models = fitted.into_loaded(&metadata, &data.series);
+            let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
+            fold_json["oos_return"] = json!(ret.total_return);
+            stitch(&mut oos_equity, &ret.curve);
+        }
+        pooled.add(&fd.test.y, &probs, &scored);
+        scores.push(fold_json);
+    }
+
+    // The final model: every row whose label is known.
+    let all = models::Fold {
+        train: 0..inputs.rows.saturating_sub(model_cfg.horizon),
+        test: inputs.rows..inputs.rows,
+    };
+    let fd = prepare_fold(&series, columns.len(), &all, &model_cfg, &training, target)?;
+    let fitted = fit(&model_cfg, &training, &fd, &progress, "final model")?;
+    let report = fitted.report.clone();
+    progress.finish_and_clear();
+    let overall = pooled.metrics()?;
+    let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+    let first_ns = data
+        .series
+        .iter()
+        .filter_map(|s| s.bars.first())
+        .map(|b| b.ts.0)
+        .min();
+    let last_row = all.train.end.saturating_sub(1);
+    let last_ns = data
+        .series
+        .iter()
+        .filter_map(|s| s.bars.get(last_row))
+        .map(|b| b.ts.0)
+        .max();
+    if let (Some(first_ns), Some(last_ns)) = (first_ns, last_ns) {
+        metadata.training_period = Some(TrainingPeriod { first_ns, last_ns });
+    }
+    let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
+    metadata.metrics = json!({
+        "folds": scores,
+        "overall": overall,
+        "oos_total_return": oos_total,
+        "final_model": {
+            "best_epoch": report.best_epoch,
+            "epochs_run": report.epochs.len(),
+            "train_samples": report.train_samples,
+            "valid_samples": report.valid_samples,
+            "best_valid_loss": report.best_valid_loss,
+            "curve": curve(&report),
+        },
+    });
+    let id = fitted.save(&out, &metadata, &data.series)?;
+    if !oos_equity.is_empty() {
+        write_oos_equity(&out, &oos_equity)?;
+    }
+    let fold_importance: Vec<_> = explained.iter().map(|f| f.importance.clone()).collect();
+    let explanation = Explanation {
+        importance: summarise(&groups, &fold_importance),
+        calibration: Calibration::new(&pooled.truth, &pooled.probs, CLASSES),
+        drift_profile: DriftProfile::fit(&columns, &inputs.parts(all.train.clone())),
+        config: explain,
+        features: columns,
+        groups,
+        folds: explained,
+    };
+    explanation.save(&out)?;
+    print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
+    print_explanation(&explanation);
+    Ok(())
+}
+
+/// The loss per epoch of a training run (its pooled model, or its first instrument's), for the
+/// model card.
+fn curve(report: &TrainReport) -> serde_json::Value {
+    let first = report.epochs.first().and_then(|e| e.instrument);
+    let epochs = report.epochs.iter().filter(|e| e.instrument == first);
+    let (train, valid): (Vec<f64>, Vec<f64>) = epochs.map(|e| (e.train_loss, e.valid_loss)).unzip();
+    json!({ "train_loss": train, "valid_loss": valid })
+}
+
+/// Prints the importance ranking and the inputs that drifted in some test fold.
+fn print_explanation(e: &Explanation) {
+    println!(
+        "permutation importance over the test folds (log-loss increase when shuffled, mean +- \
+         std; * stands out beyond {} std):",
+        models::explain::NOISE_K
+    );
+    for s in &e.importance {
+        println!(
+            "  {:<14} {:>8.4} +- {:.4}   accuracy drop {:>6.1}%{}",
+            s.name,
+            s.log_loss_increase_mean,
+            s.log_loss_increase_std,
+            100.0 * s.accuracy_drop_mean,
+            if s.stands_out { " *" } else { "" }
+        );
+    }
+    println!(
+        "calibration over the test folds: Brier {:.4}, expected calibration error {:.4}",
+        e.calibration.brier, e.calibration.ece
+    );
+    let threshold = e.config.drift_threshold;
+    for f in &e.folds {
+        let drifted: Vec<String> = (e.features.iter().zip(&f.drift))
+            .filter(|(_, p)| **p > threshold)
+            .map(|(name, p)| format!("{name} ({p:.2})"))
+            .collect();
+        if !drifted.is_empty() {
+            println!(
+                "fold {}: inputs drifted past PSI {threshold} against its training rows: {}",
+                f.fold,
+                drifted.join(", ")
+            );
+        }
+    }
+}
+
+/// The networks of one fit: a pooled model, per-instrument models, or both.
+struct Fitted {
+    pooled: Option<TrendModel>,
+    by_instrument: Vec<(u32, TrendModel)>,
+    /// The pooled run's report, or the first instrument's without pooling.
+    report: TrainReport,
+}
+
+/// Trains on `fd` as `[training]` says: pooled (`pretrain_pooled = true`, the default), then a
+/// fine-tuned copy per instrument when `fine_tune_epochs > 0`; or one model per instrument on
+/// its own samples (`pretrain_pooled = false`).
+fn fit(
+    model_cfg: &ModelConfig,
+    training: &TrainingConfig,
+    fd: &models::FoldData,
+    progress: &indicatif::ProgressBar,
+    label: &str,
+) -> Result<Fitted> {
+    let mut report_epoch = |e: &EpochReport| {
+        progress.inc(1);
+        let who = e
+            .instrument
+            .map_or(String::new(), |i| format!(" instrument {i}"));
+        progress.set_message(format!(
+            "{label}{who} epoch {} loss {:.4} valid loss {:.4} valid acc {:.3}",
+            e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
+        ));
+    };
+    if training.pretrain_pooled {
+        let run = train_pooled(model_cfg, training, &fd.train, &fd.valid, &mut report_epoch)?;
+        return Ok(Fitted {
+            pooled: Some(run.pooled),
+            by_instrument: (run.fine_tuned.into_iter())
+                .map(|f| (f.instrument, f.model))
+                .collect(),
+            report: run.report,
+        });
+    }
+    let mut by_instrument = Vec::new();
+    let mut first_report = None;
+    for instrument in fd.train.instruments() {
+        let own = TrainingConfig {
+            // Its own streams, independent of the other instruments.
+            seed: training.seed ^ (u64::from(instrument) + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            ..training.clone()
+        };
+        let (model, report) = train(
+            model_cfg,
+            &own,
+            &fd.train.filter(|i, _| i == instrument),
+            &fd.valid.filter(|i, _| i == instrument),
+            &mut report_epoch,
+        )?;
+        first_report.get_or_insert(report);
+        by_instrument.push((instrument, model));
+    }
+    Ok(Fitted {
+        pooled: None,
+        by_instrument,
+        report: first_report.context("no instrument has training samples")?,
+    })
+}
+
+impl Fitted {
+    /// Returns the network that serves `instrument`.
+    fn model_for(&self, instrument: u32) -> Result<&TrendModel> {
+        (self.by_instrument.iter())
+            .find(|(i, _)| *i == instrument)
+            .map(|(_, m)| m)
+            .or(self.pooled.as_ref())
+            .with_context(|| format!("no model was trained for instrument {instrument}"))
+    }
+
+    /// Class probabilities of every sample of `ds`, each from its instrument's network.
+    fn predict(&self, ds: &Dataset) -> Result<Vec<f32>> {
+        if self.by_instrument.is_empty()
+            && let Some(pooled) = &self.pooled
+        {
+            return Ok(predict(pooled, ds)?);
+        }
+        let mut probs = vec![0.0f32; ds.n * CLASSES];
+        for instrument in ds.instruments() {
+            let own = predict(
+                self.model_for(instrument)?,
+                &ds.filter(|i, _| i == instrument),
+            )?;
+            let positions = (ds.instrument.iter().enumerate()).filter(|(_, i)| **i == instrument);
+            for ((position, _), p) in positions.zip(own.chunks_exact(CLASSES)) {
+                probs[position * CLASSES..(position + 1) * CLASSES].copy_from_slice(p);
+            }
+        }
+        Ok(probs)
+    }
+
+    /// The networks as loaded models sharing `metadata`, per-instrument ones by name.
+    fn into_loaded(self, metadata: &ModelMetadata, series: &[BarSeries]) -> ModelSet {
+        let wrap = |model, instrument: Option<String>| {
+            Arc::new(LoadedModel {
+                model,
+                metadata: ModelMetadata {
+                    instrument,
+                    ..metadata.clone()
+                },
+                model_id: "walk-forward fold".into(),
+            })
+        };
+        let by_instrument = (self.by_instrument.into_iter())
+            .map(|(i, model)| {
+                let name = series[i as usize].instrument.as_str().to_string();
+                (name.clone(), wrap(model, Some(name)))
+            })
+            .collect();
+        ModelSet {
+            pooled: self.pooled.map(|m| wrap(m, None)),
+            by_instrument,
+            prefix: TREND_PREFIX,
+            drift: None,
+        }
+    }
+
+    /// Saves the pooled model into `out` and each per-instrument model into
+    /// `out/instruments/<NAME>/`, replacing an earlier model there; returns the main model id.
+    fn save(&self, out: &Path, metadata: &ModelMetadata, series: &[BarSeries]) -> Result<String> {
+        for stale in [
+            models::METADATA_FILE,
+            models::WEIGHTS_FILE,
+            models::explain::EXPLAIN_FILE,
+            "oos_equity.csv",
+        ] {
+            let _ = std::fs::remove_file(out.join(stale));
+        }
+        let _ = std::fs::remove_dir_all(out.join(INSTRUMENTS_DIR));
+        let mut id = None;
+        if let Some(pooled) = &self.pooled {
+            id = Some(save(out, pooled, metadata)?);
+        }
+        for (i, model) in &self.by_instrument {
+            let name = series[*i as usize].instrument.as_str();
+            let own = ModelMetadata {
+                instrument: Some(name.to_string()),
+                ..metadata.clone()
+            };
+            let saved = save(&out.join(INSTRUMENTS_DIR).join(name), model, &own)?;
+            id.get_or_insert(saved);
+        }
+        id.context("no model was trained")
+    }
+}
+
+/// The default model folder for `target`.
+fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
+    if let StrategyConfig::MlTrend(p) = &loaded.config.strategy {
+        let written = match target {
+            Target::Trend => Some(&p.model),
+            Target::Volatility => p.risk_model.as_ref(),
+        };
+        if let Some(written) = written {
+            return loaded.resolve(written);
+        }
+    }
+    let suffix = if target == Target::Volatility {
+        "-risk"
+    } else {
+        ""
+    };
+    PathBuf::from("models").join(format!("{}{suffix}", loaded.config.name))
+}
+
+/// Computes the pipeline and keeps the model's columns, row-major, over the rows every
+/// instrument has (folds are by row).
+fn model_inputs(spec: &PipelineSpec, indices: &[usize], series: &[BarSeries]) -> Result<Inputs> {
+    let frames = compute_batch(spec, series)?;
+    let rows = series.iter().map(|s| s.bars.len()).min().unwrap_or(0);
+    // Folds are rows: row t must be the same time for every instrument, or one instrument's
+    // test rows would overlap another's training rows in time.
+    if let Some((first, rest)) = series.split_first() {
+        for other in rest {
+            let at = (0..rows).find(|&t| other.bars[t].ts != first.bars[t].ts);
+            if let Some(t) = at {
+                anyhow::bail!(
+                    "`quant train` needs every instrument on one calendar: row {t} is {} for {} \
+                     but {} for {}",
+                    first.bars[t].ts,
+                    first.instrument,
+                    other.bars[t].ts,
+                    other.instrument
+                );
+            }
+        }
+    }
+    let matrices = frames
+        .iter()
+        .map(|f| {
+            (0..rows)
+                .flat_map(|t| indices.iter().map(move |&c| f.columns[c][t]))
+                .collect()
+        })
+        .collect();
+    let closes = series
+        .iter()
+        .map(|s| s.bars[..rows].iter().map(|b| b.close).collect())
+        .collect();
+    Ok(Inputs {
+        matrices,
+        closes,
+        rows,
+    })
+}
+
+/// Metadata of a model trained on `fd`'s training rows.
+fn metadata_for(
+    loaded: &LoadedConfig,
+    target: Target,
+    model_cfg: &ModelConfig,
+    training: &TrainingConfig,
+    columns: &[String],
+    fd: &models::FoldData,
+) -> ModelMetadata {
+    ModelMetadata::new(
+        target,
+        model_cfg,
+        training,
+        columns,
+        &loaded.config.features,
+        &fd.standardizer,
+        fd.vol_terciles,
+    )
+}
+
+/// One fold's scores: the model and the two baselines.
+struct FoldScores {
+    model: Metrics,
+    majority: Metrics,
+    sign: Metrics,
+    majority_class: u32,
+}
+
+impl FoldScores {
+    fn new(train: &Dataset, test: &Dataset, probs: &[f32], inputs: &Inputs) -> Result<Self> {
+        let baseline = MajorityBaseline::fit(train)?;
+        let majority_class = argmax(&baseline.frequencies.map(|f| f as f32)) as u32;
+        let closes: Vec<&[f64]> = inputs.closes.iter().map(Vec::as_slice).collect();
+        Ok(Self {
+            model: Metrics::from_proba(&test.y, probs)?,
+            majority: baseline.evaluate(test)?,
+            sign: last_return_sign(test, &closes)?,
+            majority_class,
+        })
+    }
+}
+
+/// Every fold's test predictions, pooled for the overall scores.
+#[derive(Default)]
+struct Pooled {
+    truth: Vec<u32>,
+    probs: Vec<f32>,
+    majority: Vec<u32>,
+    sign: [[u64; CLASSES]; CLASSES],
+}
+
+impl Pooled {
+    fn add(&mut self, truth: &[u32], probs: &[f32], scores: &FoldScores) {
+        self.truth.extend_from_slice(truth);
+        self.probs.extend_from_slice(probs);
+        self.majority
+            .extend(std::iter::repeat_n(scores.majority_class, truth.len()));
+        for (total, fold) in self.sign.iter_mut().zip(&scores.sign.confusion) {
+            for (t, f) in total.iter_mut().zip(fold) {
+                *t += f;
+            }
+        }
+    }
+
+    fn metrics(&self) -> Result<serde_json::Value> {
+        // The sign baseline's pooled confusion, expanded back into (truth, predicted) pairs.
+        let (mut truth, mut predicted) = (Vec::new(), Vec::new());
+        for (t, row) in self.sign.iter().enumerate() {
+            for (p, &count) in row.iter().enumerate() {
+                truth.extend(std::iter::repeat_n(t as u32, count as usize));
+                predicted.extend(std::iter::repeat_n(p as u32, count as usize));
+            }
+        }
+        Ok(json!({
+            "model": Metrics::from_proba(&self.truth, &self.probs)?,
+            "majority": Metrics::from_classes(&self.truth, &self.majority)?,
+            "last_return_sign": Metrics::from_classes(&truth, &predicted)?,
+        }))
+    }
+}
+
+/// The equity of an out-of-sample backtest.
+struct OosRun {
+    total_return: f64,
+    curve: Vec<(Timestamp, f64)>,
+}
+
+/// Backtests `ml_trend` with the fold's model over the fold's test rows only: features and
+/// predictions run causally from the first bar, trading starts at the first test bar.
+fn oos_backtest(
+    loaded: &LoadedConfig,
+    spec: &PipelineSpec,
+    models: ModelSet,
+    series: &[BarSeries],
+    fold: &models::Fold,
+) -> Result<OosRun> {
+    let sliced: Vec<BarSeries> = series
+        .iter()
+        .map(|s| {
+            let mut one = s.clone();
+            one.bars.truncate(fold.test.end);
+            one
+        })
+        .collect();
+    let start = (sliced.iter())
+        .filter_map(|s| s.bars.get(fold.test.start))
+        .map(|b| b.ts)
+        .min()
+        .context("a test fold starts past the data")?;
+    let input =
+        ModelInput::with_instruments(models.pooled, models.by_instrument, models.prefix, spec)?;
+    let columns = columns_of(spec, std::slice::from_ref(&input));
+    let features = ModelFeatures::precomputed(spec, vec![input], &sliced)
+        .map_err(|e| anyhow!("{e}"))?
+        .predictions_from(start);
+    let params = match &loaded.config.strategy {
+        // Without the risk model: the saved one saw every row, test rows included.
+        StrategyConfig::MlTrend(p) => MlTrendParams {
+            risk_model: None,
+            ..p.clone()
+        },
+        _ => MlTrendParams::with_model(""),
+    };
+    let strategy = MlTrend::with_columns(&params, &columns)?;
+    let mut engine_spec = loaded.engine_spec();
+    engine_spec.broker.close_at_end = true;
+    let features: Box<dyn FeatureSource> = Box::new(features);
+    let outcome = run_backtest_with(&engine_spec, &sliced, strategy, Some(features))?;
+    let curve: Vec<(Timestamp, f64)> = (outcome.curve.ts.iter().copied())
+        .zip(outcome.curve.equity.iter().copied())
+        .filter(|(ts, _)| *ts >= start)
+        .collect();
+    let total_return = match (curve.first(), curve.last()) {
+        (Some((_, a)), Some((_, b))) if *a > 0.0 => b / a - 1.0,
+        _ => 0.0,
+    };
+    Ok(OosRun {
+        total_return,
+        curve,
+    })
+}
+
+/// Appends a fold's equity to the stitched curve (growth of 1), chaining its returns.
+fn stitch(stitched: &mut Vec<(Timestamp, f64)>, curve: &[(Timestamp, f64)]) {
+    let Some(&(_, first)) = curve.first() else {
+        return;
+    };
+    let base = stitched.last().map_or(1.0, |(_, e)| *e);
+    stitched.extend(curve.iter().map(|(ts, e)| (*ts, base * e / first)));
+}
+
+fn write_oos_equity(dir: &std::path::Path, curve: &[(Timestamp, f64)]) -> Result<()> {
+    let mut text = String::from("timestamp,growth\n");
+    for (ts, e) in curve {
+        text.push_str(&format!("{ts},{e}\n"));
+    }
+    let path = dir.join("oos_equity.csv");
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn print_summary(
+    out: &std::path::Path,
+    id: &str,
+    folds: &[serde_json::Value],
+    overall: &serde_json::Value,
+    oos_total: Option<f64>,
+    classes: &[String],
+) {
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
+    };
+    let num = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |x| format!("{x:.3}"));
+    println!(
+        "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "fold", "acc", "f1", "logloss", "majority", "last-sign", "oos ret"
+    );
+    for f in folds {
+        println!(
+            "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+            f["fold"],
+            pct(&f["model"]["accuracy"]),
+            num(&f["model"]["macro_f1"]),
+            num(&f["model"]["log_loss"]),
+            pct(&f["majority"]["accuracy"]),
+            pct(&f["last_return_sign"]["accuracy"]),
+            pct(&f["oos_return"]),
+        );
+    }
+    println!(
+        "{:<6} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9}",
+        "all",
+        pct(&overall["model"]["accuracy"]),
+        num(&overall["model"]["macro_f1"]),
+        num(&overall["model"]["log_loss"]),
+        pct(&overall["majority"]["accuracy"]),
+        pct(&overall["last_return_sign"]["accuracy"]),
+        oos_total.map_or("-".into(), |r| format!("{:.1}%", 100.0 * r)),
+    );
+    // The pooled test confusion matrix: where the model's errors go.
+    if let Some(rows) = overall["model"]["confusion"].as_array() {
+        println!("confusion over every test fold (rows: true class, columns: predicted)");
+        for (name, row) in classes.iter().zip(rows) {
+            let cells: Vec<String> = (row.as_array().into_iter().flatten())
+                .map(|c| format!("{:>8}", c.as_u64().unwrap_or(0)))
+                .collect();
+            println!("  {name:<6}{}", cells.join(""));
+        }
+    }
+    println!("model {id} saved to {}", out.display());
+}
