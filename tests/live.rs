@@ -879,3 +879,51 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn a_fill_found_on_reconciling_pays_the_per_order_commission_like_a_simulated_one() {
+    let mut spec = spec();
+    spec.broker.commission_fixed = 1.5;
+    let config = LiveRouterConfig {
+        prefix: "fx".into(),
+        symbols: vec!["BTCUSDT".into()],
+        quote_asset: "USDT".into(),
+        dry_run: false,
+        max_orders_per_minute: 100,
+        max_order_notional: 1e9,
+    };
+    let mut router = LiveRouter::new(&spec, config);
+    let portfolio = engine::Portfolio::new(10_000.0, 1);
+    let mut reports = Vec::new();
+    // Not connected: the order is recorded as sent before a crash would have been.
+    let id = router.submit(
+        limit(Side::Buy, 3.0, 99.0, 1),
+        Timestamp(1),
+        None,
+        &portfolio,
+        &mut reports,
+    );
+    assert_eq!(router.order_of("fx-1"), Some(id));
+    let snapshot = live::venue::Snapshot {
+        balances: Vec::new(),
+        open: vec![live::venue::VenueOrder {
+            symbol: "BTCUSDT".into(),
+            client_order_id: "fx-1".into(),
+            side: "BUY".into(),
+            status: "PARTIALLY_FILLED".into(),
+            orig_qty: 3.0,
+            executed_qty: 2.0,
+            cummulative_quote_qty: 198.0,
+        }],
+        queried: Vec::new(),
+    };
+    let found = reconcile(&router, &portfolio, &snapshot, Policy::Adopt, Timestamp(2));
+    let fee = found.updates.iter().find_map(|u| match u {
+        VenueUpdate::Filled {
+            qty, price, fee, ..
+        } => Some((*qty, *price, *fee)),
+        _ => None,
+    });
+    // The simulated broker's rule: 0.1% of notional plus 1.5 on the order's first fill.
+    assert_eq!(fee, Some((2.0, 99.0, 0.001 * 2.0 * 99.0 + 1.5)));
+}

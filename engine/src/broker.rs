@@ -1,8 +1,8 @@
 //! The simulated broker: keeps working orders and fills them against bars and ticks with the
 //! reference semantics of DESIGN.md (next open, gaps, touches, slippage, commission, volume cap).
 //!
-//! Sizing and pre-trade risk happen here, when an order fills, because `all_in` sizing needs the
-//! fill price. Every refusal becomes an `ExecReport` the strategy sees, never an `Err`.
+//! Sizing ([`crate::sizing`]) and pre-trade risk ([`crate::risk`]) happen when an order fills,
+//! because `all_in` sizing needs the fill price; fees and slippage are [`crate::costs`]'. Every refusal becomes an `ExecReport` the strategy sees, never an `Err`.
 //!
 //! Bars and ticks share one matching loop (time in force, OCO exits, reduce-only cleanup, sizing,
 //! risk); they differ only in the prices an event offers an order, its `Touch`:
@@ -26,12 +26,14 @@
 //!   takes (the ask size for buys, the bid size for sells, each its own budget).
 //! - Fills ignore a trade's aggressor: a print is taken as a one-price book at its price.
 
-use crate::config::{BrokerConfig, RiskConfig, SizingConfig, SizingMethod};
+use crate::config::{BrokerConfig, RiskConfig, SizingConfig};
+use crate::costs::{BpsSlippage, Commission, FeeModel as _, SlippageModel as _};
 use crate::order::{Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::portfolio::Portfolio;
+use crate::risk::RiskCheck;
+use crate::sizing::Sizer;
 use crate::strategy::{ExecKind, ExecReport, RejectReason};
 use crate::touch::{Reach, Touch};
-use crate::volatility::RollingVolatility;
 use market_data::{Bar, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
 use serde::Serialize;
 
@@ -98,16 +100,14 @@ impl OrderRecord {
 #[derive(Debug, Clone)]
 pub struct SimBroker {
     broker: BrokerConfig,
-    sizing: SizingConfig,
-    risk: RiskConfig,
+    fees: Commission,
+    slippage: BpsSlippage,
+    risk: RiskCheck,
+    sizer: Sizer,
     working: Vec<Vec<Order>>,
     records: Vec<OrderRecord>,
     fills: Vec<FillRecord>,
-    volatility: Vec<RollingVolatility>,
 }
-
-/// Relative tolerance of limit checks, so that a sizing that lands exactly on a limit passes.
-const LIMIT_TOLERANCE: f64 = 1e-9;
 
 impl SimBroker {
     /// Returns a broker for `instruments` instruments.
@@ -117,18 +117,12 @@ impl SimBroker {
         risk: RiskConfig,
         instruments: usize,
     ) -> Self {
-        let vol_slots = if sizing.method == SizingMethod::VolatilityTarget {
-            instruments
-        } else {
-            0
-        };
         Self {
-            volatility: (0..vol_slots)
-                .map(|_| RollingVolatility::new(sizing.lookback))
-                .collect(),
+            fees: broker.fees(),
+            slippage: broker.slippage(),
+            risk: RiskCheck::new(&broker, risk.clone()),
+            sizer: Sizer::new(&broker, sizing, risk, instruments),
             broker,
-            sizing,
-            risk,
             working: vec![Vec::new(); instruments],
             records: Vec::new(),
             fills: Vec::new(),
@@ -157,9 +151,7 @@ impl SimBroker {
 
     /// Feeds a close to the realized-volatility estimate used by volatility targeting.
     pub fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {
-        if let Some(vol) = self.volatility.get_mut(instrument.get()) {
-            vol.push(ts, close);
-        }
+        self.sizer.observe_close(instrument, ts, close);
     }
 
     /// Accepts or rejects a new order. Accepted orders can fill only on events after `now`.
@@ -171,7 +163,7 @@ impl SimBroker {
         reports: &mut Vec<ExecReport>,
     ) -> OrderId {
         let id = self.register(request, now);
-        let refuse = refuse.or_else(|| self.precheck(&request));
+        let refuse = refuse.or_else(|| self.risk.validate(&request, self.working.len()));
         let kind = match refuse {
             Some(reason) => {
                 self.close_record(id, OrderStatus::Rejected, now);
@@ -198,24 +190,6 @@ impl SimBroker {
         let id = OrderId(self.records.len() as u64 + 1);
         self.records.push(OrderRecord::working(id, request, now));
         id
-    }
-
-    /// Checks what can be checked before a price is known.
-    pub fn precheck(&self, request: &OrderRequest) -> Option<RejectReason> {
-        if request.instrument.get() >= self.working.len() {
-            return Some(RejectReason::UnknownInstrument);
-        }
-        let positive = |p: Price| p.0.is_finite() && p.0 > 0.0;
-        let prices_ok = request.kind.limit_price().is_none_or(positive)
-            && request.kind.trigger_price().is_none_or(positive)
-            && request.bracket.take_profit.is_none_or(positive)
-            && request.bracket.stop_loss.is_none_or(positive);
-        let size_ok = match request.size {
-            Size::Units(Qty(q)) => q.is_finite() && q > 0.0,
-            Size::Scaled(f) => f.is_finite() && f > 0.0 && f <= 1.0,
-            Size::Auto | Size::ClosePosition => true,
-        };
-        (!prices_ok || !size_ok).then_some(RejectReason::InvalidOrder)
     }
 
     /// Cancels one working order; unknown or finished orders are ignored.
@@ -365,14 +339,8 @@ impl SimBroker {
     /// trades at all.
     fn fill_price(&self, order: &mut Order, reach: Reach) -> Option<f64> {
         let buy = order.request.side == Side::Buy;
-        let slip = self.broker.slippage_bps / 10_000.0;
-        let slipped = |p: f64| {
-            if buy {
-                p * (1.0 + slip)
-            } else {
-                p * (1.0 - slip)
-            }
-        };
+        let (slippage, side) = (self.slippage, order.request.side);
+        let slipped = |p: f64| slippage.slipped(side, p);
         let Reach {
             first,
             best,
@@ -454,9 +422,13 @@ impl SimBroker {
                 Size::Units(Qty(q)) => Ok(q),
                 Size::ClosePosition if reduces => Ok(held.abs()),
                 Size::ClosePosition => Err(RejectReason::NothingToReduce),
-                Size::Auto => self.auto_size(req.instrument, req.side, held, price, 1.0, portfolio),
+                Size::Auto => {
+                    self.sizer
+                        .units(req.instrument, req.side, held, price, 1.0, portfolio)
+                }
                 Size::Scaled(f) => {
-                    self.auto_size(req.instrument, req.side, held, price, f, portfolio)
+                    self.sizer
+                        .units(req.instrument, req.side, held, price, f, portfolio)
                 }
             };
             if req.reduce_only && !reduces {
@@ -490,14 +462,10 @@ impl SimBroker {
             }
             *left -= qty;
         }
-        let fixed = if order.filled == 0.0 {
-            self.broker.commission_fixed
-        } else {
-            0.0
-        };
-        let fee = self.broker.commission * qty * price + fixed;
+        let fee = self.fees.fee(qty, price, order.filled == 0.0);
         if let Err(reason) =
-            self.check_risk(req.side, held, qty, price, fee, portfolio, req.instrument)
+            self.risk
+                .check_fill(req.side, held, qty, price, fee, portfolio, req.instrument)
         {
             return self.reject(order, reason, ts, reports);
         }
@@ -535,126 +503,6 @@ impl SimBroker {
         } else {
             Step::Keep
         }
-    }
-
-    /// Returns the units an `Auto` order gets at `price` with `scale` of the sizing budget,
-    /// within cash and risk limits.
-    ///
-    /// # Errors
-    /// Why no unit can be bought or sold.
-    pub fn auto_size(
-        &self,
-        instrument: InstrumentIdx,
-        side: Side,
-        held: f64,
-        price: f64,
-        scale: f64,
-        portfolio: &Portfolio,
-    ) -> Result<f64, RejectReason> {
-        let sign = side.sign();
-        if held * sign < 0.0 {
-            // Against the position: an Auto order closes it.
-            return Ok(held.abs());
-        }
-        if side == Side::Sell && !self.broker.allow_short {
-            return Err(RejectReason::ShortNotAllowed);
-        }
-        let equity = portfolio.equity();
-        let cash = portfolio.cash();
-        let mut budget = match self.sizing.method {
-            SizingMethod::AllIn => cash,
-            SizingMethod::FixedFraction => self.sizing.fraction * equity,
-            SizingMethod::VolatilityTarget => {
-                let realized = self
-                    .volatility
-                    .get(instrument.get())
-                    .map_or(f64::NAN, RollingVolatility::annualized);
-                if realized.is_nan() || realized <= 0.0 {
-                    return Err(RejectReason::ZeroSize);
-                }
-                equity * (self.sizing.target_volatility / realized).min(self.sizing.fraction)
-            }
-        };
-        budget *= scale;
-        if side == Side::Buy {
-            // Cash never goes negative on a long purchase.
-            budget = budget.min(cash);
-        }
-        budget -= self.broker.commission_fixed;
-        let per_unit = price * (1.0 + self.broker.commission);
-        let mut units = (budget / per_unit).max(0.0);
-        let room_position = (self.risk.max_position_fraction * equity - held.abs() * price) / price;
-        let room_gross =
-            (self.risk.max_gross_exposure * equity - portfolio.gross_exposure()) / price;
-        let capped = units.min(room_position).min(room_gross).max(0.0);
-        let limited_by = if capped < units {
-            Some(if room_position <= room_gross {
-                RejectReason::PositionLimit
-            } else {
-                RejectReason::ExposureLimit
-            })
-        } else {
-            None
-        };
-        units = if self.broker.fractional {
-            capped
-        } else {
-            capped.floor()
-        };
-        if units > 0.0 {
-            Ok(units)
-        } else {
-            Err(limited_by.unwrap_or(RejectReason::ZeroSize))
-        }
-    }
-
-    /// Checks cash, shorting and risk limits for one fill.
-    ///
-    /// # Errors
-    /// Why the fill may not happen.
-    #[allow(clippy::too_many_arguments)]
-    pub fn check_risk(
-        &self,
-        side: Side,
-        held: f64,
-        qty: f64,
-        price: f64,
-        fee: f64,
-        portfolio: &Portfolio,
-        instrument: InstrumentIdx,
-    ) -> Result<(), RejectReason> {
-        let sign = side.sign();
-        let after = held + sign * qty;
-        if after.abs() <= held.abs() && after * held >= 0.0 {
-            // Reducing exposure is always allowed; a fill through zero opens the other side and
-            // is checked like any opening fill.
-            return Ok(());
-        }
-        if after < 0.0 && !self.broker.allow_short {
-            return Err(RejectReason::ShortNotAllowed);
-        }
-        let cash = portfolio.cash();
-        if side == Side::Buy && after > 0.0 {
-            let needed = qty.min(after) * price + fee;
-            if needed > cash * (1.0 + LIMIT_TOLERANCE) {
-                return Err(RejectReason::InsufficientCash {
-                    needed,
-                    available: cash,
-                });
-            }
-        }
-        let equity = portfolio.equity();
-        let tol = 1.0 + LIMIT_TOLERANCE;
-        if after.abs() * price > self.risk.max_position_fraction * equity * tol {
-            return Err(RejectReason::PositionLimit);
-        }
-        let gross = portfolio.gross_exposure()
-            - portfolio.position(instrument).market_value().abs()
-            + after.abs() * price;
-        if gross > self.risk.max_gross_exposure * equity * tol {
-            return Err(RejectReason::ExposureLimit);
-        }
-        Ok(())
     }
 
     fn reject(

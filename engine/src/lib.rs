@@ -12,13 +12,16 @@
 
 mod broker;
 mod config;
+mod costs;
 mod engine;
 mod error;
 mod features;
 mod order;
 mod outcome;
 mod portfolio;
+mod risk;
 mod router;
+mod sizing;
 mod sleeves;
 mod strategy;
 mod summary;
@@ -40,6 +43,7 @@ pub mod metrics;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
+pub use costs::{BpsSlippage, Commission, FeeModel, SlippageModel};
 pub use engine::{
     Engine, run_backtest, run_backtest_merged, run_backtest_with, run_tick_backtest,
     run_tick_backtest_with,
@@ -51,7 +55,9 @@ pub use features::{
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
+pub use risk::RiskCheck;
 pub use router::{NoUpdate, OrderRouter};
+pub use sizing::Sizer;
 pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};
 pub use strategy::{
     Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, ShortText, Strategy,

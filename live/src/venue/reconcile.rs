@@ -11,6 +11,7 @@
 
 use super::binance::{Balance, NO_SUCH_ORDER, NewOrder, VenueOrder};
 use super::router::{Command, LiveRouter, VenueUpdate};
+use engine::FeeModel as _;
 use engine::OrderRouter;
 use engine::Portfolio;
 use engine::{OrderKind, TimeInForce};
@@ -110,9 +111,9 @@ pub fn reconcile(
                 ts: now,
                 qty: missed,
                 price,
-                // The venue's order status carries no commission: the configured rate
-                // estimates it.
-                fee: router.commission() * missed * price,
+                // The venue's order status carries no commission: the configured fees
+                // estimate it, the per-order charge included when none of it was booked yet.
+                fee: router.fees().fee(missed, price, order.filled == 0.0),
             });
             expected[order.request.instrument.get()] += order.request.side.sign() * missed;
         }

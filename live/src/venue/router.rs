@@ -1,5 +1,5 @@
 //! The live router: the engine's side of a venue connection. It sizes and risk-checks each
-//! order exactly as the simulated broker would (it asks a `SimBroker` to), adds the live limits
+//! order with the simulated broker's rules (the engine's `Sizer` and `RiskCheck`), adds the live limits
 //! (orders per minute, notional per order), gives the order a deterministic client order id,
 //! and sends it to the connection. What the venue reports comes back as `VenueUpdate`s, which
 //! the session journals and the router books: fills into the portfolio, cancels and rejects
@@ -10,11 +10,12 @@
 
 use super::binance::{Execution, NewOrder};
 use super::limits::OrderWindow;
+use engine::EngineSpec;
 use engine::OrderRouter;
 use engine::Portfolio;
-use engine::{BrokerConfig, EngineSpec};
+use engine::{Commission, FeeModel as _, RiskCheck, Sizer};
 use engine::{ExecKind, ExecReport, RejectReason, ShortText};
-use engine::{FillRecord, OrderRecord, SimBroker};
+use engine::{FillRecord, OrderRecord};
 use engine::{Order, OrderId, OrderRequest, OrderStatus, Size, TimeInForce};
 use market_data::{Bar, InstrumentIdx, MarketEvent, Qty, Side, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -115,9 +116,10 @@ pub struct LiveRouterConfig {
 #[derive(Debug)]
 pub struct LiveRouter {
     config: LiveRouterConfig,
-    broker: BrokerConfig,
-    /// Sizes and risk-checks orders with the backtests' rules; holds no orders.
-    desk: SimBroker,
+    /// The backtests' rules: fees, sizing and risk limits.
+    fees: Commission,
+    sizer: Sizer,
+    risk: RiskCheck,
     window: OrderWindow,
     working: Vec<Vec<Order>>,
     records: Vec<OrderRecord>,
@@ -132,13 +134,9 @@ impl LiveRouter {
     pub fn new(spec: &EngineSpec, config: LiveRouterConfig) -> Self {
         let n = config.symbols.len();
         Self {
-            desk: SimBroker::new(
-                spec.broker.clone(),
-                spec.sizing.clone(),
-                spec.risk.clone(),
-                n,
-            ),
-            broker: spec.broker.clone(),
+            fees: spec.broker.fees(),
+            sizer: Sizer::new(&spec.broker, spec.sizing.clone(), spec.risk.clone(), n),
+            risk: RiskCheck::new(&spec.broker, spec.risk.clone()),
             window: OrderWindow::new(config.max_orders_per_minute),
             working: vec![Vec::new(); n],
             records: Vec::new(),
@@ -154,9 +152,9 @@ impl LiveRouter {
         self.outbox = Some(outbox);
     }
 
-    /// Returns the commission rate of the config, for fills whose commission is unknown.
-    pub fn commission(&self) -> f64 {
-        self.broker.commission
+    /// Returns the fee model of the config, for fills whose commission is unknown.
+    pub fn fees(&self) -> &Commission {
+        &self.fees
     }
 
     /// Returns the settings.
@@ -236,7 +234,11 @@ impl LiveRouter {
                     Some(asset) if Some(asset) == symbol_base => commission * execution.last_price,
                     // Charged in a third asset (BNB): its value in the quote asset is unknown
                     // here; the configured rate estimates it.
-                    Some(_) => self.broker.commission * execution.last_qty * execution.last_price,
+                    Some(_) => self.fees.fee(
+                        execution.last_qty,
+                        execution.last_price,
+                        self.record(order).is_none_or(|r| r.filled == 0.0),
+                    ),
                 };
                 Ok(VenueUpdate::Filled {
                     order,
@@ -271,7 +273,7 @@ impl LiveRouter {
         now: Timestamp,
         portfolio: &Portfolio,
     ) -> Result<f64, RejectReason> {
-        if let Some(reason) = self.desk.precheck(request) {
+        if let Some(reason) = self.risk.validate(request, self.working.len()) {
             return Err(reason);
         }
         if !request.bracket.is_empty() || request.tif == TimeInForce::Day {
@@ -294,11 +296,11 @@ impl LiveRouter {
             Size::ClosePosition if reduces => held.abs(),
             Size::ClosePosition => return Err(RejectReason::NothingToReduce),
             Size::Auto => self
-                .desk
-                .auto_size(instrument, side, held, price, 1.0, portfolio)?,
+                .sizer
+                .units(instrument, side, held, price, 1.0, portfolio)?,
             Size::Scaled(f) => self
-                .desk
-                .auto_size(instrument, side, held, price, f, portfolio)?,
+                .sizer
+                .units(instrument, side, held, price, f, portfolio)?,
         };
         if request.reduce_only {
             if !reduces {
@@ -309,9 +311,9 @@ impl LiveRouter {
         if qty <= 0.0 {
             return Err(RejectReason::ZeroSize);
         }
-        let fee = self.broker.commission * qty * price + self.broker.commission_fixed;
-        self.desk
-            .check_risk(side, held, qty, price, fee, portfolio, instrument)?;
+        let fee = self.fees.fee(qty, price, true);
+        self.risk
+            .check_fill(side, held, qty, price, fee, portfolio, instrument)?;
         // The live limits guard against orders that add risk; one that only reduces a
         // position (the kill switch's, among others) is never blocked on its way out.
         if reduces && qty <= held.abs() {
@@ -445,7 +447,7 @@ impl OrderRouter for LiveRouter {
     }
 
     fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {
-        self.desk.observe_close(instrument, ts, close);
+        self.sizer.observe_close(instrument, ts, close);
     }
 
     fn submit(
