@@ -1,6 +1,7 @@
 //! End-to-end tests: the `quant` binary on shipped and broken configs, and the public APIs against
 //! independently computed reference results.
 
+// Helpers outside `#[test]` functions unwrap too: allow-unwrap-in-tests does not reach them.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod bad_input;

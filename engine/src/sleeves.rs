@@ -431,7 +431,6 @@ fn summarize(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::order::{OrderRequest, Size};

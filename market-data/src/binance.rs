@@ -365,7 +365,6 @@ fn parse_time(text: &str) -> Result<Timestamp, RowProblem> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::resample::{BarRule, resample_trades};

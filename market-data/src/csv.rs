@@ -533,7 +533,6 @@ pub(crate) fn digits(bytes: &[u8]) -> Option<i64> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

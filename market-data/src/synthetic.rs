@@ -265,7 +265,6 @@ fn splitmix64(seed: u64) -> u64 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

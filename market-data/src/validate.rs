@@ -42,7 +42,6 @@ pub(crate) fn bar_is_valid(bar: &Bar) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Timestamp;

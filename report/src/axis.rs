@@ -306,7 +306,6 @@ fn time_ticks(lo: i64, hi: i64) -> Vec<(f64, String)> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -534,7 +534,6 @@ fn push_xy(out: &mut String, x: f64, y: f64) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::super::axis::Fmt;
     use super::super::format::NS_PER_DAY;

@@ -1,6 +1,5 @@
 //! Page-level tests: a hand-made analysis renders every chart, safely and within budget.
 
-#![allow(clippy::unwrap_used)]
 
 use super::format::{NS_PER_DAY, days_from_civil};
 use super::*;

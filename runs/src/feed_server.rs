@@ -632,7 +632,6 @@ async fn hold(ws: &Socket) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::replay::tests::bars_replay;
     use super::*;

@@ -1,7 +1,6 @@
 //! A strategy's feature pipeline inside the engine: parallel across instruments equals one thread
 //! and bar-by-bar driving.
 
-#![allow(clippy::unwrap_used)]
 
 use features::{FeatureConfig, PipelineRunner};
 

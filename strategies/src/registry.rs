@@ -285,7 +285,6 @@ impl BuiltStrategy {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -121,7 +121,6 @@ impl Indicator for Atr {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{bars, check_against_naive};

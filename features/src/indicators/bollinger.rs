@@ -201,7 +201,6 @@ impl Indicator for BandsAndZScore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices, singles};

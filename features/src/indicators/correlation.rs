@@ -93,7 +93,6 @@ impl Indicator for Correlation {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices};

@@ -171,7 +171,6 @@ extremum!(RollingMin, false, "minimum", "3.0");
 extremum!(RollingMax, true, "maximum", "5.0");
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices, singles};

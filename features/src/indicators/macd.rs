@@ -127,7 +127,6 @@ impl Indicator for Macd {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices, singles};

@@ -262,7 +262,6 @@ impl Sliding<2> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::close;

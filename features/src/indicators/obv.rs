@@ -72,7 +72,6 @@ impl Indicator for Obv {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, volumes};

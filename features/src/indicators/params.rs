@@ -21,7 +21,6 @@ pub(super) fn bars_at_least(key: &str, min: usize, found: usize) -> Result<(), R
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

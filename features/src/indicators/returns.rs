@@ -129,7 +129,6 @@ impl<const LOG: bool> Indicator for PeriodReturn<LOG> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, close, prices, singles};

@@ -187,7 +187,6 @@ impl Indicator for ZScore {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices, singles};

@@ -192,7 +192,6 @@ impl Indicator for Rsi {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, close, prices, singles};

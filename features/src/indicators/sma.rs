@@ -78,7 +78,6 @@ impl Indicator for Sma {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, prices, singles};

@@ -117,7 +117,6 @@ impl Indicator for Stochastic {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{bars, check_against_naive};

@@ -159,7 +159,6 @@ impl Indicator for Vwap {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, step_ts, volumes};

@@ -281,7 +281,6 @@ fn number_or_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::venue::secret::Secret;

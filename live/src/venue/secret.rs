@@ -99,7 +99,6 @@ impl Credentials {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -40,7 +40,6 @@ pub fn signed_payload(params: &BTreeMap<&str, String>) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,5 @@
 //! Unit tests of the catalog scan and of the reader chaining an instrument's parts.
 
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use crate::columnar::{RecordWriter, write_bars};

@@ -2,7 +2,6 @@
 //! foreign schemas, clear errors for bad input, time ranges over row groups and files with an
 //! instrument column.
 
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use crate::csv::{OnInvalid, read_bars};

@@ -169,7 +169,6 @@ pub fn decode<'a>(text: &'a str, out: &mut Vec<FeedEvent<'a>>) -> Result<(), Dec
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::Timestamp;

@@ -1,6 +1,5 @@
 //! Unit and property tests of the k-way merge of bar sources into time steps.
 
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use proptest::prelude::*;

@@ -1,6 +1,5 @@
 //! Unit and property tests of the resampler.
 
-#![allow(clippy::unwrap_used)]
 
 mod examples {
     use crate::resample::*;

@@ -329,7 +329,6 @@ fn interval_label(ns: i64) -> Option<String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 pub(super) mod tests {
     use super::*;
     use market_data::feed::{FeedEvent, binance};

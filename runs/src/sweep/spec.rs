@@ -397,7 +397,6 @@ fn range(table: &toml::Table) -> Result<Vec<toml::Value>, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

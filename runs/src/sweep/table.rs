@@ -418,7 +418,6 @@ pub(crate) fn write_html(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
