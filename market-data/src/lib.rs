@@ -2,6 +2,11 @@
 //!
 //! This crate knows nothing of orders or portfolios. It turns files and generators into validated,
 //! time-ordered series that the engine replays, and it is the only place that parses timestamps.
+//!
+//! Owns: instrument ids, timestamps, `Bar`, `Trade`, `Quote`, `MarketEvent`; CSV, Parquet,
+//! Arrow IPC and catalog readers and writers, synthetic data, merging, resampling, validation
+//! and the decoders of feed messages (the websocket connection itself is `live`'s).
+//! Never depends on: any other crate of this workspace, tokio, candle or HTML.
 
 #![forbid(unsafe_code)]
 

@@ -1,5 +1,9 @@
-//! Built-in strategies, the indicators they are made of, and the registry that maps a config's
-//! strategy name to an implementation.
+//! Built-in strategies and the registry that maps a config's strategy name to one.
+//!
+//! Owns: `sma_crossover`, `buy_and_hold`, `bollinger_reversion` and `ml_trend` (a model's
+//! signals as orders), the typed parameters of each, and the registry.
+//! Never depends on: tokio (live), report rendering, or the wall clock. Indicators and
+//! pipelines are `features`'; model training and inference are `models'`.
 
 #![forbid(unsafe_code)]
 
