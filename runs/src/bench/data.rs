@@ -1,5 +1,5 @@
-//! `quant bench --data`: how fast Parquet and Arrow IPC files decode into bars, on one thread and
-//! across files in parallel; `quant bench --catalog`: a streamed `sma_crossover` backtest over a
+//! `quant bench data`: how fast Parquet and Arrow IPC files decode into bars, on one thread and
+//! across files in parallel; `quant bench catalog`: a streamed `sma_crossover` backtest over a
 //! large Parquet catalog, with its bars/s and peak RSS.
 
 use crate::bench::{median, peak_rss_kib};

@@ -1,9 +1,9 @@
-//! `quant bench --explain`: what explaining a model costs: occlusion attribution per decision,
+//! `quant bench explain`: what explaining a model costs: occlusion attribution per decision,
 //! permutation importance per walk-forward fold, and the run-time overhead of recording an
 //! attribution with every order (and counting input drift) in an `ml_trend` backtest.
 //!
 //! The model is the shape shipped in `backtests/ml_trend.toml` (an MLP [32, 16] over 16 bars x
-//! 7 features) for the first two, and the `bench --ml` backtest model for the third. Weights do
+//! 7 features) for the first two, and the `bench ml` backtest model for the third. Weights do
 //! not change the cost of a forward pass, so the first two use a seeded untrained model.
 
 use crate::bench::median;

@@ -1,10 +1,10 @@
-//! `quant bench --features`: the cost of each indicator per streaming update, of a 20-feature
-//! pipeline per bar, and batch throughput of that pipeline on 1 thread and on all cores.
+//! `quant bench features`: the cost of a 20-feature pipeline per bar, the pipeline's own cost
+//! per feature, and batch throughput of that pipeline on 1 thread and on all cores. Each
+//! indicator's own cost per update is a micro-benchmark: `cargo bench -p features`.
 
 use crate::bench::{median, thread_cpu_ns};
-use anyhow::{Context, Result};
-use features::indicators::Indicator;
-use features::{FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator, compute_batch};
+use anyhow::Result;
+use features::{FeatureConfig, PipelineSpec, PipelineState, compute_batch};
 use market_data::Bar;
 use market_data::synthetic::{SyntheticSpec, generate, generate_one};
 use std::time::Instant;
@@ -67,60 +67,6 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         0,
     )
     .bars;
-
-    println!("streaming update cost per indicator (1,000,000 updates, median of {runs}):");
-    for kind in KINDS {
-        let mut config = FeatureConfig {
-            name: kind.name.into(),
-            kind: kind.name.into(),
-            ..FeatureConfig::default()
-        };
-        if kind.required.contains(&"period") {
-            config.period = Some(20);
-        }
-        if kind.name == "correlation" {
-            config.inputs = Some(vec!["close".into(), "volume".into()]);
-        }
-        if kind.name == "clip" {
-            config.min = Some(-1.0);
-        }
-        if kind.name == "standardize" {
-            config.period = Some(20);
-        }
-        let spec = PipelineSpec::new(std::slice::from_ref(&config)).with_context(|| kind.name)?;
-        let mut kernel = build_indicator(&config)?;
-        let width = kernel.inputs();
-        let mut out = vec![0.0; kernel.outputs().len()];
-        let mut kernel_ns = Vec::with_capacity(runs);
-        let mut pipeline_ns = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            kernel.reset();
-            let input = [0.0; 4];
-            let start = Instant::now();
-            for bar in &bars {
-                let input = match width {
-                    1 => [bar.close, 0.0, 0.0, 0.0],
-                    2 => [bar.close, bar.volume, 0.0, 0.0],
-                    _ => [bar.high, bar.low, bar.close, input[3]],
-                };
-                kernel.update(bar.ts, &input[..width], &mut out);
-            }
-            kernel_ns.push(start.elapsed().as_nanos() as f64 / bars.len() as f64);
-            let mut state = PipelineState::new(&spec);
-            let start = Instant::now();
-            for bar in &bars {
-                state.update(&spec, bar)?;
-            }
-            pipeline_ns.push(start.elapsed().as_nanos() as f64 / bars.len() as f64);
-        }
-        std::hint::black_box(&out);
-        println!(
-            "  {:<12} {:>6.1} ns/update (kernel)  {:>6.1} ns/bar (as a one-feature pipeline)",
-            kind.name,
-            median(&mut kernel_ns),
-            median(&mut pipeline_ns)
-        );
-    }
 
     // The pipeline's own cost per feature (reading inputs, the readiness check, dispatch):
     // twenty clips, the cheapest kind, against one.

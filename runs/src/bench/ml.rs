@@ -1,4 +1,4 @@
-//! `quant bench --ml`: training throughput of each model kind, inference latency for one sample
+//! `quant bench ml`: training throughput of each model kind, inference latency for one sample
 //! and for a batch of 100 instruments, and the throughput of an `ml_trend` backtest with
 //! predictions computed ahead in causal batches.
 //!

@@ -14,7 +14,6 @@ use strategies::sma_crossover::SmaCrossoverParams;
 mod data;
 mod explain;
 mod features;
-mod feed;
 mod ml;
 mod paper;
 mod parallel;
@@ -41,8 +40,8 @@ enum Bench {
         #[arg(long, default_value_t = 2_000_000)]
         csv_rows: usize,
     },
-    /// The feature pipeline: per-indicator update cost, a 20-feature pipeline streaming, and
-    /// batch throughput on 1 thread vs all cores.
+    /// The feature pipeline: a 20-feature pipeline streaming, and batch throughput on 1 thread
+    /// vs all cores (each indicator's own cost: `cargo bench -p features`).
     Features,
     /// The models: training samples/s per kind, inference latency for 1 and 100 samples, and an
     /// `ml_trend` backtest's bars/s.
@@ -66,8 +65,6 @@ enum Bench {
         #[arg(long, default_value_t = 1_000_000)]
         bars: usize,
     },
-    /// The websocket feed decoders: messages/s per format and kind.
-    Feed,
     /// The P&L report: compute and render time, page size and Chromium load time for a 10-year
     /// daily and a 1-year minute-bar backtest.
     Report,
@@ -96,7 +93,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             instruments,
             bars,
         } => data::run_catalog(dir, *instruments, *bars),
-        Bench::Feed => feed::run(runs),
         Bench::Report => report::run(runs),
         Bench::Paper => paper::run(),
         Bench::Parallel(parallel) => parallel::run(parallel, runs),

@@ -1,4 +1,4 @@
-//! `quant bench --paper`: tick-to-order latency of a paper session on loopback, from a message
+//! `quant bench paper`: tick-to-order latency of a paper session on loopback, from a message
 //! arriving on the socket to the order it causes reaching the paper broker (journal included):
 //! 100,000 trades served by `quant feed replay`, a strategy that orders on every trade.
 

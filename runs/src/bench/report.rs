@@ -1,4 +1,4 @@
-//! `quant bench --report`: how long the P&L report takes to compute and render, how large the
+//! `quant bench report`: how long the P&L report takes to compute and render, how large the
 //! page is, and how long headless Chromium takes to open it, for a 10-year daily backtest and
 //! for a 1-year backtest of one-minute bars (525,600 equity points).
 

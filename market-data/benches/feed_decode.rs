@@ -1,15 +1,15 @@
-//! `quant bench --feed`: how many websocket messages a second the feed decoders turn into
-//! events, per format and message kind, on one thread.
+//! How fast the feed decoders turn websocket messages into events, per format and message kind,
+//! on one thread. `cargo bench -p market-data`.
 
-use crate::bench::median;
-use anyhow::{Result, bail};
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use market_data::feed::{FeedEvent, binance, coinbase};
 use market_data::synthetic::{SyntheticSpec, generate_ticks};
 use market_data::{Side, Timestamp};
-use std::time::Instant;
 
 /// Messages per measured batch.
-const MESSAGES: usize = 200_000;
+const MESSAGES: usize = 20_000;
 
 fn rfc3339(ts: Timestamp) -> String {
     ts.to_datetime()
@@ -89,35 +89,29 @@ fn messages() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// Runs the decode benchmarks.
-pub(crate) fn run(runs: usize) -> Result<()> {
-    println!("feed decode, {MESSAGES} messages per kind, 1 thread, median of {runs}:");
-    let all = messages();
-    let mut events: Vec<FeedEvent<'_>> = Vec::with_capacity(16);
-    for (name, texts) in &all {
-        let mut rates = Vec::with_capacity(runs);
-        for _ in 0..runs {
-            let start = Instant::now();
-            let mut decoded = 0usize;
-            for text in texts {
-                events.clear();
-                if name.starts_with("coinbase") {
-                    coinbase::decode(text, &mut events)?;
-                } else {
-                    binance::decode(text, &mut events)?;
+fn decode(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode");
+    for (name, texts) in messages() {
+        let mut events: Vec<FeedEvent<'_>> = Vec::with_capacity(16);
+        group.throughput(Throughput::Elements(texts.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut decoded = 0usize;
+                for text in &texts {
+                    events.clear();
+                    if name.starts_with("coinbase") {
+                        coinbase::decode(text, &mut events).unwrap();
+                    } else {
+                        binance::decode(text, &mut events).unwrap();
+                    }
+                    decoded += events.len();
                 }
-                decoded += events.len();
-            }
-            if decoded != texts.len() {
-                bail!("{name}: {decoded} events from {} messages", texts.len());
-            }
-            rates.push(texts.len() as f64 / start.elapsed().as_secs_f64());
-        }
-        let bytes = texts.iter().map(String::len).sum::<usize>() as f64 / texts.len() as f64;
-        println!(
-            "  {name:<24} {:>6.2} M messages/s ({bytes:.0} bytes each)",
-            median(&mut rates) / 1e6
-        );
+                assert_eq!(decoded, texts.len(), "{name}: one event per message");
+            });
+        });
     }
-    Ok(())
+    group.finish();
 }
+
+criterion_group!(benches, decode);
+criterion_main!(benches);
