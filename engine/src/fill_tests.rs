@@ -6,7 +6,6 @@
 //! strategy submits orders while given bars are handled, so an order "at 0" is placed on bar 0 and
 //! can fill from bar 1 on.
 
-
 use crate::config::SizingMethod;
 use crate::order::{Bracket, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::strategy::{ExecKind, RejectReason};

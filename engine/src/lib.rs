@@ -63,5 +63,7 @@ pub use strategy::{
     Ctx, EngineEvent, ExecKind, ExecReport, Intent, Intents, RejectReason, ShortText, Strategy,
     StrategyError,
 };
-pub use summary::{InstrumentSummary, Summary};
+pub use summary::{
+    Better, InstrumentSummary, METRICS, MetricDef, MetricUnit, Reading, Summary, metric,
+};
 pub use volatility::RollingVolatility;

@@ -3,7 +3,6 @@
 //!
 //! Case counts stay modest (the engine itself is compiled without optimisation in tests).
 
-
 use crate::config::{EngineSpec, SizingMethod};
 use crate::engine::Engine;
 use crate::order::{Bracket, OrderRequest, Size, TimeInForce};

@@ -4,6 +4,349 @@ use crate::metrics::{RelativeMetrics, ReturnMetrics, infer_periods_per_year, pay
 use crate::outcome::BacktestOutcome;
 use serde::Serialize;
 
+/// How a figure reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricUnit {
+    /// An amount of the account's currency.
+    Money,
+    /// A fraction, shown as a percentage.
+    Percent,
+    /// A plain number.
+    Ratio,
+    /// A whole number.
+    Count,
+    /// Nanoseconds, shown as a duration.
+    Duration,
+}
+
+/// Which way a figure is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Better {
+    /// More is better (Sharpe, a drawdown closer to 0).
+    Higher,
+    /// Less is better (volatility, fees).
+    Lower,
+    /// Neither: a fact about the run (its trades, its exposure).
+    Neither,
+}
+
+/// One scalar figure of a [`Summary`], declared once: its key (in `summary.json`, the sweep
+/// table and `rank_by`), its label and unit (the report, the sweep page), which way is better,
+/// and how it is read from a summary.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    /// The key, as in `summary.json`.
+    pub key: &'static str,
+    /// The label people read.
+    pub label: &'static str,
+    /// How it reads.
+    pub unit: MetricUnit,
+    /// Which way is better.
+    pub better: Better,
+    /// Whether it is a column of the sweep table. The sweep journal's format fixes these: a
+    /// new column would keep old journals from resuming.
+    pub in_sweep: bool,
+    /// Reads it from a summary.
+    pub value: Reading,
+}
+
+/// How a figure is read from a summary: a real number, or a whole one (a count).
+#[derive(Debug, Clone, Copy)]
+pub enum Reading {
+    /// A real number.
+    Real(fn(&Summary) -> f64),
+    /// A whole number.
+    Whole(fn(&Summary) -> usize),
+}
+
+impl MetricDef {
+    /// Returns the figure of `summary`.
+    pub fn of(&self, summary: &Summary) -> f64 {
+        match self.value {
+            Reading::Real(read) => read(summary),
+            Reading::Whole(read) => read(summary) as f64,
+        }
+    }
+
+    /// Returns whether the figure is a whole number (written as an integer in tables).
+    pub fn is_whole(&self) -> bool {
+        matches!(self.value, Reading::Whole(_))
+    }
+}
+
+/// Every scalar figure of a summary; the sweep table's columns first, in their order.
+pub const METRICS: &[MetricDef] = &[
+    MetricDef {
+        key: "initial_cash",
+        label: "Initial capital",
+        unit: MetricUnit::Money,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Real(|s| s.initial_cash),
+    },
+    MetricDef {
+        key: "final_equity",
+        label: "Final equity",
+        unit: MetricUnit::Money,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.final_equity),
+    },
+    MetricDef {
+        key: "total_return",
+        label: "Total return",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.total_return),
+    },
+    MetricDef {
+        key: "cagr",
+        label: "CAGR",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.cagr),
+    },
+    MetricDef {
+        key: "annual_volatility",
+        label: "Annual volatility",
+        unit: MetricUnit::Percent,
+        better: Better::Lower,
+        in_sweep: true,
+        value: Reading::Real(|s| s.annual_volatility),
+    },
+    MetricDef {
+        key: "sharpe",
+        label: "Sharpe ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.sharpe),
+    },
+    MetricDef {
+        key: "sortino",
+        label: "Sortino ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.sortino),
+    },
+    MetricDef {
+        key: "max_drawdown",
+        label: "Max drawdown",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.max_drawdown),
+    },
+    MetricDef {
+        key: "max_drawdown_duration",
+        label: "Longest drawdown (periods)",
+        unit: MetricUnit::Count,
+        better: Better::Lower,
+        in_sweep: true,
+        value: Reading::Whole(|s| s.max_drawdown_duration),
+    },
+    MetricDef {
+        key: "calmar",
+        label: "Calmar ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.calmar),
+    },
+    MetricDef {
+        key: "var_95",
+        label: "VaR 95% (per period)",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.var_95),
+    },
+    MetricDef {
+        key: "cvar_95",
+        label: "CVaR 95% (per period)",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.cvar_95),
+    },
+    MetricDef {
+        key: "trades",
+        label: "Closed trades",
+        unit: MetricUnit::Count,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Whole(|s| s.trades),
+    },
+    MetricDef {
+        key: "open_trades",
+        label: "Open trades",
+        unit: MetricUnit::Count,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Whole(|s| s.open_trades),
+    },
+    MetricDef {
+        key: "win_rate",
+        label: "Win rate",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.win_rate),
+    },
+    MetricDef {
+        key: "profit_factor",
+        label: "Profit factor",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.profit_factor),
+    },
+    MetricDef {
+        key: "expectancy",
+        label: "Expectancy",
+        unit: MetricUnit::Money,
+        better: Better::Higher,
+        in_sweep: true,
+        value: Reading::Real(|s| s.expectancy),
+    },
+    MetricDef {
+        key: "fees",
+        label: "Total fees",
+        unit: MetricUnit::Money,
+        better: Better::Lower,
+        in_sweep: true,
+        value: Reading::Real(|s| s.fees),
+    },
+    MetricDef {
+        key: "exposure",
+        label: "Time in market",
+        unit: MetricUnit::Percent,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Real(|s| s.exposure),
+    },
+    MetricDef {
+        key: "turnover",
+        label: "Turnover (x mean equity)",
+        unit: MetricUnit::Ratio,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Real(|s| s.turnover),
+    },
+    MetricDef {
+        key: "periods_per_year",
+        label: "Periods per year",
+        unit: MetricUnit::Count,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Real(|s| s.periods_per_year),
+    },
+    MetricDef {
+        key: "periods",
+        label: "Periods",
+        unit: MetricUnit::Count,
+        better: Better::Neither,
+        in_sweep: true,
+        value: Reading::Whole(|s| s.periods),
+    },
+    MetricDef {
+        key: "skew",
+        label: "Skew",
+        unit: MetricUnit::Ratio,
+        better: Better::Neither,
+        in_sweep: false,
+        value: Reading::Real(|s| s.skew),
+    },
+    MetricDef {
+        key: "kurtosis",
+        label: "Excess kurtosis",
+        unit: MetricUnit::Ratio,
+        better: Better::Neither,
+        in_sweep: false,
+        value: Reading::Real(|s| s.kurtosis),
+    },
+    MetricDef {
+        key: "omega",
+        label: "Omega ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.omega),
+    },
+    MetricDef {
+        key: "tail_ratio",
+        label: "Tail ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.tail_ratio),
+    },
+    MetricDef {
+        key: "stability",
+        label: "Stability",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.stability),
+    },
+    MetricDef {
+        key: "payoff_ratio",
+        label: "Payoff ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.payoff_ratio),
+    },
+    MetricDef {
+        key: "avg_holding_time_ns",
+        label: "Average holding time",
+        unit: MetricUnit::Duration,
+        better: Better::Neither,
+        in_sweep: false,
+        value: Reading::Real(|s| s.avg_holding_time_ns),
+    },
+    MetricDef {
+        key: "alpha",
+        label: "Alpha (annualised)",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.alpha),
+    },
+    MetricDef {
+        key: "beta",
+        label: "Beta",
+        unit: MetricUnit::Ratio,
+        better: Better::Neither,
+        in_sweep: false,
+        value: Reading::Real(|s| s.beta),
+    },
+    MetricDef {
+        key: "information_ratio",
+        label: "Information ratio",
+        unit: MetricUnit::Ratio,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.information_ratio),
+    },
+    MetricDef {
+        key: "tracking_error",
+        label: "Tracking error",
+        unit: MetricUnit::Percent,
+        better: Better::Lower,
+        in_sweep: false,
+        value: Reading::Real(|s| s.tracking_error),
+    },
+];
+
+/// Returns the figure `key` of [`METRICS`].
+pub fn metric(key: &str) -> Option<&'static MetricDef> {
+    METRICS.iter().find(|m| m.key == key)
+}
+
 /// Figures of one instrument within a run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InstrumentSummary {
@@ -248,5 +591,78 @@ impl Summary {
             ("Fees", format!("{:.2}", self.fees)),
             ("Exposure", pct(self.exposure)),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scalar_field_of_the_summary_is_declared_once_with_its_value() {
+        let json = serde_json::to_value(from_json(&serde_json::json!({}))).unwrap();
+        let keys: Vec<&String> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !matches!(k.as_str(), "halted_at" | "instruments"))
+            .collect();
+        assert_eq!(keys.len(), METRICS.len(), "{keys:?}");
+        for (i, m) in METRICS.iter().enumerate() {
+            assert_eq!(
+                METRICS.iter().filter(|o| o.key == m.key).count(),
+                1,
+                "{}",
+                m.key
+            );
+            // Only this field set: a getter reading another one sees NaN or 0.
+            let mut probe = json.clone();
+            probe[m.key] = serde_json::json!(1000.0 + i as f64);
+            assert_eq!(m.of(&from_json(&probe)), 1000.0 + i as f64, "{}", m.key);
+        }
+    }
+
+    /// Reads the scalar fields back (the summary is only ever written, so it has no
+    /// deserializer); a missing field is NaN, or 0 for a count.
+    fn from_json(v: &serde_json::Value) -> Summary {
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+        let n = |k: &str| v[k].as_f64().unwrap_or(0.0) as usize;
+        Summary {
+            initial_cash: f("initial_cash"),
+            final_equity: f("final_equity"),
+            total_return: f("total_return"),
+            cagr: f("cagr"),
+            annual_volatility: f("annual_volatility"),
+            sharpe: f("sharpe"),
+            sortino: f("sortino"),
+            max_drawdown: f("max_drawdown"),
+            max_drawdown_duration: n("max_drawdown_duration"),
+            calmar: f("calmar"),
+            var_95: f("var_95"),
+            cvar_95: f("cvar_95"),
+            skew: f("skew"),
+            kurtosis: f("kurtosis"),
+            omega: f("omega"),
+            tail_ratio: f("tail_ratio"),
+            stability: f("stability"),
+            trades: n("trades"),
+            open_trades: n("open_trades"),
+            win_rate: f("win_rate"),
+            profit_factor: f("profit_factor"),
+            expectancy: f("expectancy"),
+            payoff_ratio: f("payoff_ratio"),
+            avg_holding_time_ns: f("avg_holding_time_ns"),
+            fees: f("fees"),
+            exposure: f("exposure"),
+            turnover: f("turnover"),
+            alpha: f("alpha"),
+            beta: f("beta"),
+            information_ratio: f("information_ratio"),
+            tracking_error: f("tracking_error"),
+            periods_per_year: f("periods_per_year"),
+            periods: n("periods"),
+            halted_at: None,
+            instruments: Vec::new(),
+        }
     }
 }

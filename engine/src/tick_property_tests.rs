@@ -3,7 +3,6 @@
 //! balances; no order fills on or before the timestamp it was placed at; every fill price is one
 //! the rules allow for an event stamped at the fill.
 
-
 use crate::config::EngineSpec;
 use crate::engine::Engine;
 use crate::outcome::BacktestOutcome;

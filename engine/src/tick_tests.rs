@@ -6,7 +6,6 @@
 //! strategy submits orders while given events are handled, so an order "at 0" is placed on event
 //! 0 and can fill from the first event stamped later on.
 
-
 use crate::engine::run_tick_backtest;
 use crate::error::Error;
 use crate::order::{Bracket, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};

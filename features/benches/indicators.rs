@@ -5,6 +5,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use features::indicators::Indicator;
 use features::{FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator};
 use market_data::synthetic::{SyntheticSpec, generate_one};
 use std::hint::black_box;

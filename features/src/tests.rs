@@ -1,7 +1,6 @@
 //! Pipeline tests: wiring, config errors, streaming equals batch, NaN and gap recovery, and no
 //! look-ahead across every kind.
 
-
 use super::*;
 use market_data::{Bar, BarSeries, InstrumentId, Timestamp};
 use proptest::prelude::*;

@@ -1,7 +1,6 @@
 //! Sessions: a journaled session gives the backtest's results, and one killed mid-run and
 //! restarted resumes with the same positions, orders and fills, none twice.
 
-
 use crate::journal::Journal;
 use crate::session::{Session, SessionError};
 use engine::{BacktestOutcome, EngineSpec, Strategy, run_backtest};

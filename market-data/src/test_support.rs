@@ -1,7 +1,6 @@
 //! Helpers shared by the crate's unit tests: scratch folders, awkward bars and checks that compare
 //! floats bit for bit.
 
-
 use crate::synthetic::{SyntheticSpec, generate_one};
 use crate::{Bar, Timestamp};
 use std::path::{Path, PathBuf};

@@ -1,6 +1,5 @@
 //! Page-level tests: a hand-made analysis renders every chart, safely and within budget.
 
-
 use super::format::{NS_PER_DAY, days_from_civil};
 use super::*;
 use crate::analysis::{

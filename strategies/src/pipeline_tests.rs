@@ -1,7 +1,6 @@
 //! A strategy's feature pipeline inside the engine: parallel across instruments equals one thread
 //! and bar-by-bar driving.
 
-
 use features::{FeatureConfig, PipelineRunner};
 
 /// One feature of every kind (the features crate's own test set).

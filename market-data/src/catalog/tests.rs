@@ -1,6 +1,5 @@
 //! Unit tests of the catalog scan and of the reader chaining an instrument's parts.
 
-
 use super::*;
 use crate::columnar::{RecordWriter, write_bars};
 use crate::test_support::{TempDir, assert_same_bars, bars};

@@ -2,7 +2,6 @@
 //! foreign schemas, clear errors for bad input, time ranges over row groups and files with an
 //! instrument column.
 
-
 use super::*;
 use crate::csv::{OnInvalid, read_bars};
 use crate::csv_write::{write_bars_csv, write_quotes_csv, write_trades_csv};

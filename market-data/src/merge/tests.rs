@@ -1,6 +1,5 @@
 //! Unit and property tests of the k-way merge of bar sources into time steps.
 
-
 use super::*;
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;

@@ -1,6 +1,5 @@
 //! Unit and property tests of the resampler.
 
-
 mod examples {
     use crate::resample::*;
     use crate::{NANOS_PER_DAY, NANOS_PER_SECOND, Side};

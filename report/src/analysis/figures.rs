@@ -71,7 +71,7 @@ pub(crate) fn metric_table(f: &Facts<'_>) -> (Vec<Metric>, Vec<String>) {
 }
 
 fn rows(f: &Facts<'_>) -> Vec<Row> {
-    use Unit::{Count, Date, Duration, Money, Percent, Ratio};
+    use Unit::{Date, Duration, Percent};
     let s = f.summary;
     let date = |ns: Option<i64>| ns.map_or(f64::NAN, |t| t as f64);
     let worst = |pick: fn(&Drawdown) -> f64| f.worst.map_or(f64::NAN, pick);
@@ -89,45 +89,31 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
         unit,
         group,
     };
+    // A figure of the summary, as the summary declares it; `measured` with its value computed
+    // here (against this page's benchmark).
+    let measured = |key: &'static str, value: f64, group| match engine::metric(key) {
+        Some(m) => row(m.key, m.label, value, Unit::of(m.unit), group),
+        None => row(key, key, value, Unit::Ratio, group),
+    };
+    let summary = |key: &'static str, group| {
+        let value = engine::metric(key).map_or(f64::NAN, |m| m.of(s));
+        measured(key, value, group)
+    };
     let (ret, risk, trades, bench) = ("Returns", "Risk", "Trades", "Benchmark");
     vec![
         row("start", "Start", date(f.ts.first().copied()), Date, ret),
         row("end", "End", date(f.ts.last().copied()), Date, ret),
-        row("periods", "Periods", s.periods as f64, Count, ret),
-        row(
-            "periods_per_year",
-            "Periods per year",
-            s.periods_per_year,
-            Count,
-            ret,
-        ),
-        row(
-            "initial_cash",
-            "Initial capital",
-            s.initial_cash,
-            Money,
-            ret,
-        ),
-        row("final_equity", "Final equity", s.final_equity, Money, ret),
-        row("total_return", "Total return", s.total_return, Percent, ret),
-        row("cagr", "CAGR", s.cagr, Percent, ret),
-        row(
-            "annual_volatility",
-            "Annual volatility",
-            s.annual_volatility,
-            Percent,
-            risk,
-        ),
-        row("sharpe", "Sharpe ratio", s.sharpe, Ratio, risk),
-        row("sortino", "Sortino ratio", s.sortino, Ratio, risk),
-        row("calmar", "Calmar ratio", s.calmar, Ratio, risk),
-        row(
-            "max_drawdown",
-            "Max drawdown",
-            s.max_drawdown,
-            Percent,
-            risk,
-        ),
+        summary("periods", ret),
+        summary("periods_per_year", ret),
+        summary("initial_cash", ret),
+        summary("final_equity", ret),
+        summary("total_return", ret),
+        summary("cagr", ret),
+        summary("annual_volatility", risk),
+        summary("sharpe", risk),
+        summary("sortino", risk),
+        summary("calmar", risk),
+        summary("max_drawdown", risk),
         row(
             "max_drawdown_peak",
             "Max drawdown peak",
@@ -156,60 +142,24 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
             Duration,
             risk,
         ),
-        row(
-            "max_drawdown_duration",
-            "Longest drawdown (periods)",
-            s.max_drawdown_duration as f64,
-            Count,
-            risk,
-        ),
-        row("var_95", "VaR 95% (per period)", s.var_95, Percent, risk),
-        row("cvar_95", "CVaR 95% (per period)", s.cvar_95, Percent, risk),
-        row("skew", "Skew", s.skew, Ratio, risk),
-        row("kurtosis", "Excess kurtosis", s.kurtosis, Ratio, risk),
-        row("omega", "Omega ratio", s.omega, Ratio, risk),
-        row("tail_ratio", "Tail ratio", s.tail_ratio, Ratio, risk),
-        row("stability", "Stability", s.stability, Ratio, risk),
-        row("trades", "Closed trades", s.trades as f64, Count, trades),
-        row(
-            "open_trades",
-            "Open trades",
-            s.open_trades as f64,
-            Count,
-            trades,
-        ),
-        row("win_rate", "Win rate", s.win_rate, Percent, trades),
-        row(
-            "profit_factor",
-            "Profit factor",
-            s.profit_factor,
-            Ratio,
-            trades,
-        ),
-        row(
-            "payoff_ratio",
-            "Payoff ratio",
-            s.payoff_ratio,
-            Ratio,
-            trades,
-        ),
-        row("expectancy", "Expectancy", s.expectancy, Money, trades),
-        row(
-            "avg_holding_time_ns",
-            "Average holding time",
-            s.avg_holding_time_ns,
-            Duration,
-            trades,
-        ),
-        row("exposure", "Time in market", s.exposure, Percent, trades),
-        row(
-            "turnover",
-            "Turnover (x mean equity)",
-            s.turnover,
-            Ratio,
-            trades,
-        ),
-        row("fees", "Total fees", s.fees, Money, trades),
+        summary("max_drawdown_duration", risk),
+        summary("var_95", risk),
+        summary("cvar_95", risk),
+        summary("skew", risk),
+        summary("kurtosis", risk),
+        summary("omega", risk),
+        summary("tail_ratio", risk),
+        summary("stability", risk),
+        summary("trades", trades),
+        summary("open_trades", trades),
+        summary("win_rate", trades),
+        summary("profit_factor", trades),
+        summary("payoff_ratio", trades),
+        summary("expectancy", trades),
+        summary("avg_holding_time_ns", trades),
+        summary("exposure", trades),
+        summary("turnover", trades),
+        summary("fees", trades),
         row(
             "benchmark_return",
             "Benchmark return",
@@ -217,28 +167,10 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
             Percent,
             bench,
         ),
-        row(
-            "alpha",
-            "Alpha (annualised)",
-            f.relative.alpha,
-            Percent,
-            bench,
-        ),
-        row("beta", "Beta", f.relative.beta, Ratio, bench),
-        row(
-            "information_ratio",
-            "Information ratio",
-            f.relative.information_ratio,
-            Ratio,
-            bench,
-        ),
-        row(
-            "tracking_error",
-            "Tracking error",
-            f.relative.tracking_error,
-            Percent,
-            bench,
-        ),
+        measured("alpha", f.relative.alpha, bench),
+        measured("beta", f.relative.beta, bench),
+        measured("information_ratio", f.relative.information_ratio, bench),
+        measured("tracking_error", f.relative.tracking_error, bench),
     ]
 }
 

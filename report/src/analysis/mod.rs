@@ -61,6 +61,19 @@ pub enum Unit {
     Date,
 }
 
+impl Unit {
+    /// Returns how a summary figure of `unit` is shown.
+    pub(crate) fn of(unit: engine::MetricUnit) -> Self {
+        match unit {
+            engine::MetricUnit::Money => Self::Money,
+            engine::MetricUnit::Percent => Self::Percent,
+            engine::MetricUnit::Ratio => Self::Ratio,
+            engine::MetricUnit::Count => Self::Count,
+            engine::MetricUnit::Duration => Self::Duration,
+        }
+    }
+}
+
 /// One named figure of the metrics table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metric {

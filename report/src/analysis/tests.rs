@@ -1,7 +1,6 @@
 //! Checks of every figure against values worked out by hand (or by plain loops written here),
 //! on small equity curves spelled out in each test.
 
-
 use super::*;
 use engine::EngineSpec;
 use engine::FillRecord;

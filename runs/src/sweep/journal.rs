@@ -112,7 +112,8 @@ pub(crate) fn read_all(dir: &Path, header: &Header) -> Result<BTreeMap<usize, Ro
             }
             let metrics = METRICS
                 .iter()
-                .map(|name| match entry.metrics.get(*name) {
+                .map(|m| (m.key, entry.metrics.get(m.key)))
+                .map(|(name, value)| match value {
                     Some(serde_json::Value::Null) => Ok(f64::NAN),
                     Some(v) => v.as_f64().with_context(|| {
                         format!(
@@ -209,7 +210,7 @@ impl Journal {
             metrics: METRICS
                 .iter()
                 .zip(&row.metrics)
-                .map(|(name, x)| ((*name).to_string(), number(*x)))
+                .map(|(m, x)| (m.key.to_string(), number(*x)))
                 .collect(),
             halted_at: row.halted_at,
         };

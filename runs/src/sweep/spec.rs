@@ -7,6 +7,7 @@
 use super::table::METRICS;
 use crate::config::LoadedConfig;
 use anyhow::Result;
+use engine::Better;
 
 /// Top-level config keys a sweep cannot vary: the data is loaded once and shared by every job.
 const FIXED: &[(&str, &str)] = &[
@@ -198,7 +199,7 @@ fn rank_by(loaded: &LoadedConfig, value: &toml::Value) -> Result<RankBy> {
     let expected = || {
         format!(
             "the name of a summary metric ({}), with a leading '-' when lower is better",
-            METRICS.join(", ")
+            METRICS.iter().map(|m| m.key).collect::<Vec<_>>().join(", ")
         )
     };
     let Some(text) = value.as_str() else {
@@ -213,13 +214,24 @@ fn rank_by(loaded: &LoadedConfig, value: &toml::Value) -> Result<RankBy> {
         Some(rest) => (rest, false),
         None => (text, true),
     };
-    if !METRICS.contains(&metric) {
+    let Some(declared) = METRICS.iter().find(|m| m.key == metric) else {
         return Err(error(
             loaded,
             &written,
             "sweep.rank_by",
             format!("{}, found {text:?}", expected()),
         ));
+    };
+    match (declared.better, descending) {
+        (Better::Lower, true) => eprintln!(
+            "warning: sweep.rank_by = {text:?} ranks the highest {metric} first, but lower is \
+             better; \"-{metric}\" ranks the lowest first"
+        ),
+        (Better::Higher, false) => eprintln!(
+            "warning: sweep.rank_by = {text:?} ranks the lowest {metric} first, but higher is \
+             better; \"{metric}\" ranks the highest first"
+        ),
+        _ => {}
     }
     Ok(RankBy {
         metric: metric.to_string(),

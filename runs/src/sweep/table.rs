@@ -8,41 +8,17 @@ use super::spec::{Axis, RankBy};
 use anyhow::{Context, Result, bail};
 use arrow::array::{Array, Float64Array, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::DataType;
-use engine::Summary;
+use engine::{MetricDef, Summary};
 use market_data::Timestamp;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use report::table::{Column, Table, Values};
 use report::{SweepReport, SweepRow, render_sweep};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
-/// Every scalar summary metric, in table order.
-pub(crate) const METRICS: &[&str] = &[
-    "initial_cash",
-    "final_equity",
-    "total_return",
-    "cagr",
-    "annual_volatility",
-    "sharpe",
-    "sortino",
-    "max_drawdown",
-    "max_drawdown_duration",
-    "calmar",
-    "var_95",
-    "cvar_95",
-    "trades",
-    "open_trades",
-    "win_rate",
-    "profit_factor",
-    "expectancy",
-    "fees",
-    "exposure",
-    "turnover",
-    "periods_per_year",
-    "periods",
-];
-
-/// The metrics that are counts (written as whole numbers).
-const COUNTS: &[&str] = &["max_drawdown_duration", "trades", "open_trades", "periods"];
+/// The table's metrics: the summary's figures marked for sweeps, in their declared order.
+pub(crate) static METRICS: LazyLock<Vec<&'static MetricDef>> =
+    LazyLock::new(|| engine::METRICS.iter().filter(|m| m.in_sweep).collect());
 
 /// The figures of one finished job.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,71 +32,7 @@ pub(crate) struct Row {
 impl Row {
     /// Returns the row of a run's summary.
     pub(crate) fn new(summary: &Summary, halted_at: Option<Timestamp>) -> Self {
-        // Destructured without `..`, so a new summary field breaks the build until it is placed.
-        let Summary {
-            initial_cash,
-            final_equity,
-            total_return,
-            cagr,
-            annual_volatility,
-            sharpe,
-            sortino,
-            max_drawdown,
-            max_drawdown_duration,
-            calmar,
-            var_95,
-            cvar_95,
-            trades,
-            open_trades,
-            win_rate,
-            profit_factor,
-            expectancy,
-            fees,
-            exposure,
-            turnover,
-            periods_per_year,
-            periods,
-            halted_at: _,
-            instruments: _,
-            // Report figures, not (yet) sweep columns: adding columns changes the sweep table
-            // and journal format, which old journals could then not resume.
-            skew: _,
-            kurtosis: _,
-            omega: _,
-            tail_ratio: _,
-            stability: _,
-            payoff_ratio: _,
-            avg_holding_time_ns: _,
-            alpha: _,
-            beta: _,
-            information_ratio: _,
-            tracking_error: _,
-        } = summary;
-        let metrics = vec![
-            *initial_cash,
-            *final_equity,
-            *total_return,
-            *cagr,
-            *annual_volatility,
-            *sharpe,
-            *sortino,
-            *max_drawdown,
-            *max_drawdown_duration as f64,
-            *calmar,
-            *var_95,
-            *cvar_95,
-            *trades as f64,
-            *open_trades as f64,
-            *win_rate,
-            *profit_factor,
-            *expectancy,
-            *fees,
-            *exposure,
-            *turnover,
-            *periods_per_year,
-            *periods as f64,
-        ];
-        debug_assert_eq!(metrics.len(), METRICS.len());
+        let metrics = METRICS.iter().map(|m| m.of(summary)).collect();
         Self {
             metrics,
             halted_at: halted_at.map(|t| t.0),
@@ -131,7 +43,7 @@ impl Row {
     pub(crate) fn metric(&self, name: &str) -> f64 {
         METRICS
             .iter()
-            .position(|m| *m == name)
+            .position(|m| m.key == name)
             .map_or(f64::NAN, |i| self.metrics[i])
     }
 }
@@ -165,12 +77,12 @@ pub(crate) fn unranked(axes: &[Axis], rows: &[(usize, Vec<&toml::Value>, &Row)])
             )
         });
     }
-    for (m, name) in METRICS.iter().enumerate() {
+    for (m, metric) in METRICS.iter().enumerate() {
         let values = rows.iter().map(|(_, _, row)| row.metrics[m]);
-        columns.push(if COUNTS.contains(name) {
-            Column::int(*name, values.map(|v| v as u64).collect())
+        columns.push(if metric.is_whole() {
+            Column::int(metric.key, values.map(|v| v as u64).collect())
         } else {
-            Column::float(*name, values.collect())
+            Column::float(metric.key, values.collect())
         });
     }
     columns.push(Column::time(
@@ -381,8 +293,8 @@ pub(crate) fn write_html(
     };
     let metrics: Vec<String> = METRICS
         .iter()
-        .filter(|m| column(m).is_some())
-        .map(|m| (*m).to_string())
+        .filter(|m| column(m.key).is_some())
+        .map(|m| m.key.to_string())
         .collect();
     let rows = (0..table.rows())
         .map(|r| SweepRow {
