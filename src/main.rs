@@ -3,9 +3,10 @@
 
 use clap::{Parser, Subcommand};
 
-/// jemalloc keeps freed memory for reuse instead of returning it to the kernel at once, so the
-/// megabyte result buffers of sleeves and sweeps do not fault fresh zeroed pages in on every
-/// run (glibc's default, which cost 1.65x instead of 2.1x on 2 cores); measured in the README.
+/// jemalloc, built to keep freed pages for reuse (`.cargo/config.toml`): the megabyte result
+/// buffers of a sweep's or sleeves' next backtest are then already faulted in. Glibc's default
+/// returns them to the kernel, and the next run faults them in afresh (sleeves 1.4x slower);
+/// jemalloc's default purges them after 10 s, which the same measurement also felt (README).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use std::path::PathBuf;
