@@ -220,8 +220,8 @@ pub(crate) fn check_params(c: &FeatureConfig) -> Result<(), FeatureError> {
         ("slow", c.slow),
         ("signal", c.signal),
     ] {
-        if value == Some(0) {
-            return err(key, "a period of at least 1 bar, found 0".into());
+        if let Some(Err(e)) = value.map(|v| crate::indicators::bars_at_least(key, 1, v)) {
+            return err(key, e.expected);
         }
     }
     if let (Some(fast), Some(slow)) = (c.fast, c.slow)

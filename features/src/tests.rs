@@ -100,6 +100,16 @@ fn config_errors_name_the_feature_and_key() {
             "period",
         ),
         (
+            "[[features]]\nname = \"a\"\nkind = \"sma\"\nperiod = 10000000000000\n",
+            "a",
+            "period",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"macd\"\nslow = 10000000000000\n",
+            "a",
+            "slow",
+        ),
+        (
             "[[features]]\nname = \"a\"\nkind = \"smaa\"\nperiod = 3\n",
             "a",
             "kind",

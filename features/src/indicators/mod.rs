@@ -42,6 +42,8 @@ pub use extrema::{RollingMax, RollingMin};
 pub use inputs::{Hlc, PriceVolume};
 pub use macd::{Macd, MacdValue};
 pub use obv::Obv;
+pub use params::MAX_WINDOW;
+pub(crate) use params::bars_at_least;
 pub use returns::{LogReturn, PeriodReturn, Roc, SimpleReturn};
 pub use rolling::{RollingMean, RollingStd};
 pub use rolling_stats::{Volatility, ZScore};
