@@ -9,8 +9,8 @@ use crate::support::{repo, scratch, stderr};
 use crate::venue::{KEY, MockVenue, SECRET};
 use engine::{
     BrokerConfig, Ctx, Engine, EngineEvent, EngineSpec, ExecKind, ExecReport, Intents,
-    OrderRequest, OrderRouter, OrderStatus, RejectReason, Size, Strategy, StrategyError,
-    run_tick_backtest,
+    OrderRequest, OrderRouter, OrderStatus, RejectReason, Replay, Size, Strategy, StrategyError,
+    backtest,
 };
 use live::session::Session;
 use live::venue::{
@@ -313,7 +313,17 @@ fn venue_fills_partial_fills_cancels_and_rejects_book_as_in_paper_mode() {
         (6, Action::Submit(units(Side::Sell, 5.0).with_tag(5))),
     ]);
     let instruments = vec![InstrumentId::new("BTCUSDT")];
-    let paper = run_tick_backtest(&spec(), instruments.clone(), &events, script.clone()).unwrap();
+    let paper = backtest(
+        &spec(),
+        Replay::Ticks {
+            events: &events,
+            instruments: instruments.clone(),
+            bars: None,
+        },
+        script.clone(),
+        None,
+    )
+    .unwrap();
 
     // The venue fills each order as the simulation does on the next trades.
     let mock = MockVenue::start(&[("USDT", 10_000.0)], 101.0, 0.001);

@@ -52,9 +52,13 @@ fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     let a = strategy
         .build(&[])
         .unwrap()
-        .run(&spec, &[original])
+        .run(&spec, engine::Replay::Bars(&[original]))
         .unwrap();
-    let b = strategy.build(&[]).unwrap().run(&spec, &[changed]).unwrap();
+    let b = strategy
+        .build(&[])
+        .unwrap()
+        .run(&spec, engine::Replay::Bars(&[changed]))
+        .unwrap();
     let orders = |o: &engine::BacktestOutcome| {
         o.orders
             .iter()

@@ -31,7 +31,11 @@ fn run(close_at_end: bool) -> BacktestOutcome {
         ..EngineSpec::default()
     };
     let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 20 });
-    strategy.build(&[]).unwrap().run(&spec, &[goog]).unwrap()
+    strategy
+        .build(&[])
+        .unwrap()
+        .run(&spec, engine::Replay::Bars(&[goog]))
+        .unwrap()
 }
 
 fn ts(v: &Value) -> market_data::Timestamp {

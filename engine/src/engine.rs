@@ -1,9 +1,9 @@
 //! The event loop: one engine per run, fed one market event at a time.
 //!
-//! Backtests drive it from merged historical bar series (`run_backtest`) or from a sorted tick
-//! stream (`run_tick_backtest`); live modes will drive the same `Engine` from a feed. Per event it
-//! matches working orders, marks the position, lets the strategy decide, and routes what it asked
-//! for: nothing allocates once buffers are warm.
+//! Backtests drive it through one function, [`backtest`], from bar series in memory, bars
+//! streamed by a merger, or a sorted tick stream ([`Replay`]); paper and live sessions drive the
+//! same `Engine` from a feed. Per event it matches working orders, marks the position, lets the
+//! strategy decide, and routes what it asked for: nothing allocates once buffers are warm.
 
 use crate::broker::SimBroker;
 use crate::config::EngineSpec;
@@ -467,37 +467,91 @@ fn quote_mark(quote: &Quote) -> Option<f64> {
     }
 }
 
-/// Runs `strategy` over a tick stream (trades and quotes of `instruments`, shared cash) and
-/// returns everything it recorded.
-///
-/// `events` must be sorted by (`ts_event`, instrument); several events may share both. Each is
-/// processed as [`Engine::on_event`] does, and equity is recorded once per distinct timestamp,
-/// after its last event. Bars are refused: stamped at their open, they would show a strategy
-/// their close before the ticks of their interval.
-///
-/// # Errors
-/// Returns [`Error::OutOfOrder`] for an event sorted before its predecessor,
-/// [`Error::UnknownInstrument`] for an instrument index outside `instruments`,
-/// [`Error::BarInTicks`] for a bar (all checked before anything runs), and otherwise the
-/// strategy's error, if any.
-pub fn run_tick_backtest<S: Strategy>(
-    spec: &EngineSpec,
-    instruments: Vec<InstrumentId>,
-    events: &[MarketEvent],
-    strategy: S,
-) -> Result<BacktestOutcome> {
-    run_tick_backtest_with(spec, instruments, events, strategy, None, None)
+/// What a backtest replays.
+#[derive(Debug)]
+pub enum Replay<'a> {
+    /// One bar series per instrument, in memory, merged in (timestamp, instrument) order.
+    Bars(&'a [BarSeries]),
+    /// The time steps of a merger (bars streamed from files, only its chunks in memory);
+    /// instrument `i` of the merger is `instruments[i]`, and `steps_hint` sizes the results.
+    Merged {
+        /// The merger.
+        merger: &'a mut StepMerger,
+        /// The instruments, by the merger's index.
+        instruments: Vec<InstrumentId>,
+        /// The expected number of time steps.
+        steps_hint: usize,
+    },
+    /// Trades and quotes of `instruments`, sorted by (`ts_event`, instrument); several events
+    /// may share both. With `bars`, bars of that rule are built from each instrument's trades
+    /// for the strategy and its features: a bar is delivered (see [`Engine::on_tick_bar`]) just
+    /// before the first trade past its interval, so bar strategies run unchanged on ticks and
+    /// their orders fill at tick prices. The last, unfinished bar of each instrument is not
+    /// delivered.
+    Ticks {
+        /// The events.
+        events: &'a [MarketEvent],
+        /// The instruments, by index.
+        instruments: Vec<InstrumentId>,
+        /// Bars to build from trades, if any.
+        bars: Option<BarRule>,
+    },
 }
 
-/// Replays ticks as [`run_tick_backtest`] does and, with `bars`, also builds bars of that rule
-/// from each instrument's trades for the strategy and its `features`: a bar is delivered (see
-/// [`Engine::on_tick_bar`]) just before the first trade past its interval, so bar strategies run
-/// unchanged on ticks and their orders fill at tick prices. The last, unfinished bar of each
-/// instrument is not delivered.
+/// Runs `strategy` (with shared cash, and `features` it reads through its context) over
+/// `replay` and returns everything it recorded. Bars are processed one time step at a time;
+/// ticks one event at a time, equity recorded once per distinct timestamp, after its last event.
 ///
 /// # Errors
-/// As [`run_tick_backtest`], and the feature pipeline's error.
-pub fn run_tick_backtest_with<S: Strategy>(
+/// The strategy's or the pipeline's error; [`Error::Data`] when a merger's source fails; for
+/// ticks, checked before anything runs: [`Error::OutOfOrder`] for an event sorted before its
+/// predecessor, [`Error::UnknownInstrument`] for an index outside `instruments`, and
+/// [`Error::BarInTicks`] for a bar (stamped at its open, it would show a strategy its close
+/// before the ticks of its interval).
+pub fn backtest<S: Strategy>(
+    spec: &EngineSpec,
+    replay: Replay<'_>,
+    strategy: S,
+    features: Option<Box<dyn FeatureSource>>,
+) -> Result<BacktestOutcome> {
+    match replay {
+        Replay::Bars(data) => replay_bars(spec, data, strategy, features),
+        Replay::Merged {
+            merger,
+            instruments,
+            steps_hint,
+        } => replay_merged(spec, instruments, merger, strategy, features, steps_hint),
+        Replay::Ticks {
+            events,
+            instruments,
+            bars,
+        } => replay_ticks(spec, instruments, events, strategy, features, bars),
+    }
+}
+
+/// Runs `strategy` over `data` as [`backtest`] does, without features.
+///
+/// # Errors
+/// The strategy's error, if any.
+pub fn run_backtest<S: Strategy>(
+    spec: &EngineSpec,
+    data: &[BarSeries],
+    strategy: S,
+) -> Result<BacktestOutcome> {
+    backtest(spec, Replay::Bars(data), strategy, None)
+}
+
+fn with_features<S: Strategy>(
+    engine: Engine<S>,
+    features: Option<Box<dyn FeatureSource>>,
+) -> Engine<S> {
+    match features {
+        Some(features) => engine.with_features(features),
+        None => engine,
+    }
+}
+
+fn replay_ticks<S: Strategy>(
     spec: &EngineSpec,
     instruments: Vec<InstrumentId>,
     events: &[MarketEvent],
@@ -507,10 +561,10 @@ pub fn run_tick_backtest_with<S: Strategy>(
 ) -> Result<BacktestOutcome> {
     let steps = check_ticks(events, instruments.len())?;
     let n = instruments.len();
-    let mut engine = Engine::new(spec.clone(), instruments, strategy, steps);
-    if let Some(features) = features {
-        engine = engine.with_features(features);
-    }
+    let mut engine = with_features(
+        Engine::new(spec.clone(), instruments, strategy, steps),
+        features,
+    );
     let mut resamplers = match bars {
         Some(rule) => (0..n)
             .map(|_| Resampler::try_new(rule))
@@ -580,24 +634,7 @@ fn check_ticks(events: &[MarketEvent], instruments: usize) -> Result<usize> {
     Ok(steps)
 }
 
-/// Runs `strategy` over `data` (one series per instrument, shared cash), merging the series in
-/// (timestamp, instrument) order, and returns everything it recorded.
-///
-/// # Errors
-/// Returns the strategy's error, if any.
-pub fn run_backtest<S: Strategy>(
-    spec: &EngineSpec,
-    data: &[BarSeries],
-    strategy: S,
-) -> Result<BacktestOutcome> {
-    run_backtest_with(spec, data, strategy, None)
-}
-
-/// Runs `strategy` like [`run_backtest`], with a feature pipeline it reads through its context.
-///
-/// # Errors
-/// Returns the strategy's or the pipeline's error, if any.
-pub fn run_backtest_with<S: Strategy>(
+fn replay_bars<S: Strategy>(
     spec: &EngineSpec,
     data: &[BarSeries],
     strategy: S,
@@ -605,10 +642,10 @@ pub fn run_backtest_with<S: Strategy>(
 ) -> Result<BacktestOutcome> {
     let instruments = data.iter().map(|s| s.instrument.clone()).collect();
     let longest = data.iter().map(BarSeries::len).max().unwrap_or(0);
-    let mut engine = Engine::new(spec.clone(), instruments, strategy, longest);
-    if let Some(features) = features {
-        engine = engine.with_features(features);
-    }
+    let mut engine = with_features(
+        Engine::new(spec.clone(), instruments, strategy, longest),
+        features,
+    );
     if let [series] = data {
         // One instrument: every bar is its own time step, no merge needed.
         for bar in &series.bars {
@@ -645,13 +682,7 @@ pub fn run_backtest_with<S: Strategy>(
     Ok(engine.finish())
 }
 
-/// Runs `strategy` over the time steps of `merger` (instrument `i` of the merger is
-/// `instruments[i]`), streaming: only the merger's chunks are in memory, so the data may be
-/// larger than RAM. Gives the same outcome as [`run_backtest_with`] over the same bars.
-///
-/// # Errors
-/// [`Error::Data`] when the source fails, else as [`run_backtest_with`].
-pub fn run_backtest_merged<S: Strategy>(
+fn replay_merged<S: Strategy>(
     spec: &EngineSpec,
     instruments: Vec<InstrumentId>,
     merger: &mut StepMerger,
@@ -659,10 +690,10 @@ pub fn run_backtest_merged<S: Strategy>(
     features: Option<Box<dyn FeatureSource>>,
     steps_hint: usize,
 ) -> Result<BacktestOutcome> {
-    let mut engine = Engine::new(spec.clone(), instruments, strategy, steps_hint);
-    if let Some(features) = features {
-        engine = engine.with_features(features);
-    }
+    let mut engine = with_features(
+        Engine::new(spec.clone(), instruments, strategy, steps_hint),
+        features,
+    );
     let mut step = Vec::with_capacity(merger.instruments());
     let mut processed = 0;
     while let Some(ts) = merger.next_step(&mut step).map_err(|source| Error::Data {

@@ -44,10 +44,7 @@ pub mod metrics;
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
 pub use costs::{BpsSlippage, Commission, FeeModel, SlippageModel};
-pub use engine::{
-    Engine, run_backtest, run_backtest_merged, run_backtest_with, run_tick_backtest,
-    run_tick_backtest_with,
-};
+pub use engine::{Engine, Replay, backtest, run_backtest};
 pub use error::{Error, Result};
 pub use features::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,

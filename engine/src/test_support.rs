@@ -4,7 +4,7 @@
 //! hand back what it recorded.
 
 use crate::config::EngineSpec;
-use crate::engine::{run_backtest, run_tick_backtest};
+use crate::engine::{Replay, backtest, run_backtest};
 use crate::order::{OrderId, OrderRequest};
 use crate::outcome::BacktestOutcome;
 use crate::strategy::{
@@ -263,8 +263,13 @@ pub(crate) fn run_scripted(spec: &EngineSpec, bars: Vec<Bar>, script: Scripted) 
 pub(crate) fn run_ticks(spec: &EngineSpec, events: &[MarketEvent], script: Scripted) -> Run {
     spec.validate().expect("test spec is valid");
     let (log, snapshots) = (script.log(), Rc::clone(&script.snapshots));
-    let outcome = run_tick_backtest(spec, vec![InstrumentId::new("TEST")], events, script)
-        .expect("tick backtest runs");
+    let outcome = backtest(
+        spec,
+        ticks(vec![InstrumentId::new("TEST")], events),
+        script,
+        None,
+    )
+    .expect("tick backtest runs");
     let reports = log.borrow().clone();
     let snapshots = snapshots.borrow().clone();
     Run {
@@ -283,4 +288,13 @@ pub(crate) fn assert_close(actual: f64, expected: f64) {
         "expected {expected}, got {actual} (diff {})",
         actual - expected
     );
+}
+
+/// The replay of a tick stream, without bars built from it.
+pub(crate) fn ticks(instruments: Vec<InstrumentId>, events: &[MarketEvent]) -> Replay<'_> {
+    Replay::Ticks {
+        events,
+        instruments,
+        bars: None,
+    }
 }

@@ -236,7 +236,7 @@ proptest! {
             .map(|i| InstrumentId::new(format!("I{i}")))
             .collect();
         let trader = RandomTrader::new(market.plan.clone());
-        let driven = crate::engine::run_tick_backtest(&spec, names, &market.events, trader)
+        let driven = crate::engine::backtest(&spec, crate::test_support::ticks(names, &market.events), trader, None)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(format!("{:?}", by_hand.fills), format!("{:?}", driven.fills));
         prop_assert_eq!(format!("{:?}", by_hand.orders), format!("{:?}", driven.orders));

@@ -6,10 +6,11 @@
 //! strategy submits orders while given events are handled, so an order "at 0" is placed on event
 //! 0 and can fill from the first event stamped later on.
 
-use crate::engine::run_tick_backtest;
+use crate::engine::backtest;
 use crate::error::Error;
 use crate::order::{Bracket, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::strategy::ExecKind;
+use crate::test_support::ticks;
 use crate::test_support::{
     Run, Scripted, assert_close, bar_at, day_ts, quote, quote_sized, run_ticks, spec, trade,
 };
@@ -676,7 +677,7 @@ fn driver_error(events: &[MarketEvent], instruments: usize) -> Error {
         .map(|i| InstrumentId::new(format!("I{i}")))
         .collect();
     let script = Scripted::new().at(0, market(Side::Buy, 1.0));
-    run_tick_backtest(&spec(), names, events, script).expect_err("stream is refused")
+    backtest(&spec(), ticks(names, events), script, None).expect_err("stream is refused")
 }
 
 fn on(instrument: u32, mut event: MarketEvent) -> MarketEvent {
@@ -768,7 +769,7 @@ fn ticks_of_several_instruments_share_cash_and_steps() {
     let b = OrderRequest::market(InstrumentIdx(1), Side::Buy, units(20.0));
     let names = vec![InstrumentId::new("A"), InstrumentId::new("B")];
     let script = Scripted::new().at(0, a).at(0, b);
-    let outcome = run_tick_backtest(&spec(), names, &events, script).unwrap();
+    let outcome = backtest(&spec(), ticks(names, &events), script, None).unwrap();
     // A at the ask 101, B at the print 51: cash 10,000 - 1,010 - 1,020 = 7,970; marked at A's
     // mid 100.9 and B's print 51: 7,970 + 1,009 + 1,020 = 9,999.
     let prices: Vec<f64> = outcome.fills.iter().map(|f| f.price).collect();

@@ -7,7 +7,7 @@
 use crate::config::{LoadedConfig, PortfolioMode};
 use crate::data::{Stream, Ticks};
 use anyhow::Result;
-use engine::{BacktestOutcome, RangeError, SleeveSummary};
+use engine::{BacktestOutcome, RangeError, Replay, SleeveSummary};
 use market_data::BarSeries;
 
 /// What one run recorded.
@@ -29,7 +29,7 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
     let build = || loaded.build_strategy();
     match c.portfolio.mode {
         PortfolioMode::Shared => Ok(Run {
-            outcome: build()?.run(&spec, series)?,
+            outcome: build()?.run(&spec, Replay::Bars(series))?,
             sleeves: None,
         }),
         PortfolioMode::Sleeves => {
@@ -39,7 +39,7 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
                 series,
                 &weights,
                 c.metrics.periods_per_year,
-                |spec, one| Ok::<_, anyhow::Error>(build()?.run(spec, one)?),
+                |spec, one| Ok::<_, anyhow::Error>(build()?.run(spec, Replay::Bars(one))?),
             )?;
             Ok(Run {
                 outcome: sleeves.combined,
@@ -58,10 +58,14 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
         instruments,
         mut merger,
     } = stream;
-    let outcome =
-        loaded
-            .build_strategy()?
-            .run_merged(&loaded.engine_spec(), instruments, &mut merger, 0)?;
+    let replay = Replay::Merged {
+        merger: &mut merger,
+        instruments,
+        steps_hint: 0,
+    };
+    let outcome = loaded
+        .build_strategy()?
+        .run(&loaded.engine_spec(), replay)?;
     Ok(Run {
         outcome,
         sleeves: None,
@@ -87,12 +91,14 @@ pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
         ),
         None => None,
     };
-    let outcome = loaded.build_strategy()?.run_ticks(
-        &loaded.engine_spec(),
-        ticks.instruments,
-        &ticks.events,
+    let replay = Replay::Ticks {
+        events: &ticks.events,
+        instruments: ticks.instruments,
         bars,
-    )?;
+    };
+    let outcome = loaded
+        .build_strategy()?
+        .run(&loaded.engine_spec(), replay)?;
     Ok(Run {
         outcome,
         sleeves: None,

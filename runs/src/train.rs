@@ -13,7 +13,7 @@ use crate::config::LoadedConfig;
 use crate::data;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
-use engine::{FeatureSource, run_backtest_with};
+use engine::{FeatureSource, Replay, backtest};
 use features::{PipelineSpec, compute_batch};
 use market_data::{BarSeries, Timestamp};
 use models::explain::{
@@ -624,7 +624,12 @@ fn oos_backtest(
     let mut engine_spec = loaded.engine_spec();
     engine_spec.broker.close_at_end = true;
     let features: Box<dyn FeatureSource> = Box::new(features);
-    let outcome = run_backtest_with(&engine_spec, &sliced, strategy, Some(features))?;
+    let outcome = backtest(
+        &engine_spec,
+        Replay::Bars(&sliced),
+        strategy,
+        Some(features),
+    )?;
     let curve: Vec<(Timestamp, f64)> = (outcome.curve.ts.iter().copied())
         .zip(outcome.curve.equity.iter().copied())
         .filter(|(ts, _)| *ts >= start)

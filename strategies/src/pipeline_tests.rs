@@ -50,7 +50,13 @@ fn shared_portfolio_features_in_parallel_equal_one_thread_and_bar_by_bar() {
             .num_threads(threads)
             .build()
             .unwrap();
-        pool.install(|| strategy.build(&user).unwrap().run(&spec, &data).unwrap())
+        pool.install(|| {
+            strategy
+                .build(&user)
+                .unwrap()
+                .run(&spec, engine::Replay::Bars(&data))
+                .unwrap()
+        })
     };
     let (one, two) = (run_on(1), run_on(2));
     assert_eq!(one.curve, two.curve);

@@ -9,14 +9,9 @@ use crate::buy_and_hold::BuyAndHold;
 use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
-use engine::{
-    BacktestOutcome, EngineSpec, FeatureSource, RangeError, Strategy, run_backtest_merged,
-    run_backtest_with, run_tick_backtest_with,
-};
+use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Replay, Strategy, backtest};
 use features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
-use market_data::merge::StepMerger;
-use market_data::resample::BarRule;
-use market_data::{BarSeries, InstrumentId, MarketEvent};
+use market_data::{BarSeries, InstrumentId};
 use models::MlError;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -189,73 +184,20 @@ impl BuiltStrategy {
         Ok((self.strategy, features))
     }
 
-    /// Runs a backtest of the strategy over ticks (sorted by time and instrument), with bars of
-    /// `bars` built from the trades for the strategy and its features.
+    /// Runs a backtest of the strategy over `replay` with its pipeline: bars in memory get
+    /// their features and model outputs computed ahead in large causal batches, streamed bars
+    /// and ticks bar by bar.
     ///
     /// # Errors
     /// Names an instrument no model serves, else returns the engine's error.
-    pub fn run_ticks(
-        self,
-        spec: &EngineSpec,
-        instruments: Vec<InstrumentId>,
-        events: &[MarketEvent],
-        bars: Option<BarRule>,
-    ) -> engine::Result<BacktestOutcome> {
-        let features = streaming_source(&self.pipeline, self.models, &instruments)?;
-        run_tick_backtest_with(spec, instruments, events, self.strategy, features, bars)
-    }
-
-    /// Runs a backtest of the strategy over the merged stream `merger` (instrument `i` is
-    /// `instruments[i]`), in bounded memory: features and models are computed bar by bar.
-    ///
-    /// # Errors
-    /// Names an instrument no model serves, else returns the engine's error.
-    pub fn run_merged(
-        self,
-        spec: &EngineSpec,
-        instruments: Vec<InstrumentId>,
-        merger: &mut StepMerger,
-        steps_hint: usize,
-    ) -> engine::Result<BacktestOutcome> {
-        let features = streaming_source(&self.pipeline, self.models, &instruments)?;
-        run_backtest_merged(
-            spec,
-            instruments,
-            merger,
-            self.strategy,
-            features,
-            steps_hint,
-        )
-    }
-
-    /// Runs a backtest of the strategy over `data` with its pipeline.
-    ///
-    /// # Errors
-    /// Returns the engine's error, if any.
-    pub fn run(self, spec: &EngineSpec, data: &[BarSeries]) -> engine::Result<BacktestOutcome> {
-        let features: Option<Box<dyn FeatureSource>> = if !self.models.is_empty() {
-            // Every bar is in memory: predict ahead in large causal batches.
-            let source = ModelFeatures::precomputed(&self.pipeline, self.models, data).map_err(
-                |source| engine::Error::Feature {
-                    ts: data
-                        .iter()
-                        .filter_map(|s| s.bars.first())
-                        .map(|b| b.ts)
-                        .min()
-                        .unwrap_or(market_data::Timestamp(0)),
-                    source,
-                },
-            )?;
-            Some(Box::new(source))
-        } else if !self.pipeline.is_empty() {
-            Some(Box::new(PipelineRunner::new(
-                self.pipeline.clone(),
-                data.len(),
-            )))
-        } else {
-            None
+    pub fn run(self, spec: &EngineSpec, replay: Replay<'_>) -> engine::Result<BacktestOutcome> {
+        let features = match &replay {
+            Replay::Bars(data) => batch_source(&self.pipeline, self.models, data)?,
+            Replay::Merged { instruments, .. } | Replay::Ticks { instruments, .. } => {
+                streaming_source(&self.pipeline, self.models, instruments)?
+            }
         };
-        run_backtest_with(spec, data, self.strategy, features)
+        backtest(spec, replay, self.strategy, features)
     }
 
     /// Returns a feature source that computes features and model outputs bar by bar, for feeds
@@ -282,6 +224,34 @@ impl BuiltStrategy {
             None
         })
     }
+}
+
+/// Returns the feature source of a run over `data`, all in memory: model outputs predicted
+/// ahead in large causal batches, or the pipeline alone, or `None` without features.
+fn batch_source(
+    pipeline: &Arc<PipelineSpec>,
+    models: Vec<ModelInput>,
+    data: &[BarSeries],
+) -> engine::Result<Option<Box<dyn FeatureSource>>> {
+    Ok(if !models.is_empty() {
+        // Every bar is in memory: predict ahead in large causal batches.
+        let source = ModelFeatures::precomputed(pipeline, models, data).map_err(|source| {
+            engine::Error::Feature {
+                ts: data
+                    .iter()
+                    .filter_map(|s| s.bars.first())
+                    .map(|b| b.ts)
+                    .min()
+                    .unwrap_or(market_data::Timestamp(0)),
+                source,
+            }
+        })?;
+        Some(Box::new(source))
+    } else if !pipeline.is_empty() {
+        Some(Box::new(PipelineRunner::new(pipeline.clone(), data.len())))
+    } else {
+        None
+    })
 }
 
 #[cfg(test)]

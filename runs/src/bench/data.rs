@@ -4,7 +4,7 @@
 
 use crate::bench::{median, peak_rss_kib};
 use anyhow::{Context, Result, bail};
-use engine::EngineSpec;
+use engine::{EngineSpec, Replay};
 use market_data::catalog::{PartsReader, scan};
 use market_data::columnar::{DEFAULT_BATCH_ROWS, RecordKind, RecordReader, TimeRange, write_bars};
 use market_data::merge::{BarSource, StepMerger};
@@ -153,9 +153,12 @@ pub(crate) fn run_catalog(dir: &Path, instruments: usize, bars: usize) -> Result
     let spec = EngineSpec::default();
     let rss_before = peak_rss_kib();
     let start = Instant::now();
-    let outcome = strategy
-        .build(&[])?
-        .run_merged(&spec, names.clone(), &mut merger, 0)?;
+    let replay = Replay::Merged {
+        merger: &mut merger,
+        instruments: names.clone(),
+        steps_hint: 0,
+    };
+    let outcome = strategy.build(&[])?.run(&spec, replay)?;
     let seconds = start.elapsed().as_secs_f64();
     let total: usize = outcome.bars_per_instrument.iter().sum();
     println!(

@@ -11,7 +11,7 @@ use crate::bench::ml::MlTrendBench;
 use crate::bench::ml::Unexplained;
 use crate::config::LoadedConfig;
 use anyhow::Result;
-use engine::{FeatureSource, run_backtest_with};
+use engine::{FeatureSource, Replay, backtest};
 use models::explain::{DriftProfile, groups, occlude, occlude_batch, permutation_importance};
 use models::{Dataset, ModelConfig, ModelKind, TrendModel, Windows, predict};
 use std::sync::Arc;
@@ -130,8 +130,12 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             } else {
                 Box::new(Unexplained(source))
             };
-            let outcome =
-                run_backtest_with(&loaded.engine_spec(), &data, built.strategy, Some(features))?;
+            let outcome = backtest(
+                &loaded.engine_spec(),
+                Replay::Bars(&data),
+                built.strategy,
+                Some(features),
+            )?;
             slot.push(start.elapsed().as_secs_f64());
             if explain {
                 counts = (outcome.orders.len(), outcome.attributions.len());

@@ -8,7 +8,7 @@
 
 use crate::bench::median;
 use anyhow::Result;
-use engine::{EngineSpec, FeatureSource, SizingMethod, run_backtest_with};
+use engine::{EngineSpec, FeatureSource, Replay, SizingMethod};
 use features::{FeatureConfig, PipelineSpec, compute_batch};
 use market_data::synthetic::{SyntheticSpec, generate};
 use models::labels::{Threshold, trend_labels};
@@ -247,7 +247,12 @@ impl MlTrendBench {
         } else {
             Box::new(Unexplained(source))
         };
-        let outcome = run_backtest_with(&self.engine_spec, &self.data, strategy, Some(features))?;
+        let outcome = engine::backtest(
+            &self.engine_spec,
+            Replay::Bars(&self.data),
+            strategy,
+            Some(features),
+        )?;
         Ok(MlTrendRun {
             seconds: start.elapsed().as_secs_f64(),
             fills: outcome.fills.len(),

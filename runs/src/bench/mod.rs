@@ -2,7 +2,7 @@
 //! on synthetic data held in memory. Reports medians, since machines here are shared and noisy.
 
 use anyhow::{Context, Result};
-use engine::EngineSpec;
+use engine::{EngineSpec, Replay};
 use market_data::csv::{OnInvalid, read_bars};
 use market_data::synthetic::{SyntheticSpec, generate_one};
 use market_data::{Bar, InstrumentId};
@@ -115,7 +115,9 @@ fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
     let mut fills = 0;
     for _ in 0..runs {
         let start = Instant::now();
-        let outcome = strategy.build(&[])?.run(&engine_spec, &series)?;
+        let outcome = strategy
+            .build(&[])?
+            .run(&engine_spec, Replay::Bars(&series))?;
         let seconds = start.elapsed().as_secs_f64();
         fills = outcome.fills.len();
         rates.push(bars as f64 / seconds);

@@ -8,7 +8,7 @@ use crate::config::LoadedConfig;
 use crate::sweep::Plan;
 use crate::sweep::journal::{Header, Journal};
 use anyhow::{Context, Result};
-use engine::EngineSpec;
+use engine::{EngineSpec, Replay};
 use market_data::synthetic::{SyntheticSpec, generate};
 use std::time::Instant;
 use strategies::StrategyConfig;
@@ -77,7 +77,7 @@ fn sleeves(args: &ParallelArgs, counts: &[usize], runs: usize) -> Result<()> {
             let start = Instant::now();
             let outcome = pool.install(|| {
                 engine::run_sleeves(&engine_spec, &data, &weights, None, |spec, one| {
-                    Ok::<_, anyhow::Error>(strategy.build(&[])?.run(spec, one)?)
+                    Ok::<_, anyhow::Error>(strategy.build(&[])?.run(spec, Replay::Bars(one))?)
                 })
             })?;
             walls.push(start.elapsed().as_secs_f64());

@@ -4,7 +4,7 @@
 
 use crate::bench::median;
 use anyhow::Result;
-use engine::{EngineSpec, Summary};
+use engine::{EngineSpec, Replay, Summary};
 use market_data::synthetic::{SyntheticSpec, generate};
 use report::analysis::{AnalysisInput, PriceInput, analyse};
 use report::render_report;
@@ -48,7 +48,9 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             ..SyntheticSpec::default()
         })?;
         let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 });
-        let outcome = strategy.build(&[])?.run(&EngineSpec::default(), &series)?;
+        let outcome = strategy
+            .build(&[])?
+            .run(&EngineSpec::default(), Replay::Bars(&series))?;
         let prices: Vec<PriceInput<'_>> = series
             .iter()
             .map(|s| PriceInput {
