@@ -28,10 +28,7 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
     let spec = loaded.engine_spec();
     let build = || loaded.build_strategy();
     match c.portfolio.mode {
-        PortfolioMode::Shared => Ok(Run {
-            outcome: build()?.run(&spec, Replay::Bars(series))?,
-            sleeves: None,
-        }),
+        PortfolioMode::Shared => shared(loaded, Replay::Bars(series)),
         PortfolioMode::Sleeves => {
             let weights = weights(loaded, series)?;
             let sleeves = engine::run_sleeves(
@@ -63,13 +60,7 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
         instruments,
         steps_hint: 0,
     };
-    let outcome = loaded
-        .build_strategy()?
-        .run(&loaded.engine_spec(), replay)?;
-    Ok(Run {
-        outcome,
-        sleeves: None,
-    })
+    shared(loaded, replay)
 }
 
 /// Runs `loaded` (shared cash) over ticks, with bars built from trades when `[data] resample`
@@ -96,13 +87,7 @@ pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
         instruments: ticks.instruments,
         bars,
     };
-    let outcome = loaded
-        .build_strategy()?
-        .run(&loaded.engine_spec(), replay)?;
-    Ok(Run {
-        outcome,
-        sleeves: None,
-    })
+    shared(loaded, replay)
 }
 
 /// Returns each instrument's share of the capital: `[portfolio] weights` normalised by their
@@ -139,4 +124,15 @@ pub(crate) fn weights(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Vec
         .collect::<Result<Vec<f64>>>()?;
     let total: f64 = raw.iter().sum();
     Ok(raw.iter().map(|w| w / total).collect())
+}
+
+/// Runs `loaded` with shared cash over `replay`.
+fn shared(loaded: &LoadedConfig, replay: Replay<'_>) -> Result<Run> {
+    let outcome = loaded
+        .build_strategy()?
+        .run(&loaded.engine_spec(), replay)?;
+    Ok(Run {
+        outcome,
+        sleeves: None,
+    })
 }
