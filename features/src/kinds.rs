@@ -5,6 +5,7 @@ use super::FeatureConfig;
 use super::spec::FeatureError;
 use super::transforms::{Clip, Diff, Lag, Standardize};
 use crate::indicators::{self as ind, Indicator};
+use engine::RangeError;
 
 /// One feature kind.
 #[derive(Debug, Clone, Copy)]
@@ -184,8 +185,8 @@ pub(crate) fn default_inputs(name: &str) -> &'static [&'static str] {
     kind(name).map_or(&[], |k| k.default_inputs)
 }
 
-/// Checks that every parameter set applies to the kind, required ones are present, and values are
-/// in range.
+/// Checks that every parameter set applies to the kind, required ones are present and the mode
+/// fits; [`build_indicator`] then checks the values' ranges.
 pub(crate) fn check_params(c: &FeatureConfig) -> Result<(), FeatureError> {
     let err =
         |key: &'static str, message: String| Err(FeatureError::new(&c.name, Some(key), message));
@@ -213,37 +214,6 @@ pub(crate) fn check_params(c: &FeatureConfig) -> Result<(), FeatureError> {
         if !c.set_params().contains(key) {
             return err(key, format!("`{key}` for kind {:?}", k.name));
         }
-    }
-    for (key, value) in [
-        ("period", c.period),
-        ("fast", c.fast),
-        ("slow", c.slow),
-        ("signal", c.signal),
-    ] {
-        if let Some(Err(e)) = value.map(|v| crate::indicators::bars_at_least(key, 1, v)) {
-            return err(key, e.expected);
-        }
-    }
-    if let (Some(fast), Some(slow)) = (c.fast, c.slow)
-        && fast >= slow
-    {
-        return err(
-            "fast",
-            format!("fewer bars than slow ({slow}), found {fast}"),
-        );
-    }
-    if let Some(width) = c.width
-        && !(width.is_finite() && width > 0.0)
-    {
-        return err(
-            "width",
-            format!("a positive number of standard deviations, found {width}"),
-        );
-    }
-    if let (Some(min), Some(max)) = (c.min, c.max)
-        && min > max
-    {
-        return err("min", format!("at most max ({max}), found {min}"));
     }
     if k.name == "clip" && c.min.is_none() && c.max.is_none() {
         return err("min", "`min`, `max` or both for kind \"clip\"".into());
@@ -273,13 +243,7 @@ pub(crate) fn check_params(c: &FeatureConfig) -> Result<(), FeatureError> {
         }
         _ => {}
     }
-    if matches!(
-        k.name,
-        "bollinger" | "volatility" | "correlation" | "zscore"
-    ) && c.period == Some(1)
-    {
-        return err("period", format!("at least 2 bars for {}, found 1", k.name));
-    }
+    // Ranges are the indicator's constructor's to check: see `build_indicator`.
     Ok(())
 }
 
@@ -447,7 +411,11 @@ kernels!(
     Standardize(Standardize, 1, 1),
 );
 
-/// Builds the indicator a checked config describes.
+/// Builds the indicator a config describes, through its constructor, which checks the
+/// arguments' ranges (the one place they are checked).
+///
+/// # Errors
+/// Names the feature and the key out of range, or an unknown kind.
 pub fn build_indicator(c: &FeatureConfig) -> Result<Kernel, FeatureError> {
     let Some(k) = kind(&c.kind) else {
         return Err(FeatureError::new(
@@ -458,57 +426,91 @@ pub fn build_indicator(c: &FeatureConfig) -> Result<Kernel, FeatureError> {
     };
     let mode = mode(c, k)?;
     let period = |default: usize| c.period.unwrap_or(default);
+    // The constructors name their own arguments; the stochastic's `k` and `d` are the
+    // config's `period` and `signal`.
+    let range = |e: RangeError| {
+        let key = match e.key.as_str() {
+            "fast" => "fast",
+            "slow" => "slow",
+            "signal" | "d" => "signal",
+            "width" => "width",
+            "min" => "min",
+            "max" => "max",
+            _ => "period",
+        };
+        FeatureError::new(&c.name, Some(key), e.expected)
+    };
     Ok(match k.name {
-        "sma" => Kernel::Sma(ind::Sma::new(period(20))),
-        "ema" => Kernel::Ema(ind::Ema::new(
-            period(20),
-            if mode == "sma" {
-                ind::EmaSeed::Sma
-            } else {
-                ind::EmaSeed::First
-            },
-        )),
-        "wma" => Kernel::Wma(ind::Wma::new(period(20))),
-        "rsi" => Kernel::Rsi(ind::Rsi::new(
-            period(14),
-            if mode == "classic" {
-                ind::RsiSmoothing::Classic
-            } else {
-                ind::RsiSmoothing::Ta
-            },
-        )),
-        "macd" => Kernel::Macd(ind::Macd::new(
-            c.fast.unwrap_or(12),
-            c.slow.unwrap_or(26),
-            c.signal.unwrap_or(9),
-        )),
-        "bollinger" => Kernel::Bollinger(ind::Bollinger::new(period(20), c.width.unwrap_or(2.0))),
-        "atr" => Kernel::Atr(ind::Atr::new(period(14))),
-        "stochastic" => Kernel::Stochastic(ind::Stochastic::new(period(14), c.signal.unwrap_or(3))),
-        "roc" => Kernel::SimpleReturn(ind::Roc::new(period(10))),
-        "returns" if mode == "log" => Kernel::LogReturn(ind::LogReturn::new(period(1))),
-        "returns" => Kernel::SimpleReturn(ind::SimpleReturn::new(period(1))),
-        "volatility" => Kernel::Volatility(ind::Volatility::new(period(20))),
-        "zscore" => Kernel::ZScore(ind::ZScore::new(period(20))),
-        "min" => Kernel::Min(ind::RollingMin::new(period(20))),
-        "max" => Kernel::Max(ind::RollingMax::new(period(20))),
-        "vwap" if mode == "rolling" => Kernel::Vwap(ind::Vwap::rolling(period(20))),
+        "sma" => Kernel::Sma(ind::Sma::try_new(period(20)).map_err(range)?),
+        "ema" => Kernel::Ema(
+            ind::Ema::try_new(
+                period(20),
+                if mode == "sma" {
+                    ind::EmaSeed::Sma
+                } else {
+                    ind::EmaSeed::First
+                },
+            )
+            .map_err(range)?,
+        ),
+        "wma" => Kernel::Wma(ind::Wma::try_new(period(20)).map_err(range)?),
+        "rsi" => Kernel::Rsi(
+            ind::Rsi::try_new(
+                period(14),
+                if mode == "classic" {
+                    ind::RsiSmoothing::Classic
+                } else {
+                    ind::RsiSmoothing::Ta
+                },
+            )
+            .map_err(range)?,
+        ),
+        "macd" => Kernel::Macd(
+            ind::Macd::try_new(
+                c.fast.unwrap_or(12),
+                c.slow.unwrap_or(26),
+                c.signal.unwrap_or(9),
+            )
+            .map_err(range)?,
+        ),
+        "bollinger" => Kernel::Bollinger(
+            ind::Bollinger::try_new(period(20), c.width.unwrap_or(2.0)).map_err(range)?,
+        ),
+        "atr" => Kernel::Atr(ind::Atr::try_new(period(14)).map_err(range)?),
+        "stochastic" => Kernel::Stochastic(
+            ind::Stochastic::try_new(period(14), c.signal.unwrap_or(3)).map_err(range)?,
+        ),
+        "roc" => Kernel::SimpleReturn(ind::Roc::try_new(period(10)).map_err(range)?),
+        "returns" if mode == "log" => {
+            Kernel::LogReturn(ind::LogReturn::try_new(period(1)).map_err(range)?)
+        }
+        "returns" => Kernel::SimpleReturn(ind::SimpleReturn::try_new(period(1)).map_err(range)?),
+        "volatility" => Kernel::Volatility(ind::Volatility::try_new(period(20)).map_err(range)?),
+        "zscore" => Kernel::ZScore(ind::ZScore::try_new(period(20)).map_err(range)?),
+        "min" => Kernel::Min(ind::RollingMin::try_new(period(20)).map_err(range)?),
+        "max" => Kernel::Max(ind::RollingMax::try_new(period(20)).map_err(range)?),
+        "vwap" if mode == "rolling" => {
+            Kernel::Vwap(ind::Vwap::try_rolling(period(20)).map_err(range)?)
+        }
         "vwap" => Kernel::Vwap(ind::Vwap::session()),
         "obv" => Kernel::Obv(ind::Obv::new()),
-        "correlation" => Kernel::Correlation(ind::Correlation::new(period(20))),
-        "lag" => Kernel::Lag(Lag::new(period(1))),
-        "diff" => Kernel::Diff(Diff::new(period(1))),
-        "clip" => Kernel::Clip(Clip::new(
-            c.min.unwrap_or(f64::NEG_INFINITY),
-            c.max.unwrap_or(f64::INFINITY),
-        )),
+        "correlation" => Kernel::Correlation(ind::Correlation::try_new(period(20)).map_err(range)?),
+        "lag" => Kernel::Lag(Lag::try_new(period(1)).map_err(range)?),
+        "diff" => Kernel::Diff(Diff::try_new(period(1)).map_err(range)?),
+        "clip" => Kernel::Clip(
+            Clip::try_new(
+                c.min.unwrap_or(f64::NEG_INFINITY),
+                c.max.unwrap_or(f64::INFINITY),
+            )
+            .map_err(range)?,
+        ),
         "standardize" => match c
             .fit_until
             .as_deref()
             .and_then(market_data::csv::parse_timestamp)
         {
             Some(until) if mode == "frozen" => Kernel::Standardize(Standardize::frozen(until)),
-            _ => Kernel::Standardize(Standardize::online(period(20))),
+            _ => Kernel::Standardize(Standardize::try_online(period(20)).map_err(range)?),
         },
         other => {
             return Err(FeatureError::new(

@@ -110,6 +110,31 @@ fn config_errors_name_the_feature_and_key() {
             "slow",
         ),
         (
+            "[[features]]\nname = \"a\"\nkind = \"clip\"\nmin = nan\n",
+            "a",
+            "min",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"clip\"\nmin = 2.0\nmax = 1.0\n",
+            "a",
+            "min",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"bollinger\"\nperiod = 1\n",
+            "a",
+            "period",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"stochastic\"\nperiod = 5\nsignal = 0\n",
+            "a",
+            "signal",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"stochastic\"\nperiod = 0\n",
+            "a",
+            "period",
+        ),
+        (
             "[[features]]\nname = \"a\"\nkind = \"smaa\"\nperiod = 3\n",
             "a",
             "kind",
@@ -152,7 +177,7 @@ fn config_errors_name_the_feature_and_key() {
         (
             "[[features]]\nname = \"a\"\nkind = \"macd\"\nfast = 26\nslow = 12\n",
             "a",
-            "fast",
+            "slow",
         ),
         (
             "[[features]]\nname = \"a\"\nkind = \"correlation\"\nperiod = 5\n",

@@ -2,7 +2,8 @@
 //! statistics fitted on a training window and then frozen). They are `Indicator`s like any other,
 //! so they chain in the pipeline and run identically streaming and batch.
 
-use crate::indicators::Indicator;
+use crate::indicators::{Indicator, bars_at_least};
+use engine::RangeError;
 use market_data::Timestamp;
 
 /// The value `period` bars ago.
@@ -14,7 +15,23 @@ pub struct Lag {
 }
 
 impl Lag {
-    /// Returns a lag of `period` bars (at least 1).
+    /// Checks `period`: at least 1 bar.
+    ///
+    /// # Errors
+    /// Names `period` and what was expected.
+    pub fn validate(period: usize) -> Result<(), RangeError> {
+        bars_at_least("period", 1, period)
+    }
+
+    /// Returns a lag, or why `period` is out of range.
+    ///
+    /// # Errors
+    /// As [`Lag::validate`].
+    pub fn try_new(period: usize) -> Result<Self, RangeError> {
+        Self::validate(period).map(|()| Self::new(period))
+    }
+
+    /// Returns a lag of `period` bars, assumed valid (see [`Lag::validate`]).
     pub fn new(period: usize) -> Self {
         Self {
             ring: vec![0.0; period.max(1)],
@@ -69,7 +86,15 @@ pub struct Diff {
 }
 
 impl Diff {
-    /// Returns a difference over `period` bars.
+    /// Returns a difference, or why `period` is out of range.
+    ///
+    /// # Errors
+    /// As [`Lag::validate`].
+    pub fn try_new(period: usize) -> Result<Self, RangeError> {
+        Lag::validate(period).map(|()| Self::new(period))
+    }
+
+    /// Returns a difference over `period` bars, assumed valid (see [`Lag::validate`]).
     pub fn new(period: usize) -> Self {
         Self {
             lag: Lag::new(period),
@@ -107,7 +132,30 @@ pub struct Clip {
 }
 
 impl Clip {
-    /// Returns a clip to [min, max] (either may be infinite).
+    /// Checks the bounds: numbers (either may be infinite), `min` at most `max`.
+    ///
+    /// # Errors
+    /// Names `min` and what was expected.
+    pub fn validate(min: f64, max: f64) -> Result<(), RangeError> {
+        if min <= max {
+            Ok(())
+        } else {
+            Err(RangeError::new(
+                "min",
+                format!("a number at most max ({max}), found {min}"),
+            ))
+        }
+    }
+
+    /// Returns a clip, or why its bounds are out of range.
+    ///
+    /// # Errors
+    /// As [`Clip::validate`].
+    pub fn try_new(min: f64, max: f64) -> Result<Self, RangeError> {
+        Self::validate(min, max).map(|()| Self::new(min, max))
+    }
+
+    /// Returns a clip to [min, max], assumed valid (see [`Clip::validate`]).
     pub fn new(min: f64, max: f64) -> Self {
         Self { min, max }
     }
@@ -148,6 +196,15 @@ pub struct Standardize {
 }
 
 impl Standardize {
+    /// Returns an online standardiser, or why `min_count` is out of range (1 bar up to the
+    /// longest window).
+    ///
+    /// # Errors
+    /// Names `period` and what was expected.
+    pub fn try_online(min_count: usize) -> Result<Self, RangeError> {
+        bars_at_least("period", 1, min_count).map(|()| Self::online(min_count))
+    }
+
     /// Returns an online standardiser, ready after `min_count` values.
     pub fn online(min_count: usize) -> Self {
         Self {

@@ -43,7 +43,7 @@ impl Macd {
                 format!("more bars than fast ({fast}), found {slow}"),
             ));
         }
-        Ok(())
+        bars_at_least("slow", 2, slow)
     }
 
     /// Returns a MACD from EMAs of spans `fast` and `slow` and a signal EMA of span `signal`,
