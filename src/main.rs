@@ -43,7 +43,7 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Measures end-to-end figures on synthetic data (event loop, features, models,
-    /// explanations, data, catalog, feed, report, paper, parallel scaling); prints medians.
+    /// explanations, data, catalog, report, paper, parallel scaling); prints medians.
     Bench(runs::bench::BenchArgs),
     /// Generates, converts, inspects and resamples market data files (CSV, Parquet, Arrow).
     Data(runs::data_tools::DataArgs),
