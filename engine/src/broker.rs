@@ -27,7 +27,7 @@
 //! - Fills ignore a trade's aggressor: a print is taken as a one-price book at its price.
 
 use crate::config::{BrokerConfig, RiskConfig, SizingConfig};
-use crate::costs::{BpsSlippage, Commission, FeeModel as _, SlippageModel as _};
+use crate::costs::{FeeModel as _, SlippageModel as _};
 use crate::order::{Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::portfolio::Portfolio;
 use crate::risk::RiskCheck;
@@ -100,8 +100,6 @@ impl OrderRecord {
 #[derive(Debug, Clone)]
 pub struct SimBroker {
     broker: BrokerConfig,
-    fees: Commission,
-    slippage: BpsSlippage,
     risk: RiskCheck,
     sizer: Sizer,
     working: Vec<Vec<Order>>,
@@ -118,8 +116,6 @@ impl SimBroker {
         instruments: usize,
     ) -> Self {
         Self {
-            fees: broker.fees(),
-            slippage: broker.slippage(),
             risk: RiskCheck::new(&broker, risk.clone()),
             sizer: Sizer::new(&broker, sizing, risk, instruments),
             broker,
@@ -339,7 +335,7 @@ impl SimBroker {
     /// trades at all.
     fn fill_price(&self, order: &mut Order, reach: Reach) -> Option<f64> {
         let buy = order.request.side == Side::Buy;
-        let (slippage, side) = (self.slippage, order.request.side);
+        let (slippage, side) = (self.broker.slippage(), order.request.side);
         let slipped = |p: f64| slippage.slipped(side, p);
         let Reach {
             first,
@@ -462,7 +458,7 @@ impl SimBroker {
             }
             *left -= qty;
         }
-        let fee = self.fees.fee(qty, price, order.filled == 0.0);
+        let fee = self.broker.fees().fee(qty, price, order.filled == 0.0);
         if let Err(reason) =
             self.risk
                 .check_fill(req.side, held, qty, price, fee, portfolio, req.instrument)
