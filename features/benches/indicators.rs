@@ -6,30 +6,74 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use features::indicators::Indicator;
-use features::{FeatureConfig, KINDS, PipelineSpec, PipelineState, build_indicator};
+use features::{FeatureConfig, FeatureKind, PipelineSpec, PipelineState};
 use market_data::synthetic::{SyntheticSpec, generate_one};
 use std::hint::black_box;
 
 /// Bars per measured iteration.
 const BARS: usize = 10_000;
 
-/// A feature of `kind` with the parameters it needs.
-fn config_of(kind: &str, required: &[&str]) -> FeatureConfig {
-    let mut config = FeatureConfig {
-        name: kind.into(),
-        kind: kind.into(),
-        ..FeatureConfig::default()
-    };
-    if required.contains(&"period") || kind == "standardize" {
-        config.period = Some(20);
-    }
-    if kind == "correlation" {
-        config.inputs = Some(vec!["close".into(), "volume".into()]);
-    }
-    if kind == "clip" {
-        config.min = Some(-1.0);
-    }
-    config
+/// One feature of every kind, with typical parameters.
+fn every_kind() -> Vec<FeatureConfig> {
+    use FeatureKind::*;
+    let kinds = [
+        Sma { period: 20 },
+        Ema {
+            period: 20,
+            seed: Default::default(),
+        },
+        Wma { period: 20 },
+        Rsi {
+            period: 14,
+            smoothing: Default::default(),
+        },
+        Macd {
+            fast: 12,
+            slow: 26,
+            signal: 9,
+        },
+        Bollinger {
+            period: 20,
+            width: 2.0,
+        },
+        Atr { period: 14 },
+        Stochastic {
+            period: 14,
+            signal: 3,
+        },
+        Roc { period: 20 },
+        Returns {
+            period: 1,
+            log: true,
+        },
+        Volatility { period: 20 },
+        ZScore { period: 20 },
+        Min { period: 20 },
+        Max { period: 20 },
+        Vwap { rolling: None },
+        Obv,
+        Correlation { period: 20 },
+        Lag { period: 20 },
+        Diff { period: 1 },
+        Clip {
+            min: -1.0,
+            max: f64::INFINITY,
+        },
+        Standardize { period: 20 },
+    ];
+    kinds
+        .into_iter()
+        .map(|kind| {
+            let mut config = FeatureConfig::of(kind.name(), "close", kind);
+            if kind.default_inputs() != ["close"] {
+                config.input = None;
+            }
+            if let Correlation { .. } = kind {
+                config.inputs = Some(vec!["close".into(), "volume".into()]);
+            }
+            config
+        })
+        .collect()
 }
 
 fn indicators(c: &mut Criterion) {
@@ -43,12 +87,11 @@ fn indicators(c: &mut Criterion) {
     .bars;
     let mut group = c.benchmark_group("update");
     group.throughput(Throughput::Elements(BARS as u64));
-    for kind in KINDS {
-        let config = config_of(kind.name, kind.required);
-        let mut kernel = build_indicator(&config).unwrap();
+    for config in every_kind() {
+        let mut kernel = FeatureKind::parse(&config).unwrap().build().unwrap();
         let width = kernel.inputs();
         let mut out = vec![0.0; kernel.outputs().len()];
-        group.bench_function(BenchmarkId::new("kernel", kind.name), |b| {
+        group.bench_function(BenchmarkId::new("kernel", &config.kind), |b| {
             b.iter(|| {
                 kernel.reset();
                 for bar in &bars {
@@ -63,7 +106,7 @@ fn indicators(c: &mut Criterion) {
             });
         });
         let spec = PipelineSpec::new(std::slice::from_ref(&config)).unwrap();
-        group.bench_function(BenchmarkId::new("pipeline", kind.name), |b| {
+        group.bench_function(BenchmarkId::new("pipeline", &config.kind), |b| {
             b.iter(|| {
                 let mut state = PipelineState::new(&spec);
                 for bar in &bars {

@@ -1,7 +1,9 @@
 //! `[[features]]` tables as serde reads them: one flat table per feature, so an unknown key is
 //! refused at load with its line, and a key that exists but does not apply to the feature's kind
-//! is refused when the pipeline is built, naming the feature and the key.
+//! is refused when the pipeline is built, naming the feature and the key. Code reads a table's
+//! kind and parameters as a typed [`FeatureKind`].
 
+use super::FeatureKind;
 use serde::{Deserialize, Serialize};
 
 /// One `[[features]]` table.
@@ -59,31 +61,49 @@ pub struct FeatureConfig {
 }
 
 impl FeatureConfig {
-    /// Returns a feature of `kind` named `name` over `input` with a `period`.
-    pub fn new(name: &str, kind: &str, input: &str, period: usize) -> Self {
-        Self {
+    /// Returns the table of a feature named `name` computing `kind` over `input` (a bar field or
+    /// another feature's output).
+    pub fn of(name: &str, input: &str, kind: FeatureKind) -> Self {
+        let mut table = Self {
             name: name.into(),
-            kind: kind.into(),
             input: Some(input.into()),
-            period: Some(period),
             ..Self::default()
-        }
+        };
+        kind.write(&mut table);
+        table
     }
 
-    /// Returns the keys set in this table besides `name`, `kind`, `input`, `inputs`, `on_nan`
-    /// and `max_gap`, which every kind accepts.
+    /// The parameter keys: every key but `name`, `kind`, `input`, `inputs`, `on_nan` and
+    /// `max_gap`, which every kind accepts.
+    pub(crate) const PARAMS: [&'static str; 9] = [
+        "period",
+        "fast",
+        "slow",
+        "signal",
+        "width",
+        "min",
+        "max",
+        "mode",
+        "fit_until",
+    ];
+
+    /// Returns the parameter keys set in this table.
     pub(crate) fn set_params(&self) -> Vec<&'static str> {
         let set = [
-            ("period", self.period.is_some()),
-            ("fast", self.fast.is_some()),
-            ("slow", self.slow.is_some()),
-            ("signal", self.signal.is_some()),
-            ("width", self.width.is_some()),
-            ("min", self.min.is_some()),
-            ("max", self.max.is_some()),
-            ("mode", self.mode.is_some()),
-            ("fit_until", self.fit_until.is_some()),
+            self.period.is_some(),
+            self.fast.is_some(),
+            self.slow.is_some(),
+            self.signal.is_some(),
+            self.width.is_some(),
+            self.min.is_some(),
+            self.max.is_some(),
+            self.mode.is_some(),
+            self.fit_until.is_some(),
         ];
-        set.iter().filter(|(_, on)| *on).map(|(k, _)| *k).collect()
+        Self::PARAMS
+            .into_iter()
+            .zip(set)
+            .filter_map(|(key, on)| on.then_some(key))
+            .collect()
     }
 }

@@ -13,13 +13,15 @@
 pub mod indicators;
 
 mod config;
-mod kinds;
+mod kernel;
+mod kind;
 mod runner;
 mod spec;
 mod transforms;
 
 pub use config::FeatureConfig;
-pub use kinds::{KINDS, Kernel, Kind, build_indicator};
+pub use kernel::Kernel;
+pub use kind::{FeatureKind, KINDS};
 pub use runner::{FeatureFrame, PipelineRunner, PipelineState, compute_batch, compute_one};
 pub use spec::{BarField, FeatureError, NodeSpec, PipelineSpec, Source};
 pub use transforms::{Clip, Diff, Lag, Standardize};

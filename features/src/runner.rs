@@ -2,7 +2,7 @@
 //! inside the event loop), or over whole series (batch, in parallel across instruments). Batch
 //! drives the same streaming kernels, so the two are bit-identical by construction.
 
-use super::kinds::{Kernel, build_indicator};
+use super::kernel::Kernel;
 use super::spec::{BarField, FeatureError, PipelineSpec, Source};
 use crate::indicators::BandsAndZScore;
 use crate::indicators::Indicator;
@@ -103,15 +103,13 @@ impl PipelineState {
             .nodes()
             .iter()
             .enumerate()
-            // The spec was built from these configs, so building again cannot fail.
-            .filter_map(|(index, n)| {
-                let kernel = build_indicator(&n.config).ok()?;
+            .map(|(index, n)| {
                 let mut inputs = [0; MAX_INPUTS];
                 for (to, from) in inputs.iter_mut().zip(&n.inputs) {
                     *to = slot(from);
                 }
-                Some(Node {
-                    kernel,
+                Node {
+                    kernel: n.kernel.clone(),
                     inputs,
                     first: BAR_SLOTS + n.first_column,
                     outputs: n.outputs,
@@ -119,7 +117,7 @@ impl PipelineState {
                     max_gap_ns: n.max_gap_ns.unwrap_or(i64::MAX),
                     nan_is_error: n.nan_is_error,
                     not_ready: 0,
-                })
+                }
             })
             .collect();
         fuse_bands_and_zscores(&mut nodes);

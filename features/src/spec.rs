@@ -3,9 +3,9 @@
 //! column per output.
 
 use super::FeatureConfig;
-use super::kinds::{Kernel, build_indicator, check_params, default_inputs};
+use super::FeatureKind;
+use super::kernel::Kernel;
 use crate::indicators::Indicator;
-use market_data::Timestamp;
 use std::fmt;
 
 /// Why a feature pipeline cannot be built or run.
@@ -91,6 +91,10 @@ pub enum Source {
 pub struct NodeSpec {
     /// What the user wrote.
     pub config: FeatureConfig,
+    /// What it computes, read from `config`.
+    pub kind: FeatureKind,
+    /// Its indicator, fresh (each run clones it).
+    pub kernel: Kernel,
     /// Its inputs, resolved.
     pub inputs: Vec<Source>,
     /// Its first output column; outputs are contiguous.
@@ -101,8 +105,6 @@ pub struct NodeSpec {
     pub nan_is_error: bool,
     /// Bar gaps longer than this reset the feature.
     pub max_gap_ns: Option<i64>,
-    /// `standardize` in frozen mode: statistics are fitted before this instant.
-    pub fit_until: Option<Timestamp>,
 }
 
 /// A validated, ordered feature pipeline with its column layout.
@@ -120,6 +122,7 @@ impl PipelineSpec {
     /// or out of range, an unknown or ambiguous input, a duplicate name, or a cycle.
     pub fn new(configs: &[FeatureConfig]) -> Result<Self, FeatureError> {
         // Prototypes tell each feature's outputs before anything is wired.
+        let mut kinds: Vec<FeatureKind> = Vec::with_capacity(configs.len());
         let mut protos: Vec<Kernel> = Vec::with_capacity(configs.len());
         for (i, c) in configs.iter().enumerate() {
             let label = if c.name.is_empty() {
@@ -151,8 +154,13 @@ impl PipelineSpec {
                     "a unique name; it is used twice",
                 ));
             }
-            check_params(c)?;
-            protos.push(build_indicator(c)?);
+            let kind = FeatureKind::parse(c)?;
+            let kernel = kind.build().map_err(|e| {
+                let key = FeatureConfig::PARAMS.into_iter().find(|k| *k == e.key);
+                FeatureError::new(&c.name, key, e.expected)
+            })?;
+            kinds.push(kind);
+            protos.push(kernel);
         }
         let output_names = |i: usize| protos[i].outputs();
 
@@ -173,7 +181,8 @@ impl PipelineSpec {
                 }
                 (Some(one), None) => vec![one.clone()],
                 (None, Some(many)) => many.clone(),
-                (None, None) => default_inputs(&c.kind)
+                (None, None) => kinds[i]
+                    .default_inputs()
                     .iter()
                     .map(|s| s.to_string())
                     .collect(),
@@ -298,16 +307,13 @@ impl PipelineSpec {
                 .collect();
             nodes.push(NodeSpec {
                 config: c.clone(),
+                kind: kinds[i],
+                kernel: protos[i].clone(),
                 inputs,
                 first_column: first_column[i],
                 outputs: output_names(i).len(),
                 nan_is_error: parse_on_nan(c)?,
                 max_gap_ns: c.max_gap.as_deref().map(|g| parse_gap(c, g)).transpose()?,
-                fit_until: c
-                    .fit_until
-                    .as_deref()
-                    .map(|t| parse_fit_until(c, t))
-                    .transpose()?,
             });
         }
         Ok(Self { nodes, columns })
@@ -358,16 +364,6 @@ fn parse_gap(c: &FeatureConfig, text: &str) -> Result<i64, FeatureError> {
             &c.name,
             Some("max_gap"),
             format!("a duration such as \"90m\", \"2h\" or \"3d\", found {text:?}"),
-        )
-    })
-}
-
-fn parse_fit_until(c: &FeatureConfig, text: &str) -> Result<Timestamp, FeatureError> {
-    market_data::csv::parse_timestamp(text).ok_or_else(|| {
-        FeatureError::new(
-            &c.name,
-            Some("fit_until"),
-            format!("a date or datetime such as \"2010-01-01\", found {text:?}"),
         )
     })
 }

@@ -73,7 +73,7 @@ fn inputs_come_before_the_features_that_read_them() {
 fn every_kernel_declares_the_input_and_output_counts_its_indicator_has() {
     use crate::indicators::Indicator;
     for config in every_kind() {
-        let kernel = kinds::build_indicator(&config).unwrap();
+        let kernel = FeatureKind::parse(&config).unwrap().build().unwrap();
         assert_eq!(
             kernel.declared_arity(),
             (kernel.inputs(), kernel.outputs().len()),
@@ -81,7 +81,7 @@ fn every_kernel_declares_the_input_and_output_counts_its_indicator_has() {
             config.name
         );
     }
-    let fused = kinds::Kernel::BandsAndZScore(
+    let fused = Kernel::BandsAndZScore(
         crate::indicators::BandsAndZScore::new(crate::indicators::Bollinger::new(20, 2.0)),
         0,
     );
@@ -89,6 +89,22 @@ fn every_kernel_declares_the_input_and_output_counts_its_indicator_has() {
         fused.declared_arity(),
         (fused.inputs(), fused.outputs().len())
     );
+}
+
+#[test]
+fn every_kind_reads_back_what_it_writes() {
+    let configs = every_kind();
+    for (name, _) in KINDS {
+        assert!(
+            configs.iter().any(|c| c.kind == *name),
+            "every_kind.toml lacks kind {name:?}"
+        );
+    }
+    for config in configs {
+        let kind = FeatureKind::parse(&config).unwrap();
+        let written = FeatureConfig::of(&config.name, "close", kind);
+        assert_eq!(FeatureKind::parse(&written), Ok(kind), "{}", config.name);
+    }
 }
 
 #[test]
@@ -186,6 +202,16 @@ fn config_errors_name_the_feature_and_key() {
         ),
         (
             "[[features]]\nname = \"a\"\nkind = \"standardize\"\nmode = \"frozen\"\n",
+            "a",
+            "fit_until",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"standardize\"\nmode = \"frozen\"\nfit_until = \"2010-01-01\"\nperiod = 5\n",
+            "a",
+            "period",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"standardize\"\nmode = \"frozen\"\nfit_until = \"soon\"\n",
             "a",
             "fit_until",
         ),

@@ -421,7 +421,11 @@ fn save_load_predict_gives_identical_outputs_and_checks_the_pipeline() -> TestRe
     };
     let t = fit(&data, &fold, &mc, &tc)?;
     let columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
-    let pipeline = vec![features::FeatureConfig::new("regime", "sma", "close", 3)];
+    let pipeline = vec![features::FeatureConfig::of(
+        "regime",
+        "close",
+        features::FeatureKind::Sma { period: 3 },
+    )];
     let mut meta = ModelMetadata::new(
         Target::Trend,
         &mc,
@@ -446,7 +450,11 @@ fn save_load_predict_gives_identical_outputs_and_checks_the_pipeline() -> TestRe
     let test = &t.fold.test;
     assert_eq!(predict(&loaded.model, test)?, predict(&t.model, test)?);
     loaded.check_pipeline(&pipeline)?;
-    let changed = vec![features::FeatureConfig::new("regime", "sma", "close", 4)];
+    let changed = vec![features::FeatureConfig::of(
+        "regime",
+        "close",
+        features::FeatureKind::Sma { period: 4 },
+    )];
     let err = loaded
         .check_pipeline(&changed)
         .expect_err("a changed period");

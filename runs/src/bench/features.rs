@@ -4,56 +4,89 @@
 
 use crate::bench::{median, thread_cpu_ns};
 use anyhow::Result;
-use features::{FeatureConfig, PipelineSpec, PipelineState, compute_batch};
+use features::indicators::{EmaSeed, RsiSmoothing};
+use features::{FeatureConfig, FeatureKind, PipelineSpec, PipelineState, compute_batch};
 use market_data::Bar;
 use market_data::synthetic::{SyntheticSpec, generate, generate_one};
 use std::time::Instant;
 
 /// Twenty features of the kinds quants use most, some reading others.
 fn twenty_features() -> Vec<FeatureConfig> {
-    let f = |name: &str, kind: &str, input: &str, period: usize| {
-        FeatureConfig::new(name, kind, input, period)
-    };
-    let mut v = vec![
-        f("sma10", "sma", "close", 10),
-        f("sma50", "sma", "close", 50),
-        f("ema20", "ema", "close", 20),
-        f("wma20", "wma", "close", 20),
-        f("rsi14", "rsi", "close", 14),
-        f("ema_rsi", "ema", "rsi14", 5),
-        f("atr14", "atr", "close", 14),
-        f("roc10", "roc", "close", 10),
-        f("ret", "returns", "close", 1),
-        f("vol20", "volatility", "close", 20),
-        f("z20", "zscore", "close", 20),
-        f("lo20", "min", "low", 20),
-        f("hi20", "max", "high", 20),
-        f("obv", "obv", "close", 1),
-        f("lag_ret", "lag", "ret", 1),
-        f("dsma", "diff", "sma10", 1),
-        f("zs", "standardize", "ret", 50),
-    ];
-    v[6].input = None;
-    v[6].period = Some(14);
-    v[13].input = None;
-    v[13].period = None;
-    v.push(FeatureConfig {
-        fast: Some(12),
-        slow: Some(26),
-        signal: Some(9),
-        period: None,
-        ..f("macd", "macd", "close", 0)
-    });
-    v.push(FeatureConfig {
-        width: Some(2.0),
-        ..f("bb", "bollinger", "close", 20)
-    });
-    v.push(FeatureConfig {
-        inputs: Some(vec!["close".into(), "volume".into()]),
+    use FeatureKind::*;
+    let f = FeatureConfig::of;
+    let with_default_inputs = |name: &str, kind: FeatureKind| FeatureConfig {
         input: None,
-        ..f("corr", "correlation", "", 20)
-    });
-    v
+        ..f(name, "", kind)
+    };
+    vec![
+        f("sma10", "close", Sma { period: 10 }),
+        f("sma50", "close", Sma { period: 50 }),
+        f(
+            "ema20",
+            "close",
+            Ema {
+                period: 20,
+                seed: EmaSeed::First,
+            },
+        ),
+        f("wma20", "close", Wma { period: 20 }),
+        f(
+            "rsi14",
+            "close",
+            Rsi {
+                period: 14,
+                smoothing: RsiSmoothing::Ta,
+            },
+        ),
+        f(
+            "ema_rsi",
+            "rsi14",
+            Ema {
+                period: 5,
+                seed: EmaSeed::First,
+            },
+        ),
+        with_default_inputs("atr14", Atr { period: 14 }),
+        f("roc10", "close", Roc { period: 10 }),
+        f(
+            "ret",
+            "close",
+            Returns {
+                period: 1,
+                log: false,
+            },
+        ),
+        f("vol20", "close", Volatility { period: 20 }),
+        f("z20", "close", ZScore { period: 20 }),
+        f("lo20", "low", Min { period: 20 }),
+        f("hi20", "high", Max { period: 20 }),
+        with_default_inputs("obv", Obv),
+        f("lag_ret", "ret", Lag { period: 1 }),
+        f("dsma", "sma10", Diff { period: 1 }),
+        f("zs", "ret", Standardize { period: 50 }),
+        f(
+            "macd",
+            "close",
+            Macd {
+                fast: 12,
+                slow: 26,
+                signal: 9,
+            },
+        ),
+        f(
+            "bb",
+            "close",
+            Bollinger {
+                period: 20,
+                width: 2.0,
+            },
+        ),
+        FeatureConfig {
+            inputs: Some(vec!["close".into(), "volume".into()]),
+            input: None,
+            ..f("corr", "", Correlation { period: 20 })
+        },
+    ]
 }
 
 /// Runs the feature benchmarks.
@@ -72,10 +105,12 @@ pub(crate) fn run(runs: usize) -> Result<()> {
     // twenty clips, the cheapest kind, against one.
     let clips = |n: usize| -> Vec<FeatureConfig> {
         (0..n)
-            .map(|i| FeatureConfig {
-                min: Some(-1.0),
-                period: None,
-                ..FeatureConfig::new(&format!("clip{i}"), "clip", "close", 0)
+            .map(|i| {
+                let clip = FeatureKind::Clip {
+                    min: -1.0,
+                    max: f64::INFINITY,
+                };
+                FeatureConfig::of(&format!("clip{i}"), "close", clip)
             })
             .collect()
     };

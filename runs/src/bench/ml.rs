@@ -9,7 +9,7 @@
 use crate::bench::median;
 use anyhow::Result;
 use engine::{EngineSpec, FeatureSource, Replay, SizingMethod};
-use features::{FeatureConfig, PipelineSpec, compute_batch};
+use features::{FeatureConfig, FeatureKind, PipelineSpec, compute_batch};
 use market_data::synthetic::{SyntheticSpec, generate};
 use models::labels::{Threshold, trend_labels};
 use models::{
@@ -145,10 +145,24 @@ impl MlTrendBench {
             ..SyntheticSpec::default()
         })?;
         let features = vec![
-            FeatureConfig::new("ret", "returns", "close", 1),
-            FeatureConfig::new("roc", "roc", "close", 5),
-            FeatureConfig::new("rsi", "rsi", "close", 14),
-            FeatureConfig::new("z", "zscore", "close", 20),
+            FeatureConfig::of(
+                "ret",
+                "close",
+                FeatureKind::Returns {
+                    period: 1,
+                    log: false,
+                },
+            ),
+            FeatureConfig::of("roc", "close", FeatureKind::Roc { period: 5 }),
+            FeatureConfig::of(
+                "rsi",
+                "close",
+                FeatureKind::Rsi {
+                    period: 14,
+                    smoothing: Default::default(),
+                },
+            ),
+            FeatureConfig::of("z", "close", FeatureKind::ZScore { period: 20 }),
         ];
         // GBM has nothing to predict, so probabilities stay near the class shares: an entry
         // just above 1/2 (up and down are near even) makes it trade.

@@ -8,7 +8,7 @@ use crate::sma_crossover::column;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
 };
-use features::{FeatureConfig, FeatureError, PipelineSpec};
+use features::{FeatureConfig, FeatureError, FeatureKind, PipelineSpec};
 use market_data::{Price, Side};
 use serde::{Deserialize, Serialize};
 
@@ -77,10 +77,11 @@ pub struct BollingerReversion {
 impl BollingerReversion {
     /// Returns the features the strategy reads: Bollinger bands `bb` of the close.
     pub fn required_features(params: &BollingerParams) -> Vec<FeatureConfig> {
-        vec![FeatureConfig {
-            width: Some(params.width),
-            ..FeatureConfig::new("bb", "bollinger", "close", params.period)
-        }]
+        let bands = FeatureKind::Bollinger {
+            period: params.period,
+            width: params.width,
+        };
+        vec![FeatureConfig::of("bb", "close", bands)]
     }
 
     /// Returns the strategy reading its bands from `pipeline`; call `params.validate()` first.

@@ -3,7 +3,7 @@
 
 use super::stage::{ModelFeatures, ModelInput};
 use engine::FeatureSource;
-use features::{FeatureConfig, PipelineSpec};
+use features::{FeatureConfig, FeatureKind, PipelineSpec};
 use market_data::synthetic::{SyntheticSpec, generate};
 use market_data::{BarSeries, InstrumentIdx};
 use models::{
@@ -16,9 +16,23 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn pipeline() -> Vec<FeatureConfig> {
     vec![
-        FeatureConfig::new("ret", "returns", "close", 1),
-        FeatureConfig::new("rsi", "rsi", "close", 14),
-        FeatureConfig::new("z", "zscore", "close", 20),
+        FeatureConfig::of(
+            "ret",
+            "close",
+            FeatureKind::Returns {
+                period: 1,
+                log: false,
+            },
+        ),
+        FeatureConfig::of(
+            "rsi",
+            "close",
+            FeatureKind::Rsi {
+                period: 14,
+                smoothing: Default::default(),
+            },
+        ),
+        FeatureConfig::of("z", "close", FeatureKind::ZScore { period: 20 }),
     ]
 }
 

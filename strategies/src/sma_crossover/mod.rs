@@ -6,7 +6,7 @@
 
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
-use features::{FeatureConfig, FeatureError, PipelineSpec};
+use features::{FeatureConfig, FeatureError, FeatureKind, PipelineSpec};
 use market_data::Side;
 use serde::{Deserialize, Serialize};
 
@@ -54,8 +54,20 @@ impl SmaCrossover {
     /// Returns the features the strategy reads: `sma_fast` and `sma_slow` of the close.
     pub fn required_features(params: &SmaCrossoverParams) -> Vec<FeatureConfig> {
         vec![
-            FeatureConfig::new("sma_fast", "sma", "close", params.fast),
-            FeatureConfig::new("sma_slow", "sma", "close", params.slow),
+            FeatureConfig::of(
+                "sma_fast",
+                "close",
+                FeatureKind::Sma {
+                    period: params.fast,
+                },
+            ),
+            FeatureConfig::of(
+                "sma_slow",
+                "close",
+                FeatureKind::Sma {
+                    period: params.slow,
+                },
+            ),
         ]
     }
 
