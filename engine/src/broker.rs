@@ -2,13 +2,16 @@
 //! reference semantics of DESIGN.md (next open, gaps, touches, slippage, commission, volume cap).
 //!
 //! Sizing ([`crate::sizing`]) and pre-trade risk ([`crate::risk`]) happen when an order fills,
-//! because `all_in` sizing needs the fill price; fees and slippage are [`crate::costs`]'. Every refusal becomes an `ExecReport` the strategy sees, never an `Err`.
+//! because `all_in` sizing needs the fill price; fees and slippage are [`crate::costs`]', the
+//! fill price and the latency [`crate::fills`]'. Every refusal becomes an `ExecReport` the
+//! strategy sees, never an `Err`.
 //!
 //! Bars and ticks share one matching loop (time in force, OCO exits, reduce-only cleanup, sizing,
 //! risk); they differ only in the prices an event offers an order, its `Touch`:
 //!
 //! - An order acts only on events stamped strictly after the one it was placed on, so never on
-//!   the event it was decided on, nor on another event with the same timestamp.
+//!   the event it was decided on, nor on another event with the same timestamp; with
+//!   `latency_ms`, only on events stamped more than that after it.
 //! - Market: a bar's open; the next trade's price; the next quote's ask (buy) or bid (sell).
 //!   Market and stop fills move against the trader by `slippage_bps`.
 //! - Limit buy at L: a bar whose low reaches L fills at min(open, L). A trade at or below L fills
@@ -28,12 +31,13 @@
 
 use crate::config::{BrokerConfig, RiskConfig, SizingConfig};
 use crate::costs::{FeeModel as _, SlippageModel as _};
-use crate::order::{Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
+use crate::fills::{FillModel as _, FillPrice, LatencyModel as _};
+use crate::order::{Order, OrderId, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::portfolio::Portfolio;
 use crate::risk::RiskCheck;
 use crate::sizing::Sizer;
 use crate::strategy::{ExecKind, ExecReport, RejectReason};
-use crate::touch::{Reach, Touch};
+use crate::touch::Touch;
 use market_data::{Bar, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
 use serde::Serialize;
 
@@ -167,7 +171,9 @@ impl SimBroker {
                 ExecKind::Rejected(reason)
             }
             None => {
-                self.working[request.instrument.get()].push(Order::new(id, request, now));
+                let mut order = Order::new(id, request, now);
+                order.live_after = self.broker.latency().live_after(now);
+                self.working[request.instrument.get()].push(order);
                 ExecKind::Accepted
             }
         };
@@ -261,11 +267,12 @@ impl SimBroker {
         let mut i = 0;
         while i < self.working[idx].len() {
             let mut order = self.working[idx][i];
-            // No look-ahead: an order acts only on events stamped strictly after it was placed.
-            // Events sharing a timestamp happened at once, so an order decided on one of them
-            // (even the first) never reaches the venue in time for the others; this also covers
-            // the event it was decided on, with no sequence number to keep.
-            if order.created >= ts {
+            // No look-ahead: an order acts only on events stamped strictly after it went live
+            // (it was placed, plus the latency). Events sharing a timestamp happened at once, so
+            // an order decided on one of them (even the first) never reaches the venue in time
+            // for the others; this also covers the event it was decided on, with no sequence
+            // number to keep.
+            if order.live_after >= ts {
                 i += 1;
                 continue;
             }
@@ -283,10 +290,15 @@ impl SimBroker {
             }
             let side = order.request.side;
             let outcome = match touch
-                .reach(side, arrival, self.broker.limit_fill_on_touch)
-                .and_then(|reach| self.fill_price(&mut order, reach))
+                .reach(side, arrival)
+                .and_then(|reach| self.broker.fill_model().fill(&mut order, reach))
             {
-                Some(price) => {
+                Some(FillPrice { price, slips }) => {
+                    let price = if slips {
+                        self.broker.slippage().slipped(side, price)
+                    } else {
+                        price
+                    };
                     let room = volume_left
                         .as_mut()
                         .map(|left| &mut left[touch.volume_slot(side)]);
@@ -327,74 +339,6 @@ impl SimBroker {
             while let Some(at) = self.working[idx].iter().position(|o| o.request.reduce_only) {
                 let order = self.working[idx].remove(at);
                 self.finish(order, OrderStatus::Canceled, ts, reports);
-            }
-        }
-    }
-
-    /// Returns the price at which `order` trades on an event that offers it `reach`, if it
-    /// trades at all.
-    fn fill_price(&self, order: &mut Order, reach: Reach) -> Option<f64> {
-        let buy = order.request.side == Side::Buy;
-        let (slippage, side) = (self.broker.slippage(), order.request.side);
-        let slipped = |p: f64| slippage.slipped(side, p);
-        let Reach {
-            first,
-            best,
-            worst,
-            first_if_better,
-            strict,
-        } = reach;
-        // Whether price `p` reaches limit `l`: at or through it, or only through it when touching
-        // is not enough (`limit_fill_on_touch = false`).
-        let through = |p: f64, l: f64| {
-            if buy {
-                p < l || (!strict && p == l)
-            } else {
-                p > l || (!strict && p == l)
-            }
-        };
-        let reaches = |l: f64| through(best, l);
-        let limit = |l: f64| {
-            if !reaches(l) {
-                return None;
-            }
-            Some(match (buy, first_if_better) {
-                (true, true) => first.min(l),
-                (false, true) => first.max(l),
-                (_, false) => l,
-            })
-        };
-        match order.request.kind {
-            OrderKind::Market => Some(slipped(first)),
-            OrderKind::Limit { price } => limit(price.0),
-            OrderKind::Stop { trigger } => {
-                let t = trigger.0;
-                if buy {
-                    (worst >= t).then(|| slipped(first.max(t)))
-                } else {
-                    (worst <= t).then(|| slipped(first.min(t)))
-                }
-            }
-            OrderKind::StopLimit { trigger, limit: l } => {
-                let (t, l) = (trigger.0, l.0);
-                if order.triggered {
-                    return limit(l);
-                }
-                let hit = if buy { worst >= t } else { worst <= t };
-                if !hit {
-                    return None;
-                }
-                order.triggered = true;
-                // Triggered at the stop (or at the open through a gap); the limit then applies to
-                // the rest of the bar, which starts at `at`: the open traded before the order was
-                // live, so a limit beyond `at` fills at the limit itself, never at the open. A
-                // tick is a bar with one price, so `at` is that price and the limit arrives now.
-                let at = if buy { first.max(t) } else { first.min(t) };
-                if through(at, l) {
-                    Some(at)
-                } else {
-                    reaches(l).then_some(l)
-                }
             }
         }
     }

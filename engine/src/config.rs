@@ -34,6 +34,9 @@ fn check(ok: bool, key: &str, expected: impl FnOnce() -> String) -> Result<(), R
     }
 }
 
+/// The longest `latency_ms`: a day.
+const MAX_LATENCY_MS: f64 = 86_400_000.0;
+
 /// `[broker]`: cash, costs and fill rules of the simulated broker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -60,6 +63,10 @@ pub struct BrokerConfig {
     /// false asks the market to trade through the limit, as for an order at the back of the
     /// queue. Quotes at the limit fill either way.
     pub limit_fill_on_touch: bool,
+    /// Milliseconds between a decision and its order reaching the market: the order acts only
+    /// on events stamped more than this after the one it was decided on. 0 means the next event
+    /// with a later timestamp, as in the reference (a bar's next open).
+    pub latency_ms: f64,
 }
 
 impl Default for BrokerConfig {
@@ -74,6 +81,7 @@ impl Default for BrokerConfig {
             close_at_end: false,
             max_volume_participation: None,
             limit_fill_on_touch: true,
+            latency_ms: 0.0,
         }
     }
 }
@@ -104,6 +112,16 @@ impl BrokerConfig {
             (0.0..10_000.0).contains(&c.slippage_bps),
             "broker.slippage_bps",
             || format!("basis points in [0, 10000), found {}", c.slippage_bps),
+        )?;
+        check(
+            (0.0..=MAX_LATENCY_MS).contains(&c.latency_ms),
+            "broker.latency_ms",
+            || {
+                format!(
+                    "milliseconds in [0, {MAX_LATENCY_MS}] (one day), found {}",
+                    c.latency_ms
+                )
+            },
         )?;
         if let Some(p) = c.max_volume_participation {
             check(

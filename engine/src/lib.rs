@@ -16,6 +16,7 @@ mod costs;
 mod engine;
 mod error;
 mod features;
+mod fills;
 mod order;
 mod outcome;
 mod portfolio;
@@ -49,6 +50,7 @@ pub use error::{Error, Result};
 pub use features::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
 };
+pub use fills::{FillModel, FillPrice, FixedLatency, LatencyModel, Reach, ReferenceFills};
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

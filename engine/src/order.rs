@@ -249,8 +249,11 @@ pub struct Order {
     pub id: OrderId,
     /// What was asked.
     pub request: OrderRequest,
-    /// When it was submitted; it can fill only on events stamped strictly later.
+    /// When it was submitted.
     pub created: Timestamp,
+    /// When it reached the market (`created` plus the broker's latency); it can fill only on
+    /// events stamped strictly later.
+    pub live_after: Timestamp,
     /// Units filled so far.
     pub filled: f64,
     /// Units fixed at the first fill (sizing happens once); 0 before.
@@ -271,6 +274,7 @@ impl Order {
             id,
             request,
             created,
+            live_after: created,
             filled: 0.0,
             target: 0.0,
             triggered: false,

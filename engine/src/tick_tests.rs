@@ -280,6 +280,50 @@ fn limit_fill_on_touch_false_needs_a_print_through_the_limit() {
 }
 
 #[test]
+fn latency_delays_an_order_until_events_stamped_after_it_reaches_the_market() {
+    // Trades one second apart; the order is decided on the first.
+    let events = trades(&[100.0, 101.0, 102.0, 103.0]);
+    let mut spec = spec();
+    spec.broker.latency_ms = 1_500.0;
+    let run = run_ticks(
+        &spec,
+        &events,
+        Scripted::new().at(0, market(Side::Buy, 10.0)),
+    );
+    // Live 1.5 s after t(0): the print at t(1) is too early, t(2) is the first it can take.
+    assert_fills(&run, &[(2, Side::Buy, 10.0, 102.0, 0.0)]);
+
+    // Exactly 2 s: a print stamped at the instant it arrives is not later than it, so t(3).
+    spec.broker.latency_ms = 2_000.0;
+    let run = run_ticks(
+        &spec,
+        &events,
+        Scripted::new().at(0, market(Side::Buy, 10.0)),
+    );
+    assert_fills(&run, &[(3, Side::Buy, 10.0, 103.0, 0.0)]);
+
+    // Longer than the data: nothing fills, and the order is still working at the end.
+    spec.broker.latency_ms = 60_000.0;
+    let run = run_ticks(
+        &spec,
+        &events,
+        Scripted::new().at(0, market(Side::Buy, 10.0)),
+    );
+    assert_fills(&run, &[]);
+    assert_eq!(run.outcome.orders[0].status, OrderStatus::Working);
+}
+
+#[test]
+fn latency_out_of_range_is_refused_naming_the_key() {
+    for bad in [-1.0, f64::NAN, 86_400_001.0] {
+        let mut spec = spec();
+        spec.broker.latency_ms = bad;
+        let err = spec.broker.validate().unwrap_err();
+        assert_eq!(err.key, "broker.latency_ms", "{bad}");
+    }
+}
+
+#[test]
 fn limit_buy_on_quotes_fills_at_an_ask_at_or_below_the_limit() {
     let events = quotes(&[(99.8, 100.0), (99.4, 99.6), (99.2, 99.4), (99.0, 99.2)]);
     let run = run_ticks(

@@ -2,6 +2,7 @@
 //! quote's two sides. This is the only thing that differs between matching on bars and on ticks;
 //! the broker's matching loop and fill rules are shared (see `broker.rs`).
 
+use crate::fills::Reach;
 use market_data::{Bar, MarketKind, Side};
 
 /// The prices one market event offers working orders: the only thing that differs between
@@ -57,9 +58,8 @@ impl Touch {
     /// Returns what the event offers an order on `side`, or `None` when a quote shows no price
     /// on the side it would take (a one-sided book).
     ///
-    /// `arrival` is true on the first event the order can act on; `touch_fills` is the broker's
-    /// `limit_fill_on_touch`.
-    pub(crate) fn reach(self, side: Side, arrival: bool, touch_fills: bool) -> Option<Reach> {
+    /// `arrival` is true on the first event the order can act on.
+    pub(crate) fn reach(self, side: Side, arrival: bool) -> Option<Reach> {
         let buy = side == Side::Buy;
         match self {
             Touch::Bar {
@@ -70,13 +70,13 @@ impl Touch {
                 worst: if buy { high } else { low },
                 // The open follows a gap in what was seen: a limit it is better than fills there.
                 first_if_better: true,
-                strict: !touch_fills,
+                quoted: false,
             }),
-            Touch::Trade { price, .. } => Some(Reach::at(price, arrival, !touch_fills)),
+            Touch::Trade { price, .. } => Some(at(price, arrival, false)),
             Touch::Quote { bid, ask, .. } => {
                 let price = if buy { ask } else { bid };
                 // A missing side (NaN or non-positive) has nothing to trade against.
-                (price.is_finite() && price > 0.0).then(|| Reach::at(price, true, false))
+                (price.is_finite() && price > 0.0).then(|| at(price, true, true))
             }
         }
     }
@@ -102,32 +102,13 @@ impl Touch {
     }
 }
 
-/// What one event offers an order on its side, in prices for that order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Reach {
-    /// The first price the order can trade at: a bar's open, a trade's price, the quoted side.
-    pub(crate) first: f64,
-    /// The best price for the order the event reaches (a bar's low for a buy, high for a sell).
-    pub(crate) best: f64,
-    /// The worst price for the order the event reaches, where stops trigger (a bar's high for a
-    /// buy, low for a sell).
-    pub(crate) worst: f64,
-    /// Whether a limit that `first` is better than fills at `first` rather than at its limit:
-    /// on a bar's open, on a quote, and on a trade only at the order's arrival.
-    pub(crate) first_if_better: bool,
-    /// Whether a limit needs a price strictly through it rather than touching it.
-    pub(crate) strict: bool,
-}
-
-impl Reach {
-    /// Returns the reach of a tick with one price for the order.
-    fn at(price: f64, first_if_better: bool, strict: bool) -> Self {
-        Self {
-            first: price,
-            best: price,
-            worst: price,
-            first_if_better,
-            strict,
-        }
+/// Returns the reach of a tick with one price for the order.
+fn at(price: f64, first_if_better: bool, quoted: bool) -> Reach {
+    Reach {
+        first: price,
+        best: price,
+        worst: price,
+        first_if_better,
+        quoted,
     }
 }
