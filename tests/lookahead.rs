@@ -3,11 +3,13 @@
 
 use crate::support::repo;
 use engine::{BrokerConfig, EngineSpec};
+use features::{FeatureConfig, FeatureKind};
 use market_data::csv::{OnInvalid, read_bars};
 use market_data::{BarSeries, InstrumentId};
 use proptest::prelude::*;
 use strategies::StrategyConfig;
 use strategies::bollinger_reversion::BollingerParams;
+use strategies::rules::{OrderType, RulesParams};
 use strategies::sma_crossover::SmaCrossoverParams;
 
 fn goog() -> BarSeries {
@@ -37,7 +39,7 @@ fn rewrite_after(series: &BarSeries, cut: usize, seed: u64) -> BarSeries {
     out
 }
 
-fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
+fn check(strategy: &StrategyConfig, features: &[FeatureConfig], cut: usize, seed: u64) {
     let spec = EngineSpec {
         broker: BrokerConfig {
             commission: 0.001,
@@ -50,12 +52,12 @@ fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     let changed = rewrite_after(&original, cut, seed);
     let cut_ts = original.bars[cut].ts;
     let a = strategy
-        .build(&[])
+        .build(features)
         .unwrap()
         .run(&spec, engine::Replay::Bars(&[original]))
         .unwrap();
     let b = strategy
-        .build(&[])
+        .build(features)
         .unwrap()
         .run(&spec, engine::Replay::Bars(&[changed]))
         .unwrap();
@@ -82,12 +84,38 @@ fn check(strategy: &StrategyConfig, cut: usize, seed: u64) {
     );
 }
 
+/// Rules reading history (crossings, lags, extremes), position values, a limit entry, a
+/// bracket and a trailing stop.
+fn rules() -> (StrategyConfig, Vec<FeatureConfig>) {
+    let sma = |name: &str, period| FeatureConfig::of(name, "close", FeatureKind::Sma { period });
+    let rules = RulesParams {
+        entry_long: Some(
+            "(crosses_above(fast, slow) or rising(close, 3)) and close > lowest(low, 10)".into(),
+        ),
+        exit_long: Some(
+            "crosses_below(fast, slow) or bars_held >= 15 or unrealized_pnl < -500".into(),
+        ),
+        entry_order: OrderType::Limit,
+        entry_price: Some("min(close, lag(close, 1))".into()),
+        stop_loss: Some("highest(high, 5) - lowest(low, 5)".into()),
+        take_profit: Some("0.1 * close".into()),
+        trailing_stop: Some("2 * abs(close - lag(close, 2))".into()),
+        ..RulesParams::default()
+    };
+    (
+        StrategyConfig::Rules(rules),
+        vec![sma("fast", 5), sma("slow", 15)],
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 
     #[test]
     fn prop_future_bars_never_change_past_decisions(cut in 30usize..2140, seed in any::<u64>()) {
-        check(&StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 20 }), cut, seed);
-        check(&StrategyConfig::BollingerReversion(BollingerParams::default()), cut, seed);
+        check(&StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 20 }), &[], cut, seed);
+        check(&StrategyConfig::BollingerReversion(BollingerParams::default()), &[], cut, seed);
+        let (rules, features) = rules();
+        check(&rules, &features, cut, seed);
     }
 }

@@ -18,6 +18,7 @@ mod ml;
 mod paper;
 mod parity;
 mod report;
+mod rules;
 mod support;
 mod sweep;
 mod venue;

@@ -473,6 +473,17 @@ impl LoadedConfig {
             )));
         }
         c.strategy.validate().map_err(|e| self.range(e))?;
+        if let strategies::StrategyConfig::Rules(rules) = &c.strategy {
+            if rules.shorts() && !c.broker.allow_short {
+                return Err(self.range(RangeError::new(
+                    "strategy.params.entry_short",
+                    "`[broker] allow_short = true` for a short entry rule",
+                )));
+            }
+            // Rules compile in microseconds: do it now, so a broken rule stops the command
+            // before any data is read.
+            self.build_strategy()?;
+        }
         self.engine_spec().validate().map_err(|e| self.range(e))?;
         if let Some(weights) = &c.portfolio.weights {
             if c.portfolio.mode != PortfolioMode::Sleeves {
@@ -746,6 +757,19 @@ impl LoadedConfig {
             .with_paths_resolved(|p| self.resolve(p).to_string_lossy().into_owned());
         strategy.build(&self.config.features).map_err(|e| match e {
             strategies::BuildError::Feature(e) => self.feature_error(&e),
+            strategies::BuildError::Rule(e) => {
+                let key = format!("strategy.params.{}", e.key);
+                let expression = self.config.strategy.rule_text(e.key).unwrap_or_default();
+                let at = locate_in_string(&self.source, &key, expression, e.column)
+                    .or_else(|| locate(&self.source, &key))
+                    .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
+                anyhow::anyhow!(
+                    "invalid config {}: {at}`{key}`, column {} of the expression: expected {}",
+                    self.path.display(),
+                    e.column,
+                    e.message
+                )
+            }
             strategies::BuildError::Model(e) => {
                 let line = locate(&self.source, "strategy.params.model")
                     .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
@@ -820,6 +844,41 @@ pub(crate) fn locate(source: &str, dotted: &str) -> Option<(usize, usize)> {
         }
     }
     Some(line_column(source, found?))
+}
+
+/// Returns the 1-based (line, column) in TOML text of character `column` (1-based) of the
+/// string value at `dotted`, when the file holds `expression` there as written (no escapes);
+/// else `None`.
+fn locate_in_string(
+    source: &str,
+    dotted: &str,
+    expression: &str,
+    column: usize,
+) -> Option<(usize, usize)> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let mut table = root.get_ref();
+    let mut parts = dotted.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+        if parts.peek().is_none() {
+            let raw = source.get(value.span())?;
+            let quotes = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+                3
+            } else {
+                1
+            };
+            if !raw.get(quotes..)?.starts_with(expression) {
+                return None;
+            }
+            let within = expression
+                .char_indices()
+                .nth(column.saturating_sub(1))
+                .map_or(expression.len(), |(i, _)| i);
+            return Some(line_column(source, value.span().start + quotes + within));
+        }
+        table = value.get_ref().as_table()?;
+    }
+    None
 }
 
 /// Returns the 1-based (line, column) of key `key` in the `index`-th `[[features]]` table (or of

@@ -1,7 +1,8 @@
 //! Built-in strategies and the registry that maps a config's strategy name to one.
 //!
-//! Owns: `sma_crossover`, `buy_and_hold`, `bollinger_reversion` and `ml_trend` (a model's
-//! signals as orders), the typed parameters of each, and the registry.
+//! Owns: `sma_crossover`, `buy_and_hold`, `bollinger_reversion`, `ml_trend` (a model's
+//! signals as orders) and `rules` (a strategy written as expressions in the config, with its
+//! small language), the typed parameters of each, and the registry.
 //! Never depends on: tokio (live), report rendering, or the wall clock. Indicators and
 //! pipelines are `features`'; model training and inference are `models'`.
 
@@ -13,6 +14,7 @@ pub mod ml_trend;
 #[cfg(test)]
 mod pipeline_tests;
 mod registry;
+pub mod rules;
 pub mod sma_crossover;
 
 pub use registry::{BuildError, BuiltStrategy, STRATEGY_NAMES, StrategyConfig, StrategyParts};

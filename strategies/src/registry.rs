@@ -8,6 +8,7 @@ use crate::bollinger_reversion::{BollingerParams, BollingerReversion};
 use crate::buy_and_hold::BuyAndHold;
 use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
+use crate::rules::{RuleError, Rules, RulesParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
 use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Replay, Strategy, backtest};
 use features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
@@ -22,6 +23,7 @@ pub const STRATEGY_NAMES: &[&str] = &[
     "buy_and_hold",
     "bollinger_reversion",
     "ml_trend",
+    "rules",
 ];
 
 /// The `[strategy]` table: a registered name and its params.
@@ -41,6 +43,8 @@ pub enum StrategyConfig {
     BollingerReversion(BollingerParams),
     /// Long, short or flat from a trained trend model's class probabilities.
     MlTrend(MlTrendParams),
+    /// Entries, exits and risk written as expressions over features.
+    Rules(RulesParams),
 }
 
 /// Why a strategy could not be built.
@@ -52,6 +56,9 @@ pub enum BuildError {
     /// A model could not be loaded or does not fit the pipeline.
     #[error("model: {0}")]
     Model(#[from] MlError),
+    /// A rule does not compile.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
 }
 
 impl StrategyConfig {
@@ -62,6 +69,7 @@ impl StrategyConfig {
             StrategyConfig::BuyAndHold => "buy_and_hold",
             StrategyConfig::BollingerReversion(_) => "bollinger_reversion",
             StrategyConfig::MlTrend(_) => "ml_trend",
+            StrategyConfig::Rules(_) => "rules",
         }
     }
 
@@ -75,6 +83,15 @@ impl StrategyConfig {
             StrategyConfig::BuyAndHold => Ok(()),
             StrategyConfig::BollingerReversion(p) => p.validate(),
             StrategyConfig::MlTrend(p) => p.validate(),
+            StrategyConfig::Rules(p) => p.validate(),
+        }
+    }
+
+    /// Returns the text of rule `key` of a `rules` strategy, if set.
+    pub fn rule_text(&self, key: &str) -> Option<&str> {
+        match self {
+            StrategyConfig::Rules(p) => p.rule(key),
+            _ => None,
         }
     }
 
@@ -104,6 +121,7 @@ impl StrategyConfig {
             StrategyConfig::BuyAndHold => Vec::new(),
             StrategyConfig::BollingerReversion(p) => BollingerReversion::required_features(p),
             StrategyConfig::MlTrend(_) => crate::ml_trend::required_features(&loaded)?,
+            StrategyConfig::Rules(_) => Vec::new(),
         };
         let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
         let models = crate::ml_trend::model_inputs(&loaded, &pipeline)?;
@@ -116,6 +134,7 @@ impl StrategyConfig {
             StrategyConfig::MlTrend(p) => {
                 Box::new(MlTrend::with_columns(p, &columns_of(&pipeline, &models))?)
             }
+            StrategyConfig::Rules(p) => Box::new(Rules::new(p, &pipeline)?),
         };
         Ok(BuiltStrategy {
             strategy,

@@ -1,0 +1,473 @@
+//! `rules`: a strategy written in the config, as conditions and prices over features.
+//!
+//! ```toml
+//! [strategy]
+//! name = "rules"
+//! [strategy.params]
+//! entry_long = "crosses_above(sma_fast, sma_slow) and rsi < 70"
+//! exit_long  = "crosses_below(sma_fast, sma_slow) or bars_held >= 50"
+//! stop_loss  = "2 * atr"
+//! ```
+//!
+//! Each bar, per instrument, with every rule evaluated at that bar's close:
+//!
+//! - **Flat**: `entry_long` true buys (`entry_short` true sells short; long wins a tie). A
+//!   market entry goes to the next bar's open, sized by `[sizing]`, unless an entry is already
+//!   working. A limit entry rests at `entry_price`, re-quoted every bar while its rule holds and
+//!   canceled when the rule is false.
+//! - **Long** (short mirrors): `exit_long` true closes the position, at the next open
+//!   (`exit_order = "market"`, canceling the bracket) or with a limit at `exit_price`
+//!   re-quoted every bar while the rule holds.
+//! - `stop_loss` and `take_profit` are distances from the entry price (the limit, or the
+//!   deciding bar's close for a market entry) and become the entry's bracket; `trailing_stop`
+//!   is a stop at the close minus the distance (plus, when short), re-evaluated every bar and
+//!   moved only in the position's favour.
+//! - A value that is not ready (a feature warming up) makes a rule unknown, and an unknown rule
+//!   changes nothing: it neither acts nor cancels.
+
+mod lang;
+mod program;
+
+#[cfg(test)]
+mod tests;
+
+use crate::state_for;
+use engine::{
+    Bracket, Ctx, EngineEvent, Intents, OrderKind, OrderRequest, RangeError, Size, Strategy,
+    StrategyError,
+};
+use features::PipelineSpec;
+use market_data::{InstrumentIdx, Price, Side};
+use program::{Inputs, Names, Program, Root};
+use serde::{Deserialize, Serialize};
+
+pub use lang::SyntaxError;
+pub use program::Truth;
+
+/// How an entry or exit is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderType {
+    /// At the next bar's open.
+    #[default]
+    Market,
+    /// Resting at a price re-evaluated every bar.
+    Limit,
+}
+
+/// `[strategy.params]` of `rules`: each rule is an expression (see the module documentation).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesParams {
+    /// Condition to open a long position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_long: Option<String>,
+    /// Condition to close a long position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_long: Option<String>,
+    /// Condition to open a short position (needs `[broker] allow_short`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_short: Option<String>,
+    /// Condition to close a short position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_short: Option<String>,
+    /// Distance from the entry price to the bracket's stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_loss: Option<String>,
+    /// Distance from the entry price to the bracket's take-profit limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_profit: Option<String>,
+    /// Distance of a trailing stop from the best close since entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trailing_stop: Option<String>,
+    /// `market` (default) or `limit` at `entry_price`.
+    #[serde(default)]
+    pub entry_order: OrderType,
+    /// The limit price of a limit entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_price: Option<String>,
+    /// `market` (default) or `limit` at `exit_price`.
+    #[serde(default)]
+    pub exit_order: OrderType,
+    /// The limit price of a limit exit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_price: Option<String>,
+}
+
+/// A rule that does not compile: the parameter, the 1-based column inside its expression, and
+/// what was expected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("`strategy.params.{key}`, column {column}: expected {message}")]
+pub struct RuleError {
+    /// The parameter (`entry_long`, ...).
+    pub key: &'static str,
+    /// 1-based character column inside the expression.
+    pub column: usize,
+    /// What was expected, and what was found.
+    pub message: String,
+}
+
+impl RulesParams {
+    /// The rules with their keys, and whether each is a condition (else a number).
+    fn rules(&self) -> [(&'static str, Option<&String>, bool); 9] {
+        [
+            ("entry_long", self.entry_long.as_ref(), true),
+            ("exit_long", self.exit_long.as_ref(), true),
+            ("entry_short", self.entry_short.as_ref(), true),
+            ("exit_short", self.exit_short.as_ref(), true),
+            ("stop_loss", self.stop_loss.as_ref(), false),
+            ("take_profit", self.take_profit.as_ref(), false),
+            ("trailing_stop", self.trailing_stop.as_ref(), false),
+            ("entry_price", self.entry_price.as_ref(), false),
+            ("exit_price", self.exit_price.as_ref(), false),
+        ]
+    }
+
+    /// Checks that the rules fit together: an entry rule, and a price exactly for limit orders.
+    ///
+    /// # Errors
+    /// Names the parameter at fault.
+    pub fn validate(&self) -> Result<(), RangeError> {
+        if self.entry_long.is_none() && self.entry_short.is_none() {
+            return Err(RangeError::new(
+                "strategy.params.entry_long",
+                "an entry rule: `entry_long`, `entry_short` or both",
+            ));
+        }
+        for (order, price, key) in [
+            (self.entry_order, &self.entry_price, "entry"),
+            (self.exit_order, &self.exit_price, "exit"),
+        ] {
+            match (order, price) {
+                (OrderType::Limit, None) => {
+                    return Err(RangeError::new(
+                        format!("strategy.params.{key}_price"),
+                        format!("the limit price of `{key}_order = \"limit\"`"),
+                    ));
+                }
+                (OrderType::Market, Some(_)) => {
+                    return Err(RangeError::new(
+                        format!("strategy.params.{key}_price"),
+                        format!("no price for a market {key} (set `{key}_order = \"limit\"`)"),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if self.exit_order == OrderType::Limit
+            && self.exit_long.is_none()
+            && self.exit_short.is_none()
+        {
+            return Err(RangeError::new(
+                "strategy.params.exit_long",
+                "an exit rule for the limit exit (`exit_long = \"true\"` to always quote it)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Returns the text of rule `key` (`entry_long`, ...), if set.
+    pub fn rule(&self, key: &str) -> Option<&str> {
+        let rules = self.rules();
+        let (_, text, _) = rules.iter().find(|(k, _, _)| *k == key)?;
+        text.map(String::as_str)
+    }
+
+    /// Returns whether the rules open short positions.
+    pub fn shorts(&self) -> bool {
+        self.entry_short.is_some()
+    }
+}
+
+/// Tags of the strategy's resting orders, to tell them apart in the book and in reports (market
+/// orders, which never rest past the next bar, are untagged, as `sma_crossover`'s).
+const ENTRY: u32 = 1;
+const EXIT: u32 = 2;
+const TRAIL: u32 = 3;
+
+/// The compiled rules of one side.
+#[derive(Debug, Clone, Copy)]
+struct Side2 {
+    entry: Option<Root>,
+    exit: Option<Root>,
+}
+
+/// Per-instrument state.
+#[derive(Debug, Clone)]
+struct State {
+    history: Vec<f64>,
+    pushed: u64,
+    bars_held: u64,
+    /// The trailing stop's level (NaN when none).
+    trail: f64,
+}
+
+/// The strategy.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    program: Program,
+    long: Side2,
+    short: Side2,
+    stop_loss: Option<Root>,
+    take_profit: Option<Root>,
+    trailing_stop: Option<Root>,
+    entry_order: OrderType,
+    entry_price: Option<Root>,
+    exit_order: OrderType,
+    exit_price: Option<Root>,
+    states: Vec<State>,
+}
+
+impl Rules {
+    /// Compiles the rules against the pipeline's columns; call `params.validate()` first.
+    ///
+    /// # Errors
+    /// The first rule that does not parse, names something unknown or mixes types, with the
+    /// column inside its expression.
+    pub fn new(params: &RulesParams, pipeline: &PipelineSpec) -> Result<Self, RuleError> {
+        let names = Names {
+            columns: pipeline.columns(),
+        };
+        let mut program = Program::new();
+        let mut roots: [Option<Root>; 9] = [None; 9];
+        for (slot, (key, text, condition)) in roots.iter_mut().zip(params.rules()) {
+            let Some(text) = text else { continue };
+            let fail = |e: SyntaxError| RuleError {
+                key,
+                column: e.column,
+                message: e.message,
+            };
+            let ast = lang::parse(text).map_err(fail)?;
+            *slot = Some(program.add(&ast, condition, &names).map_err(fail)?);
+        }
+        let [
+            entry_long,
+            exit_long,
+            entry_short,
+            exit_short,
+            stop_loss,
+            take_profit,
+            trailing_stop,
+            entry_price,
+            exit_price,
+        ] = roots;
+        Ok(Self {
+            program,
+            long: Side2 {
+                entry: entry_long,
+                exit: exit_long,
+            },
+            short: Side2 {
+                entry: entry_short,
+                exit: exit_short,
+            },
+            stop_loss,
+            take_profit,
+            trailing_stop,
+            entry_order: params.entry_order,
+            entry_price,
+            exit_order: params.exit_order,
+            exit_price,
+            states: Vec::new(),
+        })
+    }
+}
+
+impl Strategy for Rules {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let Some((idx, bar)) = event.as_bar() else {
+            return Ok(());
+        };
+        let history_len = self.program.history_len();
+        let state = state_for(&mut self.states, idx, || State {
+            history: vec![f64::NAN; history_len],
+            pushed: 0,
+            bars_held: 0,
+            trail: f64::NAN,
+        });
+        let position = ctx.position(idx);
+        if position.qty == 0.0 {
+            state.bars_held = 0;
+            state.trail = f64::NAN;
+        } else {
+            state.bars_held += 1;
+        }
+        let inputs = Inputs {
+            bar,
+            features: ctx.features(idx),
+            position: position.qty,
+            entry_price: if position.qty == 0.0 {
+                f64::NAN
+            } else {
+                position.avg_price
+            },
+            bars_held: state.bars_held as f64,
+            unrealized_pnl: position.unrealized(),
+        };
+        self.program
+            .record(&inputs, &mut state.history, &mut state.pushed);
+        let (history, pushed) = (&state.history[..], state.pushed);
+        let p = &self.program;
+        let truth = |rule: Option<Root>| {
+            rule.map_or(Truth::False, |r| p.truth(r, &inputs, history, pushed))
+        };
+        // A price or distance: a positive finite number, or none (not ready or nonsensical).
+        let amount = |rule: Option<Root>| {
+            rule.map(|r| p.value(r, &inputs, history, pushed))
+                .filter(|v| v.is_finite() && *v > 0.0)
+        };
+        let working = |tag: u32| ctx.open_orders(idx).iter().any(|o| o.request.tag == tag);
+        // A market order still working is an entry or exit sent on the last bar, not yet filled.
+        let in_flight = ctx
+            .open_orders(idx)
+            .iter()
+            .any(|o| matches!(o.request.kind, OrderKind::Market));
+
+        if position.qty == 0.0 {
+            let (long, short) = (truth(self.long.entry), truth(self.short.entry));
+            let side = match (long, short) {
+                (Truth::True, _) => Side::Buy,
+                (_, Truth::True) => Side::Sell,
+                (Truth::False, Truth::False) => {
+                    if self.entry_order == OrderType::Limit && working(ENTRY) {
+                        out.cancel_all(idx);
+                    }
+                    return Ok(());
+                }
+                _ => return Ok(()), // unknown: no decision
+            };
+            let reference = match self.entry_order {
+                OrderType::Market if in_flight => return Ok(()),
+                OrderType::Market => bar.close,
+                OrderType::Limit => match amount(self.entry_price) {
+                    Some(price) => price,
+                    None => return Ok(()),
+                },
+            };
+            // Exits are distances on the side the position would lose or win.
+            let sign = side.sign();
+            let level = |distance: Option<f64>| {
+                distance
+                    .map(|d| reference + sign * d)
+                    .filter(|v| *v > 0.0)
+                    .map(Price)
+            };
+            let bracket = Bracket {
+                stop_loss: level(amount(self.stop_loss).map(|d| -d)),
+                take_profit: level(amount(self.take_profit)),
+            };
+            let order = match self.entry_order {
+                OrderType::Market => OrderRequest::market(idx, side, Size::Auto),
+                OrderType::Limit => {
+                    OrderRequest::limit(idx, side, Size::Auto, Price(reference)).with_tag(ENTRY)
+                }
+            };
+            out.cancel_all(idx);
+            out.submit(order.with_bracket(bracket));
+            return Ok(());
+        }
+
+        let (rules, exit_side) = if position.qty > 0.0 {
+            (self.long, Side::Sell)
+        } else {
+            (self.short, Side::Buy)
+        };
+        self.trail(idx, bar.close, exit_side, ctx, out, &inputs);
+        let state = &self.states[idx.get()];
+        let (history, pushed) = (&state.history[..], state.pushed);
+        let p = &self.program;
+        let exit = rules
+            .exit
+            .map_or(Truth::False, |r| p.truth(r, &inputs, history, pushed));
+        let cancel_exits = |out: &mut Intents| {
+            for order in ctx
+                .open_orders(idx)
+                .iter()
+                .filter(|o| o.request.tag == EXIT)
+            {
+                out.cancel(order.id);
+            }
+        };
+        match (exit, self.exit_order) {
+            (Truth::True, OrderType::Market) if !in_flight => {
+                out.cancel_all(idx);
+                let close = OrderRequest::market(idx, exit_side, Size::ClosePosition);
+                out.submit(close.reduce_only());
+            }
+            (Truth::True, OrderType::Limit) => {
+                let price = self
+                    .exit_price
+                    .map(|r| p.value(r, &inputs, history, pushed))
+                    .filter(|v| v.is_finite() && *v > 0.0);
+                if let Some(price) = price {
+                    cancel_exits(out);
+                    let limit =
+                        OrderRequest::limit(idx, exit_side, Size::ClosePosition, Price(price));
+                    out.submit(limit.reduce_only().with_tag(EXIT));
+                }
+            }
+            (Truth::False, OrderType::Limit) => cancel_exits(out),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl Rules {
+    /// Moves the trailing stop of an open position in its favour: `trailing_stop` below the best
+    /// close since entry when long (above when short).
+    fn trail(
+        &mut self,
+        idx: InstrumentIdx,
+        close: f64,
+        exit_side: Side,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+        inputs: &Inputs<'_>,
+    ) {
+        let Some(rule) = self.trailing_stop else {
+            return;
+        };
+        let state = &mut self.states[idx.get()];
+        let distance = self
+            .program
+            .value(rule, inputs, &state.history, state.pushed);
+        if !(distance.is_finite() && distance > 0.0) {
+            return;
+        }
+        // Exiting with a sell protects a long: the stop sits below and only rises.
+        let (level, better) = if exit_side == Side::Sell {
+            (
+                close - distance,
+                state.trail.is_nan() || close - distance > state.trail,
+            )
+        } else {
+            (
+                close + distance,
+                state.trail.is_nan() || close + distance < state.trail,
+            )
+        };
+        if !better || level <= 0.0 {
+            return;
+        }
+        state.trail = level;
+        for order in ctx
+            .open_orders(idx)
+            .iter()
+            .filter(|o| o.request.tag == TRAIL)
+        {
+            out.cancel(order.id);
+        }
+        let stop = OrderRequest::stop(idx, exit_side, Size::ClosePosition, Price(level));
+        out.submit(stop.reduce_only().with_tag(TRAIL));
+    }
+}

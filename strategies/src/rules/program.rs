@@ -1,0 +1,649 @@
+//! Rules compiled to a typed program over column indices, and its evaluation bar by bar.
+//!
+//! Compiling resolves every name once (a feature column, a bar field, a position or time value),
+//! checks types (a number where a number is needed, a truth value where a condition is), and
+//! gives each history function (`lag`, `highest`, `crosses_above`, ...) ring buffers of fixed
+//! size. Evaluating then reads slices and rings: no strings, no lookups, no allocation.
+//!
+//! A value that is not ready is NaN; a condition over one is [`Truth::Unknown`] (Kleene logic:
+//! `false and unknown` is false, `true or unknown` is true, `not unknown` is unknown), and only a
+//! `True` rule acts.
+
+use super::lang::{Ast, AstKind, BinOp, SyntaxError};
+use chrono::{Datelike, Timelike};
+use market_data::{Bar, Timestamp};
+
+/// The truth of a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Truth {
+    /// Holds.
+    True,
+    /// Does not hold.
+    False,
+    /// A value it reads is not ready.
+    Unknown,
+}
+
+impl Truth {
+    fn of(b: bool) -> Self {
+        if b { Truth::True } else { Truth::False }
+    }
+}
+
+/// What the program reads besides feature columns, for one instrument at one bar.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inputs<'a> {
+    pub(crate) bar: &'a Bar,
+    pub(crate) features: &'a [f64],
+    /// Signed units held.
+    pub(crate) position: f64,
+    /// Average entry price (NaN when flat).
+    pub(crate) entry_price: f64,
+    /// Bars seen with the position open, this one included (0 when flat).
+    pub(crate) bars_held: f64,
+    pub(crate) unrealized_pnl: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Open,
+    High,
+    Low,
+    Close,
+    Volume,
+    Position,
+    EntryPrice,
+    BarsHeld,
+    UnrealizedPnl,
+    Hour,
+    Minute,
+    Weekday,
+    Day,
+    Month,
+}
+
+const FIELDS: &[(&str, Field)] = &[
+    ("open", Field::Open),
+    ("high", Field::High),
+    ("low", Field::Low),
+    ("close", Field::Close),
+    ("volume", Field::Volume),
+    ("position", Field::Position),
+    ("entry_price", Field::EntryPrice),
+    ("bars_held", Field::BarsHeld),
+    ("unrealized_pnl", Field::UnrealizedPnl),
+    ("hour", Field::Hour),
+    ("minute", Field::Minute),
+    ("weekday", Field::Weekday),
+    ("day", Field::Day),
+    ("month", Field::Month),
+];
+
+/// A history function over one series: the value `n` bars ago, or over the last `n` bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    Lag,
+    Highest,
+    Lowest,
+    Rising,
+    Falling,
+}
+
+/// One node of the program; children are indices into the program's node list.
+#[derive(Debug, Clone, Copy)]
+enum Node {
+    Const(f64),
+    Truth(bool),
+    Column(usize),
+    Field(Field),
+    Neg(u32),
+    Arith(BinOp, u32, u32),
+    Abs(u32),
+    Min(u32, u32),
+    Max(u32, u32),
+    Compare(BinOp, u32, u32),
+    And(u32, u32),
+    Or(u32, u32),
+    Not(u32),
+    /// A history function over series `series` with window `n`.
+    Window(Window, u32, usize),
+    /// `crosses_above` (true) or `crosses_below` over two series.
+    Cross(bool, u32, u32),
+}
+
+/// A series whose recent values a history function reads: its argument, and how many values
+/// it keeps.
+#[derive(Debug, Clone, Copy)]
+struct Series {
+    node: u32,
+    len: usize,
+    /// Offset of its ring in an instrument's history buffer.
+    offset: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Number,
+    Condition,
+}
+
+impl Type {
+    fn name(self) -> &'static str {
+        match self {
+            Type::Number => "a number",
+            Type::Condition => "a condition",
+        }
+    }
+}
+
+/// Compiled rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Program {
+    nodes: Vec<Node>,
+    series: Vec<Series>,
+    history_len: usize,
+    reads_time: bool,
+}
+
+/// An expression's root in a [`Program`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Root(u32);
+
+/// The names a rule may read.
+pub(crate) struct Names<'a> {
+    /// The pipeline's columns, in column order.
+    pub(crate) columns: &'a [String],
+}
+
+impl Program {
+    pub(crate) fn new() -> Self {
+        Self {
+            nodes: Vec::new(),
+            series: Vec::new(),
+            history_len: 0,
+            reads_time: false,
+        }
+    }
+
+    /// Compiles a number expression (`want = Number`) or a condition.
+    pub(crate) fn add(
+        &mut self,
+        ast: &Ast,
+        condition: bool,
+        names: &Names<'_>,
+    ) -> Result<Root, SyntaxError> {
+        let want = if condition {
+            Type::Condition
+        } else {
+            Type::Number
+        };
+        let (node, ty) = self.compile(ast, names)?;
+        if ty != want {
+            return Err(SyntaxError::new(
+                ast.column,
+                format!("{} here, found {}", want.name(), ty.name()),
+            ));
+        }
+        Ok(Root(node))
+    }
+
+    fn push(&mut self, node: Node) -> u32 {
+        self.nodes.push(node);
+        (self.nodes.len() - 1) as u32
+    }
+
+    fn series(&mut self, node: u32, len: usize) -> u32 {
+        self.series.push(Series {
+            node,
+            len,
+            offset: self.history_len,
+        });
+        self.history_len += len;
+        (self.series.len() - 1) as u32
+    }
+
+    fn expect(
+        &mut self,
+        ast: &Ast,
+        want: Type,
+        names: &Names<'_>,
+        role: &str,
+    ) -> Result<u32, SyntaxError> {
+        let (node, ty) = self.compile(ast, names)?;
+        if ty == want {
+            Ok(node)
+        } else {
+            Err(SyntaxError::new(
+                ast.column,
+                format!("{} {role}, found {}", want.name(), ty.name()),
+            ))
+        }
+    }
+
+    fn compile(&mut self, ast: &Ast, names: &Names<'_>) -> Result<(u32, Type), SyntaxError> {
+        use Type::{Condition, Number};
+        let at = ast.column;
+        Ok(match &ast.kind {
+            AstKind::Number(n) => (self.push(Node::Const(*n)), Number),
+            AstKind::Bool(b) => (self.push(Node::Truth(*b)), Condition),
+            AstKind::Name(name) => {
+                let node = resolve(name, at, names)?;
+                self.reads_time |= matches!(
+                    node,
+                    Node::Field(
+                        Field::Hour | Field::Minute | Field::Weekday | Field::Day | Field::Month
+                    )
+                );
+                (self.push(node), Number)
+            }
+            AstKind::Neg(inner) => {
+                let x = self.expect(inner, Number, names, "after '-'")?;
+                (self.push(Node::Neg(x)), Number)
+            }
+            AstKind::Not(inner) => {
+                let x = self.expect(inner, Condition, names, "after `not`")?;
+                (self.push(Node::Not(x)), Condition)
+            }
+            AstKind::Binary(op, lhs, rhs) => match op {
+                BinOp::And | BinOp::Or => {
+                    let word = if *op == BinOp::And { "and" } else { "or" };
+                    let role = format!("on each side of `{word}`");
+                    let a = self.expect(lhs, Condition, names, &role)?;
+                    let b = self.expect(rhs, Condition, names, &role)?;
+                    let node = if *op == BinOp::And {
+                        Node::And(a, b)
+                    } else {
+                        Node::Or(a, b)
+                    };
+                    (self.push(node), Condition)
+                }
+                op if op.is_comparison() => {
+                    let a = self.expect(lhs, Number, names, "on each side of a comparison")?;
+                    let b = self.expect(rhs, Number, names, "on each side of a comparison")?;
+                    (self.push(Node::Compare(*op, a, b)), Condition)
+                }
+                op => {
+                    let a = self.expect(lhs, Number, names, "on each side of + - * /")?;
+                    let b = self.expect(rhs, Number, names, "on each side of + - * /")?;
+                    (self.push(Node::Arith(*op, a, b)), Number)
+                }
+            },
+            AstKind::Call(name, args) => self.call(name, args, at, names)?,
+        })
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Ast],
+        at: usize,
+        names: &Names<'_>,
+    ) -> Result<(u32, Type), SyntaxError> {
+        use Type::{Condition, Number};
+        let arity = |n: usize| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(SyntaxError::new(
+                    at,
+                    format!("{n} argument(s) for `{name}`, found {}", args.len()),
+                ))
+            }
+        };
+        let number = |p: &mut Self, i: usize| {
+            p.expect(
+                &args[i],
+                Number,
+                names,
+                &format!("as argument {} of `{name}`", i + 1),
+            )
+        };
+        let window = |p: &mut Self, kind: Window| -> Result<(u32, Type), SyntaxError> {
+            arity(2)?;
+            let x = number(p, 0)?;
+            let n = bars(&args[1], name)?;
+            // `lag`, `rising` and `falling` read n bars back, so keep n + 1 values.
+            let len = match kind {
+                Window::Highest | Window::Lowest => n,
+                _ => n + 1,
+            };
+            let series = p.series(x, len);
+            let ty = match kind {
+                Window::Rising | Window::Falling => Condition,
+                _ => Number,
+            };
+            Ok((p.push(Node::Window(kind, series, n)), ty))
+        };
+        match name {
+            "crosses_above" | "crosses_below" => {
+                arity(2)?;
+                let a = number(self, 0)?;
+                let b = number(self, 1)?;
+                let (a, b) = (self.series(a, 2), self.series(b, 2));
+                Ok((
+                    self.push(Node::Cross(name == "crosses_above", a, b)),
+                    Condition,
+                ))
+            }
+            "lag" => window(self, Window::Lag),
+            "highest" => window(self, Window::Highest),
+            "lowest" => window(self, Window::Lowest),
+            "rising" => window(self, Window::Rising),
+            "falling" => window(self, Window::Falling),
+            "abs" => {
+                arity(1)?;
+                let x = number(self, 0)?;
+                Ok((self.push(Node::Abs(x)), Number))
+            }
+            "min" | "max" => {
+                arity(2)?;
+                let (a, b) = (number(self, 0)?, number(self, 1)?);
+                let node = if name == "min" {
+                    Node::Min(a, b)
+                } else {
+                    Node::Max(a, b)
+                };
+                Ok((self.push(node), Number))
+            }
+            _ => Err(SyntaxError::new(
+                at,
+                format!(
+                    "a function ({}), found `{name}`{}",
+                    FUNCTIONS.join(", "),
+                    closest(name, FUNCTIONS.iter().copied())
+                ),
+            )),
+        }
+    }
+
+    /// Returns the number of history values one instrument keeps.
+    pub(crate) fn history_len(&self) -> usize {
+        self.history_len
+    }
+
+    /// Records this bar's value of every series, oldest-nested first, into `history` (one
+    /// instrument's rings) and advances `pushed`, the number of bars recorded.
+    pub(crate) fn record(&self, inputs: &Inputs<'_>, history: &mut [f64], pushed: &mut u64) {
+        let time = self.time(inputs.bar.ts);
+        let slot = (*pushed) as usize;
+        // Series are numbered as compiled: an inner call's series before the outer one that
+        // reads it, so each reads rings already holding this bar's values.
+        for s in &self.series {
+            let value = self.number(s.node, inputs, &time, history, *pushed + 1);
+            history[s.offset + slot % s.len] = value;
+        }
+        *pushed += 1;
+    }
+
+    /// Returns a condition's truth at the bar last recorded.
+    pub(crate) fn truth(
+        &self,
+        root: Root,
+        inputs: &Inputs<'_>,
+        history: &[f64],
+        pushed: u64,
+    ) -> Truth {
+        let time = self.time(inputs.bar.ts);
+        self.cond(root.0, inputs, &time, history, pushed)
+    }
+
+    /// Returns a number's value at the bar last recorded (NaN when not ready).
+    pub(crate) fn value(
+        &self,
+        root: Root,
+        inputs: &Inputs<'_>,
+        history: &[f64],
+        pushed: u64,
+    ) -> f64 {
+        let time = self.time(inputs.bar.ts);
+        self.number(root.0, inputs, &time, history, pushed)
+    }
+
+    fn time(&self, ts: Timestamp) -> [f64; 5] {
+        if !self.reads_time {
+            return [f64::NAN; 5];
+        }
+        let t = ts.to_datetime();
+        [
+            f64::from(t.hour()),
+            f64::from(t.minute()),
+            f64::from(t.weekday().num_days_from_monday()),
+            f64::from(t.day()),
+            f64::from(t.month()),
+        ]
+    }
+
+    /// The value `back` bars before the newest of series `s` (NaN when not recorded yet).
+    #[inline]
+    fn back(&self, s: &Series, history: &[f64], pushed: u64, back: usize) -> f64 {
+        if (back as u64) >= pushed || back >= s.len {
+            return f64::NAN;
+        }
+        let newest = (pushed - 1) as usize;
+        history[s.offset + (newest - back) % s.len]
+    }
+
+    fn number(&self, at: u32, inp: &Inputs<'_>, time: &[f64; 5], h: &[f64], pushed: u64) -> f64 {
+        let num = |i: u32| self.number(i, inp, time, h, pushed);
+        match self.nodes[at as usize] {
+            Node::Const(x) => x,
+            Node::Column(c) => inp.features.get(c).copied().unwrap_or(f64::NAN),
+            Node::Field(f) => match f {
+                Field::Open => inp.bar.open,
+                Field::High => inp.bar.high,
+                Field::Low => inp.bar.low,
+                Field::Close => inp.bar.close,
+                Field::Volume => inp.bar.volume,
+                Field::Position => inp.position,
+                Field::EntryPrice => inp.entry_price,
+                Field::BarsHeld => inp.bars_held,
+                Field::UnrealizedPnl => inp.unrealized_pnl,
+                Field::Hour => time[0],
+                Field::Minute => time[1],
+                Field::Weekday => time[2],
+                Field::Day => time[3],
+                Field::Month => time[4],
+            },
+            Node::Neg(a) => -num(a),
+            Node::Arith(op, a, b) => {
+                let (a, b) = (num(a), num(b));
+                match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    // A division by zero has no value: not ready, rather than infinite.
+                    _ if b == 0.0 => f64::NAN,
+                    _ => a / b,
+                }
+            }
+            Node::Abs(a) => num(a).abs(),
+            Node::Min(a, b) => nan_or(num(a), num(b), f64::min),
+            Node::Max(a, b) => nan_or(num(a), num(b), f64::max),
+            Node::Window(kind, s, n) => {
+                let s = &self.series[s as usize];
+                match kind {
+                    Window::Lag => self.back(s, h, pushed, n),
+                    Window::Highest | Window::Lowest => {
+                        let mut best = self.back(s, h, pushed, 0);
+                        for k in 1..n {
+                            let v = self.back(s, h, pushed, k);
+                            best = if kind == Window::Highest {
+                                nan_or(best, v, f64::max)
+                            } else {
+                                nan_or(best, v, f64::min)
+                            };
+                        }
+                        best
+                    }
+                    Window::Rising | Window::Falling => f64::NAN,
+                }
+            }
+            // Conditions are never read as numbers: compiling checked the types.
+            Node::Truth(_)
+            | Node::Compare(..)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::Not(_)
+            | Node::Cross(..) => f64::NAN,
+        }
+    }
+
+    fn cond(&self, at: u32, inp: &Inputs<'_>, time: &[f64; 5], h: &[f64], pushed: u64) -> Truth {
+        let num = |i: u32| self.number(i, inp, time, h, pushed);
+        let cond = |i: u32| self.cond(i, inp, time, h, pushed);
+        match self.nodes[at as usize] {
+            Node::Truth(b) => Truth::of(b),
+            Node::Compare(op, a, b) => {
+                let (a, b) = (num(a), num(b));
+                if a.is_nan() || b.is_nan() {
+                    return Truth::Unknown;
+                }
+                Truth::of(match op {
+                    BinOp::Lt => a < b,
+                    BinOp::Le => a <= b,
+                    BinOp::Gt => a > b,
+                    BinOp::Ge => a >= b,
+                    BinOp::Eq => a == b,
+                    _ => a != b,
+                })
+            }
+            Node::And(a, b) => match cond(a) {
+                Truth::False => Truth::False,
+                first => match (first, cond(b)) {
+                    (_, Truth::False) => Truth::False,
+                    (Truth::True, Truth::True) => Truth::True,
+                    _ => Truth::Unknown,
+                },
+            },
+            Node::Or(a, b) => match cond(a) {
+                Truth::True => Truth::True,
+                first => match (first, cond(b)) {
+                    (_, Truth::True) => Truth::True,
+                    (Truth::False, Truth::False) => Truth::False,
+                    _ => Truth::Unknown,
+                },
+            },
+            Node::Not(a) => match cond(a) {
+                Truth::True => Truth::False,
+                Truth::False => Truth::True,
+                Truth::Unknown => Truth::Unknown,
+            },
+            Node::Window(kind, s, n) => {
+                // rising(x, n): x is above each of its n previous values (falling: below).
+                let s = &self.series[s as usize];
+                let now = self.back(s, h, pushed, 0);
+                let mut truth = Truth::True;
+                for k in 1..=n {
+                    let then = self.back(s, h, pushed, k);
+                    if now.is_nan() || then.is_nan() {
+                        return Truth::Unknown;
+                    }
+                    let holds = if kind == Window::Rising {
+                        now > then
+                    } else {
+                        now < then
+                    };
+                    if !holds {
+                        truth = Truth::False;
+                    }
+                }
+                truth
+            }
+            Node::Cross(above, a, b) => {
+                let (sa, sb) = (&self.series[a as usize], &self.series[b as usize]);
+                let (a0, a1) = (self.back(sa, h, pushed, 0), self.back(sa, h, pushed, 1));
+                let (b0, b1) = (self.back(sb, h, pushed, 0), self.back(sb, h, pushed, 1));
+                if a0.is_nan() || a1.is_nan() || b0.is_nan() || b1.is_nan() {
+                    return Truth::Unknown;
+                }
+                // The reference crossover: a[t-1] <= b[t-1] and a[t] > b[t] (below mirrors).
+                Truth::of(if above {
+                    a1 <= b1 && a0 > b0
+                } else {
+                    a1 >= b1 && a0 < b0
+                })
+            }
+            // Numbers are never read as conditions: compiling checked the types.
+            _ => Truth::Unknown,
+        }
+    }
+}
+
+/// `f(a, b)`, or NaN when either is NaN (`f64::min` and `max` would ignore a NaN).
+#[inline]
+fn nan_or(a: f64, b: f64, f: fn(f64, f64) -> f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        f(a, b)
+    }
+}
+
+const FUNCTIONS: &[&str] = &[
+    "crosses_above",
+    "crosses_below",
+    "lag",
+    "rising",
+    "falling",
+    "highest",
+    "lowest",
+    "abs",
+    "min",
+    "max",
+];
+
+/// Returns a window length: a whole number of bars from 1 to a million, written as a literal.
+fn bars(ast: &Ast, function: &str) -> Result<usize, SyntaxError> {
+    match ast.kind {
+        AstKind::Number(n) if n.fract() == 0.0 && (1.0..=1e6).contains(&n) => Ok(n as usize),
+        _ => Err(SyntaxError::new(
+            ast.column,
+            format!("a whole number of bars from 1 to 1000000 as argument 2 of `{function}`"),
+        )),
+    }
+}
+
+/// Resolves a name: a bar, position or time value, or a feature column (`bb.lower` is the
+/// column `bb_lower`).
+fn resolve(name: &str, at: usize, names: &Names<'_>) -> Result<Node, SyntaxError> {
+    if let Some((_, field)) = FIELDS.iter().find(|(n, _)| *n == name) {
+        return Ok(Node::Field(*field));
+    }
+    let column = name.replace('.', "_");
+    if let Some(c) = names.columns.iter().position(|c| *c == column) {
+        return Ok(Node::Column(c));
+    }
+    let known = FIELDS
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(names.columns.iter().map(String::as_str));
+    Err(SyntaxError::new(
+        at,
+        format!(
+            "a feature column, a bar field (open, high, low, close, volume), a position value \
+             (position, entry_price, bars_held, unrealized_pnl) or a time value (hour, minute, \
+             weekday, day, month), found `{name}`{}",
+            closest(name, known)
+        ),
+    ))
+}
+
+/// Returns "; did you mean ...?" with the up to three known names closest to `name`, if any is
+/// close.
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let mut scored: Vec<(usize, &str)> = known
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
+        .collect();
+    scored.sort();
+    scored.dedup();
+    if scored.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = scored
+        .iter()
+        .take(3)
+        .map(|(_, k)| format!("`{k}`"))
+        .collect();
+    format!("; did you mean {}?", names.join(" or "))
+}
