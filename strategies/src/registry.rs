@@ -289,6 +289,7 @@ mod tests {
                 "sma_crossover" => "[strategy.params]\nfast = 5\nslow = 10\n",
                 "bollinger_reversion" => "[strategy.params]\nperiod = 10\n",
                 "ml_trend" => "[strategy.params]\nmodel = \"models/x\"\n",
+                "rules" => "[strategy.params]\nentry_long = \"close > open\"\n",
                 _ => "",
             };
             let doc: Doc =

@@ -1,6 +1,7 @@
 //! `quant bench`: throughput of the event loop with the simulated broker, and of the CSV reader,
 //! on synthetic data held in memory. Reports medians, since machines here are shared and noisy.
 
+use ::features::{FeatureConfig, FeatureKind};
 use anyhow::{Context, Result};
 use engine::{EngineSpec, Replay};
 use market_data::csv::{OnInvalid, read_bars};
@@ -9,6 +10,7 @@ use market_data::{Bar, InstrumentId};
 use std::fmt::Write as _;
 use std::time::Instant;
 use strategies::StrategyConfig;
+use strategies::rules::RulesParams;
 use strategies::sma_crossover::SmaCrossoverParams;
 
 mod data;
@@ -109,30 +111,39 @@ fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
     let series = [generate_one(&spec, 0)];
     let data_bytes = std::mem::size_of_val(series[0].bars.as_slice());
     let rss_data = peak_rss_kib();
-    let strategy = StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 });
     let engine_spec = EngineSpec::default();
-    let mut rates = Vec::with_capacity(runs);
-    let mut fills = 0;
+    let cases = loop_cases();
+    // Interleaved, so a busy spell on a shared machine slows every case alike.
+    let mut rates = vec![Vec::with_capacity(runs); cases.len()];
+    let mut fills = vec![0; cases.len()];
     for _ in 0..runs {
-        let start = Instant::now();
-        let outcome = strategy
-            .build(&[])?
-            .run(&engine_spec, Replay::Bars(&series))?;
-        let seconds = start.elapsed().as_secs_f64();
-        fills = outcome.fills.len();
-        rates.push(bars as f64 / seconds);
+        for (i, (_, strategy, features)) in cases.iter().enumerate() {
+            let start = Instant::now();
+            let outcome = strategy
+                .build(features)?
+                .run(&engine_spec, Replay::Bars(&series))?;
+            let seconds = start.elapsed().as_secs_f64();
+            fills[i] = outcome.fills.len();
+            rates[i].push(bars as f64 / seconds);
+        }
     }
     let rss_loop = peak_rss_kib();
     println!(
-        "event loop: sma_crossover(10, 30), simulated broker, {} one-minute bars in memory, {fills} fills",
-        bars
+        "event loop: simulated broker, {bars} one-minute bars in memory, features computed in \
+         the run"
     );
-    println!(
-        "  median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1})",
-        median(&mut rates) / 1e6,
-        rates[0] / 1e6,
-        rates[runs - 1] / 1e6
-    );
+    let medians: Vec<f64> = rates.iter_mut().map(|r| median(r)).collect();
+    for (i, (label, _, _)) in cases.iter().enumerate() {
+        println!(
+            "  {label}: median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1}), {} fills, \
+             {:.2}x the built-in's time per bar",
+            medians[i] / 1e6,
+            rates[i][0] / 1e6,
+            rates[i][runs - 1] / 1e6,
+            fills[i],
+            medians[0] / medians[i],
+        );
+    }
     println!(
         "  bar data {:.0} MiB; peak RSS {:.0} MiB after generating, {:.0} MiB after the runs ({:.1} bytes per bar of results kept)",
         data_bytes as f64 / 1048576.0,
@@ -167,7 +178,60 @@ fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
     Ok(())
 }
 
-/// Returns the median, sorting `values` in place.
+/// The strategies `quant bench loop` times: the built-in crossover first (the baseline), the
+/// same crossover written as rules, and a typical four-rule strategy over five features.
+fn loop_cases() -> Vec<(&'static str, StrategyConfig, Vec<FeatureConfig>)> {
+    use FeatureKind::{Atr, Rsi, Sma};
+    let sma = |name: &str, period| FeatureConfig::of(name, "close", Sma { period });
+    let crossover = vec![sma("sma_fast", 10), sma("sma_slow", 30)];
+    let mut five = crossover.clone();
+    five.extend([
+        FeatureConfig::of(
+            "rsi",
+            "close",
+            Rsi {
+                period: 14,
+                smoothing: Default::default(),
+            },
+        ),
+        FeatureConfig {
+            input: None,
+            ..FeatureConfig::of("atr", "", Atr { period: 14 })
+        },
+        sma("trend", 200),
+    ]);
+    let rule = |text: &str| Some(text.to_string());
+    vec![
+        (
+            "sma_crossover(10, 30), built in",
+            StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 }),
+            Vec::new(),
+        ),
+        (
+            "the same crossover as rules",
+            StrategyConfig::Rules(RulesParams {
+                entry_long: rule("crosses_above(sma_fast, sma_slow)"),
+                exit_long: rule("crosses_below(sma_fast, sma_slow)"),
+                ..RulesParams::default()
+            }),
+            crossover,
+        ),
+        (
+            "4 rules over 5 features",
+            StrategyConfig::Rules(RulesParams {
+                entry_long: rule(
+                    "crosses_above(sma_fast, sma_slow) and rsi < 70 and close > trend",
+                ),
+                exit_long: rule("crosses_below(sma_fast, sma_slow) or bars_held >= 500"),
+                stop_loss: rule("3 * atr"),
+                take_profit: rule("6 * atr"),
+                ..RulesParams::default()
+            }),
+            five,
+        ),
+    ]
+}
+
 /// Returns the time this thread has spent on a CPU, in nanoseconds (Linux; `None` elsewhere).
 /// Unlike wall time it excludes time descheduled by other work on a shared machine, so
 /// single-threaded figures stay comparable between a quiet and a busy machine.
@@ -176,6 +240,7 @@ pub(crate) fn thread_cpu_ns() -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
+/// Returns the median, sorting `values` in place.
 pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
