@@ -9,6 +9,7 @@ use crate::broker::SimBroker;
 use crate::config::EngineSpec;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSource, OrderAttribution};
+use crate::history::BarHistory;
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
@@ -47,6 +48,7 @@ pub struct Engine<S, R = SimBroker> {
     fill_count: usize,
     features: Option<Box<dyn FeatureSource>>,
     attributions: Vec<OrderAttribution>,
+    history: BarHistory,
 }
 
 impl<S: Strategy> Engine<S> {
@@ -78,6 +80,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
     ) -> Self {
         let n = instruments.len();
         Self {
+            history: BarHistory::new(strategy.bar_history(), n),
             strategy,
             portfolio: Portfolio::new(spec.broker.initial_cash, n),
             broker: router,
@@ -255,6 +258,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
                 .map_err(|source| Error::Feature { ts: bar.ts, source })?;
         }
         self.now = known_at;
+        self.history.push(instrument, bar);
         let event = MarketEvent {
             ts_event: bar.ts,
             ts_recv: known_at,
@@ -277,6 +281,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         }
         self.portfolio.mark(instrument, bar.close);
         self.broker.observe_close(instrument, bar.ts, bar.close);
+        self.history.push(instrument, bar);
         let event = MarketEvent {
             ts_event: bar.ts,
             ts_recv: bar.ts,
@@ -329,6 +334,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             instruments: &self.instruments,
             halted: self.halted_at.is_some(),
             features: self.features.as_deref(),
+            history: &self.history,
         };
         self.strategy
             .on_event(event, &ctx, &mut self.intents)

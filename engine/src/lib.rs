@@ -17,6 +17,7 @@ mod engine;
 mod error;
 mod features;
 mod fills;
+mod history;
 mod order;
 mod outcome;
 mod portfolio;
@@ -51,6 +52,7 @@ pub use features::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
 };
 pub use fills::{FillModel, FillPrice, FixedLatency, LatencyModel, Reach, ReferenceFills};
+pub use history::BarWindow;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

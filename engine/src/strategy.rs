@@ -5,6 +5,7 @@
 //! owns time, state and routing, so the same strategy runs unchanged in backtests, paper and live.
 
 use crate::features::FeatureSource;
+use crate::history::{BarHistory, BarWindow};
 use crate::order::{Order, OrderId, OrderRequest};
 use crate::portfolio::{Portfolio, Position};
 use market_data::{
@@ -212,6 +213,9 @@ impl EngineEvent {
     }
 }
 
+/// The history of a context made by hand: none.
+static NO_HISTORY: BarHistory = BarHistory::EMPTY;
+
 /// The read-only state a strategy decides with.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
@@ -221,6 +225,7 @@ pub struct Ctx<'a> {
     pub(crate) instruments: &'a [InstrumentId],
     pub(crate) halted: bool,
     pub(crate) features: Option<&'a dyn FeatureSource>,
+    pub(crate) history: &'a BarHistory,
 }
 
 impl<'a> Ctx<'a> {
@@ -238,6 +243,7 @@ impl<'a> Ctx<'a> {
             instruments,
             halted: false,
             features: None,
+            history: &NO_HISTORY,
         }
     }
 
@@ -300,6 +306,12 @@ impl<'a> Ctx<'a> {
     /// Returns every feature value of an instrument (NaN where not ready).
     pub fn features(&self, instrument: InstrumentIdx) -> &'a [f64] {
         self.features.map_or(&[], |f| f.values(instrument))
+    }
+
+    /// Returns an instrument's recent bars, newest (the bar being handled) first: as many as the
+    /// strategy's [`Strategy::bar_history`], fewer at the start of the data.
+    pub fn bars(&self, instrument: InstrumentIdx) -> BarWindow<'a> {
+        self.history.window(instrument)
     }
 
     /// Returns true once the drawdown kill switch has fired.
@@ -371,6 +383,12 @@ pub trait Strategy {
     /// Returns the strategy's registered name.
     fn name(&self) -> &str;
 
+    /// Returns how many recent bars per instrument it reads through [`Ctx::bars`] (0, the
+    /// default, keeps none). Asked once, before the first event.
+    fn bar_history(&self) -> usize {
+        0
+    }
+
     /// Handles one event. Market events arrive in (timestamp, instrument) order; a report about an
     /// order arrives right after the event that caused it.
     ///
@@ -387,6 +405,10 @@ pub trait Strategy {
 impl<S: Strategy + ?Sized> Strategy for Box<S> {
     fn name(&self) -> &str {
         (**self).name()
+    }
+
+    fn bar_history(&self) -> usize {
+        (**self).bar_history()
     }
 
     fn on_event(

@@ -10,6 +10,7 @@
 
 pub mod bollinger_reversion;
 pub mod buy_and_hold;
+pub mod custom;
 pub mod ml_trend;
 #[cfg(test)]
 mod pipeline_tests;
@@ -17,7 +18,9 @@ mod registry;
 pub mod rules;
 pub mod sma_crossover;
 
-pub use registry::{BuildError, BuiltStrategy, STRATEGY_NAMES, StrategyConfig, StrategyParts};
+pub use registry::{
+    BuildError, BuiltStrategy, RegisteredConfig, STRATEGY_NAMES, StrategyConfig, StrategyParts,
+};
 
 /// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a
 /// strategy needs no instrument count up front and allocates only when a new instrument appears.

@@ -14,10 +14,11 @@ use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Replay, Str
 use features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
 use market_data::{BarSeries, InstrumentId};
 use models::MlError;
+use serde::de::DeserializeSeed as _;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// Every registered strategy name.
+/// Every built-in strategy name (user strategies are in [`crate::custom`]).
 pub const STRATEGY_NAMES: &[&str] = &[
     "sma_crossover",
     "buy_and_hold",
@@ -26,14 +27,13 @@ pub const STRATEGY_NAMES: &[&str] = &[
     "rules",
 ];
 
-/// The `[strategy]` table: a registered name and its params.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(
-    tag = "name",
-    content = "params",
-    rename_all = "snake_case",
-    deny_unknown_fields
-)]
+/// The `[strategy]` table: a strategy's name and its params.
+///
+/// Read by hand (see `Deserialize` below) rather than derived, so that a name registered by a
+/// user crate at run time is found, while the built-ins' params are still read straight from
+/// the file, with the line of a typo.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "name", content = "params", rename_all = "snake_case")]
 pub enum StrategyConfig {
     /// Fast/slow moving-average crossover, long only.
     SmaCrossover(SmaCrossoverParams),
@@ -45,6 +45,136 @@ pub enum StrategyConfig {
     MlTrend(MlTrendParams),
     /// Entries, exits and risk written as expressions over features.
     Rules(RulesParams),
+    /// A strategy a user crate registered ([`crate::custom`]), with its params as written.
+    #[serde(untagged)]
+    Registered(RegisteredConfig),
+}
+
+/// The `[strategy]` table of a registered strategy: its params are read when it is validated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegisteredConfig {
+    /// Its registered name.
+    pub name: String,
+    /// `[strategy.params]` as written.
+    pub params: toml::Table,
+}
+
+impl<'de> Deserialize<'de> for StrategyConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(StrategyVisitor)
+    }
+}
+
+/// Reads `name`, then `params` as the type that name selects.
+struct StrategyVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrategyVisitor {
+    type Value = StrategyConfig;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a [strategy] table with a `name` and its `params`")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        use serde::de::Error as _;
+        let mut name: Option<String> = None;
+        let mut config = None;
+        // `params` written before `name` (an inline table first) is read once the name is known.
+        let mut early: Option<toml::Table> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "name" if name.is_some() => return Err(A::Error::duplicate_field("name")),
+                "name" => name = Some(map.next_value_seed(KnownName)?),
+                "params" if config.is_some() || early.is_some() => {
+                    return Err(A::Error::duplicate_field("params"));
+                }
+                "params" => match &name {
+                    Some(name) => config = Some(map.next_value_seed(ParamsOf(name))?),
+                    None => early = Some(map.next_value()?),
+                },
+                other => return Err(A::Error::unknown_field(other, &["name", "params"])),
+            }
+        }
+        let name = name.ok_or_else(|| A::Error::missing_field("name"))?;
+        match config {
+            Some(config) => Ok(config),
+            None => ParamsOf(&name)
+                .deserialize(toml::Value::Table(early.unwrap_or_default()))
+                .map_err(|e| A::Error::custom(e.message())),
+        }
+    }
+}
+
+/// Reads a strategy name, refusing an unknown one at the value (so the error has its line).
+struct KnownName;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KnownName {
+    type Value = String;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+        let name = String::deserialize(d)?;
+        known_name(&name).map_err(serde::de::Error::custom)?;
+        Ok(name)
+    }
+}
+
+/// Checks that `name` is a built-in or registered strategy.
+fn known_name(name: &str) -> Result<(), String> {
+    if STRATEGY_NAMES.contains(&name) || crate::custom::registered(name).is_some() {
+        return Ok(());
+    }
+    let mut all: Vec<String> = STRATEGY_NAMES.iter().map(|n| n.to_string()).collect();
+    all.extend(
+        crate::custom::registrations()
+            .iter()
+            .map(|r| r.name().to_string()),
+    );
+    let close: Vec<&String> = all
+        .iter()
+        .filter(|n| strsim::damerau_levenshtein(name, n) <= (n.len() / 3).max(1))
+        .collect();
+    let hint = match close.first() {
+        Some(n) => format!("; did you mean {n:?}?"),
+        None => String::new(),
+    };
+    Err(format!(
+        "unknown strategy {name:?}: expected one of {}{hint}",
+        all.iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// Reads `[strategy.params]` as the params type of the named strategy.
+struct ParamsOf<'a>(&'a str);
+
+/// The params of a strategy that takes none: any key is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParams {}
+
+impl<'de> serde::de::DeserializeSeed<'de> for ParamsOf<'_> {
+    type Value = StrategyConfig;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Ok(match self.0 {
+            "sma_crossover" => StrategyConfig::SmaCrossover(Deserialize::deserialize(d)?),
+            "buy_and_hold" => {
+                NoParams::deserialize(d)?;
+                StrategyConfig::BuyAndHold
+            }
+            "bollinger_reversion" => {
+                StrategyConfig::BollingerReversion(Deserialize::deserialize(d)?)
+            }
+            "ml_trend" => StrategyConfig::MlTrend(Deserialize::deserialize(d)?),
+            "rules" => StrategyConfig::Rules(Deserialize::deserialize(d)?),
+            name => StrategyConfig::Registered(RegisteredConfig {
+                name: name.to_string(),
+                params: Deserialize::deserialize(d)?,
+            }),
+        })
+    }
 }
 
 /// Why a strategy could not be built.
@@ -62,14 +192,15 @@ pub enum BuildError {
 }
 
 impl StrategyConfig {
-    /// Returns the registered name.
-    pub fn name(&self) -> &'static str {
+    /// Returns the strategy's name.
+    pub fn name(&self) -> &str {
         match self {
             StrategyConfig::SmaCrossover(_) => "sma_crossover",
             StrategyConfig::BuyAndHold => "buy_and_hold",
             StrategyConfig::BollingerReversion(_) => "bollinger_reversion",
             StrategyConfig::MlTrend(_) => "ml_trend",
             StrategyConfig::Rules(_) => "rules",
+            StrategyConfig::Registered(r) => &r.name,
         }
     }
 
@@ -84,6 +215,13 @@ impl StrategyConfig {
             StrategyConfig::BollingerReversion(p) => p.validate(),
             StrategyConfig::MlTrend(p) => p.validate(),
             StrategyConfig::Rules(p) => p.validate(),
+            StrategyConfig::Registered(r) => match crate::custom::registered(&r.name) {
+                Some(registration) => registration.validate(&r.params),
+                None => Err(RangeError::new(
+                    "strategy.name",
+                    known_name(&r.name).err().unwrap_or_default(),
+                )),
+            },
         }
     }
 
@@ -112,6 +250,16 @@ impl StrategyConfig {
     /// # Errors
     /// Names the feature at fault: invalid, or clashing with one the strategy needs.
     pub fn build(&self, user: &[FeatureConfig]) -> Result<BuiltStrategy, BuildError> {
+        if let StrategyConfig::Registered(r) = self {
+            return match crate::custom::registered(&r.name) {
+                Some(registration) => registration.build(&r.params, user),
+                None => Err(BuildError::Feature(FeatureError::new(
+                    &r.name,
+                    None,
+                    "a registered strategy (register it before reading the config)",
+                ))),
+            };
+        }
         let loaded = match self {
             StrategyConfig::MlTrend(p) => p.load_models()?,
             _ => Vec::new(),
@@ -121,7 +269,7 @@ impl StrategyConfig {
             StrategyConfig::BuyAndHold => Vec::new(),
             StrategyConfig::BollingerReversion(p) => BollingerReversion::required_features(p),
             StrategyConfig::MlTrend(_) => crate::ml_trend::required_features(&loaded)?,
-            StrategyConfig::Rules(_) => Vec::new(),
+            StrategyConfig::Rules(_) | StrategyConfig::Registered(_) => Vec::new(),
         };
         let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
         let models = crate::ml_trend::model_inputs(&loaded, &pipeline)?;
@@ -135,6 +283,7 @@ impl StrategyConfig {
                 Box::new(MlTrend::with_columns(p, &columns_of(&pipeline, &models))?)
             }
             StrategyConfig::Rules(p) => Box::new(Rules::new(p, &pipeline)?),
+            StrategyConfig::Registered(_) => unreachable!("built above"),
         };
         Ok(BuiltStrategy {
             strategy,
