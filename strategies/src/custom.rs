@@ -196,3 +196,59 @@ impl<S: UserStrategy> Entry for Typed<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{Ctx, EngineEvent, Intents, StrategyError};
+
+    /// A strategy that does nothing, under any name.
+    macro_rules! idle {
+        ($ty:ident, $name:literal) => {
+            struct $ty;
+            impl Strategy for $ty {
+                fn name(&self) -> &str {
+                    $name
+                }
+                fn on_event(
+                    &mut self,
+                    _: &EngineEvent,
+                    _: &Ctx<'_>,
+                    _: &mut Intents,
+                ) -> Result<(), StrategyError> {
+                    Ok(())
+                }
+            }
+            impl UserStrategy for $ty {
+                const NAME: &'static str = $name;
+                const ABOUT: &'static str = "does nothing";
+                type Params = std::collections::BTreeMap<String, f64>;
+                fn build(_: &Self::Params, _: &PipelineSpec) -> Result<Self, FeatureError> {
+                    Ok($ty)
+                }
+            }
+        };
+    }
+
+    idle!(Twice, "registered_twice");
+    idle!(Builtin, "sma_crossover");
+
+    #[test]
+    fn a_name_is_registered_once_and_never_a_built_ins() {
+        assert_eq!(register(Registration::of::<Twice>()), Ok(()));
+        assert_eq!(
+            register(Registration::of::<Twice>()),
+            Err(DuplicateName("registered_twice".into()))
+        );
+        assert_eq!(
+            register(Registration::of::<Builtin>()),
+            Err(DuplicateName("sma_crossover".into()))
+        );
+        assert!(registered("registered_twice").is_some());
+        let config: crate::StrategyConfig =
+            toml::from_str("name = \"registered_twice\"\n[params]\nx = 1.0\n").unwrap();
+        assert_eq!(config.name(), "registered_twice");
+        config.validate().unwrap();
+        config.build(&[]).unwrap();
+    }
+}
