@@ -19,6 +19,7 @@ mod paper;
 mod parity;
 mod report;
 mod rules;
+mod starter;
 mod support;
 mod sweep;
 mod venue;

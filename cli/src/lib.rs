@@ -97,6 +97,11 @@ enum Command {
     /// (importance, calibration and drift per fold, the training drift profile) and
     /// oos_equity.csv into the model folder.
     Train(runs::train::TrainArgs),
+    /// Lists every strategy a config can name (built-in and registered) with its parameters:
+    /// type, default and what each does.
+    Strategies,
+    /// Writes a commented starter config, backtests/<name>.toml, for a strategy.
+    Init(runs::starter::InitArgs),
     /// Serves market data files as websocket feeds on 127.0.0.1, for paper trading offline.
     Feed(runs::feed_server::FeedArgs),
     /// Opens an HTML report in headless Chromium and checks it: no console errors, exceptions or
@@ -163,6 +168,11 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
         Command::Sweep(args) => runs::sweep::run(&args),
         Command::Train(args) => runs::train::run(&args),
         Command::Feed(args) => runs::feed_server::run(&args),
+        Command::Strategies => {
+            runs::starter::list();
+            Ok(())
+        }
+        Command::Init(args) => runs::starter::init(&args),
         Command::ReportCheck(args) => runs::browser::run(&args),
     };
     if let Some(signal) = runs::stop::requested().filter(|_| unfinished_if_stopped) {

@@ -23,6 +23,7 @@ pub mod feed_server;
 pub mod live;
 pub mod paper;
 pub mod report_pages;
+pub mod starter;
 pub mod stop;
 pub mod sweep;
 pub mod train;

@@ -19,10 +19,46 @@ pub struct ParamDoc {
     pub name: &'static str,
     /// Its type, as a user writes it (`integer`, `number`, `string`, `"market" | "limit"`).
     pub ty: &'static str,
-    /// Its default as TOML, or `None` when it must be given.
+    /// Its default as TOML, or `None` when it must be given (or is optional).
     pub default: Option<&'static str>,
+    /// A starter value as TOML that `quant init` writes for it (`NAME` is the config's name).
+    pub example: Option<&'static str>,
     /// One line on what it does.
     pub doc: &'static str,
+}
+
+impl ParamDoc {
+    /// Returns a parameter with a default.
+    pub const fn optional(
+        name: &'static str,
+        ty: &'static str,
+        default: &'static str,
+        doc: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            ty,
+            default: Some(default),
+            example: None,
+            doc,
+        }
+    }
+
+    /// Returns a parameter that must be given, with a starter value for `quant init`.
+    pub const fn required(
+        name: &'static str,
+        ty: &'static str,
+        example: &'static str,
+        doc: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            ty,
+            default: None,
+            example: Some(example),
+            doc,
+        }
+    }
 }
 
 /// A strategy written in Rust outside this crate, with typed parameters.

@@ -19,7 +19,8 @@ pub mod rules;
 pub mod sma_crossover;
 
 pub use registry::{
-    BuildError, BuiltStrategy, RegisteredConfig, STRATEGY_NAMES, StrategyConfig, StrategyParts,
+    BUILTINS, BuildError, BuiltStrategy, RegisteredConfig, STRATEGY_NAMES, StrategyConfig,
+    StrategyInfo, StrategyParts, catalog,
 };
 
 /// Returns the state of `instrument`, creating states with `make` up to it on first sight, so a

@@ -6,6 +6,7 @@
 
 use crate::bollinger_reversion::{BollingerParams, BollingerReversion};
 use crate::buy_and_hold::BuyAndHold;
+use crate::custom::ParamDoc;
 use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::rules::{RuleError, Rules, RulesParams};
@@ -26,6 +27,57 @@ pub const STRATEGY_NAMES: &[&str] = &[
     "ml_trend",
     "rules",
 ];
+
+/// A strategy as `quant strategies` lists it and `quant init` writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct StrategyInfo {
+    /// Its name in `[strategy] name = "..."`.
+    pub name: &'static str,
+    /// One line on what it does.
+    pub about: &'static str,
+    /// Its parameters.
+    pub params: &'static [ParamDoc],
+}
+
+/// The built-in strategies, in [`STRATEGY_NAMES`] order.
+pub const BUILTINS: &[StrategyInfo] = &[
+    StrategyInfo {
+        name: "sma_crossover",
+        about: crate::sma_crossover::ABOUT,
+        params: crate::sma_crossover::PARAMS,
+    },
+    StrategyInfo {
+        name: "buy_and_hold",
+        about: crate::buy_and_hold::ABOUT,
+        params: &[],
+    },
+    StrategyInfo {
+        name: "bollinger_reversion",
+        about: crate::bollinger_reversion::ABOUT,
+        params: crate::bollinger_reversion::PARAMS,
+    },
+    StrategyInfo {
+        name: "ml_trend",
+        about: crate::ml_trend::ABOUT,
+        params: crate::ml_trend::PARAMS,
+    },
+    StrategyInfo {
+        name: "rules",
+        about: crate::rules::ABOUT,
+        params: crate::rules::PARAMS,
+    },
+];
+
+/// Returns every strategy a config can name: the built-ins, then those registered.
+pub fn catalog() -> Vec<StrategyInfo> {
+    let mut all = BUILTINS.to_vec();
+    all.extend(crate::custom::registrations().iter().map(|r| StrategyInfo {
+        name: r.name(),
+        about: r.about(),
+        params: r.params(),
+    }));
+    all
+}
 
 /// The `[strategy]` table: a strategy's name and its params.
 ///
@@ -426,7 +478,7 @@ fn batch_source(
 mod tests {
     use super::*;
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, Serialize)]
     struct Doc {
         strategy: StrategyConfig,
     }
@@ -445,6 +497,66 @@ mod tests {
                 toml::from_str(&format!("[strategy]\nname = \"{name}\"\n{params}")).unwrap();
             assert_eq!(doc.strategy.name(), *name);
             doc.strategy.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn the_listed_params_are_the_params_types_fields_with_their_defaults() {
+        assert_eq!(
+            BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>(),
+            STRATEGY_NAMES
+        );
+        // Each strategy read with only its required params, then written back: every field,
+        // with its default, must be what the listing says.
+        let required = |info: &StrategyInfo| {
+            info.params
+                .iter()
+                .filter(|p| p.default.is_none())
+                .map(|p| match p.ty {
+                    "integer" => {
+                        format!("{} = {}\n", p.name, if p.name == "fast" { 5 } else { 10 })
+                    }
+                    "condition" => format!("{} = \"close > open\"\n", p.name),
+                    "number" if info.name == "rules" => String::new(),
+                    _ => format!("{} = \"x\"\n", p.name),
+                })
+                .collect::<String>()
+        };
+        for info in BUILTINS {
+            let doc: Doc = toml::from_str(&format!(
+                "[strategy]\nname = \"{}\"\n[strategy.params]\n{}",
+                info.name,
+                required(info)
+            ))
+            .unwrap();
+            let written = toml::Value::try_from(&doc.strategy).unwrap();
+            let params = written
+                .get("params")
+                .and_then(|p| p.as_table())
+                .cloned()
+                .unwrap_or_default();
+            for p in info.params {
+                if let Some(default) = p.default {
+                    let listed: toml::Value =
+                        toml::from_str::<toml::Table>(&format!("v = {default}")).unwrap()["v"]
+                            .clone();
+                    assert_eq!(
+                        params.get(p.name),
+                        Some(&listed),
+                        "{}.{}",
+                        info.name,
+                        p.name
+                    );
+                }
+            }
+            let listed: Vec<&str> = info.params.iter().map(|p| p.name).collect();
+            for key in params.keys() {
+                assert!(
+                    listed.contains(&key.as_str()),
+                    "{}.{key} is not listed",
+                    info.name
+                );
+            }
         }
     }
 

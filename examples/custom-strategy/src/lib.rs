@@ -36,9 +36,9 @@ impl UserStrategy for RsiReversion {
     const NAME: &'static str = "rsi_reversion";
     const ABOUT: &'static str = "Buys an oversold RSI on a close below the last low; sells overbought";
     const PARAMS: &'static [ParamDoc] = &[
-        ParamDoc { name: "period", ty: "integer", default: Some("14"), doc: "RSI window in bars" },
-        ParamDoc { name: "oversold", ty: "number", default: Some("30.0"), doc: "buy below this RSI" },
-        ParamDoc { name: "overbought", ty: "number", default: Some("70.0"), doc: "sell above this RSI" },
+        ParamDoc::optional("period", "integer", "14", "RSI window in bars"),
+        ParamDoc::optional("oversold", "number", "30.0", "buy below this RSI"),
+        ParamDoc::optional("overbought", "number", "70.0", "sell above this RSI"),
     ];
     type Params = Params;
 

@@ -4,6 +4,7 @@
 //! It exercises the order types the crossover does not: limits (entry and exit), a stop (the
 //! bracket's stop-loss), one-cancels-other, and cancel-and-replace as the bands move.
 
+use crate::custom::ParamDoc;
 use crate::sma_crossover::column;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError,
@@ -11,6 +12,35 @@ use engine::{
 use features::{FeatureConfig, FeatureError, FeatureKind, PipelineSpec};
 use market_data::{Price, Side};
 use serde::{Deserialize, Serialize};
+
+/// What `quant strategies` says about it.
+pub const ABOUT: &str =
+    "Limit entry at the lower Bollinger band with a stop below it; limit exit at the middle band";
+
+/// Its parameters, as `quant strategies` lists them.
+pub const PARAMS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "period",
+        ty: "integer",
+        default: Some("20"),
+        example: None,
+        doc: "bars in the bands' window",
+    },
+    ParamDoc {
+        name: "width",
+        ty: "number",
+        default: Some("2.0"),
+        example: None,
+        doc: "band width in standard deviations",
+    },
+    ParamDoc {
+        name: "stop",
+        ty: "number",
+        default: Some("0.05"),
+        example: None,
+        doc: "stop-loss distance below the entry, as a fraction",
+    },
+];
 
 /// `[strategy.params]` of `bollinger_reversion`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

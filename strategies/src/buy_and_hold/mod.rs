@@ -23,6 +23,9 @@ impl BuyAndHold {
     }
 }
 
+/// What `quant strategies` says about it.
+pub const ABOUT: &str = "Buys on each instrument's first bar and holds to the end (no params)";
+
 impl Strategy for BuyAndHold {
     fn name(&self) -> &str {
         "buy_and_hold"

@@ -15,6 +15,7 @@
 
 pub mod stage;
 
+use crate::custom::ParamDoc;
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
 use features::{FeatureConfig, FeatureError, PipelineSpec};
@@ -30,6 +31,70 @@ use std::sync::Arc;
 pub const TREND_PREFIX: &str = "trend";
 /// Column prefix of the risk model's probabilities.
 pub const RISK_PREFIX: &str = "risk";
+
+/// What `quant strategies` says about it.
+pub const ABOUT: &str =
+    "Long, short or flat from a trained trend model's class probabilities (train it first)";
+
+/// Its parameters, as `quant strategies` lists them.
+pub const PARAMS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "model",
+        ty: "string",
+        default: None,
+        example: Some(r#""models/NAME""#),
+        doc: "folder of the trend model, written by `quant train` (required)",
+    },
+    ParamDoc {
+        name: "risk_model",
+        ty: "string",
+        default: None,
+        example: None,
+        doc: "optional folder of a volatility model for risk-aware sizing",
+    },
+    ParamDoc {
+        name: "entry",
+        ty: "number",
+        default: Some("0.5"),
+        example: None,
+        doc: "probability a side needs to be wanted",
+    },
+    ParamDoc {
+        name: "hold",
+        ty: "integer",
+        default: Some("5"),
+        example: None,
+        doc: "minimum bars a position is held",
+    },
+    ParamDoc {
+        name: "cooldown",
+        ty: "integer",
+        default: Some("0"),
+        example: None,
+        doc: "bars after a close before the next entry",
+    },
+    ParamDoc {
+        name: "short",
+        ty: "boolean",
+        default: Some("false"),
+        example: None,
+        doc: "whether a down prediction opens a short",
+    },
+    ParamDoc {
+        name: "medium_scale",
+        ty: "number",
+        default: Some("0.75"),
+        example: None,
+        doc: "size factor at medium predicted volatility",
+    },
+    ParamDoc {
+        name: "high_scale",
+        ty: "number",
+        default: Some("0.5"),
+        example: None,
+        doc: "size factor at high predicted volatility",
+    },
+];
 
 /// `[strategy.params]` of `ml_trend`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

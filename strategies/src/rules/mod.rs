@@ -31,6 +31,7 @@ mod program;
 #[cfg(test)]
 mod tests;
 
+use crate::custom::ParamDoc;
 use crate::state_for;
 use engine::{
     Bracket, Ctx, EngineEvent, Intents, OrderKind, OrderRequest, RangeError, Size, Strategy,
@@ -43,6 +44,91 @@ use serde::{Deserialize, Serialize};
 
 pub use lang::SyntaxError;
 pub use program::Truth;
+
+/// What `quant strategies` says about it.
+pub const ABOUT: &str =
+    "Entries, exits, stops and limit prices written as expressions over features (README: rules)";
+
+/// Its parameters, as `quant strategies` lists them.
+pub const PARAMS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "entry_long",
+        ty: "condition",
+        default: None,
+        example: Some(r#""crosses_above(sma_fast, sma_slow) and rsi < 70""#),
+        doc: "opens a long position when true (this or entry_short is required)",
+    },
+    ParamDoc {
+        name: "exit_long",
+        ty: "condition",
+        default: None,
+        example: Some(r#""crosses_below(sma_fast, sma_slow) or bars_held >= 50""#),
+        doc: "closes a long position when true",
+    },
+    ParamDoc {
+        name: "entry_short",
+        ty: "condition",
+        default: None,
+        example: None,
+        doc: "opens a short position when true ([broker] allow_short)",
+    },
+    ParamDoc {
+        name: "exit_short",
+        ty: "condition",
+        default: None,
+        example: None,
+        doc: "closes a short position when true",
+    },
+    ParamDoc {
+        name: "stop_loss",
+        ty: "number",
+        default: None,
+        example: Some(r#""2 * atr""#),
+        doc: "distance from the entry price to the bracket's stop",
+    },
+    ParamDoc {
+        name: "take_profit",
+        ty: "number",
+        default: None,
+        example: None,
+        doc: "distance from the entry price to the bracket's take-profit",
+    },
+    ParamDoc {
+        name: "trailing_stop",
+        ty: "number",
+        default: None,
+        example: None,
+        doc: "distance of a stop from the close, moved only in the position's favour",
+    },
+    ParamDoc {
+        name: "entry_order",
+        ty: "\"market\" | \"limit\"",
+        default: Some("\"market\""),
+        example: None,
+        doc: "market at the next open, or a limit at entry_price",
+    },
+    ParamDoc {
+        name: "entry_price",
+        ty: "number",
+        default: None,
+        example: None,
+        doc: "the limit price of a limit entry, re-quoted every bar",
+    },
+    ParamDoc {
+        name: "exit_order",
+        ty: "\"market\" | \"limit\"",
+        default: Some("\"market\""),
+        example: None,
+        doc: "market at the next open, or a limit at exit_price",
+    },
+    ParamDoc {
+        name: "exit_price",
+        ty: "number",
+        default: None,
+        example: None,
+        doc: "the limit price of a limit exit, re-quoted every bar",
+    },
+];
 
 /// How an entry or exit is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

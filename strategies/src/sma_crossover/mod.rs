@@ -4,11 +4,34 @@
 //! while either average is warming up. On a cross up while flat: a market buy sized by the
 //! config's sizing; on a cross down while long: a market sell of the whole position.
 
+use crate::custom::ParamDoc;
 use crate::state_for;
 use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
 use features::{FeatureConfig, FeatureError, FeatureKind, PipelineSpec};
 use market_data::Side;
 use serde::{Deserialize, Serialize};
+
+/// What `quant strategies` says about it.
+pub const ABOUT: &str =
+    "Long while the fast SMA of the close is above the slow one (the reference)";
+
+/// Its parameters, as `quant strategies` lists them.
+pub const PARAMS: &[ParamDoc] = &[
+    ParamDoc {
+        name: "fast",
+        ty: "integer",
+        default: None,
+        example: Some(r#"10"#),
+        doc: "bars in the fast average (required)",
+    },
+    ParamDoc {
+        name: "slow",
+        ty: "integer",
+        default: None,
+        example: Some(r#"20"#),
+        doc: "bars in the slow average, more than fast (required)",
+    },
+];
 
 /// `[strategy.params]` of `sma_crossover`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
