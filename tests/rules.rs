@@ -120,6 +120,32 @@ fn bollinger_reversion_as_rules_trades_like_the_built_in() {
 }
 
 #[test]
+fn a_rule_over_a_feature_never_ready_within_the_data_is_refused() {
+    let dir = scratch("rules-unreachable");
+    let base = std::fs::read_to_string(repo("backtests/sma_rules.toml")).unwrap();
+    let slow = "name = \"sma_slow\"\nkind = \"sma\"\nperiod = 20";
+    assert!(base.contains(slow));
+    // GOOG has 2,148 bars: a crossing of an SMA(2148) first has a value on bar 2,149.
+    let config = dir.join("late.toml");
+    std::fs::write(&config, base.replace(slow, &slow.replace("20", "2148"))).unwrap();
+    let output = backtest(&config, &dir.join("out"));
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    for expected in [
+        "`strategy.params.entry_long`",
+        "line 14",
+        "needs 2149 bars (through feature `sma_slow`) and the longest series has 2148",
+    ] {
+        assert!(err.contains(expected), "expected {expected:?} in\n{err}");
+    }
+    assert!(!dir.join("out").exists());
+    // One bar shorter, it can act on the last bar: it runs.
+    std::fs::write(&config, base.replace(slow, &slow.replace("20", "2147"))).unwrap();
+    let output = backtest(&config, &dir.join("out"));
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
 fn a_broken_rule_is_refused_with_its_line_and_column_before_anything_runs() {
     let dir = scratch("rules-error");
     let base = std::fs::read_to_string(repo("backtests/sma_rules.toml")).unwrap();

@@ -329,6 +329,28 @@ impl PipelineSpec {
         self.columns.iter().position(|c| c == name)
     }
 
+    /// Returns how many bars a column needs before its first value, at least: its indicator's
+    /// warm-up after its inputs' (an estimate from below: a NaN or a gap restarts it).
+    pub fn bars_needed(&self, column: usize) -> usize {
+        let Some(node) = self
+            .nodes
+            .iter()
+            .find(|n| (n.first_column..n.first_column + n.outputs).contains(&column))
+        else {
+            return 1;
+        };
+        let inputs = node
+            .inputs
+            .iter()
+            .map(|s| match *s {
+                Source::Bar(_) => 1,
+                Source::Column(c) => self.bars_needed(c),
+            })
+            .max()
+            .unwrap_or(1);
+        inputs + node.kernel.warmup().max(1) - 1
+    }
+
     /// Returns the compiled features, in evaluation order.
     pub fn nodes(&self) -> &[NodeSpec] {
         &self.nodes

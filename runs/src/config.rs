@@ -755,7 +755,25 @@ impl LoadedConfig {
             .config
             .strategy
             .with_paths_resolved(|p| self.resolve(p).to_string_lossy().into_owned());
-        strategy.build(&self.config.features).map_err(|e| match e {
+        strategy
+            .build(&self.config.features)
+            .map_err(|e| self.build_error(e))
+    }
+
+    /// Checks that the strategy can act within `bars` bars (the longest series of the run).
+    ///
+    /// # Errors
+    /// Names the rule (with its line) that reads a feature never ready within the data.
+    pub(crate) fn check_reachable(&self, bars: usize) -> Result<()> {
+        self.config
+            .strategy
+            .check_reachable(&self.config.features, bars)
+            .map_err(|e| self.build_error(e))
+    }
+
+    /// Turns a strategy build error into a message naming the file, the line and the key.
+    fn build_error(&self, e: strategies::BuildError) -> anyhow::Error {
+        match e {
             strategies::BuildError::Feature(e) => self.feature_error(&e),
             strategies::BuildError::Rule(e) => {
                 let key = format!("strategy.params.{}", e.key);
@@ -775,11 +793,11 @@ impl LoadedConfig {
                     .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
                 anyhow::anyhow!(
                     "invalid config {}: {line}`strategy.params.model`: {e} (train it with \
-                         `quant train CONFIG` first)",
+                     `quant train CONFIG` first)",
                     self.path.display()
                 )
             }
-        })
+        }
     }
 
     /// Turns a feature error into a message naming the file, the feature's table and line, the

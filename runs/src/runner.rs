@@ -25,6 +25,7 @@ pub(crate) struct Run {
 /// Names the feature or weight at fault in the config, or returns the engine's error.
 pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
     let c = &loaded.config;
+    loaded.check_reachable(series.iter().map(BarSeries::len).max().unwrap_or(0))?;
     let spec = loaded.engine_spec();
     let build = || loaded.build_strategy();
     match c.portfolio.mode {

@@ -285,6 +285,19 @@ impl StrategyConfig {
         }
     }
 
+    /// Checks that the strategy can act within `bars` bars, the longest series of a run: today
+    /// that every rule of a `rules` strategy reads features that are ready by then.
+    ///
+    /// # Errors
+    /// Names the rule and the feature that would never be ready.
+    pub fn check_reachable(&self, user: &[FeatureConfig], bars: usize) -> Result<(), BuildError> {
+        if let StrategyConfig::Rules(p) = self {
+            let pipeline = PipelineSpec::new(user)?;
+            Rules::check_reachable(p, &pipeline, bars)?;
+        }
+        Ok(())
+    }
+
     /// Returns the config with the paths it names (model directories) passed through
     /// `resolve`, e.g. to read them relative to the config file.
     pub fn with_paths_resolved(&self, resolve: impl Fn(&str) -> String) -> Self {

@@ -359,6 +359,52 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// Checks that every rule can have a value within `bars` bars (the longest series of a
+    /// run): a rule that reads a feature still warming up at the end could never act.
+    ///
+    /// # Errors
+    /// Names the rule, the feature, the bars it needs and the bars there are.
+    pub fn check_reachable(
+        params: &RulesParams,
+        pipeline: &PipelineSpec,
+        bars: usize,
+    ) -> Result<(), RuleError> {
+        let rules = Self::new(params, pipeline)?;
+        let roots = [
+            ("entry_long", rules.long.entry),
+            ("exit_long", rules.long.exit),
+            ("entry_short", rules.short.entry),
+            ("exit_short", rules.short.exit),
+            ("stop_loss", rules.stop_loss),
+            ("take_profit", rules.take_profit),
+            ("trailing_stop", rules.trailing_stop),
+            ("entry_price", rules.entry_price),
+            ("exit_price", rules.exit_price),
+        ];
+        for (key, root) in roots {
+            let Some(root) = root else { continue };
+            let (needed, column) = rules
+                .program
+                .bars_needed(root, &|c| pipeline.bars_needed(c));
+            if needed > bars {
+                let what = column.map_or("its history functions".to_string(), |c| {
+                    format!("feature `{}`", pipeline.columns()[c])
+                });
+                return Err(RuleError {
+                    key,
+                    column: 1,
+                    message: format!(
+                        "a rule that can be evaluated within the data: it needs {needed} bars \
+                         (through {what}) and the longest series has {bars}"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Strategy for Rules {
     fn name(&self) -> &str {
         "rules"

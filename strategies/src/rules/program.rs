@@ -356,6 +356,48 @@ impl Program {
         }
     }
 
+    /// Returns the fewest bars after which a number has a value, and the column that needs the
+    /// most (if any), given each column's needs.
+    pub(crate) fn bars_needed(
+        &self,
+        root: Root,
+        column: &dyn Fn(usize) -> usize,
+    ) -> (usize, Option<usize>) {
+        self.needed(root.0, column)
+    }
+
+    fn needed(&self, at: u32, column: &dyn Fn(usize) -> usize) -> (usize, Option<usize>) {
+        let of = |i: u32| self.needed(i, column);
+        let most =
+            |a: (usize, Option<usize>), b: (usize, Option<usize>)| if b.0 > a.0 { b } else { a };
+        let plus = |(n, c): (usize, Option<usize>), k: usize| (n + k, c);
+        match self.nodes[at as usize] {
+            Node::Const(_) | Node::Truth(_) | Node::Field(_) => (1, None),
+            Node::Column(c) => (column(c), Some(c)),
+            Node::Neg(a) | Node::Abs(a) | Node::Not(a) => of(a),
+            Node::Arith(_, a, b)
+            | Node::Min(a, b)
+            | Node::Max(a, b)
+            | Node::Compare(_, a, b)
+            | Node::And(a, b)
+            | Node::Or(a, b) => most(of(a), of(b)),
+            Node::Window(kind, s, n) => {
+                let inner = of(self.series[s as usize].node);
+                match kind {
+                    Window::Highest | Window::Lowest => plus(inner, n - 1),
+                    _ => plus(inner, n),
+                }
+            }
+            Node::Cross(_, a, b) => plus(
+                most(
+                    of(self.series[a as usize].node),
+                    of(self.series[b as usize].node),
+                ),
+                1,
+            ),
+        }
+    }
+
     /// Returns the number of history values one instrument keeps.
     pub(crate) fn history_len(&self) -> usize {
         self.history_len
