@@ -87,6 +87,7 @@ impl Strategy for Script {
                 }
                 self.seen += 1;
             }
+            EngineEvent::StepEnd(_) => {}
         }
         Ok(())
     }

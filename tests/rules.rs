@@ -193,3 +193,117 @@ fn a_broken_rule_is_refused_with_its_line_and_column_before_anything_runs() {
         assert!(!out.exists(), "{to}: wrote results");
     }
 }
+
+#[test]
+fn a_rotation_holds_the_top_ranked_instruments_computed_independently() {
+    use market_data::synthetic::{SyntheticSpec, generate};
+    use market_data::{Side, Timestamp};
+    use strategies::rules::Rebalance;
+    let data = generate(&SyntheticSpec {
+        instruments: 6,
+        bars: 400,
+        interval_ns: 86_400 * 1_000_000_000,
+        seed: 3,
+        ..SyntheticSpec::default()
+    })
+    .unwrap();
+    let (top, period, every) = (2, 20, 5);
+    let spec = EngineSpec {
+        broker: BrokerConfig {
+            initial_cash: 1e6,
+            fractional: true,
+            ..BrokerConfig::default()
+        },
+        sizing: engine::SizingConfig {
+            method: engine::SizingMethod::FixedFraction,
+            fraction: 0.9,
+            ..engine::SizingConfig::default()
+        },
+        ..EngineSpec::default()
+    };
+    let rotation = StrategyConfig::Rules(RulesParams {
+        rank_by: Some("roc".into()),
+        top: Some(top),
+        rebalance: Some(Rebalance::Bars(every)),
+        ..RulesParams::default()
+    });
+    let roc = FeatureConfig::of("roc", "close", FeatureKind::Roc { period });
+    let outcome = rotation
+        .build(&[roc])
+        .unwrap()
+        .run(&spec, Replay::Bars(&data))
+        .unwrap();
+
+    // The expected trades, from the closes alone: every `every` steps from the first with a
+    // 20-bar return, the top 2 by that return (ties to the lower index); sell what leaves,
+    // buy what enters (one step later when something was sold).
+    let steps = data[0].bars.len();
+    let mut held: Vec<usize> = Vec::new();
+    let mut expected: Vec<(Timestamp, usize, Side)> = Vec::new();
+    let mut t = period;
+    while t < steps {
+        let ts = data[0].bars[t].ts;
+        let mut ranked: Vec<(f64, usize)> = data
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.bars[t].close / s.bars[t - period].close - 1.0, i))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let chosen: Vec<usize> = ranked.iter().take(top).map(|&(_, i)| i).collect();
+        let sells: Vec<usize> = held
+            .iter()
+            .copied()
+            .filter(|i| !chosen.contains(i))
+            .collect();
+        let buys: Vec<usize> = chosen
+            .iter()
+            .copied()
+            .filter(|i| !held.contains(i))
+            .collect();
+        for &i in &sells {
+            expected.push((ts, i, Side::Sell));
+        }
+        let buy_step = if sells.is_empty() { t } else { t + 1 };
+        if buy_step < steps {
+            for &i in &buys {
+                expected.push((data[0].bars[buy_step].ts, i, Side::Buy));
+            }
+        }
+        held = chosen;
+        t += every as usize;
+    }
+    let mut got: Vec<(Timestamp, usize, Side)> = outcome
+        .orders
+        .iter()
+        .map(|o| (o.created, o.request.instrument.get(), o.request.side))
+        .collect();
+    got.sort_by_key(|&(ts, i, side)| (ts, side == Side::Buy, i));
+    expected.sort_by_key(|&(ts, i, side)| (ts, side == Side::Buy, i));
+    assert!(expected.len() > 20, "{} orders expected", expected.len());
+    assert_eq!(got, expected);
+    assert!(
+        outcome
+            .orders
+            .iter()
+            .all(|o| o.status == engine::OrderStatus::Filled
+                || o.created >= data[0].bars[steps - 1].ts),
+        "every order but the last step's fills"
+    );
+}
+
+#[test]
+fn a_rotation_of_several_needs_a_sizing_that_shares_equity() {
+    let dir = scratch("rotation-all-in");
+    let base = std::fs::read_to_string(repo("backtests/rotation.toml")).unwrap();
+    let sizing = "method = \"fixed_fraction\"";
+    assert!(base.contains(sizing));
+    let config = dir.join("all_in.toml");
+    std::fs::write(&config, base.replace(sizing, "method = \"all_in\"")).unwrap();
+    let output = backtest(&config, &dir.join("out"));
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("`sizing.method`") && err.contains("fixed_fraction"),
+        "{err}"
+    );
+}

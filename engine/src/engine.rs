@@ -49,6 +49,8 @@ pub struct Engine<S, R = SimBroker> {
     features: Option<Box<dyn FeatureSource>>,
     attributions: Vec<OrderAttribution>,
     history: BarHistory,
+    /// Whether the strategy is told when each step ends.
+    step_events: bool,
 }
 
 impl<S: Strategy> Engine<S> {
@@ -81,6 +83,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         let n = instruments.len();
         Self {
             history: BarHistory::new(strategy.bar_history(), n),
+            step_events: strategy.step_events(),
             strategy,
             portfolio: Portfolio::new(spec.broker.initial_cash, n),
             broker: router,
@@ -368,12 +371,16 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         Ok(())
     }
 
-    /// Closes the time step `ts` once every event stamped `ts` is processed: records equity and
-    /// checks the drawdown kill switch.
+    /// Closes the time step `ts` once every event stamped `ts` is processed: tells a strategy
+    /// that asked ([`Strategy::step_events`]), records equity and checks the drawdown kill
+    /// switch.
     ///
     /// # Errors
     /// Returns the strategy's error from reports the kill switch causes.
     pub fn end_step(&mut self, ts: Timestamp) -> Result<()> {
+        if self.step_events {
+            self.dispatch(EngineEvent::StepEnd(ts))?;
+        }
         let equity = self.portfolio.equity();
         let held_now = self.portfolio.positions().iter().any(|p| p.qty != 0.0);
         if self.held_at_step_start || held_now || self.filled_this_step {

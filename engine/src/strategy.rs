@@ -197,6 +197,10 @@ pub enum EngineEvent {
     Market(MarketEvent),
     /// News about one of its orders.
     Exec(ExecReport),
+    /// Every event stamped at this instant has been handled: all instruments' bars of the time
+    /// step are in, for decisions across instruments. Sent only to strategies whose
+    /// [`Strategy::step_events`] is true.
+    StepEnd(Timestamp),
 }
 
 impl EngineEvent {
@@ -389,6 +393,13 @@ pub trait Strategy {
         0
     }
 
+    /// Returns whether it is told when each time step ends ([`EngineEvent::StepEnd`]), to
+    /// decide across instruments (a rotation ranks them all). Asked once, before the first
+    /// event; false by default, so others pay nothing per step.
+    fn step_events(&self) -> bool {
+        false
+    }
+
     /// Handles one event. Market events arrive in (timestamp, instrument) order; a report about an
     /// order arrives right after the event that caused it.
     ///
@@ -409,6 +420,10 @@ impl<S: Strategy + ?Sized> Strategy for Box<S> {
 
     fn bar_history(&self) -> usize {
         (**self).bar_history()
+    }
+
+    fn step_events(&self) -> bool {
+        (**self).step_events()
     }
 
     fn on_event(

@@ -186,6 +186,7 @@ impl Strategy for Scripted {
     ) -> Result<(), StrategyError> {
         match event {
             EngineEvent::Exec(report) => self.log.borrow_mut().push(*report),
+            EngineEvent::StepEnd(_) => {}
             EngineEvent::Market(market) => {
                 let pos = ctx.position(InstrumentIdx(0));
                 self.snapshots.borrow_mut().push(Snapshot {

@@ -480,6 +480,14 @@ impl LoadedConfig {
                     "`[broker] allow_short = true` for a short entry rule",
                 )));
             }
+            if rules.rotates_several() && c.sizing.method == engine::SizingMethod::AllIn {
+                return Err(self.range(RangeError::new(
+                    "sizing.method",
+                    "\"fixed_fraction\" or \"volatility_target\" for a rotation holding several \
+                     instruments (each holding gets 1/top of one position's size; \"all_in\" would \
+                     give each a share of what cash is left)",
+                )));
+            }
             // Rules compile in microseconds: do it now, so a broken rule stops the command
             // before any data is read.
             self.build_strategy()?;

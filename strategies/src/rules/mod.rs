@@ -122,6 +122,27 @@ pub const PARAMS: &[ParamDoc] = &[
         doc: "market at the next open, or a limit at exit_price",
     },
     ParamDoc {
+        name: "rank_by",
+        ty: "number",
+        default: None,
+        example: None,
+        doc: "rotation: hold the instruments where this is highest (entry_long filters them)",
+    },
+    ParamDoc {
+        name: "top",
+        ty: "integer",
+        default: None,
+        example: None,
+        doc: "rotation: how many instruments to hold (1 if not set)",
+    },
+    ParamDoc {
+        name: "rebalance",
+        ty: "integer | duration",
+        default: None,
+        example: None,
+        doc: "rotation: rank again every N bars or \"1d\", \"1w\" (every bar if not set)",
+    },
+    ParamDoc {
         name: "exit_price",
         ty: "number",
         default: None,
@@ -178,6 +199,26 @@ pub struct RulesParams {
     /// The limit price of a limit exit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_price: Option<String>,
+    /// Rotation: rank the instruments by this number and hold the `top` highest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_by: Option<String>,
+    /// Rotation: how many instruments to hold (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top: Option<usize>,
+    /// Rotation: when to rank again, every N bars (`20`) or a duration (`"1d"`, `"1w"`);
+    /// default every bar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rebalance: Option<Rebalance>,
+}
+
+/// When a rotation ranks again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Rebalance {
+    /// Every this many time steps.
+    Bars(u64),
+    /// When this much time has passed (`"1d"`, `"1w"`, `"4h"`).
+    Every(String),
 }
 
 /// A rule that does not compile: the parameter, the 1-based column inside its expression, and
@@ -195,7 +236,7 @@ pub struct RuleError {
 
 impl RulesParams {
     /// The rules with their keys, and whether each is a condition (else a number).
-    fn rules(&self) -> [(&'static str, Option<&String>, bool); 9] {
+    fn rules(&self) -> [(&'static str, Option<&String>, bool); 10] {
         [
             ("entry_long", self.entry_long.as_ref(), true),
             ("exit_long", self.exit_long.as_ref(), true),
@@ -206,6 +247,7 @@ impl RulesParams {
             ("trailing_stop", self.trailing_stop.as_ref(), false),
             ("entry_price", self.entry_price.as_ref(), false),
             ("exit_price", self.exit_price.as_ref(), false),
+            ("rank_by", self.rank_by.as_ref(), false),
         ]
     }
 
@@ -214,6 +256,20 @@ impl RulesParams {
     /// # Errors
     /// Names the parameter at fault.
     pub fn validate(&self) -> Result<(), RangeError> {
+        if self.rank_by.is_some() {
+            return self.validate_rotation();
+        }
+        for (key, set) in [
+            ("top", self.top.is_some()),
+            ("rebalance", self.rebalance.is_some()),
+        ] {
+            if set {
+                return Err(RangeError::new(
+                    format!("strategy.params.{key}"),
+                    "`rank_by` with it: it belongs to a rotation",
+                ));
+            }
+        }
         if self.entry_long.is_none() && self.entry_short.is_none() {
             return Err(RangeError::new(
                 "strategy.params.entry_long",
@@ -252,6 +308,68 @@ impl RulesParams {
         Ok(())
     }
 
+    /// Checks a rotation: `top` and `rebalance` in range, and none of the rules that do not apply
+    /// to it (it exits what drops out of the top, with market orders).
+    fn validate_rotation(&self) -> Result<(), RangeError> {
+        let key = |k: &str| format!("strategy.params.{k}");
+        for (name, set) in [
+            ("exit_long", self.exit_long.is_some()),
+            ("entry_short", self.entry_short.is_some()),
+            ("exit_short", self.exit_short.is_some()),
+            ("stop_loss", self.stop_loss.is_some()),
+            ("take_profit", self.take_profit.is_some()),
+            ("trailing_stop", self.trailing_stop.is_some()),
+            ("entry_price", self.entry_price.is_some()),
+            ("exit_price", self.exit_price.is_some()),
+        ] {
+            if set {
+                return Err(RangeError::new(
+                    key(name),
+                    format!(
+                        "no `{name}` with `rank_by`: a rotation holds the top instruments and \
+                         sells what drops out (`entry_long` may filter which are ranked)"
+                    ),
+                ));
+            }
+        }
+        if self.top.is_some_and(|t| !(1..=100_000).contains(&t)) {
+            return Err(RangeError::new(
+                key("top"),
+                format!("1 to 100000 instruments, found {}", self.top.unwrap_or(0)),
+            ));
+        }
+        self.rebalance_every().map(|_| ())
+    }
+
+    /// Returns when a rotation ranks again.
+    fn rebalance_every(&self) -> Result<Every, RangeError> {
+        match &self.rebalance {
+            None => Ok(Every::Steps(1)),
+            Some(Rebalance::Bars(n)) if *n >= 1 => Ok(Every::Steps(*n)),
+            Some(Rebalance::Every(text)) => market_data::synthetic::parse_interval(text)
+                .map(Every::Nanos)
+                .ok_or_else(|| {
+                    RangeError::new(
+                        "strategy.params.rebalance",
+                        format!(
+                            "a number of bars (20) or a duration (\"1d\", \"1w\", \"4h\"), \
+                             found {text:?}"
+                        ),
+                    )
+                }),
+            Some(Rebalance::Bars(n)) => Err(RangeError::new(
+                "strategy.params.rebalance",
+                format!("at least 1 bar, found {n}"),
+            )),
+        }
+    }
+
+    /// Returns whether the rules are a rotation that holds several instruments (whose buys are
+    /// each a share of what `[sizing]` gives one position).
+    pub fn rotates_several(&self) -> bool {
+        self.rank_by.is_some() && self.top.unwrap_or(1) > 1
+    }
+
     /// Returns the text of rule `key` (`entry_long`, ...), if set.
     pub fn rule(&self, key: &str) -> Option<&str> {
         let rules = self.rules();
@@ -286,6 +404,32 @@ struct State {
     bars_held: u64,
     /// The trailing stop's level (NaN when none).
     trail: f64,
+    /// Rotation: the rank value at the instrument's last bar (NaN when none or filtered out).
+    rank: f64,
+    /// Rotation: when that bar was.
+    ranked_at: market_data::Timestamp,
+}
+
+/// When a rotation ranks again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Every {
+    Steps(u64),
+    Nanos(i64),
+}
+
+/// A rotation's compiled rule and bookkeeping.
+#[derive(Debug, Clone)]
+struct Rotation {
+    rank: Root,
+    top: usize,
+    every: Every,
+    /// Time steps seen, and the step and time of the last ranking.
+    steps: u64,
+    last: Option<(u64, market_data::Timestamp)>,
+    /// Entries waiting for the sales of the last ranking to fill (bought at the next step).
+    pending: Vec<InstrumentIdx>,
+    /// (rank, instrument) of one ranking, reused.
+    ranked: Vec<(f64, u32)>,
 }
 
 /// The strategy.
@@ -301,6 +445,7 @@ pub struct Rules {
     entry_price: Option<Root>,
     exit_order: OrderType,
     exit_price: Option<Root>,
+    rotation: Option<Rotation>,
     states: Vec<State>,
 }
 
@@ -315,7 +460,7 @@ impl Rules {
             columns: pipeline.columns(),
         };
         let mut program = Program::new();
-        let mut roots: [Option<Root>; 9] = [None; 9];
+        let mut roots: [Option<Root>; 10] = [None; 10];
         for (slot, (key, text, condition)) in roots.iter_mut().zip(params.rules()) {
             let Some(text) = text else { continue };
             let fail = |e: SyntaxError| RuleError {
@@ -336,8 +481,26 @@ impl Rules {
             trailing_stop,
             entry_price,
             exit_price,
+            rank_by,
         ] = roots;
+        let rotation = match rank_by {
+            Some(rank) => Some(Rotation {
+                rank,
+                top: params.top.unwrap_or(1),
+                every: params.rebalance_every().map_err(|e| RuleError {
+                    key: "rebalance",
+                    column: 1,
+                    message: e.expected,
+                })?,
+                steps: 0,
+                last: None,
+                pending: Vec::new(),
+                ranked: Vec::new(),
+            }),
+            None => None,
+        };
         Ok(Self {
+            rotation,
             program,
             long: Side2 {
                 entry: entry_long,
@@ -381,6 +544,7 @@ impl Rules {
             ("trailing_stop", rules.trailing_stop),
             ("entry_price", rules.entry_price),
             ("exit_price", rules.exit_price),
+            ("rank_by", rules.rotation.as_ref().map(|r| r.rank)),
         ];
         for (key, root) in roots {
             let Some(root) = root else { continue };
@@ -410,12 +574,20 @@ impl Strategy for Rules {
         "rules"
     }
 
+    fn step_events(&self) -> bool {
+        self.rotation.is_some()
+    }
+
     fn on_event(
         &mut self,
         event: &EngineEvent,
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
+        if let EngineEvent::StepEnd(ts) = event {
+            self.rotate(*ts, ctx, out);
+            return Ok(());
+        }
         let Some((idx, bar)) = event.as_bar() else {
             return Ok(());
         };
@@ -425,6 +597,8 @@ impl Strategy for Rules {
             pushed: 0,
             bars_held: 0,
             trail: f64::NAN,
+            rank: f64::NAN,
+            ranked_at: market_data::Timestamp(i64::MIN),
         });
         let position = ctx.position(idx);
         if position.qty == 0.0 {
@@ -457,6 +631,18 @@ impl Strategy for Rules {
             rule.map(|r| p.value(r, &inputs, history, pushed))
                 .filter(|v| v.is_finite() && *v > 0.0)
         };
+        if let Some(rotation) = &self.rotation {
+            // Ranked when the step ends; `entry_long`, if set, decides which may be.
+            let eligible = self
+                .long
+                .entry
+                .is_none_or(|r| truth(Some(r)) == Truth::True);
+            let rank = p.value(rotation.rank, &inputs, history, pushed);
+            let state = &mut self.states[idx.get()];
+            state.rank = if eligible { rank } else { f64::NAN };
+            state.ranked_at = bar.ts;
+            return Ok(());
+        }
         let working = |tag: u32| ctx.open_orders(idx).iter().any(|o| o.request.tag == tag);
         // A market order still working is an entry or exit sent on the last bar, not yet filled.
         let in_flight = ctx
@@ -555,6 +741,72 @@ impl Strategy for Rules {
 }
 
 impl Rules {
+    /// At the end of a time step: buys what the last ranking chose once its sales are in, and
+    /// ranks again when due, selling what dropped out of the top and buying what came in (each
+    /// new holding sized at 1/top of what `[sizing]` gives one position; holdings that stay
+    /// are kept as they are).
+    fn rotate(&mut self, ts: market_data::Timestamp, ctx: &Ctx<'_>, out: &mut Intents) {
+        let Some(rotation) = self.rotation.as_mut() else {
+            return;
+        };
+        rotation.steps += 1;
+        let share = 1.0 / rotation.top as f64;
+        let buy = |idx: InstrumentIdx, out: &mut Intents| {
+            if ctx.qty(idx) == 0.0 && ctx.open_orders(idx).is_empty() {
+                out.submit(OrderRequest::market(idx, Side::Buy, Size::Scaled(share)));
+            }
+        };
+        for idx in rotation.pending.drain(..) {
+            buy(idx, out);
+        }
+        let due = match (rotation.last, rotation.every) {
+            (None, _) => true,
+            (Some((step, _)), Every::Steps(n)) => rotation.steps - step >= n,
+            (Some((_, at)), Every::Nanos(n)) => ts.0.saturating_sub(at.0) >= n,
+        };
+        if !due {
+            return;
+        }
+        rotation.ranked.clear();
+        rotation.ranked.extend(
+            self.states
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.ranked_at == ts && !s.rank.is_nan())
+                .map(|(i, s)| (s.rank, i as u32)),
+        );
+        if rotation.ranked.is_empty() {
+            return; // nothing ranked yet (warming up): try again next step
+        }
+        rotation.last = Some((rotation.steps, ts));
+        // Highest first; ties to the lower instrument index, so runs are deterministic.
+        rotation
+            .ranked
+            .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        rotation.ranked.truncate(rotation.top);
+        let chosen = |i: usize| rotation.ranked.iter().any(|&(_, j)| j as usize == i);
+        let mut sold = false;
+        for i in 0..self.states.len() {
+            let idx = InstrumentIdx(i as u32);
+            // A holding without a bar this step is kept: there is nothing new to rank it by.
+            if ctx.qty(idx) != 0.0 && !chosen(i) && self.states[i].ranked_at == ts {
+                out.cancel_all(idx);
+                let close = OrderRequest::market(idx, Side::Sell, Size::ClosePosition);
+                out.submit(close.reduce_only());
+                sold = true;
+            }
+        }
+        for &(_, i) in &rotation.ranked {
+            let idx = InstrumentIdx(i);
+            if sold {
+                // Bought once the sales have filled, with their cash.
+                rotation.pending.push(idx);
+            } else {
+                buy(idx, out);
+            }
+        }
+    }
+
     /// Moves the trailing stop of an open position in its favour: `trailing_stop` below the best
     /// close since entry when long (above when short).
     fn trail(

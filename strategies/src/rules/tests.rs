@@ -331,3 +331,50 @@ proptest! {
         check_against_interpreter(&text, true, &rows);
     }
 }
+
+#[test]
+fn a_rotation_refuses_what_does_not_apply_to_it() {
+    use super::{Rebalance, RulesParams};
+    let rotation = |edit: fn(&mut RulesParams)| {
+        let mut p = RulesParams {
+            rank_by: Some("a".into()),
+            ..RulesParams::default()
+        };
+        edit(&mut p);
+        p.validate().map_err(|e| e.key)
+    };
+    assert_eq!(rotation(|_| {}), Ok(()));
+    assert_eq!(rotation(|p| p.entry_long = Some("a > 0".into())), Ok(()));
+    assert_eq!(
+        rotation(|p| p.rebalance = Some(Rebalance::Every("1w".into()))),
+        Ok(())
+    );
+    for (edit, key) in [
+        (
+            (|p: &mut RulesParams| p.exit_long = Some("a < 0".into())) as fn(&mut RulesParams),
+            "strategy.params.exit_long",
+        ),
+        (
+            |p| p.stop_loss = Some("1".into()),
+            "strategy.params.stop_loss",
+        ),
+        (|p| p.top = Some(0), "strategy.params.top"),
+        (
+            |p| p.rebalance = Some(Rebalance::Bars(0)),
+            "strategy.params.rebalance",
+        ),
+        (
+            |p| p.rebalance = Some(Rebalance::Every("fortnight".into())),
+            "strategy.params.rebalance",
+        ),
+    ] {
+        assert_eq!(rotation(edit), Err(key.to_string()));
+    }
+    // `top` and `rebalance` belong to a rotation.
+    let p = RulesParams {
+        entry_long: Some("a > 0".into()),
+        top: Some(3),
+        ..RulesParams::default()
+    };
+    assert_eq!(p.validate().unwrap_err().key, "strategy.params.top");
+}
