@@ -122,6 +122,37 @@ fn paper_over_a_replay_gives_the_backtests_orders_and_fills() {
 }
 
 #[test]
+fn rules_trade_the_same_in_paper_as_in_their_backtest() {
+    let dir = scratch("paper-rules");
+    let (_server, port) = replay(&[]);
+    let config = config(&dir, port, 30.0);
+    let sma = "name = \"sma_crossover\"\n[strategy.params]\nfast = 10\nslow = 20\n";
+    let rules = "name = \"rules\"\n[strategy.params]\n\
+        entry_long = \"crosses_above(sma_fast, sma_slow) and rsi < 75\"\n\
+        exit_long = \"crosses_below(sma_fast, sma_slow) or bars_held >= 40\"\n\
+        stop_loss = \"3 * atr\"\ntrailing_stop = \"4 * atr\"\n\n\
+        [[features]]\nname = \"sma_fast\"\nkind = \"sma\"\nperiod = 10\n\
+        [[features]]\nname = \"sma_slow\"\nkind = \"sma\"\nperiod = 20\n\
+        [[features]]\nname = \"rsi\"\nkind = \"rsi\"\n\
+        [[features]]\nname = \"atr\"\nkind = \"atr\"\n";
+    let written = text(&config);
+    assert!(written.contains(sma));
+    std::fs::write(&config, written.replace(sma, rules)).unwrap();
+    paper(&config, &dir.join("paper"));
+    backtest(&config, &dir.join("backtest"));
+    let orders = text(&dir.join("backtest").join("orders.csv"));
+    assert!(orders.lines().count() > 40, "{orders}");
+    assert!(orders.contains(",stop,"), "no trailing or bracket stop in\n{orders}");
+    for file in ["orders.csv", "fills.csv", "trades.csv", "equity.csv"] {
+        assert_eq!(
+            text(&dir.join("paper").join(file)),
+            text(&dir.join("backtest").join(file)),
+            "{file} differs between paper and backtest"
+        );
+    }
+}
+
+#[test]
 fn a_misbehaving_feed_is_survived_and_reported() {
     let dir = scratch("paper-faults");
     let (_server, port) = replay(&[
