@@ -142,7 +142,10 @@ fn rules_trade_the_same_in_paper_as_in_their_backtest() {
     backtest(&config, &dir.join("backtest"));
     let orders = text(&dir.join("backtest").join("orders.csv"));
     assert!(orders.lines().count() > 40, "{orders}");
-    assert!(orders.contains(",stop,"), "no trailing or bracket stop in\n{orders}");
+    assert!(
+        orders.contains(",stop,"),
+        "no trailing or bracket stop in\n{orders}"
+    );
     for file in ["orders.csv", "fills.csv", "trades.csv", "equity.csv"] {
         assert_eq!(
             text(&dir.join("paper").join(file)),

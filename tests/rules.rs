@@ -307,3 +307,28 @@ fn a_rotation_of_several_needs_a_sizing_that_shares_equity() {
         "{err}"
     );
 }
+
+#[test]
+fn rules_sweep_like_any_key_and_each_job_is_its_backtest() {
+    let out = scratch("rules-sweep");
+    let output = crate::support::quant(&[
+        "sweep",
+        repo("backtests/sma_rules.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 5, "a header and 2 x 2 jobs:\n{table}");
+    // The plain crossover's job is the shipped backtest: the reference final equity.
+    let plain = rows
+        .iter()
+        .find(|r| {
+            r.contains(
+                "\"crosses_above(sma_fast, sma_slow)\",\"crosses_below(sma_fast, sma_slow)\"",
+            )
+        })
+        .unwrap_or_else(|| panic!("no plain job in\n{table}"));
+    assert!(plain.contains("63341.19135999999"), "{plain}");
+}
