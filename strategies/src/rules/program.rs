@@ -42,6 +42,8 @@ pub(crate) struct Inputs<'a> {
     /// Bars seen with the position open, this one included (0 when flat).
     pub(crate) bars_held: f64,
     pub(crate) unrealized_pnl: f64,
+    /// hour, minute, weekday, day, month of the bar ([`Program::clock`]).
+    pub(crate) time: [f64; 5],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,8 +91,9 @@ enum Window {
     Falling,
 }
 
-/// One node of the program; children are indices into the program's node list.
-#[derive(Debug, Clone, Copy)]
+/// One node of the program; children are indices into the program's node list. Equal nodes
+/// are stored once, so a subexpression written twice is one node (and one series).
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Node {
     Const(f64),
     Truth(bool),
@@ -112,11 +115,14 @@ enum Node {
 }
 
 /// A series whose recent values a history function reads: its argument, and how many values
-/// it keeps.
+/// are read back.
 #[derive(Debug, Clone, Copy)]
 struct Series {
     node: u32,
     len: usize,
+    /// Its ring holds the next power of two of `len` values, so a slot is a mask, not a
+    /// division: this is the ring's size less one.
+    mask: usize,
     /// Offset of its ring in an instrument's history buffer.
     offset: usize,
 }
@@ -188,18 +194,39 @@ impl Program {
     }
 
     fn push(&mut self, node: Node) -> u32 {
+        if let Some(same) = self.nodes.iter().position(|n| *n == node) {
+            return same as u32;
+        }
         self.nodes.push(node);
         (self.nodes.len() - 1) as u32
     }
 
+    /// Returns the series of `node` reading `len` values back, sharing one already kept.
     fn series(&mut self, node: u32, len: usize) -> u32 {
-        self.series.push(Series {
-            node,
-            len,
-            offset: self.history_len,
-        });
-        self.history_len += len;
-        (self.series.len() - 1) as u32
+        let at = match self.series.iter().position(|s| s.node == node) {
+            Some(at) => {
+                self.series[at].len = self.series[at].len.max(len);
+                at
+            }
+            None => {
+                self.series.push(Series {
+                    node,
+                    len,
+                    mask: 0,
+                    offset: 0,
+                });
+                self.series.len() - 1
+            }
+        };
+        // Lay the rings out again: a shared series may have grown.
+        self.history_len = 0;
+        for s in &mut self.series {
+            let size = s.len.next_power_of_two();
+            s.mask = size - 1;
+            s.offset = self.history_len;
+            self.history_len += size;
+        }
+        at as u32
     }
 
     fn expect(
@@ -406,13 +433,12 @@ impl Program {
     /// Records this bar's value of every series, oldest-nested first, into `history` (one
     /// instrument's rings) and advances `pushed`, the number of bars recorded.
     pub(crate) fn record(&self, inputs: &Inputs<'_>, history: &mut [f64], pushed: &mut u64) {
-        let time = self.time(inputs.bar.ts);
         let slot = (*pushed) as usize;
         // Series are numbered as compiled: an inner call's series before the outer one that
         // reads it, so each reads rings already holding this bar's values.
         for s in &self.series {
-            let value = self.number(s.node, inputs, &time, history, *pushed + 1);
-            history[s.offset + slot % s.len] = value;
+            let value = self.number(s.node, inputs, history, *pushed + 1);
+            history[s.offset + (slot & s.mask)] = value;
         }
         *pushed += 1;
     }
@@ -425,8 +451,7 @@ impl Program {
         history: &[f64],
         pushed: u64,
     ) -> Truth {
-        let time = self.time(inputs.bar.ts);
-        self.cond(root.0, inputs, &time, history, pushed)
+        self.cond(root.0, inputs, history, pushed)
     }
 
     /// Returns a number's value at the bar last recorded (NaN when not ready).
@@ -437,11 +462,11 @@ impl Program {
         history: &[f64],
         pushed: u64,
     ) -> f64 {
-        let time = self.time(inputs.bar.ts);
-        self.number(root.0, inputs, &time, history, pushed)
+        self.number(root.0, inputs, history, pushed)
     }
 
-    fn time(&self, ts: Timestamp) -> [f64; 5] {
+    /// Returns the time values of a bar stamped `ts` (NaN when no rule reads them).
+    pub(crate) fn clock(&self, ts: Timestamp) -> [f64; 5] {
         if !self.reads_time {
             return [f64::NAN; 5];
         }
@@ -462,11 +487,12 @@ impl Program {
             return f64::NAN;
         }
         let newest = (pushed - 1) as usize;
-        history[s.offset + (newest - back) % s.len]
+        history[s.offset + ((newest - back) & s.mask)]
     }
 
-    fn number(&self, at: u32, inp: &Inputs<'_>, time: &[f64; 5], h: &[f64], pushed: u64) -> f64 {
-        let num = |i: u32| self.number(i, inp, time, h, pushed);
+    fn number(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> f64 {
+        let num = |i: u32| self.number(i, inp, h, pushed);
+        let time = &inp.time;
         match self.nodes[at as usize] {
             Node::Const(x) => x,
             Node::Column(c) => inp.features.get(c).copied().unwrap_or(f64::NAN),
@@ -530,9 +556,9 @@ impl Program {
         }
     }
 
-    fn cond(&self, at: u32, inp: &Inputs<'_>, time: &[f64; 5], h: &[f64], pushed: u64) -> Truth {
-        let num = |i: u32| self.number(i, inp, time, h, pushed);
-        let cond = |i: u32| self.cond(i, inp, time, h, pushed);
+    fn cond(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> Truth {
+        let num = |i: u32| self.number(i, inp, h, pushed);
+        let cond = |i: u32| self.cond(i, inp, h, pushed);
         match self.nodes[at as usize] {
             Node::Truth(b) => Truth::of(b),
             Node::Compare(op, a, b) => {

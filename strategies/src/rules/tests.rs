@@ -301,6 +301,7 @@ fn check_against_interpreter(text: &str, condition: bool, rows: &[[f64; 3]]) {
             entry_price: f64::NAN,
             bars_held: 0.0,
             unrealized_pnl: 0.0,
+            time: program.clock(bar.ts),
         };
         program.record(&inputs, &mut history, &mut pushed);
         if condition {
