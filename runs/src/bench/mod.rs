@@ -185,6 +185,7 @@ fn loop_cases() -> Vec<(&'static str, StrategyConfig, Vec<FeatureConfig>)> {
     let sma = |name: &str, period| FeatureConfig::of(name, "close", Sma { period });
     let crossover = vec![sma("sma_fast", 10), sma("sma_slow", 30)];
     let mut five = crossover.clone();
+    // The built-in names its averages the same way, so it shares them with these.
     five.extend([
         FeatureConfig::of(
             "rsi",
@@ -206,6 +207,11 @@ fn loop_cases() -> Vec<(&'static str, StrategyConfig, Vec<FeatureConfig>)> {
             "sma_crossover(10, 30), built in",
             StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 }),
             Vec::new(),
+        ),
+        (
+            "sma_crossover(10, 30), built in, computing the 5 features below too",
+            StrategyConfig::SmaCrossover(SmaCrossoverParams { fast: 10, slow: 30 }),
+            five.clone(),
         ),
         (
             "the same crossover as rules",

@@ -466,18 +466,13 @@ impl Program {
     }
 
     /// Returns the time values of a bar stamped `ts` (NaN when no rule reads them).
+    #[inline]
     pub(crate) fn clock(&self, ts: Timestamp) -> [f64; 5] {
-        if !self.reads_time {
-            return [f64::NAN; 5];
+        if self.reads_time {
+            calendar(ts)
+        } else {
+            [f64::NAN; 5]
         }
-        let t = ts.to_datetime();
-        [
-            f64::from(t.hour()),
-            f64::from(t.minute()),
-            f64::from(t.weekday().num_days_from_monday()),
-            f64::from(t.day()),
-            f64::from(t.month()),
-        ]
     }
 
     /// The value `back` bars before the newest of series `s` (NaN when not recorded yet).
@@ -635,6 +630,19 @@ impl Program {
             _ => Truth::Unknown,
         }
     }
+}
+
+/// Returns hour, minute, weekday (Monday 0), day and month of `ts` in UTC.
+#[inline(never)]
+fn calendar(ts: Timestamp) -> [f64; 5] {
+    let t = ts.to_datetime();
+    [
+        f64::from(t.hour()),
+        f64::from(t.minute()),
+        f64::from(t.weekday().num_days_from_monday()),
+        f64::from(t.day()),
+        f64::from(t.month()),
+    ]
 }
 
 /// `f(a, b)`, or NaN when either is NaN (`f64::min` and `max` would ignore a NaN).

@@ -379,3 +379,39 @@ fn a_rotation_refuses_what_does_not_apply_to_it() {
     };
     assert_eq!(p.validate().unwrap_err().key, "strategy.params.top");
 }
+
+#[test]
+fn time_values_are_the_bars_utc_calendar() {
+    let columns: Vec<String> = Vec::new();
+    let mut program = Program::new();
+    let ast =
+        parse("hour == 9 and minute == 30 and weekday == 0 and day == 1 and month == 1").unwrap();
+    let root = program
+        .add(&ast, true, &Names { columns: &columns })
+        .unwrap();
+    // 2024-01-01 was a Monday (weekday 0).
+    let at = |text: &str| {
+        let bar = Bar {
+            ts: market_data::csv::parse_timestamp(text).unwrap(),
+            open: 1.0,
+            high: 1.0,
+            low: 1.0,
+            close: 1.0,
+            volume: 1.0,
+        };
+        let inputs = Inputs {
+            bar: &bar,
+            features: &[],
+            position: 0.0,
+            entry_price: f64::NAN,
+            bars_held: 0.0,
+            unrealized_pnl: 0.0,
+            time: program.clock(bar.ts),
+        };
+        program.truth(root, &inputs, &[], 0)
+    };
+    assert_eq!(at("2024-01-01T09:30:00Z"), Truth::True);
+    assert_eq!(at("2024-01-01T09:31:00Z"), Truth::False);
+    assert_eq!(at("2024-01-02T09:30:00Z"), Truth::False);
+    assert_eq!(at("2024-01-01T04:30:00-05:00"), Truth::True, "read in UTC");
+}
