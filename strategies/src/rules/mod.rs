@@ -646,10 +646,12 @@ impl Strategy for Rules {
         }
         let working = |tag: u32| ctx.open_orders(idx).iter().any(|o| o.request.tag == tag);
         // A market order still working is an entry or exit sent on the last bar, not yet filled.
-        let in_flight = ctx
-            .open_orders(idx)
-            .iter()
-            .any(|o| matches!(o.request.kind, OrderKind::Market));
+        // Looked at only when a rule acts: the book is not read on quiet bars.
+        let in_flight = || {
+            ctx.open_orders(idx)
+                .iter()
+                .any(|o| matches!(o.request.kind, OrderKind::Market))
+        };
 
         if position.qty == 0.0 {
             let (long, short) = (truth(self.long.entry), truth(self.short.entry));
@@ -665,7 +667,7 @@ impl Strategy for Rules {
                 _ => return Ok(()), // unknown: no decision
             };
             let reference = match self.entry_order {
-                OrderType::Market if in_flight => return Ok(()),
+                OrderType::Market if in_flight() => return Ok(()),
                 OrderType::Market => bar.close,
                 OrderType::Limit => match amount(self.entry_price) {
                     Some(price) => price,
@@ -717,7 +719,7 @@ impl Strategy for Rules {
             }
         };
         match (exit, self.exit_order) {
-            (Truth::True, OrderType::Market) if !in_flight => {
+            (Truth::True, OrderType::Market) if !in_flight() => {
                 out.cancel_all(idx);
                 let close = OrderRequest::market(idx, exit_side, Size::ClosePosition);
                 out.submit(close.reduce_only());
