@@ -199,3 +199,75 @@ fn skip_mode_reports_what_it_skipped() {
     assert_eq!(summary["skipped_rows"]["BROKEN"]["rows"], 1);
     assert_eq!(summary["instruments"][0]["bars"], 2147);
 }
+
+#[test]
+fn converting_a_file_onto_itself_keeps_it_whole_and_leaves_no_partial_file() {
+    let dir = scratch("convert-in-place");
+    let csv = dir.join("goog.csv");
+    std::fs::copy(repo("backtests/data/GOOG.csv"), &csv).unwrap();
+    for ext in ["parquet", "arrow", "csv"] {
+        let file = dir.join(format!("goog.{ext}"));
+        if ext != "csv" {
+            let made = quant(&[
+                "data",
+                "convert",
+                csv.to_str().unwrap(),
+                file.to_str().unwrap(),
+            ]);
+            assert!(made.status.success(), "{}", stderr(&made));
+        }
+        // Once truncated the file to 4 bytes before reading it (Parquet).
+        let again = quant(&[
+            "data",
+            "convert",
+            file.to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        assert!(again.status.success(), "{ext}: {}", stderr(&again));
+        let inspected = quant(&["data", "inspect", file.to_str().unwrap()]);
+        let text = String::from_utf8_lossy(&inspected.stdout);
+        assert!(text.contains("2148"), "{ext}: {text}{}", stderr(&inspected));
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A write that fails (no such folder) leaves nothing behind either.
+    let bad = quant(&[
+        "data",
+        "convert",
+        csv.to_str().unwrap(),
+        "/nonexistent-dir/x.parquet",
+    ]);
+    assert!(
+        !bad.status.success() && stderr(&bad).contains("x.parquet"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn printing_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_quant"))
+        .arg("strategies")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the first line, as `| head -0` would.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {err}",
+        output.status
+    );
+}

@@ -127,6 +127,18 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
         }
     }
     let cli = Cli::parse();
+    // Commands that print and hold no socket end quietly when their reader goes away
+    // (`quant report DIR | head`), as any Unix filter does.
+    if !matches!(
+        cli.command,
+        Command::Paper(_)
+            | Command::Live(_)
+            | Command::Feed(_)
+            | Command::Bench(_)
+            | Command::ReportCheck(_)
+    ) {
+        end_quietly_on_closed_pipe();
+    }
     // Before any other thread exists: candle reads its thread count from the environment.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -214,6 +226,21 @@ fn keep_freed_memory() {
 /// Elsewhere the system allocator keeps its defaults.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
+
+/// Restores the default action of SIGPIPE (end the process without a word), which Rust's
+/// runtime sets to "ignore" so that printing to a closed pipe panics instead.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called at the start of `main`, before this process has started any other thread;
+    // `signal` only sets the disposition of SIGPIPE. Commands holding sockets never call it, so a
+    // peer closing a connection stays an error they handle.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
+
+/// Elsewhere there is no SIGPIPE.
+#[cfg(not(unix))]
+fn end_quietly_on_closed_pipe() {}
 
 /// Sets `RAYON_NUM_THREADS`, which candle reads on every matrix product (unset, it re-reads
 /// `/proc/cpuinfo` each time, about 30 us a call).

@@ -19,7 +19,8 @@ fn write_rows<T>(
         path: path.to_path_buf(),
         source,
     };
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    let (pending, file) = crate::atomic::PendingFile::create(path)?;
+    let mut file = std::io::BufWriter::new(file);
     let mut text = String::with_capacity(ROWS_PER_WRITE * 96);
     text.push_str(header);
     text.push('\n');
@@ -32,7 +33,9 @@ fn write_rows<T>(
         text.clear();
     }
     file.write_all(text.as_bytes()).map_err(io)?;
-    file.flush().map_err(io)
+    file.flush().map_err(io)?;
+    drop(file);
+    pending.commit()
 }
 
 // `write!` into a `String` cannot fail.

@@ -16,6 +16,7 @@ mod instrument;
 mod time;
 mod validate;
 
+pub mod atomic;
 pub mod binance;
 pub mod catalog;
 pub mod columnar;

@@ -41,6 +41,8 @@ pub struct RecordWriter {
     path: PathBuf,
     format: FileFormat,
     rows: u64,
+    /// The file is written beside `path` and renamed into place by `finish`.
+    pending: crate::atomic::PendingFile,
 }
 
 impl std::fmt::Debug for RecordWriter {
@@ -126,10 +128,7 @@ impl RecordWriter {
             }
         };
         let schema = schema_of(kind, instrument.is_some());
-        let file = File::create(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let (pending, file) = crate::atomic::PendingFile::create(path)?;
         let failed = |message: String| Error::Decode {
             path: path.to_path_buf(),
             format: format.name(),
@@ -168,6 +167,7 @@ impl RecordWriter {
             path: path.to_path_buf(),
             format,
             rows: 0,
+            pending,
         })
     }
 
@@ -291,9 +291,22 @@ impl RecordWriter {
         };
         match self.sink {
             Sink::Parquet(w) => w.close().map(|_| ()).map_err(|e| failed(e.to_string()))?,
-            Sink::ArrowFile(mut w) => w.finish().map_err(|e| failed(e.to_string()))?,
-            Sink::ArrowStream(mut w) => w.finish().map_err(|e| failed(e.to_string()))?,
+            Sink::ArrowFile(mut w) => {
+                w.finish().map_err(|e| failed(e.to_string()))?;
+                w.into_inner()
+                    .map_err(|e| failed(e.to_string()))?
+                    .into_inner()
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+            Sink::ArrowStream(mut w) => {
+                w.finish().map_err(|e| failed(e.to_string()))?;
+                w.into_inner()
+                    .map_err(|e| failed(e.to_string()))?
+                    .into_inner()
+                    .map_err(|e| failed(e.to_string()))?;
+            }
         }
+        self.pending.commit()?;
         Ok(self.rows)
     }
 }
