@@ -271,3 +271,15 @@ fn printing_into_a_closed_pipe_ends_quietly() {
         output.status
     );
 }
+
+#[test]
+fn a_benchmark_that_is_not_in_the_data_is_refused_naming_the_instruments() {
+    let text = std::fs::read_to_string(repo("backtests/sma_crossover.toml"))
+        .unwrap()
+        .replace("[sizing]", "[output]\nbenchmark = \"GOOGL\"\n\n[sizing]");
+    let err = fails(&text);
+    assert_mentions(
+        &err,
+        &["`output.benchmark`", "\"GOOG\"", "found \"GOOGL\"", "line "],
+    );
+}

@@ -10,8 +10,11 @@
 
 pub mod feed;
 pub mod journal;
+mod printable;
 pub mod session;
 pub mod venue;
+
+pub use printable::{QUOTED_CHARS, printable};
 
 #[cfg(test)]
 mod session_tests;

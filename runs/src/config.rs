@@ -768,6 +768,35 @@ impl LoadedConfig {
             .map_err(|e| self.build_error(e))
     }
 
+    /// Checks that `[output] benchmark`, if set, names one of the run's instruments.
+    ///
+    /// # Errors
+    /// Names the key, its line, the name and the instruments there are.
+    pub(crate) fn check_benchmark<'a>(
+        &self,
+        instruments: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
+        let Some(benchmark) = self.config.output.benchmark.as_deref() else {
+            return Ok(());
+        };
+        let names: Vec<&str> = instruments.collect();
+        if names.contains(&benchmark) {
+            return Ok(());
+        }
+        let mut listed: Vec<String> = names.iter().take(20).map(|n| format!("{n:?}")).collect();
+        if names.len() > 20 {
+            listed.push(format!("and {} more", names.len() - 20));
+        }
+        Err(self.range(RangeError::new(
+            "output.benchmark",
+            format!(
+                "an instrument of the run ({}), found {:?}",
+                listed.join(", "),
+                benchmark.chars().take(100).collect::<String>()
+            ),
+        )))
+    }
+
     /// Checks that the strategy can act within `bars` bars (the longest series of the run).
     ///
     /// # Errors

@@ -184,7 +184,11 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     message,
                 } => match session.engine().broker().order_of(&client_id) {
                     Some(order) => {
-                        eprintln!("venue: rejected {client_id}: {message} ({code})");
+                        eprintln!(
+                            "venue: rejected {}: {} ({code})",
+                            live::printable(&client_id, live::QUOTED_CHARS),
+                            live::printable(&message, live::QUOTED_CHARS)
+                        );
                         let ts = session.engine().now();
                         session.on_update(&VenueUpdate::Rejected {
                             order,
@@ -194,7 +198,11 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                         })
                     }
                     None => {
-                        eprintln!("venue: rejected {client_id} (not this session's): {message}");
+                        eprintln!(
+                            "venue: rejected {} (not this session's): {}",
+                            live::printable(&client_id, live::QUOTED_CHARS),
+                            live::printable(&message, live::QUOTED_CHARS)
+                        );
                         Ok(())
                     }
                 },

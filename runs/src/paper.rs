@@ -219,18 +219,25 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     Ok(())
 }
 
-/// One line for the log.
+/// One line for the log; text that came from the feed is escaped and cut.
 fn describe(notice: &Notice) -> String {
+    let quote = |text: &str| live::printable(text, live::QUOTED_CHARS);
     match notice {
         Notice::Connected { url } => format!("feed: connected to {url}"),
-        Notice::Disconnected { reason } => format!("feed: disconnected: {reason}"),
+        Notice::Disconnected { reason } => format!("feed: disconnected: {}", quote(reason)),
         Notice::Reconnecting { after } => format!("feed: reconnecting in {after:.1?}"),
-        Notice::Gap { instrument, detail } => format!("feed: gap in {instrument}: {detail}"),
-        Notice::Duplicate { instrument, detail } => {
-            format!("feed: skipped a repeated or late message of {instrument}: {detail}")
+        Notice::Gap { instrument, detail } => {
+            format!("feed: gap in {}: {}", quote(instrument), quote(detail))
         }
-        Notice::Malformed { raw, error } => {
-            format!("feed: skipped a malformed message ({error}): {raw}")
-        }
+        Notice::Duplicate { instrument, detail } => format!(
+            "feed: skipped a repeated or late message of {}: {}",
+            quote(instrument),
+            quote(detail)
+        ),
+        Notice::Malformed { raw, error } => format!(
+            "feed: skipped a malformed message ({}): {}",
+            quote(error),
+            quote(raw)
+        ),
     }
 }

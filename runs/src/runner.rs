@@ -8,7 +8,7 @@ use crate::config::{LoadedConfig, PortfolioMode};
 use crate::data::{Stream, Ticks};
 use anyhow::Result;
 use engine::{BacktestOutcome, RangeError, Replay, SleeveSummary};
-use market_data::BarSeries;
+use market_data::{BarSeries, InstrumentId};
 
 /// What one run recorded.
 #[derive(Debug)]
@@ -25,6 +25,7 @@ pub(crate) struct Run {
 /// Names the feature or weight at fault in the config, or returns the engine's error.
 pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
     let c = &loaded.config;
+    loaded.check_benchmark(series.iter().map(|s| s.instrument.as_str()))?;
     loaded.check_reachable(series.iter().map(BarSeries::len).max().unwrap_or(0))?;
     let spec = loaded.engine_spec();
     let build = || loaded.build_strategy();
@@ -52,6 +53,7 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
 /// # Errors
 /// As [`run`], and names the file and row of bad data met during the run.
 pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
+    loaded.check_benchmark(stream.instruments.iter().map(InstrumentId::as_str))?;
     let Stream {
         instruments,
         mut merger,
@@ -70,6 +72,7 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
 /// # Errors
 /// As [`run`]; sleeves are refused (ticks replay as one book).
 pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
+    loaded.check_benchmark(ticks.instruments.iter().map(InstrumentId::as_str))?;
     if loaded.config.portfolio.mode == PortfolioMode::Sleeves {
         return Err(loaded.range(RangeError::new(
             "portfolio.mode",

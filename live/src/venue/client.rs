@@ -424,7 +424,7 @@ impl Link<'_> {
             Ok(Incoming::OtherEvent(_)) => return Ok(()),
             Ok(Incoming::Response(response)) => response,
             Err(expected) => {
-                let raw: String = text.chars().take(300).collect();
+                let raw = crate::printable(text, crate::QUOTED_CHARS);
                 return self.report(VenueEvent::Notice(self.credentials.redact(&format!(
                     "venue: skipped a malformed message (expected {expected}): {raw}"
                 ))));
