@@ -8,8 +8,7 @@ pub const QUOTED_CHARS: usize = 300;
 /// characters, saying how many more there were.
 pub fn printable(text: &str, limit: usize) -> String {
     let mut out = String::with_capacity(text.len().min(limit) + 16);
-    let mut count = 0;
-    for c in text.chars() {
+    for (count, c) in text.chars().enumerate() {
         if count == limit {
             let rest = text.chars().count() - limit;
             out.push_str(&format!("... ({rest} more characters)"));
@@ -20,7 +19,6 @@ pub fn printable(text: &str, limit: usize) -> String {
         } else {
             out.push(c);
         }
-        count += 1;
     }
     out
 }
