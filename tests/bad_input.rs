@@ -283,3 +283,36 @@ fn a_benchmark_that_is_not_in_the_data_is_refused_naming_the_instruments() {
         &["`output.benchmark`", "\"GOOG\"", "found \"GOOGL\"", "line "],
     );
 }
+
+#[test]
+fn absurd_numbers_are_refused_at_load_not_by_a_panic() {
+    let base = std::fs::read_to_string(repo("backtests/sma_crossover.toml")).unwrap();
+    let lookback = base.replace(
+        "method = \"all_in\"",
+        "method = \"volatility_target\"\nlookback = 4611686018427387904",
+    );
+    assert_mentions(
+        &fails(&lookback),
+        &["`sizing.lookback`", "2 to 10000000 bars"],
+    );
+    // A sweep range over every i64: refused by its size, not an overflow.
+    let range = base.replace(
+        "\"strategy.params.fast\" = [5, 10, 20]",
+        "\"strategy.params.fast\" = { from = -9223372036854775808, to = 9223372036854775807 }",
+    );
+    let dir = scratch("absurd-sweep");
+    let config = dir.join("sweep.toml");
+    std::fs::write(&config, range).unwrap();
+    let output = quant(&[
+        "sweep",
+        config.to_str().unwrap(),
+        "--out",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    assert!(
+        !output.status.success() && !err.contains("panicked"),
+        "{err}"
+    );
+    assert_mentions(&err, &["`strategy.params.fast`", "at most 1000000 values"]);
+}

@@ -34,6 +34,9 @@ fn check(ok: bool, key: &str, expected: impl FnOnce() -> String) -> Result<(), R
     }
 }
 
+/// The longest `sizing.lookback`, as for any window: ten million bars.
+const MAX_LOOKBACK: usize = 10_000_000;
+
 /// The longest `latency_ms`: a day.
 const MAX_LATENCY_MS: f64 = 86_400_000.0;
 
@@ -199,9 +202,11 @@ impl SizingConfig {
                 )
             },
         )?;
-        check(c.lookback >= 2, "sizing.lookback", || {
-            format!("at least 2 bars, found {}", c.lookback)
-        })
+        check(
+            (2..=MAX_LOOKBACK).contains(&c.lookback),
+            "sizing.lookback",
+            || format!("2 to {MAX_LOOKBACK} bars, found {}", c.lookback),
+        )
     }
 }
 

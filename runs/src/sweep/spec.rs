@@ -365,10 +365,12 @@ fn range(table: &toml::Table) -> Result<Vec<toml::Value>, String> {
                 "`from` at most `to`, found from = {from} > to = {to} (the grid would be empty)"
             ));
         }
-        let n = ((to - from) / step) as usize + 1;
-        if n > MAX {
+        // In i128: the span of i64::MIN..=i64::MAX does not fit an i64.
+        let n = (i128::from(to) - i128::from(from)) / i128::from(step) + 1;
+        if n > MAX as i128 {
             return Err(format!("at most {MAX} values in a range, found {n}"));
         }
+        let n = n as usize;
         return Ok((0..n as i64)
             .map(|i| toml::Value::Integer(from + i * step))
             .collect());
