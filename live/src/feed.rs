@@ -79,6 +79,14 @@ pub enum Notice {
         /// What repeated.
         detail: String,
     },
+    /// An event with values the file readers would refuse (a price at or below 0, a high below
+    /// the low, a crossed quote); it was skipped, never traded.
+    Rejected {
+        /// The instrument.
+        instrument: String,
+        /// The field and what is wrong with it.
+        detail: String,
+    },
     /// A message could not be decoded; it was skipped.
     Malformed {
         /// The message as received.
@@ -108,6 +116,8 @@ pub struct FeedCounters {
     pub events: AtomicU64,
     /// Malformed messages skipped.
     pub malformed: AtomicU64,
+    /// Events with impossible values skipped (never traded).
+    pub rejected: AtomicU64,
     /// Gaps detected.
     pub gaps: AtomicU64,
     /// Duplicates or out-of-order messages skipped.
@@ -439,6 +449,9 @@ async fn read(
                 FeedItem::Notice(Notice::Duplicate { .. }) => {
                     counters.duplicates.fetch_add(1, Ordering::Relaxed)
                 }
+                FeedItem::Notice(Notice::Rejected { .. }) => {
+                    counters.rejected.fetch_add(1, Ordering::Relaxed)
+                }
                 _ => 0,
             };
             if !send(tx, counters, item) {
@@ -560,6 +573,19 @@ impl State {
             };
             // Named only in notices: events themselves carry the index.
             let name = |state: &Self| state.instruments[i].to_string();
+            let kind = match *event {
+                FeedEvent::Trade { trade, .. } => MarketKind::Trade(trade),
+                FeedEvent::Quote { quote, .. } => MarketKind::Quote(quote),
+                FeedEvent::Bar { bar, .. } => MarketKind::Bar(bar),
+                FeedEvent::Heartbeat { .. } => continue,
+            };
+            if let Some((field, problem)) = market_data::event_problem(&kind) {
+                items.push(FeedItem::Notice(Notice::Rejected {
+                    instrument: name(self),
+                    detail: format!("{field}: {problem}"),
+                }));
+                continue;
+            }
             let make = |ts: Timestamp, kind| MarketEvent {
                 ts_event: ts,
                 ts_recv: recv,
@@ -642,6 +668,56 @@ impl State {
                     ));
                 }
                 FeedEvent::Heartbeat { .. } => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A final kline of BNBBTC with these open, close, high and low.
+    fn kline(o: &str, c: &str, h: &str, l: &str) -> String {
+        format!(
+            r#"{{"stream":"bnbbtc@kline_1m","data":{{"e":"kline","E":1672515782136,"s":"BNBBTC","k":{{"t":1672515780000,"T":1672515839999,"s":"BNBBTC","i":"1m","f":100,"L":200,"o":"{o}","c":"{c}","h":"{h}","l":"{l}","v":"1000","n":100,"x":true,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}}}}}"#
+        )
+    }
+
+    fn accept(text: &str) -> Vec<FeedItem> {
+        let config = FeedConfig {
+            format: Format::Binance,
+            url: "ws://127.0.0.1:1".into(),
+            streams: vec!["bnbbtc@kline_1m".into()],
+            stale_after: Duration::from_secs(30),
+            reconnect_initial: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(1),
+            capacity: 16,
+        };
+        let mut state = State::new(&config, vec![InstrumentId::new("BNBBTC")]);
+        let mut events = Vec::new();
+        binance::decode(text, &mut events).unwrap();
+        let mut items = Vec::new();
+        state.accept(None, &events, Instant::now(), &mut items);
+        items
+    }
+
+    #[test]
+    fn an_impossible_bar_from_the_feed_is_rejected_never_traded() {
+        let good = accept(&kline("0.0015", "0.0020", "0.0025", "0.0010"));
+        assert!(matches!(good[..], [FeedItem::Event(..)]), "{good:?}");
+        for (o, c, h, l, field) in [
+            ("0", "-5", "0.0025", "0.0015", "open"),
+            ("0.0015", "0.0020", "0.0005", "0.0010", "high"),
+            ("0.0015", "0.0020", "0.0025", "-0.0010", "low"),
+        ] {
+            let items = accept(&kline(o, c, h, l));
+            match &items[..] {
+                [FeedItem::Notice(Notice::Rejected { instrument, detail })] => {
+                    assert_eq!(instrument, "BNBBTC");
+                    assert!(detail.starts_with(field), "{detail}");
+                }
+                other => panic!("{o} {c} {h} {l}: {other:?}"),
             }
         }
     }

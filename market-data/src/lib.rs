@@ -37,3 +37,4 @@ pub use event::{
 };
 pub use instrument::{InstrumentId, InstrumentIdx};
 pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};
+pub use validate::event_problem;

@@ -1,7 +1,7 @@
 //! The checks every bar passes before the engine sees it, whatever file it came from.
 
 use crate::csv::check_ohlc;
-use crate::{Bar, RowProblem};
+use crate::{Bar, MarketKind, RowProblem};
 
 /// Returns the problem with one bar value, if any: prices must be finite and positive, volumes
 /// finite and non-negative.
@@ -24,6 +24,41 @@ pub(crate) fn value_problem(value: f64, is_volume: bool) -> Option<RowProblem> {
 pub(crate) fn consistency_problem(bar: &Bar) -> Option<(&'static str, RowProblem)> {
     let (role, problem) = check_ohlc(bar.open, bar.high, bar.low, bar.close).err()?;
     Some((if role == 2 { "high" } else { "low" }, problem))
+}
+
+/// Returns the problem of a crossed quote (bid above ask), if it is one.
+pub(crate) fn crossed_problem(bid: f64, ask: f64) -> Option<RowProblem> {
+    (bid > ask).then(|| RowProblem::Inconsistent {
+        detail: format!("bid {bid} is above ask {ask} (a crossed quote)"),
+    })
+}
+
+/// Returns what the file readers would refuse in a market event from elsewhere (a feed), and
+/// the field to blame: the same checks, so a feed's impossible bar is never traded.
+pub fn event_problem(kind: &MarketKind) -> Option<(&'static str, RowProblem)> {
+    let first = |values: &[(f64, &'static str, bool)]| {
+        values
+            .iter()
+            .find_map(|&(v, name, quantity)| value_problem(v, quantity).map(|p| (name, p)))
+    };
+    match kind {
+        MarketKind::Bar(b) => first(&[
+            (b.open, "open", false),
+            (b.high, "high", false),
+            (b.low, "low", false),
+            (b.close, "close", false),
+            (b.volume, "volume", true),
+        ])
+        .or_else(|| consistency_problem(b)),
+        MarketKind::Trade(t) => first(&[(t.price.0, "price", false), (t.qty.0, "qty", true)]),
+        MarketKind::Quote(q) => first(&[
+            (q.bid.0, "bid", false),
+            (q.ask.0, "ask", false),
+            (q.bid_qty.0, "bid_qty", true),
+            (q.ask_qty.0, "ask_qty", true),
+        ])
+        .or_else(|| crossed_problem(q.bid.0, q.ask.0).map(|p| ("bid", p))),
+    }
 }
 
 /// Returns true when every value of `bar` is acceptable and its OHLC relations hold: the cheap

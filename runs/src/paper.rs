@@ -207,11 +207,13 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     println!(
         "  feed: {} messages, {used} events used, {refused} late events skipped, {} gaps, {} \
-         duplicates, {} malformed, {} reconnects, engine behind {} times; journal {}",
+         duplicates, {} malformed, {} impossible events rejected, {} reconnects, engine behind \
+         {} times; journal {}",
         n(&counters.messages),
         n(&counters.gaps),
         n(&counters.duplicates),
         n(&counters.malformed),
+        n(&counters.rejected),
         n(&counters.reconnects),
         n(&counters.engine_behind),
         journal.display()
@@ -231,6 +233,11 @@ fn describe(notice: &Notice) -> String {
         }
         Notice::Duplicate { instrument, detail } => format!(
             "feed: skipped a repeated or late message of {}: {}",
+            quote(instrument),
+            quote(detail)
+        ),
+        Notice::Rejected { instrument, detail } => format!(
+            "feed: rejected an impossible event of {} (never traded): {}",
             quote(instrument),
             quote(detail)
         ),

@@ -5,7 +5,7 @@
 //! that fails pays a second pass to find and describe its first bad row.
 
 use super::schema::{Layout, RecordKind, TimeEncoding};
-use crate::validate::{bar_is_valid, consistency_problem, value_problem};
+use crate::validate::{bar_is_valid, consistency_problem, crossed_problem, value_problem};
 use crate::{
     Bar, Error, InvalidRecord, NANOS_PER_DAY, Price, Qty, Quote, Result, RowProblem, Side,
     Timestamp, Trade,
@@ -367,10 +367,9 @@ impl Decoder {
                     return Err(self.invalid(i, Some(name), problem));
                 }
             }
-            if bid[i] > ask[i] {
+            if let Some(problem) = crossed_problem(bid[i], ask[i]) {
                 out.truncate(base);
-                let detail = format!("bid {} is above ask {} (a crossed quote)", bid[i], ask[i]);
-                return Err(self.invalid(i, Some("bid"), RowProblem::Inconsistent { detail }));
+                return Err(self.invalid(i, Some("bid"), problem));
             }
             last = ts;
             out.push((
