@@ -415,6 +415,7 @@ fn the_feed_client_reconnects_through_faults_and_reports_the_lost_message_as_a_g
         url: server.url.clone(),
         streams: vec!["ethusdt@kline_1h".into()],
         stale_after: Duration::from_millis(300),
+        max_clock_skew: Duration::from_secs(60),
         reconnect_initial: Duration::from_millis(20),
         reconnect_max: Duration::from_millis(100),
         capacity: 1024,

@@ -39,6 +39,8 @@ pub struct FeedConfig {
     pub streams: Vec<String>,
     /// A connection silent for this long is dropped and reopened.
     pub stale_after: Duration,
+    /// An event stamped further than this ahead of the wall clock is rejected.
+    pub max_clock_skew: Duration,
     /// The first wait before reconnecting; it doubles on each failure...
     pub reconnect_initial: Duration,
     /// ...up to this bound.
@@ -500,6 +502,8 @@ struct State {
     forming: Vec<Option<market_data::Bar>>,
     /// Coinbase's per-connection sequence number.
     sequence: Option<u64>,
+    /// Nanoseconds an event may be stamped ahead of the wall clock.
+    max_skew_ns: i64,
 }
 
 impl State {
@@ -523,6 +527,7 @@ impl State {
             last_trade_id: vec![None; n],
             forming: vec![None; n],
             sequence: None,
+            max_skew_ns: i64::try_from(config.max_clock_skew.as_nanos()).unwrap_or(i64::MAX),
         }
     }
 
@@ -583,6 +588,24 @@ impl State {
                 items.push(FeedItem::Notice(Notice::Rejected {
                     instrument: name(self),
                     detail: format!("{field}: {problem}"),
+                }));
+                continue;
+            }
+            // A time far ahead of the clock would make every later event late (and, journaled,
+            // every restart too): it is refused before it can move the session's clock.
+            let stamped = match *event {
+                FeedEvent::Trade { ts, .. } => ts,
+                FeedEvent::Quote { ts, .. } => ts.unwrap_or(recv),
+                FeedEvent::Bar { bar, .. } => bar.ts,
+                FeedEvent::Heartbeat { .. } => recv,
+            };
+            if stamped.0.saturating_sub(recv.0) > self.max_skew_ns {
+                items.push(FeedItem::Notice(Notice::Rejected {
+                    instrument: name(self),
+                    detail: format!(
+                        "stamped {stamped}, more than the allowed {} s ahead of the clock ({recv})",
+                        self.max_skew_ns / 1_000_000_000
+                    ),
                 }));
                 continue;
             }
@@ -690,6 +713,7 @@ mod tests {
             url: "ws://127.0.0.1:1".into(),
             streams: vec!["bnbbtc@kline_1m".into()],
             stale_after: Duration::from_secs(30),
+            max_clock_skew: Duration::from_secs(60),
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(1),
             capacity: 16,
@@ -700,6 +724,24 @@ mod tests {
         let mut items = Vec::new();
         state.accept(None, &events, Instant::now(), &mut items);
         items
+    }
+
+    #[test]
+    fn an_event_stamped_far_ahead_of_the_clock_is_rejected() {
+        // A kline opening on 2100-01-01: once it moved the session's clock, every later bar was
+        // late, and the journal carried it into every restart.
+        let text = kline("0.0015", "0.0020", "0.0025", "0.0010")
+            .replace("1672515780000", "4102444800000")
+            .replace("1672515839999", "4102444859999");
+        match &accept(&text)[..] {
+            [FeedItem::Notice(Notice::Rejected { detail, .. })] => {
+                assert!(
+                    detail.contains("2100-01-01") && detail.contains("ahead of the clock"),
+                    "{detail}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -79,6 +79,10 @@ pub(crate) struct LiveConfig {
     /// Seconds of silence after which the connection is dropped and reopened.
     #[serde(default = "default_stale_after")]
     pub(crate) stale_after_s: f64,
+    /// An event stamped more than this many seconds after the wall clock is rejected (never
+    /// traded, never moving the session's clock): a feed's bad timestamp must not end a session.
+    #[serde(default = "default_max_clock_skew")]
+    pub(crate) max_clock_skew_s: f64,
     /// Reconnection backoff.
     #[serde(default)]
     pub(crate) reconnect: ReconnectConfig,
@@ -210,6 +214,10 @@ fn default_kill_wait() -> f64 {
 
 fn default_spin_us() -> u64 {
     200
+}
+
+fn default_max_clock_skew() -> f64 {
+    60.0
 }
 
 fn default_stale_after() -> f64 {
@@ -539,6 +547,12 @@ impl LoadedConfig {
                     "live.stale_after_s",
                     live.stale_after_s.is_finite() && live.stale_after_s > 0.0,
                     format!("a positive number of seconds, found {}", live.stale_after_s),
+                ),
+                (
+                    "live.max_clock_skew_s",
+                    live.max_clock_skew_s.is_finite()
+                        && (0.0..=86_400.0 * 365.0).contains(&live.max_clock_skew_s),
+                    format!("seconds from 0 to a year, found {}", live.max_clock_skew_s),
                 ),
                 (
                     "live.reconnect",

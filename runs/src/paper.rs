@@ -56,6 +56,7 @@ pub(crate) fn feed_config(live: &LiveConfig, format: Format) -> FeedConfig {
         url: live.url.clone(),
         streams: live.streams.clone(),
         stale_after: Duration::from_secs_f64(live.stale_after_s),
+        max_clock_skew: Duration::from_secs_f64(live.max_clock_skew_s),
         reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
         reconnect_max: Duration::from_millis(live.reconnect.max_ms),
         capacity: live.channel_capacity,

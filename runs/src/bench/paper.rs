@@ -108,6 +108,7 @@ pub(crate) fn run() -> Result<()> {
         url,
         streams: vec!["syn000@trade".into()],
         stale_after: Duration::from_secs(10),
+        max_clock_skew: Duration::from_secs(60),
         reconnect_initial: Duration::from_millis(100),
         reconnect_max: Duration::from_secs(1),
         capacity: 65_536,
