@@ -69,6 +69,10 @@ pub struct Journal {
     /// The line being written (reused: journaling allocates nothing per line).
     line: Vec<u8>,
     syncer: Syncer,
+    /// Lines written since the last sync was asked for.
+    unsynced: bool,
+    /// The file naming the session that holds the lock, removed on close.
+    holder: PathBuf,
 }
 
 /// Syncs the journal to disk on a thread of its own, so the engine never waits for the disk
@@ -142,6 +146,38 @@ impl Journal {
             .truncate(false)
             .open(path)
             .map_err(|e| fail(format!("cannot open: {e}")))?;
+        // One session per journal: two appending at once interleave their lines beyond repair.
+        let holder = path.with_file_name(format!(
+            "{}.lock",
+            path.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        ));
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let who = std::fs::read_to_string(&holder).unwrap_or_default();
+                let who = who.trim();
+                return Err(fail(format!(
+                    "in use by another session{}: stop it first, or give this one another journal",
+                    if who.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({who})")
+                    }
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(fail(format!("cannot lock: {e}")));
+            }
+        }
+        let _ = std::fs::write(
+            &holder,
+            format!(
+                "process {} since unix time {}\n",
+                std::process::id(),
+                unix_seconds()
+            ),
+        );
         let (recovered, good_len) = read(&file, path)?;
         // Drop a torn last line so the next one starts on a line of its own.
         file.set_len(good_len)
@@ -160,6 +196,8 @@ impl Journal {
                 last_sync: Instant::now(),
                 line: Vec::with_capacity(256),
                 syncer,
+                unsynced: false,
+                holder,
             },
             recovered,
         ))
@@ -173,15 +211,28 @@ impl Journal {
         self.line.push(b'\n');
         let result = self.file.write_all(&self.line);
         result.map_err(|e| self.error(format!("cannot append: {e}")))?;
-        if self.last_sync.elapsed() >= self.sync_every {
-            self.last_sync = Instant::now();
-            let result = self.file.flush();
-            result.map_err(|e| self.error(format!("cannot append: {e}")))?;
-            if let Some(failure) = self.syncer.request() {
-                return Err(self.error(failure));
-            }
+        self.unsynced = true;
+        self.tick()
+    }
+
+    /// Hands the lines written since the last sync to the disk when `sync_every` has passed:
+    /// called with each line, and by the session when it is idle, so the last lines before a
+    /// quiet spell do not wait in memory for a next one.
+    ///
+    /// # Errors
+    /// The file cannot be flushed, or an earlier sync failed.
+    pub fn tick(&mut self) -> Result<(), JournalError> {
+        if !self.unsynced || self.last_sync.elapsed() < self.sync_every {
+            return Ok(());
         }
-        Ok(())
+        self.last_sync = Instant::now();
+        self.unsynced = false;
+        let result = self.file.flush();
+        result.map_err(|e| self.error(format!("cannot append: {e}")))?;
+        match self.syncer.request() {
+            Some(failure) => Err(self.error(failure)),
+            None => Ok(()),
+        }
     }
 
     fn error(&self, message: String) -> JournalError {
@@ -247,12 +298,27 @@ impl Journal {
     /// The file cannot be flushed or synced.
     pub fn sync(&mut self) -> Result<(), JournalError> {
         self.last_sync = Instant::now();
+        self.unsynced = false;
         let result = self
             .file
             .flush()
             .and_then(|()| self.file.get_ref().sync_data());
         result.map_err(|e| self.error(format!("cannot sync: {e}")))
     }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // The lock itself goes with the file; the note of who held it goes too.
+        let _ = std::fs::remove_file(&self.holder);
+    }
+}
+
+/// Returns the wall clock in whole seconds since 1970 (for the lock holder's note).
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Reads every complete line; returns them and the length of the file up to the last one.
@@ -308,4 +374,45 @@ pub(crate) fn fill_json(fill: &FillRecord) -> String {
 /// Returns the JSON a journal line holds for an order.
 pub(crate) fn order_json(order: &OrderRecord) -> String {
     serde_json::to_string(order).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_session_on_one_journal_is_refused_naming_the_first() {
+        let dir = std::env::temp_dir().join(format!("quant-journal-lock-{}", std::process::id()));
+        let path = dir.join("journal");
+        let (first, _) = Journal::open(&path, Duration::from_millis(100)).unwrap();
+        let err = Journal::open(&path, Duration::from_millis(100)).unwrap_err();
+        assert!(err.message.contains("in use by another session"), "{err}");
+        assert!(
+            err.message
+                .contains(&format!("process {}", std::process::id())),
+            "{err}"
+        );
+        drop(first);
+        // Closed, it is free again, and the note of its holder is gone.
+        let (again, _) = Journal::open(&path, Duration::from_millis(100)).unwrap();
+        drop(again);
+        assert!(!dir.join("journal.lock").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn lines_reach_the_file_when_idle_without_waiting_for_a_next_line() {
+        let dir = std::env::temp_dir().join(format!("quant-journal-idle-{}", std::process::id()));
+        let path = dir.join("journal");
+        let (mut journal, _) = Journal::open(&path, Duration::from_millis(20)).unwrap();
+        journal.kill(market_data::Timestamp(0)).unwrap(); // synced at once
+        journal.update(&"a venue update").unwrap(); // within sync_every: still buffered
+        let len = || std::fs::metadata(&path).unwrap().len();
+        let before = len();
+        std::thread::sleep(Duration::from_millis(30));
+        journal.tick().unwrap();
+        assert!(len() > before, "the idle tick wrote the buffered line");
+        drop(journal);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -265,6 +265,15 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
         self.engine.broker_mut()
     }
 
+    /// Lets the journal hand its last lines to the disk while no event comes (see
+    /// [`Journal::tick`]); call it when the feed is quiet.
+    ///
+    /// # Errors
+    /// The file cannot be flushed, or an earlier sync failed.
+    pub fn idle(&mut self) -> Result<(), SessionError> {
+        Ok(self.journal.tick()?)
+    }
+
     /// Syncs the journal to disk now.
     ///
     /// # Errors

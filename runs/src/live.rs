@@ -299,11 +299,16 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     break;
                 }
             },
-            Ok(FeedItem::Notice(notice)) => eprintln!("feed: {notice:?}"),
+            Ok(FeedItem::Notice(notice)) => eprintln!("{}", crate::paper::describe(&notice)),
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 break;
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if let Err(e) = session.idle() {
+                    failure = Some(e);
+                    break;
+                }
+            }
         }
     }
     drop(feed);

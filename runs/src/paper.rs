@@ -168,7 +168,12 @@ pub fn run(args: &PaperArgs) -> Result<()> {
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 break;
             }
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                if let Err(error) = session.idle() {
+                    eprintln!("error: {error}; stopping and writing results");
+                    break;
+                }
+            }
         }
         if status && last_status.elapsed() >= Duration::from_secs(1) {
             last_status = Instant::now();
@@ -223,7 +228,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
 }
 
 /// One line for the log; text that came from the feed is escaped and cut.
-fn describe(notice: &Notice) -> String {
+pub(crate) fn describe(notice: &Notice) -> String {
     let quote = |text: &str| live::printable(text, live::QUOTED_CHARS);
     match notice {
         Notice::Connected { url } => format!("feed: connected to {url}"),
