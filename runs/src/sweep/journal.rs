@@ -5,7 +5,9 @@
 //! share a file, even on one volume). A run reads every journal in its folder and skips the
 //! jobs they hold; a journal from another sweep (another config hash) is an error, never mixed
 //! in. Numbers are written in full (shortest round-trip form) and read back exactly, so a
-//! resumed table equals an uninterrupted one bit for bit.
+//! resumed table equals an uninterrupted one bit for bit. Each job line starts with a checksum
+//! of the rest (`{"check":"<16 hex>",...}`): a line edited by hand is refused, never read as a
+//! result.
 
 use super::table::{METRICS, Row};
 use anyhow::{Context, Result, bail};
@@ -32,7 +34,7 @@ impl Header {
     /// Returns the header of the current format.
     pub(crate) fn new(config_hash: String, jobs: usize, keys: Vec<String>) -> Self {
         Self {
-            quant_sweep: 1,
+            quant_sweep: 2,
             config_hash,
             jobs,
             keys,
@@ -85,6 +87,15 @@ pub(crate) fn read_all(dir: &Path, header: &Header) -> Result<BTreeMap<usize, Ro
         };
         let theirs: Header = serde_json::from_str(first)
             .with_context(|| format!("{}: line 1 is not a sweep journal header", path.display()))?;
+        if theirs.quant_sweep != header.quant_sweep {
+            bail!(
+                "{} was written by another version of quant (journal format {}, this one reads \
+                 {}): delete it to start over",
+                path.display(),
+                theirs.quant_sweep,
+                header.quant_sweep
+            );
+        }
         if theirs.config_hash != header.config_hash || theirs.jobs != header.jobs {
             bail!(
                 "{} was written by another sweep (config hash {}, {} jobs; this sweep: {}, {} jobs): \
@@ -98,6 +109,15 @@ pub(crate) fn read_all(dir: &Path, header: &Header) -> Result<BTreeMap<usize, Ro
             );
         }
         for (n, line) in lines {
+            if !checked(line) {
+                bail!(
+                    "{}: line {} does not match its checksum (edited by hand?): a sweep journal \
+                     holds results as quant wrote them; delete the line (the job runs again) or \
+                     the journal",
+                    path.display(),
+                    n + 1
+                );
+            }
             let entry: Entry = serde_json::from_str(line).with_context(|| {
                 format!("{}: line {} is not a job entry", path.display(), n + 1)
             })?;
@@ -137,6 +157,27 @@ pub(crate) fn read_all(dir: &Path, header: &Header) -> Result<BTreeMap<usize, Ro
         }
     }
     Ok(done)
+}
+
+/// How a job line starts: its checksum comes first.
+const CHECK: &str = "{\"check\":\"";
+
+/// Returns the checksum of an entry's JSON text.
+fn checksum(body: &str) -> String {
+    let mut h = super::grid::StableHash::default();
+    h.bytes(body.as_bytes());
+    h.hex()
+}
+
+/// Returns true when a job line carries the checksum of the rest of it.
+fn checked(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix(CHECK) else {
+        return false;
+    };
+    let Some((check, tail)) = rest.split_once("\",") else {
+        return false;
+    };
+    checksum(&format!("{{{tail}")) == check
 }
 
 /// The journal this run appends to.
@@ -214,7 +255,8 @@ impl Journal {
                 .collect(),
             halted_at: row.halted_at,
         };
-        let mut line = serde_json::to_string(&entry).context("cannot encode a journal entry")?;
+        let body = serde_json::to_string(&entry).context("cannot encode a journal entry")?;
+        let mut line = format!("{CHECK}{}\",{}", checksum(&body), &body[1..]);
         line.push('\n');
         let mut file = self
             .file
@@ -284,6 +326,16 @@ mod tests {
         let other = Header::new("xyz".into(), 10, vec!["k".into()]);
         let err = read_all(&dir, &other).unwrap_err().to_string();
         assert!(err.contains("another sweep"), "{err}");
+        // A result edited by hand is refused, naming the line; so is a line without its check.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = text.replacen("\"halted_at\":42", "\"halted_at\":43", 1);
+        assert_ne!(edited, text);
+        std::fs::write(&path, &edited).unwrap();
+        let err = read_all(&dir, &header).unwrap_err().to_string();
+        assert!(err.contains("line 2 does not match its checksum"), "{err}");
+        let unchecked = text.replacen("{\"check\":\"", "{\"chek\":\"", 1);
+        std::fs::write(&path, unchecked).unwrap();
+        assert!(read_all(&dir, &header).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
