@@ -41,6 +41,8 @@ pub struct Engine<S, R = SimBroker> {
     now: Timestamp,
     peak: f64,
     halted_at: Option<Timestamp>,
+    /// Whether the halt was asked for by an operator ([`Engine::kill`]).
+    killed: bool,
     held_at_step_start: bool,
     filled_this_step: bool,
     exposed_steps: usize,
@@ -95,6 +97,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             curve: EquityCurve::with_capacity(steps_hint),
             now: Timestamp(i64::MIN),
             halted_at: None,
+            killed: false,
             held_at_step_start: false,
             filled_this_step: false,
             exposed_steps: 0,
@@ -152,6 +155,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
     /// # Errors
     /// Returns the strategy's error from the reports this causes.
     pub fn kill(&mut self) -> Result<()> {
+        if self.halted_at.is_none() {
+            self.killed = true;
+        }
         self.halt(self.now)
     }
 
@@ -463,6 +469,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             exposed_steps: self.exposed_steps,
             bars_per_instrument: self.events_seen,
             halted_at: self.halted_at,
+            killed: self.killed,
             spec: self.spec,
         }
     }

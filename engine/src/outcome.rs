@@ -84,8 +84,12 @@ pub struct BacktestOutcome {
     pub exposed_steps: usize,
     /// Market events (bars, or trades and quotes) processed per instrument.
     pub bars_per_instrument: Vec<usize>,
-    /// When the drawdown kill switch fired, if it did.
+    /// When trading was halted, if it was: by the drawdown kill switch, or by an operator when
+    /// `killed` is true.
     pub halted_at: Option<Timestamp>,
+    /// Whether the halt was an operator's kill (a signal, a kill file) rather than the drawdown
+    /// limit.
+    pub killed: bool,
     /// Why the model behind a model-driven strategy predicted what it did, per order (empty
     /// for strategies without a model).
     pub attributions: Vec<OrderAttribution>,

@@ -178,6 +178,7 @@ pub fn combine_sleeves(
         exposed_steps,
         bars_per_instrument: Vec::new(),
         halted_at: sleeves.iter().filter_map(|s| s.halted_at).min(),
+        killed: false,
         attributions,
         drift: Vec::new(),
     };

@@ -539,7 +539,14 @@ impl Summary {
             tracking_error: f64::NAN,
             periods_per_year: ppy,
             periods: curve.len(),
-            halted_at: outcome.halted_at.map(|t| t.to_string()),
+            halted_at: outcome.halted_at.map(|t| {
+                // A kill before any event has no market time.
+                if t.0 == i64::MIN {
+                    "before the first market event".to_string()
+                } else {
+                    t.to_string()
+                }
+            }),
             instruments,
         }
     }

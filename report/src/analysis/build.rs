@@ -144,10 +144,17 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         ));
     }
     if let Some(at) = outcome.halted_at {
-        notes.push(format!(
-            "The drawdown kill switch stopped trading at {}.",
-            format_instant(at.0)
-        ));
+        // A kill before any event has no market time to name.
+        let when = if at.0 == i64::MIN {
+            "before the first market event".to_string()
+        } else {
+            format!("at {}", format_instant(at.0))
+        };
+        notes.push(if outcome.killed {
+            format!("An operator's kill switch (a signal or the kill file) stopped trading {when}.")
+        } else {
+            format!("The drawdown kill switch stopped trading {when}.")
+        });
     }
 
     Analysis {

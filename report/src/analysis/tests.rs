@@ -50,6 +50,7 @@ fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> Backtest
         exposed_steps: 0,
         bars_per_instrument: vec![ts.len(); names.len()],
         halted_at: None,
+        killed: false,
         attributions: Vec::new(),
         drift: Vec::new(),
     }
@@ -790,5 +791,38 @@ fn histogram_bins_like_numpy() {
     assert_eq!(
         super::histogram::histogram(&[f64::NAN]),
         Histogram::default()
+    );
+}
+
+#[test]
+fn a_halt_says_who_stopped_trading_and_when() {
+    let ts: Vec<i64> = (0..3).map(day).collect();
+    let mut run = outcome(&["A"], &ts, &[100.0, 101.0, 102.0], 100.0);
+    let note = |run: &BacktestOutcome| {
+        analysis_of(run, &[], 252.0)
+            .notes
+            .iter()
+            .find(|n| n.contains("kill switch"))
+            .cloned()
+            .unwrap_or_default()
+    };
+    run.halted_at = Some(Timestamp(day(1)));
+    assert!(
+        note(&run).starts_with("The drawdown kill switch stopped trading at"),
+        "{}",
+        note(&run)
+    );
+    // An operator's kill before any event: no 1677-09-21, and not the drawdown limit.
+    run.halted_at = Some(Timestamp(i64::MIN));
+    run.killed = true;
+    let said = note(&run);
+    assert!(
+        said.contains("operator") && said.contains("before the first market event"),
+        "{said}"
+    );
+    let summary = Summary::new(&run, Some(252.0));
+    assert_eq!(
+        summary.halted_at.as_deref(),
+        Some("before the first market event")
     );
 }
