@@ -316,3 +316,20 @@ fn absurd_numbers_are_refused_at_load_not_by_a_panic() {
     );
     assert_mentions(&err, &["`strategy.params.fast`", "at most 1000000 values"]);
 }
+
+#[test]
+fn a_credential_pasted_as_a_variable_name_is_refused_and_never_printed() {
+    let secret = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+    let text = std::fs::read_to_string(repo("backtests/live_sma.toml"))
+        .unwrap()
+        .replace("\"BINANCE_API_SECRET\"", &format!("\"{secret}\""));
+    assert!(text.contains(secret));
+    let dir = scratch("pasted-secret");
+    let config = dir.join("live.toml");
+    std::fs::write(&config, text).unwrap();
+    let output = quant(&["live", config.to_str().unwrap()]);
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), stderr(&output));
+    assert!(!output.status.success());
+    assert!(err.contains("`live.venue.api_secret_env`"), "{err}");
+    assert!(!err.contains(secret) && !out.contains(secret), "{err}{out}");
+}

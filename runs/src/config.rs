@@ -580,6 +580,22 @@ impl LoadedConfig {
                         venue.map(|v| v.url.as_str()).unwrap_or_default()
                     ),
                 ),
+                // The value itself is never shown: it may be a credential pasted by mistake, and
+                // echoed it would reach the terminal, logs and summary.json.
+                (
+                    "live.venue.api_key_env",
+                    venue.is_none_or(|v| live::venue::is_variable_name(&v.api_key_env)),
+                    "the NAME of the environment variable holding the API key (upper case, \
+                     digits, _; at most 40), not the key itself (the value is not shown)"
+                        .to_string(),
+                ),
+                (
+                    "live.venue.api_secret_env",
+                    venue.is_none_or(|v| live::venue::is_variable_name(&v.api_secret_env)),
+                    "the NAME of the environment variable holding the API secret (upper case, \
+                     digits, _; at most 40), not the secret itself (the value is not shown)"
+                        .to_string(),
+                ),
                 (
                     "live.venue.ack_timeout_ms",
                     venue.is_none_or(|v| v.ack_timeout_ms > 0),

@@ -22,5 +22,5 @@ pub use client::{Venue, VenueConfig, VenueEvent};
 pub use limits::{OrderWindow, TokenBucket};
 pub use reconcile::{Policy, Reconciliation, Snapshot, reconcile};
 pub use router::{Command, LiveRouter, LiveRouterConfig, VenueUpdate};
-pub use secret::{CredentialError, Credentials, Secret};
+pub use secret::{CredentialError, Credentials, Secret, is_variable_name};
 pub use sign::{sign, signed_payload};

@@ -36,7 +36,7 @@ impl fmt::Display for Secret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CredentialError {
     /// The variable is not set.
-    #[error("environment variable {var} ({what}) is not set")]
+    #[error("environment variable {} ({what}) is not set", shown(var))]
     Missing {
         /// The variable's name.
         var: String,
@@ -44,13 +44,38 @@ pub enum CredentialError {
         what: &'static str,
     },
     /// The variable is set but empty or not text.
-    #[error("environment variable {var} ({what}) is empty or not valid text")]
+    #[error(
+        "environment variable {} ({what}) is empty or not valid text",
+        shown(var)
+    )]
     Unusable {
         /// The variable's name.
         var: String,
         /// What it should hold.
         what: &'static str,
     },
+}
+
+/// Returns true when `var` looks like an environment variable's name rather than a credential
+/// pasted in its place: names are short and upper case (`BINANCE_API_KEY`); a key is long and
+/// mixed.
+pub fn is_variable_name(var: &str) -> bool {
+    !var.is_empty()
+        && var.len() <= 40
+        && var
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// Returns a variable's name for a message, unless it could be a credential.
+fn shown(var: &str) -> String {
+    if is_variable_name(var) {
+        var.to_string()
+    } else {
+        "<not shown: it does not look like a variable name; is it the credential itself? Put \
+         that in a variable and give its name>"
+            .to_string()
+    }
 }
 
 /// The API key and secret of a venue account.
@@ -101,6 +126,19 @@ impl Credentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_pasted_as_a_variable_name_is_never_printed() {
+        let pasted = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
+        let err = Credentials::from_env(pasted, "QUANT_TEST_UNSET_SECRET").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            !text.contains(pasted) && text.contains("not shown"),
+            "{text}"
+        );
+        let err = Credentials::from_env("QUANT_TEST_UNSET_KEY", "X").unwrap_err();
+        assert!(err.to_string().contains("QUANT_TEST_UNSET_KEY"), "{err}");
+    }
 
     #[test]
     fn secrets_never_format_as_their_text() {
