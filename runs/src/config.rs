@@ -430,6 +430,14 @@ impl LoadedConfig {
     pub(crate) fn load(path: &Path) -> Result<Self> {
         let source = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read config {}", path.display()))?;
+        Self::from_source(path, source)
+    }
+
+    /// Parses and validates a config's text, as if read from `path`.
+    ///
+    /// # Errors
+    /// As [`LoadedConfig::load`].
+    pub(crate) fn from_source(path: &Path, source: String) -> Result<Self> {
         let config: BacktestConfig = toml::from_str(&source)
             .map_err(|e| anyhow::anyhow!("invalid config {}:\n{e}", path.display()))?;
         let loaded = Self {
@@ -1010,3 +1018,6 @@ pub(crate) fn require_exists(loaded: &LoadedConfig, key: &str, path: &Path) -> R
     );
     bail!(loaded.range(error))
 }
+
+#[cfg(test)]
+mod tests;

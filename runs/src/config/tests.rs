@@ -1,0 +1,70 @@
+//! The config reader never panics: every shipped config with one value replaced by something
+//! absurd (huge, negative, NaN, the wrong type, a long string) loads or is refused, never more.
+
+use super::LoadedConfig;
+use proptest::prelude::*;
+use std::path::Path;
+
+const SHIPPED: &[&str] = &[
+    include_str!("../../../backtests/sma_crossover.toml"),
+    include_str!("../../../backtests/sma_rules.toml"),
+    include_str!("../../../backtests/rotation.toml"),
+    include_str!("../../../backtests/bollinger_reversion.toml"),
+    include_str!("../../../backtests/features_goog.toml"),
+    include_str!("../../../backtests/ml_trend.toml"),
+    include_str!("../../../backtests/paper_sma.toml"),
+    include_str!("../../../backtests/live_sma.toml"),
+    include_str!("../../../backtests/synthetic_portfolio.toml"),
+    include_str!("../../../backtests/sleeves_sweep.toml"),
+];
+
+fn absurd() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("0".to_string()),
+        Just("-1".to_string()),
+        Just("9223372036854775807".to_string()),
+        Just("-9223372036854775808".to_string()),
+        Just("1e308".to_string()),
+        Just("5e-324".to_string()),
+        Just("nan".to_string()),
+        Just("inf".to_string()),
+        Just("-inf".to_string()),
+        Just("true".to_string()),
+        Just("[]".to_string()),
+        Just("{}".to_string()),
+        Just("\"\"".to_string()),
+        Just(format!("\"{}\"", "x".repeat(5000))),
+        Just("\"crosses_above(((((((\"".to_string()),
+        Just("\"2100-01-01\"".to_string()),
+        "-?[0-9]{1,19}",
+        "\"[ -~&&[^\"\\\\]]{0,30}\"",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+
+    #[test]
+    fn a_config_with_an_absurd_value_loads_or_is_refused(
+        which in 0..SHIPPED.len(),
+        line in any::<prop::sample::Index>(),
+        value in absurd(),
+    ) {
+        let text = SHIPPED[which];
+        let lines: Vec<&str> = text.lines().collect();
+        let assignments: Vec<usize> = (0..lines.len())
+            .filter(|&i| !lines[i].trim_start().starts_with('#') && lines[i].contains(" = "))
+            .collect();
+        prop_assume!(!assignments.is_empty());
+        let at = assignments[line.index(assignments.len())];
+        let key = lines[at].split(" = ").next().unwrap_or_default();
+        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        changed[at] = format!("{key} = {value}");
+        let source = changed.join("\n");
+        // From the repository root, where the shipped configs' relative paths resolve.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backtests/fuzzed.toml");
+        if let Ok(loaded) = LoadedConfig::from_source(&path, source) {
+            let _ = loaded.build_strategy();
+        }
+    }
+}
