@@ -938,3 +938,37 @@ fn a_fill_found_on_reconciling_pays_the_per_order_commission_like_a_simulated_on
     // The simulated broker's rule: 0.1% of notional plus 1.5 on the order's first fill.
     assert_eq!(fee, Some((2.0, 99.0, 0.001 * 2.0 * 99.0 + 1.5)));
 }
+
+#[test]
+fn an_order_leaves_for_the_venue_only_once_its_journal_line_is_on_disk() {
+    let dir = scratch("live-durable");
+    let journal = dir.join("journal");
+    let script = Script::new(vec![(0, Action::Submit(limit(Side::Buy, 3.0, 99.0, 1)))]);
+    // Syncs at most hourly: only the rule for orders can put the line on disk in time.
+    let (mut session, _) = Session::start_with_router(
+        &spec(),
+        vec![InstrumentId::new("BTCUSDT")],
+        script,
+        router("dur"),
+        None,
+        &journal,
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let (outbox, mut sent) = tokio::sync::mpsc::unbounded_channel();
+    session.router_mut().connect(outbox);
+    session.on_event(&trade(0, 100.0, 1.0)).unwrap();
+    let command = sent.try_recv().expect("the order was sent");
+    assert!(
+        matches!(command, live::venue::Command::Place(_)),
+        "{command:?}"
+    );
+    // By the time it is sent, its line is in the file (not in a buffer).
+    let on_disk = std::fs::read_to_string(&journal).unwrap();
+    assert!(
+        on_disk
+            .lines()
+            .any(|l| l.starts_with("O ") && l.contains("\"id\":1")),
+        "{on_disk}"
+    );
+}

@@ -66,6 +66,20 @@ pub trait OrderRouter {
         portfolio: &mut Portfolio,
         reports: &mut Vec<ExecReport>,
     );
+    /// Returns whether orders leave the process (to a venue), so that a journaling session must
+    /// make an order's line durable before [`OrderRouter::release`] lets it go. The simulated
+    /// broker sends nothing anywhere.
+    fn sends_orders_out(&self) -> bool {
+        false
+    }
+
+    /// From now on, holds what it would send about orders until [`OrderRouter::release`] (a
+    /// journaling session asks for this; without it, commands go at once).
+    fn hold_orders(&mut self) {}
+
+    /// Sends what was held back until the orders it names were journaled durably.
+    fn release(&mut self) {}
+
     /// Books news from outside the engine.
     fn apply(
         &mut self,

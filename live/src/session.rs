@@ -143,6 +143,9 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
         sync_every: Duration,
     ) -> Result<(Self, Resumed), SessionError> {
         let (journal, recovered) = Journal::open(journal, sync_every)?;
+        // Orders wait until their journal lines are durable (see `journal_new`).
+        let mut router = router;
+        router.hold_orders();
         let last_bar = vec![None; instruments.len()];
         let steps = recovered.events.len();
         let mut engine = Engine::with_router(spec.clone(), instruments, strategy, router, steps);
@@ -244,6 +247,7 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
     /// Journals orders and fills recorded since the last call.
     fn journal_new(&mut self) -> Result<(), SessionError> {
         let broker = self.engine.broker();
+        let placed = broker.records().len() > self.orders_seen;
         for order in &broker.records()[self.orders_seen..] {
             self.journal.order(order)?;
         }
@@ -257,6 +261,13 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
             self.journal.attribution(a)?;
         }
         self.attributions_seen = explained.len();
+        // An order leaves the process only once its line is on disk, whatever `sync_every`
+        // says: after a crash, the journal knows every order the venue may hold, so no client
+        // order id is ever used twice.
+        if placed && self.engine.broker().sends_orders_out() {
+            self.journal.sync()?;
+        }
+        self.engine.broker_mut().release();
         Ok(())
     }
 

@@ -125,6 +125,11 @@ pub struct LiveRouter {
     records: Vec<OrderRecord>,
     fills: Vec<FillRecord>,
     outbox: Option<UnboundedSender<Command>>,
+    /// Whether commands about orders wait for [`OrderRouter::release`].
+    holding: bool,
+    /// Commands about this session's orders, held until the session has journaled the orders
+    /// durably (a crash must never leave at the venue an order the journal lacks).
+    held: Vec<Command>,
     notices: Vec<String>,
 }
 
@@ -142,6 +147,8 @@ impl LiveRouter {
             records: Vec::new(),
             fills: Vec::new(),
             outbox: None,
+            holding: false,
+            held: Vec::new(),
             notices: Vec::new(),
             config,
         }
@@ -194,6 +201,16 @@ impl LiveRouter {
         {
             self.notices
                 .push("venue connection is gone: a command was not sent".into());
+        }
+    }
+
+    /// Sends a command about an order, or holds it until released (see
+    /// [`OrderRouter::hold_orders`]).
+    fn send_about_order(&mut self, command: Command) {
+        if self.holding {
+            self.held.push(command);
+        } else {
+            self.send(command);
         }
     }
 
@@ -450,6 +467,21 @@ impl OrderRouter for LiveRouter {
         self.sizer.observe_close(instrument, ts, close);
     }
 
+    fn sends_orders_out(&self) -> bool {
+        self.outbox.is_some()
+    }
+
+    fn hold_orders(&mut self) {
+        self.holding = true;
+    }
+
+    fn release(&mut self) {
+        let held = std::mem::take(&mut self.held);
+        for command in held {
+            self.send(command);
+        }
+    }
+
     fn submit(
         &mut self,
         request: OrderRequest,
@@ -489,7 +521,7 @@ impl OrderRouter for LiveRouter {
                 working.target = order.qty;
                 self.working[request.instrument.get()].push(working);
                 if self.outbox.is_some() {
-                    self.send(Command::Place(order));
+                    self.send_about_order(Command::Place(order));
                 }
                 ExecKind::Accepted
             }
@@ -522,7 +554,8 @@ impl OrderRouter for LiveRouter {
                 symbol: self.config.symbols[instrument].clone(),
                 client_id: self.client_id(id),
             };
-            self.send(command);
+            // Behind any placement still held, so it never overtakes the order it cancels.
+            self.send_about_order(command);
         }
     }
 
