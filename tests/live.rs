@@ -972,3 +972,42 @@ fn an_order_leaves_for_the_venue_only_once_its_journal_line_is_on_disk() {
         "{on_disk}"
     );
 }
+
+#[test]
+fn a_venue_that_accepts_and_then_stays_silent_is_dropped_and_reconnected() {
+    // A server that completes the handshake, then never reads or writes a byte.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(Mutex::new(0usize));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if let Ok(ws) = tungstenite::accept(stream) {
+                *count.lock().unwrap() += 1;
+                held.push(ws);
+            }
+        }
+    });
+    // The client's own deadline tick (every ack_timeout / 4 = 25 ms) once restarted the silence
+    // count each time, so a silent venue was never noticed.
+    let mut config = venue_config(format!("ws://127.0.0.1:{port}"), Duration::from_millis(100));
+    config.stale_after = Duration::from_millis(400);
+    let venue = Venue::start(config, credentials());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut reason = None;
+    while reason.is_none() && Instant::now() < deadline {
+        if let Ok(VenueEvent::Disconnected(why)) =
+            venue.events().recv_timeout(Duration::from_millis(50))
+        {
+            reason = Some(why);
+        }
+    }
+    let reason = reason.expect("the silent venue was never dropped");
+    assert!(reason.contains("silent"), "{reason}");
+    // It reconnects (and would reconcile) rather than waiting forever.
+    while *accepted.lock().unwrap() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(*accepted.lock().unwrap() >= 2, "no reconnection");
+}

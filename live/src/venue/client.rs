@@ -259,26 +259,43 @@ impl Link<'_> {
         }
         let mut tick =
             tokio::time::interval((self.config.ack_timeout / 4).max(Duration::from_millis(5)));
+        // Silence is measured from the last message heard, not per wait: the loop wakes for its
+        // own ticks and commands, which must not restart the count. Halfway, a ping asks a
+        // quiet but healthy venue for a pong.
+        let mut heard = tokio::time::Instant::now();
+        let mut pinged = false;
         loop {
+            let ping_at = heard + self.config.stale_after / 2;
+            let silent_at = heard + self.config.stale_after;
             let outcome = tokio::select! {
                 () = stop.1.notified() => return None,
                 command = inbox.recv() => match command {
                     Some(command) => self.command(ws, command).await,
                     None => return None,
                 },
-                message = tokio::time::timeout(self.config.stale_after, ws.next()) => match message {
-                    Ok(Some(Ok(Message::Text(text)))) => self.incoming(ws, text.as_str()).await,
-                    Ok(Some(Ok(Message::Close(frame)))) => {
-                        Err(format!("venue closed the connection ({frame:?})"))
+                message = ws.next() => {
+                    heard = tokio::time::Instant::now();
+                    pinged = false;
+                    match message {
+                        Some(Ok(Message::Text(text))) => self.incoming(ws, text.as_str()).await,
+                        Some(Ok(Message::Close(frame))) => {
+                            Err(format!("venue closed the connection ({frame:?})"))
+                        }
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(e)) => Err(format!("venue connection failed: {e}")),
+                        None => Err("venue connection ended".to_owned()),
                     }
-                    Ok(Some(Ok(_))) => Ok(()),
-                    Ok(Some(Err(e))) => Err(format!("venue connection failed: {e}")),
-                    Ok(None) => Err("venue connection ended".to_owned()),
-                    Err(_) => Err(format!(
-                        "venue silent for {:?}: dropping the connection",
-                        self.config.stale_after
-                    )),
                 },
+                () = tokio::time::sleep_until(ping_at), if !pinged => {
+                    pinged = true;
+                    ws.send(Message::Ping(Vec::new().into()))
+                        .await
+                        .map_err(|e| format!("venue connection failed: {e}"))
+                },
+                () = tokio::time::sleep_until(silent_at) => Err(format!(
+                    "venue silent for {:?}: dropping the connection",
+                    self.config.stale_after
+                )),
                 _ = tick.tick() => self.check_deadlines(ws).await,
             };
             if let Err(reason) = outcome {
