@@ -25,6 +25,7 @@ pub mod csv_write;
 pub mod feed;
 pub mod inspect;
 pub mod merge;
+pub mod quality;
 pub mod resample;
 pub mod synthetic;
 

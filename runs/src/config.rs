@@ -216,6 +216,10 @@ fn default_spin_us() -> u64 {
     200
 }
 
+fn default_jump_warning() -> f64 {
+    20.0
+}
+
 fn default_max_clock_skew() -> f64 {
     60.0
 }
@@ -284,6 +288,10 @@ pub(crate) struct DataConfig {
     /// What to do with invalid rows.
     #[serde(default)]
     pub(crate) on_invalid: OnInvalid,
+    /// Warn of a close that moves more than this many times the instrument's recent bar range
+    /// (a decimal point shifted, a unit changed); 0 turns the warnings off.
+    #[serde(default = "default_jump_warning")]
+    pub(crate) jump_warning: f64,
     /// Bars per instrument (synthetic).
     pub(crate) bars: Option<usize>,
     /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
@@ -485,6 +493,15 @@ impl LoadedConfig {
                 format!(
                     "a folder name (no slashes, not starting with '.'), found {:?}",
                     c.name
+                ),
+            )));
+        }
+        if !(c.data.jump_warning.is_finite() && c.data.jump_warning >= 0.0) {
+            return Err(self.range(RangeError::new(
+                "data.jump_warning",
+                format!(
+                    "a multiple of the recent bar range, 0 or more (0: no warnings), found {}",
+                    c.data.jump_warning
                 ),
             )));
         }

@@ -356,6 +356,7 @@ fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
             ),
         )));
     }
+    warn_of_jumps(loaded, &data.series);
     if let Some(empty) = data.series.iter().find(|s| s.bars.is_empty()) {
         bail!(loaded.range(RangeError::new(
             "data",
@@ -366,6 +367,32 @@ fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
         )));
     }
     Ok(data)
+}
+
+/// Prints a data-quality warning for each implausible jump in the bars (a few per instrument):
+/// such a bar passes every check, yet one shifted decimal point can buy a billion shares.
+fn warn_of_jumps(loaded: &LoadedConfig, series: &[BarSeries]) {
+    let multiple = loaded.config.data.jump_warning;
+    if multiple <= 0.0 {
+        return;
+    }
+    for s in series {
+        let jumps = market_data::quality::implausible_jumps(&s.bars, multiple);
+        for j in jumps.iter().take(3) {
+            eprintln!(
+                "data-quality warning: {} at {}: close {} after {} moves {:.0}x the recent bars' \
+                 range (`data.jump_warning` = {multiple}; a shifted decimal point, a split?)",
+                s.instrument, j.ts, j.close, j.previous, j.multiple
+            );
+        }
+        if jumps.len() > 3 {
+            eprintln!(
+                "data-quality warning: {} has {} such jumps in all",
+                s.instrument,
+                jumps.len()
+            );
+        }
+    }
 }
 
 /// Returns the instrument name of each file: `[data] instruments` in file order, or the stems.
