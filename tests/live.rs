@@ -1011,3 +1011,32 @@ fn a_venue_that_accepts_and_then_stays_silent_is_dropped_and_reconnected() {
     }
     assert!(*accepted.lock().unwrap() >= 2, "no reconnection");
 }
+
+#[test]
+fn a_dry_run_fills_like_paper_on_the_feed_and_sends_nothing() {
+    let dir = scratch("live-dry");
+    let (_feed, port) = crate::paper::replay(&[]);
+    let mock = MockVenue::start(&[("USDT", 10_000.0)], 100.0, 0.002);
+    let kill = dir.join("KILL");
+    let config = live_config(&dir, port, &mock.url(), "live", &kill);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let dry = text.replace("dry_run = false", "dry_run = true");
+    assert_ne!(dry, text);
+    std::fs::write(&config, dry).unwrap();
+    let out = dir.join("out");
+    // No credentials needed: nothing is sent.
+    let output = quant_live(&config, &out, &[])
+        .args(["--events", "2148"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("dry run: simulated fills"),
+        "{}",
+        stderr(&output)
+    );
+    // The strategy held positions and exited them: 46 round trips, as its backtest.
+    let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+    assert_eq!(trades.lines().count() - 1, 47, "{trades}");
+    assert_eq!(mock.with(|s| s.places_received), 0);
+}

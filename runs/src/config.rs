@@ -172,7 +172,7 @@ pub(crate) enum ReconcilePolicy {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SafetyTable {
-    /// Log orders instead of sending them.
+    /// Send nothing: trade the venue's feed with simulated fills, as `quant paper` does.
     #[serde(default)]
     pub(crate) dry_run: bool,
     /// Orders per minute at most.

@@ -86,6 +86,23 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             "{path}: `live.format`: live trading speaks to Binance-style venues, set \"binance\""
         );
     }
+    if safety.dry_run {
+        // Nothing goes to the venue: the strategy trades the venue's feed with simulated fills,
+        // so its entries, exits and stops are all tried (an order refused instead would leave
+        // it flat for ever).
+        eprintln!(
+            "dry run: simulated fills on the venue's feed, as `quant paper`; no order is sent"
+        );
+        return crate::paper::session(
+            &loaded,
+            &crate::paper::PaperArgs {
+                config: args.config.clone(),
+                duration: args.duration,
+                events: args.events,
+                out: args.out.clone(),
+            },
+        );
+    }
     let credentials = Credentials::from_env(&venue.api_key_env, &venue.api_secret_env)
         .with_context(|| format!("{path}: [live.venue] names the credential variables"))?;
     let instruments = instruments_of(Format::Binance, &live.streams);
@@ -119,9 +136,6 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         )
     })?;
     crate::paper::print_resumed(&journal, &resumed);
-    if safety.dry_run {
-        eprintln!("dry run: orders are logged, not sent");
-    }
     let connection = Venue::start(
         VenueConfig {
             url: venue.url.clone(),

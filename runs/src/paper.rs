@@ -16,16 +16,16 @@ use std::time::{Duration, Instant};
 #[derive(Debug, clap::Args)]
 pub struct PaperArgs {
     /// The config: the backtest's, plus a `[live]` table.
-    config: PathBuf,
+    pub(crate) config: PathBuf,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
-    duration: Option<f64>,
+    pub(crate) duration: Option<f64>,
     /// Stop after this many market events (counting those replayed from the journal).
     #[arg(long)]
-    events: Option<usize>,
+    pub(crate) events: Option<usize>,
     /// Write the results into this folder instead of <output.dir>/<name>/.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Tick-to-order latencies: from a message's arrival to the order it caused reaching the broker.
@@ -88,6 +88,25 @@ pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
 /// Runs a paper session.
 pub fn run(args: &PaperArgs) -> Result<()> {
     let loaded = LoadedConfig::load(&args.config)?;
+    if loaded
+        .config
+        .live
+        .as_ref()
+        .is_some_and(|l| l.mode == LiveMode::Live)
+    {
+        bail!(
+            "{}: [live] mode = \"live\" routes real orders, which `quant paper` never does; set \
+             mode = \"paper\"",
+            args.config.display()
+        );
+    }
+    session(&loaded, args)
+}
+
+/// Runs a session with simulated fills on the config's live feed: `quant paper`, and the dry run
+/// of `quant live` (which sends nothing, and so tries the whole strategy path on the venue's
+/// prices).
+pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
     let c = &loaded.config;
     let Some(live) = &c.live else {
         bail!(
@@ -95,13 +114,6 @@ pub fn run(args: &PaperArgs) -> Result<()> {
             args.config.display()
         );
     };
-    if live.mode == LiveMode::Live {
-        bail!(
-            "{}: [live] mode = \"live\" routes real orders, which `quant paper` never does; set \
-             mode = \"paper\"",
-            args.config.display()
-        );
-    }
     let format = match live.format {
         FeedFormat::Binance => Format::Binance,
         FeedFormat::Coinbase => Format::Coinbase,
@@ -200,7 +212,7 @@ pub fn run(args: &PaperArgs) -> Result<()> {
     drop(feed);
     let outcome = session.finish()?;
     crate::output::write_run(
-        &loaded,
+        loaded,
         &outcome,
         None,
         &LoadedData::default(),
