@@ -52,6 +52,22 @@ impl PendingFile {
     }
 }
 
+/// Writes `bytes` to `target` whole or not at all (see the module documentation).
+///
+/// # Errors
+/// The I/O error, from creating, writing or renaming the file; no partial file is left.
+pub fn write(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let io = |e: Error| match e {
+        Error::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    };
+    let (pending, mut file) = PendingFile::create(target).map_err(io)?;
+    file.write_all(bytes)?;
+    drop(file);
+    pending.commit().map_err(io)
+}
+
 impl Drop for PendingFile {
     fn drop(&mut self) {
         if !self.committed {

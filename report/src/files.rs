@@ -258,7 +258,8 @@ pub fn write_results(
     json.insert("config".into(), config);
     let text = serde_json::to_string_pretty(&json).unwrap_or_default();
     let path = dir.join("summary.json");
-    std::fs::write(&path, text + "\n").map_err(|source| Error::Write { path, source })?;
+    market_data::atomic::write(&path, (text + "\n").as_bytes())
+        .map_err(|source| Error::Write { path, source })?;
 
     for table in [
         trade_table(outcome),
@@ -281,7 +282,9 @@ pub fn write_results(
     };
     let json = serde_json::to_string(analysis).unwrap_or_default();
     let path = dir.join("report.json");
-    std::fs::write(&path, json + "\n").map_err(|source| Error::Write { path, source })?;
+    market_data::atomic::write(&path, (json + "\n").as_bytes())
+        .map_err(|source| Error::Write { path, source })?;
     let path = dir.join("report.html");
-    std::fs::write(&path, render_report(analysis)).map_err(|source| Error::Write { path, source })
+    market_data::atomic::write(&path, render_report(analysis).as_bytes())
+        .map_err(|source| Error::Write { path, source })
 }

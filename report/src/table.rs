@@ -9,7 +9,6 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -175,8 +174,7 @@ impl Table {
             }
             text.push('\n');
         }
-        std::fs::File::create(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
+        market_data::atomic::write(&path, text.as_bytes())
             .map_err(|source| Error::Write { path, source })
     }
 
@@ -194,10 +192,12 @@ impl Table {
                 table: self.name.clone(),
                 source,
             })?;
-        let file = std::fs::File::create(&path).map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+        // Written beside the target and renamed into place once complete.
+        let (pending, file) =
+            market_data::atomic::PendingFile::create(&path).map_err(|e| Error::Write {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
         let level = ZstdLevel::try_new(1).map_err(|source| Error::Parquet {
             path: path.clone(),
             source,
@@ -214,9 +214,13 @@ impl Table {
             path: path.clone(),
             source,
         })?;
-        writer
-            .close()
-            .map_err(|source| Error::Parquet { path, source })?;
-        Ok(())
+        writer.close().map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        pending.commit().map_err(|e| Error::Write {
+            path,
+            source: std::io::Error::other(e.to_string()),
+        })
     }
 }

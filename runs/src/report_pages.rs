@@ -54,7 +54,8 @@ pub fn run(args: &ReportArgs) -> Result<()> {
             .out
             .clone()
             .unwrap_or_else(|| args.dir.join("model_card.html"));
-        std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
+        market_data::atomic::write(&out, html.as_bytes())
+            .with_context(|| format!("cannot write {}", out.display()))?;
         println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);
         return Ok(());
     }
@@ -73,7 +74,8 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| args.dir.join(default_name));
-    std::fs::write(&out, &html).with_context(|| format!("cannot write {}", out.display()))?;
+    market_data::atomic::write(&out, html.as_bytes())
+        .with_context(|| format!("cannot write {}", out.display()))?;
     println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);
     Ok(())
 }

@@ -659,7 +659,8 @@ fn write_oos_equity(dir: &std::path::Path, curve: &[(Timestamp, f64)]) -> Result
         text.push_str(&format!("{ts},{e}\n"));
     }
     let path = dir.join("oos_equity.csv");
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    market_data::atomic::write(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn print_summary(

@@ -257,7 +257,7 @@ impl<'a> Plan<'a> {
                 };
                 let path = out.join(format!("{}.json", s.stem()));
                 let text = serde_json::to_string_pretty(&manifest)?;
-                std::fs::write(&path, text + "\n")
+                market_data::atomic::write(&path, (text + "\n").as_bytes())
                     .with_context(|| format!("cannot write {}", path.display()))?;
                 vec![format!(
                     "shard table: {} (.csv); merge every shard with `quant sweep merge {}`",

@@ -324,7 +324,7 @@ pub(crate) fn write_html(
         notes: Vec::new(),
     };
     let path = dir.join("sweep.html");
-    std::fs::write(&path, render_sweep(&report))
+    market_data::atomic::write(&path, render_sweep(&report).as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }

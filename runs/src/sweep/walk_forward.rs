@@ -284,7 +284,7 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         )],
     };
     let page = out.join("walk_forward.html");
-    std::fs::write(&page, render_walk_forward(&report))
+    market_data::atomic::write(&page, render_walk_forward(&report).as_bytes())
         .with_context(|| format!("cannot write {}", page.display()))?;
     let curve = Table {
         name: "walk_forward_equity".into(),
