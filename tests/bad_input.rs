@@ -365,3 +365,18 @@ fn a_decimal_shifted_bar_is_flagged_as_a_data_quality_warning() {
     let day = &date[..10];
     assert!(err.contains(day), "expected {day} in {err}");
 }
+
+#[test]
+fn an_error_quotes_at_most_a_few_hundred_characters_of_what_was_written() {
+    let base = std::fs::read_to_string(repo("backtests/sma_crossover.toml")).unwrap();
+    let long = "x".repeat(100_000);
+    for text in [
+        base.replace("name = \"sma_crossover\"", &format!("name = \"{long}\"")),
+        base.replace("path = \"backtests/data/GOOG.csv\"", "path = \"backtests/data/GOOG.csv\"\n[[features]]\nname = \"f\"\nkind = \"LONG\"\nperiod = 3")
+            .replace("LONG", &long),
+    ] {
+        let err = fails(&text);
+        assert!(err.len() < 2_000, "{} characters: {}", err.len(), &err[..300]);
+        assert!(err.contains("more characters"), "{err}");
+    }
+}

@@ -116,7 +116,11 @@ impl FeatureKind {
             let known: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
             return Err(err(
                 "kind",
-                format!("one of {}, found {:?}", known.join(", "), c.kind),
+                format!(
+                    "one of {}, found {}",
+                    known.join(", "),
+                    market_data::text::quoted(&c.kind)
+                ),
             ));
         };
         if let Some(key) = c.set_params().into_iter().find(|k| !takes.contains(k)) {
@@ -240,7 +244,10 @@ impl FeatureKind {
                     let fit_until = market_data::csv::parse_timestamp(text).ok_or_else(|| {
                         err(
                             "fit_until",
-                            format!("a date or datetime such as \"2010-01-01\", found {text:?}"),
+                            format!(
+                                "a date or datetime such as \"2010-01-01\", found {}",
+                                market_data::text::quoted(text)
+                            ),
                         )
                     })?;
                     Self::FrozenStandardize { fit_until }
@@ -423,7 +430,11 @@ fn mode<T: Copy>(c: &FeatureConfig, kind: &str, modes: &[(&str, T)]) -> Result<T
                 FeatureError::new(
                     &c.name,
                     Some("mode"),
-                    format!("one of {} for kind {kind:?}, found {m:?}", names.join(", ")),
+                    format!(
+                        "one of {} for kind {kind:?}, found {}",
+                        names.join(", "),
+                        market_data::text::quoted(m)
+                    ),
                 )
             }),
     }

@@ -213,7 +213,8 @@ impl PipelineSpec {
                         &c.name,
                         Some("input"),
                         format!(
-                            "a bar field (open, high, low, close, volume, typical) or another feature's name, found {text:?}"
+                            "a bar field (open, high, low, close, volume, typical) or another feature's name, found {}",
+                            market_data::text::quoted(text)
                         ),
                     ));
                 };
@@ -239,8 +240,9 @@ impl PipelineSpec {
                             &c.name,
                             Some("input"),
                             format!(
-                                "an output of {feature:?} ({}), found {o:?}",
-                                outputs.join(", ")
+                                "an output of {feature:?} ({}), found {}",
+                                outputs.join(", "),
+                                market_data::text::quoted(o)
                             ),
                         )
                     })?,
@@ -375,7 +377,10 @@ fn parse_on_nan(c: &FeatureConfig) -> Result<bool, FeatureError> {
         Some(other) => Err(FeatureError::new(
             &c.name,
             Some("on_nan"),
-            format!("\"reset\" or \"error\", found {other:?}"),
+            format!(
+                "\"reset\" or \"error\", found {}",
+                market_data::text::quoted(other)
+            ),
         )),
     }
 }
@@ -385,7 +390,10 @@ fn parse_gap(c: &FeatureConfig, text: &str) -> Result<i64, FeatureError> {
         FeatureError::new(
             &c.name,
             Some("max_gap"),
-            format!("a duration such as \"90m\", \"2h\" or \"3d\", found {text:?}"),
+            format!(
+                "a duration such as \"90m\", \"2h\" or \"3d\", found {}",
+                market_data::text::quoted(text)
+            ),
         )
     })
 }

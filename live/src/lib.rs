@@ -10,11 +10,10 @@
 
 pub mod feed;
 pub mod journal;
-mod printable;
 pub mod session;
 pub mod venue;
 
-pub use printable::{QUOTED_CHARS, printable};
+pub use market_data::text::{QUOTED_CHARS, printable};
 
 #[cfg(test)]
 mod session_tests;

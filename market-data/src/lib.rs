@@ -28,6 +28,7 @@ pub mod merge;
 pub mod quality;
 pub mod resample;
 pub mod synthetic;
+pub mod text;
 
 #[cfg(test)]
 mod test_support;

@@ -446,8 +446,8 @@ impl LoadedConfig {
     /// # Errors
     /// As [`LoadedConfig::load`].
     pub(crate) fn from_source(path: &Path, source: String) -> Result<Self> {
-        let config: BacktestConfig = toml::from_str(&source)
-            .map_err(|e| anyhow::anyhow!("invalid config {}:\n{e}", path.display()))?;
+        let config: BacktestConfig =
+            toml::from_str(&source).map_err(|e| toml_error(path, &source, &e))?;
         let loaded = Self {
             path: path.to_path_buf(),
             source,
@@ -465,7 +465,7 @@ impl LoadedConfig {
     pub(crate) fn with_table(&self, table: toml::Table) -> Result<Self> {
         let config: BacktestConfig = toml::Value::Table(table)
             .try_into()
-            .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", self.path.display()))?;
+            .map_err(|e| toml_error(&self.path, "", &e))?;
         let loaded = Self {
             path: self.path.clone(),
             source: self.source.clone(),
@@ -491,8 +491,8 @@ impl LoadedConfig {
             return Err(self.range(RangeError::new(
                 "name",
                 format!(
-                    "a folder name (no slashes, not starting with '.'), found {:?}",
-                    c.name
+                    "a folder name (no slashes, not starting with '.'), found {}",
+                    market_data::text::quoted(&c.name)
                 ),
             )));
         }
@@ -561,7 +561,10 @@ impl LoadedConfig {
                 (
                     "live.url",
                     live.url.starts_with("ws://") || live.url.starts_with("wss://"),
-                    format!("a ws:// or wss:// URL, found {:?}", live.url),
+                    format!(
+                        "a ws:// or wss:// URL, found {}",
+                        market_data::text::quoted(&live.url)
+                    ),
                 ),
                 (
                     "live.streams",
@@ -601,8 +604,10 @@ impl LoadedConfig {
                     "live.venue.url",
                     venue.is_none_or(|v| v.url.starts_with("ws://") || v.url.starts_with("wss://")),
                     format!(
-                        "a ws:// or wss:// URL, found {:?}",
-                        venue.map(|v| v.url.as_str()).unwrap_or_default()
+                        "a ws:// or wss:// URL, found {}",
+                        market_data::text::quoted(
+                            venue.map(|v| v.url.as_str()).unwrap_or_default()
+                        )
                     ),
                 ),
                 // The value itself is never shown: it may be a credential pasted by mistake, and
@@ -782,7 +787,7 @@ impl LoadedConfig {
                 {
                     return Err(self.range(RangeError::new(
                         "data.model",
-                        format!("\"gbm\", found {model:?}"),
+                        format!("\"gbm\", found {}", market_data::text::quoted(model)),
                     )));
                 }
             }
@@ -845,9 +850,9 @@ impl LoadedConfig {
         Err(self.range(RangeError::new(
             "output.benchmark",
             format!(
-                "an instrument of the run ({}), found {:?}",
+                "an instrument of the run ({}), found {}",
                 listed.join(", "),
-                benchmark.chars().take(100).collect::<String>()
+                market_data::text::quoted(benchmark)
             ),
         )))
     }
@@ -937,6 +942,29 @@ impl LoadedConfig {
 fn glob_base_exists(path: &Path) -> bool {
     path.to_str().is_some_and(|s| s.contains(['*', '?', '[']))
         && path.parent().is_some_and(Path::exists)
+}
+
+/// Turns a TOML reader's error into one line naming the file, the line and the column, with at
+/// most a few hundred characters of what was written (the reader's own rendering quotes the
+/// whole line, however long).
+fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> anyhow::Error {
+    // The line as written (cut), so the key at fault shows even when the message omits it.
+    let at = e
+        .span()
+        .filter(|span| span.start <= source.len() && source.is_char_boundary(span.start))
+        .map(|span| line_column(source, span.start))
+        .map_or(String::new(), |(l, c)| {
+            let written = source.lines().nth(l - 1).unwrap_or_default().trim();
+            format!(
+                "line {l}, column {c} (`{}`): ",
+                market_data::text::printable(written, 120)
+            )
+        });
+    anyhow::anyhow!(
+        "invalid config {}: {at}{}",
+        path.display(),
+        market_data::text::printable(e.message(), 600)
+    )
 }
 
 /// Returns the 1-based (line, column) of a dotted key's value in TOML text, or of the deepest

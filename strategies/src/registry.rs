@@ -190,7 +190,8 @@ fn known_name(name: &str) -> Result<(), String> {
         None => String::new(),
     };
     Err(format!(
-        "unknown strategy {name:?}: expected one of {}{hint}",
+        "unknown strategy {}: expected one of {}{hint}",
+        market_data::text::quoted(name),
         all.iter()
             .map(|n| format!("`{n}`"))
             .collect::<Vec<_>>()

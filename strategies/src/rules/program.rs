@@ -698,7 +698,8 @@ fn resolve(name: &str, at: usize, names: &Names<'_>) -> Result<Node, SyntaxError
         format!(
             "a feature column, a bar field (open, high, low, close, volume), a position value \
              (position, entry_price, bars_held, unrealized_pnl) or a time value (hour, minute, \
-             weekday, day, month), found `{name}`{}",
+             weekday, day, month), found {}{}",
+            market_data::text::quoted(name),
             closest(name, known)
         ),
     ))

@@ -1,8 +1,26 @@
-//! Outside text made safe to print: a feed or a venue may send anything, and a newline or a
-//! terminal escape in a message printed as it is could forge log lines or take over a terminal.
+//! Outside text made safe to print: a feed, a venue or a config may hold anything, and a
+//! newline or a terminal escape printed as it is could forge log lines or take over a terminal;
+//! a megabyte of it would bury the message.
 
 /// The most characters of outside text a log line quotes.
 pub const QUOTED_CHARS: usize = 300;
+
+/// The most characters of a value an error message quotes.
+pub const QUOTED_VALUE_CHARS: usize = 200;
+
+/// Returns `text` in double quotes for an error message, escaped like Rust's `{:?}`, cut after
+/// [`QUOTED_VALUE_CHARS`] characters with how many more there were.
+pub fn quoted(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= QUOTED_VALUE_CHARS {
+        return format!("{text:?}");
+    }
+    let cut: String = text.chars().take(QUOTED_VALUE_CHARS).collect();
+    format!(
+        "{cut:?}... ({} more characters)",
+        count - QUOTED_VALUE_CHARS
+    )
+}
 
 /// Returns `text` with control characters escaped (`\n`, `\u{1b}`) and cut after `limit`
 /// characters, saying how many more there were.
@@ -26,6 +44,17 @@ pub fn printable(text: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::printable;
+
+    #[test]
+    fn quoted_values_are_escaped_and_cut() {
+        assert_eq!(super::quoted("a\"b\n"), "\"a\\\"b\\n\"");
+        let long = "x".repeat(1000);
+        let q = super::quoted(&long);
+        assert!(
+            q.ends_with("... (800 more characters)") && q.len() < 240,
+            "{q}"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped_and_long_text_cut() {
