@@ -33,12 +33,27 @@ pub struct SeriesReport {
     pub gaps: u64,
     /// The largest gaps: (last time before, first time after).
     pub largest_gaps: Vec<(Timestamp, Timestamp)>,
+    /// Bars whose close moves implausibly far (a shifted decimal point, a split): how many.
+    pub jumps: u64,
+    /// The first few of them.
+    pub jump_examples: Vec<crate::quality::Jump>,
+    detector: crate::quality::JumpDetector,
     spacings: HashMap<i64, u64>,
     all_gaps: Vec<(i64, Timestamp, Timestamp)>,
     last: Option<i64>,
 }
 
 impl SeriesReport {
+    /// Watches a valid bar's prices for implausible jumps.
+    fn observe_bar(&mut self, bar: &Bar) {
+        if let Some(jump) = self.detector.push(bar) {
+            self.jumps += 1;
+            if self.jump_examples.len() < 3 {
+                self.jump_examples.push(jump);
+            }
+        }
+    }
+
     fn push(&mut self, ts: i64) {
         self.rows += 1;
         let Some(last) = self.last else {
@@ -172,8 +187,9 @@ pub fn inspect(path: &Path, kind: RecordKind) -> Result<Inspection> {
             let instrument = names
                 .as_ref()
                 .map_or(stem.as_str(), |n| n.as_string::<i32>().value(i));
-            let problem = row_problem(&batch, &layout.values, kind, i);
+            let values = row_values(&batch, &layout.values, kind, i);
             let ts = time_at(i);
+            let problem = values.as_ref().err().cloned();
             if let Some(problem) = problem.or_else(|| ts.is_none().then(|| "no timestamp".into())) {
                 report.invalid_rows += 1;
                 if report.invalid_examples.len() < 10 {
@@ -183,11 +199,18 @@ pub fn inspect(path: &Path, kind: RecordKind) -> Result<Inspection> {
                 }
             }
             if let Some(ts) = ts {
-                report
-                    .instruments
-                    .entry(instrument.to_owned())
-                    .or_default()
-                    .push(ts);
+                let series = report.instruments.entry(instrument.to_owned()).or_default();
+                series.push(ts);
+                if let (RecordKind::Bars, Ok([open, high, low, close, volume])) = (kind, values) {
+                    series.observe_bar(&Bar {
+                        ts: Timestamp(ts),
+                        open,
+                        high,
+                        low,
+                        close,
+                        volume,
+                    });
+                }
             }
         }
     }
@@ -199,27 +222,28 @@ pub fn inspect(path: &Path, kind: RecordKind) -> Result<Inspection> {
 }
 
 /// Describes what is wrong with row `i`, if anything.
-fn row_problem(
+/// Returns a row's values, or what is wrong with it.
+fn row_values(
     batch: &RecordBatch,
     columns: &[usize],
     kind: RecordKind,
     i: usize,
-) -> Option<String> {
+) -> std::result::Result<[f64; 5], String> {
     let names = kind.value_columns();
     let mut values = [0.0; 5];
     for (k, (&c, name)) in columns.iter().zip(names).enumerate() {
         let column = batch.column(c);
         if column.is_null(i) {
-            return Some(format!("`{name}` is null"));
+            return Err(format!("`{name}` is null"));
         }
         let value = column.as_primitive::<Float64Type>().value(i);
         let is_size = name.contains("qty") || *name == "volume";
         if !value.is_finite() || (is_size && value < 0.0) || (!is_size && value <= 0.0) {
-            return Some(format!("`{name}` is {value}"));
+            return Err(format!("`{name}` is {value}"));
         }
         values[k] = value;
     }
-    match kind {
+    let problem = match kind {
         RecordKind::Bars => {
             let [open, high, low, close, _] = values;
             crate::csv::check_ohlc(open, high, low, close)
@@ -230,7 +254,8 @@ fn row_problem(
             (values[0] > values[1]).then(|| format!("bid {} above ask {}", values[0], values[1]))
         }
         RecordKind::Trades => None,
-    }
+    };
+    problem.map_or(Ok(values), Err)
 }
 
 fn file_stem(path: &Path) -> String {
@@ -242,7 +267,10 @@ fn file_stem(path: &Path) -> String {
 fn inspect_csv(path: &Path) -> Result<Inspection> {
     let (series, skipped) = read_bars(path, InstrumentId::new(file_stem(path)), OnInvalid::Skip)?;
     let mut per = SeriesReport::default();
-    series.bars.iter().for_each(|b: &Bar| per.push(b.ts.0));
+    for bar in &series.bars {
+        per.push(bar.ts.0);
+        per.observe_bar(bar);
+    }
     per.finish();
     Ok(Inspection {
         format: "CSV".into(),

@@ -22,41 +22,75 @@ pub struct Jump {
     pub multiple: f64,
 }
 
-/// Returns the closes that move more than `multiple` times the mean `ln(high / low)` of the
-/// previous 20 bars (at least 0.1%), measured as `|ln(close / previous close)|`. Flagged bars
-/// stay out of the mean, so one bad price does not hide the next.
-pub fn implausible_jumps(bars: &[Bar], multiple: f64) -> Vec<Jump> {
-    let mut jumps = Vec::new();
-    let mut ranges = [0.0; WINDOW];
-    let (mut filled, mut next, mut sum) = (0usize, 0usize, 0.0);
-    let mut previous: Option<f64> = None;
-    for bar in bars {
-        let range = (bar.high / bar.low).ln();
+/// The multiple of the recent range above which a move is flagged, unless told otherwise.
+pub const DEFAULT_JUMP_MULTIPLE: f64 = 20.0;
+
+/// Watches one instrument's bars as they come and flags implausible jumps (see
+/// [`implausible_jumps`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JumpDetector {
+    multiple: f64,
+    ranges: [f64; WINDOW],
+    filled: usize,
+    next: usize,
+    sum: f64,
+    previous: Option<f64>,
+}
+
+impl Default for JumpDetector {
+    fn default() -> Self {
+        Self::new(DEFAULT_JUMP_MULTIPLE)
+    }
+}
+
+impl JumpDetector {
+    /// Returns a detector flagging moves over `multiple` times the recent range.
+    pub fn new(multiple: f64) -> Self {
+        Self {
+            multiple,
+            ranges: [0.0; WINDOW],
+            filled: 0,
+            next: 0,
+            sum: 0.0,
+            previous: None,
+        }
+    }
+
+    /// Takes the next bar; returns the jump it makes, if implausible.
+    pub fn push(&mut self, bar: &Bar) -> Option<Jump> {
+        let previous = self.previous.replace(bar.close);
         if let Some(prev) = previous
-            && filled == WINDOW
+            && self.filled == WINDOW
         {
-            let typical = (sum / WINDOW as f64).max(FLOOR);
+            let typical = (self.sum / WINDOW as f64).max(FLOOR);
             let moved = (bar.close / prev).ln().abs();
-            if moved > multiple * typical {
-                jumps.push(Jump {
+            if moved > self.multiple * typical {
+                // Kept out of the recent range, so one bad price does not hide the next.
+                return Some(Jump {
                     ts: bar.ts,
                     previous: prev,
                     close: bar.close,
                     multiple: moved / typical,
                 });
-                previous = Some(bar.close);
-                continue;
             }
         }
+        let range = (bar.high / bar.low).ln();
         if range.is_finite() {
-            sum += range - ranges[next];
-            ranges[next] = range;
-            next = (next + 1) % WINDOW;
-            filled = (filled + 1).min(WINDOW);
+            self.sum += range - self.ranges[self.next];
+            self.ranges[self.next] = range;
+            self.next = (self.next + 1) % WINDOW;
+            self.filled = (self.filled + 1).min(WINDOW);
         }
-        previous = Some(bar.close);
+        None
     }
-    jumps
+}
+
+/// Returns the closes that move more than `multiple` times the mean `ln(high / low)` of the
+/// previous 20 bars (at least 0.1%), measured as `|ln(close / previous close)|`. Flagged bars
+/// stay out of the mean, so one bad price does not hide the next.
+pub fn implausible_jumps(bars: &[Bar], multiple: f64) -> Vec<Jump> {
+    let mut detector = JumpDetector::new(multiple);
+    bars.iter().filter_map(|b| detector.push(b)).collect()
 }
 
 #[cfg(test)]

@@ -217,7 +217,7 @@ fn default_spin_us() -> u64 {
 }
 
 fn default_jump_warning() -> f64 {
-    20.0
+    market_data::quality::DEFAULT_JUMP_MULTIPLE
 }
 
 fn default_max_clock_skew() -> f64 {

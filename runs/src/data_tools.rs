@@ -506,6 +506,20 @@ fn print_inspection(a: &InspectArgs) -> Result<()> {
         for (from, to) in &s.largest_gaps {
             println!("      gap {from} -> {to} ({})", humanize(to.0 - from.0));
         }
+        if s.jumps > 0 {
+            println!(
+                "      {} implausible jumps (a close moving over {}x the recent bars' range: a \
+                 shifted decimal point, a split?)",
+                s.jumps,
+                market_data::quality::DEFAULT_JUMP_MULTIPLE
+            );
+            for j in &s.jump_examples {
+                println!(
+                    "      jump at {}: close {} after {} ({:.0}x)",
+                    j.ts, j.close, j.previous, j.multiple
+                );
+            }
+        }
     }
     println!("  invalid rows {}", report.invalid_rows);
     for example in &report.invalid_examples {
