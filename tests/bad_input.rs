@@ -337,22 +337,7 @@ fn a_credential_pasted_as_a_variable_name_is_refused_and_never_printed() {
 #[test]
 fn a_decimal_shifted_bar_is_flagged_as_a_data_quality_warning() {
     let dir = scratch("shifted");
-    let text = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    // Row 1000: every price divided by 1e8 (still a valid bar), the date kept.
-    let fields: Vec<String> = lines[1000].split(',').map(str::to_string).collect();
-    let shifted: Vec<String> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| match (i, f.parse::<f64>()) {
-            (1..=4, Ok(x)) => format!("{}", x / 1e8),
-            _ => f.clone(),
-        })
-        .collect();
-    let date = fields[0].clone();
-    lines[1000] = shifted.join(",");
-    let data = dir.join("GOOG.csv");
-    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    let (data, date) = crate::support::goog_with_a_shifted_bar(&dir);
     let config = std::fs::read_to_string(repo("backtests/sma_crossover.toml"))
         .unwrap()
         .replace("backtests/data/GOOG.csv", data.to_str().unwrap());

@@ -1,7 +1,7 @@
 //! Market data end to end: `quant data` conversions, backtests over Parquet, Arrow and a streamed
 //! catalog against the same bars as CSV, and bad files named in errors.
 
-use crate::support::{quant, repo, scratch, stderr};
+use crate::support::{quant, scratch, stderr};
 use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
@@ -385,20 +385,7 @@ fn bar_strategies_run_on_ticks_with_bars_built_from_trades() {
 #[test]
 fn inspect_flags_implausible_jumps_and_none_in_the_real_data() {
     let dir = scratch("inspect-jumps");
-    let text = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let fields: Vec<&str> = lines[1000].split(',').collect();
-    let shifted: Vec<String> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, f)| match (i, f.parse::<f64>()) {
-            (1..=4, Ok(x)) => format!("{}", x / 1e8),
-            _ => f.to_string(),
-        })
-        .collect();
-    lines[1000] = shifted.join(",");
-    let file = dir.join("GOOG.csv");
-    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (file, _) = crate::support::goog_with_a_shifted_bar(&dir);
     let out = quant(&["data", "inspect", file.to_str().unwrap()]);
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(printed.contains("2 implausible jumps"), "{printed}");

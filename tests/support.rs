@@ -52,3 +52,23 @@ pub(crate) fn assert_close(a: f64, b: f64, tol: f64, what: &str) {
         (a - b).abs() / scale
     );
 }
+
+/// Writes GOOG's bars into `dir` with row 1000's prices divided by 1e8 (a decimal point shifted:
+/// still a valid bar); returns the file and that row's date.
+pub(crate) fn goog_with_a_shifted_bar(dir: &Path) -> (PathBuf, String) {
+    let text = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let fields: Vec<String> = lines[1000].split(',').map(str::to_string).collect();
+    let shifted: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match (i, f.parse::<f64>()) {
+            (1..=4, Ok(x)) => format!("{}", x / 1e8),
+            _ => f.clone(),
+        })
+        .collect();
+    lines[1000] = shifted.join(",");
+    let file = dir.join("GOOG.csv");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    (file, fields[0].clone())
+}
