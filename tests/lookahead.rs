@@ -1,26 +1,15 @@
 //! No look-ahead with the shipped strategies on real data: rewriting every bar after a cut point
 //! never changes an order or a fill stamped at or before it.
 
-use crate::support::repo;
+use crate::support::goog;
 use engine::{BrokerConfig, EngineSpec};
 use features::{FeatureConfig, FeatureKind};
-use market_data::csv::{OnInvalid, read_bars};
-use market_data::{BarSeries, InstrumentId};
+use market_data::BarSeries;
 use proptest::prelude::*;
 use strategies::StrategyConfig;
 use strategies::bollinger_reversion::BollingerParams;
 use strategies::rules::{OrderType, RulesParams};
 use strategies::sma_crossover::SmaCrossoverParams;
-
-fn goog() -> BarSeries {
-    read_bars(
-        &repo("backtests/data/GOOG.csv"),
-        InstrumentId::new("GOOG"),
-        OnInvalid::Error,
-    )
-    .unwrap()
-    .0
-}
 
 /// Scales every bar after `cut` by a factor that varies bar to bar, keeping bars valid.
 fn rewrite_after(series: &BarSeries, cut: usize, seed: u64) -> BarSeries {

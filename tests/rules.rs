@@ -1,24 +1,12 @@
 //! The `rules` strategy end to end: the built-in strategies rewritten as rules trade the same on
 //! GOOG, and a broken rule is refused with its line and column before anything runs.
 
-use crate::support::{backtest, repo, scratch, stderr};
+use crate::support::{backtest, goog, repo, scratch, stderr};
 use engine::{BacktestOutcome, BrokerConfig, EngineSpec, Replay};
 use features::{FeatureConfig, FeatureKind};
-use market_data::csv::{OnInvalid, read_bars};
-use market_data::{BarSeries, InstrumentId};
 use strategies::StrategyConfig;
 use strategies::bollinger_reversion::BollingerParams;
 use strategies::rules::{OrderType, RulesParams};
-
-fn goog() -> BarSeries {
-    read_bars(
-        &repo("backtests/data/GOOG.csv"),
-        InstrumentId::new("GOOG"),
-        OnInvalid::Error,
-    )
-    .unwrap()
-    .0
-}
 
 fn run(
     strategy: &StrategyConfig,

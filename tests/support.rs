@@ -72,3 +72,14 @@ pub(crate) fn goog_with_a_shifted_bar(dir: &Path) -> (PathBuf, String) {
     std::fs::write(&file, lines.join("\n") + "\n").unwrap();
     (file, fields[0].clone())
 }
+
+/// Returns GOOG's daily bars (backtests/data/GOOG.csv).
+pub(crate) fn goog() -> market_data::BarSeries {
+    market_data::csv::read_bars(
+        &repo("backtests/data/GOOG.csv"),
+        market_data::InstrumentId::new("GOOG"),
+        market_data::csv::OnInvalid::Error,
+    )
+    .unwrap()
+    .0
+}

@@ -289,22 +289,23 @@ impl RecordWriter {
             format: self.format.name(),
             message: m,
         };
-        match self.sink {
-            Sink::Parquet(w) => w.close().map(|_| ()).map_err(|e| failed(e.to_string()))?,
+        let buffered = match self.sink {
+            Sink::Parquet(w) => {
+                w.close().map_err(|e| failed(e.to_string()))?;
+                None
+            }
             Sink::ArrowFile(mut w) => {
                 w.finish().map_err(|e| failed(e.to_string()))?;
-                w.into_inner()
-                    .map_err(|e| failed(e.to_string()))?
-                    .into_inner()
-                    .map_err(|e| failed(e.to_string()))?;
+                Some(w.into_inner().map_err(|e| failed(e.to_string()))?)
             }
             Sink::ArrowStream(mut w) => {
                 w.finish().map_err(|e| failed(e.to_string()))?;
-                w.into_inner()
-                    .map_err(|e| failed(e.to_string()))?
-                    .into_inner()
-                    .map_err(|e| failed(e.to_string()))?;
+                Some(w.into_inner().map_err(|e| failed(e.to_string()))?)
             }
+        };
+        // The IPC writers buffer: flushed and closed before the file is renamed into place.
+        if let Some(buffered) = buffered {
+            buffered.into_inner().map_err(|e| failed(e.to_string()))?;
         }
         self.pending.commit()?;
         Ok(self.rows)
