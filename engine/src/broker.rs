@@ -266,33 +266,40 @@ impl SimBroker {
             .map(|p| touch.volume().map(|v| p * v));
         let mut i = 0;
         while i < self.working[idx].len() {
-            let mut order = self.working[idx][i];
+            // Worked in place: most orders, most events, neither fill nor expire, and copying
+            // each out and back cost a tenth of a bracketed strategy's event loop.
+            let working = &mut self.working[idx][i];
             // No look-ahead: an order acts only on events stamped strictly after it went live
             // (it was placed, plus the latency). Events sharing a timestamp happened at once, so
             // an order decided on one of them (even the first) never reaches the venue in time
             // for the others; this also covers the event it was decided on, with no sequence
             // number to keep.
-            if order.live_after >= ts {
+            if working.live_after >= ts {
                 i += 1;
                 continue;
             }
             let day = ts.day();
             // The first event an order can act on is its arrival at the venue (see `Reach`).
-            let arrival = order.first_day.is_none();
-            match order.first_day {
-                Some(first) if order.request.tif == TimeInForce::Day && day > first => {
-                    self.working[idx].remove(i);
+            let arrival = working.first_day.is_none();
+            match working.first_day {
+                Some(first) if working.request.tif == TimeInForce::Day && day > first => {
+                    let order = self.working[idx].remove(i);
                     self.finish(order, OrderStatus::Expired, ts, reports);
                     continue;
                 }
-                None => order.first_day = Some(day),
+                None => working.first_day = Some(day),
                 _ => {}
             }
-            let side = order.request.side;
-            let outcome = match touch
+            let side = working.request.side;
+            let fill = touch
                 .reach(side, arrival)
-                .and_then(|reach| self.broker.fill_model().fill(&mut order, reach))
-            {
+                .and_then(|reach| self.broker.fill_model().fill(working, reach));
+            if fill.is_none() && working.request.tif != TimeInForce::Ioc {
+                i += 1;
+                continue;
+            }
+            let mut order = *working;
+            let outcome = match fill {
                 Some(FillPrice { price, slips }) => {
                     let price = if slips {
                         self.broker.slippage().slipped(side, price)

@@ -41,6 +41,10 @@ enum Bench {
         /// Rows in the CSV file the reader parses.
         #[arg(long, default_value_t = 2_000_000)]
         csv_rows: usize,
+        /// Times only the cases whose label contains this text (to profile one with `perf`);
+        /// ratios are then to the first case timed.
+        #[arg(long)]
+        only: Option<String>,
     },
     /// The feature pipeline: a 20-feature pipeline streaming, and batch throughput on 1 thread
     /// vs all cores (each indicator's own cost: `cargo bench -p features`).
@@ -85,7 +89,11 @@ enum Bench {
 pub fn run(args: &BenchArgs) -> Result<()> {
     let runs = args.runs.max(1);
     match &args.what {
-        Bench::Loop { bars, csv_rows } => event_loop(*bars, *csv_rows, runs),
+        Bench::Loop {
+            bars,
+            csv_rows,
+            only,
+        } => event_loop(*bars, *csv_rows, only.as_deref(), runs),
         Bench::Features => features::run(runs),
         Bench::Ml => ml::run(runs),
         Bench::Explain => explain::run(runs),
@@ -102,7 +110,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 }
 
 /// The event loop over `bars` one-minute bars, then the CSV reader over `csv_rows` rows.
-fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
+fn event_loop(bars: usize, csv_rows: usize, only: Option<&str>, runs: usize) -> Result<()> {
     let spec = SyntheticSpec {
         bars,
         interval_ns: 60_000_000_000,
@@ -112,7 +120,11 @@ fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
     let data_bytes = std::mem::size_of_val(series[0].bars.as_slice());
     let rss_data = peak_rss_kib();
     let engine_spec = EngineSpec::default();
-    let cases = loop_cases();
+    let mut cases = loop_cases();
+    cases.retain(|(label, _, _)| only.is_none_or(|text| label.contains(text)));
+    if cases.is_empty() {
+        anyhow::bail!("--only {:?} matches no case", only.unwrap_or_default());
+    }
     // Interleaved, so a busy spell on a shared machine slows every case alike.
     let mut rates = vec![Vec::with_capacity(runs); cases.len()];
     let mut fills = vec![0; cases.len()];
@@ -136,7 +148,7 @@ fn event_loop(bars: usize, csv_rows: usize, runs: usize) -> Result<()> {
     for (i, (label, _, _)) in cases.iter().enumerate() {
         println!(
             "  {label}: median {:.1} M bars/s over {runs} runs (min {:.1}, max {:.1}), {} fills, \
-             {:.2}x the built-in's time per bar",
+             {:.2}x the first case's time per bar",
             medians[i] / 1e6,
             rates[i][0] / 1e6,
             rates[i][runs - 1] / 1e6,

@@ -437,7 +437,7 @@ impl Program {
         // Series are numbered as compiled: an inner call's series before the outer one that
         // reads it, so each reads rings already holding this bar's values.
         for s in &self.series {
-            let value = self.number(s.node, inputs, history, *pushed + 1);
+            let value = self.operand(s.node, inputs, history, *pushed + 1);
             history[s.offset + (slot & s.mask)] = value;
         }
         *pushed += 1;
@@ -485,8 +485,19 @@ impl Program {
         history[s.offset + ((newest - back) & s.mask)]
     }
 
+    /// A number, with the common leaves (a feature column, a constant) read here rather than
+    /// through a call: most operands are leaves.
+    #[inline(always)]
+    fn operand(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> f64 {
+        match self.nodes[at as usize] {
+            Node::Column(c) => inp.features.get(c).copied().unwrap_or(f64::NAN),
+            Node::Const(x) => x,
+            _ => self.number(at, inp, h, pushed),
+        }
+    }
+
     fn number(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> f64 {
-        let num = |i: u32| self.number(i, inp, h, pushed);
+        let num = |i: u32| self.operand(i, inp, h, pushed);
         let time = &inp.time;
         match self.nodes[at as usize] {
             Node::Const(x) => x,
@@ -552,7 +563,7 @@ impl Program {
     }
 
     fn cond(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> Truth {
-        let num = |i: u32| self.number(i, inp, h, pushed);
+        let num = |i: u32| self.operand(i, inp, h, pushed);
         let cond = |i: u32| self.cond(i, inp, h, pushed);
         match self.nodes[at as usize] {
             Node::Truth(b) => Truth::of(b),
