@@ -38,6 +38,11 @@ impl PendingFile {
         ))
     }
 
+    /// Returns the temporary file's path, for a writer that opens the file itself.
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
     /// Moves the complete file into place (the file handle must be closed or flushed first).
     ///
     /// # Errors
@@ -58,14 +63,18 @@ impl PendingFile {
 /// The I/O error, from creating, writing or renaming the file; no partial file is left.
 pub fn write(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
-    let io = |e: Error| match e {
-        Error::Io { source, .. } => source,
-        other => std::io::Error::other(other.to_string()),
-    };
-    let (pending, mut file) = PendingFile::create(target).map_err(io)?;
+    let (pending, mut file) = PendingFile::create(target).map_err(io_error)?;
     file.write_all(bytes)?;
     drop(file);
-    pending.commit().map_err(io)
+    pending.commit().map_err(io_error)
+}
+
+/// The I/O error inside an error of this module, for a caller that names the path itself.
+pub fn io_error(e: Error) -> std::io::Error {
+    match e {
+        Error::Io { source, .. } => source,
+        other => std::io::Error::other(other.to_string()),
+    }
 }
 
 impl Drop for PendingFile {

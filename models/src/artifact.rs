@@ -11,6 +11,7 @@ use super::model::TrendModel;
 use super::prepare::Target;
 use super::standardize::Standardizer;
 use features::FeatureConfig;
+use market_data::atomic::{self, PendingFile};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -149,7 +150,14 @@ impl LoadedModel {
 pub fn save(dir: &Path, model: &TrendModel, metadata: &ModelMetadata) -> Result<String> {
     check_consistent(model, metadata)?;
     std::fs::create_dir_all(dir).map_err(|source| io(dir, source))?;
-    model.varmap().save(dir.join(WEIGHTS_FILE))?;
+    // Each file is written beside its target and renamed into place, so a crash or a full disk
+    // leaves the previous model (or none), never a truncated one that looks whole.
+    let weights = dir.join(WEIGHTS_FILE);
+    let unwritten = |e| io(&weights, market_data::atomic::io_error(e));
+    let (pending, file) = PendingFile::create(&weights).map_err(unwritten)?;
+    drop(file);
+    model.varmap().save(pending.path())?;
+    pending.commit().map_err(unwritten)?;
     let model_id = model_id(model, metadata)?;
     let file = ModelFile {
         model_id: model_id.clone(),
@@ -160,7 +168,7 @@ pub fn save(dir: &Path, model: &TrendModel, metadata: &ModelMetadata) -> Result<
         path: path.clone(),
         source,
     })?;
-    std::fs::write(&path, json).map_err(|source| io(&path, source))?;
+    atomic::write(&path, json.as_bytes()).map_err(|source| io(&path, source))?;
     Ok(model_id)
 }
 

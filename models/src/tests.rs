@@ -443,6 +443,21 @@ fn save_load_predict_gives_identical_outputs_and_checks_the_pipeline() -> TestRe
     let dir = std::env::temp_dir().join(format!("quant-ml-artifact-{}", std::process::id()));
     let id = save(&dir, &t.model, &meta)?;
     assert_eq!(id.len(), 16);
+    // Saved again over itself: the same id, and only the two files (nothing half-written).
+    assert_eq!(save(&dir, &t.model, &meta)?, id);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["model.json", "weights.safetensors"]);
+    // A folder where the weights go cannot be replaced: an error naming it, and no partial file.
+    let blocked = dir.join("blocked");
+    std::fs::create_dir_all(blocked.join(crate::artifact::WEIGHTS_FILE)).unwrap();
+    let err = save(&blocked, &t.model, &meta).expect_err("weights path is a folder");
+    assert!(err.to_string().contains("weights.safetensors"), "{err}");
+    assert_eq!(std::fs::read_dir(&blocked).unwrap().count(), 1);
+    std::fs::remove_dir_all(&blocked).unwrap();
     let loaded = load(&dir, &columns)?;
     assert_eq!(loaded.model_id, id);
     assert_eq!(loaded.metadata, meta);
