@@ -315,6 +315,54 @@ fn absurd_numbers_are_refused_at_load_not_by_a_panic() {
         "{err}"
     );
     assert_mentions(&err, &["`strategy.params.fast`", "at most 1000000 values"]);
+    // A huge value is quoted as written, not as 300 digits.
+    let err = fails(&GOOD.replace("commission = 0.002", "commission = 1e300"));
+    assert_mentions(&err, &["`broker.commission`", "found 1e300"]);
+    assert!(err.len() < 400, "{err}");
+}
+
+#[test]
+fn extreme_finite_inputs_run_to_a_complete_report() {
+    let dir = scratch("extreme");
+    // Forty days of prices at the smallest positive doubles, alternating.
+    let mut csv = String::from("timestamp,open,high,low,close,volume\n");
+    for day in 0..40 {
+        let price = if day % 2 == 0 { 1e-323 } else { 5e-324 };
+        let date = market_data::Timestamp::from_secs(1_704_067_200 + 86_400 * day);
+        csv.push_str(&format!("{date},{price:e},1e-323,5e-324,{price:e},100\n"));
+    }
+    let tiny = dir.join("TINY.csv");
+    std::fs::write(&tiny, csv).unwrap();
+    for (data, edit) in [
+        (
+            tiny.to_str().unwrap(),
+            ("fast = 10\nslow = 20", "fast = 2\nslow = 3"),
+        ),
+        (
+            repo("backtests/data/GOOG.csv").to_str().unwrap(),
+            ("initial_cash = 10_000.0", "initial_cash = 1e300"),
+        ),
+    ] {
+        let config = dir.join("config.toml");
+        let text = GOOD.replace("GOOG_PATH", data).replace(edit.0, edit.1);
+        assert!(text.contains(edit.1));
+        std::fs::write(&config, text).unwrap();
+        let out = dir.join("out");
+        let output = backtest(&config, &out);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(
+            page.trim_end().ends_with("</html>"),
+            "{data}: a complete page"
+        );
+        // Amounts near a double's limit stay finite: a trade's fee share is taken before the
+        // fee is scaled (fee x units overflowed, and every trade showed a P&L of -inf).
+        let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+        assert!(
+            !trades.contains("inf") && !trades.contains("NaN"),
+            "{trades}"
+        );
+    }
 }
 
 #[test]

@@ -99,29 +99,29 @@ impl BrokerConfig {
         check(
             c.initial_cash.is_finite() && c.initial_cash > 0.0,
             "broker.initial_cash",
-            || format!("a positive amount, found {}", c.initial_cash),
+            || format!("a positive amount, found {:?}", c.initial_cash),
         )?;
         check(
             (0.0..1.0).contains(&c.commission),
             "broker.commission",
-            || format!("a fraction of notional in [0, 1), found {}", c.commission),
+            || format!("a fraction of notional in [0, 1), found {:?}", c.commission),
         )?;
         check(
             c.commission_fixed.is_finite() && c.commission_fixed >= 0.0,
             "broker.commission_fixed",
-            || format!("a non-negative amount, found {}", c.commission_fixed),
+            || format!("a non-negative amount, found {:?}", c.commission_fixed),
         )?;
         check(
             (0.0..10_000.0).contains(&c.slippage_bps),
             "broker.slippage_bps",
-            || format!("basis points in [0, 10000), found {}", c.slippage_bps),
+            || format!("basis points in [0, 10000), found {:?}", c.slippage_bps),
         )?;
         check(
             (0.0..=MAX_LATENCY_MS).contains(&c.latency_ms),
             "broker.latency_ms",
             || {
                 format!(
-                    "milliseconds in [0, {MAX_LATENCY_MS}] (one day), found {}",
+                    "milliseconds in [0, {MAX_LATENCY_MS}] (one day), found {:?}",
                     c.latency_ms
                 )
             },
@@ -130,7 +130,7 @@ impl BrokerConfig {
             check(
                 p > 0.0 && p <= 1.0,
                 "broker.max_volume_participation",
-                || format!("a fraction in (0, 1], found {p}"),
+                || format!("a fraction in (0, 1], found {p:?}"),
             )?;
         }
         Ok(())
@@ -187,7 +187,7 @@ impl SizingConfig {
             "sizing.fraction",
             || {
                 format!(
-                    "a positive fraction of equity (at most 100), found {}",
+                    "a positive fraction of equity (at most 100), found {:?}",
                     c.fraction
                 )
             },
@@ -197,7 +197,7 @@ impl SizingConfig {
             "sizing.target_volatility",
             || {
                 format!(
-                    "a positive annualised volatility, found {}",
+                    "a positive annualised volatility, found {:?}",
                     c.target_volatility
                 )
             },
@@ -205,7 +205,7 @@ impl SizingConfig {
         check(
             (2..=MAX_LOOKBACK).contains(&c.lookback),
             "sizing.lookback",
-            || format!("2 to {MAX_LOOKBACK} bars, found {}", c.lookback),
+            || format!("2 to {MAX_LOOKBACK} bars, found {:?}", c.lookback),
         )
     }
 }
@@ -244,7 +244,7 @@ impl RiskConfig {
             "risk.max_position_fraction",
             || {
                 format!(
-                    "a positive fraction of equity, found {}",
+                    "a positive fraction of equity, found {:?}",
                     c.max_position_fraction
                 )
             },
@@ -254,7 +254,7 @@ impl RiskConfig {
             "risk.max_gross_exposure",
             || {
                 format!(
-                    "a positive fraction of equity, found {}",
+                    "a positive fraction of equity, found {:?}",
                     c.max_gross_exposure
                 )
             },
@@ -262,7 +262,7 @@ impl RiskConfig {
         check(
             c.max_drawdown > 0.0 && c.max_drawdown <= 1.0,
             "risk.max_drawdown",
-            || format!("a fraction in (0, 1], found {}", c.max_drawdown),
+            || format!("a fraction in (0, 1], found {:?}", c.max_drawdown),
         )
     }
 }

@@ -198,7 +198,12 @@ impl Portfolio {
         };
         let opening = qty - reducing;
         // Split the fee between the trade being closed and the one being opened by units.
-        let fee_reducing = if qty > 0.0 { fee * reducing / qty } else { 0.0 };
+        // The share first: fee x units can overflow where the fee itself is finite.
+        let fee_reducing = if qty > 0.0 {
+            fee * (reducing / qty)
+        } else {
+            0.0
+        };
         let fee_opening = fee - fee_reducing;
 
         if reducing > 0.0 {

@@ -580,8 +580,16 @@ impl Summary {
                 format!("{x:.3}")
             }
         };
+        // Scientific from a quadrillion up, where more digits are noise (see the report's format).
+        let money = |x: f64| {
+            if x.abs() >= 1e15 {
+                format!("{x:.6e}")
+            } else {
+                format!("{x:.2}")
+            }
+        };
         vec![
-            ("Final equity", format!("{:.2}", self.final_equity)),
+            ("Final equity", money(self.final_equity)),
             ("Total return", pct(self.total_return)),
             ("CAGR", pct(self.cagr)),
             ("Annual volatility", pct(self.annual_volatility)),
@@ -595,7 +603,7 @@ impl Summary {
             ),
             ("Win rate", pct(self.win_rate)),
             ("Profit factor", num(self.profit_factor)),
-            ("Fees", format!("{:.2}", self.fees)),
+            ("Fees", money(self.fees)),
             ("Exposure", pct(self.exposure)),
         ]
     }

@@ -142,7 +142,7 @@ impl Clip {
         } else {
             Err(RangeError::new(
                 "min",
-                format!("a number at most max ({max}), found {min}"),
+                format!("a number at most max ({max:?}), found {min:?}"),
             ))
         }
     }

@@ -75,11 +75,14 @@ impl ModelConfig {
     /// # Errors
     /// Names the first key out of range and what was expected.
     pub fn validate(&self) -> Result<()> {
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
+        if self.hidden.is_empty()
+            || self.hidden.len() > MAX_LAYERS
+            || self.hidden.iter().any(|&n| !(1..=MAX_UNITS).contains(&n))
+        {
             return Err(config_error(
                 "hidden",
                 format!(
-                    "at least one layer, each of size >= 1, got {:?}",
+                    "1 to {MAX_LAYERS} layers, each of 1 to {MAX_UNITS} units, got {:?}",
                     self.hidden
                 ),
             ));
@@ -87,23 +90,23 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(config_error(
                 "dropout",
-                format!("a probability in [0, 1), got {}", self.dropout),
+                format!("a probability in [0, 1), got {:?}", self.dropout),
             ));
         }
-        check_at_least("window", self.window, 1)?;
-        check_at_least("horizon", self.horizon, 1)?;
-        check_at_least("kernel", self.kernel, 1)?;
+        check_between("window", self.window, 1, MAX_BARS)?;
+        check_between("horizon", self.horizon, 1, MAX_BARS)?;
+        check_between("kernel", self.kernel, 1, MAX_BARS)?;
         if !(self.threshold.is_finite() && self.threshold >= 0.0) {
             return Err(config_error(
                 "threshold",
-                format!("a finite value >= 0, got {}", self.threshold),
+                format!("a finite value >= 0, got {:?}", self.threshold),
             ));
         }
         if let Some(k) = self.vol_scaled {
             if !(k.is_finite() && k > 0.0) {
                 return Err(config_error(
                     "vol_scaled",
-                    format!("a finite value > 0, got {k}"),
+                    format!("a finite value > 0, got {k:?}"),
                 ));
             }
             if self.threshold != 0.0 {
@@ -112,7 +115,7 @@ impl ModelConfig {
                     "0 when `vol_scaled` is set (the two are alternatives)",
                 ));
             }
-            check_at_least("vol_window", self.vol_window, 2)?;
+            check_between("vol_window", self.vol_window, 2, MAX_BARS)?;
         }
         if let Some(features) = &self.features {
             if features.is_empty() {
@@ -297,11 +300,11 @@ impl TrainingConfig {
     /// # Errors
     /// Names the first key out of range and what was expected.
     pub fn validate(&self) -> Result<()> {
-        check_at_least("epochs", self.epochs, 1)?;
-        check_at_least("batch", self.batch, 1)?;
+        check_between("epochs", self.epochs, 1, MAX_STEPS)?;
+        check_between("batch", self.batch, 1, MAX_STEPS)?;
         check_positive("learning_rate", self.learning_rate)?;
         check_non_negative("weight_decay", self.weight_decay)?;
-        check_at_least("lr_step_every", self.lr_step_every, 1)?;
+        check_between("lr_step_every", self.lr_step_every, 1, MAX_STEPS)?;
         check_positive("lr_step_gamma", self.lr_step_gamma)?;
         if let Some(clip) = self.grad_clip {
             check_positive("grad_clip", clip)?;
@@ -310,14 +313,14 @@ impl TrainingConfig {
         if !(0.0..1.0).contains(&self.scale_jitter) {
             return Err(config_error(
                 "scale_jitter",
-                format!("a value in [0, 1), got {}", self.scale_jitter),
+                format!("a value in [0, 1), got {:?}", self.scale_jitter),
             ));
         }
         if !(self.validation > 0.0 && self.validation < 1.0) {
             return Err(config_error(
                 "validation",
                 format!(
-                    "a fraction strictly between 0 and 1, got {}",
+                    "a fraction strictly between 0 and 1, got {:?}",
                     self.validation
                 ),
             ));
@@ -325,12 +328,12 @@ impl TrainingConfig {
         if let Some(lr) = self.fine_tune_lr {
             check_positive("fine_tune_lr", lr)?;
         }
-        check_at_least("folds", self.folds, 1)?;
+        check_between("folds", self.folds, 1, MAX_FOLDS)?;
         if let Some(bars) = self.train_bars {
-            check_at_least("train_bars", bars, 2)?;
+            check_between("train_bars", bars, 2, usize::MAX)?;
         }
         if let Some(bars) = self.test_bars {
-            check_at_least("test_bars", bars, 1)?;
+            check_between("test_bars", bars, 1, usize::MAX)?;
         }
         Ok(())
     }
@@ -351,21 +354,34 @@ impl TrainingConfig {
     }
 }
 
-fn check_at_least(field: &'static str, value: usize, min: usize) -> Result<()> {
-    if value < min {
+/// Checks a count against its documented range (README, "Models"): the upper bounds keep an
+/// absurd value from asking for more memory than any machine has, or a run that never ends.
+fn check_between(field: &'static str, value: usize, min: usize, max: usize) -> Result<()> {
+    if !(min..=max).contains(&value) {
         return Err(config_error(
             field,
-            format!("a value >= {min}, got {value}"),
+            format!("a whole number from {min} to {max}, got {value}"),
         ));
     }
     Ok(())
 }
 
+/// Most hidden layers a model may have.
+const MAX_LAYERS: usize = 64;
+/// Most units in one hidden layer.
+const MAX_UNITS: usize = 65_536;
+/// Longest input window, horizon, kernel or volatility window, in bars.
+const MAX_BARS: usize = 100_000;
+/// Most epochs, batch size, or epochs between learning-rate steps.
+const MAX_STEPS: usize = 1_000_000;
+/// Most walk-forward folds.
+const MAX_FOLDS: usize = 1_000;
+
 fn check_positive(field: &'static str, value: f64) -> Result<()> {
     if !(value.is_finite() && value > 0.0) {
         return Err(config_error(
             field,
-            format!("a finite value > 0, got {value}"),
+            format!("a finite value > 0, got {value:?}"),
         ));
     }
     Ok(())
@@ -375,7 +391,7 @@ fn check_non_negative(field: &'static str, value: f64) -> Result<()> {
     if !(value.is_finite() && value >= 0.0) {
         return Err(config_error(
             field,
-            format!("a finite value >= 0, got {value}"),
+            format!("a finite value >= 0, got {value:?}"),
         ));
     }
     Ok(())
@@ -457,6 +473,21 @@ mod tests {
                 },
                 "`dropout`",
             ),
+            // Absurd sizes are refused before anything is allocated.
+            (
+                ModelConfig {
+                    hidden: vec![1_000_000_000_000],
+                    ..ModelConfig::default()
+                },
+                "`hidden`",
+            ),
+            (
+                ModelConfig {
+                    window: 1 << 62,
+                    ..ModelConfig::default()
+                },
+                "`window`",
+            ),
             (
                 ModelConfig {
                     threshold: 0.01,
@@ -477,6 +508,13 @@ mod tests {
                     ..TrainingConfig::default()
                 },
                 "`batch`",
+            ),
+            (
+                TrainingConfig {
+                    epochs: usize::MAX,
+                    ..TrainingConfig::default()
+                },
+                "`epochs`",
             ),
             (
                 TrainingConfig {

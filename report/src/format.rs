@@ -58,9 +58,14 @@ pub(super) fn percent(v: f64, decimals: usize) -> String {
 }
 
 /// Formats with `decimals` places and thousands separators, e.g. `-12,345.6`; never "-0".
+/// From a quadrillion up, in scientific notation (`6.416e300`): digits beyond a double's 17 are
+/// noise, and 300 of them break the page's layout.
 pub(super) fn number(v: f64, decimals: usize) -> String {
     if !v.is_finite() {
         return "n/a".into();
+    }
+    if v.abs() >= 1e15 {
+        return format!("{v:.3e}");
     }
     let text = format!("{:.*}", decimals, v.abs());
     let (int, frac) = text.split_at(text.find('.').unwrap_or(text.len()));

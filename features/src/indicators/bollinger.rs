@@ -42,7 +42,7 @@ impl Bollinger {
         if !(width > 0.0 && width.is_finite()) {
             return Err(RangeError::new(
                 "width",
-                format!("a positive number of standard deviations, found {width}"),
+                format!("a positive number of standard deviations, found {width:?}"),
             ));
         }
         Ok(())

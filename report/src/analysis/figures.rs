@@ -231,7 +231,9 @@ fn why_undefined(key: &str, f: &Facts<'_>) -> String {
         "tail_ratio" => "the 5th percentile of returns is 0",
         "alpha" | "beta" => "the benchmark never moved",
         "information_ratio" => "returns matched the benchmark's every period",
-        _ => "its inputs are not finite (equity at or below 0?)",
+        _ => {
+            "its inputs are not finite (equity at or below 0, or amounts beyond the range of a double)"
+        }
     };
     reason.to_string()
 }

@@ -79,13 +79,13 @@ impl BollingerParams {
         if !(self.width > 0.0 && self.width.is_finite()) {
             return Err(RangeError::new(
                 "strategy.params.width",
-                format!("a positive number, found {}", self.width),
+                format!("a positive number, found {:?}", self.width),
             ));
         }
         if !(self.stop > 0.0 && self.stop < 1.0) {
             return Err(RangeError::new(
                 "strategy.params.stop",
-                format!("a fraction in (0, 1), found {}", self.stop),
+                format!("a fraction in (0, 1), found {:?}", self.stop),
             ));
         }
         Ok(())

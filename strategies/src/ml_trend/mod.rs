@@ -163,7 +163,7 @@ impl MlTrendParams {
         if !(self.entry > 0.0 && self.entry <= 1.0) {
             return Err(RangeError::new(
                 "strategy.params.entry",
-                format!("a probability in (0, 1], found {}", self.entry),
+                format!("a probability in (0, 1], found {:?}", self.entry),
             ));
         }
         for (key, v) in [
@@ -173,7 +173,7 @@ impl MlTrendParams {
             if !(v > 0.0 && v <= 1.0) {
                 return Err(RangeError::new(
                     key,
-                    format!("a factor in (0, 1], found {v}"),
+                    format!("a factor in (0, 1], found {v:?}"),
                 ));
             }
         }
