@@ -427,7 +427,7 @@ fn the_feed_client_reconnects_through_faults_and_reports_the_lost_message_as_a_g
                 MarketKind::Bar(bar) => got.push(bar),
                 other => panic!("unexpected {other:?}"),
             },
-            FeedItem::Notice(Notice::Gap { detail, .. }) => gaps.push(detail),
+            FeedItem::Notice(Notice::MissingBars(gap)) => gaps.push(gap),
             FeedItem::Notice(Notice::Connected { .. }) => connects += 1,
             FeedItem::Notice(_) => {}
             FeedItem::Stopped => panic!("the feed stopped"),
@@ -441,7 +441,8 @@ fn the_feed_client_reconnects_through_faults_and_reports_the_lost_message_as_a_g
         .collect();
     assert_eq!(got, expected);
     assert_eq!(gaps.len(), 1, "{gaps:?}");
-    assert!(gaps[0].starts_with("1 bars missing"), "{gaps:?}");
+    assert_eq!(gaps[0].missing, 1, "{gaps:?}");
+    assert_eq!((gaps[0].after, gaps[0].before), (bars[4].ts, bars[6].ts));
     // The drop and the stall each forced a reconnect.
     assert_eq!(connects, 3);
 }

@@ -4,6 +4,7 @@
 // Helpers outside `#[test]` functions unwrap too: allow-unwrap-in-tests does not reach them.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod backfill;
 mod bad_input;
 pub(crate) mod browser;
 pub(crate) mod configs;

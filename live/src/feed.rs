@@ -7,6 +7,7 @@
 //! full, the client waits for it (no event is dropped: the socket's buffers absorb the burst)
 //! and counts each wait. Malformed messages are reported with their raw text and skipped.
 
+use crate::backfill::{BarSource, GapRequest};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use futures_util::{SinkExt, StreamExt};
 use market_data::feed::{FeedEvent, binance, coinbase};
@@ -67,7 +68,11 @@ pub enum Notice {
         /// The wait.
         after: Duration,
     },
-    /// Messages are missing: sequence numbers or bar times jumped.
+    /// Bars are missing: a bar came more than an interval after the instrument's last one (or,
+    /// after a restart, the journal's last one). Reported after any backfill, before the bars
+    /// it fetched and the bar that revealed the gap.
+    MissingBars(BarGap),
+    /// Messages are missing: sequence numbers or trade ids jumped.
     Gap {
         /// The instrument, or `*` for a connection-wide sequence.
         instrument: String,
@@ -98,6 +103,64 @@ pub enum Notice {
     },
 }
 
+/// Bars missing from one instrument's series, and what the backfill did about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarGap {
+    /// The instrument.
+    pub instrument: String,
+    /// The last bar before the gap.
+    pub after: Timestamp,
+    /// The bar that revealed it (of this instrument, or of another one that moved past it).
+    pub before: Timestamp,
+    /// Intervals missing between the two: for daily bars weekends and holidays count too.
+    pub missing: u64,
+    /// The backfill's outcome.
+    pub backfill: Backfilled,
+}
+
+/// What a backfill did for one gap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backfilled {
+    /// No backfill is configured: the bars stay missing.
+    Off,
+    /// These many bars were fetched, checked and handed to the engine.
+    Filled {
+        /// The source.
+        source: String,
+        /// Bars used.
+        bars: usize,
+        /// Bars the source returned that failed the feed's checks (never traded).
+        rejected: usize,
+    },
+    /// The source failed: the bars stay missing, the session goes on.
+    Failed {
+        /// The source.
+        source: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// Where a session's series left off, and where missing bars come from.
+#[derive(Default)]
+pub struct Continuity {
+    /// Each instrument's last bar already used (from the journal), by index of the feed's
+    /// instruments: a bar at or before it is skipped, and the first bar after a downtime that
+    /// skipped some reveals the gap.
+    pub last_bars: Vec<Option<Timestamp>>,
+    /// Fetches the bars of a gap; `None`: gaps are only reported.
+    pub backfill: Option<Box<dyn BarSource>>,
+}
+
+impl std::fmt::Debug for Continuity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Continuity")
+            .field("last_bars", &self.last_bars)
+            .field("backfill", &self.backfill.as_ref().map(|b| b.describe()))
+            .finish()
+    }
+}
+
 /// What the feed hands the engine thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FeedItem {
@@ -122,6 +185,12 @@ pub struct FeedCounters {
     pub rejected: AtomicU64,
     /// Gaps detected.
     pub gaps: AtomicU64,
+    /// Bars a backfill handed to the engine.
+    pub backfilled: AtomicU64,
+    /// Gaps whose backfill failed or was off: bars that stay missing.
+    pub unfilled_gaps: AtomicU64,
+    /// Bars skipped because the journal already held them (a feed that replays history).
+    pub already_journaled: AtomicU64,
     /// Duplicates or out-of-order messages skipped.
     pub duplicates: AtomicU64,
     /// Reconnections.
@@ -193,8 +262,14 @@ impl Feed {
         }
     }
 
-    /// Starts the feed on its own thread.
+    /// Starts the feed on its own thread, with no journal behind it and no backfill.
     pub fn start(config: FeedConfig) -> Self {
+        Self::start_with(config, Continuity::default())
+    }
+
+    /// Starts the feed on its own thread, continuing a session's series: gaps are measured from
+    /// `continuity.last_bars` and filled from its backfill.
+    pub fn start_with(config: FeedConfig, continuity: Continuity) -> Self {
         let (tx, items) = bounded(config.capacity.max(1));
         let counters = Arc::new(FeedCounters::default());
         let stop = Arc::new((AtomicBool::new(false), Notify::new()));
@@ -207,7 +282,9 @@ impl Feed {
                     .enable_all()
                     .build();
                 match runtime {
-                    Ok(rt) => rt.block_on(run(config, instruments, &tx, &counters, &stop)),
+                    Ok(rt) => {
+                        rt.block_on(run(config, instruments, continuity, &tx, &counters, &stop))
+                    }
                     Err(e) => {
                         let _ = tx.send(FeedItem::Notice(Notice::Disconnected {
                             reason: format!("cannot start the feed runtime: {e}"),
@@ -271,6 +348,7 @@ fn send(tx: &Sender<FeedItem>, counters: &FeedCounters, item: FeedItem) -> bool 
 async fn run(
     config: FeedConfig,
     instruments: Vec<InstrumentId>,
+    continuity: Continuity,
     tx: &Sender<FeedItem>,
     counters: &FeedCounters,
     stop: &(AtomicBool, Notify),
@@ -285,7 +363,7 @@ async fn run(
         ),
         _ => config.url.clone(),
     };
-    let mut state = State::new(&config, instruments);
+    let mut state = State::new(&config, instruments).continuing(continuity);
     let mut delay = config.reconnect_initial;
     let mut jitter = Jitter(now_ns() as u64 | 1);
     while !stop.0.load(Ordering::SeqCst) {
@@ -442,10 +520,23 @@ async fn read(
         }
         events.clear();
         spare = recycle(events);
+        counters
+            .already_journaled
+            .store(state.already_journaled, Ordering::Relaxed);
         for item in items.drain(..) {
             match &item {
                 FeedItem::Event(..) => counters.events.fetch_add(1, Ordering::Relaxed),
                 FeedItem::Notice(Notice::Gap { .. }) => {
+                    counters.gaps.fetch_add(1, Ordering::Relaxed)
+                }
+                FeedItem::Notice(Notice::MissingBars(gap)) => {
+                    if let Backfilled::Filled { bars, .. } = gap.backfill {
+                        counters
+                            .backfilled
+                            .fetch_add(bars as u64, Ordering::Relaxed);
+                    } else {
+                        counters.unfilled_gaps.fetch_add(1, Ordering::Relaxed);
+                    }
                     counters.gaps.fetch_add(1, Ordering::Relaxed)
                 }
                 FeedItem::Notice(Notice::Duplicate { .. }) => {
@@ -494,9 +585,16 @@ impl Jitter {
 /// What the feed remembers to detect gaps and duplicates, per instrument.
 struct State {
     instruments: Vec<InstrumentId>,
-    /// Bar interval per instrument from its kline stream (Binance), if any.
-    intervals: Vec<Option<i64>>,
+    /// Bar interval per instrument (ns, and as the venue writes it), from its kline stream
+    /// (Binance) or candles (Coinbase's are 5 minutes), if any.
+    intervals: Vec<Option<(i64, String)>>,
     last_bar: Vec<Option<i64>>,
+    /// The journal's last bar per instrument: bars at or before it were used already.
+    journaled: Vec<Option<i64>>,
+    /// Bars skipped as already journaled.
+    already_journaled: u64,
+    /// Where the bars of a gap come from.
+    backfill: Option<Box<dyn BarSource>>,
     last_trade_id: Vec<Option<u64>>,
     /// Coinbase candles still forming, per instrument.
     forming: Vec<Option<market_data::Bar>>,
@@ -511,24 +609,51 @@ impl State {
         let n = instruments.len();
         let mut intervals = vec![None; n];
         for stream in &config.streams {
-            if let (Some((symbol, kind)), Format::Binance) = (stream.split_once('@'), config.format)
-                && let Some(interval) = kind.strip_prefix("kline_")
+            let (symbol, interval) = match config.format {
+                Format::Binance => stream
+                    .split_once('@')
+                    .and_then(|(s, kind)| Some((s, kind.strip_prefix("kline_")?))),
+                Format::Coinbase => stream
+                    .split_once(':')
+                    .filter(|(channel, _)| *channel == "candles")
+                    .map(|(_, product)| (product, "5m")),
+            }
+            .unzip();
+            if let (Some(symbol), Some(interval)) = (symbol, interval)
                 && let Some(i) = instruments
                     .iter()
                     .position(|n| n.as_str().eq_ignore_ascii_case(symbol))
             {
-                intervals[i] = parse_interval(interval);
+                intervals[i] = parse_interval(interval).map(|ns| (ns, interval.to_owned()));
             }
         }
         Self {
             instruments,
             intervals,
             last_bar: vec![None; n],
+            journaled: vec![None; n],
+            already_journaled: 0,
+            backfill: None,
             last_trade_id: vec![None; n],
             forming: vec![None; n],
             sequence: None,
             max_skew_ns: i64::try_from(config.max_clock_skew.as_nanos()).unwrap_or(i64::MAX),
         }
+    }
+
+    /// Continues a session: its journaled bars are skipped and gaps measured from them.
+    fn continuing(mut self, continuity: Continuity) -> Self {
+        for (i, last) in continuity
+            .last_bars
+            .into_iter()
+            .enumerate()
+            .take(self.last_bar.len())
+        {
+            self.journaled[i] = last.map(|t| t.0);
+            self.last_bar[i] = last.map(|t| t.0);
+        }
+        self.backfill = continuity.backfill;
+        self
     }
 
     /// A new connection numbers its messages afresh.
@@ -584,28 +709,16 @@ impl State {
                 FeedEvent::Bar { bar, .. } => MarketKind::Bar(bar),
                 FeedEvent::Heartbeat { .. } => continue,
             };
-            if let Some((field, problem)) = market_data::event_problem(&kind) {
-                items.push(FeedItem::Notice(Notice::Rejected {
-                    instrument: name(self),
-                    detail: format!("{field}: {problem}"),
-                }));
-                continue;
-            }
-            // A time far ahead of the clock would make every later event late (and, journaled,
-            // every restart too): it is refused before it can move the session's clock.
             let stamped = match *event {
                 FeedEvent::Trade { ts, .. } => ts,
                 FeedEvent::Quote { ts, .. } => ts.unwrap_or(recv),
                 FeedEvent::Bar { bar, .. } => bar.ts,
                 FeedEvent::Heartbeat { .. } => recv,
             };
-            if stamped.0.saturating_sub(recv.0) > self.max_skew_ns {
+            if let Some(detail) = self.rejection(&kind, stamped, recv) {
                 items.push(FeedItem::Notice(Notice::Rejected {
                     instrument: name(self),
-                    detail: format!(
-                        "stamped {stamped}, more than the allowed {} s ahead of the clock ({recv})",
-                        self.max_skew_ns / 1_000_000_000
-                    ),
+                    detail,
                 }));
                 continue;
             }
@@ -658,6 +771,11 @@ impl State {
                         None // a Binance kline still forming
                     };
                     let Some(bar) = bar else { continue };
+                    // A feed that replays history after a restart: these bars were used.
+                    if self.journaled[i].is_some_and(|j| bar.ts.0 <= j) {
+                        self.already_journaled += 1;
+                        continue;
+                    }
                     if let Some(last) = self.last_bar[i] {
                         if bar.ts.0 <= last {
                             items.push(FeedItem::Notice(Notice::Duplicate {
@@ -670,18 +788,10 @@ impl State {
                             }));
                             continue;
                         }
-                        if let Some(step) = self.intervals[i]
+                        if let Some((step, _)) = self.intervals[i]
                             && bar.ts.0 - last > gap_allowance(step)
                         {
-                            items.push(FeedItem::Notice(Notice::Gap {
-                                instrument: name(self),
-                                detail: format!(
-                                    "{} bars missing between {} and {}",
-                                    (bar.ts.0 - last) / step - 1,
-                                    Timestamp(last),
-                                    bar.ts
-                                ),
-                            }));
+                            self.fill_gaps(bar.ts, recv, received, items);
                         }
                     }
                     self.last_bar[i] = Some(bar.ts.0);
@@ -693,6 +803,112 @@ impl State {
                 FeedEvent::Heartbeat { .. } => {}
             }
         }
+    }
+}
+
+impl State {
+    /// Returns why an event must not be traded: values the file readers would refuse, or a time
+    /// far ahead of the clock, which would make every later event late (and, journaled, every
+    /// restart too).
+    fn rejection(&self, kind: &MarketKind, stamped: Timestamp, recv: Timestamp) -> Option<String> {
+        if let Some((field, problem)) = market_data::event_problem(kind) {
+            return Some(format!("{field}: {problem}"));
+        }
+        (stamped.0.saturating_sub(recv.0) > self.max_skew_ns).then(|| {
+            format!(
+                "stamped {stamped}, more than the allowed {} s ahead of the clock ({recv})",
+                self.max_skew_ns / 1_000_000_000
+            )
+        })
+    }
+
+    /// A bar at `at` revealed a gap: reports every instrument whose bars stop more than an
+    /// interval before `at` (not only the one that revealed it, so backfilled bars of all of
+    /// them reach the engine in time order), backfills them, and pushes the bars that pass the
+    /// live checks, oldest first. Fetching blocks the feed's thread; the socket buffers the live
+    /// messages meanwhile, and the source's timeouts bound the wait.
+    fn fill_gaps(
+        &mut self,
+        at: Timestamp,
+        recv: Timestamp,
+        received: Instant,
+        items: &mut Vec<FeedItem>,
+    ) {
+        let mut gaps = Vec::new();
+        let mut fetched: Vec<(Timestamp, usize, market_data::Bar)> = Vec::new();
+        for j in 0..self.instruments.len() {
+            let (Some(last), Some((step, interval))) = (self.last_bar[j], &self.intervals[j])
+            else {
+                continue;
+            };
+            if at.0 - last <= gap_allowance(*step) {
+                continue;
+            }
+            let request = GapRequest {
+                instrument: self.instruments[j].as_str(),
+                interval,
+                step: *step,
+                after: Timestamp(last),
+                before: at,
+            };
+            let backfill = match self.backfill.as_deref_mut() {
+                None => Backfilled::Off,
+                Some(source) => match crate::backfill::fetch(source, &request) {
+                    Ok(bars) => {
+                        fetched.extend(bars.iter().map(|b| (b.ts, j, *b)));
+                        Backfilled::Filled {
+                            source: source.describe(),
+                            bars: bars.len(),
+                            rejected: 0,
+                        }
+                    }
+                    Err(error) => Backfilled::Failed {
+                        source: source.describe(),
+                        error,
+                    },
+                },
+            };
+            gaps.push(BarGap {
+                instrument: self.instruments[j].to_string(),
+                after: Timestamp(last),
+                before: at,
+                missing: u64::try_from((at.0 - last) / step - 1).unwrap_or(0),
+                backfill,
+            });
+        }
+        fetched.sort_by_key(|&(ts, j, _)| (ts, j));
+        let mut events = Vec::with_capacity(fetched.len());
+        for (ts, j, bar) in fetched {
+            let kind = MarketKind::Bar(bar);
+            if let Some(detail) = self.rejection(&kind, ts, recv) {
+                if let Some(Backfilled::Filled { bars, rejected, .. }) = gaps
+                    .iter_mut()
+                    .find(|g| g.instrument == self.instruments[j].as_str())
+                    .map(|g| &mut g.backfill)
+                {
+                    *bars -= 1;
+                    *rejected += 1;
+                }
+                events.push(FeedItem::Notice(Notice::Rejected {
+                    instrument: self.instruments[j].to_string(),
+                    detail: format!("backfilled bar: {detail}"),
+                }));
+                continue;
+            }
+            self.last_bar[j] = Some(ts.0);
+            let event = MarketEvent {
+                ts_event: ts,
+                ts_recv: recv,
+                instrument: InstrumentIdx(j as u32),
+                kind,
+            };
+            events.push(FeedItem::Event(event, received));
+        }
+        items.extend(
+            gaps.into_iter()
+                .map(|g| FeedItem::Notice(Notice::MissingBars(g))),
+        );
+        items.extend(events);
     }
 }
 
@@ -724,6 +940,162 @@ mod tests {
         let mut items = Vec::new();
         state.accept(None, &events, Instant::now(), &mut items);
         items
+    }
+
+    const MINUTE: i64 = 60_000_000_000;
+    /// The open time of `kline`'s bar.
+    const OPEN: i64 = 1_672_515_780_000_000_000;
+
+    /// A final kline of BNBBTC opening `k` minutes after [`OPEN`].
+    fn kline_at(k: i64) -> String {
+        let ms = OPEN / 1_000_000 + k * 60_000;
+        kline("0.0015", "0.0020", "0.0025", "0.0010")
+            .replace("1672515780000", &ms.to_string())
+            .replace("1672515839999", &(ms + 59_999).to_string())
+    }
+
+    /// A source that answers every gap with `bars`, or fails.
+    struct Canned(Result<Vec<market_data::Bar>, String>);
+
+    impl BarSource for Canned {
+        fn describe(&self) -> String {
+            "canned".into()
+        }
+        fn bars(&mut self, _: &GapRequest<'_>) -> Result<Vec<market_data::Bar>, String> {
+            self.0.clone()
+        }
+    }
+
+    /// A state continuing a session whose journal ends with the bar at minute 0.
+    fn resumed(backfill: Option<Box<dyn BarSource>>) -> State {
+        let config = FeedConfig {
+            format: Format::Binance,
+            url: "ws://127.0.0.1:1".into(),
+            streams: vec!["bnbbtc@kline_1m".into()],
+            stale_after: Duration::from_secs(30),
+            max_clock_skew: Duration::from_secs(60),
+            reconnect_initial: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(1),
+            capacity: 16,
+        };
+        State::new(&config, vec![InstrumentId::new("BNBBTC")]).continuing(Continuity {
+            last_bars: vec![Some(Timestamp(OPEN))],
+            backfill,
+        })
+    }
+
+    fn feed(state: &mut State, text: &str) -> Vec<FeedItem> {
+        let mut events = Vec::new();
+        binance::decode(text, &mut events).unwrap();
+        let mut items = Vec::new();
+        state.accept(None, &events, Instant::now(), &mut items);
+        items
+    }
+
+    fn bar_times(items: &[FeedItem]) -> Vec<i64> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                FeedItem::Event(e, _) => Some((e.ts_event.0 - OPEN) / MINUTE),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn after_a_restart_the_first_bar_past_a_downtime_reveals_the_gap_from_the_journal() {
+        let mut state = resumed(None);
+        // A feed replaying history: bars the journal holds are skipped without a notice.
+        assert!(feed(&mut state, &kline_at(0)).is_empty());
+        assert_eq!(state.already_journaled, 1);
+        let items = feed(&mut state, &kline_at(24));
+        match &items[..] {
+            [
+                FeedItem::Notice(Notice::MissingBars(gap)),
+                FeedItem::Event(..),
+            ] => {
+                assert_eq!(gap.instrument, "BNBBTC");
+                assert_eq!((gap.after.0, gap.before.0), (OPEN, OPEN + 24 * MINUTE));
+                assert_eq!(gap.missing, 23);
+                assert_eq!(gap.backfill, Backfilled::Off);
+            }
+            other => panic!("{other:?}"),
+        }
+        // The next bar follows on: no gap.
+        assert_eq!(bar_times(&feed(&mut state, &kline_at(25))), [25]);
+    }
+
+    #[test]
+    fn a_backfill_goes_through_the_live_checks_before_the_bar_that_revealed_the_gap() {
+        let mut bars: Vec<market_data::Bar> = (1..24)
+            .map(|k| market_data::Bar {
+                ts: Timestamp(OPEN + k * MINUTE),
+                open: 1.0,
+                high: 2.0,
+                low: 0.5,
+                close: 1.5,
+                volume: 3.0,
+            })
+            .collect();
+        bars[4].high = 0.1; // below the low: rejected like a live bar would be
+        let mut state = resumed(Some(Box::new(Canned(Ok(bars)))));
+        let items = feed(&mut state, &kline_at(24));
+        match &items[0] {
+            FeedItem::Notice(Notice::MissingBars(gap)) => assert_eq!(
+                gap.backfill,
+                Backfilled::Filled {
+                    source: "canned".into(),
+                    bars: 22,
+                    rejected: 1
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            items.iter().any(|i| matches!(i,
+                FeedItem::Notice(Notice::Rejected { detail, .. }) if detail.starts_with("backfilled bar: high"))),
+            "{items:?}"
+        );
+        let expected: Vec<i64> = (1..25).filter(|&k| k != 5).collect();
+        assert_eq!(bar_times(&items), expected);
+    }
+
+    #[test]
+    fn a_failed_backfill_reports_the_gap_and_the_feed_goes_on() {
+        let mut state = resumed(Some(Box::new(Canned(Err("HTTP 500".into())))));
+        let items = feed(&mut state, &kline_at(24));
+        match &items[..] {
+            [
+                FeedItem::Notice(Notice::MissingBars(gap)),
+                FeedItem::Event(..),
+            ] => {
+                assert_eq!(
+                    gap.backfill,
+                    Backfilled::Failed {
+                        source: "canned".into(),
+                        error: "HTTP 500".into()
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // A source returning bars outside the gap fails the same way, and uses none of them.
+        let outside = vec![market_data::Bar {
+            ts: Timestamp(OPEN + 30 * MINUTE),
+            open: 1.0,
+            high: 2.0,
+            low: 0.5,
+            close: 1.5,
+            volume: 3.0,
+        }];
+        let mut state = resumed(Some(Box::new(Canned(Ok(outside)))));
+        let items = feed(&mut state, &kline_at(24));
+        assert_eq!(bar_times(&items), [24]);
+        assert!(
+            matches!(&items[0], FeedItem::Notice(Notice::MissingBars(g))
+                if matches!(&g.backfill, Backfilled::Failed { error, .. } if error.contains("outside"))),
+            "{items:?}"
+        );
     }
 
     #[test]

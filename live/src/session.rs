@@ -350,6 +350,12 @@ impl<S: Strategy, R: OrderRouter> Session<S, R> {
         self.last
     }
 
+    /// Returns each instrument's last bar (after a restart, the journal's): where the feed's
+    /// gap detection starts, so bars lost while the session was down are reported.
+    pub fn last_bars(&self) -> &[Option<Timestamp>] {
+        &self.last_bar
+    }
+
     /// Closes the last time step, syncs the journal and returns what the session recorded.
     ///
     /// # Errors

@@ -38,5 +38,13 @@ pub fn run(path: &Path, out: Option<PathBuf>) -> Result<()> {
     } else {
         "bars"
     };
-    output::write_run(&loaded, &outcome, sleeves.as_deref(), &data, out, unit)
+    output::write_run(
+        &loaded,
+        &outcome,
+        sleeves.as_deref(),
+        &data,
+        out,
+        unit,
+        None,
+    )
 }

@@ -97,6 +97,12 @@ pub(crate) struct LiveConfig {
     /// sets this above the feed's spacing between messages, at the cost of a busy core.
     #[serde(default = "default_spin_us")]
     pub(crate) spin_us: u64,
+    /// Where the bars a gap lost are fetched from (default: nowhere, gaps are only reported).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::backfill::BackfillConfig::is_off"
+    )]
+    pub(crate) backfill: crate::backfill::BackfillConfig,
     /// The venue orders go to (`quant live` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) venue: Option<VenueTable>,
@@ -675,6 +681,7 @@ impl LoadedConfig {
             if let Some((key, _, expected)) = checks.into_iter().find(|(_, ok, _)| !ok) {
                 return Err(self.range(RangeError::new(key, expected)));
             }
+            live.backfill.check(live, self).map_err(|e| self.range(e))?;
         }
         let d = &c.data;
         match d.kind {

@@ -28,6 +28,7 @@ pub mod stop;
 pub mod sweep;
 pub mod train;
 
+mod backfill;
 mod data;
 mod model_card;
 mod output;

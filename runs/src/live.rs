@@ -155,7 +155,11 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         ReconcilePolicy::Adopt => Policy::Adopt,
         ReconcilePolicy::Flatten => Policy::Flatten,
     };
-    let feed = Feed::start(crate::paper::feed_config(live, Format::Binance));
+    let feed = Feed::start_with(
+        crate::paper::feed_config(live, Format::Binance),
+        crate::paper::continuity(&loaded, live, session.last_bars()),
+    );
+    let mut gaps = crate::backfill::GapLog::default();
     let kill_file = safety.kill_file.as_ref().map(|f| loaded.resolve(f));
     let started = Instant::now();
     let deadline = args.duration.map(Duration::from_secs_f64);
@@ -313,7 +317,10 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     break;
                 }
             },
-            Ok(FeedItem::Notice(notice)) => eprintln!("{}", crate::paper::describe(&notice)),
+            Ok(FeedItem::Notice(notice)) => {
+                gaps.record(&notice);
+                eprintln!("{}", crate::paper::describe(&notice));
+            }
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 break;
             }
@@ -339,6 +346,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         &LoadedData::default(),
         args.out.clone(),
         "events",
+        Some(&gaps),
     )?;
     println!(
         "  live: {used} events used, {} orders, {} fills, {open} orders left working; journal {}",
@@ -346,6 +354,9 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         outcome.fills.len(),
         journal.display()
     );
+    if let Some(line) = gaps.closing() {
+        eprintln!("warning: {line}");
+    }
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(()),

@@ -1,6 +1,7 @@
 //! Writing a finished run: the results folder (summary, tables, report) and the headline figures
 //! on the terminal. Backtests and paper sessions end here alike.
 
+use crate::backfill::GapLog;
 use crate::config::LoadedConfig;
 use crate::data::LoadedData;
 use anyhow::{Context, Result};
@@ -45,7 +46,8 @@ pub(crate) fn summarise(
 }
 
 /// Writes `outcome` into `out` (default `<output.dir>/<name>/`) and prints its summary;
-/// `unit` names what was replayed (`bars`, `ticks`, `events`).
+/// `unit` names what was replayed (`bars`, `ticks`, `events`); a session's feed `gaps` go to
+/// `summary.json` and the report's notes.
 ///
 /// # Errors
 /// A result file cannot be written.
@@ -56,9 +58,10 @@ pub(crate) fn write_run(
     data: &LoadedData,
     out: Option<PathBuf>,
     unit: &str,
+    gaps: Option<&GapLog>,
 ) -> Result<()> {
     let c = &loaded.config;
-    let (summary, analysis) = summarise(loaded, &c.name, outcome, &data.series);
+    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
     let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();
     let skipped: serde_json::Map<String, serde_json::Value> = data
@@ -74,6 +77,12 @@ pub(crate) fn write_run(
         .collect();
     extra.insert("skipped_rows".into(), skipped.into());
     extra.insert("name".into(), c.name.clone().into());
+    if let Some(gaps) = gaps {
+        extra.insert("gaps".into(), gaps.json());
+        if let Some(analysis) = &mut analysis {
+            analysis.notes.extend(gaps.notes());
+        }
+    }
     if let Some(sleeves) = sleeves {
         extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
     }

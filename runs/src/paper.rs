@@ -2,10 +2,11 @@
 //! live prices, a journal that survives a crash, a status line, and results written like a
 //! backtest's when it stops (Ctrl-C, `--duration`, or the feed ending).
 
+use crate::backfill::GapLog;
 use crate::config::{FeedFormat, LiveConfig, LiveMode, LoadedConfig};
 use crate::data::LoadedData;
 use anyhow::{Context, Result, bail};
-use live::feed::{Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
+use live::feed::{Continuity, Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
 use live::session::{Resumed, Session, SessionError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -60,6 +61,19 @@ pub(crate) fn feed_config(live: &LiveConfig, format: Format) -> FeedConfig {
         reconnect_initial: Duration::from_millis(live.reconnect.initial_ms),
         reconnect_max: Duration::from_millis(live.reconnect.max_ms),
         capacity: live.channel_capacity,
+    }
+}
+
+/// Where the feed continues a session: from the journal's last bar of each instrument (so bars
+/// lost while the session was down are reported as a gap), filling gaps from `[live] backfill`.
+pub(crate) fn continuity(
+    loaded: &LoadedConfig,
+    live: &LiveConfig,
+    last_bars: &[Option<market_data::Timestamp>],
+) -> Continuity {
+    Continuity {
+        last_bars: last_bars.to_vec(),
+        backfill: live.backfill.source(loaded),
     }
 }
 
@@ -136,7 +150,11 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         )
     })?;
     print_resumed(&journal, &resumed);
-    let feed = Feed::start(feed_config(live, format));
+    let feed = Feed::start_with(
+        feed_config(live, format),
+        continuity(loaded, live, session.last_bars()),
+    );
+    let mut gaps = GapLog::default();
     let spin = Duration::from_micros(live.spin_us);
     let started = Instant::now();
     let deadline = args.duration.map(Duration::from_secs_f64);
@@ -175,6 +193,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                     Notice::Disconnected { .. } => false,
                     _ => connected,
                 };
+                gaps.record(&notice);
                 eprintln!("{}", describe(&notice));
             }
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
@@ -192,14 +211,15 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
             let p = session.engine().portfolio();
             let open = p.positions().iter().filter(|x| x.qty != 0.0).count();
             eprint!(
-                "\r{} | last event {:.1}s ago | {used} events | {open} open positions | equity \
-                 {:.2} | P&L {:+.2}   ",
+                "\r{} | last event {:.1}s ago | {used} events{} | {open} open positions | \
+                 equity {:.2} | P&L {:+.2}   ",
                 if connected {
                     "connected"
                 } else {
                     "disconnected"
                 },
                 last_event.elapsed().as_secs_f64(),
+                gaps.status(),
                 p.equity(),
                 p.equity() - p.initial_cash()
             );
@@ -218,17 +238,22 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         &LoadedData::default(),
         args.out.clone(),
         "events",
+        Some(&gaps),
     )?;
     if let Some(line) = latencies.report() {
         println!("  {line}");
     }
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     println!(
-        "  feed: {} messages, {used} events used, {refused} late events skipped, {} gaps, {} \
-         duplicates, {} malformed, {} impossible events rejected, {} reconnects, engine behind \
-         {} times; journal {}",
+        "  feed: {} messages, {used} events used, {refused} late events skipped, {} bars already \
+         journaled skipped, {} gaps ({} bars backfilled, {} gaps not filled), {} duplicates, {} \
+         malformed, {} impossible events rejected, {} reconnects, engine behind {} times; \
+         journal {}",
         n(&counters.messages),
+        n(&counters.already_journaled),
         n(&counters.gaps),
+        n(&counters.backfilled),
+        n(&counters.unfilled_gaps),
         n(&counters.duplicates),
         n(&counters.malformed),
         n(&counters.rejected),
@@ -236,6 +261,9 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         n(&counters.engine_behind),
         journal.display()
     );
+    if let Some(line) = gaps.closing() {
+        eprintln!("warning: {line}");
+    }
     Ok(())
 }
 
@@ -246,6 +274,7 @@ pub(crate) fn describe(notice: &Notice) -> String {
         Notice::Connected { url } => format!("feed: connected to {url}"),
         Notice::Disconnected { reason } => format!("feed: disconnected: {}", quote(reason)),
         Notice::Reconnecting { after } => format!("feed: reconnecting in {after:.1?}"),
+        Notice::MissingBars(gap) => format!("feed: {}", crate::backfill::describe(gap)),
         Notice::Gap { instrument, detail } => {
             format!("feed: gap in {}: {}", quote(instrument), quote(detail))
         }
