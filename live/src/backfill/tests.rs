@@ -163,6 +163,17 @@ fn an_unreachable_endpoint_names_the_url() {
 }
 
 #[test]
+fn https_to_a_server_that_does_not_speak_tls_fails_cleanly() {
+    let (base, _) = serve(|_| (200, "[]".into()));
+    let base = base.replace("http://", "https://");
+    let error = fetch(&mut rest(&base), &gap(3, 40)).unwrap_err();
+    assert!(
+        error.contains(&format!("GET {base}/api/v3/klines")),
+        "{error}"
+    );
+}
+
+#[test]
 fn an_http_error_names_the_status_and_the_body() {
     let (base, _) = serve(|_| {
         (
