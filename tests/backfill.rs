@@ -44,11 +44,12 @@ fn goog_rows(dir: &Path, from: usize, to: usize) -> PathBuf {
     path
 }
 
-/// Starts `quant feed replay FILE`; returns it and its port.
-fn replay(file: &Path) -> (Running, u16) {
+/// Starts `quant feed replay FILE` with `extra` flags; returns it and its port.
+fn replay(file: &Path, extra: &[&str]) -> (Running, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quant"))
         .args(["feed", "replay", file.to_str().unwrap(), "--port", "0"])
         .args(["--interval", "1d"])
+        .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -107,11 +108,11 @@ fn text(path: &Path) -> String {
 fn down_and_up(name: &str, backfill: Option<&str>, events: usize) -> (String, PathBuf, PathBuf) {
     let dir = scratch(name);
     {
-        let (_feed, port) = replay(&goog_rows(&dir.join("before"), 0, FIRST));
+        let (_feed, port) = replay(&goog_rows(&dir.join("before"), 0, FIRST), &[]);
         paper(&config(&dir, port, backfill), &dir.join("first"), FIRST);
     }
     let journaled = text(&dir.join("journal"));
-    let (_feed, port) = replay(&goog_rows(&dir.join("after"), FIRST + DOWN, GOOG_BARS));
+    let (_feed, port) = replay(&goog_rows(&dir.join("after"), FIRST + DOWN, GOOG_BARS), &[]);
     let config = config(&dir, port, backfill);
     let output = paper(&config, &dir.join("second"), events);
     // Nothing journaled before the restart was lost or rewritten.
@@ -358,4 +359,68 @@ fn a_bad_backfill_table_is_refused_naming_its_key() {
         assert!(log.contains(expected), "{backfill}: {log}");
         assert!(!log.contains("panicked"), "{log}");
     }
+}
+
+#[test]
+fn a_session_killed_mid_run_is_backfilled_from_its_journal_on_restart() {
+    // The case: kill -9 while bars arrive, and a feed that has moved on meanwhile.
+    let dir = scratch("gap-kill");
+    let journal = dir.join("journal");
+    let file = repo("backtests/data/GOOG.csv");
+    let backfill = format!(
+        "{{ source = \"bars\", path = \"{}\" }}",
+        file.to_str().unwrap()
+    );
+    {
+        // Paced so the session is mid-run when it is killed.
+        let (_feed, port) = replay(
+            &goog_rows(&dir.join("before"), 0, FIRST),
+            &["--speed", "8640000"],
+        );
+        let config = config(&dir, port, Some(&backfill));
+        let mut child = Running(
+            Command::new(env!("CARGO_BIN_EXE_quant"))
+                .args(["paper", config.to_str().unwrap()])
+                .args(["--out", dir.join("first").to_str().unwrap()])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = std::time::Instant::now();
+        let bars = || {
+            std::fs::read_to_string(&journal)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with('M'))
+                .count()
+        };
+        while bars() < 600 {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "the session never got going"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = child.0.kill(); // SIGKILL: no clean shutdown
+        let _ = child.0.wait();
+    }
+    let (_feed, port) = replay(&goog_rows(&dir.join("after"), FIRST + DOWN, GOOG_BARS), &[]);
+    let config = config(&dir, port, Some(&backfill));
+    let out = dir.join("second");
+    let log = stderr(&paper(&config, &out, GOOG_BARS));
+    assert!(log.contains("resumed from"), "{log}");
+    let gaps = summary(&out)["gaps"].clone();
+    let gap = (gaps.as_array().unwrap().iter())
+        .find(|g| {
+            g["before"]
+                .as_str()
+                .unwrap()
+                .starts_with(&date(FIRST + DOWN))
+        })
+        .unwrap_or_else(|| panic!("{gaps}"));
+    // Everything after the journal's last bar came back: the killed session's unsent bars too.
+    assert!(gap["filled"].as_u64().unwrap() >= DOWN as u64, "{gap}");
+    assert_same_as_uninterrupted(&config, &out);
 }
