@@ -506,7 +506,7 @@ impl LoadedConfig {
             return Err(self.range(RangeError::new(
                 "data.jump_warning",
                 format!(
-                    "a multiple of the recent bar range, 0 or more (0: no warnings), found {}",
+                    "a multiple of the recent bar range, 0 or more (0: no warnings), found {:?}",
                     c.data.jump_warning
                 ),
             )));
@@ -542,7 +542,7 @@ impl LoadedConfig {
             if let Some((name, w)) = weights.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0)) {
                 return Err(self.range(RangeError::new(
                     format!("portfolio.weights.{name}"),
-                    format!("a positive weight, found {w}"),
+                    format!("a positive weight, found {w:?}"),
                 )));
             }
         }
@@ -559,7 +559,7 @@ impl LoadedConfig {
         {
             return Err(self.range(RangeError::new(
                 "metrics.periods_per_year",
-                format!("a positive number, found {p}"),
+                format!("a positive number, found {p:?}"),
             )));
         }
         if let Some(live) = &c.live {
@@ -580,13 +580,19 @@ impl LoadedConfig {
                 (
                     "live.stale_after_s",
                     live.stale_after_s.is_finite() && live.stale_after_s > 0.0,
-                    format!("a positive number of seconds, found {}", live.stale_after_s),
+                    format!(
+                        "a positive number of seconds, found {:?}",
+                        live.stale_after_s
+                    ),
                 ),
                 (
                     "live.max_clock_skew_s",
                     live.max_clock_skew_s.is_finite()
                         && (0.0..=86_400.0 * 365.0).contains(&live.max_clock_skew_s),
-                    format!("seconds from 0 to a year, found {}", live.max_clock_skew_s),
+                    format!(
+                        "seconds from 0 to a year, found {:?}",
+                        live.max_clock_skew_s
+                    ),
                 ),
                 (
                     "live.reconnect",
