@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod annualisation;
 mod broker;
 mod config;
 mod costs;
@@ -65,6 +66,7 @@ pub use strategy::{
     StrategyError,
 };
 pub use summary::{
-    Better, InstrumentSummary, METRICS, MetricDef, MetricUnit, Reading, Summary, metric,
+    Better, InstrumentSummary, METRICS, MetricDef, MetricUnit, MetricsSpec, Reading, Summary,
+    metric,
 };
 pub use volatility::RollingVolatility;

@@ -5,8 +5,12 @@
 //! conventions") and the tests pin them to empyrical's output on GOOG daily closes.
 //! Returns are simple per-period returns of equity; annualisation uses the bar frequency, which
 //! [`infer_periods_per_year`] derives from the timestamps when the config does not set it.
+//! The tear-sheet figures of quantstats and pyfolio (Kelly fraction, probabilistic Sharpe, ulcer
+//! index, streaks, rolling beta) follow the same conventions.
 //! A ratio that is undefined (too few returns, zero risk) is `NaN` rather than 0 or infinity, so
 //! "no risk taken" never ranks as a great score; JSON output writes `NaN` as `null`.
+
+pub use crate::annualisation::{Annualisation, annualisation, infer_periods_per_year};
 
 /// The headline metrics of one equity curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -44,9 +48,17 @@ pub struct ReturnMetrics {
 }
 
 impl ReturnMetrics {
-    /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`.
+    /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`,
+    /// with a risk-free rate of 0.
     pub fn from_equity(equity: &[f64], periods_per_year: f64) -> Self {
+        Self::with_risk_free(equity, periods_per_year, 0.0)
+    }
+
+    /// As [`ReturnMetrics::from_equity`], with Sharpe and Sortino measured on returns in excess
+    /// of `risk_free` (an annual rate, turned into a per-period one by [`per_period_rate`]).
+    pub fn with_risk_free(equity: &[f64], periods_per_year: f64, risk_free: f64) -> Self {
         let r = simple_returns(equity);
+        let rf = per_period_rate(risk_free, periods_per_year);
         // One sort serves VaR, CVaR and the tail ratio.
         let sorted_r = sorted(&r);
         let cagr = cagr(&r, periods_per_year);
@@ -55,8 +67,8 @@ impl ReturnMetrics {
             total_return: total_return(equity),
             cagr,
             annual_volatility: annual_volatility(&r, periods_per_year),
-            sharpe: sharpe(&r, periods_per_year),
-            sortino: sortino(&r, periods_per_year),
+            sharpe: excess_sharpe(&r, periods_per_year, rf),
+            sortino: excess_sortino(&r, periods_per_year, rf),
             max_drawdown,
             max_drawdown_duration: max_drawdown_duration(equity),
             calmar: calmar_of(cagr, max_drawdown),
@@ -103,7 +115,28 @@ pub fn annual_volatility(returns: &[f64], periods_per_year: f64) -> f64 {
 ///
 /// `NaN` with fewer than 2 returns or a zero standard deviation.
 pub fn sharpe(returns: &[f64], periods_per_year: f64) -> f64 {
-    sharpe_of(returns.len(), || returns.iter().copied(), periods_per_year)
+    excess_sharpe(returns, periods_per_year, 0.0)
+}
+
+/// Returns the per-period rate that compounds to `annual` over `periods_per_year` periods,
+/// `(1 + annual)^(1 / ppy) - 1`, as quantstats and empyrical de-annualise a risk-free rate.
+pub fn per_period_rate(annual: f64, periods_per_year: f64) -> f64 {
+    if annual == 0.0 {
+        // Exactly 0, so a run without a risk-free rate keeps its figures to the last bit.
+        0.0
+    } else {
+        (1.0 + annual).powf(1.0 / periods_per_year) - 1.0
+    }
+}
+
+/// Returns the Sharpe ratio of returns in excess of `rf` a period:
+/// `mean(r - rf) / std(r - rf, ddof = 1) * sqrt(ppy)`.
+pub fn excess_sharpe(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
+    sharpe_of(
+        returns.len(),
+        || returns.iter().map(|r| r - rf),
+        periods_per_year,
+    )
 }
 
 /// [`sharpe`] of the simple returns of `equity`, computed as they are needed rather than
@@ -137,12 +170,19 @@ fn sharpe_of<I: Iterator<Item = f64>>(
 /// The downside mean runs over all N returns, as in empyrical. `NaN` without returns or without
 /// a single loss, where empyrical would give infinity (not representable in JSON).
 pub fn sortino(returns: &[f64], periods_per_year: f64) -> f64 {
-    let squares: f64 = returns.iter().map(|r| r.min(0.0).powi(2)).sum();
+    excess_sortino(returns, periods_per_year, 0.0)
+}
+
+/// Returns the Sortino ratio of returns in excess of `rf` a period, as empyrical's
+/// `sortino_ratio(required_return = rf)`: both the mean and the downside are of `r - rf`.
+pub fn excess_sortino(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
+    let squares: f64 = returns.iter().map(|r| (r - rf).min(0.0).powi(2)).sum();
     let downside = (squares / returns.len() as f64).sqrt() * periods_per_year.sqrt();
     if downside == 0.0 || downside.is_nan() {
         return f64::NAN;
     }
-    mean(returns) * periods_per_year / downside
+    let excess_mean = returns.iter().map(|r| r - rf).sum::<f64>() / returns.len() as f64;
+    excess_mean * periods_per_year / downside
 }
 
 /// Returns `e[t] / max(e[..=t]) - 1` for each point: 0 at a peak, negative below it.
@@ -370,6 +410,14 @@ impl RelativeMetrics {
 
     /// Returns the figures of returns `r` against benchmark returns `b`, paired by position.
     pub fn from_returns(r: &[f64], b: &[f64], periods_per_year: f64) -> Self {
+        Self::with_risk_free(r, b, periods_per_year, 0.0)
+    }
+
+    /// As [`RelativeMetrics::from_returns`], with alpha measured on excess returns as
+    /// empyrical's `alpha(risk_free = rf)`: `(1 + mean((r - rf) - beta (b - rf)))^ppy - 1`,
+    /// `rf` a per-period rate ([`per_period_rate`]). Beta, the information ratio and the
+    /// tracking error do not move with a constant rate.
+    pub fn with_risk_free(r: &[f64], b: &[f64], periods_per_year: f64, rf: f64) -> Self {
         let n = r.len().min(b.len());
         let (r, b) = (&r[..n], &b[..n]);
         let undefined = Self {
@@ -390,7 +438,9 @@ impl RelativeMetrics {
         let ddof1 = (n - 1) as f64;
         let (cov, var_b) = (cov / ddof1, var_b / ddof1);
         let beta = if var_b > 0.0 { cov / var_b } else { f64::NAN };
-        let excess: Vec<f64> = r.iter().zip(b).map(|(x, y)| x - beta * y).collect();
+        let excess: Vec<f64> = (r.iter().zip(b))
+            .map(|(x, y)| (x - rf) - beta * (y - rf))
+            .collect();
         let alpha = (1.0 + mean(&excess)).powf(periods_per_year) - 1.0;
         let active: Vec<f64> = r.iter().zip(b).map(|(x, y)| x - y).collect();
         let active_std = sample_std(&active);
@@ -501,37 +551,127 @@ fn rolling_mean_var(values: &[f64], window: usize) -> Vec<(f64, f64)> {
     out
 }
 
-/// Returns the bars per year implied by the median spacing of `timestamps_ns` (UTC ns, ascending).
+/// Returns the Kelly fraction of per-period returns, as quantstats' `kelly_criterion`:
+/// `p - (1 - p) / payoff`, with `p` the share of winning periods among those that moved and
+/// `payoff` the mean gain over the absolute mean loss. `NaN` without a gain or without a loss.
+pub fn kelly(returns: &[f64]) -> f64 {
+    let moved = returns.iter().filter(|r| **r != 0.0).count();
+    let wins = returns.iter().filter(|r| **r > 0.0).count();
+    let payoff = payoff_ratio(returns);
+    if moved == 0 || payoff.is_nan() {
+        return f64::NAN;
+    }
+    let p = wins as f64 / moved as f64;
+    p - (1.0 - p) / payoff
+}
+
+/// Returns the probability that the true Sharpe ratio exceeds 0 given the observed one, per
+/// Bailey and López de Prado (2012): `Φ(SR sqrt(n - 1) / sqrt(1 - γ3 SR + (γ4 - 1) / 4 SR²))`,
+/// with SR the per-period (not annualised) Sharpe ratio of returns in excess of `rf` a period,
+/// γ3 their skewness and γ4 their (non-excess) kurtosis, population moments as [`skew`].
 ///
-/// A median spacing of at least 20 days means monthly bars (12), at least 5 days weekly (52), at
-/// least 20 hours daily (252, trading days); shorter bars give 252 times the median number of
-/// bars per UTC calendar day. Medians shrug off weekends, holidays and gaps in the data.
-/// Fewer than 2 timestamps (or no increasing pair) gives 252.
-pub fn infer_periods_per_year(timestamps_ns: &[i64]) -> f64 {
-    const HOUR: i64 = 3_600_000_000_000;
-    const DAY: i64 = 24 * HOUR;
-    // Repeated stamps carry no spacing, so only increasing steps vote.
-    let steps: Vec<f64> = timestamps_ns
-        .windows(2)
-        .map(|w| w[1].saturating_sub(w[0]))
-        .filter(|&d| d > 0)
-        .map(|d| d as f64)
-        .collect();
-    let spacing = median(&steps);
-    if spacing.is_nan() {
-        252.0
-    } else if spacing >= (20 * DAY) as f64 {
-        12.0
-    } else if spacing >= (5 * DAY) as f64 {
-        52.0
-    } else if spacing >= (20 * HOUR) as f64 {
-        252.0
+/// `NaN` with fewer than 2 returns, returns that never vary, or a negative variance estimate
+/// (extreme skew).
+pub fn probabilistic_sharpe(returns: &[f64], rf: f64) -> f64 {
+    let n = returns.len();
+    let sr = excess_sharpe(returns, 1.0, rf);
+    let Some((m2, m3, m4)) = central_moments(returns) else {
+        return f64::NAN;
+    };
+    let (g3, g4) = (m3 / m2.powf(1.5), m4 / (m2 * m2));
+    let variance = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr * sr;
+    if variance.is_nan() || variance <= 0.0 || sr.is_nan() {
+        return f64::NAN;
+    }
+    normal_cdf(sr * ((n - 1) as f64).sqrt() / variance.sqrt())
+}
+
+/// Returns the ulcer index of `equity`: `sqrt(mean(drawdown²))` over every point, drawdowns as
+/// fractions below the running peak ([`drawdown_series`]); 0 for a curve that never falls,
+/// `NaN` for an empty one.
+pub fn ulcer_index(equity: &[f64]) -> f64 {
+    let dd = drawdown_series(equity);
+    (dd.iter().map(|d| d * d).sum::<f64>() / dd.len() as f64).sqrt()
+}
+
+/// Returns the longest runs of consecutive gaining and of consecutive losing periods (a period
+/// that does not move ends both), as quantstats' `consecutive_wins` and `consecutive_losses`.
+pub fn longest_streaks(returns: &[f64]) -> (usize, usize) {
+    let (mut wins, mut losses, mut best_wins, mut best_losses) = (0, 0, 0, 0);
+    for r in returns {
+        wins = if *r > 0.0 { wins + 1 } else { 0 };
+        losses = if *r < 0.0 { losses + 1 } else { 0 };
+        best_wins = best_wins.max(wins);
+        best_losses = best_losses.max(losses);
+    }
+    (best_wins, best_losses)
+}
+
+/// Returns the beta of each trailing `window` of returns `r` against `b` (paired by position):
+/// element `t` is `cov(r, b) / var(b)` over `t + 1 - window..=t`. `NaN` before the first full
+/// window, where `b` does not vary within the window, or when `window < 2`.
+///
+/// Recomputed per window from scratch every `window` steps and slid in between, so a year of
+/// minute bars costs O(n), not O(n x window), and rounding cannot build up.
+pub fn rolling_beta(r: &[f64], b: &[f64], window: usize) -> Vec<f64> {
+    let n = r.len().min(b.len());
+    let mut out = vec![f64::NAN; n];
+    if window < 2 || n < window {
+        return out;
+    }
+    let w = window as f64;
+    let (mut sr, mut sb, mut sbb, mut srb) = (0.0, 0.0, 0.0, 0.0);
+    for (t, beta) in out.iter_mut().enumerate().skip(window - 1) {
+        let start = t + 1 - window;
+        if start.is_multiple_of(window) {
+            (sr, sb, sbb, srb) = (0.0, 0.0, 0.0, 0.0);
+            for i in start..=t {
+                sr += r[i];
+                sb += b[i];
+                sbb += b[i] * b[i];
+                srb += r[i] * b[i];
+            }
+        } else {
+            let (i, o) = (t, start - 1);
+            sr += r[i] - r[o];
+            sb += b[i] - b[o];
+            sbb += b[i] * b[i] - b[o] * b[o];
+            srb += r[i] * b[i] - r[o] * b[o];
+        }
+        let var_b = sbb - sb * sb / w;
+        // Below rounding of the sums: the benchmark did not move in this window.
+        if var_b > 1e-12 * sbb {
+            *beta = (srb - sr * sb / w) / var_b;
+        }
+    }
+    out
+}
+
+/// The standard normal distribution function, through the complementary error function of
+/// Numerical Recipes (`erfcc`, fractional error below 1.2e-7 everywhere).
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = [
+        -1.265_512_23,
+        1.000_023_68,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ]
+    .iter()
+    .rev()
+    .fold(0.0, |acc, c| c + t * acc);
+    let erfc = t * (-z * z + poly).exp();
+    if x >= 0.0 {
+        1.0 - 0.5 * erfc
     } else {
-        let per_day: Vec<f64> = timestamps_ns
-            .chunk_by(|a, b| a.div_euclid(DAY) == b.div_euclid(DAY))
-            .map(|bars| bars.len() as f64)
-            .collect();
-        252.0 * median(&per_day)
+        0.5 * erfc
     }
 }
 
@@ -552,15 +692,6 @@ fn sorted(values: &[f64]) -> Vec<f64> {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted
-}
-
-fn median(values: &[f64]) -> f64 {
-    let sorted = sorted(values);
-    match sorted.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
-    }
 }
 
 #[cfg(test)]
@@ -588,10 +719,6 @@ mod tests {
             assert_eq!(max_drawdown(curve).to_bits(), worst.to_bits(), "{n}");
         }
     }
-
-    const DAY_NS: i64 = 86_400_000_000_000;
-    // 2020-01-06, a Monday, 00:00 UTC.
-    const MONDAY_NS: i64 = 1_578_268_800 * 1_000_000_000;
 
     /// GOOG daily close-to-close returns, 2004-08-20..2013-03-01 (2147 values).
     fn goog_returns() -> Vec<f64> {
@@ -873,40 +1000,95 @@ mod tests {
         assert!(rolling_sharpe(&r, 1, 252.0).iter().all(|x| x.is_nan()));
     }
 
-    /// Stamps of `per_day` bars one minute apart from 14:30 UTC on `days` weekdays.
-    fn intraday(days: i64, per_day: i64, start_minute: i64) -> Vec<i64> {
-        (0..days + days / 5 * 2)
-            .filter(|d| d % 7 < 5)
-            .flat_map(|d| {
-                (0..per_day)
-                    .map(move |m| MONDAY_NS + d * DAY_NS + (start_minute + m) * 60_000_000_000)
-            })
-            .collect()
+    /// Twelve returns of a strategy and of a benchmark for the tear-sheet figures.
+    const R: [f64; 12] = [
+        0.01, -0.02, 0.015, 0.0, 0.03, -0.01, 0.005, -0.025, 0.02, 0.01, 0.012, -0.004,
+    ];
+    const B: [f64; 12] = [
+        0.008, -0.015, 0.01, 0.002, 0.02, -0.012, 0.0, -0.02, 0.018, 0.006, 0.01, -0.006,
+    ];
+
+    fn assert_close(actual: f64, expected: f64, tolerance: f64, what: &str) {
+        let rel = ((actual - expected) / expected).abs();
+        assert!(
+            rel <= tolerance,
+            "{what}: {actual} vs {expected} (rel {rel:e})"
+        );
     }
 
+    /// Expected values computed independently in plain Python 3.12 (`statistics`, `math`),
+    /// following quantstats / empyrical and Bailey & López de Prado:
+    /// rf = (1 + 0.04) ** (1 / 252) - 1; ex = [x - rf for x in R];
+    /// sharpe = mean(ex) / stdev(ex) * sqrt(252); sortino = mean(ex) /
+    /// sqrt(sum(min(x, 0) ** 2 for x in ex) / 12) * sqrt(252); kelly = p - (1 - p) / payoff over
+    /// the 11 returns that moved; PSR = NormalDist().cdf(sr sqrt(11) / sqrt(1 - g3 sr +
+    /// (g4 - 1) / 4 sr^2)) with population moments; ulcer = sqrt(mean(dd^2)) of the equity
+    /// 100 * cumprod(1 + R) with its starting point; alpha = (1 + mean(ex - beta exb)) ** 252 - 1.
     #[test]
-    fn infers_bar_frequency() {
-        // Weekdays only: the weekend gaps do not move the median spacing.
-        let daily: Vec<i64> = (0..400)
-            .filter(|d| d % 7 < 5)
-            .map(|d| MONDAY_NS + d * DAY_NS)
+    fn tear_sheet_figures_match_independent_computation() {
+        let rf = per_period_rate(0.04, 252.0);
+        assert_close(rf, 0.000_155_649_862_791_262_8, 1e-12, "per-period rate");
+        assert_close(
+            excess_sharpe(&R, 252.0, rf),
+            3.362_265_273_600_324_5,
+            1e-12,
+            "sharpe",
+        );
+        assert_close(
+            excess_sortino(&R, 252.0, rf),
+            5.535_521_073_907_819_6,
+            1e-12,
+            "sortino",
+        );
+        assert_close(kelly(&R), 0.268_270_944_741_532_96, 1e-12, "kelly");
+        // The normal distribution function is good to 1.2e-7.
+        assert_close(
+            probabilistic_sharpe(&R, rf),
+            0.750_358_691_038_745_4,
+            1e-6,
+            "psr",
+        );
+        let equity: Vec<f64> = std::iter::once(100.0)
+            .chain(R.iter().scan(100.0, |e, r| {
+                *e *= 1.0 + r;
+                Some(*e)
+            }))
             .collect();
-        assert_eq!(infer_periods_per_year(&daily), 252.0);
-        assert_eq!(infer_periods_per_year(&intraday(10, 390, 870)), 98_280.0);
-        assert_eq!(infer_periods_per_year(&intraday(5, 1440, 0)), 362_880.0);
-        let weekly: Vec<i64> = (0..60).map(|w| MONDAY_NS + w * 7 * DAY_NS).collect();
-        assert_eq!(infer_periods_per_year(&weekly), 52.0);
-        let month_lengths = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-        let monthly: Vec<i64> = month_lengths
-            .iter()
-            .scan(MONDAY_NS, |t, days| {
-                *t += days * DAY_NS;
-                Some(*t)
-            })
-            .collect();
-        assert_eq!(infer_periods_per_year(&monthly), 12.0);
-        assert_eq!(infer_periods_per_year(&[]), 252.0);
-        assert_eq!(infer_periods_per_year(&[MONDAY_NS]), 252.0);
-        assert_eq!(infer_periods_per_year(&[MONDAY_NS, MONDAY_NS]), 252.0);
+        assert_close(
+            ulcer_index(&equity),
+            0.011_108_639_129_644_363,
+            1e-12,
+            "ulcer",
+        );
+        assert_eq!(longest_streaks(&R), (3, 1));
+        let m = RelativeMetrics::with_risk_free(&R, &B, 252.0, rf);
+        assert_close(m.beta, 1.246_346_555_323_590_8, 1e-12, "beta");
+        assert_close(m.alpha, 0.437_294_574_419_330_2, 1e-10, "alpha");
+        let expected = [
+            1.429_640_718_562_874_1,
+            1.330_645_161_290_322_5,
+            1.250_000_000_000_000_2,
+            1.314_655_172_413_793_4,
+            1.234_137_055_837_563_3,
+            1.166_965_888_689_407_6,
+            1.192_007_797_270_955_3,
+            1.181_159_420_289_855_4,
+        ];
+        let rolling = rolling_beta(&R, &B, 5);
+        assert!(rolling[..4].iter().all(|x| x.is_nan()));
+        for (t, (a, e)) in rolling[4..].iter().zip(expected).enumerate() {
+            assert_close(*a, e, 1e-9, &format!("rolling beta {t}"));
+        }
+        // Undefined: no losses, a flat benchmark, one return, a flat curve.
+        assert_nan(kelly(&[0.01, 0.02]), "kelly without losses");
+        assert!(rolling_beta(&R, &[0.01; 12], 5).iter().all(|x| x.is_nan()));
+        assert_nan(probabilistic_sharpe(&[0.01], 0.0), "psr of one return");
+        assert_eq!(ulcer_index(&[100.0; 4]), 0.0);
+        assert_nan(ulcer_index(&[]), "ulcer of nothing");
+        // A zero rate leaves the figures exactly as without one.
+        let plain = ReturnMetrics::from_equity(&equity, 252.0);
+        assert_eq!(plain, ReturnMetrics::with_risk_free(&equity, 252.0, 0.0));
+        assert_close(normal_cdf(0.0), 0.5, 1e-7, "Φ(0)");
+        assert_close(normal_cdf(-1.959_963_984_540_054), 0.025, 1e-6, "Φ(-1.96)");
     }
 }

@@ -1,6 +1,9 @@
 //! The summary of a run: its headline metrics, overall and per instrument (`summary.json`).
 
-use crate::metrics::{RelativeMetrics, ReturnMetrics, infer_periods_per_year, payoff_ratio};
+use crate::metrics::{
+    Annualisation, RelativeMetrics, ReturnMetrics, annualisation, kelly, longest_streaks,
+    payoff_ratio, per_period_rate, probabilistic_sharpe, simple_returns, ulcer_index,
+};
 use crate::outcome::BacktestOutcome;
 use serde::Serialize;
 
@@ -309,6 +312,54 @@ pub const METRICS: &[MetricDef] = &[
         value: Reading::Real(|s| s.avg_holding_time_ns),
     },
     MetricDef {
+        key: "risk_free",
+        label: "Risk-free rate (annual)",
+        unit: MetricUnit::Percent,
+        better: Better::Neither,
+        in_sweep: false,
+        value: Reading::Real(|s| s.risk_free),
+    },
+    MetricDef {
+        key: "probabilistic_sharpe",
+        label: "Probabilistic Sharpe (SR > 0)",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.probabilistic_sharpe),
+    },
+    MetricDef {
+        key: "ulcer_index",
+        label: "Ulcer index",
+        unit: MetricUnit::Percent,
+        better: Better::Lower,
+        in_sweep: false,
+        value: Reading::Real(|s| s.ulcer_index),
+    },
+    MetricDef {
+        key: "kelly",
+        label: "Kelly fraction",
+        unit: MetricUnit::Percent,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Real(|s| s.kelly),
+    },
+    MetricDef {
+        key: "longest_win_streak",
+        label: "Longest winning streak (periods)",
+        unit: MetricUnit::Count,
+        better: Better::Higher,
+        in_sweep: false,
+        value: Reading::Whole(|s| s.longest_win_streak),
+    },
+    MetricDef {
+        key: "longest_loss_streak",
+        label: "Longest losing streak (periods)",
+        unit: MetricUnit::Count,
+        better: Better::Lower,
+        in_sweep: false,
+        value: Reading::Whole(|s| s.longest_loss_streak),
+    },
+    MetricDef {
         key: "alpha",
         label: "Alpha (annualised)",
         unit: MetricUnit::Percent,
@@ -403,6 +454,16 @@ pub struct Summary {
     pub tail_ratio: f64,
     /// R² of a linear fit to cumulative log returns.
     pub stability: f64,
+    /// Probability that the true Sharpe ratio exceeds 0 (Bailey and López de Prado).
+    pub probabilistic_sharpe: f64,
+    /// Root mean square of the drawdowns, as fractions.
+    pub ulcer_index: f64,
+    /// Kelly fraction of per-period returns: win rate - loss rate / payoff.
+    pub kelly: f64,
+    /// Most consecutive periods that gained.
+    pub longest_win_streak: usize,
+    /// Most consecutive periods that lost.
+    pub longest_loss_streak: usize,
     /// Closed round trips.
     pub trades: usize,
     /// Round trips still open at the end.
@@ -431,8 +492,12 @@ pub struct Summary {
     pub information_ratio: f64,
     /// Annualised tracking error against the benchmark (set by [`Summary::with_benchmark`]).
     pub tracking_error: f64,
+    /// The annual risk-free rate behind Sharpe, Sortino, alpha and the probabilistic Sharpe.
+    pub risk_free: f64,
     /// The annualisation used.
     pub periods_per_year: f64,
+    /// Why that annualisation (inferred from the bars, or set in the config).
+    pub annualisation: String,
     /// Number of periods (time steps) in the equity curve.
     pub periods: usize,
     /// When the drawdown kill switch fired, if it did.
@@ -441,17 +506,43 @@ pub struct Summary {
     pub instruments: Vec<InstrumentSummary>,
 }
 
+/// How a run's figures are measured: `[metrics]` of the config.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MetricsSpec {
+    /// Periods per year; inferred from the timestamps when `None`.
+    pub periods_per_year: Option<f64>,
+    /// Annual risk-free rate (0.04 for 4%).
+    pub risk_free: f64,
+}
+
 impl Summary {
-    /// Computes the summary of a run; `periods_per_year` overrides the one inferred from the
-    /// spacing of the timestamps.
+    /// Computes the summary of a run with a risk-free rate of 0; `periods_per_year` overrides
+    /// the one inferred from the timestamps.
     ///
     /// Figures against a benchmark are `NaN` (null in `summary.json`) until
     /// [`Summary::with_benchmark`] sets them.
     pub fn new(outcome: &BacktestOutcome, periods_per_year: Option<f64>) -> Self {
+        Self::measured(
+            outcome,
+            MetricsSpec {
+                periods_per_year,
+                risk_free: 0.0,
+            },
+        )
+    }
+
+    /// Computes the summary of a run as `spec` says.
+    pub fn measured(outcome: &BacktestOutcome, spec: MetricsSpec) -> Self {
         let curve = &outcome.curve;
         let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
-        let ppy = periods_per_year.unwrap_or_else(|| infer_periods_per_year(&stamps));
-        let m = ReturnMetrics::from_equity(&curve.equity, ppy);
+        let annual = spec
+            .periods_per_year
+            .map_or_else(|| annualisation(&stamps), Annualisation::configured);
+        let ppy = annual.periods_per_year;
+        let m = ReturnMetrics::with_risk_free(&curve.equity, ppy, spec.risk_free);
+        let returns = simple_returns(&curve.equity);
+        let rf = per_period_rate(spec.risk_free, ppy);
+        let (longest_win_streak, longest_loss_streak) = longest_streaks(&returns);
         let trades = &outcome.trades;
         let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
         let gross_profit: f64 = wins.iter().sum();
@@ -502,6 +593,11 @@ impl Summary {
             omega: m.omega,
             tail_ratio: m.tail_ratio,
             stability: m.stability,
+            probabilistic_sharpe: probabilistic_sharpe(&returns, rf),
+            ulcer_index: ulcer_index(&curve.equity),
+            kelly: kelly(&returns),
+            longest_win_streak,
+            longest_loss_streak,
             trades: trades.len(),
             open_trades: outcome.open_trades.len(),
             win_rate: if trades.is_empty() {
@@ -537,7 +633,9 @@ impl Summary {
             beta: f64::NAN,
             information_ratio: f64::NAN,
             tracking_error: f64::NAN,
+            risk_free: spec.risk_free,
             periods_per_year: ppy,
+            annualisation: annual.reason,
             periods: curve.len(),
             halted_at: outcome.halted_at.map(|t| {
                 // A kill before any event has no market time.
@@ -555,8 +653,13 @@ impl Summary {
     /// run's steps (e.g. the report's buy and hold), so `summary.json` carries the
     /// same alpha, beta, information ratio and tracking error as the report.
     pub fn with_benchmark(mut self, outcome: &BacktestOutcome, benchmark: &[f64]) -> Self {
-        let m =
-            RelativeMetrics::from_equity(&outcome.curve.equity, benchmark, self.periods_per_year);
+        let n = outcome.curve.equity.len().min(benchmark.len());
+        let m = RelativeMetrics::with_risk_free(
+            &simple_returns(&outcome.curve.equity[..n]),
+            &simple_returns(&benchmark[..n]),
+            self.periods_per_year,
+            per_period_rate(self.risk_free, self.periods_per_year),
+        );
         self.alpha = m.alpha;
         self.beta = m.beta;
         self.information_ratio = m.information_ratio;
@@ -620,7 +723,7 @@ mod tests {
             .as_object()
             .unwrap()
             .keys()
-            .filter(|k| !matches!(k.as_str(), "halted_at" | "instruments"))
+            .filter(|k| !matches!(k.as_str(), "halted_at" | "instruments" | "annualisation"))
             .collect();
         assert_eq!(keys.len(), METRICS.len(), "{keys:?}");
         for (i, m) in METRICS.iter().enumerate() {
@@ -660,6 +763,11 @@ mod tests {
             omega: f("omega"),
             tail_ratio: f("tail_ratio"),
             stability: f("stability"),
+            probabilistic_sharpe: f("probabilistic_sharpe"),
+            ulcer_index: f("ulcer_index"),
+            kelly: f("kelly"),
+            longest_win_streak: n("longest_win_streak"),
+            longest_loss_streak: n("longest_loss_streak"),
             trades: n("trades"),
             open_trades: n("open_trades"),
             win_rate: f("win_rate"),
@@ -674,7 +782,9 @@ mod tests {
             beta: f("beta"),
             information_ratio: f("information_ratio"),
             tracking_error: f("tracking_error"),
+            risk_free: f("risk_free"),
             periods_per_year: f("periods_per_year"),
+            annualisation: String::new(),
             periods: n("periods"),
             halted_at: None,
             instruments: Vec::new(),
