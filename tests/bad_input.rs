@@ -347,7 +347,7 @@ fn extreme_finite_inputs_run_to_a_complete_report() {
         let text = GOOD.replace("GOOG_PATH", data).replace(edit.0, edit.1);
         assert!(text.contains(edit.1));
         std::fs::write(&config, text).unwrap();
-        let out = dir.join("out");
+        let out = scratch("extreme-out");
         let output = backtest(&config, &out);
         assert!(output.status.success(), "{}", stderr(&output));
         let page = std::fs::read_to_string(out.join("report.html")).unwrap();

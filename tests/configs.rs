@@ -122,7 +122,7 @@ fn every_shipped_config_runs() {
 }
 
 #[test]
-fn main_command_writes_results_under_the_config_name() {
+fn main_command_writes_a_run_folder_under_the_config_name_each_time() {
     let out = scratch("main");
     let config = out.join("c.toml");
     let text = std::fs::read_to_string(
@@ -157,8 +157,11 @@ fn main_command_writes_results_under_the_config_name() {
             "summary table lacks {label}:\n{stdout}"
         );
     }
-    assert!(
-        out.join("results/sma-crossover-goog/summary.json")
-            .is_file()
-    );
+    // Run again: a folder of its own, the first untouched, `latest` on the newest.
+    let again = quant(&["backtest", config.to_str().unwrap()]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let runs = out.join("results/sma-crossover-goog");
+    let folders = std::fs::read_dir(&runs).unwrap().count();
+    assert_eq!(folders, 3, "two runs and `latest`");
+    assert!(runs.join("latest/summary.json").is_file());
 }

@@ -45,14 +45,16 @@ const RESULTS: [&str; 4] = ["trades.csv", "fills.csv", "orders.csv", "equity.csv
 fn assert_same_results(dir: &Path, a: &str, b: &str) {
     for file in RESULTS {
         let (x, y) = (
-            dir.join("out").join(a).join(file),
-            dir.join("out").join(b).join(file),
+            dir.join("out").join(a).join("latest").join(file),
+            dir.join("out").join(b).join("latest").join(file),
         );
         assert_eq!(text(&x), text(&y), "{file} differs between {a} and {b}");
     }
     let summary = |name: &str| -> serde_json::Value {
-        let v: serde_json::Value =
-            serde_json::from_str(&text(&dir.join("out").join(name).join("summary.json"))).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text(
+            &dir.join("out").join(name).join("latest/summary.json"),
+        ))
+        .unwrap();
         v["final_equity"].clone()
     };
     assert_eq!(summary(a), summary(b));
@@ -181,7 +183,7 @@ fn streamed_catalog_equals_the_same_bars_in_memory() {
         stdout.contains(&format!("{} bars", 2 * 26 * 60)),
         "{stdout}"
     );
-    let equity = text(&dir.join("out/ranged/equity.csv"));
+    let equity = text(&dir.join("out/ranged/latest/equity.csv"));
     let first = equity.lines().nth(1).unwrap();
     assert!(first.starts_with("2024-01-01T10:00:00Z"), "{first}");
 }
@@ -353,7 +355,7 @@ fn bar_strategies_run_on_ticks_with_bars_built_from_trades() {
     assert!(stdout.contains("24000 ticks"), "{stdout}");
     ok(&["backtest", s(&b)]);
     assert_same_results(&dir, "ticks_a", "ticks_b");
-    let fills = text(&dir.join("out/ticks_a/fills.csv"));
+    let fills = text(&dir.join("out/ticks_a/latest/fills.csv"));
     assert!(fills.lines().count() > 3, "{fills}");
     // Orders decided on a bar fill on a later tick, never at the bar's boundary itself.
     for line in fills.lines().skip(1) {

@@ -139,3 +139,46 @@ fn a_bad_feature_names_its_line_and_key() {
         assert!(err.contains("feature"), "{err}");
     }
 }
+
+#[test]
+fn a_config_without_a_strategy_computes_its_features() {
+    let dir = scratch("no-strategy");
+    let config = dir.join("features.toml");
+    let goog = repo("backtests/data/GOOG.csv");
+    std::fs::write(
+        &config,
+        format!(
+            "name = \"goog-features\"\n\n[data]\nkind = \"csv\"\npath = {:?}\n\n[[features]]\n\
+             name = \"sma\"\nkind = \"sma\"\nperiod = 10\n",
+            goog.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("f.csv");
+    let (config, out_text) = (config.to_str().unwrap(), out.to_str().unwrap());
+    let output = quant(&["features", config, "--out", out_text]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (header, rows) = read_csv(&out);
+    assert_eq!(header, ["timestamp", "instrument", "sma"]);
+    assert_eq!(rows.len(), 2148);
+    assert!(rows[8][2].is_empty() && !rows[9][2].is_empty());
+    // `--set` reaches the pipeline too.
+    let output = quant(&[
+        "features",
+        config,
+        "--out",
+        out_text,
+        "--set",
+        "features.0.period=3",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (_, rows) = read_csv(&out);
+    assert!(rows[1][2].is_empty() && !rows[2][2].is_empty());
+    // Commands that run a strategy refuse it, saying so, before reading any data.
+    for command in ["backtest", "sweep"] {
+        let output = quant(&[command, config]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let err = stderr(&output);
+        assert!(err.contains("no [strategy] table"), "{command}: {err}");
+    }
+}

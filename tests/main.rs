@@ -20,6 +20,7 @@ mod paper;
 mod parity;
 mod report;
 mod rules;
+mod shell;
 mod starter;
 mod support;
 mod sweep;

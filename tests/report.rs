@@ -124,7 +124,7 @@ fn run_case(dir: &Path, name: &str, closes: &[f64], strategy: &str, extra: &str)
     )
     .unwrap();
     let stdout = ok(&["backtest", s(&config)]);
-    let out = dir.join(name);
+    let out = dir.join(name).join("latest");
     for file in ["report.html", "report.json", "summary.json"] {
         assert_finite_text(&out.join(file));
     }
@@ -144,21 +144,21 @@ fn edge_cases_render_with_an_explanation() {
 
     // Too few bars for the slow average: no trades at all.
     run_case(&dir, "no_trades", &[100.0, 101.0, 102.0, 101.0], sma, "");
-    let page = text(&dir.join("no_trades/report.html"));
+    let page = text(&dir.join("no_trades/latest/report.html"));
     assert!(page.contains("n/a"));
 
     // Constant prices: equity never moves, Sharpe is undefined and shown as n/a.
     let out = run_case(&dir, "constant", &[50.0; 40], hold, "");
     assert!(out.contains("undefined"), "{out}");
     let summary: serde_json::Value =
-        serde_json::from_str(&text(&dir.join("constant/summary.json"))).unwrap();
+        serde_json::from_str(&text(&dir.join("constant/latest/summary.json"))).unwrap();
     assert!(summary["sharpe"].is_null(), "{summary}");
 
     // A falling market, closed at the end: every trade loses.
     let falling: Vec<f64> = (0..60).map(|i| 100.0 * 0.99f64.powi(i)).collect();
     run_case(&dir, "all_losing", &falling, hold, "close_at_end = true");
     let summary: serde_json::Value =
-        serde_json::from_str(&text(&dir.join("all_losing/summary.json"))).unwrap();
+        serde_json::from_str(&text(&dir.join("all_losing/latest/summary.json"))).unwrap();
     assert_eq!(summary["win_rate"].as_f64(), Some(0.0), "{summary}");
     assert!(summary["payoff_ratio"].is_null(), "{summary}");
 }

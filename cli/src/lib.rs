@@ -29,27 +29,32 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Runs the backtest a TOML config describes and writes results/<name>/.
+    /// Runs the backtest a TOML config describes and writes results/<name>/<run-id>/.
     ///
-    /// Writes summary.json, trades/fills/orders/equity as CSV and Parquet, and report.html, then
-    /// prints the headline figures. Relative paths in the config are read from the current
-    /// folder (or else beside the config).
+    /// Writes summary.json, trades/fills/orders/equity as CSV and Parquet, and report.html into
+    /// a new folder per run (results/<name>/latest points at the newest), then prints the
+    /// headline figures. Relative paths in the config are read from the current folder (or else
+    /// beside the config).
     Backtest {
         /// The config file, e.g. backtests/sma_crossover.toml.
         config: PathBuf,
-        /// Write the results into this folder instead of <output.dir>/<name>/.
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        set: runs::overrides::SetArgs,
+        #[command(flatten)]
+        out: runs::run_dir::OutArgs,
     },
     /// Computes the config's feature pipeline over all its data and writes it.
     ///
-    /// The pipeline is the config's [[features]] plus those its strategy reads. The file has a
+    /// The pipeline is the config's [[features]] plus those its strategy reads (a config without
+    /// [strategy] computes its [[features]] alone). The file has a
     /// `timestamp` and an `instrument` column, then one column per feature output (`<name>`, or
     /// `<name>_<output>` for several), empty/null where a feature is not ready. Instruments are
     /// computed in parallel; the values equal those the strategy sees bar by bar.
     Features {
         /// The config file.
         config: PathBuf,
+        #[command(flatten)]
+        set: runs::overrides::SetArgs,
         /// Output file: CSV for `.csv`, Parquet otherwise (default <output.dir>/<name>/features.parquet).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -170,8 +175,8 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Backtest { config, out } => runs::backtest::run(&config, out),
-        Command::Features { config, out } => runs::features_file::run(&config, out),
+        Command::Backtest { config, set, out } => runs::backtest::run(&config, &set, &out),
+        Command::Features { config, set, out } => runs::features_file::run(&config, &set, out),
         Command::Bench(args) => runs::bench::run(&args),
         Command::Data(args) => runs::data_tools::run(&args),
         Command::Paper(args) => runs::paper::run(&args),

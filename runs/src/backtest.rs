@@ -1,18 +1,24 @@
 //! `quant backtest`: runs the backtest a config describes and writes its results.
 
-use crate::config::{self, LoadedConfig};
+use crate::config;
+use crate::overrides::SetArgs;
+use crate::run_dir::OutArgs;
 use crate::{data, output, runner};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Runs the backtest the config at `path` describes and writes `results/<name>/` (or `out`):
-/// bars streamed from a catalog or columnar files in shared mode, loaded otherwise, ticks when
-/// the config names them. Prints the headline figures.
+/// Runs the backtest the config at `path` (with `set` put in) describes and writes a new
+/// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files in
+/// shared mode, loaded otherwise, ticks when the config names them. Prints the headline figures.
 ///
 /// # Errors
-/// A config, data, strategy or output error, naming the file, line or field.
-pub fn run(path: &Path, out: Option<PathBuf>) -> Result<()> {
-    let loaded = LoadedConfig::load(path)?;
+/// A config, data, strategy or output error, naming the file, line or field; an `--out` folder
+/// holding a run's results without `--force`.
+pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
+    let loaded = set.load(path)?;
+    // Refused before any data is read.
+    loaded.strategy()?;
+    out.check()?;
     let c = &loaded.config;
     let streamed = match c.portfolio.mode {
         _ if c.data.ticks.is_some() => None,

@@ -21,8 +21,9 @@ pub(crate) struct BacktestConfig {
     pub(crate) seed: u64,
     /// Where the bars come from.
     pub(crate) data: DataConfig,
-    /// The strategy and its params.
-    pub(crate) strategy: StrategyConfig,
+    /// The strategy and its params; absent in a config that only computes features or trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) strategy: Option<StrategyConfig>,
     /// Broker rules.
     #[serde(default)]
     pub(crate) broker: BrokerConfig,
@@ -434,6 +435,9 @@ pub(crate) struct LoadedConfig {
     pub(crate) source: String,
     /// What it says.
     pub(crate) config: BacktestConfig,
+    /// The `--set` values put in, as (dotted key, value): messages about those keys name the
+    /// `--set` instead of a line of the file, and [`LoadedConfig::table`] puts them in again.
+    pub(crate) overrides: Vec<(String, toml::Value)>,
 }
 
 impl LoadedConfig {
@@ -458,6 +462,7 @@ impl LoadedConfig {
             path: path.to_path_buf(),
             source,
             config,
+            overrides: Vec::new(),
         };
         loaded.validate()?;
         Ok(loaded)
@@ -469,6 +474,19 @@ impl LoadedConfig {
     /// # Errors
     /// Names the key at fault and what was expected; lines are those of the original file.
     pub(crate) fn with_table(&self, table: toml::Table) -> Result<Self> {
+        self.with_overrides(table, self.overrides.clone())
+    }
+
+    /// Returns this file's config with its values replaced by `table`, the file's table with
+    /// `overrides` (from `--set`) put in, checked like a loaded file.
+    ///
+    /// # Errors
+    /// As [`LoadedConfig::with_table`]; a key set by `--set` is named as such.
+    pub(crate) fn with_overrides(
+        &self,
+        table: toml::Table,
+        overrides: Vec<(String, toml::Value)>,
+    ) -> Result<Self> {
         let config: BacktestConfig = toml::Value::Table(table)
             .try_into()
             .map_err(|e| toml_error(&self.path, "", &e))?;
@@ -476,9 +494,47 @@ impl LoadedConfig {
             path: self.path.clone(),
             source: self.source.clone(),
             config,
+            overrides,
         };
         loaded.validate()?;
         Ok(loaded)
+    }
+
+    /// Returns the config as a TOML table: the file's, with the `--set` values put in.
+    ///
+    /// # Errors
+    /// When the file cannot be re-read as TOML (it was read once already).
+    pub(crate) fn table(&self) -> Result<toml::Table> {
+        let mut table: toml::Table = toml::from_str(&self.source)
+            .with_context(|| format!("invalid config {}", self.path.display()))?;
+        for (key, value) in &self.overrides {
+            crate::overrides::set(&mut table, key, value.clone())?;
+        }
+        Ok(table)
+    }
+
+    /// Returns the strategy, or says that this command needs one (a config may leave it out to
+    /// compute features or train a model).
+    ///
+    /// # Errors
+    /// When the config has no `[strategy]` table.
+    pub(crate) fn strategy(&self) -> Result<&StrategyConfig> {
+        self.config.strategy.as_ref().with_context(|| {
+            format!(
+                "invalid config {}: no [strategy] table: this command runs a strategy, so the \
+                 config needs one, e.g. [strategy] name = \"sma_crossover\" (`quant strategies` \
+                 lists them; only `quant features` and `quant train` run without)",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Returns the strategy's name, or "none" for a config without one.
+    pub(crate) fn strategy_name(&self) -> &str {
+        self.config
+            .strategy
+            .as_ref()
+            .map_or("none", StrategyConfig::name)
     }
 
     /// Returns the engine's part of the config.
@@ -511,8 +567,10 @@ impl LoadedConfig {
                 ),
             )));
         }
-        c.strategy.validate().map_err(|e| self.range(e))?;
-        if let strategies::StrategyConfig::Rules(rules) = &c.strategy {
+        if let Some(strategy) = &c.strategy {
+            strategy.validate().map_err(|e| self.range(e))?;
+        }
+        if let Some(strategies::StrategyConfig::Rules(rules)) = &c.strategy {
             if rules.shorts() && !c.broker.allow_short {
                 return Err(self.range(RangeError::new(
                     "strategy.params.entry_short",
@@ -810,20 +868,25 @@ impl LoadedConfig {
 
     /// Turns a range error into a message naming the file, the key's line and what was expected.
     pub(crate) fn range(&self, error: RangeError) -> anyhow::Error {
-        match locate(&self.source, &error.key) {
-            Some((line, column)) => anyhow::anyhow!(
-                "invalid config {}: line {line}, column {column}: `{}`: expected {}",
-                self.path.display(),
-                error.key,
-                error.expected
-            ),
-            None => anyhow::anyhow!(
-                "invalid config {}: `{}`: expected {}",
-                self.path.display(),
-                error.key,
-                error.expected
-            ),
+        anyhow::anyhow!(
+            "invalid config {}: {}`{}`: expected {}",
+            self.path.display(),
+            self.at(&error.key),
+            error.key,
+            error.expected
+        )
+    }
+
+    /// Says where the value of dotted `key` was given: `--set KEY=VALUE: ` when a `--set` gave
+    /// it (or the table holding it), else `line L, column C: ` in the file, else nothing.
+    fn at(&self, key: &str) -> String {
+        let set = self.overrides.iter().rev().find(|(k, _)| {
+            key == k || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}."))
+        });
+        if let Some((k, value)) = set {
+            return format!("--set {k}={value}: ");
         }
+        locate(&self.source, key).map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "))
     }
 
     /// Builds the config's strategy with its feature pipeline (and models), reading the paths
@@ -833,8 +896,7 @@ impl LoadedConfig {
     /// Names the feature (with its line) or the model directory at fault.
     pub(crate) fn build_strategy(&self) -> Result<strategies::BuiltStrategy> {
         let strategy = self
-            .config
-            .strategy
+            .strategy()?
             .with_paths_resolved(|p| self.resolve(p).to_string_lossy().into_owned());
         strategy
             .build(&self.config.features)
@@ -875,8 +937,7 @@ impl LoadedConfig {
     /// # Errors
     /// Names the rule (with its line) that reads a feature never ready within the data.
     pub(crate) fn check_reachable(&self, bars: usize) -> Result<()> {
-        self.config
-            .strategy
+        self.strategy()?
             .check_reachable(&self.config.features, bars)
             .map_err(|e| self.build_error(e))
     }
@@ -887,10 +948,15 @@ impl LoadedConfig {
             strategies::BuildError::Feature(e) => self.feature_error(&e),
             strategies::BuildError::Rule(e) => {
                 let key = format!("strategy.params.{}", e.key);
-                let expression = self.config.strategy.rule_text(e.key).unwrap_or_default();
-                let at = locate_in_string(&self.source, &key, expression, e.column)
-                    .or_else(|| locate(&self.source, &key))
-                    .map_or(String::new(), |(l, c)| format!("line {l}, column {c}: "));
+                let expression = (self.config.strategy.as_ref())
+                    .and_then(|s| s.rule_text(e.key))
+                    .unwrap_or_default();
+                let at = match locate_in_string(&self.source, &key, expression, e.column) {
+                    Some((l, c)) if !self.at(&key).starts_with("--set") => {
+                        format!("line {l}, column {c}: ")
+                    }
+                    _ => self.at(&key),
+                };
                 anyhow::anyhow!(
                     "invalid config {}: {at}`{key}`, column {} of the expression: expected {}",
                     self.path.display(),

@@ -1,26 +1,38 @@
 //! `quant features`: computes a config's feature pipeline over all its data and writes it.
 
-use crate::config::LoadedConfig;
 use crate::data;
+use crate::overrides::SetArgs;
 use anyhow::{Context, Result};
-use features::compute_batch;
+use features::{PipelineSpec, compute_batch};
 use report::table::{Column, Table};
 use std::path::{Path, PathBuf};
 
-/// Computes the config's feature pipeline (its `[[features]]` plus those its strategy reads)
-/// over all its data, in parallel across instruments, and writes one file: a `timestamp` and an
-/// `instrument` column, then one column per feature output. CSV for `.csv`, else Parquet.
+/// Computes the config's feature pipeline (its `[[features]]` plus those its strategy reads, if
+/// it has one) over all its data, in parallel across instruments, and writes one file: a
+/// `timestamp` and an `instrument` column, then one column per feature output. CSV for `.csv`,
+/// else Parquet.
 ///
 /// # Errors
 /// A config, data or feature error, or the file that could not be written.
-pub fn run(path: &Path, out: Option<PathBuf>) -> Result<()> {
-    let loaded = LoadedConfig::load(path)?;
-    let data = data::load(&loaded)?;
+pub fn run(path: &Path, set: &SetArgs, out: Option<PathBuf>) -> Result<()> {
+    let loaded = set.load(path)?;
     let c = &loaded.config;
-    let built = loaded.build_strategy()?;
+    // A config may hold only data and features: there is no strategy to add any.
+    let pipeline = match &c.strategy {
+        Some(_) => loaded.build_strategy()?.pipeline,
+        None => std::sync::Arc::new(
+            PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?,
+        ),
+    };
+    if pipeline.is_empty() {
+        anyhow::bail!(
+            "{}: no features to compute: add [[features]] tables (or a [strategy] that reads some)",
+            path.display()
+        );
+    }
+    let data = data::load(&loaded)?;
     let start = std::time::Instant::now();
-    let frames =
-        compute_batch(&built.pipeline, &data.series).map_err(|e| loaded.feature_error(&e))?;
+    let frames = compute_batch(&pipeline, &data.series).map_err(|e| loaded.feature_error(&e))?;
     let seconds = start.elapsed().as_secs_f64();
     let rows: usize = frames.iter().map(|f| f.ts.len()).sum();
     let mut columns = vec![
@@ -39,7 +51,7 @@ pub fn run(path: &Path, out: Option<PathBuf>) -> Result<()> {
                 .collect(),
         ),
     ];
-    for (i, name) in built.pipeline.columns().iter().enumerate() {
+    for (i, name) in pipeline.columns().iter().enumerate() {
         columns.push(Column::float(
             name.clone(),
             frames
@@ -60,10 +72,10 @@ pub fn run(path: &Path, out: Option<PathBuf>) -> Result<()> {
     .write(&file)?;
     println!(
         "{} features x {rows} bars of {} instruments in {seconds:.3} s -> {}",
-        built.pipeline.columns().len(),
+        pipeline.columns().len(),
         frames.len(),
         file.display()
     );
-    println!("  columns: {}", built.pipeline);
+    println!("  columns: {pipeline}");
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! are set. Stops on `--duration`/`--events` (orders stay as they are, for a restart), or on
 //! SIGINT, SIGTERM or the kill file (every order canceled and every position closed first).
 
-use crate::config::{FeedFormat, LiveMode, LoadedConfig, ReconcilePolicy};
+use crate::config::{FeedFormat, LiveMode, ReconcilePolicy};
 use crate::data::LoadedData;
 use anyhow::{Context, Result, bail};
 use engine::OrderRouter;
@@ -31,9 +31,10 @@ pub struct LiveArgs {
     /// Stop after this many market events (counting those replayed from the journal).
     #[arg(long)]
     events: Option<usize>,
-    /// Write the results into this folder instead of <output.dir>/<name>/.
-    #[arg(long)]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    out: crate::run_dir::OutArgs,
+    #[command(flatten)]
+    set: crate::overrides::SetArgs,
 }
 
 /// Returns the client order id prefix: the one configured, else the config's name reduced to
@@ -54,7 +55,7 @@ fn client_prefix(configured: Option<&str>, name: &str) -> String {
 
 /// Runs a live session.
 pub fn run(args: &LiveArgs) -> Result<()> {
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = args.set.load(&args.config)?;
     let c = &loaded.config;
     let path = args.config.display();
     let Some(live) = &c.live else {
@@ -100,6 +101,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                 duration: args.duration,
                 events: args.events,
                 out: args.out.clone(),
+                set: args.set.clone(),
             },
         );
     }
@@ -135,6 +137,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             journal.display()
         )
     })?;
+    let out = args.out.for_session(resumed.events > 0)?;
     crate::paper::print_resumed(&journal, &resumed);
     let connection = Venue::start(
         VenueConfig {
@@ -344,7 +347,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         &outcome,
         None,
         &LoadedData::default(),
-        args.out.clone(),
+        &out,
         "events",
         Some(&gaps),
     )?;

@@ -4,12 +4,12 @@
 use crate::backfill::GapLog;
 use crate::config::LoadedConfig;
 use crate::data::LoadedData;
+use crate::run_dir::OutArgs;
 use anyhow::{Context, Result};
 use engine::{BacktestOutcome, SleeveSummary, Summary};
 use market_data::BarSeries;
 use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold};
 use report::write_results;
-use std::path::PathBuf;
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
 /// report's figures when `[output] report` asks for them.
@@ -35,7 +35,7 @@ pub(crate) fn summarise(
     let analysis = c.output.report.then(|| {
         analyse(&AnalysisInput {
             title,
-            strategy: c.strategy.name(),
+            strategy: loaded.strategy_name(),
             outcome,
             summary: &summary,
             prices: &prices,
@@ -45,7 +45,8 @@ pub(crate) fn summarise(
     (summary, analysis)
 }
 
-/// Writes `outcome` into `out` (default `<output.dir>/<name>/`) and prints its summary;
+/// Writes `outcome` into `out` (default a new `<output.dir>/<name>/<run-id>/`, then pointed at
+/// by `<output.dir>/<name>/latest`) and prints its summary;
 /// `unit` names what was replayed (`bars`, `ticks`, `events`); a session's feed `gaps` go to
 /// `summary.json` and the report's notes.
 ///
@@ -56,13 +57,12 @@ pub(crate) fn write_run(
     outcome: &BacktestOutcome,
     sleeves: Option<&[SleeveSummary]>,
     data: &LoadedData,
-    out: Option<PathBuf>,
+    out: &OutArgs,
     unit: &str,
     gaps: Option<&GapLog>,
 ) -> Result<()> {
     let c = &loaded.config;
     let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
-    let dir = out.unwrap_or_else(|| c.output.dir.join(&c.name));
     let mut extra = serde_json::Map::new();
     let skipped: serde_json::Map<String, serde_json::Value> = data
         .skipped
@@ -108,15 +108,18 @@ pub(crate) fn write_run(
         );
     }
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
+    let run_dir = out.create(&c.output.dir.join(&c.name))?;
+    let dir = &run_dir.dir;
     write_results(
-        &dir,
+        dir,
         outcome,
         &summary,
         config_json,
         extra,
         analysis.as_ref(),
     )?;
-    write_drift(&dir, outcome, threshold)?;
+    write_drift(dir, outcome, threshold)?;
+    run_dir.finish()?;
     for (name, report) in &data.skipped {
         eprintln!(
             "warning: {name}: skipped {} invalid rows, first: {}",
@@ -126,7 +129,7 @@ pub(crate) fn write_run(
     println!(
         "{} ({}), {} {unit}, results in {}",
         c.name,
-        c.strategy.name(),
+        loaded.strategy_name(),
         outcome.bars_per_instrument.iter().sum::<usize>(),
         dir.display()
     );

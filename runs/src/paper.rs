@@ -24,9 +24,10 @@ pub struct PaperArgs {
     /// Stop after this many market events (counting those replayed from the journal).
     #[arg(long)]
     pub(crate) events: Option<usize>,
-    /// Write the results into this folder instead of <output.dir>/<name>/.
-    #[arg(long)]
-    pub(crate) out: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) out: crate::run_dir::OutArgs,
+    #[command(flatten)]
+    pub(crate) set: crate::overrides::SetArgs,
 }
 
 /// Tick-to-order latencies: from a message's arrival to the order it caused reaching the broker.
@@ -101,7 +102,7 @@ pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
 
 /// Runs a paper session.
 pub fn run(args: &PaperArgs) -> Result<()> {
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = args.set.load(&args.config)?;
     if loaded
         .config
         .live
@@ -150,6 +151,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         )
     })?;
     print_resumed(&journal, &resumed);
+    let out = args.out.for_session(resumed.events > 0)?;
     let feed = Feed::start_with(
         feed_config(live, format),
         continuity(loaded, live, session.last_bars()),
@@ -236,7 +238,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         &outcome,
         None,
         &LoadedData::default(),
-        args.out.clone(),
+        &out,
         "events",
         Some(&gaps),
     )?;

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 /// Options of `quant report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// A results folder written by `quant backtest`, `quant paper` or a sweep's top runs, or a
-    /// model folder written by `quant train` (renders its model card, model_card.html).
+    /// A results folder written by `quant backtest`, `quant paper` or a sweep's top runs (or
+    /// results/<name>, meaning its latest run), or a model folder written by `quant train`
+    /// (renders its model card, model_card.html).
     dir: PathBuf,
     /// Other results folders to compare with it, side by side.
     #[arg(long, num_args = 1..)]
@@ -59,21 +60,19 @@ pub fn run(args: &ReportArgs) -> Result<()> {
         println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);
         return Ok(());
     }
-    let first = read(&args.dir)?;
+    let dir = crate::run_dir::run_in(&args.dir);
+    let first = read(&dir)?;
     let (html, default_name) = if args.compare.is_empty() {
         print!("{}", terminal_summary(&first));
         (render_report(&first), "report.html")
     } else {
         let mut runs = vec![first];
         for dir in &args.compare {
-            runs.push(read(dir)?);
+            runs.push(read(&crate::run_dir::run_in(dir))?);
         }
         (render_comparison(&runs), "comparison.html")
     };
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| args.dir.join(default_name));
+    let out = args.out.clone().unwrap_or_else(|| dir.join(default_name));
     market_data::atomic::write(&out, html.as_bytes())
         .with_context(|| format!("cannot write {}", out.display()))?;
     println!("{} ({:.0} KB)", out.display(), html.len() as f64 / 1024.0);

@@ -54,6 +54,8 @@ pub struct TrainArgs {
     /// models/<name>/ or models/<name>-risk/).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    set: crate::overrides::SetArgs,
 }
 
 impl TrainArgs {
@@ -63,6 +65,7 @@ impl TrainArgs {
             config,
             target: TargetArg::Trend,
             out: Some(out),
+            set: crate::overrides::SetArgs::default(),
         }
     }
 }
@@ -95,7 +98,7 @@ impl Inputs {
 
 /// Runs `quant train`.
 pub fn run(args: &TrainArgs) -> Result<()> {
-    let loaded = LoadedConfig::load(&args.config)?;
+    let loaded = args.set.load(&args.config)?;
     let c = &loaded.config;
     let invalid = |e: models::MlError| anyhow!("invalid config {}: {e}", loaded.path.display());
     let model_cfg = c.model.clone().ok_or_else(|| {
@@ -439,7 +442,7 @@ impl Fitted {
 
 /// The default model folder for `target`.
 fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
-    if let StrategyConfig::MlTrend(p) = &loaded.config.strategy {
+    if let Some(StrategyConfig::MlTrend(p)) = &loaded.config.strategy {
         let written = match target {
             Target::Trend => Some(&p.model),
             Target::Volatility => p.risk_model.as_ref(),
@@ -614,7 +617,7 @@ fn oos_backtest(
         .predictions_from(start);
     let params = match &loaded.config.strategy {
         // Without the risk model: the saved one saw every row, test rows included.
-        StrategyConfig::MlTrend(p) => MlTrendParams {
+        Some(StrategyConfig::MlTrend(p)) => MlTrendParams {
             risk_model: None,
             ..p.clone()
         },

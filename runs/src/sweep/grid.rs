@@ -4,6 +4,7 @@
 
 use super::spec::{Axis, SweepSpec};
 use crate::config::LoadedConfig;
+use crate::overrides::{check_key, set};
 use anyhow::{Context, Result, bail};
 use market_data::BarSeries;
 
@@ -30,8 +31,7 @@ impl Grid {
     /// # Errors
     /// When the grid is too large to run in full, or the file cannot be re-read as TOML.
     pub(crate) fn new(loaded: &LoadedConfig, spec: &SweepSpec) -> Result<Self> {
-        let mut base: toml::Table = toml::from_str(&loaded.source)
-            .with_context(|| format!("invalid config {}", loaded.path.display()))?;
+        let mut base = loaded.table()?;
         base.remove("sweep");
         let points = spec
             .axes
@@ -113,77 +113,20 @@ impl Grid {
     /// Names the `[sweep]` key and its line.
     pub(crate) fn check_keys(&self, loaded: &LoadedConfig) -> Result<()> {
         for axis in &self.axes {
-            let mut table = self.base.clone();
-            let result = set(&mut table, &axis.key, axis.values[0].clone()).and_then(|()| {
-                let value = toml::Value::Table(table);
-                let config: Result<crate::config::BacktestConfig, _> = value.try_into();
-                config.map(drop).map_err(anyhow::Error::from)
-            });
-            if let Err(e) = result {
+            if let Err(why) = check_key(&self.base, &axis.key, &axis.values[0]) {
                 return Err(super::spec::error(
                     loaded,
                     &axis.written,
                     &axis.key,
                     format!(
-                        "a config key taking values like {}, but {}",
-                        axis.values[0],
-                        e.to_string().trim_end().replace('\n', " ")
+                        "a config key taking values like {}, but {why}",
+                        axis.values[0]
                     ),
                 ));
             }
         }
         Ok(())
     }
-}
-
-/// Puts `value` at dotted `key` in `table`, creating tables on the way (`features.0.period`
-/// indexes arrays).
-fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<()> {
-    let parts: Vec<&str> = key.split('.').collect();
-    let mut root = toml::Value::Table(std::mem::take(table));
-    let result = set_in(&mut root, &parts, 0, value);
-    if let toml::Value::Table(t) = root {
-        *table = t;
-    }
-    result
-}
-
-fn set_in(here: &mut toml::Value, parts: &[&str], depth: usize, value: toml::Value) -> Result<()> {
-    let (part, last) = (parts[depth], depth + 1 == parts.len());
-    let slot = match here {
-        toml::Value::Table(t) => {
-            if last {
-                t.insert(part.to_string(), value);
-                return Ok(());
-            }
-            t.entry(part.to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-        }
-        toml::Value::Array(items) => {
-            let len = items.len();
-            let index = part
-                .parse::<usize>()
-                .ok()
-                .filter(|i| *i < len)
-                .with_context(|| {
-                    format!(
-                        "`{}` is a list of {len}: `{part}` is not an index of it",
-                        parts[..depth].join(".")
-                    )
-                })?;
-            if last {
-                items[index] = value;
-                return Ok(());
-            }
-            &mut items[index]
-        }
-        other => bail!(
-            "`{}` is {}, not a table",
-            parts[..depth].join("."),
-            other.type_str()
-        ),
-    };
-    set_in(slot, parts, depth + 1, value)
 }
 
 /// Returns `k` distinct points of `0..n`, ascending, drawn with `seed` (Floyd's algorithm on a
@@ -261,8 +204,7 @@ impl StableHash {
 /// Returns the hash of what determines a sweep's results: the config (less its name, output
 /// and ranking settings, which change no job's figures) and every bar of the data.
 pub(crate) fn sweep_hash(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<String> {
-    let mut table: toml::Table = toml::from_str(&loaded.source)
-        .with_context(|| format!("invalid config {}", loaded.path.display()))?;
+    let mut table = loaded.table()?;
     for key in ["name", "output"] {
         table.remove(key);
     }
@@ -424,27 +366,6 @@ mod tests {
         assert_eq!(a, sample(1000, 50, 7));
         assert_ne!(a, sample(1000, 50, 8));
         assert_eq!(sample(5, 5, 1), vec![0, 1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn set_creates_tables_and_indexes_arrays() {
-        let mut t: toml::Table =
-            toml::from_str("[strategy]\nname = \"x\"\n[[features]]\nperiod = 3\n").unwrap();
-        set(&mut t, "broker.commission", toml::Value::Float(0.1)).unwrap();
-        set(&mut t, "features.0.period", toml::Value::Integer(9)).unwrap();
-        set(&mut t, "strategy.params.fast", toml::Value::Integer(5)).unwrap();
-        assert_eq!(t["broker"]["commission"].as_float(), Some(0.1));
-        assert_eq!(t["features"][0]["period"].as_integer(), Some(9));
-        assert_eq!(t["strategy"]["params"]["fast"].as_integer(), Some(5));
-        let err = set(&mut t, "strategy.name.x", toml::Value::Integer(1)).unwrap_err();
-        assert!(
-            err.to_string().contains("`strategy.name` is string"),
-            "{err}"
-        );
-        let err = set(&mut t, "features.3.period", toml::Value::Integer(1)).unwrap_err();
-        assert!(err.to_string().contains("not an index"), "{err}");
-        set(&mut t, "seedless", toml::Value::Integer(1)).unwrap();
-        assert_eq!(t["seedless"].as_integer(), Some(1));
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct SweepArgs {
     /// Output folder (default <output.dir>/<name>-sweep/).
     #[arg(long)]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    set: crate::overrides::SetArgs,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -75,7 +77,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         .config
         .as_deref()
         .context("a config file is required")?;
-    let loaded = LoadedConfig::load(path)?;
+    let loaded = args.set.load(path)?;
+    loaded.strategy()?;
     let plan = Plan::new(&loaded)?;
     let shard = match (&args.shard, args.shards) {
         (Some(text), _) => Some(Shard::parse(text)?),
