@@ -15,6 +15,7 @@ mod features;
 mod feed;
 mod live;
 mod lookahead;
+mod metrics;
 mod ml;
 mod paper;
 mod parity;

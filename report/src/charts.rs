@@ -7,7 +7,9 @@
 use super::axis::{Axis, Fmt, min_max};
 use super::format::{MONTHS, number, percent};
 use super::svg::{BLUE, GREEN, GREY, Plot, RED, diverging, empty, points};
-use crate::analysis::{Analysis, Histogram, InstrumentRow, MonthlyRow, PriceChart, Series};
+use crate::analysis::{
+    Analysis, Histogram, InstrumentRow, MonthlyRow, PositionSeries, PriceChart, Series,
+};
 
 /// Fill markers kept per side of a price chart; more are thinned evenly to bound the page size.
 const MAX_MARKERS: usize = 1500;
@@ -289,8 +291,8 @@ pub(super) fn underwater(series: &Series) -> String {
     )
 }
 
-/// Rolling Sharpe ratio and rolling volatility, each with its zero line.
-pub(super) fn rolling(a: &Analysis) -> [String; 2] {
+/// Rolling Sharpe ratio, rolling volatility and rolling beta, each with its zero line.
+pub(super) fn rolling(a: &Analysis) -> [String; 3] {
     let (why, window) = match a.rolling_window {
         0 => (
             "No rolling figures for this run.".to_string(),
@@ -308,6 +310,12 @@ pub(super) fn rolling(a: &Analysis) -> [String; 2] {
     };
     let sharpe = format!("Rolling Sharpe ratio{window}");
     let vol = format!("Rolling annualised volatility{window}");
+    let beta = format!("Rolling beta against the benchmark{window}");
+    let why_beta = if a.benchmark.is_none() {
+        "No benchmark to measure beta against.".to_string()
+    } else {
+        format!("{why} Or the benchmark did not move within any window.")
+    };
     [
         time_chart(
             "rolling_sharpe",
@@ -326,6 +334,13 @@ pub(super) fn rolling(a: &Analysis) -> [String; 2] {
                 ..line_style
             },
         ),
+        time_chart(
+            "rolling_beta",
+            &beta,
+            &why_beta,
+            &[Line::new("Beta", &a.rolling_beta, BLUE)],
+            line_style,
+        ),
     ]
 }
 
@@ -338,6 +353,31 @@ pub(super) fn exposure(series: &Series) -> String {
     };
     let title = "Exposure: net position value over equity";
     time_chart("exposure", title, "No exposure recorded.", &lines, style)
+}
+
+/// Positions over time as fractions of equity: long, short, gross and net exposure, then the
+/// share of equity in the five largest positions.
+pub(super) fn positions(p: &PositionSeries) -> [String; 2] {
+    let why = "No positions over time: the run's bars were not kept.";
+    let lines = [
+        Line::new("Net", &p.net, BLUE),
+        Line::new("Long", &p.long, GREEN),
+        Line::new("Short", &p.short, RED),
+        Line::new("Gross (leverage)", &p.gross, GREY),
+    ];
+    let style = Style {
+        fmt: Fmt::Percent,
+        zero: true,
+        height: 220.0,
+        ..Style::LINES
+    };
+    let title = "Long, short, gross and net exposure over equity";
+    let top = [Line::new("Top 5", &p.top5, BLUE)];
+    let top_title = "Top-5 concentration: the five largest positions over equity";
+    [
+        time_chart("positions", title, why, &lines, style),
+        time_chart("concentration", top_title, why, &top, Style::AREA),
+    ]
 }
 
 /// Monthly returns, years by months plus the year's total, on a red-green scale.
@@ -376,14 +416,24 @@ pub(super) fn monthly(rows: &[MonthlyRow]) -> String {
     )
 }
 
-/// Return of each calendar year as bars.
-pub(super) fn yearly(years: &[(i32, f64)], title: &str) -> String {
+/// Return of each calendar year as bars, beside the benchmark's when there is one.
+pub(super) fn yearly(years: &[(i32, f64)], benchmark: &[(i32, f64)], title: &str) -> String {
+    let values = |of: &[(i32, f64)]| -> Vec<Option<f64>> {
+        years
+            .iter()
+            .map(|(y, _)| of.iter().find(|b| b.0 == *y).map(|b| b.1))
+            .collect()
+    };
+    let mut series = vec![("Strategy", BLUE, values(years))];
+    if !benchmark.is_empty() {
+        series.push(("Benchmark", GREY, values(benchmark)));
+    }
     bar_chart(Bars {
         name: "yearly_returns",
         title,
         why_empty: "No yearly returns.",
         labels: years.iter().map(|y| y.0.to_string()).collect(),
-        series: vec![("Return", BLUE, years.iter().map(|y| Some(y.1)).collect())],
+        series,
         fmt: Fmt::Percent,
         horizontal: false,
         value_text: Some(|v| percent(v, 1)),

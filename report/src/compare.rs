@@ -107,6 +107,7 @@ pub fn render_comparison(runs: &[Analysis]) -> String {
         }
         body.push_str(&yearly(
             &a.yearly,
+            &[],
             &format!("Yearly returns of {}", names[k]),
         ));
         page.section(&format!("run-{}", k + 1), &names[k], &body);

@@ -75,11 +75,16 @@ pub fn render_report(a: &Analysis) -> String {
             "returns",
             "Returns",
             charts::monthly(&a.monthly)
-                + &charts::yearly(&a.yearly, "Yearly returns")
+                + &charts::yearly(&a.yearly, &a.yearly_benchmark, "Yearly returns")
+                + &tables::end_of_year(&a.yearly, &a.yearly_benchmark)
                 + &charts::distribution(&a.returns),
         ),
         ("rolling", "Rolling risk", charts::rolling(a).concat()),
-        ("exposure", "Exposure", charts::exposure(&a.exposure)),
+        (
+            "exposure",
+            "Exposure and positions",
+            charts::exposure(&a.exposure) + &charts::positions(&a.positions).concat(),
+        ),
         (
             "instruments",
             "Instruments",

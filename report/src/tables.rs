@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::format::{NS_PER_DAY, amount, clock, date, duration, escape, number, value};
+use super::format::{NS_PER_DAY, amount, clock, date, duration, escape, number, percent, value};
 use crate::analysis::{DecisionRow, Drawdown, InstrumentRow, Metric, TradeRow, Unit};
 
 /// Most trades listed; the rest are counted in a note (trades.csv has them all).
@@ -150,6 +150,31 @@ pub(super) fn headline(metrics: &[Metric]) -> String {
     } else {
         format!("<div class=\"kpis\">{tiles}</div>")
     }
+}
+
+/// Returns the end-of-year returns beside the benchmark's (quantstats' "EOY Returns vs
+/// Benchmark"): year, strategy, benchmark, difference and whether the strategy won; nothing
+/// without a benchmark (the yearly chart shows the strategy alone).
+pub(super) fn end_of_year(years: &[(i32, f64)], benchmark: &[(i32, f64)]) -> String {
+    if benchmark.is_empty() || years.is_empty() {
+        return String::new();
+    }
+    let rows = years.iter().map(|&(year, r)| {
+        let b = benchmark.iter().find(|b| b.0 == year).map(|b| b.1);
+        let na = || "n/a".to_string();
+        vec![
+            year.to_string(),
+            percent(r, 2),
+            b.map_or_else(na, |b| percent(b, 2)),
+            b.map_or_else(na, |b| percent(r - b, 2)),
+            b.map_or_else(na, |b| if r > b { "yes" } else { "no" }.to_string()),
+        ]
+    });
+    let header = ["Year", "Strategy", "Benchmark", "Difference", "Won"];
+    format!(
+        "<h3>End-of-year returns against the benchmark</h3>{}",
+        table("eoy", &header, rows)
+    )
 }
 
 /// Returns the metrics as one two-column table per group, groups in order of first appearance.

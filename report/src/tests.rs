@@ -10,7 +10,7 @@ const DAY: i64 = NS_PER_DAY;
 const MINUTE: i64 = 60_000_000_000;
 
 /// The `data-chart` names of one run's report.
-const REPORT_CHARTS: [&str; 12] = [
+const REPORT_CHARTS: [&str; 15] = [
     "equity",
     "equity_log",
     "underwater",
@@ -19,7 +19,10 @@ const REPORT_CHARTS: [&str; 12] = [
     "returns_distribution",
     "rolling_sharpe",
     "rolling_volatility",
+    "rolling_beta",
     "exposure",
+    "positions",
+    "concentration",
     "attribution",
     "price",
     "price",
@@ -148,8 +151,16 @@ fn fixture(n: usize, step: i64) -> Analysis {
         underwater,
         rolling_sharpe: series(&ts[n / 5..], |k| (k as f64 / 40.0).sin() * 2.0),
         rolling_volatility: series(&ts[n / 5..], |k| 0.15 + 0.05 * (k as f64 / 40.0).cos()),
+        rolling_beta: series(&ts[n / 5..], |k| 1.0 + 0.2 * (k as f64 / 30.0).sin()),
         rolling_window: 63,
         exposure: series(&ts, |k| if (k / 50) % 2 == 0 { 0.95 } else { 0.0 }),
+        positions: crate::analysis::PositionSeries {
+            long: series(&ts, |k| if (k / 50) % 2 == 0 { 1.05 } else { 0.0 }),
+            short: series(&ts, |k| if (k / 50) % 2 == 0 { -0.1 } else { 0.0 }),
+            gross: series(&ts, |k| if (k / 50) % 2 == 0 { 1.15 } else { 0.0 }),
+            net: series(&ts, |k| if (k / 50) % 2 == 0 { 0.95 } else { 0.0 }),
+            top5: series(&ts, |k| if (k / 50) % 2 == 0 { 1.15 } else { 0.0 }),
+        },
         monthly: (first..=last)
             .map(|year| MonthlyRow {
                 year,
@@ -161,6 +172,9 @@ fn fixture(n: usize, step: i64) -> Analysis {
             .collect(),
         yearly: (first..=last)
             .map(|y| (y, 0.05 * f64::from(y - first) - 0.02))
+            .collect(),
+        yearly_benchmark: (first..=last)
+            .map(|y| (y, 0.03 * f64::from(y - first) + 0.01))
             .collect(),
         returns: Histogram {
             edges: (0..=20).map(|k| -0.05 + k as f64 * 0.005).collect(),
@@ -226,10 +240,13 @@ fn empty_analysis() -> Analysis {
         underwater: Series::default(),
         rolling_sharpe: Series::default(),
         rolling_volatility: Series::default(),
+        rolling_beta: Series::default(),
         rolling_window: 63,
         exposure: Series::default(),
         monthly: Vec::new(),
         yearly: Vec::new(),
+        yearly_benchmark: Vec::new(),
+        positions: Default::default(),
         returns: Histogram::default(),
         worst_drawdowns: Vec::new(),
         instruments: Vec::new(),
@@ -347,7 +364,7 @@ fn empty_data_renders_placeholders() {
     assert_clean(&html);
     let (drawn, empty) = charts(&html);
     assert!(drawn.is_empty(), "{drawn:?}");
-    assert_eq!(empty.len(), 11, "{empty:?}");
+    assert_eq!(empty.len(), 14, "{empty:?}");
     for name in REPORT_CHARTS {
         assert!(empty.contains(&name), "no placeholder for {name}");
     }
@@ -410,8 +427,8 @@ fn intraday_run_shows_times_and_caps_the_trade_list() {
     assert!(html.contains("trades.csv has them all"));
     assert_eq!(
         html.matches("<tr><td>").count(),
-        2_000 + 2 + 2,
-        "trades, drawdowns, instruments"
+        2_000 + 2 + 2 + 2,
+        "trades, drawdowns, instruments, end-of-year returns"
     );
     // Entry times carry the time of day; the axis of a three-week span ticks by day or week.
     assert!(html.contains(">2019-12-30 00:00<"));

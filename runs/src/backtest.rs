@@ -36,6 +36,8 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         ),
         (None, None) => {
             let data = data::load(&loaded)?;
+            // A benchmark file that misses the data is refused before the run, not after it.
+            crate::benchmark::external(&loaded, crate::benchmark::span_of(&data.series))?;
             (runner::run(&loaded, &data.series)?, data)
         }
     };

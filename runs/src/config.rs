@@ -402,10 +402,44 @@ pub(crate) struct OutputConfig {
     pub(crate) dir: PathBuf,
     /// Whether to write `report.html` and `report.json`.
     pub(crate) report: bool,
-    /// The report's benchmark: buy and hold of this instrument (default: of every instrument of
-    /// the run, in equal shares).
+    /// The benchmark: buy and hold of an instrument of the run, or of a series read from a
+    /// file and not traded (default: of every instrument of the run, in equal shares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) benchmark: Option<String>,
+    pub(crate) benchmark: Option<BenchmarkConfig>,
+}
+
+/// `[output] benchmark`: `"GOOG"` or `{ path = "data/SPY.csv" }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "an instrument of the run (\"GOOG\") or a file of bars ({ path = \"data/SPY.csv\" })"
+)]
+pub(crate) enum BenchmarkConfig {
+    /// Buy and hold of this instrument of the run.
+    Instrument(String),
+    /// Buy and hold of the bars in a file (CSV, Parquet or Arrow, read as `[data]` reads them).
+    File(BenchmarkFile),
+}
+
+/// A benchmark read from a file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BenchmarkFile {
+    /// The file; relative paths as `[data] path`.
+    pub(crate) path: PathBuf,
+    /// Its name in the report (default: the file's stem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+}
+
+impl BenchmarkConfig {
+    /// Returns the instrument of the run it names, if it names one.
+    pub(crate) fn instrument(&self) -> Option<&str> {
+        match self {
+            Self::Instrument(name) => Some(name),
+            Self::File(_) => None,
+        }
+    }
 }
 
 impl Default for OutputConfig {
@@ -424,6 +458,18 @@ impl Default for OutputConfig {
 pub(crate) struct MetricsConfig {
     /// Periods per year for annualisation; inferred from the bar spacing when absent.
     pub(crate) periods_per_year: Option<f64>,
+    /// Annual risk-free rate (0.04 for 4%) entering Sharpe, Sortino and alpha.
+    pub(crate) risk_free: f64,
+}
+
+impl MetricsConfig {
+    /// Returns how the engine measures a run's figures.
+    pub(crate) fn spec(&self) -> engine::MetricsSpec {
+        engine::MetricsSpec {
+            periods_per_year: self.periods_per_year,
+            risk_free: self.risk_free,
+        }
+    }
 }
 
 /// A config loaded from a file, with its text kept for locating keys in messages.
@@ -618,6 +664,13 @@ impl LoadedConfig {
             return Err(self.range(RangeError::new(
                 "metrics.periods_per_year",
                 format!("a positive number, found {p:?}"),
+            )));
+        }
+        let rf = c.metrics.risk_free;
+        if !(rf.is_finite() && rf > -1.0 && rf < 1.0) {
+            return Err(self.range(RangeError::new(
+                "metrics.risk_free",
+                format!("an annual rate in (-1, 1), such as 0.04, found {rf:?}"),
             )));
         }
         if let Some(live) = &c.live {
@@ -903,7 +956,7 @@ impl LoadedConfig {
             .map_err(|e| self.build_error(e))
     }
 
-    /// Checks that `[output] benchmark`, if set, names one of the run's instruments.
+    /// Checks that `[output] benchmark`, if it names an instrument, names one of the run's.
     ///
     /// # Errors
     /// Names the key, its line, the name and the instruments there are.
@@ -911,7 +964,8 @@ impl LoadedConfig {
         &self,
         instruments: impl Iterator<Item = &'a str>,
     ) -> Result<()> {
-        let Some(benchmark) = self.config.output.benchmark.as_deref() else {
+        let Some(benchmark) = (self.config.output.benchmark.as_ref()).and_then(|b| b.instrument())
+        else {
             return Ok(());
         };
         let names: Vec<&str> = instruments.collect();

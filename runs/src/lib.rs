@@ -31,6 +31,7 @@ pub mod sweep;
 pub mod train;
 
 mod backfill;
+mod benchmark;
 mod data;
 mod model_card;
 mod output;

@@ -13,12 +13,15 @@ use report::write_results;
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
 /// report's figures when `[output] report` asks for them.
+///
+/// # Errors
+/// A benchmark file that cannot be read or has no bars within the run.
 pub(crate) fn summarise(
     loaded: &LoadedConfig,
     title: &str,
     outcome: &BacktestOutcome,
     series: &[BarSeries],
-) -> (Summary, Option<Analysis>) {
+) -> Result<(Summary, Option<Analysis>)> {
     let c = &loaded.config;
     let prices: Vec<PriceInput<'_>> = series
         .iter()
@@ -27,9 +30,19 @@ pub(crate) fn summarise(
             bars: &s.bars,
         })
         .collect();
-    let benchmark = c.output.benchmark.as_deref();
-    let mut summary = Summary::new(outcome, c.metrics.periods_per_year);
-    if let Ok(b) = buy_and_hold(outcome, &prices, benchmark) {
+    let span = (outcome.curve.ts.first().copied()).zip(outcome.curve.ts.last().copied());
+    let external = crate::benchmark::external(loaded, span)?;
+    let external = external.as_ref().map(|s| PriceInput {
+        instrument: s.instrument.as_str(),
+        bars: &s.bars,
+    });
+    let benchmark = c.output.benchmark.as_ref().and_then(|b| b.instrument());
+    let mut summary = Summary::measured(outcome, c.metrics.spec());
+    let held = match external {
+        Some(ext) => buy_and_hold(outcome, std::slice::from_ref(&ext), Some(ext.instrument)),
+        None => buy_and_hold(outcome, &prices, benchmark),
+    };
+    if let Ok(b) = held {
         summary = summary.with_benchmark(outcome, &b.equity);
     }
     let analysis = c.output.report.then(|| {
@@ -40,9 +53,10 @@ pub(crate) fn summarise(
             summary: &summary,
             prices: &prices,
             benchmark,
+            external_benchmark: external,
         })
     });
-    (summary, analysis)
+    Ok((summary, analysis))
 }
 
 /// Writes `outcome` into `out` (default a new `<output.dir>/<name>/<run-id>/`, then pointed at
@@ -62,7 +76,7 @@ pub(crate) fn write_run(
     gaps: Option<&GapLog>,
 ) -> Result<()> {
     let c = &loaded.config;
-    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
+    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series)?;
     let mut extra = serde_json::Map::new();
     let skipped: serde_json::Map<String, serde_json::Value> = data
         .skipped
@@ -85,6 +99,19 @@ pub(crate) fn write_run(
     }
     if let Some(sleeves) = sleeves {
         extra.insert("sleeves".into(), serde_json::to_value(sleeves)?);
+    }
+    if let Some(analysis) = &analysis {
+        // The report's calendar and position figures, so scripts need not parse report.json.
+        let tear_sheet: serde_json::Map<String, serde_json::Value> = (analysis.metrics.iter())
+            .filter(|m| {
+                matches!(
+                    m.group.as_str(),
+                    "Trailing returns" | "Calendar" | "Positions"
+                )
+            })
+            .map(|m| (m.key.clone(), m.value.into()))
+            .collect();
+        extra.insert("tear_sheet".into(), tear_sheet.into());
     }
     let threshold = (c.explain.as_ref()).map_or_else(
         || models::explain::ExplainConfig::default().drift_threshold,
@@ -136,6 +163,15 @@ pub(crate) fn write_run(
     for (label, value) in summary.rows() {
         println!("  {label:<18} {value:>24}");
     }
+    // Which annualisation stands behind Sharpe and volatility, and why (inferred or set).
+    println!(
+        "  {}",
+        engine::metrics::Annualisation {
+            periods_per_year: summary.periods_per_year,
+            reason: summary.annualisation.clone(),
+        }
+        .describe()
+    );
     if let Some(analysis) = &analysis {
         if let Some((name, _)) = &analysis.benchmark {
             let figure = |key: &str| {

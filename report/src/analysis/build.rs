@@ -6,14 +6,17 @@ use super::drawdowns::{drawdown_periods, worst};
 use super::figures::{Facts, metric_table};
 use super::histogram::histogram;
 use super::periodic::calendar_returns;
+use super::positions::{exposures, position_rows};
 use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
 use super::series::MAX_POINTS;
+use super::tearsheet::calendar_rows;
 use super::trades::{decision_rows, instrument_rows, trade_rows};
-use super::{Analysis, Series};
+use super::{Analysis, PositionSeries, Series};
 use engine::BacktestOutcome;
 use engine::Summary;
 use engine::metrics::{
-    RelativeMetrics, drawdown_series, rolling_sharpe, rolling_volatility, simple_returns,
+    RelativeMetrics, drawdown_series, per_period_rate, rolling_beta, rolling_sharpe,
+    rolling_volatility, simple_returns,
 };
 use market_data::Bar;
 
@@ -46,6 +49,9 @@ pub struct AnalysisInput<'a> {
     /// The benchmark: buy and hold of this instrument; `None`: of every instrument in equal
     /// shares of the capital.
     pub benchmark: Option<&'a str>,
+    /// A series that is not traded to benchmark against instead (`[output] benchmark = {
+    /// path = ... }`): buy and hold of its closes.
+    pub external_benchmark: Option<PriceInput<'a>>,
 }
 
 /// Returns the periods of the rolling Sharpe and volatility windows for a bar frequency.
@@ -86,11 +92,19 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
 
     let periods = drawdown_periods(&ts, equity);
     let worst_drawdowns = worst(periods, WORST_DRAWDOWNS);
-    let benchmark = buy_and_hold(outcome, input.prices, input.benchmark);
-    let relative = match &benchmark {
-        Ok(b) => RelativeMetrics::from_equity(equity, &b.equity, ppy),
-        Err(_) => RelativeMetrics::from_returns(&[], &[], ppy),
+    let benchmark = match &input.external_benchmark {
+        Some(ext) => buy_and_hold(outcome, std::slice::from_ref(ext), Some(ext.instrument)),
+        None => buy_and_hold(outcome, input.prices, input.benchmark),
     };
+    let rf = per_period_rate(summary.risk_free, ppy);
+    let bench_returns = benchmark
+        .as_ref()
+        .map_or_else(|_| Vec::new(), |b| simple_returns(&b.equity));
+    let relative = RelativeMetrics::with_risk_free(&returns, &bench_returns, ppy, rf);
+    let window = rolling_window(ppy);
+    let exposures = exposures(outcome, input.prices);
+    let mut extra = calendar_rows(&ts, equity, outcome.initial_cash);
+    extra.extend(position_rows(exposures.as_ref()));
     let trade_pnls: Vec<f64> = outcome.trades.iter().map(|t| t.pnl).collect();
     let (metrics, undefined) = metric_table(&Facts {
         summary,
@@ -100,6 +114,7 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         trade_pnls: &trade_pnls,
         benchmark: benchmark.as_ref(),
         relative,
+        extra,
     });
 
     let mut notes = Vec::new();
@@ -116,7 +131,6 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     }
     notes.extend(undefined);
 
-    let window = rolling_window(ppy);
     if returns.len() >= 2 && returns.len() < window {
         notes.push(format!(
             "Rolling Sharpe and volatility need {window} periods; the run has {} returns.",
@@ -124,6 +138,16 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         ));
     }
     let (monthly, yearly) = calendar_returns(&ts, equity, outcome.initial_cash);
+    let yearly_benchmark = benchmark.as_ref().map_or_else(
+        |_| Vec::new(),
+        |b| calendar_returns(&ts, &b.equity, outcome.initial_cash).1,
+    );
+    if exposures.is_none() {
+        notes.push(
+            "No positions over time: the run's bars were not kept to value its holdings."
+                .to_string(),
+        );
+    }
     let exposure: Vec<f64> = equity
         .iter()
         .zip(&curve.cash)
@@ -176,10 +200,19 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
             &rolling_volatility(&returns, window, ppy),
             MAX_POINTS,
         ),
+        rolling_beta: Series::downsampled(
+            return_ts,
+            &rolling_beta(&returns, &bench_returns, window),
+            MAX_POINTS,
+        ),
         rolling_window: window,
         exposure: Series::downsampled(&ts, &exposure, MAX_POINTS),
         monthly,
         yearly,
+        yearly_benchmark,
+        positions: exposures.map_or_else(PositionSeries::default, |e| {
+            PositionSeries::of(&ts, &e, MAX_POINTS)
+        }),
         returns: histogram(&returns),
         worst_drawdowns,
         instruments: instrument_rows(outcome, summary),

@@ -26,15 +26,20 @@ pub(crate) struct Facts<'a> {
     pub(crate) benchmark: Result<&'a Benchmark, &'a NoBenchmark>,
     /// Figures against the benchmark (NaN without one).
     pub(crate) relative: RelativeMetrics,
+    /// Rows computed elsewhere (trailing and calendar returns, positions), appended in order.
+    pub(crate) extra: Vec<Row>,
 }
 
 /// One row before its undefined value is explained.
-struct Row {
-    key: &'static str,
-    label: &'static str,
-    value: f64,
-    unit: Unit,
-    group: &'static str,
+pub(crate) struct Row {
+    pub(crate) key: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) value: f64,
+    pub(crate) unit: Unit,
+    pub(crate) group: &'static str,
+    /// Why the value is undefined, when the code that computed it knows better than
+    /// [`why_undefined`].
+    pub(crate) reason: Option<String>,
 }
 
 /// Returns the metrics table in display order and one note per reason a figure is undefined.
@@ -46,7 +51,10 @@ pub(crate) fn metric_table(f: &Facts<'_>) -> (Vec<Metric>, Vec<String>) {
         let value = row.value.is_finite().then_some(row.value);
         // An unrecovered drawdown is a fact, not an undefined figure: it gets its own note.
         if value.is_none() && !(row.key == "max_drawdown_recovery" && f.worst.is_some()) {
-            let reason = why_undefined(row.key, f);
+            let reason = row
+                .reason
+                .clone()
+                .unwrap_or_else(|| why_undefined(row.key, f));
             match reasons.iter_mut().find(|(r, _)| *r == reason) {
                 Some((_, labels)) => labels.push(row.label),
                 None => reasons.push((reason, vec![row.label])),
@@ -71,6 +79,15 @@ pub(crate) fn metric_table(f: &Facts<'_>) -> (Vec<Metric>, Vec<String>) {
 }
 
 fn rows(f: &Facts<'_>) -> Vec<Row> {
+    let mut rows = own_rows(f);
+    rows.extend(f.extra.iter().map(|r| Row {
+        reason: r.reason.clone(),
+        ..*r
+    }));
+    rows
+}
+
+fn own_rows(f: &Facts<'_>) -> Vec<Row> {
     use Unit::{Date, Duration, Percent};
     let s = f.summary;
     let date = |ns: Option<i64>| ns.map_or(f64::NAN, |t| t as f64);
@@ -88,6 +105,7 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
         value,
         unit,
         group,
+        reason: None,
     };
     // A figure of the summary, as the summary declares it; `measured` with its value computed
     // here (against this page's benchmark).
@@ -110,7 +128,9 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
         summary("total_return", ret),
         summary("cagr", ret),
         summary("annual_volatility", risk),
+        summary("risk_free", risk),
         summary("sharpe", risk),
+        summary("probabilistic_sharpe", risk),
         summary("sortino", risk),
         summary("calmar", risk),
         summary("max_drawdown", risk),
@@ -143,6 +163,7 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
             risk,
         ),
         summary("max_drawdown_duration", risk),
+        summary("ulcer_index", risk),
         summary("var_95", risk),
         summary("cvar_95", risk),
         summary("skew", risk),
@@ -150,6 +171,9 @@ fn rows(f: &Facts<'_>) -> Vec<Row> {
         summary("omega", risk),
         summary("tail_ratio", risk),
         summary("stability", risk),
+        summary("longest_win_streak", risk),
+        summary("longest_loss_streak", risk),
+        summary("kelly", risk),
         summary("trades", trades),
         summary("open_trades", trades),
         summary("win_rate", trades),
@@ -221,7 +245,15 @@ fn why_undefined(key: &str, f: &Facts<'_>) -> String {
         {
             "one return has no spread"
         }
+        "sharpe" | "skew" | "kurtosis" | "probabilistic_sharpe" if r.len() < 2 => {
+            "one return has no spread"
+        }
         "sharpe" | "skew" | "kurtosis" => "returns never varied",
+        "probabilistic_sharpe" => {
+            "returns never varied, or their skew leaves the Sharpe ratio's variance undefined"
+        }
+        "sortino" | "omega" | "kelly" if r.iter().all(|x| *x >= 0.0) => "no period lost money",
+        "kelly" => "no period gained",
         "sortino" | "omega" => "no period lost money",
         "calmar"
         | "max_drawdown_peak"

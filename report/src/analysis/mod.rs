@@ -18,6 +18,10 @@
 //! - exposure (the series) is net: (equity - cash) / equity, so a hedged book reads near 0;
 //!   "time in market" (the metric) is the share of steps with any position;
 //! - monthly and yearly returns chain UTC period-end equity, the first from the initial capital;
+//!   trailing returns, best and worst periods and winning shares follow quantstats
+//!   (`tearsheet.rs`); positions over time follow pyfolio (`positions.rs`);
+//! - with `[metrics] risk_free`, Sharpe, Sortino, the probabilistic Sharpe and alpha are of
+//!   returns in excess of the per-period rate `(1 + rf)^(1/P) - 1`;
 //! - drawdown periods run from a peak to the first point back at its level (equal counts), and
 //!   `Unit::Date` values are nanoseconds as `f64` (exact to about 0.3 µs).
 
@@ -28,8 +32,10 @@ mod drawdowns;
 mod figures;
 mod histogram;
 mod periodic;
+mod positions;
 mod prices;
 mod series;
+mod tearsheet;
 mod terminal;
 mod trades;
 
@@ -96,6 +102,21 @@ pub struct Series {
     pub ts: Vec<i64>,
     /// One value per timestamp (finite; undefined stretches are left out).
     pub values: Vec<f64>,
+}
+
+/// Positions over time as fractions of equity, downsampled (see `positions.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PositionSeries {
+    /// Long positions' value.
+    pub long: Series,
+    /// Short positions' value (negative).
+    pub short: Series,
+    /// Long plus |short|: the gross leverage.
+    pub gross: Series,
+    /// Long plus short.
+    pub net: Series,
+    /// The five largest positions' |value|.
+    pub top5: Series,
 }
 
 /// One drawdown: from a peak of equity to its lowest point and back to the peak's level.
@@ -239,6 +260,9 @@ pub struct Analysis {
     pub rolling_sharpe: Series,
     /// Rolling annualised volatility over `rolling_window` periods.
     pub rolling_volatility: Series,
+    /// Rolling beta against the benchmark over `rolling_window` periods (empty without one).
+    #[serde(default)]
+    pub rolling_beta: Series,
     /// Periods in the rolling window.
     pub rolling_window: usize,
     /// Share of equity held in positions (net, signed), downsampled.
@@ -247,6 +271,13 @@ pub struct Analysis {
     pub monthly: Vec<MonthlyRow>,
     /// Return of each calendar year.
     pub yearly: Vec<(i32, f64)>,
+    /// The benchmark's return of each calendar year (empty without a benchmark).
+    #[serde(default)]
+    pub yearly_benchmark: Vec<(i32, f64)>,
+    /// Long, short, gross and net exposure and top-5 concentration over time (empty when the
+    /// run's bars were not kept).
+    #[serde(default)]
+    pub positions: PositionSeries,
     /// Distribution of per-period returns.
     pub returns: Histogram,
     /// The five worst drawdowns, worst first.

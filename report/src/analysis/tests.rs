@@ -107,6 +107,7 @@ fn analysis_of(o: &BacktestOutcome, prices: &[PriceInput<'_>], ppy: f64) -> Anal
         summary: &summary,
         prices,
         benchmark: None,
+        external_benchmark: None,
     })
 }
 
@@ -211,7 +212,18 @@ fn return_metrics_match_hand_computation() {
     let groups: Vec<&str> = a.metrics.iter().map(|m| m.group.as_str()).collect();
     let mut seen: Vec<&str> = groups.clone();
     seen.dedup();
-    assert_eq!(seen, ["Returns", "Risk", "Trades", "Benchmark"]);
+    assert_eq!(
+        seen,
+        [
+            "Returns",
+            "Risk",
+            "Trades",
+            "Benchmark",
+            "Trailing returns",
+            "Calendar",
+            "Positions"
+        ]
+    );
     json_round_trip(&a);
 }
 
@@ -451,6 +463,7 @@ fn benchmark_aligns_with_forward_fill() {
         summary: &summary,
         prices: &prices,
         benchmark: Some("C"),
+        external_benchmark: None,
     });
     assert!(missing.benchmark.is_none());
     assert_eq!(value(&missing, "beta"), None);
@@ -825,4 +838,100 @@ fn a_halt_says_who_stopped_trading_and_when() {
         summary.halted_at.as_deref(),
         Some("before the first market event")
     );
+}
+
+#[test]
+fn positions_over_time_by_hand() {
+    // A long 10 A from day 1; a short 5 B from day 2. Closes: A 100, 100, 110, 120; B 50, 50,
+    // 50, 40. Equity 1000, 1000, 1100, 1300 (given, so each fraction is plain arithmetic).
+    let ts: Vec<i64> = (0..4).map(day).collect();
+    let mut o = outcome(&["A", "B"], &ts, &[1000.0, 1000.0, 1100.0, 1300.0], 1000.0);
+    o.fills = vec![
+        fill(0, ts[1], Side::Buy, 10.0, 100.0),
+        fill(1, ts[2], Side::Sell, 5.0, 50.0),
+    ];
+    let a = bars(&[
+        (ts[0], 100.0),
+        (ts[1], 100.0),
+        (ts[2], 110.0),
+        (ts[3], 120.0),
+    ]);
+    let b = bars(&[(ts[0], 50.0), (ts[1], 50.0), (ts[2], 50.0), (ts[3], 40.0)]);
+    let prices = [
+        PriceInput {
+            instrument: "A",
+            bars: &a,
+        },
+        PriceInput {
+            instrument: "B",
+            bars: &b,
+        },
+    ];
+    let e = super::positions::exposures(&o, &prices).unwrap();
+    let close = |got: &[f64], want: [f64; 4], what: &str| {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{what}: {got:?} vs {want:?}");
+        }
+    };
+    close(&e.long, [0.0, 1.0, 1.0, 1200.0 / 1300.0], "long");
+    close(
+        &e.short,
+        [0.0, 0.0, -250.0 / 1100.0, -200.0 / 1300.0],
+        "short",
+    );
+    close(
+        &e.gross,
+        [0.0, 1.0, 1350.0 / 1100.0, 1400.0 / 1300.0],
+        "gross",
+    );
+    close(&e.net, [0.0, 1.0, 850.0 / 1100.0, 1000.0 / 1300.0], "net");
+    close(
+        &e.top5,
+        [0.0, 1.0, 1350.0 / 1100.0, 1400.0 / 1300.0],
+        "top 5",
+    );
+    let an = analysis_of(&o, &prices, 252.0);
+    assert_metric(&an, "gross_leverage_max", 1350.0 / 1100.0);
+    assert_metric(
+        &an,
+        "gross_leverage_mean",
+        (1.0 + 1350.0 / 1100.0 + 1400.0 / 1300.0) / 4.0,
+    );
+    assert_eq!(an.positions.gross.values.len(), 4);
+    // Without the bars, fills cannot be valued: n/a with the reason.
+    let none = analysis_of(&o, &[], 252.0);
+    assert_eq!(value(&none, "gross_leverage_max"), None);
+    assert!(none.notes.iter().any(|n| n.contains("bars were not kept")));
+}
+
+#[test]
+fn an_external_benchmark_is_bought_and_held_on_the_run_steps() {
+    // A benchmark that is not traded: its closes 10, 11, 12.1 (+10% a step) from day 0, and a
+    // bar stamped between steps (day 1.5) that only the later step may see.
+    let ts: Vec<i64> = (0..3).map(day).collect();
+    let o = outcome(&["A"], &ts, &[1000.0, 1050.0, 1100.0], 1000.0);
+    let spy = bars(&[
+        (ts[0], 10.0),
+        (ts[1], 11.0),
+        (ts[1] + DAY / 2, 50.0),
+        (ts[2], 12.1),
+    ]);
+    let summary = Summary::new(&o, Some(252.0));
+    let a = analyse(&AnalysisInput {
+        title: "t",
+        strategy: "s",
+        outcome: &o,
+        summary: &summary,
+        prices: &[],
+        benchmark: None,
+        external_benchmark: Some(PriceInput {
+            instrument: "SPY",
+            bars: &spy,
+        }),
+    });
+    let (name, series) = a.benchmark.as_ref().unwrap();
+    assert_eq!(name, "Buy & hold SPY");
+    assert_eq!(series.values, [1000.0, 1100.0, 1210.0]);
+    assert_metric(&a, "benchmark_return", 0.21);
+    assert_eq!(a.yearly_benchmark.len(), 1);
 }

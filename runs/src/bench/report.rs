@@ -71,6 +71,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
                 summary: &summary,
                 prices: &prices,
                 benchmark: None,
+                external_benchmark: None,
             });
             analyse_ms.push(start.elapsed().as_secs_f64() * 1e3);
             let start = Instant::now();

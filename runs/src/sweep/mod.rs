@@ -184,7 +184,7 @@ impl<'a> Plan<'a> {
                 })?;
                 let backtest_seconds = start.elapsed().as_secs_f64();
                 let start = Instant::now();
-                let summary = Summary::new(&run.outcome, config.config.metrics.periods_per_year);
+                let summary = Summary::measured(&run.outcome, config.config.metrics.spec());
                 let row = Row::new(&summary, run.outcome.halted_at);
                 let metrics_seconds = start.elapsed().as_secs_f64();
                 if let Some(journal) = journal {
@@ -362,7 +362,7 @@ impl<'a> Plan<'a> {
                 let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
                 let title = format!("{} (sweep rank {rank}, job {job})", c.name);
                 let (summary, analysis) =
-                    crate::output::summarise(&config, &title, &run.outcome, series);
+                    crate::output::summarise(&config, &title, &run.outcome, series)?;
                 write_results(
                     &dir,
                     &run.outcome,

@@ -98,7 +98,7 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         .map(|&(w, j)| {
             let run = runner::run(&configs[j], &train_data[w])?;
             let c = &configs[j].config;
-            let summary = Summary::new(&run.outcome, c.metrics.periods_per_year);
+            let summary = Summary::measured(&run.outcome, c.metrics.spec());
             progress.inc(1);
             Ok(Row::new(&summary, run.outcome.halted_at))
         })
