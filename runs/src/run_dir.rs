@@ -118,11 +118,12 @@ impl OutArgs {
     }
 }
 
-/// Returns the run `dir` names: `dir` itself, or its newest run (`dir/latest`) when `dir` is a
-/// config's folder of runs, so `quant report results/<name>` reads the latest run.
+/// Returns the run `dir` names: its newest run (`dir/latest`) when `dir` is a config's folder of
+/// runs, so `quant report results/<name>` reads the latest run (not the files an older version
+/// wrote straight into that folder), else `dir` itself.
 pub(crate) fn run_in(dir: &Path) -> PathBuf {
     let latest = dir.join(LATEST);
-    if !dir.join("summary.json").exists() && latest.exists() {
+    if latest.exists() {
         latest
     } else {
         dir.to_path_buf()
