@@ -1,7 +1,7 @@
 //! Market data end to end: `quant data` conversions, backtests over Parquet, Arrow and a streamed
 //! catalog against the same bars as CSV, and bad files named in errors.
 
-use crate::support::{quant, scratch, stderr};
+use crate::support::{quant, repo, scratch, stderr};
 use std::path::Path;
 
 fn ok(args: &[&str]) -> String {
@@ -268,6 +268,34 @@ fn inspect_reports_gaps_duplicates_and_bad_rows_without_stopping() {
     assert!(
         stdout.contains("line 7") && stdout.contains("line 8"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn weekends_and_exchange_holidays_are_not_gaps() {
+    let goog = repo("backtests/data/GOOG.csv");
+    // GOOG's bars skip every weekend and US holiday (and 2007-01-02 and Sandy's two days):
+    // nothing is missing for the US equity calendar, inferred from the bars.
+    let stdout = ok(&["data", "inspect", s(&goog)]);
+    assert!(stdout.contains("spacing 1d, 0 gaps"), "{stdout}");
+    assert!(stdout.contains("us_equity calendar, inferred"), "{stdout}");
+    // Read as a market open every day, each weekend is a gap; as weekdays, each holiday.
+    let gaps = |calendar: &str| {
+        let out = ok(&["data", "inspect", s(&goog), "--calendar", calendar]);
+        let at = out.find(" gaps,").unwrap();
+        out[..at]
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+    };
+    assert!(gaps("24/7") > 400);
+    assert!((60..100).contains(&gaps("weekdays")));
+    let err = stderr(&quant(&["data", "inspect", s(&goog), "--calendar", "nyse"]));
+    assert!(
+        err.contains("\"us_equity\"") && err.contains("\"nyse\""),
+        "{err}"
     );
 }
 

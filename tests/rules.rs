@@ -320,3 +320,58 @@ fn rules_sweep_like_any_key_and_each_job_is_its_backtest() {
         .unwrap_or_else(|| panic!("no plain job in\n{table}"));
     assert!(plain.contains("63341.19135999999"), "{plain}");
 }
+
+#[test]
+fn time_values_are_read_in_the_configs_time_zone() {
+    // Buy when the bar's weekday is Monday, sell on Wednesday. GOOG's daily bars are stamped at
+    // midnight UTC, which in New York is 19:00 the evening before: Monday's bar reads as Sunday.
+    let base = std::fs::read_to_string(repo("backtests/sma_rules.toml")).unwrap();
+    let rules = |text: &str| {
+        let start = text.find("entry_long").unwrap();
+        let end = start + text[start..].find("\n[[features]]").unwrap();
+        text.replace(
+            &text[start..end],
+            "entry_long = \"weekday == 0\"\nexit_long = \"weekday == 2\"\n",
+        )
+    };
+    let dir = scratch("rules-zone");
+    let weekday_of_first_entry = |zone: Option<&str>| {
+        let mut text = rules(&base);
+        if let Some(zone) = zone {
+            text = text.replace("[data]\n", &format!("[data]\ntimezone = \"{zone}\"\n"));
+        }
+        let config = dir.join("zone.toml");
+        std::fs::write(&config, text).unwrap();
+        let out = dir.join(zone.unwrap_or("UTC").replace('/', "-"));
+        let output = backtest(&config, &out);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let trades = std::fs::read_to_string(out.join("trades.csv")).unwrap();
+        let entry = trades
+            .lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(3)
+            .unwrap()
+            .to_string();
+        let ts = market_data::csv::parse_timestamp(&entry).unwrap();
+        market_data::Zone::UTC.local(ts).weekday
+    };
+    // Decided on Monday's bar, filled at the next open: Tuesday in UTC.
+    assert_eq!(weekday_of_first_entry(None), 1);
+    // In New York "Monday" is the bar stamped Tuesday 00:00 UTC: filled on Wednesday.
+    assert_eq!(weekday_of_first_entry(Some("America/New_York")), 2);
+    // A misspelt zone is refused with its key, line and the closest names.
+    let config = dir.join("typo.toml");
+    std::fs::write(
+        &config,
+        rules(&base).replace("[data]\n", "[data]\ntimezone = \"America/NewYork\"\n"),
+    )
+    .unwrap();
+    let output = backtest(&config, &dir.join("typo"));
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    for part in ["timezone", "line", "did you mean `America/New_York`"] {
+        assert!(err.contains(part), "{part:?} missing: {err}");
+    }
+}

@@ -29,7 +29,7 @@
 //!   takes (the ask size for buys, the bid size for sells, each its own budget).
 //! - Fills ignore a trade's aggressor: a print is taken as a one-price book at its price.
 
-use crate::config::{BrokerConfig, RiskConfig, SizingConfig};
+use crate::config::{BrokerConfig, EngineSpec};
 use crate::costs::{FeeModel as _, SlippageModel as _};
 use crate::fills::{FillModel as _, FillPrice, LatencyModel as _};
 use crate::order::{Order, OrderId, OrderRequest, OrderStatus, Size, TimeInForce};
@@ -38,7 +38,7 @@ use crate::risk::RiskCheck;
 use crate::sizing::Sizer;
 use crate::strategy::{ExecKind, ExecReport, RejectReason};
 use crate::touch::Touch;
-use market_data::{Bar, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
+use market_data::{Bar, DayClock, InstrumentIdx, MarketEvent, Price, Qty, Side, Timestamp};
 use serde::Serialize;
 
 /// One fill, as booked.
@@ -109,20 +109,19 @@ pub struct SimBroker {
     working: Vec<Vec<Order>>,
     records: Vec<OrderRecord>,
     fills: Vec<FillRecord>,
+    /// The exchange's local days, where DAY orders expire.
+    days: DayClock,
 }
 
 impl SimBroker {
-    /// Returns a broker for `instruments` instruments.
-    pub fn new(
-        broker: BrokerConfig,
-        sizing: SizingConfig,
-        risk: RiskConfig,
-        instruments: usize,
-    ) -> Self {
+    /// Returns a broker for `instruments` instruments under `spec`'s rules.
+    pub fn new(spec: &EngineSpec, instruments: usize) -> Self {
+        let broker = spec.broker.clone();
         Self {
-            risk: RiskCheck::new(&broker, risk.clone()),
-            sizer: Sizer::new(&broker, sizing, risk, instruments),
+            risk: RiskCheck::new(&broker, spec.risk.clone()),
+            sizer: Sizer::new(&broker, spec.sizing.clone(), spec.risk.clone(), instruments),
             broker,
+            days: DayClock::new(spec.timezone),
             working: vec![Vec::new(); instruments],
             records: Vec::new(),
             fills: Vec::new(),
@@ -264,6 +263,8 @@ impl SimBroker {
             .broker
             .max_volume_participation
             .map(|p| touch.volume().map(|v| p * v));
+        // The exchange's day: a DAY order expires when it changes.
+        let day = self.days.day(ts);
         let mut i = 0;
         while i < self.working[idx].len() {
             // Worked in place: most orders, most events, neither fill nor expire, and copying
@@ -278,7 +279,6 @@ impl SimBroker {
                 i += 1;
                 continue;
             }
-            let day = ts.day();
             // The first event an order can act on is its arrival at the venue (see `Reach`).
             let arrival = working.first_day.is_none();
             match working.first_day {

@@ -4,6 +4,7 @@
 //! Unknown keys are refused at load (`deny_unknown_fields`), so a typo names itself; `validate`
 //! then checks ranges and names the offending key.
 
+use market_data::Zone;
 use serde::{Deserialize, Serialize};
 
 /// A config value out of its range: the dotted key and what was expected.
@@ -276,6 +277,10 @@ pub struct EngineSpec {
     pub sizing: SizingConfig,
     /// Risk limits.
     pub risk: RiskConfig,
+    /// The exchange's time zone (`[data] timezone`): where a DAY order's day ends, and what a
+    /// strategy reads as local time ([`crate::Ctx::timezone`]).
+    #[serde(default)]
+    pub timezone: Zone,
 }
 
 impl EngineSpec {

@@ -63,12 +63,7 @@ impl<S: Strategy> Engine<S> {
         strategy: S,
         steps_hint: usize,
     ) -> Self {
-        let broker = SimBroker::new(
-            spec.broker.clone(),
-            spec.sizing.clone(),
-            spec.risk.clone(),
-            instruments.len(),
-        );
+        let broker = SimBroker::new(&spec, instruments.len());
         Engine::with_router(spec, instruments, strategy, broker, steps_hint)
     }
 }
@@ -344,6 +339,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             halted: self.halted_at.is_some(),
             features: self.features.as_deref(),
             history: &self.history,
+            timezone: self.spec.timezone,
         };
         self.strategy
             .on_event(event, &ctx, &mut self.intents)

@@ -6,7 +6,7 @@
 //! strategy submits orders while given bars are handled, so an order "at 0" is placed on bar 0 and
 //! can fill from bar 1 on.
 
-use crate::config::SizingMethod;
+use crate::config::{EngineSpec, SizingMethod};
 use crate::order::{Bracket, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 use crate::strategy::{ExecKind, RejectReason};
 use crate::test_support::{
@@ -581,6 +581,32 @@ fn day_order_expires_at_the_next_utc_day_while_gtc_keeps_working() {
     assert_eq!(status(&run, 2), OrderStatus::Filled);
     assert_fills(&run, &[(1, Side::Buy, 10.0, 95.0, 0.0)]);
     assert_eq!(run.outcome.fills[0].order_id.0, 2);
+}
+
+#[test]
+fn a_day_order_expires_at_the_end_of_the_exchanges_local_day() {
+    const HOUR: i64 = NANOS_PER_DAY / 24;
+    // 2024-01-02, a Tuesday: New York is UTC-5, so its day ends at 05:00 UTC on the 3rd.
+    let day0 = Timestamp::from_secs(1_704_153_600);
+    let at = |hours: i64| Timestamp(day0.0 + hours * HOUR);
+    let bars = vec![
+        bar_at(at(15), 100.0, 101.0, 99.0, 100.0, 1_000.0), // 10:00 New York: order placed
+        bar_at(at(20), 100.0, 101.0, 97.0, 98.0, 1_000.0),  // 15:00
+        bar_at(at(26), 98.0, 99.0, 96.0, 97.0, 1_000.0),    // 21:00, the next UTC day
+        bar_at(at(29), 96.0, 97.0, 90.0, 91.0, 1_000.0),    // 00:00 the next New York day
+    ];
+    let ny = EngineSpec {
+        timezone: market_data::Zone::parse("America/New_York").unwrap(),
+        ..spec()
+    };
+    let order = || limit(Side::Buy, 10.0, 95.0).with_tif(TimeInForce::Day);
+    let run = run_scripted(&ny, bars.clone(), Scripted::new().at(0, order()));
+    // Alive through 21:00 New York (already the next UTC day), expired at its midnight.
+    assert_eq!(status(&run, 1), OrderStatus::Expired);
+    assert_eq!(run.outcome.orders[0].closed, Some(at(29)));
+    // In UTC the same order expires at 02:00 UTC, the first bar of the next UTC day.
+    let utc = run_scripted(&spec(), bars, Scripted::new().at(0, order()));
+    assert_eq!(utc.outcome.orders[0].closed, Some(at(26)));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use crate::history::{BarHistory, BarWindow};
 use crate::order::{Order, OrderId, OrderRequest};
 use crate::portfolio::{Portfolio, Position};
 use market_data::{
-    Bar, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Price, Qty, Side, Timestamp,
+    Bar, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Price, Qty, Side, Timestamp, Zone,
 };
 use serde::Serialize;
 
@@ -230,6 +230,7 @@ pub struct Ctx<'a> {
     pub(crate) halted: bool,
     pub(crate) features: Option<&'a dyn FeatureSource>,
     pub(crate) history: &'a BarHistory,
+    pub(crate) timezone: Zone,
 }
 
 impl<'a> Ctx<'a> {
@@ -248,7 +249,14 @@ impl<'a> Ctx<'a> {
             halted: false,
             features: None,
             history: &NO_HISTORY,
+            timezone: Zone::UTC,
         }
+    }
+
+    /// Returns the exchange's time zone (`[data] timezone`, UTC unless set), to read local
+    /// times: `ctx.timezone().local(ts).hour`.
+    pub fn timezone(&self) -> Zone {
+        self.timezone
     }
 
     /// Returns the time of the event being handled.

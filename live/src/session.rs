@@ -109,12 +109,7 @@ impl<S: Strategy> Session<S> {
         journal: &Path,
         sync_every: Duration,
     ) -> Result<(Self, Resumed), SessionError> {
-        let broker = SimBroker::new(
-            spec.broker.clone(),
-            spec.sizing.clone(),
-            spec.risk.clone(),
-            instruments.len(),
-        );
+        let broker = SimBroker::new(spec, instruments.len());
         Session::start_with_router(
             spec,
             instruments,

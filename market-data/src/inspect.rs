@@ -5,7 +5,7 @@ use crate::columnar::read::{FileFormat, RawFile};
 use crate::columnar::schema::TimeEncoding;
 use crate::columnar::{RecordKind, TimeRange};
 use crate::csv::{OnInvalid, read_bars};
-use crate::{Bar, InstrumentId, NANOS_PER_DAY, Result, Timestamp};
+use crate::{Bar, Calendar, InstrumentId, NANOS_PER_DAY, Result, Timestamp, Zone};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type};
 use std::collections::{BTreeMap, HashMap};
@@ -29,8 +29,11 @@ pub struct SeriesReport {
     pub out_of_order: u64,
     /// The most common spacing between consecutive rows.
     pub typical_spacing_ns: Option<i64>,
-    /// Spacings over [`GAP_FACTOR`] times the typical one.
+    /// Places where bars are missing: by the calendar for bars (a weekend or a holiday is not
+    /// a gap), spacings over [`GAP_FACTOR`] times the typical one for trades and quotes.
     pub gaps: u64,
+    /// The calendar bars were checked against, and whether it was inferred from the data.
+    pub calendar: Option<(Calendar, bool)>,
     /// The largest gaps: (last time before, first time after).
     pub largest_gaps: Vec<(Timestamp, Timestamp)>,
     /// Bars whose close moves implausibly far (a shifted decimal point, a split): how many.
@@ -77,8 +80,10 @@ impl SeriesReport {
         self.last = Some(ts);
     }
 
-    /// Works out the typical spacing and the gaps once every row is in.
-    fn finish(&mut self) {
+    /// Works out the typical spacing and the gaps once every row is in: for bars, against
+    /// `calendar` in `zone` (inferred from the bars' weekdays when `None`); for trades and
+    /// quotes (`bars` false), by spacing.
+    fn finish(&mut self, bars: bool, calendar: Option<Calendar>, zone: Option<Zone>) {
         self.typical_spacing_ns = self
             .spacings
             .iter()
@@ -87,17 +92,22 @@ impl SeriesReport {
         let Some(typical) = self.typical_spacing_ns else {
             return;
         };
-        // Daily bars skip weekends: a spacing of up to three days is not a gap for them.
-        let limit = if typical >= NANOS_PER_DAY / 2 {
-            typical.max(NANOS_PER_DAY) * GAP_FACTOR + 1
-        } else {
-            typical * GAP_FACTOR
+        let calendar = bars.then(|| match calendar {
+            Some(c) => (c, false),
+            None => {
+                let first = self.span.map(|(first, _)| first);
+                let times = first.into_iter().chain(self.all_gaps.iter().map(|g| g.2));
+                (Calendar::infer(times), true)
+            }
+        });
+        self.calendar = calendar;
+        let is_gap = |&(spacing, from, to): &(i64, Timestamp, Timestamp)| match calendar {
+            Some((c, _)) => {
+                spacing > typical && c.missing_bars(zone.unwrap_or(c.zone()), from, to, typical) > 0
+            }
+            None => spacing > typical * GAP_FACTOR,
         };
-        let mut gaps: Vec<_> = self
-            .all_gaps
-            .drain(..)
-            .filter(|(spacing, ..)| *spacing > limit)
-            .collect();
+        let mut gaps: Vec<_> = self.all_gaps.drain(..).filter(is_gap).collect();
         self.gaps = gaps.len() as u64;
         gaps.sort_by_key(|(spacing, from, _)| (std::cmp::Reverse(*spacing), *from));
         self.largest_gaps = gaps
@@ -131,9 +141,14 @@ pub struct Inspection {
 /// # Errors
 /// Only when the file cannot be opened, decoded or matched to `kind`'s schema at all; problems
 /// in rows are counted in the report instead.
-pub fn inspect(path: &Path, kind: RecordKind) -> Result<Inspection> {
+pub fn inspect(
+    path: &Path,
+    kind: RecordKind,
+    calendar: Option<Calendar>,
+    zone: Option<Zone>,
+) -> Result<Inspection> {
     if FileFormat::of(path) == Some(FileFormat::Csv) {
-        return inspect_csv(path);
+        return inspect_csv(path, calendar, zone);
     }
     let raw = RawFile::open(path, kind, TimeRange::ALL, 65_536)?;
     let mut report = Inspection {
@@ -214,10 +229,10 @@ pub fn inspect(path: &Path, kind: RecordKind) -> Result<Inspection> {
             }
         }
     }
-    report
-        .instruments
-        .values_mut()
-        .for_each(SeriesReport::finish);
+    let bars = kind == RecordKind::Bars;
+    for series in report.instruments.values_mut() {
+        series.finish(bars, calendar, zone);
+    }
     Ok(report)
 }
 
@@ -264,14 +279,14 @@ fn file_stem(path: &Path) -> String {
 }
 
 /// Inspects a CSV bar file: invalid rows are counted (and skipped) by the CSV reader.
-fn inspect_csv(path: &Path) -> Result<Inspection> {
+fn inspect_csv(path: &Path, calendar: Option<Calendar>, zone: Option<Zone>) -> Result<Inspection> {
     let (series, skipped) = read_bars(path, InstrumentId::new(file_stem(path)), OnInvalid::Skip)?;
     let mut per = SeriesReport::default();
     for bar in &series.bars {
         per.push(bar.ts.0);
         per.observe_bar(bar);
     }
-    per.finish();
+    per.finish(true, calendar, zone);
     Ok(Inspection {
         format: "CSV".into(),
         columns: Vec::new(),

@@ -18,6 +18,7 @@ mod validate;
 
 pub mod atomic;
 pub mod binance;
+pub mod calendar;
 pub mod catalog;
 pub mod columnar;
 pub mod csv;
@@ -29,10 +30,12 @@ pub mod quality;
 pub mod resample;
 pub mod synthetic;
 pub mod text;
+pub mod zone;
 
 #[cfg(test)]
 mod test_support;
 
+pub use calendar::Calendar;
 pub use error::{Error, InvalidRecord, InvalidRow, Result, RowProblem, SkipReport};
 pub use event::{
     Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade, TradeSeries,
@@ -40,3 +43,4 @@ pub use event::{
 pub use instrument::{InstrumentId, InstrumentIdx};
 pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};
 pub use validate::event_problem;
+pub use zone::{DayClock, LocalTime, Zone};

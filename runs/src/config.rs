@@ -299,6 +299,10 @@ pub(crate) struct DataConfig {
     /// (a decimal point shifted, a unit changed); 0 turns the warnings off.
     #[serde(default = "default_jump_warning")]
     pub(crate) jump_warning: f64,
+    /// The exchange's IANA time zone: where DAY orders' days end and what rules read as
+    /// `hour`, `weekday`, ... (timestamps stay UTC).
+    #[serde(default)]
+    pub(crate) timezone: market_data::Zone,
     /// Bars per instrument (synthetic).
     pub(crate) bars: Option<usize>,
     /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
@@ -590,6 +594,7 @@ impl LoadedConfig {
             broker: c.broker.clone(),
             sizing: c.sizing.clone(),
             risk: c.risk.clone(),
+            timezone: c.data.timezone,
         }
     }
 

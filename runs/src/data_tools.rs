@@ -140,6 +140,14 @@ struct InspectArgs {
     /// What the file holds.
     #[arg(long, value_enum, default_value_t = Kind::Bars)]
     kind: Kind,
+    /// The trading calendar bars are checked against for gaps: 24/7, weekdays or us_equity
+    /// (default: 24/7 when bars fall on weekends, else us_equity).
+    #[arg(long, value_parser = market_data::Calendar::parse)]
+    calendar: Option<market_data::Calendar>,
+    /// The IANA time zone intraday bars are read in (default: the calendar's, New York for
+    /// us_equity).
+    #[arg(long, value_parser = market_data::Zone::parse)]
+    timezone: Option<market_data::Zone>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -482,7 +490,7 @@ fn write_all(
 }
 
 fn print_inspection(a: &InspectArgs) -> Result<()> {
-    let report = inspect(&a.file, a.kind.record())?;
+    let report = inspect(&a.file, a.kind.record(), a.calendar, a.timezone)?;
     println!("{} ({})", a.file.display(), report.format);
     if !report.columns.is_empty() {
         let columns: Vec<String> = report
@@ -503,6 +511,17 @@ fn print_inspection(a: &InspectArgs) -> Result<()> {
             "  {name}: {} rows, {span}, spacing {spacing}, {} gaps, {} duplicates, {} out of order",
             s.rows, s.gaps, s.duplicates, s.out_of_order
         );
+        if let Some((calendar, inferred)) = s.calendar {
+            let why = if inferred {
+                match calendar {
+                    market_data::Calendar::AlwaysOpen => ", inferred: bars on weekends",
+                    _ => ", inferred: no bars on weekends (--calendar to choose)",
+                }
+            } else {
+                ""
+            };
+            println!("      gaps counted against the {calendar} calendar{why}");
+        }
         for (from, to) in &s.largest_gaps {
             println!("      gap {from} -> {to} ({})", humanize(to.0 - from.0));
         }

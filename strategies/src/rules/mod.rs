@@ -618,7 +618,7 @@ impl Strategy for Rules {
             },
             bars_held: state.bars_held as f64,
             unrealized_pnl: position.unrealized(),
-            time: self.program.clock(bar.ts),
+            time: self.program.clock(bar.ts, ctx.timezone()),
         };
         self.program
             .record(&inputs, &mut state.history, &mut state.pushed);

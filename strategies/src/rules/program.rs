@@ -10,8 +10,7 @@
 //! `True` rule acts.
 
 use super::lang::{Ast, AstKind, BinOp, SyntaxError};
-use chrono::{Datelike, Timelike};
-use market_data::{Bar, Timestamp};
+use market_data::{Bar, Timestamp, Zone};
 
 /// The truth of a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -465,11 +464,12 @@ impl Program {
         self.number(root.0, inputs, history, pushed)
     }
 
-    /// Returns the time values of a bar stamped `ts` (NaN when no rule reads them).
+    /// Returns the time values of a bar stamped `ts`, read in `zone` (NaN when no rule reads
+    /// them).
     #[inline]
-    pub(crate) fn clock(&self, ts: Timestamp) -> [f64; 5] {
+    pub(crate) fn clock(&self, ts: Timestamp, zone: Zone) -> [f64; 5] {
         if self.reads_time {
-            calendar(ts)
+            calendar(ts, zone)
         } else {
             [f64::NAN; 5]
         }
@@ -643,17 +643,11 @@ impl Program {
     }
 }
 
-/// Returns hour, minute, weekday (Monday 0), day and month of `ts` in UTC.
+/// Returns hour, minute, weekday (Monday 0), day and month of `ts` in `zone`.
 #[inline(never)]
-fn calendar(ts: Timestamp) -> [f64; 5] {
-    let t = ts.to_datetime();
-    [
-        f64::from(t.hour()),
-        f64::from(t.minute()),
-        f64::from(t.weekday().num_days_from_monday()),
-        f64::from(t.day()),
-        f64::from(t.month()),
-    ]
+fn calendar(ts: Timestamp, zone: Zone) -> [f64; 5] {
+    let t = zone.local(ts);
+    [t.hour, t.minute, t.weekday, t.day, t.month].map(f64::from)
 }
 
 /// `f(a, b)`, or NaN when either is NaN (`f64::min` and `max` would ignore a NaN).

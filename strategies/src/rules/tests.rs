@@ -301,7 +301,7 @@ fn check_against_interpreter(text: &str, condition: bool, rows: &[[f64; 3]]) {
             entry_price: f64::NAN,
             bars_held: 0.0,
             unrealized_pnl: 0.0,
-            time: program.clock(bar.ts),
+            time: program.clock(bar.ts, market_data::Zone::UTC),
         };
         program.record(&inputs, &mut history, &mut pushed);
         if condition {
@@ -381,7 +381,7 @@ fn a_rotation_refuses_what_does_not_apply_to_it() {
 }
 
 #[test]
-fn time_values_are_the_bars_utc_calendar() {
+fn time_values_are_the_bars_calendar_in_the_exchange_zone() {
     let columns: Vec<String> = Vec::new();
     let mut program = Program::new();
     let ast =
@@ -390,7 +390,7 @@ fn time_values_are_the_bars_utc_calendar() {
         .add(&ast, true, &Names { columns: &columns })
         .unwrap();
     // 2024-01-01 was a Monday (weekday 0).
-    let at = |text: &str| {
+    let at_in = |text: &str, zone: market_data::Zone| {
         let bar = Bar {
             ts: market_data::csv::parse_timestamp(text).unwrap(),
             open: 1.0,
@@ -406,12 +406,17 @@ fn time_values_are_the_bars_utc_calendar() {
             entry_price: f64::NAN,
             bars_held: 0.0,
             unrealized_pnl: 0.0,
-            time: program.clock(bar.ts),
+            time: program.clock(bar.ts, zone),
         };
         program.truth(root, &inputs, &[], 0)
     };
+    let at = |text: &str| at_in(text, market_data::Zone::UTC);
     assert_eq!(at("2024-01-01T09:30:00Z"), Truth::True);
     assert_eq!(at("2024-01-01T09:31:00Z"), Truth::False);
     assert_eq!(at("2024-01-02T09:30:00Z"), Truth::False);
     assert_eq!(at("2024-01-01T04:30:00-05:00"), Truth::True, "read in UTC");
+    // In New York (UTC-5 in January), the same rule holds at 14:30 UTC.
+    let ny = market_data::Zone::parse("America/New_York").unwrap();
+    assert_eq!(at_in("2024-01-01T14:30:00Z", ny), Truth::True);
+    assert_eq!(at_in("2024-01-01T09:30:00Z", ny), Truth::False);
 }
