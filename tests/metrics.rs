@@ -198,4 +198,16 @@ fn a_benchmark_file_that_misses_the_run_is_refused_before_it() {
         "{err}"
     );
     assert!(!out.join("summary.json").exists());
+    // A sweep (the shipped config has a [sweep] grid) refuses it too, before any job runs.
+    let sweep_out = dir.join("sweep");
+    let run = crate::support::quant(&[
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--out",
+        sweep_out.to_str().unwrap(),
+    ]);
+    assert!(!run.status.success());
+    let err = stderr(&run);
+    assert!(err.contains("from 2001-01-02 to 2001-01-03 only"), "{err}");
+    assert!(!sweep_out.exists());
 }

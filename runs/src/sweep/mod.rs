@@ -86,6 +86,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         (None, None) => None,
     };
     let data = data::load(&loaded)?;
+    // A benchmark file that misses the data is refused before any job runs.
+    crate::benchmark::external(&loaded, crate::benchmark::span_of(&data.series))?;
     for (name, report) in &data.skipped {
         eprintln!(
             "warning: {name}: skipped {} invalid rows, first: {}",
