@@ -322,6 +322,14 @@ fn absurd_numbers_are_refused_at_load_not_by_a_panic() {
 }
 
 #[test]
+fn an_unknown_calendar_or_time_zone_names_the_choices() {
+    let err = fails(&GOOD.replace("[data]\n", "[data]\ncalendar = \"nyse\"\n"));
+    assert_mentions(&err, &["calendar", "\"us_equity\"", "\"24/7\"", "line 4"]);
+    let err = fails(&GOOD.replace("[data]\n", "[data]\ntimezone = \"Europe/Londn\"\n"));
+    assert_mentions(&err, &["timezone", "`Europe/London`", "line 4"]);
+}
+
+#[test]
 fn extreme_finite_inputs_run_to_a_complete_report() {
     let dir = scratch("extreme");
     // Forty days of prices at the smallest positive doubles, alternating.

@@ -419,6 +419,7 @@ fn the_feed_client_reconnects_through_faults_and_reports_the_lost_message_as_a_g
         reconnect_initial: Duration::from_millis(20),
         reconnect_max: Duration::from_millis(100),
         capacity: 1024,
+        calendar: None,
     });
     let (mut got, mut gaps, mut connects) = (Vec::new(), Vec::new(), 0);
     while got.len() < bars.len() - 1 {

@@ -12,7 +12,9 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use futures_util::{SinkExt, StreamExt};
 use market_data::feed::{FeedEvent, binance, coinbase};
 use market_data::synthetic::parse_interval;
-use market_data::{InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp};
+use market_data::{
+    Calendar, InstrumentId, InstrumentIdx, MarketEvent, MarketKind, Timestamp, Zone,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -48,6 +50,10 @@ pub struct FeedConfig {
     pub reconnect_max: Duration,
     /// Events the channel to the engine holds.
     pub capacity: usize,
+    /// The market's calendar and zone (`[data] calendar`, `timezone`): bars it does not expect
+    /// (a weekend, a holiday, the night) are not missing. Without one, a spacing of more than an
+    /// interval is a gap, or for daily bars more than four days.
+    pub calendar: Option<(Calendar, Zone)>,
 }
 
 /// Something the feed reports besides market events.
@@ -112,7 +118,8 @@ pub struct BarGap {
     pub after: Timestamp,
     /// The bar that revealed it (of this instrument, or of another one that moved past it).
     pub before: Timestamp,
-    /// Intervals missing between the two: for daily bars weekends and holidays count too.
+    /// Bars missing between the two: those the calendar expected (without a calendar, every
+    /// interval, so for daily bars weekends and holidays count too).
     pub missing: u64,
     /// The backfill's outcome.
     pub backfill: Backfilled,
@@ -602,6 +609,7 @@ struct State {
     sequence: Option<u64>,
     /// Nanoseconds an event may be stamped ahead of the wall clock.
     max_skew_ns: i64,
+    calendar: Option<(Calendar, Zone)>,
 }
 
 impl State {
@@ -638,6 +646,21 @@ impl State {
             forming: vec![None; n],
             sequence: None,
             max_skew_ns: i64::try_from(config.max_clock_skew.as_nanos()).unwrap_or(i64::MAX),
+            calendar: config.calendar,
+        }
+    }
+
+    /// Returns how many bars of `step` are missing strictly between bars at `last` and `at`.
+    fn missing(&self, last: i64, at: Timestamp, step: i64) -> u64 {
+        if at.0 - last <= step {
+            return 0; // the common case: the next bar
+        }
+        match self.calendar {
+            Some((calendar, zone)) => calendar.missing_bars(zone, Timestamp(last), at, step),
+            None if at.0 - last > gap_allowance(step) => {
+                u64::try_from((at.0 - last) / step - 1).unwrap_or(0)
+            }
+            None => 0,
         }
     }
 
@@ -789,7 +812,7 @@ impl State {
                             continue;
                         }
                         if let Some((step, _)) = self.intervals[i]
-                            && bar.ts.0 - last > gap_allowance(step)
+                            && self.missing(last, bar.ts, step) > 0
                         {
                             self.fill_gaps(bar.ts, recv, received, items);
                         }
@@ -841,7 +864,8 @@ impl State {
             else {
                 continue;
             };
-            if at.0 - last <= gap_allowance(*step) {
+            let missing = self.missing(last, at, *step);
+            if missing == 0 {
                 continue;
             }
             let request = GapRequest {
@@ -872,7 +896,7 @@ impl State {
                 instrument: self.instruments[j].to_string(),
                 after: Timestamp(last),
                 before: at,
-                missing: u64::try_from((at.0 - last) / step - 1).unwrap_or(0),
+                missing,
                 backfill,
             });
         }
@@ -933,6 +957,7 @@ mod tests {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(1),
             capacity: 16,
+            calendar: None,
         };
         let mut state = State::new(&config, vec![InstrumentId::new("BNBBTC")]);
         let mut events = Vec::new();
@@ -968,6 +993,14 @@ mod tests {
 
     /// A state continuing a session whose journal ends with the bar at minute 0.
     fn resumed(backfill: Option<Box<dyn BarSource>>) -> State {
+        resumed_in(backfill, None)
+    }
+
+    /// As [`resumed`], with a calendar.
+    fn resumed_in(
+        backfill: Option<Box<dyn BarSource>>,
+        calendar: Option<(Calendar, Zone)>,
+    ) -> State {
         let config = FeedConfig {
             format: Format::Binance,
             url: "ws://127.0.0.1:1".into(),
@@ -977,6 +1010,7 @@ mod tests {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(1),
             capacity: 16,
+            calendar,
         };
         State::new(&config, vec![InstrumentId::new("BNBBTC")]).continuing(Continuity {
             last_bars: vec![Some(Timestamp(OPEN))],
@@ -1023,6 +1057,27 @@ mod tests {
         }
         // The next bar follows on: no gap.
         assert_eq!(bar_times(&feed(&mut state, &kline_at(25))), [25]);
+    }
+
+    #[test]
+    fn bars_the_calendar_does_not_expect_are_not_missing() {
+        // Minute 0 is Saturday 2022-12-31 19:43 UTC: a US equity market is closed all weekend.
+        let us = Some((Calendar::UsEquity, Calendar::UsEquity.zone()));
+        let mut state = resumed_in(None, us);
+        assert_eq!(bar_times(&feed(&mut state, &kline_at(24))), [24]);
+        // Monday 2023-01-02 was a holiday: Tuesday's 09:30 bar (14:30 UTC, minute 4007) follows
+        // on, and two minutes skipped after it are missing.
+        assert_eq!(bar_times(&feed(&mut state, &kline_at(4007))), [4007]);
+        match &feed(&mut state, &kline_at(4010))[0] {
+            FeedItem::Notice(Notice::MissingBars(gap)) => assert_eq!(gap.missing, 2),
+            other => panic!("{other:?}"),
+        }
+        // Open every day, the same 23 minutes are missing.
+        let mut state = resumed_in(None, Some((Calendar::AlwaysOpen, Zone::UTC)));
+        match &feed(&mut state, &kline_at(24))[0] {
+            FeedItem::Notice(Notice::MissingBars(gap)) => assert_eq!(gap.missing, 23),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

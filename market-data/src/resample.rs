@@ -27,11 +27,18 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BarRule {
     /// Bars of a fixed duration, aligned to multiples of the interval since the Unix epoch and
-    /// stamped with their open time: 1h bars open on the hour, 1d bars at midnight UTC, and 1w
-    /// bars on Thursdays, as 1970-01-01 was one.
+    /// stamped with their open time: 1h bars open on the hour, 1d bars at midnight UTC.
     Time {
         /// The bar duration in nanoseconds.
         interval_ns: i64,
+    },
+    /// Bars of whole weeks ending on `end`, as pandas' `W-SUN` (`1w`, the default) or `W-FRI`:
+    /// each opens at midnight UTC the day after `end` and is stamped with that open time.
+    Weeks {
+        /// Weeks per bar (more than one only for weeks ending on Sunday: `2w`).
+        weeks: u32,
+        /// The last day of each bar's week.
+        end: chrono::Weekday,
     },
     /// A bar every N trades.
     Ticks(u64),
@@ -57,6 +64,7 @@ impl BarRule {
     pub fn validate(&self) -> Result<(), ResampleError> {
         let expected = match *self {
             BarRule::Time { interval_ns } if interval_ns <= 0 => EXPECTED_INTERVAL,
+            BarRule::Weeks { weeks: 0, .. } => EXPECTED_INTERVAL,
             BarRule::Ticks(0) => EXPECTED_TICKS,
             BarRule::Volume(threshold) if !is_positive(threshold) => EXPECTED_VOLUME,
             BarRule::Dollar(threshold) if !is_positive(threshold) => EXPECTED_DOLLAR,
@@ -80,12 +88,10 @@ impl FromStr for BarRule {
             expected,
         };
         let rule = match text.split_once(':') {
-            None => parse_interval(text)
-                .map(|interval_ns| BarRule::Time { interval_ns })
-                .ok_or_else(|| invalid(EXPECTED_RULE))?,
-            Some(("time", interval)) => parse_interval(interval)
-                .map(|interval_ns| BarRule::Time { interval_ns })
-                .ok_or_else(|| invalid(EXPECTED_INTERVAL))?,
+            None => time_rule(text).ok_or_else(|| invalid(EXPECTED_RULE))?,
+            Some(("time", interval)) => {
+                time_rule(interval).ok_or_else(|| invalid(EXPECTED_INTERVAL))?
+            }
             Some(("ticks", count)) => count
                 .parse()
                 .map(BarRule::Ticks)
@@ -107,6 +113,47 @@ impl FromStr for BarRule {
                 other => other,
             })
             .map(|()| rule)
+    }
+}
+
+/// Reads a time rule: an interval (`1m`, `1d`), whole weeks ending on Sunday (`1w`, `2w`), or one
+/// week ending on a given day, pandas' way (`W-FRI`).
+fn time_rule(text: &str) -> Option<BarRule> {
+    let week = 7 * crate::NANOS_PER_DAY;
+    if let Some(day) = text.strip_prefix("W-").or_else(|| text.strip_prefix("w-")) {
+        let end = day.parse::<chrono::Weekday>().ok()?;
+        return Some(BarRule::Weeks { weeks: 1, end });
+    }
+    let interval_ns = parse_interval(text)?;
+    if text.ends_with('w') && interval_ns % week == 0 {
+        let weeks = u32::try_from(interval_ns / week).ok()?;
+        return Some(BarRule::Weeks {
+            weeks,
+            end: chrono::Weekday::Sun,
+        });
+    }
+    Some(BarRule::Time { interval_ns })
+}
+
+impl BarRule {
+    /// For a time or week rule: the bucket of `ts` and the bucket's open time.
+    fn bucket(self, ts: Timestamp) -> Option<(i64, Timestamp)> {
+        let (period, offset) = match self {
+            BarRule::Time { interval_ns } => (interval_ns, 0),
+            BarRule::Weeks { weeks, end } => {
+                // 1970-01-01 was a Thursday: weeks open `offset` days later, mod 7.
+                let open = end.succ().num_days_from_monday();
+                let offset = i64::from((open + 7 - 3) % 7) * crate::NANOS_PER_DAY;
+                (i64::from(weeks) * 7 * crate::NANOS_PER_DAY, offset)
+            }
+            BarRule::Ticks(_) | BarRule::Volume(_) | BarRule::Dollar(_) => return None,
+        };
+        // div_euclid floors, so times before 1970 fall into the interval that holds them.
+        let bucket = ts.nanos().saturating_sub(offset).div_euclid(period);
+        Some((
+            bucket,
+            Timestamp(bucket.saturating_mul(period).saturating_add(offset)),
+        ))
     }
 }
 
@@ -132,6 +179,11 @@ impl fmt::Display for BarRule {
                     None => write!(f, "{interval_ns}ns"),
                 }
             }
+            BarRule::Weeks {
+                weeks,
+                end: chrono::Weekday::Sun,
+            } => write!(f, "{weeks}w"),
+            BarRule::Weeks { end, .. } => write!(f, "W-{}", end.to_string().to_uppercase()),
             BarRule::Ticks(count) => write!(f, "ticks:{count}"),
             BarRule::Volume(threshold) => write!(f, "volume:{threshold}"),
             BarRule::Dollar(threshold) => write!(f, "dollar:{threshold}"),
@@ -426,7 +478,7 @@ impl Resampler {
     /// positive and finite, the volume is negative or not finite, or high and low do not bound
     /// open and close; [`ResampleError::MixedInput`] if this resampler was fed ticks.
     pub fn push_bar(&mut self, bar: &Bar) -> Result<Option<Bar>, ResampleError> {
-        if !matches!(self.rule, BarRule::Time { .. }) {
+        if !matches!(self.rule, BarRule::Time { .. } | BarRule::Weeks { .. }) {
             return Err(ResampleError::BarsNeedTimeRule { rule: self.rule });
         }
         let index = self.next_index(Input::Bar)?;
@@ -498,15 +550,14 @@ impl Resampler {
         self.input = Some(input);
         self.last_ts = Some(ts);
         let threshold_reached = |open: &OpenBar| match self.rule {
-            BarRule::Time { .. } => false,
+            BarRule::Time { .. } | BarRule::Weeks { .. } => false,
             BarRule::Ticks(count) => open.count >= count,
             BarRule::Volume(threshold) => open.volume.value() >= threshold,
             BarRule::Dollar(threshold) => open.notional.value() >= threshold,
         };
         match self.rule {
-            BarRule::Time { interval_ns } => {
-                // div_euclid floors, so times before 1970 fall into the interval that holds them.
-                let bucket = ts.nanos().div_euclid(interval_ns);
+            BarRule::Time { .. } | BarRule::Weeks { .. } => {
+                let (bucket, stamp) = self.rule.bucket(ts)?;
                 match &mut self.open {
                     Some(open) if open.bucket == bucket => {
                         open.merge(piece);
@@ -514,7 +565,6 @@ impl Resampler {
                     }
                     // Inputs are in order, so a different bucket is a later one.
                     _ => {
-                        let stamp = Timestamp(bucket.saturating_mul(interval_ns));
                         let done = self.open.replace(OpenBar::start(stamp, bucket, piece));
                         done.map(OpenBar::done)
                     }

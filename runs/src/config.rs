@@ -302,7 +302,10 @@ pub(crate) struct DataConfig {
     /// The exchange's IANA time zone: where DAY orders' days end and what rules read as
     /// `hour`, `weekday`, ... (timestamps stay UTC).
     #[serde(default)]
-    pub(crate) timezone: market_data::Zone,
+    pub(crate) timezone: Option<market_data::Zone>,
+    /// The market's trading calendar (`24/7`, `weekdays`, `us_equity`): which bars a paper or
+    /// live session's feed expects, so a weekend or holiday is not a gap.
+    pub(crate) calendar: Option<market_data::Calendar>,
     /// Bars per instrument (synthetic).
     pub(crate) bars: Option<usize>,
     /// Bar spacing such as `1m`, `1h`, `1d` (synthetic).
@@ -324,6 +327,15 @@ pub(crate) struct DataConfig {
     pub(crate) volatility: Option<f64>,
     /// First price (synthetic).
     pub(crate) initial_price: Option<f64>,
+}
+
+impl DataConfig {
+    /// The exchange's zone: `timezone`, else the calendar's (New York for us_equity), else UTC.
+    pub(crate) fn zone(&self) -> market_data::Zone {
+        self.timezone
+            .or(self.calendar.map(market_data::Calendar::zone))
+            .unwrap_or_default()
+    }
 }
 
 /// Where bars come from.
@@ -594,7 +606,7 @@ impl LoadedConfig {
             broker: c.broker.clone(),
             sizing: c.sizing.clone(),
             risk: c.risk.clone(),
-            timezone: c.data.timezone,
+            timezone: c.data.zone(),
         }
     }
 

@@ -159,7 +159,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         ReconcilePolicy::Flatten => Policy::Flatten,
     };
     let feed = Feed::start_with(
-        crate::paper::feed_config(live, Format::Binance),
+        crate::paper::feed_config(&loaded, live, Format::Binance),
         crate::paper::continuity(&loaded, live, session.last_bars()),
     );
     let mut gaps = crate::backfill::GapLog::default();

@@ -52,8 +52,10 @@ impl Latencies {
 }
 
 /// The market data feed a `[live]` table describes, shared by paper and live sessions.
-pub(crate) fn feed_config(live: &LiveConfig, format: Format) -> FeedConfig {
+pub(crate) fn feed_config(loaded: &LoadedConfig, live: &LiveConfig, format: Format) -> FeedConfig {
+    let data = &loaded.config.data;
     FeedConfig {
+        calendar: data.calendar.map(|calendar| (calendar, data.zone())),
         format,
         url: live.url.clone(),
         streams: live.streams.clone(),
@@ -153,7 +155,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
     print_resumed(&journal, &resumed);
     let out = args.out.for_session(resumed.events > 0)?;
     let feed = Feed::start_with(
-        feed_config(live, format),
+        feed_config(loaded, live, format),
         continuity(loaded, live, session.last_bars()),
     );
     let mut gaps = GapLog::default();

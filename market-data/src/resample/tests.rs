@@ -271,6 +271,53 @@ mod examples {
         );
         assert_eq!("60m".parse::<BarRule>().unwrap().to_string(), "1h");
         assert_eq!(BarRule::Time { interval_ns: 1500 }.to_string(), "1500ns");
+        let weeks = |weeks, end| BarRule::Weeks { weeks, end };
+        for (text, rule) in [
+            ("1w", weeks(1, chrono::Weekday::Sun)),
+            ("2w", weeks(2, chrono::Weekday::Sun)),
+            ("W-FRI", weeks(1, chrono::Weekday::Fri)),
+        ] {
+            assert_eq!(text.parse::<BarRule>().unwrap(), rule, "{text}");
+            assert_eq!(rule.to_string(), text);
+        }
+        assert_eq!("W-SUN".parse::<BarRule>().unwrap().to_string(), "1w");
+        assert!("W-FUNDAY".parse::<BarRule>().is_err());
+    }
+
+    #[test]
+    fn weeks_group_like_pandas_w_sun_and_w_fri() {
+        // Daily bars from Monday 2024-01-01 to Sunday 2024-01-14.
+        let daily: Vec<Bar> = (0..14)
+            .map(|d| Bar {
+                ts: Timestamp::from_secs(1_704_067_200 + 86_400 * d),
+                open: 10.0 + d as f64,
+                high: 20.0 + d as f64,
+                low: 5.0,
+                close: 11.0 + d as f64,
+                volume: 1.0,
+            })
+            .collect();
+        let run = |rule: &str| {
+            let mut resampler = Resampler::try_new(rule.parse().unwrap()).unwrap();
+            let mut out = Vec::new();
+            for bar in &daily {
+                out.extend(resampler.push_bar(bar).unwrap());
+            }
+            out.extend(resampler.finish());
+            out
+        };
+        // pandas' resample("W-SUN") groups Monday to Sunday: two weeks of 7 bars, opening on
+        // the Mondays (pandas labels them with the Sundays, 2024-01-07 and 2024-01-14).
+        let w = run("1w");
+        assert_eq!(w.len(), 2);
+        assert_eq!((w[0].ts, w[1].ts), (daily[0].ts, daily[7].ts));
+        assert_eq!((w[0].open, w[0].close, w[0].volume), (10.0, 17.0, 7.0));
+        // resample("W-FRI"): Monday to Friday, then Saturday to Friday, then the rest.
+        let fri = run("W-FRI");
+        let volumes: Vec<f64> = fri.iter().map(|b| b.volume).collect();
+        assert_eq!(volumes, [5.0, 7.0, 2.0]);
+        assert_eq!(fri[1].ts, daily[5].ts, "opens on Saturday 2024-01-06");
+        assert_eq!(fri[0].ts, Timestamp::from_secs(1_704_067_200 - 2 * 86_400));
     }
 
     #[test]
@@ -475,7 +522,20 @@ mod examples {
 mod property_tests {
     use crate::Side;
     use crate::resample::*;
+    use chrono::Datelike;
     use proptest::prelude::*;
+
+    /// The midnight opening the one-week bar of a `W-<end>` rule that holds `ts`, by calendar.
+    fn week_open(rule: BarRule, ts: Timestamp) -> Timestamp {
+        let BarRule::Weeks { end, .. } = rule else {
+            return ts;
+        };
+        let mut day = ts.to_datetime().date_naive();
+        while day.weekday() != end.succ() {
+            day = day.pred_opt().unwrap();
+        }
+        Timestamp::from_date(day)
+    }
 
     /// A straightforward grouping of ticks into bars, written apart from the streaming code.
     fn reference(ticks: &[(Timestamp, Trade)], rule: BarRule) -> Vec<Bar> {
@@ -489,6 +549,7 @@ mod property_tests {
                 (BarRule::Time { interval_ns }, Some((open, _))) => {
                     ts.nanos().div_euclid(interval_ns) != open.nanos().div_euclid(interval_ns)
                 }
+                (BarRule::Weeks { .. }, Some((open, _))) => week_open(rule, ts) != *open,
                 (BarRule::Ticks(count), Some((_, group))) => group.len() as u64 >= count,
                 (BarRule::Volume(threshold) | BarRule::Dollar(threshold), Some(_)) => {
                     total >= threshold
@@ -499,6 +560,7 @@ mod property_tests {
                     BarRule::Time { interval_ns } => {
                         Timestamp(ts.nanos().div_euclid(interval_ns) * interval_ns)
                     }
+                    BarRule::Weeks { .. } => week_open(rule, ts),
                     _ => ts,
                 };
                 groups.push((open, Vec::new()));
@@ -569,6 +631,10 @@ mod property_tests {
     fn rules() -> impl Strategy<Value = BarRule> {
         prop_oneof![
             (1..200_000_000_000_i64).prop_map(|interval_ns| BarRule::Time { interval_ns }),
+            (0..7_u8).prop_map(|d| BarRule::Weeks {
+                weeks: 1,
+                end: chrono::Weekday::try_from(d).unwrap(),
+            }),
             (1..20_u64).prop_map(BarRule::Ticks),
             (1..400_u32).prop_map(|eighths| BarRule::Volume(f64::from(eighths) / 8.0)),
             (1..40_000_u32).prop_map(|units| BarRule::Dollar(f64::from(units))),

@@ -112,6 +112,7 @@ pub(crate) fn run() -> Result<()> {
         reconnect_initial: Duration::from_millis(100),
         reconnect_max: Duration::from_secs(1),
         capacity: 65_536,
+        calendar: None,
     });
     let spec = EngineSpec::default();
     let (mut session, _) = Session::start(
