@@ -361,3 +361,40 @@ fn sigterm_stops_paper_and_the_feed_server_each_one_process_and_paper_writes_res
     let status = terminate(&mut server.0);
     assert!(status.success(), "feed replay after SIGTERM: {status}");
 }
+
+#[test]
+fn a_benchmark_file_that_misses_a_session_costs_the_comparison_not_the_results() {
+    let dir = scratch("paper-benchmark-miss");
+    let old = dir.join("OLD.csv");
+    std::fs::write(
+        &old,
+        "date,open,high,low,close,volume\n2001-01-02,1,1.2,1,1,10\n2001-01-03,1,1.2,1,1.1,10\n",
+    )
+    .unwrap();
+    let (_server, port) = replay(&[]);
+    let config = config(&dir, port, 30.0);
+    let text = text(&config) + &format!("\n[output]\nbenchmark = {{ path = {old:?} }}\n");
+    std::fs::write(&config, text).unwrap();
+    let out = dir.join("paper");
+    let output = paper(&config, &out);
+    let err = stderr(&output);
+    assert!(
+        err.contains("without the benchmark file") && err.contains("2001-01-03 only"),
+        "{err}"
+    );
+    assert!(out.join("summary.json").exists() && out.join("trades.csv").exists());
+    // A benchmark file that does not exist is refused before the session starts.
+    let missing = dir.join("missing.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(&format!("{old:?}"), "\"no/such.csv\"");
+    std::fs::write(&missing, text).unwrap();
+    let output = quant(&["paper", s(&missing), "--out", s(&dir.join("never"))]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("output.benchmark"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!dir.join("never").exists());
+}

@@ -9,10 +9,8 @@ use serde::Serialize;
 
 const HOUR: i64 = 3_600_000_000_000;
 const DAY: i64 = 24 * HOUR;
-/// Share of bars on Saturdays and Sundays (UTC) from which data counts as 24/7. A 24/7 market
-/// has 2/7 (29%) of its bars there; exchange data none, or a sliver (futures reopening on
-/// Sunday evening, about 2% of an hourly week), so half the 24/7 share separates them widely.
-const ALL_WEEK_SHARE: f64 = 1.0 / 7.0;
+use market_data::Timestamp;
+use market_data::calendar::{ALL_WEEK_SHARE, weekend_share};
 
 /// The annualisation of a run: periods per year and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -71,11 +69,7 @@ pub fn annualisation(timestamps_ns: &[i64]) -> Annualisation {
     if spacing >= (5 * DAY) as f64 {
         return fixed(52.0, "weekly bars");
     }
-    let weekend = timestamps_ns
-        .iter()
-        .filter(|t| t.div_euclid(DAY).wrapping_add(3).rem_euclid(7) >= 5)
-        .count() as f64
-        / timestamps_ns.len() as f64;
+    let weekend = weekend_share(timestamps_ns.iter().map(|&t| Timestamp(t)));
     let all_week = weekend >= ALL_WEEK_SHARE;
     let (days, market) = if all_week {
         (365.0, "on every day of the week")

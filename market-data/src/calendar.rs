@@ -30,6 +30,26 @@ pub const CALENDARS: &[(&str, Calendar)] = &[
     ("us_equity", Calendar::UsEquity),
 ];
 
+/// Share of bars on Saturdays and Sundays (UTC) from which data counts as a 24/7 market. Such a
+/// market has 2/7 (29%) of its bars there; exchange data none, or a sliver (futures reopening on
+/// Sunday evening, about 2% of an hourly week), so half the 24/7 share separates them widely.
+pub const ALL_WEEK_SHARE: f64 = 1.0 / 7.0;
+
+/// Returns the share of `times` on a Saturday or Sunday in UTC (0 for none).
+pub fn weekend_share(times: impl Iterator<Item = Timestamp>) -> f64 {
+    let (mut all, mut weekend) = (0usize, 0usize);
+    for ts in times {
+        all += 1;
+        // 1970-01-01 was a Thursday: day + 3 counts from Monday.
+        weekend += usize::from(ts.day().wrapping_add(3).rem_euclid(7) >= 5);
+    }
+    if all == 0 {
+        0.0
+    } else {
+        weekend as f64 / all as f64
+    }
+}
+
 /// Days the US equity exchanges closed outside their holiday rules.
 const US_UNSCHEDULED: &[(i32, u32, u32)] = &[
     (1994, 4, 27), // President Nixon's funeral
@@ -81,26 +101,25 @@ impl Calendar {
         }
     }
 
-    /// Guesses the calendar of bars stamped `times`: bars on weekends mean 24/7; intraday bars
-    /// outside New York's regular hours, weekdays; otherwise a US equity market (the data's most
-    /// common case). A few stray stamps (a vendor's adjustment rows) change nothing; `calendar`
-    /// says otherwise.
-    pub fn infer(times: impl Iterator<Item = Timestamp>) -> Self {
+    /// Guesses the calendar of bars stamped `times`: at least [`ALL_WEEK_SHARE`] of them on
+    /// weekends mean 24/7; intraday bars outside New York's regular hours, weekdays; otherwise a
+    /// US equity market (the data's most common case). A few stray stamps (a vendor's
+    /// adjustment rows) change nothing; `calendar` says otherwise.
+    pub fn infer(times: impl Iterator<Item = Timestamp> + Clone) -> Self {
+        if weekend_share(times.clone()) >= ALL_WEEK_SHARE {
+            return Calendar::AlwaysOpen;
+        }
         let ny = Calendar::UsEquity.zone();
         let (open, close) = (9 * 60 + 30, 16 * 60);
-        let (mut all, mut on_weekends, mut off_hours) = (0usize, 0usize, 0usize);
+        let (mut all, mut off_hours) = (0usize, 0usize);
         for ts in times {
             all += 1;
-            // Weekends in UTC, the stamps' own terms: a US session never reaches them.
-            on_weekends += usize::from(Zone::UTC.local(ts).weekday >= 5);
             if ts.0.rem_euclid(NANOS_PER_DAY) != 0 {
                 let t = ny.local(ts);
                 off_hours += usize::from(!(open..close).contains(&(t.hour * 60 + t.minute)));
             }
         }
-        if on_weekends * 100 > all {
-            Calendar::AlwaysOpen
-        } else if off_hours * 100 > all {
+        if off_hours * 100 > all {
             Calendar::Weekdays
         } else {
             Calendar::UsEquity

@@ -56,6 +56,8 @@ fn client_prefix(configured: Option<&str>, name: &str) -> String {
 /// Runs a live session.
 pub fn run(args: &LiveArgs) -> Result<()> {
     let loaded = args.set.load(&args.config)?;
+    // A benchmark file that cannot be read is refused now, not when the results are written.
+    crate::benchmark::external(&loaded, None)?;
     let c = &loaded.config;
     let path = args.config.display();
     let Some(live) = &c.live else {

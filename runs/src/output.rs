@@ -13,15 +13,12 @@ use report::write_results;
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
 /// report's figures when `[output] report` asks for them.
-///
-/// # Errors
-/// A benchmark file that cannot be read or has no bars within the run.
 pub(crate) fn summarise(
     loaded: &LoadedConfig,
     title: &str,
     outcome: &BacktestOutcome,
     series: &[BarSeries],
-) -> Result<(Summary, Option<Analysis>)> {
+) -> (Summary, Option<Analysis>) {
     let c = &loaded.config;
     let prices: Vec<PriceInput<'_>> = series
         .iter()
@@ -31,7 +28,13 @@ pub(crate) fn summarise(
         })
         .collect();
     let span = (outcome.curve.ts.first().copied()).zip(outcome.curve.ts.last().copied());
-    let external = crate::benchmark::external(loaded, span)?;
+    // A backtest checked its benchmark before running and a session when it started; one that
+    // fails only now (bars that never meet a session, a file changed meanwhile) must not cost
+    // the results, which are written without it.
+    let external = crate::benchmark::external(loaded, span).unwrap_or_else(|e| {
+        eprintln!("warning: results compared without the benchmark file: {e:#}");
+        None
+    });
     let external = external.as_ref().map(|s| PriceInput {
         instrument: s.instrument.as_str(),
         bars: &s.bars,
@@ -56,7 +59,7 @@ pub(crate) fn summarise(
             external_benchmark: external,
         })
     });
-    Ok((summary, analysis))
+    (summary, analysis)
 }
 
 /// Writes `outcome` into `out` (default a new `<output.dir>/<name>/<run-id>/`, then pointed at
@@ -76,7 +79,7 @@ pub(crate) fn write_run(
     gaps: Option<&GapLog>,
 ) -> Result<()> {
     let c = &loaded.config;
-    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series)?;
+    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
     let mut extra = serde_json::Map::new();
     let skipped: serde_json::Map<String, serde_json::Value> = data
         .skipped

@@ -105,6 +105,8 @@ pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
 /// Runs a paper session.
 pub fn run(args: &PaperArgs) -> Result<()> {
     let loaded = args.set.load(&args.config)?;
+    // A benchmark file that cannot be read is refused now, not when the results are written.
+    crate::benchmark::external(&loaded, None)?;
     if loaded
         .config
         .live
