@@ -13,6 +13,7 @@ mod determinism;
 mod explain;
 mod features;
 mod feed;
+mod fetch;
 mod live;
 mod lookahead;
 mod metrics;

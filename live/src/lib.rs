@@ -2,13 +2,15 @@
 //! that drive the engine one event at a time, and the journal that makes them survive a crash.
 //!
 //! Owns: the feed client ([`feed`]) and its backfill of gaps ([`backfill`]), the venue connection, router and reconciliation
-//! ([`venue`]), the journal ([`journal`]) and the session ([`session`]). The only crate with
-//! tokio, and the one place where wall-clock time enters a run (journal syncs, watchdogs).
+//! ([`venue`]), the journal ([`journal`]), the session ([`session`]), and the download of
+//! Binance's public kline dumps into a catalog ([`dumps`]). The only crate with tokio, and the
+//! one place where wall-clock time enters a run (journal syncs, watchdogs).
 //! Never depends on: candle (models), report rendering, or any particular strategy.
 
 #![forbid(unsafe_code)]
 
 pub mod backfill;
+pub mod dumps;
 pub mod feed;
 pub mod journal;
 pub mod session;

@@ -30,6 +30,22 @@ fn is_data_file(path: &Path) -> bool {
     )
 }
 
+/// The part of `instrument` whose first record is at `first`:
+/// `<root>/<kind>/<instrument>/<first as 20240101T000000.000000000>.<extension>`, so parts sort
+/// by name in time order as [`scan`] reads them.
+pub fn part_path(
+    root: &Path,
+    kind: RecordKind,
+    instrument: &str,
+    first: Timestamp,
+    extension: &str,
+) -> PathBuf {
+    let stamp = first.to_datetime().format("%Y%m%dT%H%M%S%.9f");
+    root.join(kind.as_str())
+        .join(instrument)
+        .join(format!("{stamp}.{extension}"))
+}
+
 /// Lists the catalog's `kind` files: every instrument folder under `<root>/<kind>/` (or only
 /// `instruments`, in that order when given; otherwise sorted by name), each with its part files
 /// sorted by name. Parts wholly outside `range` (by their Parquet statistics) are left out.

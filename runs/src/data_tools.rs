@@ -1,4 +1,4 @@
-//! `quant data`: generate, convert, inspect and resample market data files.
+//! `quant data`: generate, convert, inspect, resample and fetch market data files.
 
 use crate::sweep::progress_bar;
 use anyhow::{Context, Result, bail};
@@ -39,6 +39,47 @@ enum DataCommand {
     Inspect(InspectArgs),
     /// Resamples trades into time, tick, volume or dollar bars, or bars into coarser bars.
     Resample(ResampleArgs),
+    /// Downloads public market data into a catalog that `[data] kind = "catalog"` reads.
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FetchArgs {
+    #[command(subcommand)]
+    source: FetchSource,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum FetchSource {
+    /// Binance spot klines from the public monthly and daily dumps (data.binance.vision).
+    ///
+    /// Months wholly inside [--start, --end) come as monthly files, the other days as daily
+    /// files. Each file is checked against its published SHA-256 and kept under OUT/downloads/:
+    /// a rerun skips verified files and resumes an interrupted download. Bars go to
+    /// OUT/bars/<SYMBOL>/, one part per file.
+    Binance(BinanceFetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BinanceFetchArgs {
+    /// The symbol, e.g. BTCUSDT.
+    #[arg(long)]
+    symbol: String,
+    /// The kline interval: 1s, 1m, 3m, 5m, 15m, 30m, 1h, 2h, 4h, 6h, 8h, 12h, 1d, 3d, 1w, 1mo.
+    #[arg(long)]
+    interval: String,
+    /// The first month (2024-01) or day (2024-01-15).
+    #[arg(long)]
+    start: String,
+    /// The month or day the data ends before (excluded): 2024-06 ends with May.
+    #[arg(long)]
+    end: String,
+    /// The catalog folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Where the dumps are served from.
+    #[arg(long, default_value = live::dumps::DEFAULT_BASE_URL)]
+    base_url: String,
 }
 
 /// What a file holds.
@@ -174,7 +215,30 @@ pub fn run(args: &DataArgs) -> Result<()> {
         DataCommand::Convert(a) => convert(a),
         DataCommand::Inspect(a) => print_inspection(a),
         DataCommand::Resample(a) => resample(a),
+        DataCommand::Fetch(FetchArgs {
+            source: FetchSource::Binance(a),
+        }) => fetch_binance(a),
     }
+}
+
+fn fetch_binance(a: &BinanceFetchArgs) -> Result<()> {
+    let request = live::dumps::Request {
+        base_url: a.base_url.clone(),
+        symbol: a.symbol.clone(),
+        interval: a.interval.clone(),
+        start: a.start.clone(),
+        end: a.end.clone(),
+        out: a.out.clone(),
+    };
+    let fetched =
+        live::dumps::fetch(&request, |line| println!("{line}")).map_err(anyhow::Error::msg)?;
+    println!(
+        "{} bars in {} parts -> {}",
+        fetched.bars,
+        fetched.parts,
+        fetched.folder.display()
+    );
+    Ok(())
 }
 
 fn synth(a: &SynthArgs) -> Result<()> {
@@ -217,11 +281,17 @@ fn synth(a: &SynthArgs) -> Result<()> {
             let path_of = |first: Timestamp| -> Result<PathBuf> {
                 let path = match a.layout {
                     Layout::Catalog => {
-                        let folder = a.out.join(a.kind.record().as_str()).join(name.as_str());
-                        std::fs::create_dir_all(&folder)
+                        let path = market_data::catalog::part_path(
+                            &a.out,
+                            a.kind.record(),
+                            name.as_str(),
+                            first,
+                            &a.format,
+                        );
+                        let folder = path.parent().unwrap_or(&a.out);
+                        std::fs::create_dir_all(folder)
                             .with_context(|| format!("cannot create {}", folder.display()))?;
-                        let stamp = first.to_datetime().format("%Y%m%dT%H%M%S%.9f");
-                        folder.join(format!("{stamp}.{}", a.format))
+                        path
                     }
                     Layout::Files => {
                         std::fs::create_dir_all(&a.out)
