@@ -463,3 +463,25 @@ fn bad_arguments_are_refused_before_any_request() {
     assert!(!out.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_month_not_published_is_named_by_its_url() {
+    let dir = scratch("fetch-404");
+    let out = dir.join("catalog");
+    let server = Server::start(site());
+    let mut args = fetch_args(&server, &out);
+    let at = args.iter().position(|a| *a == "--end").unwrap();
+    args[at + 1] = "2025-03";
+    let output = quant(&args);
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "{}{MONTHLY}BTCUSDT-1h-2025-02.zip.CHECKSUM: not found (HTTP 404)",
+            server.base
+        )),
+        "{err}"
+    );
+    assert!(!out.join("bars").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

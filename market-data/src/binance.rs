@@ -1,7 +1,8 @@
 //! Readers for Binance's public data dumps (data.binance.vision): kline and trade CSV files.
 //!
 //! The dumps come zipped, one CSV per symbol and day or month; unzip them first (this crate reads
-//! plain CSV and takes no zip dependency). Their columns are fixed by position. Older spot dumps
+//! plain CSV and takes no zip dependency), or let `quant data fetch binance` download, verify and
+//! unzip them (`live::dumps`, which parses them here). Their columns are fixed by position. Older spot dumps
 //! have no header row, futures dumps and newer spot dumps do; both are read, and a header, when
 //! present, must name the expected columns, so a trade file passed as klines fails at once.
 //!
