@@ -21,6 +21,7 @@ mod ml;
 mod paper;
 mod parity;
 mod report;
+mod result_files;
 mod rules;
 mod shell;
 mod starter;

@@ -10,6 +10,7 @@ use crate::config::EngineSpec;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSource, OrderAttribution};
 use crate::history::BarHistory;
+use crate::holdings::Holdings;
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
@@ -38,6 +39,7 @@ pub struct Engine<S, R = SimBroker> {
     intents: Intents,
     reports: Vec<ExecReport>,
     curve: EquityCurve,
+    holdings: Holdings,
     now: Timestamp,
     peak: f64,
     halted_at: Option<Timestamp>,
@@ -90,6 +92,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             intents: Intents::default(),
             reports: Vec::with_capacity(64),
             curve: EquityCurve::with_capacity(steps_hint),
+            // About one held instrument per step; more grows the columns (amortised, not per
+            // event).
+            holdings: Holdings::with_capacity(steps_hint),
             now: Timestamp(i64::MIN),
             halted_at: None,
             killed: false,
@@ -384,7 +389,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             self.dispatch(EngineEvent::StepEnd(ts))?;
         }
         let equity = self.portfolio.equity();
-        let held_now = self.portfolio.positions().iter().any(|p| p.qty != 0.0);
+        let step = self.curve.len();
+        let held_now = self.holdings.record(step, self.portfolio.positions());
         if self.held_at_step_start || held_now || self.filled_this_step {
             self.exposed_steps += 1;
         }
@@ -434,6 +440,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             self.reports.clear();
             self.curve
                 .replace_last(self.portfolio.equity(), self.portfolio.cash());
+            let step = self.curve.len() - 1;
+            self.holdings.replace_last(step, self.portfolio.positions());
         }
         let p = &self.portfolio;
         let (open_trades, positions) = (p.open_trades(last), p.positions().to_vec());
@@ -454,6 +462,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             open_trades,
             instruments: self.instruments,
             curve: self.curve,
+            holdings: self.holdings,
             orders,
             fills,
             trades: self.portfolio.into_closed_trades(),

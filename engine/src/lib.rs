@@ -19,6 +19,7 @@ mod error;
 mod features;
 mod fills;
 mod history;
+mod holdings;
 mod order;
 mod outcome;
 mod portfolio;
@@ -54,6 +55,7 @@ pub use features::{
 };
 pub use fills::{FillModel, FillPrice, FixedLatency, LatencyModel, Reach, ReferenceFills};
 pub use history::BarWindow;
+pub use holdings::Holdings;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};
 pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};

@@ -1,8 +1,9 @@
-//! What a run recorded: the equity curve (columnar), orders, fills and trades.
+//! What a run recorded: the equity curve and the holdings (columnar), orders, fills and trades.
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
 use crate::features::{InputDrift, OrderAttribution};
+use crate::holdings::Holdings;
 use crate::portfolio::{Position, TradeRecord};
 use market_data::{InstrumentId, Timestamp};
 
@@ -62,6 +63,8 @@ pub struct BacktestOutcome {
     pub spec: EngineSpec,
     /// Equity after each time step.
     pub curve: EquityCurve,
+    /// The positions held after each time step, valued at their marks (steps index `curve`).
+    pub holdings: Holdings,
     /// Every order, by id.
     pub orders: Vec<OrderRecord>,
     /// Every fill, in time order.

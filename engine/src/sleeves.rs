@@ -11,12 +11,14 @@
 //!   bar at a time counts with its last value, and before its first bar with its starting cash;
 //! - orders get new ids 1..=n in (creation time, sleeve, own id) order, and fills follow them;
 //! - instrument indices are offset by the instruments of the sleeves before;
+//! - holdings are each sleeve's on the same union of timestamps, carried like its equity;
 //! - a time step counts as exposed when any sleeve holds a position over it (from the entry fill
 //!   to the exit fill of a round trip), which reproduces the engine's count for one sleeve.
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
 use crate::features::OrderAttribution;
+use crate::holdings::Holdings;
 use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe_of_equity};
 use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
@@ -156,6 +158,12 @@ pub fn combine_sleeves(
         },
     );
 
+    let holdings = {
+        let books: Vec<(&[Timestamp], &Holdings, u32)> = (sleeves.iter().zip(&offsets))
+            .map(|(s, &offset)| (&s.curve.ts[..], &s.holdings, offset))
+            .collect();
+        Holdings::combine(&curve.ts, &books)
+    };
     let mut combined = BacktestOutcome {
         instruments: Vec::new(),
         spec: EngineSpec {
@@ -166,6 +174,7 @@ pub fn combine_sleeves(
             ..spec.clone()
         },
         curve,
+        holdings,
         orders,
         fills,
         trades,

@@ -146,11 +146,11 @@ fn order_table(outcome: &BacktestOutcome) -> Table {
                     .collect(),
             ),
             Column::float("fees", o.iter().map(|r| r.fees).collect()),
-            Column::text(
+            // Null (an empty CSV cell) for orders nothing refused, so readers need not treat ""
+            // as "no reason".
+            Column::opt_text(
                 "reason",
-                o.iter()
-                    .map(|r| r.reason.map(|x| x.describe()).unwrap_or_default())
-                    .collect(),
+                o.iter().map(|r| r.reason.map(|x| x.describe())).collect(),
             ),
         ],
     }
@@ -232,9 +232,97 @@ fn equity_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
+/// `returns`: the simple return of equity over each step, the first against the initial cash,
+/// so that they compound to final equity / initial cash (quantstats' and pyfolio's input).
+fn returns_table(outcome: &BacktestOutcome) -> Table {
+    let c = &outcome.curve;
+    let before = std::iter::once(outcome.initial_cash).chain(c.equity.iter().copied());
+    Table {
+        name: "returns".into(),
+        columns: vec![
+            Column::time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
+            Column::float(
+                "return",
+                (c.equity.iter().zip(before))
+                    .map(|(e, b)| e / b - 1.0)
+                    .collect(),
+            ),
+        ],
+    }
+}
+
+/// The instrument name of the cash rows of `positions`.
+const CASH: &str = "cash";
+
+/// `positions`: per step, one row per held instrument (quantity, the price it is valued at,
+/// value = quantity x price), then one `cash` row (quantity = value = cash, price 1), so the
+/// values of a step add up to its equity and pivoting `value` by instrument gives pyfolio's
+/// positions frame, `cash` column included. Flat instruments have no row (read them as 0).
+fn positions_table(outcome: &BacktestOutcome) -> Table {
+    let (c, h) = (&outcome.curve, &outcome.holdings);
+    let rows = h.len() + c.len();
+    let mut ts = Vec::with_capacity(rows);
+    let mut instrument = Vec::with_capacity(rows);
+    let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    let mut row = 0;
+    for (step, (t, cash)) in c.ts.iter().zip(&c.cash).enumerate() {
+        while h.step.get(row) == Some(&step) {
+            ts.push(Some(*t));
+            let name = outcome.instruments.get(h.instrument[row].get());
+            instrument.push(name.map_or_else(|| "?".into(), ToString::to_string));
+            qty.push(h.qty[row]);
+            price.push(h.price[row]);
+            row += 1;
+        }
+        ts.push(Some(*t));
+        instrument.push(CASH.to_string());
+        qty.push(*cash);
+        price.push(1.0);
+    }
+    let value = qty.iter().zip(&price).map(|(q, p)| q * p).collect();
+    Table {
+        name: "positions".into(),
+        columns: vec![
+            Column::time("timestamp", ts),
+            Column::text("instrument", instrument),
+            Column::float("quantity", qty),
+            Column::float("price", price),
+            Column::float("value", value),
+        ],
+    }
+}
+
+/// Which run wrote a folder's files, stored as key-value metadata in each of its Parquet files
+/// (`quant.run_id`, `quant.config_hash`, `quant.strategy`, `quant.version`), so a file found
+/// alone still names its run.
+#[derive(Debug, Clone, Default)]
+pub struct RunInfo {
+    /// The run's id (its folder's name, or the time it was written with `--out`).
+    pub run_id: String,
+    /// A stable hash of the config it ran.
+    pub config_hash: String,
+    /// The strategy's name.
+    pub strategy: String,
+}
+
+impl RunInfo {
+    /// Returns the key-value pairs; the version is the workspace's, which every crate shares.
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        [
+            ("quant.run_id", &self.run_id[..]),
+            ("quant.config_hash", &self.config_hash),
+            ("quant.strategy", &self.strategy),
+            ("quant.version", env!("CARGO_PKG_VERSION")),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec()
+    }
+}
+
 /// Writes every file of the output contract into `dir` (created if missing). `config` is the
 /// config the run came from, stored in `summary.json`; `extra` adds fields to it (e.g. skipped
-/// data rows); `analysis`, when given, adds `report.json` (its figures) and `report.html`.
+/// data rows); `analysis`, when given, adds `report.json` (its figures) and `report.html`;
+/// `run` tags every Parquet file.
 ///
 /// # Errors
 /// Returns the file that could not be written.
@@ -245,6 +333,7 @@ pub fn write_results(
     config: serde_json::Value,
     extra: serde_json::Map<String, serde_json::Value>,
     analysis: Option<&Analysis>,
+    run: &RunInfo,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
@@ -261,6 +350,7 @@ pub fn write_results(
     market_data::atomic::write(&path, (text + "\n").as_bytes())
         .map_err(|source| Error::Write { path, source })?;
 
+    let metadata = run.metadata();
     for table in [
         trade_table(outcome),
         fill_table(outcome),
@@ -268,13 +358,17 @@ pub fn write_results(
         equity_table(outcome),
     ] {
         table.write_csv(&dir.join(format!("{}.csv", table.name)))?;
-        table.write_parquet(&dir.join(format!("{}.parquet", table.name)))?;
+        table.write_parquet_with(&dir.join(format!("{}.parquet", table.name)), &metadata)?;
+    }
+    // Read by pandas, quantstats and pyfolio, which take Parquet: no CSV twins.
+    for table in [positions_table(outcome), returns_table(outcome)] {
+        table.write_parquet_with(&dir.join(format!("{}.parquet", table.name)), &metadata)?;
     }
     // Only model-driven runs explain their orders; other runs' folders stay as they were.
     if !outcome.attributions.is_empty() {
         let table = attribution_table(outcome);
         table.write_csv(&dir.join("attributions.csv"))?;
-        table.write_parquet(&dir.join("attributions.parquet"))?;
+        table.write_parquet_with(&dir.join("attributions.parquet"), &metadata)?;
     }
 
     let Some(analysis) = analysis else {

@@ -35,7 +35,7 @@ mod tests;
 
 pub use compare::render_comparison;
 pub use error::{Error, Result};
-pub use files::write_results;
+pub use files::{RunInfo, write_results};
 pub use model_card::{
     FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
 };

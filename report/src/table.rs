@@ -7,6 +7,7 @@ use arrow::record_batch::RecordBatch;
 use market_data::Timestamp;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -17,6 +18,9 @@ use std::sync::Arc;
 pub enum Values {
     /// Text.
     Text(Vec<String>),
+    /// Text that may be missing: `None` is an empty cell (CSV) or null (Parquet), so a reader
+    /// can tell "no value" from a value.
+    OptText(Vec<Option<String>>),
     /// Numbers; NaN is written as an empty cell (CSV) or null (Parquet).
     Float(Vec<f64>),
     /// Counts and ids.
@@ -40,6 +44,14 @@ impl Column {
         Self {
             name: name.into(),
             values: Values::Text(values),
+        }
+    }
+
+    /// Returns a text column whose missing values are null.
+    pub fn opt_text(name: impl Into<String>, values: Vec<Option<String>>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::OptText(values),
         }
     }
 
@@ -70,6 +82,7 @@ impl Column {
     fn len(&self) -> usize {
         match &self.values {
             Values::Text(v) => v.len(),
+            Values::OptText(v) => v.len(),
             Values::Float(v) => v.len(),
             Values::Int(v) => v.len(),
             Values::Time(v) => v.len(),
@@ -81,6 +94,7 @@ impl Column {
         // Writing to a String cannot fail.
         let _ = match &self.values {
             Values::Text(v) => write_escaped(&v[row], out),
+            Values::OptText(v) => v[row].as_deref().map_or(Ok(()), |t| write_escaped(t, out)),
             Values::Float(v) if v[row].is_nan() => Ok(()),
             Values::Float(v) => write!(out, "{}", v[row]),
             Values::Int(v) => write!(out, "{}", v[row]),
@@ -93,6 +107,10 @@ impl Column {
         match &self.values {
             Values::Text(v) => (
                 Field::new(name, DataType::Utf8, false),
+                Arc::new(StringArray::from(v.clone())),
+            ),
+            Values::OptText(v) => (
+                Field::new(name, DataType::Utf8, true),
                 Arc::new(StringArray::from(v.clone())),
             ),
             Values::Float(v) => {
@@ -183,6 +201,15 @@ impl Table {
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_parquet(&self, path: &Path) -> Result<()> {
+        self.write_parquet_with(path, &[])
+    }
+
+    /// Writes the table as Parquet, zstd-compressed, with `metadata` as the file's key-value
+    /// metadata (in the footer only, not in the Arrow schema, so readers see it once).
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write_parquet_with(&self, path: &Path, metadata: &[(String, String)]) -> Result<()> {
         let path = path.to_path_buf();
         let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
             self.columns.iter().map(Column::to_arrow).unzip();
@@ -202,8 +229,14 @@ impl Table {
             path: path.clone(),
             source,
         })?;
+        let metadata = (!metadata.is_empty()).then(|| {
+            (metadata.iter())
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect()
+        });
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
+            .set_key_value_metadata(metadata)
             .build();
         let mut writer =
             ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| Error::Parquet {

@@ -35,4 +35,5 @@ mod benchmark;
 mod data;
 mod model_card;
 mod output;
+mod run_info;
 mod runner;

@@ -140,6 +140,7 @@ pub(crate) fn write_run(
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
     let run_dir = out.create(&c.output.dir.join(&c.name))?;
     let dir = &run_dir.dir;
+    let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
     write_results(
         dir,
         outcome,
@@ -147,6 +148,7 @@ pub(crate) fn write_run(
         config_json,
         extra,
         analysis.as_ref(),
+        &run,
     )?;
     write_drift(dir, outcome, threshold)?;
     run_dir.finish()?;

@@ -25,6 +25,8 @@ const RUN_FILES: &[&str] = &[
     "equity.parquet",
     "attributions.csv",
     "attributions.parquet",
+    "positions.parquet",
+    "returns.parquet",
     "drift.csv",
     "report.json",
     "report.html",
@@ -113,6 +115,9 @@ impl OutArgs {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(RunDir {
             dir: dir.clone(),
+            // The folder's name is the user's; the id says when the run was written, as a new
+            // folder's name would.
+            id: run_id(),
             base: None,
         })
     }
@@ -135,6 +140,9 @@ pub(crate) fn run_in(dir: &Path) -> PathBuf {
 pub(crate) struct RunDir {
     /// The folder.
     pub(crate) dir: PathBuf,
+    /// The run's id, which its Parquet files carry: the folder's name (`20261206T213000Z`,
+    /// `-2`, ...), or with `--out` the time the results were written.
+    pub(crate) id: String,
     /// The config's folder whose `latest` link points at the newest run (none with `--out`).
     base: Option<PathBuf>,
 }
@@ -170,11 +178,12 @@ fn new_run(base: &Path) -> Result<RunDir> {
         } else {
             format!("{stamp}-{n}")
         };
-        let dir = base.join(name);
+        let dir = base.join(&name);
         match std::fs::create_dir(&dir) {
             Ok(()) => {
                 return Ok(RunDir {
                     dir,
+                    id: name,
                     base: Some(base.to_path_buf()),
                 });
             }
@@ -224,6 +233,7 @@ mod tests {
         let second = auto.create(&base).unwrap();
         assert_ne!(first.dir, second.dir);
         assert!(second.dir.file_name() > first.dir.file_name());
+        assert_eq!(Some(second.id.as_ref()), second.dir.file_name());
         second.finish().unwrap();
         let latest = std::fs::read_link(base.join(LATEST)).unwrap();
         assert_eq!(Some(latest.as_os_str()), second.dir.file_name());

@@ -38,6 +38,7 @@ fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> Backtest
         instruments: names.iter().map(|n| InstrumentId::new(*n)).collect(),
         spec: EngineSpec::default(),
         curve,
+        holdings: engine::Holdings::default(),
         orders: Vec::new(),
         fills: Vec::new(),
         trades: Vec::new(),
@@ -738,6 +739,7 @@ fn summary_json_writes_null_for_undefined_figures() {
         serde_json::Value::Null,
         serde_json::Map::new(),
         None,
+        &crate::RunInfo::default(),
     )
     .unwrap();
     let text = std::fs::read_to_string(dir.join("summary.json")).unwrap();

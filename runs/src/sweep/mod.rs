@@ -365,6 +365,12 @@ impl<'a> Plan<'a> {
                 let title = format!("{} (sweep rank {rank}, job {job})", c.name);
                 let (summary, analysis) =
                     crate::output::summarise(&config, &title, &run.outcome, series);
+                // A kept job's id is its folder's name: deterministic, so a sweep's files are too.
+                let info = crate::run_info::run_info(
+                    &config,
+                    &config_json,
+                    format!("{}/{rank}-job{job}", c.name),
+                );
                 write_results(
                     &dir,
                     &run.outcome,
@@ -372,6 +378,7 @@ impl<'a> Plan<'a> {
                     config_json,
                     extra,
                     analysis.as_ref(),
+                    &info,
                 )?;
                 Ok(dir)
             })

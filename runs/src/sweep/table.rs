@@ -154,6 +154,7 @@ pub(crate) fn rank_order(rank_by: &RankBy, a: (f64, u64), b: (f64, u64)) -> std:
 pub(crate) fn take(values: &Values, order: &[usize]) -> Values {
     match values {
         Values::Text(v) => Values::Text(order.iter().map(|&i| v[i].clone()).collect()),
+        Values::OptText(v) => Values::OptText(order.iter().map(|&i| v[i].clone()).collect()),
         Values::Float(v) => Values::Float(order.iter().map(|&i| v[i]).collect()),
         Values::Int(v) => Values::Int(order.iter().map(|&i| v[i]).collect()),
         Values::Time(v) => Values::Time(order.iter().map(|&i| v[i]).collect()),
@@ -231,6 +232,8 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
                         .ok_or_else(wrong)?;
                     v.extend((0..a.len()).map(|i| a.value(i).to_string()));
                 }
+                // Sweep tables have no nullable text: their columns are read as `Text` above.
+                Values::OptText(_) => return Err(wrong()),
                 Values::Float(v) => {
                     let a = array
                         .as_any()
@@ -266,7 +269,7 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
 /// Returns a text description of a column's type, for consistency messages.
 pub(crate) fn kind(values: &Values) -> &'static str {
     match values {
-        Values::Text(_) => "text",
+        Values::Text(_) | Values::OptText(_) => "text",
         Values::Float(_) => "number",
         Values::Int(_) => "whole number",
         Values::Time(_) => "time",
