@@ -39,10 +39,12 @@ pub(crate) struct Http {
 impl Http {
     pub(crate) fn new() -> Self {
         let agent = ureq::Agent::config_builder()
-            // No overall limit: a month of one-second klines is hundreds of MB. A stalled
-            // connection still ends, and what arrived is kept for the next run.
+            // ureq has no idle timeout, so a body gets a budget long enough for a month of
+            // one-second klines (hundreds of MB) on a slow link; a stalled connection ends
+            // within it, and what arrived is kept for the next run to continue.
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_response(Some(Duration::from_secs(60)))
+            .timeout_recv_body(Some(Duration::from_secs(30 * 60)))
             // Statuses are read here: a 404 means "not published", a 206 a resumed body.
             .http_status_as_error(false)
             .user_agent("quant")
@@ -111,6 +113,7 @@ fn download(http: &Http, url: &str, partial: &Path) -> Result<Outcome, String> {
     let mut response = http.get(url, have)?;
     let status = response.status().as_u16();
     let from = match status {
+        // The rest of the file (a server sending another range fails the checksum).
         206 if have > 0 => have,
         // The server ignored the Range and sends the whole file.
         200 => 0,
