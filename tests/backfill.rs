@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 /// GOOG's daily bars in backtests/data/GOOG.csv.
@@ -20,15 +20,6 @@ const FIRST: usize = 1000;
 const DOWN: usize = 23;
 
 /// A child process killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Writes GOOG's rows `from..to` (0-based, after the header) to `dir/GOOG.csv`.
 fn goog_rows(dir: &Path, from: usize, to: usize) -> PathBuf {
     let text = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
@@ -44,23 +35,13 @@ fn goog_rows(dir: &Path, from: usize, to: usize) -> PathBuf {
     path
 }
 
-/// Starts `quant feed replay FILE` with `extra` flags; returns it and its port.
-fn replay(file: &Path, extra: &[&str]) -> (Running, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_quant"))
-        .args(["feed", "replay", file.to_str().unwrap(), "--port", "0"])
-        .args(["--interval", "1d"])
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    (Running(child), port)
+/// Starts `quant feed replay FILE` of daily bars with `extra` flags; returns it and its port.
+fn replay(file: &Path, extra: &[&str]) -> (crate::paper::Running, u16) {
+    let flags: Vec<&str> = ["--interval", "1d"]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
+    crate::paper::replay_file(file, &flags)
 }
 
 /// Writes a paper config of `backtests/paper_sma.toml` for the feed on `port`, journaled in
@@ -378,7 +359,7 @@ fn a_session_killed_mid_run_is_backfilled_from_its_journal_on_restart() {
             &["--speed", "8640000"],
         );
         let config = config(&dir, port, Some(&backfill));
-        let mut child = Running(
+        let mut child = crate::paper::Running(
             Command::new(env!("CARGO_BIN_EXE_quant"))
                 .args(["paper", config.to_str().unwrap()])
                 .args(["--out", dir.join("first").to_str().unwrap()])

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const GOOG_BARS: usize = 2148;
 
 /// A child process killed when dropped.
-pub(crate) struct Running(Child);
+pub(crate) struct Running(pub(crate) Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -22,8 +22,13 @@ impl Drop for Running {
 
 /// Starts `quant feed replay` of GOOG with `extra` flags; returns it and its port.
 pub(crate) fn replay(extra: &[&str]) -> (Running, u16) {
+    replay_file(Path::new("backtests/data/GOOG.csv"), extra)
+}
+
+/// Starts `quant feed replay FILE` with `extra` flags; returns it and its port.
+pub(crate) fn replay_file(file: &Path, extra: &[&str]) -> (Running, u16) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_quant"))
-        .args(["feed", "replay", "backtests/data/GOOG.csv", "--port", "0"])
+        .args(["feed", "replay", file.to_str().unwrap(), "--port", "0"])
         .args(extra)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdout(Stdio::piped())

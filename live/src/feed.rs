@@ -947,8 +947,9 @@ mod tests {
         )
     }
 
-    fn accept(text: &str) -> Vec<FeedItem> {
-        let config = FeedConfig {
+    /// A feed of BNBBTC one-minute klines, never connected.
+    fn config(calendar: Option<(Calendar, Zone)>) -> FeedConfig {
+        FeedConfig {
             format: Format::Binance,
             url: "ws://127.0.0.1:1".into(),
             streams: vec!["bnbbtc@kline_1m".into()],
@@ -957,9 +958,12 @@ mod tests {
             reconnect_initial: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(1),
             capacity: 16,
-            calendar: None,
-        };
-        let mut state = State::new(&config, vec![InstrumentId::new("BNBBTC")]);
+            calendar,
+        }
+    }
+
+    fn accept(text: &str) -> Vec<FeedItem> {
+        let mut state = State::new(&config(None), vec![InstrumentId::new("BNBBTC")]);
         let mut events = Vec::new();
         binance::decode(text, &mut events).unwrap();
         let mut items = Vec::new();
@@ -1001,18 +1005,7 @@ mod tests {
         backfill: Option<Box<dyn BarSource>>,
         calendar: Option<(Calendar, Zone)>,
     ) -> State {
-        let config = FeedConfig {
-            format: Format::Binance,
-            url: "ws://127.0.0.1:1".into(),
-            streams: vec!["bnbbtc@kline_1m".into()],
-            stale_after: Duration::from_secs(30),
-            max_clock_skew: Duration::from_secs(60),
-            reconnect_initial: Duration::from_millis(100),
-            reconnect_max: Duration::from_secs(1),
-            capacity: 16,
-            calendar,
-        };
-        State::new(&config, vec![InstrumentId::new("BNBBTC")]).continuing(Continuity {
+        State::new(&config(calendar), vec![InstrumentId::new("BNBBTC")]).continuing(Continuity {
             last_bars: vec![Some(Timestamp(OPEN))],
             backfill,
         })

@@ -10,10 +10,11 @@
 use crate::time::{NANOS_PER_DAY, Timestamp};
 use crate::zone::Zone;
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeZone, Weekday};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// A trading calendar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A trading calendar, written as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Calendar {
     /// Every day, all day.
     AlwaysOpen,
@@ -197,16 +198,17 @@ impl std::fmt::Display for Calendar {
     }
 }
 
-impl Serialize for Calendar {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
+impl TryFrom<String> for Calendar {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Self::parse(&name)
     }
 }
 
-impl<'de> Deserialize<'de> for Calendar {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Self::parse(&name).map_err(serde::de::Error::custom)
+impl From<Calendar> for String {
+    fn from(value: Calendar) -> Self {
+        value.name().to_owned()
     }
 }
 

@@ -4,10 +4,11 @@
 use crate::time::Timestamp;
 use chrono::{Datelike, NaiveDate, TimeZone, Timelike};
 use chrono_tz::Tz;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// An IANA time zone such as `America/New_York`; UTC by default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// An IANA time zone such as `America/New_York`; UTC by default. Written as its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Zone(Tz);
 
 /// A bar's local calendar fields.
@@ -118,16 +119,17 @@ impl std::fmt::Display for Zone {
     }
 }
 
-impl Serialize for Zone {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
+impl TryFrom<String> for Zone {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Self::parse(&name)
     }
 }
 
-impl<'de> Deserialize<'de> for Zone {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(d)?;
-        Self::parse(&name).map_err(serde::de::Error::custom)
+impl From<Zone> for String {
+    fn from(value: Zone) -> Self {
+        value.name().to_owned()
     }
 }
 
