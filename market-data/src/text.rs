@@ -41,6 +41,28 @@ pub fn printable(text: &str, limit: usize) -> String {
     out
 }
 
+/// Returns "; did you mean `a` or `b`?" with the up to three `known` names closest to `name`
+/// (edit distance, ignoring case, within a third of the longer name), or "" when none is close.
+pub fn did_you_mean<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = known
+        .map(|k| (strsim::damerau_levenshtein(&lower, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
+        .collect();
+    scored.sort();
+    scored.dedup();
+    let names: Vec<String> = scored
+        .iter()
+        .take(3)
+        .map(|(_, k)| format!("`{k}`"))
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", names.join(" or "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::printable;

@@ -39,31 +39,8 @@ impl Zone {
         if let Ok(tz) = name.parse::<Tz>() {
             return Ok(Self(tz));
         }
-        let mut scored: Vec<(usize, &str)> = chrono_tz::TZ_VARIANTS
-            .iter()
-            .map(|tz| tz.name())
-            .map(|known| {
-                let exact_case = known.eq_ignore_ascii_case(name);
-                let distance = strsim::damerau_levenshtein(
-                    &name.to_ascii_lowercase(),
-                    &known.to_ascii_lowercase(),
-                );
-                (if exact_case { 0 } else { distance.max(1) }, known)
-            })
-            .filter(|(d, known)| *d <= (known.len() / 4).max(2))
-            .collect();
-        scored.sort();
-        let hint = match scored.as_slice() {
-            [] => String::new(),
-            close => {
-                let names: Vec<String> = close
-                    .iter()
-                    .take(3)
-                    .map(|(_, n)| format!("`{n}`"))
-                    .collect();
-                format!("; did you mean {}?", names.join(" or "))
-            }
-        };
+        let hint =
+            crate::text::did_you_mean(name, chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()));
         Err(format!(
             "an IANA time zone such as \"America/New_York\", \"Europe/London\" or \"UTC\", found \
              {}{hint}",

@@ -181,14 +181,7 @@ fn known_name(name: &str) -> Result<(), String> {
             .iter()
             .map(|r| r.name().to_string()),
     );
-    let close: Vec<&String> = all
-        .iter()
-        .filter(|n| strsim::damerau_levenshtein(name, n) <= (n.len() / 3).max(1))
-        .collect();
-    let hint = match close.first() {
-        Some(n) => format!("; did you mean {n:?}?"),
-        None => String::new(),
-    };
+    let hint = market_data::text::did_you_mean(name, all.iter().map(String::as_str));
     Err(format!(
         "unknown strategy {}: expected one of {}{hint}",
         market_data::text::quoted(name),

@@ -376,7 +376,7 @@ impl Program {
                 format!(
                     "a function ({}), found `{name}`{}",
                     FUNCTIONS.join(", "),
-                    closest(name, FUNCTIONS.iter().copied())
+                    market_data::text::did_you_mean(name, FUNCTIONS.iter().copied())
                 ),
             )),
         }
@@ -705,27 +705,7 @@ fn resolve(name: &str, at: usize, names: &Names<'_>) -> Result<Node, SyntaxError
              (position, entry_price, bars_held, unrealized_pnl) or a time value (hour, minute, \
              weekday, day, month), found {}{}",
             market_data::text::quoted(name),
-            closest(name, known)
+            market_data::text::did_you_mean(name, known)
         ),
     ))
-}
-
-/// Returns "; did you mean ...?" with the up to three known names closest to `name`, if any is
-/// close.
-fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> String {
-    let mut scored: Vec<(usize, &str)> = known
-        .map(|k| (strsim::damerau_levenshtein(name, k), k))
-        .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1))
-        .collect();
-    scored.sort();
-    scored.dedup();
-    if scored.is_empty() {
-        return String::new();
-    }
-    let names: Vec<String> = scored
-        .iter()
-        .take(3)
-        .map(|(_, k)| format!("`{k}`"))
-        .collect();
-    format!("; did you mean {}?", names.join(" or "))
 }
