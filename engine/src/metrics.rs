@@ -139,10 +139,12 @@ pub fn excess_sharpe(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
     )
 }
 
-/// [`sharpe`] of the simple returns of `equity`, computed as they are needed rather than
-/// stored: the same operations in the same order, so the same value to the last bit.
-pub fn sharpe_of_equity(equity: &[f64], periods_per_year: f64) -> f64 {
-    let returns = || equity.windows(2).map(|w| w[1] / w[0] - 1.0);
+/// [`excess_sharpe`] of the simple returns of `equity` over `risk_free` a year, computed as they
+/// are needed rather than stored: the same operations in the same order, so the same value to
+/// the last bit.
+pub fn sharpe_of_equity(equity: &[f64], periods_per_year: f64, risk_free: f64) -> f64 {
+    let rf = per_period_rate(risk_free, periods_per_year);
+    let returns = || equity.windows(2).map(move |w| w[1] / w[0] - 1.0 - rf);
     sharpe_of(equity.len().saturating_sub(1), returns, periods_per_year)
 }
 
@@ -710,9 +712,17 @@ mod tests {
         for n in [0, 1, 2, 3, 5_000] {
             let curve = &equity[..n];
             let buffered = sharpe(&simple_returns(curve), 252.0);
-            let fused = sharpe_of_equity(curve, 252.0);
+            let fused = sharpe_of_equity(curve, 252.0, 0.0);
             assert!(
                 buffered.to_bits() == fused.to_bits() || (buffered.is_nan() && fused.is_nan()),
+                "{n}: {buffered} vs {fused}"
+            );
+            // With a risk-free rate, the same as the excess Sharpe of the stored returns.
+            let rf = per_period_rate(0.04, 252.0);
+            let buffered = excess_sharpe(&simple_returns(curve), 252.0, rf);
+            let fused = sharpe_of_equity(curve, 252.0, 0.04);
+            assert!(
+                (buffered - fused).abs() <= 1e-12 || (buffered.is_nan() && fused.is_nan()),
                 "{n}: {buffered} vs {fused}"
             );
             let worst = drawdown_series(curve).into_iter().fold(0.0, f64::min);

@@ -23,6 +23,7 @@ use crate::metrics::{infer_periods_per_year, max_drawdown, sharpe_of_equity};
 use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::TradeRecord;
+use crate::summary::MetricsSpec;
 use market_data::{BarSeries, InstrumentIdx, Timestamp};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -75,8 +76,8 @@ pub fn sleeve_spec(spec: &EngineSpec, weight: f64) -> EngineSpec {
 /// Runs one sleeve per series, in parallel on the current rayon pool, and combines them.
 ///
 /// `weights` (one per series, summing to 1) split the initial cash; `run` is one ordinary
-/// backtest of one series with its sleeve's spec. `periods_per_year` annualises the per-sleeve
-/// figures (inferred from the timestamps when `None`).
+/// backtest of one series with its sleeve's spec. `metrics` measures the per-sleeve figures
+/// (periods per year inferred from the timestamps when not set; the risk-free rate).
 ///
 /// # Errors
 /// Returns the first failing sleeve's error, in sleeve order.
@@ -87,7 +88,7 @@ pub fn run_sleeves<E, F>(
     spec: &EngineSpec,
     data: &[BarSeries],
     weights: &[f64],
-    periods_per_year: Option<f64>,
+    metrics: MetricsSpec,
     run: F,
 ) -> Result<SleevesOutcome, E>
 where
@@ -100,14 +101,14 @@ where
         .zip(weights)
         .map(|(series, &weight)| run(&sleeve_spec(spec, weight), std::slice::from_ref(series)))
         .collect::<Result<Vec<_>, E>>()?;
-    Ok(combine_sleeves(spec, outcomes, weights, periods_per_year))
+    Ok(combine_sleeves(spec, outcomes, weights, metrics))
 }
 
 /// Combines independent sleeve runs into one book (see the module docs for the rules).
 ///
 /// `spec` is the book's spec (its initial cash is the total); `weights` are the sleeves' shares;
-/// `periods_per_year` annualises the per-sleeve Sharpe ratios (inferred from the book's
-/// timestamps when `None`, as `Summary::new` does). The work is spread over the current rayon
+/// `metrics` measures the per-sleeve Sharpe ratios: its periods per year (inferred from the
+/// book's timestamps when not set, as `Summary::new` does) and its risk-free rate. The work is spread over the current rayon
 /// pool, and every sum runs in sleeve order, so the result does not depend on the thread count.
 ///
 /// # Panics
@@ -116,7 +117,7 @@ pub fn combine_sleeves(
     spec: &EngineSpec,
     sleeves: Vec<BacktestOutcome>,
     weights: &[f64],
-    periods_per_year: Option<f64>,
+    metrics: MetricsSpec,
 ) -> SleevesOutcome {
     assert_eq!(sleeves.len(), weights.len(), "one weight per sleeve");
     let initial_cash: f64 = sleeves.iter().map(|s| s.initial_cash).sum();
@@ -127,14 +128,14 @@ pub fn combine_sleeves(
         || {
             let curve = sum_curves(&sleeves);
             let exposed_steps = exposed_steps(&curve.ts, &sleeves);
-            let ppy = periods_per_year.unwrap_or_else(|| {
+            let ppy = metrics.periods_per_year.unwrap_or_else(|| {
                 let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
                 infer_periods_per_year(&stamps)
             });
             let summaries: Vec<SleeveSummary> = sleeves
                 .par_iter()
                 .zip(weights)
-                .map(|(s, &weight)| summarize(s, weight, initial_cash, ppy))
+                .map(|(s, &weight)| summarize(s, weight, initial_cash, ppy, metrics.risk_free))
                 .collect();
             (curve, exposed_steps, summaries)
         },
@@ -420,6 +421,7 @@ fn summarize(
     weight: f64,
     book_cash: f64,
     periods_per_year: f64,
+    risk_free: f64,
 ) -> SleeveSummary {
     let equity = &sleeve.curve.equity;
     let final_equity = sleeve.final_equity();
@@ -432,7 +434,7 @@ fn summarize(
         pnl,
         total_return: final_equity / sleeve.initial_cash - 1.0,
         contribution: pnl / book_cash,
-        sharpe: sharpe_of_equity(equity, periods_per_year),
+        sharpe: sharpe_of_equity(equity, periods_per_year, risk_free),
         max_drawdown: max_drawdown(equity),
         trades: sleeve.trades.len(),
         fees: sleeve.fees,
@@ -470,7 +472,7 @@ mod tests {
     fn one_sleeve_is_the_plain_run() {
         let data = [rising("A", 0..10, 100.0)];
         let plain = run(&spec(), &data, buy_then_sell(1, 6));
-        let sleeves = run_sleeves(&spec(), &data, &[1.0], None, |s, d| {
+        let sleeves = run_sleeves(&spec(), &data, &[1.0], MetricsSpec::default(), |s, d| {
             Ok::<_, ()>(run(s, d, buy_then_sell(1, 6)))
         })
         .unwrap();
@@ -491,7 +493,11 @@ mod tests {
         let data = [rising("A", 0..10, 100.0), rising("B", 5..15, 50.0)];
         let weights = [0.75, 0.25];
         let scripts = || [buy_then_sell(1, 6), buy_then_sell(0, 3)];
-        let outcome = run_sleeves(&spec(), &data, &weights, Some(252.0), |s, d| {
+        let yearly = MetricsSpec {
+            periods_per_year: Some(252.0),
+            risk_free: 0.0,
+        };
+        let outcome = run_sleeves(&spec(), &data, &weights, yearly, |s, d| {
             let k = usize::from(d[0].instrument.as_str() == "B");
             let [a, b] = scripts();
             Ok::<_, ()>(run(s, d, if k == 0 { a } else { b }))

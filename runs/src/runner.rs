@@ -33,13 +33,10 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
         PortfolioMode::Shared => shared(loaded, Replay::Bars(series)),
         PortfolioMode::Sleeves => {
             let weights = weights(loaded, series)?;
-            let sleeves = engine::run_sleeves(
-                &spec,
-                series,
-                &weights,
-                c.metrics.periods_per_year,
-                |spec, one| Ok::<_, anyhow::Error>(build()?.run(spec, Replay::Bars(one))?),
-            )?;
+            let sleeves =
+                engine::run_sleeves(&spec, series, &weights, c.metrics.spec(), |spec, one| {
+                    Ok::<_, anyhow::Error>(build()?.run(spec, Replay::Bars(one))?)
+                })?;
             Ok(Run {
                 outcome: sleeves.combined,
                 sleeves: Some(sleeves.sleeves),

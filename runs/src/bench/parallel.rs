@@ -76,9 +76,15 @@ fn sleeves(args: &ParallelArgs, counts: &[usize], runs: usize) -> Result<()> {
         for _ in 0..runs {
             let start = Instant::now();
             let outcome = pool.install(|| {
-                engine::run_sleeves(&engine_spec, &data, &weights, None, |spec, one| {
-                    Ok::<_, anyhow::Error>(strategy.build(&[])?.run(spec, Replay::Bars(one))?)
-                })
+                engine::run_sleeves(
+                    &engine_spec,
+                    &data,
+                    &weights,
+                    Default::default(),
+                    |spec, one| {
+                        Ok::<_, anyhow::Error>(strategy.build(&[])?.run(spec, Replay::Bars(one))?)
+                    },
+                )
             })?;
             walls.push(start.elapsed().as_secs_f64());
             std::hint::black_box(outcome.combined.final_equity());
