@@ -403,3 +403,154 @@ fn a_benchmark_file_that_misses_a_session_costs_the_comparison_not_the_results()
     );
     assert!(!dir.join("never").exists());
 }
+
+/// Adds `lines` to the `[live]` table of a config written by [`config`].
+fn with_live_keys(config: &Path, lines: &str) {
+    let written = text(config);
+    assert!(written.contains("sync_ms = 200"), "{written}");
+    std::fs::write(
+        config,
+        written.replace("sync_ms = 200", &format!("sync_ms = 200\n{lines}")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn paper_logs_json_lines_with_timestamps_and_levels_and_quiet_keeps_only_warnings() {
+    let dir = scratch("paper-logs");
+    let (_server, port) = replay(&[]);
+    let json_config = config(&dir, port, 30.0);
+    let events = GOOG_BARS.to_string();
+    let run = |flags: &[&str], out: &str| {
+        let out = dir.join(out);
+        let mut args = vec![
+            "paper",
+            s(&json_config),
+            "--events",
+            &events,
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(flags);
+        let output = quant(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    let log = run(&["-v", "--log-format", "json"], "json");
+    let lines: Vec<serde_json::Value> = (log.lines())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{line}"
+        );
+        assert!(line["message"].is_string(), "{line}");
+    }
+    let level = |l: &serde_json::Value| l["level"].as_str().unwrap_or_default().to_owned();
+    let connected = (lines.iter())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("feed: connected"))
+        })
+        .unwrap_or_else(|| panic!("no connected line in {log}"));
+    assert_eq!(level(connected), "INFO");
+    assert!(
+        connected["url"]
+            .as_str()
+            .is_some_and(|u| u.contains(&port.to_string()))
+    );
+    // -v shows each order as it is submitted.
+    assert!(
+        lines.iter().any(|l| level(l) == "DEBUG" && l["order"] == 1),
+        "{log}"
+    );
+    // The replay's two weekend-and-holiday gaps are warnings with their kind as a field.
+    assert!(
+        lines
+            .iter()
+            .any(|l| level(l) == "WARN" && l["notice"] == "missing_bars"),
+        "{log}"
+    );
+
+    // A session of its own (a new journal, a new feed): the first one's journal would resume.
+    let (_server, port) = replay(&[]);
+    let quiet_dir = dir.join("q");
+    std::fs::create_dir_all(&quiet_dir).unwrap();
+    let quiet_config = config(&quiet_dir, port, 30.0);
+    let output = quant(&[
+        "paper",
+        s(&quiet_config),
+        "--events",
+        &events,
+        "--out",
+        s(&quiet_dir.join("out")),
+        "-q",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let quiet = stderr(&output);
+    assert!(
+        !quiet.contains("INFO") && !quiet.contains("feed: connected"),
+        "{quiet}"
+    );
+    assert!(
+        quiet.contains("WARN") && quiet.contains("feed: gap in GOOG"),
+        "{quiet}"
+    );
+}
+
+#[test]
+fn a_long_paper_session_logs_its_status_and_refreshes_its_results_while_it_runs() {
+    let dir = scratch("paper-refresh");
+    // About a bar a millisecond: the session lasts two seconds or so.
+    let (_server, port) = replay(&["--speed", "86400000"]);
+    let config = config(&dir, port, 30.0);
+    with_live_keys(&config, "status_every_s = 0.2\nrefresh_results_s = 0.3");
+    let out = dir.join("paper");
+    let mut session = Command::new(env!("CARGO_BIN_EXE_quant"))
+        .args([
+            "paper",
+            s(&config),
+            "--events",
+            &GOOG_BARS.to_string(),
+            "--out",
+            s(&out),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen_while_running = false;
+    while session.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the session did not end");
+        seen_while_running |= out.join("summary.json").exists();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut log = String::new();
+    std::io::Read::read_to_string(session.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(session.wait().unwrap().success(), "{log}");
+    assert!(
+        seen_while_running,
+        "no summary.json before the session ended: {log}"
+    );
+    assert!(log.contains("results refreshed"), "{log}");
+    // stderr is a pipe, not a terminal: status lines are logged, never redrawn with \r.
+    let status = log
+        .lines()
+        .filter(|l| l.contains("INFO status: connected"))
+        .count();
+    assert!(status >= 2, "{status} status lines in {log}");
+    assert!(!log.contains('\r'), "{log}");
+    // Refreshes read the session and never change it: the final files are the backtest's.
+    backtest(&config, &dir.join("backtest"));
+    for file in ["orders.csv", "fills.csv", "trades.csv", "equity.csv"] {
+        assert_eq!(
+            text(&out.join(file)),
+            text(&dir.join("backtest").join(file)),
+            "{file} differs between paper and backtest"
+        );
+    }
+}

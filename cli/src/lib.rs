@@ -25,6 +25,25 @@ struct Cli {
     /// Worker threads for sleeves and sweeps (default: RAYON_NUM_THREADS, else every core).
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// More detail in the log of paper and live sessions: -v debug, -vv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// How log lines are written on stderr: text, or json (one object a line, for a log
+    /// collector). RUST_LOG, when set, chooses levels per module over -v and -q.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// `2026-12-06T22:30:03.123456Z  INFO feed: connected to ...`
+    Text,
+    /// `{"timestamp":"...","level":"INFO","message":"feed: connected to ...","url":"..."}`
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +151,7 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
         }
     }
     let cli = Cli::parse();
+    start_logs(&cli);
     // Commands that print and hold no socket end quietly when their reader goes away
     // (`quant report DIR | head`), as any Unix filter does.
     if !matches!(
@@ -206,6 +226,35 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sends the log (`tracing` events: the sessions' notices and status) to stderr, with
+/// timestamps and levels, at the level -v/-q ask for (info by default), RUST_LOG's directives
+/// over it. Colours only on a terminal, so a file or a log collector gets plain text.
+fn start_logs(cli: &Cli) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => LevelFilter::WARN,
+        (false, 0) => LevelFilter::INFO,
+        (false, 1) => LevelFilter::DEBUG,
+        (false, _) => LevelFilter::TRACE,
+    };
+    // A malformed RUST_LOG directive is skipped (with a note on stderr), never fatal.
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false);
+    // Another subscriber already set (a user's binary that made its own) is kept.
+    let _ = match cli.log_format {
+        LogFormat::Text => logs.try_init(),
+        // The event's fields beside timestamp and level, not nested under "fields".
+        LogFormat::Json => logs.json().flatten_event(true).try_init(),
+    };
 }
 
 /// Asks glibc to keep freed memory for reuse instead of returning it to the kernel, so a sweep's

@@ -429,6 +429,35 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         Ok(())
     }
 
+    /// Returns what the run has recorded so far and leaves the engine untouched, so a session
+    /// can rewrite its results while it runs without changing what it finally writes. Unlike
+    /// [`Engine::finish`] nothing is liquidated, the step under way is not closed, and
+    /// explanations the feature source still holds stay there.
+    pub fn snapshot(&self) -> BacktestOutcome {
+        let p = &self.portfolio;
+        BacktestOutcome {
+            attributions: self.attributions.clone(),
+            drift: (self.features.as_deref()).map_or_else(Vec::new, |f| f.drift()),
+            open_trades: p.open_trades(self.now),
+            instruments: self.instruments.clone(),
+            curve: self.curve.clone(),
+            holdings: self.holdings.clone(),
+            orders: self.broker.records().to_vec(),
+            fills: self.broker.fills().to_vec(),
+            trades: p.closed_trades().to_vec(),
+            positions: p.positions().to_vec(),
+            initial_cash: p.initial_cash(),
+            fees: p.fees(),
+            realized: p.realized(),
+            traded_notional: p.traded_notional(),
+            exposed_steps: self.exposed_steps,
+            bars_per_instrument: self.events_seen.clone(),
+            halted_at: self.halted_at,
+            killed: self.killed,
+            spec: self.spec.clone(),
+        }
+    }
+
     /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
     pub fn finish(mut self) -> BacktestOutcome {
         // Explanations the feature source still holds (a backtest batches them to the end).

@@ -109,7 +109,7 @@ impl BackfillConfig {
 
 /// The gaps a session met: shown on the status line, written to `summary.json` (`gaps`) and
 /// noted in the report, so bars that never reached the strategy are never missed silently.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct GapLog {
     gaps: Vec<BarGap>,
 }

@@ -98,6 +98,14 @@ pub(crate) struct LiveConfig {
     /// sets this above the feed's spacing between messages, at the cost of a busy core.
     #[serde(default = "default_spin_us")]
     pub(crate) spin_us: u64,
+    /// Seconds between the status lines logged when stderr is not a terminal (a terminal gets
+    /// the status line redrawn every second instead).
+    #[serde(default = "default_status_every")]
+    pub(crate) status_every_s: f64,
+    /// Seconds between rewrites of the session's results and report while it runs, so a long
+    /// session can be looked at before it stops (0: only when it stops).
+    #[serde(default = "default_refresh_results")]
+    pub(crate) refresh_results_s: f64,
     /// Where the bars a gap lost are fetched from (default: nowhere, gaps are only reported).
     #[serde(
         default,
@@ -223,6 +231,14 @@ fn default_spin_us() -> u64 {
     200
 }
 
+fn default_status_every() -> f64 {
+    60.0
+}
+
+fn default_refresh_results() -> f64 {
+    300.0
+}
+
 fn default_jump_warning() -> f64 {
     market_data::quality::DEFAULT_JUMP_MULTIPLE
 }
@@ -327,6 +343,22 @@ pub(crate) struct DataConfig {
     pub(crate) volatility: Option<f64>,
     /// First price (synthetic).
     pub(crate) initial_price: Option<f64>,
+}
+
+impl BacktestConfig {
+    /// Starts the sessions of session VWAPs at the exchange's midnight (`[data] timezone`, or
+    /// the calendar's), unless a feature names its own `timezone`.
+    fn anchor_sessions(&mut self) {
+        let zone = self.data.zone();
+        if zone == market_data::Zone::UTC {
+            return; // the features' own default: their tables stay as written
+        }
+        for f in &mut self.features {
+            if f.kind == "vwap" && f.mode.as_deref() != Some("rolling") && f.timezone.is_none() {
+                f.timezone = Some(zone);
+            }
+        }
+    }
 }
 
 impl DataConfig {
@@ -518,8 +550,9 @@ impl LoadedConfig {
     /// # Errors
     /// As [`LoadedConfig::load`].
     pub(crate) fn from_source(path: &Path, source: String) -> Result<Self> {
-        let config: BacktestConfig =
+        let mut config: BacktestConfig =
             toml::from_str(&source).map_err(|e| toml_error(path, &source, &e))?;
+        config.anchor_sessions();
         let loaded = Self {
             path: path.to_path_buf(),
             source,
@@ -549,9 +582,10 @@ impl LoadedConfig {
         table: toml::Table,
         overrides: Vec<(String, toml::Value)>,
     ) -> Result<Self> {
-        let config: BacktestConfig = toml::Value::Table(table)
+        let mut config: BacktestConfig = toml::Value::Table(table)
             .try_into()
             .map_err(|e| toml_error(&self.path, "", &e))?;
+        config.anchor_sessions();
         let loaded = Self {
             path: self.path.clone(),
             source: self.source.clone(),
@@ -711,6 +745,22 @@ impl LoadedConfig {
                     format!(
                         "a positive number of seconds, found {:?}",
                         live.stale_after_s
+                    ),
+                ),
+                (
+                    "live.status_every_s",
+                    live.status_every_s.is_finite() && live.status_every_s > 0.0,
+                    format!(
+                        "a positive number of seconds, found {:?}",
+                        live.status_every_s
+                    ),
+                ),
+                (
+                    "live.refresh_results_s",
+                    live.refresh_results_s.is_finite() && live.refresh_results_s >= 0.0,
+                    format!(
+                        "seconds, 0 or more (0: only when the session stops), found {:?}",
+                        live.refresh_results_s
                     ),
                 ),
                 (

@@ -37,3 +37,4 @@ mod model_card;
 mod output;
 mod run_info;
 mod runner;
+mod session_log;

@@ -7,7 +7,6 @@
 //! SIGINT, SIGTERM or the kill file (every order canceled and every position closed first).
 
 use crate::config::{FeedFormat, LiveMode, ReconcilePolicy};
-use crate::data::LoadedData;
 use anyhow::{Context, Result, bail};
 use engine::OrderRouter;
 use live::feed::{Feed, FeedItem, Format, instruments_of};
@@ -93,7 +92,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         // Nothing goes to the venue: the strategy trades the venue's feed with simulated fills,
         // so its entries, exits and stops are all tried (an order refused instead would leave
         // it flat for ever).
-        eprintln!(
+        tracing::info!(
             "dry run: simulated fills on the venue's feed, as `quant paper`; no order is sent"
         );
         return crate::paper::session(
@@ -139,7 +138,8 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             journal.display()
         )
     })?;
-    let out = args.out.for_session(resumed.events > 0)?;
+    let mut results =
+        crate::session_log::Results::new(args.out.for_session(resumed.events > 0)?, &loaded, live);
     crate::paper::print_resumed(&journal, &resumed);
     let connection = Venue::start(
         VenueConfig {
@@ -175,18 +175,21 @@ pub fn run(args: &LiveArgs) -> Result<()> {
     let mut last_kill = Instant::now();
     let kill_wait = Duration::from_secs_f64(safety.kill_wait_s);
     let mut failure: Option<SessionError> = None;
+    // Live logs its status (no line redrawn: venue and reconcile news come at any time).
+    let mut status = crate::session_log::StatusLine::new(live, false);
+    let (mut connected, mut last_event) = (false, Instant::now());
     'run: loop {
         // Venue news first: it is booked before the next market event is seen.
         while let Ok(event) = connection.events().try_recv() {
             let outcome = match event {
                 VenueEvent::Connected => {
-                    eprintln!("venue: connected to {}; reconciling", venue.url);
+                    tracing::info!(url = %venue.url, "venue: connected to {}; reconciling", venue.url);
                     reconciled = false;
                     session.router_mut().request_snapshot();
                     Ok(())
                 }
                 VenueEvent::Disconnected(reason) => {
-                    eprintln!("venue: disconnected: {reason}");
+                    tracing::warn!("venue: disconnected: {reason}");
                     reconciled = false;
                     Ok(())
                 }
@@ -196,7 +199,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     match session.engine().broker().update_of(&execution) {
                         Ok(update) => session.on_update(&update),
                         Err(note) => {
-                            eprintln!("venue: {note}");
+                            tracing::warn!("venue: {note}");
                             Ok(())
                         }
                     }
@@ -207,7 +210,8 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     message,
                 } => match session.engine().broker().order_of(&client_id) {
                     Some(order) => {
-                        eprintln!(
+                        tracing::warn!(
+                            code,
                             "venue: rejected {}: {} ({code})",
                             live::printable(&client_id, live::QUOTED_CHARS),
                             live::printable(&message, live::QUOTED_CHARS)
@@ -221,7 +225,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                         })
                     }
                     None => {
-                        eprintln!(
+                        tracing::warn!(
                             "venue: rejected {} (not this session's): {}",
                             live::printable(&client_id, live::QUOTED_CHARS),
                             live::printable(&message, live::QUOTED_CHARS)
@@ -239,7 +243,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                         engine.now(),
                     );
                     for line in &found.differences {
-                        eprintln!("reconcile: {line}");
+                        tracing::warn!("reconcile: {line}");
                     }
                     let mut outcome = Ok(());
                     for update in &found.updates {
@@ -248,7 +252,8 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     for command in found.commands {
                         session.router_mut().send(command);
                     }
-                    eprintln!(
+                    tracing::info!(
+                        differences = found.differences.len(),
                         "reconciled: {} differences; trading",
                         found.differences.len()
                     );
@@ -256,7 +261,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                     outcome
                 }
                 VenueEvent::Notice(line) => {
-                    eprintln!("{line}");
+                    tracing::info!("{line}");
                     Ok(())
                 }
             };
@@ -265,12 +270,13 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                 break 'run;
             }
         }
+        // The router's word on orders: sent, acknowledged, throttled, refused by a limit.
         for line in session.router_mut().take_notices() {
-            eprintln!("{line}");
+            tracing::info!("{line}");
         }
         let kill = crate::stop::is_requested() || kill_file.as_ref().is_some_and(|f| f.exists());
         if kill && killed.is_none() {
-            eprintln!("kill switch: canceling every order and closing every position");
+            tracing::warn!("kill switch: canceling every order and closing every position");
             killed = Some(Instant::now());
             last_kill = Instant::now();
             if let Err(e) = session.kill() {
@@ -290,7 +296,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                 break;
             }
             if at.elapsed() >= kill_wait {
-                eprintln!(
+                tracing::error!(
                     "kill switch: {open} orders still open or positions held after \
                      {kill_wait:?}; check the venue"
                 );
@@ -309,13 +315,31 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         {
             break;
         }
+        if status.due() {
+            let p = session.engine().portfolio();
+            status.show(&crate::session_log::Status {
+                connected: connected && reconciled,
+                since_event: last_event.elapsed(),
+                events: used,
+                gaps: &gaps,
+                open_positions: p.positions().iter().filter(|x| x.qty != 0.0).count(),
+                equity: p.equity(),
+                pnl: p.equity() - p.initial_cash(),
+            });
+        }
+        if results.due() {
+            results.refresh(&loaded, || session.engine().snapshot(), &gaps);
+        }
         if !reconciled || killed.is_some() {
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }
         match feed.next(Duration::ZERO, Duration::from_millis(5)) {
             Ok(FeedItem::Event(event, _)) => match session.on_event(&event) {
-                Ok(()) => used += 1,
+                Ok(()) => {
+                    used += 1;
+                    last_event = Instant::now();
+                }
                 Err(SessionError::OutOfOrder { .. }) => {}
                 Err(e) => {
                     failure = Some(e);
@@ -323,8 +347,13 @@ pub fn run(args: &LiveArgs) -> Result<()> {
                 }
             },
             Ok(FeedItem::Notice(notice)) => {
+                connected = match &notice {
+                    live::feed::Notice::Connected { .. } => true,
+                    live::feed::Notice::Disconnected { .. } => false,
+                    _ => connected,
+                };
                 gaps.record(&notice);
-                eprintln!("{}", crate::paper::describe(&notice));
+                crate::session_log::notice(&notice);
             }
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 break;
@@ -339,20 +368,13 @@ pub fn run(args: &LiveArgs) -> Result<()> {
     }
     drop(feed);
     drop(connection);
+    status.close();
     if let Some(e) = &failure {
-        eprintln!("error: {e}; stopping and writing results");
+        tracing::error!("{e}; stopping and writing results");
     }
     let open = session.engine().broker().working().iter().flatten().count();
     let outcome = session.finish()?;
-    crate::output::write_run(
-        &loaded,
-        &outcome,
-        None,
-        &LoadedData::default(),
-        &out,
-        "events",
-        Some(&gaps),
-    )?;
+    results.finish(&loaded, &outcome, &gaps)?;
     println!(
         "  live: {used} events used, {} orders, {} fills, {open} orders left working; journal {}",
         outcome.orders.len(),
@@ -360,7 +382,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
         journal.display()
     );
     if let Some(line) = gaps.closing() {
-        eprintln!("warning: {line}");
+        tracing::warn!("{line}");
     }
     match failure {
         Some(e) => Err(e.into()),

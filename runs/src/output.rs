@@ -4,7 +4,7 @@
 use crate::backfill::GapLog;
 use crate::config::LoadedConfig;
 use crate::data::LoadedData;
-use crate::run_dir::OutArgs;
+use crate::run_dir::{OutArgs, RunDir};
 use anyhow::{Context, Result};
 use engine::{BacktestOutcome, SleeveSummary, Summary};
 use market_data::BarSeries;
@@ -78,6 +78,25 @@ pub(crate) fn write_run(
     unit: &str,
     gaps: Option<&GapLog>,
 ) -> Result<()> {
+    let run_dir = out.create(&loaded.config.output.dir.join(&loaded.config.name))?;
+    write_into(loaded, outcome, sleeves, data, &run_dir, gaps, Some(unit))
+}
+
+/// Writes `outcome` into `run_dir` (made by [`OutArgs::create`]), points `latest` at it, and
+/// prints the summary when `unit` is given. A session's refresh passes `None`: its files are
+/// rewritten in place (each through a temporary file and a rename), and nothing is printed.
+///
+/// # Errors
+/// A result file cannot be written.
+pub(crate) fn write_into(
+    loaded: &LoadedConfig,
+    outcome: &BacktestOutcome,
+    sleeves: Option<&[SleeveSummary]>,
+    data: &LoadedData,
+    run_dir: &RunDir,
+    gaps: Option<&GapLog>,
+    unit: Option<&str>,
+) -> Result<()> {
     let c = &loaded.config;
     let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
     let mut extra = serde_json::Map::new();
@@ -138,7 +157,6 @@ pub(crate) fn write_run(
         );
     }
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
-    let run_dir = out.create(&c.output.dir.join(&c.name))?;
     let dir = &run_dir.dir;
     let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
     write_results(
@@ -150,8 +168,11 @@ pub(crate) fn write_run(
         analysis.as_ref(),
         &run,
     )?;
-    write_drift(dir, outcome, threshold)?;
+    write_drift(dir, outcome, threshold, unit.is_some())?;
     run_dir.finish()?;
+    let Some(unit) = unit else {
+        return Ok(());
+    };
     for (name, report) in &data.skipped {
         eprintln!(
             "warning: {name}: skipped {} invalid rows, first: {}",
@@ -207,8 +228,14 @@ pub(crate) fn write_run(
 }
 
 /// Writes `drift.csv` (model inputs against the training window, flagged past `threshold`) for
-/// a model-driven run, and warns about each drifted input.
-fn write_drift(dir: &std::path::Path, outcome: &BacktestOutcome, threshold: f64) -> Result<()> {
+/// a model-driven run, and warns about each drifted input (unless `warn` is false: a session's
+/// refresh, which would repeat them every time).
+fn write_drift(
+    dir: &std::path::Path,
+    outcome: &BacktestOutcome,
+    threshold: f64,
+    warn: bool,
+) -> Result<()> {
     use report::table::{Column, Table};
     let d = &outcome.drift;
     if d.is_empty() {
@@ -228,7 +255,7 @@ fn write_drift(dir: &std::path::Path, outcome: &BacktestOutcome, threshold: f64)
         ],
     };
     table.write_csv(&dir.join("drift.csv"))?;
-    for x in d.iter().filter(|x| x.psi > threshold) {
+    for x in d.iter().filter(|x| warn && x.psi > threshold) {
         eprintln!(
             "warning: model input `{}` drifted from the training window: PSI {:.3} > {threshold} \
              ([explain] drift_threshold)",

@@ -4,11 +4,10 @@
 
 use crate::backfill::GapLog;
 use crate::config::{FeedFormat, LiveConfig, LiveMode, LoadedConfig};
-use crate::data::LoadedData;
+use crate::session_log::{Results as SessionResults, Status, StatusLine};
 use anyhow::{Context, Result, bail};
 use live::feed::{Continuity, Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
 use live::session::{Resumed, Session, SessionError};
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -93,7 +92,11 @@ pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
     } else {
         String::new()
     };
-    eprintln!(
+    tracing::info!(
+        journal = %journal.display(),
+        events = resumed.events,
+        orders = resumed.orders,
+        fills = resumed.fills,
         "resumed from {}: {} events, {} orders, {} fills replayed{torn}",
         journal.display(),
         resumed.events,
@@ -155,7 +158,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         )
     })?;
     print_resumed(&journal, &resumed);
-    let out = args.out.for_session(resumed.events > 0)?;
+    let mut results = SessionResults::new(args.out.for_session(resumed.events > 0)?, loaded, live);
     let feed = Feed::start_with(
         feed_config(loaded, live, format),
         continuity(loaded, live, session.last_bars()),
@@ -164,10 +167,9 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
     let spin = Duration::from_micros(live.spin_us);
     let started = Instant::now();
     let deadline = args.duration.map(Duration::from_secs_f64);
-    let status = std::io::stderr().is_terminal();
+    let mut status = StatusLine::new(live, true);
     let (mut latencies, mut used, mut refused) = (Latencies::default(), resumed.events, 0usize);
     let mut connected = false;
-    let mut last_status = Instant::now();
     let mut last_event = Instant::now();
     loop {
         if crate::stop::is_requested()
@@ -184,12 +186,22 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                     // A late event (a venue's clock, a replayed message) is skipped, not fatal.
                     Err(SessionError::OutOfOrder { .. }) => refused += 1,
                     Err(error) => {
-                        eprintln!("error: {error}; stopping and writing results");
+                        tracing::error!("{error}; stopping and writing results");
                         break;
                     }
                 }
-                if session.engine().broker().records().len() > orders {
+                let now = session.engine().broker().records();
+                if now.len() > orders {
                     latencies.0.push(received.elapsed());
+                    // The order as asked; its fills and end are in orders.csv and fills.csv.
+                    for order in &now[orders..] {
+                        tracing::debug!(
+                            order = order.id.0,
+                            "order {} submitted: {:?}",
+                            order.id.0,
+                            order.request
+                        );
+                    }
                 }
                 last_event = Instant::now();
             }
@@ -200,52 +212,39 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                     _ => connected,
                 };
                 gaps.record(&notice);
-                eprintln!("{}", describe(&notice));
+                crate::session_log::notice(&notice);
             }
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                 break;
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if let Err(error) = session.idle() {
-                    eprintln!("error: {error}; stopping and writing results");
+                    tracing::error!("{error}; stopping and writing results");
                     break;
                 }
             }
         }
-        if status && last_status.elapsed() >= Duration::from_secs(1) {
-            last_status = Instant::now();
+        if status.due() {
             let p = session.engine().portfolio();
-            let open = p.positions().iter().filter(|x| x.qty != 0.0).count();
-            eprint!(
-                "\r{} | last event {:.1}s ago | {used} events{} | {open} open positions | \
-                 equity {:.2} | P&L {:+.2}   ",
-                if connected {
-                    "connected"
-                } else {
-                    "disconnected"
-                },
-                last_event.elapsed().as_secs_f64(),
-                gaps.status(),
-                p.equity(),
-                p.equity() - p.initial_cash()
-            );
+            status.show(&Status {
+                connected,
+                since_event: last_event.elapsed(),
+                events: used,
+                gaps: &gaps,
+                open_positions: p.positions().iter().filter(|x| x.qty != 0.0).count(),
+                equity: p.equity(),
+                pnl: p.equity() - p.initial_cash(),
+            });
+        }
+        if results.due() {
+            results.refresh(loaded, || session.engine().snapshot(), &gaps);
         }
     }
-    if status {
-        eprintln!();
-    }
+    status.close();
     let counters = feed.counters.clone();
     drop(feed);
     let outcome = session.finish()?;
-    crate::output::write_run(
-        loaded,
-        &outcome,
-        None,
-        &LoadedData::default(),
-        &out,
-        "events",
-        Some(&gaps),
-    )?;
+    results.finish(loaded, &outcome, &gaps)?;
     if let Some(line) = latencies.report() {
         println!("  {line}");
     }
@@ -268,7 +267,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         journal.display()
     );
     if let Some(line) = gaps.closing() {
-        eprintln!("warning: {line}");
+        tracing::warn!("{line}");
     }
     Ok(())
 }

@@ -136,7 +136,7 @@ pub(crate) fn run_in(dir: &Path) -> PathBuf {
 }
 
 /// The folder one run writes into.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct RunDir {
     /// The folder.
     pub(crate) dir: PathBuf,
