@@ -50,7 +50,10 @@ fn every_kind() -> Vec<FeatureConfig> {
         ZScore { period: 20 },
         Min { period: 20 },
         Max { period: 20 },
-        Vwap { rolling: None },
+        Vwap {
+            rolling: None,
+            zone: market_data::Zone::UTC,
+        },
         Obv,
         Correlation { period: 20 },
         Lag { period: 20 },

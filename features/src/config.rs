@@ -58,6 +58,10 @@ pub struct FeatureConfig {
     /// A gap longer than this between bars (`"3d"`, `"2h"`) resets the feature like a NaN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_gap: Option<String>,
+    /// The zone whose midnight starts a session (`vwap` in `session` mode); UTC when unset. A
+    /// run fills it in from `[data] timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<market_data::Zone>,
 }
 
 impl FeatureConfig {
@@ -75,7 +79,7 @@ impl FeatureConfig {
 
     /// The parameter keys: every key but `name`, `kind`, `input`, `inputs`, `on_nan` and
     /// `max_gap`, which every kind accepts.
-    pub(crate) const PARAMS: [&'static str; 9] = [
+    pub(crate) const PARAMS: [&'static str; 10] = [
         "period",
         "fast",
         "slow",
@@ -85,6 +89,7 @@ impl FeatureConfig {
         "max",
         "mode",
         "fit_until",
+        "timezone",
     ];
 
     /// Returns the parameter keys set in this table.
@@ -99,6 +104,7 @@ impl FeatureConfig {
             self.max.is_some(),
             self.mode.is_some(),
             self.fit_until.is_some(),
+            self.timezone.is_some(),
         ];
         Self::PARAMS
             .into_iter()

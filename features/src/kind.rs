@@ -52,7 +52,11 @@ pub enum FeatureKind {
     /// Rolling maximum.
     Max { period: usize },
     /// Volume-weighted average price: over each UTC day (`None`) or a rolling window.
-    Vwap { rolling: Option<usize> },
+    Vwap {
+        rolling: Option<usize>,
+        /// Session mode: the zone whose midnight starts a session.
+        zone: market_data::Zone,
+    },
     /// On-balance volume.
     Obv,
     /// Rolling correlation of two inputs.
@@ -86,7 +90,7 @@ pub const KINDS: &[(&str, &[&str])] = &[
     ("zscore", &["period"]),
     ("min", &["period"]),
     ("max", &["period"]),
-    ("vwap", &["period", "mode"]),
+    ("vwap", &["period", "mode", "timezone"]),
     ("obv", &[]),
     ("correlation", &["period"]),
     ("lag", &["period"]),
@@ -187,17 +191,29 @@ impl FeatureKind {
                 period: required("period", c.period)?,
             },
             "vwap" => match (mode(c, name, VWAP_MODES)?, c.period) {
+                (true, _) if c.timezone.is_some() => {
+                    return Err(err(
+                        "timezone",
+                        "no `timezone` for a rolling vwap (it has no sessions)".into(),
+                    ));
+                }
                 (true, period) => Self::Vwap {
                     rolling: Some(
                         period
                             .ok_or_else(|| err("period", "`period` for a rolling vwap".into()))?,
                     ),
+                    zone: market_data::Zone::UTC,
                 },
-                (false, None) => Self::Vwap { rolling: None },
+                (false, None) => Self::Vwap {
+                    rolling: None,
+                    zone: c.timezone.unwrap_or_default(),
+                },
                 (false, Some(_)) => {
                     return Err(err(
                         "period",
-                        "no `period` for a session vwap (it resets each UTC day)".into(),
+                        "no `period` for a session vwap (it resets each day at midnight in \
+                         `timezone`)"
+                            .into(),
                     ));
                 }
             },
@@ -344,8 +360,12 @@ impl FeatureKind {
             Self::Max { period } => Kernel::Max(ind::RollingMax::try_new(period)?),
             Self::Vwap {
                 rolling: Some(period),
+                ..
             } => Kernel::Vwap(ind::Vwap::try_rolling(period)?),
-            Self::Vwap { rolling: None } => Kernel::Vwap(ind::Vwap::session()),
+            Self::Vwap {
+                rolling: None,
+                zone,
+            } => Kernel::Vwap(ind::Vwap::session_in(zone)),
             Self::Obv => Kernel::Obv(ind::Obv::new()),
             Self::Correlation { period } => Kernel::Correlation(ind::Correlation::try_new(period)?),
             Self::Lag { period } => Kernel::Lag(Lag::try_new(period)?),
@@ -394,9 +414,10 @@ impl FeatureKind {
                 c.period = Some(period);
                 c.mode = mode_name(RETURN_MODES, log);
             }
-            Self::Vwap { rolling } => {
+            Self::Vwap { rolling, zone } => {
                 c.period = rolling;
                 c.mode = mode_name(VWAP_MODES, rolling.is_some());
+                c.timezone = (zone != market_data::Zone::UTC).then_some(zone);
             }
             Self::Obv => {}
             Self::Clip { min, max } => {

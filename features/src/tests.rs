@@ -116,6 +116,16 @@ fn config_errors_name_the_feature_and_key() {
             "period",
         ),
         (
+            "[[features]]\nname = \"a\"\nkind = \"vwap\"\nmode = \"rolling\"\nperiod = 5\ntimezone = \"UTC\"\n",
+            "a",
+            "timezone",
+        ),
+        (
+            "[[features]]\nname = \"a\"\nkind = \"sma\"\ntimezone = \"Asia/Tokyo\"\n",
+            "a",
+            "timezone",
+        ),
+        (
             "[[features]]\nname = \"a\"\nkind = \"sma\"\nperiod = 10000000000000\n",
             "a",
             "period",

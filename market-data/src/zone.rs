@@ -70,6 +70,15 @@ impl Zone {
         }
     }
 
+    /// Returns the local day holding `ts` as `[start, end)` in UTC nanoseconds.
+    pub fn day_bounds(self, ts: Timestamp) -> (i64, i64) {
+        let date = self.date(ts);
+        let end = date
+            .succ_opt()
+            .map_or(i64::MAX, |next| self.start_of(next).0);
+        (self.start_of(date).0, end)
+    }
+
     /// Returns the local date of `ts`.
     pub fn date(self, ts: Timestamp) -> NaiveDate {
         ts.to_datetime().with_timezone(&self.0).date_naive()
@@ -148,10 +157,7 @@ impl DayClock {
     fn enter(&mut self, ts: Timestamp) {
         let date = self.zone.date(ts);
         self.day = i64::from(date.num_days_from_ce()) - i64::from(EPOCH_DAYS_FROM_CE);
-        self.start = self.zone.start_of(date).0;
-        self.end = date
-            .succ_opt()
-            .map_or(i64::MAX, |next| self.zone.start_of(next).0);
+        (self.start, self.end) = self.zone.day_bounds(ts);
         // Outside chrono's range the bounds cannot hold `ts`: read it alone, every time.
         if !(self.start..self.end).contains(&ts.0) {
             (self.start, self.end) = (0, 0);

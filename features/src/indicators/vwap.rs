@@ -1,13 +1,15 @@
-//! Volume-weighted average price, per UTC session or over a rolling window of bars.
+//! Volume-weighted average price, per session (a day in a time zone, UTC by default) or over a
+//! rolling window of bars.
 //!
-//! `sum(price * volume) / sum(volume)`. The session variant restarts when the UTC day of `ts`
-//! changes (days from `Timestamp::day`, so no calendar lookups on the hot path). The rolling
+//! `sum(price * volume) / sum(volume)`. The session variant restarts when the day of `ts`
+//! changes; the day's bounds are kept, so a bar within it tests two integers (no time zone
+//! lookup on the hot path). The rolling
 //! variant keeps both sums over the last `n` bars with an exact recompute once per lap. Until
 //! some volume has traded in the window there is no average: not ready, rather than 0.
 
 use super::{Indicator, PriceVolume, params::bars_at_least, ring::Ring};
 use engine::RangeError;
-use market_data::{NANOS_PER_DAY, Timestamp};
+use market_data::{NANOS_PER_DAY, Timestamp, Zone};
 
 /// An empty day range: the first bar always starts a session.
 const NO_DAY: (i64, i64) = (i64::MAX, i64::MIN);
@@ -17,6 +19,8 @@ const NO_DAY: (i64, i64) = (i64::MAX, i64::MIN);
 #[derive(Debug, Clone)]
 pub struct Vwap {
     session: bool,
+    /// Session only: the zone whose midnight starts a session.
+    zone: Zone,
     /// Session only: the current UTC day as `[start, end)` in nanoseconds (empty until the
     /// first bar), so a bar tests two bounds instead of dividing its timestamp into days.
     day: (i64, i64),
@@ -44,7 +48,15 @@ impl Vwap {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn session() -> Self {
-        Self::with_window(true, 1)
+        Self::session_in(Zone::UTC)
+    }
+
+    /// Returns a VWAP of each day in `zone` (sessions start at its midnight).
+    pub fn session_in(zone: Zone) -> Self {
+        Self {
+            zone,
+            ..Self::with_window(true, 1)
+        }
     }
 
     /// Checks `period >= 1` for [`Vwap::rolling`].
@@ -82,6 +94,7 @@ impl Vwap {
     fn with_window(session: bool, period: usize) -> Self {
         Self {
             session,
+            zone: Zone::UTC,
             day: NO_DAY,
             sum_pv: 0.0,
             sum_v: 0.0,
@@ -116,13 +129,17 @@ impl Vwap {
         (self.v.is_full() && self.active > 0).then(|| self.sum_pv / self.sum_v)
     }
 
-    /// Starts the session of `ts`'s UTC day. Out of line: inlined, the compiler computes the
-    /// day of every bar ahead of the test, in every pipeline, even one without a VWAP.
+    /// Starts the session of `ts`'s day. Out of line: inlined, the compiler computes the day of
+    /// every bar ahead of the test, in every pipeline, even one without a VWAP.
     #[cold]
     #[inline(never)]
     fn start_session(&mut self, ts: Timestamp) {
-        let start = ts.day() * NANOS_PER_DAY;
-        self.day = (start, start.saturating_add(NANOS_PER_DAY));
+        self.day = if self.zone == Zone::UTC {
+            let start = ts.day() * NANOS_PER_DAY;
+            (start, start.saturating_add(NANOS_PER_DAY))
+        } else {
+            self.zone.day_bounds(ts)
+        };
         (self.sum_pv, self.sum_v) = (0.0, 0.0);
     }
 
@@ -163,6 +180,30 @@ mod tests {
     use super::*;
     use crate::indicators::tests::{check_against_naive, step_ts, volumes};
     use proptest::prelude::*;
+
+    #[test]
+    fn a_session_starts_at_midnight_in_its_zone() {
+        let ny = Zone::parse("America/New_York").unwrap();
+        let mut vwap = Vwap::session_in(ny);
+        let bar = |price| PriceVolume { price, volume: 1.0 };
+        // 2024-01-02 in New York (UTC-5): 04:00 UTC is still the 1st, 05:00 UTC the 2nd.
+        let at = |h: i64| Timestamp::from_secs(1_704_153_600 + h * 3_600);
+        assert_eq!(vwap.update(at(3), bar(10.0)), Some(10.0));
+        assert_eq!(
+            vwap.update(at(4), bar(20.0)),
+            Some(15.0),
+            "the same New York day"
+        );
+        assert_eq!(
+            vwap.update(at(5), bar(40.0)),
+            Some(40.0),
+            "a new New York day"
+        );
+        // In UTC the session broke at midnight UTC, before all three.
+        let mut utc = Vwap::session();
+        utc.update(at(3), bar(10.0));
+        assert_eq!(utc.update(at(5), bar(40.0)), Some(25.0));
+    }
 
     #[test]
     fn rolling_needs_a_period() {

@@ -68,3 +68,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn session_vwaps_start_at_the_exchanges_midnight() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backtests/zoned.toml");
+    let source = |data: &str, feature: &str| {
+        format!(
+            "name = \"z\"\n[data]\nkind = \"csv\"\npath = \"backtests/data/GOOG.csv\"\n{data}\n\
+             [[features]]\nname = \"v\"\nkind = \"vwap\"\n{feature}\n"
+        )
+    };
+    let zone_of = |data: &str, feature: &str| {
+        let loaded = LoadedConfig::from_source(&path, source(data, feature)).unwrap();
+        loaded.config.features[0].timezone.map(|z| z.name())
+    };
+    // [data] timezone, or the calendar's zone, anchors a session vwap that names none.
+    let ny = Some("America/New_York");
+    assert_eq!(zone_of("timezone = \"America/New_York\"", ""), ny);
+    assert_eq!(zone_of("calendar = \"us_equity\"", ""), ny);
+    assert_eq!(zone_of("", ""), None);
+    // Its own `timezone` wins; a rolling vwap has no sessions to anchor.
+    let tokyo = "timezone = \"Asia/Tokyo\"";
+    assert_eq!(
+        zone_of("calendar = \"us_equity\"", tokyo),
+        Some("Asia/Tokyo")
+    );
+    let rolling = "mode = \"rolling\"\nperiod = 5";
+    assert_eq!(zone_of("calendar = \"us_equity\"", rolling), None);
+}
