@@ -172,6 +172,10 @@ impl Results {
         // The only part the event loop waits for.
         let outcome = snapshot();
         let copy = self.last.elapsed();
+        if outcome.curve.is_empty() {
+            // Nothing traded yet (the feed not connected): no folder for an empty run.
+            return;
+        }
         let dir = match self.dir() {
             Ok(dir) => dir.clone(),
             Err(error) => {
