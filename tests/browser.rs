@@ -169,6 +169,24 @@ fn backtest_report_passes() {
         ],
     );
     assert!(output.status.success(), "{}", describe(&output));
+    // The zoom check ran on the equity, log equity, drawdown and price charts, and hovering at
+    // the end of the equity chart showed the run's final equity as the tables print it.
+    let text = stdout(&output);
+    assert!(text.contains("4 linked charts, 0 failed checks"), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let last = summary["final_equity"].as_f64().unwrap();
+    let whole = format!("{last:.2}");
+    let (int, frac) = whole.split_once('.').unwrap();
+    let mut grouped = String::new();
+    for (k, c) in int.chars().enumerate() {
+        if k > 0 && (int.len() - k) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let tip = format!("hover at the end: 2013-03-01 | Strategy: {grouped}.{frac} |");
+    assert!(text.contains(&tip), "{tip} in {text}");
     let bytes = std::fs::metadata(&png).unwrap().len();
     assert!(bytes > 10 * 1024, "screenshot is only {bytes} bytes");
     assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));

@@ -5,8 +5,8 @@
 //! frame, so a browser check can require drawn content in every other chart.
 
 use super::axis::{Axis, Fmt, min_max};
-use super::format::{MONTHS, number, percent};
-use super::svg::{BLUE, GREEN, GREY, Plot, RED, diverging, empty, points};
+use super::format::{MONTHS, amount, number, percent};
+use super::svg::{self, BLUE, Detail, GREEN, GREY, Plot, RED, Tip, diverging, empty, points};
 use crate::analysis::{
     Analysis, Histogram, InstrumentRow, MonthlyRow, PositionSeries, PriceChart, Series,
 };
@@ -80,6 +80,17 @@ pub(super) fn time_chart(
     lines: &[Line<'_>],
     style: Style,
 ) -> String {
+    time_plot(name, title, why_empty, lines, style).map_or_else(|empty| empty, Plot::finish)
+}
+
+/// Returns the plot of [`time_chart`], unfinished, or the placeholder when there is no data.
+fn time_plot(
+    name: &'static str,
+    title: &str,
+    why_empty: &str,
+    lines: &[Line<'_>],
+    style: Style,
+) -> Result<Plot, String> {
     let all = || lines.iter().flat_map(|l| l.points.iter());
     let y = if style.log {
         Axis::log(all().map(|p| p.1), style.fmt)
@@ -87,7 +98,7 @@ pub(super) fn time_chart(
         Axis::value(all().map(|p| p.1), style.fmt, style.zero)
     };
     let (Some(x), Some(y)) = (Axis::time(all().map(|p| p.0 as i64)), y) else {
-        return empty(name, title, why_empty);
+        return Err(empty(name, title, why_empty));
     };
     let mut plot = Plot::new(name, title, style.height, x, y);
     if lines.len() > 1 {
@@ -106,11 +117,34 @@ pub(super) fn time_chart(
         if style.fill {
             plot.area(&line.points, 0.0, line.color);
         } else {
-            plot.line(&line.points, line.color, if k == 0 { 1.6 } else { 1.2 });
+            plot.line(&line.points, line.color, line_width(k));
         }
     }
-    plot.finish()
+    Ok(plot)
 }
+
+/// Stroke width of line `k` of a chart over time: the first, the strategy's, stands out.
+fn line_width(k: usize) -> f64 {
+    if k == 0 { 1.6 } else { 1.2 }
+}
+
+/// Returns the detail series of `series` for a zoomable chart (see [`Plot::zoom`]).
+fn detail<'a>(name: &'a str, series: &Series, color: &'a str, kind: char, k: usize) -> Detail<'a> {
+    Detail {
+        name,
+        color,
+        kind,
+        width: line_width(k),
+        points: svg::detail(&series.ts, &series.values),
+    }
+}
+
+/// Tooltip values of equity and prices, as the tables print money.
+const MONEY: Tip = Tip {
+    text: |v| number(v, 2),
+    unit: "",
+    per: 1.0,
+};
 
 /// One series of an x-y chart: legend text, colour, (x, y) points joined in order.
 pub(super) type XyLine<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
@@ -260,11 +294,14 @@ pub(super) fn heatmap(
     plot.finish()
 }
 
-/// Equity and the benchmark, on a linear or a log axis.
+/// Equity and the benchmark, on a linear or a log axis; zoomable, the log chart drawing the
+/// linear chart's embedded series.
 pub(super) fn equity(a: &Analysis, log: bool) -> String {
     let mut lines = vec![Line::new("Strategy", &a.equity, BLUE)];
+    let mut details = vec![detail("Strategy", &a.equity, BLUE, 'l', 0)];
     if let Some((name, series)) = &a.benchmark {
         lines.push(Line::new(name, series, GREY));
+        details.push(detail(name, series, GREY, 'l', 1));
     }
     let (name, title) = if log {
         ("equity_log", "Equity, log scale")
@@ -275,20 +312,30 @@ pub(super) fn equity(a: &Analysis, log: bool) -> String {
         log,
         ..Style::LINES
     };
-    time_chart(name, title, "No equity recorded.", &lines, style)
+    let reuse = log.then_some("equity");
+    time_plot(name, title, "No equity recorded.", &lines, style)
+        .map_or_else(|e| e, |p| p.zoom(&details, MONEY, reuse).finish())
 }
 
-/// Drawdown from the running peak, shaded.
+/// Drawdown from the running peak, shaded; zoomable.
 pub(super) fn underwater(series: &Series) -> String {
     let lines = [Line::new("Drawdown", series, RED)];
     let title = "Underwater: drawdown from the running peak";
-    time_chart(
+    // As the drawdown table prints it: a percentage with two decimals.
+    let tip = Tip {
+        text: |v| number(v * 100.0, 2),
+        unit: "%",
+        per: 100.0,
+    };
+    let details = [detail("Drawdown", series, RED, 'a', 0)];
+    time_plot(
         "underwater",
         title,
         "No equity recorded.",
         &lines,
         Style::AREA,
     )
+    .map_or_else(|e| e, |p| p.zoom(&details, tip, None).finish())
 }
 
 /// Rolling Sharpe ratio, rolling volatility and rolling beta, each with its zero line.
@@ -517,7 +564,26 @@ pub(super) fn price(p: &PriceChart) -> String {
     plot.line(&close, INK, 1.2);
     plot.markers(&buys, true, GREEN);
     plot.markers(&sells, false, RED);
-    plot.finish()
+    let series = |name, color, kind, points| Detail {
+        name,
+        color,
+        kind,
+        width: 1.2,
+        points,
+    };
+    // The script draws the last first, as above: the close, buys, then sells; prices as the
+    // trade list prints them.
+    let details = [
+        series("Sell", RED, 'd', sells),
+        series("Buy", GREEN, 'u', buys),
+        series("Close", INK, 'l', svg::detail(&p.close.ts, &p.close.values)),
+    ];
+    let tip = Tip {
+        text: |v| amount(v, 2),
+        unit: "",
+        per: 1.0,
+    };
+    plot.zoom(&details, tip, None).finish()
 }
 
 /// Returns the finite fills as points, every k-th when there are more than [`MAX_MARKERS`], and

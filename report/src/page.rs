@@ -1,5 +1,5 @@
 //! The page around the charts and tables: head, inline style (screen and print), header with
-//! notes, sections, and the small inline script that sorts tables.
+//! notes, sections, and the small inline scripts that sort tables and zoom charts over time.
 //!
 //! Nothing is loaded from elsewhere: no fonts, images, style sheets or scripts by address, so the
 //! page opens offline, as a mail attachment or from a file share, exactly as it was written.
@@ -36,6 +36,12 @@ svg.chart{display:block;width:100%;height:auto}\
 svg.chart text{font-size:11px;fill:#4b5563}svg.chart text.key{fill:#1f2937}\
 svg.chart .grid{stroke:#eef0f3;fill:none}svg.chart .frame{stroke:#9ca3af;fill:none}\
 svg.empty text{font-style:italic;fill:#6b7280}\
+figure{position:relative}svg.zoom{cursor:crosshair;touch-action:none}\
+.zctl{margin-left:10px;font:inherit;font-size:11px;font-weight:400;padding:0 6px;color:#374151;\
+background:#fff;border:1px solid #d1d5db;border-radius:4px;cursor:pointer}\
+.ztip{position:absolute;top:28px;padding:4px 8px;background:#fff;border:1px solid #d1d5db;\
+border-radius:4px;font-size:12px;font-variant-numeric:tabular-nums;white-space:nowrap;\
+pointer-events:none;box-shadow:0 1px 3px rgba(0,0,0,.12)}\
 .scroll{overflow:auto;max-height:560px}\
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums;font-size:13px}\
 th,td{padding:4px 8px;text-align:right;white-space:nowrap;border-bottom:1px solid #f0f1f3}\
@@ -51,7 +57,8 @@ td.neg{color:#b91c1c}\
 @media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}\
 section{border:0;border-radius:0;padding:0;margin:0 0 12px}nav{display:none}\
 figure,.kpis,.groups,table.kv,tr{break-inside:avoid}h2,h3,figcaption{break-after:avoid}\
-thead th{position:static}.scroll{max-height:none;overflow:visible}}";
+thead th{position:static}.scroll{max-height:none;overflow:visible}\
+.zctl,.ztip,.zx{display:none}}";
 
 /// Sorts a `table.sortable` on a header click: numbers (ignoring separators and `%`) by value
 /// and before text, text as text, a second click reversing.
@@ -68,6 +75,10 @@ var b=t.tBodies[0],r=Array.prototype.slice.call(b.rows);\
 r.sort(function(x,y){var a=sortKey(x.cells[i]),c=sortKey(y.cells[i]);\
 return d*(a[0]-c[0]||(a[1]<c[1]?-1:a[1]>c[1]?1:0))});\
 r.forEach(function(e){b.appendChild(e)})})})});";
+
+/// Zoom, pan and hover of the charts drawn zoomable (`svg.zoom`, see `Plot::zoom`); added only to
+/// pages that have one.
+const ZOOM: &str = include_str!("zoom.js");
 
 /// A page being written: header first, then sections in order.
 pub(super) struct Page {
@@ -127,7 +138,15 @@ impl Page {
 
     /// Returns the finished page.
     pub(super) fn finish(mut self) -> String {
-        let _ = writeln!(self.html, "</main><script>{SCRIPT}</script></body></html>");
+        let zoom = if self.html.contains("<svg class=\"chart zoom\"") {
+            ZOOM
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            self.html,
+            "</main><script>{SCRIPT}{zoom}</script></body></html>"
+        );
         self.html
     }
 }

@@ -19,6 +19,10 @@ pub(super) const WIDTH: f64 = 960.0;
 pub(super) const MAX_POINTS: usize = 2500;
 /// Points kept by downsampling (the min and the max of half as many buckets).
 const KEPT_POINTS: usize = 2000;
+/// Points per series a zoomable chart embeds for redrawing when zoomed in: the full series up
+/// to this many, else the min and max of half as many buckets. Five times the drawn resolution
+/// shows finer detail down to a fifth of the range while a year of minute bars stays near 1 MB.
+pub(super) const DETAIL_POINTS: usize = 10_000;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 14.0;
 const BOTTOM: f64 = 30.0;
@@ -51,6 +55,32 @@ pub(super) struct Plot {
     y: Axis,
     body: String,
     legend: Vec<(String, String)>,
+    /// The JSON the page's script redraws a zoomable chart from (see [`Plot::zoom`]).
+    zoom: Option<String>,
+}
+
+/// One series a zoomable chart embeds: what it is drawn as, and its points in detail.
+pub(super) struct Detail<'a> {
+    /// Legend text, shown in the hover tooltip.
+    pub(super) name: &'a str,
+    /// Stroke or fill colour.
+    pub(super) color: &'a str,
+    /// `l` line, `a` area down to 0, `u` buy markers (up), `d` sell markers (down).
+    pub(super) kind: char,
+    /// Stroke width of a line.
+    pub(super) width: f64,
+    /// (UTC ns, value) points in time order.
+    pub(super) points: Vec<(f64, f64)>,
+}
+
+/// How a zoomable chart's tooltip shows a value: `text` formats it as the page's tables do (its
+/// thousands separators are left to the script), then `unit` follows; the text divided by `per`
+/// is the value again, for drawing.
+#[derive(Clone, Copy)]
+pub(super) struct Tip {
+    pub(super) text: fn(f64) -> String,
+    pub(super) unit: &'static str,
+    pub(super) per: f64,
 }
 
 impl Plot {
@@ -74,6 +104,7 @@ impl Plot {
             y,
             body: String::with_capacity(4096),
             legend: Vec::new(),
+            zoom: None,
         }
     }
 
@@ -99,6 +130,75 @@ impl Plot {
             x += w;
         }
         self.top = TOP + LEGEND_ROW * rows;
+        self
+    }
+
+    /// Makes the chart zoomable (see `page::ZOOM`): its marks are redrawn by the page's script
+    /// from `series`, embedded as JSON after the `<svg>`. Values are embedded as the text the
+    /// tooltip shows (`tip`), so a hovered value is the data's figure exactly as a table prints
+    /// it; times as whole seconds, the first absolute and the rest as differences, to keep the
+    /// page small. `reuse` names an earlier chart whose series this one draws (the log equity
+    /// chart draws the equity chart's), so they are embedded once.
+    pub(super) fn zoom(mut self, series: &[Detail<'_>], tip: Tip, reuse: Option<&str>) -> Self {
+        let (
+            Axis::Time { lo, hi },
+            Axis::Value {
+                lo: ylo,
+                hi: yhi,
+                log,
+                ..
+            },
+        ) = (&self.x, &self.y)
+        else {
+            return self;
+        };
+        let mut json = String::with_capacity(64 + series.len() * DETAIL_POINTS * 16);
+        let _ = write!(
+            json,
+            "{{\"g\":[{},{},{},{}],\"x\":[{},{}],\"y\":[{ylo},{yhi},{}],\"u\":{},\"m\":{}",
+            self.left,
+            WIDTH - RIGHT,
+            self.top,
+            self.bottom(),
+            *lo as f64 / 1e9,
+            *hi as f64 / 1e9,
+            u8::from(*log),
+            json_str(tip.unit),
+            1.0 / tip.per,
+        );
+        if let Some(name) = reuse {
+            let _ = write!(json, ",\"r\":{}}}", json_str(name));
+            self.zoom = Some(json);
+            return self;
+        }
+        json.push_str(",\"s\":[");
+        for (k, s) in series.iter().enumerate() {
+            let _ = write!(
+                json,
+                "{}{{\"n\":{},\"c\":{},\"k\":\"{}\",\"w\":{},\"t\":[",
+                if k > 0 { "," } else { "" },
+                json_str(s.name),
+                json_str(s.color),
+                s.kind,
+                s.width
+            );
+            let mut last = 0;
+            for (i, p) in s.points.iter().enumerate() {
+                let t = (p.0 / 1e9).round() as i64;
+                let _ = write!(json, "{}{}", if i > 0 { "," } else { "" }, t - last);
+                last = t;
+            }
+            json.push_str("],\"v\":\"");
+            for (i, p) in s.points.iter().enumerate() {
+                if i > 0 {
+                    json.push(',');
+                }
+                json.push_str(&(tip.text)(p.1).replace(',', ""));
+            }
+            json.push_str("\"}");
+        }
+        json.push_str("]}");
+        self.zoom = Some(json);
         self
     }
 
@@ -299,7 +399,7 @@ impl Plot {
         if let Some(d) = d {
             let _ = write!(
                 self.body,
-                "<path d=\"{d}\" stroke=\"#6b7280\" stroke-dasharray=\"3 3\"/>"
+                "<path class=\"rule\" d=\"{d}\" stroke=\"#6b7280\" stroke-dasharray=\"3 3\"/>"
             );
         }
     }
@@ -363,11 +463,13 @@ impl Plot {
     /// Returns the finished `<svg>`: title, grid and axes, the marks, then the legend.
     pub(super) fn finish(self) -> String {
         let (h, bottom, right) = (self.height, self.bottom(), WIDTH - RIGHT);
+        let zoom = self.zoom.is_some();
         let mut svg = String::with_capacity(self.body.len() + 4096);
         let _ = write!(
             svg,
-            "<figure><figcaption>{title}</figcaption><svg class=\"chart\" data-chart=\"{}\"{} \
+            "<figure><figcaption>{title}</figcaption><svg class=\"chart{}\" data-chart=\"{}\"{} \
              viewBox=\"0 0 {WIDTH} {h}\" role=\"img\"><title>{title}</title><g class=\"axis\">",
+            if zoom { " zoom" } else { "" },
             self.name,
             self.attrs,
             title = escape(&self.title)
@@ -398,6 +500,10 @@ impl Plot {
         svg.push_str("\"/>");
         // Labels of x bands are thinned to what fits at about 7 characters each.
         let fit = ((right - self.left) / (8.0 * CHAR)) as usize;
+        // The script of a zoomable chart rewrites its x ticks and marks, so each has a group.
+        if zoom {
+            svg.push_str("<g class=\"xa\">");
+        }
         for (v, label) in self.x.ticks(fit) {
             let x = self.px(v);
             if !x.is_finite() {
@@ -414,8 +520,15 @@ impl Plot {
             push_num(&mut svg, bottom + 17.0);
             let _ = write!(svg, "\" text-anchor=\"middle\">{}</text>", escape(&label));
         }
-        svg.push_str("</g>");
+        svg.push_str(if zoom {
+            "</g></g><g class=\"marks\">"
+        } else {
+            "</g>"
+        });
         svg.push_str(&self.body);
+        if zoom {
+            svg.push_str("</g>");
+        }
         let (mut x, mut y) = (self.left, TOP);
         for (name, color) in &self.legend {
             let w = legend_width(name);
@@ -436,7 +549,11 @@ impl Plot {
             let _ = write!(svg, "\">{}</text>", escape(name));
             x += w;
         }
-        svg.push_str("</svg></figure>");
+        svg.push_str("</svg>");
+        if let Some(json) = &self.zoom {
+            let _ = write!(svg, "<script type=\"application/json\">{json}</script>");
+        }
+        svg.push_str("</figure>");
         svg
     }
 }
@@ -473,20 +590,48 @@ pub(super) fn diverging(v: f64, scale: f64) -> String {
     format!("#{:02x}{:02x}{:02x}", mix(r), mix(g), mix(b))
 }
 
+/// Returns `text` as a JSON string; `<` is escaped so no text can end the page's `<script>`.
+fn json_str(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '<' => out.push_str("\\u003c"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Returns the finite (time, value) points of parallel columns, downsampled to the min and max
 /// of each bucket when there are more than [`MAX_POINTS`], so no extreme is lost.
 pub(super) fn points(ts: &[i64], values: &[f64]) -> Vec<(f64, f64)> {
+    downsample(ts, values, MAX_POINTS, KEPT_POINTS)
+}
+
+/// Returns the points a zoomable chart embeds: as [`points`], to [`DETAIL_POINTS`].
+pub(super) fn detail(ts: &[i64], values: &[f64]) -> Vec<(f64, f64)> {
+    downsample(ts, values, DETAIL_POINTS, DETAIL_POINTS)
+}
+
+/// Returns the finite points, the min and max of each of `kept / 2` buckets when more than `max`.
+fn downsample(ts: &[i64], values: &[f64], max: usize, kept: usize) -> Vec<(f64, f64)> {
     let all: Vec<(f64, f64)> = ts
         .iter()
         .zip(values)
         .filter(|(_, v)| v.is_finite())
         .map(|(&t, &v)| (t as f64, v))
         .collect();
-    if all.len() <= MAX_POINTS {
+    if all.len() <= max {
         return all;
     }
-    let bucket = all.len().div_ceil(KEPT_POINTS / 2);
-    let mut out = Vec::with_capacity(KEPT_POINTS + 2);
+    let bucket = all.len().div_ceil(kept / 2);
+    let mut out = Vec::with_capacity(kept + 2);
     for chunk in all.chunks(bucket) {
         let (mut lo, mut hi) = (0, 0);
         for (i, p) in chunk.iter().enumerate() {

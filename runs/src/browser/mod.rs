@@ -50,6 +50,52 @@ const CHART_CHECK: &str = r#"(() => {
   return { checked, empty, failed };
 })()"#;
 
+/// Exercises the zoomable charts (`svg.zoom`) as a reader's mouse would, with dispatched events
+/// on the first: a wheel must narrow its time window (`data-view`) and every zoomable chart's
+/// alike, a drag must move it, alike, a double-click and the Reset button must show the whole run
+/// again (no `data-view`), and a hover at the plot's right edge must show a tooltip. Returns
+/// `{ charts, failed, tip }`: `tip` is that tooltip's rows joined by " | " (the last point's date
+/// and values), which the caller prints so a test can compare it with the data.
+const ZOOM_CHECK: &str = r#"(() => {
+  const svgs = Array.from(document.querySelectorAll('svg.zoom'));
+  if (!svgs.length) return { charts: 0, failed: [], tip: '' };
+  const failed = [];
+  const views = () => svgs.map((s) => s.getAttribute('data-view'));
+  const linked = (what) => { const v = views(); if (v.some((x) => x !== v[0])) failed.push(what + ' not linked: ' + v.join(' | ')); };
+  const svg = svgs[0], d = JSON.parse(svg.nextElementSibling.textContent);
+  const r = svg.getBoundingClientRect(), w = svg.viewBox.baseVal.width;
+  const cx = (u) => r.left + u / w * r.width, cy = r.top + r.height / 2, mid = cx((d.g[0] + d.g[1]) / 2);
+  const mouse = (type, x, target) => (target || svg).dispatchEvent(new MouseEvent(type,
+    { clientX: x, clientY: cy, button: 0, bubbles: true, cancelable: true }));
+  const wheel = () => svg.dispatchEvent(new WheelEvent('wheel',
+    { clientX: mid, clientY: cy, deltaY: -100, bubbles: true, cancelable: true }));
+  wheel();
+  const zoomed = views()[0];
+  if (!zoomed) failed.push('a wheel over the chart did not zoom');
+  else {
+    const [a, b] = zoomed.split(',').map(Number);
+    if (!(b - a < (d.x[1] - d.x[0]) * 0.9)) failed.push('a wheel did not narrow the window: ' + zoomed);
+    linked('zoom');
+    mouse('mousedown', mid); mouse('mousemove', mid + r.width / 10, window); mouse('mouseup', mid, window);
+    const panned = views()[0];
+    if (!panned || panned === zoomed) failed.push('a drag did not pan: ' + panned);
+    linked('pan');
+  }
+  mouse('dblclick', mid);
+  if (views().some((v) => v !== null)) failed.push('a double-click did not reset: ' + views().join(' | '));
+  wheel();
+  const button = svg.parentNode.querySelector('button.zctl');
+  if (!button) failed.push('no Reset zoom button');
+  else { button.click(); if (views().some((v) => v !== null)) failed.push('the Reset zoom button did not reset'); }
+  // Mouse positions are whole pixels: the first one past the plot's right edge, its last point.
+  mouse('mousemove', Math.ceil(cx(d.g[1])));
+  const tip = svg.parentNode.querySelector('.ztip');
+  const rows = tip && !tip.hidden ? Array.from(tip.children).map((e) => e.textContent) : [];
+  if (!rows.length) failed.push('no tooltip on hover');
+  svg.dispatchEvent(new MouseEvent('mouseleave'));
+  return { charts: svgs.length, failed, tip: rows.join(' | ') };
+})()"#;
+
 /// Milliseconds from navigation start to the end of the load event, as the page measured it.
 const LOAD_TIMING: &str = r#"(() => {
   const n = performance.getEntriesByType('navigation')[0];
@@ -113,6 +159,10 @@ struct Check {
     charts_checked: u64,
     charts_empty: u64,
     charts_failed: Vec<String>,
+    /// Zoomable charts, what failed when they were exercised, and the hover tooltip's text.
+    zoom_charts: u64,
+    zoom_failed: Vec<String>,
+    zoom_tip: String,
     console_errors: Vec<String>,
     warnings: Vec<String>,
     exceptions: Vec<String>,
@@ -206,6 +256,7 @@ impl Check {
             + self.exceptions.len()
             + self.network_requests().len()
             + self.charts_failed.len()
+            + self.zoom_failed.len()
     }
 
     fn report(&self, file: &Path, bytes: u64) -> String {
@@ -225,6 +276,15 @@ impl Check {
             self.charts_empty,
             self.charts_failed.len()
         );
+        if self.zoom_charts > 0 {
+            let _ = writeln!(
+                out,
+                "  zoom              {} linked charts, {} failed checks; hover at the end: {}",
+                self.zoom_charts,
+                self.zoom_failed.len(),
+                self.zoom_tip
+            );
+        }
         let _ = writeln!(out, "  console errors    {}", self.console_errors.len());
         let _ = writeln!(out, "  exceptions        {}", self.exceptions.len());
         let _ = writeln!(out, "  network requests  {}", requests.len());
@@ -242,6 +302,7 @@ impl Check {
         }
         let lines = [
             ("chart without drawn content", &self.charts_failed),
+            ("zoom", &self.zoom_failed),
             ("console error", &self.console_errors),
             ("uncaught exception", &self.exceptions),
             ("warning (not a failure)", &self.warnings),
@@ -330,15 +391,14 @@ fn check_page(
     let charts = cdp.evaluate(CHART_CHECK, deadline)?;
     check.charts_checked = charts["checked"].as_u64().unwrap_or(0);
     check.charts_empty = charts["empty"].as_u64().unwrap_or(0);
-    check.charts_failed = charts["failed"]
-        .as_array()
-        .map(|names| {
-            names
-                .iter()
-                .map(|n| n.as_str().unwrap_or("?").to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    check.charts_failed = strings(&charts["failed"]);
+
+    // Before the screenshot, which then shows the page as it opened: the check ends reset, with
+    // the tooltip hidden.
+    let zoom = cdp.evaluate(ZOOM_CHECK, deadline)?;
+    check.zoom_charts = zoom["charts"].as_u64().unwrap_or(0);
+    check.zoom_failed = strings(&zoom["failed"]);
+    check.zoom_tip = zoom["tip"].as_str().unwrap_or_default().to_owned();
 
     if let Some(path) = screenshot {
         check.screenshot = Some(capture(cdp, path, deadline)?);
@@ -349,6 +409,18 @@ fn check_page(
         check.record(&event);
     }
     Ok(check)
+}
+
+/// Returns a JSON array of strings as strings ("?" for any other value).
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|n| n.as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Saves a PNG of the whole page.
