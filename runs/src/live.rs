@@ -316,16 +316,13 @@ pub fn run(args: &LiveArgs) -> Result<()> {
             break;
         }
         if status.due() {
-            let p = session.engine().portfolio();
-            status.show(&crate::session_log::Status {
-                connected: connected && reconciled,
-                since_event: last_event.elapsed(),
-                events: used,
-                gaps: &gaps,
-                open_positions: p.positions().iter().filter(|x| x.qty != 0.0).count(),
-                equity: p.equity(),
-                pnl: p.equity() - p.initial_cash(),
-            });
+            status.show(&crate::session_log::Status::of(
+                session.engine().portfolio(),
+                connected && reconciled,
+                last_event.elapsed(),
+                used,
+                &gaps,
+            ));
         }
         if results.due() {
             results.refresh(&loaded, || session.engine().snapshot(), &gaps);

@@ -225,16 +225,13 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
             }
         }
         if status.due() {
-            let p = session.engine().portfolio();
-            status.show(&Status {
+            status.show(&Status::of(
+                session.engine().portfolio(),
                 connected,
-                since_event: last_event.elapsed(),
-                events: used,
-                gaps: &gaps,
-                open_positions: p.positions().iter().filter(|x| x.qty != 0.0).count(),
-                equity: p.equity(),
-                pnl: p.equity() - p.initial_cash(),
-            });
+                last_event.elapsed(),
+                used,
+                &gaps,
+            ));
         }
         if results.due() {
             results.refresh(loaded, || session.engine().snapshot(), &gaps);

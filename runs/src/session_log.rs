@@ -48,7 +48,30 @@ pub(crate) struct Status<'a> {
     pub(crate) pnl: f64,
 }
 
-impl Status<'_> {
+impl<'a> Status<'a> {
+    /// The status of a session holding `portfolio`.
+    pub(crate) fn of(
+        portfolio: &engine::Portfolio,
+        connected: bool,
+        since_event: Duration,
+        events: usize,
+        gaps: &'a GapLog,
+    ) -> Self {
+        Self {
+            connected,
+            since_event,
+            events,
+            gaps,
+            open_positions: portfolio
+                .positions()
+                .iter()
+                .filter(|x| x.qty != 0.0)
+                .count(),
+            equity: portfolio.equity(),
+            pnl: portfolio.equity() - portfolio.initial_cash(),
+        }
+    }
+
     fn text(&self) -> String {
         format!(
             "{} | last event {:.1}s ago | {} events{} | {} open positions | equity {:.2} | P&L \
