@@ -44,6 +44,7 @@ mod tick_property_tests;
 mod tick_tests;
 
 pub mod metrics;
+pub mod overfitting;
 
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};

@@ -575,17 +575,28 @@ pub fn kelly(returns: &[f64]) -> f64 {
 /// `NaN` with fewer than 2 returns, returns that never vary, or a negative variance estimate
 /// (extreme skew).
 pub fn probabilistic_sharpe(returns: &[f64], rf: f64) -> f64 {
-    let n = returns.len();
     let sr = excess_sharpe(returns, 1.0, rf);
     let Some((m2, m3, m4)) = central_moments(returns) else {
         return f64::NAN;
     };
     let (g3, g4) = (m3 / m2.powf(1.5), m4 / (m2 * m2));
-    let variance = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr * sr;
-    if variance.is_nan() || variance <= 0.0 || sr.is_nan() {
+    sharpe_above(sr, returns.len(), g3, g4, 0.0)
+}
+
+/// Returns the probability that the true Sharpe ratio exceeds `benchmark` given an observed
+/// per-period Sharpe ratio `sr` over `n` returns of skewness `skew` (γ3) and kurtosis
+/// `kurtosis` (γ4, not excess: 3 for a normal distribution):
+/// `Φ((SR - SR*) sqrt(n - 1) / sqrt(1 - γ3 SR + (γ4 - 1) / 4 SR²))` (Bailey and López de
+/// Prado 2012). [`probabilistic_sharpe`] is this
+/// against 0; the deflated Sharpe ratio is this against the best of many trials by chance.
+///
+/// `NaN` with fewer than 2 returns, an undefined input or a negative variance estimate.
+pub fn sharpe_above(sr: f64, n: usize, skew: f64, kurtosis: f64, benchmark: f64) -> f64 {
+    let variance = 1.0 - skew * sr + (kurtosis - 1.0) / 4.0 * sr * sr;
+    if n < 2 || variance.is_nan() || variance <= 0.0 || sr.is_nan() || benchmark.is_nan() {
         return f64::NAN;
     }
-    normal_cdf(sr * ((n - 1) as f64).sqrt() / variance.sqrt())
+    normal_cdf((sr - benchmark) * ((n - 1) as f64).sqrt() / variance.sqrt())
 }
 
 /// Returns the ulcer index of `equity`: `sqrt(mean(drawdown²))` over every point, drawdowns as
