@@ -49,6 +49,9 @@ struct Entry {
     params: serde_json::Map<String, serde_json::Value>,
     metrics: serde_json::Map<String, serde_json::Value>,
     halted_at: Option<i64>,
+    /// Absent from the lines of older versions, whose jobs then count in DSR but not PBO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    trial: Option<super::overfit::Trial>,
 }
 
 /// Returns the journals in `dir`: `jobs.jsonl` and `jobs-shard-*.jsonl`, sorted by name.
@@ -153,6 +156,7 @@ pub(crate) fn read_all(dir: &Path, header: &Header) -> Result<BTreeMap<usize, Ro
             done.entry(entry.job).or_insert(Row {
                 metrics,
                 halted_at: entry.halted_at,
+                trial: entry.trial,
             });
         }
     }
@@ -254,6 +258,7 @@ impl Journal {
                 .map(|(m, x)| (m.key.to_string(), number(*x)))
                 .collect(),
             halted_at: row.halted_at,
+            trial: row.trial.clone(),
         };
         let body = serde_json::to_string(&entry).context("cannot encode a journal entry")?;
         let mut line = format!("{CHECK}{}\",{}", checksum(&body), &body[1..]);
@@ -295,6 +300,13 @@ mod tests {
         let row = Row {
             metrics,
             halted_at: Some(42),
+            trial: Some(super::super::overfit::Trial {
+                sharpe: 0.1 + 0.2,
+                skew: f64::NAN,
+                kurtosis: 1.0 / 3.0,
+                periods: 7,
+                blocks: engine::overfitting::block_moments(&[0.1, -0.2, 0.3], 2),
+            }),
         };
         let path = dir.join("jobs.jsonl");
         let journal = Journal::open(&path, &header).unwrap();
@@ -318,6 +330,12 @@ mod tests {
             );
         }
         assert_eq!(back.halted_at, Some(42));
+        let (a, b) = (back.trial.as_ref().unwrap(), row.trial.as_ref().unwrap());
+        assert_eq!(
+            (a.sharpe.to_bits(), a.periods),
+            (b.sharpe.to_bits(), b.periods)
+        );
+        assert!(a.skew.is_nan() && a.blocks == b.blocks);
         // Reopening drops the cut line, so the next entry starts on its own line.
         let journal = Journal::open(&path, &header).unwrap();
         journal.append(4, &[("k", &value)], &row).unwrap();

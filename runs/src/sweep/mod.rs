@@ -10,6 +10,7 @@
 
 pub(crate) mod grid;
 pub(crate) mod journal;
+mod overfit;
 pub(crate) mod spec;
 pub(crate) mod table;
 mod walk_forward;
@@ -187,7 +188,12 @@ impl<'a> Plan<'a> {
                 let backtest_seconds = start.elapsed().as_secs_f64();
                 let start = Instant::now();
                 let summary = Summary::measured(&run.outcome, config.config.metrics.spec());
-                let row = Row::new(&summary, run.outcome.halted_at);
+                let mut row = Row::new(&summary, run.outcome.halted_at);
+                row.trial = Some(overfit::Trial::of(
+                    &run.outcome,
+                    summary.periods_per_year,
+                    summary.risk_free,
+                ));
                 let metrics_seconds = start.elapsed().as_secs_f64();
                 if let Some(journal) = journal {
                     let params: Vec<(&str, &toml::Value)> = self
@@ -248,6 +254,7 @@ impl<'a> Plan<'a> {
         }
         let table = self.table(&rows, &self.spec.rank_by)?;
         // Every file is written before anything is printed, so a closed stdout loses nothing.
+        let mut verdict = None;
         let notes = match shard {
             Some(s) => {
                 table::write(&table, out, &s.stem())?;
@@ -272,11 +279,21 @@ impl<'a> Plan<'a> {
             }
             None => {
                 table::write(&table, out, "sweep")?;
+                verdict = table::jobs(&table)?
+                    .first()
+                    .and_then(|winner| overfit::Verdict::of(&rows, *winner as usize));
+                if let Some(v) = &verdict {
+                    let path = out.join("overfitting.json");
+                    let text = serde_json::to_string_pretty(v)?;
+                    market_data::atomic::write(&path, (text + "\n").as_bytes())
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
                 let page = table::write_html(
                     &table,
                     &self.loaded.config.name,
                     &self.spec.keys(),
                     &self.spec.rank_by,
+                    verdict.as_ref().map_or(&[], |v| &v.sentences),
                     out,
                 )?;
                 let top = self.write_top(&table, series, out)?;
@@ -314,6 +331,9 @@ impl<'a> Plan<'a> {
             println!("  {note}");
         }
         print_top(&table, &self.spec.keys(), &self.spec.rank_by, 10);
+        for sentence in verdict.iter().flat_map(|v| &v.sentences) {
+            println!("  {sentence}");
+        }
         Ok(())
     }
 
@@ -572,7 +592,12 @@ fn merge(dir: &Path) -> Result<()> {
     let title = dir
         .file_name()
         .map_or_else(|| "sweep".to_string(), |n| n.to_string_lossy().into_owned());
-    table::write_html(&table, &title, &first.keys, &rank_by, dir)?;
+    let notes = [
+        "The deflated Sharpe ratio and the probability of backtest overfitting are \
+                  judged by unsharded sweeps only: shard tables keep no returns."
+            .to_string(),
+    ];
+    table::write_html(&table, &title, &first.keys, &rank_by, &notes, dir)?;
     println!(
         "merged {count} shards, {} jobs: {} (.csv), ranked by {}",
         first.jobs,

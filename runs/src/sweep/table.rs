@@ -27,6 +27,8 @@ pub(crate) struct Row {
     pub(crate) metrics: Vec<f64>,
     /// When the drawdown kill switch fired (UTC ns), if it did.
     pub(crate) halted_at: Option<i64>,
+    /// What the overfitting figures need of its returns (none for walk-forward windows).
+    pub(crate) trial: Option<super::overfit::Trial>,
 }
 
 impl Row {
@@ -36,6 +38,7 @@ impl Row {
         Self {
             metrics,
             halted_at: halted_at.map(|t| t.0),
+            trial: None,
         }
     }
 
@@ -286,6 +289,7 @@ pub(crate) fn write_html(
     title: &str,
     keys: &[String],
     rank_by: &RankBy,
+    notes: &[String],
     dir: &Path,
 ) -> Result<PathBuf> {
     let column = |name: &str| table.columns.iter().find(|c| c.name == name);
@@ -324,7 +328,7 @@ pub(crate) fn write_html(
         heatmap_x: keys.first().cloned(),
         heatmap_y: keys.get(1).cloned(),
         heatmap_metric: None,
-        notes: Vec::new(),
+        notes: notes.to_vec(),
     };
     let path = dir.join("sweep.html");
     market_data::atomic::write(&path, render_sweep(&report).as_bytes())
