@@ -17,6 +17,20 @@ const FIXED: &[(&str, &str)] = &[
         "it seeds the data, which is loaded once for every job",
     ),
     ("sweep", "it is the sweep itself"),
+    (
+        "model",
+        "a backtest trades the model `quant train` saved and a sweep does not retrain it, so \
+         every job would run the same model; compare settings by training each \
+         (`quant train CONFIG --set model.KEY=VALUE --out models/NAME`) on its walk-forward \
+         out-of-sample scores",
+    ),
+    (
+        "training",
+        "a backtest trades the model `quant train` saved and a sweep does not retrain it, so \
+         every job would run the same model; compare settings by training each \
+         (`quant train CONFIG --set training.KEY=VALUE --out models/NAME`) on its walk-forward \
+         out-of-sample scores",
+    ),
 ];
 
 /// One varied config key and its values.
@@ -291,6 +305,17 @@ fn axes(
 ) -> Result<()> {
     let key = written.join(".");
     let bad = |expected: String| error(loaded, written, &key, expected);
+    // A nested table is read down to its leaves first, so messages name the whole key.
+    if let toml::Value::Table(table) = value
+        && !is_range(table)
+    {
+        for (name, inner) in table {
+            let mut path = written.to_vec();
+            path.push(name.clone());
+            axes(loaded, &path, inner, out)?;
+        }
+        return Ok(());
+    }
     let first = key.split('.').next().unwrap_or_default();
     if let Some((_, why)) = FIXED.iter().find(|(name, _)| *name == first) {
         return Err(bad(format!(
@@ -309,15 +334,7 @@ fn axes(
             ));
         }
         toml::Value::Array(values) => values.clone(),
-        toml::Value::Table(table) if is_range(table) => range(table).map_err(bad)?,
-        toml::Value::Table(table) => {
-            for (name, inner) in table {
-                let mut path = written.to_vec();
-                path.push(name.clone());
-                axes(loaded, &path, inner, out)?;
-            }
-            return Ok(());
-        }
+        toml::Value::Table(table) => range(table).map_err(bad)?,
         other => {
             return Err(bad(format!(
                 "a list of values or a range {{ from, to, step }}, found {other}"
@@ -446,6 +463,37 @@ mod tests {
         assert!(err.contains("`to`"), "{err}");
         let err = range(&table("from = 1\nto = 2\nby = 1")).unwrap_err();
         assert!(err.contains("`by`"), "{err}");
+    }
+
+    /// A sweep over `model.*` or `training.*` keys would run one saved model again and again:
+    /// refused, naming the key and its line, whether written dotted or as a nested table.
+    #[test]
+    fn model_and_training_keys_are_refused() {
+        let base = "name = \"x\"\n[data]\nkind = \"csv\"\npath = \"bars.csv\"\n\
+                    [strategy]\nname = \"buy_and_hold\"\n";
+        for (sweep, key, line) in [
+            (
+                "[sweep]\n\"training.epochs\" = [5, 10]\n",
+                "training.epochs",
+                8,
+            ),
+            ("[sweep]\n\"model.hidden\" = [8, 16]\n", "model.hidden", 8),
+            ("[sweep]\nmodel.window = [4, 8]\n", "model.window", 8),
+        ] {
+            let loaded = LoadedConfig::from_source(
+                std::path::Path::new("sweep.toml"),
+                format!("{base}{sweep}"),
+            )
+            .unwrap();
+            let err = SweepSpec::parse(&loaded).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("line {line}"))
+                    && err.contains(&format!("`{key}`"))
+                    && err.contains("cannot be swept")
+                    && err.contains("does not retrain"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
