@@ -75,12 +75,12 @@ fn backtest_without_a_trained_model_says_how_to_get_one() {
 #[test]
 fn an_unknown_model_kind_names_the_valid_ones() {
     let dir = scratch("bad-kind");
-    let config = shipped_with(&dir, "kind = \"mlp\"", "kind = \"transformer\"");
+    let config = shipped_with(&dir, "kind = \"mlp\"", "kind = \"attention\"");
     let output = quant(&["train", config.to_str().unwrap()]);
     assert!(!output.status.success());
     let err = stderr(&output);
     assert!(
-        err.contains("transformer") && err.contains("mlp") && err.contains("lstm"),
+        err.contains("attention") && err.contains("mlp") && err.contains("transformer"),
         "{err}"
     );
 }

@@ -17,17 +17,21 @@ pub enum ModelKind {
     Lstm,
     /// Causal dilated 1-D convolutions over time; the last time step feeds the output layer.
     Tcn,
+    /// A transformer encoder over the window's rows (positional encoding, multi-head
+    /// self-attention, feed-forward, layer norm); the mean over time feeds the output layer.
+    Transformer,
 }
 
 /// The `[model]` table: architecture, sample shape and label definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// `mlp` (default), `gru`, `lstm` or `tcn`.
+    /// `mlp` (default), `gru`, `lstm`, `tcn` or `transformer`.
     pub kind: ModelKind,
     /// Hidden layer sizes: dense layers (mlp), stacked recurrent layers (gru, lstm) or
-    /// convolution channels, one layer per entry with dilation 1, 2, 4, ... (tcn). Default
-    /// `[64, 32]`. Also read as `layers`.
+    /// convolution channels, one layer per entry with dilation 1, 2, 4, ... (tcn); the
+    /// transformer takes its sizes from `d_model`, `heads`, `encoder_layers` and `ff_width`
+    /// instead. Default `[64, 32]`. Also read as `layers`.
     #[serde(alias = "layers")]
     pub hidden: Vec<usize>,
     /// Dropout probability after each hidden layer, in training only. Default 0.1.
@@ -50,6 +54,33 @@ pub struct ModelConfig {
     pub features: Option<Vec<String>>,
     /// Convolution kernel size (tcn). Default 3.
     pub kernel: usize,
+    /// Width of each time step's vector inside the encoder (transformer only). Default 32.
+    /// Unset keys are left out of `model.json`, so other kinds' model ids stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub d_model: Option<usize>,
+    /// Attention heads per encoder layer, dividing `d_model` (transformer only). Default 4.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads: Option<usize>,
+    /// Stacked encoder layers (transformer only). Default 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoder_layers: Option<usize>,
+    /// Hidden width of each encoder layer's feed-forward block (transformer only). Default
+    /// 2 x `d_model`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ff_width: Option<usize>,
+}
+
+/// The transformer's sizes, with defaults filled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransformerShape {
+    /// Width of each time step's vector.
+    pub d_model: usize,
+    /// Attention heads per layer.
+    pub heads: usize,
+    /// Encoder layers.
+    pub layers: usize,
+    /// Feed-forward hidden width.
+    pub ff_width: usize,
 }
 
 impl Default for ModelConfig {
@@ -65,11 +96,27 @@ impl Default for ModelConfig {
             vol_window: 20,
             features: None,
             kernel: 3,
+            d_model: None,
+            heads: None,
+            encoder_layers: None,
+            ff_width: None,
         }
     }
 }
 
 impl ModelConfig {
+    /// Returns the transformer's sizes: the `d_model`, `heads`, `encoder_layers` and
+    /// `ff_width` given, or their defaults (32, 4, 2 and 2 x `d_model`).
+    pub fn transformer(&self) -> TransformerShape {
+        let d_model = self.d_model.unwrap_or(32);
+        TransformerShape {
+            d_model,
+            heads: self.heads.unwrap_or(4),
+            layers: self.encoder_layers.unwrap_or(2),
+            ff_width: self.ff_width.unwrap_or(2 * d_model),
+        }
+    }
+
     /// Checks every value's range.
     ///
     /// # Errors
@@ -117,6 +164,7 @@ impl ModelConfig {
             }
             check_between("vol_window", self.vol_window, 2, MAX_BARS)?;
         }
+        self.validate_transformer()?;
         if let Some(features) = &self.features {
             if features.is_empty() {
                 return Err(config_error("features", "at least one column name"));
@@ -131,6 +179,77 @@ impl ModelConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl ModelConfig {
+    /// Checks the transformer's keys: given only with `kind = "transformer"`, and sizes that
+    /// fit together (`heads` divides `d_model`).
+    fn validate_transformer(&self) -> Result<()> {
+        let given = [
+            ("d_model", self.d_model),
+            ("heads", self.heads),
+            ("encoder_layers", self.encoder_layers),
+            ("ff_width", self.ff_width),
+        ];
+        if self.kind != ModelKind::Transformer {
+            if let Some(&(key, _)) = given.iter().find(|(_, v)| v.is_some()) {
+                return Err(config_error(
+                    key,
+                    format!(
+                        "no `{key}` with kind = \"{}\" (it sizes kind = \"transformer\")",
+                        self.kind.name()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        let shape = self.transformer();
+        check_between("d_model", shape.d_model, 1, MAX_UNITS)?;
+        check_between("heads", shape.heads, 1, MAX_UNITS)?;
+        if !shape.d_model.is_multiple_of(shape.heads) {
+            let divisors: Vec<String> = (1..=shape.d_model)
+                .filter(|&h| shape.d_model.is_multiple_of(h))
+                .take(8)
+                .map(|h| h.to_string())
+                .collect();
+            return Err(config_error(
+                "heads",
+                format!(
+                    "a divisor of d_model = {} (each head takes d_model / heads of its width), \
+                     such as {}, got {}",
+                    shape.d_model,
+                    divisors.join(", "),
+                    shape.heads
+                ),
+            ));
+        }
+        check_between("encoder_layers", shape.layers, 1, MAX_LAYERS)?;
+        check_between("ff_width", shape.ff_width, 1, MAX_UNITS)?;
+        if self.window > MAX_ATTENTION_WINDOW {
+            return Err(config_error(
+                "window",
+                format!(
+                    "at most {MAX_ATTENTION_WINDOW} bars with kind = \"transformer\" (attention \
+                     holds window x window scores per head and sample), got {}",
+                    self.window
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ModelKind {
+    /// Returns the kind as a config names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Gru => "gru",
+            Self::Lstm => "lstm",
+            Self::Tcn => "tcn",
+            Self::Transformer => "transformer",
+        }
     }
 }
 
@@ -376,6 +495,8 @@ const MAX_BARS: usize = 100_000;
 const MAX_STEPS: usize = 1_000_000;
 /// Most walk-forward folds.
 const MAX_FOLDS: usize = 1_000;
+/// Longest transformer window: its attention scores grow with the window's square.
+const MAX_ATTENTION_WINDOW: usize = 4_096;
 
 fn check_positive(field: &'static str, value: f64) -> Result<()> {
     if !(value.is_finite() && value > 0.0) {
@@ -434,9 +555,9 @@ mod tests {
         let doc: Doc = toml::from_str("[training]\nclass_weights = \"balanced\"\n")?;
         assert_eq!(doc.training.class_weights, ClassWeights::Balanced);
 
-        let err = toml::from_str::<Doc>("[model]\nkind = \"transformer\"\n").expect_err("kind");
+        let err = toml::from_str::<Doc>("[model]\nkind = \"attention\"\n").expect_err("kind");
         let msg = err.to_string();
-        for kind in ["transformer", "mlp", "gru", "lstm", "tcn"] {
+        for kind in ["attention", "mlp", "gru", "lstm", "tcn", "transformer"] {
             assert!(msg.contains(kind), "{msg}");
         }
         let err = toml::from_str::<Doc>("[model]\nwindwo = 3\n").expect_err("a typo");
@@ -548,6 +669,72 @@ mod tests {
             ..TrainingConfig::default()
         };
         assert_eq!((step.lr_at(1), step.lr_at(2)), (1e-3, 5e-4));
+        Ok(())
+    }
+
+    #[test]
+    fn transformer_keys_parse_default_and_are_checked() -> Result<(), Box<dyn std::error::Error>> {
+        let doc: Doc = toml::from_str(
+            "[model]\nkind = \"transformer\"\nd_model = 24\nheads = 3\nencoder_layers = 1\n",
+        )?;
+        doc.model.validate()?;
+        let shape = doc.model.transformer();
+        assert_eq!(
+            (shape.d_model, shape.heads, shape.layers, shape.ff_width),
+            (24, 3, 1, 48)
+        );
+        let defaults = ModelConfig {
+            kind: ModelKind::Transformer,
+            ..ModelConfig::default()
+        };
+        defaults.validate()?;
+        assert_eq!(
+            defaults.transformer(),
+            TransformerShape {
+                d_model: 32,
+                heads: 4,
+                layers: 2,
+                ff_width: 64
+            }
+        );
+        // Other kinds serialise as before the transformer existed (their model ids hash this).
+        let json = serde_json::to_string(&ModelConfig::default())?;
+        assert!(
+            !json.contains("d_model") && !json.contains("heads"),
+            "{json}"
+        );
+
+        let bad = [
+            (
+                "d_model = 30\nheads = 4",
+                "`heads`",
+                "a divisor of d_model = 30",
+            ),
+            ("d_model = 0", "`d_model`", "from 1 to"),
+            ("heads = 0", "`heads`", "from 1 to"),
+            ("encoder_layers = 0", "`encoder_layers`", "from 1 to"),
+            ("ff_width = 0", "`ff_width`", "from 1 to"),
+            ("window = 5000", "`window`", "at most 4096 bars"),
+        ];
+        for (keys, field, expected) in bad {
+            let text = format!("[model]\nkind = \"transformer\"\n{keys}\n");
+            let doc: Doc = toml::from_str(&text)?;
+            let err = doc.model.validate().expect_err(keys).to_string();
+            assert!(
+                err.contains(field) && err.contains(expected),
+                "{keys}: {err}"
+            );
+        }
+        let doc: Doc = toml::from_str("[model]\nkind = \"gru\"\nheads = 4\n")?;
+        let err = doc
+            .model
+            .validate()
+            .expect_err("heads on a GRU")
+            .to_string();
+        assert!(
+            err.contains("`heads`") && err.contains("\"gru\"") && err.contains("transformer"),
+            "{err}"
+        );
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Models: machine learning on feature pipelines with candle: datasets of feature windows, labels from
-//! the future (training only), standardisation, MLP / GRU / LSTM / temporal-convolution
-//! classifiers, seeded training, walk-forward evaluation with an embargo, and saved models.
+//! the future (training only), standardisation, MLP / GRU / LSTM / temporal-convolution /
+//! transformer classifiers, seeded training, walk-forward evaluation with an embargo, and saved
+//! models.
 //!
 //! The flow for one walk-forward fold: [`walk_forward`] gives the rows, [`prepare_fold`] fits
 //! the standardisation (and volatility terciles) on the training rows and builds the train,
@@ -31,12 +32,15 @@ mod occluder;
 mod prepare;
 mod standardize;
 mod train;
+mod transformer;
 
 pub use artifact::{
     FORMAT_VERSION, LoadedModel, METADATA_FILE, ModelMetadata, TrainingPeriod, WEIGHTS_FILE, load,
     load_saved_columns, model_id, save,
 };
-pub use config::{ClassWeights, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig};
+pub use config::{
+    ClassWeights, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig, TransformerShape,
+};
 pub use dataset::{Dataset, Windows, column_indices, select_columns};
 pub use error::{MlError, Result};
 pub use eval::{MajorityBaseline, Metrics, argmax, last_return_sign, predict};

@@ -1,6 +1,6 @@
-//! The trend classifier: an MLP, a GRU, an LSTM or a temporal convolution network over a window
-//! of standardised feature rows, ending in a linear layer whose softmax gives class
-//! probabilities.
+//! The trend classifier: an MLP, a GRU, an LSTM, a temporal convolution network or a
+//! transformer encoder (`crate::transformer`) over a window of standardised feature rows, ending
+//! in a linear layer whose softmax gives class probabilities.
 //!
 //! Seeding: candle's CPU random generator cannot be seeded per model, so every weight is drawn
 //! here from a `Xoshiro256PlusPlus` seeded with the training seed (PyTorch's default uniform
@@ -13,6 +13,7 @@
 use super::config::{ModelConfig, ModelKind};
 use super::error::{MlError, Result};
 use super::occluder::Occluder;
+use super::transformer::{self, Encoder};
 use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::rnn::{GRU, GRUConfig, LSTM, LSTMConfig, RNN};
 use candle_nn::{Conv1d, Conv1dConfig, Linear, VarBuilder, VarMap};
@@ -66,6 +67,7 @@ enum Body {
     Gru(Vec<GRU>),
     Lstm(Vec<LSTM>),
     Tcn(Vec<Conv1d>),
+    Transformer(Encoder),
 }
 
 /// A trend (or volatility) classifier over windows of `[window x features]`.
@@ -94,18 +96,36 @@ impl std::fmt::Debug for TrendModel {
     }
 }
 
-/// One weight tensor to create: name, shape, and the bound of its uniform initialisation.
-struct ParamSpec {
+/// One weight tensor to create: name, shape, and how its values start.
+pub(crate) struct ParamSpec {
     name: String,
     shape: Vec<usize>,
-    bound: f64,
+    init: Init,
 }
 
-fn param(name: String, shape: &[usize], bound: f64) -> ParamSpec {
+/// A weight's initial values.
+enum Init {
+    /// Uniform in [-bound, bound], drawn from the seeded stream.
+    Uniform(f64),
+    /// Every value the same (a layer norm's scale 1 and shift 0).
+    Const(f32),
+}
+
+/// Returns a weight drawn uniformly in [-`bound`, `bound`].
+pub(crate) fn param(name: String, shape: &[usize], bound: f64) -> ParamSpec {
     ParamSpec {
         name,
         shape: shape.to_vec(),
-        bound,
+        init: Init::Uniform(bound),
+    }
+}
+
+/// Returns a weight whose values all start at `value`.
+pub(crate) fn constant(name: String, shape: &[usize], value: f32) -> ParamSpec {
+    ParamSpec {
+        name,
+        shape: shape.to_vec(),
+        init: Init::Const(value),
     }
 }
 
@@ -116,7 +136,16 @@ fn param_specs(cfg: &ModelConfig, features: usize, classes: usize) -> Vec<ParamS
         ModelKind::Mlp => cfg.window * features,
         _ => features,
     };
-    for (i, &h) in cfg.hidden.iter().enumerate() {
+    if cfg.kind == ModelKind::Transformer {
+        let shape = cfg.transformer();
+        specs = transformer::param_specs(&shape, features);
+        width = shape.d_model;
+    }
+    let hidden: &[usize] = match cfg.kind {
+        ModelKind::Transformer => &[],
+        _ => &cfg.hidden,
+    };
+    for (i, &h) in hidden.iter().enumerate() {
         match cfg.kind {
             ModelKind::Mlp => {
                 let b = 1.0 / (width as f64).sqrt();
@@ -140,6 +169,7 @@ fn param_specs(cfg: &ModelConfig, features: usize, classes: usize) -> Vec<ParamS
                 specs.push(param(format!("conv{i}.weight"), &[h, width, cfg.kernel], b));
                 specs.push(param(format!("conv{i}.bias"), &[h], b));
             }
+            ModelKind::Transformer => {}
         }
         width = h;
     }
@@ -172,9 +202,12 @@ impl TrendModel {
             let mut data = varmap.data().lock().unwrap_or_else(PoisonError::into_inner);
             for spec in &specs {
                 let len = spec.shape.iter().product();
-                let values: Vec<f32> = (0..len)
-                    .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * spec.bound) as f32)
-                    .collect();
+                let values: Vec<f32> = match spec.init {
+                    Init::Uniform(bound) => (0..len)
+                        .map(|_| ((rng.random::<f64>() * 2.0 - 1.0) * bound) as f32)
+                        .collect(),
+                    Init::Const(value) => vec![value; len],
+                };
                 let tensor = Tensor::from_vec(values, spec.shape.as_slice(), &device)?;
                 data.insert(spec.name.clone(), Var::from_tensor(&tensor)?);
             }
@@ -224,6 +257,11 @@ impl TrendModel {
                     width = h;
                 }
                 Body::Tcn(layers)
+            }
+            ModelKind::Transformer => {
+                let shape = cfg.transformer();
+                width = shape.d_model;
+                Body::Transformer(Encoder::new(&shape, cfg.window, features, &vb)?)
             }
         };
         let out = candle_nn::linear(width, classes, vb.pp("out"))?;
@@ -375,6 +413,7 @@ impl TrendModel {
                 let steps = h.dim(2)?;
                 h.narrow(2, steps - 1, 1)?.squeeze(2)?
             }
+            Body::Transformer(encoder) => encoder.forward(x, &|t| self.dropout(t, p))?,
         };
         Ok(self.out.forward(&hidden)?)
     }

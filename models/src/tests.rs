@@ -670,3 +670,180 @@ fn models_can_be_shared_across_threads() {
     shared::<TrendModel>();
     shared::<LoadedModel>();
 }
+
+/// The lag-3 task: column 0 a fair coin (+1 or -1), columns 1 and 2 independent N(0, 1) noise;
+/// the return of the bar after decision bar t has the sign of the coin at t - 3 with
+/// probability 2/3, the other sign otherwise, and an absolute size independent of everything. Nothing else carries information
+/// about the label, so the Bayes rate (one-bar horizon) is exactly 2/3, reached by calling the
+/// sign of column 0 three rows back; `regime` holds that call, for [`oracle`]. A model must find
+/// which row of its window holds the signal: for a transformer, its positional encoding.
+fn lag3(rows: usize, seed: u64) -> Synthetic {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (mut features, mut close, mut regime) = (Vec::new(), vec![100.0], Vec::new());
+    for _ in 0..rows {
+        let coin = if rng.random::<bool>() { 1.0 } else { -1.0 };
+        features.extend([
+            coin,
+            StandardNormal.sample(&mut rng),
+            StandardNormal.sample(&mut rng),
+        ]);
+    }
+    for t in 0..rows {
+        let call = if t >= 3 && features[(t - 3) * 3] < 0.0 {
+            -1.0
+        } else {
+            1.0
+        };
+        regime.push(call);
+        let sign = if rng.random::<f64>() < 2.0 / 3.0 {
+            call
+        } else {
+            -call
+        };
+        let size: f64 = 0.002 + 0.01 * rng.random::<f64>();
+        if t + 1 < rows {
+            close.push(close[t] * (1.0 + sign * size));
+        }
+    }
+    Synthetic {
+        features,
+        close,
+        regime,
+    }
+}
+
+/// A small model of `kind` for the lag-3 task: hidden [16] (mlp), or d_model 16 with 2
+/// heads, 1 encoder layer and a feed-forward width of 32 (transformer); windows of 6 bars.
+fn lag3_cfg(kind: ModelKind) -> ModelConfig {
+    let base = ModelConfig {
+        kind,
+        hidden: vec![16],
+        dropout: 0.0,
+        window: 6,
+        horizon: 1,
+        ..ModelConfig::default()
+    };
+    if kind != ModelKind::Transformer {
+        return base;
+    }
+    ModelConfig {
+        d_model: Some(16),
+        heads: Some(2),
+        encoder_layers: Some(1),
+        ff_width: Some(32),
+        ..base
+    }
+}
+
+#[test]
+fn planted_lag3_signal_transformer_reaches_90_percent_of_the_bayes_rate() -> TestResult {
+    const BAYES: f64 = 2.0 / 3.0;
+    // Out of sample over data seeds 21, 31, 41, 51: the transformer 0.656-0.675, the MLP (the
+    // reference that the task is learnable at this size) 0.648-0.668; a GRU [16] trained the
+    // same way was unreliable (0.50-0.65), so it is not asserted here.
+    let data = lag3(3000, 21);
+    let fold = one_fold(3000, 2000, 1)?;
+    for kind in [ModelKind::Transformer, ModelKind::Mlp] {
+        let mc = lag3_cfg(kind);
+        let tc = TrainingConfig {
+            epochs: 20,
+            learning_rate: 5e-3,
+            ..training_cfg()
+        };
+        let t = fit(&data, &fold, &mc, &tc)?;
+        let test = &t.fold.test;
+        let metrics = Metrics::from_proba(&test.y, &predict(&t.model, test)?)?;
+        // The rule that knows the process scores the Bayes rate on these rows, within sampling
+        // error (1,000 rows: a standard error of 0.015): the task is as described.
+        let oracle_acc = accuracy(&test.y, &oracle(&data, test));
+        assert!((oracle_acc - BAYES).abs() < 0.05, "oracle {oracle_acc}");
+        let majority = MajorityBaseline::fit(&t.fold.train)?.evaluate(test)?;
+        assert!(
+            metrics.accuracy >= 0.9 * BAYES,
+            "{:?}: {} out of sample, oracle {oracle_acc}",
+            mc.kind,
+            metrics.accuracy
+        );
+        assert!(
+            metrics.log_loss < majority.log_loss,
+            "{:?}: log loss {:?} vs majority {:?}",
+            mc.kind,
+            metrics.log_loss,
+            majority.log_loss
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn every_transformer_weight_learns_and_the_same_seed_repeats_it() -> TestResult {
+    let data = lag3(600, 22);
+    let fold = one_fold(600, 450, 1)?;
+    let mc = ModelConfig {
+        dropout: 0.2,
+        encoder_layers: Some(2),
+        ..lag3_cfg(ModelKind::Transformer)
+    };
+    // No weight decay: only gradients move the weights.
+    let tc = TrainingConfig {
+        epochs: 2,
+        patience: 0,
+        weight_decay: 0.0,
+        noise_std: 0.1,
+        scale_jitter: 0.1,
+        ..training_cfg()
+    };
+    let initial = TrendModel::new(&mc, 3, CLASSES, tc.seed)?.weights()?;
+    let a = fit(&data, &fold, &mc, &tc)?;
+    // Gradients reach every tensor, the layer norms' scales and shifts included (candle's fused
+    // layer norm has no backward pass: used here, they would stay at 1 and 0).
+    for ((name, before), (_, after)) in initial.iter().zip(a.model.weights()?) {
+        assert_ne!(before, &after, "{name} never changed");
+    }
+    assert!(initial.iter().any(|(n, _)| n == "block1.ff_norm.weight"));
+    let b = fit(&data, &fold, &mc, &tc)?;
+    assert_eq!(a.model.weights()?, b.model.weights()?);
+    let other = fit(&data, &fold, &mc, &TrainingConfig { seed: 8, ..tc })?;
+    assert_ne!(a.model.weights()?, other.model.weights()?);
+    Ok(())
+}
+
+#[test]
+fn a_saved_transformer_loads_and_predicts_the_same() -> TestResult {
+    let data = lag3(600, 23);
+    let fold = one_fold(600, 450, 1)?;
+    let mc = lag3_cfg(ModelKind::Transformer);
+    let tc = TrainingConfig {
+        epochs: 2,
+        ..training_cfg()
+    };
+    let t = fit(&data, &fold, &mc, &tc)?;
+    let columns: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    let meta = ModelMetadata::new(
+        Target::Trend,
+        &mc,
+        &tc,
+        &columns,
+        &[],
+        &t.fold.standardizer,
+        None,
+    );
+    let dir = std::env::temp_dir().join(format!("quant-ml-transformer-{}", std::process::id()));
+    let id = save(&dir, &t.model, &meta)?;
+    let json = std::fs::read_to_string(dir.join(METADATA_FILE))?;
+    assert!(json.contains("\"kind\": \"transformer\"") && json.contains("\"d_model\": 16"));
+    let loaded = load(&dir, &columns)?;
+    assert_eq!(loaded.model_id, id);
+    assert_eq!(loaded.model.weights()?, t.model.weights()?);
+    let test = &t.fold.test;
+    let (before, after) = (predict(&t.model, test)?, predict(&loaded.model, test)?);
+    assert_eq!(before, after);
+    // Trained, so the predictions vary from window to window (the check above could fail).
+    assert!(
+        before
+            .chunks_exact(CLASSES)
+            .any(|p| p != &before[..CLASSES])
+    );
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}

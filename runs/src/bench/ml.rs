@@ -24,6 +24,8 @@ use strategies::ml_trend::{MlTrend, MlTrendParams, TREND_PREFIX};
 const WINDOW: usize = 16;
 const FEATURES: usize = 8;
 
+/// Hidden [64, 32] for the MLP, GRU, LSTM and TCN; the transformer at its defaults (d_model 32,
+/// 4 heads, 2 encoder layers, feed-forward 64).
 fn model_config(kind: ModelKind) -> ModelConfig {
     ModelConfig {
         kind,
@@ -58,10 +60,12 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         );
     }
     println!(
-        "models: window {WINDOW} x {FEATURES} features, hidden [64, 32], 3 classes, batch 256 (median of {runs})"
+        "models: window {WINDOW} x {FEATURES} features, hidden [64, 32] (transformer: d_model 32, \
+         4 heads, 2 layers, feed-forward 64), 3 classes, batch 256, the same data for every kind \
+         (median of {runs})"
     );
     println!(
-        "  {:<5} {:>16} {:>14} {:>18}",
+        "  {:<11} {:>16} {:>14} {:>18}",
         "kind", "train samples/s", "1 sample (us)", "100 samples (us)"
     );
     for kind in [
@@ -69,10 +73,11 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         ModelKind::Gru,
         ModelKind::Lstm,
         ModelKind::Tcn,
+        ModelKind::Transformer,
     ] {
         let samples = match kind {
             ModelKind::Mlp => 20_000,
-            ModelKind::Tcn => 2_000,
+            ModelKind::Tcn | ModelKind::Transformer => 2_000,
             ModelKind::Gru | ModelKind::Lstm => 1_000,
         };
         let (train_set, valid_set) = (dataset(samples)?, dataset(256)?);
@@ -105,8 +110,8 @@ pub(crate) fn run(runs: usize) -> Result<()> {
             Ok(median(&mut times))
         };
         println!(
-            "  {:<5} {:>16.0} {:>14.1} {:>18.1}",
-            format!("{kind:?}").to_lowercase(),
+            "  {:<11} {:>16.0} {:>14.1} {:>18.1}",
+            kind.name(),
             median(&mut rates),
             latency(1, 200)?,
             latency(100, 50)?

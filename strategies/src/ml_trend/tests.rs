@@ -127,7 +127,12 @@ fn same(a: &[f64], b: &[f64], tolerance: f64) -> bool {
 fn streaming_and_precomputed_predictions_agree() -> TestResult {
     let spec = Arc::new(PipelineSpec::new(&pipeline())?);
     let data = data(300)?;
-    for kind in [ModelKind::Mlp, ModelKind::Gru, ModelKind::Tcn] {
+    for kind in [
+        ModelKind::Mlp,
+        ModelKind::Gru,
+        ModelKind::Tcn,
+        ModelKind::Transformer,
+    ] {
         let a = streamed(&spec, model(&spec, kind)?, &data);
         let b = replayed(&spec, model(&spec, kind)?, &data);
         // A batch of 3 windows per step versus batches of thousands: the matrix products may
@@ -161,14 +166,24 @@ fn changing_future_bars_never_changes_past_predictions() -> TestResult {
             bar.low *= 1.5;
         }
     }
-    let a = replayed(&spec, model(&spec, ModelKind::Mlp)?, &original);
-    let b = replayed(&spec, model(&spec, ModelKind::Mlp)?, &changed);
-    let per_step = original.len();
-    for (row, (x, y)) in a.iter().zip(&b).enumerate().take(cut * per_step) {
-        assert!(same(x, y, 0.0), "row {row} changed");
+    // Every kind: the transformer's attention reads its whole window in both directions, and
+    // the window must still end at the decision bar.
+    for kind in [
+        ModelKind::Mlp,
+        ModelKind::Gru,
+        ModelKind::Lstm,
+        ModelKind::Tcn,
+        ModelKind::Transformer,
+    ] {
+        let a = replayed(&spec, model(&spec, kind)?, &original);
+        let b = replayed(&spec, model(&spec, kind)?, &changed);
+        let per_step = original.len();
+        for (row, (x, y)) in a.iter().zip(&b).enumerate().take(cut * per_step) {
+            assert!(same(x, y, 0.0), "{kind:?}: row {row} changed");
+        }
+        // And the change is visible from the cut on, so the test could fail.
+        assert!((cut * per_step..a.len()).any(|r| !same(&a[r], &b[r], 0.0)));
     }
-    // And the change is visible from the cut on, so the test could fail.
-    assert!((cut * per_step..a.len()).any(|r| !same(&a[r], &b[r], 0.0)));
     Ok(())
 }
 
