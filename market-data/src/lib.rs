@@ -41,6 +41,6 @@ pub use event::{
     Bar, BarSeries, MarketEvent, MarketKind, Price, Qty, Quote, Side, Trade, TradeSeries,
 };
 pub use instrument::{InstrumentId, InstrumentIdx};
-pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp};
+pub use time::{NANOS_PER_DAY, NANOS_PER_SECOND, Timestamp, TimestampText};
 pub use validate::event_problem;
 pub use zone::{DayClock, LocalTime, Zone};

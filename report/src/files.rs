@@ -4,13 +4,20 @@
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::render_report;
-use crate::table::{Column, Table};
+use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::metrics::drawdown_series;
 use engine::{BacktestOutcome, Summary, TradeRecord};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::Path;
 
-fn trade_table(outcome: &BacktestOutcome) -> Table {
-    let all: Vec<&TradeRecord> = outcome.trades.iter().chain(&outcome.open_trades).collect();
+/// `trades`, rows `rows` (closed round trips, then open ones).
+fn trade_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
+    let all: Vec<&TradeRecord> = (outcome.trades.iter().chain(&outcome.open_trades))
+        .skip(rows.start)
+        .take(rows.len())
+        .collect();
     let name = |t: &&TradeRecord| outcome.instruments[t.instrument.get()].to_string();
     Table {
         name: "trades".into(),
@@ -55,8 +62,9 @@ fn trade_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
-fn fill_table(outcome: &BacktestOutcome) -> Table {
-    let f = &outcome.fills;
+/// `fills`, rows `rows`.
+fn fill_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
+    let f = &outcome.fills[rows];
     Table {
         name: "fills".into(),
         columns: vec![
@@ -76,8 +84,9 @@ fn fill_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
-fn order_table(outcome: &BacktestOutcome) -> Table {
-    let o = &outcome.orders;
+/// `orders`, rows `rows`.
+fn order_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
+    let o = &outcome.orders[rows];
     let size = |r: &engine::OrderRecord| match r.request.size {
         engine::Size::Units(q) => q.0.to_string(),
         engine::Size::Auto => "auto".into(),
@@ -219,31 +228,44 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
-fn equity_table(outcome: &BacktestOutcome) -> Table {
+/// `equity`, steps `rows`; `peak` is the highest equity before them (-inf before the first), so
+/// the drawdowns are those of the whole curve.
+fn equity_table(outcome: &BacktestOutcome, rows: Range<usize>, peak: f64) -> Table {
     let c = &outcome.curve;
+    let equity = &c.equity[rows.clone()];
+    let mut drawdown = drawdown_series(&[&[peak][..], equity].concat());
+    drawdown.remove(0);
     Table {
         name: "equity".into(),
         columns: vec![
-            Column::time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
-            Column::float("equity", c.equity.clone()),
-            Column::float("cash", c.cash.clone()),
-            Column::float("drawdown", drawdown_series(&c.equity)),
+            Column::time(
+                "timestamp",
+                c.ts[rows.clone()].iter().map(|t| Some(*t)).collect(),
+            ),
+            Column::float("equity", equity.to_vec()),
+            Column::float("cash", c.cash[rows].to_vec()),
+            Column::float("drawdown", drawdown),
         ],
     }
 }
 
 /// `returns`: the simple return of equity over each step, the first against the initial cash,
 /// so that they compound to final equity / initial cash (quantstats' and pyfolio's input).
-fn returns_table(outcome: &BacktestOutcome) -> Table {
+fn returns_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
     let c = &outcome.curve;
-    let before = std::iter::once(outcome.initial_cash).chain(c.equity.iter().copied());
+    let first = match rows.start.checked_sub(1) {
+        Some(previous) => c.equity[previous],
+        None => outcome.initial_cash,
+    };
+    let equity = &c.equity[rows.clone()];
+    let before = std::iter::once(first).chain(equity.iter().copied());
     Table {
         name: "returns".into(),
         columns: vec![
-            Column::time("timestamp", c.ts.iter().map(|t| Some(*t)).collect()),
+            Column::time("timestamp", c.ts[rows].iter().map(|t| Some(*t)).collect()),
             Column::float(
                 "return",
-                (c.equity.iter().zip(before))
+                (equity.iter().zip(before))
                     .map(|(e, b)| e / b - 1.0)
                     .collect(),
             ),
@@ -258,14 +280,16 @@ const CASH: &str = "cash";
 /// value = quantity x price), then one `cash` row (quantity = value = cash, price 1), so the
 /// values of a step add up to its equity and pivoting `value` by instrument gives pyfolio's
 /// positions frame, `cash` column included. Flat instruments have no row (read them as 0).
-fn positions_table(outcome: &BacktestOutcome) -> Table {
+/// The rows of steps `steps`.
+fn positions_table(outcome: &BacktestOutcome, steps: Range<usize>) -> Table {
     let (c, h) = (&outcome.curve, &outcome.holdings);
-    let rows = h.len() + c.len();
+    let mut row = h.step.partition_point(|s| *s < steps.start);
+    let rows = h.step.partition_point(|s| *s < steps.end) - row + steps.len();
     let mut ts = Vec::with_capacity(rows);
     let mut instrument = Vec::with_capacity(rows);
     let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    let mut row = 0;
-    for (step, (t, cash)) in c.ts.iter().zip(&c.cash).enumerate() {
+    let stamps = c.ts[steps.clone()].iter().zip(&c.cash[steps.clone()]);
+    for (step, (t, cash)) in steps.zip(stamps) {
         while h.step.get(row) == Some(&step) {
             ts.push(Some(*t));
             let name = outcome.instruments.get(h.instrument[row].get());
@@ -294,7 +318,7 @@ fn positions_table(outcome: &BacktestOutcome) -> Table {
 
 /// Which run wrote a folder's files, stored as key-value metadata in each of its Parquet files
 /// (`quant.run_id`, `quant.config_hash`, `quant.strategy`, `quant.version`), so a file found
-/// alone still names its run.
+/// alone still names its run; and the formats its config asked for.
 #[derive(Debug, Clone, Default)]
 pub struct RunInfo {
     /// The run's id (its folder's name, or the time it was written with `--out`).
@@ -303,6 +327,88 @@ pub struct RunInfo {
     pub config_hash: String,
     /// The strategy's name.
     pub strategy: String,
+    /// The formats of its tables (`[output] formats`).
+    pub formats: Formats,
+}
+
+/// A format of a run's tables (`[output] formats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Format {
+    /// `<table>.parquet`, with the run's metadata.
+    Parquet,
+    /// `<table>.csv`.
+    Csv,
+}
+
+impl Format {
+    const ALL: [(&'static str, Format); 2] = [("parquet", Format::Parquet), ("csv", Format::Csv)];
+}
+
+impl TryFrom<String> for Format {
+    type Error = String;
+
+    fn try_from(name: String) -> std::result::Result<Self, String> {
+        (Self::ALL.iter())
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!(
+                    "unknown format `{name}`, expected `parquet` or `csv`{}",
+                    market_data::text::did_you_mean(&name, Self::ALL.iter().map(|(n, _)| *n))
+                )
+            })
+    }
+}
+
+impl From<Format> for String {
+    fn from(format: Format) -> Self {
+        let name = Format::ALL.iter().find(|(_, f)| *f == format);
+        name.map_or("", |(n, _)| n).to_string()
+    }
+}
+
+/// Tables with more rows than this get no CSV twin unless `[output] formats` names `csv`:
+/// about a spreadsheet's limit (1,048,576 rows), past which a CSV is read by programs that
+/// read Parquet faster anyway, and writing it would cost a long run more than the run itself.
+pub const DEFAULT_CSV_MAX_ROWS: usize = 1_000_000;
+
+/// The formats of a run's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    /// Whether tables are written as Parquet (`positions` and `returns` only ever are).
+    pub parquet: bool,
+    /// Whether tables are written as CSV, ...
+    pub csv: bool,
+    /// ... when they have at most this many rows.
+    pub csv_max_rows: usize,
+}
+
+impl Default for Formats {
+    /// Parquet, and CSV for tables up to [`DEFAULT_CSV_MAX_ROWS`] rows.
+    fn default() -> Self {
+        Self {
+            parquet: true,
+            csv: true,
+            csv_max_rows: DEFAULT_CSV_MAX_ROWS,
+        }
+    }
+}
+
+impl Formats {
+    /// Returns exactly the formats listed: every table in each.
+    pub fn listed(formats: &[Format]) -> Self {
+        Self {
+            parquet: formats.contains(&Format::Parquet),
+            csv: formats.contains(&Format::Csv),
+            csv_max_rows: usize::MAX,
+        }
+    }
+
+    /// Returns whether a table of `rows` rows gets a CSV file.
+    pub fn csv(&self, rows: usize) -> bool {
+        self.csv && rows <= self.csv_max_rows
+    }
 }
 
 impl RunInfo {
@@ -317,6 +423,161 @@ impl RunInfo {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .to_vec()
     }
+}
+
+/// Returns what `summary.json` holds: the summary's figures, then `extra`, then the `config`
+/// the run came from.
+pub fn summary_document(
+    summary: &Summary,
+    config: serde_json::Value,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut json = match serde_json::to_value(summary) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    json.extend(extra);
+    json.insert("config".into(), config);
+    json
+}
+
+/// Returns one of a run's tables by its file's stem: `trades`, `fills`, `orders`, `equity`,
+/// `positions`, `returns` or `attributions` (columns as in those files), or `None` for another
+/// name.
+pub fn result_table(outcome: &BacktestOutcome, name: &str) -> Option<Table> {
+    let table = result_tables(outcome)
+        .into_iter()
+        .find(|t| t.name == name)?;
+    Some((table.part)(0..table.len))
+}
+
+/// Rows per part of a table written in parts: one row group of its Parquet file.
+const PART_ROWS: usize = 65_536;
+
+/// One of a run's tables, built a part at a time so no copy of a whole long table is ever
+/// held: a part is one row group of its Parquet file and a run of lines of its CSV.
+struct ResultTable<'a> {
+    name: &'static str,
+    /// Its rows; for `positions`, the steps (each gives its held instruments and cash).
+    len: usize,
+    /// Whether it has a CSV twin (not `positions` and `returns`, read by pandas, quantstats
+    /// and pyfolio, which take Parquet).
+    csv: bool,
+    /// The table of rows (or steps) `range`; a part starts at a multiple of [`PART_ROWS`].
+    part: Box<dyn Fn(Range<usize>) -> Table + Send + Sync + 'a>,
+}
+
+fn result_tables(outcome: &BacktestOutcome) -> Vec<ResultTable<'_>> {
+    let c = &outcome.curve;
+    // The highest equity before each part, so each part's drawdowns are the whole curve's.
+    let mut peaks = vec![f64::NEG_INFINITY];
+    for part in c.equity.chunks(PART_ROWS) {
+        let before = peaks[peaks.len() - 1];
+        peaks.push(part.iter().fold(before, |peak, e| peak.max(*e)));
+    }
+    let table =
+        |name, len, csv, part: Box<dyn Fn(Range<usize>) -> Table + Send + Sync>| ResultTable {
+            name,
+            len,
+            csv,
+            part,
+        };
+    let trades = outcome.trades.len() + outcome.open_trades.len();
+    let mut tables = vec![
+        table(
+            "trades",
+            trades,
+            true,
+            Box::new(|rows| trade_table(outcome, rows)),
+        ),
+        table(
+            "fills",
+            outcome.fills.len(),
+            true,
+            Box::new(|rows| fill_table(outcome, rows)),
+        ),
+        table(
+            "orders",
+            outcome.orders.len(),
+            true,
+            Box::new(|rows| order_table(outcome, rows)),
+        ),
+        table(
+            "equity",
+            c.len(),
+            true,
+            Box::new(move |rows| {
+                let peak = peaks[rows.start / PART_ROWS];
+                equity_table(outcome, rows, peak)
+            }),
+        ),
+        table(
+            "positions",
+            c.len(),
+            false,
+            Box::new(|steps| positions_table(outcome, steps)),
+        ),
+        table(
+            "returns",
+            c.len(),
+            false,
+            Box::new(|rows| returns_table(outcome, rows)),
+        ),
+    ];
+    // Only model-driven runs explain their orders; other runs' folders stay as they were. Few
+    // rows, whose columns depend on them all: one part.
+    if !outcome.attributions.is_empty() {
+        tables.push(table(
+            "attributions",
+            outcome.attributions.len(),
+            true,
+            Box::new(|_| attribution_table(outcome)),
+        ));
+    }
+    tables
+}
+
+/// Writes `table` into `dir` as CSV when `csv` and as Parquet (tagged with `metadata`) when
+/// `parquet`, both from the same parts.
+fn write_table(
+    dir: &Path,
+    table: &ResultTable<'_>,
+    csv: bool,
+    parquet: bool,
+    metadata: &[(String, String)],
+) -> Result<()> {
+    let (mut csv_file, mut parquet_file) = (None, None);
+    // One part at least, for the header and the schema of an empty table.
+    for start in (0..table.len.max(1)).step_by(PART_ROWS) {
+        let part = (table.part)(start..(start + PART_ROWS).min(table.len));
+        if csv {
+            let path = dir.join(format!("{}.csv", table.name));
+            let file = match &mut csv_file {
+                Some(file) => file,
+                None => csv_file.insert(CsvWriter::create(&path, &part)?),
+            };
+            file.write(&part)?;
+        }
+        if parquet {
+            let path = dir.join(format!("{}.parquet", table.name));
+            let file = match &mut parquet_file {
+                Some(file) => file,
+                None => parquet_file.insert(ParquetWriter::create(&path, &part, metadata)?),
+            };
+            file.write(&part)?;
+        }
+    }
+    csv_file.map_or(Ok(()), CsvWriter::finish)?;
+    parquet_file.map_or(Ok(()), ParquetWriter::finish)
+}
+
+/// Returns the tables (name, rows) of `outcome` that `formats` leaves without the CSV file
+/// they would otherwise have, because they are longer than its CSV limit.
+pub fn csv_left_out(outcome: &BacktestOutcome, formats: Formats) -> Vec<(&'static str, usize)> {
+    (result_tables(outcome).into_iter())
+        .filter(|t| t.csv && formats.csv && !formats.csv(t.len))
+        .map(|t| (t.name, t.len))
+        .collect()
 }
 
 /// Writes every file of the output contract into `dir` (created if missing). `config` is the
@@ -339,37 +600,31 @@ pub fn write_results(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut json = match serde_json::to_value(summary) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    };
-    json.extend(extra);
-    json.insert("config".into(), config);
+    let json = summary_document(summary, config, extra);
     let text = serde_json::to_string_pretty(&json).unwrap_or_default();
     let path = dir.join("summary.json");
     market_data::atomic::write(&path, (text + "\n").as_bytes())
         .map_err(|source| Error::Write { path, source })?;
 
     let metadata = run.metadata();
-    for table in [
-        trade_table(outcome),
-        fill_table(outcome),
-        order_table(outcome),
-        equity_table(outcome),
-    ] {
-        table.write_csv(&dir.join(format!("{}.csv", table.name)))?;
-        table.write_parquet_with(&dir.join(format!("{}.parquet", table.name)), &metadata)?;
+    let formats = run.formats;
+    let tables = result_tables(outcome);
+    // A file this run does not write must not be left from an earlier write of the folder (a
+    // session's refresh) looking current.
+    for table in &tables {
+        let csv = table.csv && formats.csv(table.len);
+        for (ext, kept) in [("csv", csv), ("parquet", formats.parquet)] {
+            let path = dir.join(format!("{}.{ext}", table.name));
+            if !kept && path.exists() {
+                std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
+            }
+        }
     }
-    // Read by pandas, quantstats and pyfolio, which take Parquet: no CSV twins.
-    for table in [positions_table(outcome), returns_table(outcome)] {
-        table.write_parquet_with(&dir.join(format!("{}.parquet", table.name)), &metadata)?;
-    }
-    // Only model-driven runs explain their orders; other runs' folders stay as they were.
-    if !outcome.attributions.is_empty() {
-        let table = attribution_table(outcome);
-        table.write_csv(&dir.join("attributions.csv"))?;
-        table.write_parquet_with(&dir.join("attributions.parquet"), &metadata)?;
-    }
+    // Each table on its own task: the long ones (equity, positions, returns) take longest.
+    tables.par_iter().try_for_each(|table| {
+        let csv = table.csv && formats.csv(table.len);
+        write_table(dir, table, csv, formats.parquet, &metadata)
+    })?;
 
     let Some(analysis) = analysis else {
         return Ok(());
@@ -381,4 +636,153 @@ pub fn write_results(
     let path = dir.join("report.html");
     market_data::atomic::write(&path, render_report(analysis).as_bytes())
         .map_err(|source| Error::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{EngineSpec, EquityCurve, Position};
+    use market_data::{InstrumentId, Timestamp};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// A run of `steps` one-minute steps over two instruments: a wavy equity (so drawdowns
+    /// recover and deepen across parts) and holdings on two steps out of three.
+    fn long_run(steps: usize) -> BacktestOutcome {
+        let (mut curve, mut holdings) = (EquityCurve::default(), engine::Holdings::default());
+        for i in 0..steps {
+            let x = i as f64;
+            let equity = 1000.0 + 100.0 * (x / 9000.0).sin() + x / 1e4 + 0.1 * (x * 1.7).cos();
+            let cash = equity / 3.0;
+            let ts = Timestamp(1_704_067_200_000_000_000 + i as i64 * 60_000_000_000);
+            curve.push(ts, equity, cash);
+            let held = |k: usize| Position {
+                qty: if (i + k).is_multiple_of(3) {
+                    0.0
+                } else {
+                    (i % 7) as f64 - 3.5
+                },
+                mark: 50.0 + x / 1e3,
+                ..Position::default()
+            };
+            holdings.record(i, &[held(0), held(1)]);
+        }
+        BacktestOutcome {
+            instruments: vec![InstrumentId::new("A"), InstrumentId::new("B")],
+            spec: EngineSpec::default(),
+            curve,
+            holdings,
+            orders: Vec::new(),
+            fills: Vec::new(),
+            trades: Vec::new(),
+            open_trades: Vec::new(),
+            positions: vec![Position::default(); 2],
+            initial_cash: 1000.0,
+            fees: 0.0,
+            realized: 0.0,
+            traded_notional: 0.0,
+            exposed_steps: 0,
+            bars_per_instrument: vec![steps; 2],
+            halted_at: None,
+            killed: false,
+            attributions: Vec::new(),
+            drift: Vec::new(),
+        }
+    }
+
+    fn write(dir: &Path, outcome: &BacktestOutcome, formats: Formats) {
+        let run = RunInfo {
+            formats,
+            ..RunInfo::default()
+        };
+        let summary = Summary::new(outcome, None);
+        let (config, extra) = (serde_json::Value::Null, serde_json::Map::new());
+        write_results(dir, outcome, &summary, config, extra, None, &run).unwrap();
+    }
+
+    fn parquet_rows(path: &Path) -> (usize, usize) {
+        let file = std::fs::File::open(path).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let groups = builder.metadata().num_row_groups();
+        let rows = builder
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .sum();
+        (rows, groups)
+    }
+
+    #[test]
+    fn long_tables_written_in_parts_equal_the_whole() {
+        let steps = 2 * PART_ROWS + 1234;
+        let o = long_run(steps);
+        let dir = std::env::temp_dir().join(format!("report-files-{}", std::process::id()));
+        write(&dir, &o, Formats::listed(&[Format::Parquet, Format::Csv]));
+        // Drawdowns against the running peak of the whole curve, by a plain loop.
+        let mut want = String::from("timestamp,equity,cash,drawdown\n");
+        let mut peak = f64::NEG_INFINITY;
+        for ((t, e), c) in o.curve.ts.iter().zip(&o.curve.equity).zip(&o.curve.cash) {
+            peak = peak.max(*e);
+            want += &format!("{t},{e},{c},{}\n", e / peak - 1.0);
+        }
+        let text = std::fs::read_to_string(dir.join("equity.csv")).unwrap();
+        assert!(
+            text == want,
+            "equity.csv differs from the whole-curve table"
+        );
+        let held = (0..steps).map(|i| (0..2).filter(|k| !(i + k).is_multiple_of(3)).count());
+        let positions = held.sum::<usize>() + steps;
+        assert_eq!(parquet_rows(&dir.join("positions.parquet")).0, positions);
+        let (rows, groups) = parquet_rows(&dir.join("returns.parquet"));
+        assert_eq!((rows, groups), (steps, 1), "one row group per million rows");
+        // Returns of the step before each part boundary come from the previous part.
+        let returns = result_table(&o, "returns").unwrap();
+        let crate::table::Values::Float(r) = &returns.columns[1].values else {
+            panic!("returns are numbers")
+        };
+        let e = &o.curve.equity;
+        assert_eq!(r[0], e[0] / 1000.0 - 1.0);
+        assert_eq!(r[PART_ROWS], e[PART_ROWS] / e[PART_ROWS - 1] - 1.0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn formats_choose_the_files_and_leave_no_stale_one() {
+        let dir = std::env::temp_dir().join(format!("report-formats-{}", std::process::id()));
+        let o = long_run(100);
+        write(&dir, &o, Formats::listed(&[Format::Csv]));
+        assert!(dir.join("equity.csv").exists() && !dir.join("equity.parquet").exists());
+        assert!(!dir.join("positions.parquet").exists());
+        write(&dir, &o, Formats::listed(&[Format::Parquet]));
+        assert!(
+            !dir.join("equity.csv").exists(),
+            "an old CSV would look current"
+        );
+        assert!(dir.join("equity.parquet").exists() && dir.join("positions.parquet").exists());
+        // The default: CSV only up to its row limit.
+        let small = Formats {
+            csv_max_rows: 99,
+            ..Formats::default()
+        };
+        write(&dir, &o, small);
+        assert!(dir.join("trades.csv").exists() && !dir.join("equity.csv").exists());
+        assert_eq!(csv_left_out(&o, small), [("equity", 100)]);
+        assert!(csv_left_out(&o, Formats::listed(&[Format::Parquet])).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_folder_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("report-readonly-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // A file where the folder should be: nothing can be created inside it, even as root.
+        let blocked = dir.join("blocked");
+        std::fs::write(&blocked, "").unwrap();
+        let o = long_run(10);
+        let summary = Summary::new(&o, None);
+        let (config, extra) = (serde_json::Value::Null, serde_json::Map::new());
+        let run = RunInfo::default();
+        let e = write_results(&blocked, &o, &summary, config, extra, None, &run).unwrap_err();
+        assert!(e.to_string().contains("blocked"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -22,6 +22,7 @@ pub mod table;
 mod axis;
 mod charts;
 mod compare;
+pub mod csv_text;
 mod error;
 mod files;
 mod format;
@@ -35,7 +36,10 @@ mod tests;
 
 pub use compare::render_comparison;
 pub use error::{Error, Result};
-pub use files::{RunInfo, write_results};
+pub use files::{
+    DEFAULT_CSV_MAX_ROWS, Format, Formats, RunInfo, csv_left_out, result_table, summary_document,
+    write_results,
+};
 pub use model_card::{
     FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
 };

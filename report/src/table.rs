@@ -1,5 +1,6 @@
 //! Column tables written both as CSV and as Parquet, so each result file is defined once.
 
+use crate::csv_text;
 use crate::error::{Error, Result};
 use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
@@ -9,7 +10,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
-use std::fmt::Write as _;
+use rayon::prelude::*;
+use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -91,15 +93,29 @@ impl Column {
 
     /// Appends the CSV text of row `row` to `out`.
     pub fn write_cell(&self, row: usize, out: &mut String) {
-        // Writing to a String cannot fail.
-        let _ = match &self.values {
-            Values::Text(v) => write_escaped(&v[row], out),
-            Values::OptText(v) => v[row].as_deref().map_or(Ok(()), |t| write_escaped(t, out)),
-            Values::Float(v) if v[row].is_nan() => Ok(()),
-            Values::Float(v) => write!(out, "{}", v[row]),
-            Values::Int(v) => write!(out, "{}", v[row]),
-            Values::Time(v) => v[row].map_or(Ok(()), |ts| write!(out, "{ts}")),
-        };
+        let mut bytes = Vec::new();
+        self.push_cell(row, &mut bytes);
+        out.push_str(&String::from_utf8_lossy(&bytes));
+    }
+
+    /// Appends the CSV bytes of row `row` to `out`: what `Display` writes (see [`csv_text`]).
+    fn push_cell(&self, row: usize, out: &mut Vec<u8>) {
+        match &self.values {
+            Values::Text(v) => push_escaped(&v[row], out),
+            Values::OptText(v) => {
+                if let Some(text) = v[row].as_deref() {
+                    push_escaped(text, out);
+                }
+            }
+            Values::Float(v) if v[row].is_nan() => {}
+            Values::Float(v) => csv_text::push_f64(v[row], out),
+            Values::Int(v) => csv_text::push_u64(v[row], out),
+            Values::Time(v) => {
+                if let Some(ts) = v[row] {
+                    out.extend_from_slice(ts.text().as_bytes());
+                }
+            }
+        }
     }
 
     fn to_arrow(&self) -> (Field, ArrayRef) {
@@ -135,11 +151,13 @@ impl Column {
     }
 }
 
-fn write_escaped(text: &str, out: &mut String) -> std::fmt::Result {
+fn push_escaped(text: &str, out: &mut Vec<u8>) {
     if text.contains([',', '"', '\n']) {
-        write!(out, "\"{}\"", text.replace('"', "\"\""))
+        out.push(b'"');
+        out.extend_from_slice(text.replace('"', "\"\"").as_bytes());
+        out.push(b'"');
     } else {
-        out.write_str(text)
+        out.extend_from_slice(text.as_bytes());
     }
 }
 
@@ -173,27 +191,44 @@ impl Table {
         }
     }
 
-    /// Writes the table as CSV with a header row.
+    /// Writes the table as CSV with a header row, through a temporary file renamed into place
+    /// once complete (see [`CsvWriter`]).
     ///
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_csv(&self, path: &Path) -> Result<()> {
-        let path = path.to_path_buf();
-        let mut text = String::with_capacity(64 * (self.rows() + 1));
-        let header: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        text.push_str(&header.join(","));
-        text.push('\n');
-        for row in 0..self.rows() {
+        let mut writer = CsvWriter::create(path, self)?;
+        writer.write(self)?;
+        writer.finish()
+    }
+
+    /// Returns the CSV text of rows `rows`.
+    fn csv_rows(&self, rows: std::ops::Range<usize>) -> Vec<u8> {
+        let mut text = Vec::with_capacity(16 * self.columns.len() * rows.len());
+        for row in rows {
             for (i, column) in self.columns.iter().enumerate() {
                 if i > 0 {
-                    text.push(',');
+                    text.push(b',');
                 }
-                column.write_cell(row, &mut text);
+                column.push_cell(row, &mut text);
             }
-            text.push('\n');
+            text.push(b'\n');
         }
-        market_data::atomic::write(&path, text.as_bytes())
-            .map_err(|source| Error::Write { path, source })
+        text
+    }
+
+    /// Returns the table as one Arrow record batch, with the columns and types of its Parquet
+    /// file (NaN numbers and missing times as nulls, times as UTC nanoseconds).
+    ///
+    /// # Errors
+    /// When the columns differ in length.
+    pub fn to_record_batch(&self) -> Result<RecordBatch> {
+        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
+            self.columns.iter().map(Column::to_arrow).unzip();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|source| Error::Arrow {
+            table: self.name.clone(),
+            source,
+        })
     }
 
     /// Writes the table as Parquet, zstd-compressed.
@@ -210,25 +245,114 @@ impl Table {
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_parquet_with(&self, path: &Path, metadata: &[(String, String)]) -> Result<()> {
-        let path = path.to_path_buf();
-        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
-            self.columns.iter().map(Column::to_arrow).unzip();
-        let schema = Arc::new(Schema::new(fields));
-        let batch =
-            RecordBatch::try_new(schema.clone(), arrays).map_err(|source| Error::Arrow {
-                table: self.name.clone(),
-                source,
-            })?;
-        // Written beside the target and renamed into place once complete.
-        let (pending, file) =
-            market_data::atomic::PendingFile::create(&path).map_err(|e| Error::Write {
-                path: path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
-        let level = ZstdLevel::try_new(1).map_err(|source| Error::Parquet {
-            path: path.clone(),
+        let mut writer = ParquetWriter::create(path, self, metadata)?;
+        writer.write(self)?;
+        writer.finish()
+    }
+}
+
+/// A CSV file written a part of a table at a time, under a temporary name beside its target
+/// that is renamed into place by [`CsvWriter::finish`]: an error or a full disk leaves no file
+/// that looks complete. Each part's rows are formatted in blocks on every core of the current
+/// rayon pool and written in order, so memory holds a few blocks, never the whole text.
+#[derive(Debug)]
+pub struct CsvWriter {
+    path: std::path::PathBuf,
+    pending: market_data::atomic::PendingFile,
+    file: std::fs::File,
+}
+
+impl CsvWriter {
+    /// Creates the file with the header row of `table`'s columns.
+    ///
+    /// # Errors
+    /// Names the file that could not be created or written.
+    pub fn create(path: &Path, table: &Table) -> Result<Self> {
+        let (pending, file) = market_data::atomic::PendingFile::create(path)
+            .map_err(|e| write_error(path, market_data::atomic::io_error(e)))?;
+        let mut writer = Self {
+            path: path.to_path_buf(),
+            pending,
+            file,
+        };
+        let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        writer.write_bytes(format!("{}\n", header.join(",")).as_bytes())?;
+        Ok(writer)
+    }
+
+    /// Appends the rows of `table` (the columns of the header).
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write(&mut self, table: &Table) -> Result<()> {
+        // Rows per block: large enough to amortise a task, small enough to keep every core busy.
+        const BLOCK: usize = 16_384;
+        let rows = table.rows();
+        let round = BLOCK * 2 * rayon::current_num_threads();
+        for start in (0..rows).step_by(round) {
+            let end = (start + round).min(rows);
+            let blocks: Vec<Vec<u8>> = (start..end)
+                .step_by(BLOCK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|from| table.csv_rows(from..(from + BLOCK).min(end)))
+                .collect();
+            for block in blocks {
+                self.write_bytes(&block)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(|source| write_error(&self.path, source))
+    }
+
+    /// Moves the complete file into place.
+    ///
+    /// # Errors
+    /// Names the file that could not be renamed.
+    pub fn finish(self) -> Result<()> {
+        drop(self.file);
+        (self.pending.commit())
+            .map_err(|e| write_error(&self.path, market_data::atomic::io_error(e)))
+    }
+}
+
+/// A Parquet file written a part of a table at a time (each part at most one row group),
+/// zstd-compressed, under a temporary name renamed into place by [`ParquetWriter::finish`].
+pub struct ParquetWriter {
+    path: std::path::PathBuf,
+    pending: market_data::atomic::PendingFile,
+    writer: ArrowWriter<std::fs::File>,
+}
+
+impl std::fmt::Debug for ParquetWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetWriter")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl ParquetWriter {
+    /// Creates the file for tables with `table`'s columns, with `metadata` as its key-value
+    /// metadata (in the footer only, not in the Arrow schema, so readers see it once).
+    ///
+    /// # Errors
+    /// Names the file that could not be created.
+    pub fn create(path: &Path, table: &Table, metadata: &[(String, String)]) -> Result<Self> {
+        let parquet_error = |source| Error::Parquet {
+            path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let schema = table.to_record_batch()?.schema();
+        // Written beside the target and renamed into place once complete.
+        let (pending, file) = market_data::atomic::PendingFile::create(path)
+            .map_err(|e| write_error(path, market_data::atomic::io_error(e)))?;
+        let level = ZstdLevel::try_new(1).map_err(parquet_error)?;
         let metadata = (!metadata.is_empty()).then(|| {
             (metadata.iter())
                 .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
@@ -238,22 +362,180 @@ impl Table {
             .set_compression(Compression::ZSTD(level))
             .set_key_value_metadata(metadata)
             .build();
-        let mut writer =
-            ArrowWriter::try_new(file, schema, Some(props)).map_err(|source| Error::Parquet {
-                path: path.clone(),
-                source,
-            })?;
-        writer.write(&batch).map_err(|source| Error::Parquet {
-            path: path.clone(),
-            source,
-        })?;
-        writer.close().map_err(|source| Error::Parquet {
-            path: path.clone(),
-            source,
-        })?;
-        pending.commit().map_err(|e| Error::Write {
-            path,
-            source: std::io::Error::other(e.to_string()),
+        let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_error)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            pending,
+            writer,
         })
+    }
+
+    /// Appends the rows of `table` (the columns it was created with).
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write(&mut self, table: &Table) -> Result<()> {
+        let batch = table.to_record_batch()?;
+        self.writer.write(&batch).map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes the footer and moves the complete file into place.
+    ///
+    /// # Errors
+    /// Names the file that could not be written or renamed.
+    pub fn finish(self) -> Result<()> {
+        self.writer.close().map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })?;
+        (self.pending.commit())
+            .map_err(|e| write_error(&self.path, market_data::atomic::io_error(e)))
+    }
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write as _;
+
+    /// The CSV writer as it was before [`csv_text`]: `Display` through `fmt` for every cell.
+    fn display_csv(table: &Table) -> String {
+        let mut text = String::new();
+        let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+        text.push_str(&header.join(","));
+        text.push('\n');
+        let escaped = |t: &str| {
+            if t.contains([',', '"', '\n']) {
+                format!("\"{}\"", t.replace('"', "\"\""))
+            } else {
+                t.to_string()
+            }
+        };
+        for row in 0..table.rows() {
+            for (i, column) in table.columns.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                let _ = match &column.values {
+                    Values::Text(v) => write!(text, "{}", escaped(&v[row])),
+                    Values::OptText(v) => write!(
+                        text,
+                        "{}",
+                        v[row].as_deref().map_or_else(String::new, escaped)
+                    ),
+                    Values::Float(v) if v[row].is_nan() => Ok(()),
+                    Values::Float(v) => write!(text, "{}", v[row]),
+                    Values::Int(v) => write!(text, "{}", v[row]),
+                    Values::Time(v) => v[row].map_or(Ok(()), |ts| {
+                        write!(
+                            text,
+                            "{}",
+                            ts.to_datetime()
+                                .format(if ts.0.rem_euclid(86_400_000_000_000) == 0 {
+                                    "%Y-%m-%d"
+                                } else if ts.0.rem_euclid(1_000_000_000) == 0 {
+                                    "%Y-%m-%dT%H:%M:%SZ"
+                                } else {
+                                    "%Y-%m-%dT%H:%M:%S%.9fZ"
+                                })
+                        )
+                    }),
+                };
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    #[test]
+    fn csv_is_byte_identical_to_the_display_writer() {
+        let rows = 100_003; // several blocks and a partial one
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let special = [
+            0.0,
+            -0.0,
+            1e-300,
+            1e300,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            1e16,
+            42.0,
+        ];
+        let (mut floats, mut prices, mut ints, mut times, mut texts, mut opt) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for i in 0..rows {
+            let r = next();
+            floats.push(if i % 50 == 0 {
+                special[i / 50 % special.len()]
+            } else {
+                f64::from_bits(r)
+            });
+            prices.push(100.0 + (r % 1_000_000) as f64 / 7.0 - 5e4);
+            ints.push(r >> (r % 64));
+            // Midnights, whole seconds and nanoseconds, 1677..2262.
+            let ns = (r as i64) >> 1;
+            times.push(match i % 4 {
+                0 => Some(Timestamp(ns / 86_400_000_000_000 * 86_400_000_000_000)),
+                1 => Some(Timestamp(ns / 1_000_000_000 * 1_000_000_000)),
+                2 => Some(Timestamp(-ns)),
+                _ => None,
+            });
+            texts.push(["GOOG", "a,b", "say \"hi\"", "line\nbreak", ""][i % 5].to_string());
+            opt.push((i % 3 != 0).then(|| format!("r{i}")));
+        }
+        let table = Table {
+            name: "all".into(),
+            columns: vec![
+                Column::time("timestamp", times),
+                Column::float("value", floats),
+                Column::float("price", prices),
+                Column::int("count", ints),
+                Column::text("name", texts),
+                Column::opt_text("reason", opt),
+            ],
+        };
+        let dir = std::env::temp_dir().join(format!("report-csv-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("all.csv");
+        table.write_csv(&path).unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let want = display_csv(&table);
+        assert_eq!(written.len(), want.len());
+        for (i, (a, b)) in written.lines().zip(want.lines()).enumerate() {
+            assert_eq!(a, b, "line {i}");
+        }
+        assert_eq!(written, want);
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_an_error_naming_the_file() {
+        let table = Table {
+            name: "t".into(),
+            columns: vec![Column::int("n", vec![1, 2])],
+        };
+        let path = Path::new("/nonexistent-folder-of-report-tests/t.csv");
+        let e = table.write_csv(path).unwrap_err().to_string();
+        assert!(
+            e.contains("/nonexistent-folder-of-report-tests/t.csv"),
+            "{e}"
+        );
     }
 }

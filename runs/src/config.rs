@@ -454,6 +454,19 @@ pub(crate) struct OutputConfig {
     /// file and not traded (default: of every instrument of the run, in equal shares).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) benchmark: Option<BenchmarkConfig>,
+    /// The formats of the tables (`["parquet", "csv"]`); unset: Parquet, and CSV for tables
+    /// of up to [`report::DEFAULT_CSV_MAX_ROWS`] rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) formats: Option<Vec<report::Format>>,
+}
+
+impl OutputConfig {
+    /// Returns the formats the tables are written in.
+    pub(crate) fn formats(&self) -> report::Formats {
+        self.formats
+            .as_deref()
+            .map_or_else(report::Formats::default, report::Formats::listed)
+    }
 }
 
 /// `[output] benchmark`: `"GOOG"` or `{ path = "data/SPY.csv" }`.
@@ -495,6 +508,7 @@ impl Default for OutputConfig {
         Self {
             dir: PathBuf::from("results"),
             benchmark: None,
+            formats: None,
             report: true,
         }
     }

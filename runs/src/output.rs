@@ -189,6 +189,14 @@ pub(crate) fn write_into(
     for (label, value) in summary.rows() {
         println!("  {label:<18} {value:>24}");
     }
+    let formats = c.output.formats();
+    for (table, rows) in report::csv_left_out(outcome, formats) {
+        println!(
+            "  note: {table}.csv not written ({rows} rows, more than {}): {table}.parquet has \
+             them; [output] formats = [\"parquet\", \"csv\"] writes both",
+            formats.csv_max_rows
+        );
+    }
     // Which annualisation stands behind Sharpe and volatility, and why (inferred or set).
     println!(
         "  {}",

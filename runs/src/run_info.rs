@@ -16,6 +16,7 @@ pub(crate) fn run_info(
         run_id,
         config_hash: config_hash(config_json),
         strategy: loaded.strategy_name().to_string(),
+        formats: loaded.config.output.formats(),
     }
 }
 

@@ -96,3 +96,42 @@ fn session_vwaps_start_at_the_exchanges_midnight() {
     let rolling = "mode = \"rolling\"\nperiod = 5";
     assert_eq!(zone_of("calendar = \"us_equity\"", rolling), None);
 }
+
+#[test]
+fn output_formats_are_read_and_a_typo_is_named_with_the_closest() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backtests/formats.toml");
+    let source = |output: &str| {
+        format!(
+            "name = \"f\"\n[data]\nkind = \"csv\"\npath = \"backtests/data/GOOG.csv\"\n\
+             [strategy]\nname = \"buy_and_hold\"\n[output]\n{output}\n"
+        )
+    };
+    let formats = |output: &str| {
+        LoadedConfig::from_source(&path, source(output))
+            .unwrap()
+            .config
+            .output
+            .formats()
+    };
+    // Unset: Parquet, CSV up to the limit; listed: exactly those.
+    assert_eq!(formats(""), report::Formats::default());
+    assert!(formats("").csv(report::DEFAULT_CSV_MAX_ROWS));
+    assert!(!formats("").csv(report::DEFAULT_CSV_MAX_ROWS + 1));
+    let both = formats("formats = [\"parquet\", \"csv\"]");
+    assert!(both.parquet && both.csv(usize::MAX));
+    let parquet = formats("formats = [\"parquet\"]");
+    assert!(parquet.parquet && !parquet.csv(0));
+    let csv = formats("formats = [\"csv\"]");
+    assert!(!csv.parquet && csv.csv(usize::MAX));
+    let err =
+        LoadedConfig::from_source(&path, source("formats = [\"parquet\", \"cvs\"]")).unwrap_err();
+    let err = format!("{err:#}");
+    for part in [
+        "formats",
+        "line 8",
+        "unknown format `cvs`",
+        "did you mean `csv`",
+    ] {
+        assert!(err.contains(part), "{part:?} missing: {err}");
+    }
+}
