@@ -384,6 +384,9 @@ pub(crate) enum DataKind {
     Catalog,
     /// Generated geometric Brownian motion.
     Synthetic,
+    /// Bars handed over in memory by a program embedding the engine (the Python package's
+    /// `data=`); nothing to read.
+    Memory,
 }
 
 impl DataKind {
@@ -395,6 +398,7 @@ impl DataKind {
             DataKind::Arrow => "arrow",
             DataKind::Catalog => "catalog",
             DataKind::Synthetic => "synthetic",
+            DataKind::Memory => "memory",
         }
     }
 }
@@ -883,6 +887,7 @@ impl LoadedConfig {
         }
         let d = &c.data;
         match d.kind {
+            DataKind::Memory => {}
             DataKind::Csv | DataKind::Parquet | DataKind::Arrow | DataKind::Catalog => {
                 let kind = d.kind.name();
                 if d.path.is_none() {

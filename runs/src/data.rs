@@ -40,6 +40,11 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
     }
     let range = time_range(loaded)?;
     let series = match data.kind {
+        DataKind::Memory => bail!(loaded.range(RangeError::new(
+            "data.kind",
+            "files, a catalog or \"synthetic\" here: kind = \"memory\" is for bars handed over \
+             in memory (the Python package's data=)",
+        ))),
         DataKind::Csv => {
             let files = data_files(loaded, &["csv"])?;
             let names = file_names(loaded, &files)?;
@@ -343,7 +348,7 @@ fn time_range(loaded: &LoadedConfig) -> Result<TimeRange> {
 }
 
 /// Rejects loaded data where two series share an instrument or a series is empty.
-fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
+pub(crate) fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
     let mut names: Vec<&str> = data.series.iter().map(|s| s.instrument.as_str()).collect();
     names.sort_unstable();
     if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {

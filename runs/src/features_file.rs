@@ -1,9 +1,11 @@
 //! `quant features`: computes a config's feature pipeline over all its data and writes it.
 
+use crate::config::LoadedConfig;
 use crate::data;
 use crate::overrides::SetArgs;
 use anyhow::{Context, Result};
 use features::{PipelineSpec, compute_batch};
+use market_data::BarSeries;
 use report::table::{Column, Table};
 use std::path::{Path, PathBuf};
 
@@ -32,9 +34,37 @@ pub fn run(path: &Path, set: &SetArgs, out: Option<PathBuf>) -> Result<()> {
     }
     let data = data::load(&loaded)?;
     let start = std::time::Instant::now();
-    let frames = compute_batch(&pipeline, &data.series).map_err(|e| loaded.feature_error(&e))?;
+    let table = table(&loaded, &pipeline, &data.series)?;
     let seconds = start.elapsed().as_secs_f64();
-    let rows: usize = frames.iter().map(|f| f.ts.len()).sum();
+    let rows = table.rows();
+    let instruments = data.series.len();
+    let file = out.unwrap_or_else(|| c.output.dir.join(&c.name).join("features.parquet"));
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    table.write(&file)?;
+    println!(
+        "{} features x {rows} bars of {instruments} instruments in {seconds:.3} s -> {}",
+        pipeline.columns().len(),
+        file.display()
+    );
+    println!("  columns: {pipeline}");
+    Ok(())
+}
+
+/// Returns `pipeline` computed over `series` (in parallel across instruments) as one table: a
+/// `timestamp` and an `instrument` column, then one column per feature output (NaN, written
+/// empty or null, where a feature is not ready).
+///
+/// # Errors
+/// A feature that cannot be computed, named with its line in the config.
+pub(crate) fn table(
+    loaded: &LoadedConfig,
+    pipeline: &PipelineSpec,
+    series: &[BarSeries],
+) -> Result<Table> {
+    let frames = compute_batch(pipeline, series).map_err(|e| loaded.feature_error(&e))?;
     let mut columns = vec![
         Column::time(
             "timestamp",
@@ -60,22 +90,8 @@ pub fn run(path: &Path, set: &SetArgs, out: Option<PathBuf>) -> Result<()> {
                 .collect(),
         ));
     }
-    let file = out.unwrap_or_else(|| c.output.dir.join(&c.name).join("features.parquet"));
-    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    Table {
+    Ok(Table {
         name: "features".into(),
         columns,
-    }
-    .write(&file)?;
-    println!(
-        "{} features x {rows} bars of {} instruments in {seconds:.3} s -> {}",
-        pipeline.columns().len(),
-        frames.len(),
-        file.display()
-    );
-    println!("  columns: {pipeline}");
-    Ok(())
+    })
 }

@@ -18,6 +18,7 @@ pub mod bench;
 pub mod browser;
 pub mod config;
 pub mod data_tools;
+pub mod embedded;
 pub mod features_file;
 pub mod feed_server;
 pub mod live;

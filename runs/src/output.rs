@@ -98,8 +98,144 @@ pub(crate) fn write_into(
     unit: Option<&str>,
 ) -> Result<()> {
     let c = &loaded.config;
+    let Results {
+        summary,
+        analysis,
+        extra,
+        config_json,
+        drift_threshold: threshold,
+    } = results(loaded, outcome, sleeves, data, gaps)?;
+    let dir = &run_dir.dir;
+    // Which models traded, for the terminal.
+    let model = extra.get("model").cloned().unwrap_or_default();
+    let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
+    write_results(
+        dir,
+        outcome,
+        &summary,
+        config_json,
+        extra,
+        analysis.as_ref(),
+        &run,
+    )?;
+    write_drift(dir, outcome, threshold, unit.is_some())?;
+    run_dir.finish()?;
+    let Some(unit) = unit else {
+        return Ok(());
+    };
+    for (name, report) in &data.skipped {
+        eprintln!(
+            "warning: {name}: skipped {} invalid rows, first: {}",
+            report.skipped, report.examples[0]
+        );
+    }
+    let mode = model["label"]
+        .as_str()
+        .map_or(String::new(), |label| format!(", {label}"));
+    println!(
+        "{} ({}{mode}), {} {unit}, results in {}",
+        c.name,
+        loaded.strategy_name(),
+        outcome.bars_per_instrument.iter().sum::<usize>(),
+        dir.display()
+    );
+    for (label, value) in summary.rows() {
+        println!("  {label:<18} {value:>24}");
+    }
+    let formats = c.output.formats();
+    for (table, rows) in report::csv_left_out(outcome, formats) {
+        println!(
+            "  note: {table}.csv not written ({rows} rows, more than {}): {table}.parquet has \
+             them; [output] formats = [\"parquet\", \"csv\"] writes both",
+            formats.csv_max_rows
+        );
+    }
+    // Which annualisation stands behind Sharpe and volatility, and why (inferred or set).
+    println!(
+        "  {}",
+        engine::metrics::Annualisation {
+            periods_per_year: summary.periods_per_year,
+            reason: summary.annualisation.clone(),
+        }
+        .describe()
+    );
+    if let Some(analysis) = &analysis {
+        if let Some((name, _)) = &analysis.benchmark {
+            let figure = |key: &str| {
+                analysis
+                    .metrics
+                    .iter()
+                    .find(|m| m.key == key)
+                    .and_then(|m| m.value)
+            };
+            let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.2}%", v * 100.0));
+            println!(
+                "  {:<18} {:>24}",
+                "Benchmark",
+                format!("{} ({name})", pct(figure("benchmark_return")))
+            );
+            println!("  {:<18} {:>24}", "Alpha", pct(figure("alpha")));
+            println!(
+                "  {:<18} {:>24}",
+                "Beta",
+                figure("beta").map_or("n/a".into(), |v| format!("{v:.3}"))
+            );
+        }
+        for note in &analysis.notes {
+            println!("  note: {note}");
+        }
+    } else {
+        for note in model["notes"].as_array().into_iter().flatten() {
+            println!("  note: {}", note.as_str().unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+/// What a finished run's files say, before they are written: the summary and the report's
+/// figures, `summary.json`'s other fields, and the config as JSON.
+#[derive(Debug)]
+pub(crate) struct Results {
+    /// The headline figures.
+    pub(crate) summary: Summary,
+    /// The report's figures, when `[output] report` asks for them.
+    pub(crate) analysis: Option<Analysis>,
+    /// `summary.json`'s fields beside the figures and the config.
+    pub(crate) extra: serde_json::Map<String, serde_json::Value>,
+    /// The config the run came from.
+    pub(crate) config_json: serde_json::Value,
+    /// PSI past which a model input counts as drifted.
+    pub(crate) drift_threshold: f64,
+}
+
+/// Returns what a finished run's files say (see [`Results`]); a session's feed `gaps` go to its
+/// notes.
+///
+/// # Errors
+/// The config cannot be serialised.
+pub(crate) fn results(
+    loaded: &LoadedConfig,
+    outcome: &BacktestOutcome,
+    sleeves: Option<&[SleeveSummary]>,
+    data: &LoadedData,
+    gaps: Option<&GapLog>,
+) -> Result<Results> {
+    let c = &loaded.config;
     let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
     let mut extra = serde_json::Map::new();
+    // The run loaded these models already: failing to read them again (a file changed since)
+    // must not cost the results.
+    let plan = crate::model_plan::of(loaded).unwrap_or_else(|e| {
+        eprintln!("warning: cannot say which models traded: {e:#}");
+        None
+    });
+    if let Some(plan) = &plan {
+        extra.insert("model".into(), crate::model_plan::json(plan, outcome));
+        if let Some(analysis) = &mut analysis {
+            let notes = crate::model_plan::notes(plan, outcome);
+            analysis.notes.splice(0..0, notes);
+        }
+    }
     let skipped: serde_json::Map<String, serde_json::Value> = data
         .skipped
         .iter()
@@ -157,82 +293,13 @@ pub(crate) fn write_into(
         );
     }
     let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
-    let dir = &run_dir.dir;
-    let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
-    write_results(
-        dir,
-        outcome,
-        &summary,
-        config_json,
+    Ok(Results {
+        summary,
+        analysis,
         extra,
-        analysis.as_ref(),
-        &run,
-    )?;
-    write_drift(dir, outcome, threshold, unit.is_some())?;
-    run_dir.finish()?;
-    let Some(unit) = unit else {
-        return Ok(());
-    };
-    for (name, report) in &data.skipped {
-        eprintln!(
-            "warning: {name}: skipped {} invalid rows, first: {}",
-            report.skipped, report.examples[0]
-        );
-    }
-    println!(
-        "{} ({}), {} {unit}, results in {}",
-        c.name,
-        loaded.strategy_name(),
-        outcome.bars_per_instrument.iter().sum::<usize>(),
-        dir.display()
-    );
-    for (label, value) in summary.rows() {
-        println!("  {label:<18} {value:>24}");
-    }
-    let formats = c.output.formats();
-    for (table, rows) in report::csv_left_out(outcome, formats) {
-        println!(
-            "  note: {table}.csv not written ({rows} rows, more than {}): {table}.parquet has \
-             them; [output] formats = [\"parquet\", \"csv\"] writes both",
-            formats.csv_max_rows
-        );
-    }
-    // Which annualisation stands behind Sharpe and volatility, and why (inferred or set).
-    println!(
-        "  {}",
-        engine::metrics::Annualisation {
-            periods_per_year: summary.periods_per_year,
-            reason: summary.annualisation.clone(),
-        }
-        .describe()
-    );
-    if let Some(analysis) = &analysis {
-        if let Some((name, _)) = &analysis.benchmark {
-            let figure = |key: &str| {
-                analysis
-                    .metrics
-                    .iter()
-                    .find(|m| m.key == key)
-                    .and_then(|m| m.value)
-            };
-            let pct = |v: Option<f64>| v.map_or("n/a".into(), |v| format!("{:.2}%", v * 100.0));
-            println!(
-                "  {:<18} {:>24}",
-                "Benchmark",
-                format!("{} ({name})", pct(figure("benchmark_return")))
-            );
-            println!("  {:<18} {:>24}", "Alpha", pct(figure("alpha")));
-            println!(
-                "  {:<18} {:>24}",
-                "Beta",
-                figure("beta").map_or("n/a".into(), |v| format!("{v:.3}"))
-            );
-        }
-        for note in &analysis.notes {
-            println!("  note: {note}");
-        }
-    }
-    Ok(())
+        config_json,
+        drift_threshold: threshold,
+    })
 }
 
 /// Writes `drift.csv` (model inputs against the training window, flagged past `threshold`) for

@@ -30,23 +30,39 @@ impl SetArgs {
         if self.set.is_empty() {
             return Ok(loaded);
         }
-        let base = loaded.table()?;
-        let mut table = base.clone();
-        let mut overrides = Vec::new();
+        let mut pairs = Vec::with_capacity(self.set.len());
         for text in &self.set {
-            let (key, value) = parse(text)?;
-            check_key(&base, &key, &value).map_err(|why| {
-                anyhow::anyhow!(
-                    "invalid --set {text} for {}: `{key}`: expected a config key taking values \
-                     like {value}, but {why}",
-                    path.display()
-                )
-            })?;
-            set(&mut table, &key, value.clone())?;
-            overrides.push((key, value));
+            pairs.push(parse(text)?);
         }
-        loaded.with_overrides(table, overrides)
+        put_in(&loaded, pairs)
     }
+}
+
+/// Returns `loaded` with each (dotted key, value) put in, each checked on its own (the key is
+/// one the config has, the value of its type), then the whole checked like the file.
+///
+/// # Errors
+/// A key the config does not have or a value of the wrong type, naming the `--set`, the key and
+/// the keys there are; a value out of range (naming the `--set`).
+pub(crate) fn put_in(
+    loaded: &LoadedConfig,
+    pairs: Vec<(String, toml::Value)>,
+) -> Result<LoadedConfig> {
+    let base = loaded.table()?;
+    let mut table = base.clone();
+    let mut overrides = loaded.overrides.clone();
+    for (key, value) in pairs {
+        check_key(&base, &key, &value).map_err(|why| {
+            anyhow::anyhow!(
+                "invalid --set {key}={value} for {}: `{key}`: expected a config key taking values \
+                 like {value}, but {why}",
+                loaded.path.display()
+            )
+        })?;
+        set(&mut table, &key, value.clone())?;
+        overrides.push((key, value));
+    }
+    loaded.with_overrides(table, overrides)
 }
 
 /// Splits `KEY=VALUE` and reads the value as TOML.

@@ -1,8 +1,9 @@
 //! Built-in strategies and the registry that maps a config's strategy name to one.
 //!
 //! Owns: `sma_crossover`, `buy_and_hold`, `bollinger_reversion`, `ml_trend` (a model's
-//! signals as orders) and `rules` (a strategy written as expressions in the config, with its
-//! small language), the typed parameters of each, and the registry.
+//! signals as orders), `signals` (entry and exit flags computed ahead, for the Python package)
+//! and `rules` (a strategy written as expressions in the config, with its small language), the
+//! typed parameters of each, and the registry.
 //! Never depends on: tokio (live), report rendering, or the wall clock. Indicators and
 //! pipelines are `features`'; model training and inference are `models'`.
 
@@ -16,6 +17,7 @@ pub mod ml_trend;
 mod pipeline_tests;
 mod registry;
 pub mod rules;
+pub mod signals;
 pub mod sma_crossover;
 
 pub use registry::{

@@ -1,0 +1,73 @@
+//! `signals`: orders from entry and exit flags computed ahead of the run, one flag per bar (the
+//! vectorbt-style `from_signals` of the Python package, for signals computed with numpy).
+//!
+//! On an instrument's i-th bar: an entry while flat (and no order working) is a market buy sized
+//! by the config's sizing; an exit while long is a market sell of the whole position; a bar
+//! flagged both ways does nothing, as vectorbt ignores such a conflict by default. Orders fill at
+//! the next bar's open, like every strategy's.
+
+use crate::state_for;
+use engine::{Ctx, EngineEvent, Intents, OrderRequest, Size, Strategy, StrategyError};
+use market_data::Side;
+
+/// Entry and exit flags of one instrument, one per bar in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// Enter long on this bar.
+    pub entries: Vec<bool>,
+    /// Leave the long position on this bar.
+    pub exits: Vec<bool>,
+}
+
+/// The strategy: flags per instrument (by index), and how many bars of each it has seen.
+#[derive(Debug, Clone)]
+pub struct Signals {
+    flags: Vec<Flags>,
+    seen: Vec<usize>,
+}
+
+impl Signals {
+    /// Returns the strategy over `flags[i]` for instrument index `i`; bars beyond an instrument's
+    /// flags (or of an instrument without flags) do nothing.
+    pub fn new(flags: Vec<Flags>) -> Self {
+        Self {
+            flags,
+            seen: Vec::new(),
+        }
+    }
+}
+
+impl Strategy for Signals {
+    fn name(&self) -> &str {
+        "signals"
+    }
+
+    fn on_event(
+        &mut self,
+        event: &EngineEvent,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+    ) -> Result<(), StrategyError> {
+        let Some((idx, _)) = event.as_bar() else {
+            return Ok(());
+        };
+        let seen = state_for(&mut self.seen, idx, || 0);
+        let bar = *seen;
+        *seen += 1;
+        let Some(flags) = self.flags.get(idx.get()) else {
+            return Ok(());
+        };
+        let flag = |v: &[bool]| v.get(bar).copied().unwrap_or(false);
+        let (entry, exit) = (flag(&flags.entries), flag(&flags.exits));
+        if entry == exit || !ctx.open_orders(idx).is_empty() {
+            return Ok(());
+        }
+        let qty = ctx.qty(idx);
+        if entry && qty == 0.0 {
+            out.submit(OrderRequest::market(idx, Side::Buy, Size::Auto));
+        } else if exit && qty > 0.0 {
+            out.submit(OrderRequest::market(idx, Side::Sell, Size::ClosePosition));
+        }
+        Ok(())
+    }
+}
