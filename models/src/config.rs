@@ -383,6 +383,29 @@ pub struct TrainingConfig {
     /// Bars per test fold. Default: the bars after the first training window and its embargo,
     /// split evenly across the folds.
     pub test_bars: Option<usize>,
+    /// What a failed guard does (too few samples per parameter or per fold, a class missing from
+    /// a fold's training rows): `"error"` (the default) refuses to train, `"warn"` trains and
+    /// says so. Unset keys are left out of `model.json`, so model ids stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guards: Option<GuardMode>,
+    /// Training samples each fold needs per trainable parameter. Default 0.1: fewer, and a
+    /// network can memorise its training rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_samples_per_parameter: Option<f64>,
+    /// Training samples and test samples each fold needs. Default 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_fold_samples: Option<usize>,
+}
+
+/// What a failed training guard does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardMode {
+    /// Refuse to train, naming the key and the figures.
+    #[default]
+    Error,
+    /// Train anyway and print the warning.
+    Warn,
 }
 
 impl Default for TrainingConfig {
@@ -409,6 +432,9 @@ impl Default for TrainingConfig {
             scheme: Scheme::Expanding,
             train_bars: None,
             test_bars: None,
+            guards: None,
+            min_samples_per_parameter: None,
+            min_fold_samples: None,
         }
     }
 }
@@ -453,6 +479,9 @@ impl TrainingConfig {
         }
         if let Some(bars) = self.test_bars {
             check_between("test_bars", bars, 1, usize::MAX)?;
+        }
+        if let Some(ratio) = self.min_samples_per_parameter {
+            check_non_negative("min_samples_per_parameter", ratio)?;
         }
         Ok(())
     }

@@ -90,6 +90,15 @@ pub enum MlError {
         #[source]
         source: serde_json::Error,
     },
+    /// A training guard that failed (too few samples, a missing class), with
+    /// `[training] guards = "error"`.
+    #[error("{message} (`training.{key}`; `training.guards = \"warn\"` trains anyway)")]
+    Guard {
+        /// The `[training]` key that sets the guard.
+        key: &'static str,
+        /// What failed, with the figures.
+        message: String,
+    },
     /// A tensor operation that failed inside candle.
     #[error("tensor operation failed")]
     Candle(#[from] candle_core::Error),

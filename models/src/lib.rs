@@ -26,9 +26,11 @@ mod dataset;
 mod error;
 mod eval;
 mod folds;
+mod guards;
 pub mod labels;
 mod model;
 mod occluder;
+pub mod planted;
 mod prepare;
 mod standardize;
 mod train;
@@ -39,12 +41,14 @@ pub use artifact::{
     load_saved_columns, model_id, save,
 };
 pub use config::{
-    ClassWeights, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig, TransformerShape,
+    ClassWeights, GuardMode, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig,
+    TransformerShape,
 };
 pub use dataset::{Dataset, Windows, column_indices, select_columns};
 pub use error::{MlError, Result};
 pub use eval::{MajorityBaseline, Metrics, argmax, last_return_sign, predict};
 pub use folds::{Fold, split_validation, walk_forward};
+pub use guards::check_fold;
 #[cfg(test)]
 pub(crate) use model::exp_f32;
 pub use model::{TrendModel, candle_threads_configured};
