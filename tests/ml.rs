@@ -182,3 +182,106 @@ fn a_risk_model_trains_and_scales_entries() {
         "no entry was scaled by predicted risk"
     );
 }
+
+/// Reads a model folder's `model.json` as JSON.
+fn read_model(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("model.json")).unwrap()).unwrap()
+}
+
+// See: issue 21, item 1.
+#[test]
+fn a_model_trades_only_bars_its_model_never_saw_and_in_sample_says_so() {
+    let config = trained(&repo("backtests/ml_trend.toml"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = text.lines().find(|l| l.starts_with("model = ")).unwrap();
+    let model_dir = std::path::PathBuf::from(
+        toml::from_str::<toml::Table>(line).unwrap()["model"]
+            .as_str()
+            .unwrap(),
+    );
+    let dates: Vec<String> = crate::support::goog()
+        .bars
+        .iter()
+        .map(|b| b.ts.to_string())
+        .collect();
+    let row_of = |date: &str| dates.iter().position(|d| d == date).unwrap();
+    // Every model of the folder, by id: the last bar its labels read is `horizon` (5) bars
+    // after its last training row, counted on GOOG's own bars.
+    let mut seen_row = std::collections::HashMap::new();
+    let mut dirs: Vec<_> = (1..=4)
+        .map(|k| model_dir.join("walk_forward").join(format!("fold-{k}")))
+        .collect();
+    dirs.push(model_dir.clone());
+    for dir in &dirs {
+        let m = read_model(dir);
+        let last_ns = m["metadata"]["training_period"]["last_ns"]
+            .as_i64()
+            .unwrap();
+        let last = market_data::Timestamp(last_ns).to_string();
+        seen_row.insert(
+            m["model_id"].as_str().unwrap().to_string(),
+            row_of(&last) + 5,
+        );
+    }
+
+    let out = scratch("oos").join("results");
+    let output = backtest(&config, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("(ml_trend, out of sample)"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let turns = summary["model"]["models"].as_array().unwrap();
+    assert_eq!(turns.len(), 5, "4 folds and the final model");
+    let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
+    let created: Vec<usize> = (orders.lines().skip(1))
+        .map(|l| row_of(l.split(',').nth(1).unwrap()))
+        .collect();
+    assert!(!created.is_empty(), "the out-of-sample run never traded");
+    let first_fold = seen_row[turns[0]["model_ids"][0].as_str().unwrap()];
+    for row in created {
+        // The model that traded the bar: the latest whose turn began before it.
+        let trader = (turns.iter())
+            .filter(|t| row_of(t["trades_after"].as_str().unwrap()) < row)
+            .last()
+            .unwrap_or_else(|| panic!("bar {row} was traded before any model's turn"));
+        let id = trader["model_ids"][0].as_str().unwrap();
+        assert!(
+            seen_row[id] < row,
+            "bar {row} ({}) was traded by {id}, whose labels read up to bar {}",
+            dates[row],
+            seen_row[id]
+        );
+        assert!(row > first_fold);
+    }
+    assert_eq!(
+        summary["model"]["untraded_steps"].as_u64(),
+        Some(first_fold as u64 + 1),
+        "bars up to the first fold's last seen bar are not traded"
+    );
+
+    // In sample only when asked, and then said in plain words everywhere.
+    let in_sample = config.with_file_name("in_sample.toml");
+    std::fs::write(
+        &in_sample,
+        text.replace(line, &format!("{line}\nin_sample = true")),
+    )
+    .unwrap();
+    let out = scratch("in-sample").join("results");
+    let output = backtest(&in_sample, &out);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("(ml_trend, in-sample)"), "{stdout}");
+    assert!(stdout.contains("IN-SAMPLE"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["model"]["mode"], "in_sample");
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("IN-SAMPLE"));
+    // And it does trade bars the model was trained on.
+    let orders = std::fs::read_to_string(out.join("orders.csv")).unwrap();
+    assert!(
+        (orders.lines().skip(1)).any(|l| row_of(l.split(',').nth(1).unwrap()) <= first_fold),
+        "the in-sample run traded no training bar"
+    );
+}

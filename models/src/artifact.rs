@@ -22,14 +22,19 @@ pub const METADATA_FILE: &str = "model.json";
 /// Version of the metadata layout.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// The first and last timestamps of the training rows, in ns since the Unix epoch.
+/// The first and last timestamps of the training rows, in ns since the Unix epoch, and the last
+/// bar the model saw at all: the last training row's label reads `horizon` bars past it, so the
+/// model is out of sample only on bars after `seen_until_ns`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainingPeriod {
     /// First training bar.
     pub first_ns: i64,
-    /// Last training bar.
+    /// Last training (decision) bar.
     pub last_ns: i64,
+    /// The last bar any training label read (`None` in models saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_until_ns: Option<i64>,
 }
 
 /// Everything saved next to the weights.

@@ -438,6 +438,7 @@ fn save_load_predict_gives_identical_outputs_and_checks_the_pipeline() -> TestRe
     meta.training_period = Some(TrainingPeriod {
         first_ns: 0,
         last_ns: 449,
+        seen_until_ns: Some(454),
     });
     meta.metrics = serde_json::json!({ "best_valid_loss": t.report.best_valid_loss });
     let dir = std::env::temp_dir().join(format!("quant-ml-artifact-{}", std::process::id()));

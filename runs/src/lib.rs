@@ -35,6 +35,7 @@ mod backfill;
 mod benchmark;
 mod data;
 mod model_card;
+mod model_plan;
 mod output;
 mod run_info;
 mod runner;

@@ -31,7 +31,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use strategies::StrategyConfig;
 use strategies::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
-use strategies::ml_trend::{INSTRUMENTS_DIR, MlTrend, MlTrendParams, ModelSet, TREND_PREFIX};
+use strategies::ml_trend::{
+    INSTRUMENTS_DIR, MlTrend, MlTrendParams, ModelSet, TREND_PREFIX, WALK_FORWARD_DIR, fold_dir,
+};
 
 /// What the model predicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,6 +140,10 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
     let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
+    // Each fold's model, saved for backtests that trade out of sample; moved into place beside
+    // the final model only once every fit succeeded.
+    let staged = out.join(format!(".{WALK_FORWARD_DIR}.partial"));
+    let _ = std::fs::remove_dir_all(&staged);
     for (k, fold) in folds.iter().enumerate() {
         let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
         let label = format!("fold {}/{}", k + 1, folds.len());
@@ -173,8 +179,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 drift: profile.psi_of(&inputs.parts(fold.test.clone())),
             });
         }
+        let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+        metadata.training_period = training_period(&data.series, &fold.train, model_cfg.horizon);
+        metadata.metrics = fold_json.clone();
+        fitted.save(&staged.join(fold_dir(k + 1)), &metadata, &data.series)?;
         if target == Target::Trend && fd.test.n > 0 {
-            let metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
             let models = fitted.into_loaded(&metadata, &data.series);
             let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
             fold_json["oos_return"] = json!(ret.total_return);
@@ -195,22 +204,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     progress.finish_and_clear();
     let overall = pooled.metrics()?;
     let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
-    let first_ns = data
-        .series
-        .iter()
-        .filter_map(|s| s.bars.first())
-        .map(|b| b.ts.0)
-        .min();
-    let last_row = all.train.end.saturating_sub(1);
-    let last_ns = data
-        .series
-        .iter()
-        .filter_map(|s| s.bars.get(last_row))
-        .map(|b| b.ts.0)
-        .max();
-    if let (Some(first_ns), Some(last_ns)) = (first_ns, last_ns) {
-        metadata.training_period = Some(TrainingPeriod { first_ns, last_ns });
-    }
+    metadata.training_period = training_period(&data.series, &all.train, model_cfg.horizon);
     let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
     metadata.metrics = json!({
         "folds": scores,
@@ -226,6 +220,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         },
     });
     let id = fitted.save(&out, &metadata, &data.series)?;
+    let walk_forward = out.join(WALK_FORWARD_DIR);
+    let _ = std::fs::remove_dir_all(&walk_forward);
+    std::fs::rename(&staged, &walk_forward).with_context(|| {
+        format!(
+            "cannot move the fold models from {} to {}",
+            staged.display(),
+            walk_forward.display()
+        )
+    })?;
     if !oos_equity.is_empty() {
         write_oos_equity(&out, &oos_equity)?;
     }
@@ -243,6 +246,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
     print_explanation(&explanation);
     Ok(())
+}
+
+/// The time span of training decision rows `rows` (every instrument is on one calendar), with
+/// the last bar their labels read, `horizon` bars past the last row.
+fn training_period(
+    series: &[BarSeries],
+    rows: &std::ops::Range<usize>,
+    horizon: usize,
+) -> Option<TrainingPeriod> {
+    let bars = &series.first()?.bars;
+    let last = rows.end.checked_sub(1)?;
+    Some(TrainingPeriod {
+        first_ns: bars.get(rows.start)?.ts.0,
+        last_ns: bars.get(last)?.ts.0,
+        seen_until_ns: bars.get(last + horizon).map(|b| b.ts.0),
+    })
 }
 
 /// The loss per epoch of a training run (its pooled model, or its first instrument's), for the
@@ -408,6 +427,7 @@ impl Fitted {
             by_instrument,
             prefix: TREND_PREFIX,
             drift: None,
+            folds: Vec::new(),
         }
     }
 

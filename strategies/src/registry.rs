@@ -331,7 +331,8 @@ impl StrategyConfig {
             StrategyConfig::Rules(_) | StrategyConfig::Registered(_) => Vec::new(),
         };
         let pipeline = Arc::new(PipelineSpec::new(&with_required(user, required)?)?);
-        let models = crate::ml_trend::model_inputs(&loaded, &pipeline)?;
+        let in_sample = matches!(self, StrategyConfig::MlTrend(p) if p.in_sample);
+        let models = crate::ml_trend::model_inputs(&loaded, &pipeline, in_sample)?;
         let strategy: Box<dyn Strategy + Send> = match self {
             StrategyConfig::SmaCrossover(_) => Box::new(SmaCrossover::new(&pipeline)?),
             StrategyConfig::BuyAndHold => Box::new(BuyAndHold::new()),

@@ -12,6 +12,12 @@
 //!
 //! A bar without a prediction (warm-up, or a feature reset by a gap) opens nothing and closes
 //! nothing.
+//!
+//! Out of sample by default: `quant train` saves each walk-forward fold's model beside the final
+//! one (`walk_forward/fold-<k>/`), and every bar is predicted by the latest of them whose
+//! training labels ended before it (so the embargo holds); bars before the first fold's test
+//! window get no prediction and are not traded. `in_sample = true` trades the final model on
+//! every bar, the bars it was trained on included, and the run says so.
 
 pub mod stage;
 
@@ -23,7 +29,7 @@ use market_data::Side;
 use models::explain::{DriftProfile, Explanation};
 use models::{LoadedModel, MlError, load_saved_columns};
 use serde::{Deserialize, Serialize};
-use stage::ModelInput;
+use stage::{Era, ModelInput};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -81,6 +87,13 @@ pub const PARAMS: &[ParamDoc] = &[
         doc: "whether a down prediction opens a short",
     },
     ParamDoc {
+        name: "in_sample",
+        ty: "boolean",
+        default: Some("false"),
+        example: None,
+        doc: "trade the final model on every bar, its training bars included (labelled in-sample)",
+    },
+    ParamDoc {
         name: "medium_scale",
         ty: "number",
         default: Some("0.75"),
@@ -117,6 +130,10 @@ pub struct MlTrendParams {
     /// Whether a down prediction opens a short (the broker must allow shorts). Default false.
     #[serde(default)]
     pub short: bool,
+    /// Whether the final model trades every bar, the bars it was trained on included, instead
+    /// of each bar by a walk-forward model that never saw it. Default false.
+    #[serde(default)]
+    pub in_sample: bool,
     /// Size factor when the risk model's most likely class is medium volatility. Default 0.75.
     #[serde(default = "default_medium_scale")]
     pub medium_scale: f64,
@@ -135,6 +152,7 @@ impl MlTrendParams {
             hold: default_hold(),
             cooldown: 0,
             short: false,
+            in_sample: false,
             medium_scale: default_medium_scale(),
             high_scale: default_high_scale(),
         }
@@ -196,6 +214,14 @@ impl MlTrendParams {
 /// Sub-folder of a model folder holding one model per instrument (fine-tuned or trained alone).
 pub const INSTRUMENTS_DIR: &str = "instruments";
 
+/// Sub-folder of a model folder holding each walk-forward fold's model, `fold-<k>/`.
+pub const WALK_FORWARD_DIR: &str = "walk_forward";
+
+/// The folder of fold `k` (from 1) in [`WALK_FORWARD_DIR`].
+pub fn fold_dir(k: usize) -> String {
+    format!("fold-{k}")
+}
+
 /// The models of one model folder: a pooled model (`model.json` at its top) and per-instrument
 /// models (`instruments/<NAME>/`), either or both.
 #[derive(Debug, Clone)]
@@ -208,6 +234,30 @@ pub struct ModelSet {
     pub prefix: &'static str,
     /// The training window's input distribution (from `explain.json`), if the folder has one.
     pub drift: Option<Arc<DriftProfile>>,
+    /// The walk-forward folds' models, in fold order (empty for a folder saved without them).
+    pub folds: Vec<ModelSet>,
+}
+
+/// Who predicts which bars in a backtest: the models of a folder in turn (out of sample) or its
+/// final model on every bar (in sample).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TradingPlan {
+    /// Whether the final model trades bars it was trained on.
+    pub in_sample: bool,
+    /// The models in turn, oldest first (one turn, from no bar, in sample).
+    pub turns: Vec<Turn>,
+}
+
+/// One model's turn in a [`TradingPlan`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// `fold <k>` or `final`.
+    pub role: String,
+    /// Its model ids (the pooled one first, then per instrument).
+    pub model_ids: Vec<String>,
+    /// The last bar it saw in training: it predicts the bars after it (`None` in sample, or
+    /// unknown for a model saved without it).
+    pub seen_until: Option<market_data::Timestamp>,
 }
 
 impl ModelSet {
@@ -246,12 +296,75 @@ impl ModelSet {
             None
         };
         let drift = Explanation::load(dir)?.map(|e| Arc::new(e.drift_profile));
+        let mut folds = Vec::new();
+        for k in 1.. {
+            let fold = dir.join(WALK_FORWARD_DIR).join(fold_dir(k));
+            if !fold.is_dir() {
+                break;
+            }
+            folds.push(Self::load(&fold, prefix)?);
+        }
         Ok(Self {
             pooled,
             by_instrument,
             prefix,
             drift,
+            folds,
         })
+    }
+
+    /// Its model ids: the pooled one first, then per instrument.
+    pub fn model_ids(&self) -> Vec<String> {
+        (self.pooled.iter())
+            .chain(self.by_instrument.iter().map(|(_, m)| m))
+            .map(|m| m.model_id.clone())
+            .collect()
+    }
+
+    /// The last bar its models saw in training, if recorded.
+    pub fn seen_until(&self) -> Option<market_data::Timestamp> {
+        let period = self.any().metadata.training_period?;
+        period.seen_until_ns.map(market_data::Timestamp)
+    }
+
+    /// Who predicts which bars: in sample, the final model on every bar; out of sample, each
+    /// fold's model and then the final one, each after the last bar it saw.
+    ///
+    /// # Errors
+    /// Out of sample, names a model saved without the last bar it saw (retrain it, or trade it
+    /// with `in_sample = true`).
+    pub fn plan(&self, in_sample: bool) -> Result<TradingPlan, MlError> {
+        if in_sample {
+            return Ok(TradingPlan {
+                in_sample,
+                turns: vec![Turn {
+                    role: "final".into(),
+                    model_ids: self.model_ids(),
+                    seen_until: None,
+                }],
+            });
+        }
+        let roles = (1..=self.folds.len()).map(|k| format!("fold {k}"));
+        let sets = self.folds.iter().chain(std::iter::once(self));
+        let turns = (roles.chain(std::iter::once("final".to_string())).zip(sets))
+            .map(|(role, set)| {
+                let seen_until = set.seen_until().ok_or_else(|| MlError::NoSamples {
+                    reason: format!(
+                        "the {role} model ({}) does not record the last bar it was trained on \
+                         (saved by an older version), so it cannot be traded out of sample: \
+                         train it again with `quant train`, or set [strategy.params] \
+                         in_sample = true to trade it on its training bars",
+                        set.any().model_id
+                    ),
+                })?;
+                Ok(Turn {
+                    role,
+                    model_ids: set.model_ids(),
+                    seen_until: Some(seen_until),
+                })
+            })
+            .collect::<Result<_, MlError>>()?;
+        Ok(TradingPlan { in_sample, turns })
     }
 
     /// Returns one of its models (the pooled one if any), for what all of them share.
@@ -424,17 +537,35 @@ impl Strategy for MlTrend {
 pub fn model_inputs(
     models: &[ModelSet],
     pipeline: &PipelineSpec,
+    in_sample: bool,
 ) -> Result<Vec<ModelInput>, MlError> {
+    let place = |set: &ModelSet| {
+        ModelInput::with_instruments(
+            set.pooled.clone(),
+            set.by_instrument.clone(),
+            set.prefix,
+            pipeline,
+        )
+    };
     models
         .iter()
         .map(|set| {
-            ModelInput::with_instruments(
-                set.pooled.clone(),
-                set.by_instrument.clone(),
-                set.prefix,
-                pipeline,
-            )
-            .map(|input| input.with_drift(set.drift.clone()))
+            let input = place(set)?.with_drift(set.drift.clone());
+            if in_sample {
+                return Ok(input);
+            }
+            // The plan checks every model recorded the last bar it saw.
+            let plan = set.plan(false)?;
+            let sets = set.folds.iter().chain(std::iter::once(set));
+            let eras = (plan.turns.iter().zip(sets))
+                .map(|(turn, set)| {
+                    Ok(Era {
+                        seen_until: turn.seen_until.unwrap_or(market_data::Timestamp(i64::MAX)),
+                        input: place(set)?,
+                    })
+                })
+                .collect::<Result<_, MlError>>()?;
+            input.out_of_sample(eras)
         })
         .collect()
 }

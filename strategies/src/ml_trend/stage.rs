@@ -45,6 +45,20 @@ pub struct ModelInput {
     inputs: Vec<usize>,
     /// The training window's input distribution, when the model folder has one.
     drift: Option<Arc<DriftProfile>>,
+    /// Out of sample: the models that take turns, oldest first, each serving the bars after the
+    /// last one it saw. `None`: this model serves every bar (in sample where it was trained).
+    schedule: Option<Vec<Era>>,
+}
+
+/// One turn of an out-of-sample schedule: a model (a walk-forward fold's, or the final one)
+/// and the last bar it saw in training; it serves the bars after that one until the next era's
+/// model may.
+#[derive(Debug, Clone)]
+pub struct Era {
+    /// The last bar its training labels read.
+    pub seen_until: Timestamp,
+    /// Its models, reading the same inputs as the input they serve.
+    pub input: ModelInput,
 }
 
 impl ModelInput {
@@ -131,7 +145,82 @@ impl ModelInput {
             prefix: prefix.to_string(),
             inputs,
             drift: None,
+            schedule: None,
         })
+    }
+
+    /// Returns the input served out of sample by `eras` (oldest first, each seeing more bars
+    /// than the one before): at each bar the latest era whose model saw only earlier bars
+    /// predicts; before the first era's, no model does (no prediction, so no trade).
+    ///
+    /// # Errors
+    /// Names an era whose model reads other inputs, another window or other classes, or eras
+    /// out of order.
+    pub fn out_of_sample(mut self, eras: Vec<Era>) -> Result<Self, MlError> {
+        let b = &self.loaded.metadata;
+        for (k, era) in eras.iter().enumerate() {
+            let a = &era.input.loaded.metadata;
+            if a.feature_columns != b.feature_columns
+                || a.model.window != b.model.window
+                || a.classes != b.classes
+            {
+                return Err(MlError::PipelineMismatch {
+                    position: k,
+                    expected: format!(
+                        "walk-forward model {} to read {:?} over {} bars into {:?}",
+                        k + 1,
+                        b.feature_columns,
+                        b.model.window,
+                        b.classes
+                    ),
+                    found: format!(
+                        "{:?} over {} bars into {:?}",
+                        a.feature_columns, a.model.window, a.classes
+                    ),
+                });
+            }
+            if k > 0 && eras[k - 1].seen_until >= era.seen_until {
+                return Err(MlError::NoSamples {
+                    reason: format!(
+                        "walk-forward models must each have seen more bars than the one                          before; model {} saw up to {}, model {} up to {}",
+                        k,
+                        eras[k - 1].seen_until,
+                        k + 1,
+                        era.seen_until
+                    ),
+                });
+            }
+        }
+        self.schedule = Some(eras);
+        Ok(self)
+    }
+
+    /// Returns the schedule, `None` when this model serves every bar.
+    pub fn schedule(&self) -> Option<&[Era]> {
+        self.schedule.as_deref()
+    }
+
+    /// The decision rows each era serves among bars stamped `ts`, with its input: every row for
+    /// an input without a schedule.
+    fn eras_over(&self, ts: &[Timestamp]) -> Vec<(std::ops::Range<usize>, &ModelInput)> {
+        let Some(eras) = &self.schedule else {
+            return vec![(0..ts.len(), self)];
+        };
+        let starts: Vec<usize> = (eras.iter())
+            .map(|e| ts.partition_point(|t| *t <= e.seen_until))
+            .collect();
+        (eras.iter().enumerate())
+            .map(|(k, e)| {
+                let end = starts.get(k + 1).copied().unwrap_or(ts.len());
+                (starts[k]..end.max(starts[k]), &e.input)
+            })
+            .collect()
+    }
+
+    /// The last bar the serving model saw, for a source that cannot switch models bar by bar:
+    /// bars up to it get no prediction. `None` without a schedule.
+    fn hidden_until(&self) -> Option<Timestamp> {
+        self.schedule.as_ref()?.last().map(|e| e.seen_until)
     }
 
     /// Returns the input compared, bar by bar, with the training window's distribution.
@@ -237,8 +326,36 @@ struct Replay {
     ts: Vec<market_data::Timestamp>,
     /// The next row to serve.
     cursor: usize,
-    /// The first model's standardised inputs, row-major, to explain its decisions.
-    inputs: Vec<f32>,
+    /// The first model's standardised inputs, one segment per era it serves, to explain its
+    /// decisions.
+    segments: Vec<Segment>,
+}
+
+/// The first model's standardised inputs over the decision rows one era serves, from the
+/// window's first row before them: each era standardises with its own statistics.
+#[derive(Debug)]
+struct Segment {
+    /// The era of the schedule (0 without one).
+    era: usize,
+    /// Its decision rows.
+    rows: std::ops::Range<usize>,
+    /// The row `values` start at.
+    first: usize,
+    /// Standardised inputs, row-major, rounded to f32 as the windows are.
+    values: Vec<f32>,
+}
+
+impl Segment {
+    /// The standardised window of `window` rows ending at decision row `t`, if this segment
+    /// serves `t`.
+    fn window(&self, t: usize, window: usize, features: usize) -> Option<&[f32]> {
+        if !self.rows.contains(&t) {
+            return None;
+        }
+        let from = (t + 1).checked_sub(window)?.checked_sub(self.first)?;
+        let to = t + 1 - self.first;
+        self.values.get(from * features..to * features)
+    }
 }
 
 #[derive(Debug)]
@@ -264,8 +381,12 @@ pub struct ModelFeatures {
     models: Vec<ModelInput>,
     /// Per instrument: its current row (pipeline columns, then model columns).
     rows: Vec<Vec<f64>>,
-    /// Per model, per instrument: the network that serves it.
+    /// Per model, per instrument: the network that serves it (streaming, and every bar of a
+    /// model without a schedule).
     serving: Vec<Vec<Arc<LoadedModel>>>,
+    /// The first model's networks, per era of its schedule (one era without), per instrument:
+    /// the network that made a prediction, to explain it.
+    explaining: Vec<Vec<Arc<LoadedModel>>>,
     /// Per model: its inputs' drift bin counts (`None` for a model without a profile).
     drift_counts: Vec<Option<DriftCounter>>,
     /// Orders noted for explanation, explained in a batch on request.
@@ -285,6 +406,8 @@ struct Pending {
     instrument: InstrumentIdx,
     ts: Timestamp,
     class: usize,
+    /// The era whose network predicted (0 without a schedule, and when streaming).
+    era: usize,
     /// Where its window is: the replay row it ends at (precomputed), or its position in
     /// `pending_windows` (streaming).
     window: usize,
@@ -408,6 +531,7 @@ impl ModelFeatures {
             .collect::<Result<Vec<_>, _>>()?;
         let instruments = instruments.len();
         Ok(Self {
+            explaining: serving.first().cloned().into_iter().collect(),
             rows: vec![vec![f64::NAN; columns.len()]; instruments],
             pipeline_width: pipeline.columns().len(),
             columns,
@@ -450,7 +574,21 @@ impl ModelFeatures {
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let explaining = match models.first() {
+            Some(first) => match first.schedule() {
+                Some(eras) => (eras.iter())
+                    .map(|era| {
+                        (frames.iter())
+                            .map(|f| era.input.model_for(f.instrument.as_str()).cloned())
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                None => serving.first().cloned().into_iter().collect(),
+            },
+            None => Vec::new(),
+        };
         Ok(Self {
+            explaining,
             rows: vec![vec![f64::NAN; columns.len()]; data.len()],
             pipeline_width: pipeline.columns().len(),
             columns,
@@ -501,49 +639,61 @@ fn replay_rows(
         }
     }
     let mut first_output = frame.columns.len();
-    let mut explained = Vec::new();
+    let mut segments = Vec::new();
     for (m, input) in models.iter().enumerate() {
-        let model = input.model_for(frame.instrument.as_str())?;
-        let f = input.inputs.len();
-        let mut inputs = vec![0.0f64; n * f];
-        for (t, row) in inputs.chunks_exact_mut(f).enumerate() {
-            for (slot, &column) in row.iter_mut().zip(&input.inputs) {
-                *slot = frame.columns[column][t];
+        let (window, f, classes) = (input.window(), input.inputs.len(), input.classes());
+        for (era, (decisions, served_by)) in input.eras_over(&frame.ts).into_iter().enumerate() {
+            if decisions.is_empty() {
+                continue;
             }
-        }
-        model.metadata.standardizer.apply(&mut inputs)?;
-        if m == 0 {
-            // Rounded to f32 as the windows are, so an explanation sees the model's input.
-            explained = inputs.iter().map(|&v| v as f32).collect();
-        }
-        let windows = match Windows::build(&inputs, f, input.window(), 0..n) {
-            Ok(w) => Some(w),
-            // A series shorter than one window, or still warming up: no prediction, not a failure.
-            Err(MlError::TooLittleData { .. } | MlError::NoSamples { .. }) => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(windows) = windows {
-            let (size, classes) = (input.window() * f, input.classes());
+            let model = served_by.model_for(frame.instrument.as_str())?;
+            // The rows the era's windows read, standardised with its own statistics.
+            let first = decisions.start.saturating_sub(window - 1);
+            let mut inputs = vec![0.0f64; (decisions.end - first) * f];
+            for (t, row) in (first..).zip(inputs.chunks_exact_mut(f)) {
+                for (slot, &column) in row.iter_mut().zip(&input.inputs) {
+                    *slot = frame.columns[column][t];
+                }
+            }
+            model.metadata.standardizer.apply(&mut inputs)?;
+            if m == 0 {
+                // Rounded to f32 as the windows are, so an explanation sees the model's input.
+                segments.push(Segment {
+                    era,
+                    rows: decisions.clone(),
+                    first,
+                    values: inputs.iter().map(|&v| v as f32).collect(),
+                });
+            }
+            let local = decisions.start - first..decisions.end - first;
+            let windows = match Windows::build(&inputs, f, window, local) {
+                Ok(w) => w,
+                // Too few bars, or still warming up: no prediction, not a failure.
+                Err(MlError::TooLittleData { .. } | MlError::NoSamples { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let size = window * f;
             for (chunk, decision) in windows
                 .x
                 .chunks(PRECOMPUTE_BATCH * size)
                 .zip(windows.rows.chunks(PRECOMPUTE_BATCH))
             {
                 let probs = model.model.predict_proba(chunk, decision.len())?;
-                for (&t, p) in decision.iter().zip(probs.chunks_exact(classes)) {
+                for (&local_t, p) in decision.iter().zip(probs.chunks_exact(classes)) {
+                    let t = first + local_t;
                     for (k, &v) in p.iter().enumerate() {
                         rows[t * width + first_output + k] = f64::from(v);
                     }
                 }
             }
         }
-        first_output += input.classes();
+        first_output += classes;
     }
     Ok(Replay {
         rows,
         ts: frame.ts.clone(),
         cursor: 0,
-        inputs: explained,
+        segments,
     })
 }
 
@@ -571,18 +721,18 @@ impl ModelFeatures {
     /// [`ModelFeatures::append_window`]: returns its replay row (precomputed; the rows are kept)
     /// or, copied to `pending_windows`, its position there (streaming); `None` without a
     /// complete, finite one.
-    fn note_window(&mut self, i: usize) -> Option<usize> {
+    fn note_window(&mut self, i: usize) -> Option<(usize, usize)> {
         let input = self.models.first()?;
         let (w, f) = (input.window(), input.inputs.len());
         match &self.mode {
             Mode::Precomputed(replays) => {
                 let replay = &replays[i];
                 let t = replay.cursor.checked_sub(1)?;
-                let from = (t + 1).checked_sub(w)?;
-                let window = replay.inputs.get(from * f..(t + 1) * f)?;
+                let (era, window) =
+                    (replay.segments.iter()).find_map(|s| Some((s.era, s.window(t, w, f)?)))?;
                 // Not short-circuited, so that it vectorises: a window is usually finite.
                 let finite = window.iter().fold(true, |ok, v| ok & v.is_finite());
-                finite.then_some(t)
+                finite.then_some((t, era))
             }
             Mode::Streaming { history, .. } => {
                 let h = &history[0][i];
@@ -590,7 +740,7 @@ impl ModelFeatures {
                     return None;
                 }
                 h.append_to(&mut self.pending_windows);
-                Some(self.pending_windows.len() / (w * f) - 1)
+                Some((self.pending_windows.len() / (w * f) - 1, 0))
             }
         }
     }
@@ -603,10 +753,12 @@ impl ModelFeatures {
         let (w, f) = (input.window(), input.inputs.len());
         match &self.mode {
             Mode::Precomputed(replays) => {
-                let t = p.window;
-                out.extend_from_slice(
-                    &replays[p.instrument.get()].inputs[(t + 1 - w) * f..(t + 1) * f],
-                );
+                let segments = &replays[p.instrument.get()].segments;
+                let window = (segments.iter())
+                    .filter(|s| s.era == p.era)
+                    .find_map(|s| s.window(p.window, w, f));
+                // Noted only when its segment held it.
+                out.extend_from_slice(window.unwrap_or_default());
             }
             Mode::Streaming { .. } => {
                 out.extend_from_slice(
@@ -668,8 +820,10 @@ impl FeatureSource for ModelFeatures {
                     .zip(self.serving.iter())
                 {
                     let classes = input.classes();
+                    // Bars the model saw in training get no prediction out of sample.
+                    let hidden_until = input.hidden_until();
                     owners.clear();
-                    for (instrument, _) in bars {
+                    for (instrument, bar) in bars {
                         let i = instrument.get();
                         let h = &mut histories[i];
                         let (from, to) = (h.next * h.features, (h.next + 1) * h.features);
@@ -678,7 +832,8 @@ impl FeatureSource for ModelFeatures {
                         h.next = (h.next + 1) % h.window();
                         h.finite_run = if finite { h.finite_run + 1 } else { 0 };
                         self.rows[i][first_output..first_output + classes].fill(f64::NAN);
-                        if h.finite_run >= h.window() {
+                        let seen = hidden_until.is_some_and(|until| bar.ts <= until);
+                        if h.finite_run >= h.window() && !seen {
                             owners.push(i);
                         }
                     }
@@ -727,7 +882,7 @@ impl FeatureSource for ModelFeatures {
         let i = instrument.get();
         let (Some(input), Some(net)) = (
             self.models.first(),
-            self.serving.first().and_then(|s| s.get(i)),
+            self.explaining.first().and_then(|s| s.get(i)),
         ) else {
             return;
         };
@@ -742,7 +897,7 @@ impl FeatureSource for ModelFeatures {
             models::argmax(&shown.iter().map(|&p| p as f32).collect::<Vec<_>>())
         });
         let n_classes = input.classes();
-        if let Some(window) = self.note_window(i) {
+        if let Some((window, era)) = self.note_window(i) {
             let shown = &self.rows[i][first_output..first_output + n_classes];
             self.pending_probabilities.extend_from_slice(shown);
             self.pending.push(Pending {
@@ -750,6 +905,7 @@ impl FeatureSource for ModelFeatures {
                 instrument,
                 ts,
                 class,
+                era,
                 window,
             });
         }
@@ -801,11 +957,11 @@ impl ModelFeatures {
     /// Explains `pending` orders (their predictions back to back in `probabilities`), in one
     /// batch per network.
     fn explain_pending(&self, pending: &[Pending], probabilities: &[f64]) -> Vec<OrderAttribution> {
-        let (Some(input), Some(serving)) = (self.models.first(), self.serving.first()) else {
+        let Some(input) = self.models.first() else {
             return Vec::new();
         };
         let n_classes = input.classes();
-        let net_of = |p: &Pending| &serving[p.instrument.get()];
+        let net_of = |p: &Pending| &self.explaining[p.era][p.instrument.get()];
         let mut out = Vec::with_capacity(pending.len());
         let mut done = vec![false; pending.len()];
         let (mut members, mut samples, mut classes, mut contributions) =
