@@ -25,7 +25,21 @@ pub fn push_f64(v: f64, out: &mut Vec<u8>) {
         out.push(b'0');
         return;
     }
-    let (digits, point) = shortest_digits(v.abs());
+    let mut buffer = zmij::Buffer::new();
+    let text = buffer.format_finite(v.abs()).as_bytes();
+    // zmij's plain form (from 1e-5 to 1e16) is Display's text unless it is a whole number
+    // (zmij adds `.0`) or may be a halfway case, which needs the powers of two to line up.
+    if let Some(dot) = text.iter().position(|&c| c == b'.') {
+        let fraction = (text.len() - dot - 1) as i32;
+        if !text.ends_with(b".0")
+            && !text.contains(&b'e')
+            && odd_mantissa(v.abs()).1 + 1 != -fraction
+        {
+            out.extend_from_slice(text);
+            return;
+        }
+    }
+    let (digits, point) = shortest_digits(v.abs(), text);
     let mut buffer = itoa::Buffer::new();
     let digits = buffer.format(digits).as_bytes();
     // The value is 0.<digits> x 10^point.
@@ -52,11 +66,9 @@ pub fn push_u64(v: u64, out: &mut Vec<u8>) {
 
 /// Returns the shortest digits of a finite positive `v` that read back as `v`, as `Display`
 /// chooses them (no trailing zeros), and where the decimal point goes: `v` = 0.<digits> x
-/// 10^point.
-fn shortest_digits(v: f64) -> (u64, i32) {
-    let mut buffer = zmij::Buffer::new();
-    let text = buffer.format_finite(v).as_bytes();
-    // `zmij` writes `ddd.ddd` or `d.ddde[-]xx`.
+/// 10^point; `text` is zmij's text of `v`.
+fn shortest_digits(v: f64, text: &[u8]) -> (u64, i32) {
+    // `zmij` writes `ddd.ddd` or `d.ddde[-+]xx`.
     let (mantissa, exponent) = match text.iter().position(|&c| c == b'e') {
         Some(e) => (&text[..e], parse_exponent(&text[e + 1..])),
         None => (text, 0),
@@ -105,17 +117,7 @@ fn parse_exponent(text: &[u8]) -> i32 {
 /// Returns whether `v` (finite, positive) is exactly `(digits + 0.5) x 10^q`: halfway between
 /// `digits` and `digits + 1` in the last place, where `Display` takes the larger.
 fn is_halfway_above(v: f64, digits: u64, q: i32) -> bool {
-    let bits = v.to_bits();
-    let (fraction, biased) = (bits & ((1 << 52) - 1), ((bits >> 52) & 0x7ff) as i32);
-    // v = m x 2^e exactly.
-    let (mut m, mut e) = if biased == 0 {
-        (u128::from(fraction), -1074)
-    } else {
-        (u128::from(fraction | (1 << 52)), biased - 1075)
-    };
-    let zeros = m.trailing_zeros();
-    m >>= zeros;
-    e += zeros as i32;
+    let (m, e) = odd_mantissa(v);
     // 2v = m x 2^(e+1) must equal odd x 2^q x 5^q with m and odd both odd: the powers of two
     // must agree, then the odd parts.
     let odd = 2 * u128::from(digits) + 1;
@@ -128,6 +130,19 @@ fn is_halfway_above(v: f64, digits: u64, q: i32) -> bool {
     } else {
         m.checked_mul(five) == Some(odd)
     }
+}
+
+/// Returns (m, e) with m odd and `v` = m x 2^e exactly, for a finite positive `v`.
+fn odd_mantissa(v: f64) -> (u128, i32) {
+    let bits = v.to_bits();
+    let (fraction, biased) = (bits & ((1 << 52) - 1), ((bits >> 52) & 0x7ff) as i32);
+    let (m, e) = if biased == 0 {
+        (u128::from(fraction), -1074)
+    } else {
+        (u128::from(fraction | (1 << 52)), biased - 1075)
+    };
+    let zeros = m.trailing_zeros();
+    (m >> zeros, e + zeros as i32)
 }
 
 #[cfg(test)]

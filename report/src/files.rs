@@ -452,7 +452,7 @@ pub fn result_table(outcome: &BacktestOutcome, name: &str) -> Option<Table> {
 }
 
 /// Rows per part of a table written in parts: one row group of its Parquet file.
-const PART_ROWS: usize = 65_536;
+const PART_ROWS: usize = crate::table::PARQUET_ROW_GROUP_ROWS;
 
 /// One of a run's tables, built a part at a time so no copy of a whole long table is ever
 /// held: a part is one row group of its Parquet file and a run of lines of its CSV.
@@ -733,7 +733,7 @@ mod tests {
         let positions = held.sum::<usize>() + steps;
         assert_eq!(parquet_rows(&dir.join("positions.parquet")).0, positions);
         let (rows, groups) = parquet_rows(&dir.join("returns.parquet"));
-        assert_eq!((rows, groups), (steps, 1), "one row group per million rows");
+        assert_eq!((rows, groups), (steps, 3), "one row group per part");
         // Returns of the step before each part boundary come from the previous part.
         let returns = result_table(&o, "returns").unwrap();
         let crate::table::Values::Float(r) = &returns.columns[1].values else {

@@ -321,6 +321,9 @@ impl CsvWriter {
     }
 }
 
+/// Rows per row group of the Parquet files written here.
+pub const PARQUET_ROW_GROUP_ROWS: usize = 65_536;
+
 /// A Parquet file written a part of a table at a time (each part at most one row group),
 /// zstd-compressed, under a temporary name renamed into place by [`ParquetWriter::finish`].
 pub struct ParquetWriter {
@@ -358,9 +361,12 @@ impl ParquetWriter {
                 .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
                 .collect()
         });
+        // Row groups of a part each: several files are written at once, and each holds its
+        // row group in memory until it is full.
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_key_value_metadata(metadata)
+            .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
             .build();
         let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_error)?;
         Ok(Self {
