@@ -27,6 +27,7 @@ mod error;
 mod eval;
 mod folds;
 mod guards;
+mod init;
 pub mod labels;
 mod model;
 mod occluder;
@@ -49,15 +50,16 @@ pub use error::{MlError, Result};
 pub use eval::{MajorityBaseline, Metrics, argmax, last_return_sign, predict};
 pub use folds::{Fold, split_validation, walk_forward};
 pub use guards::check_fold;
+pub use init::check_init;
 #[cfg(test)]
 pub(crate) use model::exp_f32;
 pub use model::{TrendModel, candle_threads_configured};
 pub(crate) use model::{softmax_of, softmax_rows};
 pub use occluder::Occluder;
-pub use prepare::{FoldData, Series, Target, prepare_fold};
+pub use prepare::{FoldData, Series, Target, prepare_fold, prepare_universe};
 pub use standardize::Standardizer;
 pub use train::{
-    CLASSES, EpochReport, FineTuned, PooledTraining, TrainReport, train, train_pooled,
+    CLASSES, EpochReport, FineTuned, PooledTraining, TrainReport, fine_tune, train, train_pooled,
 };
 
 #[cfg(test)]

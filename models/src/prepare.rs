@@ -64,25 +64,98 @@ pub fn prepare_fold(
 ) -> Result<FoldData> {
     model_cfg.validate()?;
     training_cfg.validate()?;
+    let (fit_rows, valid_rows) = split_validation(
+        fold.train.clone(),
+        training_cfg.validation,
+        model_cfg.horizon,
+    )?;
+    let rows = Rows {
+        standardize: fold.train.clone(),
+        fit: fit_rows,
+        valid: valid_rows,
+        test: fold.test.clone(),
+    };
+    let rows = vec![rows; series.len()];
+    prepare_rows(series, n_features, &rows, model_cfg, target)
+}
+
+/// Builds the datasets to pre-train one model on a universe of instruments whose calendars and
+/// lengths differ: each instrument's windows are built on its own rows, each keeps the last
+/// `validation` share of its labelled rows (after an embargo of `horizon` rows) for early
+/// stopping, and the standardisation is fitted on every instrument's fitting rows. No test set:
+/// the pre-trained model is judged out of sample when a target is fine-tuned from it.
+///
+/// # Errors
+/// As [`prepare_fold`], naming the instrument whose rows are too few.
+pub fn prepare_universe(
+    series: &[Series<'_>],
+    n_features: usize,
+    model_cfg: &ModelConfig,
+    training_cfg: &TrainingConfig,
+    target: Target,
+) -> Result<FoldData> {
+    model_cfg.validate()?;
+    training_cfg.validate()?;
     let horizon = model_cfg.horizon;
-    let (fit_rows, valid_rows) =
-        split_validation(fold.train.clone(), training_cfg.validation, horizon)?;
-    for s in series {
-        let rows = check_matrix(s.features, n_features)?;
-        if rows != s.close.len() || fold.test.end > rows {
+    let rows = series
+        .iter()
+        .map(|s| {
+            let n = check_matrix(s.features, n_features)?;
+            let labelled = 0..n.saturating_sub(horizon);
+            let (fit, valid) = split_validation(labelled, training_cfg.validation, horizon)
+                .map_err(|e| MlError::NoSamples {
+                    reason: format!("instrument {} ({n} rows): {e}", s.instrument),
+                })?;
+            Ok(Rows {
+                standardize: fit.clone(),
+                fit,
+                valid,
+                test: n..n,
+            })
+        })
+        .collect::<Result<Vec<Rows>>>()?;
+    prepare_rows(series, n_features, &rows, model_cfg, target)
+}
+
+/// One instrument's rows of each part.
+#[derive(Debug, Clone)]
+struct Rows {
+    /// Fits the standardisation.
+    standardize: Range<usize>,
+    /// Training decision rows.
+    fit: Range<usize>,
+    /// Early-stopping decision rows.
+    valid: Range<usize>,
+    /// Test decision rows.
+    test: Range<usize>,
+}
+
+/// Builds the datasets of `series`, each split at its own `rows`.
+fn prepare_rows(
+    series: &[Series<'_>],
+    n_features: usize,
+    rows: &[Rows],
+    model_cfg: &ModelConfig,
+    target: Target,
+) -> Result<FoldData> {
+    let horizon = model_cfg.horizon;
+    for (s, r) in series.iter().zip(rows) {
+        let n = check_matrix(s.features, n_features)?;
+        if n != s.close.len() || r.test.end > n {
             return Err(MlError::Shape {
                 what: "series",
                 expected: format!(
                     "one close per feature row and at least {} rows (instrument {})",
-                    fold.test.end, s.instrument
+                    r.test.end, s.instrument
                 ),
-                got: format!("{rows} feature rows, {} closes", s.close.len()),
+                got: format!("{n} feature rows, {} closes", s.close.len()),
             });
         }
     }
     let parts: Vec<(&[f64], Range<usize>)> = series
         .iter()
-        .map(|s| (s.features, fold.train.clone()))
+        .zip(rows)
+        .map(|(s, r)| (s.features, r.standardize.clone()))
         .collect();
     let standardizer = Standardizer::fit(&parts, n_features)?;
     let labels: Vec<Vec<Option<u32>>>;
@@ -102,7 +175,8 @@ pub fn prepare_fold(
                 .collect();
             let fitted: Vec<f64> = forward
                 .iter()
-                .flat_map(|f| f[fit_rows.clone()].iter().flatten().copied())
+                .zip(rows)
+                .flat_map(|(f, r)| f[r.fit.clone()].iter().flatten().copied())
                 .collect();
             let terciles = VolTerciles::fit(&fitted)?;
             labels = forward.iter().map(|f| terciles.labels(f)).collect();
@@ -110,13 +184,13 @@ pub fn prepare_fold(
         }
     }
     let mut splits: [Vec<Dataset>; 3] = Default::default();
-    for (s, labels) in series.iter().zip(&labels) {
+    for ((s, labels), r) in series.iter().zip(&labels).zip(rows) {
         let mut values = s.features.to_vec();
         standardizer.apply(&mut values)?;
         for ((name, rows), out) in [
-            ("training", &fit_rows),
-            ("validation", &valid_rows),
-            ("test", &fold.test),
+            ("training", &r.fit),
+            ("validation", &r.valid),
+            ("test", &r.test),
         ]
         .into_iter()
         .zip(splits.iter_mut())

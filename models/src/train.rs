@@ -43,7 +43,8 @@ pub struct EpochReport {
 pub struct TrainReport {
     /// Every epoch run, in order.
     pub epochs: Vec<EpochReport>,
-    /// The epoch (from 1) with the lowest validation loss, whose weights the model holds.
+    /// The epoch (from 1) with the lowest validation loss, whose weights the model holds; 0 when
+    /// fine-tuning kept the starting weights because no epoch improved on them.
     pub best_epoch: usize,
     /// Its validation loss.
     pub best_valid_loss: f64,
@@ -70,7 +71,35 @@ pub fn train(
 ) -> Result<(TrendModel, TrainReport)> {
     training_cfg.validate()?;
     let model = TrendModel::new(model_cfg, train.features, CLASSES, training_cfg.seed)?;
-    let report = fit(&model, training_cfg, train, valid, None, progress)?;
+    let report = fit(&model, training_cfg, train, valid, None, false, progress)?;
+    Ok((model, report))
+}
+
+/// Fine-tunes a copy of `start` (a pre-trained model of the same shape) on `train` for
+/// `training_cfg.epochs` at `fine_tune_lr` (default `learning_rate` / 10), stopping early on
+/// `valid`; the pre-trained weights are kept when no epoch improves on their validation loss
+/// (`best_epoch` 0).
+///
+/// # Errors
+/// As [`train`]; also when `start` differs in shape from `model_cfg`.
+pub fn fine_tune(
+    start: &TrendModel,
+    model_cfg: &ModelConfig,
+    training_cfg: &TrainingConfig,
+    train: &Dataset,
+    valid: &Dataset,
+    progress: &mut dyn FnMut(&EpochReport),
+) -> Result<(TrendModel, TrainReport)> {
+    training_cfg.validate()?;
+    let cfg = TrainingConfig {
+        learning_rate: training_cfg
+            .fine_tune_lr
+            .unwrap_or(training_cfg.learning_rate / 10.0),
+        ..training_cfg.clone()
+    };
+    let model = TrendModel::new(model_cfg, start.features(), CLASSES, cfg.seed)?;
+    model.restore(&start.snapshot()?)?;
+    let report = fit(&model, &cfg, train, valid, None, true, progress)?;
     Ok((model, report))
 }
 
@@ -140,6 +169,7 @@ pub fn train_pooled(
             &own_train,
             &own_valid,
             Some(instrument),
+            true,
             progress,
         )?;
         fine_tuned.push(FineTuned {
@@ -156,12 +186,15 @@ pub fn train_pooled(
 }
 
 /// Runs the training loop on `model`, leaving it with the best validation epoch's weights.
+/// With `keep_initial` (fine-tuning), the starting weights compete as epoch 0: when no epoch
+/// improves on their validation loss they are kept, and the report's `best_epoch` is 0.
 fn fit(
     model: &TrendModel,
     cfg: &TrainingConfig,
     train: &Dataset,
     valid: &Dataset,
     instrument: Option<u32>,
+    keep_initial: bool,
     progress: &mut dyn FnMut(&EpochReport),
 ) -> Result<TrainReport> {
     for (what, ds) in [("training", train), ("validation", valid)] {
@@ -196,7 +229,12 @@ fn fit(
     let mut augment_rng = rng_for(cfg.seed, Stream::Augment);
     let mut order: Vec<usize> = (0..train.n).collect();
     let mut epochs = Vec::new();
-    let mut best = (0, f64::INFINITY, model.snapshot()?);
+    let initial_loss = if keep_initial {
+        validation_loss(model, valid, &class_weights)?.0
+    } else {
+        f64::INFINITY
+    };
+    let mut best = (0, initial_loss, model.snapshot()?);
     let mut stale = 0;
     let mut stopped_early = false;
     for epoch in 0..cfg.epochs {
