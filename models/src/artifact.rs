@@ -69,6 +69,24 @@ pub struct ModelMetadata {
     pub metrics: serde_json::Value,
     /// The training seed.
     pub seed: u64,
+    /// Where the training data came from (`None` in models saved before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+}
+
+/// What a model was trained from, for an audit: the data's sources and content hashes, and the
+/// config's hash, so a model can be traced to (and checked against) its inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    /// Where the bars were read from (one line per instrument: file, or generator settings).
+    pub data_sources: Vec<String>,
+    /// Stable hash of the bars the model saw (every instrument, first bar to `seen_until`).
+    pub bars_hash: String,
+    /// Stable hash of the model's input columns over those bars, before standardisation.
+    pub features_hash: String,
+    /// Hash of the resolved config, as a run's `summary.json` and Parquet files name it.
+    pub config_hash: String,
 }
 
 impl ModelMetadata {
@@ -102,6 +120,7 @@ impl ModelMetadata {
             instrument: None,
             metrics: serde_json::Value::Null,
             seed: training.seed,
+            lineage: None,
         }
     }
 }

@@ -21,6 +21,7 @@
 pub mod explain;
 
 mod artifact;
+mod baselines;
 mod config;
 mod dataset;
 mod error;
@@ -33,13 +34,18 @@ mod model;
 mod occluder;
 pub mod planted;
 mod prepare;
+mod significance;
 mod standardize;
+mod temperature;
 mod train;
 mod transformer;
 
 pub use artifact::{
-    FORMAT_VERSION, LoadedModel, METADATA_FILE, ModelMetadata, TrainingPeriod, WEIGHTS_FILE, load,
-    load_saved_columns, model_id, save,
+    FORMAT_VERSION, Lineage, LoadedModel, METADATA_FILE, ModelMetadata, TrainingPeriod,
+    WEIGHTS_FILE, load, load_saved_columns, model_id, save,
+};
+pub use baselines::{
+    HAR_LAGS, LogisticRegression, VolatilityBaselines, least_squares, trailing_volatility,
 };
 pub use config::{
     ClassWeights, GuardMode, LrSchedule, ModelConfig, ModelKind, Scheme, TrainingConfig,
@@ -57,7 +63,9 @@ pub use model::{TrendModel, candle_threads_configured};
 pub(crate) use model::{softmax_of, softmax_rows};
 pub use occluder::Occluder;
 pub use prepare::{FoldData, Series, Target, prepare_fold, prepare_universe};
+pub use significance::{DieboldMariano, erfc};
 pub use standardize::Standardizer;
+pub use temperature::{apply_temperature, fit_temperature};
 pub use train::{
     CLASSES, EpochReport, FineTuned, PooledTraining, TrainReport, fine_tune, train, train_pooled,
 };
