@@ -375,6 +375,10 @@ pub struct TrainingConfig {
     pub fine_tune_lr: Option<f64>,
     /// Walk-forward folds. Default 4.
     pub folds: usize,
+    /// Seeds trained per fold, to measure the spread of the out-of-sample scores: `seed` and
+    /// `seeds - 1` seeds derived from it; the saved models are `seed`'s. Default 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seeds: Option<usize>,
     /// `expanding` (default) or `rolling`.
     pub scheme: Scheme,
     /// Bars in the first fold's training window (every fold's, when rolling). Default: half the
@@ -429,6 +433,7 @@ impl Default for TrainingConfig {
             fine_tune_epochs: 0,
             fine_tune_lr: None,
             folds: 4,
+            seeds: None,
             scheme: Scheme::Expanding,
             train_bars: None,
             test_bars: None,
@@ -440,12 +445,20 @@ impl Default for TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Seeds trained per fold (`seeds`, default 1).
+    pub fn seed_count(&self) -> usize {
+        self.seeds.unwrap_or(1)
+    }
+
     /// Checks every value's range.
     ///
     /// # Errors
     /// Names the first key out of range and what was expected.
     pub fn validate(&self) -> Result<()> {
         check_between("epochs", self.epochs, 1, MAX_STEPS)?;
+        if let Some(seeds) = self.seeds {
+            check_between("seeds", seeds, 1, 1000)?;
+        }
         check_between("batch", self.batch, 1, MAX_STEPS)?;
         check_positive("learning_rate", self.learning_rate)?;
         check_non_negative("weight_decay", self.weight_decay)?;
