@@ -20,6 +20,7 @@ mod metrics;
 mod ml;
 mod paper;
 mod parity;
+mod pretrain;
 mod report;
 mod result_files;
 mod rules;

@@ -399,6 +399,11 @@ pub struct TrainingConfig {
     /// Training samples and test samples each fold needs. Default 100.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_fold_samples: Option<usize>,
+    /// A model folder (`quant train --pretrain` of a universe) whose weights start every fit,
+    /// which then fine-tunes at `fine_tune_lr` for up to `epochs`, keeping the pre-trained
+    /// weights when no epoch improves validation. Its inputs must be this config's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
 }
 
 /// What a failed training guard does.
@@ -440,6 +445,7 @@ impl Default for TrainingConfig {
             guards: None,
             min_samples_per_parameter: None,
             min_fold_samples: None,
+            init_from: None,
         }
     }
 }
@@ -495,6 +501,16 @@ impl TrainingConfig {
         }
         if let Some(ratio) = self.min_samples_per_parameter {
             check_non_negative("min_samples_per_parameter", ratio)?;
+        }
+        if self
+            .init_from
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(config_error(
+                "init_from",
+                "the folder of a pre-trained model, e.g. \"models/universe\", got \"\"",
+            ));
         }
         Ok(())
     }

@@ -37,6 +37,7 @@ mod data;
 mod model_card;
 mod model_plan;
 mod output;
+mod pretrain;
 mod run_info;
 mod runner;
 mod session_log;

@@ -23,7 +23,7 @@ use models::explain::{
 use models::{
     CLASSES, Dataset, EpochReport, LoadedModel, MajorityBaseline, Metrics, ModelConfig,
     ModelMetadata, Series, Target, TrainReport, TrainingConfig, TrainingPeriod, TrendModel, argmax,
-    column_indices, last_return_sign, predict, prepare_fold, save, train, train_pooled,
+    check_fold, column_indices, last_return_sign, predict, prepare_fold, save, train, train_pooled,
     walk_forward,
 };
 use serde_json::json;
@@ -56,6 +56,10 @@ pub struct TrainArgs {
     /// models/<name>/ or models/<name>-risk/).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Pre-train one model on every instrument of the data (calendars and lengths may differ),
+    /// without walk-forward, for targets to fine-tune from with `[training] init_from`.
+    #[arg(long)]
+    pretrain: bool,
     #[command(flatten)]
     set: crate::overrides::SetArgs,
 }
@@ -67,6 +71,7 @@ impl TrainArgs {
             config,
             target: TargetArg::Trend,
             out: Some(out),
+            pretrain: false,
             set: crate::overrides::SetArgs::default(),
         }
     }
@@ -120,6 +125,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| default_out(&loaded, target));
+    if args.pretrain {
+        return crate::pretrain::run(&loaded, &model_cfg, &training, target, &out);
+    }
 
     let data = data::load(&loaded)?;
     let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
@@ -131,6 +139,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let inputs = model_inputs(&spec, &indices, &data.series)?;
     let series = inputs.series();
     let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
+    let first_test = (folds.first())
+        .and_then(|f| data.series.first()?.bars.get(f.test.start))
+        .map(|b| b.ts);
+    let init =
+        crate::pretrain::load_init(&loaded, &training, target, &model_cfg, &columns, first_test)?;
     let explain = c.explain.clone().unwrap_or_default();
     let groups = groups(&columns, model_cfg.window, explain.lag_blocks);
     let mut explained = Vec::new();
@@ -147,7 +160,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     for (k, fold) in folds.iter().enumerate() {
         let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
         let label = format!("fold {}/{}", k + 1, folds.len());
-        let fitted = fit(&model_cfg, &training, &fd, &progress, &label)?;
+        let test = (fd.test.n > 0).then_some(&fd.test);
+        let warnings = check_fold(&label, &model_cfg, &training, target, &fd.train, test);
+        for warning in warnings.map_err(invalid)? {
+            progress.suspend(|| eprintln!("warning: {warning}"));
+        }
+        let fitted = fit(&model_cfg, &training, &fd, init.as_ref(), &progress, &label)?;
         let report = &fitted.report;
         let probs = fitted.predict(&fd.test)?;
         let scored = FoldScores::new(&fd.train, &fd.test, &probs, &inputs)?;
@@ -199,7 +217,25 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         test: inputs.rows..inputs.rows,
     };
     let fd = prepare_fold(&series, columns.len(), &all, &model_cfg, &training, target)?;
-    let fitted = fit(&model_cfg, &training, &fd, &progress, "final model")?;
+    let warnings = check_fold(
+        "final model",
+        &model_cfg,
+        &training,
+        target,
+        &fd.train,
+        None,
+    );
+    for warning in warnings.map_err(invalid)? {
+        progress.suspend(|| eprintln!("warning: {warning}"));
+    }
+    let fitted = fit(
+        &model_cfg,
+        &training,
+        &fd,
+        init.as_ref(),
+        &progress,
+        "final model",
+    )?;
     let report = fitted.report.clone();
     progress.finish_and_clear();
     let overall = pooled.metrics()?;
@@ -320,11 +356,13 @@ struct Fitted {
 
 /// Trains on `fd` as `[training]` says: pooled (`pretrain_pooled = true`, the default), then a
 /// fine-tuned copy per instrument when `fine_tune_epochs > 0`; or one model per instrument on
-/// its own samples (`pretrain_pooled = false`).
+/// its own samples (`pretrain_pooled = false`). With `init` (`init_from`), one model fine-tuned
+/// from it on every instrument's samples.
 fn fit(
     model_cfg: &ModelConfig,
     training: &TrainingConfig,
     fd: &models::FoldData,
+    init: Option<&TrendModel>,
     progress: &indicatif::ProgressBar,
     label: &str,
 ) -> Result<Fitted> {
@@ -338,6 +376,21 @@ fn fit(
             e.epoch, e.train_loss, e.valid_loss, e.valid_accuracy
         ));
     };
+    if let Some(start) = init {
+        let (model, report) = models::fine_tune(
+            start,
+            model_cfg,
+            training,
+            &fd.train,
+            &fd.valid,
+            &mut report_epoch,
+        )?;
+        return Ok(Fitted {
+            pooled: Some(model),
+            by_instrument: Vec::new(),
+            report,
+        });
+    }
     if training.pretrain_pooled {
         let run = train_pooled(model_cfg, training, &fd.train, &fd.valid, &mut report_epoch)?;
         return Ok(Fitted {

@@ -1,0 +1,186 @@
+//! Pre-training on a universe and fine-tuning a target (issue 21, items 8-10), end to end: a
+//! universe of related instruments on other calendars and of other lengths is pre-trained with
+//! `quant train --pretrain`; a target with a short history fine-tuned from it (`init_from`)
+//! beats the same target trained from scratch out of sample; a pre-trained model with other
+//! inputs, or a folder without one, is refused naming `init_from`.
+
+use crate::support::{quant, scratch, stderr};
+use std::path::{Path, PathBuf};
+
+/// Writes `bars` daily bars from `start` (skipping Saturdays and Sundays when `weekdays`) of the
+/// planted process: each bar's return has the sign of the return four bars earlier with
+/// probability 2/3 (else the other), and a size of 0.2% to 1.2%. A window of 8 returns holds
+/// the sign that matters; nothing else predicts the next bar, so the Bayes rate of its
+/// direction is 2/3.
+fn planted_csv(path: &Path, bars: usize, start: (i32, u32, u32), weekdays: bool, seed: u64) {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut uniform = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut day = chrono::NaiveDate::from_ymd_opt(start.0, start.1, start.2).unwrap();
+    let mut signs: Vec<f64> = Vec::with_capacity(bars);
+    let mut close = 100.0;
+    let mut text = String::from("date,open,high,low,close,volume\n");
+    for t in 0..bars {
+        while weekdays && chrono::Datelike::weekday(&day).number_from_monday() > 5 {
+            day = day.succ_opt().unwrap();
+        }
+        let sign = if t < 4 {
+            if uniform() < 0.5 { 1.0 } else { -1.0 }
+        } else if uniform() < 2.0 / 3.0 {
+            signs[t - 4]
+        } else {
+            -signs[t - 4]
+        };
+        signs.push(sign);
+        let open = close;
+        close *= 1.0 + sign * (0.002 + 0.01 * uniform());
+        let (high, low) = (open.max(close) * 1.001, open.min(close) * 0.999);
+        text.push_str(&format!("{day},{open},{high},{low},{close},1000\n"));
+        day = day.succ_opt().unwrap();
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+/// A config over `data` with the small model every test here uses; `training` adds keys.
+fn config(dir: &Path, name: &str, data: &Path, window: usize, training: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "{name}"
+seed = 1
+[data]
+kind = "csv"
+path = {data:?}
+[[features]]
+name = "ret"
+kind = "returns"
+[model]
+hidden = [8]
+dropout = 0.0
+window = {window}
+horizon = 1
+threshold = 0.003
+[training]
+epochs = 12
+batch = 64
+learning_rate = 0.005
+patience = 4
+seed = 5
+{training}
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn train(args: &[&str]) -> String {
+    let mut all = vec!["train"];
+    all.extend_from_slice(args);
+    let output = quant(&all);
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The pooled out-of-sample accuracy and log loss of every walk-forward test fold.
+fn oos(model: &Path) -> (f64, f64) {
+    let text = std::fs::read_to_string(model.join("model.json")).unwrap();
+    let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let m = &meta["metadata"]["metrics"]["overall"]["model"];
+    (
+        m["accuracy"].as_f64().unwrap(),
+        m["log_loss"].as_f64().unwrap(),
+    )
+}
+
+#[test]
+fn a_short_target_fine_tuned_from_a_related_universe_beats_training_from_scratch() {
+    let dir = scratch("pretrain");
+    let universe = dir.join("universe");
+    std::fs::create_dir_all(&universe).unwrap();
+    // Three related instruments: every calendar day, weekdays only, every calendar day; other
+    // starts and lengths.
+    planted_csv(&universe.join("AAA.csv"), 1500, (2015, 1, 1), false, 1);
+    planted_csv(&universe.join("BBB.csv"), 1900, (2012, 1, 2), true, 2);
+    planted_csv(&universe.join("CCC.csv"), 1100, (2018, 6, 1), false, 3);
+    let pre = dir.join("pre");
+    let u = config(&dir, "universe", &universe, 8, "");
+    let stdout = train(&[
+        u.to_str().unwrap(),
+        "--pretrain",
+        "--out",
+        pre.to_str().unwrap(),
+    ]);
+    eprintln!("{stdout}");
+    for name in ["AAA", "BBB", "CCC", "pre-trained model"] {
+        assert!(stdout.contains(name), "{name}: {stdout}");
+    }
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(pre.join("model.json")).unwrap()).unwrap();
+    let rows = meta["metadata"]["metrics"]["pretrained"]["instruments"]
+        .as_array()
+        .unwrap();
+    let bars: Vec<u64> = rows.iter().map(|r| r["bars"].as_u64().unwrap()).collect();
+    assert_eq!(bars, [1500, 1900, 1100], "each instrument on its own bars");
+
+    // The target: 600 weekday bars, two folds of about 200 test bars after 200 training bars.
+    let target_csv = dir.join("TGT.csv");
+    planted_csv(&target_csv, 600, (2020, 1, 6), true, 9);
+    let split = "folds = 2\ntrain_bars = 200\n";
+    let scratch_model = dir.join("scratch");
+    let c = config(&dir, "scratch", &target_csv, 8, split);
+    train(&[
+        c.to_str().unwrap(),
+        "--out",
+        scratch_model.to_str().unwrap(),
+    ]);
+    let tuned_model = dir.join("tuned");
+    let init = format!("{split}init_from = {:?}\n", pre.to_str().unwrap());
+    let c = config(&dir, "tuned", &target_csv, 8, &init);
+    train(&[c.to_str().unwrap(), "--out", tuned_model.to_str().unwrap()]);
+    let ((acc_s, loss_s), (acc_t, loss_t)) = (oos(&scratch_model), oos(&tuned_model));
+    eprintln!(
+        "target out of sample: from scratch accuracy {acc_s:.3} log loss {loss_s:.3}; \
+         fine-tuned from the universe accuracy {acc_t:.3} log loss {loss_t:.3}"
+    );
+    assert!(acc_t > acc_s + 0.03, "{acc_t} vs {acc_s}");
+    assert!(loss_t < loss_s, "{loss_t} vs {loss_s}");
+
+    // Bad input: a pre-trained model with another window, and a folder without a model.
+    let c = config(&dir, "other", &target_csv, 6, &init);
+    let output = quant(&[
+        "train",
+        c.to_str().unwrap(),
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("`init_from`") && err.contains("architecture"),
+        "{err}"
+    );
+    let missing = format!(
+        "{split}init_from = {:?}\n",
+        dir.join("none").to_str().unwrap()
+    );
+    let c = config(&dir, "missing", &target_csv, 8, &missing);
+    let output = quant(&[
+        "train",
+        c.to_str().unwrap(),
+        "--out",
+        dir.join("y").to_str().unwrap(),
+    ]);
+    let err = stderr(&output);
+    assert!(!output.status.success());
+    assert!(
+        err.contains("`training.init_from`") && err.contains("--pretrain"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
