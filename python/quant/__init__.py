@@ -34,6 +34,10 @@ __all__ = [
     "backtest",
     "features",
     "from_signals",
+    "load_bars",
+    "sweep",
+    "train",
+    "Trained",
 ]
 
 Config = Union[str, "os.PathLike[str]", Mapping[str, Any]]
@@ -236,3 +240,74 @@ def features(data: Data | None, features: Sequence[Mapping[str, Any]] | Config) 
     else:
         config = {"name": "features", "features": [dict(f) for f in features]}
     return _quant.features(config, _data_pairs(data))
+
+
+def load_bars(config: Config) -> dict[str, pa.Table]:
+    """Reads the bars a config's ``[data]`` names (CSV, Parquet or Arrow files, a catalog, or
+    the seeded generator with ``kind = "synthetic"``), checked as a backtest reads them: one
+    table per instrument with ``timestamp`` (UTC), ``open``, ``high``, ``low``, ``close``,
+    ``volume``."""
+    return dict(_quant.load_bars(_config(config)))
+
+
+def _path(config: Any, what: str) -> str:
+    if isinstance(config, Mapping):
+        raise TypeError(f"{what}: expected the path of a TOML config file (its jobs and models are written beside it)")
+    return os.fspath(config)
+
+
+def sweep(
+    config: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> pa.Table:
+    """Runs the config's ``[sweep]`` (grid, random samples or walk-forward) as ``quant sweep``
+    does, across cores, and returns the ranked table: one row per parameter set with every
+    summary figure, best first by ``rank_by``. ``out`` receives sweep.csv/.parquet, the top runs
+    and the report (default ``<output.dir>/<name>-sweep/``, as the command)."""
+    path = _path(config, "sweep")
+    folder = None if out is None else os.fspath(out)
+    return _quant.sweep(path, folder, list((overrides or {}).items()))
+
+
+class Trained:
+    """A model trained by :func:`train`: its folder and the scores in its model.json."""
+
+    def __init__(self, folder: Path) -> None:
+        #: The model folder (weights.safetensors, model.json, explain.json, oos_equity.csv).
+        self.folder = folder
+        #: model.json: the model's id and metadata (pipeline, standardisation, scores, lineage).
+        self.model = json.loads((folder / "model.json").read_text())
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Walk-forward scores: per fold (``folds``), pooled (``overall``: the model's accuracy,
+        macro-F1 and log loss beside the majority-class and last-return-sign baselines), the
+        out-of-sample return, and the final model's training curve."""
+        return self.model.get("metadata", {}).get("metrics", {})
+
+    def __repr__(self) -> str:
+        overall = self.metrics.get("overall", {}).get("model", {})
+        return f"Trained({str(self.folder)!r}, accuracy={overall.get('accuracy')!r})"
+
+
+def train(
+    config: str | os.PathLike[str],
+    *,
+    out: str | os.PathLike[str] | None = None,
+    target: str = "trend",
+    overrides: Mapping[str, Any] | None = None,
+) -> Trained:
+    """Trains the config's ``[model]`` as ``quant train`` does: walk-forward evaluation, then the
+    final model saved into ``out`` (default: the ``ml_trend`` strategy's ``model`` path, else
+    ``models/<name>/``). ``target``: ``"trend"`` or ``"volatility"``."""
+    if target not in ("trend", "volatility"):
+        raise ValueError(f"target: expected 'trend' or 'volatility', found {target!r}")
+    folder = _quant.train(
+        _path(config, "train"),
+        None if out is None else os.fspath(out),
+        target,
+        list((overrides or {}).items()),
+    )
+    return Trained(Path(folder))

@@ -20,6 +20,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use run::Results;
 use runs::embedded::{self, Bars};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Runs a backtest: `config` a path or a dict; `data` (name, Arrow table) pairs or None for the
@@ -116,6 +117,56 @@ fn features(
     run::table_of(batch)
 }
 
+/// Reads the bars `config`'s `[data]` names (files, a catalog, the generator): (instrument,
+/// table) pairs with `timestamp`, `open`, `high`, `low`, `close`, `volume`.
+#[pyfunction]
+fn load_bars(
+    py: Python<'_>,
+    config: &Bound<'_, PyAny>,
+) -> PyResult<Vec<(String, PyArrowType<Table>)>> {
+    let config = config_of(py, config)?;
+    let series = py.detach(|| config.load_bars()).map_err(error)?;
+    series
+        .into_iter()
+        .map(|s| {
+            let batch =
+                market_data::columnar::bars_to_batch(&s.bars).map_err(|e| error(e.into()))?;
+            Ok((s.instrument.to_string(), run::table_of(batch)?))
+        })
+        .collect()
+}
+
+/// Runs `quant sweep` on the config file `config` into `out`; returns the ranked table.
+#[pyfunction]
+#[pyo3(signature = (config, out=None, overrides=Vec::new()))]
+fn sweep(
+    py: Python<'_>,
+    config: PathBuf,
+    out: Option<PathBuf>,
+    overrides: Vec<(String, Bound<'_, PyAny>)>,
+) -> PyResult<PyArrowType<Table>> {
+    let pairs = pairs_to_toml(&overrides)?;
+    let batch = py
+        .detach(|| embedded::sweep(&config, &pairs, out))
+        .map_err(error)?;
+    run::table_of(batch)
+}
+
+/// Runs `quant train` on the config file `config`; returns the model folder.
+#[pyfunction]
+#[pyo3(signature = (config, out=None, target="trend", overrides=Vec::new()))]
+fn train(
+    py: Python<'_>,
+    config: PathBuf,
+    out: Option<PathBuf>,
+    target: &str,
+    overrides: Vec<(String, Bound<'_, PyAny>)>,
+) -> PyResult<PathBuf> {
+    let pairs = pairs_to_toml(&overrides)?;
+    py.detach(|| embedded::train(&config, &pairs, out, target))
+        .map_err(error)
+}
+
 #[pymodule]
 fn _quant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("QuantError", m.py().get_type::<QuantError>())?;
@@ -124,5 +175,8 @@ fn _quant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(backtest, m)?)?;
     m.add_function(wrap_pyfunction!(from_signals, m)?)?;
     m.add_function(wrap_pyfunction!(features, m)?)?;
+    m.add_function(wrap_pyfunction!(load_bars, m)?)?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
     Ok(())
 }

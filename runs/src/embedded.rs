@@ -357,3 +357,100 @@ pub fn from_signals(
         Some(Box::new(Signals::new(flags))),
     )
 }
+
+/// A command's arguments as the command line reads them, so a host calls `quant sweep` and
+/// `quant train` with exactly their options and checks.
+#[derive(Debug, clap::Parser)]
+#[command(no_binary_name = true)]
+struct Command<T: clap::Args> {
+    #[command(flatten)]
+    args: T,
+}
+
+/// Returns the arguments: `config`, then `--KEY VALUE` options, then `--set KEY=VALUE`s.
+fn argv(
+    config: &Path,
+    options: &[(&str, String)],
+    overrides: &[(String, toml::Value)],
+) -> Vec<String> {
+    let mut argv = vec![config.display().to_string()];
+    for (key, value) in options {
+        argv.extend([format!("--{key}"), value.clone()]);
+    }
+    for (key, value) in overrides {
+        argv.extend(["--set".to_string(), format!("{key}={value}")]);
+    }
+    argv
+}
+
+/// Runs `quant sweep` on the config file at `path` (with `overrides` as `--set`) into `out`
+/// (default: the command's, `<output.dir>/<name>-sweep/`): every job of its `[sweep]` table,
+/// ranked, the top runs' results and `sweep.parquet` written there. Returns the ranked table.
+///
+/// # Errors
+/// As `quant sweep`: a config, key, job or file error with the command's message.
+pub fn sweep(
+    path: &Path,
+    overrides: &[(String, toml::Value)],
+    out: Option<PathBuf>,
+) -> Result<RecordBatch> {
+    let out = match out {
+        Some(out) => out,
+        None => crate::sweep::default_out(
+            &Config::load(path)?
+                .with_overrides(overrides.to_vec())?
+                .loaded
+                .config,
+        ),
+    };
+    let options = [("out", out.display().to_string())];
+    let command: Command<crate::sweep::SweepArgs> =
+        clap::Parser::try_parse_from(argv(path, &options, overrides))?;
+    crate::sweep::run(&command.args)?;
+    read_table(&out.join("sweep.parquet"))
+}
+
+/// Runs `quant train` on the config file at `path` (with `overrides` as `--set`): walk-forward
+/// evaluation, then the final model saved into `out` (default: the command's, the `ml_trend`
+/// strategy's `model` path or `models/<name>/`). `target` is `trend` or `volatility`. Returns
+/// the model folder.
+///
+/// # Errors
+/// As `quant train`.
+pub fn train(
+    path: &Path,
+    overrides: &[(String, toml::Value)],
+    out: Option<PathBuf>,
+    target: &str,
+) -> Result<PathBuf> {
+    let folder = match out {
+        Some(out) => out,
+        None => {
+            let config = Config::load(path)?.with_overrides(overrides.to_vec())?;
+            let target = match target {
+                "volatility" => models::Target::Volatility,
+                _ => models::Target::Trend,
+            };
+            crate::train::default_out(&config.loaded, target)
+        }
+    };
+    let options = [
+        ("out", folder.display().to_string()),
+        ("target", target.to_string()),
+    ];
+    let command: Command<crate::train::TrainArgs> =
+        clap::Parser::try_parse_from(argv(path, &options, overrides))?;
+    crate::train::run(&command.args)?;
+    Ok(folder)
+}
+
+/// Reads a Parquet file written by a command as one record batch.
+fn read_table(path: &Path) -> Result<RecordBatch> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let schema = builder.schema().clone();
+    let reader = builder.build()?;
+    let batches = reader.collect::<Result<Vec<_>, _>>()?;
+    Ok(arrow::compute::concat_batches(&schema, &batches)?)
+}

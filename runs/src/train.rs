@@ -514,7 +514,7 @@ impl Fitted {
 }
 
 /// The default model folder for `target`.
-fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
+pub(crate) fn default_out(loaded: &LoadedConfig, target: Target) -> PathBuf {
     if let Some(StrategyConfig::MlTrend(p)) = &loaded.config.strategy {
         let written = match target {
             Target::Trend => Some(&p.model),

@@ -2,10 +2,11 @@
 //! as Arrow), checked exactly as a file's: the same column layout, the same row checks.
 
 use super::decode::{Decoder, TimeRange};
-use super::schema::{Layout, RecordKind};
-use crate::{BarSeries, Error, InstrumentId, Result};
-use arrow::array::RecordBatch;
+use super::schema::{Layout, RecordKind, schema_of};
+use crate::{Bar, BarSeries, Error, InstrumentId, Result};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, TimestampNanosecondArray};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Decodes `batches` (one table, in order, all with `batches[0]`'s schema) into the bars of
 /// `instrument`. `label` names the table in messages where a file's path would be, e.g.
@@ -40,6 +41,31 @@ pub fn bars_from_batches(
         return Err(Error::Empty { path });
     }
     Ok(BarSeries::new(instrument, bars))
+}
+
+/// Returns `bars` as one record batch with the bar files' layout (see [`super::schema`]):
+/// `timestamp` (UTC nanoseconds), `open`, `high`, `low`, `close`, `volume`.
+///
+/// # Errors
+/// Never in practice: the columns are built to the schema.
+pub fn bars_to_batch(bars: &[Bar]) -> Result<RecordBatch> {
+    let times = TimestampNanosecondArray::from_iter_values(bars.iter().map(|b| b.ts.0))
+        .with_timezone("UTC");
+    let field = |f: fn(&Bar) -> f64| -> ArrayRef {
+        Arc::new(Float64Array::from_iter_values(bars.iter().map(f)))
+    };
+    let columns = vec![
+        Arc::new(times) as ArrayRef,
+        field(|b| b.open),
+        field(|b| b.high),
+        field(|b| b.low),
+        field(|b| b.close),
+        field(|b| b.volume),
+    ];
+    RecordBatch::try_new(schema_of(RecordKind::Bars, false), columns).map_err(|e| Error::Schema {
+        path: PathBuf::from("bars"),
+        message: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -88,6 +114,10 @@ mod tests {
         assert_eq!(series.bars.len(), 2);
         assert_eq!(series.bars[1].close, 11.0);
         assert_eq!(series.bars[1].ts.0, 2);
+        // And back: the batch of these bars decodes to the same bars.
+        let again = bars_to_batch(&series.bars).unwrap();
+        let round = bars_from_batches(InstrumentId::new("X"), "t", &[again]).unwrap();
+        assert_eq!(round.bars, series.bars);
     }
 
     #[test]

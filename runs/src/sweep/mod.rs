@@ -66,6 +66,11 @@ enum SweepAction {
     },
 }
 
+/// The folder a sweep writes into without `--out`: `<output.dir>/<name>-sweep/`.
+pub(crate) fn default_out(c: &crate::config::BacktestConfig) -> PathBuf {
+    c.output.dir.join(format!("{}-sweep", c.name))
+}
+
 /// Runs `quant sweep`.
 ///
 /// # Errors
@@ -96,10 +101,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         );
     }
     let c = &loaded.config;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| c.output.dir.join(format!("{}-sweep", c.name)));
+    let out = args.out.clone().unwrap_or_else(|| default_out(c));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     if let Some(windows) = plan.spec.walk_forward {
         if shard.is_some() {
