@@ -69,6 +69,10 @@ pub struct ModelMetadata {
     pub metrics: serde_json::Value,
     /// The training seed.
     pub seed: u64,
+    /// Divides the network's log-probabilities before the softmax ([`crate::fit_temperature`],
+    /// fitted on the validation rows); every prediction is calibrated by it. `None`: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
     /// Where the training data came from (`None` in models saved before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
@@ -120,6 +124,7 @@ impl ModelMetadata {
             instrument: None,
             metrics: serde_json::Value::Null,
             seed: training.seed,
+            temperature: None,
             lineage: None,
         }
     }
@@ -145,6 +150,13 @@ pub struct LoadedModel {
 }
 
 impl LoadedModel {
+    /// Calibrates the network's class probabilities (row-major) with the saved temperature.
+    pub fn calibrate(&self, probs: &mut [f32]) {
+        if let Some(t) = self.metadata.temperature {
+            super::temperature::apply_temperature(probs, self.metadata.classes.len(), t);
+        }
+    }
+
     /// Checks that `pipeline` computes every saved feature exactly as in training (same table
     /// under the same name; extra features are fine).
     ///

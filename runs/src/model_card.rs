@@ -29,7 +29,7 @@ pub(crate) fn render(dir: &Path) -> Result<String> {
     let loaded = set.any();
     let m = &loaded.metadata;
     let explanation = Explanation::load(dir)?;
-    let mut notes = Vec::new();
+    let mut notes = baseline_notes(&m.metrics);
     if explanation.is_none() {
         notes.push(format!(
             "{} has no explain.json (trained before explanations existed): importance, \
@@ -51,7 +51,7 @@ pub(crate) fn render(dir: &Path) -> Result<String> {
         let names: Vec<&str> = set.by_instrument.iter().map(|(n, _)| n.as_str()).collect();
         format!("per-instrument models: {}", names.join(", "))
     };
-    let facts = vec![
+    let mut facts = vec![
         ("Model id".into(), loaded.model_id.clone()),
         (
             "Target".into(),
@@ -65,6 +65,16 @@ pub(crate) fn render(dir: &Path) -> Result<String> {
             format!("quant {} with seed {}", m.crate_version, m.seed),
         ),
     ];
+    if let Some(lineage) = &m.lineage {
+        facts.push(("Data".into(), lineage.data_sources.join("; ")));
+        facts.push((
+            "Content hashes".into(),
+            format!(
+                "bars {}, inputs {}, config {}",
+                lineage.bars_hash, lineage.features_hash, lineage.config_hash
+            ),
+        ));
+    }
     let pipeline = (m.pipeline.iter())
         .map(|f| (f.name.clone(), serde_json::to_string(f).unwrap_or_default()))
         .collect();
@@ -135,6 +145,56 @@ pub(crate) fn render(dir: &Path) -> Result<String> {
         equity: oos_equity(&dir.join("oos_equity.csv"))?,
     };
     Ok(render_model_card(&card))
+}
+
+/// The card's opening lines: the verdict against each baseline, the significance of the model's
+/// log loss against the best baseline's, and the spread over seeds (models trained before these
+/// were recorded have none).
+fn baseline_notes(metrics: &Value) -> Vec<String> {
+    let mut notes: Vec<String> = metrics["verdict_line"]
+        .as_str()
+        .map(String::from)
+        .into_iter()
+        .collect();
+    let dm = &metrics["diebold_mariano"];
+    if let (Some(p), Some(name)) = (dm["p_value"].as_f64(), dm["baseline"].as_str()) {
+        notes.push(format!(
+            "Diebold-Mariano test of the test log loss against {name} (the best baseline): \
+             {:.3} vs {:.3}, DM {:.2}, p = {p:.3} (Newey-West, {} lags).",
+            dm["model_log_loss"].as_f64().unwrap_or(f64::NAN),
+            dm["baseline_log_loss"].as_f64().unwrap_or(f64::NAN),
+            dm["statistic"].as_f64().unwrap_or(f64::NAN),
+            dm["lags"],
+        ));
+    }
+    if let (Some(model), Some(held)) = (
+        metrics["oos_total_return"].as_f64(),
+        metrics["buy_and_hold_total_return"].as_f64(),
+    ) {
+        notes.push(format!(
+            "Stitched out-of-sample return {:.1}% against {:.1}% for buy and hold over the same \
+             test windows.",
+            100.0 * model,
+            100.0 * held
+        ));
+    }
+    let seeds = &metrics["seeds"];
+    if let Some(n) = seeds["n"].as_u64() {
+        let stat = |key: &str, scale: f64| {
+            format!(
+                "{:.3} +- {:.3}",
+                scale * seeds[key]["mean"].as_f64().unwrap_or(f64::NAN),
+                scale * seeds[key]["std"].as_f64().unwrap_or(f64::NAN)
+            )
+        };
+        notes.push(format!(
+            "Over {n} seeds: test log loss {}, accuracy {}, stitched return {} (%).",
+            stat("log_loss", 1.0),
+            stat("accuracy", 1.0),
+            stat("oos_return", 100.0)
+        ));
+    }
+    notes
 }
 
 /// The fields of a JSON object as (`prefix.key`, value) text pairs.

@@ -11,6 +11,7 @@
 
 use crate::config::LoadedConfig;
 use crate::data;
+use crate::sweep::grid::StableHash;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
 use engine::{FeatureSource, Replay, backtest};
@@ -21,10 +22,11 @@ use models::explain::{
     summarise,
 };
 use models::{
-    CLASSES, Dataset, EpochReport, LoadedModel, MajorityBaseline, Metrics, ModelConfig,
-    ModelMetadata, Series, Target, TrainReport, TrainingConfig, TrainingPeriod, TrendModel, argmax,
-    check_fold, column_indices, last_return_sign, predict, prepare_fold, save, train, train_pooled,
-    walk_forward,
+    CLASSES, Dataset, DieboldMariano, EpochReport, Lineage, LoadedModel, LogisticRegression,
+    MajorityBaseline, Metrics, ModelConfig, ModelMetadata, Series, Target, TrainReport,
+    TrainingConfig, TrainingPeriod, TrendModel, VolatilityBaselines, apply_temperature, argmax,
+    check_fold, column_indices, fit_temperature, last_return_sign, predict, prepare_fold, save,
+    train, train_pooled, walk_forward,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -149,10 +151,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let mut explained = Vec::new();
 
     let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
-    let progress = crate::sweep::progress_bar(((folds.len() + 1) * per_fit) as u64, "fits");
+    let fits = folds.len() * training.seed_count() + 1;
+    let progress = crate::sweep::progress_bar((fits * per_fit) as u64, "fits");
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
     let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
+    let mut held_equity: Vec<(Timestamp, f64)> = Vec::new();
     // Each fold's model, saved for backtests that trade out of sample; moved into place beside
     // the final model only once every fit succeeded.
     let staged = out.join(format!(".{WALK_FORWARD_DIR}.partial"));
@@ -167,8 +171,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         let fitted = fit(&model_cfg, &training, &fd, init.as_ref(), &progress, &label)?;
         let report = &fitted.report;
-        let probs = fitted.predict(&fd.test)?;
-        let scored = FoldScores::new(&fd.train, &fd.test, &probs, &inputs)?;
+        let (temperature, raw, probs) = fitted.calibrated(&fd)?;
+        let scored = FoldScores::new(&fd, &probs, &inputs, target, model_cfg.horizon)?;
         let mut fold_json = json!({
             "fold": k + 1,
             "train_rows": [fold.train.start, fold.train.end],
@@ -179,6 +183,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "model": scored.model,
             "majority": scored.majority,
             "last_return_sign": scored.sign,
+            "logistic_regression": scored.logistic,
+            "persistence": scored.persistence.as_ref().map(|(m, _)| m),
+            "har": scored.har.as_ref().map(|(m, _)| m),
+            "temperature": temperature,
+            "ece_raw": Calibration::new(&fd.test.y, &raw, CLASSES).ece,
+            "ece_calibrated": Calibration::new(&fd.test.y, &probs, CLASSES).ece,
         });
         if fd.test.n > 0 {
             let seed = training.seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -199,13 +209,28 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         }
         let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
         metadata.training_period = training_period(&data.series, &fold.train, model_cfg.horizon);
+        metadata.temperature = Some(temperature);
+        metadata.lineage = Some(lineage(
+            &loaded,
+            &data.series,
+            &inputs,
+            &fold.train,
+            model_cfg.horizon,
+        ));
         metadata.metrics = fold_json.clone();
         fitted.save(&staged.join(fold_dir(k + 1)), &metadata, &data.series)?;
         if target == Target::Trend && fd.test.n > 0 {
             let models = fitted.into_loaded(&metadata, &data.series);
             let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
+            let held = buy_and_hold(&data.series, &fold.test);
             fold_json["oos_return"] = json!(ret.total_return);
+            fold_json["oos_sharpe"] = json!(sharpe_of(&ret.curve));
+            fold_json["buy_and_hold"] = json!({
+                "return": held.total_return,
+                "sharpe": sharpe_of(&held.curve),
+            });
             stitch(&mut oos_equity, &ret.curve);
+            stitch(&mut held_equity, &held.curve);
         }
         pooled.add(&fd.test.y, &probs, &scored);
         scores.push(fold_json);
@@ -236,16 +261,46 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &progress,
         "final model",
     )?;
+    let (final_temperature, _, _) = fitted.calibrated(&fd)?;
     let report = fitted.report.clone();
-    progress.finish_and_clear();
     let overall = pooled.metrics()?;
+    let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
+    let seeds = SeedRun {
+        loaded: &loaded,
+        spec: &spec,
+        series: &series,
+        bars: &data.series,
+        folds: &folds,
+        model_cfg: &model_cfg,
+        target,
+        columns: columns.len(),
+        progress: &progress,
+        init: init.as_ref(),
+    }
+    .spread(&training, &overall, oos_total)?;
+    progress.finish_and_clear();
+    let (verdict, verdict_line) = verdict(&scores, target);
+    let dm = pooled.diebold_mariano(model_cfg.horizon);
     let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
     metadata.training_period = training_period(&data.series, &all.train, model_cfg.horizon);
-    let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
+    metadata.temperature = Some(final_temperature);
+    metadata.lineage = Some(lineage(
+        &loaded,
+        &data.series,
+        &inputs,
+        &all.train,
+        model_cfg.horizon,
+    ));
+    let held_total = held_equity.last().map(|(_, e)| e - 1.0);
     metadata.metrics = json!({
         "folds": scores,
         "overall": overall,
         "oos_total_return": oos_total,
+        "buy_and_hold_total_return": held_total,
+        "verdict": verdict,
+        "verdict_line": verdict_line,
+        "diebold_mariano": dm,
+        "seeds": seeds,
         "final_model": {
             "best_epoch": report.best_epoch,
             "epochs_run": report.epochs.len(),
@@ -280,6 +335,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     explanation.save(&out)?;
     print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
+    print_baselines(&metadata.metrics);
     print_explanation(&explanation);
     Ok(())
 }
@@ -298,6 +354,54 @@ fn training_period(
         last_ns: bars.get(last)?.ts.0,
         seen_until_ns: bars.get(last + horizon).map(|b| b.ts.0),
     })
+}
+
+/// Where a model trained on decision rows `rows` came from: the data's sources, hashes of every
+/// bar and model input from the first row to the last bar its labels read, the config's hash.
+fn lineage(
+    loaded: &LoadedConfig,
+    series: &[BarSeries],
+    inputs: &Inputs,
+    rows: &std::ops::Range<usize>,
+    horizon: usize,
+) -> Lineage {
+    let seen = (rows.end + horizon).min(inputs.rows);
+    let mut bars = StableHash::default();
+    for s in series {
+        bars.bytes(s.instrument.as_str().as_bytes());
+        for b in &s.bars[..seen] {
+            bars.word(b.ts.0 as u64);
+            for v in [b.open, b.high, b.low, b.close, b.volume] {
+                bars.word(v.to_bits());
+            }
+        }
+    }
+    let mut features = StableHash::default();
+    for m in &inputs.matrices {
+        let width = m.len() / inputs.rows.max(1);
+        for v in &m[..seen * width] {
+            features.word(v.to_bits());
+        }
+    }
+    let data = &loaded.config.data;
+    let source = match &data.path {
+        Some(path) => format!("{:?} {}", data.kind, loaded.resolve(path).display()),
+        None => serde_json::to_string(data).unwrap_or_default(),
+    };
+    let data_sources = (series.iter())
+        .map(|s| {
+            let span = (s.bars.first().zip(s.bars.get(seen.saturating_sub(1))))
+                .map_or(String::new(), |(a, b)| format!(", {} to {}", a.ts, b.ts));
+            format!("{}: {source} ({seen} bars{span})", s.instrument)
+        })
+        .collect();
+    let config = serde_json::to_value(&loaded.config).unwrap_or_default();
+    Lineage {
+        data_sources,
+        bars_hash: bars.hex(),
+        features_hash: features.hex(),
+        config_hash: crate::run_info::config_hash(&config),
+    }
 }
 
 /// The loss per epoch of a training run (its pooled model, or its first instrument's), for the
@@ -427,6 +531,16 @@ fn fit(
 }
 
 impl Fitted {
+    /// Fits a temperature on `fd`'s validation rows and returns it with the test rows' raw and
+    /// calibrated probabilities.
+    fn calibrated(&self, fd: &models::FoldData) -> Result<(f64, Vec<f32>, Vec<f32>)> {
+        let temperature = fit_temperature(&fd.valid.y, &self.predict(&fd.valid)?, CLASSES);
+        let raw = self.predict(&fd.test)?;
+        let mut calibrated = raw.clone();
+        apply_temperature(&mut calibrated, CLASSES, temperature);
+        Ok((temperature, raw, calibrated))
+    }
+
     /// Returns the network that serves `instrument`.
     fn model_for(&self, instrument: u32) -> Result<&TrendModel> {
         (self.by_instrument.iter())
@@ -593,24 +707,61 @@ fn metadata_for(
     )
 }
 
-/// One fold's scores: the model and the two baselines.
+/// One fold's scores: the model and its baselines, each fitted on the fold's training rows.
 struct FoldScores {
     model: Metrics,
     majority: Metrics,
     sign: Metrics,
     majority_class: u32,
+    majority_probs: [f32; CLASSES],
+    logistic: Metrics,
+    logistic_probs: Vec<f32>,
+    /// Risk models: the persistence rule and HAR, with their classes per test sample.
+    persistence: Option<(Metrics, Vec<u32>)>,
+    har: Option<(Metrics, Vec<u32>)>,
 }
 
+/// L2 penalty of the logistic-regression baseline (its inputs are standardised).
+const LOGISTIC_L2: f64 = 1e-2;
+
 impl FoldScores {
-    fn new(train: &Dataset, test: &Dataset, probs: &[f32], inputs: &Inputs) -> Result<Self> {
+    fn new(
+        fd: &models::FoldData,
+        probs: &[f32],
+        inputs: &Inputs,
+        target: Target,
+        horizon: usize,
+    ) -> Result<Self> {
+        let (train, test) = (&fd.train, &fd.test);
         let baseline = MajorityBaseline::fit(train)?;
-        let majority_class = argmax(&baseline.frequencies.map(|f| f as f32)) as u32;
+        let majority_probs = baseline.frequencies.map(|f| f as f32);
+        let majority_class = argmax(&majority_probs) as u32;
         let closes: Vec<&[f64]> = inputs.closes.iter().map(Vec::as_slice).collect();
+        let logistic = LogisticRegression::fit(train, CLASSES, LOGISTIC_L2)?;
+        let logistic_probs = logistic.predict(test);
+        let (persistence, har) = match (target, &fd.vol_terciles) {
+            (Target::Volatility, Some(terciles)) => {
+                let v = VolatilityBaselines::fit(train, test, &closes, horizon, terciles)?;
+                (
+                    Some((
+                        Metrics::from_classes(&test.y, &v.persistence)?,
+                        v.persistence,
+                    )),
+                    Some((Metrics::from_classes(&test.y, &v.har)?, v.har)),
+                )
+            }
+            _ => (None, None),
+        };
         Ok(Self {
             model: Metrics::from_proba(&test.y, probs)?,
             majority: baseline.evaluate(test)?,
             sign: last_return_sign(test, &closes)?,
             majority_class,
+            majority_probs,
+            logistic: Metrics::from_proba(&test.y, &logistic_probs)?,
+            logistic_probs,
+            persistence,
+            har,
         })
     }
 }
@@ -621,6 +772,10 @@ struct Pooled {
     truth: Vec<u32>,
     probs: Vec<f32>,
     majority: Vec<u32>,
+    majority_probs: Vec<f32>,
+    logistic_probs: Vec<f32>,
+    persistence: Vec<u32>,
+    har: Vec<u32>,
     sign: [[u64; CLASSES]; CLASSES],
 }
 
@@ -630,6 +785,18 @@ impl Pooled {
         self.probs.extend_from_slice(probs);
         self.majority
             .extend(std::iter::repeat_n(scores.majority_class, truth.len()));
+        for _ in truth {
+            self.majority_probs
+                .extend_from_slice(&scores.majority_probs);
+        }
+        self.logistic_probs
+            .extend_from_slice(&scores.logistic_probs);
+        if let Some((_, classes)) = &scores.persistence {
+            self.persistence.extend_from_slice(classes);
+        }
+        if let Some((_, classes)) = &scores.har {
+            self.har.extend_from_slice(classes);
+        }
         for (total, fold) in self.sign.iter_mut().zip(&scores.sign.confusion) {
             for (t, f) in total.iter_mut().zip(fold) {
                 *t += f;
@@ -646,11 +813,339 @@ impl Pooled {
                 predicted.extend(std::iter::repeat_n(p as u32, count as usize));
             }
         }
+        let classes = |c: &[u32]| -> Result<Option<Metrics>> {
+            Ok(if c.is_empty() {
+                None
+            } else {
+                Some(Metrics::from_classes(&self.truth, c)?)
+            })
+        };
         Ok(json!({
             "model": Metrics::from_proba(&self.truth, &self.probs)?,
             "majority": Metrics::from_classes(&self.truth, &self.majority)?,
             "last_return_sign": Metrics::from_classes(&truth, &predicted)?,
+            "logistic_regression": Metrics::from_proba(&self.truth, &self.logistic_probs)?,
+            "persistence": classes(&self.persistence)?,
+            "har": classes(&self.har)?,
         }))
+    }
+
+    /// The Diebold-Mariano test of the model against the baseline with the lower pooled test
+    /// log loss (majority or logistic regression), `horizon - 1` lags; `None` without test rows.
+    fn diebold_mariano(&self, horizon: usize) -> Option<serde_json::Value> {
+        let losses = |probs: &[f32]| -> Vec<f64> {
+            (self.truth.iter().zip(probs.chunks_exact(CLASSES)))
+                .map(|(&t, p)| -f64::from(p[t as usize]).clamp(1e-15, 1.0).ln())
+                .collect()
+        };
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let model = losses(&self.probs);
+        let (name, baseline) = [
+            ("majority", losses(&self.majority_probs)),
+            ("logistic regression", losses(&self.logistic_probs)),
+        ]
+        .into_iter()
+        .min_by(|a, b| mean(&a.1).total_cmp(&mean(&b.1)))?;
+        let dm = DieboldMariano::test(&model, &baseline, horizon.saturating_sub(1))?;
+        Some(json!({
+            "baseline": name,
+            "model_log_loss": mean(&model),
+            "baseline_log_loss": mean(&baseline),
+            "mean_difference": dm.mean_difference,
+            "statistic": dm.statistic,
+            "p_value": dm.p_value,
+            "lags": dm.lags,
+            "n": dm.n,
+        }))
+    }
+}
+
+/// The seeds after the first, trained on the same folds to measure how much the out-of-sample
+/// scores owe to the seed.
+struct SeedRun<'a> {
+    loaded: &'a LoadedConfig,
+    spec: &'a PipelineSpec,
+    series: &'a [Series<'a>],
+    bars: &'a [BarSeries],
+    folds: &'a [models::Fold],
+    model_cfg: &'a ModelConfig,
+    target: Target,
+    columns: usize,
+    progress: &'a indicatif::ProgressBar,
+    init: Option<&'a TrendModel>,
+}
+
+/// Seed `k` (from 0) of `seeds = N`: the configured seed first, then seeds derived from it.
+fn nth_seed(seed: u64, k: usize) -> u64 {
+    if k == 0 {
+        seed
+    } else {
+        seed ^ (k as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+    }
+}
+
+impl SeedRun<'_> {
+    /// Trains seeds 2..=N on every fold and returns each seed's pooled test log loss, accuracy
+    /// and stitched out-of-sample return (seed 1's are `first` and `first_return`), with their
+    /// mean and standard deviation; `None` with one seed.
+    fn spread(
+        &self,
+        training: &TrainingConfig,
+        first: &serde_json::Value,
+        first_return: Option<f64>,
+    ) -> Result<Option<serde_json::Value>> {
+        let n = training.seed_count();
+        if n < 2 {
+            return Ok(None);
+        }
+        let mut runs = vec![(
+            training.seed,
+            first["model"]["log_loss"].as_f64().unwrap_or(f64::NAN),
+            first["model"]["accuracy"].as_f64().unwrap_or(f64::NAN),
+            first_return,
+        )];
+        for k in 1..n {
+            let seeded = TrainingConfig {
+                seed: nth_seed(training.seed, k),
+                ..training.clone()
+            };
+            let (mut truth, mut probs) = (Vec::new(), Vec::new());
+            let mut equity: Vec<(Timestamp, f64)> = Vec::new();
+            for (f, fold) in self.folds.iter().enumerate() {
+                let fd = prepare_fold(
+                    self.series,
+                    self.columns,
+                    fold,
+                    self.model_cfg,
+                    &seeded,
+                    self.target,
+                )?;
+                let label = format!("seed {}/{n} fold {}/{}", k + 1, f + 1, self.folds.len());
+                let fitted = fit(
+                    self.model_cfg,
+                    &seeded,
+                    &fd,
+                    self.init,
+                    self.progress,
+                    &label,
+                )?;
+                let (temperature, _, calibrated) = fitted.calibrated(&fd)?;
+                truth.extend_from_slice(&fd.test.y);
+                probs.extend_from_slice(&calibrated);
+                if self.target == Target::Trend && fd.test.n > 0 {
+                    let mut metadata = ModelMetadata::new(
+                        self.target,
+                        self.model_cfg,
+                        &seeded,
+                        &[],
+                        &self.loaded.config.features,
+                        &fd.standardizer,
+                        fd.vol_terciles,
+                    );
+                    metadata.temperature = Some(temperature);
+                    metadata.feature_columns = fd_columns(self.loaded, self.model_cfg)?;
+                    let models = fitted.into_loaded(&metadata, self.bars);
+                    let ret = oos_backtest(self.loaded, self.spec, models, self.bars, fold)?;
+                    stitch(&mut equity, &ret.curve);
+                }
+            }
+            let m = Metrics::from_proba(&truth, &probs)?;
+            let ret = equity.last().map(|(_, e)| e - 1.0);
+            runs.push((seeded.seed, m.log_loss.unwrap_or(f64::NAN), m.accuracy, ret));
+        }
+        let stats = |values: Vec<f64>| {
+            let n = values.len() as f64;
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+            json!({ "mean": mean, "std": var.sqrt(), "values": values })
+        };
+        let returns: Vec<f64> = runs.iter().filter_map(|r| r.3).collect();
+        Ok(Some(json!({
+            "n": n,
+            "seeds": runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "log_loss": stats(runs.iter().map(|r| r.1).collect()),
+            "accuracy": stats(runs.iter().map(|r| r.2).collect()),
+            "oos_return": if returns.is_empty() { serde_json::Value::Null } else { stats(returns) },
+        })))
+    }
+}
+
+/// The model's input columns, as `run` computes them (for a seed's fold model).
+fn fd_columns(loaded: &LoadedConfig, model_cfg: &ModelConfig) -> Result<Vec<String>> {
+    let spec = PipelineSpec::new(&loaded.config.features).map_err(|e| loaded.feature_error(&e))?;
+    Ok(model_cfg
+        .features
+        .clone()
+        .unwrap_or_else(|| spec.columns().to_vec()))
+}
+
+/// How the model compares with each baseline, fold by fold: the baseline's name, the figure
+/// compared, and whether a lower value is better.
+fn baselines_of(target: Target) -> Vec<(&'static str, &'static str, &'static str, bool)> {
+    let mut list = vec![
+        ("majority", "majority", "log_loss", true),
+        (
+            "logistic regression",
+            "logistic_regression",
+            "log_loss",
+            true,
+        ),
+    ];
+    match target {
+        Target::Trend => {
+            list.push(("last return sign", "last_return_sign", "accuracy", false));
+            list.push(("buy and hold", "buy_and_hold", "return", false));
+        }
+        Target::Volatility => {
+            list.push(("persistence", "persistence", "accuracy", false));
+            list.push(("HAR", "har", "accuracy", false));
+        }
+    }
+    list
+}
+
+/// The model's figure and the baseline's for one fold (out-of-sample return against buy and
+/// hold's for `buy_and_hold`); `None` when either is missing.
+fn compared(fold: &serde_json::Value, key: &str, figure: &str) -> Option<(f64, f64)> {
+    if key == "buy_and_hold" {
+        return Some((fold["oos_return"].as_f64()?, fold[key]["return"].as_f64()?));
+    }
+    Some((fold["model"][figure].as_f64()?, fold[key][figure].as_f64()?))
+}
+
+/// Per baseline, in how many folds the model did better; and the one-line verdict.
+fn verdict(folds: &[serde_json::Value], target: Target) -> (serde_json::Value, String) {
+    let mut rows = Vec::new();
+    let mut parts = Vec::new();
+    for (name, key, figure, lower_better) in baselines_of(target) {
+        let pairs: Vec<(f64, f64)> = folds
+            .iter()
+            .filter_map(|f| compared(f, key, figure))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        let better = (pairs.iter())
+            .filter(|(m, b)| if lower_better { m < b } else { m > b })
+            .count();
+        let word = if 2 * better > pairs.len() {
+            "better than"
+        } else {
+            "worse than"
+        };
+        let figure_name = figure.replace('_', " ");
+        parts.push(format!(
+            "{word} {name} ({figure_name}: better in {better} of {} folds)",
+            pairs.len()
+        ));
+        rows.push(json!({
+            "baseline": name,
+            "figure": figure,
+            "better_folds": better,
+            "folds": pairs.len(),
+        }));
+    }
+    let mut line = parts.join("; ");
+    if let Some(first) = line.get(..1) {
+        line = format!(
+            "Out of sample, the model is {}{}.",
+            first.to_lowercase(),
+            &line[1..]
+        );
+    }
+    (json!(rows), line)
+}
+
+/// Prints the baselines beside the model, the verdict, the significance test, calibration and
+/// the seeds' spread from the saved metrics.
+fn print_baselines(metrics: &serde_json::Value) {
+    let pct = |v: &serde_json::Value| {
+        v.as_f64()
+            .map_or("-".into(), |x| format!("{:.1}%", 100.0 * x))
+    };
+    let num = |v: &serde_json::Value| v.as_f64().map_or("-".into(), |x| format!("{x:.3}"));
+    println!(
+        "{:<6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "fold",
+        "logloss",
+        "majority",
+        "logit",
+        "logit acc",
+        "persist",
+        "har",
+        "oos shrp",
+        "b&h ret",
+        "b&h shrp"
+    );
+    for f in metrics["folds"].as_array().into_iter().flatten() {
+        println!(
+            "{:<6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            f["fold"],
+            num(&f["model"]["log_loss"]),
+            num(&f["majority"]["log_loss"]),
+            num(&f["logistic_regression"]["log_loss"]),
+            pct(&f["logistic_regression"]["accuracy"]),
+            pct(&f["persistence"]["accuracy"]),
+            pct(&f["har"]["accuracy"]),
+            num(&f["oos_sharpe"]),
+            pct(&f["buy_and_hold"]["return"]),
+            num(&f["buy_and_hold"]["sharpe"]),
+        );
+    }
+    if let Some(held) = metrics["buy_and_hold_total_return"].as_f64() {
+        println!(
+            "stitched out of sample: model {}, buy and hold over the same test windows {}",
+            pct(&metrics["oos_total_return"]),
+            pct(&json!(held))
+        );
+    }
+    if let Some(line) = metrics["verdict_line"].as_str() {
+        println!("{line}");
+    }
+    let dm = &metrics["diebold_mariano"];
+    if let Some(p) = dm["p_value"].as_f64() {
+        println!(
+            "Diebold-Mariano, model vs {} on test log loss: {} vs {} (difference {:+.4}), DM {:.2}, \
+             p = {p:.3} (Newey-West, {} lags, {} samples)",
+            dm["baseline"].as_str().unwrap_or_default(),
+            num(&dm["model_log_loss"]),
+            num(&dm["baseline_log_loss"]),
+            dm["mean_difference"].as_f64().unwrap_or(f64::NAN),
+            dm["statistic"].as_f64().unwrap_or(f64::NAN),
+            dm["lags"],
+            dm["n"],
+        );
+    }
+    let folds = metrics["folds"].as_array().cloned().unwrap_or_default();
+    let temps: Vec<String> = folds.iter().map(|f| num(&f["temperature"])).collect();
+    let ece: Vec<String> = (folds.iter())
+        .map(|f| format!("{} -> {}", num(&f["ece_raw"]), num(&f["ece_calibrated"])))
+        .collect();
+    println!(
+        "temperature scaling (fitted on validation rows) per fold: T = {}; test ECE before -> \
+         after: {}",
+        temps.join(", "),
+        ece.join(", ")
+    );
+    let seeds = &metrics["seeds"];
+    if let Some(n) = seeds["n"].as_u64() {
+        let spread = |key: &str, f: &dyn Fn(&serde_json::Value) -> String| {
+            let s = &seeds[key];
+            format!("{} +- {}", f(&s["mean"]), f(&s["std"]))
+        };
+        let returns: Vec<String> = (seeds["oos_return"]["values"]
+            .as_array()
+            .into_iter()
+            .flatten())
+        .map(|v| pct(v))
+        .collect();
+        println!(
+            "{n} seeds: test log loss {}, accuracy {}, stitched return {} ({})",
+            spread("log_loss", &num),
+            spread("accuracy", &pct),
+            spread("oos_return", &pct),
+            returns.join(", ")
+        );
     }
 }
 
@@ -718,6 +1213,32 @@ fn oos_backtest(
         total_return,
         curve,
     })
+}
+
+/// Equal-weighted buy and hold of every instrument over decision rows `rows`: growth of 1 from
+/// the first row's close.
+fn buy_and_hold(series: &[BarSeries], rows: &std::ops::Range<usize>) -> OosRun {
+    let curve: Vec<(Timestamp, f64)> = (rows.clone())
+        .filter_map(|t| {
+            let growth = (series.iter())
+                .map(|s| Some(s.bars.get(t)?.close / s.bars.get(rows.start)?.close))
+                .sum::<Option<f64>>()?;
+            Some((series.first()?.bars[t].ts, growth / series.len() as f64))
+        })
+        .collect();
+    let total_return = curve.last().map_or(0.0, |(_, e)| e - 1.0);
+    OosRun {
+        total_return,
+        curve,
+    }
+}
+
+/// The annualised Sharpe ratio (no risk-free rate) of an equity curve, at its bars' frequency.
+fn sharpe_of(curve: &[(Timestamp, f64)]) -> f64 {
+    let ts: Vec<i64> = curve.iter().map(|(t, _)| t.0).collect();
+    let equity: Vec<f64> = curve.iter().map(|(_, e)| *e).collect();
+    let periods = engine::metrics::annualisation(&ts).periods_per_year;
+    engine::metrics::sharpe_of_equity(&equity, periods, 0.0)
 }
 
 /// Appends a fold's equity to the stitched curve (growth of 1), chaining its returns.

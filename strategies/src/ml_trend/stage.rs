@@ -678,7 +678,8 @@ fn replay_rows(
                 .chunks(PRECOMPUTE_BATCH * size)
                 .zip(windows.rows.chunks(PRECOMPUTE_BATCH))
             {
-                let probs = model.model.predict_proba(chunk, decision.len())?;
+                let mut probs = model.model.predict_proba(chunk, decision.len())?;
+                model.calibrate(&mut probs);
                 for (&local_t, p) in decision.iter().zip(probs.chunks_exact(classes)) {
                     let t = first + local_t;
                     for (k, &v) in p.iter().enumerate() {
@@ -850,7 +851,8 @@ impl FeatureSource for ModelFeatures {
                             }
                             !same
                         });
-                        let probs = net.model.predict_proba(batch, served.len())?;
+                        let mut probs = net.model.predict_proba(batch, served.len())?;
+                        net.calibrate(&mut probs);
                         for (&i, p) in served.iter().zip(probs.chunks_exact(classes)) {
                             let outputs = &mut self.rows[i][first_output..];
                             for (slot, &v) in outputs.iter_mut().zip(p) {
