@@ -71,3 +71,46 @@ impl Strategy for Signals {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::{EngineSpec, Replay, backtest};
+    use market_data::{Bar, BarSeries, InstrumentId, Timestamp};
+
+    #[test]
+    fn flags_act_at_the_next_open_and_a_conflict_does_nothing() {
+        // Opens 100, 101, ...: a fill's price names the bar it happened on.
+        let bars: Vec<Bar> = (0..10)
+            .map(|i| {
+                let p = 100.0 + i as f64;
+                Bar {
+                    ts: Timestamp(i),
+                    open: p,
+                    high: p + 0.5,
+                    low: p - 0.5,
+                    close: p,
+                    volume: 1.0,
+                }
+            })
+            .collect();
+        let series = [BarSeries::new(InstrumentId::new("X"), bars)];
+        let on = |bars: &[usize]| (0..10).map(|i| bars.contains(&i)).collect::<Vec<bool>>();
+        let flags = Flags {
+            // Entry on bar 1; an exit while flat (bar 0) and a second entry while long (bar 2)
+            // are ignored; exit on bar 4; bar 6 is flagged both ways; the last bar's entry has
+            // no next bar to fill on.
+            entries: on(&[1, 2, 6, 9]),
+            exits: on(&[0, 4, 6]),
+        };
+        let outcome = backtest(
+            &EngineSpec::default(),
+            Replay::Bars(&series),
+            Signals::new(vec![flags]),
+            None,
+        )
+        .unwrap();
+        let fills: Vec<(Side, f64)> = outcome.fills.iter().map(|f| (f.side, f.price)).collect();
+        assert_eq!(fills, vec![(Side::Buy, 102.0), (Side::Sell, 105.0)]);
+    }
+}
