@@ -184,3 +184,68 @@ fn a_short_target_fine_tuned_from_a_related_universe_beats_training_from_scratch
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Per-instrument models fine-tuned from a pooled one carry their own figures: each
+/// `instruments/<NAME>/model.json` holds that instrument's fine-tune curves and its scores on its
+/// own test rows (which add up to the pooled model's test rows), and its model card shows them.
+#[test]
+fn each_fine_tuned_instrument_keeps_its_own_curves_and_out_of_sample_scores() {
+    let dir = scratch("own-scores");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for (name, seed) in [("AAA", 11), ("BBB", 12)] {
+        planted_csv(
+            &data.join(format!("{name}.csv")),
+            700,
+            (2020, 1, 6),
+            true,
+            seed,
+        );
+    }
+    let split = "folds = 2\ntrain_bars = 300\nfine_tune_epochs = 3\n";
+    let c = config(&dir, "own", &data, 8, split);
+    let out = dir.join("model");
+    train(&[c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let read = |path: PathBuf| -> serde_json::Value {
+        let text = std::fs::read_to_string(path.join("model.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["metadata"]["metrics"].clone()
+    };
+    let pooled = read(out.clone());
+    let mut test_samples = [0u64; 2];
+    for name in ["AAA", "BBB"] {
+        let own = read(out.join("instruments").join(name));
+        let folds = own["folds"].as_array().unwrap();
+        assert_eq!(folds.len(), 2, "{name}");
+        for (k, f) in folds.iter().enumerate() {
+            test_samples[k] += f["model"]["n"].as_u64().unwrap();
+            // Fine-tuning runs at most 3 epochs; its curve is its own, not the pooled run's.
+            let epochs = f["curve"]["valid_loss"].as_array().unwrap().len();
+            assert!((1..=3).contains(&epochs), "{name} fold {k}: {epochs}");
+            assert!(f["majority"]["accuracy"].is_number());
+        }
+        let last = &own["final_model"];
+        assert_eq!(
+            last["curve"]["train_loss"].as_array().unwrap().len() as u64,
+            last["epochs_run"].as_u64().unwrap()
+        );
+        assert!(last["epochs_run"].as_u64().unwrap() <= 3);
+        assert_eq!(
+            own["pooled"]["folds"], pooled["folds"],
+            "pooled figures kept"
+        );
+        let output = quant(&[
+            "report",
+            out.join("instruments").join(name).to_str().unwrap(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    // Every pooled test sample is one instrument's.
+    for (k, n) in test_samples.iter().enumerate() {
+        assert_eq!(
+            Some(*n),
+            pooled["folds"][k]["model"]["n"].as_u64(),
+            "fold {k}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -34,6 +34,7 @@ pub mod train;
 mod backfill;
 mod benchmark;
 mod data;
+mod instrument_scores;
 mod model_card;
 mod model_plan;
 mod output;

@@ -170,9 +170,9 @@ pub(crate) fn run(
         println!(
             "{:<12} {:>7} {:>8} {:>8} {:>10} {:>10}",
             row["instrument"].as_str().unwrap_or("?"),
-            row["bars"],
-            row["train_samples"],
-            row["valid_samples"],
+            row["bars"].as_u64().unwrap_or(0),
+            row["train_samples"].as_u64().unwrap_or(0),
+            row["valid_samples"].as_u64().unwrap_or(0),
             pct(&row["valid"]["accuracy"]),
             pct(&row["majority"]["accuracy"]),
         );

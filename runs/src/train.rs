@@ -11,6 +11,7 @@
 
 use crate::config::LoadedConfig;
 use crate::data;
+use crate::instrument_scores::OwnScores;
 use crate::sweep::grid::StableHash;
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, ValueEnum};
@@ -155,6 +156,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let progress = crate::sweep::progress_bar((fits * per_fit) as u64, "fits");
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
+    let mut own_scores = OwnScores::default();
     let mut oos_equity: Vec<(Timestamp, f64)> = Vec::new();
     let mut held_equity: Vec<(Timestamp, f64)> = Vec::new();
     // Each fold's model, saved for backtests that trade out of sample; moved into place beside
@@ -173,6 +175,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let report = &fitted.report;
         let (temperature, raw, probs) = fitted.calibrated(&fd)?;
         let scored = FoldScores::new(&fd, &probs, &inputs, target, model_cfg.horizon)?;
+        let closes: Vec<&[f64]> = inputs.closes.iter().map(Vec::as_slice).collect();
+        own_scores.add_fold(
+            k + 1,
+            &fitted.own_reports,
+            &fd.train,
+            &fd.test,
+            &probs,
+            &closes,
+        )?;
         let mut fold_json = json!({
             "fold": k + 1,
             "train_rows": [fold.train.start, fold.train.end],
@@ -218,7 +229,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             model_cfg.horizon,
         ));
         metadata.metrics = fold_json.clone();
-        fitted.save(&staged.join(fold_dir(k + 1)), &metadata, &data.series)?;
+        fitted.save(&staged.join(fold_dir(k + 1)), &metadata, &data.series, None)?;
         if target == Target::Trend && fd.test.n > 0 {
             let models = fitted.into_loaded(&metadata, &data.series);
             let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
@@ -310,7 +321,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "curve": curve(&report),
         },
     });
-    let id = fitted.save(&out, &metadata, &data.series)?;
+    let id = fitted.save(&out, &metadata, &data.series, Some(&own_scores))?;
     let walk_forward = out.join(WALK_FORWARD_DIR);
     let _ = std::fs::remove_dir_all(&walk_forward);
     std::fs::rename(&staged, &walk_forward).with_context(|| {
@@ -456,6 +467,8 @@ struct Fitted {
     by_instrument: Vec<(u32, TrendModel)>,
     /// The pooled run's report, or the first instrument's without pooling.
     report: TrainReport,
+    /// Each per-instrument model's own run (fine-tuning, or training without pooling).
+    own_reports: Vec<(u32, TrainReport)>,
 }
 
 /// Trains on `fd` as `[training]` says: pooled (`pretrain_pooled = true`, the default), then a
@@ -493,20 +506,25 @@ fn fit(
             pooled: Some(model),
             by_instrument: Vec::new(),
             report,
+            own_reports: Vec::new(),
         });
     }
     if training.pretrain_pooled {
         let run = train_pooled(model_cfg, training, &fd.train, &fd.valid, &mut report_epoch)?;
+        let own_reports = (run.fine_tuned.iter())
+            .map(|f| (f.instrument, f.report.clone()))
+            .collect();
         return Ok(Fitted {
             pooled: Some(run.pooled),
             by_instrument: (run.fine_tuned.into_iter())
                 .map(|f| (f.instrument, f.model))
                 .collect(),
             report: run.report,
+            own_reports,
         });
     }
     let mut by_instrument = Vec::new();
-    let mut first_report = None;
+    let mut own_reports = Vec::new();
     for instrument in fd.train.instruments() {
         let own = TrainingConfig {
             // Its own streams, independent of the other instruments.
@@ -520,13 +538,18 @@ fn fit(
             &fd.valid.filter(|i, _| i == instrument),
             &mut report_epoch,
         )?;
-        first_report.get_or_insert(report);
+        own_reports.push((instrument, report));
         by_instrument.push((instrument, model));
     }
+    let (_, report) = own_reports
+        .first()
+        .cloned()
+        .context("no instrument has training samples")?;
     Ok(Fitted {
         pooled: None,
         by_instrument,
-        report: first_report.context("no instrument has training samples")?,
+        report,
+        own_reports,
     })
 }
 
@@ -600,7 +623,14 @@ impl Fitted {
 
     /// Saves the pooled model into `out` and each per-instrument model into
     /// `out/instruments/<NAME>/`, replacing an earlier model there; returns the main model id.
-    fn save(&self, out: &Path, metadata: &ModelMetadata, series: &[BarSeries]) -> Result<String> {
+    /// With `own`, each per-instrument model's `model.json` holds its own scores and curves.
+    fn save(
+        &self,
+        out: &Path,
+        metadata: &ModelMetadata,
+        series: &[BarSeries],
+        own: Option<&OwnScores>,
+    ) -> Result<String> {
         for stale in [
             models::METADATA_FILE,
             models::WEIGHTS_FILE,
@@ -616,11 +646,15 @@ impl Fitted {
         }
         for (i, model) in &self.by_instrument {
             let name = series[*i as usize].instrument.as_str();
-            let own = ModelMetadata {
+            let mut own_meta = ModelMetadata {
                 instrument: Some(name.to_string()),
                 ..metadata.clone()
             };
-            let saved = save(&out.join(INSTRUMENTS_DIR).join(name), model, &own)?;
+            if let Some(own) = own {
+                let report = (self.own_reports.iter()).find(|(j, _)| j == i);
+                own.apply(*i, report.map(|(_, r)| r), &mut own_meta.metrics)?;
+            }
+            let saved = save(&out.join(INSTRUMENTS_DIR).join(name), model, &own_meta)?;
             id.get_or_insert(saved);
         }
         id.context("no model was trained")
