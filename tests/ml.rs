@@ -285,3 +285,181 @@ fn a_model_trades_only_bars_its_model_never_saw_and_in_sample_says_so() {
         "the in-sample run traded no training bar"
     );
 }
+
+// See: issue 21, item 7.
+#[test]
+fn model_json_records_its_data_sources_and_content_hashes() {
+    let config = trained(&repo("backtests/ml_trend.toml"));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let line = text.lines().find(|l| l.starts_with("model = ")).unwrap();
+    let model_dir = |text: &str| {
+        let line = text.lines().find(|l| l.starts_with("model = ")).unwrap();
+        std::path::PathBuf::from(
+            toml::from_str::<toml::Table>(line).unwrap()["model"]
+                .as_str()
+                .unwrap(),
+        )
+    };
+    let lineage = |dir: &std::path::Path| read_model(dir)["metadata"]["lineage"].clone();
+    let original = model_dir(&text);
+    let fold1 = original.join("walk_forward").join("fold-1");
+    let (first, last) = (lineage(&fold1), lineage(&original));
+    let sources = last["data_sources"].as_array().unwrap();
+    assert_eq!(sources.len(), 1);
+    let source = sources[0].as_str().unwrap();
+    assert!(
+        source.starts_with("GOOG: ") && source.contains("GOOG.csv") && source.contains("2148 bars"),
+        "{source}"
+    );
+    assert!(
+        first["data_sources"][0]
+            .as_str()
+            .unwrap()
+            .contains("1079 bars")
+    );
+    for key in ["bars_hash", "features_hash", "config_hash"] {
+        assert_eq!(last[key].as_str().unwrap().len(), 16, "{key}");
+    }
+    assert_ne!(first["bars_hash"], last["bars_hash"]);
+    assert_eq!(first["config_hash"], last["config_hash"]);
+
+    // Row 1500's close nudged: fold 1 saw bars up to row 1078 only, the final model all.
+    let dir = scratch("lineage");
+    let csv = std::fs::read_to_string(repo("backtests/data/GOOG.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[1501].split(',').map(str::to_string).collect();
+    let close: f64 = fields[4].parse().unwrap();
+    fields[4] = format!("{}", close + 0.01);
+    lines[1501] = fields.join(",");
+    let data = dir.join("GOOG.csv");
+    std::fs::write(&data, lines.join("\n") + "\n").unwrap();
+    let moved = dir.join("model");
+    let changed = text
+        .replace("backtests/data/GOOG.csv", data.to_str().unwrap())
+        .replace(line, &format!("model = {:?}", moved.to_str().unwrap()));
+    let changed_config = dir.join("ml.toml");
+    std::fs::write(&changed_config, &changed).unwrap();
+    let output = quant(&["train", changed_config.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (first2, last2) = (
+        lineage(&moved.join("walk_forward").join("fold-1")),
+        lineage(&moved),
+    );
+    assert_eq!(first["bars_hash"], first2["bars_hash"]);
+    assert_eq!(first["features_hash"], first2["features_hash"]);
+    assert_ne!(last["bars_hash"], last2["bars_hash"]);
+    assert_ne!(last["features_hash"], last2["features_hash"]);
+    assert_ne!(
+        last["config_hash"], last2["config_hash"],
+        "the data path changed"
+    );
+}
+
+// See: issue 21, items 2, 3 and 6.
+#[test]
+fn training_scores_baselines_seeds_significance_and_calibration() {
+    let dir = scratch("baselines");
+    let config = shipped_with(
+        &dir,
+        "model = \"models/ml-trend-goog\"",
+        &format!("model = {:?}", dir.join("model").to_str().unwrap()),
+    );
+    let config = config.to_str().unwrap();
+    let output = quant(&["train", config, "--set", "training.seeds=0"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("seeds"), "{}", stderr(&output));
+
+    let output = quant(&[
+        "train",
+        config,
+        "--set",
+        "training.seeds=2",
+        "--set",
+        "training.epochs=4",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for text in [
+        "Out of sample, the model is",
+        "Diebold-Mariano",
+        "2 seeds",
+        "ECE",
+    ] {
+        assert!(stdout.contains(text), "{text}: {stdout}");
+    }
+    let metrics = read_model(&dir.join("model"))["metadata"]["metrics"].clone();
+    let closes: Vec<f64> = crate::support::goog()
+        .bars
+        .iter()
+        .map(|b| b.close)
+        .collect();
+    let folds = metrics["folds"].as_array().unwrap();
+    for fold in folds {
+        // Buy and hold over the fold's test rows, from GOOG's closes.
+        let (a, b) = (
+            fold["test_rows"][0].as_u64().unwrap() as usize,
+            fold["test_rows"][1].as_u64().unwrap() as usize,
+        );
+        let held = closes[b - 1] / closes[a] - 1.0;
+        let saved = fold["buy_and_hold"]["return"].as_f64().unwrap();
+        assert!((saved - held).abs() < 1e-12, "{saved} vs {held}");
+        let logit = fold["logistic_regression"]["log_loss"].as_f64().unwrap();
+        assert!(logit.is_finite() && logit > 0.0);
+        let t = fold["temperature"].as_f64().unwrap();
+        assert!((0.05..=20.0).contains(&t), "{t}");
+    }
+    // The verdict counts the folds where the model's figure beats the baseline's.
+    let verdict = metrics["verdict"].as_array().unwrap();
+    assert_eq!(verdict.len(), 4);
+    let majority_better = (folds.iter())
+        .filter(|f| {
+            f["model"]["log_loss"].as_f64().unwrap() < f["majority"]["log_loss"].as_f64().unwrap()
+        })
+        .count();
+    assert_eq!(verdict[0]["baseline"], "majority");
+    assert_eq!(verdict[0]["better_folds"], majority_better);
+    let held_better = (folds.iter())
+        .filter(|f| {
+            f["oos_return"].as_f64().unwrap() > f["buy_and_hold"]["return"].as_f64().unwrap()
+        })
+        .count();
+    assert_eq!(verdict[3]["baseline"], "buy and hold");
+    assert_eq!(verdict[3]["better_folds"], held_better);
+    let p = metrics["diebold_mariano"]["p_value"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+    let seeds = &metrics["seeds"];
+    assert_eq!(seeds["n"], 2);
+    let losses = seeds["log_loss"]["values"].as_array().unwrap();
+    assert_eq!(losses.len(), 2);
+    assert_eq!(losses[0], metrics["overall"]["model"]["log_loss"]);
+    let (x, y) = (losses[0].as_f64().unwrap(), losses[1].as_f64().unwrap());
+    let std = seeds["log_loss"]["std"].as_f64().unwrap();
+    assert!((std - (x - y).abs() / 2f64.sqrt()).abs() < 1e-12);
+
+    // The risk model's baselines: persistence and HAR.
+    let output = quant(&[
+        "train",
+        config,
+        "--target",
+        "volatility",
+        "--set",
+        "training.epochs=4",
+        "--out",
+        dir.join("risk").to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let metrics = read_model(&dir.join("risk"))["metadata"]["metrics"].clone();
+    for fold in metrics["folds"].as_array().unwrap() {
+        for key in ["persistence", "har"] {
+            let acc = fold[key]["accuracy"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&acc), "{key} {acc}");
+        }
+    }
+    let names: Vec<&str> = (metrics["verdict"].as_array().unwrap().iter())
+        .map(|v| v["baseline"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["majority", "logistic regression", "persistence", "HAR"]
+    );
+}

@@ -89,7 +89,8 @@ pub struct Lineage {
     pub bars_hash: String,
     /// Stable hash of the model's input columns over those bars, before standardisation.
     pub features_hash: String,
-    /// Hash of the resolved config, as a run's `summary.json` and Parquet files name it.
+    /// Hash of the config's tables that training reads (`[data]`, `[[features]]`, `[model]`,
+    /// `[training]`), so where the model is saved does not change it.
     pub config_hash: String,
 }
 

@@ -368,7 +368,8 @@ fn training_period(
 }
 
 /// Where a model trained on decision rows `rows` came from: the data's sources, hashes of every
-/// bar and model input from the first row to the last bar its labels read, the config's hash.
+/// bar and model input from the first row to the last bar its labels read, and the hash of the
+/// config's `[data]`, `[[features]]`, `[model]` and `[training]` tables.
 fn lineage(
     loaded: &LoadedConfig,
     series: &[BarSeries],
@@ -406,7 +407,15 @@ fn lineage(
             format!("{}: {source} ({seen} bars{span})", s.instrument)
         })
         .collect();
-    let config = serde_json::to_value(&loaded.config).unwrap_or_default();
+    // The tables training reads: where the model is saved or how it is traded must not change
+    // the id of the same model.
+    let c = &loaded.config;
+    let config = serde_json::json!({
+        "data": c.data,
+        "features": c.features,
+        "model": c.model,
+        "training": c.training,
+    });
     Lineage {
         data_sources,
         bars_hash: bars.hex(),
@@ -1171,7 +1180,7 @@ fn print_baselines(metrics: &serde_json::Value) {
             .as_array()
             .into_iter()
             .flatten())
-        .map(|v| pct(v))
+        .map(&pct)
         .collect();
         println!(
             "{n} seeds: test log loss {}, accuracy {}, stitched return {} ({})",
