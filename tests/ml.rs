@@ -259,6 +259,11 @@ fn a_model_trades_only_bars_its_model_never_saw_and_in_sample_says_so() {
         Some(first_fold as u64 + 1),
         "bars up to the first fold's last seen bar are not traded"
     );
+    // Buy and hold over the bars a model could trade, from GOOG's closes.
+    let closes: Vec<f64> = crate::support::goog().bars.iter().map(|b| b.close).collect();
+    let held = closes[closes.len() - 1] / closes[first_fold + 1] - 1.0;
+    let saved = summary["model"]["buy_and_hold_out_of_sample"].as_f64().unwrap();
+    assert!((saved - held).abs() < 1e-12, "{saved} vs {held}");
 
     // In sample only when asked, and then said in plain words everywhere.
     let in_sample = config.with_file_name("in_sample.toml");

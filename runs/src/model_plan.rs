@@ -4,7 +4,7 @@
 use crate::config::LoadedConfig;
 use anyhow::{Context, Result};
 use engine::BacktestOutcome;
-use market_data::Timestamp;
+use market_data::{BarSeries, Timestamp};
 use serde_json::{Value, json};
 use strategies::StrategyConfig;
 use strategies::ml_trend::{ModelSet, TREND_PREFIX, TradingPlan};
@@ -30,6 +30,21 @@ fn untraded(plan: &TradingPlan, outcome: &BacktestOutcome) -> Option<(usize, Tim
     Some((steps, until))
 }
 
+/// Equal-weighted buy and hold of `series` from the first bar after `after` to the last bar: the
+/// benchmark over the bars an out-of-sample run could trade. `None` without such bars (or bars
+/// in memory: a streamed run keeps none).
+fn held_after(series: &[BarSeries], after: Timestamp) -> Option<(Timestamp, f64)> {
+    let mut growth = 0.0;
+    let mut from = None;
+    for s in series {
+        let first = s.bars.iter().find(|b| b.ts > after)?;
+        let last = s.bars.last()?;
+        growth += last.close / first.close;
+        from = Some(from.map_or(first.ts, |f: Timestamp| f.min(first.ts)));
+    }
+    Some((from?, growth / series.len() as f64 - 1.0))
+}
+
 /// `in-sample` or `out of sample`, as the headline says it.
 fn label(plan: &TradingPlan) -> &'static str {
     if plan.in_sample {
@@ -40,7 +55,7 @@ fn label(plan: &TradingPlan) -> &'static str {
 }
 
 /// The plan as `summary.json`'s `model` object.
-pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome) -> Value {
+pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome, series: &[BarSeries]) -> Value {
     let turns: Vec<Value> = (plan.turns.iter())
         .map(|t| {
             json!({
@@ -51,18 +66,24 @@ pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome) -> Value {
         })
         .collect();
     let untraded = untraded(plan, outcome);
+    let held = untraded.and_then(|(_, until)| held_after(series, until));
     json!({
         "mode": if plan.in_sample { "in_sample" } else { "out_of_sample" },
         "label": label(plan),
         "models": turns,
         "untraded_steps": untraded.map(|(n, _)| n),
         "untraded_until": untraded.map(|(_, ts)| ts.to_string()),
-        "notes": notes(plan, outcome),
+        "buy_and_hold_out_of_sample": held.map(|(_, r)| r),
+        "notes": notes(plan, outcome, series),
     })
 }
 
 /// What the report's banner and the terminal say about the plan, most important first.
-pub(crate) fn notes(plan: &TradingPlan, outcome: &BacktestOutcome) -> Vec<String> {
+pub(crate) fn notes(
+    plan: &TradingPlan,
+    outcome: &BacktestOutcome,
+    series: &[BarSeries],
+) -> Vec<String> {
     let mut notes = Vec::new();
     if plan.in_sample {
         let id = plan.turns.first().map(|t| t.model_ids.join(", "));
@@ -94,6 +115,13 @@ pub(crate) fn notes(plan: &TradingPlan, outcome: &BacktestOutcome) -> Vec<String
             "The first {steps} bars (to {until}) trained the first fold's model: no model is out \
              of sample there, so they were not traded."
         ));
+        if let Some((from, held)) = held_after(series, until) {
+            notes.push(format!(
+                "Buy and hold over the bars traded out of sample (from {from}): {:.2}%; the \
+                 benchmark above spans every bar.",
+                100.0 * held
+            ));
+        }
     }
     notes
 }

@@ -230,9 +230,12 @@ pub(crate) fn results(
         None
     });
     if let Some(plan) = &plan {
-        extra.insert("model".into(), crate::model_plan::json(plan, outcome));
+        extra.insert(
+            "model".into(),
+            crate::model_plan::json(plan, outcome, &data.series),
+        );
         if let Some(analysis) = &mut analysis {
-            let notes = crate::model_plan::notes(plan, outcome);
+            let notes = crate::model_plan::notes(plan, outcome, &data.series);
             analysis.notes.splice(0..0, notes);
         }
     }
