@@ -16,13 +16,15 @@ pub(crate) const MIN_SAMPLES_PER_PARAMETER: f64 = 0.1;
 /// Default of `min_fold_samples`.
 pub(crate) const MIN_FOLD_SAMPLES: usize = 100;
 
-/// Checks the samples one fit (`what`, e.g. "fold 2/4") trains and is tested on; returns the
-/// warnings to print (with `guards = "warn"`).
+/// Checks the samples one fit (`what`, e.g. "fold 2/4") trains on (`train`), stops early on
+/// (`valid`) and is tested on (`test`); returns the warnings to print (with `guards = "warn"`).
 ///
 /// Samples count per network: the pooled training set when one model is pre-trained on every
 /// instrument, else each instrument's own (the fewest). Classes are checked wherever a network
-/// trains: the pooled set, and each instrument's when per-instrument models are trained or
-/// fine-tuned.
+/// trains (the pooled set, and each instrument's when per-instrument models are trained or
+/// fine-tuned): a class its validation or test rows hold but its training rows lack is one the
+/// network is scored on without ever seeing. (A class no row holds, such as `flat` under a
+/// threshold of 0, is not a gap.)
 ///
 /// # Errors
 /// With `guards = "error"` (the default), the first failed guard, naming the key and figures;
@@ -33,6 +35,7 @@ pub fn check_fold(
     training: &TrainingConfig,
     target: Target,
     train: &Dataset,
+    valid: &Dataset,
     test: Option<&Dataset>,
 ) -> Result<Vec<String>> {
     let parameters = TrendModel::new(model_cfg, train.features.max(1), CLASSES, training.seed)?
@@ -91,18 +94,19 @@ pub fn check_fold(
         Target::Trend => TREND_CLASSES,
         Target::Volatility => VOL_CLASSES,
     };
-    let mut sets = vec![(String::new(), train.clone())];
+    let empty = Dataset::empty(train.window, train.features);
+    let test = test.unwrap_or(&empty);
+    let mut sets = vec![(String::new(), train.clone(), valid.clone(), test.clone())];
     if per_instrument {
-        sets.extend(
-            train
-                .instruments()
-                .into_iter()
-                .map(|i| (format!(" of instrument {i}"), own(train, i))),
-        );
+        sets.extend(train.instruments().into_iter().map(|i| {
+            let who = format!(" of instrument {i}");
+            (who, own(train, i), own(valid, i), own(test, i))
+        }));
     }
-    for (who, set) in &sets {
+    for (who, set, valid, test) in &sets {
         let counts = set.class_counts(CLASSES);
-        if let Some(missing) = counts.iter().position(|c| *c == 0) {
+        let seen = |c: usize| valid.class_counts(CLASSES)[c] + test.class_counts(CLASSES)[c];
+        if let Some(missing) = (0..CLASSES).find(|&c| counts[c] == 0 && seen(c) > 0) {
             let listed: Vec<String> = names
                 .iter()
                 .zip(&counts)
@@ -111,10 +115,12 @@ pub fn check_fold(
             failed.push((
                 "guards",
                 format!(
-                    "{what}: class `{}` has no training sample{who} ({}): the model cannot learn \
-                     it; use more bars, fewer folds or another label threshold",
+                    "{what}: class `{}` has no training sample{who} ({}) but {} validation or \
+                     test samples: the model is scored on a class it never saw; use more bars, \
+                     fewer folds or another label threshold",
                     names[missing],
-                    listed.join(", ")
+                    listed.join(", "),
+                    seen(missing)
                 ),
             ));
         }
@@ -161,13 +167,25 @@ mod tests {
         }
     }
 
+    /// Runs the guards of `training` on a fit of `model` with no validation rows.
+    fn check(
+        model: &ModelConfig,
+        training: &TrainingConfig,
+        target: Target,
+        train: &Dataset,
+        test: Option<&Dataset>,
+    ) -> Result<Vec<String>> {
+        let none = Dataset::empty(train.window, train.features);
+        check_fold("fold 1/4", model, training, target, train, &none, test)
+    }
+
     /// Monthly BTC: 81 samples for the shipped MLP (16 x 7 inputs, 32 and 16 hidden): by hand
     /// 112 x 32 + 32 + 32 x 16 + 16 + 16 x 3 + 3 = 4195 parameters, 0.019 samples each.
     #[test]
     fn too_few_samples_per_parameter_is_refused_with_the_figures() {
         let training = TrainingConfig::default();
         let train = dataset(81, 16, 7, &[0, 1, 2], 0);
-        let err = check_fold("fold 1/4", &mlp(), &training, Target::Trend, &train, None)
+        let err = check(&mlp(), &training, Target::Trend, &train, None)
             .unwrap_err()
             .to_string();
         for part in [
@@ -185,33 +203,19 @@ mod tests {
             guards: Some(GuardMode::Warn),
             ..TrainingConfig::default()
         };
-        let warnings = check_fold("fold 1/4", &mlp(), &warn, Target::Trend, &train, None).unwrap();
+        let warnings = check(&mlp(), &warn, Target::Trend, &train, None).unwrap();
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings[1].contains("below min_fold_samples = 100"));
         // 420 samples clear 0.1 x 4195 and 100.
         let enough = dataset(420, 16, 7, &[0, 1, 2], 0);
         let test = dataset(100, 16, 7, &[0, 1, 2], 0);
-        let ok = check_fold(
-            "fold 1/4",
-            &mlp(),
-            &training,
-            Target::Trend,
-            &enough,
-            Some(&test),
-        );
+        let ok = check(&mlp(), &training, Target::Trend, &enough, Some(&test));
         assert_eq!(ok.unwrap(), Vec::<String>::new());
         // ... but 99 test samples do not.
         let short = dataset(99, 16, 7, &[0, 1, 2], 0);
-        let err = check_fold(
-            "fold 3/4",
-            &mlp(),
-            &training,
-            Target::Trend,
-            &enough,
-            Some(&short),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = check(&mlp(), &training, Target::Trend, &enough, Some(&short))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("99 test samples") && err.contains("min_fold_samples"),
             "{err}"
@@ -227,37 +231,40 @@ mod tests {
         };
         let training = TrainingConfig::default();
         let train = dataset(400, 2, 3, &[0, 2], 0);
-        let err = check_fold("fold 2/4", &small, &training, Target::Trend, &train, None)
+        // No row anywhere is flat (a threshold of 0): nothing is missing.
+        let binary = check(&small, &training, Target::Trend, &train, None);
+        assert_eq!(binary.unwrap(), Vec::<String>::new());
+        // Seven flat test rows the model never trained on.
+        let test = dataset(107, 2, 3, &[1, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2, 0, 2], 0);
+        let err = check(&small, &training, Target::Trend, &train, Some(&test))
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("class `flat` has no training sample (down 200, flat 0, up 200)")
+            err.contains("class `flat` has no training sample (down 200, flat 0, up 200) but 8")
                 && err.contains("`training.guards`"),
             "{err}"
         );
-        // Pooled it is fine, but a fine-tuned instrument that lacks a class is named.
+        // Pooled every class is there, but instrument 1, fine-tuned on its own rows, lacks
+        // `high` while its validation rows hold some: named.
         let pooled = Dataset::concat(&[
             dataset(300, 2, 3, &[0, 1, 2], 0),
             dataset(300, 2, 3, &[0, 1], 1),
         ])
         .unwrap();
-        assert!(check_fold("fold 1/2", &small, &training, Target::Trend, &pooled, None).is_ok());
+        let valid =
+            Dataset::concat(&[dataset(30, 2, 3, &[0, 1, 2], 0), dataset(30, 2, 3, &[2], 1)])
+                .unwrap();
+        let fold = |cfg: &TrainingConfig, target| {
+            check_fold("fold 1/2", &small, cfg, target, &pooled, &valid, None)
+        };
+        assert!(fold(&training, Target::Trend).is_ok());
         let tuned = TrainingConfig {
             fine_tune_epochs: 2,
             ..TrainingConfig::default()
         };
-        let err = check_fold(
-            "fold 1/2",
-            &small,
-            &tuned,
-            Target::Volatility,
-            &pooled,
-            None,
-        )
-        .unwrap_err()
-        .to_string();
+        let err = fold(&tuned, Target::Volatility).unwrap_err().to_string();
         assert!(
-            err.contains("class `high` has no training sample of instrument 1"),
+            err.contains("class `high` has no training sample of instrument 1 (low 150, medium 150, high 0) but 30"),
             "{err}"
         );
     }

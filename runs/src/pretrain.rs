@@ -72,7 +72,9 @@ pub(crate) fn run(
     let fd = prepare_universe(&series, columns.len(), model_cfg, training, target)
         .map_err(|e| named(e, &data.series))
         .map_err(|e| anyhow!("invalid config {}: {e}", loaded.path.display()))?;
-    let warnings = check_fold("universe", model_cfg, training, target, &fd.train, None);
+    let warnings = check_fold(
+        "universe", model_cfg, training, target, &fd.train, &fd.valid, None,
+    );
     for warning in warnings.map_err(invalid)? {
         eprintln!("warning: {warning}");
     }

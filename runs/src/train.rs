@@ -167,7 +167,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
         let label = format!("fold {}/{}", k + 1, folds.len());
         let test = (fd.test.n > 0).then_some(&fd.test);
-        let warnings = check_fold(&label, &model_cfg, &training, target, &fd.train, test);
+        let warnings = check_fold(
+            &label, &model_cfg, &training, target, &fd.train, &fd.valid, test,
+        );
         for warning in warnings.map_err(invalid)? {
             progress.suspend(|| eprintln!("warning: {warning}"));
         }
@@ -259,6 +261,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         &training,
         target,
         &fd.train,
+        &fd.valid,
         None,
     );
     for warning in warnings.map_err(invalid)? {
