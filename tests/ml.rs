@@ -260,9 +260,15 @@ fn a_model_trades_only_bars_its_model_never_saw_and_in_sample_says_so() {
         "bars up to the first fold's last seen bar are not traded"
     );
     // Buy and hold over the bars a model could trade, from GOOG's closes.
-    let closes: Vec<f64> = crate::support::goog().bars.iter().map(|b| b.close).collect();
+    let closes: Vec<f64> = crate::support::goog()
+        .bars
+        .iter()
+        .map(|b| b.close)
+        .collect();
     let held = closes[closes.len() - 1] / closes[first_fold + 1] - 1.0;
-    let saved = summary["model"]["buy_and_hold_out_of_sample"].as_f64().unwrap();
+    let saved = summary["model"]["buy_and_hold_out_of_sample"]
+        .as_f64()
+        .unwrap();
     assert!((saved - held).abs() < 1e-12, "{saved} vs {held}");
 
     // In sample only when asked, and then said in plain words everywhere.
@@ -440,6 +446,14 @@ fn training_scores_baselines_seeds_significance_and_calibration() {
     let (x, y) = (losses[0].as_f64().unwrap(), losses[1].as_f64().unwrap());
     let std = seeds["log_loss"]["std"].as_f64().unwrap();
     assert!((std - (x - y).abs() / 2f64.sqrt()).abs() < 1e-12);
+
+    // The model card opens with the verdict, then the test.
+    let output = quant(&["report", dir.join("model").to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let card = std::fs::read_to_string(dir.join("model").join("model_card.html")).unwrap();
+    let verdict_at = card.find("Out of sample, the model is").unwrap();
+    assert!(verdict_at < card.find("Diebold-Mariano test").unwrap());
+    assert!(verdict_at < card.find("Model id").unwrap());
 
     // The risk model's baselines: persistence and HAR.
     let output = quant(&[

@@ -1074,10 +1074,10 @@ fn verdict(folds: &[serde_json::Value], target: Target) -> (serde_json::Value, S
         let better = (pairs.iter())
             .filter(|(m, b)| if lower_better { m < b } else { m > b })
             .count();
-        let word = if 2 * better > pairs.len() {
-            "better than"
-        } else {
-            "worse than"
+        let word = match (2 * better).cmp(&pairs.len()) {
+            std::cmp::Ordering::Greater => "better than",
+            std::cmp::Ordering::Equal => "no better than",
+            std::cmp::Ordering::Less => "worse than",
         };
         let figure_name = figure.replace('_', " ");
         parts.push(format!(
