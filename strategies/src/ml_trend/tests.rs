@@ -331,3 +331,84 @@ fn streaming_and_precomputed_count_drift_alike() -> TestResult {
     }
     Ok(())
 }
+
+// See: issue 21, item 1.
+#[test]
+fn out_of_sample_each_bar_is_predicted_by_the_latest_model_that_never_saw_it() -> TestResult {
+    let spec = Arc::new(PipelineSpec::new(&pipeline())?);
+    let data = data(400)?;
+    let ts = |t: usize| data[0].bars[t].ts;
+    let alone = |seed| -> Result<ModelInput, Box<dyn std::error::Error>> {
+        Ok(ModelInput::new(
+            network(&spec, ModelKind::Mlp, seed)?,
+            "trend",
+            &spec,
+        )?)
+    };
+    // Two walk-forward models that saw bars up to 100 and 200, then the final one up to 300.
+    let schedule = || -> Result<ModelInput, Box<dyn std::error::Error>> {
+        let eras = vec![
+            super::stage::Era {
+                seen_until: ts(100),
+                input: alone(12)?,
+            },
+            super::stage::Era {
+                seen_until: ts(200),
+                input: alone(13)?,
+            },
+            super::stage::Era {
+                seen_until: ts(300),
+                input: alone(11)?,
+            },
+        ];
+        Ok(alone(11)?.out_of_sample(eras)?)
+    };
+    let out_of_sample = replayed(&spec, schedule()?, &data);
+    let streamed_oos = streamed(&spec, schedule()?, &data);
+    let each: Vec<Vec<Vec<f64>>> = [12, 13, 11]
+        .into_iter()
+        .map(|seed| Ok(replayed(&spec, alone(seed)?, &data)))
+        .collect::<Result<_, Box<dyn std::error::Error>>>()?;
+    let width = spec.columns().len();
+    // The three networks differ, so the test tells them apart.
+    let at = |k: usize| each[k][350 * data.len()][width..].to_vec();
+    assert!(at(0) != at(2) && at(1) != at(2) && at(0) != at(1));
+    for t in 0..400 {
+        for i in 0..data.len() {
+            let row = &out_of_sample[t * data.len() + i];
+            let expected = match t {
+                0..=100 => None,
+                101..=200 => Some(&each[0]),
+                201..=300 => Some(&each[1]),
+                _ => Some(&each[2]),
+            };
+            match expected {
+                None => assert!(row[width..].iter().all(|p| p.is_nan()), "bar {t}: {row:?}"),
+                Some(rows) => assert_eq!(row, &rows[t * data.len() + i], "bar {t}"),
+            }
+            // Fed bar by bar, the final model predicts only after the last bar it saw.
+            let streamed_row = &streamed_oos[t * data.len() + i];
+            if t <= 300 {
+                assert!(streamed_row[width..].iter().all(|p| p.is_nan()), "bar {t}");
+            } else {
+                assert!(
+                    same(streamed_row, &each[2][t * data.len() + i], 1e-5),
+                    "bar {t}"
+                );
+            }
+        }
+    }
+    // Eras out of order are refused.
+    let backwards = vec![
+        super::stage::Era {
+            seen_until: ts(200),
+            input: alone(12)?,
+        },
+        super::stage::Era {
+            seen_until: ts(100),
+            input: alone(13)?,
+        },
+    ];
+    assert!(alone(11)?.out_of_sample(backwards).is_err());
+    Ok(())
+}
