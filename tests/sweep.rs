@@ -127,8 +127,27 @@ fn one_and_two_threads_give_identical_tables_and_top_runs() {
     assert_mentions(&stdout, &["12 of 12 jobs", "12 run now", "on 1 threads"]);
     sweep(&cfg, &two, &["--threads", "2"]);
     same_tables(&one, &two);
+    // The winner is judged against the 12 trials, the same whatever the thread count.
+    assert_mentions(
+        &stdout,
+        &[
+            "deflated Sharpe ratio of the winner",
+            "probability of backtest overfitting",
+            "12870 splits",
+        ],
+    );
+    same_file(&one, &two, "overfitting.json");
     let rows = csv_rows(&one.join("sweep.csv"));
     assert_eq!(rows.len(), 13);
+    let judged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("overfitting.json")).unwrap())
+            .unwrap();
+    assert_eq!(judged["winner"].to_string(), rows[1][1]);
+    assert_eq!(judged["trials"], 12);
+    for figure in ["deflated_sharpe", "pbo"] {
+        let p = judged[figure].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{figure} {p}");
+    }
     assert_eq!(
         rows[0][..5],
         [
@@ -173,6 +192,14 @@ fn one_and_two_threads_give_identical_tables_and_top_runs() {
     assert_eq!(
         summary["final_equity"].as_f64().unwrap(),
         rows[1][final_equity].parse::<f64>().unwrap()
+    );
+    // The trial's per-period Sharpe ratio is the winner's annualised one de-annualised.
+    let per_period =
+        summary["sharpe"].as_f64().unwrap() / summary["periods_per_year"].as_f64().unwrap().sqrt();
+    let trial = judged["winner_sharpe"].as_f64().unwrap();
+    assert!(
+        (trial - per_period).abs() < 1e-12,
+        "{trial} vs {per_period}"
     );
 }
 
