@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 /// C(16, 8) = 12,870 splits.
 pub(crate) const BLOCKS: usize = 16;
 
+/// CSCV sums 16 blocks of every job in each of the 12,870 splits (3.3 x 10^9 block sums at this
+/// many jobs): past it the sweep reports the deflated Sharpe ratio alone.
+const MAX_PBO_TRIALS: usize = 20_000;
+
 /// A DSR below this leaves the winner within what chance gives (the paper's 95% level).
 const CONFIDENT: f64 = 0.95;
 
@@ -158,7 +162,7 @@ impl Verdict {
             variance,
         );
         let blocks: Vec<Vec<BlockMoments>> = trials.iter().map(|t| t.blocks.clone()).collect();
-        let pbo = if trials.len() == rows.len() {
+        let pbo = if trials.len() == rows.len() && trials.len() <= MAX_PBO_TRIALS {
             engine::overfitting::overfitting(&blocks)
         } else {
             None
@@ -196,6 +200,13 @@ impl Verdict {
                 s.push_str("; picking the best of this sweep is no better than picking at random");
             }
             sentences.push(s);
+        } else if trials.len() > MAX_PBO_TRIALS {
+            sentences.push(format!(
+                "probability of backtest overfitting: not computed for {} jobs (CSCV ranks every \
+                 job in each of its splits; at most {MAX_PBO_TRIALS}): sample the grid \
+                 (`samples`) to judge it",
+                trials.len()
+            ));
         } else if trials.len() < rows.len() {
             sentences.push(format!(
                 "probability of backtest overfitting: n/a ({} of {} jobs were journaled by an \
