@@ -49,6 +49,18 @@ pub struct FoldRow {
     pub brier: Option<f64>,
     /// Return of the strategy over the test rows.
     pub oos_return: Option<f64>,
+    /// Majority-class baseline log loss (its training class frequencies).
+    pub majority_log_loss: Option<f64>,
+    /// Logistic-regression baseline accuracy.
+    pub logistic: Option<f64>,
+    /// Logistic-regression baseline log loss.
+    pub logistic_log_loss: Option<f64>,
+    /// Risk models: the persistence rule's accuracy.
+    pub persistence: Option<f64>,
+    /// Risk models: the HAR forecast's accuracy.
+    pub har: Option<f64>,
+    /// Buy and hold over the test rows.
+    pub buy_and_hold: Option<f64>,
     /// `confusion[true][predicted]`.
     pub confusion: Vec<Vec<u64>>,
 }
@@ -198,8 +210,22 @@ fn opt(v: Option<f64>, f: fn(f64) -> String) -> String {
 fn folds(c: &ModelCard) -> String {
     let pct = |v: f64| percent(v, 1);
     let num = |v: f64| number(v, 3);
+    // Baseline columns of the figures some fold has (models saved before them have none).
+    type Figure = fn(&FoldRow) -> Option<f64>;
+    let baselines: [(&str, Figure, bool); 7] = [
+        ("Majority log loss", |f| f.majority_log_loss, false),
+        ("Logistic log loss", |f| f.logistic_log_loss, false),
+        ("Logistic acc.", |f| f.logistic, true),
+        ("Persistence acc.", |f| f.persistence, true),
+        ("HAR acc.", |f| f.har, true),
+        ("OOS return", |f| f.oos_return, true),
+        ("Buy & hold return", |f| f.buy_and_hold, true),
+    ];
+    let shown: Vec<_> = (baselines.iter())
+        .filter(|(_, get, _)| c.folds.iter().any(|f| get(f).is_some()))
+        .collect();
     let rows = c.folds.iter().enumerate().map(|(k, f)| {
-        vec![
+        let mut row = vec![
             (k + 1).to_string(),
             f.train.clone(),
             f.test.clone(),
@@ -209,10 +235,13 @@ fn folds(c: &ModelCard) -> String {
             opt(f.majority, pct),
             opt(f.last_sign, pct),
             opt(f.brier, num),
-            opt(f.oos_return, pct),
-        ]
+        ];
+        row.extend(
+            (shown.iter()).map(|(_, get, percent)| opt(get(f), if *percent { pct } else { num })),
+        );
+        row
     });
-    let header = [
+    let mut header = vec![
         "Fold",
         "Train rows",
         "Test rows",
@@ -222,8 +251,8 @@ fn folds(c: &ModelCard) -> String {
         "Majority acc.",
         "Last-sign acc.",
         "Brier",
-        "OOS return",
     ];
+    header.extend(shown.iter().map(|(name, _, _)| *name));
     let chart = bar_chart(Bars {
         name: "model_fold_accuracy",
         title: "Accuracy per fold: model beside the baselines",

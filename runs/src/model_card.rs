@@ -232,6 +232,12 @@ fn fold_row(f: &Value, e: Option<&models::explain::FoldExplanation>) -> FoldRow 
         last_sign: f["last_return_sign"]["accuracy"].as_f64(),
         brier: e.map(|e| e.calibration.brier),
         oos_return: f["oos_return"].as_f64(),
+        majority_log_loss: f["majority"]["log_loss"].as_f64(),
+        logistic: f["logistic_regression"]["accuracy"].as_f64(),
+        logistic_log_loss: f["logistic_regression"]["log_loss"].as_f64(),
+        persistence: f["persistence"]["accuracy"].as_f64(),
+        har: f["har"]["accuracy"].as_f64(),
+        buy_and_hold: f["buy_and_hold"]["return"].as_f64(),
         confusion,
     }
 }
