@@ -63,7 +63,7 @@ pub const PARAMS: &[ParamDoc] = &[
         ty: "number",
         default: Some("0.5"),
         example: None,
-        doc: "probability a side needs to be wanted",
+        doc: "calibrated probability (the model's temperature applied) a side needs to be wanted",
     },
     ParamDoc {
         name: "hold",
@@ -118,7 +118,7 @@ pub struct MlTrendParams {
     /// Directory of a volatility-class model for risk-aware sizing.
     #[serde(default)]
     pub risk_model: Option<String>,
-    /// Probability a side needs to be wanted. Default 0.5.
+    /// Calibrated probability a side needs to be wanted. Default 0.5.
     #[serde(default = "default_entry")]
     pub entry: f64,
     /// Minimum bars a position is held. Default 5.
