@@ -672,44 +672,13 @@ fn models_can_be_shared_across_threads() {
     shared::<LoadedModel>();
 }
 
-/// The lag-3 task: column 0 a fair coin (+1 or -1), columns 1 and 2 independent N(0, 1) noise;
-/// the return of the bar after decision bar t has the sign of the coin at t - 3 with
-/// probability 2/3, the other sign otherwise, and an absolute size independent of everything. Nothing else carries information
-/// about the label, so the Bayes rate (one-bar horizon) is exactly 2/3, reached by calling the
-/// sign of column 0 three rows back; `regime` holds that call, for [`oracle`]. A model must find
-/// which row of its window holds the signal: for a transformer, its positional encoding.
+/// The lag-3 task of [`crate::planted::lag3`], its Bayes rule's calls as the regime.
 fn lag3(rows: usize, seed: u64) -> Synthetic {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let (mut features, mut close, mut regime) = (Vec::new(), vec![100.0], Vec::new());
-    for _ in 0..rows {
-        let coin = if rng.random::<bool>() { 1.0 } else { -1.0 };
-        features.extend([
-            coin,
-            StandardNormal.sample(&mut rng),
-            StandardNormal.sample(&mut rng),
-        ]);
-    }
-    for t in 0..rows {
-        let call = if t >= 3 && features[(t - 3) * 3] < 0.0 {
-            -1.0
-        } else {
-            1.0
-        };
-        regime.push(call);
-        let sign = if rng.random::<f64>() < 2.0 / 3.0 {
-            call
-        } else {
-            -call
-        };
-        let size: f64 = 0.002 + 0.01 * rng.random::<f64>();
-        if t + 1 < rows {
-            close.push(close[t] * (1.0 + sign * size));
-        }
-    }
+    let p = crate::planted::lag3(rows, seed);
     Synthetic {
-        features,
-        close,
-        regime,
+        features: p.features,
+        close: p.close,
+        regime: p.call,
     }
 }
 
@@ -738,7 +707,7 @@ fn lag3_cfg(kind: ModelKind) -> ModelConfig {
 
 #[test]
 fn planted_lag3_signal_transformer_reaches_90_percent_of_the_bayes_rate() -> TestResult {
-    const BAYES: f64 = 2.0 / 3.0;
+    const BAYES: f64 = crate::planted::LAG3_BAYES_RATE;
     // Out of sample over data seeds 21, 31, 41, 51: the transformer 0.656-0.675, the MLP (the
     // reference that the task is learnable at this size) 0.648-0.668; a GRU [16] trained the
     // same way was unreliable (0.50-0.65), so it is not asserted here.

@@ -13,6 +13,7 @@ use strategies::StrategyConfig;
 use strategies::rules::RulesParams;
 use strategies::sma_crossover::SmaCrossoverParams;
 
+mod augmentation;
 mod data;
 mod explain;
 mod features;
@@ -52,6 +53,16 @@ enum Bench {
     /// The models: training samples/s per kind, inference latency for 1 and 100 samples, and an
     /// `ml_trend` backtest's bars/s.
     Ml,
+    /// Out-of-sample accuracy and log loss with and without the training options `noise_std`
+    /// and `scale_jitter`, on the planted lag-3 task and on a config's data, over several seeds.
+    Augmentation {
+        /// Training seeds per setting (the table gives mean and standard deviation).
+        #[arg(long, default_value_t = 5)]
+        seeds: usize,
+        /// The config whose data, pipeline, [model] and [training] make the real-data column.
+        #[arg(long, default_value = "backtests/ml_trend.toml")]
+        config: std::path::PathBuf,
+    },
     /// Explanations: occlusion cost per decision, permutation importance per fold, and the
     /// overhead of explaining every order of an `ml_trend` backtest.
     Explain,
