@@ -108,6 +108,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         Bench::Features => features::run(runs),
         Bench::Ml => ml::run(runs),
         Bench::Explain => explain::run(runs),
+        Bench::Augmentation { seeds, config } => augmentation::run(*seeds, config),
         Bench::Data => data::run_decode(runs),
         Bench::Catalog {
             dir,
