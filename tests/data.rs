@@ -161,11 +161,22 @@ fn streamed_catalog_equals_the_same_bars_in_memory() {
     let loaded = config(
         &dir,
         "loaded",
+        &format!(
+            "kind = \"parquet\"\npath = \"{}\"\nstream = false",
+            s(&files)
+        ),
+    );
+    // Parquet files of one instrument each stream by default, as a catalog does.
+    let files_streamed = config(
+        &dir,
+        "files-streamed",
         &format!("kind = \"parquet\"\npath = \"{}\"", s(&files)),
     );
     ok(&["backtest", s(&streamed)]);
     ok(&["backtest", s(&loaded)]);
+    ok(&["backtest", s(&files_streamed)]);
     assert_same_results(&dir, "streamed", "loaded");
+    assert_same_results(&dir, "files-streamed", "loaded");
 
     // A date range and an instrument selection read only those bars.
     let ranged = config(

@@ -330,6 +330,12 @@ pub(crate) struct DataConfig {
     pub(crate) start: Option<String>,
     /// The first instant no longer read (files and catalogs): bars in `[start, end)` are used.
     pub(crate) end: Option<String>,
+    /// Whether Parquet and Arrow files of one instrument each are streamed in shared mode (the
+    /// default but for `ml_trend`, as catalogs are: only decoded chunks are held) rather than
+    /// loaded, which keeps the bars for the report's buy-and-hold benchmark, position values
+    /// and price charts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) stream: Option<bool>,
     /// Replay ticks instead of bars: `["trades"]`, `["quotes"]` or both (catalogs).
     pub(crate) ticks: Option<Vec<TickKind>>,
     /// Bars built from the trades for the strategy and its features: `1m`, `ticks:100`,

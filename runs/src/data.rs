@@ -62,12 +62,7 @@ pub(crate) fn load(loaded: &LoadedConfig) -> Result<LoadedData> {
             return checked(loaded, LoadedData { series, skipped });
         }
         DataKind::Parquet | DataKind::Arrow => {
-            let extensions: &[&str] = if data.kind == DataKind::Parquet {
-                &["parquet", "pq"]
-            } else {
-                &["arrow", "arrows", "feather", "ipc"]
-            };
-            let files = data_files(loaded, extensions)?;
+            let files = data_files(loaded, columnar_extensions(data.kind))?;
             let names = file_names(loaded, &files)?;
             let mut series = Vec::with_capacity(files.len());
             for (file, name) in files.iter().zip(names) {
@@ -150,22 +145,53 @@ pub(crate) struct Stream {
     pub(crate) merger: StepMerger,
 }
 
-/// Opens the config's data as a stream when it is a catalog (which may be larger than memory);
-/// other kinds are loaded with [`load`].
+/// The file extensions of a columnar kind of data.
+fn columnar_extensions(kind: DataKind) -> &'static [&'static str] {
+    if kind == DataKind::Parquet {
+        &["parquet", "pq"]
+    } else {
+        &["arrow", "arrows", "feather", "ipc"]
+    }
+}
+
+/// Whether Parquet and Arrow files are streamed: `[data] stream`, by default unless a model
+/// trades (`ml_trend` stitches its walk-forward folds' predictions over bars in memory).
+fn streams_files(loaded: &LoadedConfig) -> bool {
+    (loaded.config.data.stream).unwrap_or(loaded.strategy_name() != "ml_trend")
+}
+
+/// Opens the config's data as a stream when it is a catalog, or Parquet or Arrow files of one
+/// instrument each when [`streams_files`] (only decoded chunks are held, so the data may be
+/// larger than memory); other kinds, and files holding several instruments (split by their
+/// instrument column), are loaded with [`load`].
 ///
 /// # Errors
 /// As [`load`].
 pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
-    if loaded.config.data.kind != DataKind::Catalog {
-        return Ok(None);
-    }
+    let data = &loaded.config.data;
     let range = time_range(loaded)?;
-    let parts = catalog(loaded, range)?;
-    let instruments = parts.iter().map(|p| p.instrument.clone()).collect();
-    let sources: Vec<Box<dyn BarSource>> = parts
+    let (instruments, files): (Vec<InstrumentId>, Vec<Vec<PathBuf>>) = match data.kind {
+        DataKind::Catalog => (catalog(loaded, range)?.into_iter())
+            .map(|p| (p.instrument, p.files))
+            .unzip(),
+        DataKind::Parquet | DataKind::Arrow if streams_files(loaded) => {
+            let files = data_files(loaded, columnar_extensions(data.kind))?;
+            for file in &files {
+                let reader = RecordReader::open(file, RecordKind::Bars, range, 1)?;
+                if reader.has_instrument_column() {
+                    return Ok(None);
+                }
+            }
+            let names = file_names(loaded, &files)?;
+            one_source_each(loaded, names.iter().map(InstrumentId::as_str))?;
+            (names, files.into_iter().map(|f| vec![f]).collect())
+        }
+        _ => return Ok(None),
+    };
+    let sources: Vec<Box<dyn BarSource>> = files
         .into_iter()
-        .map(|p| -> Box<dyn BarSource> {
-            Box::new(PartsReader::new(p.files, range, DEFAULT_BATCH_ROWS))
+        .map(|files| -> Box<dyn BarSource> {
+            Box::new(PartsReader::new(files, range, DEFAULT_BATCH_ROWS))
         })
         .collect();
     // Decoding runs ahead on its own threads: one per core, as the event loop is one thread.
@@ -349,18 +375,7 @@ fn time_range(loaded: &LoadedConfig) -> Result<TimeRange> {
 
 /// Rejects loaded data where two series share an instrument or a series is empty.
 pub(crate) fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedData> {
-    let mut names: Vec<&str> = data.series.iter().map(|s| s.instrument.as_str()).collect();
-    names.sort_unstable();
-    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
-        bail!(loaded.range(RangeError::new(
-            "data.path",
-            format!(
-                "one source per instrument, but {} comes from two files (name them with \
-                 `instruments`)",
-                pair[0]
-            ),
-        )));
-    }
+    one_source_each(loaded, data.series.iter().map(|s| s.instrument.as_str()))?;
     warn_of_jumps(loaded, &data.series);
     if let Some(empty) = data.series.iter().find(|s| s.bars.is_empty()) {
         bail!(loaded.range(RangeError::new(
@@ -372,6 +387,23 @@ pub(crate) fn checked(loaded: &LoadedConfig, data: LoadedData) -> Result<LoadedD
         )));
     }
     Ok(data)
+}
+
+/// Rejects two sources of one instrument name.
+fn one_source_each<'a>(loaded: &LoadedConfig, names: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+        bail!(loaded.range(RangeError::new(
+            "data.path",
+            format!(
+                "one source per instrument, but {} comes from two files (name them with \
+                 `instruments`)",
+                pair[0]
+            ),
+        )));
+    }
+    Ok(())
 }
 
 /// Prints a data-quality warning for each implausible jump in the bars (a few per instrument):

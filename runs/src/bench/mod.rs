@@ -21,6 +21,7 @@ mod ml;
 mod paper;
 mod parallel;
 mod report;
+mod results;
 
 /// Options of `quant bench`: which end-to-end figure to measure.
 #[derive(Debug, clap::Args)]
@@ -82,6 +83,20 @@ enum Bench {
         #[arg(long, default_value_t = 1_000_000)]
         bars: usize,
     },
+    /// A user's whole `quant backtest` of one-minute bars from a Parquet file (generated first
+    /// if missing), default outputs, beside the event loop alone over the same bars: seconds,
+    /// bars/s, their ratio, and the command's peak RSS.
+    Results {
+        /// The folder of the data, the config and the results.
+        #[arg(long, default_value = "data/bench-results")]
+        dir: std::path::PathBuf,
+        /// One-minute bars.
+        #[arg(long, default_value_t = 5_000_000)]
+        bars: usize,
+        /// Writes the report too (`[output] report = true`).
+        #[arg(long)]
+        report: bool,
+    },
     /// The P&L report: compute and render time, page size and Chromium load time for a 10-year
     /// daily and a 1-year minute-bar backtest.
     Report,
@@ -115,6 +130,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             instruments,
             bars,
         } => data::run_catalog(dir, *instruments, *bars),
+        Bench::Results { dir, bars, report } => results::run(dir, *bars, *report, runs),
         Bench::Report => report::run(runs),
         Bench::Paper => paper::run(),
         Bench::Parallel(parallel) => parallel::run(parallel, runs),

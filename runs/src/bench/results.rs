@@ -1,0 +1,124 @@
+//! `quant bench results`: a user's whole `quant backtest` of one-minute bars from a Parquet file,
+//! with every default output, beside the event loop alone over the same bars in memory, timed
+//! in one run (interleaved), so the gap between the two is what the command adds: reading the
+//! file, the results, the summary and the report.
+
+use super::{median, peak_rss_kib};
+use anyhow::{Context, Result, bail};
+use engine::Replay;
+use market_data::InstrumentId;
+use market_data::columnar::{TimeRange, read_bar_file};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The job: SMA(10/20) crossover, all-in, 0.2% commission, as `backtests/sma_crossover.toml`.
+fn config(data: &Path, out: &Path, report: bool) -> String {
+    format!(
+        "name = \"bench-results\"\nseed = 42\n[data]\nkind = \"parquet\"\npath = {data:?}\n\
+         [strategy]\nname = \"sma_crossover\"\n[strategy.params]\nfast = 10\nslow = 20\n\
+         [broker]\ninitial_cash = 10_000.0\ncommission = 0.002\n[sizing]\nmethod = \"all_in\"\n\
+         [output]\ndir = {out:?}\nreport = {report}\n"
+    )
+}
+
+/// Times `quant backtest` of `bars` one-minute bars (a Parquet file in `dir`, generated first if
+/// missing) against the event loop alone, `runs` times each; prints medians, their ratio and
+/// the command's peak RSS.
+///
+/// # Errors
+/// When the data cannot be generated or read, or a run fails.
+pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<()> {
+    let exe = std::env::current_exe().context("cannot find the quant executable")?;
+    let data = dir.join(format!("bars-{bars}")).join("SYN000.parquet");
+    if !data.exists() {
+        println!("generating {bars} one-minute bars -> {}", data.display());
+        let status = Command::new(&exe)
+            .args(["data", "synth", "--instruments", "1", "--layout", "files"])
+            .args(["--format", "parquet", "--bars", &bars.to_string(), "--out"])
+            .arg(data.parent().unwrap_or(dir))
+            .status()
+            .context("cannot run quant data synth")?;
+        if !status.success() {
+            bail!("quant data synth failed");
+        }
+    }
+    let out = dir.join("results");
+    let config_path = dir.join("bench-results.toml");
+    std::fs::write(&config_path, config(&data, &out, report))
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    let series = read_bar_file(&data, InstrumentId::new("SYN000"), TimeRange::ALL)?;
+    // The loop runs the command's own strategy and rules, from the same config.
+    let loaded = crate::config::LoadedConfig::load(&config_path)?;
+    let spec = loaded.engine_spec();
+    let (mut loop_s, mut command_s, mut rss_kib) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let start = Instant::now();
+        let outcome = loaded.build_strategy()?.run(&spec, Replay::Bars(&series))?;
+        loop_s.push(start.elapsed().as_secs_f64());
+        drop(outcome);
+        let (seconds, peak) = timed_command(&exe, &config_path, &out)?;
+        command_s.push(seconds);
+        rss_kib.push(peak as f64);
+    }
+    let (loop_s, command_s) = (median(&mut loop_s), median(&mut command_s));
+    let rate = |s: f64| bars as f64 / s / 1e6;
+    println!(
+        "results: sma_crossover(10, 20) over {bars} one-minute bars, default outputs{}, \
+         medians of {runs}",
+        if report {
+            " and the report"
+        } else {
+            ", report off"
+        }
+    );
+    println!(
+        "  event loop alone (bars in memory):  {loop_s:.3} s, {:.1} M bars/s",
+        rate(loop_s)
+    );
+    println!(
+        "  quant backtest (whole command):     {command_s:.3} s, {:.1} M bars/s, {:.2}x the loop's \
+         time, peak RSS {:.0} MiB",
+        rate(command_s),
+        command_s / loop_s,
+        median(&mut rss_kib) / 1024.0
+    );
+    println!(
+        "  this process: peak RSS {:.0} MiB (the bars in memory for the loop)",
+        peak_rss_kib() as f64 / 1024.0
+    );
+    std::fs::remove_dir_all(&out).ok();
+    Ok(())
+}
+
+/// Runs `quant backtest CONFIG` and returns its wall time and its peak RSS in KiB, read from
+/// `/proc` while it runs (the high-water mark only grows, so the last reading is its peak).
+fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<(f64, u64)> {
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .arg("backtest")
+        .arg(config)
+        .args(["--force", "--out"])
+        .arg(out.join("run"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot run quant backtest")?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        let high_water = std::fs::read_to_string(&status_file).ok().and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        });
+        peak = peak.max(high_water.unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    if !status.success() {
+        bail!("quant backtest {} failed", config.display());
+    }
+    Ok((seconds, peak))
+}
