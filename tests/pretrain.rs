@@ -249,3 +249,81 @@ fn each_fine_tuned_instrument_keeps_its_own_curves_and_out_of_sample_scores() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sweep over `training.*` keys trains a model per job (walk-forward folds and final model,
+/// as `quant train`) and backtests it out of sample: two seeds give two models and two results,
+/// each equal to `quant train` then `quant backtest` of that seed.
+#[test]
+fn a_sweep_over_training_keys_trains_and_trades_a_model_per_job() {
+    let dir = scratch("retrain-sweep");
+    let data = dir.join("TGT.csv");
+    planted_csv(&data, 600, (2020, 1, 6), true, 9);
+    let model = dir.join("base-model");
+    let rest = format!(
+        "folds = 2\ntrain_bars = 200\n[strategy]\nname = \"ml_trend\"\n[strategy.params]\n\
+         model = {:?}\nentry = 0.4\n[output]\nreport = false\n[sweep]\n\"training.seed\" = [5, 6]\n\
+         keep = 1\n",
+        model.to_str().unwrap()
+    );
+    let c = config(&dir, "sweep", &data, 8, &rest);
+    let out = dir.join("out");
+    let output = quant(&["sweep", c.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let id = |path: PathBuf| -> String {
+        let text = std::fs::read_to_string(path.join("model.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["model_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a, b) = (id(out.join("models/job-0")), id(out.join("models/job-1")));
+    assert_ne!(a, b, "two seeds, one model");
+    let table = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split(',').collect()).collect();
+    let column = |name: &str| rows[0].iter().position(|c| *c == name).unwrap();
+    let (job, seed, equity) = (
+        column("job"),
+        column("training.seed"),
+        column("final_equity"),
+    );
+    assert_eq!(rows.len(), 3);
+    assert_ne!(rows[1][equity], rows[2][equity], "identical runs: {table}");
+    // Job 1 (seed 6), trained and backtested by hand.
+    let by_hand = dir.join("seed6");
+    let set = ["--set", "training.seed=6"];
+    let output = quant(
+        &[
+            &[
+                "train",
+                c.to_str().unwrap(),
+                "--out",
+                by_hand.to_str().unwrap(),
+            ][..],
+            &set[..],
+        ]
+        .concat(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(id(by_hand.clone()), b, "the sweep's model is quant train's");
+    let results = dir.join("results");
+    let model_set = format!("strategy.params.model={:?}", by_hand.to_str().unwrap());
+    let output = quant(&[
+        "backtest",
+        c.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+        "--set",
+        &model_set,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results.join("summary.json")).unwrap())
+            .unwrap();
+    let row = rows.iter().find(|r| r[job] == "1").unwrap();
+    assert_eq!(row[seed], "6");
+    assert_eq!(
+        summary["final_equity"].as_f64().unwrap(),
+        row[equity].parse::<f64>().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

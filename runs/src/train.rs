@@ -131,8 +131,22 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if args.pretrain {
         return crate::pretrain::run(&loaded, &model_cfg, &training, target, &out);
     }
+    walk_forward_and_final(&loaded, &model_cfg, &training, target, &out, false)
+}
 
-    let data = data::load(&loaded)?;
+/// Trains `loaded`'s model as `quant train` does (walk-forward folds, then the final model)
+/// into `out`; `quiet` (a sweep's jobs) draws no progress bar and prints nothing.
+pub(crate) fn walk_forward_and_final(
+    loaded: &LoadedConfig,
+    model_cfg: &ModelConfig,
+    training: &TrainingConfig,
+    target: Target,
+    out: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let c = &loaded.config;
+    let invalid = |e: models::MlError| anyhow!("invalid config {}: {e}", loaded.path.display());
+    let data = data::load(loaded)?;
     let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
     let columns = model_cfg
         .features
@@ -141,19 +155,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let indices = column_indices(spec.columns(), &columns).map_err(invalid)?;
     let inputs = model_inputs(&spec, &indices, &data.series)?;
     let series = inputs.series();
-    let folds = walk_forward(inputs.rows, &training, model_cfg.horizon).map_err(invalid)?;
+    let folds = walk_forward(inputs.rows, training, model_cfg.horizon).map_err(invalid)?;
     let first_test = (folds.first())
         .and_then(|f| data.series.first()?.bars.get(f.test.start))
         .map(|b| b.ts);
     let init =
-        crate::pretrain::load_init(&loaded, &training, target, &model_cfg, &columns, first_test)?;
+        crate::pretrain::load_init(loaded, training, target, model_cfg, &columns, first_test)?;
     let explain = c.explain.clone().unwrap_or_default();
     let groups = groups(&columns, model_cfg.window, explain.lag_blocks);
     let mut explained = Vec::new();
 
     let per_fit = training.epochs + training.fine_tune_epochs * data.series.len();
     let fits = folds.len() * training.seed_count() + 1;
-    let progress = crate::sweep::progress_bar((fits * per_fit) as u64, "fits");
+    let progress = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        crate::sweep::progress_bar((fits * per_fit) as u64, "fits")
+    };
     let mut scores = Vec::new();
     let mut pooled = Pooled::default();
     let mut own_scores = OwnScores::default();
@@ -164,16 +182,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let staged = out.join(format!(".{WALK_FORWARD_DIR}.partial"));
     let _ = std::fs::remove_dir_all(&staged);
     for (k, fold) in folds.iter().enumerate() {
-        let fd = prepare_fold(&series, columns.len(), fold, &model_cfg, &training, target)?;
+        let fd = prepare_fold(&series, columns.len(), fold, model_cfg, training, target)?;
         let label = format!("fold {}/{}", k + 1, folds.len());
         let test = (fd.test.n > 0).then_some(&fd.test);
         let warnings = check_fold(
-            &label, &model_cfg, &training, target, &fd.train, &fd.valid, test,
+            &label, model_cfg, training, target, &fd.train, &fd.valid, test,
         );
         for warning in warnings.map_err(invalid)? {
             progress.suspend(|| eprintln!("warning: {warning}"));
         }
-        let fitted = fit(&model_cfg, &training, &fd, init.as_ref(), &progress, &label)?;
+        let fitted = fit(model_cfg, training, &fd, init.as_ref(), &progress, &label)?;
         let report = &fitted.report;
         let (temperature, raw, probs) = fitted.calibrated(&fd)?;
         let scored = FoldScores::new(&fd, &probs, &inputs, target, model_cfg.horizon)?;
@@ -220,11 +238,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
                 drift: profile.psi_of(&inputs.parts(fold.test.clone())),
             });
         }
-        let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+        let mut metadata = metadata_for(loaded, target, model_cfg, training, &columns, &fd);
         metadata.training_period = training_period(&data.series, &fold.train, model_cfg.horizon);
         metadata.temperature = Some(temperature);
         metadata.lineage = Some(lineage(
-            &loaded,
+            loaded,
             &data.series,
             &inputs,
             &fold.train,
@@ -234,7 +252,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         fitted.save(&staged.join(fold_dir(k + 1)), &metadata, &data.series, None)?;
         if target == Target::Trend && fd.test.n > 0 {
             let models = fitted.into_loaded(&metadata, &data.series);
-            let ret = oos_backtest(&loaded, &spec, models, &data.series, fold)?;
+            let ret = oos_backtest(loaded, &spec, models, &data.series, fold)?;
             let held = buy_and_hold(&data.series, &fold.test);
             fold_json["oos_return"] = json!(ret.total_return);
             fold_json["oos_sharpe"] = json!(sharpe_of(&ret.curve));
@@ -254,11 +272,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         train: 0..inputs.rows.saturating_sub(model_cfg.horizon),
         test: inputs.rows..inputs.rows,
     };
-    let fd = prepare_fold(&series, columns.len(), &all, &model_cfg, &training, target)?;
+    let fd = prepare_fold(&series, columns.len(), &all, model_cfg, training, target)?;
     let warnings = check_fold(
         "final model",
-        &model_cfg,
-        &training,
+        model_cfg,
+        training,
         target,
         &fd.train,
         &fd.valid,
@@ -268,8 +286,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         progress.suspend(|| eprintln!("warning: {warning}"));
     }
     let fitted = fit(
-        &model_cfg,
-        &training,
+        model_cfg,
+        training,
         &fd,
         init.as_ref(),
         &progress,
@@ -280,26 +298,26 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let overall = pooled.metrics()?;
     let oos_total = oos_equity.last().map(|(_, e)| e - 1.0);
     let seeds = SeedRun {
-        loaded: &loaded,
+        loaded,
         spec: &spec,
         series: &series,
         bars: &data.series,
         folds: &folds,
-        model_cfg: &model_cfg,
+        model_cfg,
         target,
         columns: columns.len(),
         progress: &progress,
         init: init.as_ref(),
     }
-    .spread(&training, &overall, oos_total)?;
+    .spread(training, &overall, oos_total)?;
     progress.finish_and_clear();
     let (verdict, verdict_line) = verdict(&scores, target);
     let dm = pooled.diebold_mariano(model_cfg.horizon);
-    let mut metadata = metadata_for(&loaded, target, &model_cfg, &training, &columns, &fd);
+    let mut metadata = metadata_for(loaded, target, model_cfg, training, &columns, &fd);
     metadata.training_period = training_period(&data.series, &all.train, model_cfg.horizon);
     metadata.temperature = Some(final_temperature);
     metadata.lineage = Some(lineage(
-        &loaded,
+        loaded,
         &data.series,
         &inputs,
         &all.train,
@@ -324,7 +342,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "curve": curve(&report),
         },
     });
-    let id = fitted.save(&out, &metadata, &data.series, Some(&own_scores))?;
+    let id = fitted.save(out, &metadata, &data.series, Some(&own_scores))?;
     let walk_forward = out.join(WALK_FORWARD_DIR);
     let _ = std::fs::remove_dir_all(&walk_forward);
     std::fs::rename(&staged, &walk_forward).with_context(|| {
@@ -335,7 +353,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         )
     })?;
     if !oos_equity.is_empty() {
-        write_oos_equity(&out, &oos_equity)?;
+        write_oos_equity(out, &oos_equity)?;
     }
     let fold_importance: Vec<_> = explained.iter().map(|f| f.importance.clone()).collect();
     let explanation = Explanation {
@@ -347,8 +365,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         groups,
         folds: explained,
     };
-    explanation.save(&out)?;
-    print_summary(&out, &id, &scores, &overall, oos_total, &metadata.classes);
+    explanation.save(out)?;
+    if quiet {
+        return Ok(());
+    }
+    print_summary(out, &id, &scores, &overall, oos_total, &metadata.classes);
     print_baselines(&metadata.metrics);
     print_explanation(&explanation);
     Ok(())

@@ -85,7 +85,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         .context("a config file is required")?;
     let loaded = args.set.load(path)?;
     loaded.strategy()?;
-    let plan = Plan::new(&loaded)?;
+    let mut plan = Plan::new(&loaded)?;
     let shard = match (&args.shard, args.shards) {
         (Some(text), _) => Some(Shard::parse(text)?),
         (None, Some(n)) => Some(Shard::from_env(n, |k| std::env::var(k).ok())?),
@@ -103,6 +103,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     let c = &loaded.config;
     let out = args.out.clone().unwrap_or_else(|| default_out(c));
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    plan.models = Some(out.join(MODELS_DIR));
     if let Some(windows) = plan.spec.walk_forward {
         if shard.is_some() {
             bail!("walk-forward sweeps cannot be sharded yet: run them without --shard/--shards");
@@ -121,7 +122,13 @@ pub(crate) struct Plan<'a> {
     pub(crate) spec: SweepSpec,
     /// The jobs.
     pub(crate) grid: Grid,
+    /// Where each job trains its model (`<out>/models/job-<id>/`) when the sweep varies
+    /// `model.*` or `training.*` keys.
+    pub(crate) models: Option<PathBuf>,
 }
+
+/// The folder of a sweep's per-job models.
+const MODELS_DIR: &str = "models";
 
 /// One finished job.
 #[derive(Debug)]
@@ -145,7 +152,59 @@ impl<'a> Plan<'a> {
         let spec = SweepSpec::parse(loaded)?;
         let grid = Grid::new(loaded, &spec)?;
         grid.check_keys(loaded)?;
-        Ok(Self { loaded, spec, grid })
+        Ok(Self {
+            loaded,
+            spec,
+            grid,
+            models: None,
+        })
+    }
+
+    /// Returns job `job`'s config; when the sweep varies `model.*` or `training.*` keys, its
+    /// strategy trades the job's own model, which `train` trains first (walk-forward folds and
+    /// final model, as `quant train`), so its backtest trades out of sample.
+    ///
+    /// # Errors
+    /// Names the job when its config is invalid or its training fails.
+    pub(crate) fn job_config(&self, job: usize, train: bool) -> Result<LoadedConfig> {
+        let mut config = self.grid.config(self.loaded, job)?;
+        if !self.spec.axes.iter().any(|a| spec::retrains(&a.key)) {
+            return Ok(config);
+        }
+        let dir = self
+            .models
+            .as_ref()
+            .context("a sweep of model or training keys needs a folder for its models")?
+            .join(format!("job-{job}"));
+        let c = &config.config;
+        let failed = || {
+            format!(
+                "sweep job {job} ({}): training failed",
+                self.grid.describe(job)
+            )
+        };
+        if train {
+            let model = c.model.clone().with_context(|| {
+                format!(
+                    "{}: sweeping model or training keys needs a [model] table",
+                    failed()
+                )
+            })?;
+            let training = c.training.clone().unwrap_or_default();
+            crate::train::walk_forward_and_final(
+                &config,
+                &model,
+                &training,
+                models::Target::Trend,
+                &dir,
+                true,
+            )
+            .with_context(failed)?;
+        }
+        if let Some(strategies::StrategyConfig::MlTrend(p)) = &mut config.config.strategy {
+            p.model = dir.to_string_lossy().into_owned();
+        }
+        Ok(config)
     }
 
     /// Checks every job's config before any runs, reporting the first invalid job.
@@ -182,7 +241,7 @@ impl<'a> Plan<'a> {
                         signal.name()
                     );
                 }
-                let config = self.grid.config(self.loaded, job)?;
+                let config = self.job_config(job, true)?;
                 let start = Instant::now();
                 let run = runner::run(&config, series).with_context(|| {
                     format!("sweep job {job} ({}) failed", self.grid.describe(job))
@@ -364,7 +423,7 @@ impl<'a> Plan<'a> {
             .collect();
         best.par_iter()
             .map(|&(rank, job)| {
-                let config = self.grid.config(self.loaded, job)?;
+                let config = self.job_config(job, false)?;
                 let run = runner::run(&config, series)?;
                 let c = &config.config;
                 let dir = top.join(format!("{rank}-job{job}"));

@@ -17,21 +17,10 @@ const FIXED: &[(&str, &str)] = &[
         "it seeds the data, which is loaded once for every job",
     ),
     ("sweep", "it is the sweep itself"),
-    (
-        "model",
-        "a backtest trades the model `quant train` saved and a sweep does not retrain it, so \
-         every job would run the same model; compare settings by training each \
-         (`quant train CONFIG --set model.KEY=VALUE --out models/NAME`) on its walk-forward \
-         out-of-sample scores",
-    ),
-    (
-        "training",
-        "a backtest trades the model `quant train` saved and a sweep does not retrain it, so \
-         every job would run the same model; compare settings by training each \
-         (`quant train CONFIG --set training.KEY=VALUE --out models/NAME`) on its walk-forward \
-         out-of-sample scores",
-    ),
 ];
+
+/// Top-level tables whose keys make every job train its own model first.
+const RETRAINED: &[&str] = &["model", "training"];
 
 /// One varied config key and its values.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +94,11 @@ pub(crate) struct SweepSpec {
     pub(crate) walk_forward: Option<WalkForward>,
 }
 
+/// Returns true when sweeping `key` makes each job train its own model.
+pub(crate) fn retrains(key: &str) -> bool {
+    RETRAINED.contains(&key.split('.').next().unwrap_or_default())
+}
+
 impl SweepSpec {
     /// Reads the `[sweep]` table of `loaded`.
     ///
@@ -145,6 +139,28 @@ impl SweepSpec {
             );
         }
         spec.axes.sort_by(|a, b| a.key.cmp(&b.key));
+        if let Some(axis) = spec.axes.iter().find(|a| retrains(&a.key)) {
+            let why = if spec.walk_forward.is_some() {
+                Some(
+                    "no `walk_forward` beside it: a walk-forward sweep would retrain the model per \
+                     window; without it each job trains its own model and its ml_trend backtest \
+                     trades it out of sample",
+                )
+            } else if !matches!(
+                loaded.config.strategy,
+                Some(strategies::StrategyConfig::MlTrend(_))
+            ) {
+                Some(
+                    "an ml_trend [strategy]: the key sets the model each job trains and trades, \
+                     and no other strategy trades one",
+                )
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(error(loaded, &axis.written, &axis.key, why));
+            }
+        }
         if let Some(twice) = spec.axes.windows(2).find(|w| w[0].key == w[1].key) {
             return Err(error(
                 loaded,
@@ -465,12 +481,27 @@ mod tests {
         assert!(err.contains("`by`"), "{err}");
     }
 
-    /// A sweep over `model.*` or `training.*` keys would run one saved model again and again:
-    /// refused, naming the key and its line, whether written dotted or as a nested table.
+    /// A sweep over `model.*` or `training.*` keys trains a model per job; without an ml_trend
+    /// strategy, or beside `walk_forward`, it is refused, naming the key and its line whether
+    /// written dotted or as a nested table.
     #[test]
-    fn model_and_training_keys_are_refused() {
-        let base = "name = \"x\"\n[data]\nkind = \"csv\"\npath = \"bars.csv\"\n\
-                    [strategy]\nname = \"buy_and_hold\"\n";
+    fn model_and_training_keys_need_an_ml_trend_strategy_and_no_walk_forward() {
+        let config = |strategy: &str, sweep: &str| {
+            let base = format!(
+                "name = \"x\"\n[data]\nkind = \"csv\"\npath = \"bars.csv\"\n\
+                 [strategy]\nname = \"{strategy}\"\n"
+            );
+            let params = if strategy == "ml_trend" {
+                "[strategy.params]\nmodel = \"m\"\n"
+            } else {
+                ""
+            };
+            LoadedConfig::from_source(
+                std::path::Path::new("sweep.toml"),
+                format!("{base}{params}{sweep}"),
+            )
+            .unwrap()
+        };
         for (sweep, key, line) in [
             (
                 "[sweep]\n\"training.epochs\" = [5, 10]\n",
@@ -480,20 +511,28 @@ mod tests {
             ("[sweep]\n\"model.hidden\" = [8, 16]\n", "model.hidden", 8),
             ("[sweep]\nmodel.window = [4, 8]\n", "model.window", 8),
         ] {
-            let loaded = LoadedConfig::from_source(
-                std::path::Path::new("sweep.toml"),
-                format!("{base}{sweep}"),
-            )
-            .unwrap();
-            let err = SweepSpec::parse(&loaded).unwrap_err().to_string();
+            let err = SweepSpec::parse(&config("buy_and_hold", sweep))
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains(&format!("line {line}"))
                     && err.contains(&format!("`{key}`"))
-                    && err.contains("cannot be swept")
-                    && err.contains("does not retrain"),
+                    && err.contains("an ml_trend [strategy]"),
                 "{err}"
             );
+            let spec = SweepSpec::parse(&config("ml_trend", sweep)).unwrap();
+            assert!(spec.axes.iter().all(|a| retrains(&a.key)));
         }
+        let walking =
+            "[sweep]\n\"training.epochs\" = [5, 10]\nwalk_forward = { train = 100, test = 50 }\n";
+        let err = SweepSpec::parse(&config("ml_trend", walking))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`training.epochs`") && err.contains("no `walk_forward`"),
+            "{err}"
+        );
+        assert!(!retrains("strategy.params.entry") && !retrains("models.x"));
     }
 
     #[test]
