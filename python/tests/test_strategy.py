@@ -69,6 +69,9 @@ def test_the_config_data_and_strategy_table_are_used_or_replaced(reference):
     run = quant.backtest("backtests/sma_crossover.toml", strategy=SmaCross())
     assert run.summary["final_equity"] == pytest.approx(reference["final_equity"], abs=1e-6)
     assert run.trades.column("instrument")[0].as_py() == "GOOG"
+    # The report names the class that traded, not the config's strategy.
+    page = run.report_html()
+    assert "SmaCross" in page and "sma_crossover" not in page.split("<body", 1)[1][:5000]
 
 
 def test_what_ctx_shows(goog):

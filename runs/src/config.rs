@@ -556,6 +556,9 @@ pub(crate) struct LoadedConfig {
     /// The `--set` values put in, as (dotted key, value): messages about those keys name the
     /// `--set` instead of a line of the file, and [`LoadedConfig::table`] puts them in again.
     pub(crate) overrides: Vec<(String, toml::Value)>,
+    /// The name of a strategy object run in place of `[strategy]` (a host program's, such as a
+    /// Python class), for the summary and the report.
+    pub(crate) strategy_label: Option<String>,
 }
 
 impl LoadedConfig {
@@ -582,6 +585,7 @@ impl LoadedConfig {
             source,
             config,
             overrides: Vec::new(),
+            strategy_label: None,
         };
         loaded.validate()?;
         Ok(loaded)
@@ -615,6 +619,7 @@ impl LoadedConfig {
             source: self.source.clone(),
             config,
             overrides,
+            strategy_label: self.strategy_label.clone(),
         };
         loaded.validate()?;
         Ok(loaded)
@@ -651,6 +656,9 @@ impl LoadedConfig {
 
     /// Returns the strategy's name, or "none" for a config without one.
     pub(crate) fn strategy_name(&self) -> &str {
+        if let Some(label) = &self.strategy_label {
+            return label;
+        }
         self.config
             .strategy
             .as_ref()

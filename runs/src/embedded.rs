@@ -189,16 +189,20 @@ pub fn backtest(
                 )));
             }
             loaded.check_benchmark(data.series.iter().map(|s| s.instrument.as_str()))?;
+            // The summary and the report name the object's strategy.
+            let mut labelled = loaded.clone();
+            labelled.strategy_label = Some(strategy.name().to_string());
             let built = strategies::BuiltStrategy {
                 strategy,
                 pipeline: config.pipeline(false)?,
                 models: Vec::new(),
             };
             let outcome = built.run(&loaded.engine_spec(), Replay::Bars(&data.series))?;
-            runner::Run {
+            let run = runner::Run {
                 outcome,
                 sleeves: None,
-            }
+            };
+            return Ok(Finished::new(&labelled, run, data));
         }
     };
     Ok(Finished::new(loaded, run, data))
