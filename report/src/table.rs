@@ -363,11 +363,21 @@ impl ParquetWriter {
         });
         // Row groups of a part each: several files are written at once, and each holds its
         // row group in memory until it is full.
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_key_value_metadata(metadata)
             .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
-            .build();
+            // Dictionaries only for text (instruments, sides, statuses): equity, prices and
+            // times hardly repeat, and interning millions of them cost more than the rest of
+            // the writing.
+            .set_dictionary_enabled(false);
+        for column in &table.columns {
+            if matches!(column.values, Values::Text(_) | Values::OptText(_)) {
+                let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
+                props = props.set_column_dictionary_enabled(path, true);
+            }
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(parquet_error)?;
         Ok(Self {
             path: path.to_path_buf(),

@@ -148,11 +148,30 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
                 .to_string(),
         );
     }
+    // Each long series is downsampled as soon as it is computed, so a long run holds one of
+    // them at a time beside the curve, not all of them until the end.
     let exposure: Vec<f64> = equity
         .iter()
         .zip(&curve.cash)
         .map(|(e, c)| (e - c) / e)
         .collect();
+    let exposure = Series::downsampled(&ts, &exposure, MAX_POINTS);
+    let underwater = Series::downsampled(&ts, &drawdown_series(equity), MAX_POINTS);
+    let rolling_sharpe = Series::downsampled(
+        return_ts,
+        &rolling_sharpe(&returns, window, ppy),
+        MAX_POINTS,
+    );
+    let rolling_volatility = Series::downsampled(
+        return_ts,
+        &rolling_volatility(&returns, window, ppy),
+        MAX_POINTS,
+    );
+    let rolling_beta = Series::downsampled(
+        return_ts,
+        &rolling_beta(&returns, &bench_returns, window),
+        MAX_POINTS,
+    );
     let (prices, thinned) = price_charts(outcome, input.prices);
     if input.prices.iter().all(|p| p.bars.is_empty()) {
         notes.push("No price charts: the run's bars were not kept.".to_string());
@@ -189,24 +208,12 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         benchmark: benchmark
             .ok()
             .map(|b| (b.name, Series::downsampled(&ts, &b.equity, MAX_POINTS))),
-        underwater: Series::downsampled(&ts, &drawdown_series(equity), MAX_POINTS),
-        rolling_sharpe: Series::downsampled(
-            return_ts,
-            &rolling_sharpe(&returns, window, ppy),
-            MAX_POINTS,
-        ),
-        rolling_volatility: Series::downsampled(
-            return_ts,
-            &rolling_volatility(&returns, window, ppy),
-            MAX_POINTS,
-        ),
-        rolling_beta: Series::downsampled(
-            return_ts,
-            &rolling_beta(&returns, &bench_returns, window),
-            MAX_POINTS,
-        ),
+        underwater,
+        rolling_sharpe,
+        rolling_volatility,
+        rolling_beta,
         rolling_window: window,
-        exposure: Series::downsampled(&ts, &exposure, MAX_POINTS),
+        exposure,
         monthly,
         yearly,
         yearly_benchmark,
