@@ -122,8 +122,7 @@ fn a_model_driven_backtest_explains_every_order_and_reports_drift() {
     assert_eq!(turns.last().unwrap()["model_ids"][0], id.as_str());
     for (r, order) in rows.iter().zip(&orders) {
         let trader = (turns.iter())
-            .filter(|t| t["trades_after"].as_str().unwrap() < order[1].as_str())
-            .last()
+            .rfind(|t| t["trades_after"].as_str().unwrap() < order[1].as_str())
             .unwrap();
         assert_eq!(r[col("model_id")], trader["model_ids"][0].as_str().unwrap());
         let p: f64 = ["p_down", "p_flat", "p_up"]

@@ -242,8 +242,7 @@ fn a_model_trades_only_bars_its_model_never_saw_and_in_sample_says_so() {
     for row in created {
         // The model that traded the bar: the latest whose turn began before it.
         let trader = (turns.iter())
-            .filter(|t| row_of(t["trades_after"].as_str().unwrap()) < row)
-            .last()
+            .rfind(|t| row_of(t["trades_after"].as_str().unwrap()) < row)
             .unwrap_or_else(|| panic!("bar {row} was traded before any model's turn"));
         let id = trader["model_ids"][0].as_str().unwrap();
         assert!(
