@@ -140,3 +140,16 @@ def test_report_html_is_the_page():
     no_report = quant.backtest(CONFIG, overrides={"output.report": False})
     with pytest.raises(quant.QuantError, match="report = false"):
         no_report.report_html()
+
+
+def test_a_long_table_is_split_by_its_instrument_column(goog):
+    frame = goog.rename_axis("timestamp").reset_index()
+    long = pd.concat([frame.assign(instrument="A"), frame.assign(instrument="B")])
+    run = quant.backtest(CONFIG, data=long, overrides={"portfolio.mode": "sleeves"})
+    trades = run.trades.to_pandas()
+    # Two sleeves with half the cash each, trading the same signals on the same bars.
+    assert sorted(trades["instrument"].unique()) == ["A", "B"]
+    assert (trades["instrument"] == "A").sum() == (trades["instrument"] == "B").sum() == 47
+    a = trades[trades["instrument"] == "A"].reset_index(drop=True)
+    b = trades[trades["instrument"] == "B"].reset_index(drop=True)
+    assert (a["entry_time"] == b["entry_time"]).all() and (a["quantity"] == b["quantity"]).all()
