@@ -47,8 +47,8 @@ class Ctx:
     def open_orders(self) -> int:
         """Working orders of the bar's instrument."""
     @property
-    def features(self) -> list[tuple[str, float | None]]:
-        """Every feature column of this bar (None while not ready)."""
+    def features(self) -> dict[str, float | None]:
+        """Every feature column of this bar as {column: value} (None while not ready)."""
     def feature(self, name: str) -> float | None:
         """The value of feature column ``name`` on this bar, None while it is not ready.
         Raises KeyError for a column the run does not have."""

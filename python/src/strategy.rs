@@ -11,6 +11,7 @@ use engine::{
 use market_data::{InstrumentIdx, Price, Qty, Side};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
 /// What the strategy sees on one bar, and where it puts the orders it wants.
@@ -206,12 +207,14 @@ impl Ctx {
         Ok(Some(self.row[i]).filter(|v| !v.is_nan()))
     }
 
-    /// Every feature of this bar as {column: value} (None while not ready).
+    /// Every feature of this bar as {column: value} (None while not ready), in pipeline order.
     #[getter]
-    fn features(&self) -> Vec<(String, Option<f64>)> {
-        (self.columns.iter().zip(&self.row))
-            .map(|(c, v)| (c.clone(), Some(*v).filter(|v| !v.is_nan())))
-            .collect()
+    fn features<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let features = PyDict::new(py);
+        for (column, value) in self.columns.iter().zip(&self.row) {
+            features.set_item(column, Some(*value).filter(|v| !v.is_nan()))?;
+        }
+        Ok(features)
     }
 
     /// Buys: at the next bar's open (market), or with `limit` and/or `stop` prices; `size`

@@ -75,16 +75,25 @@ def test_the_config_data_and_strategy_table_are_used_or_replaced(reference):
 
 
 def test_what_ctx_shows(goog):
-    seen = []
+    seen, rows = [], []
 
     class Look(quant.Strategy):
+        features = [{"name": "sma3", "kind": "sma", "period": 3, "input": "close"}]
+
         def on_bar(self, ctx):
+            if ctx.bar_index < 4:
+                rows.append(ctx.features)
             if ctx.bar_index == 0:
                 ctx.buy(10)
             if ctx.bar_index in (0, 1, 2):
                 seen.append((ctx.ts, ctx.instrument, ctx.open, ctx.close, ctx.volume, ctx.position, ctx.cash, ctx.equity, ctx.entry_price))
 
     quant.backtest(BROKER, data={"GOOG": goog}, strategy=Look())
+    # SMA(3) of the closes, ready from the third bar.
+    closes = goog["Close"].iloc[:4].tolist()
+    assert rows[:2] == [{"sma3": None}, {"sma3": None}]
+    assert rows[2]["sma3"] == pytest.approx(sum(closes[:3]) / 3)
+    assert rows[3]["sma3"] == pytest.approx(sum(closes[1:4]) / 3)
     first, second, third = seen
     assert first[0] == goog.index[0].value and first[1] == "GOOG"
     assert (first[2], first[3], first[4]) == (100.0, 100.34, 22351900.0)
