@@ -101,6 +101,15 @@ pub fn prepare_universe(
         .iter()
         .map(|s| {
             let n = check_matrix(s.features, n_features)?;
+            if n < model_cfg.window + horizon {
+                return Err(MlError::NoSamples {
+                    reason: format!(
+                        "instrument {} ({n} rows): one sample needs a window of {} rows and {horizon} \
+                         more for its label",
+                        s.instrument, model_cfg.window
+                    ),
+                });
+            }
             let labelled = 0..n.saturating_sub(horizon);
             let (fit, valid) = split_validation(labelled, training_cfg.validation, horizon)
                 .map_err(|e| MlError::NoSamples {

@@ -195,10 +195,12 @@ pub(crate) fn run(
 fn named(e: models::MlError, series: &[market_data::BarSeries]) -> String {
     let mut text = e.to_string();
     for (i, s) in series.iter().enumerate().rev() {
-        text = text.replace(
-            &format!("instrument {i} "),
-            &format!("instrument {} ", s.instrument),
-        );
+        for after in [' ', ','] {
+            text = text.replace(
+                &format!("instrument {i}{after}"),
+                &format!("instrument {}{after}", s.instrument),
+            );
+        }
     }
     text
 }
