@@ -601,7 +601,8 @@ impl Strategy for Rules {
             ranked_at: market_data::Timestamp(i64::MIN),
         });
         let position = ctx.position(idx);
-        if position.qty == 0.0 {
+        let flat = position.qty == 0.0;
+        if flat {
             state.bars_held = 0;
             state.trail = f64::NAN;
         } else {
@@ -611,104 +612,158 @@ impl Strategy for Rules {
             bar,
             features: ctx.features(idx),
             position: position.qty,
-            entry_price: if position.qty == 0.0 {
-                f64::NAN
-            } else {
-                position.avg_price
-            },
+            entry_price: if flat { f64::NAN } else { position.avg_price },
             bars_held: state.bars_held as f64,
             unrealized_pnl: position.unrealized(),
             time: self.program.clock(bar.ts, ctx.timezone()),
         };
         self.program
             .record(&inputs, &mut state.history, &mut state.pushed);
-        let (history, pushed) = (&state.history[..], state.pushed);
-        let p = &self.program;
-        let truth = |rule: Option<Root>| {
-            rule.map_or(Truth::False, |r| p.truth(r, &inputs, history, pushed))
-        };
-        // A price or distance: a positive finite number, or none (not ready or nonsensical).
-        let amount = |rule: Option<Root>| {
-            rule.map(|r| p.value(r, &inputs, history, pushed))
-                .filter(|v| v.is_finite() && *v > 0.0)
-        };
-        if let Some(rotation) = &self.rotation {
-            // Ranked when the step ends; `entry_long`, if set, decides which may be.
-            let eligible = self
-                .long
-                .entry
-                .is_none_or(|r| truth(Some(r)) == Truth::True);
-            let rank = p.value(rotation.rank, &inputs, history, pushed);
-            let state = &mut self.states[idx.get()];
-            state.rank = if eligible { rank } else { f64::NAN };
-            state.ranked_at = bar.ts;
+        if self.rotation.is_some() {
+            self.rank(idx, &inputs);
             return Ok(());
         }
-        let working = |tag: u32| ctx.open_orders(idx).iter().any(|o| o.request.tag == tag);
-        // A market order still working is an entry or exit sent on the last bar, not yet filled.
-        // Looked at only when a rule acts: the book is not read on quiet bars.
-        let in_flight = || {
-            ctx.open_orders(idx)
-                .iter()
-                .any(|o| matches!(o.request.kind, OrderKind::Market))
-        };
-
-        if position.qty == 0.0 {
-            let (long, short) = (truth(self.long.entry), truth(self.short.entry));
+        // The quiet bar (no rule acts) returns here; acting is out of line.
+        if flat {
+            let (long, short) = (
+                self.truth(self.long.entry, idx, &inputs),
+                self.truth(self.short.entry, idx, &inputs),
+            );
             let side = match (long, short) {
                 (Truth::True, _) => Side::Buy,
                 (_, Truth::True) => Side::Sell,
                 (Truth::False, Truth::False) => {
-                    if self.entry_order == OrderType::Limit && working(ENTRY) {
+                    if self.entry_order == OrderType::Limit && working(ctx, idx, ENTRY) {
                         out.cancel_all(idx);
                     }
                     return Ok(());
                 }
                 _ => return Ok(()), // unknown: no decision
             };
-            let reference = match self.entry_order {
-                OrderType::Market if in_flight() => return Ok(()),
-                OrderType::Market => bar.close,
-                OrderType::Limit => match amount(self.entry_price) {
-                    Some(price) => price,
-                    None => return Ok(()),
-                },
-            };
-            // Exits are distances on the side the position would lose or win.
-            let sign = side.sign();
-            let level = |distance: Option<f64>| {
-                distance
-                    .map(|d| reference + sign * d)
-                    .filter(|v| *v > 0.0)
-                    .map(Price)
-            };
-            let bracket = Bracket {
-                stop_loss: level(amount(self.stop_loss).map(|d| -d)),
-                take_profit: level(amount(self.take_profit)),
-            };
-            let order = match self.entry_order {
-                OrderType::Market => OrderRequest::market(idx, side, Size::Auto),
-                OrderType::Limit => {
-                    OrderRequest::limit(idx, side, Size::Auto, Price(reference)).with_tag(ENTRY)
-                }
-            };
-            out.cancel_all(idx);
-            out.submit(order.with_bracket(bracket));
+            self.enter(idx, side, ctx, out, &inputs);
             return Ok(());
         }
-
         let (rules, exit_side) = if position.qty > 0.0 {
             (self.long, Side::Sell)
         } else {
             (self.short, Side::Buy)
         };
-        self.trail(idx, bar.close, exit_side, ctx, out, &inputs);
+        if self.trailing_stop.is_some() {
+            self.trail(idx, bar.close, exit_side, ctx, out, &inputs);
+        }
+        let exit = self.truth(rules.exit, idx, &inputs);
+        if exit != Truth::True && self.exit_order == OrderType::Market {
+            return Ok(());
+        }
+        self.exit(idx, exit, exit_side, ctx, out, &inputs);
+        Ok(())
+    }
+}
+
+/// Returns whether an order tagged `tag` is working for `idx`.
+fn working(ctx: &Ctx<'_>, idx: InstrumentIdx, tag: u32) -> bool {
+    ctx.open_orders(idx).iter().any(|o| o.request.tag == tag)
+}
+
+/// Returns whether a market order is still working: an entry or exit sent on the last bar, not
+/// yet filled. Looked at only when a rule acts: the book is not read on quiet bars.
+fn in_flight(ctx: &Ctx<'_>, idx: InstrumentIdx) -> bool {
+    ctx.open_orders(idx)
+        .iter()
+        .any(|o| matches!(o.request.kind, OrderKind::Market))
+}
+
+impl Rules {
+    /// A condition's truth for `idx` at the bar last recorded (false when the rule is not set).
+    #[inline(always)]
+    fn truth(&self, rule: Option<Root>, idx: InstrumentIdx, inputs: &Inputs<'_>) -> Truth {
+        let Some(rule) = rule else {
+            return Truth::False;
+        };
         let state = &self.states[idx.get()];
-        let (history, pushed) = (&state.history[..], state.pushed);
-        let p = &self.program;
-        let exit = rules
-            .exit
-            .map_or(Truth::False, |r| p.truth(r, &inputs, history, pushed));
+        self.program
+            .truth(rule, inputs, &state.history, state.pushed)
+    }
+
+    /// A price or distance for `idx`: a positive finite number, or none (not ready or
+    /// nonsensical).
+    fn amount(&self, rule: Option<Root>, idx: InstrumentIdx, inputs: &Inputs<'_>) -> Option<f64> {
+        let state = &self.states[idx.get()];
+        rule.map(|r| self.program.value(r, inputs, &state.history, state.pushed))
+            .filter(|v| v.is_finite() && *v > 0.0)
+    }
+
+    /// Rotation: records the instrument's rank value for the ranking at the step's end;
+    /// `entry_long`, if set, decides which may be ranked.
+    #[inline(never)]
+    fn rank(&mut self, idx: InstrumentIdx, inputs: &Inputs<'_>) {
+        let Some(rotation) = &self.rotation else {
+            return;
+        };
+        let eligible =
+            self.long.entry.is_none() || self.truth(self.long.entry, idx, inputs) == Truth::True;
+        let state = &self.states[idx.get()];
+        let rank = self
+            .program
+            .value(rotation.rank, inputs, &state.history, state.pushed);
+        let state = &mut self.states[idx.get()];
+        state.rank = if eligible { rank } else { f64::NAN };
+        state.ranked_at = inputs.bar.ts;
+    }
+
+    /// Opens a position on `side`: a market order (unless one is in flight) or a limit at
+    /// `entry_price`, with its bracket.
+    #[inline(never)]
+    fn enter(
+        &self,
+        idx: InstrumentIdx,
+        side: Side,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+        inputs: &Inputs<'_>,
+    ) {
+        let reference = match self.entry_order {
+            OrderType::Market if in_flight(ctx, idx) => return,
+            OrderType::Market => inputs.bar.close,
+            OrderType::Limit => match self.amount(self.entry_price, idx, inputs) {
+                Some(price) => price,
+                None => return,
+            },
+        };
+        // Exits are distances on the side the position would lose or win.
+        let sign = side.sign();
+        let level = |distance: Option<f64>| {
+            distance
+                .map(|d| reference + sign * d)
+                .filter(|v| *v > 0.0)
+                .map(Price)
+        };
+        let bracket = Bracket {
+            stop_loss: level(self.amount(self.stop_loss, idx, inputs).map(|d| -d)),
+            take_profit: level(self.amount(self.take_profit, idx, inputs)),
+        };
+        let order = match self.entry_order {
+            OrderType::Market => OrderRequest::market(idx, side, Size::Auto),
+            OrderType::Limit => {
+                OrderRequest::limit(idx, side, Size::Auto, Price(reference)).with_tag(ENTRY)
+            }
+        };
+        out.cancel_all(idx);
+        out.submit(order.with_bracket(bracket));
+    }
+
+    /// Acts on the exit rule of an open position: a market close when it holds, or a limit at
+    /// `exit_price` re-quoted while it holds and canceled when it does not.
+    #[inline(never)]
+    fn exit(
+        &self,
+        idx: InstrumentIdx,
+        exit: Truth,
+        exit_side: Side,
+        ctx: &Ctx<'_>,
+        out: &mut Intents,
+        inputs: &Inputs<'_>,
+    ) {
         let cancel_exits = |out: &mut Intents| {
             for order in ctx
                 .open_orders(idx)
@@ -719,17 +774,13 @@ impl Strategy for Rules {
             }
         };
         match (exit, self.exit_order) {
-            (Truth::True, OrderType::Market) if !in_flight() => {
+            (Truth::True, OrderType::Market) if !in_flight(ctx, idx) => {
                 out.cancel_all(idx);
                 let close = OrderRequest::market(idx, exit_side, Size::ClosePosition);
                 out.submit(close.reduce_only());
             }
             (Truth::True, OrderType::Limit) => {
-                let price = self
-                    .exit_price
-                    .map(|r| p.value(r, &inputs, history, pushed))
-                    .filter(|v| v.is_finite() && *v > 0.0);
-                if let Some(price) = price {
+                if let Some(price) = self.amount(self.exit_price, idx, inputs) {
                     cancel_exits(out);
                     let limit =
                         OrderRequest::limit(idx, exit_side, Size::ClosePosition, Price(price));
@@ -739,7 +790,6 @@ impl Strategy for Rules {
             (Truth::False, OrderType::Limit) => cancel_exits(out),
             _ => {}
         }
-        Ok(())
     }
 }
 

@@ -9,7 +9,10 @@
 //! `false and unknown` is false, `true or unknown` is true, `not unknown` is unknown), and only a
 //! `True` rule acts.
 
+mod eval;
+
 use super::lang::{Ast, AstKind, BinOp, SyntaxError};
+use eval::{CondFn, Env, NumFn, Ring};
 use market_data::{Bar, Timestamp, Zone};
 
 /// The truth of a condition.
@@ -148,6 +151,32 @@ pub(crate) struct Program {
     series: Vec<Series>,
     history_len: usize,
     reads_time: bool,
+    /// The node and type of each root, in the order added.
+    roots: Vec<(u32, Type)>,
+    /// What runs each bar, rebuilt whenever a rule is added (a shared ring may have moved).
+    run: Compiled,
+}
+
+/// The closures of a program: each root's, and each series' recorders.
+#[derive(Clone, Default)]
+struct Compiled {
+    /// Per root: its condition or its number.
+    roots: Vec<Result<CondFn, NumFn>>,
+    /// The series of plain feature columns: (column, ring), recorded without a closure.
+    column_rings: Vec<(usize, Ring)>,
+    /// The other series (computed values), in compile order: an inner series before the outer
+    /// one that reads it.
+    computed: Vec<(NumFn, Ring)>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("roots", &self.roots.len())
+            .field("column_rings", &self.column_rings)
+            .field("computed", &self.computed.len())
+            .finish()
+    }
 }
 
 /// An expression's root in a [`Program`].
@@ -167,6 +196,8 @@ impl Program {
             series: Vec::new(),
             history_len: 0,
             reads_time: false,
+            roots: Vec::new(),
+            run: Compiled::default(),
         }
     }
 
@@ -189,7 +220,31 @@ impl Program {
                 format!("{} here, found {}", want.name(), ty.name()),
             ));
         }
-        Ok(Root(node))
+        self.roots.push((node, want));
+        self.build();
+        Ok(Root((self.roots.len() - 1) as u32))
+    }
+
+    /// Builds the closures every bar runs, from the nodes and the rings' layout.
+    fn build(&mut self) {
+        let ring = |s: &Series| Ring {
+            offset: s.offset,
+            mask: s.mask,
+        };
+        let mut run = Compiled::default();
+        for s in &self.series {
+            match self.nodes[s.node as usize] {
+                Node::Column(c) => run.column_rings.push((c, ring(s))),
+                _ => run.computed.push((self.number_fn(s.node), ring(s))),
+            }
+        }
+        for &(node, ty) in &self.roots {
+            run.roots.push(match ty {
+                Type::Condition => Ok(self.condition_fn(node)),
+                Type::Number => Err(self.number_fn(node)),
+            });
+        }
+        self.run = run;
     }
 
     fn push(&mut self, node: Node) -> u32 {
@@ -389,7 +444,7 @@ impl Program {
         root: Root,
         column: &dyn Fn(usize) -> usize,
     ) -> (usize, Option<usize>) {
-        self.needed(root.0, column)
+        self.needed(self.roots[root.0 as usize].0, column)
     }
 
     fn needed(&self, at: u32, column: &dyn Fn(usize) -> usize) -> (usize, Option<usize>) {
@@ -433,16 +488,25 @@ impl Program {
     /// instrument's rings) and advances `pushed`, the number of bars recorded.
     pub(crate) fn record(&self, inputs: &Inputs<'_>, history: &mut [f64], pushed: &mut u64) {
         let slot = (*pushed) as usize;
-        // Series are numbered as compiled: an inner call's series before the outer one that
-        // reads it, so each reads rings already holding this bar's values.
-        for s in &self.series {
-            let value = self.operand(s.node, inputs, history, *pushed + 1);
-            history[s.offset + (slot & s.mask)] = value;
+        let row = inputs.features;
+        for &(column, ring) in &self.run.column_rings {
+            history[ring.offset + (slot & ring.mask)] =
+                row.get(column).copied().unwrap_or(f64::NAN);
         }
         *pushed += 1;
+        // Each computed series reads only rings recorded before it, this bar's values included.
+        for (value, ring) in &self.run.computed {
+            let v = value(&Env {
+                inputs,
+                history,
+                pushed: *pushed,
+            });
+            history[ring.offset + (slot & ring.mask)] = v;
+        }
     }
 
     /// Returns a condition's truth at the bar last recorded.
+    #[inline]
     pub(crate) fn truth(
         &self,
         root: Root,
@@ -450,10 +514,18 @@ impl Program {
         history: &[f64],
         pushed: u64,
     ) -> Truth {
-        self.cond(root.0, inputs, history, pushed)
+        match &self.run.roots[root.0 as usize] {
+            Ok(condition) => condition(&Env {
+                inputs,
+                history,
+                pushed,
+            }),
+            Err(_) => Truth::Unknown,
+        }
     }
 
     /// Returns a number's value at the bar last recorded (NaN when not ready).
+    #[inline]
     pub(crate) fn value(
         &self,
         root: Root,
@@ -461,7 +533,14 @@ impl Program {
         history: &[f64],
         pushed: u64,
     ) -> f64 {
-        self.number(root.0, inputs, history, pushed)
+        match &self.run.roots[root.0 as usize] {
+            Err(number) => number(&Env {
+                inputs,
+                history,
+                pushed,
+            }),
+            Ok(_) => f64::NAN,
+        }
     }
 
     /// Returns the time values of a bar stamped `ts`, read in `zone` (NaN when no rule reads
@@ -474,173 +553,6 @@ impl Program {
             [f64::NAN; 5]
         }
     }
-
-    /// The value `back` bars before the newest of series `s` (NaN when not recorded yet).
-    #[inline]
-    fn back(&self, s: &Series, history: &[f64], pushed: u64, back: usize) -> f64 {
-        if (back as u64) >= pushed || back >= s.len {
-            return f64::NAN;
-        }
-        let newest = (pushed - 1) as usize;
-        history[s.offset + ((newest - back) & s.mask)]
-    }
-
-    /// A number, with the common leaves (a feature column, a constant) read here rather than
-    /// through a call: most operands are leaves.
-    #[inline(always)]
-    fn operand(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> f64 {
-        match self.nodes[at as usize] {
-            Node::Column(c) => inp.features.get(c).copied().unwrap_or(f64::NAN),
-            Node::Const(x) => x,
-            _ => self.number(at, inp, h, pushed),
-        }
-    }
-
-    fn number(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> f64 {
-        let num = |i: u32| self.operand(i, inp, h, pushed);
-        let time = &inp.time;
-        match self.nodes[at as usize] {
-            Node::Const(x) => x,
-            Node::Column(c) => inp.features.get(c).copied().unwrap_or(f64::NAN),
-            Node::Field(f) => match f {
-                Field::Open => inp.bar.open,
-                Field::High => inp.bar.high,
-                Field::Low => inp.bar.low,
-                Field::Close => inp.bar.close,
-                Field::Volume => inp.bar.volume,
-                Field::Position => inp.position,
-                Field::EntryPrice => inp.entry_price,
-                Field::BarsHeld => inp.bars_held,
-                Field::UnrealizedPnl => inp.unrealized_pnl,
-                Field::Hour => time[0],
-                Field::Minute => time[1],
-                Field::Weekday => time[2],
-                Field::Day => time[3],
-                Field::Month => time[4],
-            },
-            Node::Neg(a) => -num(a),
-            Node::Arith(op, a, b) => {
-                let (a, b) = (num(a), num(b));
-                match op {
-                    BinOp::Add => a + b,
-                    BinOp::Sub => a - b,
-                    BinOp::Mul => a * b,
-                    // A division by zero has no value: not ready, rather than infinite.
-                    _ if b == 0.0 => f64::NAN,
-                    _ => a / b,
-                }
-            }
-            Node::Abs(a) => num(a).abs(),
-            Node::Min(a, b) => nan_or(num(a), num(b), f64::min),
-            Node::Max(a, b) => nan_or(num(a), num(b), f64::max),
-            Node::Window(kind, s, n) => {
-                let s = &self.series[s as usize];
-                match kind {
-                    Window::Lag => self.back(s, h, pushed, n),
-                    Window::Highest | Window::Lowest => {
-                        let mut best = self.back(s, h, pushed, 0);
-                        for k in 1..n {
-                            let v = self.back(s, h, pushed, k);
-                            best = if kind == Window::Highest {
-                                nan_or(best, v, f64::max)
-                            } else {
-                                nan_or(best, v, f64::min)
-                            };
-                        }
-                        best
-                    }
-                    Window::Rising | Window::Falling => f64::NAN,
-                }
-            }
-            // Conditions are never read as numbers: compiling checked the types.
-            Node::Truth(_)
-            | Node::Compare(..)
-            | Node::And(..)
-            | Node::Or(..)
-            | Node::Not(_)
-            | Node::Cross(..) => f64::NAN,
-        }
-    }
-
-    fn cond(&self, at: u32, inp: &Inputs<'_>, h: &[f64], pushed: u64) -> Truth {
-        let num = |i: u32| self.operand(i, inp, h, pushed);
-        let cond = |i: u32| self.cond(i, inp, h, pushed);
-        match self.nodes[at as usize] {
-            Node::Truth(b) => Truth::of(b),
-            Node::Compare(op, a, b) => {
-                let (a, b) = (num(a), num(b));
-                if a.is_nan() || b.is_nan() {
-                    return Truth::Unknown;
-                }
-                Truth::of(match op {
-                    BinOp::Lt => a < b,
-                    BinOp::Le => a <= b,
-                    BinOp::Gt => a > b,
-                    BinOp::Ge => a >= b,
-                    BinOp::Eq => a == b,
-                    _ => a != b,
-                })
-            }
-            Node::And(a, b) => match cond(a) {
-                Truth::False => Truth::False,
-                first => match (first, cond(b)) {
-                    (_, Truth::False) => Truth::False,
-                    (Truth::True, Truth::True) => Truth::True,
-                    _ => Truth::Unknown,
-                },
-            },
-            Node::Or(a, b) => match cond(a) {
-                Truth::True => Truth::True,
-                first => match (first, cond(b)) {
-                    (_, Truth::True) => Truth::True,
-                    (Truth::False, Truth::False) => Truth::False,
-                    _ => Truth::Unknown,
-                },
-            },
-            Node::Not(a) => match cond(a) {
-                Truth::True => Truth::False,
-                Truth::False => Truth::True,
-                Truth::Unknown => Truth::Unknown,
-            },
-            Node::Window(kind, s, n) => {
-                // rising(x, n): x is above each of its n previous values (falling: below).
-                let s = &self.series[s as usize];
-                let now = self.back(s, h, pushed, 0);
-                let mut truth = Truth::True;
-                for k in 1..=n {
-                    let then = self.back(s, h, pushed, k);
-                    if now.is_nan() || then.is_nan() {
-                        return Truth::Unknown;
-                    }
-                    let holds = if kind == Window::Rising {
-                        now > then
-                    } else {
-                        now < then
-                    };
-                    if !holds {
-                        truth = Truth::False;
-                    }
-                }
-                truth
-            }
-            Node::Cross(above, a, b) => {
-                let (sa, sb) = (&self.series[a as usize], &self.series[b as usize]);
-                let (a0, a1) = (self.back(sa, h, pushed, 0), self.back(sa, h, pushed, 1));
-                let (b0, b1) = (self.back(sb, h, pushed, 0), self.back(sb, h, pushed, 1));
-                if a0.is_nan() || a1.is_nan() || b0.is_nan() || b1.is_nan() {
-                    return Truth::Unknown;
-                }
-                // The reference crossover: a[t-1] <= b[t-1] and a[t] > b[t] (below mirrors).
-                Truth::of(if above {
-                    a1 <= b1 && a0 > b0
-                } else {
-                    a1 >= b1 && a0 < b0
-                })
-            }
-            // Numbers are never read as conditions: compiling checked the types.
-            _ => Truth::Unknown,
-        }
-    }
 }
 
 /// Returns hour, minute, weekday (Monday 0), day and month of `ts` in `zone`.
@@ -648,16 +560,6 @@ impl Program {
 fn calendar(ts: Timestamp, zone: Zone) -> [f64; 5] {
     let t = zone.local(ts);
     [t.hour, t.minute, t.weekday, t.day, t.month].map(f64::from)
-}
-
-/// `f(a, b)`, or NaN when either is NaN (`f64::min` and `max` would ignore a NaN).
-#[inline]
-fn nan_or(a: f64, b: f64, f: fn(f64, f64) -> f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else {
-        f(a, b)
-    }
 }
 
 const FUNCTIONS: &[&str] = &[
