@@ -4,8 +4,9 @@
 //!
 //! Each setting trains the same models on the same rows with `seeds` training seeds (on the
 //! planted task each seed also draws its own data); the table gives the mean and the standard
-//! deviation over seeds of the accuracy and log loss on rows the model never trained on, beside
-//! the majority-class baseline of the same rows. Everything else in `[training]` stays as given.
+//! deviation over seeds of the accuracy and log loss on rows the model never trained on, the
+//! mean change in log loss from "off" paired by seed with its standard error, and the
+//! majority-class baseline of the same rows. Everything else in `[training]` stays as given.
 
 use crate::config::LoadedConfig;
 use anyhow::{Context, Result, anyhow};
@@ -215,8 +216,12 @@ pub(crate) fn run(seeds: usize, config: &Path) -> Result<()> {
     );
     for task in &tasks {
         println!("\n{}", task.label);
-        println!("  {:<18} {:>18} {:>18}", "setting", "accuracy", "log loss");
+        println!(
+            "  {:<18} {:>18} {:>18} {:>24}",
+            "setting", "accuracy", "log loss", "log loss - off (se)"
+        );
         let (mut base_acc, mut base_loss) = (Vec::new(), Vec::new());
+        let mut off_loss: Vec<f64> = Vec::new();
         for (name, noise_std, scale_jitter) in SETTINGS {
             let (mut acc, mut loss) = (Vec::new(), Vec::new());
             for seed in 1..=seeds as u64 {
@@ -234,8 +239,18 @@ pub(crate) fn run(seeds: usize, config: &Path) -> Result<()> {
                     base_loss.push(base.log_loss);
                 }
             }
+            if off_loss.is_empty() {
+                off_loss = loss.clone();
+            }
+            // Paired by seed (same data, same initial weights): the spread across seeds cancels,
+            // leaving the option's own effect and its standard error.
+            let diffs: Vec<f64> = loss.iter().zip(&off_loss).map(|(l, o)| l - o).collect();
+            let (d, d_sd) = mean_sd(&diffs);
+            let d_se = d_sd / (diffs.len() as f64).sqrt();
             let ((a, a_sd), (l, l_sd)) = (mean_sd(&acc), mean_sd(&loss));
-            println!("  {name:<18} {a:>9.4} ({a_sd:.4}) {l:>9.4} ({l_sd:.4})");
+            println!(
+                "  {name:<18} {a:>9.4} ({a_sd:.4}) {l:>9.4} ({l_sd:.4}) {d:>+15.4} ({d_se:.4})"
+            );
         }
         let ((a, a_sd), (l, l_sd)) = (mean_sd(&base_acc), mean_sd(&base_loss));
         println!(
