@@ -10,13 +10,11 @@
 //! and printed.
 
 use crate::config::LoadedConfig;
-use crate::data;
 use anyhow::{Context, Result, anyhow};
-use features::{PipelineSpec, compute_batch};
+use features::compute_batch;
 use models::{
     EpochReport, MajorityBaseline, Metrics, ModelConfig, ModelMetadata, Series, Target,
-    TrainingConfig, TrainingPeriod, check_fold, column_indices, predict, prepare_universe, save,
-    train,
+    TrainingConfig, TrainingPeriod, check_fold, predict, prepare_universe, save, train,
 };
 use serde_json::json;
 use std::path::Path;
@@ -41,13 +39,12 @@ pub(crate) fn run(
             loaded.path.display()
         );
     }
-    let data = data::load(loaded)?;
-    let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
-    let columns = model_cfg
-        .features
-        .clone()
-        .unwrap_or_else(|| spec.columns().to_vec());
-    let indices = column_indices(spec.columns(), &columns).map_err(invalid)?;
+    let crate::train::ModelData {
+        data,
+        spec,
+        columns,
+        indices,
+    } = crate::train::model_data(loaded, model_cfg)?;
     let frames = compute_batch(&spec, &data.series)?;
     // Each instrument on its own bars: no common calendar, no common length.
     let matrices: Vec<Vec<f64>> = frames

@@ -134,6 +134,36 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     walk_forward_and_final(&loaded, &model_cfg, &training, target, &out, false)
 }
 
+/// A model's bars, the feature pipeline, and the columns it reads (its `features`, else every
+/// pipeline column) with their indices in the pipeline.
+pub(crate) struct ModelData {
+    pub(crate) data: data::LoadedData,
+    pub(crate) spec: PipelineSpec,
+    pub(crate) columns: Vec<String>,
+    pub(crate) indices: Vec<usize>,
+}
+
+/// Loads `loaded`'s bars and resolves the columns `model_cfg` reads.
+///
+/// # Errors
+/// Names the config and the feature or column at fault.
+pub(crate) fn model_data(loaded: &LoadedConfig, model_cfg: &ModelConfig) -> Result<ModelData> {
+    let data = data::load(loaded)?;
+    let spec = PipelineSpec::new(&loaded.config.features).map_err(|e| loaded.feature_error(&e))?;
+    let columns = model_cfg
+        .features
+        .clone()
+        .unwrap_or_else(|| spec.columns().to_vec());
+    let indices = column_indices(spec.columns(), &columns)
+        .map_err(|e| anyhow!("invalid config {}: {e}", loaded.path.display()))?;
+    Ok(ModelData {
+        data,
+        spec,
+        columns,
+        indices,
+    })
+}
+
 /// Trains `loaded`'s model as `quant train` does (walk-forward folds, then the final model)
 /// into `out`; `quiet` (a sweep's jobs) draws no progress bar and prints nothing.
 pub(crate) fn walk_forward_and_final(
@@ -146,13 +176,12 @@ pub(crate) fn walk_forward_and_final(
 ) -> Result<()> {
     let c = &loaded.config;
     let invalid = |e: models::MlError| anyhow!("invalid config {}: {e}", loaded.path.display());
-    let data = data::load(loaded)?;
-    let spec = PipelineSpec::new(&c.features).map_err(|e| loaded.feature_error(&e))?;
-    let columns = model_cfg
-        .features
-        .clone()
-        .unwrap_or_else(|| spec.columns().to_vec());
-    let indices = column_indices(spec.columns(), &columns).map_err(invalid)?;
+    let ModelData {
+        data,
+        spec,
+        columns,
+        indices,
+    } = model_data(loaded, model_cfg)?;
     let inputs = model_inputs(&spec, &indices, &data.series)?;
     let series = inputs.series();
     let folds = walk_forward(inputs.rows, training, model_cfg.horizon).map_err(invalid)?;
