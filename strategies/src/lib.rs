@@ -38,3 +38,30 @@ pub(crate) fn state_for<T>(
     }
     &mut states[idx]
 }
+
+/// The long-only signal rule of `sma_crossover` and `signals` (the reference crossover's
+/// trading): nothing while an order of `instrument` is working or when `entry` and `exit` agree;
+/// else `entry` buys at the next open when flat and `exit` closes a long position.
+pub(crate) fn long_only(
+    instrument: market_data::InstrumentIdx,
+    entry: bool,
+    exit: bool,
+    ctx: &engine::Ctx<'_>,
+    out: &mut engine::Intents,
+) {
+    use engine::{OrderRequest, Size};
+    use market_data::Side;
+    if entry == exit || !ctx.open_orders(instrument).is_empty() {
+        return;
+    }
+    let qty = ctx.qty(instrument);
+    if entry && qty == 0.0 {
+        out.submit(OrderRequest::market(instrument, Side::Buy, Size::Auto));
+    } else if exit && qty > 0.0 {
+        out.submit(OrderRequest::market(
+            instrument,
+            Side::Sell,
+            Size::ClosePosition,
+        ));
+    }
+}

@@ -7,8 +7,7 @@
 //! the next bar's open, like every strategy's.
 
 use crate::state_for;
-use engine::{Ctx, EngineEvent, Intents, OrderRequest, Size, Strategy, StrategyError};
-use market_data::Side;
+use engine::{Ctx, EngineEvent, Intents, Strategy, StrategyError};
 
 /// Entry and exit flags of one instrument, one per bar in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,16 +57,7 @@ impl Strategy for Signals {
             return Ok(());
         };
         let flag = |v: &[bool]| v.get(bar).copied().unwrap_or(false);
-        let (entry, exit) = (flag(&flags.entries), flag(&flags.exits));
-        if entry == exit || !ctx.open_orders(idx).is_empty() {
-            return Ok(());
-        }
-        let qty = ctx.qty(idx);
-        if entry && qty == 0.0 {
-            out.submit(OrderRequest::market(idx, Side::Buy, Size::Auto));
-        } else if exit && qty > 0.0 {
-            out.submit(OrderRequest::market(idx, Side::Sell, Size::ClosePosition));
-        }
+        crate::long_only(idx, flag(&flags.entries), flag(&flags.exits), ctx, out);
         Ok(())
     }
 }
@@ -76,7 +66,7 @@ impl Strategy for Signals {
 mod tests {
     use super::*;
     use engine::{EngineSpec, Replay, backtest};
-    use market_data::{Bar, BarSeries, InstrumentId, Timestamp};
+    use market_data::{Bar, BarSeries, InstrumentId, Side, Timestamp};
 
     #[test]
     fn flags_act_at_the_next_open_and_a_conflict_does_nothing() {

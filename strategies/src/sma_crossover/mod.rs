@@ -6,9 +6,8 @@
 
 use crate::custom::ParamDoc;
 use crate::state_for;
-use engine::{Ctx, EngineEvent, Intents, OrderRequest, RangeError, Size, Strategy, StrategyError};
+use engine::{Ctx, EngineEvent, Intents, RangeError, Strategy, StrategyError};
 use features::{FeatureConfig, FeatureError, FeatureKind, PipelineSpec};
-use market_data::Side;
 use serde::{Deserialize, Serialize};
 
 /// What `quant strategies` says about it.
@@ -147,15 +146,8 @@ impl Strategy for SmaCrossover {
         };
         let cross_up = prev_fast <= prev_slow && fast > slow;
         let cross_down = prev_fast >= prev_slow && fast < slow;
-        if !(cross_up || cross_down) || !ctx.open_orders(idx).is_empty() {
-            return Ok(());
-        }
-        let qty = ctx.qty(idx);
-        if cross_up && qty == 0.0 {
-            out.submit(OrderRequest::market(idx, Side::Buy, Size::Auto));
-        } else if cross_down && qty > 0.0 {
-            out.submit(OrderRequest::market(idx, Side::Sell, Size::ClosePosition));
-        }
+        // Both at once cannot happen (a strict cross one way excludes the other).
+        crate::long_only(idx, cross_up, cross_down, ctx, out);
         Ok(())
     }
 }
