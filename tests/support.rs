@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Returns a path inside the repository.
@@ -10,13 +11,36 @@ pub(crate) fn repo(relative: &str) -> PathBuf {
 }
 
 /// Returns a fresh, empty scratch folder for one test.
+///
+/// Folders live under cargo's temporary folder for integration tests, one parent per test
+/// process; the first call removes the parents of processes that have ended, so repeated runs
+/// do not fill the disk while a failed run's files stay for inspection until the next one.
 pub(crate) fn scratch(name: &str) -> PathBuf {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    static SWEEP: Once = Once::new();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scratch");
+    SWEEP.call_once(|| remove_ended(&root));
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("quant-test-{}-{name}-{n}", std::process::id()));
+    let dir = root
+        .join(std::process::id().to_string())
+        .join(format!("{name}-{n}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Removes the scratch parents under `root` whose process is no longer running (on Linux, where
+/// `/proc` tells; elsewhere they are left).
+fn remove_ended(root: &Path) {
+    let (Ok(entries), true) = (std::fs::read_dir(root), Path::new("/proc/self").exists()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let pid = entry.file_name();
+        if !Path::new("/proc").join(&pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Runs `quant` with `args` from the repository root.
