@@ -10,11 +10,11 @@ use crate::config::EngineSpec;
 use crate::error::{Error, Result};
 use crate::features::{FeatureSource, OrderAttribution};
 use crate::history::BarHistory;
-use crate::holdings::Holdings;
 use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::router::OrderRouter;
+use crate::sink::{CHUNK_STEPS, StepChunk, StepSink};
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
 use market_data::resample::{BarRule, Resampler};
@@ -38,8 +38,10 @@ pub struct Engine<S, R = SimBroker> {
     broker: R,
     intents: Intents,
     reports: Vec<ExecReport>,
-    curve: EquityCurve,
-    holdings: Holdings,
+    /// The steps recorded and not yet handed to `sink` (all of them without one).
+    steps: StepChunk,
+    /// Where full chunks of steps go while the run goes on, if anywhere.
+    sink: Option<Box<dyn StepSink>>,
     now: Timestamp,
     peak: f64,
     halted_at: Option<Timestamp>,
@@ -91,10 +93,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             instruments,
             intents: Intents::default(),
             reports: Vec::with_capacity(64),
-            curve: EquityCurve::with_capacity(steps_hint),
-            // About one held instrument per step; more grows the columns (amortised, not per
-            // event).
-            holdings: Holdings::with_capacity(steps_hint),
+            steps: StepChunk::starting_at(0, steps_hint),
+            sink: None,
             now: Timestamp(i64::MIN),
             halted_at: None,
             killed: false,
@@ -111,6 +111,14 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
     /// Returns the engine with a feature pipeline, updated with each bar before the strategy.
     pub fn with_features(mut self, features: Box<dyn FeatureSource>) -> Self {
         self.features = Some(features);
+        self
+    }
+
+    /// Returns the engine handing each full chunk of [`CHUNK_STEPS`] steps to `sink` while it
+    /// runs: [`Engine::finish`] then returns only the steps after the last chunk handed on.
+    pub fn with_sink(mut self, sink: Box<dyn StepSink>) -> Self {
+        self.steps = StepChunk::starting_at(self.steps.first, CHUNK_STEPS);
+        self.sink = Some(sink);
         self
     }
 
@@ -161,9 +169,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         self.halt(self.now)
     }
 
-    /// Returns the equity curve recorded so far.
+    /// Returns the equity curve recorded so far (with a sink, of the steps not yet handed on).
     pub fn curve(&self) -> &EquityCurve {
-        &self.curve
+        &self.steps.curve
     }
 
     /// Returns the attributions of the orders placed so far, in order (explaining those the
@@ -389,20 +397,37 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             self.dispatch(EngineEvent::StepEnd(ts))?;
         }
         let equity = self.portfolio.equity();
-        let step = self.curve.len();
-        let held_now = self.holdings.record(step, self.portfolio.positions());
+        // A full chunk goes only once the next step comes, so the last step stays here for
+        // `finish` to restate after closing positions.
+        if self.steps.curve.len() == CHUNK_STEPS && self.sink.is_some() {
+            self.hand_on()?;
+        }
+        let step = self.steps.end();
+        let held_now = self.steps.holdings.record(step, self.portfolio.positions());
         if self.held_at_step_start || held_now || self.filled_this_step {
             self.exposed_steps += 1;
         }
         self.held_at_step_start = held_now;
         self.filled_this_step = false;
-        self.curve.push(ts, equity, self.portfolio.cash());
+        self.steps.curve.push(ts, equity, self.portfolio.cash());
         self.peak = self.peak.max(equity);
         let limit = self.spec.risk.max_drawdown;
         if self.halted_at.is_none() && limit < 1.0 && equity < self.peak * (1.0 - limit) {
             self.halt(ts)?;
         }
         Ok(())
+    }
+
+    /// Hands the recorded steps to the sink and starts the next chunk.
+    fn hand_on(&mut self) -> Result<()> {
+        let Some(sink) = self.sink.as_mut() else {
+            return Ok(());
+        };
+        let next = StepChunk::starting_at(self.steps.end(), CHUNK_STEPS);
+        let full = std::mem::replace(&mut self.steps, next);
+        let first = full.first;
+        sink.steps(full)
+            .map_err(|source| Error::Sink { first, source })
     }
 
     /// Fires the kill switch: cancels every order and closes every position at the next prices.
@@ -440,8 +465,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             drift: (self.features.as_deref()).map_or_else(Vec::new, |f| f.drift()),
             open_trades: p.open_trades(self.now),
             instruments: self.instruments.clone(),
-            curve: self.curve.clone(),
-            holdings: self.holdings.clone(),
+            curve: self.steps.curve.clone(),
+            holdings: self.steps.holdings.clone(),
             orders: self.broker.records().to_vec(),
             fills: self.broker.fills().to_vec(),
             trades: p.closed_trades().to_vec(),
@@ -458,19 +483,19 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         }
     }
 
-    /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded.
+    /// Ends the run: closes positions if `close_at_end`, and gathers everything recorded (with
+    /// a sink, the steps not handed to it: at least the last).
     pub fn finish(mut self) -> BacktestOutcome {
         // Explanations the feature source still holds (a backtest batches them to the end).
         self.attributions();
         let last = self.now;
-        if self.spec.broker.close_at_end && !self.curve.is_empty() {
+        if self.spec.broker.close_at_end && !self.steps.curve.is_empty() {
             self.broker
                 .liquidate(&mut self.portfolio, last, &mut self.reports);
             self.reports.clear();
-            self.curve
-                .replace_last(self.portfolio.equity(), self.portfolio.cash());
-            let step = self.curve.len() - 1;
-            self.holdings.replace_last(step, self.portfolio.positions());
+            (self.steps.curve).replace_last(self.portfolio.equity(), self.portfolio.cash());
+            let step = self.steps.end() - 1;
+            (self.steps.holdings).replace_last(step, self.portfolio.positions());
         }
         let p = &self.portfolio;
         let (open_trades, positions) = (p.open_trades(last), p.positions().to_vec());
@@ -490,8 +515,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             drift,
             open_trades,
             instruments: self.instruments,
-            curve: self.curve,
-            holdings: self.holdings,
+            curve: self.steps.curve,
+            holdings: self.steps.holdings,
             orders,
             fills,
             trades: self.portfolio.into_closed_trades(),
@@ -568,18 +593,34 @@ pub fn backtest<S: Strategy>(
     strategy: S,
     features: Option<Box<dyn FeatureSource>>,
 ) -> Result<BacktestOutcome> {
+    backtest_into(spec, replay, strategy, features, None)
+}
+
+/// Runs a backtest as [`backtest`] does, handing each full chunk of steps to `sink` when one is
+/// given (see [`Engine::with_sink`]): the outcome then holds only the steps after the last chunk.
+///
+/// # Errors
+/// As [`backtest`], and [`Error::Sink`] when the sink refuses a chunk.
+pub fn backtest_into<S: Strategy>(
+    spec: &EngineSpec,
+    replay: Replay<'_>,
+    strategy: S,
+    features: Option<Box<dyn FeatureSource>>,
+    sink: Option<Box<dyn StepSink>>,
+) -> Result<BacktestOutcome> {
+    let parts = Parts { features, sink };
     match replay {
-        Replay::Bars(data) => replay_bars(spec, data, strategy, features),
+        Replay::Bars(data) => replay_bars(spec, data, strategy, parts),
         Replay::Merged {
             merger,
             instruments,
             steps_hint,
-        } => replay_merged(spec, instruments, merger, strategy, features, steps_hint),
+        } => replay_merged(spec, instruments, merger, strategy, parts, steps_hint),
         Replay::Ticks {
             events,
             instruments,
             bars,
-        } => replay_ticks(spec, instruments, events, strategy, features, bars),
+        } => replay_ticks(spec, instruments, events, strategy, parts, bars),
     }
 }
 
@@ -595,13 +636,21 @@ pub fn run_backtest<S: Strategy>(
     backtest(spec, Replay::Bars(data), strategy, None)
 }
 
-fn with_features<S: Strategy>(
-    engine: Engine<S>,
+/// What a backtest's engine is given besides its strategy.
+struct Parts {
     features: Option<Box<dyn FeatureSource>>,
-) -> Engine<S> {
-    match features {
-        Some(features) => engine.with_features(features),
-        None => engine,
+    sink: Option<Box<dyn StepSink>>,
+}
+
+impl Parts {
+    fn attach<S: Strategy>(self, mut engine: Engine<S>) -> Engine<S> {
+        if let Some(features) = self.features {
+            engine = engine.with_features(features);
+        }
+        if let Some(sink) = self.sink {
+            engine = engine.with_sink(sink);
+        }
+        engine
     }
 }
 
@@ -610,15 +659,12 @@ fn replay_ticks<S: Strategy>(
     instruments: Vec<InstrumentId>,
     events: &[MarketEvent],
     strategy: S,
-    features: Option<Box<dyn FeatureSource>>,
+    parts: Parts,
     bars: Option<BarRule>,
 ) -> Result<BacktestOutcome> {
     let steps = check_ticks(events, instruments.len())?;
     let n = instruments.len();
-    let mut engine = with_features(
-        Engine::new(spec.clone(), instruments, strategy, steps),
-        features,
-    );
+    let mut engine = parts.attach(Engine::new(spec.clone(), instruments, strategy, steps));
     let mut resamplers = match bars {
         Some(rule) => (0..n)
             .map(|_| Resampler::try_new(rule))
@@ -692,14 +738,11 @@ fn replay_bars<S: Strategy>(
     spec: &EngineSpec,
     data: &[BarSeries],
     strategy: S,
-    features: Option<Box<dyn FeatureSource>>,
+    parts: Parts,
 ) -> Result<BacktestOutcome> {
     let instruments = data.iter().map(|s| s.instrument.clone()).collect();
     let longest = data.iter().map(BarSeries::len).max().unwrap_or(0);
-    let mut engine = with_features(
-        Engine::new(spec.clone(), instruments, strategy, longest),
-        features,
-    );
+    let mut engine = parts.attach(Engine::new(spec.clone(), instruments, strategy, longest));
     if let [series] = data {
         // One instrument: every bar is its own time step, no merge needed.
         for bar in &series.bars {
@@ -741,13 +784,10 @@ fn replay_merged<S: Strategy>(
     instruments: Vec<InstrumentId>,
     merger: &mut StepMerger,
     strategy: S,
-    features: Option<Box<dyn FeatureSource>>,
+    parts: Parts,
     steps_hint: usize,
 ) -> Result<BacktestOutcome> {
-    let mut engine = with_features(
-        Engine::new(spec.clone(), instruments, strategy, steps_hint),
-        features,
-    );
+    let mut engine = parts.attach(Engine::new(spec.clone(), instruments, strategy, steps_hint));
     let mut step = Vec::with_capacity(merger.instruments());
     let mut processed = 0;
     while let Some(ts) = merger.next_step(&mut step).map_err(|source| Error::Data {

@@ -36,6 +36,15 @@ pub enum Error {
         #[source]
         source: Box<market_data::Error>,
     },
+    /// The run's results could not be handed on (their file could not be written).
+    #[error("cannot record the results of steps {first} and after")]
+    Sink {
+        /// The first step that was not recorded.
+        first: usize,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The strategy kept answering reports with new orders past a sane bound.
     #[error("at {ts}: strategy submitted more than {limit} orders in response to one event")]
     Runaway {

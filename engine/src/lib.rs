@@ -25,6 +25,7 @@ mod outcome;
 mod portfolio;
 mod risk;
 mod router;
+mod sink;
 mod sizing;
 mod sleeves;
 mod strategy;
@@ -49,7 +50,7 @@ pub mod overfitting;
 pub use broker::{FillRecord, OrderRecord, SimBroker};
 pub use config::{BrokerConfig, EngineSpec, RangeError, RiskConfig, SizingConfig, SizingMethod};
 pub use costs::{BpsSlippage, Commission, FeeModel, SlippageModel};
-pub use engine::{Engine, Replay, backtest, run_backtest};
+pub use engine::{Engine, Replay, backtest, backtest_into, run_backtest};
 pub use error::{Error, Result};
 pub use features::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
@@ -62,6 +63,7 @@ pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
 pub use risk::RiskCheck;
 pub use router::{NoUpdate, OrderRouter};
+pub use sink::{CHUNK_STEPS, StepChunk, StepSink};
 pub use sizing::Sizer;
 pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};
 pub use strategy::{

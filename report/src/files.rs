@@ -4,8 +4,8 @@
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::render_report;
+use crate::steps::{STEP_TABLES, StepTables, Steps, step_table};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
-use engine::metrics::drawdown_series;
 use engine::{BacktestOutcome, Summary, TradeRecord};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -228,94 +228,6 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
     }
 }
 
-/// `equity`, steps `rows`; `peak` is the highest equity before them (-inf before the first), so
-/// the drawdowns are those of the whole curve.
-fn equity_table(outcome: &BacktestOutcome, rows: Range<usize>, peak: f64) -> Table {
-    let c = &outcome.curve;
-    let equity = &c.equity[rows.clone()];
-    let mut drawdown = drawdown_series(&[&[peak][..], equity].concat());
-    drawdown.remove(0);
-    Table {
-        name: "equity".into(),
-        columns: vec![
-            Column::time(
-                "timestamp",
-                c.ts[rows.clone()].iter().map(|t| Some(*t)).collect(),
-            ),
-            Column::float("equity", equity.to_vec()),
-            Column::float("cash", c.cash[rows].to_vec()),
-            Column::float("drawdown", drawdown),
-        ],
-    }
-}
-
-/// `returns`: the simple return of equity over each step, the first against the initial cash,
-/// so that they compound to final equity / initial cash (quantstats' and pyfolio's input).
-fn returns_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
-    let c = &outcome.curve;
-    let first = match rows.start.checked_sub(1) {
-        Some(previous) => c.equity[previous],
-        None => outcome.initial_cash,
-    };
-    let equity = &c.equity[rows.clone()];
-    let before = std::iter::once(first).chain(equity.iter().copied());
-    Table {
-        name: "returns".into(),
-        columns: vec![
-            Column::time("timestamp", c.ts[rows].iter().map(|t| Some(*t)).collect()),
-            Column::float(
-                "return",
-                (equity.iter().zip(before))
-                    .map(|(e, b)| e / b - 1.0)
-                    .collect(),
-            ),
-        ],
-    }
-}
-
-/// The instrument name of the cash rows of `positions`.
-const CASH: &str = "cash";
-
-/// `positions`: per step, one row per held instrument (quantity, the price it is valued at,
-/// value = quantity x price), then one `cash` row (quantity = value = cash, price 1), so the
-/// values of a step add up to its equity and pivoting `value` by instrument gives pyfolio's
-/// positions frame, `cash` column included. Flat instruments have no row (read them as 0).
-/// The rows of steps `steps`.
-fn positions_table(outcome: &BacktestOutcome, steps: Range<usize>) -> Table {
-    let (c, h) = (&outcome.curve, &outcome.holdings);
-    let mut row = h.step.partition_point(|s| *s < steps.start);
-    let rows = h.step.partition_point(|s| *s < steps.end) - row + steps.len();
-    let mut ts = Vec::with_capacity(rows);
-    let mut instrument = Vec::with_capacity(rows);
-    let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    let stamps = c.ts[steps.clone()].iter().zip(&c.cash[steps.clone()]);
-    for (step, (t, cash)) in steps.zip(stamps) {
-        while h.step.get(row) == Some(&step) {
-            ts.push(Some(*t));
-            let name = outcome.instruments.get(h.instrument[row].get());
-            instrument.push(name.map_or_else(|| "?".into(), ToString::to_string));
-            qty.push(h.qty[row]);
-            price.push(h.price[row]);
-            row += 1;
-        }
-        ts.push(Some(*t));
-        instrument.push(CASH.to_string());
-        qty.push(*cash);
-        price.push(1.0);
-    }
-    let value = qty.iter().zip(&price).map(|(q, p)| q * p).collect();
-    Table {
-        name: "positions".into(),
-        columns: vec![
-            Column::time("timestamp", ts),
-            Column::text("instrument", instrument),
-            Column::float("quantity", qty),
-            Column::float("price", price),
-            Column::float("value", value),
-        ],
-    }
-}
-
 /// Which run wrote a folder's files, stored as key-value metadata in each of its Parquet files
 /// (`quant.run_id`, `quant.config_hash`, `quant.strategy`, `quant.version`), so a file found
 /// alone still names its run; and the formats its config asked for.
@@ -329,6 +241,9 @@ pub struct RunInfo {
     pub strategy: String,
     /// The formats of its tables (`[output] formats`).
     pub formats: Formats,
+    /// Whether its step tables (`equity`, `positions`, `returns`) were written while it ran (by
+    /// a [`crate::StepWriter`]), so writing its results leaves them as they are.
+    pub steps_streamed: bool,
 }
 
 /// A format of a run's tables (`[output] formats`).
@@ -445,6 +360,9 @@ pub fn summary_document(
 /// `positions`, `returns` or `attributions` (columns as in those files), or `None` for another
 /// name.
 pub fn result_table(outcome: &BacktestOutcome, name: &str) -> Option<Table> {
+    if let Some(table) = step_table(outcome, name) {
+        return Some(table);
+    }
     let table = result_tables(outcome)
         .into_iter()
         .find(|t| t.name == name)?;
@@ -467,14 +385,8 @@ struct ResultTable<'a> {
     part: Box<dyn Fn(Range<usize>) -> Table + Send + Sync + 'a>,
 }
 
+/// The tables of a run but its step tables (see [`crate::steps`]).
 fn result_tables(outcome: &BacktestOutcome) -> Vec<ResultTable<'_>> {
-    let c = &outcome.curve;
-    // The highest equity before each part, so each part's drawdowns are the whole curve's.
-    let mut peaks = vec![f64::NEG_INFINITY];
-    for part in c.equity.chunks(PART_ROWS) {
-        let before = peaks[peaks.len() - 1];
-        peaks.push(part.iter().fold(before, |peak, e| peak.max(*e)));
-    }
     let table =
         |name, len, csv, part: Box<dyn Fn(Range<usize>) -> Table + Send + Sync>| ResultTable {
             name,
@@ -501,27 +413,6 @@ fn result_tables(outcome: &BacktestOutcome) -> Vec<ResultTable<'_>> {
             outcome.orders.len(),
             true,
             Box::new(|rows| order_table(outcome, rows)),
-        ),
-        table(
-            "equity",
-            c.len(),
-            true,
-            Box::new(move |rows| {
-                let peak = peaks[rows.start / PART_ROWS];
-                equity_table(outcome, rows, peak)
-            }),
-        ),
-        table(
-            "positions",
-            c.len(),
-            false,
-            Box::new(|steps| positions_table(outcome, steps)),
-        ),
-        table(
-            "returns",
-            c.len(),
-            false,
-            Box::new(|rows| returns_table(outcome, rows)),
         ),
     ];
     // Only model-driven runs explain their orders; other runs' folders stay as they were. Few
@@ -574,10 +465,39 @@ fn write_table(
 /// Returns the tables (name, rows) of `outcome` that `formats` leaves without the CSV file
 /// they would otherwise have, because they are longer than its CSV limit.
 pub fn csv_left_out(outcome: &BacktestOutcome, formats: Formats) -> Vec<(&'static str, usize)> {
-    (result_tables(outcome).into_iter())
-        .filter(|t| t.csv && formats.csv && !formats.csv(t.len))
-        .map(|t| (t.name, t.len))
+    let tables = result_tables(outcome)
+        .into_iter()
+        .map(|t| (t.name, t.len, t.csv));
+    // Of the step tables only `equity` has a CSV twin.
+    (tables.chain([("equity", outcome.curve.len(), true)]))
+        .filter(|(_, len, csv)| *csv && formats.csv && !formats.csv(*len))
+        .map(|(name, len, _)| (name, len))
         .collect()
+}
+
+/// Writes the step tables of a finished run kept whole in memory, in parts of the size a
+/// streamed run's chunks have.
+fn write_steps(dir: &Path, outcome: &BacktestOutcome, run: &RunInfo) -> Result<()> {
+    let c = &outcome.curve;
+    let mut tables = StepTables::new(
+        dir,
+        outcome.instruments.clone(),
+        outcome.initial_cash,
+        run.formats,
+        run.metadata(),
+        Some(c.len()),
+    );
+    for first in (0..c.len()).step_by(PART_ROWS) {
+        let rows = first..(first + PART_ROWS).min(c.len());
+        tables.write(Steps {
+            first,
+            ts: &c.ts[rows.clone()],
+            equity: &c.equity[rows.clone()],
+            cash: &c.cash[rows],
+            holdings: &outcome.holdings,
+        })?;
+    }
+    tables.finish().map(drop)
 }
 
 /// Writes every file of the output contract into `dir` (created if missing). `config` is the
@@ -611,20 +531,36 @@ pub fn write_results(
     let tables = result_tables(outcome);
     // A file this run does not write must not be left from an earlier write of the folder (a
     // session's refresh) looking current.
-    for table in &tables {
-        let csv = table.csv && formats.csv(table.len);
+    let steps = (!run.steps_streamed).then(|| {
+        let equity_csv = formats.csv(outcome.curve.len());
+        STEP_TABLES.map(|name| (name, name == "equity" && equity_csv))
+    });
+    let kept = (tables.iter())
+        .map(|t| (t.name, t.csv && formats.csv(t.len)))
+        .chain(steps.into_iter().flatten());
+    for (name, csv) in kept {
         for (ext, kept) in [("csv", csv), ("parquet", formats.parquet)] {
-            let path = dir.join(format!("{}.{ext}", table.name));
+            let path = dir.join(format!("{name}.{ext}"));
             if !kept && path.exists() {
                 std::fs::remove_file(&path).map_err(|source| Error::Write { path, source })?;
             }
         }
     }
-    // Each table on its own task: the long ones (equity, positions, returns) take longest.
-    tables.par_iter().try_for_each(|table| {
-        let csv = table.csv && formats.csv(table.len);
-        write_table(dir, table, csv, formats.parquet, &metadata)
-    })?;
+    // Each table on its own task; the step tables (the long ones) on one beside them.
+    let (stepped, rest) = rayon::join(
+        || match run.steps_streamed {
+            true => Ok(()),
+            false => write_steps(dir, outcome, run),
+        },
+        || {
+            tables.par_iter().try_for_each(|table| {
+                let csv = table.csv && formats.csv(table.len);
+                write_table(dir, table, csv, formats.parquet, &metadata)
+            })
+        },
+    );
+    stepped?;
+    rest?;
 
     let Some(analysis) = analysis else {
         return Ok(());

@@ -28,6 +28,7 @@ mod files;
 mod format;
 mod model_card;
 mod page;
+mod steps;
 mod svg;
 mod sweep;
 mod tables;
@@ -43,6 +44,7 @@ pub use files::{
 pub use model_card::{
     FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
 };
+pub use steps::{StepSender, StepTables, StepWriter};
 pub use sweep::{
     SweepReport, SweepRow, WalkForwardReport, WalkForwardWindow, render_sweep, render_walk_forward,
 };

@@ -392,10 +392,32 @@ impl ParquetWriter {
     /// Names the file that could not be written.
     pub fn write(&mut self, table: &Table) -> Result<()> {
         let batch = table.to_record_batch()?;
-        self.writer.write(&batch).map_err(|source| Error::Parquet {
+        let parquet_error = |source| Error::Parquet {
             path: self.path.clone(),
             source,
-        })
+        };
+        self.writer.write(&batch).map_err(parquet_error)?;
+        // Each part ends its row groups, so a file closed after a failure elsewhere holds every
+        // part written whole.
+        self.writer.flush().map_err(parquet_error)
+    }
+
+    /// Writes the footer after the last complete row group and keeps the file as
+    /// `<name>.partial` beside its target (a readable file that does not look complete), after a
+    /// failure elsewhere stopped the writing.
+    ///
+    /// # Errors
+    /// Names the file that could not be closed or renamed; it is then removed.
+    pub fn finish_partial(self) -> Result<()> {
+        let path = self.path.clone();
+        let mut partial = path.clone().into_os_string();
+        partial.push(".partial");
+        self.writer.close().map_err(|source| Error::Parquet {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::rename(self.pending.path(), &partial)
+            .map_err(|source| write_error(std::path::Path::new(&partial), source))
     }
 
     /// Writes the footer and moves the complete file into place.

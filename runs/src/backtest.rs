@@ -1,15 +1,27 @@
 //! `quant backtest`: runs the backtest a config describes and writes its results.
 
-use crate::config;
+use crate::config::{self, LoadedConfig};
+use crate::data::{LoadedData, Stream, Ticks};
 use crate::overrides::SetArgs;
-use crate::run_dir::OutArgs;
+use crate::run_dir::{OutArgs, RunDir};
 use crate::{data, output, runner};
 use anyhow::Result;
+use engine::StepSink;
+use market_data::InstrumentId;
+use report::{StepTables, StepWriter};
 use std::path::Path;
+
+/// What a backtest replays.
+enum Input {
+    Ticks(Ticks),
+    Stream(Stream),
+    Bars(LoadedData),
+}
 
 /// Runs the backtest the config at `path` (with `set` put in) describes and writes a new
 /// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files in
-/// shared mode, loaded otherwise, ticks when the config names them. Prints the headline figures.
+/// shared mode, loaded otherwise, ticks when the config names them. A shared-cash run writes its
+/// step tables (equity, positions, returns) while it runs. Prints the headline figures.
 ///
 /// # Errors
 /// A config, data, strategy or output error, naming the file, line or field; an `--out` folder
@@ -25,20 +37,14 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         config::PortfolioMode::Shared => data::open_stream(&loaded)?,
         config::PortfolioMode::Sleeves => None,
     };
-    let (runner::Run { outcome, sleeves }, data) = match (data::load_ticks(&loaded)?, streamed) {
-        (Some(ticks), _) => (
-            runner::run_ticks(&loaded, ticks)?,
-            data::LoadedData::default(),
-        ),
-        (None, Some(stream)) => (
-            runner::run_stream(&loaded, stream)?,
-            data::LoadedData::default(),
-        ),
+    let input = match (data::load_ticks(&loaded)?, streamed) {
+        (Some(ticks), _) => Input::Ticks(ticks),
+        (None, Some(stream)) => Input::Stream(stream),
         (None, None) => {
             let data = data::load(&loaded)?;
             // A benchmark file that misses the data is refused before the run, not after it.
             crate::benchmark::external(&loaded, crate::benchmark::span_of(&data.series))?;
-            (runner::run(&loaded, &data.series)?, data)
+            Input::Bars(data)
         }
     };
     let unit = if c.data.ticks.is_some() {
@@ -46,13 +52,62 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
     } else {
         "bars"
     };
-    output::write_run(
-        &loaded,
-        &outcome,
-        sleeves.as_deref(),
-        &data,
-        out,
-        unit,
-        None,
-    )
+    if let (Input::Bars(data), config::PortfolioMode::Sleeves) = (&input, c.portfolio.mode) {
+        // Sleeves keep their steps: combining them needs every sleeve's.
+        let runner::Run { outcome, sleeves } = runner::run(&loaded, &data.series)?;
+        return output::write_run(&loaded, &outcome, sleeves.as_deref(), data, out, unit, None);
+    }
+    let run_dir = out.create(&c.output.dir.join(&c.name))?;
+    let (instruments, steps) = match &input {
+        Input::Ticks(ticks) => (ticks.instruments.clone(), None),
+        Input::Stream(stream) => (stream.instruments.clone(), None),
+        // One instrument: a step per bar.
+        Input::Bars(data) => (
+            data.series.iter().map(|s| s.instrument.clone()).collect(),
+            match &data.series[..] {
+                [one] => Some(one.len()),
+                _ => None,
+            },
+        ),
+    };
+    let (writer, sender) = step_writer(&loaded, &run_dir, instruments, steps)?;
+    let sink: Option<Box<dyn StepSink>> = Some(Box::new(sender));
+    let (run, data) = match input {
+        Input::Ticks(ticks) => (runner::run_ticks_into(&loaded, ticks, sink), None),
+        Input::Stream(stream) => (runner::run_stream(&loaded, stream, sink), None),
+        Input::Bars(data) => (runner::run_into(&loaded, &data.series, sink), Some(data)),
+    };
+    // A failed run drops the writer, which keeps what it wrote as `*.parquet.partial`.
+    let runner::Run {
+        mut outcome,
+        sleeves,
+    } = run?;
+    let (tail, held) = (
+        std::mem::take(&mut outcome.curve),
+        std::mem::take(&mut outcome.holdings),
+    );
+    outcome.curve = writer.finish(tail, held)?;
+    let data = data.unwrap_or_default();
+    output::write_streamed(&loaded, &outcome, sleeves.as_deref(), &data, &run_dir, unit)
+}
+
+/// Starts the writer of the step tables of `loaded`'s run into `run_dir` (see
+/// [`report::StepWriter`]); it keeps the curve, which the summary and the report read.
+fn step_writer(
+    loaded: &LoadedConfig,
+    run_dir: &RunDir,
+    instruments: Vec<InstrumentId>,
+    steps: Option<usize>,
+) -> Result<(StepWriter, report::StepSender)> {
+    let config_json = serde_json::to_value(&loaded.config)?;
+    let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
+    let tables = StepTables::new(
+        &run_dir.dir,
+        instruments,
+        loaded.config.broker.initial_cash,
+        run.formats,
+        run.metadata(),
+        steps,
+    );
+    Ok(StepWriter::start(tables, true)?)
 }

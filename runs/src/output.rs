@@ -97,6 +97,45 @@ pub(crate) fn write_into(
     gaps: Option<&GapLog>,
     unit: Option<&str>,
 ) -> Result<()> {
+    write_files(loaded, outcome, sleeves, data, run_dir, gaps, unit, false)
+}
+
+/// Writes the rest of a backtest's results into `run_dir` as [`write_into`] does, once its step
+/// tables were written while it ran (by a `report::StepWriter`), and prints the summary.
+///
+/// # Errors
+/// A result file cannot be written.
+pub(crate) fn write_streamed(
+    loaded: &LoadedConfig,
+    outcome: &BacktestOutcome,
+    sleeves: Option<&[SleeveSummary]>,
+    data: &LoadedData,
+    run_dir: &RunDir,
+    unit: &str,
+) -> Result<()> {
+    write_files(
+        loaded,
+        outcome,
+        sleeves,
+        data,
+        run_dir,
+        None,
+        Some(unit),
+        true,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_files(
+    loaded: &LoadedConfig,
+    outcome: &BacktestOutcome,
+    sleeves: Option<&[SleeveSummary]>,
+    data: &LoadedData,
+    run_dir: &RunDir,
+    gaps: Option<&GapLog>,
+    unit: Option<&str>,
+    steps_streamed: bool,
+) -> Result<()> {
     let c = &loaded.config;
     let Results {
         summary,
@@ -108,7 +147,10 @@ pub(crate) fn write_into(
     let dir = &run_dir.dir;
     // Which models traded, for the terminal.
     let model = extra.get("model").cloned().unwrap_or_default();
-    let run = crate::run_info::run_info(loaded, &config_json, run_dir.id.clone());
+    let run = report::RunInfo {
+        steps_streamed,
+        ..crate::run_info::run_info(loaded, &config_json, run_dir.id.clone())
+    };
     write_results(
         dir,
         outcome,

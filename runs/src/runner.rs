@@ -7,7 +7,7 @@
 use crate::config::{LoadedConfig, PortfolioMode};
 use crate::data::{Stream, Ticks};
 use anyhow::Result;
-use engine::{BacktestOutcome, RangeError, Replay, SleeveSummary};
+use engine::{BacktestOutcome, RangeError, Replay, SleeveSummary, StepSink};
 use market_data::{BarSeries, InstrumentId};
 
 /// What one run recorded.
@@ -24,13 +24,26 @@ pub(crate) struct Run {
 /// # Errors
 /// Names the feature or weight at fault in the config, or returns the engine's error.
 pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
+    run_into(loaded, series, None)
+}
+
+/// Runs `loaded` over `series` as [`run`] does; with shared cash, each full chunk of steps goes
+/// to `sink` (sleeves keep theirs, which their combination needs).
+///
+/// # Errors
+/// As [`run`], and the sink's error.
+pub(crate) fn run_into(
+    loaded: &LoadedConfig,
+    series: &[BarSeries],
+    sink: Option<Box<dyn StepSink>>,
+) -> Result<Run> {
     let c = &loaded.config;
     loaded.check_benchmark(series.iter().map(|s| s.instrument.as_str()))?;
     loaded.check_reachable(series.iter().map(BarSeries::len).max().unwrap_or(0))?;
     let spec = loaded.engine_spec();
     let build = || loaded.build_strategy();
     match c.portfolio.mode {
-        PortfolioMode::Shared => shared(loaded, Replay::Bars(series)),
+        PortfolioMode::Shared => shared(loaded, Replay::Bars(series), sink),
         PortfolioMode::Sleeves => {
             let weights = weights(loaded, series)?;
             let sleeves =
@@ -49,7 +62,11 @@ pub(crate) fn run(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Run> {
 ///
 /// # Errors
 /// As [`run`], and names the file and row of bad data met during the run.
-pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
+pub(crate) fn run_stream(
+    loaded: &LoadedConfig,
+    stream: Stream,
+    sink: Option<Box<dyn StepSink>>,
+) -> Result<Run> {
     loaded.check_benchmark(stream.instruments.iter().map(InstrumentId::as_str))?;
     let Stream {
         instruments,
@@ -60,7 +77,7 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
         instruments,
         steps_hint: 0,
     };
-    shared(loaded, replay)
+    shared(loaded, replay, sink)
 }
 
 /// Runs `loaded` (shared cash) over ticks, with bars built from trades when `[data] resample`
@@ -69,6 +86,18 @@ pub(crate) fn run_stream(loaded: &LoadedConfig, stream: Stream) -> Result<Run> {
 /// # Errors
 /// As [`run`]; sleeves are refused (ticks replay as one book).
 pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
+    run_ticks_into(loaded, ticks, None)
+}
+
+/// Runs `loaded` over ticks as [`run_ticks`] does, handing each full chunk of steps to `sink`.
+///
+/// # Errors
+/// As [`run_ticks`], and the sink's error.
+pub(crate) fn run_ticks_into(
+    loaded: &LoadedConfig,
+    ticks: Ticks,
+    sink: Option<Box<dyn StepSink>>,
+) -> Result<Run> {
     loaded.check_benchmark(ticks.instruments.iter().map(InstrumentId::as_str))?;
     if loaded.config.portfolio.mode == PortfolioMode::Sleeves {
         return Err(loaded.range(RangeError::new(
@@ -88,7 +117,7 @@ pub(crate) fn run_ticks(loaded: &LoadedConfig, ticks: Ticks) -> Result<Run> {
         instruments: ticks.instruments,
         bars,
     };
-    shared(loaded, replay)
+    shared(loaded, replay, sink)
 }
 
 /// Returns each instrument's share of the capital: `[portfolio] weights` normalised by their
@@ -127,11 +156,15 @@ pub(crate) fn weights(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Vec
     Ok(raw.iter().map(|w| w / total).collect())
 }
 
-/// Runs `loaded` with shared cash over `replay`.
-fn shared(loaded: &LoadedConfig, replay: Replay<'_>) -> Result<Run> {
+/// Runs `loaded` with shared cash over `replay`, handing full chunks of steps to `sink`.
+fn shared(
+    loaded: &LoadedConfig,
+    replay: Replay<'_>,
+    sink: Option<Box<dyn StepSink>>,
+) -> Result<Run> {
     let outcome = loaded
         .build_strategy()?
-        .run(&loaded.engine_spec(), replay)?;
+        .run_into(&loaded.engine_spec(), replay, sink)?;
     Ok(Run {
         outcome,
         sleeves: None,

@@ -11,7 +11,7 @@ use crate::ml_trend::stage::{ModelFeatures, ModelInput, columns_of};
 use crate::ml_trend::{MlTrend, MlTrendParams};
 use crate::rules::{RuleError, Rules, RulesParams};
 use crate::sma_crossover::{SmaCrossover, SmaCrossoverParams};
-use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Replay, Strategy, backtest};
+use engine::{BacktestOutcome, EngineSpec, FeatureSource, RangeError, Replay, Strategy};
 use features::{FeatureConfig, FeatureError, PipelineRunner, PipelineSpec, with_required};
 use market_data::{BarSeries, InstrumentId};
 use models::MlError;
@@ -419,13 +419,27 @@ impl BuiltStrategy {
     /// # Errors
     /// Names an instrument no model serves, else returns the engine's error.
     pub fn run(self, spec: &EngineSpec, replay: Replay<'_>) -> engine::Result<BacktestOutcome> {
+        self.run_into(spec, replay, None)
+    }
+
+    /// Runs a backtest as [`BuiltStrategy::run`] does, handing each full chunk of steps to
+    /// `sink` when one is given (see [`engine::backtest_into`]).
+    ///
+    /// # Errors
+    /// As [`BuiltStrategy::run`], and the sink's error.
+    pub fn run_into(
+        self,
+        spec: &EngineSpec,
+        replay: Replay<'_>,
+        sink: Option<Box<dyn engine::StepSink>>,
+    ) -> engine::Result<BacktestOutcome> {
         let features = match &replay {
             Replay::Bars(data) => batch_source(&self.pipeline, self.models, data)?,
             Replay::Merged { instruments, .. } | Replay::Ticks { instruments, .. } => {
                 streaming_source(&self.pipeline, self.models, instruments)?
             }
         };
-        backtest(spec, replay, self.strategy, features)
+        engine::backtest_into(spec, replay, self.strategy, features, sink)
     }
 
     /// Returns a feature source that computes features and model outputs bar by bar, for feeds

@@ -1,0 +1,204 @@
+//! Where a run's finished time steps go while it runs: the loop records equity, cash and
+//! holdings into a chunk of [`CHUNK_STEPS`] steps and, when a sink is attached, hands each full
+//! chunk to it (a writer of the run's files) instead of keeping every step to the end.
+//!
+//! Without a sink the chunk simply grows: the whole run is one chunk, as a sweep job, a sleeve
+//! or the Python package keep it. Both modes record through the same code, so what is written
+//! and what is kept are the same steps.
+
+use crate::holdings::Holdings;
+use crate::outcome::EquityCurve;
+
+/// Steps per chunk handed to a sink: one row group of the run's Parquet files.
+pub const CHUNK_STEPS: usize = 65_536;
+
+/// Consecutive time steps of a run: steps `first..first + curve.len()`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepChunk {
+    /// The run's index of the chunk's first step.
+    pub first: usize,
+    /// Equity and cash after each step.
+    pub curve: EquityCurve,
+    /// What was held after each step; its `step` column holds the run's step indices.
+    pub holdings: Holdings,
+}
+
+impl StepChunk {
+    /// Returns an empty chunk starting at step `first`, with room for `steps` steps.
+    pub fn starting_at(first: usize, steps: usize) -> Self {
+        Self {
+            first,
+            curve: EquityCurve::with_capacity(steps),
+            // About one held instrument per step; more grows the columns (amortised, not per
+            // event).
+            holdings: Holdings::with_capacity(steps),
+        }
+    }
+
+    /// Returns the run's index of the step after the chunk's last.
+    pub fn end(&self) -> usize {
+        self.first + self.curve.len()
+    }
+}
+
+/// Takes each finished chunk of a run's steps, in order, while the run goes on.
+pub trait StepSink: Send + std::fmt::Debug {
+    /// Takes the chunk of steps `chunk.first..chunk.end()`; an error stops the run.
+    ///
+    /// # Errors
+    /// Why the chunk could not be kept (e.g. the file that could not be written).
+    fn steps(&mut self, chunk: StepChunk) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Replay, backtest, backtest_into};
+    use crate::order::{OrderRequest, Size};
+    use crate::strategy::{Ctx, EngineEvent, Intents, Strategy, StrategyError};
+    use crate::test_support::{bar_at, day_ts, series, spec};
+    use market_data::{InstrumentIdx, Side, Timestamp};
+    use std::sync::{Arc, Mutex};
+
+    /// Buys 3 units every 5th bar and closes every 7th: holdings come and go across chunks.
+    #[derive(Debug)]
+    struct Flip(usize);
+
+    impl Strategy for Flip {
+        fn name(&self) -> &str {
+            "flip"
+        }
+
+        fn on_event(
+            &mut self,
+            event: &EngineEvent,
+            _: &Ctx<'_>,
+            out: &mut Intents,
+        ) -> Result<(), StrategyError> {
+            if let EngineEvent::Market(_) = event {
+                self.0 += 1;
+                let one = InstrumentIdx(0);
+                if self.0.is_multiple_of(5) {
+                    out.submit(OrderRequest::market(
+                        one,
+                        Side::Buy,
+                        Size::Units(market_data::Qty(3.0)),
+                    ));
+                } else if self.0.is_multiple_of(7) {
+                    out.submit(OrderRequest::market(one, Side::Sell, Size::ClosePosition));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// Keeps every chunk handed to it; refuses the one starting at `refuse`, if given.
+    #[derive(Debug, Default)]
+    struct Kept {
+        chunks: Arc<Mutex<Vec<StepChunk>>>,
+        refuse: Option<usize>,
+    }
+
+    impl StepSink for Kept {
+        fn steps(
+            &mut self,
+            chunk: StepChunk,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            if self.refuse == Some(chunk.first) {
+                return Err("disk full".into());
+            }
+            self.chunks.lock().unwrap().push(chunk);
+            Ok(())
+        }
+    }
+
+    fn bars(n: usize) -> Vec<market_data::BarSeries> {
+        // One-minute bars: daily ones would pass the year 2262 at this length.
+        let minute = |i: usize| Timestamp(day_ts(0).0 + i as i64 * 60_000_000_000);
+        let prices = (0..n).map(|i| {
+            let p = 100.0 + (i % 13) as f64;
+            bar_at(minute(i), p, p, p, p, 1_000.0)
+        });
+        vec![series("A", prices.collect())]
+    }
+
+    #[test]
+    fn chunks_and_the_tail_are_the_whole_run() {
+        let data = bars(2 * CHUNK_STEPS + 100);
+        let mut spec = spec();
+        spec.broker.close_at_end = true;
+        let whole = backtest(&spec, Replay::Bars(&data), Flip(0), None).unwrap();
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Kept {
+            chunks: Arc::clone(&chunks),
+            refuse: None,
+        };
+        let tail = backtest_into(
+            &spec,
+            Replay::Bars(&data),
+            Flip(0),
+            None,
+            Some(Box::new(sink)),
+        )
+        .unwrap();
+        let mut chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        assert_eq!(
+            chunks
+                .iter()
+                .map(|c| (c.first, c.curve.len()))
+                .collect::<Vec<_>>(),
+            [(0, CHUNK_STEPS), (CHUNK_STEPS, CHUNK_STEPS)],
+            "full chunks only, in order"
+        );
+        chunks.push(StepChunk {
+            first: 2 * CHUNK_STEPS,
+            curve: tail.curve.clone(),
+            holdings: tail.holdings.clone(),
+        });
+        let mut joined = StepChunk::default();
+        for c in &chunks {
+            assert_eq!(c.first, joined.curve.len());
+            joined.curve.ts.extend(&c.curve.ts);
+            joined.curve.equity.extend(&c.curve.equity);
+            joined.curve.cash.extend(&c.curve.cash);
+            let h = &mut joined.holdings;
+            h.step.extend(&c.holdings.step);
+            h.instrument.extend(&c.holdings.instrument);
+            h.qty.extend(&c.holdings.qty);
+            h.price.extend(&c.holdings.price);
+        }
+        assert!(whole.holdings.len() > 1000, "the strategy holds often");
+        assert!(joined.curve == whole.curve, "the same steps, bit for bit");
+        assert!(joined.holdings == whole.holdings, "the same holdings");
+        // The closing at the end restated the last step, which the tail held.
+        assert_eq!(whole.positions[0].qty, 0.0);
+        assert_eq!(tail.final_equity(), whole.final_equity());
+        assert_eq!(
+            (tail.fills.len(), tail.trades.len()),
+            (whole.fills.len(), whole.trades.len())
+        );
+    }
+
+    #[test]
+    fn a_refused_chunk_stops_the_run_naming_its_first_step() {
+        let data = bars(2 * CHUNK_STEPS + 1);
+        let sink = Kept {
+            refuse: Some(CHUNK_STEPS),
+            ..Kept::default()
+        };
+        let e = backtest_into(
+            &spec(),
+            Replay::Bars(&data),
+            Flip(0),
+            None,
+            Some(Box::new(sink)),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, crate::Error::Sink { first, .. } if first == CHUNK_STEPS),
+            "{e}"
+        );
+        let source = std::error::Error::source(&e).unwrap().to_string();
+        assert_eq!(source, "disk full");
+    }
+}

@@ -1,0 +1,686 @@
+//! The step tables of a run (`equity`, `returns`, `positions`), written one part of consecutive
+//! steps at a time: by [`StepWriter`] on its own thread while the run goes on (each chunk the
+//! engine hands on becomes a row group), or from a finished run's curve in parts of the same
+//! size. Both go through [`StepTables::write`], so the files are the same either way.
+//!
+//! Each file is written under a temporary name and renamed into place when complete. When a
+//! write fails, every other file is closed after its last complete row group and kept as
+//! `<table>.parquet.partial` (a readable Parquet file, never one that looks complete), and the
+//! error names the file that failed.
+
+use crate::error::{Error, Result};
+use crate::files::Formats;
+use crate::table::{Column, CsvWriter, ParquetWriter, Table};
+use engine::metrics::drawdown_series;
+use engine::{BacktestOutcome, EquityCurve, Holdings, StepChunk, StepSink};
+use market_data::{InstrumentId, Timestamp};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Consecutive steps of a run: the rows of one part of the step tables.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Steps<'a> {
+    /// The run's index of the first step.
+    pub(crate) first: usize,
+    /// The steps' timestamps.
+    pub(crate) ts: &'a [Timestamp],
+    /// Equity after each step.
+    pub(crate) equity: &'a [f64],
+    /// Cash after each step.
+    pub(crate) cash: &'a [f64],
+    /// Holdings whose rows include these steps' (by the run's step index).
+    pub(crate) holdings: &'a Holdings,
+}
+
+impl<'a> Steps<'a> {
+    /// Returns the steps of `chunk`.
+    pub(crate) fn of(chunk: &'a StepChunk) -> Self {
+        Self {
+            first: chunk.first,
+            ts: &chunk.curve.ts,
+            equity: &chunk.curve.equity,
+            cash: &chunk.curve.cash,
+            holdings: &chunk.holdings,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ts.len()
+    }
+}
+
+/// `equity` of `steps`; `peak` is the highest equity before them (-inf before the first), so
+/// the drawdowns are those of the whole curve.
+fn equity_table(steps: Steps<'_>, peak: f64) -> Table {
+    let mut drawdown = drawdown_series(&[&[peak][..], steps.equity].concat());
+    drawdown.remove(0);
+    Table {
+        name: "equity".into(),
+        columns: vec![
+            Column::time("timestamp", steps.ts.iter().map(|t| Some(*t)).collect()),
+            Column::float("equity", steps.equity.to_vec()),
+            Column::float("cash", steps.cash.to_vec()),
+            Column::float("drawdown", drawdown),
+        ],
+    }
+}
+
+/// `returns` of `steps`: the simple return of equity over each step against `before`, the
+/// equity after the step before them (the initial cash before the first), so that they compound
+/// to final equity / initial cash (quantstats' and pyfolio's input).
+fn returns_table(steps: Steps<'_>, before: f64) -> Table {
+    let previous = std::iter::once(before).chain(steps.equity.iter().copied());
+    Table {
+        name: "returns".into(),
+        columns: vec![
+            Column::time("timestamp", steps.ts.iter().map(|t| Some(*t)).collect()),
+            Column::float(
+                "return",
+                (steps.equity.iter().zip(previous))
+                    .map(|(e, b)| e / b - 1.0)
+                    .collect(),
+            ),
+        ],
+    }
+}
+
+/// The instrument name of the cash rows of `positions`.
+const CASH: &str = "cash";
+
+/// `positions` of `steps`: per step, one row per held instrument (quantity, the price it is
+/// valued at, value = quantity x price), then one `cash` row (quantity = value = cash, price 1),
+/// so the values of a step add up to its equity and pivoting `value` by instrument gives
+/// pyfolio's positions frame, `cash` column included. Flat instruments have no row (read them as
+/// 0).
+fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
+    let h = steps.holdings;
+    let end = steps.first + steps.len();
+    let mut row = h.step.partition_point(|s| *s < steps.first);
+    let rows = h.step.partition_point(|s| *s < end) - row + steps.len();
+    let mut ts = Vec::with_capacity(rows);
+    let mut instrument = Vec::with_capacity(rows);
+    let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+    for (step, (t, cash)) in (steps.first..end).zip(steps.ts.iter().zip(steps.cash)) {
+        while h.step.get(row) == Some(&step) {
+            ts.push(Some(*t));
+            let name = instruments.get(h.instrument[row].get());
+            instrument.push(name.map_or_else(|| "?".into(), ToString::to_string));
+            qty.push(h.qty[row]);
+            price.push(h.price[row]);
+            row += 1;
+        }
+        ts.push(Some(*t));
+        instrument.push(CASH.to_string());
+        qty.push(*cash);
+        price.push(1.0);
+    }
+    let value = qty.iter().zip(&price).map(|(q, p)| q * p).collect();
+    Table {
+        name: "positions".into(),
+        columns: vec![
+            Column::time("timestamp", ts),
+            Column::text("instrument", instrument),
+            Column::float("quantity", qty),
+            Column::float("price", price),
+            Column::float("value", value),
+        ],
+    }
+}
+
+/// The names of the step tables, which [`StepTables`] writes.
+pub(crate) const STEP_TABLES: [&str; 3] = ["equity", "positions", "returns"];
+
+/// The step tables' files, open while parts are written to them in order.
+#[derive(Debug)]
+pub struct StepTables {
+    dir: PathBuf,
+    instruments: Vec<InstrumentId>,
+    metadata: Vec<(String, String)>,
+    formats: Formats,
+    /// Whether `equity.csv` is still written: until it would pass the CSV row limit.
+    equity_csv: bool,
+    csv: Option<CsvWriter>,
+    /// `equity`, `positions`, `returns`, once their first part is written.
+    parquet: [Option<ParquetWriter>; 3],
+    /// The highest equity so far and the last one (the initial cash before the first step).
+    peak: f64,
+    previous: f64,
+    steps: usize,
+    /// Tests: the part whose write fails, as a full disk would fail `positions.parquet`.
+    #[cfg(test)]
+    fail_at_part: Option<usize>,
+}
+
+impl StepTables {
+    /// Starts the step tables of a run over `instruments` into `dir` in `formats` (Parquet files
+    /// tagged with `metadata`). `steps`, when known, is the run's number of steps: past the CSV
+    /// row limit no `equity.csv` is begun. Nothing is created until the first part.
+    pub fn new(
+        dir: &Path,
+        instruments: Vec<InstrumentId>,
+        initial_cash: f64,
+        formats: Formats,
+        metadata: Vec<(String, String)>,
+        steps: Option<usize>,
+    ) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            instruments,
+            metadata,
+            equity_csv: formats.csv(steps.unwrap_or(0)),
+            formats,
+            csv: None,
+            parquet: [None, None, None],
+            peak: f64::NEG_INFINITY,
+            previous: initial_cash,
+            steps: 0,
+            #[cfg(test)]
+            fail_at_part: None,
+        }
+    }
+
+    /// Appends `steps` (the steps after those written before) to every file.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub(crate) fn write(&mut self, steps: Steps<'_>) -> Result<()> {
+        let equity = equity_table(steps, self.peak);
+        self.peak = steps.equity.iter().fold(self.peak, |p, e| p.max(*e));
+        let returns = returns_table(steps, self.previous);
+        self.previous = steps.equity.last().copied().unwrap_or(self.previous);
+        self.steps += steps.len();
+        if self.equity_csv && !self.formats.csv(self.steps) {
+            // Longer than the limit after all: the file begun is removed (never committed).
+            self.equity_csv = false;
+            self.csv = None;
+        }
+        if self.equity_csv {
+            if self.csv.is_none() {
+                self.csv = Some(CsvWriter::create(&self.dir.join("equity.csv"), &equity)?);
+            }
+            let written = self.csv.as_mut().map_or(Ok(()), |file| file.write(&equity));
+            if written.is_err() {
+                self.csv = None;
+            }
+            written?;
+        }
+        if !self.formats.parquet {
+            return Ok(());
+        }
+        #[cfg(test)]
+        if self.fail_at_part
+            == Some((self.steps - steps.len()) / crate::table::PARQUET_ROW_GROUP_ROWS)
+        {
+            self.parquet[1] = None;
+            return Err(Error::Write {
+                path: self.dir.join("positions.parquet"),
+                source: std::io::Error::other("No space left on device (simulated)"),
+            });
+        }
+        let positions = positions_table(steps, &self.instruments);
+        for (slot, table) in self.parquet.iter_mut().zip([equity, positions, returns]) {
+            if slot.is_none() {
+                let path = self.dir.join(format!("{}.parquet", table.name));
+                *slot = Some(ParquetWriter::create(&path, &table, &self.metadata)?);
+            }
+            // A file whose write failed is not closed: its last row group may be incomplete.
+            let written = slot.as_mut().map_or(Ok(()), |file| file.write(&table));
+            if written.is_err() {
+                *slot = None;
+            }
+            written?;
+        }
+        Ok(())
+    }
+
+    /// Appends the steps of `chunk`.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write_chunk(&mut self, chunk: &StepChunk) -> Result<()> {
+        self.write(Steps::of(chunk))
+    }
+
+    /// Completes the files (an empty run gets their headers and schemas) and moves them into
+    /// place; returns the number of steps written.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn finish(mut self) -> Result<usize> {
+        if self.steps == 0 {
+            let none = Holdings::default();
+            let empty = Steps {
+                first: 0,
+                ts: &[],
+                equity: &[],
+                cash: &[],
+                holdings: &none,
+            };
+            self.equity_csv = self.formats.csv(0);
+            self.write(empty)?;
+        }
+        if let Some(csv) = self.csv.take() {
+            csv.finish()?;
+        }
+        for file in self.parquet.iter_mut().filter_map(Option::take) {
+            file.finish()?;
+        }
+        Ok(self.steps)
+    }
+
+    /// Closes each Parquet file after its last complete row group as
+    /// `<table>.parquet.partial`, after a failed write; a file that cannot be closed is removed.
+    fn abandon(mut self) {
+        self.csv = None;
+        for file in self.parquet.iter_mut().filter_map(Option::take) {
+            // Best effort: the error being reported is the one that stopped the run.
+            let _ = file.finish_partial();
+        }
+    }
+}
+
+/// How many chunks may wait for the writer: the loop runs ahead of it by at most this many.
+const QUEUE: usize = 2;
+
+/// What the writer thread is sent.
+#[derive(Debug)]
+enum Message {
+    /// A chunk of steps.
+    Chunk(StepChunk),
+    /// The run's last steps (those after the last chunk): write them and complete the files.
+    Last(EquityCurve, Holdings),
+}
+
+/// Why the writer thread stopped, for the loop that finds it gone.
+type Stopped = Arc<Mutex<Option<String>>>;
+
+/// The thread that writes the [`StepTables`] of a run while it goes on, fed chunks of steps by
+/// the [`StepSender`] the engine holds through a bounded channel, so memory holds at most
+/// [`QUEUE`] chunks waiting. Dropped without [`StepWriter::finish`] (the run failed), it
+/// abandons the files (see [`StepTables::abandon`]).
+#[derive(Debug)]
+pub struct StepWriter {
+    sender: Option<SyncSender<Message>>,
+    thread: Option<JoinHandle<Result<EquityCurve>>>,
+}
+
+/// The engine's end of a [`StepWriter`]: a [`StepSink`] that sends each chunk to its thread.
+#[derive(Debug)]
+pub struct StepSender {
+    sender: SyncSender<Message>,
+    stopped: Stopped,
+}
+
+impl StepWriter {
+    /// Starts the thread writing `tables`; with `keep_curve`, it also keeps every step's
+    /// timestamp, equity and cash to return them from [`StepWriter::finish`].
+    ///
+    /// # Errors
+    /// The thread cannot be started.
+    pub fn start(tables: StepTables, keep_curve: bool) -> Result<(Self, StepSender)> {
+        let (sender, receiver) = sync_channel(QUEUE);
+        let stopped = Stopped::default();
+        let told = Arc::clone(&stopped);
+        let thread = std::thread::Builder::new()
+            .name("step-writer".into())
+            .spawn(move || {
+                let written = write_all(tables, &receiver, keep_curve);
+                if let Err(e) = &written {
+                    *told
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(chain(e));
+                }
+                written
+            })
+            .map_err(|source| Error::Write {
+                path: PathBuf::from("(the step writer's thread)"),
+                source,
+            })?;
+        let writer = Self {
+            sender: Some(sender.clone()),
+            thread: Some(thread),
+        };
+        Ok((writer, StepSender { sender, stopped }))
+    }
+
+    /// Writes the run's last steps, `curve` and `holdings` (what the engine did not hand on:
+    /// its outcome's), completes the files and returns the whole curve when it was kept (else
+    /// an empty one).
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn finish(mut self, curve: EquityCurve, holdings: Holdings) -> Result<EquityCurve> {
+        if let Some(sender) = self.sender.take() {
+            // When the writer stopped on an error, joining returns it.
+            let _ = sender.send(Message::Last(curve, holdings));
+        }
+        self.join()
+    }
+
+    /// Closes the channel, waits for the thread and returns what it returned.
+    fn join(&mut self) -> Result<EquityCurve> {
+        self.sender = None;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Ok(EquityCurve::default()),
+        }
+    }
+}
+
+impl Drop for StepWriter {
+    fn drop(&mut self) {
+        // Unless finished, the thread sees the channel close and abandons the files; the
+        // error, if any, was the run's to report.
+        if !std::thread::panicking() {
+            let _ = self.join();
+        }
+    }
+}
+
+/// An error with its causes, on one line.
+fn chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// The writer thread: the chunks in order, then the last steps, and the files completed. On an
+/// error, or when the channel closes before the last steps (the run failed elsewhere), the files
+/// are abandoned (see [`StepTables::abandon`]); the loop's next send then fails and stops it.
+fn write_all(
+    mut tables: StepTables,
+    messages: &Receiver<Message>,
+    keep_curve: bool,
+) -> Result<EquityCurve> {
+    let mut kept = EquityCurve::default();
+    for message in messages {
+        let (chunk, last) = match message {
+            Message::Chunk(chunk) => (chunk, false),
+            Message::Last(curve, holdings) => (
+                StepChunk {
+                    first: tables.steps,
+                    curve,
+                    holdings,
+                },
+                true,
+            ),
+        };
+        if let Err(e) = tables.write_chunk(&chunk) {
+            tables.abandon();
+            return Err(e);
+        }
+        if keep_curve {
+            let c = &chunk.curve;
+            kept.ts.extend_from_slice(&c.ts);
+            kept.equity.extend_from_slice(&c.equity);
+            kept.cash.extend_from_slice(&c.cash);
+        }
+        if last {
+            tables.finish()?;
+            return Ok(kept);
+        }
+    }
+    tables.abandon();
+    Ok(kept)
+}
+
+impl StepSink for StepSender {
+    fn steps(
+        &mut self,
+        chunk: StepChunk,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if self.sender.send(Message::Chunk(chunk)).is_ok() {
+            return Ok(());
+        }
+        // The thread ended early, on an error naming the file.
+        let why = self.stopped.lock().ok().and_then(|w| w.clone());
+        Err(why
+            .unwrap_or_else(|| "the writer of the step tables stopped".into())
+            .into())
+    }
+}
+
+/// Returns one of the step tables of a finished run kept whole in memory, by name, or `None`
+/// for another name.
+pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table> {
+    let c = &outcome.curve;
+    let whole = Steps {
+        first: 0,
+        ts: &c.ts,
+        equity: &c.equity,
+        cash: &c.cash,
+        holdings: &outcome.holdings,
+    };
+    match name {
+        "equity" => Some(equity_table(whole, f64::NEG_INFINITY)),
+        "positions" => Some(positions_table(whole, &outcome.instruments)),
+        "returns" => Some(returns_table(whole, outcome.initial_cash)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::{Format, RunInfo, write_results};
+    use engine::{EngineSpec, Position, Summary};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    const PART: usize = crate::table::PARQUET_ROW_GROUP_ROWS;
+
+    /// A run of `steps` one-minute steps over two instruments, with holdings on two steps out
+    /// of three and an equity that rises and falls across parts.
+    fn run(steps: usize) -> BacktestOutcome {
+        let (mut curve, mut holdings) = (EquityCurve::default(), Holdings::default());
+        for i in 0..steps {
+            let x = i as f64;
+            let equity = 1000.0 + 100.0 * (x / 9000.0).sin() + 0.1 * (x * 1.7).cos();
+            let ts = Timestamp(1_704_067_200_000_000_000 + i as i64 * 60_000_000_000);
+            curve.push(ts, equity, equity / 3.0);
+            let held = |k: usize| Position {
+                qty: if (i + k).is_multiple_of(3) {
+                    0.0
+                } else {
+                    (i % 7) as f64 - 3.5
+                },
+                mark: 50.0 + x / 1e3,
+                ..Position::default()
+            };
+            holdings.record(i, &[held(0), held(1)]);
+        }
+        BacktestOutcome {
+            instruments: vec![InstrumentId::new("A"), InstrumentId::new("B")],
+            spec: EngineSpec::default(),
+            curve,
+            holdings,
+            orders: Vec::new(),
+            fills: Vec::new(),
+            trades: Vec::new(),
+            open_trades: Vec::new(),
+            positions: vec![Position::default(); 2],
+            initial_cash: 1000.0,
+            fees: 0.0,
+            realized: 0.0,
+            traded_notional: 0.0,
+            exposed_steps: 0,
+            bars_per_instrument: vec![steps; 2],
+            halted_at: None,
+            killed: false,
+            attributions: Vec::new(),
+            drift: Vec::new(),
+        }
+    }
+
+    /// The steps `rows` of `o` as the engine hands them on.
+    fn chunk(o: &BacktestOutcome, rows: std::ops::Range<usize>) -> StepChunk {
+        let c = &o.curve;
+        let h = &o.holdings;
+        let held =
+            h.step.partition_point(|s| *s < rows.start)..h.step.partition_point(|s| *s < rows.end);
+        StepChunk {
+            first: rows.start,
+            curve: EquityCurve {
+                ts: c.ts[rows.clone()].to_vec(),
+                equity: c.equity[rows.clone()].to_vec(),
+                cash: c.cash[rows].to_vec(),
+            },
+            holdings: Holdings {
+                step: h.step[held.clone()].to_vec(),
+                instrument: h.instrument[held.clone()].to_vec(),
+                qty: h.qty[held.clone()].to_vec(),
+                price: h.price[held].to_vec(),
+            },
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("report-steps-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn tables(dir: &Path, o: &BacktestOutcome, formats: Formats) -> StepTables {
+        StepTables::new(
+            dir,
+            o.instruments.clone(),
+            o.initial_cash,
+            formats,
+            Vec::new(),
+            None,
+        )
+    }
+
+    /// The rows and row groups of a Parquet file, and its batches.
+    fn read(path: &Path) -> (usize, Vec<arrow::record_batch::RecordBatch>) {
+        let file = std::fs::File::open(path).unwrap();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let groups = builder.metadata().num_row_groups();
+        (
+            groups,
+            builder.build().unwrap().map(Result::unwrap).collect(),
+        )
+    }
+
+    fn rows(batches: &[arrow::record_batch::RecordBatch]) -> usize {
+        batches
+            .iter()
+            .map(arrow::record_batch::RecordBatch::num_rows)
+            .sum()
+    }
+
+    #[test]
+    fn streamed_chunks_write_the_files_of_the_whole_run() {
+        let steps = 2 * PART + 777;
+        let o = run(steps);
+        let both = Formats::listed(&[Format::Parquet, Format::Csv]);
+        let (whole, streamed) = (scratch("whole"), scratch("streamed"));
+        let info = RunInfo {
+            formats: both,
+            ..RunInfo::default()
+        };
+        let summary = Summary::new(&o, None);
+        let (config, extra) = (serde_json::Value::Null, serde_json::Map::new());
+        write_results(&whole, &o, &summary, config, extra, None, &info).unwrap();
+        let (writer, mut sender) = StepWriter::start(tables(&streamed, &o, both), true).unwrap();
+        for first in (0..2 * PART).step_by(PART) {
+            sender.steps(chunk(&o, first..first + PART)).unwrap();
+        }
+        drop(sender);
+        let tail = chunk(&o, 2 * PART..steps);
+        let kept = writer.finish(tail.curve, tail.holdings).unwrap();
+        assert!(kept == o.curve, "the writer keeps the whole curve");
+        let text = |dir: &Path| std::fs::read_to_string(dir.join("equity.csv")).unwrap();
+        assert!(text(&whole) == text(&streamed), "equity.csv the same");
+        // Drawdowns against the running peak of the whole curve, by a plain loop.
+        let mut peak = f64::NEG_INFINITY;
+        let last = o.curve.equity.iter().map(|e| {
+            peak = peak.max(*e);
+            e / peak - 1.0
+        });
+        let last = last.last().unwrap();
+        assert!(text(&streamed).trim_end().ends_with(&format!(",{last}")));
+        for name in STEP_TABLES {
+            let file = format!("{name}.parquet");
+            let ((_, a), (groups, b)) = (read(&whole.join(&file)), read(&streamed.join(&file)));
+            assert_eq!(a, b, "{file}");
+            if name != "positions" {
+                assert_eq!(
+                    (rows(&b), groups),
+                    (steps, 3),
+                    "{file}: a row group per chunk"
+                );
+            }
+        }
+        let held: usize = (0..steps)
+            .map(|i| (0..2).filter(|k| !(i + k).is_multiple_of(3)).count())
+            .sum();
+        assert_eq!(
+            rows(&read(&streamed.join("positions.parquet")).1),
+            held + steps
+        );
+        for dir in [whole, streamed] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_long_unknown_run_drops_its_csv_past_the_limit() {
+        let o = run(PART + 10);
+        let dir = scratch("limit");
+        let formats = Formats {
+            csv_max_rows: PART + 9,
+            ..Formats::default()
+        };
+        let mut t = tables(&dir, &o, formats);
+        t.write_chunk(&chunk(&o, 0..PART)).unwrap();
+        t.write_chunk(&chunk(&o, PART..PART + 10)).unwrap();
+        assert_eq!(t.finish().unwrap(), PART + 10);
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("csv")), "{names:?}");
+        assert_eq!(names.len(), 3, "{names:?}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_stops_the_run_and_keeps_complete_row_groups() {
+        let o = run(8 * PART);
+        let dir = scratch("full");
+        let mut t = tables(&dir, &o, Formats::default());
+        t.fail_at_part = Some(2);
+        let (writer, mut sender) = StepWriter::start(t, false).unwrap();
+        // The loop goes on until its send finds the writer stopped.
+        let e = (0..8)
+            .find_map(|k| sender.steps(chunk(&o, k * PART..(k + 1) * PART)).err())
+            .expect("the run is stopped");
+        assert!(e.to_string().contains("positions.parquet"), "{e}");
+        assert!(e.to_string().contains("No space left"), "{e}");
+        drop(sender);
+        let e = writer
+            .finish(EquityCurve::default(), Holdings::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("positions.parquet"), "{e}");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        // Nothing looks complete; the file that failed is gone; the others hold two parts.
+        assert_eq!(names, ["equity.parquet.partial", "returns.parquet.partial"]);
+        for name in &names {
+            let (groups, batches) = read(&dir.join(name));
+            assert_eq!((groups, rows(&batches)), (2, 2 * PART), "{name}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
