@@ -2,10 +2,11 @@
 //! bounded number of bars per instrument.
 //!
 //! Each instrument is a [`BarSource`] that yields its bars in chunks. The merger keeps one chunk
-//! per instrument in hand (and, with prefetching, one more being decoded by a worker thread), so
-//! memory is `instruments x 2 x chunk` bars however long the data, and decoding overlaps the
-//! backtest. Bars of equal timestamp come out together as one step, in instrument-index order:
-//! the order, and so every result, is the same whatever the number of workers.
+//! per instrument in hand and, with prefetching, a few more decoded ahead by worker threads
+//! (bounded: [`PREFETCH_ROWS`] rows over all instruments, at least one chunk each), so memory
+//! does not grow with the data, and decoding runs beside the backtest instead of inside it.
+//! Bars of equal timestamp come out together as one step, in instrument-index order: the
+//! order, and so every result, is the same whatever the number of workers.
 
 use crate::{Bar, Error, InstrumentIdx, Result, Timestamp};
 use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
@@ -53,6 +54,14 @@ impl BarSource for MemorySource {
     }
 }
 
+/// Rows decoded ahead over all instruments, beyond the chunk each has in hand: enough for one
+/// instrument to keep a few chunks queued (so the loop does not wait on a chunk that is slower to
+/// decode than the ones around it), a bound on memory for many (12 MiB of bars).
+pub const PREFETCH_ROWS: usize = 1 << 18;
+
+/// The most chunks one instrument has decoded ahead.
+const MAX_AHEAD: usize = 4;
+
 type Sources = Arc<Vec<Mutex<Box<dyn BarSource>>>>;
 type Chunk = Result<(bool, Vec<Bar>)>;
 
@@ -64,11 +73,13 @@ struct Prefetch {
 }
 
 impl Prefetch {
-    fn start(sources: Sources, threads: usize) -> Self {
+    /// Starts `threads` workers for `sources`, each instrument with up to `ahead` chunks
+    /// requested at a time.
+    fn start(sources: Sources, threads: usize, ahead: usize) -> Self {
         let (requests, queue) = unbounded::<(usize, Vec<Bar>)>();
-        // At most one request per instrument is outstanding, so a capacity of one never blocks.
+        // At most `ahead` requests per instrument are outstanding, so this capacity never blocks.
         let (senders, results): (Vec<Sender<Chunk>>, Vec<Receiver<Chunk>>) =
-            (0..sources.len()).map(|_| bounded(1)).unzip();
+            (0..sources.len()).map(|_| bounded(ahead)).unzip();
         let senders = Arc::new(senders);
         let workers = (0..threads)
             .map(|_| {
@@ -86,8 +97,11 @@ impl Prefetch {
                                 message: format!("the source of instrument {i} panicked"),
                             })
                         });
-                        // The merger may be gone (dropped after an error): nothing to tell.
+                        // Sent before the source is unlocked: another worker's later chunk of
+                        // this instrument cannot overtake it. The merger may be gone (dropped
+                        // after an error): nothing to tell.
                         let _ = senders[i].send(chunk);
+                        drop(source);
                     }
                 })
             })
@@ -134,6 +148,11 @@ pub struct StepMerger {
     heap: BinaryHeap<Reverse<(i64, u32)>>,
     started: bool,
     chunk_rows: usize,
+    /// Chunks each instrument has requested ahead (with prefetching).
+    ahead: usize,
+    /// A source's error met while finishing a step, returned by the next call, so the bars
+    /// served before it all come out first.
+    failed: Option<Error>,
 }
 
 impl std::fmt::Debug for StepMerger {
@@ -148,11 +167,14 @@ impl std::fmt::Debug for StepMerger {
 impl StepMerger {
     /// Returns a merger of `sources` (instrument `i` is `sources[i]`), decoding ahead on
     /// `threads` worker threads (0: decode on the caller's thread, when a chunk runs out).
-    /// `chunk_rows` sizes the buffers (the sources' chunk size).
+    /// `chunk_rows` sizes the buffers (the sources' chunk size) and so how many chunks fit in
+    /// [`PREFETCH_ROWS`].
     pub fn new(sources: Vec<Box<dyn BarSource>>, threads: usize, chunk_rows: usize) -> Self {
         let n = sources.len();
+        let chunk_rows = chunk_rows.max(1);
+        let ahead = (PREFETCH_ROWS / (chunk_rows * n.max(1))).clamp(1, MAX_AHEAD);
         let sources: Sources = Arc::new(sources.into_iter().map(Mutex::new).collect());
-        let prefetch = (threads > 0).then(|| Prefetch::start(sources.clone(), threads));
+        let prefetch = (threads > 0).then(|| Prefetch::start(sources.clone(), threads, ahead));
         Self {
             sources,
             prefetch,
@@ -160,13 +182,24 @@ impl StepMerger {
             cursors: vec![0; n],
             heap: BinaryHeap::with_capacity(n),
             started: false,
-            chunk_rows: chunk_rows.max(1),
+            chunk_rows,
+            ahead,
+            failed: None,
         }
     }
 
     /// Returns the number of instruments.
     pub fn instruments(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// Replaces instrument `i`'s spent chunk with its next one (empty at the end, or after an
+    /// error, kept for the next call of [`StepMerger::next_step`]).
+    fn refill_or_defer(&mut self, i: usize) {
+        if let Err(error) = self.refill(i) {
+            self.chunks[i].clear();
+            self.failed = Some(error);
+        }
     }
 
     /// Replaces instrument `i`'s spent chunk with its next one (empty at the end).
@@ -186,7 +219,7 @@ impl StepMerger {
                     let (more, mut next) = prefetch.receive(i)?;
                     std::mem::swap(&mut self.chunks[i], &mut next);
                     if more {
-                        // Decode the following chunk into the spent buffer while this one is used.
+                        // Decode a following chunk into the spent buffer while this one is used.
                         prefetch.request(i, next)?;
                     } else {
                         self.chunks[i].clear();
@@ -203,8 +236,10 @@ impl StepMerger {
     fn start(&mut self) -> Result<()> {
         self.started = true;
         if let Some(prefetch) = &self.prefetch {
-            for i in 0..self.chunks.len() {
-                prefetch.request(i, Vec::with_capacity(self.chunk_rows))?;
+            for _ in 0..self.ahead {
+                for i in 0..self.chunks.len() {
+                    prefetch.request(i, Vec::with_capacity(self.chunk_rows))?;
+                }
             }
         }
         for i in 0..self.chunks.len() {
@@ -220,11 +255,27 @@ impl StepMerger {
     /// instrument order) and returns that timestamp, or `None` once every source is exhausted.
     ///
     /// # Errors
-    /// The first error of a source; [`Error::Prefetch`] if a worker thread died.
+    /// The first error of a source, once every bar it served before it has come out;
+    /// [`Error::Prefetch`] if a worker thread died.
     pub fn next_step(&mut self, step: &mut Vec<(InstrumentIdx, Bar)>) -> Result<Option<Timestamp>> {
         step.clear();
+        if let Some(error) = self.failed.take() {
+            return Err(error);
+        }
         if !self.started {
             self.start()?;
+        }
+        if let [chunk] = &self.chunks[..] {
+            // One instrument: each bar is its own step, in order, without the heap.
+            let Some(&bar) = chunk.get(self.cursors[0]) else {
+                return Ok(None);
+            };
+            step.push((InstrumentIdx(0), bar));
+            self.cursors[0] += 1;
+            if self.cursors[0] == chunk.len() {
+                self.refill_or_defer(0);
+            }
+            return Ok(Some(bar.ts));
         }
         let Some(&Reverse((ts, _))) = self.heap.peek() else {
             return Ok(None);
@@ -238,7 +289,7 @@ impl StepMerger {
             step.push((InstrumentIdx(i), self.chunks[k][self.cursors[k]]));
             self.cursors[k] += 1;
             if self.cursors[k] == self.chunks[k].len() {
-                self.refill(k)?;
+                self.refill_or_defer(k);
             }
             if let Some(next) = self.chunks[k].get(self.cursors[k]) {
                 self.heap.push(Reverse((next.ts.0, i)));

@@ -221,7 +221,8 @@ fn a_source_error_surfaces_and_the_merger_drops_cleanly() {
                     failure().to_string(),
                     "{threads} {chunks}"
                 );
-                // Every bar of the failing source that was served came out first.
+                // Every bar of the failing source that was served came out first, and nothing
+                // after the last of them.
                 let served = 4 * chunks;
                 if let Some((last, _)) = steps.last() {
                     assert!(last.0 <= times[served.max(1) - 1], "{threads} {chunks}");
@@ -231,8 +232,26 @@ fn a_source_error_surfaces_and_the_merger_drops_cleanly() {
                     .flat_map(|(_, step)| step)
                     .filter(|(k, _)| k.0 == 1)
                     .count();
-                assert_eq!(flaky_out, served.saturating_sub(1), "{threads} {chunks}");
+                assert_eq!(flaky_out, served, "{threads} {chunks}");
                 drop(merger);
+            }
+        }
+    });
+}
+
+#[test]
+fn a_single_source_error_comes_after_every_bar_it_served() {
+    without_hanging(|| {
+        let times: Vec<i64> = (0..100).map(|t| t * 3).collect();
+        for threads in [0, 2] {
+            for chunks in [0, 1, 3] {
+                let inner = MemorySource::new(series(0, &times), 4);
+                let sources: Vec<Box<dyn BarSource>> = vec![Box::new(Failing { inner, chunks })];
+                let mut merger = StepMerger::new(sources, threads, 4);
+                let (steps, error) = until_error(&mut merger);
+                assert_eq!(error.to_string(), failure().to_string());
+                let times_out: Vec<i64> = steps.iter().map(|(ts, _)| ts.0).collect();
+                assert_eq!(times_out, times[..4 * chunks], "{threads} {chunks}");
             }
         }
     });
