@@ -6,9 +6,11 @@
 //! `--set` rules for overrides, the same loop, summary, tables and report as `quant backtest`
 //! writes; only where the data comes from and where the results go differ.
 
+use crate::backfill::GapLog;
 use crate::config::{LoadedConfig, PortfolioMode};
 use crate::data::{self, LoadedData};
 use crate::output::{self, Results};
+pub use crate::paper::{SessionPlan, Stopped};
 use crate::run_dir::OutArgs;
 use crate::runner;
 use anyhow::{Context, Result, bail};
@@ -124,6 +126,50 @@ impl Config {
         ))
     }
 
+    /// Returns the config labelled with a strategy object's name (the summary and the report
+    /// name it), and the object with the config's `[[features]]` to read, refusing sleeves
+    /// (they would need one copy of it per instrument).
+    fn with_object(
+        &self,
+        strategy: Box<dyn Strategy + Send>,
+    ) -> Result<(LoadedConfig, strategies::BuiltStrategy)> {
+        let loaded = &self.loaded;
+        if loaded.config.portfolio.mode == PortfolioMode::Sleeves {
+            bail!(loaded.range(RangeError::new(
+                "portfolio.mode",
+                "\"shared\" with a strategy object (sleeves would need one copy of it per \
+                 instrument)",
+            )));
+        }
+        let mut labelled = loaded.clone();
+        labelled.strategy_label = Some(strategy.name().to_string());
+        let built = strategies::BuiltStrategy {
+            strategy,
+            pipeline: self.pipeline(false)?,
+            models: Vec::new(),
+        };
+        Ok((labelled, built))
+    }
+
+    /// Returns the instruments of the config's `[live]` streams, in the order a session indexes
+    /// them (empty without a `[live]` table).
+    pub fn live_instruments(&self) -> Vec<String> {
+        self.loaded
+            .config
+            .live
+            .as_ref()
+            .map_or_else(Vec::new, |live| {
+                let format = match live.format {
+                    crate::config::FeedFormat::Binance => live::feed::Format::Binance,
+                    crate::config::FeedFormat::Coinbase => live::feed::Format::Coinbase,
+                };
+                live::feed::instruments_of(format, &live.streams)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect()
+            })
+    }
+
     /// Reads the bars the config's `[data]` names (files, a catalog or the generator).
     ///
     /// # Errors
@@ -181,22 +227,8 @@ pub fn backtest(
     let run = match strategy {
         None => runner::run(loaded, &data.series)?,
         Some(strategy) => {
-            if loaded.config.portfolio.mode == PortfolioMode::Sleeves {
-                bail!(loaded.range(RangeError::new(
-                    "portfolio.mode",
-                    "\"shared\" with a strategy object (sleeves would need one copy of it per \
-                     instrument)",
-                )));
-            }
+            let (labelled, built) = config.with_object(strategy)?;
             loaded.check_benchmark(data.series.iter().map(|s| s.instrument.as_str()))?;
-            // The summary and the report name the object's strategy.
-            let mut labelled = loaded.clone();
-            labelled.strategy_label = Some(strategy.name().to_string());
-            let built = strategies::BuiltStrategy {
-                strategy,
-                pipeline: config.pipeline(false)?,
-                models: Vec::new(),
-            };
             let outcome = built.run(&loaded.engine_spec(), Replay::Bars(&data.series))?;
             let run = runner::Run {
                 outcome,
@@ -206,6 +238,39 @@ pub fn backtest(
         }
     };
     Ok(Finished::new(loaded, run, data))
+}
+
+/// Runs a paper session of `config` (its `[live]` feed, simulated fills, the journal) with the
+/// config's strategy or `strategy` in its place, as `quant paper` does with `--duration`,
+/// `--events` and `--out` from `plan`, until `stop()` returns true (polled between events and
+/// at least every 100 ms). Returns the results (also written when `plan.out` is given) and why
+/// the session stopped; a failure while trading (the strategy raising) stops it with the
+/// journal synced and the results kept.
+///
+/// # Errors
+/// As `quant paper`: a config, `[live]`, strategy or journal error with the command's message.
+pub fn paper(
+    config: &Config,
+    strategy: Option<Box<dyn Strategy + Send>>,
+    plan: &SessionPlan,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<(Finished, Stopped)> {
+    crate::paper::check(&config.loaded)?;
+    let (loaded, built) = match strategy {
+        Some(strategy) => {
+            let (labelled, built) = config.with_object(strategy)?;
+            (labelled, Some(built))
+        }
+        None => (config.loaded.clone(), None),
+    };
+    let ended = crate::paper::run_session(&loaded, built, plan, stop)?;
+    let run = runner::Run {
+        outcome: ended.outcome,
+        sleeves: None,
+    };
+    let mut finished = Finished::new(&loaded, run, LoadedData::default());
+    finished.gaps = Some(ended.gaps);
+    Ok((finished, ended.stopped))
 }
 
 /// Returns the config's feature pipeline computed over `bars` (in parallel across instruments):
@@ -232,6 +297,8 @@ pub struct Finished {
     outcome: BacktestOutcome,
     sleeves: Option<Vec<SleeveSummary>>,
     data: LoadedData,
+    /// A session's feed gaps (`None` for a backtest), reported beside its results.
+    gaps: Option<GapLog>,
     /// The summary and report, computed when first asked for.
     results: OnceLock<Results>,
 }
@@ -243,6 +310,7 @@ impl Finished {
             outcome: run.outcome,
             sleeves: run.sleeves,
             data,
+            gaps: None,
             results: OnceLock::new(),
         }
     }
@@ -261,7 +329,7 @@ impl Finished {
             &self.outcome,
             self.sleeves.as_deref(),
             &self.data,
-            None,
+            self.gaps.as_ref(),
         )?;
         Ok(self.results.get_or_init(|| results))
     }
@@ -318,7 +386,7 @@ impl Finished {
             self.sleeves.as_deref(),
             &self.data,
             &run_dir,
-            None,
+            self.gaps.as_ref(),
             None,
         )?;
         Ok(run_dir.dir)

@@ -141,7 +141,8 @@ pub fn run(args: &FeedArgs) -> Result<()> {
     }
 }
 
-fn replay(args: &ReplayArgs) -> Result<()> {
+/// Checks the options and loads the replay, warning of faults that can never fire.
+fn prepare(args: &ReplayArgs) -> Result<Arc<Shared>> {
     if !(args.speed.is_finite() && args.speed >= 0.0) {
         bail!("--speed: expected a number >= 0, found {}", args.speed);
     }
@@ -156,11 +157,7 @@ fn replay(args: &ReplayArgs) -> Result<()> {
             );
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    let shared = Arc::new(Shared {
+    Ok(Arc::new(Shared {
         replay,
         speed: args.speed,
         cursor: Mutex::new(Cursor {
@@ -169,7 +166,19 @@ fn replay(args: &ReplayArgs) -> Result<()> {
             done: false,
         }),
         connections: AtomicU64::new(0),
-    });
+    }))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+}
+
+fn replay(args: &ReplayArgs) -> Result<()> {
+    let shared = prepare(args)?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         tokio::select! {
             served = serve(shared, args.port) => served,
@@ -186,12 +195,18 @@ async fn stop_requested() {
     }
 }
 
+/// Binds 127.0.0.1:`port` (loopback only: this is a test and demo server, never meant to be
+/// reachable from outside).
+fn bind(port: u16) -> Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 /// Accepts connections forever, one task each.
 async fn serve(shared: Arc<Shared>, port: u16) -> Result<()> {
-    // Loopback only: this is a test and demo server, never meant to be reachable from outside.
-    let listener = TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let listener = TcpListener::from_std(bind(port)?)?;
     let port = listener.local_addr()?.port();
     eprintln!(
         "serving {} messages on {} (speed {})",
@@ -209,6 +224,10 @@ async fn serve(shared: Arc<Shared>, port: u16) -> Result<()> {
     writeln!(stdout, "listening on ws://127.0.0.1:{port}")?;
     stdout.flush()?;
     drop(stdout);
+    accept(shared, listener).await
+}
+
+async fn accept(shared: Arc<Shared>, listener: TcpListener) -> Result<()> {
     loop {
         match listener.accept().await {
             Ok((tcp, _)) => {
@@ -221,6 +240,128 @@ async fn serve(shared: Arc<Shared>, port: u16) -> Result<()> {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    }
+}
+
+/// What a replay serves, for [`ReplayServer::start`]: `quant feed replay`'s options.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// Seconds of data time played per second; 0 sends as fast as the client reads.
+    pub speed: f64,
+    /// The bar interval in the stream name (`1m`, `1d`); default: the bars' median spacing.
+    pub interval: Option<String>,
+    /// The symbol; default: the file stem.
+    pub symbol: Option<String>,
+    /// The file holds trades, served as trades (else bars, served as klines).
+    pub trades: bool,
+}
+
+/// `quant feed replay` inside the calling process, on a thread of its own, for programs that
+/// try paper trading without a network (the Python package's `quant.replay_feed`). It serves
+/// until dropped, which closes every connection.
+pub struct ReplayServer {
+    port: u16,
+    streams: Vec<String>,
+    messages: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ReplayServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayServer")
+            .field("port", &self.port)
+            .field("streams", &self.streams)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReplayServer {
+    /// Starts serving `data` on a free port of 127.0.0.1; ready for clients when it returns.
+    ///
+    /// # Errors
+    /// As `quant feed replay`: the file cannot be read, a bad option, no port.
+    pub fn start(data: &std::path::Path, options: ReplayOptions) -> Result<Self> {
+        let args = ReplayArgs {
+            data: data.to_path_buf(),
+            port: 0,
+            speed: options.speed,
+            interval: options.interval,
+            symbol: options.symbol,
+            kind: if options.trades {
+                Kind::Trades
+            } else {
+                Kind::Bars
+            },
+            faults: FaultArgs::default(),
+        };
+        let shared = prepare(&args)?;
+        let listener = bind(0)?;
+        let port = listener.local_addr()?.port();
+        let streams = shared
+            .replay
+            .stream_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let messages = shared.replay.len();
+        let runtime = runtime()?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("feed-replay".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match TcpListener::from_std(listener) {
+                        Ok(listener) => listener,
+                        Err(e) => return eprintln!("feed replay: {e}"),
+                    };
+                    tokio::select! {
+                        _ = accept(shared, listener) => {}
+                        () = async {
+                            while !stopping.load(Ordering::Relaxed) {
+                                tokio::time::sleep(Duration::from_millis(20)).await;
+                            }
+                        } => {}
+                    }
+                });
+            })?;
+        Ok(Self {
+            port,
+            streams,
+            messages,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The stream names served (`goog@kline_1d`), as `[live] streams` lists them.
+    pub fn streams(&self) -> &[String] {
+        &self.streams
+    }
+
+    /// How many messages the replay sends before it only pings.
+    pub fn messages(&self) -> usize {
+        self.messages
+    }
+
+    /// Stops serving and closes every connection (also done on drop).
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ReplayServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -6,6 +6,7 @@ use crate::backfill::GapLog;
 use crate::config::{FeedFormat, LiveConfig, LiveMode, LoadedConfig};
 use crate::session_log::{Results as SessionResults, Status, StatusLine};
 use anyhow::{Context, Result, bail};
+use engine::BacktestOutcome;
 use live::feed::{Continuity, Feed, FeedConfig, FeedItem, Format, Notice, instruments_of};
 use live::session::{Resumed, Session, SessionError};
 use std::path::PathBuf;
@@ -108,8 +109,17 @@ pub(crate) fn print_resumed(journal: &std::path::Path, resumed: &Resumed) {
 /// Runs a paper session.
 pub fn run(args: &PaperArgs) -> Result<()> {
     let loaded = args.set.load(&args.config)?;
-    // A benchmark file that cannot be read is refused now, not when the results are written.
-    crate::benchmark::external(&loaded, None)?;
+    check(&loaded)?;
+    session(&loaded, args)
+}
+
+/// Refuses what a paper session must not run: a benchmark file that cannot be read (now, not
+/// when the results are written), and `[live] mode = "live"`.
+///
+/// # Errors
+/// Names the config and what to change.
+pub(crate) fn check(loaded: &LoadedConfig) -> Result<()> {
+    crate::benchmark::external(loaded, None)?;
     if loaded
         .config
         .live
@@ -119,21 +129,111 @@ pub fn run(args: &PaperArgs) -> Result<()> {
         bail!(
             "{}: [live] mode = \"live\" routes real orders, which `quant paper` never does; set \
              mode = \"paper\"",
-            args.config.display()
+            loaded.path.display()
         );
     }
-    session(&loaded, args)
+    Ok(())
 }
 
 /// Runs a session with simulated fills on the config's live feed: `quant paper`, and the dry run
 /// of `quant live` (which sends nothing, and so tries the whole strategy path on the venue's
 /// prices).
 pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
+    let plan = SessionPlan {
+        duration: args.duration.map(Duration::from_secs_f64),
+        events: args.events,
+        out: Some(args.out.clone()),
+        redraw_status: true,
+    };
+    let ended = run_session(loaded, None, &plan, &mut crate::stop::is_requested)?;
+    if let Some(line) = &ended.latencies {
+        println!("  {line}");
+    }
+    println!("  {}", ended.feed);
+    if let Some(line) = ended.gaps.closing() {
+        tracing::warn!("{line}");
+    }
+    Ok(())
+}
+
+/// How a paper session stops, and where its results go.
+#[derive(Debug, Clone, Default)]
+pub struct SessionPlan {
+    /// Stop after this long (default: until asked to stop, or the feed ends).
+    pub duration: Option<Duration>,
+    /// Stop after this many market events (counting those replayed from the journal).
+    pub events: Option<usize>,
+    /// Where results are written, and rewritten every `[live] refresh_results_s`; `None` keeps
+    /// them in memory only (the journal is written either way).
+    pub out: Option<crate::run_dir::OutArgs>,
+    /// Whether the status line is redrawn in place when stderr is a terminal (else it is logged).
+    pub redraw_status: bool,
+}
+
+impl SessionPlan {
+    /// Returns the plan writing results into exactly `dir` (refused when it holds a run's
+    /// results, unless `force`), as `--out DIR [--force]` does.
+    #[must_use]
+    pub fn writing_into(mut self, dir: PathBuf, force: bool) -> Self {
+        self.out = Some(crate::run_dir::OutArgs {
+            out: Some(dir),
+            force,
+        });
+        self
+    }
+}
+
+/// Why a session stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// The caller asked (a signal, Ctrl-C).
+    Requested,
+    /// `duration` passed.
+    Duration,
+    /// `events` market events were used.
+    Events,
+    /// The feed ended.
+    FeedEnded,
+    /// The strategy, the engine or the journal failed: the message.
+    Failed(String),
+}
+
+/// A finished session.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// What the session recorded (the journal's replay included).
+    pub(crate) outcome: BacktestOutcome,
+    /// The feed's gaps, for the results.
+    pub(crate) gaps: GapLog,
+    /// Why it stopped.
+    pub(crate) stopped: Stopped,
+    /// Tick-to-order latencies, when an order was placed.
+    pub(crate) latencies: Option<String>,
+    /// The feed's counters and the journal, in one line.
+    pub(crate) feed: String,
+}
+
+/// The one paper session loop, for the command line and for host programs
+/// ([`crate::embedded::paper`]): `strategy` in place
+/// of the config's (`None`: the config's own), fed by the config's `[live]` feed, journaled,
+/// until `plan`'s limits, the feed's end, a failure, or `stop()` returning true (polled between
+/// events and at least every 100 ms while the feed is quiet).
+///
+/// # Errors
+/// No `[live]` table, the strategy cannot be built, the journal cannot be opened or replayed,
+/// or the results cannot be written. A failure while trading stops the session and is returned
+/// in [`Ended::stopped`], with the results written.
+pub(crate) fn run_session(
+    loaded: &LoadedConfig,
+    strategy: Option<strategies::BuiltStrategy>,
+    plan: &SessionPlan,
+    stop: &mut dyn FnMut() -> bool,
+) -> Result<Ended> {
     let c = &loaded.config;
     let Some(live) = &c.live else {
         bail!(
             "{}: no [live] table: paper trading needs mode, format, url, streams and journal",
-            args.config.display()
+            loaded.path.display()
         );
     };
     let format = match live.format {
@@ -141,7 +241,11 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         FeedFormat::Coinbase => Format::Coinbase,
     };
     let instruments = instruments_of(format, &live.streams);
-    let (strategy, features) = loaded.build_strategy()?.into_parts(&instruments)?;
+    let built = match strategy {
+        Some(built) => built,
+        None => loaded.build_strategy()?,
+    };
+    let (strategy, features) = built.into_parts(&instruments)?;
     let journal = loaded.resolve(&live.journal);
     let (mut session, resumed) = Session::start(
         &loaded.engine_spec(),
@@ -158,7 +262,14 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         )
     })?;
     print_resumed(&journal, &resumed);
-    let mut results = SessionResults::new(args.out.for_session(resumed.events > 0)?, loaded, live);
+    let mut results = match &plan.out {
+        Some(out) => Some(SessionResults::new(
+            out.for_session(resumed.events > 0)?,
+            loaded,
+            live,
+        )),
+        None => None,
+    };
     let feed = Feed::start_with(
         feed_config(loaded, live, format),
         continuity(loaded, live, session.last_bars()),
@@ -166,17 +277,19 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
     let mut gaps = GapLog::default();
     let spin = Duration::from_micros(live.spin_us);
     let started = Instant::now();
-    let deadline = args.duration.map(Duration::from_secs_f64);
-    let mut status = StatusLine::new(live, true);
+    let mut status = StatusLine::new(live, plan.redraw_status);
     let (mut latencies, mut used, mut refused) = (Latencies::default(), resumed.events, 0usize);
     let mut connected = false;
     let mut last_event = Instant::now();
-    loop {
-        if crate::stop::is_requested()
-            || deadline.is_some_and(|d| started.elapsed() >= d)
-            || args.events.is_some_and(|n| used >= n)
-        {
-            break;
+    let stopped = loop {
+        if stop() {
+            break Stopped::Requested;
+        }
+        if plan.duration.is_some_and(|d| started.elapsed() >= d) {
+            break Stopped::Duration;
+        }
+        if plan.events.is_some_and(|n| used >= n) {
+            break Stopped::Events;
         }
         match feed.next(spin, Duration::from_millis(100)) {
             Ok(FeedItem::Event(event, received)) => {
@@ -187,7 +300,7 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                     Err(SessionError::OutOfOrder { .. }) => refused += 1,
                     Err(error) => {
                         tracing::error!("{error}; stopping and writing results");
-                        break;
+                        break Stopped::Failed(error.to_string());
                     }
                 }
                 let now = session.engine().broker().records();
@@ -215,12 +328,12 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                 crate::session_log::notice(&notice);
             }
             Ok(FeedItem::Stopped) | Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                break;
+                break Stopped::FeedEnded;
             }
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
                 if let Err(error) = session.idle() {
                     tracing::error!("{error}; stopping and writing results");
-                    break;
+                    break Stopped::Failed(error.to_string());
                 }
             }
         }
@@ -233,21 +346,22 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
                 &gaps,
             ));
         }
-        if results.due() {
+        if let Some(results) = &mut results
+            && results.due()
+        {
             results.refresh(loaded, || session.engine().snapshot(), &gaps);
         }
-    }
+    };
     status.close();
     let counters = feed.counters.clone();
     drop(feed);
     let outcome = session.finish()?;
-    results.finish(loaded, &outcome, &gaps)?;
-    if let Some(line) = latencies.report() {
-        println!("  {line}");
+    if let Some(results) = results {
+        results.finish(loaded, &outcome, &gaps)?;
     }
     let n = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    println!(
-        "  feed: {} messages, {used} events used, {refused} late events skipped, {} bars already \
+    let feed = format!(
+        "feed: {} messages, {used} events used, {refused} late events skipped, {} bars already \
          journaled skipped, {} gaps ({} bars backfilled, {} gaps not filled), {} duplicates, {} \
          malformed, {} impossible events rejected, {} reconnects, engine behind {} times; \
          journal {}",
@@ -263,10 +377,13 @@ pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
         n(&counters.engine_behind),
         journal.display()
     );
-    if let Some(line) = gaps.closing() {
-        tracing::warn!("{line}");
-    }
-    Ok(())
+    Ok(Ended {
+        outcome,
+        gaps,
+        stopped,
+        latencies: latencies.report(),
+        feed,
+    })
 }
 
 /// One line for the log; text that came from the feed is escaped and cut.
