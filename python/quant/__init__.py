@@ -23,18 +23,21 @@ from typing import Any, Mapping, Sequence, Union
 import pyarrow as pa
 
 from . import _data
-from ._quant import Ctx, QuantError
+from ._quant import Ctx, QuantError, ReplayFeed
 from . import _quant
 
 __all__ = [
     "Ctx",
     "QuantError",
+    "ReplayFeed",
     "Run",
     "Strategy",
     "backtest",
     "features",
     "from_signals",
     "load_bars",
+    "paper",
+    "replay_feed",
     "sweep",
     "train",
     "Trained",
@@ -46,7 +49,8 @@ Data = Any  # a DataFrame (pandas, polars), a pyarrow Table, or a dict of them p
 
 class Strategy:
     """A strategy written in Python. Subclass it and implement :meth:`on_bar`; pass an instance
-    as ``quant.backtest(config, strategy=MyStrategy())``.
+    as ``quant.backtest(config, strategy=MyStrategy())``, or unchanged to
+    ``quant.paper(config, strategy=MyStrategy())`` to trade a live feed.
 
     ``features`` lists ``[[features]]`` tables (dicts) the strategy reads with
     ``ctx.feature(name)``, computed by the engine beside the config's own, e.g.
@@ -66,10 +70,14 @@ class Strategy:
 
 
 class Run:
-    """The results of one backtest, kept in memory: the summary, the tables, the report."""
+    """The results of one backtest or paper session, kept in memory: the summary, the tables,
+    the report."""
 
-    def __init__(self, results: _quant.Results) -> None:
+    def __init__(self, results: _quant.Results, stopped: str | None = None) -> None:
         self._results = results
+        #: Why a paper session stopped (``"duration"``, ``"events"``, ``"interrupted"``,
+        #: ``"feed ended"``); None for a backtest.
+        self.stopped = stopped
         self._summary: dict[str, Any] | None = None
         self._tables: dict[str, pa.Table] = {}
 
@@ -164,10 +172,7 @@ def backtest(
     dotted keys, as ``quant backtest --set`` does: ``{"strategy.params.fast": 5}``.
     ``strategy`` replaces the config's strategy with a :class:`Strategy` written in Python.
     """
-    if strategy is not None and not hasattr(strategy, "on_bar"):
-        raise TypeError(
-            f"strategy: expected a quant.Strategy with on_bar(self, ctx), found {type(strategy).__name__}"
-        )
+    _check_strategy(strategy)
     pairs = list((overrides or {}).items())
     if strategy is None:
         results = _quant.backtest(_config(config), _data_pairs(data), pairs)
@@ -175,6 +180,83 @@ def backtest(
         declared = [dict(f) for f in getattr(strategy, "features", ())]
         results = _quant.backtest(_config(config), _data_pairs(data), pairs, strategy, declared)
     return Run(results)
+
+
+def paper(
+    config: Config,
+    *,
+    strategy: Strategy | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    duration: float | None = None,
+    events: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    force: bool = False,
+) -> Run:
+    """Paper trades ``config`` (a TOML path or a dict with a ``[live]`` table) as ``quant paper``
+    does: its strategy, or ``strategy`` (the same :class:`Strategy` that runs in
+    :func:`backtest`), on the ``[live]`` websocket feed with simulated fills at the feed's
+    prices, every event journaled in ``[live] journal`` before it is used (a session started
+    again on the same journal replays it and continues).
+
+    It runs until ``duration`` seconds have passed, ``events`` market events were used (those
+    replayed from the journal count), the feed ends, or Ctrl-C (KeyboardInterrupt, also the
+    notebook's stop button), and returns the results so far; ``Run.stopped`` says which.
+    ``out`` writes the results into that folder as ``--out`` does, rewritten every ``[live]
+    refresh_results_s`` while the session runs (``force`` replaces a run's results there);
+    without it they stay in memory (``Run.save``). The GIL is released while the session waits
+    on the feed. An exception raised by ``on_bar`` stops the session (the journal kept) and is
+    raised again with the bar's time as a note; ``[live] mode = "live"`` is refused.
+    """
+    _check_strategy(strategy)
+    if events is not None and (isinstance(events, bool) or not isinstance(events, int) or events < 0):
+        raise ValueError(f"events: expected a whole number >= 0, found {events!r}")
+    pairs = list((overrides or {}).items())
+    declared = [] if strategy is None else [dict(f) for f in getattr(strategy, "features", ())]
+    results, stopped = _quant.paper(
+        _config(config),
+        pairs,
+        strategy,
+        declared,
+        None if duration is None else float(duration),
+        events,
+        None if out is None else os.fspath(out),
+        force,
+    )
+    return Run(results, stopped)
+
+
+def replay_feed(
+    data: str | os.PathLike[str],
+    *,
+    speed: float = 0.0,
+    interval: str | None = None,
+    symbol: str | None = None,
+    kind: str = "bars",
+) -> ReplayFeed:
+    """Serves a bar file (CSV, Parquet, Arrow; or a trade file with ``kind="trades"``) as a
+    Binance-format websocket feed on 127.0.0.1, in this process, as ``quant feed replay`` does:
+    to try :func:`paper` offline. ``speed``: seconds of data time played per second (0: as
+    fast as the session reads); ``interval`` and ``symbol`` name the stream (default: the bars'
+    spacing and the file's stem). Use it as a context manager, or ``close()`` it::
+
+        with quant.replay_feed("backtests/data/GOOG.csv") as feed:
+            run = quant.paper("backtests/paper_sma.toml", strategy=MyStrategy(),
+                              overrides={"live.url": feed.url}, events=feed.messages)
+
+    ``feed.url`` and ``feed.streams`` are what ``[live] url`` and ``streams`` take. After its
+    last message the feed stays open with pings, as a live feed never ends: stop the session
+    with ``events`` or ``duration``.
+    """
+    if kind not in ("bars", "trades"):
+        raise ValueError(f"kind: expected 'bars' or 'trades', found {kind!r}")
+    return ReplayFeed(os.fspath(data), float(speed), interval, symbol, kind == "trades")
+
+
+def _check_strategy(strategy: Any) -> None:
+    if strategy is not None and not hasattr(strategy, "on_bar"):
+        raise TypeError(
+            f"strategy: expected a quant.Strategy with on_bar(self, ctx), found {type(strategy).__name__}"
+        )
 
 
 def _flags(values: Any, what: str) -> bytes:

@@ -101,6 +101,48 @@ def backtest(
     strategy: Any | None = None,
     features: Sequence[Mapping[str, Any]] = ...,
 ) -> Results: ...
+def paper(
+    config: str | PathLike[str] | Mapping[str, Any],
+    overrides: Sequence[tuple[str, Any]] = ...,
+    strategy: Any | None = None,
+    features: Sequence[Mapping[str, Any]] = ...,
+    duration: float | None = None,
+    events: int | None = None,
+    out: str | PathLike[str] | None = None,
+    force: bool = False,
+) -> tuple[Results, str]:
+    """A paper session (wrapped by :func:`quant.paper`): the results and why it stopped."""
+
+class ReplayFeed:
+    """A bar or trade file served as a Binance-format websocket feed on 127.0.0.1, in this
+    process, until closed (see :func:`quant.replay_feed`)."""
+
+    def __init__(
+        self,
+        data: str | PathLike[str],
+        speed: float = 0.0,
+        interval: str | None = None,
+        symbol: str | None = None,
+        trades: bool = False,
+    ) -> None: ...
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:<port>``, as ``[live] url`` takes it."""
+    @property
+    def port(self) -> int: ...
+    @property
+    def streams(self) -> list[str]:
+        """The streams served (``goog@kline_1d``), as ``[live] streams`` lists them."""
+    @property
+    def messages(self) -> int:
+        """Messages the replay sends; then it only pings."""
+    @property
+    def serving(self) -> bool: ...
+    def close(self) -> None:
+        """Stops serving and closes every connection."""
+    def __enter__(self) -> ReplayFeed: ...
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> bool: ...
+
 def from_signals(
     config: Mapping[str, Any],
     data: Sequence[tuple[str, pa.Table]],

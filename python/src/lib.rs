@@ -1,7 +1,8 @@
 //! `quant._quant`: the Python package's native module, glue between Python and the `runs`
 //! library. Everything a run does is `runs::embedded`'s (the command line's own steps); this
 //! crate only converts arguments (dicts to TOML, Arrow tables to bars, byte masks to flags),
-//! releases the GIL around pure Rust work, and turns errors into Python exceptions.
+//! releases the GIL around pure Rust work (and a paper session's waits on its feed), and turns
+//! errors into Python exceptions.
 //!
 //! The pure-Python half of the package (`python/quant/`) turns DataFrames into Arrow tables and
 //! wraps these functions with documented signatures.
@@ -12,6 +13,7 @@
 
 mod convert;
 mod run;
+mod session;
 mod strategy;
 
 use arrow_pyarrow::{PyArrowType, Table};
@@ -172,8 +174,10 @@ fn _quant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("QuantError", m.py().get_type::<QuantError>())?;
     m.add_class::<Results>()?;
     m.add_class::<strategy::Ctx>()?;
+    m.add_class::<session::ReplayFeed>()?;
     m.add_function(wrap_pyfunction!(backtest, m)?)?;
     m.add_function(wrap_pyfunction!(from_signals, m)?)?;
+    m.add_function(wrap_pyfunction!(session::paper, m)?)?;
     m.add_function(wrap_pyfunction!(features, m)?)?;
     m.add_function(wrap_pyfunction!(load_bars, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
