@@ -154,20 +154,13 @@ impl Config {
     /// Returns the instruments of the config's `[live]` streams, in the order a session indexes
     /// them (empty without a `[live]` table).
     pub fn live_instruments(&self) -> Vec<String> {
-        self.loaded
-            .config
-            .live
-            .as_ref()
-            .map_or_else(Vec::new, |live| {
-                let format = match live.format {
-                    crate::config::FeedFormat::Binance => live::feed::Format::Binance,
-                    crate::config::FeedFormat::Coinbase => live::feed::Format::Coinbase,
-                };
-                live::feed::instruments_of(format, &live.streams)
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()
-            })
+        let Some(live) = &self.loaded.config.live else {
+            return Vec::new();
+        };
+        let format = crate::paper::feed_format(live);
+        (live::feed::instruments_of(format, &live.streams).iter())
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Reads the bars the config's `[data]` names (files, a catalog or the generator).

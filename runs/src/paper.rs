@@ -51,6 +51,14 @@ impl Latencies {
     }
 }
 
+/// The message format of a `[live]` table's feed.
+pub(crate) fn feed_format(live: &LiveConfig) -> Format {
+    match live.format {
+        FeedFormat::Binance => Format::Binance,
+        FeedFormat::Coinbase => Format::Coinbase,
+    }
+}
+
 /// The market data feed a `[live]` table describes, shared by paper and live sessions.
 pub(crate) fn feed_config(loaded: &LoadedConfig, live: &LiveConfig, format: Format) -> FeedConfig {
     let data = &loaded.config.data;
@@ -236,10 +244,7 @@ pub(crate) fn run_session(
             loaded.path.display()
         );
     };
-    let format = match live.format {
-        FeedFormat::Binance => Format::Binance,
-        FeedFormat::Coinbase => Format::Coinbase,
-    };
+    let format = feed_format(live);
     let instruments = instruments_of(format, &live.streams);
     let built = match strategy {
         Some(built) => built,
