@@ -200,6 +200,101 @@ fn streamed_catalog_equals_the_same_bars_in_memory() {
 }
 
 #[test]
+fn streamed_sleeves_equal_the_loaded_sleeves_on_one_thread_or_two() {
+    let dir = scratch("sleeves-streamed");
+    let (catalog, files) = (dir.join("catalog"), dir.join("files"));
+    // Instruments of different lengths (the same seed, so the same bars as files), each
+    // spanning several parts.
+    let synth = |out: &Path, layout: &[&str]| {
+        let mut args = vec!["data", "synth", "--out", s(out), "--instruments", "3"];
+        args.extend(["--bars", "2500", "--part-rows", "600"]);
+        args.extend(layout);
+        ok(&args);
+    };
+    synth(&catalog, &[]);
+    synth(&files, &["--layout", "files"]);
+    let sleeves = "\n[portfolio]\nmode = \"sleeves\"\n[portfolio.weights]\nSYN000 = 2.0\n\
+                   SYN001 = 1.0\nSYN002 = 1.0";
+    let catalog_data = format!("kind = \"catalog\"\npath = \"{}\"{sleeves}", s(&catalog));
+    let files_data = |stream: bool| {
+        format!(
+            "kind = \"parquet\"\npath = \"{}\"\nstream = {stream}{sleeves}",
+            s(&files)
+        )
+    };
+    let runs = [
+        ("catalog", catalog_data.as_str(), "1"),
+        ("catalog-two", catalog_data.as_str(), "2"),
+        ("files", files_data(true).as_str(), "2"),
+        ("loaded", files_data(false).as_str(), "1"),
+    ]
+    .map(|(name, data, threads)| (name.to_string(), data.to_string(), threads));
+    for (name, data, threads) in &runs {
+        let c = config(&dir, name, data);
+        ok(&["backtest", s(&c), "--threads", threads]);
+    }
+    let sleeves_of = |name: &str| -> serde_json::Value {
+        let path = dir.join("out").join(name).join("latest/summary.json");
+        serde_json::from_str::<serde_json::Value>(&text(&path)).unwrap()["sleeves"].clone()
+    };
+    let loaded = sleeves_of("loaded");
+    assert_eq!(loaded.as_array().map(Vec::len), Some(3), "{loaded}");
+    assert_eq!(loaded[0]["weight"], 0.5, "{loaded}");
+    for name in ["catalog", "catalog-two", "files"] {
+        assert_same_results(&dir, name, "loaded");
+        assert_eq!(sleeves_of(name), loaded, "{name}");
+    }
+}
+
+#[test]
+fn a_bad_row_met_mid_stream_names_the_file_and_row_in_both_modes() {
+    let dir = scratch("bad-row-streamed");
+    let catalog = dir.join("catalog");
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&catalog),
+        "--instruments",
+        "1",
+        "--bars",
+        "3000",
+        "--part-rows",
+        "1000",
+    ]);
+    let folder = catalog.join("bars/SYN000");
+    let mut parts: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    // The second part, rewritten with a NaN close in its row 101.
+    let (id, all) = (
+        market_data::InstrumentId::new("SYN000"),
+        market_data::columnar::TimeRange::ALL,
+    );
+    let mut bars = market_data::columnar::read_bar_file(&parts[1], id, all).unwrap();
+    bars[0].bars[100].close = f64::NAN;
+    market_data::columnar::write_bars(&parts[1], &bars[0].bars, None).unwrap();
+    for mode in ["shared", "sleeves"] {
+        let c = config(
+            &dir,
+            mode,
+            &format!(
+                "kind = \"catalog\"\npath = \"{}\"\n[portfolio]\nmode = \"{mode}\"",
+                s(&catalog)
+            ),
+        );
+        let err = stderr(&quant(&["backtest", s(&c)]));
+        let name = parts[1].file_name().unwrap().to_str().unwrap();
+        assert!(
+            err.contains(name) && err.contains("row 101") && err.contains("close"),
+            "{mode}: {err}"
+        );
+    }
+}
+
+#[test]
 fn overlapping_catalog_parts_and_bad_files_are_named() {
     let dir = scratch("bad-catalog");
     let catalog = dir.join("catalog");

@@ -24,7 +24,7 @@ use crate::order::OrderId;
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::TradeRecord;
 use crate::summary::MetricsSpec;
-use market_data::{BarSeries, InstrumentIdx, Timestamp};
+use market_data::{InstrumentIdx, Timestamp};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -73,33 +73,36 @@ pub fn sleeve_spec(spec: &EngineSpec, weight: f64) -> EngineSpec {
     sleeve
 }
 
-/// Runs one sleeve per series, in parallel on the current rayon pool, and combines them.
+/// Runs one sleeve per input, in parallel on the current rayon pool, and combines them.
 ///
-/// `weights` (one per series, summing to 1) split the initial cash; `run` is one ordinary
-/// backtest of one series with its sleeve's spec. `metrics` measures the per-sleeve figures
-/// (periods per year inferred from the timestamps when not set; the risk-free rate).
+/// An input is whatever `run` makes one sleeve's backtest from: a series in memory, or files
+/// that `run` opens and streams, so each worker holds one sleeve's bars at a time. `weights`
+/// (one per input, summing to 1) split the initial cash; `run` is one ordinary backtest of one
+/// input with its sleeve's spec. `metrics` measures the per-sleeve figures (periods per year
+/// inferred from the timestamps when not set; the risk-free rate).
 ///
 /// # Errors
 /// Returns the first failing sleeve's error, in sleeve order.
 ///
 /// # Panics
-/// Panics when `weights` and `data` differ in length.
-pub fn run_sleeves<E, F>(
+/// Panics when `weights` and `inputs` differ in length.
+pub fn run_sleeves<I, E, F>(
     spec: &EngineSpec,
-    data: &[BarSeries],
+    inputs: &[I],
     weights: &[f64],
     metrics: MetricsSpec,
     run: F,
 ) -> Result<SleevesOutcome, E>
 where
+    I: Sync,
     E: Send,
-    F: Fn(&EngineSpec, &[BarSeries]) -> Result<BacktestOutcome, E> + Sync,
+    F: Fn(&EngineSpec, &I) -> Result<BacktestOutcome, E> + Sync,
 {
-    assert_eq!(data.len(), weights.len(), "one weight per sleeve");
-    let outcomes = data
+    assert_eq!(inputs.len(), weights.len(), "one weight per sleeve");
+    let outcomes = inputs
         .par_iter()
         .zip(weights)
-        .map(|(series, &weight)| run(&sleeve_spec(spec, weight), std::slice::from_ref(series)))
+        .map(|(input, &weight)| run(&sleeve_spec(spec, weight), input))
         .collect::<Result<Vec<_>, E>>()?;
     Ok(combine_sleeves(spec, outcomes, weights, metrics))
 }
@@ -447,7 +450,7 @@ mod tests {
     use super::*;
     use crate::order::{OrderRequest, Size};
     use crate::test_support::{Scripted, flat, run, series, spec};
-    use market_data::Side;
+    use market_data::{BarSeries, Side};
 
     fn buy_then_sell(buy_at: usize, sell_at: usize) -> Scripted {
         let idx = InstrumentIdx(0);
@@ -473,7 +476,7 @@ mod tests {
         let data = [rising("A", 0..10, 100.0)];
         let plain = run(&spec(), &data, buy_then_sell(1, 6));
         let sleeves = run_sleeves(&spec(), &data, &[1.0], MetricsSpec::default(), |s, d| {
-            Ok::<_, ()>(run(s, d, buy_then_sell(1, 6)))
+            Ok::<_, ()>(run(s, std::slice::from_ref(d), buy_then_sell(1, 6)))
         })
         .unwrap();
         let c = &sleeves.combined;
@@ -498,9 +501,9 @@ mod tests {
             risk_free: 0.0,
         };
         let outcome = run_sleeves(&spec(), &data, &weights, yearly, |s, d| {
-            let k = usize::from(d[0].instrument.as_str() == "B");
+            let k = usize::from(d.instrument.as_str() == "B");
             let [a, b] = scripts();
-            Ok::<_, ()>(run(s, d, if k == 0 { a } else { b }))
+            Ok::<_, ()>(run(s, std::slice::from_ref(d), if k == 0 { a } else { b }))
         })
         .unwrap();
         let [a, b] = scripts();

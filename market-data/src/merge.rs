@@ -152,7 +152,7 @@ pub struct StepMerger {
     ahead: usize,
     /// A source's error met while finishing a step, returned by the next call, so the bars
     /// served before it all come out first.
-    failed: Option<Error>,
+    failed: Option<Box<Error>>,
 }
 
 impl std::fmt::Debug for StepMerger {
@@ -198,7 +198,7 @@ impl StepMerger {
     fn refill_or_defer(&mut self, i: usize) {
         if let Err(error) = self.refill(i) {
             self.chunks[i].clear();
-            self.failed = Some(error);
+            self.failed = Some(Box::new(error));
         }
     }
 
@@ -260,7 +260,7 @@ impl StepMerger {
     pub fn next_step(&mut self, step: &mut Vec<(InstrumentIdx, Bar)>) -> Result<Option<Timestamp>> {
         step.clear();
         if let Some(error) = self.failed.take() {
-            return Err(error);
+            return Err(*error);
         }
         if !self.started {
             self.start()?;

@@ -19,8 +19,8 @@ enum Input {
 }
 
 /// Runs the backtest the config at `path` (with `set` put in) describes and writes a new
-/// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files in
-/// shared mode, loaded otherwise, ticks when the config names them. A shared-cash run writes its
+/// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files (in
+/// sleeves mode, each sleeve's own), loaded otherwise, ticks when the config names them. A shared-cash run writes its
 /// step tables (equity, positions, returns) while it runs. Prints the headline figures.
 ///
 /// # Errors
@@ -32,6 +32,23 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
     loaded.strategy()?;
     out.check()?;
     let c = &loaded.config;
+    if c.portfolio.mode == config::PortfolioMode::Sleeves
+        && c.data.ticks.is_none()
+        && let Some(sources) = data::open_sleeves(&loaded)?
+    {
+        // Each sleeve streams its own files when its worker starts it.
+        let runner::Run { outcome, sleeves } = runner::run_sleeve_streams(&loaded, &sources)?;
+        let data = LoadedData::default();
+        return output::write_run(
+            &loaded,
+            &outcome,
+            sleeves.as_deref(),
+            &data,
+            out,
+            "bars",
+            None,
+        );
+    }
     let streamed = match c.portfolio.mode {
         _ if c.data.ticks.is_some() => None,
         config::PortfolioMode::Shared => data::open_stream(&loaded)?,

@@ -168,6 +168,52 @@ fn streams_files(loaded: &LoadedConfig) -> bool {
 /// # Errors
 /// As [`load`].
 pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
+    let Some(sources) = open_sleeves(loaded)? else {
+        return Ok(None);
+    };
+    let rows = chunk_rows(sources.len());
+    let (instruments, readers): (Vec<InstrumentId>, Vec<Box<dyn BarSource>>) = sources
+        .into_iter()
+        .map(|s| -> (InstrumentId, Box<dyn BarSource>) {
+            let reader = PartsReader::new(s.files, s.range, rows);
+            (s.instrument, Box::new(reader))
+        })
+        .unzip();
+    // Decoding runs ahead on its own threads: one per core, as the event loop is one thread.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(Some(Stream {
+        instruments,
+        merger: StepMerger::new(readers, threads, rows),
+    }))
+}
+
+/// One instrument's files, read as a stream when its run starts: a sleeve's input.
+#[derive(Debug, Clone)]
+pub(crate) struct SleeveSource {
+    /// The instrument.
+    pub(crate) instrument: InstrumentId,
+    /// Its files (a catalog's parts), in time order.
+    files: Vec<PathBuf>,
+    /// The bars kept.
+    range: TimeRange,
+}
+
+impl SleeveSource {
+    /// Returns the stream of this instrument's bars, decoded on the caller's thread: a sleeve
+    /// runs on one worker of a pool that keeps every core busy with sleeves.
+    pub(crate) fn open(&self) -> StepMerger {
+        let rows = chunk_rows(1);
+        let reader = PartsReader::new(self.files.clone(), self.range, rows);
+        StepMerger::new(vec![Box::new(reader)], 0, rows)
+    }
+}
+
+/// Lists the config's data as one source per instrument when it streams (as [`open_stream`]
+/// says), without reading any bars; `None` for data that is loaded.
+///
+/// # Errors
+/// As [`load`].
+pub(crate) fn open_sleeves(loaded: &LoadedConfig) -> Result<Option<Vec<SleeveSource>>> {
     let data = &loaded.config.data;
     let range = time_range(loaded)?;
     let (instruments, files): (Vec<InstrumentId>, Vec<Vec<PathBuf>>) = match data.kind {
@@ -188,18 +234,24 @@ pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
         }
         _ => return Ok(None),
     };
-    let sources: Vec<Box<dyn BarSource>> = files
-        .into_iter()
-        .map(|files| -> Box<dyn BarSource> {
-            Box::new(PartsReader::new(files, range, DEFAULT_BATCH_ROWS))
-        })
-        .collect();
-    // Decoding runs ahead on its own threads: one per core, as the event loop is one thread.
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    Ok(Some(Stream {
-        instruments,
-        merger: StepMerger::new(sources, threads, DEFAULT_BATCH_ROWS),
-    }))
+    Ok(Some(
+        (instruments.into_iter().zip(files))
+            .map(|(instrument, files)| SleeveSource {
+                instrument,
+                files,
+                range,
+            })
+            .collect(),
+    ))
+}
+
+/// Rows per decoded chunk when `instruments` stream side by side: large chunks (less work per
+/// row in the readers) while the chunks decoded ahead stay within
+/// [`market_data::merge::PREFETCH_ROWS`], never below [`DEFAULT_BATCH_ROWS`].
+fn chunk_rows(instruments: usize) -> usize {
+    const LARGEST: usize = 65_536;
+    (market_data::merge::PREFETCH_ROWS / (4 * instruments.max(1)))
+        .clamp(DEFAULT_BATCH_ROWS, LARGEST)
 }
 
 /// Ticks of every instrument, merged into one time-ordered stream.

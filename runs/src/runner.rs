@@ -5,7 +5,7 @@
 //! backtest of its config.
 
 use crate::config::{LoadedConfig, PortfolioMode};
-use crate::data::{Stream, Ticks};
+use crate::data::{SleeveSource, Stream, Ticks};
 use anyhow::Result;
 use engine::{BacktestOutcome, RangeError, Replay, SleeveSummary, StepSink};
 use market_data::{BarSeries, InstrumentId};
@@ -45,9 +45,10 @@ pub(crate) fn run_into(
     match c.portfolio.mode {
         PortfolioMode::Shared => shared(loaded, Replay::Bars(series), sink),
         PortfolioMode::Sleeves => {
-            let weights = weights(loaded, series)?;
+            let weights = weights(loaded, series.iter().map(|s| s.instrument.as_str()))?;
             let sleeves =
                 engine::run_sleeves(&spec, series, &weights, c.metrics.spec(), |spec, one| {
+                    let one = std::slice::from_ref(one);
                     Ok::<_, anyhow::Error>(build()?.run(spec, Replay::Bars(one))?)
                 })?;
             Ok(Run {
@@ -56,6 +57,49 @@ pub(crate) fn run_into(
             })
         }
     }
+}
+
+/// Runs `loaded` in sleeves mode over streamed files: each worker of the current rayon pool
+/// opens one sleeve's files when it starts that sleeve and holds only its decoded chunks, so no
+/// instrument's bars are loaded up front. The result is the loaded run's, bar for bar.
+///
+/// # Errors
+/// As [`run`], and names the file and row of bad data met during a sleeve.
+pub(crate) fn run_sleeve_streams(loaded: &LoadedConfig, sources: &[SleeveSource]) -> Result<Run> {
+    let names = || sources.iter().map(|s| s.instrument.as_str());
+    loaded.check_benchmark(names())?;
+    let weights = weights(loaded, names())?;
+    let spec = loaded.engine_spec();
+    let sleeves = engine::run_sleeves(
+        &spec,
+        sources,
+        &weights,
+        loaded.config.metrics.spec(),
+        |spec, source| {
+            let mut merger = source.open();
+            let replay = Replay::Merged {
+                merger: &mut merger,
+                instruments: vec![source.instrument.clone()],
+                steps_hint: 0,
+            };
+            let outcome = loaded.build_strategy()?.run(spec, replay)?;
+            if outcome.bars_per_instrument.iter().sum::<usize>() == 0 {
+                // As the loaded data's check says it, only found at the end of the stream.
+                return Err(loaded.range(RangeError::new(
+                    "data",
+                    format!(
+                        "bars for every instrument, but {} has none within start/end",
+                        source.instrument
+                    ),
+                )));
+            }
+            Ok(outcome)
+        },
+    )?;
+    Ok(Run {
+        outcome: sleeves.combined,
+        sleeves: Some(sleeves.sleeves),
+    })
 }
 
 /// Runs `loaded` (shared cash) over a streamed catalog, in bounded memory.
@@ -125,8 +169,8 @@ pub(crate) fn run_ticks_into(
 ///
 /// # Errors
 /// Names a weight for an instrument the data lacks, or an instrument without a weight.
-pub(crate) fn weights(loaded: &LoadedConfig, series: &[BarSeries]) -> Result<Vec<f64>> {
-    let names: Vec<&str> = series.iter().map(|s| s.instrument.as_str()).collect();
+fn weights<'a>(loaded: &LoadedConfig, names: impl Iterator<Item = &'a str>) -> Result<Vec<f64>> {
+    let names: Vec<&str> = names.collect();
     let Some(given) = &loaded.config.portfolio.weights else {
         return Ok(vec![1.0 / names.len() as f64; names.len()]);
     };

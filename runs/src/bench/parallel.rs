@@ -82,6 +82,7 @@ fn sleeves(args: &ParallelArgs, counts: &[usize], runs: usize) -> Result<()> {
                     &weights,
                     Default::default(),
                     |spec, one| {
+                        let one = std::slice::from_ref(one);
                         Ok::<_, anyhow::Error>(strategy.build(&[])?.run(spec, Replay::Bars(one))?)
                     },
                 )
