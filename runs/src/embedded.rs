@@ -519,3 +519,90 @@ fn read_table(path: &Path) -> Result<RecordBatch> {
     let batches = reader.collect::<Result<Vec<_>, _>>()?;
     Ok(arrow::compute::concat_batches(&schema, &batches)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::feed_server::{ReplayOptions, ReplayServer};
+
+    /// A folder under the system's temp dir, removed when dropped (the test passed or not).
+    struct Scratch(PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn scratch(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("quant-embedded-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Scratch(dir)
+    }
+
+    const GOOG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../backtests/data/GOOG.csv");
+
+    /// The GOOG paper config on the replay at `port`, journaled in `dir`.
+    fn config(port: u16, dir: &Path) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../backtests/paper_sma.toml");
+        let mut table: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        table["data"]["path"] = toml::Value::String(GOOG.into());
+        let live = table["live"].as_table_mut().unwrap();
+        live.insert("url".into(), format!("ws://127.0.0.1:{port}").into());
+        live.insert(
+            "journal".into(),
+            dir.join("journal").display().to_string().into(),
+        );
+        Config::from_table(table).unwrap()
+    }
+
+    /// Enters on every 40th bar and exits 20 bars later (bar 0 first), per the bar count.
+    fn flags(bars: usize) -> Vec<Flags> {
+        vec![Flags {
+            entries: (0..bars).map(|i| i % 40 == 0).collect(),
+            exits: (0..bars).map(|i| i % 40 == 20).collect(),
+        }]
+    }
+
+    #[test]
+    fn a_strategy_object_trades_in_paper_as_in_its_backtest_and_stop_ends_the_session() {
+        let dir = scratch("paper");
+        let server = ReplayServer::start(Path::new(GOOG), ReplayOptions::default()).unwrap();
+        assert_eq!(server.streams(), ["goog@kline_1d"]);
+        let bars = server.messages();
+        assert_eq!(bars, 2148);
+        let config = config(server.port(), &dir.0);
+        let plan = SessionPlan {
+            events: Some(bars),
+            duration: Some(std::time::Duration::from_secs(300)),
+            ..SessionPlan::default()
+        };
+        let object = Box::new(Signals::new(flags(bars)));
+        let (session, stopped) = paper(&config, Some(object), &plan, &mut || false).unwrap();
+        assert_eq!(stopped, Stopped::Events);
+        let series = config.load_bars().unwrap();
+        let object = Box::new(Signals::new(flags(bars)));
+        let backtest = backtest(&config, Bars::Given(series), Some(object)).unwrap();
+        let (p, b) = (session.outcome(), backtest.outcome());
+        // 54 entries (bars 0, 40, ..., 2120) and 54 exits (20 bars after each, the last on bar
+        // 2140), each filled at the next bar's open.
+        assert_eq!(p.fills.len(), 108);
+        assert_eq!(p.fills, b.fills);
+        assert_eq!(p.curve.len(), bars);
+        assert_eq!(p.curve, b.curve);
+
+        // A second session on the same journal resumes it (2148 events replayed), then the stop
+        // callback ends it on its third poll.
+        let mut polls = 0;
+        let mut stop = || {
+            polls += 1;
+            polls >= 3
+        };
+        let plan = SessionPlan::default();
+        let object = Box::new(Signals::new(flags(bars)));
+        let (resumed, stopped) = paper(&config, Some(object), &plan, &mut stop).unwrap();
+        assert_eq!(stopped, Stopped::Requested);
+        assert_eq!(resumed.outcome().fills, b.fills);
+    }
+}

@@ -142,7 +142,7 @@ pub fn run(args: &FeedArgs) -> Result<()> {
 }
 
 /// Checks the options and loads the replay, warning of faults that can never fire.
-fn prepare(args: &ReplayArgs) -> Result<Arc<Shared>> {
+fn prepare(args: &ReplayArgs, verbose: bool) -> Result<Arc<Shared>> {
     if !(args.speed.is_finite() && args.speed >= 0.0) {
         bail!("--speed: expected a number >= 0, found {}", args.speed);
     }
@@ -166,6 +166,7 @@ fn prepare(args: &ReplayArgs) -> Result<Arc<Shared>> {
             done: false,
         }),
         connections: AtomicU64::new(0),
+        verbose,
     }))
 }
 
@@ -177,7 +178,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn replay(args: &ReplayArgs) -> Result<()> {
-    let shared = prepare(args)?;
+    let shared = prepare(args, true)?;
     let runtime = runtime()?;
     runtime.block_on(async {
         tokio::select! {
@@ -258,7 +259,7 @@ pub struct ReplayOptions {
 
 /// `quant feed replay` inside the calling process, on a thread of its own, for programs that
 /// try paper trading without a network (the Python package's `quant.replay_feed`). It serves
-/// until dropped, which closes every connection.
+/// until dropped, which closes every connection, and logs nothing.
 pub struct ReplayServer {
     port: u16,
     streams: Vec<String>,
@@ -295,7 +296,7 @@ impl ReplayServer {
             },
             faults: FaultArgs::default(),
         };
-        let shared = prepare(&args)?;
+        let shared = prepare(&args, false)?;
         let listener = bind(0)?;
         let port = listener.local_addr()?.port();
         let streams = shared
@@ -396,6 +397,8 @@ struct Shared {
     speed: f64,
     cursor: Mutex<Cursor>,
     connections: AtomicU64,
+    /// Whether connections are logged on stderr (the command's server: yes; in-process: no).
+    verbose: bool,
 }
 
 /// Where the replay is, and the faults still to fire.
@@ -443,6 +446,13 @@ enum Claim {
 }
 
 impl Shared {
+    /// Logs a connection's news on stderr, unless quiet.
+    fn log(&self, line: std::fmt::Arguments<'_>) {
+        if self.verbose {
+            eprintln!("{line}");
+        }
+    }
+
     /// Returns the next message's index, if any (pacing waits for its time before claiming it,
     /// so a client that leaves during the wait does not take it along).
     fn peek(&self) -> Option<usize> {
@@ -548,7 +558,7 @@ async fn connection(shared: &Shared, tcp: TcpStream) {
     let ws = match tokio_tungstenite::accept_hdr_async(tcp, callback).await {
         Ok(ws) => ws,
         Err(e) => {
-            eprintln!("connection {id}: handshake failed: {e}");
+            shared.log(format_args!("connection {id}: handshake failed: {e}"));
             return;
         }
     };
@@ -564,7 +574,7 @@ async fn connection(shared: &Shared, tcp: TcpStream) {
     let served = shared.replay.stream_names().join("/");
     let Some(requested) = requested_streams(&path, query.as_deref()) else {
         let error = format!("unknown path {path}: connect to /stream?streams={served}");
-        return conn.refuse(&error).await;
+        return conn.refuse(shared, &error).await;
     };
     let mut unknown = Vec::new();
     for name in &requested {
@@ -587,22 +597,22 @@ async fn connection(shared: &Shared, tcp: TcpStream) {
                 requested.join("/")
             }
         );
-        return conn.refuse(&error).await;
+        return conn.refuse(shared, &error).await;
     }
     if !unknown.is_empty() {
-        eprintln!(
+        shared.log(format_args!(
             "connection {id}: ignoring unknown streams {}",
             unknown.join("/")
-        );
+        ));
     }
-    eprintln!(
+    shared.log(format_args!(
         "connection {id}: {} from message {}",
         requested.join("/"),
         shared.peek().unwrap_or(shared.replay.len())
-    );
+    ));
     match conn.stream(shared).await {
-        Ok(why) => eprintln!("connection {id}: {why}"),
-        Err(e) => eprintln!("connection {id}: ended: {e}"),
+        Ok(why) => shared.log(format_args!("connection {id}: {why}")),
+        Err(e) => shared.log(format_args!("connection {id}: ended: {e}")),
     }
 }
 
@@ -646,7 +656,10 @@ impl Connection {
                 Claim::End { first } => {
                     self.flush().await?;
                     if first {
-                        eprintln!("replay done: {} messages", shared.replay.len());
+                        shared.log(format_args!(
+                            "replay done: {} messages",
+                            shared.replay.len()
+                        ));
                     }
                     self.wait(None).await?;
                     return Ok("closed by the client after the end".into());
@@ -742,8 +755,8 @@ impl Connection {
     }
 
     /// Sends `{"error": ..}` and closes.
-    async fn refuse(mut self, error: &str) {
-        eprintln!("connection {}: refused: {error}", self.id);
+    async fn refuse(mut self, shared: &Shared, error: &str) {
+        shared.log(format_args!("connection {}: refused: {error}", self.id));
         let text = serde_json::json!({ "error": error }).to_string();
         let sent = self.ws.send(Message::text(text)).await;
         if sent.is_ok() && self.ws.close(None).await.is_ok() {
@@ -796,6 +809,7 @@ mod tests {
                 done: false,
             }),
             connections: AtomicU64::new(0),
+            verbose: false,
         };
         let mut frames = Vec::new();
         let mut seen = Vec::new();
