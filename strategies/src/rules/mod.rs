@@ -611,11 +611,9 @@ impl Strategy for Rules {
         let inputs = Inputs {
             bar,
             features: ctx.features(idx),
-            position: position.qty,
-            entry_price: if flat { f64::NAN } else { position.avg_price },
+            position,
             bars_held: state.bars_held as f64,
-            unrealized_pnl: position.unrealized(),
-            time: self.program.clock(bar.ts, ctx.timezone()),
+            zone: ctx.timezone(),
         };
         self.program
             .record(&inputs, &mut state.history, &mut state.pushed);

@@ -12,8 +12,9 @@
 mod eval;
 
 use super::lang::{Ast, AstKind, BinOp, SyntaxError};
+use engine::Position;
 use eval::{CondFn, Env, NumFn, Ring};
-use market_data::{Bar, Timestamp, Zone};
+use market_data::{Bar, Zone};
 
 /// The truth of a condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,20 +33,36 @@ impl Truth {
     }
 }
 
-/// What the program reads besides feature columns, for one instrument at one bar.
+/// What the program reads besides feature columns, for one instrument at one bar. Position and
+/// time values are derived only when a rule reads them, so a bar that reads none pays nothing
+/// for them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Inputs<'a> {
     pub(crate) bar: &'a Bar,
     pub(crate) features: &'a [f64],
-    /// Signed units held.
-    pub(crate) position: f64,
-    /// Average entry price (NaN when flat).
-    pub(crate) entry_price: f64,
+    pub(crate) position: &'a Position,
     /// Bars seen with the position open, this one included (0 when flat).
     pub(crate) bars_held: f64,
-    pub(crate) unrealized_pnl: f64,
-    /// hour, minute, weekday, day, month of the bar ([`Program::clock`]).
-    pub(crate) time: [f64; 5],
+    /// The zone `hour`, `minute`, `weekday`, `day` and `month` are read in.
+    pub(crate) zone: Zone,
+}
+
+impl Inputs<'_> {
+    /// Average entry price (NaN when flat).
+    pub(crate) fn entry_price(&self) -> f64 {
+        if self.position.qty == 0.0 {
+            f64::NAN
+        } else {
+            self.position.avg_price
+        }
+    }
+
+    /// Hour, minute, weekday (Monday 0), day and month of the bar in the zone.
+    #[inline(never)]
+    pub(crate) fn calendar(&self) -> [f64; 5] {
+        let t = self.zone.local(self.bar.ts);
+        [t.hour, t.minute, t.weekday, t.day, t.month].map(f64::from)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +167,6 @@ pub(crate) struct Program {
     nodes: Vec<Node>,
     series: Vec<Series>,
     history_len: usize,
-    reads_time: bool,
     /// The node and type of each root, in the order added.
     roots: Vec<(u32, Type)>,
     /// What runs each bar, rebuilt whenever a rule is added (a shared ring may have moved).
@@ -195,7 +211,6 @@ impl Program {
             nodes: Vec::new(),
             series: Vec::new(),
             history_len: 0,
-            reads_time: false,
             roots: Vec::new(),
             run: Compiled::default(),
         }
@@ -309,12 +324,6 @@ impl Program {
             AstKind::Bool(b) => (self.push(Node::Truth(*b)), Condition),
             AstKind::Name(name) => {
                 let node = resolve(name, at, names)?;
-                self.reads_time |= matches!(
-                    node,
-                    Node::Field(
-                        Field::Hour | Field::Minute | Field::Weekday | Field::Day | Field::Month
-                    )
-                );
                 (self.push(node), Number)
             }
             AstKind::Neg(inner) => {
@@ -486,6 +495,7 @@ impl Program {
 
     /// Records this bar's value of every series, oldest-nested first, into `history` (one
     /// instrument's rings) and advances `pushed`, the number of bars recorded.
+    #[inline(always)]
     pub(crate) fn record(&self, inputs: &Inputs<'_>, history: &mut [f64], pushed: &mut u64) {
         let slot = (*pushed) as usize;
         let row = inputs.features;
@@ -542,24 +552,6 @@ impl Program {
             Ok(_) => f64::NAN,
         }
     }
-
-    /// Returns the time values of a bar stamped `ts`, read in `zone` (NaN when no rule reads
-    /// them).
-    #[inline]
-    pub(crate) fn clock(&self, ts: Timestamp, zone: Zone) -> [f64; 5] {
-        if self.reads_time {
-            calendar(ts, zone)
-        } else {
-            [f64::NAN; 5]
-        }
-    }
-}
-
-/// Returns hour, minute, weekday (Monday 0), day and month of `ts` in `zone`.
-#[inline(never)]
-fn calendar(ts: Timestamp, zone: Zone) -> [f64; 5] {
-    let t = zone.local(ts);
-    [t.hour, t.minute, t.weekday, t.day, t.month].map(f64::from)
 }
 
 const FUNCTIONS: &[&str] = &[

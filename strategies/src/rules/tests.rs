@@ -297,11 +297,9 @@ fn check_against_interpreter(text: &str, condition: bool, rows: &[[f64; 3]]) {
         let inputs = Inputs {
             bar: &bar,
             features: &features,
-            position: 0.0,
-            entry_price: f64::NAN,
+            position: &engine::Position::default(),
             bars_held: 0.0,
-            unrealized_pnl: 0.0,
-            time: program.clock(bar.ts, market_data::Zone::UTC),
+            zone: market_data::Zone::UTC,
         };
         program.record(&inputs, &mut history, &mut pushed);
         if condition {
@@ -402,11 +400,9 @@ fn time_values_are_the_bars_calendar_in_the_exchange_zone() {
         let inputs = Inputs {
             bar: &bar,
             features: &[],
-            position: 0.0,
-            entry_price: f64::NAN,
+            position: &engine::Position::default(),
             bars_held: 0.0,
-            unrealized_pnl: 0.0,
-            time: program.clock(bar.ts, zone),
+            zone,
         };
         program.truth(root, &inputs, &[], 0)
     };

@@ -1,9 +1,10 @@
 //! Evaluation: each compiled expression becomes a tree of closures, built once, so a bar runs
 //! only the code its rule needs. Leaves (a feature column, a constant, a bar field) are read
 //! inside their parent's closure, without a call; a comparison's operator and a crossover's
-//! rings are fixed when it is built. Every rule is one call from the strategy and one more per
-//! `and`, `or`, `not` or computed operand: far fewer instructions per bar than walking the node
-//! list, which the benchmark `quant bench loop` measures.
+//! rings are fixed when it is built. A chain of `and` (or of `or`) is one closure over a list
+//! whose crossovers and comparisons are read in place. Every rule is one call from the strategy
+//! and one more per `not` or other computed operand: far fewer instructions per bar than walking
+//! the node list, which the benchmark `quant bench loop` measures.
 
 use super::{BinOp, Field, Inputs, Node, Program, Truth, Window};
 use std::sync::Arc;
@@ -54,15 +55,15 @@ impl Env<'_> {
             Field::Low => inp.bar.low,
             Field::Close => inp.bar.close,
             Field::Volume => inp.bar.volume,
-            Field::Position => inp.position,
-            Field::EntryPrice => inp.entry_price,
+            Field::Position => inp.position.qty,
+            Field::EntryPrice => inp.entry_price(),
             Field::BarsHeld => inp.bars_held,
-            Field::UnrealizedPnl => inp.unrealized_pnl,
-            Field::Hour => inp.time[0],
-            Field::Minute => inp.time[1],
-            Field::Weekday => inp.time[2],
-            Field::Day => inp.time[3],
-            Field::Month => inp.time[4],
+            Field::UnrealizedPnl => inp.position.unrealized(),
+            Field::Hour => inp.calendar()[0],
+            Field::Minute => inp.calendar()[1],
+            Field::Weekday => inp.calendar()[2],
+            Field::Day => inp.calendar()[3],
+            Field::Month => inp.calendar()[4],
         }
     }
 }
@@ -99,6 +100,55 @@ impl Operand {
             Operand::Computed(f) => f(env),
         }
     }
+}
+
+/// A condition as its parent (`and`, `or`) reads it: a crossover or a comparison in place,
+/// anything else through its closure.
+#[derive(Clone)]
+enum Condition {
+    Cross { above: bool, a: Ring, b: Ring },
+    Compare(BinOp, Operand, Operand),
+    Computed(CondFn),
+}
+
+impl Condition {
+    #[inline(always)]
+    fn get(&self, env: &Env<'_>) -> Truth {
+        match self {
+            Condition::Cross { above, a, b } => cross(env, *above, *a, *b),
+            Condition::Compare(op, a, b) => {
+                let (a, b) = (a.get(env), b.get(env));
+                if a.is_nan() || b.is_nan() {
+                    return Truth::Unknown;
+                }
+                Truth::of(match op {
+                    BinOp::Lt => a < b,
+                    BinOp::Le => a <= b,
+                    BinOp::Gt => a > b,
+                    BinOp::Ge => a >= b,
+                    BinOp::Eq => a == b,
+                    _ => a != b,
+                })
+            }
+            Condition::Computed(f) => f(env),
+        }
+    }
+}
+
+/// The reference crossover: `a[t-1] <= b[t-1] and a[t] > b[t]` (below mirrors); unknown while
+/// any of the four values is not ready.
+#[inline(always)]
+fn cross(e: &Env<'_>, above: bool, ra: Ring, rb: Ring) -> Truth {
+    let (a0, a1) = (e.ring(ra, 0), e.ring(ra, 1));
+    let (b0, b1) = (e.ring(rb, 0), e.ring(rb, 1));
+    if a0.is_nan() || a1.is_nan() || b0.is_nan() || b1.is_nan() {
+        return Truth::Unknown;
+    }
+    Truth::of(if above {
+        a1 <= b1 && a0 > b0
+    } else {
+        a1 >= b1 && a0 < b0
+    })
 }
 
 impl Program {
@@ -174,6 +224,34 @@ impl Program {
         }
     }
 
+    fn condition(&self, at: u32) -> Condition {
+        match self.nodes[at as usize] {
+            Node::Cross(above, a, b) => Condition::Cross {
+                above,
+                a: self.ring(a),
+                b: self.ring(b),
+            },
+            Node::Compare(op, a, b) => Condition::Compare(op, self.operand(a), self.operand(b)),
+            _ => Condition::Computed(self.condition_fn(at)),
+        }
+    }
+
+    /// The operands of a chain of `and` (`all`) or of `or`, flattened: `a and b and c` is one
+    /// list, read in one call rather than one per `and`.
+    fn operands(&self, at: u32, all: bool, out: &mut Vec<Condition>) {
+        match self.nodes[at as usize] {
+            Node::And(a, b) if all => {
+                self.operands(a, all, out);
+                self.operands(b, all, out);
+            }
+            Node::Or(a, b) if !all => {
+                self.operands(a, all, out);
+                self.operands(b, all, out);
+            }
+            _ => out.push(self.condition(at)),
+        }
+    }
+
     /// Builds the closure of condition node `at`.
     pub(super) fn condition_fn(&self, at: u32) -> CondFn {
         match self.nodes[at as usize] {
@@ -193,26 +271,27 @@ impl Program {
                 }
             }
             // Kleene logic: `false and unknown` is false, `true or unknown` is true.
-            Node::And(a, b) => {
-                let (a, b) = (self.condition_fn(a), self.condition_fn(b));
-                cond(move |e| match a(e) {
-                    Truth::False => Truth::False,
-                    first => match (first, b(e)) {
-                        (_, Truth::False) => Truth::False,
-                        (Truth::True, Truth::True) => Truth::True,
-                        _ => Truth::Unknown,
-                    },
-                })
-            }
-            Node::Or(a, b) => {
-                let (a, b) = (self.condition_fn(a), self.condition_fn(b));
-                cond(move |e| match a(e) {
-                    Truth::True => Truth::True,
-                    first => match (first, b(e)) {
-                        (_, Truth::True) => Truth::True,
-                        (Truth::False, Truth::False) => Truth::False,
-                        _ => Truth::Unknown,
-                    },
+            Node::And(..) | Node::Or(..) => {
+                let all = matches!(self.nodes[at as usize], Node::And(..));
+                let mut parts = Vec::new();
+                self.operands(at, all, &mut parts);
+                // `and` stops at the first false; `or` at the first true.
+                let (decisive, otherwise) = if all {
+                    (Truth::False, Truth::True)
+                } else {
+                    (Truth::True, Truth::False)
+                };
+                let parts: Box<[Condition]> = parts.into();
+                cond(move |e| {
+                    let mut result = otherwise;
+                    for part in &parts {
+                        match part.get(e) {
+                            Truth::Unknown => result = Truth::Unknown,
+                            t if t == decisive => return decisive,
+                            _ => {}
+                        }
+                    }
+                    result
                 })
             }
             Node::Not(a) => {
@@ -244,19 +323,7 @@ impl Program {
             }
             Node::Cross(above, a, b) => {
                 let (ra, rb) = (self.ring(a), self.ring(b));
-                cond(move |e| {
-                    let (a0, a1) = (e.ring(ra, 0), e.ring(ra, 1));
-                    let (b0, b1) = (e.ring(rb, 0), e.ring(rb, 1));
-                    if a0.is_nan() || a1.is_nan() || b0.is_nan() || b1.is_nan() {
-                        return Truth::Unknown;
-                    }
-                    // The reference crossover: a[t-1] <= b[t-1] and a[t] > b[t] (below mirrors).
-                    Truth::of(if above {
-                        a1 <= b1 && a0 > b0
-                    } else {
-                        a1 >= b1 && a0 < b0
-                    })
-                })
+                cond(move |e| cross(e, above, ra, rb))
             }
             // Numbers are never read as conditions: compiling checked the types.
             _ => cond(|_| Truth::Unknown),
