@@ -147,6 +147,9 @@ pub(crate) fn check(loaded: &LoadedConfig) -> Result<()> {
 /// of `quant live` (which sends nothing, and so tries the whole strategy path on the venue's
 /// prices).
 pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
+    if let Some(d) = args.duration.filter(|d| !(d.is_finite() && *d >= 0.0)) {
+        bail!("--duration: expected seconds >= 0, found {d}");
+    }
     let plan = SessionPlan {
         duration: args.duration.map(Duration::from_secs_f64),
         events: args.events,
