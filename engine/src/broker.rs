@@ -107,7 +107,9 @@ pub struct SimBroker {
     risk: RiskCheck,
     sizer: Sizer,
     working: Vec<Vec<Order>>,
+    /// The records of orders `handed + 1` on (those before were handed on, all closed).
     records: Vec<OrderRecord>,
+    handed: u64,
     fills: Vec<FillRecord>,
     /// The exchange's local days, where DAY orders expire.
     days: DayClock,
@@ -124,6 +126,7 @@ impl SimBroker {
             days: DayClock::new(spec.timezone),
             working: vec![Vec::new(); instruments],
             records: Vec::new(),
+            handed: 0,
             fills: Vec::new(),
         }
     }
@@ -133,9 +136,26 @@ impl SimBroker {
         &self.working
     }
 
-    /// Returns every order submitted, by id.
+    /// Returns every order submitted, by id (after those handed on by
+    /// [`SimBroker::hand_on_closed`]).
     pub fn records(&self) -> &[OrderRecord] {
         &self.records
+    }
+
+    /// Moves the records of the orders closed so far into `out`, up to the first order still
+    /// working (so the records left, and those handed on, stay in id order).
+    pub fn hand_on_closed(&mut self, out: &mut Vec<OrderRecord>) {
+        let closed = (self.records.iter())
+            .position(|r| r.closed.is_none())
+            .unwrap_or(self.records.len());
+        out.extend(self.records.drain(..closed));
+        self.handed += closed as u64;
+    }
+
+    /// Returns the record of order `id`, unless it was handed on or never existed.
+    fn record_mut(&mut self, id: OrderId) -> Option<&mut OrderRecord> {
+        let index = id.0.checked_sub(self.handed + 1)?;
+        self.records.get_mut(usize::try_from(index).ok()?)
     }
 
     /// Returns every fill, in time order.
@@ -166,7 +186,9 @@ impl SimBroker {
         let kind = match refuse {
             Some(reason) => {
                 self.close_record(id, OrderStatus::Rejected, now);
-                self.records[id.0 as usize - 1].reason = Some(reason);
+                if let Some(record) = self.record_mut(id) {
+                    record.reason = Some(reason);
+                }
                 ExecKind::Rejected(reason)
             }
             None => {
@@ -188,14 +210,15 @@ impl SimBroker {
 
     /// Records a new order and returns its id.
     fn register(&mut self, request: OrderRequest, now: Timestamp) -> OrderId {
-        let id = OrderId(self.records.len() as u64 + 1);
+        let id = OrderId(self.handed + self.records.len() as u64 + 1);
         self.records.push(OrderRecord::working(id, request, now));
         id
     }
 
     /// Cancels one working order; unknown or finished orders are ignored.
     pub fn cancel(&mut self, id: OrderId, now: Timestamp, reports: &mut Vec<ExecReport>) {
-        let Some(record) = self.records.get(id.0.wrapping_sub(1) as usize) else {
+        // Handed-on orders are closed: nothing to cancel.
+        let Some(record) = self.record_mut(id) else {
             return;
         };
         let idx = record.request.instrument.get();
@@ -427,10 +450,13 @@ impl SimBroker {
             price,
             fee,
         });
-        let record = &mut self.records[order.id.0 as usize - 1];
-        record.avg_price = (record.avg_price * record.filled + price * qty) / (record.filled + qty);
-        record.filled += qty;
-        record.fees += fee;
+        // A working order's record is never handed on.
+        if let Some(record) = self.record_mut(order.id) {
+            record.avg_price =
+                (record.avg_price * record.filled + price * qty) / (record.filled + qty);
+            record.filled += qty;
+            record.fees += fee;
+        }
         let leaves = order.target - order.filled;
         reports.push(ExecReport {
             ts,
@@ -461,10 +487,14 @@ impl SimBroker {
     ) -> Step {
         if order.filled > 0.0 {
             // Part of it already traded: the rest is canceled rather than the whole rejected.
-            self.records[order.id.0 as usize - 1].reason = Some(reason);
+            if let Some(record) = self.record_mut(order.id) {
+                record.reason = Some(reason);
+            }
             return Step::Done(OrderStatus::Canceled);
         }
-        self.records[order.id.0 as usize - 1].reason = Some(reason);
+        if let Some(record) = self.record_mut(order.id) {
+            record.reason = Some(reason);
+        }
         reports.push(ExecReport {
             ts,
             order_id: order.id,
@@ -538,9 +568,10 @@ impl SimBroker {
     }
 
     fn close_record(&mut self, id: OrderId, status: OrderStatus, ts: Timestamp) {
-        let record = &mut self.records[id.0 as usize - 1];
-        record.status = status;
-        record.closed = Some(ts);
+        if let Some(record) = self.record_mut(id) {
+            record.status = status;
+            record.closed = Some(ts);
+        }
     }
 
     /// Closes every open position at its mark (the last close), with commission, as orders

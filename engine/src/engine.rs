@@ -115,7 +115,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
     }
 
     /// Returns the engine handing each full chunk of [`CHUNK_STEPS`] steps to `sink` while it
-    /// runs: [`Engine::finish`] then returns only the steps after the last chunk handed on.
+    /// runs, with the records of the orders closed by then (see [`StepChunk::orders`]):
+    /// [`Engine::finish`] then returns only the steps and orders after those handed on.
     pub fn with_sink(mut self, sink: Box<dyn StepSink>) -> Self {
         self.steps = StepChunk::starting_at(self.steps.first, CHUNK_STEPS);
         self.sink = Some(sink);
@@ -424,7 +425,11 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             return Ok(());
         };
         let next = StepChunk::starting_at(self.steps.end(), CHUNK_STEPS);
-        let full = std::mem::replace(&mut self.steps, next);
+        let mut full = std::mem::replace(&mut self.steps, next);
+        // A run whose pipeline explains its orders keeps them for the report's decisions.
+        if self.features.is_none() {
+            self.broker.hand_on_closed(&mut full.orders);
+        }
         let first = full.first;
         sink.steps(full)
             .map_err(|source| Error::Sink { first, source })

@@ -31,6 +31,9 @@ pub trait OrderRouter {
     fn fills(&self) -> &[FillRecord];
     /// Returns the order records and fills, consuming the router.
     fn into_journal(self) -> (Vec<OrderRecord>, Vec<FillRecord>);
+    /// Moves the records of orders closed so far, up to the first still working, into `out`,
+    /// for a run that writes them while it goes on; a router that keeps them does nothing.
+    fn hand_on_closed(&mut self, _out: &mut Vec<OrderRecord>) {}
     /// Feeds a close (or a tick's price) to sizing models that estimate from prices.
     fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64);
     /// Accepts or rejects a new order placed at `now`; `refuse` rejects it outright.
@@ -117,6 +120,10 @@ impl OrderRouter for SimBroker {
 
     fn into_journal(self) -> (Vec<OrderRecord>, Vec<FillRecord>) {
         SimBroker::into_journal(self)
+    }
+
+    fn hand_on_closed(&mut self, out: &mut Vec<OrderRecord>) {
+        SimBroker::hand_on_closed(self, out);
     }
 
     fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {

@@ -2,10 +2,13 @@
 //! holdings into a chunk of [`CHUNK_STEPS`] steps and, when a sink is attached, hands each full
 //! chunk to it (a writer of the run's files) instead of keeping every step to the end.
 //!
+//! The records of orders closed by then go with each chunk, so orders are not kept either.
+//!
 //! Without a sink the chunk simply grows: the whole run is one chunk, as a sweep job, a sleeve
 //! or the Python package keep it. Both modes record through the same code, so what is written
 //! and what is kept are the same steps.
 
+use crate::broker::OrderRecord;
 use crate::holdings::Holdings;
 use crate::outcome::EquityCurve;
 
@@ -21,6 +24,10 @@ pub struct StepChunk {
     pub curve: EquityCurve,
     /// What was held after each step; its `step` column holds the run's step indices.
     pub holdings: Holdings,
+    /// The orders closed by the chunk's end, after those handed on before and up to the first
+    /// still working, in id order; empty for a run that keeps its orders (one whose feature
+    /// pipeline explains them: the report reads each explained order).
+    pub orders: Vec<OrderRecord>,
 }
 
 impl StepChunk {
@@ -32,6 +39,7 @@ impl StepChunk {
             // About one held instrument per step; more grows the columns (amortised, not per
             // event).
             holdings: Holdings::with_capacity(steps),
+            orders: Vec::new(),
         }
     }
 
@@ -150,10 +158,15 @@ mod tests {
             [(0, CHUNK_STEPS), (CHUNK_STEPS, CHUNK_STEPS)],
             "full chunks only, in order"
         );
+        assert!(
+            chunks[0].orders.len() > 1000,
+            "closed orders go with the chunks"
+        );
         chunks.push(StepChunk {
             first: 2 * CHUNK_STEPS,
             curve: tail.curve.clone(),
             holdings: tail.holdings.clone(),
+            orders: tail.orders.clone(),
         });
         let mut joined = StepChunk::default();
         for c in &chunks {
@@ -166,10 +179,15 @@ mod tests {
             h.instrument.extend(&c.holdings.instrument);
             h.qty.extend(&c.holdings.qty);
             h.price.extend(&c.holdings.price);
+            joined.orders.extend(c.orders.iter().cloned());
         }
         assert!(whole.holdings.len() > 1000, "the strategy holds often");
         assert!(joined.curve == whole.curve, "the same steps, bit for bit");
         assert!(joined.holdings == whole.holdings, "the same holdings");
+        assert!(
+            joined.orders == whole.orders,
+            "every order once, in id order"
+        );
         // The closing at the end restated the last step, which the tail held.
         assert_eq!(whole.positions[0].qty, 0.0);
         assert_eq!(tail.final_equity(), whole.final_equity());

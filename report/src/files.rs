@@ -7,6 +7,7 @@ use crate::render_report;
 use crate::steps::{STEP_TABLES, StepTables, Steps, step_table};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::{BacktestOutcome, Summary, TradeRecord};
+use market_data::InstrumentId;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -84,9 +85,8 @@ fn fill_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
     }
 }
 
-/// `orders`, rows `rows`.
-fn order_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
-    let o = &outcome.orders[rows];
+/// `orders` of the records `o` of a run over `instruments`.
+pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId]) -> Table {
     let size = |r: &engine::OrderRecord| match r.request.size {
         engine::Size::Units(q) => q.0.to_string(),
         engine::Size::Auto => "auto".into(),
@@ -103,9 +103,7 @@ fn order_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
                 "instrument",
                 o.iter()
                     .map(|r| {
-                        outcome
-                            .instruments
-                            .get(r.request.instrument.get())
+                        (instruments.get(r.request.instrument.get()))
                             .map_or_else(|| "?".into(), ToString::to_string)
                     })
                     .collect(),
@@ -241,9 +239,9 @@ pub struct RunInfo {
     pub strategy: String,
     /// The formats of its tables (`[output] formats`).
     pub formats: Formats,
-    /// Whether its step tables (`equity`, `positions`, `returns`) were written while it ran (by
-    /// a [`crate::StepWriter`]), so writing its results leaves them as they are.
-    pub steps_streamed: bool,
+    /// Whether its step tables (`equity`, `positions`, `returns`) and `orders` were written
+    /// while it ran (by a [`crate::StepWriter`]), so writing its results leaves them as they are.
+    pub streamed: bool,
 }
 
 /// A format of a run's tables (`[output] formats`).
@@ -412,7 +410,7 @@ fn result_tables(outcome: &BacktestOutcome) -> Vec<ResultTable<'_>> {
             "orders",
             outcome.orders.len(),
             true,
-            Box::new(|rows| order_table(outcome, rows)),
+            Box::new(|rows| order_table(&outcome.orders[rows], &outcome.instruments)),
         ),
     ];
     // Only model-driven runs explain their orders; other runs' folders stay as they were. Few
@@ -486,6 +484,7 @@ fn write_steps(dir: &Path, outcome: &BacktestOutcome, run: &RunInfo) -> Result<(
         run.formats,
         run.metadata(),
         Some(c.len()),
+        false,
     );
     for first in (0..c.len()).step_by(PART_ROWS) {
         let rows = first..(first + PART_ROWS).min(c.len());
@@ -528,10 +527,13 @@ pub fn write_results(
 
     let metadata = run.metadata();
     let formats = run.formats;
-    let tables = result_tables(outcome);
+    let mut tables = result_tables(outcome);
+    if run.streamed {
+        tables.retain(|t| t.name != "orders");
+    }
     // A file this run does not write must not be left from an earlier write of the folder (a
     // session's refresh) looking current.
-    let steps = (!run.steps_streamed).then(|| {
+    let steps = (!run.streamed).then(|| {
         let equity_csv = formats.csv(outcome.curve.len());
         STEP_TABLES.map(|name| (name, name == "equity" && equity_csv))
     });
@@ -548,7 +550,7 @@ pub fn write_results(
     }
     // Each table on its own task; the step tables (the long ones) on one beside them.
     let (stepped, rest) = rayon::join(
-        || match run.steps_streamed {
+        || match run.streamed {
             true => Ok(()),
             false => write_steps(dir, outcome, run),
         },

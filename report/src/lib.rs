@@ -44,7 +44,7 @@ pub use files::{
 pub use model_card::{
     FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
 };
-pub use steps::{StepSender, StepTables, StepWriter};
+pub use steps::{StepSender, StepTables, StepWriter, Streamed};
 pub use sweep::{
     SweepReport, SweepRow, WalkForwardReport, WalkForwardWindow, render_sweep, render_walk_forward,
 };

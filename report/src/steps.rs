@@ -1,7 +1,8 @@
 //! The step tables of a run (`equity`, `returns`, `positions`), written one part of consecutive
 //! steps at a time: by [`StepWriter`] on its own thread while the run goes on (each chunk the
-//! engine hands on becomes a row group), or from a finished run's curve in parts of the same
-//! size. Both go through [`StepTables::write`], so the files are the same either way.
+//! engine hands on becomes a row group, and the orders closed by then go to `orders`), or from a
+//! finished run's curve in parts of the same size. Both go through [`StepTables::write`], so the
+//! files are the same either way.
 //!
 //! Each file is written under a temporary name and renamed into place when complete. When a
 //! write fails, every other file is closed after its last complete row group and kept as
@@ -9,10 +10,10 @@
 //! error names the file that failed.
 
 use crate::error::{Error, Result};
-use crate::files::Formats;
+use crate::files::{Formats, order_table};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::metrics::drawdown_series;
-use engine::{BacktestOutcome, EquityCurve, Holdings, StepChunk, StepSink};
+use engine::{BacktestOutcome, EquityCurve, Holdings, OrderRecord, StepChunk, StepSink};
 use market_data::{InstrumentId, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -144,6 +145,9 @@ pub struct StepTables {
     csv: Option<CsvWriter>,
     /// `equity`, `positions`, `returns`, once their first part is written.
     parquet: [Option<ParquetWriter>; 3],
+    /// `orders`, when written here: its CSV twin while within the row limit, its Parquet file,
+    /// and the rows written.
+    orders: Option<OrderFiles>,
     /// The highest equity so far and the last one (the initial cash before the first step).
     peak: f64,
     previous: f64,
@@ -153,10 +157,30 @@ pub struct StepTables {
     fail_at_part: Option<usize>,
 }
 
+/// The files of `orders` written a chunk's records at a time.
+#[derive(Debug, Default)]
+struct OrderFiles {
+    csv: bool,
+    csv_file: Option<CsvWriter>,
+    parquet: Option<ParquetWriter>,
+    rows: usize,
+}
+
+/// What [`StepWriter::finish`] returns.
+#[derive(Debug)]
+pub struct Streamed {
+    /// The whole curve, when the writer kept it (else empty).
+    pub curve: EquityCurve,
+    /// The tables (name, rows) left without their CSV twin by the CSV row limit.
+    pub csv_left_out: Vec<(&'static str, usize)>,
+}
+
 impl StepTables {
     /// Starts the step tables of a run over `instruments` into `dir` in `formats` (Parquet files
     /// tagged with `metadata`). `steps`, when known, is the run's number of steps: past the CSV
-    /// row limit no `equity.csv` is begun. Nothing is created until the first part.
+    /// row limit no `equity.csv` is begun. With `orders`, the orders of each chunk go to
+    /// `orders` (its CSV twin written until it passes the limit). Nothing is created until the
+    /// first part.
     pub fn new(
         dir: &Path,
         instruments: Vec<InstrumentId>,
@@ -164,6 +188,7 @@ impl StepTables {
         formats: Formats,
         metadata: Vec<(String, String)>,
         steps: Option<usize>,
+        orders: bool,
     ) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -173,6 +198,10 @@ impl StepTables {
             formats,
             csv: None,
             parquet: [None, None, None],
+            orders: orders.then(|| OrderFiles {
+                csv: formats.csv,
+                ..OrderFiles::default()
+            }),
             peak: f64::NEG_INFINITY,
             previous: initial_cash,
             steps: 0,
@@ -235,20 +264,82 @@ impl StepTables {
         Ok(())
     }
 
-    /// Appends the steps of `chunk`.
+    /// Appends the steps of `chunk`, and its orders when this writes `orders`.
     ///
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_chunk(&mut self, chunk: &StepChunk) -> Result<()> {
-        self.write(Steps::of(chunk))
+        self.write(Steps::of(chunk))?;
+        if !chunk.orders.is_empty() {
+            self.write_orders(&chunk.orders)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `records` to `orders` (an empty table gives its header and schema).
+    fn write_orders(&mut self, records: &[OrderRecord]) -> Result<()> {
+        let Some(files) = self.orders.as_mut() else {
+            return Ok(());
+        };
+        let table = order_table(records, &self.instruments);
+        files.rows += records.len();
+        if files.csv && !self.formats.csv(files.rows) {
+            files.csv = false;
+            files.csv_file = None;
+        }
+        if files.csv {
+            if files.csv_file.is_none() {
+                let path = self.dir.join("orders.csv");
+                files.csv_file = Some(CsvWriter::create(&path, &table)?);
+            }
+            let written = (files.csv_file.as_mut()).map_or(Ok(()), |file| file.write(&table));
+            if written.is_err() {
+                files.csv_file = None;
+            }
+            written?;
+        }
+        if self.formats.parquet {
+            if files.parquet.is_none() {
+                let path = self.dir.join("orders.parquet");
+                files.parquet = Some(ParquetWriter::create(&path, &table, &self.metadata)?);
+            }
+            let written = (files.parquet.as_mut()).map_or(Ok(()), |file| file.write(&table));
+            if written.is_err() {
+                files.parquet = None;
+            }
+            written?;
+        }
+        Ok(())
     }
 
     /// Completes the files (an empty run gets their headers and schemas) and moves them into
-    /// place; returns the number of steps written.
+    /// place; returns the tables (name, rows) left without their CSV twin by the row limit.
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn finish(mut self) -> Result<usize> {
+    pub fn finish(mut self) -> Result<Vec<(&'static str, usize)>> {
+        let mut left_out = Vec::new();
+        if self.formats.csv && !self.formats.csv(self.steps) {
+            left_out.push(("equity", self.steps));
+        }
+        let orders = self.orders.as_ref().map(|files| files.rows);
+        if orders == Some(0) {
+            self.write_orders(&[])?;
+        }
+        if let Some(rows) = orders
+            && self.formats.csv
+            && !self.formats.csv(rows)
+        {
+            left_out.push(("orders", rows));
+        }
+        if let Some(files) = self.orders.take() {
+            if let Some(csv) = files.csv_file {
+                csv.finish()?;
+            }
+            if let Some(parquet) = files.parquet {
+                parquet.finish()?;
+            }
+        }
         if self.steps == 0 {
             let none = Holdings::default();
             let empty = Steps {
@@ -267,14 +358,20 @@ impl StepTables {
         for file in self.parquet.iter_mut().filter_map(Option::take) {
             file.finish()?;
         }
-        Ok(self.steps)
+        Ok(left_out)
     }
 
     /// Closes each Parquet file after its last complete row group as
     /// `<table>.parquet.partial`, after a failed write; a file that cannot be closed is removed.
     fn abandon(mut self) {
         self.csv = None;
-        for file in self.parquet.iter_mut().filter_map(Option::take) {
+        let orders = self.orders.take().and_then(|files| files.parquet);
+        for file in self
+            .parquet
+            .iter_mut()
+            .filter_map(Option::take)
+            .chain(orders)
+        {
             // Best effort: the error being reported is the one that stopped the run.
             let _ = file.finish_partial();
         }
@@ -289,8 +386,9 @@ const QUEUE: usize = 2;
 enum Message {
     /// A chunk of steps.
     Chunk(StepChunk),
-    /// The run's last steps (those after the last chunk): write them and complete the files.
-    Last(EquityCurve, Holdings),
+    /// The run's last steps and orders (those after the last chunk): write them and complete
+    /// the files.
+    Last(EquityCurve, Holdings, Vec<OrderRecord>),
 }
 
 /// Why the writer thread stopped, for the loop that finds it gone.
@@ -303,7 +401,7 @@ type Stopped = Arc<Mutex<Option<String>>>;
 #[derive(Debug)]
 pub struct StepWriter {
     sender: Option<SyncSender<Message>>,
-    thread: Option<JoinHandle<Result<EquityCurve>>>,
+    thread: Option<JoinHandle<Result<Streamed>>>,
 }
 
 /// The engine's end of a [`StepWriter`]: a [`StepSink`] that sends each chunk to its thread.
@@ -345,27 +443,35 @@ impl StepWriter {
         Ok((writer, StepSender { sender, stopped }))
     }
 
-    /// Writes the run's last steps, `curve` and `holdings` (what the engine did not hand on:
-    /// its outcome's), completes the files and returns the whole curve when it was kept (else
-    /// an empty one).
+    /// Writes the run's last steps and orders, `curve`, `holdings` and `orders` (what the
+    /// engine did not hand on: its outcome's), completes the files and returns the whole curve
+    /// when it was kept.
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn finish(mut self, curve: EquityCurve, holdings: Holdings) -> Result<EquityCurve> {
+    pub fn finish(
+        mut self,
+        curve: EquityCurve,
+        holdings: Holdings,
+        orders: Vec<OrderRecord>,
+    ) -> Result<Streamed> {
         if let Some(sender) = self.sender.take() {
             // When the writer stopped on an error, joining returns it.
-            let _ = sender.send(Message::Last(curve, holdings));
+            let _ = sender.send(Message::Last(curve, holdings, orders));
         }
         self.join()
     }
 
     /// Closes the channel, waits for the thread and returns what it returned.
-    fn join(&mut self) -> Result<EquityCurve> {
+    fn join(&mut self) -> Result<Streamed> {
         self.sender = None;
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => Ok(EquityCurve::default()),
+            None => Ok(Streamed {
+                curve: EquityCurve::default(),
+                csv_left_out: Vec::new(),
+            }),
         }
     }
 }
@@ -398,16 +504,17 @@ fn write_all(
     mut tables: StepTables,
     messages: &Receiver<Message>,
     keep_curve: bool,
-) -> Result<EquityCurve> {
+) -> Result<Streamed> {
     let mut kept = EquityCurve::default();
     for message in messages {
         let (chunk, last) = match message {
             Message::Chunk(chunk) => (chunk, false),
-            Message::Last(curve, holdings) => (
+            Message::Last(curve, holdings, orders) => (
                 StepChunk {
                     first: tables.steps,
                     curve,
                     holdings,
+                    orders,
                 },
                 true,
             ),
@@ -423,12 +530,18 @@ fn write_all(
             kept.cash.extend_from_slice(&c.cash);
         }
         if last {
-            tables.finish()?;
-            return Ok(kept);
+            let csv_left_out = tables.finish()?;
+            return Ok(Streamed {
+                curve: kept,
+                csv_left_out,
+            });
         }
     }
     tables.abandon();
-    Ok(kept)
+    Ok(Streamed {
+        curve: kept,
+        csv_left_out: Vec::new(),
+    })
 }
 
 impl StepSink for StepSender {
@@ -470,7 +583,8 @@ pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table>
 mod tests {
     use super::*;
     use crate::files::{Format, RunInfo, write_results};
-    use engine::{EngineSpec, Position, Summary};
+    use engine::{EngineSpec, OrderId, OrderRequest, OrderStatus, Position, Size, Summary};
+    use market_data::{InstrumentIdx, Side};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     const PART: usize = crate::table::PARQUET_ROW_GROUP_ROWS;
@@ -495,12 +609,26 @@ mod tests {
             };
             holdings.record(i, &[held(0), held(1)]);
         }
+        // An order every 97 steps, closed the step after.
+        let orders = (0..steps / 97)
+            .map(|k| {
+                let side = if k % 2 == 0 { Side::Buy } else { Side::Sell };
+                let one = InstrumentIdx((k % 2) as u32);
+                let request = OrderRequest::market(one, side, Size::Auto);
+                let created = curve.ts[k * 97];
+                let mut r = OrderRecord::working(OrderId(k as u64 + 1), request, created);
+                r.status = OrderStatus::Filled;
+                r.closed = Some(curve.ts[k * 97 + 1]);
+                (r.filled, r.avg_price, r.fees) = (2.0 + k as f64, 50.0 + k as f64 / 7.0, 0.25);
+                r
+            })
+            .collect();
         BacktestOutcome {
             instruments: vec![InstrumentId::new("A"), InstrumentId::new("B")],
             spec: EngineSpec::default(),
             curve,
             holdings,
-            orders: Vec::new(),
+            orders,
             fills: Vec::new(),
             trades: Vec::new(),
             open_trades: Vec::new(),
@@ -529,7 +657,7 @@ mod tests {
             curve: EquityCurve {
                 ts: c.ts[rows.clone()].to_vec(),
                 equity: c.equity[rows.clone()].to_vec(),
-                cash: c.cash[rows].to_vec(),
+                cash: c.cash[rows.clone()].to_vec(),
             },
             holdings: Holdings {
                 step: h.step[held.clone()].to_vec(),
@@ -537,6 +665,11 @@ mod tests {
                 qty: h.qty[held.clone()].to_vec(),
                 price: h.price[held].to_vec(),
             },
+            // Those closed by the chunk's last step, as the engine hands them on.
+            orders: (o.orders.iter())
+                .filter(|r| (c.ts[rows.start]..=c.ts[rows.end - 1]).contains(&r.closed.unwrap()))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -555,6 +688,7 @@ mod tests {
             formats,
             Vec::new(),
             None,
+            true,
         )
     }
 
@@ -595,9 +729,19 @@ mod tests {
         }
         drop(sender);
         let tail = chunk(&o, 2 * PART..steps);
-        let kept = writer.finish(tail.curve, tail.holdings).unwrap();
-        assert!(kept == o.curve, "the writer keeps the whole curve");
-        let text = |dir: &Path| std::fs::read_to_string(dir.join("equity.csv")).unwrap();
+        let done = writer
+            .finish(tail.curve, tail.holdings, tail.orders)
+            .unwrap();
+        assert!(done.curve == o.curve, "the writer keeps the whole curve");
+        assert!(done.csv_left_out.is_empty());
+        let read_text = |dir: &Path, name| std::fs::read_to_string(dir.join(name)).unwrap();
+        let orders = read_text(&streamed, "orders.csv");
+        assert!(
+            read_text(&whole, "orders.csv") == orders,
+            "orders.csv the same"
+        );
+        assert_eq!(orders.lines().count(), 1 + steps / 97);
+        let text = |dir: &Path| read_text(dir, "equity.csv");
         assert!(text(&whole) == text(&streamed), "equity.csv the same");
         // Drawdowns against the running peak of the whole curve, by a plain loop.
         let mut peak = f64::NEG_INFINITY;
@@ -607,11 +751,11 @@ mod tests {
         });
         let last = last.last().unwrap();
         assert!(text(&streamed).trim_end().ends_with(&format!(",{last}")));
-        for name in STEP_TABLES {
+        for name in STEP_TABLES.into_iter().chain(["orders"]) {
             let file = format!("{name}.parquet");
             let ((_, a), (groups, b)) = (read(&whole.join(&file)), read(&streamed.join(&file)));
             assert_eq!(a, b, "{file}");
-            if name != "positions" {
+            if name != "positions" && name != "orders" {
                 assert_eq!(
                     (rows(&b), groups),
                     (steps, 3),
@@ -642,13 +786,18 @@ mod tests {
         let mut t = tables(&dir, &o, formats);
         t.write_chunk(&chunk(&o, 0..PART)).unwrap();
         t.write_chunk(&chunk(&o, PART..PART + 10)).unwrap();
-        assert_eq!(t.finish().unwrap(), PART + 10);
+        assert_eq!(t.finish().unwrap(), [("equity", PART + 10)]);
         let names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert!(!names.iter().any(|n| n.contains("csv")), "{names:?}");
-        assert_eq!(names.len(), 3, "{names:?}");
+        // The few orders keep their CSV.
+        assert!(
+            !names.iter().any(|n| n.starts_with("equity.csv")),
+            "{names:?}"
+        );
+        assert!(names.iter().any(|n| n == "orders.csv"), "{names:?}");
+        assert_eq!(names.len(), 5, "{names:?}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -667,7 +816,7 @@ mod tests {
         assert!(e.to_string().contains("No space left"), "{e}");
         drop(sender);
         let e = writer
-            .finish(EquityCurve::default(), Holdings::default())
+            .finish(EquityCurve::default(), Holdings::default(), Vec::new())
             .unwrap_err();
         assert!(e.to_string().contains("positions.parquet"), "{e}");
         let mut names: Vec<String> = std::fs::read_dir(&dir)
@@ -676,8 +825,15 @@ mod tests {
             .collect();
         names.sort();
         // Nothing looks complete; the file that failed is gone; the others hold two parts.
-        assert_eq!(names, ["equity.parquet.partial", "returns.parquet.partial"]);
-        for name in &names {
+        let (equity, orders, returns) = (
+            "equity.parquet.partial",
+            "orders.parquet.partial",
+            "returns.parquet.partial",
+        );
+        assert_eq!(names, [equity, orders, returns]);
+        let (groups, batches) = read(&dir.join(orders));
+        assert_eq!((groups, rows(&batches)), (2, 2 * PART / 97 + 1), "{orders}");
+        for name in [equity, returns] {
             let (groups, batches) = read(&dir.join(name));
             assert_eq!((groups, rows(&batches)), (2, 2 * PART), "{name}");
         }

@@ -20,8 +20,9 @@ enum Input {
 
 /// Runs the backtest the config at `path` (with `set` put in) describes and writes a new
 /// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files (in
-/// sleeves mode, each sleeve's own), loaded otherwise, ticks when the config names them. A shared-cash run writes its
-/// step tables (equity, positions, returns) while it runs. Prints the headline figures.
+/// sleeves mode, each sleeve's own), loaded otherwise, ticks when the config names them. A
+/// shared-cash run writes its step tables (equity, positions, returns) and orders while it runs. Prints
+/// the headline figures.
 ///
 /// # Errors
 /// A config, data, strategy or output error, naming the file, line or field; an `--out` folder
@@ -99,16 +100,29 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         mut outcome,
         sleeves,
     } = run?;
-    let (tail, held) = (
+    let (tail, held, orders) = (
         std::mem::take(&mut outcome.curve),
         std::mem::take(&mut outcome.holdings),
+        // Kept too: the report's decisions read the orders a model explained (a run with a
+        // pipeline hands none on, so they are all here).
+        outcome.orders.clone(),
     );
-    outcome.curve = writer.finish(tail, held)?;
+    let streamed = writer.finish(tail, held, orders)?;
+    outcome.curve = streamed.curve;
     let data = data.unwrap_or_default();
-    output::write_streamed(&loaded, &outcome, sleeves.as_deref(), &data, &run_dir, unit)
+    let left_out = streamed.csv_left_out;
+    output::write_streamed(
+        &loaded,
+        &outcome,
+        sleeves.as_deref(),
+        &data,
+        &run_dir,
+        unit,
+        left_out,
+    )
 }
 
-/// Starts the writer of the step tables of `loaded`'s run into `run_dir` (see
+/// Starts the writer of the step tables and orders of `loaded`'s run into `run_dir` (see
 /// [`report::StepWriter`]); it keeps the curve, which the summary and the report read.
 fn step_writer(
     loaded: &LoadedConfig,
@@ -125,6 +139,7 @@ fn step_writer(
         run.formats,
         run.metadata(),
         steps,
+        true,
     );
     Ok(StepWriter::start(tables, true)?)
 }

@@ -97,11 +97,12 @@ pub(crate) fn write_into(
     gaps: Option<&GapLog>,
     unit: Option<&str>,
 ) -> Result<()> {
-    write_files(loaded, outcome, sleeves, data, run_dir, gaps, unit, false)
+    write_files(loaded, outcome, sleeves, data, run_dir, gaps, unit, None)
 }
 
 /// Writes the rest of a backtest's results into `run_dir` as [`write_into`] does, once its step
-/// tables were written while it ran (by a `report::StepWriter`), and prints the summary.
+/// tables and orders were written while it ran (by a `report::StepWriter`, which left the CSVs
+/// `csv_left_out` out), and prints the summary.
 ///
 /// # Errors
 /// A result file cannot be written.
@@ -112,7 +113,9 @@ pub(crate) fn write_streamed(
     data: &LoadedData,
     run_dir: &RunDir,
     unit: &str,
+    csv_left_out: Vec<(&'static str, usize)>,
 ) -> Result<()> {
+    let streamed = Some(csv_left_out);
     write_files(
         loaded,
         outcome,
@@ -121,7 +124,7 @@ pub(crate) fn write_streamed(
         run_dir,
         None,
         Some(unit),
-        true,
+        streamed,
     )
 }
 
@@ -134,7 +137,7 @@ fn write_files(
     run_dir: &RunDir,
     gaps: Option<&GapLog>,
     unit: Option<&str>,
-    steps_streamed: bool,
+    streamed: Option<Vec<(&'static str, usize)>>,
 ) -> Result<()> {
     let c = &loaded.config;
     let Results {
@@ -148,7 +151,7 @@ fn write_files(
     // Which models traded, for the terminal.
     let model = extra.get("model").cloned().unwrap_or_default();
     let run = report::RunInfo {
-        steps_streamed,
+        streamed: streamed.is_some(),
         ..crate::run_info::run_info(loaded, &config_json, run_dir.id.clone())
     };
     write_results(
@@ -185,7 +188,13 @@ fn write_files(
         println!("  {label:<18} {value:>24}");
     }
     let formats = c.output.formats();
-    for (table, rows) in report::csv_left_out(outcome, formats) {
+    // A streamed run's writer counted its steps and orders; the outcome has the other tables.
+    let mut left_out = report::csv_left_out(outcome, formats);
+    if let Some(streamed) = streamed {
+        left_out.retain(|(table, _)| !["equity", "orders"].contains(table));
+        left_out.extend(streamed);
+    }
+    for (table, rows) in left_out {
         println!(
             "  note: {table}.csv not written ({rows} rows, more than {}): {table}.parquet has \
              them; [output] formats = [\"parquet\", \"csv\"] writes both",

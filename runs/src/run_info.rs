@@ -17,7 +17,7 @@ pub(crate) fn run_info(
         config_hash: config_hash(config_json),
         strategy: loaded.strategy_name().to_string(),
         formats: loaded.config.output.formats(),
-        steps_streamed: false,
+        streamed: false,
     }
 }
 
