@@ -505,7 +505,9 @@ fn write_all(
     messages: &Receiver<Message>,
     keep_curve: bool,
 ) -> Result<Streamed> {
-    let mut kept = EquityCurve::default();
+    // The chunks' own columns (of their exact length), joined once at the end: growing one
+    // curve by doubling would hold up to twice the steps.
+    let mut kept = Vec::new();
     for message in messages {
         let (chunk, last) = match message {
             Message::Chunk(chunk) => (chunk, false),
@@ -524,24 +526,41 @@ fn write_all(
             return Err(e);
         }
         if keep_curve {
-            let c = &chunk.curve;
-            kept.ts.extend_from_slice(&c.ts);
-            kept.equity.extend_from_slice(&c.equity);
-            kept.cash.extend_from_slice(&c.cash);
+            kept.push(chunk.curve);
         }
         if last {
             let csv_left_out = tables.finish()?;
             return Ok(Streamed {
-                curve: kept,
+                curve: joined(kept),
                 csv_left_out,
             });
         }
     }
     tables.abandon();
     Ok(Streamed {
-        curve: kept,
+        curve: EquityCurve::default(),
         csv_left_out: Vec::new(),
     })
+}
+
+/// Returns the curves of `parts` end to end, freeing each part's column as it is copied, so
+/// memory holds the steps about once, not twice.
+fn joined(mut parts: Vec<EquityCurve>) -> EquityCurve {
+    let steps = parts.iter().map(EquityCurve::len).sum();
+    let mut whole = EquityCurve::with_capacity(steps);
+    for part in &mut parts {
+        whole.ts.append(&mut part.ts);
+        part.ts = Vec::new();
+    }
+    for part in &mut parts {
+        whole.equity.append(&mut part.equity);
+        part.equity = Vec::new();
+    }
+    for part in &mut parts {
+        whole.cash.append(&mut part.cash);
+        part.cash = Vec::new();
+    }
+    whole
 }
 
 impl StepSink for StepSender {
