@@ -76,9 +76,12 @@ fn until_error(merger: &mut StepMerger) -> (Steps, Error) {
     }
 }
 
-fn merge(series: &[Vec<Bar>], chunks: &[usize], threads: usize) -> Steps {
+fn merge(series: &[Vec<Bar>], chunks: &[usize], threads: usize, heap: bool) -> Steps {
     let chunk_rows = chunks.iter().copied().max().unwrap_or(1);
     let mut merger = StepMerger::new(memory_sources(series, chunks), threads, chunk_rows);
+    if heap {
+        merger = merger.with_heap();
+    }
     assert_eq!(merger.instruments(), series.len());
     drain(&mut merger).unwrap()
 }
@@ -153,8 +156,8 @@ fn equal_times_share_a_step_in_instrument_order() {
         series(2, &[5, 20, 40]),
         series(3, &[20]),
     ];
-    for threads in [0, 1, 3] {
-        let steps = merge(&series, &[2, 1, 1, 5], threads);
+    for (threads, heap) in [(0, false), (1, false), (3, false), (0, true), (3, true)] {
+        let steps = merge(&series, &[2, 1, 1, 5], threads, heap);
         let shape: Vec<(i64, Vec<u32>)> = steps
             .iter()
             .map(|(ts, step)| (ts.0, step.iter().map(|(k, _)| k.0).collect()))
@@ -176,8 +179,10 @@ fn equal_times_share_a_step_in_instrument_order() {
 #[test]
 fn no_sources_or_only_empty_ones() {
     for threads in [0, 2] {
-        assert!(merge(&[], &[], threads).is_empty());
-        assert!(merge(&[Vec::new(), Vec::new()], &[1, 3], threads).is_empty());
+        for heap in [false, true] {
+            assert!(merge(&[], &[], threads, heap).is_empty());
+            assert!(merge(&[Vec::new(), Vec::new()], &[1, 3], threads, heap).is_empty());
+        }
     }
 }
 
@@ -215,6 +220,9 @@ fn a_source_error_surfaces_and_the_merger_drops_cleanly() {
                 let inner = MemorySource::new(flaky.clone(), 4);
                 sources.insert(1, Box::new(Failing { inner, chunks }));
                 let mut merger = StepMerger::new(sources, threads, 4);
+                if chunks == 1 {
+                    merger = merger.with_heap(); // the heap's way too, once
+                }
                 let (steps, error) = until_error(&mut merger);
                 assert_eq!(
                     error.to_string(),
@@ -380,10 +388,22 @@ proptest! {
         (series, chunks) in random_sources()
     ) {
         let expected = reference(&series);
-        for threads in [0, 1, 3] {
-            let steps = merge(&series, &chunks, threads);
+        for (threads, heap) in [(0, false), (1, false), (3, false), (0, true), (3, true)] {
+            let steps = merge(&series, &chunks, threads, heap);
             check_invariants(&steps, &series);
-            prop_assert_eq!(&steps, &expected, "threads {}", threads);
+            prop_assert_eq!(&steps, &expected, "threads {}, heap {}", threads, heap);
         }
+    }
+}
+
+#[test]
+fn a_bar_at_the_last_instant_is_not_taken_for_the_end() {
+    let series = vec![series(0, &[1, i64::MAX]), series(1, &[2])];
+    for heap in [false, true] {
+        assert_eq!(
+            merge(&series, &[1, 1], 0, heap),
+            reference(&series),
+            "heap {heap}"
+        );
     }
 }

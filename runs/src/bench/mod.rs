@@ -71,7 +71,8 @@ enum Bench {
     /// every core.
     Data,
     /// A streamed sma_crossover backtest over a Parquet catalog (generated first if missing):
-    /// bars/s and peak RSS.
+    /// the event loop over the streamed catalog and the whole `quant backtest`, bars/s and peak
+    /// RSS.
     Catalog {
         /// The catalog folder.
         #[arg(long, default_value = "data/bench-catalog")]
@@ -129,7 +130,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             dir,
             instruments,
             bars,
-        } => data::run_catalog(dir, *instruments, *bars),
+        } => data::run_catalog(dir, *instruments, *bars, runs),
         Bench::Results { dir, bars, report } => results::run(dir, *bars, *report, runs),
         Bench::Report => report::run(runs),
         Bench::Paper => paper::run(),

@@ -1,7 +1,8 @@
 //! `quant bench results`: a user's whole `quant backtest` of one-minute bars from a Parquet file,
-//! with every default output, beside the event loop alone over the same bars in memory, timed
-//! in one run (interleaved), so the gap between the two is what the command adds: reading the
-//! file, the results, the summary and the report.
+//! with every default output, beside the event loop alone over the same bars in memory and the
+//! loop over the file streamed as the command reads it (decoded beside the loop, its steps
+//! dropped), timed in one run (interleaved): the first gap is what reading the file adds, the
+//! second what the results, the summary and the report add.
 
 use super::{median, peak_rss_kib};
 use anyhow::{Context, Result, bail};
@@ -52,16 +53,19 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
     let loaded = crate::config::LoadedConfig::load(&config_path)?;
     let spec = loaded.engine_spec();
     let (mut loop_s, mut command_s, mut rss_kib) = (Vec::new(), Vec::new(), Vec::new());
+    let mut streamed_s = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
         let outcome = loaded.build_strategy()?.run(&spec, Replay::Bars(&series))?;
         loop_s.push(start.elapsed().as_secs_f64());
         drop(outcome);
+        streamed_s.push(streamed_loop(&loaded)?.0);
         let (seconds, peak) = timed_command(&exe, &config_path, &out)?;
         command_s.push(seconds);
         rss_kib.push(peak as f64);
     }
     let (loop_s, command_s) = (median(&mut loop_s), median(&mut command_s));
+    let streamed_s = median(&mut streamed_s);
     let rate = |s: f64| bars as f64 / s / 1e6;
     println!(
         "results: sma_crossover(10, 20) over {bars} one-minute bars, default outputs{}, \
@@ -75,6 +79,12 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
     println!(
         "  event loop alone (bars in memory):  {loop_s:.3} s, {:.1} M bars/s",
         rate(loop_s)
+    );
+    println!(
+        "  event loop over the streamed file:  {streamed_s:.3} s, {:.1} M bars/s, {:.2}x the loop's \
+         time",
+        rate(streamed_s),
+        streamed_s / loop_s
     );
     println!(
         "  quant backtest (whole command):     {command_s:.3} s, {:.1} M bars/s, {:.2}x the loop's \
@@ -91,9 +101,48 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
     Ok(())
 }
 
+/// Runs `loaded`'s strategy over its data streamed as `quant backtest` opens it (decoding on
+/// worker threads), handing its steps to a sink that drops them; returns the wall time and the
+/// bars replayed.
+///
+/// # Errors
+/// When the data does not stream or the run fails.
+pub(crate) fn streamed_loop(loaded: &crate::config::LoadedConfig) -> Result<(f64, usize)> {
+    let start = Instant::now();
+    let Some(stream) = crate::data::open_stream(loaded)? else {
+        bail!("the benchmark's data does not stream");
+    };
+    let replay = Replay::Merged {
+        merger: &mut { stream.merger },
+        instruments: stream.instruments,
+        steps_hint: 0,
+    };
+    let outcome = (loaded.build_strategy()?).run_into(
+        &loaded.engine_spec(),
+        replay,
+        Some(Box::new(DropSteps)),
+    )?;
+    let seconds = start.elapsed().as_secs_f64();
+    Ok((seconds, outcome.bars_per_instrument.iter().sum()))
+}
+
+/// A sink that drops each chunk of steps, as a run that writes them elsewhere holds none.
+#[derive(Debug)]
+struct DropSteps;
+
+impl engine::StepSink for DropSteps {
+    fn steps(
+        &mut self,
+        chunk: engine::StepChunk,
+    ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        drop(chunk);
+        Ok(())
+    }
+}
+
 /// Runs `quant backtest CONFIG` and returns its wall time and its peak RSS in KiB, read from
 /// `/proc` while it runs (the high-water mark only grows, so the last reading is its peak).
-fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<(f64, u64)> {
+pub(crate) fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<(f64, u64)> {
     let start = Instant::now();
     let mut child = Command::new(exe)
         .arg("backtest")
