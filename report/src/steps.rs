@@ -152,6 +152,8 @@ pub struct StepTables {
     peak: f64,
     previous: f64,
     steps: usize,
+    /// The run's number of steps, when known ahead.
+    expected: Option<usize>,
     /// Tests: the part whose write fails, as a full disk would fail `positions.parquet`.
     #[cfg(test)]
     fail_at_part: Option<usize>,
@@ -205,6 +207,7 @@ impl StepTables {
             peak: f64::NEG_INFINITY,
             previous: initial_cash,
             steps: 0,
+            expected: steps,
             #[cfg(test)]
             fail_at_part: None,
         }
@@ -505,9 +508,9 @@ fn write_all(
     messages: &Receiver<Message>,
     keep_curve: bool,
 ) -> Result<Streamed> {
-    // The chunks' own columns (of their exact length), joined once at the end: growing one
-    // curve by doubling would hold up to twice the steps.
-    let mut kept = Vec::new();
+    // Sized ahead when the number of steps is known. (Joining the chunks' own columns at the
+    // end instead held the steps twice at once, and the allocator keeps freed memory.)
+    let mut kept = EquityCurve::with_capacity(tables.expected.unwrap_or(0));
     for message in messages {
         let (chunk, last) = match message {
             Message::Chunk(chunk) => (chunk, false),
@@ -526,12 +529,15 @@ fn write_all(
             return Err(e);
         }
         if keep_curve {
-            kept.push(chunk.curve);
+            let c = &chunk.curve;
+            kept.ts.extend_from_slice(&c.ts);
+            kept.equity.extend_from_slice(&c.equity);
+            kept.cash.extend_from_slice(&c.cash);
         }
         if last {
             let csv_left_out = tables.finish()?;
             return Ok(Streamed {
-                curve: joined(kept),
+                curve: kept,
                 csv_left_out,
             });
         }
@@ -541,26 +547,6 @@ fn write_all(
         curve: EquityCurve::default(),
         csv_left_out: Vec::new(),
     })
-}
-
-/// Returns the curves of `parts` end to end, freeing each part's column as it is copied, so
-/// memory holds the steps about once, not twice.
-fn joined(mut parts: Vec<EquityCurve>) -> EquityCurve {
-    let steps = parts.iter().map(EquityCurve::len).sum();
-    let mut whole = EquityCurve::with_capacity(steps);
-    for part in &mut parts {
-        whole.ts.append(&mut part.ts);
-        part.ts = Vec::new();
-    }
-    for part in &mut parts {
-        whole.equity.append(&mut part.equity);
-        part.equity = Vec::new();
-    }
-    for part in &mut parts {
-        whole.cash.append(&mut part.cash);
-        part.cash = Vec::new();
-    }
-    whole
 }
 
 impl StepSink for StepSender {
