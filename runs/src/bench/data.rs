@@ -141,10 +141,10 @@ pub(crate) fn run_catalog(dir: &Path, instruments: usize, bars: usize, runs: usi
     std::fs::write(&config_path, config)
         .with_context(|| format!("cannot write {}", config_path.display()))?;
     let loaded = crate::config::LoadedConfig::load(&config_path)?;
-    let files: usize = scan(dir, RecordKind::Bars, None, TimeRange::ALL)?
-        .iter()
-        .map(|p| p.files.len())
-        .sum();
+    let parts = scan(dir, RecordKind::Bars, None, TimeRange::ALL)?;
+    let files: usize = parts.iter().map(|p| p.files.len()).sum();
+    // The catalog's own count: one generated earlier may differ from --instruments.
+    let instruments = parts.len();
     let (mut loop_s, mut command_s, mut rss_kib) = (Vec::new(), Vec::new(), Vec::new());
     let mut total = 0;
     for _ in 0..runs {
