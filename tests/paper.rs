@@ -554,3 +554,23 @@ fn a_long_paper_session_logs_its_status_and_refreshes_its_results_while_it_runs(
         );
     }
 }
+
+#[test]
+fn a_session_length_that_is_not_seconds_is_refused_naming_the_option() {
+    // Before any connection: the value is checked as the command line is read.
+    for command in ["paper", "live"] {
+        for bad in ["-1", "NaN", "inf", "1e30", "soon"] {
+            let output = quant(&[
+                command,
+                "backtests/paper_sma.toml",
+                &format!("--duration={bad}"),
+            ]);
+            let err = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{command} {bad}: {err}");
+            assert!(
+                err.contains("--duration") && err.contains("expected seconds >= 0"),
+                "{command} {bad}: {err}"
+            );
+        }
+    }
+}

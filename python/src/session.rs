@@ -48,14 +48,10 @@ pub(crate) fn paper(
     out: Option<PathBuf>,
     force: bool,
 ) -> PyResult<(Results, &'static str)> {
-    let duration = match duration {
-        Some(d) if !(d.is_finite() && d >= 0.0) => {
-            return Err(PyValueError::new_err(format!(
-                "duration: expected seconds >= 0, found {d}"
-            )));
-        }
-        d => d.map(Duration::from_secs_f64),
-    };
+    let duration = duration
+        .map(runs::paper::session_duration)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("duration: {e}")))?;
     let mut config = convert::config_of(py, config)?;
     if !overrides.is_empty() {
         let pairs = convert::pairs_to_toml(&overrides)?;

@@ -25,8 +25,8 @@ pub struct LiveArgs {
     /// `[live.safety]`.
     config: PathBuf,
     /// Stop after this many seconds, leaving orders and positions as they are.
-    #[arg(long)]
-    duration: Option<f64>,
+    #[arg(long, value_parser = crate::paper::parse_duration)]
+    duration: Option<Duration>,
     /// Stop after this many market events (counting those replayed from the journal).
     #[arg(long)]
     events: Option<usize>,
@@ -167,7 +167,7 @@ pub fn run(args: &LiveArgs) -> Result<()> {
     let mut gaps = crate::backfill::GapLog::default();
     let kill_file = safety.kill_file.as_ref().map(|f| loaded.resolve(f));
     let started = Instant::now();
-    let deadline = args.duration.map(Duration::from_secs_f64);
+    let deadline = args.duration;
     let mut used = resumed.events;
     // Trading waits for a reconciliation after every (re)connection.
     let mut reconciled = false;

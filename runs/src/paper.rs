@@ -19,8 +19,8 @@ pub struct PaperArgs {
     /// The config: the backtest's, plus a `[live]` table.
     pub(crate) config: PathBuf,
     /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long)]
-    pub(crate) duration: Option<f64>,
+    #[arg(long, value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
     /// Stop after this many market events (counting those replayed from the journal).
     #[arg(long)]
     pub(crate) events: Option<usize>,
@@ -28,6 +28,23 @@ pub struct PaperArgs {
     pub(crate) out: crate::run_dir::OutArgs,
     #[command(flatten)]
     pub(crate) set: crate::overrides::SetArgs,
+}
+
+/// A session's length from seconds: finite, not negative and within `Duration`'s range.
+///
+/// # Errors
+/// What was expected, and the value found.
+pub fn session_duration(seconds: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("expected seconds >= 0, found {seconds}"))
+}
+
+/// `--duration`'s value: [`session_duration`] of the number given.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let seconds = text
+        .parse()
+        .map_err(|_| format!("expected seconds >= 0, found {text:?}"))?;
+    session_duration(seconds)
 }
 
 /// Tick-to-order latencies: from a message's arrival to the order it caused reaching the broker.
@@ -147,11 +164,8 @@ pub(crate) fn check(loaded: &LoadedConfig) -> Result<()> {
 /// of `quant live` (which sends nothing, and so tries the whole strategy path on the venue's
 /// prices).
 pub(crate) fn session(loaded: &LoadedConfig, args: &PaperArgs) -> Result<()> {
-    if let Some(d) = args.duration.filter(|d| !(d.is_finite() && *d >= 0.0)) {
-        bail!("--duration: expected seconds >= 0, found {d}");
-    }
     let plan = SessionPlan {
-        duration: args.duration.map(Duration::from_secs_f64),
+        duration: args.duration,
         events: args.events,
         out: Some(args.out.clone()),
         redraw_status: true,
