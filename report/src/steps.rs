@@ -405,13 +405,32 @@ type Stopped = Arc<Mutex<Option<String>>>;
 pub struct StepWriter {
     sender: Option<SyncSender<Message>>,
     thread: Option<JoinHandle<Result<Streamed>>>,
+    kept: Kept,
 }
+
+/// The curve kept for the summary and the report, when it is: filled on the loop's thread, so
+/// its growth stays in the memory the main thread reuses afterwards (a writer thread's freed
+/// buffers are not).
+type Kept = Option<Arc<Mutex<EquityCurve>>>;
 
 /// The engine's end of a [`StepWriter`]: a [`StepSink`] that sends each chunk to its thread.
 #[derive(Debug)]
 pub struct StepSender {
     sender: SyncSender<Message>,
     stopped: Stopped,
+    kept: Kept,
+}
+
+/// Appends the steps of `curve` to `kept`, if kept.
+fn keep(kept: &Kept, curve: &EquityCurve) {
+    if let Some(kept) = kept {
+        let mut k = kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        k.ts.extend_from_slice(&curve.ts);
+        k.equity.extend_from_slice(&curve.equity);
+        k.cash.extend_from_slice(&curve.cash);
+    }
 }
 
 impl StepWriter {
@@ -422,12 +441,14 @@ impl StepWriter {
     /// The thread cannot be started.
     pub fn start(tables: StepTables, keep_curve: bool) -> Result<(Self, StepSender)> {
         let (sender, receiver) = sync_channel(QUEUE);
+        let steps = tables.expected.unwrap_or(0);
+        let kept = keep_curve.then(|| Arc::new(Mutex::new(EquityCurve::with_capacity(steps))));
         let stopped = Stopped::default();
         let told = Arc::clone(&stopped);
         let thread = std::thread::Builder::new()
             .name("step-writer".into())
             .spawn(move || {
-                let written = write_all(tables, &receiver, keep_curve);
+                let written = write_all(tables, &receiver);
                 if let Err(e) = &written {
                     *told
                         .lock()
@@ -442,8 +463,16 @@ impl StepWriter {
         let writer = Self {
             sender: Some(sender.clone()),
             thread: Some(thread),
+            kept: kept.clone(),
         };
-        Ok((writer, StepSender { sender, stopped }))
+        Ok((
+            writer,
+            StepSender {
+                sender,
+                stopped,
+                kept,
+            },
+        ))
     }
 
     /// Writes the run's last steps and orders, `curve`, `holdings` and `orders` (what the
@@ -458,11 +487,19 @@ impl StepWriter {
         holdings: Holdings,
         orders: Vec<OrderRecord>,
     ) -> Result<Streamed> {
+        keep(&self.kept, &curve);
         if let Some(sender) = self.sender.take() {
             // When the writer stopped on an error, joining returns it.
             let _ = sender.send(Message::Last(curve, holdings, orders));
         }
-        self.join()
+        let mut streamed = self.join()?;
+        if let Some(kept) = self.kept.take() {
+            let mut k = kept
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            streamed.curve = std::mem::take(&mut *k);
+        }
+        Ok(streamed)
     }
 
     /// Closes the channel, waits for the thread and returns what it returned.
@@ -503,14 +540,7 @@ fn chain(e: &Error) -> String {
 /// The writer thread: the chunks in order, then the last steps, and the files completed. On an
 /// error, or when the channel closes before the last steps (the run failed elsewhere), the files
 /// are abandoned (see [`StepTables::abandon`]); the loop's next send then fails and stops it.
-fn write_all(
-    mut tables: StepTables,
-    messages: &Receiver<Message>,
-    keep_curve: bool,
-) -> Result<Streamed> {
-    // Sized ahead when the number of steps is known. (Joining the chunks' own columns at the
-    // end instead held the steps twice at once, and the allocator keeps freed memory.)
-    let mut kept = EquityCurve::with_capacity(tables.expected.unwrap_or(0));
+fn write_all(mut tables: StepTables, messages: &Receiver<Message>) -> Result<Streamed> {
     for message in messages {
         let (chunk, last) = match message {
             Message::Chunk(chunk) => (chunk, false),
@@ -528,16 +558,10 @@ fn write_all(
             tables.abandon();
             return Err(e);
         }
-        if keep_curve {
-            let c = &chunk.curve;
-            kept.ts.extend_from_slice(&c.ts);
-            kept.equity.extend_from_slice(&c.equity);
-            kept.cash.extend_from_slice(&c.cash);
-        }
         if last {
             let csv_left_out = tables.finish()?;
             return Ok(Streamed {
-                curve: kept,
+                curve: EquityCurve::default(),
                 csv_left_out,
             });
         }
@@ -554,6 +578,7 @@ impl StepSink for StepSender {
         &mut self,
         chunk: StepChunk,
     ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        keep(&self.kept, &chunk.curve);
         if self.sender.send(Message::Chunk(chunk)).is_ok() {
             return Ok(());
         }
