@@ -36,15 +36,14 @@ pub struct PaperArgs {
 /// What was expected, and the value found.
 pub fn session_duration(seconds: f64) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("expected seconds >= 0, found {seconds}"))
+        .map_err(|_| format!("expected seconds >= 0 and < 1.8e19, found {seconds:e}"))
 }
 
 /// `--duration`'s value: [`session_duration`] of the number given.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let seconds = text
-        .parse()
-        .map_err(|_| format!("expected seconds >= 0, found {text:?}"))?;
-    session_duration(seconds)
+    let refused = || format!("expected seconds >= 0 and < 1.8e19, found {text:?}");
+    let seconds = text.parse().map_err(|_| refused())?;
+    session_duration(seconds).map_err(|_| refused())
 }
 
 /// Tick-to-order latencies: from a message's arrival to the order it caused reaching the broker.
