@@ -79,7 +79,7 @@ impl Indicator for Lag {
     }
 }
 
-/// x[t] - x[t - period].
+/// `x[t] - x[t - period]`.
 #[derive(Debug, Clone)]
 pub struct Diff {
     lag: Lag,

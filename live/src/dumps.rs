@@ -1,5 +1,5 @@
 //! Binance's public kline dumps (data.binance.vision) fetched into a catalog: the files covering
-//! a date range are downloaded and checked against their published SHA-256 ([`download`]), and
+//! a date range are downloaded and checked against their published SHA-256 (`download`), and
 //! only once every one is verified are they read (by [`market_data::binance`]'s kline parser)
 //! and written as catalog parts, so a bad download leaves the catalog as it was.
 //!

@@ -30,7 +30,7 @@ pub struct SeriesReport {
     /// The most common spacing between consecutive rows.
     pub typical_spacing_ns: Option<i64>,
     /// Places where bars are missing: by the calendar for bars (a weekend or a holiday is not
-    /// a gap), spacings over [`GAP_FACTOR`] times the typical one for trades and quotes.
+    /// a gap), spacings over 3 times (`GAP_FACTOR`) the typical one for trades and quotes.
     pub gaps: u64,
     /// The calendar bars were checked against, and whether it was inferred from the data.
     pub calendar: Option<(Calendar, bool)>,

@@ -1,6 +1,6 @@
 //! Config values replaced at dotted keys (`strategy.params.fast`, `features.0.period`): a sweep
-//! job's values, and `--set KEY=VALUE` on the command line. Both go through [`set`] and
-//! [`check_key`], so a `--set` is checked, and refused with the same words, as a sweep key.
+//! job's values, and `--set KEY=VALUE` on the command line. Both go through `set` and
+//! `check_key`, so a `--set` is checked, and refused with the same words, as a sweep key.
 
 use crate::config::LoadedConfig;
 use anyhow::{Context, Result, bail};

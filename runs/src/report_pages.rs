@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
     /// A results folder written by `quant backtest`, `quant paper` or a sweep's top runs (or
-    /// results/<name>, meaning its latest run), or a model folder written by `quant train`
+    /// `results/<name>`, meaning its latest run), or a model folder written by `quant train`
     /// (renders its model card, model_card.html).
     dir: PathBuf,
     /// Other results folders to compare with it, side by side.

@@ -39,7 +39,7 @@ pub const LATEST: &str = "latest";
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct OutArgs {
     /// Write the results into exactly this folder, instead of a new
-    /// <output.dir>/<name>/<run-id>/ (with <output.dir>/<name>/latest pointing at the newest).
+    /// `<output.dir>/<name>/<run-id>/` (with `<output.dir>/<name>/latest` pointing at the newest).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
     /// With --out: replace the results the folder already holds (refused without it).

@@ -22,7 +22,7 @@ pub fn list() {
 /// `quant init`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// The config's name: it writes <dir>/<name>.toml, and its results go to results/<name>/.
+    /// The config's name: it writes `<dir>/<name>.toml`, and its results go to `results/<name>/`.
     name: String,
     /// The strategy to start from (`quant strategies` lists them).
     #[arg(long, default_value = "sma_crossover")]

@@ -56,7 +56,7 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = TargetArg::Trend)]
     target: TargetArg,
     /// Model folder (default: the `ml_trend` strategy's `model` or `risk_model` path, else
-    /// models/<name>/ or models/<name>-risk/).
+    /// `models/<name>/` or `models/<name>-risk/`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Pre-train one model on every instrument of the data (calendars and lengths may differ),

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// A credential. Its text is reachable only through [`Secret::expose`], inside this crate.
+/// A credential. Its text is reachable only through `Secret::expose`, inside this crate.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 

@@ -49,7 +49,7 @@ pub struct SweepArgs {
     /// or SLURM_ARRAY_TASK_ID (Slurm array).
     #[arg(long, value_name = "N")]
     shards: Option<usize>,
-    /// Output folder (default <output.dir>/<name>-sweep/).
+    /// Output folder (default `<output.dir>/<name>-sweep/`).
     #[arg(long)]
     out: Option<PathBuf>,
     #[command(flatten)]

@@ -1,6 +1,6 @@
 //! `sma_crossover`, the reference strategy: long while the fast SMA is above the slow one.
 //!
-//! Cross up at t: fast[t-1] <= slow[t-1] and fast[t] > slow[t]; cross down mirrors it; no signal
+//! Cross up at t: `fast[t-1] <= slow[t-1] and fast[t] > slow[t]`; cross down mirrors it; no signal
 //! while either average is warming up. On a cross up while flat: a market buy sized by the
 //! config's sizing; on a cross down while long: a market sell of the whole position.
 
