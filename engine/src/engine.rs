@@ -424,7 +424,14 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         let Some(sink) = self.sink.as_mut() else {
             return Ok(());
         };
-        let next = StepChunk::starting_at(self.steps.end(), CHUNK_STEPS);
+        let first = self.steps.end();
+        let next = match sink.spare() {
+            Some(mut spare) => {
+                spare.first = first;
+                spare
+            }
+            None => StepChunk::starting_at(first, CHUNK_STEPS),
+        };
         let mut full = std::mem::replace(&mut self.steps, next);
         // A run whose pipeline explains its orders keeps them for the report's decisions.
         if self.features.is_none() {

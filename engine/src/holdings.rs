@@ -75,6 +75,11 @@ impl Holdings {
         self.price.push(price);
     }
 
+    /// Removes every row, keeping the columns' capacity.
+    pub fn clear(&mut self) {
+        self.truncate(0);
+    }
+
     fn truncate(&mut self, rows: usize) {
         self.step.truncate(rows);
         self.instrument.truncate(rows);

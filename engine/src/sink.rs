@@ -56,6 +56,12 @@ pub trait StepSink: Send + std::fmt::Debug {
     /// # Errors
     /// Why the chunk could not be kept (e.g. the file that could not be written).
     fn steps(&mut self, chunk: StepChunk) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+    /// Returns an emptied chunk it is done with, if any, for the loop to fill next instead of
+    /// allocating one (its columns keep their capacity).
+    fn spare(&mut self) -> Option<StepChunk> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -100,11 +106,13 @@ mod tests {
         }
     }
 
-    /// Keeps every chunk handed to it; refuses the one starting at `refuse`, if given.
+    /// Keeps a copy of every chunk handed to it and gives the chunk back emptied; refuses the
+    /// one starting at `refuse`, if given.
     #[derive(Debug, Default)]
     struct Kept {
         chunks: Arc<Mutex<Vec<StepChunk>>>,
         refuse: Option<usize>,
+        spare: Option<StepChunk>,
     }
 
     impl StepSink for Kept {
@@ -115,8 +123,16 @@ mod tests {
             if self.refuse == Some(chunk.first) {
                 return Err("disk full".into());
             }
-            self.chunks.lock().unwrap().push(chunk);
+            self.chunks.lock().unwrap().push(chunk.clone());
+            let mut spare = chunk;
+            (spare.curve, spare.orders) = (EquityCurve::with_capacity(1), Vec::new());
+            spare.holdings.clear();
+            self.spare = Some(spare);
             Ok(())
+        }
+
+        fn spare(&mut self) -> Option<StepChunk> {
+            self.spare.take()
         }
     }
 
@@ -139,7 +155,7 @@ mod tests {
         let chunks = Arc::new(Mutex::new(Vec::new()));
         let sink = Kept {
             chunks: Arc::clone(&chunks),
-            refuse: None,
+            ..Kept::default()
         };
         let tail = backtest_into(
             &spec,

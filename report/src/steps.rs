@@ -419,6 +419,8 @@ pub struct StepSender {
     sender: SyncSender<Message>,
     stopped: Stopped,
     kept: Kept,
+    /// Chunks the thread has written and emptied, for the loop to fill again.
+    spares: Receiver<StepChunk>,
 }
 
 /// Appends the steps of `curve` to `kept`, if kept.
@@ -441,6 +443,7 @@ impl StepWriter {
     /// The thread cannot be started.
     pub fn start(tables: StepTables, keep_curve: bool) -> Result<(Self, StepSender)> {
         let (sender, receiver) = sync_channel(QUEUE);
+        let (give_back, spares) = sync_channel(QUEUE + 1);
         let steps = tables.expected.unwrap_or(0);
         let kept = keep_curve.then(|| Arc::new(Mutex::new(EquityCurve::with_capacity(steps))));
         let stopped = Stopped::default();
@@ -448,7 +451,7 @@ impl StepWriter {
         let thread = std::thread::Builder::new()
             .name("step-writer".into())
             .spawn(move || {
-                let written = write_all(tables, &receiver);
+                let written = write_all(tables, &receiver, &give_back);
                 if let Err(e) = &written {
                     *told
                         .lock()
@@ -471,6 +474,7 @@ impl StepWriter {
                 sender,
                 stopped,
                 kept,
+                spares,
             },
         ))
     }
@@ -540,7 +544,11 @@ fn chain(e: &Error) -> String {
 /// The writer thread: the chunks in order, then the last steps, and the files completed. On an
 /// error, or when the channel closes before the last steps (the run failed elsewhere), the files
 /// are abandoned (see [`StepTables::abandon`]); the loop's next send then fails and stops it.
-fn write_all(mut tables: StepTables, messages: &Receiver<Message>) -> Result<Streamed> {
+fn write_all(
+    mut tables: StepTables,
+    messages: &Receiver<Message>,
+    spares: &SyncSender<StepChunk>,
+) -> Result<Streamed> {
     for message in messages {
         let (chunk, last) = match message {
             Message::Chunk(chunk) => (chunk, false),
@@ -565,6 +573,14 @@ fn write_all(mut tables: StepTables, messages: &Receiver<Message>) -> Result<Str
                 csv_left_out,
             });
         }
+        // Handed back emptied, so the loop fills the same few chunks all run long.
+        let mut spare = chunk;
+        spare.curve.ts.clear();
+        spare.curve.equity.clear();
+        spare.curve.cash.clear();
+        spare.holdings.clear();
+        spare.orders.clear();
+        let _ = spares.try_send(spare);
     }
     tables.abandon();
     Ok(Streamed {
@@ -574,6 +590,10 @@ fn write_all(mut tables: StepTables, messages: &Receiver<Message>) -> Result<Str
 }
 
 impl StepSink for StepSender {
+    fn spare(&mut self) -> Option<StepChunk> {
+        self.spares.try_recv().ok()
+    }
+
     fn steps(
         &mut self,
         chunk: StepChunk,
