@@ -75,6 +75,10 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         let runner::Run { outcome, sleeves } = runner::run(&loaded, &data.series)?;
         return output::write_run(&loaded, &outcome, sleeves.as_deref(), data, out, unit, None);
     }
+    if let Input::Bars(data) = &input {
+        // Refused before the run's folder is made (the run checks it again, for other callers).
+        loaded.check_reachable(data.series.iter().map(|s| s.len()).max().unwrap_or(0))?;
+    }
     let run_dir = out.create(&c.output.dir.join(&c.name))?;
     let (instruments, steps) = match &input {
         Input::Ticks(ticks) => (ticks.instruments.clone(), None),
