@@ -399,8 +399,8 @@ type Stopped = Arc<Mutex<Option<String>>>;
 
 /// The thread that writes the [`StepTables`] of a run while it goes on, fed chunks of steps by
 /// the [`StepSender`] the engine holds through a bounded channel, so memory holds at most
-/// [`QUEUE`] chunks waiting. Dropped without [`StepWriter::finish`] (the run failed), it
-/// abandons the files (see [`StepTables::abandon`]).
+/// `QUEUE` chunks waiting. Dropped without [`StepWriter::finish`] (the run failed), it
+/// abandons the files (see `StepTables::abandon`).
 #[derive(Debug)]
 pub struct StepWriter {
     sender: Option<SyncSender<Message>>,
