@@ -2,7 +2,7 @@
 //! catalog against the same bars as CSV, and bad files named in errors.
 
 use crate::support::{quant, repo, scratch, stderr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn ok(args: &[&str]) -> String {
     let output = quant(args);
@@ -249,25 +249,7 @@ fn streamed_sleeves_equal_the_loaded_sleeves_on_one_thread_or_two() {
 #[test]
 fn a_bad_row_met_mid_stream_names_the_file_and_row_in_both_modes() {
     let dir = scratch("bad-row-streamed");
-    let catalog = dir.join("catalog");
-    ok(&[
-        "data",
-        "synth",
-        "--out",
-        s(&catalog),
-        "--instruments",
-        "1",
-        "--bars",
-        "3000",
-        "--part-rows",
-        "1000",
-    ]);
-    let folder = catalog.join("bars/SYN000");
-    let mut parts: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    parts.sort();
+    let (catalog, _, parts) = synth_parts(&dir, 3000, 1000);
     // The second part, rewritten with a NaN close in its row 101.
     let (id, all) = (
         market_data::InstrumentId::new("SYN000"),
@@ -297,25 +279,7 @@ fn a_bad_row_met_mid_stream_names_the_file_and_row_in_both_modes() {
 #[test]
 fn overlapping_catalog_parts_and_bad_files_are_named() {
     let dir = scratch("bad-catalog");
-    let catalog = dir.join("catalog");
-    ok(&[
-        "data",
-        "synth",
-        "--out",
-        s(&catalog),
-        "--instruments",
-        "1",
-        "--bars",
-        "100",
-        "--part-rows",
-        "50",
-    ]);
-    let folder = catalog.join("bars/SYN000");
-    let mut parts: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    parts.sort();
+    let (catalog, folder, parts) = synth_parts(&dir, 100, 50);
     // A copy of the first part under a later name overlaps the second.
     std::fs::copy(&parts[0], folder.join("29990101T000000.parquet")).unwrap();
     let c = config(
@@ -527,4 +491,30 @@ fn inspect_flags_implausible_jumps_and_none_in_the_real_data() {
     assert!(printed.contains("2 implausible jumps"), "{printed}");
     let real = quant(&["data", "inspect", "backtests/data/GOOG.csv"]);
     assert!(!String::from_utf8_lossy(&real.stdout).contains("implausible"));
+}
+
+/// Writes a one-instrument synthetic catalog of `bars` bars in parts of `part_rows` into
+/// `dir/catalog`; returns the catalog, its instrument's folder and its parts in time order.
+fn synth_parts(dir: &Path, bars: usize, part_rows: usize) -> (PathBuf, PathBuf, Vec<PathBuf>) {
+    let catalog = dir.join("catalog");
+    let (bars, part_rows) = (bars.to_string(), part_rows.to_string());
+    ok(&[
+        "data",
+        "synth",
+        "--out",
+        s(&catalog),
+        "--instruments",
+        "1",
+        "--bars",
+        &bars,
+        "--part-rows",
+        &part_rows,
+    ]);
+    let folder = catalog.join("bars/SYN000");
+    let mut parts: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    (catalog, folder, parts)
 }
