@@ -577,7 +577,7 @@ pub fn write_results(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use engine::{EngineSpec, EquityCurve, Position};
     use market_data::{InstrumentId, Timestamp};
@@ -585,7 +585,7 @@ mod tests {
 
     /// A run of `steps` one-minute steps over two instruments: a wavy equity (so drawdowns
     /// recover and deepen across parts) and holdings on two steps out of three.
-    fn long_run(steps: usize) -> BacktestOutcome {
+    pub(crate) fn long_run(steps: usize) -> BacktestOutcome {
         let (mut curve, mut holdings) = (EquityCurve::default(), engine::Holdings::default());
         for i in 0..steps {
             let x = i as f64;

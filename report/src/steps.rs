@@ -633,32 +633,17 @@ pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table>
 mod tests {
     use super::*;
     use crate::files::{Format, RunInfo, write_results};
-    use engine::{EngineSpec, OrderId, OrderRequest, OrderStatus, Position, Size, Summary};
+    use engine::{OrderId, OrderRequest, OrderStatus, Size, Summary};
     use market_data::{InstrumentIdx, Side};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     const PART: usize = crate::table::PARQUET_ROW_GROUP_ROWS;
 
-    /// A run of `steps` one-minute steps over two instruments, with holdings on two steps out
-    /// of three and an equity that rises and falls across parts.
+    /// A run of `steps` one-minute steps over two instruments (`files`' long run), with an
+    /// order every 97 steps.
     fn run(steps: usize) -> BacktestOutcome {
-        let (mut curve, mut holdings) = (EquityCurve::default(), Holdings::default());
-        for i in 0..steps {
-            let x = i as f64;
-            let equity = 1000.0 + 100.0 * (x / 9000.0).sin() + 0.1 * (x * 1.7).cos();
-            let ts = Timestamp(1_704_067_200_000_000_000 + i as i64 * 60_000_000_000);
-            curve.push(ts, equity, equity / 3.0);
-            let held = |k: usize| Position {
-                qty: if (i + k).is_multiple_of(3) {
-                    0.0
-                } else {
-                    (i % 7) as f64 - 3.5
-                },
-                mark: 50.0 + x / 1e3,
-                ..Position::default()
-            };
-            holdings.record(i, &[held(0), held(1)]);
-        }
+        let mut run = crate::files::tests::long_run(steps);
+        let curve = &run.curve;
         // An order every 97 steps, closed the step after.
         let orders = (0..steps / 97)
             .map(|k| {
@@ -673,27 +658,8 @@ mod tests {
                 r
             })
             .collect();
-        BacktestOutcome {
-            instruments: vec![InstrumentId::new("A"), InstrumentId::new("B")],
-            spec: EngineSpec::default(),
-            curve,
-            holdings,
-            orders,
-            fills: Vec::new(),
-            trades: Vec::new(),
-            open_trades: Vec::new(),
-            positions: vec![Position::default(); 2],
-            initial_cash: 1000.0,
-            fees: 0.0,
-            realized: 0.0,
-            traded_notional: 0.0,
-            exposed_steps: 0,
-            bars_per_instrument: vec![steps; 2],
-            halted_at: None,
-            killed: false,
-            attributions: Vec::new(),
-            drift: Vec::new(),
-        }
+        run.orders = orders;
+        run
     }
 
     /// The steps `rows` of `o` as the engine hands them on.
