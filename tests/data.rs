@@ -518,3 +518,43 @@ fn synth_parts(dir: &Path, bars: usize, part_rows: usize) -> (PathBuf, PathBuf, 
     parts.sort();
     (catalog, folder, parts)
 }
+
+#[test]
+fn a_run_that_fails_midway_keeps_the_last_results_of_its_out_folder() {
+    let dir = scratch("keep-old-results");
+    let (catalog, _, parts) = synth_parts(&dir, 3000, 1000);
+    let c = config(
+        &dir,
+        "kept",
+        &format!("kind = \"catalog\"\npath = \"{}\"", s(&catalog)),
+    );
+    let out = dir.join("results");
+    ok(&["backtest", s(&c), "--out", s(&out)]);
+    let summary = text(&out.join("summary.json"));
+    // A NaN close in the second part stops the next run after a thousand bars.
+    let (id, all) = (
+        market_data::InstrumentId::new("SYN000"),
+        market_data::columnar::TimeRange::ALL,
+    );
+    let good = market_data::columnar::read_bar_file(&parts[1], id, all).unwrap();
+    let mut bad = good[0].bars.clone();
+    bad[100].close = f64::NAN;
+    market_data::columnar::write_bars(&parts[1], &bad, None).unwrap();
+    let failed = quant(&["backtest", s(&c), "--out", s(&out), "--force"]);
+    assert!(!failed.status.success(), "{}", stderr(&failed));
+    assert_eq!(
+        text(&out.join("summary.json")),
+        summary,
+        "the last results stay"
+    );
+    // Once the data is mended, a forced run replaces them and what the failed run left.
+    market_data::columnar::write_bars(&parts[1], &good[0].bars, None).unwrap();
+    ok(&["backtest", s(&c), "--out", s(&out), "--force"]);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(out.join("equity.parquet").exists());
+}

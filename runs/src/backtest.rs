@@ -79,7 +79,8 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         // Refused before the run's folder is made (the run checks it again, for other callers).
         loaded.check_reachable(data.series.iter().map(|s| s.len()).max().unwrap_or(0))?;
     }
-    let run_dir = out.create(&c.output.dir.join(&c.name))?;
+    // An --out folder's old results stay until the run has succeeded.
+    let run_dir = out.open(&c.output.dir.join(&c.name))?;
     let (instruments, steps) = match &input {
         Input::Ticks(ticks) => (ticks.instruments.clone(), None),
         Input::Stream(stream) => (stream.instruments.clone(), None),
@@ -104,6 +105,7 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         mut outcome,
         sleeves,
     } = run?;
+    run_dir.replace_old()?;
     let (tail, held, orders) = (
         std::mem::take(&mut outcome.curve),
         std::mem::take(&mut outcome.holdings),

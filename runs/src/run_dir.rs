@@ -99,19 +99,22 @@ impl OutArgs {
     /// # Errors
     /// As [`OutArgs::check`], or a folder that cannot be created or cleared.
     pub(crate) fn create(&self, base: &Path) -> Result<RunDir> {
+        let run_dir = self.open(base)?;
+        run_dir.replace_old()?;
+        Ok(run_dir)
+    }
+
+    /// Returns the folder as [`OutArgs::create`] does, but leaves an `--out` folder's old
+    /// results in place until [`RunDir::replace_old`]: a run that writes while it goes on
+    /// removes them only once it has succeeded, so a failed run never costs the last results.
+    ///
+    /// # Errors
+    /// As [`OutArgs::check`], or a folder that cannot be created.
+    pub(crate) fn open(&self, base: &Path) -> Result<RunDir> {
         let Some(dir) = &self.out else {
             return new_run(base);
         };
         self.check()?;
-        for file in RUN_FILES {
-            let path = dir.join(file);
-            match std::fs::remove_file(&path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("cannot replace {}", path.display()));
-                }
-                _ => {}
-            }
-        }
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         Ok(RunDir {
             dir: dir.clone(),
@@ -148,6 +151,29 @@ pub(crate) struct RunDir {
 }
 
 impl RunDir {
+    /// Removes the results an earlier run left in an `--out` folder (a new run's folder has
+    /// none), and the `*.partial` files of a failed one: the files this run writes next replace
+    /// them.
+    ///
+    /// # Errors
+    /// A file that cannot be removed.
+    pub(crate) fn replace_old(&self) -> Result<()> {
+        if self.base.is_some() {
+            return Ok(());
+        }
+        let partials = RUN_FILES.iter().map(|file| format!("{file}.partial"));
+        for file in RUN_FILES.iter().map(|f| f.to_string()).chain(partials) {
+            let path = self.dir.join(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(e).with_context(|| format!("cannot replace {}", path.display()));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Points `<base>/latest` at this run, once its files are all written.
     ///
     /// # Errors
