@@ -381,7 +381,7 @@ fn a_server_ignoring_range_restarts_the_download() {
 }
 
 #[test]
-fn sigint_leaves_a_partial_download_the_next_run_resumes() {
+fn a_signal_leaves_a_partial_download_the_next_run_resumes() {
     let dir = scratch("fetch-sigint");
     let out = dir.join("catalog");
     let mut site = site();
@@ -404,8 +404,10 @@ fn sigint_leaves_a_partial_download_the_next_run_resumes() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // SIGTERM, not SIGINT: a test run started in the background by a shell without job
+    // control inherits SIGINT ignored, and the download would never stop.
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());

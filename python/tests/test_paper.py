@@ -2,6 +2,7 @@
 in-process replay of the GOOG bars), with simulated fills and the journal."""
 
 import _thread
+import signal
 import threading
 
 import pytest
@@ -76,6 +77,9 @@ def test_a_strategy_that_raises_stops_the_session_with_its_exception_and_the_jou
 
 def test_ctrl_c_stops_the_session_and_returns_what_it_traded(tmp_path):
     journal = tmp_path / "journal"
+    # Python's own Ctrl-C handler, which a test run started in the background by a shell without
+    # job control lacks (SIGINT is inherited ignored, and interrupt_main would do nothing).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     # Paced at 30 daily bars a second, so the session is still running when Ctrl-C comes; the
     # timer's thread runs only because the session released the GIL while it waits.
     with quant.replay_feed("backtests/data/GOOG.csv", speed=30 * 86_400) as feed:
@@ -85,6 +89,7 @@ def test_ctrl_c_stops_the_session_and_returns_what_it_traded(tmp_path):
             run = quant.paper(CONFIG, strategy=SmaCross(), overrides=on(feed, journal), duration=120)
         finally:
             timer.cancel()
+            signal.signal(signal.SIGINT, previous)
     assert run.stopped == "interrupted"
     used = len(journal_lines(journal, "M"))
     assert 0 < used < GOOG_BARS
