@@ -434,7 +434,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         };
         let mut full = std::mem::replace(&mut self.steps, next);
         // A run whose pipeline explains its orders keeps them for the report's decisions.
-        if self.features.is_none() {
+        if !self.features.as_deref().is_some_and(|f| f.explains()) {
             self.broker.hand_on_closed(&mut full.orders);
         }
         let first = full.first;

@@ -225,6 +225,12 @@ pub trait FeatureSource: Send + std::fmt::Debug {
     /// Returns the instrument's current values (NaN where a feature is not ready).
     fn values(&self, instrument: InstrumentIdx) -> &[f64];
 
+    /// Returns whether the source explains orders (it has a model): the run then keeps every
+    /// order's record for the report, which lists each explained one.
+    fn explains(&self) -> bool {
+        false
+    }
+
     /// Notes that `order` was placed on `side` for `instrument` at its current bar (stamped
     /// `ts`), to be explained from the prediction the strategy read. A source may explain it at
     /// once or keep what it needs and explain many orders later in one batch; a source without a

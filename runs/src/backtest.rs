@@ -109,8 +109,8 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
     let (tail, held, orders) = (
         std::mem::take(&mut outcome.curve),
         std::mem::take(&mut outcome.holdings),
-        // Kept too: the report's decisions read the orders a model explained (a run with a
-        // pipeline hands none on, so they are all here).
+        // Kept too: the report's decisions read the orders a model explained (a run whose
+        // features explain orders hands none on, so they are all here).
         outcome.orders.clone(),
     );
     let streamed = writer.finish(tail, held, orders)?;

@@ -876,6 +876,10 @@ impl FeatureSource for ModelFeatures {
         &self.rows[instrument.get()]
     }
 
+    fn explains(&self) -> bool {
+        !self.explaining.is_empty()
+    }
+
     /// Keeps the first model's window and prediction for the order; they are explained (by
     /// occlusion, see [`models::explain`]) in one batch when the engine asks for attributions.
     /// The class explained is the order's direction: `up` for a buy, `down` for a sell (else
