@@ -140,9 +140,8 @@ pub struct StepTables {
     instruments: Vec<InstrumentId>,
     metadata: Vec<(String, String)>,
     formats: Formats,
-    /// Whether `equity.csv` is still written: until it would pass the CSV row limit.
-    equity_csv: bool,
-    csv: Option<CsvWriter>,
+    /// `equity.csv`, written until it would pass the CSV row limit.
+    csv: LimitedCsv,
     /// `equity`, `positions`, `returns`, once their first part is written.
     parquet: [Option<ParquetWriter>; 3],
     /// `orders`, when written here: its CSV twin while within the row limit, its Parquet file,
@@ -160,12 +159,56 @@ pub struct StepTables {
 }
 
 /// The files of `orders` written a chunk's records at a time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct OrderFiles {
-    csv: bool,
-    csv_file: Option<CsvWriter>,
+    csv: LimitedCsv,
     parquet: Option<ParquetWriter>,
     rows: usize,
+}
+
+/// A table's CSV twin, written a part at a time while the table stays within the CSV row
+/// limit: begun with the first part, dropped (never moved into place) once a part takes the
+/// table past the limit.
+#[derive(Debug)]
+struct LimitedCsv {
+    path: PathBuf,
+    /// Whether it is still written.
+    on: bool,
+    file: Option<CsvWriter>,
+}
+
+impl LimitedCsv {
+    fn new(path: PathBuf, on: bool) -> Self {
+        Self {
+            path,
+            on,
+            file: None,
+        }
+    }
+
+    /// Writes `part`, which brings the table to `rows` rows.
+    fn write(&mut self, part: &Table, rows: usize, formats: &Formats) -> Result<()> {
+        if self.on && !formats.csv(rows) {
+            self.on = false;
+            self.file = None;
+        }
+        if !self.on {
+            return Ok(());
+        }
+        if self.file.is_none() {
+            self.file = Some(CsvWriter::create(&self.path, part)?);
+        }
+        let written = self.file.as_mut().map_or(Ok(()), |file| file.write(part));
+        if written.is_err() {
+            self.file = None;
+        }
+        written
+    }
+
+    /// Moves the file into place, if it is still written.
+    fn finish(&mut self) -> Result<()> {
+        self.file.take().map_or(Ok(()), CsvWriter::finish)
+    }
 }
 
 /// What [`StepWriter::finish`] returns.
@@ -196,13 +239,13 @@ impl StepTables {
             dir: dir.to_path_buf(),
             instruments,
             metadata,
-            equity_csv: formats.csv(steps.unwrap_or(0)),
+            csv: LimitedCsv::new(dir.join("equity.csv"), formats.csv(steps.unwrap_or(0))),
             formats,
-            csv: None,
             parquet: [None, None, None],
             orders: orders.then(|| OrderFiles {
-                csv: formats.csv,
-                ..OrderFiles::default()
+                csv: LimitedCsv::new(dir.join("orders.csv"), formats.csv),
+                parquet: None,
+                rows: 0,
             }),
             peak: f64::NEG_INFINITY,
             previous: initial_cash,
@@ -223,21 +266,7 @@ impl StepTables {
         let returns = returns_table(steps, self.previous);
         self.previous = steps.equity.last().copied().unwrap_or(self.previous);
         self.steps += steps.len();
-        if self.equity_csv && !self.formats.csv(self.steps) {
-            // Longer than the limit after all: the file begun is removed (never committed).
-            self.equity_csv = false;
-            self.csv = None;
-        }
-        if self.equity_csv {
-            if self.csv.is_none() {
-                self.csv = Some(CsvWriter::create(&self.dir.join("equity.csv"), &equity)?);
-            }
-            let written = self.csv.as_mut().map_or(Ok(()), |file| file.write(&equity));
-            if written.is_err() {
-                self.csv = None;
-            }
-            written?;
-        }
+        self.csv.write(&equity, self.steps, &self.formats)?;
         if !self.formats.parquet {
             return Ok(());
         }
@@ -286,21 +315,7 @@ impl StepTables {
         };
         let table = order_table(records, &self.instruments);
         files.rows += records.len();
-        if files.csv && !self.formats.csv(files.rows) {
-            files.csv = false;
-            files.csv_file = None;
-        }
-        if files.csv {
-            if files.csv_file.is_none() {
-                let path = self.dir.join("orders.csv");
-                files.csv_file = Some(CsvWriter::create(&path, &table)?);
-            }
-            let written = (files.csv_file.as_mut()).map_or(Ok(()), |file| file.write(&table));
-            if written.is_err() {
-                files.csv_file = None;
-            }
-            written?;
-        }
+        files.csv.write(&table, files.rows, &self.formats)?;
         if self.formats.parquet {
             if files.parquet.is_none() {
                 let path = self.dir.join("orders.parquet");
@@ -335,10 +350,8 @@ impl StepTables {
         {
             left_out.push(("orders", rows));
         }
-        if let Some(files) = self.orders.take() {
-            if let Some(csv) = files.csv_file {
-                csv.finish()?;
-            }
+        if let Some(mut files) = self.orders.take() {
+            files.csv.finish()?;
             if let Some(parquet) = files.parquet {
                 parquet.finish()?;
             }
@@ -352,12 +365,10 @@ impl StepTables {
                 cash: &[],
                 holdings: &none,
             };
-            self.equity_csv = self.formats.csv(0);
+            self.csv.on = self.formats.csv(0);
             self.write(empty)?;
         }
-        if let Some(csv) = self.csv.take() {
-            csv.finish()?;
-        }
+        self.csv.finish()?;
         for file in self.parquet.iter_mut().filter_map(Option::take) {
             file.finish()?;
         }
@@ -367,7 +378,7 @@ impl StepTables {
     /// Closes each Parquet file after its last complete row group as
     /// `<table>.parquet.partial`, after a failed write; a file that cannot be closed is removed.
     fn abandon(mut self) {
-        self.csv = None;
+        self.csv.file = None;
         let orders = self.orders.take().and_then(|files| files.parquet);
         for file in self
             .parquet
