@@ -12,6 +12,7 @@
 
 mod annualisation;
 mod broker;
+pub mod column;
 mod config;
 mod costs;
 mod engine;
