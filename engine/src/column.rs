@@ -242,7 +242,7 @@ mod tests {
         }
 
         fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
-            <[f64]>::chunks(&self.0, self.1).for_each(|c| visit(c));
+            <[f64]>::chunks(&self.0, self.1).for_each(visit);
         }
     }
 
