@@ -102,6 +102,21 @@ pub trait Curve: Sync {
 
     /// Calls `visit` with consecutive chunks covering the curve, in order (never an empty one).
     fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>));
+
+    /// As [`Curve::chunks`], of the equity column alone (which a curve on disk reads alone).
+    fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        self.chunks(&mut |c| visit(c.equity));
+    }
+
+    /// As [`Curve::chunks`], of the cash column alone.
+    fn cash_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        self.chunks(&mut |c| visit(c.cash));
+    }
+
+    /// As [`Curve::chunks`], of the timestamps alone.
+    fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
+        self.chunks(&mut |c| visit(c.ts));
+    }
 }
 
 impl Curve for EquityCurve {
@@ -130,7 +145,7 @@ impl Column<f64> for EquityColumn<'_> {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
-        self.0.chunks(&mut |c| visit(c.equity));
+        self.0.equity_chunks(visit);
     }
 }
 
@@ -144,7 +159,7 @@ impl Column<f64> for CashColumn<'_> {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
-        self.0.chunks(&mut |c| visit(c.cash));
+        self.0.cash_chunks(visit);
     }
 }
 
@@ -159,9 +174,9 @@ impl Column<i64> for TimeColumn<'_> {
 
     fn chunks(&self, visit: &mut dyn FnMut(&[i64])) {
         let mut buf = Vec::new();
-        self.0.chunks(&mut |c| {
+        self.0.time_chunks(&mut |ts| {
             buf.clear();
-            buf.extend(c.ts.iter().map(|t| t.0));
+            buf.extend(ts.iter().map(|t| t.0));
             visit(&buf);
         });
     }
