@@ -189,14 +189,30 @@ pub fn excess_sortino(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
 
 /// Returns `e[t] / max(e[..=t]) - 1` for each point: 0 at a peak, negative below it.
 pub fn drawdown_series(equity: &[f64]) -> Vec<f64> {
-    let mut peak = f64::NEG_INFINITY;
-    equity
-        .iter()
-        .map(|&e| {
-            peak = peak.max(e);
-            e / peak - 1.0
-        })
-        .collect()
+    let mut drawdown = RunningDrawdown::default();
+    equity.iter().map(|&e| drawdown.push(e)).collect()
+}
+
+/// [`drawdown_series`] one point at a time, for a curve read in chunks.
+#[derive(Debug, Clone, Copy)]
+pub struct RunningDrawdown {
+    peak: f64,
+}
+
+impl Default for RunningDrawdown {
+    fn default() -> Self {
+        Self {
+            peak: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl RunningDrawdown {
+    /// Returns the drawdown of the next point `e` from the running peak.
+    pub fn push(&mut self, e: f64) -> f64 {
+        self.peak = self.peak.max(e);
+        e / self.peak - 1.0
+    }
 }
 
 /// Returns the worst drawdown of `equity`, a fraction <= 0 (0 for an empty curve).
@@ -479,78 +495,122 @@ pub fn payoff_ratio(pnls: &[f64]) -> f64 {
 /// `returns[t + 1 - window..=t]`, as [`sharpe`] would compute it. `NaN` before the first full
 /// window, where the window's returns do not vary, or when `window < 2`.
 pub fn rolling_sharpe(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<f64> {
-    rolling_mean_var(returns, window)
-        .into_iter()
-        .map(|(m, var)| {
-            if var > 0.0 {
-                m / var.sqrt() * periods_per_year.sqrt()
-            } else {
-                f64::NAN
-            }
-        })
+    let mut w = RollingMeanVar::new(window);
+    (returns.iter())
+        .map(|&r| window_sharpe(w.push(r), periods_per_year))
         .collect()
 }
 
 /// Returns the annualised volatility of each trailing `window` of returns, aligned as in
 /// [`rolling_sharpe`] (`NaN` before the first full window or when `window < 2`).
 pub fn rolling_volatility(returns: &[f64], window: usize, periods_per_year: f64) -> Vec<f64> {
-    rolling_mean_var(returns, window)
-        .into_iter()
-        .map(|(_, var)| var.sqrt() * periods_per_year.sqrt())
+    let mut w = RollingMeanVar::new(window);
+    (returns.iter())
+        .map(|&r| window_volatility(w.push(r), periods_per_year))
         .collect()
 }
 
-/// Mean and sample variance of each trailing window, in O(n) whatever the window.
+/// Returns the annualised Sharpe ratio of a window's (mean, sample variance), as
+/// [`RollingMeanVar::push`] gives them: `NaN` unless the variance is positive.
+pub fn window_sharpe((mean, var): (f64, f64), periods_per_year: f64) -> f64 {
+    if var > 0.0 {
+        mean / var.sqrt() * periods_per_year.sqrt()
+    } else {
+        f64::NAN
+    }
+}
+
+/// Returns the annualised volatility of a window's (mean, sample variance).
+pub fn window_volatility((_, var): (f64, f64), periods_per_year: f64) -> f64 {
+    var.sqrt() * periods_per_year.sqrt()
+}
+
+/// Mean and sample variance of each trailing window of a series handed in one value at a time
+/// ([`RollingMeanVar::push`]), in O(1) a value whatever the window, holding the window alone.
 ///
 /// A minute-bar year holds ~100k returns and a month-long window ~8k, so recomputing every
 /// window would cost ~10^9 operations. Sums slide instead, shifted by a value of the window to
 /// limit cancellation and recomputed exactly once per window length so rounding cannot build up.
 /// A window of identical returns (a flat stretch with no position) gets a variance of exactly 0,
 /// not rounding noise that would read as an enormous Sharpe ratio.
-fn rolling_mean_var(values: &[f64], window: usize) -> Vec<(f64, f64)> {
-    let mut out = vec![(f64::NAN, f64::NAN); values.len()];
-    if window < 2 || values.len() < window {
-        return out;
+#[derive(Debug, Clone)]
+pub struct RollingMeanVar {
+    /// The last `window` values; value `t` at `t % window`.
+    ring: Vec<f64>,
+    /// Values pushed so far.
+    seen: usize,
+    shift: f64,
+    s1: f64,
+    s2: f64,
+    /// How many values in a row equal the last one.
+    run: usize,
+    /// The window in order, for the rare direct measure.
+    ordered: Vec<f64>,
+}
+
+impl RollingMeanVar {
+    /// Returns an empty window of `window` values (never full when `window < 2`).
+    pub fn new(window: usize) -> Self {
+        Self {
+            ring: vec![0.0; if window < 2 { 0 } else { window }],
+            seen: 0,
+            shift: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            run: 0,
+            ordered: Vec::new(),
+        }
     }
-    let w = window as f64;
-    let (mut shift, mut s1, mut s2) = (0.0, 0.0, 0.0);
-    let mut run = 0;
-    for t in 0..values.len() {
-        run = if t > 0 && values[t] == values[t - 1] {
-            run + 1
+
+    /// Adds the next value and returns the (mean, sample variance) of the window ending with
+    /// it: `NaN`s until the window is full.
+    pub fn push(&mut self, v: f64) -> (f64, f64) {
+        let window = self.ring.len();
+        if window == 0 {
+            return (f64::NAN, f64::NAN);
+        }
+        let t = self.seen;
+        self.seen += 1;
+        self.run = if t > 0 && v == self.ring[(t - 1) % window] {
+            self.run + 1
         } else {
             1
         };
+        // Value `t - window`, which leaves the window as `v` enters it.
+        let leaving = std::mem::replace(&mut self.ring[t % window], v);
         let Some(start) = (t + 1).checked_sub(window) else {
-            continue;
+            return (f64::NAN, f64::NAN);
         };
-        if start % window == 0 {
-            shift = values[start];
-            (s1, s2) = (0.0, 0.0);
-            for v in &values[start..=t] {
-                let y = v - shift;
-                s1 += y;
-                s2 += y * y;
+        let w = window as f64;
+        if start.is_multiple_of(window) {
+            // The ring holds the window in order.
+            self.shift = self.ring[0];
+            (self.s1, self.s2) = (0.0, 0.0);
+            for x in &self.ring {
+                let y = x - self.shift;
+                self.s1 += y;
+                self.s2 += y * y;
             }
         } else {
-            let (y_in, y_out) = (values[t] - shift, values[start - 1] - shift);
-            s1 += y_in - y_out;
-            s2 += y_in * y_in - y_out * y_out;
+            let (y_in, y_out) = (v - self.shift, leaving - self.shift);
+            self.s1 += y_in - y_out;
+            self.s2 += y_in * y_in - y_out * y_out;
         }
-        out[t] = if run >= window {
-            (values[t], 0.0)
+        if self.run >= window {
+            return (v, 0.0);
+        }
+        let var = (self.s2 - self.s1 * self.s1 / w) / (w - 1.0);
+        if var > 0.0 {
+            (self.shift + self.s1 / w, var)
         } else {
-            let var = (s2 - s1 * s1 / w) / (w - 1.0);
-            if var > 0.0 {
-                (shift + s1 / w, var)
-            } else {
-                // Cancellation ate a tiny but real variance: measure this window directly.
-                let slice = &values[start..=t];
-                (mean(slice), sample_std(slice).powi(2))
-            }
-        };
+            // Cancellation ate a tiny but real variance: measure this window directly.
+            let oldest = start % window;
+            self.ordered.clear();
+            self.ordered.extend_from_slice(&self.ring[oldest..]);
+            self.ordered.extend_from_slice(&self.ring[..oldest]);
+            (mean(&self.ordered), sample_std(&self.ordered).powi(2))
+        }
     }
-    out
 }
 
 /// Returns the Kelly fraction of per-period returns, as quantstats' `kelly_criterion`:
@@ -623,41 +683,75 @@ pub fn longest_streaks(returns: &[f64]) -> (usize, usize) {
 /// Returns the beta of each trailing `window` of returns `r` against `b` (paired by position):
 /// element `t` is `cov(r, b) / var(b)` over `t + 1 - window..=t`. `NaN` before the first full
 /// window, where `b` does not vary within the window, or when `window < 2`.
+pub fn rolling_beta(r: &[f64], b: &[f64], window: usize) -> Vec<f64> {
+    let mut beta = RollingBeta::new(window);
+    r.iter().zip(b).map(|(&r, &b)| beta.push(r, b)).collect()
+}
+
+/// [`rolling_beta`] one pair of returns at a time, holding the window alone.
 ///
 /// Recomputed per window from scratch every `window` steps and slid in between, so a year of
 /// minute bars costs O(n), not O(n x window), and rounding cannot build up.
-pub fn rolling_beta(r: &[f64], b: &[f64], window: usize) -> Vec<f64> {
-    let n = r.len().min(b.len());
-    let mut out = vec![f64::NAN; n];
-    if window < 2 || n < window {
-        return out;
+#[derive(Debug, Clone)]
+pub struct RollingBeta {
+    /// The last `window` pairs (r, b); pair `t` at `t % window`.
+    ring: Vec<(f64, f64)>,
+    seen: usize,
+    sr: f64,
+    sb: f64,
+    sbb: f64,
+    srb: f64,
+}
+
+impl RollingBeta {
+    /// Returns an empty window of `window` pairs (never full when `window < 2`).
+    pub fn new(window: usize) -> Self {
+        Self {
+            ring: vec![(0.0, 0.0); if window < 2 { 0 } else { window }],
+            seen: 0,
+            sr: 0.0,
+            sb: 0.0,
+            sbb: 0.0,
+            srb: 0.0,
+        }
     }
-    let w = window as f64;
-    let (mut sr, mut sb, mut sbb, mut srb) = (0.0, 0.0, 0.0, 0.0);
-    for (t, beta) in out.iter_mut().enumerate().skip(window - 1) {
-        let start = t + 1 - window;
+
+    /// Adds the next returns of the strategy (`r`) and of the benchmark (`b`) and returns the
+    /// beta of the window ending with them (`NaN` as [`rolling_beta`] says).
+    pub fn push(&mut self, r: f64, b: f64) -> f64 {
+        let window = self.ring.len();
+        if window == 0 {
+            return f64::NAN;
+        }
+        let t = self.seen;
+        self.seen += 1;
+        let (ro, bo) = std::mem::replace(&mut self.ring[t % window], (r, b));
+        let Some(start) = (t + 1).checked_sub(window) else {
+            return f64::NAN;
+        };
         if start.is_multiple_of(window) {
-            (sr, sb, sbb, srb) = (0.0, 0.0, 0.0, 0.0);
-            for i in start..=t {
-                sr += r[i];
-                sb += b[i];
-                sbb += b[i] * b[i];
-                srb += r[i] * b[i];
+            (self.sr, self.sb, self.sbb, self.srb) = (0.0, 0.0, 0.0, 0.0);
+            for &(r, b) in &self.ring {
+                self.sr += r;
+                self.sb += b;
+                self.sbb += b * b;
+                self.srb += r * b;
             }
         } else {
-            let (i, o) = (t, start - 1);
-            sr += r[i] - r[o];
-            sb += b[i] - b[o];
-            sbb += b[i] * b[i] - b[o] * b[o];
-            srb += r[i] * b[i] - r[o] * b[o];
+            self.sr += r - ro;
+            self.sb += b - bo;
+            self.sbb += b * b - bo * bo;
+            self.srb += r * b - ro * bo;
         }
-        let var_b = sbb - sb * sb / w;
+        let w = window as f64;
+        let var_b = self.sbb - self.sb * self.sb / w;
         // Below rounding of the sums: the benchmark did not move in this window.
-        if var_b > 1e-12 * sbb {
-            *beta = (srb - sr * sb / w) / var_b;
+        if var_b > 1e-12 * self.sbb {
+            (self.srb - self.sr * self.sb / w) / var_b
+        } else {
+            f64::NAN
         }
     }
-    out
 }
 
 /// The standard normal distribution function, through the complementary error function of
@@ -1019,6 +1113,47 @@ mod tests {
                 .all(|x| x.is_nan())
         );
         assert!(rolling_sharpe(&r, 1, 252.0).iter().all(|x| x.is_nan()));
+    }
+
+    #[test]
+    fn rolling_beta_equals_a_plain_loop_per_window() {
+        // Long enough for many exact recomputations and slides, with a flat benchmark stretch.
+        let r: Vec<f64> = (0..1_000)
+            .map(|i| ((i * 7_919 % 101) as f64 - 50.0) * 1e-4)
+            .collect();
+        let b: Vec<f64> = (0..1_000)
+            .map(|i| {
+                if (300..420).contains(&i) {
+                    0.002
+                } else {
+                    ((i * 104_729 % 97) as f64 - 48.0) * 1e-4
+                }
+            })
+            .collect();
+        let w = 50;
+        let betas = rolling_beta(&r, &b, w);
+        assert_eq!(betas.len(), r.len());
+        for t in 0..r.len() {
+            if t + 1 < w {
+                assert!(betas[t].is_nan(), "{t}");
+                continue;
+            }
+            let (rw, bw) = (&r[t + 1 - w..=t], &b[t + 1 - w..=t]);
+            let (mr, mb) = (rw.iter().sum::<f64>() / 50.0, bw.iter().sum::<f64>() / 50.0);
+            let cov: f64 = rw.iter().zip(bw).map(|(x, y)| (x - mr) * (y - mb)).sum();
+            let var: f64 = bw.iter().map(|y| (y - mb).powi(2)).sum();
+            if var < 1e-20 {
+                assert!(betas[t].is_nan(), "{t}: a flat benchmark has no beta");
+            } else {
+                let expected = cov / var;
+                assert!(
+                    (betas[t] - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+                    "{t}: {} vs {expected}",
+                    betas[t]
+                );
+            }
+        }
+        assert!(betas[415].is_nan() && !betas[300].is_nan());
     }
 
     /// Twelve returns of a strategy and of a benchmark for the tear-sheet figures.
