@@ -1,4 +1,4 @@
-//! Errors writing a run's files.
+//! Errors writing a run's files (and reading back what it kept on disk).
 
 use std::path::PathBuf;
 
@@ -11,6 +11,15 @@ pub enum Error {
     /// Writing a result file failed.
     #[error("cannot write {}", path.display())]
     Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading back what the run kept on disk failed.
+    #[error("cannot read {}", path.display())]
+    Read {
         /// The file.
         path: PathBuf,
         /// Why.

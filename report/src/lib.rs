@@ -28,6 +28,7 @@ mod files;
 mod format;
 mod model_card;
 mod page;
+mod spill;
 mod steps;
 mod svg;
 mod sweep;
@@ -44,6 +45,7 @@ pub use files::{
 pub use model_card::{
     FoldRow, ImportanceRow, ModelCard, Reliability, TrainingCurve, render_model_card,
 };
+pub use spill::{CurveSpill, SpilledCurve};
 pub use steps::{StepSender, StepTables, StepWriter, Streamed};
 pub use sweep::{
     SweepReport, SweepRow, WalkForwardReport, WalkForwardWindow, render_sweep, render_walk_forward,

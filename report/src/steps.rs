@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::files::{Formats, order_table};
+use crate::spill::{CurveSpill, SpilledCurve};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::metrics::drawdown_series;
 use engine::{BacktestOutcome, EquityCurve, Holdings, OrderRecord, StepChunk, StepSink};
@@ -151,8 +152,10 @@ pub struct StepTables {
     peak: f64,
     previous: f64,
     steps: usize,
-    /// The run's number of steps, when known ahead.
-    expected: Option<usize>,
+    /// Whether the curve is kept on disk for the run's figures (see [`crate::spill`]), and the
+    /// files once the first part is written.
+    spills: bool,
+    spill: Option<CurveSpill>,
     /// Tests: the part whose write fails, as a full disk would fail `positions.parquet`.
     #[cfg(test)]
     fail_at_part: Option<usize>,
@@ -214,8 +217,8 @@ impl LimitedCsv {
 /// What [`StepWriter::finish`] returns.
 #[derive(Debug)]
 pub struct Streamed {
-    /// The whole curve, when the writer kept it (else empty).
-    pub curve: EquityCurve,
+    /// The whole curve, kept on disk, for the run's figures.
+    pub curve: SpilledCurve,
     /// The tables (name, rows) left without their CSV twin by the CSV row limit.
     pub csv_left_out: Vec<(&'static str, usize)>,
 }
@@ -250,10 +253,19 @@ impl StepTables {
             peak: f64::NEG_INFINITY,
             previous: initial_cash,
             steps: 0,
-            expected: steps,
+            spills: false,
+            spill: None,
             #[cfg(test)]
             fail_at_part: None,
         }
+    }
+
+    /// Returns the tables keeping the run's curve on disk too, for [`StepTables::finish`] to
+    /// return (a streamed run's figures read it there rather than from memory).
+    #[must_use]
+    pub fn spilling(mut self) -> Self {
+        self.spills = true;
+        self
     }
 
     /// Appends `steps` (the steps after those written before) to every file.
@@ -266,6 +278,13 @@ impl StepTables {
         let returns = returns_table(steps, self.previous);
         self.previous = steps.equity.last().copied().unwrap_or(self.previous);
         self.steps += steps.len();
+        if self.spills {
+            let spill = match &mut self.spill {
+                Some(spill) => spill,
+                None => self.spill.insert(CurveSpill::create(&self.dir)?),
+            };
+            spill.append(steps.ts, steps.equity, steps.cash)?;
+        }
         self.csv.write(&equity, self.steps, &self.formats)?;
         if !self.formats.parquet {
             return Ok(());
@@ -331,11 +350,12 @@ impl StepTables {
     }
 
     /// Completes the files (an empty run gets their headers and schemas) and moves them into
-    /// place; returns the tables (name, rows) left without their CSV twin by the row limit.
+    /// place; returns the tables (name, rows) left without their CSV twin by the row limit, and
+    /// the curve kept on disk when [`StepTables::spilling`] (else an empty one).
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn finish(mut self) -> Result<Vec<(&'static str, usize)>> {
+    pub fn finish(mut self) -> Result<Streamed> {
         let mut left_out = Vec::new();
         if self.formats.csv && !self.formats.csv(self.steps) {
             left_out.push(("equity", self.steps));
@@ -372,7 +392,14 @@ impl StepTables {
         for file in self.parquet.iter_mut().filter_map(Option::take) {
             file.finish()?;
         }
-        Ok(left_out)
+        let curve = match self.spill.take() {
+            Some(spill) => spill.finish()?,
+            None => SpilledCurve::empty(),
+        };
+        Ok(Streamed {
+            curve,
+            csv_left_out: left_out,
+        })
     }
 
     /// Closes each Parquet file after its last complete row group as
@@ -416,47 +443,26 @@ type Stopped = Arc<Mutex<Option<String>>>;
 pub struct StepWriter {
     sender: Option<SyncSender<Message>>,
     thread: Option<JoinHandle<Result<Streamed>>>,
-    kept: Kept,
 }
-
-/// The curve kept for the summary and the report, when it is: filled on the loop's thread, so
-/// its growth stays in the memory the main thread reuses afterwards (a writer thread's freed
-/// buffers are not).
-type Kept = Option<Arc<Mutex<EquityCurve>>>;
 
 /// The engine's end of a [`StepWriter`]: a [`StepSink`] that sends each chunk to its thread.
 #[derive(Debug)]
 pub struct StepSender {
     sender: SyncSender<Message>,
     stopped: Stopped,
-    kept: Kept,
     /// Chunks the thread has written and emptied, for the loop to fill again.
     spares: Receiver<StepChunk>,
 }
 
-/// Appends the steps of `curve` to `kept`, if kept.
-fn keep(kept: &Kept, curve: &EquityCurve) {
-    if let Some(kept) = kept {
-        let mut k = kept
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        k.ts.extend_from_slice(&curve.ts);
-        k.equity.extend_from_slice(&curve.equity);
-        k.cash.extend_from_slice(&curve.cash);
-    }
-}
-
 impl StepWriter {
-    /// Starts the thread writing `tables`; with `keep_curve`, it also keeps every step's
-    /// timestamp, equity and cash to return them from [`StepWriter::finish`].
+    /// Starts the thread writing `tables` (see [`StepTables::spilling`] for the curve that
+    /// [`StepWriter::finish`] returns).
     ///
     /// # Errors
     /// The thread cannot be started.
-    pub fn start(tables: StepTables, keep_curve: bool) -> Result<(Self, StepSender)> {
+    pub fn start(tables: StepTables) -> Result<(Self, StepSender)> {
         let (sender, receiver) = sync_channel(QUEUE);
         let (give_back, spares) = sync_channel(QUEUE + 1);
-        let steps = tables.expected.unwrap_or(0);
-        let kept = keep_curve.then(|| Arc::new(Mutex::new(EquityCurve::with_capacity(steps))));
         let stopped = Stopped::default();
         let told = Arc::clone(&stopped);
         let thread = std::thread::Builder::new()
@@ -477,22 +483,20 @@ impl StepWriter {
         let writer = Self {
             sender: Some(sender.clone()),
             thread: Some(thread),
-            kept: kept.clone(),
         };
         Ok((
             writer,
             StepSender {
                 sender,
                 stopped,
-                kept,
                 spares,
             },
         ))
     }
 
     /// Writes the run's last steps and orders, `curve`, `holdings` and `orders` (what the
-    /// engine did not hand on: its outcome's), completes the files and returns the whole curve
-    /// when it was kept.
+    /// engine did not hand on: its outcome's), completes the files and returns what
+    /// [`StepTables::finish`] does.
     ///
     /// # Errors
     /// Names the file that could not be written.
@@ -502,19 +506,11 @@ impl StepWriter {
         holdings: Holdings,
         orders: Vec<OrderRecord>,
     ) -> Result<Streamed> {
-        keep(&self.kept, &curve);
         if let Some(sender) = self.sender.take() {
             // When the writer stopped on an error, joining returns it.
             let _ = sender.send(Message::Last(curve, holdings, orders));
         }
-        let mut streamed = self.join()?;
-        if let Some(kept) = self.kept.take() {
-            let mut k = kept
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            streamed.curve = std::mem::take(&mut *k);
-        }
-        Ok(streamed)
+        self.join()
     }
 
     /// Closes the channel, waits for the thread and returns what it returned.
@@ -524,7 +520,7 @@ impl StepWriter {
             Some(Ok(result)) => result,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
             None => Ok(Streamed {
-                curve: EquityCurve::default(),
+                curve: SpilledCurve::empty(),
                 csv_left_out: Vec::new(),
             }),
         }
@@ -578,11 +574,7 @@ fn write_all(
             return Err(e);
         }
         if last {
-            let csv_left_out = tables.finish()?;
-            return Ok(Streamed {
-                curve: EquityCurve::default(),
-                csv_left_out,
-            });
+            return tables.finish();
         }
         // Handed back emptied, so the loop fills the same few chunks all run long.
         let mut spare = chunk;
@@ -595,7 +587,7 @@ fn write_all(
     }
     tables.abandon();
     Ok(Streamed {
-        curve: EquityCurve::default(),
+        curve: SpilledCurve::empty(),
         csv_left_out: Vec::new(),
     })
 }
@@ -609,7 +601,6 @@ impl StepSink for StepSender {
         &mut self,
         chunk: StepChunk,
     ) -> std::result::Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        keep(&self.kept, &chunk.curve);
         if self.sender.send(Message::Chunk(chunk)).is_ok() {
             return Ok(());
         }
@@ -750,7 +741,8 @@ mod tests {
         let summary = Summary::new(&o, None);
         let (config, extra) = (serde_json::Value::Null, serde_json::Map::new());
         write_results(&whole, &o, &summary, config, extra, None, &info).unwrap();
-        let (writer, mut sender) = StepWriter::start(tables(&streamed, &o, both), true).unwrap();
+        let spilling = tables(&streamed, &o, both).spilling();
+        let (writer, mut sender) = StepWriter::start(spilling).unwrap();
         for first in (0..2 * PART).step_by(PART) {
             sender.steps(chunk(&o, first..first + PART)).unwrap();
         }
@@ -759,7 +751,14 @@ mod tests {
         let done = writer
             .finish(tail.curve, tail.holdings, tail.orders)
             .unwrap();
-        assert!(done.curve == o.curve, "the writer keeps the whole curve");
+        let mut kept = EquityCurve::default();
+        engine::column::Curve::chunks(&done.curve, &mut |c| {
+            for i in 0..c.ts.len() {
+                kept.push(c.ts[i], c.equity[i], c.cash[i]);
+            }
+        });
+        assert!(kept == o.curve, "the writer keeps the whole curve on disk");
+        done.curve.check().unwrap();
         assert!(done.csv_left_out.is_empty());
         let read_text = |dir: &Path, name| std::fs::read_to_string(dir.join(name)).unwrap();
         let orders = read_text(&streamed, "orders.csv");
@@ -813,7 +812,7 @@ mod tests {
         let mut t = tables(&dir, &o, formats);
         t.write_chunk(&chunk(&o, 0..PART)).unwrap();
         t.write_chunk(&chunk(&o, PART..PART + 10)).unwrap();
-        assert_eq!(t.finish().unwrap(), [("equity", PART + 10)]);
+        assert_eq!(t.finish().unwrap().csv_left_out, [("equity", PART + 10)]);
         let names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -834,7 +833,7 @@ mod tests {
         let dir = scratch("full");
         let mut t = tables(&dir, &o, Formats::default());
         t.fail_at_part = Some(2);
-        let (writer, mut sender) = StepWriter::start(t, false).unwrap();
+        let (writer, mut sender) = StepWriter::start(t).unwrap();
         // The loop goes on until its send finds the writer stopped.
         let e = (0..8)
             .find_map(|k| sender.steps(chunk(&o, k * PART..(k + 1) * PART)).err())

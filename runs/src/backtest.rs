@@ -114,9 +114,7 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         outcome.orders.clone(),
     );
     let streamed = writer.finish(tail, held, orders)?;
-    outcome.curve = streamed.curve;
     let data = data.unwrap_or_default();
-    let left_out = streamed.csv_left_out;
     output::write_streamed(
         &loaded,
         &outcome,
@@ -124,12 +122,12 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         &data,
         &run_dir,
         unit,
-        left_out,
+        &streamed,
     )
 }
 
 /// Starts the writer of the step tables and orders of `loaded`'s run into `run_dir` (see
-/// [`report::StepWriter`]); it keeps the curve, which the summary and the report read.
+/// [`report::StepWriter`]); it keeps the curve on disk, for the summary and the report.
 fn step_writer(
     loaded: &LoadedConfig,
     run_dir: &RunDir,
@@ -147,5 +145,5 @@ fn step_writer(
         steps,
         true,
     );
-    Ok(StepWriter::start(tables, true)?)
+    Ok(StepWriter::start(tables.spilling())?)
 }

@@ -320,6 +320,7 @@ impl Finished {
         let results = output::results(
             &self.loaded,
             &self.outcome,
+            &self.outcome.curve,
             self.sleeves.as_deref(),
             &self.data,
             self.gaps.as_ref(),

@@ -6,17 +6,20 @@ use crate::config::LoadedConfig;
 use crate::data::LoadedData;
 use crate::run_dir::{OutArgs, RunDir};
 use anyhow::{Context, Result};
+use engine::column::{Column, Curve, TimeColumn};
 use engine::{BacktestOutcome, SleeveSummary, Summary};
-use market_data::BarSeries;
+use market_data::{BarSeries, Timestamp};
 use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold};
-use report::write_results;
+use report::{Streamed, write_results};
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
-/// report's figures when `[output] report` asks for them.
+/// report's figures when `[output] report` asks for them, from its `curve` (the outcome's own,
+/// or the one a streamed run kept on disk).
 pub(crate) fn summarise(
     loaded: &LoadedConfig,
     title: &str,
     outcome: &BacktestOutcome,
+    curve: &dyn Curve,
     series: &[BarSeries],
 ) -> (Summary, Option<Analysis>) {
     let c = &loaded.config;
@@ -27,7 +30,10 @@ pub(crate) fn summarise(
             bars: &s.bars,
         })
         .collect();
-    let span = (outcome.curve.ts.first().copied()).zip(outcome.curve.ts.last().copied());
+    let span = TimeColumn(curve).fold(None, |span: Option<(i64, i64)>, t| {
+        Some(span.map_or((t, t), |(first, _)| (first, t)))
+    });
+    let span = span.map(|(first, last)| (Timestamp(first), Timestamp(last)));
     // A backtest checked its benchmark before running and a session when it started; one that
     // fails only now (bars that never meet a session, a file changed meanwhile) must not cost
     // the results, which are written without it.
@@ -40,6 +46,16 @@ pub(crate) fn summarise(
         bars: &s.bars,
     });
     let benchmark = c.output.benchmark.as_ref().and_then(|b| b.instrument());
+    // TRANSITION (issue 22): the figures read the curve whole until they read it in chunks.
+    let mut whole = outcome.clone();
+    if whole.curve.is_empty() {
+        curve.chunks(&mut |c| {
+            whole.curve.ts.extend_from_slice(c.ts);
+            whole.curve.equity.extend_from_slice(c.equity);
+            whole.curve.cash.extend_from_slice(c.cash);
+        });
+    }
+    let outcome = &whole;
     let mut summary = Summary::measured(outcome, c.metrics.spec());
     let held = match external {
         Some(ext) => buy_and_hold(outcome, std::slice::from_ref(&ext), Some(ext.instrument)),
@@ -101,8 +117,8 @@ pub(crate) fn write_into(
 }
 
 /// Writes the rest of a backtest's results into `run_dir` as [`write_into`] does, once its step
-/// tables and orders were written while it ran (by a `report::StepWriter`, which left the CSVs
-/// `csv_left_out` out), and prints the summary.
+/// tables and orders were written while it ran (by a `report::StepWriter`, which kept its curve
+/// on disk for the figures and left the CSVs `csv_left_out` out), and prints the summary.
 ///
 /// # Errors
 /// A result file cannot be written.
@@ -113,9 +129,8 @@ pub(crate) fn write_streamed(
     data: &LoadedData,
     run_dir: &RunDir,
     unit: &str,
-    csv_left_out: Vec<(&'static str, usize)>,
+    streamed: &Streamed,
 ) -> Result<()> {
-    let streamed = Some(csv_left_out);
     write_files(
         loaded,
         outcome,
@@ -124,7 +139,7 @@ pub(crate) fn write_streamed(
         run_dir,
         None,
         Some(unit),
-        streamed,
+        Some(streamed),
     )
 }
 
@@ -137,16 +152,21 @@ fn write_files(
     run_dir: &RunDir,
     gaps: Option<&GapLog>,
     unit: Option<&str>,
-    streamed: Option<Vec<(&'static str, usize)>>,
+    streamed: Option<&Streamed>,
 ) -> Result<()> {
     let c = &loaded.config;
+    let curve: &dyn Curve = streamed.map_or(&outcome.curve, |s| &s.curve);
     let Results {
         summary,
         analysis,
         extra,
         config_json,
         drift_threshold: threshold,
-    } = results(loaded, outcome, sleeves, data, gaps)?;
+    } = results(loaded, outcome, curve, sleeves, data, gaps)?;
+    if let Some(streamed) = streamed {
+        // Figures from a curve that could not be read back whole are not written.
+        streamed.curve.check()?;
+    }
     let dir = &run_dir.dir;
     // Which models traded, for the terminal.
     let model = extra.get("model").cloned().unwrap_or_default();
@@ -192,7 +212,7 @@ fn write_files(
     let mut left_out = report::csv_left_out(outcome, formats);
     if let Some(streamed) = streamed {
         left_out.retain(|(table, _)| !["equity", "orders"].contains(table));
-        left_out.extend(streamed);
+        left_out.extend(streamed.csv_left_out.iter().copied());
     }
     for (table, rows) in left_out {
         println!(
@@ -267,12 +287,13 @@ pub(crate) struct Results {
 pub(crate) fn results(
     loaded: &LoadedConfig,
     outcome: &BacktestOutcome,
+    curve: &dyn Curve,
     sleeves: Option<&[SleeveSummary]>,
     data: &LoadedData,
     gaps: Option<&GapLog>,
 ) -> Result<Results> {
     let c = &loaded.config;
-    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, &data.series);
+    let (summary, mut analysis) = summarise(loaded, &c.name, outcome, curve, &data.series);
     let mut extra = serde_json::Map::new();
     // The run loaded these models already: failing to read them again (a file changed since)
     // must not cost the results.

@@ -444,8 +444,13 @@ impl<'a> Plan<'a> {
                 }
                 let config_json = serde_json::to_value(c).context("cannot serialise the config")?;
                 let title = format!("{} (sweep rank {rank}, job {job})", c.name);
-                let (summary, analysis) =
-                    crate::output::summarise(&config, &title, &run.outcome, series);
+                let (summary, analysis) = crate::output::summarise(
+                    &config,
+                    &title,
+                    &run.outcome,
+                    &run.outcome.curve,
+                    series,
+                );
                 // A kept job's id is its folder's name: deterministic, so a sweep's files are too.
                 let info = crate::run_info::run_info(
                     &config,

@@ -1,0 +1,359 @@
+//! A run's curve kept on disk while the run goes on, and read back in chunks for its figures.
+//!
+//! The summary and the report need every step's timestamp, equity and cash, several times over
+//! (a mean, then deviations from it; a percentile's passes). Held in memory that is 24 bytes a
+//! step, 480 MB for 20 M steps; here each column is a file of little-endian values that the
+//! figures read back one chunk at a time ([`engine::column::Curve`]), so memory stays a few
+//! chunks whatever the run's length. The files are unnamed temporary files in the run's folder:
+//! nothing is left behind, even when the process is killed.
+
+use crate::error::{Error, Result};
+use engine::column::{Curve, CurveChunk};
+use market_data::Timestamp;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Steps read back per chunk.
+const CHUNK: usize = 65_536;
+
+/// A column being written: its file and the bytes of the values appended last.
+#[derive(Debug)]
+struct ColumnFile {
+    file: BufWriter<File>,
+    bytes: Vec<u8>,
+}
+
+impl ColumnFile {
+    fn create(dir: &Path) -> std::io::Result<Self> {
+        Ok(Self {
+            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
+            bytes: Vec::new(),
+        })
+    }
+
+    fn append(&mut self, values: impl Iterator<Item = [u8; 8]>) -> std::io::Result<()> {
+        self.bytes.clear();
+        values.for_each(|v| self.bytes.extend_from_slice(&v));
+        self.file.write_all(&self.bytes)
+    }
+
+    fn into_file(self) -> std::io::Result<File> {
+        self.file
+            .into_inner()
+            .map_err(std::io::IntoInnerError::into_error)
+    }
+}
+
+/// The curve of a run being written to disk, step after step.
+#[derive(Debug)]
+pub struct CurveSpill {
+    dir: PathBuf,
+    ts: ColumnFile,
+    equity: ColumnFile,
+    cash: ColumnFile,
+    steps: usize,
+}
+
+impl CurveSpill {
+    /// Starts a curve kept in unnamed files in `dir`.
+    ///
+    /// # Errors
+    /// The files cannot be created (the error names `dir`).
+    pub fn create(dir: &Path) -> Result<Self> {
+        let column = || ColumnFile::create(dir).map_err(|e| write_error(dir, e));
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            ts: column()?,
+            equity: column()?,
+            cash: column()?,
+            steps: 0,
+        })
+    }
+
+    /// Appends steps (parallel columns).
+    ///
+    /// # Errors
+    /// A write failed (a full disk); the error names the run's folder.
+    pub fn append(&mut self, ts: &[Timestamp], equity: &[f64], cash: &[f64]) -> Result<()> {
+        let written = (self.ts.append(ts.iter().map(|t| t.0.to_le_bytes())))
+            .and_then(|()| self.equity.append(equity.iter().map(|e| e.to_le_bytes())))
+            .and_then(|()| self.cash.append(cash.iter().map(|c| c.to_le_bytes())));
+        written.map_err(|e| write_error(&self.dir, e))?;
+        self.steps += ts.len();
+        Ok(())
+    }
+
+    /// Completes the files and returns the curve to read back.
+    ///
+    /// # Errors
+    /// The last writes failed; the error names the run's folder.
+    pub fn finish(self) -> Result<SpilledCurve> {
+        let dir = self.dir.clone();
+        let files = (self.ts.into_file())
+            .and_then(|ts| Ok((ts, self.equity.into_file()?, self.cash.into_file()?)))
+            .map_err(|e| write_error(&dir, e))?;
+        Ok(SpilledCurve {
+            dir,
+            files: Some(files),
+            steps: self.steps,
+            failed: Mutex::new(None),
+        })
+    }
+}
+
+fn write_error(dir: &Path, source: std::io::Error) -> Error {
+    Error::Write {
+        path: dir.join("(the run's curve, kept on disk while it runs)"),
+        source,
+    }
+}
+
+/// A run's curve on disk, read back in chunks of [`CHUNK`] steps, one column at a time when a
+/// figure needs one.
+///
+/// A read that fails stops the pass that met it (its chunks end early) and is kept:
+/// [`SpilledCurve::check`] reports it, so figures computed from a short pass are not written.
+#[derive(Debug)]
+pub struct SpilledCurve {
+    dir: PathBuf,
+    /// The timestamps, equity and cash files; `None` for a run that wrote none.
+    files: Option<(File, File, File)>,
+    steps: usize,
+    failed: Mutex<Option<std::io::Error>>,
+}
+
+impl SpilledCurve {
+    /// A curve of no steps.
+    pub fn empty() -> Self {
+        Self {
+            dir: PathBuf::new(),
+            files: None,
+            steps: 0,
+            failed: Mutex::new(None),
+        }
+    }
+
+    /// Returns the first read that failed, if any.
+    ///
+    /// # Errors
+    /// A chunk could not be read: figures computed since are incomplete.
+    pub fn check(&self) -> Result<()> {
+        let failed = self.failed.lock().map_or(None, |mut f| f.take());
+        failed.map_or(Ok(()), |source| {
+            Err(Error::Read {
+                path: self
+                    .dir
+                    .join("(the run's curve, kept on disk while it ran)"),
+                source,
+            })
+        })
+    }
+
+    /// Reads `file`'s values in chunks, decoding each with `decode` into `values`, and hands
+    /// each chunk to `visit`; stops at the first failed read, keeping its error.
+    fn read<T: Copy + Default>(
+        &self,
+        file: &File,
+        decode: fn([u8; 8]) -> T,
+        visit: &mut dyn FnMut(&[T]),
+    ) {
+        let mut bytes = vec![0u8; CHUNK.min(self.steps) * 8];
+        let mut values = Vec::with_capacity(CHUNK.min(self.steps));
+        let mut at = 0;
+        while at < self.steps {
+            let n = CHUNK.min(self.steps - at);
+            let buf = &mut bytes[..n * 8];
+            if let Err(e) = read_at(file, buf, (at * 8) as u64) {
+                if let Ok(mut failed) = self.failed.lock() {
+                    failed.get_or_insert(e);
+                }
+                return;
+            }
+            values.clear();
+            let (words, _) = buf.as_chunks::<8>();
+            values.extend(words.iter().map(|w| decode(*w)));
+            visit(&values);
+            at += n;
+        }
+    }
+}
+
+impl Curve for SpilledCurve {
+    fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>)) {
+        // Three columns read in step: each chunk of timestamps, then its equity and cash.
+        let Some((ts_file, equity_file, cash_file)) = &self.files else {
+            return;
+        };
+        let mut at = 0;
+        self.read(ts_file, |b| Timestamp(i64::from_le_bytes(b)), &mut |ts| {
+            let mut equity = Vec::new();
+            let mut cash = Vec::new();
+            let part = Part { at, n: ts.len() };
+            part.read(self, equity_file, &mut equity);
+            part.read(self, cash_file, &mut cash);
+            if equity.len() == ts.len() && cash.len() == ts.len() {
+                visit(CurveChunk {
+                    ts,
+                    equity: &equity,
+                    cash: &cash,
+                });
+            }
+            at += ts.len();
+        });
+    }
+
+    fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        if let Some((_, equity, _)) = &self.files {
+            self.read(equity, f64::from_le_bytes, visit);
+        }
+    }
+
+    fn cash_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        if let Some((_, _, cash)) = &self.files {
+            self.read(cash, f64::from_le_bytes, visit);
+        }
+    }
+
+    fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
+        if let Some((ts, _, _)) = &self.files {
+            self.read(ts, |b| Timestamp(i64::from_le_bytes(b)), visit);
+        }
+    }
+}
+
+/// Steps `at..at + n` of a column, read beside another column's chunk.
+struct Part {
+    at: usize,
+    n: usize,
+}
+
+impl Part {
+    /// Reads the part's values of `file` into `out` (left empty when the read fails, the error
+    /// kept by `curve`).
+    fn read(&self, curve: &SpilledCurve, file: &File, out: &mut Vec<f64>) {
+        let mut bytes = vec![0u8; self.n * 8];
+        match read_at(file, &mut bytes, (self.at * 8) as u64) {
+            Ok(()) => {
+                let (words, _) = bytes.as_chunks::<8>();
+                out.extend(words.iter().map(|w| f64::from_le_bytes(*w)));
+            }
+            Err(e) => {
+                if let Ok(mut failed) = curve.failed.lock() {
+                    failed.get_or_insert(e);
+                }
+            }
+        }
+    }
+}
+
+/// Fills `buf` from `file` at `offset`, without moving a shared cursor, so passes may nest.
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+/// Fills `buf` from `file` at `offset`.
+#[cfg(windows)]
+fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        match file.seek_read(buf, offset)? {
+            0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+            n => {
+                buf = &mut buf[n..];
+                offset += n as u64;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engine::EquityCurve;
+    use engine::column::{CashColumn, Column, EquityColumn, Returns, TimeColumn};
+
+    fn curve(n: usize) -> EquityCurve {
+        let mut c = EquityCurve::default();
+        for i in 0..n {
+            let x = i as f64;
+            c.push(Timestamp(i as i64 * 60), 100.0 + x.sin(), 50.0 - x.cos());
+        }
+        c
+    }
+
+    /// Every column, and the curve's chunks, read back as written, across chunk edges.
+    #[test]
+    fn a_spilled_curve_reads_back_what_was_written() {
+        let dir = std::env::temp_dir();
+        let whole = curve(2 * CHUNK + 17);
+        let mut spill = CurveSpill::create(&dir).unwrap();
+        // Appended in parts that do not line up with the chunks read back.
+        for start in (0..whole.len()).step_by(40_000) {
+            let r = start..(start + 40_000).min(whole.len());
+            spill
+                .append(
+                    &whole.ts[r.clone()],
+                    &whole.equity[r.clone()],
+                    &whole.cash[r],
+                )
+                .unwrap();
+        }
+        let spilled = spill.finish().unwrap();
+        assert_eq!(spilled.steps(), whole.len());
+        let collect = |c: &dyn Fn(&mut Vec<f64>)| {
+            let mut v = Vec::new();
+            c(&mut v);
+            v
+        };
+        let equity = collect(&|v| EquityColumn(&spilled).each(|x| v.push(x)));
+        assert_eq!(equity, whole.equity);
+        let cash = collect(&|v| CashColumn(&spilled).each(|x| v.push(x)));
+        assert_eq!(cash, whole.cash);
+        let mut ts = Vec::new();
+        TimeColumn(&spilled).each(|t| ts.push(t));
+        assert_eq!(ts, whole.ts.iter().map(|t| t.0).collect::<Vec<_>>());
+        let r = collect(&|v| Returns(EquityColumn(&spilled)).each(|x| v.push(x)));
+        let expected: Vec<f64> = whole.equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        assert_eq!(r, expected);
+        let mut steps = EquityCurve::default();
+        let mut sizes = Vec::new();
+        spilled.chunks(&mut |c| {
+            sizes.push(c.ts.len());
+            for i in 0..c.ts.len() {
+                steps.push(c.ts[i], c.equity[i], c.cash[i]);
+            }
+        });
+        assert_eq!(sizes, [CHUNK, CHUNK, 17]);
+        assert_eq!(steps, whole);
+        spilled.check().unwrap();
+    }
+
+    #[test]
+    fn an_empty_curve_has_no_chunks() {
+        let spilled = CurveSpill::create(&std::env::temp_dir())
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(spilled.steps(), 0);
+        let mut seen = 0;
+        spilled.chunks(&mut |_| seen += 1);
+        EquityColumn(&spilled).each(|_| seen += 1);
+        assert_eq!(seen, 0);
+        assert_eq!(SpilledCurve::empty().steps(), 0);
+    }
+
+    #[test]
+    fn a_folder_that_does_not_exist_is_named() {
+        let dir = std::env::temp_dir().join("quant-no-such-folder/inside");
+        let e = CurveSpill::create(&dir).unwrap_err();
+        assert!(e.to_string().contains("quant-no-such-folder"), "{e}");
+    }
+}
