@@ -14,7 +14,7 @@ use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::router::OrderRouter;
-use crate::sink::{CHUNK_STEPS, StepChunk, StepSink};
+use crate::sink::{CHUNK_HOLDINGS, CHUNK_STEPS, StepChunk, StepSink};
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
 use market_data::resample::{BarRule, Resampler};
@@ -400,7 +400,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         let equity = self.portfolio.equity();
         // A full chunk goes only once the next step comes, so the last step stays here for
         // `finish` to restate after closing positions.
-        if self.steps.curve.len() == CHUNK_STEPS && self.sink.is_some() {
+        let full = self.steps.curve.len() == CHUNK_STEPS
+            || self.steps.holdings.len() >= CHUNK_HOLDINGS;
+        if full && self.sink.is_some() {
             self.hand_on()?;
         }
         let step = self.steps.end();

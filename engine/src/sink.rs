@@ -1,6 +1,7 @@
 //! Where a run's finished time steps go while it runs: the loop records equity, cash and
-//! holdings into a chunk of [`CHUNK_STEPS`] steps and, when a sink is attached, hands each full
-//! chunk to it (a writer of the run's files) instead of keeping every step to the end.
+//! holdings into a chunk of [`CHUNK_STEPS`] steps (or [`CHUNK_HOLDINGS`] holdings rows) and, when
+//! a sink is attached, hands each full chunk to it (a writer of the run's files) instead of
+//! keeping every step to the end.
 //!
 //! The records of orders closed by then go with each chunk, so orders are not kept either.
 //!
@@ -14,6 +15,11 @@ use crate::outcome::EquityCurve;
 
 /// Steps per chunk handed to a sink: one row group of the run's Parquet files.
 pub const CHUNK_STEPS: usize = 65_536;
+
+/// Holdings rows past which a chunk is handed on before it has [`CHUNK_STEPS`] steps: a step
+/// of a portfolio holding 100 instruments records 100 rows, and a chunk (of which a few wait
+/// for the writer) must stay a few tens of megabytes whatever the portfolio's breadth.
+pub const CHUNK_HOLDINGS: usize = 1 << 20;
 
 /// Consecutive time steps of a run: steps `first..first + curve.len()`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -211,6 +217,70 @@ mod tests {
             (tail.fills.len(), tail.trades.len()),
             (whole.fills.len(), whole.trades.len())
         );
+    }
+
+    /// Buys one unit of each instrument on its first bar, then holds them all.
+    #[derive(Debug, Default)]
+    struct HoldAll(Vec<bool>);
+
+    impl Strategy for HoldAll {
+        fn name(&self) -> &str {
+            "hold all"
+        }
+
+        fn on_event(
+            &mut self,
+            event: &EngineEvent,
+            _: &Ctx<'_>,
+            out: &mut Intents,
+        ) -> Result<(), StrategyError> {
+            if let EngineEvent::Market(e) = event {
+                let i = e.instrument.get();
+                if self.0.len() <= i {
+                    self.0.resize(i + 1, false);
+                }
+                if !self.0[i] {
+                    self.0[i] = true;
+                    let one = market_data::Qty(1.0);
+                    out.submit(OrderRequest::market(e.instrument, Side::Buy, Size::Units(one)));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_broad_portfolio_hands_on_its_chunks_by_holdings_rows() {
+        let (instruments, steps) = (20, 60_000);
+        let minute = |i: usize| Timestamp(day_ts(0).0 + i as i64 * 60_000_000_000);
+        let data: Vec<_> = (0..instruments)
+            .map(|k| {
+                let bars = (0..steps).map(|i| bar_at(minute(i), 10.0, 10.0, 10.0, 10.0, 1e6));
+                series(&format!("I{k}"), bars.collect())
+            })
+            .collect();
+        let mut spec = spec();
+        spec.broker.initial_cash = 1e9;
+        let whole = backtest(&spec, Replay::Bars(&data), HoldAll::default(), None).unwrap();
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Kept {
+            chunks: Arc::clone(&chunks),
+            ..Kept::default()
+        };
+        let sink = Some(Box::new(sink) as Box<dyn StepSink>);
+        let tail = backtest_into(&spec, Replay::Bars(&data), HoldAll::default(), None, sink);
+        let tail = tail.unwrap();
+        let chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        // 20 rows a step once everything is held: the first chunk fills with holdings rows
+        // long before it has CHUNK_STEPS steps.
+        assert_eq!(chunks.len(), 1);
+        let first = &chunks[0];
+        assert!(first.curve.len() < CHUNK_STEPS, "{}", first.curve.len());
+        assert!((CHUNK_HOLDINGS..CHUNK_HOLDINGS + instruments).contains(&first.holdings.len()));
+        assert_eq!(first.curve.len() + tail.curve.len(), whole.curve.len());
+        let mut qty = first.holdings.qty.clone();
+        qty.extend(&tail.holdings.qty);
+        assert!(qty == whole.holdings.qty, "the same holdings, split");
     }
 
     #[test]
