@@ -102,28 +102,32 @@ fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
     let mut row = h.step.partition_point(|s| *s < steps.first);
     let rows = h.step.partition_point(|s| *s < end) - row + steps.len();
     let mut ts = Vec::with_capacity(rows);
+    // Codes into the run's instruments, then "cash".
+    let cash_code = instruments.len() as u32;
     let mut instrument = Vec::with_capacity(rows);
     let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
     for (step, (t, cash)) in (steps.first..end).zip(steps.ts.iter().zip(steps.cash)) {
         while h.step.get(row) == Some(&step) {
             ts.push(Some(*t));
-            let name = instruments.get(h.instrument[row].get());
-            instrument.push(name.map_or_else(|| "?".into(), ToString::to_string));
+            instrument.push(h.instrument[row].get() as u32);
             qty.push(h.qty[row]);
             price.push(h.price[row]);
             row += 1;
         }
         ts.push(Some(*t));
-        instrument.push(CASH.to_string());
+        instrument.push(cash_code);
         qty.push(*cash);
         price.push(1.0);
     }
     let value = qty.iter().zip(&price).map(|(q, p)| q * p).collect();
+    let names = (instruments.iter().map(ToString::to_string))
+        .chain([CASH.to_string()])
+        .collect();
     Table {
         name: "positions".into(),
         columns: vec![
             Column::time("timestamp", ts),
-            Column::text("instrument", instrument),
+            Column::labels("instrument", names, instrument),
             Column::float("quantity", qty),
             Column::float("price", price),
             Column::float("value", value),

@@ -29,6 +29,14 @@ pub enum Values {
     Int(Vec<u64>),
     /// UTC timestamps; `None` is empty or null.
     Time(Vec<Option<Timestamp>>),
+    /// Text drawn from a few names: each row's index into `names`. Written as `Text` is; a
+    /// table of millions of rows naming a handful of instruments builds no string per row.
+    Labels {
+        /// The names.
+        names: Vec<String>,
+        /// Each row's name, as an index into `names`.
+        codes: Vec<u32>,
+    },
 }
 
 /// One named column.
@@ -54,6 +62,14 @@ impl Column {
         Self {
             name: name.into(),
             values: Values::OptText(values),
+        }
+    }
+
+    /// Returns a text column of `names` chosen by `codes` (see [`Values::Labels`]).
+    pub fn labels(name: impl Into<String>, names: Vec<String>, codes: Vec<u32>) -> Self {
+        Self {
+            name: name.into(),
+            values: Values::Labels { names, codes },
         }
     }
 
@@ -88,6 +104,7 @@ impl Column {
             Values::Float(v) => v.len(),
             Values::Int(v) => v.len(),
             Values::Time(v) => v.len(),
+            Values::Labels { codes, .. } => codes.len(),
         }
     }
 
@@ -102,6 +119,7 @@ impl Column {
     fn push_cell(&self, row: usize, out: &mut Vec<u8>) {
         match &self.values {
             Values::Text(v) => push_escaped(&v[row], out),
+            Values::Labels { names, codes } => push_escaped(label(names, codes[row]), out),
             Values::OptText(v) => {
                 if let Some(text) = v[row].as_deref() {
                     push_escaped(text, out);
@@ -123,14 +141,25 @@ impl Column {
         match &self.values {
             Values::Text(v) => (
                 Field::new(name, DataType::Utf8, false),
-                Arc::new(StringArray::from(v.clone())),
+                Arc::new(StringArray::from_iter_values(v)),
+            ),
+            Values::Labels { names, codes } => (
+                Field::new(name, DataType::Utf8, false),
+                Arc::new(StringArray::from_iter_values(
+                    codes.iter().map(|&c| label(names, c)),
+                )),
             ),
             Values::OptText(v) => (
                 Field::new(name, DataType::Utf8, true),
                 Arc::new(StringArray::from(v.clone())),
             ),
             Values::Float(v) => {
-                let values: Float64Array = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+                // Without NaN (nearly always), one copy and no validity mask.
+                let values: Float64Array = if v.iter().any(|x| x.is_nan()) {
+                    v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect()
+                } else {
+                    Float64Array::from(v.clone())
+                };
                 (Field::new(name, DataType::Float64, true), Arc::new(values))
             }
             Values::Int(v) => (
@@ -149,6 +178,11 @@ impl Column {
             }
         }
     }
+}
+
+/// The name `code` stands for ("?" for a code past the names, which no table makes).
+fn label(names: &[String], code: u32) -> &str {
+    names.get(code as usize).map_or("?", String::as_str)
 }
 
 fn push_escaped(text: &str, out: &mut Vec<u8>) {
@@ -372,7 +406,10 @@ impl ParquetWriter {
             // the writing.
             .set_dictionary_enabled(false);
         for column in &table.columns {
-            if matches!(column.values, Values::Text(_) | Values::OptText(_)) {
+            if matches!(
+                column.values,
+                Values::Text(_) | Values::OptText(_) | Values::Labels { .. }
+            ) {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_dictionary_enabled(path, true);
             }
@@ -466,6 +503,9 @@ mod tests {
                 }
                 let _ = match &column.values {
                     Values::Text(v) => write!(text, "{}", escaped(&v[row])),
+                    Values::Labels { names, codes } => {
+                        write!(text, "{}", escaped(label(names, codes[row])))
+                    }
                     Values::OptText(v) => write!(
                         text,
                         "{}",

@@ -161,6 +161,10 @@ pub(crate) fn take(values: &Values, order: &[usize]) -> Values {
         Values::Float(v) => Values::Float(order.iter().map(|&i| v[i]).collect()),
         Values::Int(v) => Values::Int(order.iter().map(|&i| v[i]).collect()),
         Values::Time(v) => Values::Time(order.iter().map(|&i| v[i]).collect()),
+        Values::Labels { names, codes } => Values::Labels {
+            names: names.clone(),
+            codes: order.iter().map(|&i| codes[i]).collect(),
+        },
     }
 }
 
@@ -236,7 +240,7 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
                     v.extend((0..a.len()).map(|i| a.value(i).to_string()));
                 }
                 // Sweep tables have no nullable text: their columns are read as `Text` above.
-                Values::OptText(_) => return Err(wrong()),
+                Values::OptText(_) | Values::Labels { .. } => return Err(wrong()),
                 Values::Float(v) => {
                     let a = array
                         .as_any()
@@ -272,7 +276,7 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
 /// Returns a text description of a column's type, for consistency messages.
 pub(crate) fn kind(values: &Values) -> &'static str {
     match values {
-        Values::Text(_) | Values::OptText(_) => "text",
+        Values::Text(_) | Values::OptText(_) | Values::Labels { .. } => "text",
         Values::Float(_) => "number",
         Values::Int(_) => "whole number",
         Values::Time(_) => "time",
