@@ -69,6 +69,7 @@ pub(crate) fn summarise(
             title,
             strategy: loaded.strategy_name(),
             outcome,
+            curve: &outcome.curve,
             summary: &summary,
             prices: &prices,
             benchmark,

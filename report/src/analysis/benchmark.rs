@@ -9,6 +9,8 @@
 
 use super::PriceInput;
 use engine::BacktestOutcome;
+use engine::column::Curve;
+use market_data::Bar;
 use std::fmt;
 
 /// A buy-and-hold curve on a run's equity timestamps.
@@ -58,17 +60,31 @@ pub fn buy_and_hold(
     prices: &[PriceInput<'_>],
     instrument: Option<&str>,
 ) -> Result<Benchmark, NoBenchmark> {
-    if outcome.curve.is_empty() {
+    buy_and_hold_on(&outcome.curve, outcome.initial_cash, prices, instrument)
+}
+
+/// As [`buy_and_hold`], on the steps of `curve` (read once) with `initial_cash`: for a run
+/// whose curve is not in its outcome.
+///
+/// # Errors
+/// As [`buy_and_hold`].
+pub fn buy_and_hold_on(
+    curve: &dyn Curve,
+    initial_cash: f64,
+    prices: &[PriceInput<'_>],
+    instrument: Option<&str>,
+) -> Result<Benchmark, NoBenchmark> {
+    if curve.steps() == 0 {
         return Err(NoBenchmark::NoEquity);
     }
     // Only bars with a positive finite close can be bought or valued.
-    let usable = |p: &&PriceInput<'_>| p.bars.iter().any(|b| b.close.is_finite() && b.close > 0.0);
+    let usable = |b: &&Bar| b.close.is_finite() && b.close > 0.0;
     let held: Vec<&PriceInput<'_>> = match instrument {
         Some(name) => {
             let found: Vec<_> = prices
                 .iter()
                 .filter(|p| p.instrument == name)
-                .filter(usable)
+                .filter(|p| p.bars.iter().any(|b| usable(&b)))
                 .take(1)
                 .collect();
             if found.is_empty() {
@@ -76,29 +92,32 @@ pub fn buy_and_hold(
             }
             found
         }
-        None => prices.iter().filter(usable).collect(),
+        None => (prices.iter())
+            .filter(|p| p.bars.iter().any(|b| usable(&b)))
+            .collect(),
     };
     if held.is_empty() {
         return Err(NoBenchmark::NoBars);
     }
-    let share = outcome.initial_cash / held.len() as f64;
-    let mut equity = vec![0.0; outcome.curve.len()];
-    for p in &held {
-        let mut bars = p
-            .bars
-            .iter()
-            .filter(|b| b.close.is_finite() && b.close > 0.0)
-            .peekable();
-        let mut units = None;
-        let mut last_close = 0.0;
-        for (value, ts) in equity.iter_mut().zip(&outcome.curve.ts) {
-            while let Some(bar) = bars.next_if(|b| b.ts <= *ts) {
-                last_close = bar.close;
-                units.get_or_insert(share / bar.close);
+    let share = initial_cash / held.len() as f64;
+    // Per instrument: its usable bars, the units bought at its first close, its last close.
+    let mut holdings: Vec<_> = (held.iter())
+        .map(|p| (p.bars.iter().filter(usable).peekable(), None, 0.0))
+        .collect();
+    let mut equity = Vec::with_capacity(curve.steps());
+    curve.time_chunks(&mut |chunk| {
+        for ts in chunk {
+            let mut value = 0.0;
+            for (bars, units, last_close) in &mut holdings {
+                while let Some(bar) = bars.next_if(|b| b.ts <= *ts) {
+                    *last_close = bar.close;
+                    units.get_or_insert(share / bar.close);
+                }
+                value += units.map_or(share, |u: f64| u * *last_close);
             }
-            *value += units.map_or(share, |u| u * last_close);
+            equity.push(value);
         }
-    }
+    });
     let name = match held.as_slice() {
         [one] => format!("Buy & hold {}", one.instrument),
         many => format!("Equal-weight buy & hold ({} instruments)", many.len()),

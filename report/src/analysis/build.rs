@@ -1,24 +1,22 @@
-//! Computing an [`Analysis`] from a run's outcome and, when kept, its bars.
+//! Computing an [`Analysis`] from a run's outcome, its curve and, when kept, its bars.
+//!
+//! The curve is read twice whatever its length: one pass feeds every figure (`pass.rs`), a
+//! second counts the returns into the histogram's bins once their range is known.
 
-use super::benchmark::buy_and_hold;
+use super::benchmark::buy_and_hold_on;
 use super::calendar::format_instant;
-use super::drawdowns::{drawdown_periods, worst};
 use super::figures::{Facts, metric_table};
-use super::histogram::histogram;
-use super::periodic::calendar_returns;
-use super::positions::{exposures, position_rows};
+use super::pass::{CurvePass, PassSpec};
+use super::positions::{StepExposures, position_rows};
 use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
-use super::series::MAX_POINTS;
-use super::tearsheet::calendar_rows;
 use super::trades::{decision_rows, instrument_rows, trade_rows};
-use super::{Analysis, PositionSeries, Series};
+use super::{Analysis, PositionSeries};
 use engine::BacktestOutcome;
 use engine::Summary;
-use engine::metrics::{
-    RelativeMetrics, drawdown_series, per_period_rate, rolling_beta, rolling_sharpe,
-    rolling_volatility, simple_returns,
-};
+use engine::column::{Column, Curve, EquityColumn, Returns};
+use engine::metrics::{RelativeMetrics, per_period_rate, simple_returns};
 use market_data::Bar;
+use std::fmt;
 
 /// Drawdowns listed in the worst-drawdowns table.
 const WORST_DRAWDOWNS: usize = 5;
@@ -33,14 +31,17 @@ pub struct PriceInput<'a> {
 }
 
 /// What an analysis is computed from.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AnalysisInput<'a> {
     /// The run's name.
     pub title: &'a str,
     /// The strategy's name.
     pub strategy: &'a str,
-    /// What the run recorded.
+    /// What the run recorded (its curve is read from `curve`).
     pub outcome: &'a BacktestOutcome,
+    /// The run's equity curve: `&outcome.curve` when the run kept it in memory, else the one
+    /// its writer kept on disk.
+    pub curve: &'a dyn Curve,
     /// Its headline figures.
     pub summary: &'a Summary,
     /// The bars of the run's instruments (empty when the run kept none, e.g. a streamed
@@ -52,6 +53,21 @@ pub struct AnalysisInput<'a> {
     /// A series that is not traded to benchmark against instead (`[output] benchmark = {
     /// path = ... }`): buy and hold of its closes.
     pub external_benchmark: Option<PriceInput<'a>>,
+}
+
+impl fmt::Debug for AnalysisInput<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnalysisInput")
+            .field("title", &self.title)
+            .field("strategy", &self.strategy)
+            .field("outcome", &self.outcome)
+            .field("steps", &self.curve.steps())
+            .field("summary", &self.summary)
+            .field("prices", &self.prices)
+            .field("benchmark", &self.benchmark)
+            .field("external_benchmark", &self.external_benchmark)
+            .finish()
+    }
 }
 
 /// Returns the periods of the rolling Sharpe and volatility windows for a bar frequency.
@@ -83,34 +99,57 @@ pub fn rolling_window(periods_per_year: f64) -> usize {
 pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     let outcome = input.outcome;
     let summary = input.summary;
-    let curve = &outcome.curve;
-    let ts: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
-    let equity = &curve.equity;
-    let returns = simple_returns(equity);
-    let return_ts = ts.get(1..).unwrap_or_default();
+    let curve = input.curve;
+    let steps = curve.steps();
     let ppy = summary.periods_per_year;
+    let initial = outcome.initial_cash;
 
-    let periods = drawdown_periods(&ts, equity);
-    let worst_drawdowns = worst(periods, WORST_DRAWDOWNS);
     let benchmark = match &input.external_benchmark {
-        Some(ext) => buy_and_hold(outcome, std::slice::from_ref(ext), Some(ext.instrument)),
-        None => buy_and_hold(outcome, input.prices, input.benchmark),
+        Some(ext) => buy_and_hold_on(
+            curve,
+            initial,
+            std::slice::from_ref(ext),
+            Some(ext.instrument),
+        ),
+        None => buy_and_hold_on(curve, initial, input.prices, input.benchmark),
     };
-    let rf = per_period_rate(summary.risk_free, ppy);
-    let bench_returns = benchmark
-        .as_ref()
-        .map_or_else(|_| Vec::new(), |b| simple_returns(&b.equity));
-    let relative = RelativeMetrics::with_risk_free(&returns, &bench_returns, ppy, rf);
+    let bench_equity = benchmark.as_ref().map_or(&[][..], |b| &b.equity);
     let window = rolling_window(ppy);
-    let exposures = exposures(outcome, input.prices);
-    let mut extra = calendar_rows(&ts, equity, outcome.initial_cash);
-    extra.extend(position_rows(exposures.as_ref()));
+    let positions = StepExposures::new(outcome, input.prices);
+    let valued = positions.is_some();
+    let mut pass = CurvePass::new(PassSpec {
+        steps,
+        initial_cash: initial,
+        periods_per_year: ppy,
+        window,
+        bench: bench_equity,
+        positions,
+        worst: WORST_DRAWDOWNS,
+    });
+    curve.chunks(&mut |chunk| pass.chunk(chunk));
+    let figures = pass.finish();
+    let mut bins = figures.range.bins();
+    if bins.counting() {
+        Returns(EquityColumn(curve)).each(|r| bins.push(r));
+    }
+    let facts = figures.facts;
+
+    let relative = relative_metrics(
+        curve,
+        bench_equity,
+        ppy,
+        per_period_rate(summary.risk_free, ppy),
+    );
+    let (positions, position_rows) = figures
+        .positions
+        .unwrap_or_else(|| (PositionSeries::default(), position_rows(None)));
+    let mut extra = figures.calendar_rows;
+    extra.extend(position_rows);
     let trade_pnls: Vec<f64> = outcome.trades.iter().map(|t| t.pnl).collect();
     let (metrics, undefined) = metric_table(&Facts {
         summary,
-        ts: &ts,
-        returns: &returns,
-        worst: worst_drawdowns.first(),
+        curve: facts,
+        worst: figures.worst.first(),
         trade_pnls: &trade_pnls,
         benchmark: benchmark.as_ref(),
         relative,
@@ -118,7 +157,7 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     });
 
     let mut notes = Vec::new();
-    match equity.len() {
+    match steps {
         0 => notes.push(
             "The run recorded no equity (no bars were processed): there is nothing to chart."
                 .to_string(),
@@ -131,47 +170,18 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     }
     notes.extend(undefined);
 
-    if returns.len() >= 2 && returns.len() < window {
+    if facts.returns >= 2 && facts.returns < window {
         notes.push(format!(
             "Rolling Sharpe and volatility need {window} periods; the run has {} returns.",
-            returns.len()
+            facts.returns
         ));
     }
-    let (monthly, yearly) = calendar_returns(&ts, equity, outcome.initial_cash);
-    let yearly_benchmark = benchmark.as_ref().map_or_else(
-        |_| Vec::new(),
-        |b| calendar_returns(&ts, &b.equity, outcome.initial_cash).1,
-    );
-    if exposures.is_none() {
+    if !valued {
         notes.push(
             "No positions over time: the run's bars were not kept to value its holdings."
                 .to_string(),
         );
     }
-    // Each long series is downsampled as soon as it is computed, so a long run holds one of
-    // them at a time beside the curve, not all of them until the end.
-    let exposure: Vec<f64> = equity
-        .iter()
-        .zip(&curve.cash)
-        .map(|(e, c)| (e - c) / e)
-        .collect();
-    let exposure = Series::downsampled(&ts, &exposure, MAX_POINTS);
-    let underwater = Series::downsampled(&ts, &drawdown_series(equity), MAX_POINTS);
-    let rolling_sharpe = Series::downsampled(
-        return_ts,
-        &rolling_sharpe(&returns, window, ppy),
-        MAX_POINTS,
-    );
-    let rolling_volatility = Series::downsampled(
-        return_ts,
-        &rolling_volatility(&returns, window, ppy),
-        MAX_POINTS,
-    );
-    let rolling_beta = Series::downsampled(
-        return_ts,
-        &rolling_beta(&returns, &bench_returns, window),
-        MAX_POINTS,
-    );
     let (prices, thinned) = price_charts(outcome, input.prices);
     if input.prices.iter().all(|p| p.bars.is_empty()) {
         notes.push("No price charts: the run's bars were not kept.".to_string());
@@ -202,26 +212,22 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
 
     Analysis {
         title: input.title.to_string(),
-        subtitle: subtitle(input, &ts),
+        subtitle: subtitle(input, steps, facts.first.zip(facts.last)),
         metrics,
-        equity: Series::downsampled(&ts, equity, MAX_POINTS),
-        benchmark: benchmark
-            .ok()
-            .map(|b| (b.name, Series::downsampled(&ts, &b.equity, MAX_POINTS))),
-        underwater,
-        rolling_sharpe,
-        rolling_volatility,
-        rolling_beta,
+        equity: figures.equity,
+        benchmark: benchmark.ok().map(|b| (b.name, figures.bench)),
+        underwater: figures.underwater,
+        rolling_sharpe: figures.rolling_sharpe,
+        rolling_volatility: figures.rolling_volatility,
+        rolling_beta: figures.rolling_beta,
         rolling_window: window,
-        exposure,
-        monthly,
-        yearly,
-        yearly_benchmark,
-        positions: exposures.map_or_else(PositionSeries::default, |e| {
-            PositionSeries::of(&ts, &e, MAX_POINTS)
-        }),
-        returns: histogram(&returns),
-        worst_drawdowns,
+        exposure: figures.exposure,
+        monthly: figures.monthly,
+        yearly: figures.yearly,
+        yearly_benchmark: figures.yearly_bench,
+        positions,
+        returns: bins.finish(),
+        worst_drawdowns: figures.worst,
         instruments: instrument_rows(outcome, summary),
         trades: trade_rows(outcome),
         decisions: decision_rows(outcome),
@@ -230,8 +236,24 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     }
 }
 
-/// "strategy · instruments · period", naming at most three instruments.
-fn subtitle(input: &AnalysisInput<'_>, ts: &[i64]) -> String {
+/// Returns the figures of the run's returns against the benchmark's (NaN without one).
+fn relative_metrics(curve: &dyn Curve, bench_equity: &[f64], ppy: f64, rf: f64) -> RelativeMetrics {
+    let bench_returns = simple_returns(bench_equity);
+    // Held only beside the benchmark, which is as long.
+    let returns: Vec<f64> = if bench_returns.is_empty() {
+        Vec::new()
+    } else {
+        Returns(EquityColumn(curve)).fold(Vec::with_capacity(curve.steps()), |mut v, r| {
+            v.push(r);
+            v
+        })
+    };
+    RelativeMetrics::with_risk_free(&returns, &bench_returns, ppy, rf)
+}
+
+/// "strategy · instruments · period", naming at most three instruments; `span` is the first
+/// and last of the run's `steps` stamps.
+fn subtitle(input: &AnalysisInput<'_>, steps: usize, span: Option<(i64, i64)>) -> String {
     let names: Vec<String> = input
         .outcome
         .instruments
@@ -243,13 +265,12 @@ fn subtitle(input: &AnalysisInput<'_>, ts: &[i64]) -> String {
         1..=3 => names.join(", "),
         n => format!("{} and {} more", names[..3].join(", "), n - 3),
     };
-    let period = match (ts.first(), ts.last()) {
-        (Some(&a), Some(&b)) => format!(
-            "{} to {} ({} period{})",
+    let period = match span {
+        Some((a, b)) => format!(
+            "{} to {} ({steps} period{})",
             format_instant(a),
             format_instant(b),
-            ts.len(),
-            if ts.len() == 1 { "" } else { "s" }
+            if steps == 1 { "" } else { "s" }
         ),
         _ => "no data".to_string(),
     };

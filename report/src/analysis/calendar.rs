@@ -23,10 +23,34 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     )
 }
 
-/// Returns the UTC (year, month 1..=12) of an instant in nanoseconds.
-pub(crate) fn year_month(ns: i64) -> (i64, u32) {
-    let (year, month, _) = civil_from_days(ns.div_euclid(NANOS_PER_DAY));
-    (year, month)
+/// The UTC dates of instants read in time order, converted once per day: a minute-bar run has
+/// 1,440 steps a day, and the civil date of each would cost more than the figures that need it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Dates {
+    day: i64,
+    date: (i64, u32, u32),
+}
+
+impl Default for Dates {
+    fn default() -> Self {
+        // No instant falls on this day: its nanoseconds would be below i64::MIN.
+        Self {
+            day: i64::MIN,
+            date: (0, 0, 0),
+        }
+    }
+}
+
+impl Dates {
+    /// Returns (days since 1970-01-01, (year, month 1..=12, day)) of an instant in nanoseconds.
+    pub(crate) fn of(&mut self, ns: i64) -> (i64, (i64, u32, u32)) {
+        let day = ns.div_euclid(NANOS_PER_DAY);
+        if day != self.day {
+            self.day = day;
+            self.date = civil_from_days(day);
+        }
+        (day, self.date)
+    }
 }
 
 /// Formats an instant as `YYYY-MM-DD`, plus ` HH:MM` when it is not midnight UTC (intraday

@@ -14,10 +14,8 @@ use engine::metrics::RelativeMetrics;
 pub(crate) struct Facts<'a> {
     /// The run's headline figures.
     pub(crate) summary: &'a Summary,
-    /// Equity timestamps, UTC ns.
-    pub(crate) ts: &'a [i64],
-    /// Per-period simple returns of equity.
-    pub(crate) returns: &'a [f64],
+    /// The equity curve's first and last stamps and its returns, as far as the notes need them.
+    pub(crate) curve: CurveFacts,
     /// The deepest drawdown period, if equity ever fell below a peak.
     pub(crate) worst: Option<&'a Drawdown>,
     /// Closed trades' P&L.
@@ -28,6 +26,48 @@ pub(crate) struct Facts<'a> {
     pub(crate) relative: RelativeMetrics,
     /// Rows computed elsewhere (trailing and calendar returns, positions), appended in order.
     pub(crate) extra: Vec<Row>,
+}
+
+/// What the table and its notes read of the equity curve, gathered in one pass over it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct CurveFacts {
+    /// The first stamp (UTC ns), `None` without equity.
+    pub(crate) first: Option<i64>,
+    /// The last stamp.
+    pub(crate) last: Option<i64>,
+    /// How many per-period simple returns of equity there are.
+    pub(crate) returns: usize,
+    /// Whether every return is 0 (a NaN is not).
+    pub(crate) all_zero: bool,
+    /// Whether every return is at least 0 (a NaN is not).
+    pub(crate) none_negative: bool,
+}
+
+impl Default for CurveFacts {
+    fn default() -> Self {
+        Self {
+            first: None,
+            last: None,
+            returns: 0,
+            all_zero: true,
+            none_negative: true,
+        }
+    }
+}
+
+impl CurveFacts {
+    /// Takes the next step's stamp.
+    pub(crate) fn step(&mut self, ts: i64) {
+        self.first.get_or_insert(ts);
+        self.last = Some(ts);
+    }
+
+    /// Takes the next return.
+    pub(crate) fn ret(&mut self, r: f64) {
+        self.returns += 1;
+        self.all_zero &= r == 0.0;
+        self.none_negative &= r >= 0.0;
+    }
 }
 
 /// One row before its undefined value is explained.
@@ -119,8 +159,8 @@ fn own_rows(f: &Facts<'_>) -> Vec<Row> {
     };
     let (ret, risk, trades, bench) = ("Returns", "Risk", "Trades", "Benchmark");
     vec![
-        row("start", "Start", date(f.ts.first().copied()), Date, ret),
-        row("end", "End", date(f.ts.last().copied()), Date, ret),
+        row("start", "Start", date(f.curve.first), Date, ret),
+        row("end", "End", date(f.curve.last), Date, ret),
         summary("periods", ret),
         summary("periods_per_year", ret),
         summary("initial_cash", ret),
@@ -201,15 +241,15 @@ fn own_rows(f: &Facts<'_>) -> Vec<Row> {
 /// Returns why figure `key` is undefined for this run.
 fn why_undefined(key: &str, f: &Facts<'_>) -> String {
     let s = f.summary;
-    let r = f.returns;
+    let c = &f.curve;
     let wins = f.trade_pnls.iter().filter(|p| **p > 0.0).count();
     let losses = f.trade_pnls.iter().filter(|p| **p < 0.0).count();
     let series = || -> &'static str {
-        if f.ts.is_empty() {
+        if c.first.is_none() {
             "the run recorded no equity"
-        } else if r.is_empty() {
+        } else if c.returns == 0 {
             "a single equity point has no returns"
-        } else if r.iter().all(|x| *x == 0.0) {
+        } else if c.all_zero {
             "equity never changed"
         } else {
             ""
@@ -241,18 +281,18 @@ fn why_undefined(key: &str, f: &Facts<'_>) -> String {
         _ if !series().is_empty() => series(),
         "annual_volatility" | "sharpe" | "skew" | "kurtosis" | "stability" | "alpha" | "beta"
         | "information_ratio" | "tracking_error"
-            if r.len() < 2 =>
+            if c.returns < 2 =>
         {
             "one return has no spread"
         }
-        "sharpe" | "skew" | "kurtosis" | "probabilistic_sharpe" if r.len() < 2 => {
+        "sharpe" | "skew" | "kurtosis" | "probabilistic_sharpe" if c.returns < 2 => {
             "one return has no spread"
         }
         "sharpe" | "skew" | "kurtosis" => "returns never varied",
         "probabilistic_sharpe" => {
             "returns never varied, or their skew leaves the Sharpe ratio's variance undefined"
         }
-        "sortino" | "omega" | "kelly" if r.iter().all(|x| *x >= 0.0) => "no period lost money",
+        "sortino" | "omega" | "kelly" if c.none_negative => "no period lost money",
         "kelly" => "no period gained",
         "sortino" | "omega" => "no period lost money",
         "calmar"

@@ -1,4 +1,7 @@
 //! The distribution of per-period returns as equal-width bins.
+//!
+//! Two passes over the values, neither holding them: one finds their range ([`Range`]), the
+//! next counts them into bins ([`Bins`]).
 
 use super::Histogram;
 
@@ -9,26 +12,95 @@ pub(crate) const BINS: usize = 40;
 /// largest, numpy's layout: each bin holds `[left, right)` except the last, which also holds its
 /// right edge. Equal values (a flat curve) get one bin of width 0.1% around them, so the chart
 /// still has a bar to draw; no values give an empty histogram.
+#[cfg(test)]
 pub(crate) fn histogram(values: &[f64]) -> Histogram {
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let Some((lo, hi)) = finite.iter().fold(None, |acc: Option<(f64, f64)>, &v| {
-        Some(acc.map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))))
-    }) else {
-        return Histogram::default();
-    };
-    if hi == lo {
-        return Histogram {
-            edges: vec![lo - 0.0005, lo + 0.0005],
-            counts: vec![finite.len() as u64],
-        };
+    let mut range = Range::default();
+    values.iter().for_each(|&v| range.push(v));
+    let mut bins = range.bins();
+    values.iter().for_each(|&v| bins.push(v));
+    bins.finish()
+}
+
+/// The smallest and largest finite value, and how many there are: the first pass.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Range {
+    bounds: Option<(f64, f64)>,
+    finite: u64,
+}
+
+impl Range {
+    /// Takes the next value.
+    pub(crate) fn push(&mut self, v: f64) {
+        if v.is_finite() {
+            self.finite += 1;
+            self.bounds = Some(
+                self.bounds
+                    .map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))),
+            );
+        }
     }
-    let width = (hi - lo) / BINS as f64;
-    let edges: Vec<f64> = (0..=BINS)
-        .map(|k| if k == BINS { hi } else { lo + width * k as f64 })
-        .collect();
-    let mut counts = vec![0u64; BINS];
-    for v in finite {
-        let k = (((v - lo) / width) as usize).min(BINS - 1);
+
+    /// Returns the empty bins of the histogram of these values, to count them into.
+    pub(crate) fn bins(self) -> Bins {
+        let Some((lo, hi)) = self.bounds else {
+            return Bins::Empty;
+        };
+        if hi == lo {
+            return Bins::Flat(Histogram {
+                edges: vec![lo - 0.0005, lo + 0.0005],
+                counts: vec![self.finite],
+            });
+        }
+        let width = (hi - lo) / BINS as f64;
+        let edges: Vec<f64> = (0..=BINS)
+            .map(|k| if k == BINS { hi } else { lo + width * k as f64 })
+            .collect();
+        Bins::Spread {
+            lo,
+            width,
+            histogram: Histogram {
+                edges,
+                counts: vec![0; BINS],
+            },
+        }
+    }
+}
+
+/// The bins of a histogram, counted in a second pass over the same values.
+pub(crate) enum Bins {
+    /// No finite value.
+    Empty,
+    /// Equal values, already counted.
+    Flat(Histogram),
+    /// `BINS` bins of `width` from `lo`.
+    Spread {
+        lo: f64,
+        width: f64,
+        histogram: Histogram,
+    },
+}
+
+impl Bins {
+    /// Returns whether the values are still to be counted (not when there are none, nor when
+    /// they are all equal).
+    pub(crate) fn counting(&self) -> bool {
+        matches!(self, Self::Spread { .. })
+    }
+
+    /// Counts the next value.
+    pub(crate) fn push(&mut self, v: f64) {
+        let Self::Spread {
+            lo,
+            width,
+            histogram: Histogram { edges, counts },
+        } = self
+        else {
+            return;
+        };
+        if !v.is_finite() {
+            return;
+        }
+        let k = (((v - *lo) / *width) as usize).min(BINS - 1);
         // Rounding in the division can land a value one bin off its edges; settle on the edges.
         let k = if v < edges[k] {
             k.saturating_sub(1)
@@ -39,5 +111,12 @@ pub(crate) fn histogram(values: &[f64]) -> Histogram {
         };
         counts[k] += 1;
     }
-    Histogram { edges, counts }
+
+    /// Returns the histogram.
+    pub(crate) fn finish(self) -> Histogram {
+        match self {
+            Self::Empty => Histogram::default(),
+            Self::Flat(histogram) | Self::Spread { histogram, .. } => histogram,
+        }
+    }
 }

@@ -31,6 +31,7 @@ pub(crate) mod calendar;
 mod drawdowns;
 mod figures;
 mod histogram;
+mod pass;
 mod periodic;
 mod positions;
 mod prices;
@@ -40,9 +41,11 @@ mod terminal;
 mod trades;
 
 #[cfg(test)]
+mod chunked_tests;
+#[cfg(test)]
 mod tests;
 
-pub use benchmark::{Benchmark, NoBenchmark, buy_and_hold};
+pub use benchmark::{Benchmark, NoBenchmark, buy_and_hold, buy_and_hold_on};
 pub use build::{AnalysisInput, PriceInput, analyse, rolling_window};
 pub use series::{MAX_POINTS, downsample_indices};
 pub use terminal::terminal_summary;

@@ -7,17 +7,243 @@
 //! its length (quantstats' `today - relativedelta(...)`) and is measured from the last equity
 //! of that date, so a year holds a year of returns; a month or year to date from the last equity
 //! before the period began. A window longer than the run is undefined rather than shortened.
+//!
+//! The curve is read once, in time order ([`CalendarFigures`]): each period kind keeps its
+//! running figures, and the trailing windows the last equity of each of the last five years'
+//! days, so the memory does not grow with the run.
 
 use super::Unit;
-use super::calendar::{civil_from_days, days_from_civil};
+use super::calendar::{Dates, days_from_civil};
 use super::figures::Row;
 use market_data::NANOS_PER_DAY;
+use std::collections::VecDeque;
 
 /// Returns the trailing-return and calendar rows of a curve (`ts` UTC ns, ascending).
+#[cfg(test)]
 pub(crate) fn calendar_rows(ts: &[i64], equity: &[f64], initial: f64) -> Vec<Row> {
-    let mut rows = trailing(ts, equity, initial);
-    rows.extend(best_and_worst(ts, equity, initial));
-    rows
+    let mut figures = CalendarFigures::new(initial);
+    for (&t, &e) in ts.iter().zip(equity) {
+        figures.push(t, e);
+    }
+    figures.rows()
+}
+
+/// Days of day-end equity kept for the trailing windows: more than the longest window (five
+/// years of months, at most 1,827 days, from the day after its start).
+const DAYS_KEPT: i64 = 1_900;
+
+/// The trailing-return and calendar figures of a curve read point by point in time order.
+pub(crate) struct CalendarFigures {
+    initial: f64,
+    dates: Dates,
+    /// The last point: its stamp, equity and date.
+    last: Option<(i64, f64, (i64, u32, u32))>,
+    /// (day, stamp, equity) of the last point of each day within [`DAYS_KEPT`] of the last, and
+    /// of the latest day before them.
+    day_ends: VecDeque<(i64, i64, f64)>,
+    /// The returns of days, months, quarters and years.
+    periods: [PeriodReturns; 4],
+}
+
+impl CalendarFigures {
+    /// Returns the figures of an empty curve that started with `initial` capital.
+    pub(crate) fn new(initial: f64) -> Self {
+        Self {
+            initial,
+            dates: Dates::default(),
+            last: None,
+            day_ends: VecDeque::new(),
+            periods: std::array::from_fn(|_| PeriodReturns::new(initial)),
+        }
+    }
+
+    /// Takes the next point of the curve: equity `e` at `ts` (UTC ns).
+    pub(crate) fn push(&mut self, ts: i64, e: f64) {
+        let (day, date) = self.dates.of(ts);
+        let (y, m, _) = date;
+        self.last = Some((ts, e, date));
+        match self.day_ends.back_mut() {
+            Some(end) if end.0 == day => (end.1, end.2) = (ts, e),
+            _ => {
+                self.day_ends.push_back((day, ts, e));
+                // Keep one day before the oldest window can start: its base.
+                while self.day_ends.get(1).is_some_and(|d| d.0 < day - DAYS_KEPT) {
+                    self.day_ends.pop_front();
+                }
+            }
+        }
+        let keys = [
+            day,
+            y * 12 + i64::from(m),
+            y * 4 + i64::from((m - 1) / 3),
+            y,
+        ];
+        for (period, key) in self.periods.iter_mut().zip(keys) {
+            period.push(key, e);
+        }
+    }
+
+    /// Returns the trailing-return rows, then the calendar rows.
+    pub(crate) fn rows(mut self) -> Vec<Row> {
+        for period in &mut self.periods {
+            period.close();
+        }
+        let mut rows = self.trailing();
+        rows.extend(self.best_and_worst());
+        rows
+    }
+
+    /// The last equity stamped before `start` (UTC ns), if any.
+    fn last_before(&self, start: i64) -> Option<f64> {
+        let i = self.day_ends.partition_point(|d| d.1 < start);
+        i.checked_sub(1).map(|i| self.day_ends[i].2)
+    }
+
+    fn trailing(&self) -> Vec<Row> {
+        WINDOWS
+            .iter()
+            .map(|w| {
+                let row = |value: f64, reason: Option<String>| Row {
+                    key: w.key,
+                    label: w.label,
+                    value,
+                    unit: Unit::Percent,
+                    group: "Trailing returns",
+                    reason,
+                };
+                let Some((_, end, (y, m, d))) = self.last else {
+                    return row(f64::NAN, Some("the run recorded no equity".into()));
+                };
+                let start_day = match w.start {
+                    Start::Inception => return row(end / self.initial - 1.0, None),
+                    Start::ThisMonth => days_from_civil(y, m, 1),
+                    Start::ThisYear => days_from_civil(y, 1, 1),
+                    // The window's base is the last equity on that date: exactly k months of
+                    // returns (quantstats would also take that date's own return).
+                    Start::MonthsBack(k) => months_back(y, m, d, k) + 1,
+                };
+                let start = start_day.saturating_mul(NANOS_PER_DAY);
+                // The last equity before the window; a month or year to date that began within
+                // the run's first period counts from the initial capital.
+                let base = match self.last_before(start) {
+                    Some(base) => base,
+                    None if matches!(w.start, Start::ThisMonth | Start::ThisYear) => self.initial,
+                    None => {
+                        return row(
+                            f64::NAN,
+                            Some(format!("the run spans less than {}", span_text(w.start))),
+                        );
+                    }
+                };
+                let total = end / base - 1.0;
+                let value = w
+                    .years
+                    .map_or(total, |years| (1.0 + total).powf(1.0 / years) - 1.0);
+                row(value, None)
+            })
+            .collect()
+    }
+
+    fn best_and_worst(&self) -> Vec<Row> {
+        let [day, month, quarter, year] = &self.periods;
+        let mut rows = Vec::new();
+        let row = |key, label, value: f64, reason: Option<String>| Row {
+            key,
+            label,
+            value,
+            unit: Unit::Percent,
+            group: "Calendar",
+            reason,
+        };
+        let none = || Some("the run recorded no equity".to_string());
+        for (r, [best, best_label, worst, worst_label]) in [
+            (day, ["best_day", "Best day", "worst_day", "Worst day"]),
+            (
+                month,
+                ["best_month", "Best month", "worst_month", "Worst month"],
+            ),
+            (year, ["best_year", "Best year", "worst_year", "Worst year"]),
+        ] {
+            let reason = (r.count == 0).then(none).flatten();
+            rows.push(row(best, best_label, r.hi, reason.clone()));
+            rows.push(row(worst, worst_label, r.lo, reason));
+        }
+        for (r, name, plural, key, label) in [
+            (month, "month", "months", "winning_months", "Winning months"),
+            (
+                quarter,
+                "quarter",
+                "quarters",
+                "winning_quarters",
+                "Winning quarters",
+            ),
+        ] {
+            let (value, reason) = if r.moved == 0 {
+                let why = format!("no {name} gained or lost ({} {plural})", r.count);
+                (f64::NAN, Some(why))
+            } else {
+                (r.won as f64 / r.moved as f64, None)
+            };
+            rows.push(row(key, label, value, reason));
+        }
+        rows
+    }
+}
+
+/// The returns of consecutive calendar periods of one kind, each from its last equity over the
+/// previous period's last (the first period's over the initial capital), folded as they end.
+struct PeriodReturns {
+    /// The period in progress and its last equity so far.
+    current: Option<(i64, f64)>,
+    base: f64,
+    /// Periods ended.
+    count: usize,
+    /// The best and worst finite return (`NaN` without any).
+    hi: f64,
+    lo: f64,
+    /// Finite returns that are not 0, and those above 0.
+    moved: usize,
+    won: usize,
+}
+
+impl PeriodReturns {
+    fn new(initial: f64) -> Self {
+        Self {
+            current: None,
+            base: initial,
+            count: 0,
+            hi: f64::NAN,
+            lo: f64::NAN,
+            moved: 0,
+            won: 0,
+        }
+    }
+
+    /// Takes equity `e` of period `key` (keys of later periods are different).
+    fn push(&mut self, key: i64, e: f64) {
+        match &mut self.current {
+            Some((k, last)) if *k == key => *last = e,
+            _ => {
+                self.close();
+                self.current = Some((key, e));
+            }
+        }
+    }
+
+    /// Ends the period in progress, if any.
+    fn close(&mut self) {
+        let Some((_, e)) = self.current.take() else {
+            return;
+        };
+        let r = e / self.base - 1.0;
+        self.base = e;
+        self.count += 1;
+        if r.is_finite() {
+            (self.hi, self.lo) = (r.max(self.hi), r.min(self.lo));
+            self.moved += usize::from(r != 0.0);
+            self.won += usize::from(r > 0.0);
+        }
+    }
 }
 
 /// A window back from the last step, and the years it is annualised over (if it is).
@@ -76,53 +302,6 @@ const fn window(
     }
 }
 
-fn trailing(ts: &[i64], equity: &[f64], initial: f64) -> Vec<Row> {
-    let last = ts.last().zip(equity.last());
-    WINDOWS
-        .iter()
-        .map(|w| {
-            let row = |value: f64, reason: Option<String>| Row {
-                key: w.key,
-                label: w.label,
-                value,
-                unit: Unit::Percent,
-                group: "Trailing returns",
-                reason,
-            };
-            let Some((&t, &end)) = last else {
-                return row(f64::NAN, Some("the run recorded no equity".into()));
-            };
-            let (y, m, d) = civil_from_days(t.div_euclid(NANOS_PER_DAY));
-            let start_day = match w.start {
-                Start::Inception => return row(end / initial - 1.0, None),
-                Start::ThisMonth => days_from_civil(y, m, 1),
-                Start::ThisYear => days_from_civil(y, 1, 1),
-                // The window's base is the last equity on that date: exactly k months of
-                // returns (quantstats would also take that date's own return).
-                Start::MonthsBack(k) => months_back(y, m, d, k) + 1,
-            };
-            let start = start_day.saturating_mul(NANOS_PER_DAY);
-            // The last equity before the window; a month or year to date that began within the
-            // run's first period counts from the initial capital.
-            let base = match ts.partition_point(|&x| x < start) {
-                0 if matches!(w.start, Start::ThisMonth | Start::ThisYear) => initial,
-                0 => {
-                    return row(
-                        f64::NAN,
-                        Some(format!("the run spans less than {}", span_text(w.start))),
-                    );
-                }
-                i => equity[i - 1],
-            };
-            let total = end / base - 1.0;
-            let value = w
-                .years
-                .map_or(total, |years| (1.0 + total).powf(1.0 / years) - 1.0);
-            row(value, None)
-        })
-        .collect()
-}
-
 /// Days since the epoch of the date `k` months before (y, m, d), the day clamped to the month's
 /// length (March 31 less one month is February 28 or 29), as `relativedelta` does.
 fn months_back(y: i64, m: u32, d: u32, k: i64) -> i64 {
@@ -146,114 +325,6 @@ fn span_text(start: Start) -> String {
         Start::MonthsBack(k) => format!("{k} months"),
         _ => String::new(),
     }
-}
-
-/// A calendar period: its key of a UTC instant, its name and its plural.
-struct Period {
-    name: &'static str,
-    plural: &'static str,
-    key: fn(i64) -> i64,
-}
-
-const DAY: Period = Period {
-    name: "day",
-    plural: "days",
-    key: |t| t.div_euclid(NANOS_PER_DAY),
-};
-const MONTH: Period = Period {
-    name: "month",
-    plural: "months",
-    key: |t| {
-        let (y, m, _) = civil_from_days(t.div_euclid(NANOS_PER_DAY));
-        y * 12 + i64::from(m)
-    },
-};
-const QUARTER: Period = Period {
-    name: "quarter",
-    plural: "quarters",
-    key: |t| {
-        let (y, m, _) = civil_from_days(t.div_euclid(NANOS_PER_DAY));
-        y * 4 + i64::from((m - 1) / 3)
-    },
-};
-const YEAR: Period = Period {
-    name: "year",
-    plural: "years",
-    key: |t| civil_from_days(t.div_euclid(NANOS_PER_DAY)).0,
-};
-
-fn best_and_worst(ts: &[i64], equity: &[f64], initial: f64) -> Vec<Row> {
-    let mut rows = Vec::new();
-    let keys: [(&Period, [&'static str; 4]); 3] = [
-        (&DAY, ["best_day", "Best day", "worst_day", "Worst day"]),
-        (
-            &MONTH,
-            ["best_month", "Best month", "worst_month", "Worst month"],
-        ),
-        (
-            &YEAR,
-            ["best_year", "Best year", "worst_year", "Worst year"],
-        ),
-    ];
-    let row = |key, label, value: f64, reason: Option<String>| Row {
-        key,
-        label,
-        value,
-        unit: Unit::Percent,
-        group: "Calendar",
-        reason,
-    };
-    let none = || Some("the run recorded no equity".to_string());
-    for (period, [best, best_label, worst, worst_label]) in keys {
-        let r = period_returns(ts, equity, initial, period.key);
-        let finite = r.iter().copied().filter(|x| x.is_finite());
-        let (hi, lo) = finite.fold((f64::NAN, f64::NAN), |(hi, lo), x| (x.max(hi), x.min(lo)));
-        let reason = r.is_empty().then(none).flatten();
-        rows.push(row(best, best_label, hi, reason.clone()));
-        rows.push(row(worst, worst_label, lo, reason));
-    }
-    for (period, key, label) in [
-        (&MONTH, "winning_months", "Winning months"),
-        (&QUARTER, "winning_quarters", "Winning quarters"),
-    ] {
-        let r = period_returns(ts, equity, initial, period.key);
-        let moved = r.iter().filter(|x| **x != 0.0 && x.is_finite()).count();
-        let won = r.iter().filter(|x| **x > 0.0 && x.is_finite()).count();
-        let (value, reason) = if moved == 0 {
-            let why = format!(
-                "no {} gained or lost ({} {})",
-                period.name,
-                r.len(),
-                period.plural
-            );
-            (f64::NAN, Some(why))
-        } else {
-            (won as f64 / moved as f64, None)
-        };
-        rows.push(row(key, label, value, reason));
-    }
-    rows
-}
-
-/// Returns each calendar period's return, from its last equity over the previous period's
-/// last (the first period's over `initial`), oldest first.
-pub(crate) fn period_returns(
-    ts: &[i64],
-    equity: &[f64],
-    initial: f64,
-    key: fn(i64) -> i64,
-) -> Vec<f64> {
-    let mut base = initial;
-    let mut end = 0;
-    ts.chunk_by(|a, b| key(*a) == key(*b))
-        .map(|period| {
-            end += period.len();
-            let e = equity[end - 1];
-            let r = e / base - 1.0;
-            base = e;
-            r
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -342,5 +413,36 @@ mod tests {
         let rows = calendar_rows(&ts, &[1.0; 73], 1.0);
         let flat = rows.iter().find(|r| r.key == "winning_quarters").unwrap();
         assert!(flat.value.is_nan() && flat.reason.as_deref().unwrap().contains("no quarter"));
+    }
+
+    #[test]
+    fn a_window_that_starts_in_a_long_gap_is_measured_from_before_the_gap() {
+        // Ten days from 2015-01-01 (100..=109), nothing for six years, ten days from
+        // 2021-06-01 (200..=209): every window but the all-time one starts within the gap,
+        // more days back than the run keeps, so its base is 109, the last equity before it.
+        let ts: Vec<i64> = (0..10)
+            .map(|i| day(2015, 1, 1) + i * DAY_NS)
+            .chain((0..10).map(|i| day(2021, 6, 1) + i * DAY_NS))
+            .collect();
+        let equity: Vec<f64> = (0..10)
+            .map(|i| 100.0 + f64::from(i))
+            .chain((0..10).map(|i| 200.0 + f64::from(i)))
+            .collect();
+        let rows = calendar_rows(&ts, &equity, 100.0);
+        let total = 209.0 / 109.0 - 1.0;
+        for key in [
+            "return_mtd",
+            "return_3m",
+            "return_6m",
+            "return_ytd",
+            "return_1y",
+        ] {
+            assert!((get(&rows, key) - total).abs() < 1e-15, "{key}");
+        }
+        for (key, years) in [("return_3y", 3.0), ("return_5y", 5.0)] {
+            let expected = (209.0f64 / 109.0).powf(1.0 / years) - 1.0;
+            assert!((get(&rows, key) - expected).abs() < 1e-15, "{key}");
+        }
+        assert!((get(&rows, "return_all_time") - 1.09).abs() < 1e-15);
     }
 }

@@ -24,12 +24,12 @@ fn ymd(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// 2024-01-01 plus `n` days.
-fn day(n: i64) -> i64 {
+pub(super) fn day(n: i64) -> i64 {
     ymd(2024, 1, 1) + n * DAY
 }
 
 /// A run with no position ever (cash = equity) over `ts`, in instruments `names`.
-fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> BacktestOutcome {
+pub(super) fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> BacktestOutcome {
     let mut curve = EquityCurve::default();
     for (&t, &e) in ts.iter().zip(equity) {
         curve.push(Timestamp(t), e, e);
@@ -57,7 +57,7 @@ fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) -> Backtest
     }
 }
 
-fn trade(instrument: u32, entry: i64, exit: i64, pnl: f64) -> TradeRecord {
+pub(super) fn trade(instrument: u32, entry: i64, exit: i64, pnl: f64) -> TradeRecord {
     TradeRecord {
         instrument: InstrumentIdx(instrument),
         side: Side::Buy,
@@ -73,7 +73,7 @@ fn trade(instrument: u32, entry: i64, exit: i64, pnl: f64) -> TradeRecord {
     }
 }
 
-fn fill(instrument: u32, ts: i64, side: Side, qty: f64, price: f64) -> FillRecord {
+pub(super) fn fill(instrument: u32, ts: i64, side: Side, qty: f64, price: f64) -> FillRecord {
     FillRecord {
         ts: Timestamp(ts),
         order_id: OrderId(1),
@@ -85,7 +85,7 @@ fn fill(instrument: u32, ts: i64, side: Side, qty: f64, price: f64) -> FillRecor
     }
 }
 
-fn bars(points: &[(i64, f64)]) -> Vec<Bar> {
+pub(super) fn bars(points: &[(i64, f64)]) -> Vec<Bar> {
     points
         .iter()
         .map(|&(ts, close)| Bar {
@@ -105,6 +105,7 @@ fn analysis_of(o: &BacktestOutcome, prices: &[PriceInput<'_>], ppy: f64) -> Anal
         title: "test",
         strategy: "hand",
         outcome: o,
+        curve: &o.curve,
         summary: &summary,
         prices,
         benchmark: None,
@@ -461,6 +462,7 @@ fn benchmark_aligns_with_forward_fill() {
         title: "t",
         strategy: "s",
         outcome: &o,
+        curve: &o.curve,
         summary: &summary,
         prices: &prices,
         benchmark: Some("C"),
@@ -923,6 +925,7 @@ fn an_external_benchmark_is_bought_and_held_on_the_run_steps() {
         title: "t",
         strategy: "s",
         outcome: &o,
+        curve: &o.curve,
         summary: &summary,
         prices: &[],
         benchmark: None,

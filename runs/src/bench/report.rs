@@ -68,6 +68,7 @@ pub(crate) fn run(runs: usize) -> Result<()> {
                 title: case.name,
                 strategy: "sma_crossover",
                 outcome: &outcome,
+                curve: &outcome.curve,
                 summary: &summary,
                 prices: &prices,
                 benchmark: None,
