@@ -9,8 +9,10 @@ use serde::Serialize;
 
 const HOUR: i64 = 3_600_000_000_000;
 const DAY: i64 = 24 * HOUR;
+use crate::column::{Column, PIECE};
+use crate::selection::select;
 use market_data::Timestamp;
-use market_data::calendar::{ALL_WEEK_SHARE, weekend_share};
+use market_data::calendar::{ALL_WEEK_SHARE, on_weekend};
 
 /// The annualisation of a run: periods per year and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,15 +49,13 @@ impl Annualisation {
 /// market), else 252 (exchange sessions). Shorter bars give 365 or 252 times the median number of
 /// bars per UTC calendar day. Medians shrug off holidays and gaps in the data.
 /// Fewer than 2 timestamps (or no increasing pair) gives 252.
-pub fn annualisation(timestamps_ns: &[i64]) -> Annualisation {
-    // Repeated stamps carry no spacing, so only increasing steps vote.
-    let steps: Vec<f64> = timestamps_ns
-        .windows(2)
-        .map(|w| w[1].saturating_sub(w[0]))
-        .filter(|&d| d > 0)
-        .map(|d| d as f64)
-        .collect();
-    let spacing = median(&steps);
+///
+/// Read in passes over the column, in memory that does not grow with it: one counts the
+/// spacings, the days and the weekend bars; the medians are exact selections
+/// ([`crate::selection`]) over the spacings and the bars per day, derived as they are read.
+pub fn annualisation(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Annualisation {
+    let stamps = Stamps::count(timestamps_ns);
+    let spacing = median(&Spacings(timestamps_ns, stamps.spacings));
     let fixed = |periods_per_year: f64, reason: &str| Annualisation {
         periods_per_year,
         reason: reason.to_string(),
@@ -69,7 +69,7 @@ pub fn annualisation(timestamps_ns: &[i64]) -> Annualisation {
     if spacing >= (5 * DAY) as f64 {
         return fixed(52.0, "weekly bars");
     }
-    let weekend = weekend_share(timestamps_ns.iter().map(|&t| Timestamp(t)));
+    let weekend = stamps.weekend_share();
     let all_week = weekend >= ALL_WEEK_SHARE;
     let (days, market) = if all_week {
         (365.0, "on every day of the week")
@@ -83,11 +83,7 @@ pub fn annualisation(timestamps_ns: &[i64]) -> Annualisation {
             reason: format!("daily bars {market} ({share})"),
         };
     }
-    let per_day: Vec<f64> = timestamps_ns
-        .chunk_by(|a, b| a.div_euclid(DAY) == b.div_euclid(DAY))
-        .map(|bars| bars.len() as f64)
-        .collect();
-    let bars_per_day = median(&per_day);
+    let bars_per_day = median(&BarsPerDay(timestamps_ns, stamps.days));
     Annualisation {
         periods_per_year: days * bars_per_day,
         reason: format!("{days} days x {bars_per_day} bars a day (median), {market} ({share})"),
@@ -95,23 +91,146 @@ pub fn annualisation(timestamps_ns: &[i64]) -> Annualisation {
 }
 
 /// Returns [`annualisation`]'s periods per year.
-pub fn infer_periods_per_year(timestamps_ns: &[i64]) -> f64 {
+pub fn infer_periods_per_year(timestamps_ns: &(impl Column<i64> + ?Sized)) -> f64 {
     annualisation(timestamps_ns).periods_per_year
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    match sorted.len() {
+/// What one pass over the timestamps counts.
+struct Stamps {
+    all: usize,
+    weekend: usize,
+    /// Increasing steps: the values of [`Spacings`].
+    spacings: usize,
+    /// Runs of stamps on one UTC day: the values of [`BarsPerDay`].
+    days: usize,
+}
+
+impl Stamps {
+    fn count(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Self {
+        let mut stamps = Self {
+            all: 0,
+            weekend: 0,
+            spacings: 0,
+            days: 0,
+        };
+        let mut previous: Option<i64> = None;
+        Column::each(&timestamps_ns, |t| {
+            stamps.all += 1;
+            stamps.weekend += usize::from(on_weekend(Timestamp(t)));
+            match previous {
+                Some(p) => {
+                    stamps.spacings += usize::from(t.saturating_sub(p) > 0);
+                    stamps.days += usize::from(p.div_euclid(DAY) != t.div_euclid(DAY));
+                }
+                None => stamps.days = 1,
+            }
+            previous = Some(t);
+        });
+        stamps
+    }
+
+    /// As [`market_data::calendar::weekend_share`] of the same stamps.
+    fn weekend_share(&self) -> f64 {
+        if self.all == 0 {
+            0.0
+        } else {
+            self.weekend as f64 / self.all as f64
+        }
+    }
+}
+
+/// The increasing steps between consecutive stamps, in ns (repeated stamps carry no spacing,
+/// so only increasing steps vote), with their number.
+struct Spacings<'a, C: ?Sized>(&'a C, usize);
+
+impl<C: Column<i64> + ?Sized> Column<f64> for Spacings<'_, C> {
+    fn len(&self) -> usize {
+        self.1
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        let mut previous: Option<i64> = None;
+        let mut buf = Vec::new();
+        self.0.chunks(&mut |chunk| {
+            buf.clear();
+            for &t in chunk {
+                if let Some(p) = previous {
+                    let d = t.saturating_sub(p);
+                    if d > 0 {
+                        buf.push(d as f64);
+                        if buf.len() == PIECE {
+                            visit(&buf);
+                            buf.clear();
+                        }
+                    }
+                }
+                previous = Some(t);
+            }
+            if !buf.is_empty() {
+                visit(&buf);
+            }
+        });
+    }
+}
+
+/// The number of consecutive stamps on each UTC calendar day, with the number of days; a day's
+/// run may span chunks.
+struct BarsPerDay<'a, C: ?Sized>(&'a C, usize);
+
+impl<C: Column<i64> + ?Sized> Column<f64> for BarsPerDay<'_, C> {
+    fn len(&self) -> usize {
+        self.1
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+        let mut run: Option<(i64, usize)> = None;
+        let mut buf = Vec::new();
+        self.0.chunks(&mut |chunk| {
+            buf.clear();
+            for &t in chunk {
+                let day = t.div_euclid(DAY);
+                run = match run {
+                    Some((d, bars)) if d == day => Some((d, bars + 1)),
+                    Some((_, bars)) => {
+                        buf.push(bars as f64);
+                        if buf.len() == PIECE {
+                            visit(&buf);
+                            buf.clear();
+                        }
+                        Some((day, 1))
+                    }
+                    None => Some((day, 1)),
+                };
+            }
+            if !buf.is_empty() {
+                visit(&buf);
+            }
+        });
+        if let Some((_, bars)) = run {
+            visit(&[bars as f64]);
+        }
+    }
+}
+
+/// The median of a column (`NaN` for none): the middle value, or the mean of the middle two,
+/// selected exactly.
+fn median(values: &(impl Column<f64> + ?Sized)) -> f64 {
+    match values.len() {
         0 => f64::NAN,
-        n if n % 2 == 1 => sorted[n / 2],
-        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        n if n % 2 == 1 => select(values, &[n / 2])[0],
+        n => {
+            let middle = select(values, &[n / 2 - 1, n / 2]);
+            (middle[0] + middle[1]) / 2.0
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::Chunked;
+    use market_data::calendar::weekend_share;
+    use proptest::prelude::*;
 
     const DAY_NS: i64 = 86_400_000_000_000;
     // 2020-01-06, a Monday, 00:00 UTC.
@@ -188,5 +307,102 @@ mod tests {
             Annualisation::configured(365.0).describe(),
             "annualised with 365 periods: set by [metrics] periods_per_year"
         );
+    }
+
+    /// The annualisation as a sort computes it, the medians of sorted copies in memory.
+    fn sorted_reference(stamps: &[i64]) -> (f64, String) {
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            match v.len() {
+                0 => f64::NAN,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        let spacing = median(
+            stamps
+                .windows(2)
+                .map(|w| w[1].saturating_sub(w[0]))
+                .filter(|&d| d > 0)
+                .map(|d| d as f64)
+                .collect(),
+        );
+        if spacing.is_nan() {
+            return (252.0, "fewer than two distinct timestamps".into());
+        }
+        if spacing >= (5 * DAY) as f64 {
+            let monthly = spacing >= (20 * DAY) as f64;
+            return if monthly {
+                (12.0, "monthly bars".into())
+            } else {
+                (52.0, "weekly bars".into())
+            };
+        }
+        let weekend = weekend_share(stamps.iter().map(|&t| Timestamp(t)));
+        let days = if weekend >= ALL_WEEK_SHARE {
+            365.0
+        } else {
+            252.0
+        };
+        if spacing >= (20 * HOUR) as f64 {
+            return (days, format!("{:.1}% of bars on weekends", weekend * 100.0));
+        }
+        let per_day = median(
+            stamps
+                .chunk_by(|a, b| a.div_euclid(DAY) == b.div_euclid(DAY))
+                .map(|bars| bars.len() as f64)
+                .collect(),
+        );
+        (
+            days * per_day,
+            format!("{days} days x {per_day} bars a day"),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn chunked_timestamps_annualise_as_the_sorted_medians_say(
+            steps in prop::collection::vec(
+                prop_oneof![
+                    8 => Just(60_000_000_000i64),
+                    2 => Just(0i64),
+                    2 => Just(3_600_000_000_000i64),
+                    1 => Just(DAY_NS),
+                    1 => 0..3 * DAY_NS,
+                    1 => Just(-60_000_000_000i64),
+                ],
+                0..600,
+            ),
+            scale in prop::sample::select(vec![1i64, 60, 1_440, 10_080]),
+        ) {
+            let stamps: Vec<i64> = steps
+                .iter()
+                .scan(MONDAY_NS, |t, s| {
+                    *t += s * scale / 60;
+                    Some(*t)
+                })
+                .collect();
+            let (periods, reason) = sorted_reference(&stamps);
+            for size in [1, 7, 64, stamps.len().max(1)] {
+                let a = annualisation(&Chunked(stamps.clone(), size));
+                prop_assert!(
+                    a.periods_per_year.to_bits() == periods.to_bits(),
+                    "chunks of {}: {} vs {} ({})", size, a.periods_per_year, periods, a.reason
+                );
+                prop_assert!(a.reason.contains(&reason), "{} vs {}", a.reason, reason);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_minute_series_in_chunks_annualises_as_in_memory() {
+        // 400 weekdays of 390 one-minute bars: more spacings than one selection pass gathers.
+        let stamps = intraday(400, 390, 870);
+        assert!(stamps.len() > 150_000);
+        let chunked = annualisation(&Chunked(stamps.clone(), 65_536));
+        assert_eq!(chunked.periods_per_year, 98_280.0);
+        assert_eq!(chunked, annualisation(&stamps));
     }
 }

@@ -12,6 +12,10 @@
 use crate::outcome::EquityCurve;
 use market_data::Timestamp;
 
+/// The most values a derived column ([`TimeColumn`], [`Returns`], [`Mapped`]) converts at a time:
+/// its buffer stays small (and in cache) however long the chunks it reads from.
+pub(crate) const PIECE: usize = 4_096;
+
 /// A series of values read from its start in consecutive chunks, any number of times.
 pub trait Column<T: Copy> {
     /// The number of values.
@@ -66,6 +70,16 @@ impl<T: Copy> Column<T> for [T] {
 impl<T: Copy> Column<T> for Vec<T> {
     fn len(&self) -> usize {
         self.as_slice().len()
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(&[T])) {
+        Column::chunks(self.as_slice(), visit);
+    }
+}
+
+impl<T: Copy, const N: usize> Column<T> for [T; N] {
+    fn len(&self) -> usize {
+        N
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(&[T])) {
@@ -175,9 +189,11 @@ impl Column<i64> for TimeColumn<'_> {
     fn chunks(&self, visit: &mut dyn FnMut(&[i64])) {
         let mut buf = Vec::new();
         self.0.time_chunks(&mut |ts| {
-            buf.clear();
-            buf.extend(ts.iter().map(|t| t.0));
-            visit(&buf);
+            for piece in ts.chunks(PIECE) {
+                buf.clear();
+                buf.extend(piece.iter().map(|t| t.0));
+                visit(&buf);
+            }
         });
     }
 }
@@ -196,17 +212,17 @@ impl<C: Column<f64>> Column<f64> for Returns<C> {
         let mut previous: Option<f64> = None;
         let mut buf = Vec::new();
         self.0.chunks(&mut |chunk| {
-            buf.clear();
-            let mut before = previous;
-            for &v in chunk {
-                if let Some(p) = before {
-                    buf.push(v / p - 1.0);
+            for piece in chunk.chunks(PIECE) {
+                buf.clear();
+                for &v in piece {
+                    if let Some(p) = previous {
+                        buf.push(v / p - 1.0);
+                    }
+                    previous = Some(v);
                 }
-                before = Some(v);
-            }
-            previous = before;
-            if !buf.is_empty() {
-                visit(&buf);
+                if !buf.is_empty() {
+                    visit(&buf);
+                }
             }
         });
     }
@@ -224,9 +240,11 @@ impl<C: Column<f64>, F: Fn(f64) -> f64> Column<f64> for Mapped<C, F> {
     fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
         let mut buf = Vec::new();
         self.0.chunks(&mut |chunk| {
-            buf.clear();
-            buf.extend(chunk.iter().map(|&v| (self.1)(v)));
-            visit(&buf);
+            for piece in chunk.chunks(PIECE) {
+                buf.clear();
+                buf.extend(piece.iter().map(|&v| (self.1)(v)));
+                visit(&buf);
+            }
         });
     }
 }

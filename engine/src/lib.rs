@@ -26,6 +26,7 @@ mod outcome;
 mod portfolio;
 mod risk;
 mod router;
+mod selection;
 mod sink;
 mod sizing;
 mod sleeves;

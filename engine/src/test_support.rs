@@ -299,3 +299,16 @@ pub(crate) fn ticks(instruments: Vec<InstrumentId>, events: &[MarketEvent]) -> R
         bars: None,
     }
 }
+
+/// A column that hands out its values in chunks of `.1`, as a curve read back from disk does.
+pub(crate) struct Chunked<T>(pub Vec<T>, pub usize);
+
+impl<T: Copy> crate::column::Column<T> for Chunked<T> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(&[T])) {
+        <[T]>::chunks(&self.0, self.1).for_each(visit);
+    }
+}

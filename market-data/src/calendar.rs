@@ -36,13 +36,18 @@ pub const CALENDARS: &[(&str, Calendar)] = &[
 /// Sunday evening, about 2% of an hourly week), so half the 24/7 share separates them widely.
 pub const ALL_WEEK_SHARE: f64 = 1.0 / 7.0;
 
+/// Returns whether `ts` falls on a Saturday or Sunday in UTC.
+pub fn on_weekend(ts: Timestamp) -> bool {
+    // 1970-01-01 was a Thursday: day + 3 counts from Monday.
+    ts.day().wrapping_add(3).rem_euclid(7) >= 5
+}
+
 /// Returns the share of `times` on a Saturday or Sunday in UTC (0 for none).
 pub fn weekend_share(times: impl Iterator<Item = Timestamp>) -> f64 {
     let (mut all, mut weekend) = (0usize, 0usize);
     for ts in times {
         all += 1;
-        // 1970-01-01 was a Thursday: day + 3 counts from Monday.
-        weekend += usize::from(ts.day().wrapping_add(3).rem_euclid(7) >= 5);
+        weekend += usize::from(on_weekend(ts));
     }
     if all == 0 {
         0.0
