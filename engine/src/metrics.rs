@@ -11,6 +11,8 @@
 //! "no risk taken" never ranks as a great score; JSON output writes `NaN` as `null`.
 
 pub use crate::annualisation::{Annualisation, annualisation, infer_periods_per_year};
+use crate::column::{Column, Returns, zip_each};
+use crate::selection::{OrderKey, select};
 
 /// The headline metrics of one equity curve.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,71 +52,161 @@ pub struct ReturnMetrics {
 impl ReturnMetrics {
     /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`,
     /// with a risk-free rate of 0.
-    pub fn from_equity(equity: &[f64], periods_per_year: f64) -> Self {
+    pub fn from_equity(equity: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> Self {
         Self::with_risk_free(equity, periods_per_year, 0.0)
     }
 
     /// As [`ReturnMetrics::from_equity`], with Sharpe and Sortino measured on returns in excess
     /// of `risk_free` (an annual rate, turned into a per-period one by [`per_period_rate`]).
-    pub fn with_risk_free(equity: &[f64], periods_per_year: f64, risk_free: f64) -> Self {
-        let r = simple_returns(equity);
+    pub fn with_risk_free(
+        equity: &(impl Column<f64> + ?Sized),
+        periods_per_year: f64,
+        risk_free: f64,
+    ) -> Self {
+        CurveFigures::of(equity, periods_per_year, risk_free).metrics
+    }
+}
+
+/// Every figure of one equity curve that a run's summary quotes, computed together in a fixed
+/// number of passes over the curve, however long: one for the sums, one for the deviations from
+/// their means, and the few of the percentiles' selection. Each figure is summed in the order
+/// of its own function, so both give the same value to the last bit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CurveFigures {
+    /// The headline metrics.
+    pub(crate) metrics: ReturnMetrics,
+    /// [`probabilistic_sharpe`] of the returns.
+    pub(crate) probabilistic_sharpe: f64,
+    /// [`ulcer_index`] of the curve.
+    pub(crate) ulcer_index: f64,
+    /// [`kelly`] of the returns.
+    pub(crate) kelly: f64,
+    /// [`longest_streaks`] of the returns.
+    pub(crate) longest_streaks: (usize, usize),
+    /// The number of points of the curve.
+    pub(crate) points: usize,
+    /// The sum of its points, in order.
+    pub(crate) equity_sum: f64,
+    /// Its last point, if any.
+    pub(crate) last: Option<f64>,
+}
+
+impl CurveFigures {
+    /// Measures `equity`, annualised with `periods_per_year`, over an annual risk-free rate.
+    pub(crate) fn of(
+        equity: &(impl Column<f64> + ?Sized),
+        periods_per_year: f64,
+        risk_free: f64,
+    ) -> Self {
         let rf = per_period_rate(risk_free, periods_per_year);
-        // One sort serves VaR, CVaR and the tail ratio.
-        let sorted_r = sorted(&r);
-        let cagr = cagr(&r, periods_per_year);
-        let max_drawdown = max_drawdown(equity);
+        // First pass: the curve's own figures and the sums over its returns.
+        let (mut first, mut last) = (None, None);
+        let (mut points, mut equity_sum) = (0, -0.0);
+        let mut drawdowns = Drawdowns::default();
+        let mut sums = ReturnSums::new(rf);
+        let mut levels = LogLevels::default();
+        each_step(equity, |e, r| {
+            first.get_or_insert(e);
+            last = Some(e);
+            points += 1;
+            equity_sum += e;
+            drawdowns.add(e);
+            if let Some(r) = r {
+                sums.add(r);
+                levels.add(r);
+            }
+        });
+        // Second pass: deviations from the means of the first.
+        let returns = Returns(equity);
+        let mut deviations = Deviations::new(&sums);
+        let mut fit = levels.fit();
+        Column::each(&returns, |r| {
+            deviations.add(r);
+            fit.add(r);
+        });
+        let tails = Tails::of(&returns, sums.n);
+        let cagr = sums.cagr(periods_per_year);
+        let total_return = match (first, last) {
+            (Some(first), Some(last)) => last / first - 1.0,
+            _ => f64::NAN,
+        };
         Self {
-            total_return: total_return(equity),
-            cagr,
-            annual_volatility: annual_volatility(&r, periods_per_year),
-            sharpe: excess_sharpe(&r, periods_per_year, rf),
-            sortino: excess_sortino(&r, periods_per_year, rf),
-            max_drawdown,
-            max_drawdown_duration: max_drawdown_duration(equity),
-            calmar: calmar_of(cagr, max_drawdown),
-            var_95: percentile_of_sorted(&sorted_r, 5.0),
-            cvar_95: cvar_95_of_sorted(&sorted_r),
-            stability: stability(&r),
-            omega: omega(&r),
-            tail_ratio: tail_ratio_of_sorted(&sorted_r),
-            skew: skew(&r),
-            kurtosis: kurtosis(&r),
+            metrics: ReturnMetrics {
+                total_return,
+                cagr,
+                annual_volatility: deviations.sample_std() * periods_per_year.sqrt(),
+                sharpe: deviations.sharpe(periods_per_year),
+                sortino: sums.sortino(periods_per_year),
+                max_drawdown: drawdowns.worst,
+                max_drawdown_duration: drawdowns.longest(),
+                calmar: calmar_of(cagr, drawdowns.worst),
+                var_95: tails.var_95,
+                cvar_95: tails.cvar_95,
+                stability: fit.stability(),
+                omega: sums.omega(),
+                tail_ratio: tails.tail_ratio,
+                skew: deviations.skew(),
+                kurtosis: deviations.kurtosis(),
+            },
+            probabilistic_sharpe: deviations.probabilistic_sharpe(),
+            ulcer_index: drawdowns.ulcer_index(),
+            kelly: sums.kelly(),
+            longest_streaks: sums.longest,
+            points,
+            equity_sum,
+            last,
         }
     }
 }
 
+/// Calls `f` with every point of `equity` and the simple return into it (none for the first),
+/// across chunk edges.
+fn each_step(equity: &(impl Column<f64> + ?Sized), mut f: impl FnMut(f64, Option<f64>)) {
+    let mut previous = None;
+    Column::each(&equity, |e| {
+        f(e, previous.map(|p| simple_return(p, e)));
+        previous = Some(e);
+    });
+}
+
+/// The simple return from `from` to `to`, `to / from - 1`, as [`Returns`] computes it.
+fn simple_return(from: f64, to: f64) -> f64 {
+    to / from - 1.0
+}
+
 /// Returns the simple returns `e[t] / e[t-1] - 1`; one fewer than the equity points.
 pub fn simple_returns(equity: &[f64]) -> Vec<f64> {
-    equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect()
+    equity
+        .windows(2)
+        .map(|w| simple_return(w[0], w[1]))
+        .collect()
 }
 
 /// Returns last equity over first, minus 1 (`NaN` for an empty curve).
-pub fn total_return(equity: &[f64]) -> f64 {
-    match (equity.first(), equity.last()) {
+pub fn total_return(equity: &(impl Column<f64> + ?Sized)) -> f64 {
+    let (first, last) = Column::fold(&equity, (None, None), |(first, _), e| {
+        (first.or(Some(e)), Some(e))
+    });
+    match (first, last) {
         (Some(first), Some(last)) => last / first - 1.0,
         _ => f64::NAN,
     }
 }
 
 /// Returns the compound annual growth rate `prod(1 + r)^(ppy / N) - 1` (`NaN` without returns).
-pub fn cagr(returns: &[f64], periods_per_year: f64) -> f64 {
-    if returns.is_empty() {
-        return f64::NAN;
-    }
-    let growth: f64 = returns.iter().map(|r| 1.0 + r).product();
-    // Written as empyrical does, `ending ** (1 / years)`, to agree to the last bits.
-    growth.powf(1.0 / (returns.len() as f64 / periods_per_year)) - 1.0
+pub fn cagr(returns: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> f64 {
+    ReturnSums::of(returns, 0.0).cagr(periods_per_year)
 }
 
 /// Returns `std(r, ddof = 1) * sqrt(ppy)` (`NaN` with fewer than 2 returns).
-pub fn annual_volatility(returns: &[f64], periods_per_year: f64) -> f64 {
+pub fn annual_volatility(returns: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> f64 {
     sample_std(returns) * periods_per_year.sqrt()
 }
 
 /// Returns the Sharpe ratio `mean(r) / std(r, ddof = 1) * sqrt(ppy)` with a risk-free rate of 0.
 ///
 /// `NaN` with fewer than 2 returns or a zero standard deviation.
-pub fn sharpe(returns: &[f64], periods_per_year: f64) -> f64 {
+pub fn sharpe(returns: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> f64 {
     excess_sharpe(returns, periods_per_year, 0.0)
 }
 
@@ -130,61 +222,276 @@ pub fn per_period_rate(annual: f64, periods_per_year: f64) -> f64 {
 }
 
 /// Returns the Sharpe ratio of returns in excess of `rf` a period:
-/// `mean(r - rf) / std(r - rf, ddof = 1) * sqrt(ppy)`.
-pub fn excess_sharpe(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
-    sharpe_of(
-        returns.len(),
-        || returns.iter().map(|r| r - rf),
-        periods_per_year,
-    )
+/// `mean(r - rf) / std(r - rf, ddof = 1) * sqrt(ppy)` (two passes: the mean, then deviations).
+pub fn excess_sharpe(returns: &(impl Column<f64> + ?Sized), periods_per_year: f64, rf: f64) -> f64 {
+    Deviations::of(returns, &ReturnSums::of(returns, rf)).sharpe(periods_per_year)
 }
 
 /// [`excess_sharpe`] of the simple returns of `equity` over `risk_free` a year, computed as they
 /// are needed rather than stored: the same operations in the same order, so the same value to
 /// the last bit.
-pub fn sharpe_of_equity(equity: &[f64], periods_per_year: f64, risk_free: f64) -> f64 {
-    let rf = per_period_rate(risk_free, periods_per_year);
-    let returns = || equity.windows(2).map(move |w| w[1] / w[0] - 1.0 - rf);
-    sharpe_of(equity.len().saturating_sub(1), returns, periods_per_year)
-}
-
-/// The Sharpe ratio of `n` values that `values` yields afresh on each call (two passes, as
-/// `mean` and `sample_std` do).
-fn sharpe_of<I: Iterator<Item = f64>>(
-    n: usize,
-    values: impl Fn() -> I,
+pub fn sharpe_of_equity(
+    equity: &(impl Column<f64> + ?Sized),
     periods_per_year: f64,
+    risk_free: f64,
 ) -> f64 {
-    if n < 2 {
-        return f64::NAN;
-    }
-    let m = values().sum::<f64>() / n as f64;
-    let ss: f64 = values().map(|v| (v - m).powi(2)).sum();
-    let std = (ss / (n - 1) as f64).sqrt();
-    if std == 0.0 || std.is_nan() {
-        return f64::NAN;
-    }
-    m / std * periods_per_year.sqrt()
+    let rf = per_period_rate(risk_free, periods_per_year);
+    excess_sharpe(&Returns(equity), periods_per_year, rf)
 }
 
 /// Returns the Sortino ratio `mean(r) * ppy / (sqrt(mean(min(r, 0)²)) * sqrt(ppy))`.
 ///
 /// The downside mean runs over all N returns, as in empyrical. `NaN` without returns or without
 /// a single loss, where empyrical would give infinity (not representable in JSON).
-pub fn sortino(returns: &[f64], periods_per_year: f64) -> f64 {
+pub fn sortino(returns: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> f64 {
     excess_sortino(returns, periods_per_year, 0.0)
 }
 
 /// Returns the Sortino ratio of returns in excess of `rf` a period, as empyrical's
 /// `sortino_ratio(required_return = rf)`: both the mean and the downside are of `r - rf`.
-pub fn excess_sortino(returns: &[f64], periods_per_year: f64, rf: f64) -> f64 {
-    let squares: f64 = returns.iter().map(|r| (r - rf).min(0.0).powi(2)).sum();
-    let downside = (squares / returns.len() as f64).sqrt() * periods_per_year.sqrt();
-    if downside == 0.0 || downside.is_nan() {
-        return f64::NAN;
+pub fn excess_sortino(
+    returns: &(impl Column<f64> + ?Sized),
+    periods_per_year: f64,
+    rf: f64,
+) -> f64 {
+    ReturnSums::of(returns, rf).sortino(periods_per_year)
+}
+
+/// Sums over returns in one pass, in the returns' order and from where `Iterator::sum` starts
+/// (-0.0), so each figure is the one that summing a slice of them gave, to the last bit.
+#[derive(Debug, Clone, Copy)]
+struct ReturnSums {
+    /// The per-period risk-free rate of the excess figures.
+    rf: f64,
+    n: usize,
+    /// Σ r.
+    sum: f64,
+    /// Σ (r - rf).
+    excess: f64,
+    /// Σ min(r - rf, 0)².
+    downside: f64,
+    /// Π (1 + r).
+    growth: f64,
+    /// Σ r over r > 0, and how many.
+    gains: f64,
+    wins: usize,
+    /// Σ r over r < 0 (a sum <= 0), and how many.
+    losses: f64,
+    falls: usize,
+    /// Returns exactly 0 (of either sign).
+    unmoved: usize,
+    /// The current runs of gains and of losses, and the longest of each.
+    streak: (usize, usize),
+    longest: (usize, usize),
+}
+
+impl ReturnSums {
+    fn new(rf: f64) -> Self {
+        Self {
+            rf,
+            n: 0,
+            sum: -0.0,
+            excess: -0.0,
+            downside: -0.0,
+            growth: 1.0,
+            gains: -0.0,
+            wins: 0,
+            losses: -0.0,
+            falls: 0,
+            unmoved: 0,
+            streak: (0, 0),
+            longest: (0, 0),
+        }
     }
-    let excess_mean = returns.iter().map(|r| r - rf).sum::<f64>() / returns.len() as f64;
-    excess_mean * periods_per_year / downside
+
+    fn of(returns: &(impl Column<f64> + ?Sized), rf: f64) -> Self {
+        let mut sums = Self::new(rf);
+        Column::each(&returns, |r| sums.add(r));
+        sums
+    }
+
+    #[inline]
+    fn add(&mut self, r: f64) {
+        self.n += 1;
+        self.sum += r;
+        let excess = r - self.rf;
+        self.excess += excess;
+        self.downside += excess.min(0.0).powi(2);
+        self.growth *= 1.0 + r;
+        if r > 0.0 {
+            self.gains += r;
+            self.wins += 1;
+        } else if r < 0.0 {
+            self.losses += r;
+            self.falls += 1;
+        } else if r == 0.0 {
+            self.unmoved += 1;
+        }
+        // A period that does not move ends both streaks.
+        self.streak.0 = if r > 0.0 { self.streak.0 + 1 } else { 0 };
+        self.streak.1 = if r < 0.0 { self.streak.1 + 1 } else { 0 };
+        self.longest.0 = self.longest.0.max(self.streak.0);
+        self.longest.1 = self.longest.1.max(self.streak.1);
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.n as f64
+    }
+
+    fn excess_mean(&self) -> f64 {
+        self.excess / self.n as f64
+    }
+
+    fn cagr(&self, periods_per_year: f64) -> f64 {
+        if self.n == 0 {
+            return f64::NAN;
+        }
+        // Written as empyrical does, `ending ** (1 / years)`, to agree to the last bits.
+        self.growth.powf(1.0 / (self.n as f64 / periods_per_year)) - 1.0
+    }
+
+    fn sortino(&self, periods_per_year: f64) -> f64 {
+        let downside = (self.downside / self.n as f64).sqrt() * periods_per_year.sqrt();
+        if downside == 0.0 || downside.is_nan() {
+            return f64::NAN;
+        }
+        self.excess_mean() * periods_per_year / downside
+    }
+
+    fn omega(&self) -> f64 {
+        let losses = -self.losses;
+        if losses > 0.0 {
+            self.gains / losses
+        } else {
+            f64::NAN
+        }
+    }
+
+    /// The mean gain over the absolute mean loss.
+    fn payoff(&self) -> f64 {
+        let (win, loss) = (
+            self.gains / self.wins as f64,
+            self.losses / self.falls as f64,
+        );
+        if win.is_nan() || loss.is_nan() {
+            f64::NAN
+        } else {
+            win / loss.abs()
+        }
+    }
+
+    fn kelly(&self) -> f64 {
+        // `NaN` moves too, as it is not 0.
+        let moved = self.n - self.unmoved;
+        let payoff = self.payoff();
+        if moved == 0 || payoff.is_nan() {
+            return f64::NAN;
+        }
+        let p = self.wins as f64 / moved as f64;
+        p - (1.0 - p) / payoff
+    }
+}
+
+/// Sums of the deviations from the means of a [`ReturnSums`]: a second pass, in the same order.
+#[derive(Debug, Clone, Copy)]
+struct Deviations {
+    n: usize,
+    rf: f64,
+    mean: f64,
+    excess_mean: f64,
+    /// Σ (r - mean)², Σ (r - mean)³, Σ (r - mean)⁴.
+    squares: f64,
+    cubes: f64,
+    fourths: f64,
+    /// Σ (r - rf - excess mean)².
+    excess_squares: f64,
+}
+
+impl Deviations {
+    fn new(sums: &ReturnSums) -> Self {
+        Self {
+            n: sums.n,
+            rf: sums.rf,
+            mean: sums.mean(),
+            excess_mean: sums.excess_mean(),
+            // From 0.0 where `Iterator::sum` starts from -0.0: the same, as every term is >= +0.
+            squares: 0.0,
+            cubes: 0.0,
+            fourths: 0.0,
+            excess_squares: -0.0,
+        }
+    }
+
+    fn of(returns: &(impl Column<f64> + ?Sized), sums: &ReturnSums) -> Self {
+        let mut deviations = Self::new(sums);
+        Column::each(&returns, |r| deviations.add(r));
+        deviations
+    }
+
+    #[inline]
+    fn add(&mut self, r: f64) {
+        let d = r - self.mean;
+        let d2 = d * d;
+        self.squares += d2;
+        self.cubes += d2 * d;
+        self.fourths += d2 * d2;
+        self.excess_squares += (r - self.rf - self.excess_mean).powi(2);
+    }
+
+    /// The sample (ddof 1) standard deviation.
+    fn sample_std(&self) -> f64 {
+        if self.n < 2 {
+            return f64::NAN;
+        }
+        (self.squares / (self.n - 1) as f64).sqrt()
+    }
+
+    /// The Sharpe ratio of the excess returns, annualised with `periods_per_year`.
+    fn sharpe(&self, periods_per_year: f64) -> f64 {
+        if self.n < 2 {
+            return f64::NAN;
+        }
+        let std = (self.excess_squares / (self.n - 1) as f64).sqrt();
+        if std == 0.0 || std.is_nan() {
+            return f64::NAN;
+        }
+        self.excess_mean / std * periods_per_year.sqrt()
+    }
+
+    /// The 2nd, 3rd and 4th population central moments, or `None` when they cannot scale a
+    /// ratio: no values, or a variance that scipy treats as zero (`m2 <= (1e-15 * mean)²`,
+    /// float64's resolution), so rounding noise in a constant series never yields a huge skew.
+    fn central_moments(&self) -> Option<(f64, f64, f64)> {
+        if self.n == 0 {
+            return None;
+        }
+        let n = self.n as f64;
+        let (m2, m3, m4) = (self.squares / n, self.cubes / n, self.fourths / n);
+        (m2 > (1e-15 * self.mean).powi(2) && m2.is_finite()).then_some((m2, m3, m4))
+    }
+
+    fn skew(&self) -> f64 {
+        match self.central_moments() {
+            Some((m2, m3, _)) => m3 / m2.powf(1.5),
+            None => f64::NAN,
+        }
+    }
+
+    fn kurtosis(&self) -> f64 {
+        match self.central_moments() {
+            Some((m2, _, m4)) => m4 / (m2 * m2) - 3.0,
+            None => f64::NAN,
+        }
+    }
+
+    fn probabilistic_sharpe(&self) -> f64 {
+        let sr = self.sharpe(1.0);
+        let Some((m2, m3, m4)) = self.central_moments() else {
+            return f64::NAN;
+        };
+        let (g3, g4) = (m3 / m2.powf(1.5), m4 / (m2 * m2));
+        sharpe_above(sr, self.n, g3, g4, 0.0)
+    }
 }
 
 /// Returns `e[t] / max(e[..=t]) - 1` for each point: 0 at a peak, negative below it.
@@ -218,37 +525,86 @@ impl RunningDrawdown {
 /// Returns the worst drawdown of `equity`, a fraction <= 0 (0 for an empty curve).
 ///
 /// The first value counts as a peak, so a curve that only falls still has a drawdown.
-pub fn max_drawdown(equity: &[f64]) -> f64 {
-    // `drawdown_series` folded as it goes: the same values, without the buffer.
-    let mut peak = f64::NEG_INFINITY;
-    equity.iter().fold(0.0, |worst: f64, &e| {
-        peak = peak.max(e);
-        worst.min(e / peak - 1.0)
-    })
+pub fn max_drawdown(equity: &(impl Column<f64> + ?Sized)) -> f64 {
+    Drawdowns::of(equity).worst
 }
 
 /// Returns the longest stretch, in periods, from a peak until equity first gets back to it,
 /// or until the last point when it never does; 0 when equity never falls below a peak.
-pub fn max_drawdown_duration(equity: &[f64]) -> usize {
-    let (mut peak, mut peak_at, mut longest) = (f64::NEG_INFINITY, 0, 0);
-    for (t, &e) in equity.iter().enumerate() {
-        if e >= peak {
-            // Every point since `peak_at` was below the peak, so this closes that stretch
-            // (a distance of 1 means there was none).
-            if t - peak_at > 1 {
-                longest = longest.max(t - peak_at);
-            }
-            (peak, peak_at) = (e, t);
+pub fn max_drawdown_duration(equity: &(impl Column<f64> + ?Sized)) -> usize {
+    Drawdowns::of(equity).longest()
+}
+
+/// The drawdowns of a curve folded point by point: the worst, their squares, the longest.
+#[derive(Debug, Clone, Copy)]
+struct Drawdowns {
+    /// The drawdown from the running peak, as `drawdown_series`.
+    running: RunningDrawdown,
+    /// The worst drawdown so far (from 0, as a fold over the series starts).
+    worst: f64,
+    /// Σ drawdown², in order.
+    squares: f64,
+    points: usize,
+    /// The peak the duration measures from (`e >= peak`), where it was, the longest stretch.
+    high: f64,
+    high_at: usize,
+    longest_closed: usize,
+}
+
+impl Default for Drawdowns {
+    fn default() -> Self {
+        Self {
+            running: RunningDrawdown::default(),
+            worst: 0.0,
+            squares: -0.0,
+            points: 0,
+            high: f64::NEG_INFINITY,
+            high_at: 0,
+            longest_closed: 0,
         }
     }
-    let unrecovered = equity.len().saturating_sub(1) - peak_at;
-    longest.max(unrecovered)
+}
+
+impl Drawdowns {
+    fn of(equity: &(impl Column<f64> + ?Sized)) -> Self {
+        let mut drawdowns = Self::default();
+        Column::each(&equity, |e| drawdowns.add(e));
+        drawdowns
+    }
+
+    #[inline]
+    fn add(&mut self, e: f64) {
+        let drawdown = self.running.push(e);
+        self.worst = self.worst.min(drawdown);
+        self.squares += drawdown * drawdown;
+        let t = self.points;
+        if e >= self.high {
+            // Every point since `high_at` was below the peak, so this closes that stretch
+            // (a distance of 1 means there was none).
+            if t - self.high_at > 1 {
+                self.longest_closed = self.longest_closed.max(t - self.high_at);
+            }
+            (self.high, self.high_at) = (e, t);
+        }
+        self.points += 1;
+    }
+
+    /// The longest stretch below a peak, the last one open until the last point.
+    fn longest(&self) -> usize {
+        let unrecovered = self.points.saturating_sub(1) - self.high_at;
+        self.longest_closed.max(unrecovered)
+    }
+
+    /// `sqrt(mean(drawdown²))` (`NaN` without points).
+    fn ulcer_index(&self) -> f64 {
+        (self.squares / self.points as f64).sqrt()
+    }
 }
 
 /// Returns the Calmar ratio, CAGR over `|max_drawdown|` of `equity` (`NaN` without a drawdown).
-pub fn calmar(equity: &[f64], periods_per_year: f64) -> f64 {
+pub fn calmar(equity: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> f64 {
     calmar_of(
-        cagr(&simple_returns(equity), periods_per_year),
+        cagr(&Returns(equity), periods_per_year),
         max_drawdown(equity),
     )
 }
@@ -262,97 +618,219 @@ fn calmar_of(cagr: f64, max_drawdown: f64) -> f64 {
 }
 
 /// Returns the q-th percentile (`q` in 0..=100) with numpy's default 'linear' interpolation
-/// (`NaN` for no values).
-pub fn percentile(values: &[f64], q: f64) -> f64 {
-    percentile_of_sorted(&sorted(values), q)
-}
-
-/// [`percentile`] of values already sorted ascending.
-fn percentile_of_sorted(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
+/// (`NaN` for no values). Exact, in bounded memory: the two values it interpolates are selected
+/// by passes over the column rather than by sorting it.
+pub fn percentile(values: &(impl Column<f64> + ?Sized), q: f64) -> f64 {
+    let n = values.len();
+    if n == 0 {
         return f64::NAN;
     }
-    let pos = (sorted.len() - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
-    let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    let (a, b, t) = (sorted[lo], sorted[hi], pos - lo as f64);
-    // numpy's lerp: from the nearer end, which keeps the result monotone in `t`.
-    if t >= 0.5 {
-        b - (b - a) * (1.0 - t)
-    } else {
-        a + (b - a) * t
+    let at = Percentile::of(n, q);
+    let v = select(values, &[at.lo, at.hi]);
+    at.interpolate(v[0], v[1])
+}
+
+/// Where numpy's 'linear' percentile reads n sorted values: the ranks either side and the
+/// weight of the upper one.
+#[derive(Debug, Clone, Copy)]
+struct Percentile {
+    lo: usize,
+    hi: usize,
+    t: f64,
+}
+
+impl Percentile {
+    /// The q-th percentile (`q` in 0..=100) of `n` > 0 values.
+    fn of(n: usize, q: f64) -> Self {
+        let pos = (n - 1) as f64 * (q / 100.0).clamp(0.0, 1.0);
+        let lo = pos.floor() as usize;
+        Self {
+            lo,
+            hi: (lo + 1).min(n - 1),
+            t: pos - lo as f64,
+        }
+    }
+
+    /// The percentile from the values at `lo` (`a`) and `hi` (`b`).
+    fn interpolate(&self, a: f64, b: f64) -> f64 {
+        // numpy's lerp: from the nearer end, which keeps the result monotone in `t`.
+        if self.t >= 0.5 {
+            b - (b - a) * (1.0 - self.t)
+        } else {
+            a + (b - a) * self.t
+        }
+    }
+}
+
+/// VaR 95, CVaR 95 and the tail ratio of returns, from one selection of the ranks they read.
+#[derive(Debug, Clone, Copy)]
+struct Tails {
+    var_95: f64,
+    cvar_95: f64,
+    tail_ratio: f64,
+}
+
+impl Tails {
+    /// The tails of the `n` values of `returns`.
+    fn of(returns: &(impl Column<f64> + ?Sized), n: usize) -> Self {
+        if n == 0 {
+            return Self {
+                var_95: f64::NAN,
+                cvar_95: f64::NAN,
+                tail_ratio: f64::NAN,
+            };
+        }
+        let (p5, p95, k) = (
+            Percentile::of(n, 5.0),
+            Percentile::of(n, 95.0),
+            cvar_rank(n),
+        );
+        let v = select(returns, &[p5.lo, p5.hi, p95.lo, p95.hi, k]);
+        let var_95 = p5.interpolate(v[0], v[1]);
+        Self {
+            var_95,
+            cvar_95: mean_of_smallest(returns, k + 1, v[4]),
+            tail_ratio: tail_ratio_of(p95.interpolate(v[2], v[3]), var_95),
+        }
     }
 }
 
 /// Returns the 95% value at risk: the 5th percentile of returns (negative = loss).
-pub fn var_95(returns: &[f64]) -> f64 {
+pub fn var_95(returns: &(impl Column<f64> + ?Sized)) -> f64 {
     percentile(returns, 5.0)
 }
 
 /// Returns the 95% conditional value at risk as empyrical computes it: with
 /// `k = floor((N - 1) * 0.05)`, the mean of the `k + 1` smallest returns (`NaN` without returns).
-pub fn cvar_95(returns: &[f64]) -> f64 {
-    cvar_95_of_sorted(&sorted(returns))
+pub fn cvar_95(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    Tails::of(returns, returns.len()).cvar_95
 }
 
-/// [`cvar_95`] of returns already sorted ascending.
-fn cvar_95_of_sorted(sorted: &[f64]) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let k = ((sorted.len() - 1) as f64 * 0.05) as usize;
-    mean(&sorted[..=k])
+/// The rank of the largest of the returns CVaR 95 averages.
+fn cvar_rank(n: usize) -> usize {
+    ((n - 1) as f64 * 0.05) as usize
+}
+
+/// Returns the mean of the `count` smallest values of a column whose `count`-th smallest
+/// (`total_cmp`'s order) is `kth`: one pass sums the values below it, and `kth` fills the rest.
+///
+/// Summed in the column's order, not the sorted one, so it may differ in the last bits from the
+/// mean of a sorted prefix; `NaN` and infinities come out as they would there.
+fn mean_of_smallest(values: &(impl Column<f64> + ?Sized), count: usize, kth: f64) -> f64 {
+    let bound = kth.key();
+    let (mut below, mut sum) = (0, -0.0);
+    Column::each(&values, |v| {
+        if v.key() < bound {
+            below += 1;
+            sum += v;
+        }
+    });
+    (sum + (count - below) as f64 * kth) / count as f64
 }
 
 /// Returns the stability of the curve: R² of an OLS fit of `cumsum(ln(1 + r))` against time.
 ///
 /// `NaN` with fewer than 2 returns; 0 for a flat curve, as scipy's `linregress` reports.
-pub fn stability(returns: &[f64]) -> f64 {
-    if returns.len() < 2 {
-        return f64::NAN;
+/// Two passes: the levels' mean, then the fit's sums (the levels computed again, the same way).
+pub fn stability(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    let mut levels = LogLevels::default();
+    Column::each(&returns, |r| levels.add(r));
+    let mut fit = levels.fit();
+    Column::each(&returns, |r| fit.add(r));
+    fit.stability()
+}
+
+/// The first pass of [`stability`]: the levels `cumsum(ln(1 + r))` and their sum.
+#[derive(Debug, Clone, Copy)]
+struct LogLevels {
+    level: f64,
+    sum: f64,
+    n: usize,
+}
+
+impl Default for LogLevels {
+    fn default() -> Self {
+        Self {
+            level: 0.0,
+            sum: -0.0,
+            n: 0,
+        }
     }
-    let y: Vec<f64> = returns
-        .iter()
-        .scan(0.0, |acc, r| {
-            *acc += r.ln_1p();
-            Some(*acc)
-        })
-        .collect();
-    let (mx, my) = ((y.len() - 1) as f64 / 2.0, mean(&y));
-    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for (x, y) in y.iter().enumerate() {
-        let (dx, dy) = (x as f64 - mx, y - my);
-        sxx += dx * dx;
-        sxy += dx * dy;
-        syy += dy * dy;
+}
+
+impl LogLevels {
+    #[inline]
+    fn add(&mut self, r: f64) {
+        self.level += r.ln_1p();
+        self.sum += self.level;
+        self.n += 1;
     }
-    if syy == 0.0 {
-        0.0
-    } else {
-        (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0).powi(2)
+
+    /// The second pass, around these means.
+    fn fit(&self) -> LevelFit {
+        LevelFit {
+            n: self.n,
+            mx: self.n.saturating_sub(1) as f64 / 2.0,
+            my: self.sum / self.n as f64,
+            level: 0.0,
+            x: 0,
+            sxx: 0.0,
+            sxy: 0.0,
+            syy: 0.0,
+        }
+    }
+}
+
+/// The second pass of [`stability`]: the sums of the least-squares fit.
+#[derive(Debug, Clone, Copy)]
+struct LevelFit {
+    n: usize,
+    mx: f64,
+    my: f64,
+    level: f64,
+    x: usize,
+    sxx: f64,
+    sxy: f64,
+    syy: f64,
+}
+
+impl LevelFit {
+    #[inline]
+    fn add(&mut self, r: f64) {
+        self.level += r.ln_1p();
+        let (dx, dy) = (self.x as f64 - self.mx, self.level - self.my);
+        self.sxx += dx * dx;
+        self.sxy += dx * dy;
+        self.syy += dy * dy;
+        self.x += 1;
+    }
+
+    fn stability(&self) -> f64 {
+        if self.n < 2 {
+            f64::NAN
+        } else if self.syy == 0.0 {
+            0.0
+        } else {
+            (self.sxy / (self.sxx * self.syy).sqrt())
+                .clamp(-1.0, 1.0)
+                .powi(2)
+        }
     }
 }
 
 /// Returns the Omega ratio at a threshold of 0: the sum of gains over the sum of losses
 /// (`NaN` without losses).
-pub fn omega(returns: &[f64]) -> f64 {
-    let gains: f64 = returns.iter().filter(|&&r| r > 0.0).sum();
-    let losses: f64 = -returns.iter().filter(|&&r| r < 0.0).sum::<f64>();
-    if losses > 0.0 {
-        gains / losses
-    } else {
-        f64::NAN
-    }
+pub fn omega(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    ReturnSums::of(returns, 0.0).omega()
 }
 
 /// Returns `|percentile(r, 95)| / |percentile(r, 5)|` (`NaN` when undefined or infinite).
-pub fn tail_ratio(returns: &[f64]) -> f64 {
-    tail_ratio_of_sorted(&sorted(returns))
+pub fn tail_ratio(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    Tails::of(returns, returns.len()).tail_ratio
 }
 
-/// [`tail_ratio`] of returns already sorted ascending.
-fn tail_ratio_of_sorted(sorted: &[f64]) -> f64 {
-    let ratio = percentile_of_sorted(sorted, 95.0).abs() / percentile_of_sorted(sorted, 5.0).abs();
+fn tail_ratio_of(p95: f64, p5: f64) -> f64 {
+    let ratio = p95.abs() / p5.abs();
     if ratio.is_finite() { ratio } else { f64::NAN }
 }
 
@@ -360,11 +838,8 @@ fn tail_ratio_of_sorted(sorted: &[f64]) -> f64 {
 /// scipy's `stats.skew` default (`bias=True`), which empyrical and pyfolio use.
 ///
 /// `NaN` without returns or when the returns do not vary (scipy's own zero-variance test).
-pub fn skew(returns: &[f64]) -> f64 {
-    match central_moments(returns) {
-        Some((m2, m3, _)) => m3 / m2.powf(1.5),
-        None => f64::NAN,
-    }
+pub fn skew(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    Deviations::of(returns, &ReturnSums::of(returns, 0.0)).skew()
 }
 
 /// Returns the excess (Fisher) kurtosis of returns, `m4 / m2² - 3` with population (biased)
@@ -372,32 +847,8 @@ pub fn skew(returns: &[f64]) -> f64 {
 /// distribution scores 0.
 ///
 /// `NaN` without returns or when the returns do not vary.
-pub fn kurtosis(returns: &[f64]) -> f64 {
-    match central_moments(returns) {
-        Some((m2, _, m4)) => m4 / (m2 * m2) - 3.0,
-        None => f64::NAN,
-    }
-}
-
-/// The 2nd, 3rd and 4th population central moments, or `None` when they cannot scale a ratio:
-/// no values, or a variance that scipy treats as zero (`m2 <= (1e-15 * mean)²`, float64's
-/// resolution), so rounding noise in a constant series never yields a huge skew.
-fn central_moments(values: &[f64]) -> Option<(f64, f64, f64)> {
-    if values.is_empty() {
-        return None;
-    }
-    let n = values.len() as f64;
-    let m = mean(values);
-    let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
-    for v in values {
-        let d = v - m;
-        let d2 = d * d;
-        m2 += d2;
-        m3 += d2 * d;
-        m4 += d2 * d2;
-    }
-    let (m2, m3, m4) = (m2 / n, m3 / n, m4 / n);
-    (m2 > (1e-15 * m).powi(2) && m2.is_finite()).then_some((m2, m3, m4))
+pub fn kurtosis(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    Deviations::of(returns, &ReturnSums::of(returns, 0.0)).kurtosis()
 }
 
 /// A strategy's figures relative to a benchmark, with empyrical's conventions (risk-free 0).
@@ -419,15 +870,37 @@ impl RelativeMetrics {
     ///
     /// Each is `NaN` when undefined: fewer than 2 returns, a benchmark that never moves (beta,
     /// alpha), or active returns that never vary (information ratio).
-    pub fn from_equity(equity: &[f64], benchmark: &[f64], periods_per_year: f64) -> Self {
-        let n = equity.len().min(benchmark.len());
-        let r = simple_returns(&equity[..n]);
-        let b = simple_returns(&benchmark[..n]);
-        Self::from_returns(&r, &b, periods_per_year)
+    pub fn from_equity(
+        equity: &(impl Column<f64> + ?Sized),
+        benchmark: &[f64],
+        periods_per_year: f64,
+    ) -> Self {
+        Self::of_equity(equity, benchmark, periods_per_year, 0.0)
+    }
+
+    /// As [`RelativeMetrics::from_equity`] with a per-period risk-free rate `rf` (as
+    /// [`RelativeMetrics::with_risk_free`]), the returns of both computed as they are read.
+    pub fn of_equity(
+        equity: &(impl Column<f64> + ?Sized),
+        benchmark: &[f64],
+        periods_per_year: f64,
+        rf: f64,
+    ) -> Self {
+        let n = equity.len().min(benchmark.len()).saturating_sub(1);
+        let pairs = |f: &mut dyn FnMut(f64, f64)| {
+            let mut previous: Option<(f64, f64)> = None;
+            zip_each(equity, benchmark, |e, b| {
+                if let Some((pe, pb)) = previous {
+                    f(simple_return(pe, e), simple_return(pb, b));
+                }
+                previous = Some((e, b));
+            });
+        };
+        Self::of_pairs(n, pairs, periods_per_year, rf)
     }
 
     /// Returns the figures of returns `r` against benchmark returns `b`, paired by position.
-    pub fn from_returns(r: &[f64], b: &[f64], periods_per_year: f64) -> Self {
+    pub fn from_returns(r: &(impl Column<f64> + ?Sized), b: &[f64], periods_per_year: f64) -> Self {
         Self::with_risk_free(r, b, periods_per_year, 0.0)
     }
 
@@ -435,35 +908,57 @@ impl RelativeMetrics {
     /// empyrical's `alpha(risk_free = rf)`: `(1 + mean((r - rf) - beta (b - rf)))^ppy - 1`,
     /// `rf` a per-period rate ([`per_period_rate`]). Beta, the information ratio and the
     /// tracking error do not move with a constant rate.
-    pub fn with_risk_free(r: &[f64], b: &[f64], periods_per_year: f64, rf: f64) -> Self {
+    pub fn with_risk_free(
+        r: &(impl Column<f64> + ?Sized),
+        b: &[f64],
+        periods_per_year: f64,
+        rf: f64,
+    ) -> Self {
         let n = r.len().min(b.len());
-        let (r, b) = (&r[..n], &b[..n]);
-        let undefined = Self {
-            alpha: f64::NAN,
-            beta: f64::NAN,
-            information_ratio: f64::NAN,
-            tracking_error: f64::NAN,
-        };
+        let pairs = |f: &mut dyn FnMut(f64, f64)| zip_each(r, b, f);
+        Self::of_pairs(n, pairs, periods_per_year, rf)
+    }
+
+    /// The figures of `n` pairs of returns that `pairs` hands to its argument afresh on each
+    /// call, in three passes (means; deviations; excess over beta), each summed in order.
+    fn of_pairs(
+        n: usize,
+        pairs: impl Fn(&mut dyn FnMut(f64, f64)),
+        periods_per_year: f64,
+        rf: f64,
+    ) -> Self {
         if n < 2 {
-            return undefined;
+            return Self {
+                alpha: f64::NAN,
+                beta: f64::NAN,
+                information_ratio: f64::NAN,
+                tracking_error: f64::NAN,
+            };
         }
-        let (mr, mb) = (mean(r), mean(b));
+        let count = n as f64;
+        let (mut sr, mut sb, mut active) = (-0.0, -0.0, ReturnSums::new(0.0));
+        pairs(&mut |x, y| {
+            sr += x;
+            sb += y;
+            active.add(x - y);
+        });
+        let (mr, mb) = (sr / count, sb / count);
         let (mut cov, mut var_b) = (0.0, 0.0);
-        for (x, y) in r.iter().zip(b) {
+        let mut active_deviations = Deviations::new(&active);
+        pairs(&mut |x, y| {
             cov += (x - mr) * (y - mb);
             var_b += (y - mb) * (y - mb);
-        }
+            active_deviations.add(x - y);
+        });
         let ddof1 = (n - 1) as f64;
         let (cov, var_b) = (cov / ddof1, var_b / ddof1);
         let beta = if var_b > 0.0 { cov / var_b } else { f64::NAN };
-        let excess: Vec<f64> = (r.iter().zip(b))
-            .map(|(x, y)| (x - rf) - beta * (y - rf))
-            .collect();
-        let alpha = (1.0 + mean(&excess)).powf(periods_per_year) - 1.0;
-        let active: Vec<f64> = r.iter().zip(b).map(|(x, y)| x - y).collect();
-        let active_std = sample_std(&active);
+        let mut excess = -0.0;
+        pairs(&mut |x, y| excess += (x - rf) - beta * (y - rf));
+        let alpha = (1.0 + excess / count).powf(periods_per_year) - 1.0;
+        let active_std = active_deviations.sample_std();
         let information_ratio = if active_std > 0.0 {
-            mean(&active) / active_std * periods_per_year.sqrt()
+            active.mean() / active_std * periods_per_year.sqrt()
         } else {
             f64::NAN
         };
@@ -478,17 +973,8 @@ impl RelativeMetrics {
 
 /// Returns the payoff ratio of trade P&Ls: the mean winning P&L over the absolute mean losing
 /// P&L (trades at exactly 0 count as neither). `NaN` without a winning or without a losing trade.
-pub fn payoff_ratio(pnls: &[f64]) -> f64 {
-    let mean_of = |keep: fn(f64) -> bool| {
-        let kept: Vec<f64> = pnls.iter().copied().filter(|&p| keep(p)).collect();
-        mean(&kept)
-    };
-    let (win, loss) = (mean_of(|p| p > 0.0), mean_of(|p| p < 0.0));
-    if win.is_nan() || loss.is_nan() {
-        f64::NAN
-    } else {
-        win / loss.abs()
-    }
+pub fn payoff_ratio(pnls: &(impl Column<f64> + ?Sized)) -> f64 {
+    ReturnSums::of(pnls, 0.0).payoff()
 }
 
 /// Returns the annualised Sharpe ratio of each trailing `window` of returns: element `t` covers
@@ -616,15 +1102,8 @@ impl RollingMeanVar {
 /// Returns the Kelly fraction of per-period returns, as quantstats' `kelly_criterion`:
 /// `p - (1 - p) / payoff`, with `p` the share of winning periods among those that moved and
 /// `payoff` the mean gain over the absolute mean loss. `NaN` without a gain or without a loss.
-pub fn kelly(returns: &[f64]) -> f64 {
-    let moved = returns.iter().filter(|r| **r != 0.0).count();
-    let wins = returns.iter().filter(|r| **r > 0.0).count();
-    let payoff = payoff_ratio(returns);
-    if moved == 0 || payoff.is_nan() {
-        return f64::NAN;
-    }
-    let p = wins as f64 / moved as f64;
-    p - (1.0 - p) / payoff
+pub fn kelly(returns: &(impl Column<f64> + ?Sized)) -> f64 {
+    ReturnSums::of(returns, 0.0).kelly()
 }
 
 /// Returns the probability that the true Sharpe ratio exceeds 0 given the observed one, per
@@ -634,13 +1113,8 @@ pub fn kelly(returns: &[f64]) -> f64 {
 ///
 /// `NaN` with fewer than 2 returns, returns that never vary, or a negative variance estimate
 /// (extreme skew).
-pub fn probabilistic_sharpe(returns: &[f64], rf: f64) -> f64 {
-    let sr = excess_sharpe(returns, 1.0, rf);
-    let Some((m2, m3, m4)) = central_moments(returns) else {
-        return f64::NAN;
-    };
-    let (g3, g4) = (m3 / m2.powf(1.5), m4 / (m2 * m2));
-    sharpe_above(sr, returns.len(), g3, g4, 0.0)
+pub fn probabilistic_sharpe(returns: &(impl Column<f64> + ?Sized), rf: f64) -> f64 {
+    Deviations::of(returns, &ReturnSums::of(returns, rf)).probabilistic_sharpe()
 }
 
 /// Returns the probability that the true Sharpe ratio exceeds `benchmark` given an observed
@@ -662,22 +1136,14 @@ pub fn sharpe_above(sr: f64, n: usize, skew: f64, kurtosis: f64, benchmark: f64)
 /// Returns the ulcer index of `equity`: `sqrt(mean(drawdown²))` over every point, drawdowns as
 /// fractions below the running peak ([`drawdown_series`]); 0 for a curve that never falls,
 /// `NaN` for an empty one.
-pub fn ulcer_index(equity: &[f64]) -> f64 {
-    let dd = drawdown_series(equity);
-    (dd.iter().map(|d| d * d).sum::<f64>() / dd.len() as f64).sqrt()
+pub fn ulcer_index(equity: &(impl Column<f64> + ?Sized)) -> f64 {
+    Drawdowns::of(equity).ulcer_index()
 }
 
 /// Returns the longest runs of consecutive gaining and of consecutive losing periods (a period
 /// that does not move ends both), as quantstats' `consecutive_wins` and `consecutive_losses`.
-pub fn longest_streaks(returns: &[f64]) -> (usize, usize) {
-    let (mut wins, mut losses, mut best_wins, mut best_losses) = (0, 0, 0, 0);
-    for r in returns {
-        wins = if *r > 0.0 { wins + 1 } else { 0 };
-        losses = if *r < 0.0 { losses + 1 } else { 0 };
-        best_wins = best_wins.max(wins);
-        best_losses = best_losses.max(losses);
-    }
-    (best_wins, best_losses)
+pub fn longest_streaks(returns: &(impl Column<f64> + ?Sized)) -> (usize, usize) {
+    ReturnSums::of(returns, 0.0).longest
 }
 
 /// Returns the beta of each trailing `window` of returns `r` against `b` (paired by position):
@@ -782,28 +1248,18 @@ fn normal_cdf(x: f64) -> f64 {
     }
 }
 
-fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len() as f64
+fn mean(values: &(impl Column<f64> + ?Sized)) -> f64 {
+    ReturnSums::of(values, 0.0).mean()
 }
 
-fn sample_std(values: &[f64]) -> f64 {
-    if values.len() < 2 {
-        return f64::NAN;
-    }
-    let m = mean(values);
-    let ss: f64 = values.iter().map(|v| (v - m).powi(2)).sum();
-    (ss / (values.len() - 1) as f64).sqrt()
-}
-
-fn sorted(values: &[f64]) -> Vec<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
+fn sample_std(values: &(impl Column<f64> + ?Sized)) -> f64 {
+    Deviations::of(values, &ReturnSums::of(values, 0.0)).sample_std()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::Chunked;
 
     #[test]
     fn fused_sharpe_and_drawdown_equal_the_buffered_ones_bit_for_bit() {
@@ -1246,5 +1702,178 @@ mod tests {
         assert_eq!(plain, ReturnMetrics::with_risk_free(&equity, 252.0, 0.0));
         assert_close(normal_cdf(0.0), 0.5, 1e-7, "Φ(0)");
         assert_close(normal_cdf(-1.959_963_984_540_054), 0.025, 1e-6, "Φ(-1.96)");
+    }
+
+    /// The headline figures computed plainly from returns in memory and a sorted copy of them.
+    fn plain_metrics(equity: &[f64], ppy: f64, rf: f64) -> ReturnMetrics {
+        let r: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        let n = r.len() as f64;
+        let mut sorted = r.clone();
+        sorted.sort_by(f64::total_cmp);
+        let pct = |q: f64| {
+            if sorted.is_empty() {
+                return f64::NAN;
+            }
+            let pos = (sorted.len() - 1) as f64 * (q / 100.0);
+            let (lo, t) = (pos.floor() as usize, pos - pos.floor());
+            let (a, b) = (sorted[lo], sorted[(lo + 1).min(sorted.len() - 1)]);
+            if t >= 0.5 {
+                b - (b - a) * (1.0 - t)
+            } else {
+                a + (b - a) * t
+            }
+        };
+        let m = r.iter().sum::<f64>() / n;
+        let ss: f64 = r.iter().map(|x| (x - m) * (x - m)).sum();
+        let std = if r.len() < 2 {
+            f64::NAN
+        } else {
+            (ss / (n - 1.0)).sqrt()
+        };
+        let ex: Vec<f64> = r.iter().map(|x| x - rf).collect();
+        let me = ex.iter().sum::<f64>() / n;
+        let sde = (ex.iter().map(|x| (x - me) * (x - me)).sum::<f64>() / (n - 1.0)).sqrt();
+        let sharpe = if r.len() < 2 || sde == 0.0 || sde.is_nan() {
+            f64::NAN
+        } else {
+            me / sde * ppy.sqrt()
+        };
+        let down =
+            (ex.iter().map(|x| x.min(0.0) * x.min(0.0)).sum::<f64>() / n).sqrt() * ppy.sqrt();
+        let sortino = if down == 0.0 || down.is_nan() {
+            f64::NAN
+        } else {
+            me * ppy / down
+        };
+        let growth: f64 = r.iter().map(|x| 1.0 + x).product();
+        let cagr = if r.is_empty() {
+            f64::NAN
+        } else {
+            growth.powf(1.0 / (n / ppy)) - 1.0
+        };
+        let mut peak = f64::NEG_INFINITY;
+        let dd: Vec<f64> = equity
+            .iter()
+            .map(|&e| {
+                peak = peak.max(e);
+                e / peak - 1.0
+            })
+            .collect();
+        let mdd = dd.iter().fold(0.0, |w: f64, &d| w.min(d));
+        let (mut m2, mut m3, mut m4) = (0.0, 0.0, 0.0);
+        for x in &r {
+            let (d, d2) = (x - m, (x - m) * (x - m));
+            (m2, m3, m4) = (m2 + d2, m3 + d2 * d, m4 + d2 * d2);
+        }
+        let (m2, m3, m4) = (m2 / n, m3 / n, m4 / n);
+        let varies = !r.is_empty() && m2 > (1e-15 * m).powi(2) && m2.is_finite();
+        let y: Vec<f64> = r
+            .iter()
+            .scan(0.0, |a, x| {
+                *a += x.ln_1p();
+                Some(*a)
+            })
+            .collect();
+        let my = y.iter().sum::<f64>() / n;
+        let mx = (n - 1.0) / 2.0;
+        let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+        for (x, y) in y.iter().enumerate() {
+            let (dx, dy) = (x as f64 - mx, y - my);
+            (sxx, sxy, syy) = (sxx + dx * dx, sxy + dx * dy, syy + dy * dy);
+        }
+        let stability = if r.len() < 2 {
+            f64::NAN
+        } else if syy == 0.0 {
+            0.0
+        } else {
+            (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0).powi(2)
+        };
+        let gains: f64 = r.iter().filter(|x| **x > 0.0).sum();
+        let losses: f64 = -r.iter().filter(|x| **x < 0.0).sum::<f64>();
+        let k = ((n - 1.0) * 0.05) as usize;
+        let tail = pct(95.0).abs() / pct(5.0).abs();
+        ReturnMetrics {
+            total_return: equity.last().map_or(f64::NAN, |l| l / equity[0] - 1.0),
+            cagr,
+            annual_volatility: std * ppy.sqrt(),
+            sharpe,
+            sortino,
+            max_drawdown: mdd,
+            max_drawdown_duration: max_drawdown_duration(equity),
+            calmar: if mdd < 0.0 {
+                cagr / mdd.abs()
+            } else {
+                f64::NAN
+            },
+            var_95: pct(5.0),
+            cvar_95: if r.is_empty() {
+                f64::NAN
+            } else {
+                sorted[..=k].iter().sum::<f64>() / (k + 1) as f64
+            },
+            stability,
+            omega: if losses > 0.0 {
+                gains / losses
+            } else {
+                f64::NAN
+            },
+            tail_ratio: if tail.is_finite() { tail } else { f64::NAN },
+            skew: if varies { m3 / m2.powf(1.5) } else { f64::NAN },
+            kurtosis: if varies {
+                m4 / (m2 * m2) - 3.0
+            } else {
+                f64::NAN
+            },
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn metrics_over_chunks_equal_plain_sums_and_a_sorted_copy(
+            returns in proptest::collection::vec(
+                proptest::prop_oneof![
+                    12 => -0.05..0.05f64,
+                    4 => proptest::prelude::Just(0.0),
+                    2 => proptest::prelude::Just(0.01),
+                    1 => proptest::prelude::Just(-1.0),
+                    1 => proptest::prelude::Just(f64::NAN),
+                    1 => proptest::prelude::Just(f64::INFINITY),
+                ],
+                0..300,
+            ),
+            rf in proptest::prop_oneof![proptest::prelude::Just(0.0), proptest::prelude::Just(0.04)],
+        ) {
+            let equity: Vec<f64> = std::iter::once(100.0)
+                .chain(returns.iter().scan(100.0, |e, r| { *e *= 1.0 + r; Some(*e) }))
+                .collect();
+            let expected = plain_metrics(&equity, 252.0, per_period_rate(rf, 252.0));
+            let same = |a: f64, b: f64| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+            for size in [1, 7, 64, equity.len()] {
+                let m = ReturnMetrics::with_risk_free(&Chunked(equity.clone(), size), 252.0, rf);
+                for (what, a, b) in [
+                    ("total_return", m.total_return, expected.total_return),
+                    ("cagr", m.cagr, expected.cagr),
+                    ("volatility", m.annual_volatility, expected.annual_volatility),
+                    ("sharpe", m.sharpe, expected.sharpe),
+                    ("sortino", m.sortino, expected.sortino),
+                    ("max_drawdown", m.max_drawdown, expected.max_drawdown),
+                    ("calmar", m.calmar, expected.calmar),
+                    ("var_95", m.var_95, expected.var_95),
+                    ("stability", m.stability, expected.stability),
+                    ("omega", m.omega, expected.omega),
+                    ("tail_ratio", m.tail_ratio, expected.tail_ratio),
+                    ("skew", m.skew, expected.skew),
+                    ("kurtosis", m.kurtosis, expected.kurtosis),
+                ] {
+                    proptest::prop_assert!(same(a, b), "{} in chunks of {}: {} vs {}", what, size, a, b);
+                }
+                proptest::prop_assert_eq!(m.max_drawdown_duration, expected.max_drawdown_duration);
+                // CVaR sums in the curve's order, not the sorted one: the last bits may differ.
+                let (a, b) = (m.cvar_95, expected.cvar_95);
+                proptest::prop_assert!(same(a, b) || (a - b).abs() <= 1e-12 * b.abs(), "cvar {} vs {}", a, b);
+            }
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! The summary of a run: its headline metrics, overall and per instrument (`summary.json`).
 
+use crate::column::{Curve, EquityColumn, TimeColumn};
 use crate::metrics::{
-    Annualisation, RelativeMetrics, ReturnMetrics, annualisation, kelly, longest_streaks,
-    payoff_ratio, per_period_rate, probabilistic_sharpe, simple_returns, ulcer_index,
+    Annualisation, CurveFigures, RelativeMetrics, annualisation, payoff_ratio, per_period_rate,
 };
 use crate::outcome::BacktestOutcome;
 use serde::Serialize;
@@ -531,18 +531,26 @@ impl Summary {
         )
     }
 
-    /// Computes the summary of a run as `spec` says.
+    /// Computes the summary of a run as `spec` says, from the curve it holds in memory.
     pub fn measured(outcome: &BacktestOutcome, spec: MetricsSpec) -> Self {
-        let curve = &outcome.curve;
-        let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
-        let annual = spec
-            .periods_per_year
-            .map_or_else(|| annualisation(&stamps), Annualisation::configured);
+        Self::measured_over(outcome, &outcome.curve, spec)
+    }
+
+    /// Computes the summary of a run as `spec` says, every figure of its curve read from
+    /// `curve` in passes over its chunks (a long run's curve, kept on disk, need not be in
+    /// `outcome`, whose own curve is then ignored). The trades and instruments come from
+    /// `outcome`. The same figures as [`Summary::measured`] on the same curve in memory.
+    pub fn measured_over(outcome: &BacktestOutcome, curve: &dyn Curve, spec: MetricsSpec) -> Self {
+        let annual = spec.periods_per_year.map_or_else(
+            || annualisation(&TimeColumn(curve)),
+            Annualisation::configured,
+        );
         let ppy = annual.periods_per_year;
-        let m = ReturnMetrics::with_risk_free(&curve.equity, ppy, spec.risk_free);
-        let returns = simple_returns(&curve.equity);
-        let rf = per_period_rate(spec.risk_free, ppy);
-        let (longest_win_streak, longest_loss_streak) = longest_streaks(&returns);
+        let figures = CurveFigures::of(&EquityColumn(curve), ppy, spec.risk_free);
+        let m = figures.metrics;
+        let (longest_win_streak, longest_loss_streak) = figures.longest_streaks;
+        let steps = figures.points;
+        let final_equity = figures.last.unwrap_or(outcome.initial_cash);
         let trades = &outcome.trades;
         let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
         let gross_profit: f64 = wins.iter().sum();
@@ -552,7 +560,7 @@ impl Summary {
             .filter(|p| *p < 0.0)
             .sum::<f64>();
         let n = trades.len() as f64;
-        let mean_equity = curve.equity.iter().sum::<f64>() / curve.len().max(1) as f64;
+        let mean_equity = figures.equity_sum / steps.max(1) as f64;
         let instruments = outcome
             .instruments
             .iter()
@@ -577,8 +585,8 @@ impl Summary {
             .collect();
         Self {
             initial_cash: outcome.initial_cash,
-            final_equity: outcome.final_equity(),
-            total_return: outcome.final_equity() / outcome.initial_cash - 1.0,
+            final_equity,
+            total_return: final_equity / outcome.initial_cash - 1.0,
             cagr: m.cagr,
             annual_volatility: m.annual_volatility,
             sharpe: m.sharpe,
@@ -593,9 +601,9 @@ impl Summary {
             omega: m.omega,
             tail_ratio: m.tail_ratio,
             stability: m.stability,
-            probabilistic_sharpe: probabilistic_sharpe(&returns, rf),
-            ulcer_index: ulcer_index(&curve.equity),
-            kelly: kelly(&returns),
+            probabilistic_sharpe: figures.probabilistic_sharpe,
+            ulcer_index: figures.ulcer_index,
+            kelly: figures.kelly,
             longest_win_streak,
             longest_loss_streak,
             trades: trades.len(),
@@ -627,7 +635,7 @@ impl Summary {
                     / n
             },
             fees: outcome.fees,
-            exposure: outcome.exposed_steps as f64 / curve.len().max(1) as f64,
+            exposure: outcome.exposed_steps as f64 / steps.max(1) as f64,
             turnover: outcome.traded_notional / mean_equity,
             alpha: f64::NAN,
             beta: f64::NAN,
@@ -636,7 +644,7 @@ impl Summary {
             risk_free: spec.risk_free,
             periods_per_year: ppy,
             annualisation: annual.reason,
-            periods: curve.len(),
+            periods: steps,
             halted_at: outcome.halted_at.map(|t| {
                 // A kill before any event has no market time.
                 if t.0 == i64::MIN {
@@ -652,11 +660,16 @@ impl Summary {
     /// Returns the summary with its figures against `benchmark`: the benchmark's equity on the
     /// run's steps (e.g. the report's buy and hold), so `summary.json` carries the
     /// same alpha, beta, information ratio and tracking error as the report.
-    pub fn with_benchmark(mut self, outcome: &BacktestOutcome, benchmark: &[f64]) -> Self {
-        let n = outcome.curve.equity.len().min(benchmark.len());
-        let m = RelativeMetrics::with_risk_free(
-            &simple_returns(&outcome.curve.equity[..n]),
-            &simple_returns(&benchmark[..n]),
+    pub fn with_benchmark(self, outcome: &BacktestOutcome, benchmark: &[f64]) -> Self {
+        self.with_benchmark_over(&outcome.curve, benchmark)
+    }
+
+    /// As [`Summary::with_benchmark`], the run's equity read from `curve` in chunks (a long
+    /// run's, kept on disk, as [`Summary::measured_over`]).
+    pub fn with_benchmark_over(mut self, curve: &dyn Curve, benchmark: &[f64]) -> Self {
+        let m = RelativeMetrics::of_equity(
+            &EquityColumn(curve),
+            benchmark,
             self.periods_per_year,
             per_period_rate(self.risk_free, self.periods_per_year),
         );
@@ -788,6 +801,69 @@ mod tests {
             periods: n("periods"),
             halted_at: None,
             instruments: Vec::new(),
+        }
+    }
+
+    use crate::outcome::EquityCurve;
+    use crate::test_support::{ChunkedCurve, Scripted, flat, run, series, spec};
+    use market_data::Timestamp;
+    use proptest::prelude::*;
+
+    /// A run's outcome with `curve` in place of the one it recorded.
+    fn outcome_with(curve: EquityCurve) -> BacktestOutcome {
+        let bars = vec![flat(0, 100.0), flat(1, 101.0)];
+        let mut outcome = run(&spec(), &[series("A", bars)], Scripted::new());
+        outcome.curve = curve;
+        outcome
+    }
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+
+        #[test]
+        fn a_summary_over_a_curve_in_chunks_equals_the_one_in_memory(
+            returns in prop::collection::vec(
+                prop_oneof![
+                    12 => -0.05..0.05f64,
+                    3 => Just(0.0),
+                    1 => Just(-1.0),
+                    1 => Just(f64::NAN),
+                    1 => Just(f64::INFINITY),
+                ],
+                0..300,
+            ),
+            spacing in prop::sample::select(vec![60i64, 3_600, 86_400, 7 * 86_400]),
+            periods_per_year in prop_oneof![Just(None), Just(Some(252.0))],
+            risk_free in prop_oneof![Just(0.0), Just(0.04)],
+        ) {
+            let mut curve = EquityCurve::default();
+            let mut e = 1_000.0;
+            for (i, r) in returns.iter().enumerate() {
+                e *= 1.0 + r;
+                let ts = Timestamp(1_578_268_800_000_000_000 + i as i64 * spacing * 1_000_000_000);
+                curve.push(ts, e, e / 2.0);
+            }
+            let benchmark: Vec<f64> = (curve.equity.iter().enumerate())
+                .map(|(i, e)| 100.0 + (i as f64).sin() + e.abs().min(1e6) * 1e-4)
+                .collect();
+            let spec = MetricsSpec { periods_per_year, risk_free };
+            let outcome = outcome_with(curve.clone());
+            let in_memory = Summary::measured(&outcome, spec).with_benchmark(&outcome, &benchmark);
+            let emptied = outcome_with(EquityCurve::default());
+            for size in [1, 7, 64, curve.len().max(1)] {
+                let chunks = ChunkedCurve(&curve, size);
+                let over = Summary::measured_over(&emptied, &chunks, spec)
+                    .with_benchmark_over(&chunks, &benchmark);
+                for m in METRICS {
+                    let (a, b) = (m.of(&over), m.of(&in_memory));
+                    prop_assert!(same(a, b), "{} in chunks of {}: {} vs {}", m.key, size, a, b);
+                }
+                prop_assert_eq!(&over.annualisation, &in_memory.annualisation);
+            }
         }
     }
 }

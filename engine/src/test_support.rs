@@ -312,3 +312,24 @@ impl<T: Copy> crate::column::Column<T> for Chunked<T> {
         <[T]>::chunks(&self.0, self.1).for_each(visit);
     }
 }
+
+/// A curve that hands out its steps in chunks of `.1`, as one read back from disk does.
+pub(crate) struct ChunkedCurve<'a>(pub &'a crate::outcome::EquityCurve, pub usize);
+
+impl crate::column::Curve for ChunkedCurve<'_> {
+    fn steps(&self) -> usize {
+        self.0.len()
+    }
+
+    fn chunks(&self, visit: &mut dyn FnMut(crate::column::CurveChunk<'_>)) {
+        let c = self.0;
+        for start in (0..c.len()).step_by(self.1) {
+            let end = (start + self.1).min(c.len());
+            visit(crate::column::CurveChunk {
+                ts: &c.ts[start..end],
+                equity: &c.equity[start..end],
+                cash: &c.cash[start..end],
+            });
+        }
+    }
+}
