@@ -14,7 +14,7 @@ use crate::order::{OrderRequest, Size};
 use crate::outcome::{BacktestOutcome, EquityCurve};
 use crate::portfolio::Portfolio;
 use crate::router::OrderRouter;
-use crate::sink::{CHUNK_HOLDINGS, CHUNK_STEPS, StepChunk, StepSink};
+use crate::sink::{CHUNK_HOLDINGS, CHUNK_ORDERS, CHUNK_STEPS, StepChunk, StepSink};
 use crate::strategy::{Ctx, EngineEvent, ExecReport, Intent, Intents, RejectReason, Strategy};
 use market_data::merge::StepMerger;
 use market_data::resample::{BarRule, Resampler};
@@ -42,6 +42,8 @@ pub struct Engine<S, R = SimBroker> {
     steps: StepChunk,
     /// Where full chunks of steps go while the run goes on, if anywhere.
     sink: Option<Box<dyn StepSink>>,
+    /// The order records the router still held after the last chunk was handed on.
+    orders_kept: usize,
     now: Timestamp,
     peak: f64,
     halted_at: Option<Timestamp>,
@@ -95,6 +97,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             reports: Vec::with_capacity(64),
             steps: StepChunk::starting_at(0, steps_hint),
             sink: None,
+            orders_kept: 0,
             now: Timestamp(i64::MIN),
             halted_at: None,
             killed: false,
@@ -401,7 +404,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         // A full chunk goes only once the next step comes, so the last step stays here for
         // `finish` to restate after closing positions.
         let full = self.steps.curve.len() == CHUNK_STEPS
-            || self.steps.holdings.len() >= CHUNK_HOLDINGS;
+            || self.steps.holdings.len() >= CHUNK_HOLDINGS
+            || self.broker.records().len() >= self.orders_kept + CHUNK_ORDERS;
         if full && self.sink.is_some() {
             self.hand_on()?;
         }
@@ -439,6 +443,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         if !self.features.as_deref().is_some_and(|f| f.explains()) {
             self.broker.hand_on_closed(&mut full.orders);
         }
+        self.orders_kept = self.broker.records().len();
         let first = full.first;
         sink.steps(full)
             .map_err(|source| Error::Sink { first, source })

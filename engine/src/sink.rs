@@ -1,7 +1,7 @@
 //! Where a run's finished time steps go while it runs: the loop records equity, cash and
-//! holdings into a chunk of [`CHUNK_STEPS`] steps (or [`CHUNK_HOLDINGS`] holdings rows) and, when
-//! a sink is attached, hands each full chunk to it (a writer of the run's files) instead of
-//! keeping every step to the end.
+//! holdings into a chunk of [`CHUNK_STEPS`] steps (or [`CHUNK_HOLDINGS`] holdings rows, or
+//! [`CHUNK_ORDERS`] new orders) and, when a sink is attached, hands each full chunk to it (a
+//! writer of the run's files) instead of keeping every step to the end.
 //!
 //! The records of orders closed by then go with each chunk, so orders are not kept either.
 //!
@@ -20,6 +20,12 @@ pub const CHUNK_STEPS: usize = 65_536;
 /// of a portfolio holding 100 instruments records 100 rows, and a chunk (of which a few wait
 /// for the writer) must stay a few tens of megabytes whatever the portfolio's breadth.
 pub const CHUNK_HOLDINGS: usize = 1 << 20;
+
+/// New order records past which a chunk is handed on early too, so the orders closed by then
+/// leave with it: 100 instruments trading a crossover place about 300,000 orders in
+/// [`CHUNK_STEPS`] steps. Counted from the records held after the last chunk, as orders still
+/// working hold back the records after them (and must not hand on a chunk every step).
+pub const CHUNK_ORDERS: usize = 1 << 16;
 
 /// Consecutive time steps of a run: steps `first..first + curve.len()`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -242,7 +248,11 @@ mod tests {
                 if !self.0[i] {
                     self.0[i] = true;
                     let one = market_data::Qty(1.0);
-                    out.submit(OrderRequest::market(e.instrument, Side::Buy, Size::Units(one)));
+                    out.submit(OrderRequest::market(
+                        e.instrument,
+                        Side::Buy,
+                        Size::Units(one),
+                    ));
                 }
             }
             Ok(())
@@ -281,6 +291,52 @@ mod tests {
         let mut qty = first.holdings.qty.clone();
         qty.extend(&tail.holdings.qty);
         assert!(qty == whole.holdings.qty, "the same holdings, split");
+    }
+
+    /// Places two orders of nothing every bar: each is refused, and closed, at once.
+    #[derive(Debug)]
+    struct TwoNothings;
+
+    impl Strategy for TwoNothings {
+        fn name(&self) -> &str {
+            "two nothings"
+        }
+
+        fn on_event(
+            &mut self,
+            event: &EngineEvent,
+            _: &Ctx<'_>,
+            out: &mut Intents,
+        ) -> Result<(), StrategyError> {
+            if let EngineEvent::Market(e) = event {
+                for _ in 0..2 {
+                    let none = Size::Units(market_data::Qty(0.0));
+                    out.submit(OrderRequest::market(e.instrument, Side::Buy, none));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn many_orders_hand_on_a_chunk_early_with_them() {
+        let data = bars(CHUNK_STEPS);
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Kept {
+            chunks: Arc::clone(&chunks),
+            ..Kept::default()
+        };
+        let sink = Some(Box::new(sink) as Box<dyn StepSink>);
+        let tail = backtest_into(&spec(), Replay::Bars(&data), TwoNothings, None, sink).unwrap();
+        let chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        let sizes: Vec<(usize, usize)> = (chunks.iter())
+            .map(|c| (c.curve.len(), c.orders.len()))
+            .collect();
+        // A chunk goes at the end of the step that brought CHUNK_ORDERS new records (before
+        // that step is recorded, so the first has one step fewer), long before CHUNK_STEPS.
+        let half = CHUNK_ORDERS / 2;
+        assert_eq!(sizes, [(half - 1, CHUNK_ORDERS), (half, CHUNK_ORDERS)]);
+        assert_eq!((tail.curve.len(), tail.orders.len()), (1, 0));
     }
 
     #[test]
