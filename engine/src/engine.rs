@@ -404,7 +404,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         // A full chunk goes only once the next step comes, so the last step stays here for
         // `finish` to restate after closing positions.
         let full = self.steps.curve.len() == CHUNK_STEPS
-            || self.steps.holdings.len() >= CHUNK_HOLDINGS
+            || self.steps.holdings.len() + self.instruments.len() > CHUNK_HOLDINGS
             || self.broker.records().len() >= self.orders_kept + CHUNK_ORDERS;
         if full && self.sink.is_some() {
             self.hand_on()?;
