@@ -14,7 +14,7 @@ use super::{Analysis, PositionSeries};
 use engine::BacktestOutcome;
 use engine::Summary;
 use engine::column::{Column, Curve, EquityColumn, Returns};
-use engine::metrics::{RelativeMetrics, per_period_rate, simple_returns};
+use engine::metrics::{RelativeMetrics, per_period_rate};
 use market_data::Bar;
 use std::fmt;
 
@@ -134,12 +134,8 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     }
     let facts = figures.facts;
 
-    let relative = relative_metrics(
-        curve,
-        bench_equity,
-        ppy,
-        per_period_rate(summary.risk_free, ppy),
-    );
+    let rf = per_period_rate(summary.risk_free, ppy);
+    let relative = RelativeMetrics::of_equity(&EquityColumn(curve), bench_equity, ppy, rf);
     let (positions, position_rows) = figures
         .positions
         .unwrap_or_else(|| (PositionSeries::default(), position_rows(None)));
@@ -234,21 +230,6 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         prices,
         notes,
     }
-}
-
-/// Returns the figures of the run's returns against the benchmark's (NaN without one).
-fn relative_metrics(curve: &dyn Curve, bench_equity: &[f64], ppy: f64, rf: f64) -> RelativeMetrics {
-    let bench_returns = simple_returns(bench_equity);
-    // Held only beside the benchmark, which is as long.
-    let returns: Vec<f64> = if bench_returns.is_empty() {
-        Vec::new()
-    } else {
-        Returns(EquityColumn(curve)).fold(Vec::with_capacity(curve.steps()), |mut v, r| {
-            v.push(r);
-            v
-        })
-    };
-    RelativeMetrics::with_risk_free(&returns, &bench_returns, ppy, rf)
 }
 
 /// "strategy · instruments · period", naming at most three instruments; `span` is the first
