@@ -3,7 +3,7 @@
 
 use crate::config::LoadedConfig;
 use anyhow::{Context, Result};
-use engine::BacktestOutcome;
+use engine::column::{Column, Curve, TimeColumn};
 use market_data::{BarSeries, Timestamp};
 use serde_json::{Value, json};
 use strategies::StrategyConfig;
@@ -23,10 +23,10 @@ pub(crate) fn of(loaded: &LoadedConfig) -> Result<Option<TradingPlan>> {
     Ok(Some(set.plan(p.in_sample)?))
 }
 
-/// The steps of `outcome` before the first model's turn: no model may predict them.
-fn untraded(plan: &TradingPlan, outcome: &BacktestOutcome) -> Option<(usize, Timestamp)> {
+/// The steps of the run's `curve` before the first model's turn: no model may predict them.
+fn untraded(plan: &TradingPlan, curve: &dyn Curve) -> Option<(usize, Timestamp)> {
     let until = plan.turns.first()?.seen_until?;
-    let steps = outcome.curve.ts.iter().filter(|ts| **ts <= until).count();
+    let steps = TimeColumn(curve).fold(0, |n, ts| n + usize::from(ts <= until.0));
     Some((steps, until))
 }
 
@@ -55,7 +55,7 @@ fn label(plan: &TradingPlan) -> &'static str {
 }
 
 /// The plan as `summary.json`'s `model` object.
-pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome, series: &[BarSeries]) -> Value {
+pub(crate) fn json(plan: &TradingPlan, curve: &dyn Curve, series: &[BarSeries]) -> Value {
     let turns: Vec<Value> = (plan.turns.iter())
         .map(|t| {
             json!({
@@ -65,7 +65,7 @@ pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome, series: &[BarS
             })
         })
         .collect();
-    let untraded = untraded(plan, outcome);
+    let untraded = untraded(plan, curve);
     let held = untraded.and_then(|(_, until)| held_after(series, until));
     json!({
         "mode": if plan.in_sample { "in_sample" } else { "out_of_sample" },
@@ -74,16 +74,12 @@ pub(crate) fn json(plan: &TradingPlan, outcome: &BacktestOutcome, series: &[BarS
         "untraded_steps": untraded.map(|(n, _)| n),
         "untraded_until": untraded.map(|(_, ts)| ts.to_string()),
         "buy_and_hold_out_of_sample": held.map(|(_, r)| r),
-        "notes": notes(plan, outcome, series),
+        "notes": notes(plan, curve, series),
     })
 }
 
 /// What the report's banner and the terminal say about the plan, most important first.
-pub(crate) fn notes(
-    plan: &TradingPlan,
-    outcome: &BacktestOutcome,
-    series: &[BarSeries],
-) -> Vec<String> {
+pub(crate) fn notes(plan: &TradingPlan, curve: &dyn Curve, series: &[BarSeries]) -> Vec<String> {
     let mut notes = Vec::new();
     if plan.in_sample {
         let id = plan.turns.first().map(|t| t.model_ids.join(", "));
@@ -108,7 +104,7 @@ pub(crate) fn notes(
          it (its training labels ended before the bar): {}.",
         turns.join("; ")
     ));
-    if let Some((steps, until)) = untraded(plan, outcome)
+    if let Some((steps, until)) = untraded(plan, curve)
         && steps > 0
     {
         notes.push(format!(

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use engine::column::{Column, Curve, TimeColumn};
 use engine::{BacktestOutcome, SleeveSummary, Summary};
 use market_data::{BarSeries, Timestamp};
-use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold};
+use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold_on};
 use report::{Streamed, write_results};
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
@@ -46,30 +46,26 @@ pub(crate) fn summarise(
         bars: &s.bars,
     });
     let benchmark = c.output.benchmark.as_ref().and_then(|b| b.instrument());
-    // TRANSITION (issue 22): the figures read the curve whole until they read it in chunks.
-    let mut whole = outcome.clone();
-    if whole.curve.is_empty() {
-        curve.chunks(&mut |c| {
-            whole.curve.ts.extend_from_slice(c.ts);
-            whole.curve.equity.extend_from_slice(c.equity);
-            whole.curve.cash.extend_from_slice(c.cash);
-        });
-    }
-    let outcome = &whole;
-    let mut summary = Summary::measured(outcome, c.metrics.spec());
+    let mut summary = Summary::measured_over(outcome, curve, c.metrics.spec());
+    let cash = outcome.initial_cash;
     let held = match external {
-        Some(ext) => buy_and_hold(outcome, std::slice::from_ref(&ext), Some(ext.instrument)),
-        None => buy_and_hold(outcome, &prices, benchmark),
+        Some(ext) => buy_and_hold_on(
+            curve,
+            cash,
+            std::slice::from_ref(&ext),
+            Some(ext.instrument),
+        ),
+        None => buy_and_hold_on(curve, cash, &prices, benchmark),
     };
     if let Ok(b) = held {
-        summary = summary.with_benchmark(outcome, &b.equity);
+        summary = summary.with_benchmark_over(curve, &b.equity);
     }
     let analysis = c.output.report.then(|| {
         analyse(&AnalysisInput {
             title,
             strategy: loaded.strategy_name(),
             outcome,
-            curve: &outcome.curve,
+            curve,
             summary: &summary,
             prices: &prices,
             benchmark,
@@ -305,10 +301,10 @@ pub(crate) fn results(
     if let Some(plan) = &plan {
         extra.insert(
             "model".into(),
-            crate::model_plan::json(plan, outcome, &data.series),
+            crate::model_plan::json(plan, curve, &data.series),
         );
         if let Some(analysis) = &mut analysis {
-            let notes = crate::model_plan::notes(plan, outcome, &data.series);
+            let notes = crate::model_plan::notes(plan, curve, &data.series);
             analysis.notes.splice(0..0, notes);
         }
     }
