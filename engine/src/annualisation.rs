@@ -52,7 +52,7 @@ impl Annualisation {
 ///
 /// Read in passes over the column, in memory that does not grow with it: one counts the
 /// spacings, the days and the weekend bars; the medians are exact selections
-/// ([`crate::selection`]) over the spacings and the bars per day, derived as they are read.
+/// (`crate::selection`) over the spacings and the bars per day, derived as they are read.
 pub fn annualisation(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Annualisation {
     let stamps = Stamps::count(timestamps_ns);
     let spacing = median(&Spacings(timestamps_ns, stamps.spacings));

@@ -9,6 +9,12 @@
 //! index, streaks, rolling beta) follow the same conventions.
 //! A ratio that is undefined (too few returns, zero risk) is `NaN` rather than 0 or infinity, so
 //! "no risk taken" never ranks as a great score; JSON output writes `NaN` as `null`.
+//!
+//! The figures read their series as columns ([`Column`]: a slice, or a long run's curve read
+//! back from disk in chunks) in a few passes each, holding nothing as long as the series: sums
+//! in one pass, deviations from their means in a second, percentiles by exact selection
+//! (`crate::selection`). Sums run in the series' order, as summing a slice did, so a figure is
+//! the same to the last bit however the series is chunked.
 
 pub use crate::annualisation::{Annualisation, annualisation, infer_periods_per_year};
 use crate::column::{Column, Returns, zip_each};
