@@ -731,7 +731,8 @@ fn mean_of_smallest(values: &(impl Column<f64> + ?Sized), count: usize, kth: f64
             sum += v;
         }
     });
-    (sum + (count - below) as f64 * kth) / count as f64
+    // Saturating: a column that hands out more values than before must not panic.
+    (sum + count.saturating_sub(below) as f64 * kth) / count as f64
 }
 
 /// Returns the stability of the curve: R² of an OLS fit of `cumsum(ln(1 + r))` against time.

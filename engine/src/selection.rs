@@ -126,11 +126,18 @@ impl Bucket {
 
     /// Moves `t` on by what this pass learnt: its key, or the narrower bucket that holds it.
     fn narrow(&self, t: &mut Target) {
-        if self.min == self.max {
+        if self.min > self.max {
+            // No values at all: the column handed out fewer than it said (a read that failed
+            // midway, which its owner reports). Any answer ends the search: key 0, a NaN.
+            t.found = Some(0);
+        } else if self.min == self.max {
             t.found = Some(self.min);
         } else if self.gather {
-            t.found = Some(self.keys[t.rank]);
+            // `min` only as far as the column handed out values (see above).
+            t.found = Some(self.keys[t.rank.min(self.keys.len() - 1)]);
         } else {
+            let seen: usize = self.counts.iter().sum();
+            t.rank = t.rank.min(seen - 1);
             let mut below = 0;
             for (digit, &count) in self.counts.iter().enumerate() {
                 if below + count > t.rank {
@@ -269,6 +276,30 @@ mod tests {
             sorted.sort_unstable();
             let rank = ((values.len() as f64 * pick) as usize).min(values.len() - 1);
             prop_assert_eq!(select_with(&Chunked(values, 7), &[rank], collect), vec![sorted[rank]]);
+        }
+    }
+
+    /// A column that says it has more values than it hands out, as one whose read failed.
+    struct Short(Vec<f64>, usize);
+
+    impl Column<f64> for Short {
+        fn len(&self) -> usize {
+            self.1
+        }
+
+        fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
+            <[f64]>::chunks(&self.0, 3).for_each(visit);
+        }
+    }
+
+    #[test]
+    fn a_column_short_of_its_length_ends_the_search_without_panic() {
+        let values: Vec<f64> = (0..40).map(|i| f64::from(i % 7)).collect();
+        for collect in [0, 5, COLLECT] {
+            let got = select_with(&Short(values.clone(), 100), &[0, 39, 60, 99], collect);
+            assert_eq!(got.len(), 4);
+            assert_eq!(got[0], 0.0);
+            assert!(select_with(&Short(Vec::new(), 10), &[5], collect)[0].is_nan());
         }
     }
 
