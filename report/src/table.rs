@@ -9,7 +9,7 @@ use market_data::Timestamp;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
 use std::io::Write as _;
 use std::path::Path;
@@ -401,6 +401,10 @@ impl ParquetWriter {
             .set_compression(Compression::ZSTD(level))
             .set_key_value_metadata(metadata)
             .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+            // Statistics per row group, not per page: a long run's step tables have a page
+            // every 20,000 rows, whose index entries the writer holds until the file closes
+            // (memory that grew with the run); readers prune time-ordered tables by row group.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             // Dictionaries only for text (instruments, sides, statuses): equity, prices and
             // times hardly repeat, and interning millions of them cost more than the rest of
             // the writing.
