@@ -98,7 +98,7 @@ impl Bucket {
             prefix: t.prefix,
             digits: t.digits,
             counts: if gather { Vec::new() } else { vec![0; BUCKETS] },
-            keys: Vec::new(),
+            keys: Vec::with_capacity(if gather { t.count } else { 0 }),
             gather,
             min: u64::MAX,
             max: 0,
