@@ -1028,10 +1028,13 @@ pub fn window_volatility((_, var): (f64, f64), periods_per_year: f64) -> f64 {
 /// not rounding noise that would read as an enormous Sharpe ratio.
 #[derive(Debug, Clone)]
 pub struct RollingMeanVar {
-    /// The last `window` values; value `t` at `t % window`.
+    /// The last `window` values, the oldest at `next` once full.
     ring: Vec<f64>,
-    /// Values pushed so far.
-    seen: usize,
+    /// Where the next value goes (a cursor, not a division per value).
+    next: usize,
+    /// Whether a value was pushed, and whether `window` were.
+    started: bool,
+    full: bool,
     shift: f64,
     s1: f64,
     s2: f64,
@@ -1046,7 +1049,9 @@ impl RollingMeanVar {
     pub fn new(window: usize) -> Self {
         Self {
             ring: vec![0.0; if window < 2 { 0 } else { window }],
-            seen: 0,
+            next: 0,
+            started: false,
+            full: false,
             shift: 0.0,
             s1: 0.0,
             s2: 0.0,
@@ -1062,21 +1067,24 @@ impl RollingMeanVar {
         if window == 0 {
             return (f64::NAN, f64::NAN);
         }
-        let t = self.seen;
-        self.seen += 1;
-        self.run = if t > 0 && v == self.ring[(t - 1) % window] {
+        let at = self.next;
+        let before = at.checked_sub(1).unwrap_or(window - 1);
+        self.run = if self.started && v == self.ring[before] {
             self.run + 1
         } else {
             1
         };
-        // Value `t - window`, which leaves the window as `v` enters it.
-        let leaving = std::mem::replace(&mut self.ring[t % window], v);
-        let Some(start) = (t + 1).checked_sub(window) else {
+        self.started = true;
+        // The value `window` steps back, which leaves the window as `v` enters it.
+        let leaving = std::mem::replace(&mut self.ring[at], v);
+        self.next = if at + 1 == window { 0 } else { at + 1 };
+        self.full |= self.next == 0;
+        if !self.full {
             return (f64::NAN, f64::NAN);
-        };
+        }
         let w = window as f64;
-        if start.is_multiple_of(window) {
-            // The ring holds the window in order.
+        if self.next == 0 {
+            // The ring holds the window in order: recomputed once per window length.
             self.shift = self.ring[0];
             (self.s1, self.s2) = (0.0, 0.0);
             for x in &self.ring {
@@ -1097,7 +1105,7 @@ impl RollingMeanVar {
             (self.shift + self.s1 / w, var)
         } else {
             // Cancellation ate a tiny but real variance: measure this window directly.
-            let oldest = start % window;
+            let oldest = self.next;
             self.ordered.clear();
             self.ordered.extend_from_slice(&self.ring[oldest..]);
             self.ordered.extend_from_slice(&self.ring[..oldest]);
@@ -1167,9 +1175,12 @@ pub fn rolling_beta(r: &[f64], b: &[f64], window: usize) -> Vec<f64> {
 /// minute bars costs O(n), not O(n x window), and rounding cannot build up.
 #[derive(Debug, Clone)]
 pub struct RollingBeta {
-    /// The last `window` pairs (r, b); pair `t` at `t % window`.
+    /// The last `window` pairs (r, b), the oldest at `next` once full.
     ring: Vec<(f64, f64)>,
-    seen: usize,
+    /// Where the next pair goes.
+    next: usize,
+    /// Whether `window` pairs were pushed.
+    full: bool,
     sr: f64,
     sb: f64,
     sbb: f64,
@@ -1181,7 +1192,8 @@ impl RollingBeta {
     pub fn new(window: usize) -> Self {
         Self {
             ring: vec![(0.0, 0.0); if window < 2 { 0 } else { window }],
-            seen: 0,
+            next: 0,
+            full: false,
             sr: 0.0,
             sb: 0.0,
             sbb: 0.0,
@@ -1196,13 +1208,14 @@ impl RollingBeta {
         if window == 0 {
             return f64::NAN;
         }
-        let t = self.seen;
-        self.seen += 1;
-        let (ro, bo) = std::mem::replace(&mut self.ring[t % window], (r, b));
-        let Some(start) = (t + 1).checked_sub(window) else {
+        let at = self.next;
+        let (ro, bo) = std::mem::replace(&mut self.ring[at], (r, b));
+        self.next = if at + 1 == window { 0 } else { at + 1 };
+        self.full |= self.next == 0;
+        if !self.full {
             return f64::NAN;
-        };
-        if start.is_multiple_of(window) {
+        }
+        if self.next == 0 {
             (self.sr, self.sb, self.sbb, self.srb) = (0.0, 0.0, 0.0, 0.0);
             for &(r, b) in &self.ring {
                 self.sr += r;

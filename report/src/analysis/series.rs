@@ -50,8 +50,10 @@ pub(crate) struct Downsampler {
     len: usize,
     /// Values per bucket (1 when every value fits).
     bucket: usize,
-    /// Values seen so far.
+    /// Values seen so far, and values left in the current bucket (a count down, not a division
+    /// per value: a run's every step feeds several charts).
     seen: usize,
+    left: usize,
     /// The current bucket's first minimum and last maximum.
     lo: Option<Point>,
     hi: Option<Point>,
@@ -71,6 +73,7 @@ impl Downsampler {
             len,
             bucket,
             seen: 0,
+            left: bucket,
             lo: None,
             hi: None,
             out: Series {
@@ -99,8 +102,10 @@ impl Downsampler {
             }
         }
         self.seen += 1;
-        if self.seen.is_multiple_of(self.bucket) || self.seen == self.len {
+        self.left -= 1;
+        if self.left == 0 || self.seen == self.len {
             self.end_bucket();
+            self.left = self.bucket;
         }
     }
 
