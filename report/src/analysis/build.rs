@@ -1,7 +1,8 @@
 //! Computing an [`Analysis`] from a run's outcome, its curve and, when kept, its bars.
 //!
-//! The curve is read twice whatever its length: one pass feeds every figure (`pass.rs`), a
-//! second counts the returns into the histogram's bins once their range is known.
+//! The curve is read a fixed number of times whatever its length: one pass feeds every figure
+//! (`pass.rs`), a second counts the returns into the histogram's bins once their range is known;
+//! with a benchmark, one more reads the stamps to value it and three the equity against it.
 
 use super::benchmark::buy_and_hold_on;
 use super::calendar::format_instant;
