@@ -7,7 +7,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use market_data::Timestamp;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
@@ -410,6 +410,12 @@ impl ParquetWriter {
             // the writing.
             .set_dictionary_enabled(false);
         for column in &table.columns {
+            // Times step regularly: delta-packed, a run's timestamps take a few bits each
+            // instead of the most of its step tables' bytes (20 M minutes: 1 MB, not 130 MB).
+            if matches!(column.values, Values::Time(_)) {
+                let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
+                props = props.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
+            }
             if matches!(
                 column.values,
                 Values::Text(_) | Values::OptText(_) | Values::Labels { .. }
