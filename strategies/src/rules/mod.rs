@@ -612,7 +612,7 @@ impl Strategy for Rules {
             bar,
             features: ctx.features(idx),
             position,
-            bars_held: state.bars_held as f64,
+            bars_held: state.bars_held,
             zone: ctx.timezone(),
         };
         self.program

@@ -13,7 +13,7 @@ mod eval;
 
 use super::lang::{Ast, AstKind, BinOp, SyntaxError};
 use engine::Position;
-use eval::{CondFn, Env, NumFn, Ring};
+use eval::{Chain, Env, NumFn, Ring};
 use market_data::{Bar, Zone};
 
 /// The truth of a condition.
@@ -41,8 +41,9 @@ pub(crate) struct Inputs<'a> {
     pub(crate) bar: &'a Bar,
     pub(crate) features: &'a [f64],
     pub(crate) position: &'a Position,
-    /// Bars seen with the position open, this one included (0 when flat).
-    pub(crate) bars_held: f64,
+    /// Bars seen with the position open, this one included (0 when flat); made a number only
+    /// when a rule reads it.
+    pub(crate) bars_held: u64,
     /// The zone `hour`, `minute`, `weekday`, `day` and `month` are read in.
     pub(crate) zone: Zone,
 }
@@ -176,8 +177,8 @@ pub(crate) struct Program {
 /// The closures of a program: each root's, and each series' recorders.
 #[derive(Clone, Default)]
 struct Compiled {
-    /// Per root: its condition or its number.
-    roots: Vec<Result<CondFn, NumFn>>,
+    /// Per root: its condition, read in place (no call), or its number.
+    roots: Vec<Result<Chain, NumFn>>,
     /// The series of plain feature columns: (column, ring), recorded without a closure.
     column_rings: Vec<(usize, Ring)>,
     /// The other series (computed values), in compile order: an inner series before the outer
@@ -255,7 +256,7 @@ impl Program {
         }
         for &(node, ty) in &self.roots {
             run.roots.push(match ty {
-                Type::Condition => Ok(self.condition_fn(node)),
+                Type::Condition => Ok(self.chain(node)),
                 Type::Number => Err(self.number_fn(node)),
             });
         }
@@ -516,7 +517,9 @@ impl Program {
     }
 
     /// Returns a condition's truth at the bar last recorded.
-    #[inline]
+    ///
+    /// Always inlined: the strategy then reads the rule's chain in place, without a call.
+    #[inline(always)]
     pub(crate) fn truth(
         &self,
         root: Root,
@@ -525,7 +528,7 @@ impl Program {
         pushed: u64,
     ) -> Truth {
         match &self.run.roots[root.0 as usize] {
-            Ok(condition) => condition(&Env {
+            Ok(condition) => condition.get(&Env {
                 inputs,
                 history,
                 pushed,

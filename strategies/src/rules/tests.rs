@@ -298,7 +298,7 @@ fn check_against_interpreter(text: &str, condition: bool, rows: &[[f64; 3]]) {
             bar: &bar,
             features: &features,
             position: &engine::Position::default(),
-            bars_held: 0.0,
+            bars_held: 0,
             zone: market_data::Zone::UTC,
         };
         program.record(&inputs, &mut history, &mut pushed);
@@ -401,7 +401,7 @@ fn time_values_are_the_bars_calendar_in_the_exchange_zone() {
             bar: &bar,
             features: &[],
             position: &engine::Position::default(),
-            bars_held: 0.0,
+            bars_held: 0,
             zone,
         };
         program.truth(root, &inputs, &[], 0)

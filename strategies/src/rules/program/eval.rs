@@ -2,9 +2,10 @@
 //! only the code its rule needs. Leaves (a feature column, a constant, a bar field) are read
 //! inside their parent's closure, without a call; a comparison's operator and a crossover's
 //! rings are fixed when it is built. A chain of `and` (or of `or`) is one closure over a list
-//! whose crossovers and comparisons are read in place. Every rule is one call from the strategy
-//! and one more per `not` or other computed operand: far fewer instructions per bar than walking
-//! the node list, which the benchmark `quant bench loop` measures.
+//! whose crossovers and comparisons are read in place. A rule's own condition is such a chain
+//! (a single condition is a chain of one), read in place by the strategy: a rule costs a call only
+//! per `not` or other computed operand, far fewer instructions per bar than walking the node
+//! list, which the benchmark `quant bench loop` measures.
 
 use super::{BinOp, Field, Inputs, Node, Program, Truth, Window};
 use std::sync::Arc;
@@ -57,7 +58,7 @@ impl Env<'_> {
             Field::Volume => inp.bar.volume,
             Field::Position => inp.position.qty,
             Field::EntryPrice => inp.entry_price(),
-            Field::BarsHeld => inp.bars_held,
+            Field::BarsHeld => inp.bars_held as f64,
             Field::UnrealizedPnl => inp.position.unrealized(),
             Field::Hour => inp.calendar()[0],
             Field::Minute => inp.calendar()[1],
@@ -132,6 +133,32 @@ impl Condition {
             }
             Condition::Computed(f) => f(env),
         }
+    }
+}
+
+/// A chain of `and` or of `or`, its operands read in order until one decides it.
+#[derive(Clone)]
+pub(super) struct Chain {
+    /// The truth that ends the chain: false for `and`, true for `or`.
+    decisive: Truth,
+    /// Its truth when no operand is decisive or unknown.
+    otherwise: Truth,
+    parts: Box<[Condition]>,
+}
+
+impl Chain {
+    /// Kleene logic: `false and unknown` is false, `true or unknown` is true.
+    #[inline(always)]
+    pub(super) fn get(&self, env: &Env<'_>) -> Truth {
+        let mut result = self.otherwise;
+        for part in &self.parts {
+            match part.get(env) {
+                Truth::Unknown => result = Truth::Unknown,
+                t if t == self.decisive => return t,
+                _ => {}
+            }
+        }
+        result
     }
 }
 
@@ -252,8 +279,37 @@ impl Program {
         }
     }
 
+    /// The chain of condition node `at`: its `and` or `or` operands, or itself alone.
+    pub(super) fn chain(&self, at: u32) -> Chain {
+        let all = match self.nodes[at as usize] {
+            Node::And(..) => true,
+            Node::Or(..) => false,
+            // One condition: `and` of one part is that part's truth.
+            _ => {
+                return Chain {
+                    decisive: Truth::False,
+                    otherwise: Truth::True,
+                    parts: Box::new([self.condition(at)]),
+                };
+            }
+        };
+        let mut parts = Vec::new();
+        self.operands(at, all, &mut parts);
+        // `and` stops at the first false; `or` at the first true.
+        let (decisive, otherwise) = if all {
+            (Truth::False, Truth::True)
+        } else {
+            (Truth::True, Truth::False)
+        };
+        Chain {
+            decisive,
+            otherwise,
+            parts: parts.into(),
+        }
+    }
+
     /// Builds the closure of condition node `at`.
-    pub(super) fn condition_fn(&self, at: u32) -> CondFn {
+    fn condition_fn(&self, at: u32) -> CondFn {
         match self.nodes[at as usize] {
             Node::Truth(b) => {
                 let t = Truth::of(b);
@@ -270,29 +326,9 @@ impl Program {
                     _ => compare(a, b, |x, y| x != y),
                 }
             }
-            // Kleene logic: `false and unknown` is false, `true or unknown` is true.
             Node::And(..) | Node::Or(..) => {
-                let all = matches!(self.nodes[at as usize], Node::And(..));
-                let mut parts = Vec::new();
-                self.operands(at, all, &mut parts);
-                // `and` stops at the first false; `or` at the first true.
-                let (decisive, otherwise) = if all {
-                    (Truth::False, Truth::True)
-                } else {
-                    (Truth::True, Truth::False)
-                };
-                let parts: Box<[Condition]> = parts.into();
-                cond(move |e| {
-                    let mut result = otherwise;
-                    for part in &parts {
-                        match part.get(e) {
-                            Truth::Unknown => result = Truth::Unknown,
-                            t if t == decisive => return decisive,
-                            _ => {}
-                        }
-                    }
-                    result
-                })
+                let chain = self.chain(at);
+                cond(move |e| chain.get(e))
             }
             Node::Not(a) => {
                 let a = self.condition_fn(a);
