@@ -164,6 +164,7 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
     ) {
         end_quietly_on_closed_pipe();
     }
+    cap_malloc_arenas();
     // Before any other thread exists: candle reads its thread count from the environment.
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -295,6 +296,25 @@ fn end_quietly_on_closed_pipe() {
 /// Elsewhere there is no SIGPIPE.
 #[cfg(not(unix))]
 fn end_quietly_on_closed_pipe() {}
+
+/// Caps glibc's malloc at 2 arenas unless `MALLOC_ARENA_MAX` says otherwise. By default each
+/// thread that allocates may get an arena of its own (up to 8 per core), which keeps what that
+/// thread freed: a 100-instrument catalog backtest's decoders and result writer held about 90 MB
+/// more that way (peak 523 MiB, 436 MiB with 2 arenas, the same speed). The event loop does not
+/// allocate, so the threads hardly ever wait on a shared arena.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn cap_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: `mallopt` only sets a parameter of glibc's malloc; called at the start of
+        // `main`, before this process has started any other thread.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
+    }
+}
+
+/// Other allocators manage their own arenas.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn cap_malloc_arenas() {}
 
 /// Sets `RAYON_NUM_THREADS`, which candle reads on every matrix product (unset, it re-reads
 /// `/proc/cpuinfo` each time, about 30 us a call).
