@@ -351,6 +351,26 @@ mod tests {
     }
 
     #[test]
+    fn a_read_that_fails_ends_the_pass_and_is_reported() {
+        let dir = std::env::temp_dir();
+        // Empty files for a curve of 10 steps: every read comes up short.
+        let empty = || tempfile::tempfile_in(&dir).unwrap();
+        let spilled = SpilledCurve {
+            dir: dir.join("run"),
+            files: Some((empty(), empty(), empty())),
+            steps: 10,
+            failed: Mutex::new(None),
+        };
+        let mut seen = 0;
+        EquityColumn(&spilled).each(|_| seen += 1);
+        spilled.chunks(&mut |_| seen += 1);
+        assert_eq!(seen, 0, "no values from a failed read");
+        let e = spilled.check().unwrap_err();
+        assert!(e.to_string().contains("the run's curve"), "{e}");
+        spilled.check().unwrap();
+    }
+
+    #[test]
     fn a_folder_that_does_not_exist_is_named() {
         let dir = std::env::temp_dir().join("quant-no-such-folder/inside");
         let e = CurveSpill::create(&dir).unwrap_err();
