@@ -286,8 +286,9 @@ impl SimBroker {
             .broker
             .max_volume_participation
             .map(|p| touch.volume().map(|v| p * v));
-        // The exchange's day: a DAY order expires when it changes.
-        let day = self.days.day(ts);
+        // The exchange's day (a DAY order expires when it changes), read only for an order's
+        // arrival or a DAY order: a resting GTC order, a bracket's most events, needs none.
+        let mut day = None;
         let mut i = 0;
         while i < self.working[idx].len() {
             // Worked in place: most orders, most events, neither fill nor expire, and copying
@@ -305,12 +306,15 @@ impl SimBroker {
             // The first event an order can act on is its arrival at the venue (see `Reach`).
             let arrival = working.first_day.is_none();
             match working.first_day {
-                Some(first) if working.request.tif == TimeInForce::Day && day > first => {
+                Some(first)
+                    if working.request.tif == TimeInForce::Day
+                        && *day.get_or_insert_with(|| self.days.day(ts)) > first =>
+                {
                     let order = self.working[idx].remove(i);
                     self.finish(order, OrderStatus::Expired, ts, reports);
                     continue;
                 }
-                None => working.first_day = Some(day),
+                None => working.first_day = Some(*day.get_or_insert_with(|| self.days.day(ts))),
                 _ => {}
             }
             let side = working.request.side;
