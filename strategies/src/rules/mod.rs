@@ -39,7 +39,7 @@ use engine::{
 };
 use features::PipelineSpec;
 use market_data::{InstrumentIdx, Price, Side};
-use program::{Inputs, Names, Program, Root};
+use program::{Chain, Inputs, Names, Program, Root};
 use serde::{Deserialize, Serialize};
 
 pub use lang::SyntaxError;
@@ -396,6 +396,24 @@ struct Side2 {
     exit: Option<Root>,
 }
 
+/// The conditions of one side as each bar reads them: compiled chains held here, read in place
+/// (no lookup of the rule in the program).
+#[derive(Debug, Clone)]
+struct Conditions {
+    entry: Option<Chain>,
+    exit: Option<Chain>,
+}
+
+impl Conditions {
+    fn of(side: Side2, program: &Program) -> Self {
+        let condition = |root: Option<Root>| root.and_then(|r| program.compiled_condition(r));
+        Self {
+            entry: condition(side.entry),
+            exit: condition(side.exit),
+        }
+    }
+}
+
 /// Per-instrument state.
 #[derive(Debug, Clone)]
 struct State {
@@ -438,6 +456,8 @@ pub struct Rules {
     program: Program,
     long: Side2,
     short: Side2,
+    long_conditions: Conditions,
+    short_conditions: Conditions,
     stop_loss: Option<Root>,
     take_profit: Option<Root>,
     trailing_stop: Option<Root>,
@@ -499,17 +519,21 @@ impl Rules {
             }),
             None => None,
         };
+        let long = Side2 {
+            entry: entry_long,
+            exit: exit_long,
+        };
+        let short = Side2 {
+            entry: entry_short,
+            exit: exit_short,
+        };
         Ok(Self {
             rotation,
+            long_conditions: Conditions::of(long, &program),
+            short_conditions: Conditions::of(short, &program),
             program,
-            long: Side2 {
-                entry: entry_long,
-                exit: exit_long,
-            },
-            short: Side2 {
-                entry: entry_short,
-                exit: exit_short,
-            },
+            long,
+            short,
             stop_loss,
             take_profit,
             trailing_stop,
@@ -584,16 +608,15 @@ impl Strategy for Rules {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        if let EngineEvent::StepEnd(ts) = event {
-            self.rotate(*ts, ctx, out);
-            return Ok(());
-        }
+        // A bar, the hot case, is told apart first.
         let Some((idx, bar)) = event.as_bar() else {
+            if let EngineEvent::StepEnd(ts) = event {
+                self.rotate(*ts, ctx, out);
+            }
             return Ok(());
         };
-        let history_len = self.program.history_len();
         let state = state_for(&mut self.states, idx, || State {
-            history: vec![f64::NAN; history_len],
+            history: vec![f64::NAN; self.program.history_len()],
             pushed: 0,
             bars_held: 0,
             trail: f64::NAN,
@@ -621,35 +644,43 @@ impl Strategy for Rules {
             self.rank(idx, &inputs);
             return Ok(());
         }
-        // The quiet bar (no rule acts) returns here; acting is out of line.
+        // The quiet bar (no rule acts) returns here; acting is out of line. Its rules read the
+        // instrument's state found above, not looked up again.
+        let truth = |rule: &Option<Chain>| match rule {
+            Some(condition) => Program::test(condition, &inputs, &state.history, state.pushed),
+            None => Truth::False,
+        };
         if flat {
-            let (long, short) = (
-                self.truth(self.long.entry, idx, &inputs),
-                self.truth(self.short.entry, idx, &inputs),
-            );
-            let side = match (long, short) {
-                (Truth::True, _) => Side::Buy,
-                (_, Truth::True) => Side::Sell,
-                (Truth::False, Truth::False) => {
-                    if self.entry_order == OrderType::Limit && working(ctx, idx, ENTRY) {
-                        out.cancel_all(idx);
-                    }
-                    return Ok(());
-                }
-                _ => return Ok(()), // unknown: no decision
-            };
-            self.enter(idx, side, ctx, out, &inputs);
+            // Long wins a tie, so the short rule is read only when long does not enter.
+            let long = truth(&self.long_conditions.entry);
+            if long == Truth::True {
+                self.enter(idx, Side::Buy, ctx, out, &inputs);
+                return Ok(());
+            }
+            let short = truth(&self.short_conditions.entry);
+            if short == Truth::True {
+                self.enter(idx, Side::Sell, ctx, out, &inputs);
+                return Ok(());
+            }
+            // Both false cancel a resting limit entry; an unknown rule decides nothing.
+            if self.entry_order == OrderType::Limit
+                && (long, short) == (Truth::False, Truth::False)
+                && working(ctx, idx, ENTRY)
+            {
+                out.cancel_all(idx);
+            }
             return Ok(());
         }
         let (rules, exit_side) = if position.qty > 0.0 {
-            (self.long, Side::Sell)
+            (&self.long_conditions, Side::Sell)
         } else {
-            (self.short, Side::Buy)
+            (&self.short_conditions, Side::Buy)
         };
+        // Read before the trailing stop moves, which changes nothing a rule reads.
+        let exit = truth(&rules.exit);
         if self.trailing_stop.is_some() {
             self.trail(idx, bar.close, exit_side, ctx, out, &inputs);
         }
-        let exit = self.truth(rules.exit, idx, &inputs);
         if exit != Truth::True && self.exit_order == OrderType::Market {
             return Ok(());
         }
@@ -673,7 +704,6 @@ fn in_flight(ctx: &Ctx<'_>, idx: InstrumentIdx) -> bool {
 
 impl Rules {
     /// A condition's truth for `idx` at the bar last recorded (false when the rule is not set).
-    #[inline(always)]
     fn truth(&self, rule: Option<Root>, idx: InstrumentIdx, inputs: &Inputs<'_>) -> Truth {
         let Some(rule) = rule else {
             return Truth::False;

@@ -13,7 +13,8 @@ mod eval;
 
 use super::lang::{Ast, AstKind, BinOp, SyntaxError};
 use engine::Position;
-use eval::{Chain, Env, NumFn, Ring};
+pub(crate) use eval::Chain;
+use eval::{Env, NumFn, Ring};
 use market_data::{Bar, Zone};
 
 /// The truth of a condition.
@@ -528,13 +529,34 @@ impl Program {
         pushed: u64,
     ) -> Truth {
         match &self.run.roots[root.0 as usize] {
-            Ok(condition) => condition.get(&Env {
-                inputs,
-                history,
-                pushed,
-            }),
+            Ok(condition) => Self::test(condition, inputs, history, pushed),
             Err(_) => Truth::Unknown,
         }
+    }
+
+    /// Returns the compiled condition of `root` (none when it is a number), for the strategy
+    /// to hold and read with [`Program::test`]: a bar then does not look the rule up. Taken once
+    /// every rule is added (adding one may move the rings a condition reads).
+    pub(crate) fn compiled_condition(&self, root: Root) -> Option<Chain> {
+        self.run.roots[root.0 as usize].as_ref().ok().cloned()
+    }
+
+    /// Returns the truth of a condition from [`Program::compiled_condition`] at the bar last
+    /// recorded.
+    ///
+    /// Always inlined: the strategy then reads the rule's chain in place, without a call.
+    #[inline(always)]
+    pub(crate) fn test(
+        condition: &Chain,
+        inputs: &Inputs<'_>,
+        history: &[f64],
+        pushed: u64,
+    ) -> Truth {
+        condition.get(&Env {
+            inputs,
+            history,
+            pushed,
+        })
     }
 
     /// Returns a number's value at the bar last recorded (NaN when not ready).

@@ -138,12 +138,21 @@ impl Condition {
 
 /// A chain of `and` or of `or`, its operands read in order until one decides it.
 #[derive(Clone)]
-pub(super) struct Chain {
+pub(crate) struct Chain {
     /// The truth that ends the chain: false for `and`, true for `or`.
     decisive: Truth,
     /// Its truth when no operand is decisive or unknown.
     otherwise: Truth,
     parts: Box<[Condition]>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("decisive", &self.decisive)
+            .field("parts", &self.parts.len())
+            .finish()
+    }
 }
 
 impl Chain {
