@@ -160,26 +160,58 @@ mod tests {
         vec![series("A", prices.collect())]
     }
 
+    /// Runs `strategy` over `data` handing its chunks to a [`Kept`] sink; returns the chunks
+    /// and the outcome (the steps after the last chunk).
+    fn run_in_chunks(
+        spec: &crate::config::EngineSpec,
+        data: &[market_data::BarSeries],
+        strategy: impl Strategy,
+    ) -> (Vec<StepChunk>, crate::BacktestOutcome) {
+        let chunks = Arc::new(Mutex::new(Vec::new()));
+        let sink = Kept {
+            chunks: Arc::clone(&chunks),
+            ..Kept::default()
+        };
+        let sink = Some(Box::new(sink) as Box<dyn StepSink>);
+        let tail = backtest_into(spec, Replay::Bars(data), strategy, None, sink).unwrap();
+        let chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        (chunks, tail)
+    }
+
+    /// A strategy that calls its function with each market event.
+    struct OnMarket<F>(F);
+
+    impl<F> std::fmt::Debug for OnMarket<F> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("OnMarket")
+        }
+    }
+
+    impl<F: FnMut(&market_data::MarketEvent, &mut Intents)> Strategy for OnMarket<F> {
+        fn name(&self) -> &str {
+            "on market"
+        }
+
+        fn on_event(
+            &mut self,
+            event: &EngineEvent,
+            _: &Ctx<'_>,
+            out: &mut Intents,
+        ) -> Result<(), StrategyError> {
+            if let EngineEvent::Market(e) = event {
+                (self.0)(e, out);
+            }
+            Ok(())
+        }
+    }
+
     #[test]
     fn chunks_and_the_tail_are_the_whole_run() {
         let data = bars(2 * CHUNK_STEPS + 100);
         let mut spec = spec();
         spec.broker.close_at_end = true;
         let whole = backtest(&spec, Replay::Bars(&data), Flip(0), None).unwrap();
-        let chunks = Arc::new(Mutex::new(Vec::new()));
-        let sink = Kept {
-            chunks: Arc::clone(&chunks),
-            ..Kept::default()
-        };
-        let tail = backtest_into(
-            &spec,
-            Replay::Bars(&data),
-            Flip(0),
-            None,
-            Some(Box::new(sink)),
-        )
-        .unwrap();
-        let mut chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        let (mut chunks, tail) = run_in_chunks(&spec, &data, Flip(0));
         assert_eq!(
             chunks
                 .iter()
@@ -228,37 +260,19 @@ mod tests {
     }
 
     /// Buys one unit of each instrument on its first bar, then holds them all.
-    #[derive(Debug, Default)]
-    struct HoldAll(Vec<bool>);
-
-    impl Strategy for HoldAll {
-        fn name(&self) -> &str {
-            "hold all"
-        }
-
-        fn on_event(
-            &mut self,
-            event: &EngineEvent,
-            _: &Ctx<'_>,
-            out: &mut Intents,
-        ) -> Result<(), StrategyError> {
-            if let EngineEvent::Market(e) = event {
-                let i = e.instrument.get();
-                if self.0.len() <= i {
-                    self.0.resize(i + 1, false);
-                }
-                if !self.0[i] {
-                    self.0[i] = true;
-                    let one = market_data::Qty(1.0);
-                    out.submit(OrderRequest::market(
-                        e.instrument,
-                        Side::Buy,
-                        Size::Units(one),
-                    ));
-                }
+    fn hold_all() -> impl Strategy {
+        let mut bought = Vec::new();
+        OnMarket(move |e: &market_data::MarketEvent, out: &mut Intents| {
+            let i = e.instrument.get();
+            if bought.len() <= i {
+                bought.resize(i + 1, false);
             }
-            Ok(())
-        }
+            if !bought[i] {
+                bought[i] = true;
+                let one = Size::Units(market_data::Qty(1.0));
+                out.submit(OrderRequest::market(e.instrument, Side::Buy, one));
+            }
+        })
     }
 
     #[test]
@@ -273,16 +287,8 @@ mod tests {
             .collect();
         let mut spec = spec();
         spec.broker.initial_cash = 1e9;
-        let whole = backtest(&spec, Replay::Bars(&data), HoldAll::default(), None).unwrap();
-        let chunks = Arc::new(Mutex::new(Vec::new()));
-        let sink = Kept {
-            chunks: Arc::clone(&chunks),
-            ..Kept::default()
-        };
-        let sink = Some(Box::new(sink) as Box<dyn StepSink>);
-        let tail = backtest_into(&spec, Replay::Bars(&data), HoldAll::default(), None, sink);
-        let tail = tail.unwrap();
-        let chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        let whole = backtest(&spec, Replay::Bars(&data), hold_all(), None).unwrap();
+        let (chunks, tail) = run_in_chunks(&spec, &data, hold_all());
         // 20 rows a step once everything is held: the first chunk fills with holdings rows
         // long before it has CHUNK_STEPS steps.
         assert_eq!(chunks.len(), 1);
@@ -301,42 +307,17 @@ mod tests {
         assert!(qty == whole.holdings.qty, "the same holdings, split");
     }
 
-    /// Places two orders of nothing every bar: each is refused, and closed, at once.
-    #[derive(Debug)]
-    struct TwoNothings;
-
-    impl Strategy for TwoNothings {
-        fn name(&self) -> &str {
-            "two nothings"
-        }
-
-        fn on_event(
-            &mut self,
-            event: &EngineEvent,
-            _: &Ctx<'_>,
-            out: &mut Intents,
-        ) -> Result<(), StrategyError> {
-            if let EngineEvent::Market(e) = event {
-                for _ in 0..2 {
-                    let none = Size::Units(market_data::Qty(0.0));
-                    out.submit(OrderRequest::market(e.instrument, Side::Buy, none));
-                }
-            }
-            Ok(())
-        }
-    }
-
     #[test]
     fn many_orders_hand_on_a_chunk_early_with_them() {
         let data = bars(CHUNK_STEPS);
-        let chunks = Arc::new(Mutex::new(Vec::new()));
-        let sink = Kept {
-            chunks: Arc::clone(&chunks),
-            ..Kept::default()
-        };
-        let sink = Some(Box::new(sink) as Box<dyn StepSink>);
-        let tail = backtest_into(&spec(), Replay::Bars(&data), TwoNothings, None, sink).unwrap();
-        let chunks = std::mem::take(&mut *chunks.lock().unwrap());
+        // Two orders of nothing every bar: each is refused, and closed, at once.
+        let two_nothings = OnMarket(|e: &market_data::MarketEvent, out: &mut Intents| {
+            for _ in 0..2 {
+                let none = Size::Units(market_data::Qty(0.0));
+                out.submit(OrderRequest::market(e.instrument, Side::Buy, none));
+            }
+        });
+        let (chunks, tail) = run_in_chunks(&spec(), &data, two_nothings);
         let sizes: Vec<(usize, usize)> = (chunks.iter())
             .map(|c| (c.curve.len(), c.orders.len()))
             .collect();
