@@ -151,33 +151,51 @@ impl SpilledCurve {
         })
     }
 
-    /// Reads `file`'s values in chunks, decoding each with `decode` into `values`, and hands
-    /// each chunk to `visit`; stops at the first failed read, keeping its error.
-    fn read<T: Copy + Default>(
+    /// Reads steps `at..at + n` of `file` into `values`, decoding each with `decode`; `bytes` is
+    /// reused between calls. A failed read keeps its error and returns false.
+    fn read_part<T>(
         &self,
         file: &File,
+        (at, n): (usize, usize),
         decode: fn([u8; 8]) -> T,
-        visit: &mut dyn FnMut(&[T]),
-    ) {
-        let mut bytes = vec![0u8; CHUNK.min(self.steps) * 8];
-        let mut values = Vec::with_capacity(CHUNK.min(self.steps));
-        let mut at = 0;
-        while at < self.steps {
-            let n = CHUNK.min(self.steps - at);
-            let buf = &mut bytes[..n * 8];
-            if let Err(e) = read_at(file, buf, (at * 8) as u64) {
-                if let Ok(mut failed) = self.failed.lock() {
-                    failed.get_or_insert(e);
-                }
+        bytes: &mut Vec<u8>,
+        values: &mut Vec<T>,
+    ) -> bool {
+        bytes.resize(n * 8, 0);
+        if let Err(e) = read_at(file, bytes, (at * 8) as u64) {
+            if let Ok(mut failed) = self.failed.lock() {
+                failed.get_or_insert(e);
+            }
+            return false;
+        }
+        values.clear();
+        let (words, _) = bytes.as_chunks::<8>();
+        values.extend(words.iter().map(|w| decode(*w)));
+        true
+    }
+
+    /// The parts of [`CHUNK`] steps of the curve, as (first step, steps).
+    fn parts(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
+        let steps = self.steps;
+        (0..steps)
+            .step_by(CHUNK)
+            .map(move |at| (at, CHUNK.min(steps - at)))
+    }
+
+    /// Hands `visit` each chunk of `file`'s values; stops at the first failed read.
+    fn read<T>(&self, file: &File, decode: fn([u8; 8]) -> T, visit: &mut dyn FnMut(&[T])) {
+        let (mut bytes, mut values) = (Vec::new(), Vec::new());
+        for part in self.parts() {
+            if !self.read_part(file, part, decode, &mut bytes, &mut values) {
                 return;
             }
-            values.clear();
-            let (words, _) = buf.as_chunks::<8>();
-            values.extend(words.iter().map(|w| decode(*w)));
             visit(&values);
-            at += n;
         }
     }
+}
+
+fn time(bytes: [u8; 8]) -> Timestamp {
+    Timestamp(i64::from_le_bytes(bytes))
 }
 
 impl Curve for SpilledCurve {
@@ -186,26 +204,30 @@ impl Curve for SpilledCurve {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>)) {
-        // Three columns read in step: each chunk of timestamps, then its equity and cash.
         let Some((ts_file, equity_file, cash_file)) = &self.files else {
             return;
         };
-        let mut at = 0;
-        self.read(ts_file, |b| Timestamp(i64::from_le_bytes(b)), &mut |ts| {
-            let mut equity = Vec::new();
-            let mut cash = Vec::new();
-            let part = Part { at, n: ts.len() };
-            part.read(self, equity_file, &mut equity);
-            part.read(self, cash_file, &mut cash);
-            if equity.len() == ts.len() && cash.len() == ts.len() {
-                visit(CurveChunk {
-                    ts,
-                    equity: &equity,
-                    cash: &cash,
-                });
+        let mut bytes = Vec::new();
+        let (mut ts, mut equity, mut cash) = (Vec::new(), Vec::new(), Vec::new());
+        for part in self.parts() {
+            let read = self.read_part(ts_file, part, time, &mut bytes, &mut ts)
+                && self.read_part(
+                    equity_file,
+                    part,
+                    f64::from_le_bytes,
+                    &mut bytes,
+                    &mut equity,
+                )
+                && self.read_part(cash_file, part, f64::from_le_bytes, &mut bytes, &mut cash);
+            if !read {
+                return;
             }
-            at += ts.len();
-        });
+            visit(CurveChunk {
+                ts: &ts,
+                equity: &equity,
+                cash: &cash,
+            });
+        }
     }
 
     fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
@@ -222,32 +244,7 @@ impl Curve for SpilledCurve {
 
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
         if let Some((ts, _, _)) = &self.files {
-            self.read(ts, |b| Timestamp(i64::from_le_bytes(b)), visit);
-        }
-    }
-}
-
-/// Steps `at..at + n` of a column, read beside another column's chunk.
-struct Part {
-    at: usize,
-    n: usize,
-}
-
-impl Part {
-    /// Reads the part's values of `file` into `out` (left empty when the read fails, the error
-    /// kept by `curve`).
-    fn read(&self, curve: &SpilledCurve, file: &File, out: &mut Vec<f64>) {
-        let mut bytes = vec![0u8; self.n * 8];
-        match read_at(file, &mut bytes, (self.at * 8) as u64) {
-            Ok(()) => {
-                let (words, _) = bytes.as_chunks::<8>();
-                out.extend(words.iter().map(|w| f64::from_le_bytes(*w)));
-            }
-            Err(e) => {
-                if let Ok(mut failed) = curve.failed.lock() {
-                    failed.get_or_insert(e);
-                }
-            }
+            self.read(ts, time, visit);
         }
     }
 }
