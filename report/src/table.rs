@@ -416,6 +416,12 @@ impl ParquetWriter {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
             }
+            // No min/max for measured values (equity, prices, P&L): nobody prunes row groups by
+            // them, and finding them (NaN-aware) cost more than compressing the column.
+            if matches!(column.values, Values::Float(_)) {
+                let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
+                props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
+            }
             if matches!(
                 column.values,
                 Values::Text(_) | Values::OptText(_) | Values::Labels { .. }

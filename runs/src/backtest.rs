@@ -83,14 +83,11 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
     let run_dir = out.open(&c.output.dir.join(&c.name))?;
     let (instruments, steps) = match &input {
         Input::Ticks(ticks) => (ticks.instruments.clone(), None),
-        Input::Stream(stream) => (stream.instruments.clone(), None),
-        // One instrument: a step per bar.
+        Input::Stream(stream) => (stream.instruments.clone(), Some(stream.steps_at_least)),
+        // A step per bar at least: steps merge the instruments' bars.
         Input::Bars(data) => (
             data.series.iter().map(|s| s.instrument.clone()).collect(),
-            match &data.series[..] {
-                [one] => Some(one.len()),
-                _ => None,
-            },
+            data.series.iter().map(|s| s.len()).max(),
         ),
     };
     let (writer, sender) = step_writer(&loaded, &run_dir, instruments, steps)?;

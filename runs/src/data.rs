@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use engine::RangeError;
 use market_data::catalog::{InstrumentFiles, PartsReader, scan};
 use market_data::columnar::{
-    DEFAULT_BATCH_ROWS, RecordKind, RecordReader, TimeRange, read_bar_file,
+    DEFAULT_BATCH_ROWS, RecordKind, RecordReader, TimeRange, read_bar_file, rows_within_at_least,
 };
 use market_data::csv::{parse_timestamp, read_bars};
 use market_data::merge::{BarSource, StepMerger};
@@ -143,6 +143,9 @@ pub(crate) struct Stream {
     pub(crate) instruments: Vec<InstrumentId>,
     /// Their bars, merged into time steps.
     pub(crate) merger: StepMerger,
+    /// Time steps the run will have at least: the most bars any instrument certainly has in
+    /// the run's time range, from the files' footers (0 when they do not tell).
+    pub(crate) steps_at_least: usize,
 }
 
 /// The file extensions of a columnar kind of data.
@@ -172,6 +175,10 @@ pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
         return Ok(None);
     };
     let rows = chunk_rows(sources.len());
+    let mut steps_at_least = 0;
+    for source in &sources {
+        steps_at_least = steps_at_least.max(source.bars_at_least()?);
+    }
     let (instruments, readers): (Vec<InstrumentId>, Vec<Box<dyn BarSource>>) = sources
         .into_iter()
         .map(|s| -> (InstrumentId, Box<dyn BarSource>) {
@@ -184,6 +191,7 @@ pub(crate) fn open_stream(loaded: &LoadedConfig) -> Result<Option<Stream>> {
     Ok(Some(Stream {
         instruments,
         merger: StepMerger::new(readers, threads, rows),
+        steps_at_least,
     }))
 }
 
@@ -199,6 +207,19 @@ pub(crate) struct SleeveSource {
 }
 
 impl SleeveSource {
+    /// Returns how many bars it certainly has within the run's range (see
+    /// [`market_data::columnar::rows_within_at_least`]).
+    ///
+    /// # Errors
+    /// A file whose footer cannot be read, naming it.
+    fn bars_at_least(&self) -> Result<usize> {
+        let mut bars = 0;
+        for file in &self.files {
+            bars += rows_within_at_least(file, RecordKind::Bars, self.range)?;
+        }
+        Ok(usize::try_from(bars).unwrap_or(usize::MAX))
+    }
+
     /// Returns the stream of this instrument's bars, decoded on the caller's thread: a sleeve
     /// runs on one worker of a pool that keeps every core busy with sleeves.
     pub(crate) fn open(&self) -> StepMerger {

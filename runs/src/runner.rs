@@ -115,6 +115,7 @@ pub(crate) fn run_stream(
     let Stream {
         instruments,
         mut merger,
+        ..
     } = stream;
     let replay = Replay::Merged {
         merger: &mut merger,

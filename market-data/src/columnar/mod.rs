@@ -13,7 +13,10 @@ mod write;
 
 pub use decode::TimeRange;
 pub use memory::{bars_from_batches, bars_to_batch};
-pub use read::{DEFAULT_BATCH_ROWS, FileFormat, RecordReader, parquet_time_span, read_bar_file};
+pub use read::{
+    DEFAULT_BATCH_ROWS, FileFormat, RecordReader, parquet_time_span, read_bar_file,
+    rows_within_at_least,
+};
 pub use schema::RecordKind;
 pub use write::{Codec, DEFAULT_ROW_GROUP_ROWS, RecordWriter, WRITE_BATCH_ROWS, write_bars};
 

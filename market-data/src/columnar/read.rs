@@ -17,6 +17,7 @@ use parquet::file::statistics::Statistics;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Rows per record batch read: 8192 bars are 384 KiB, so a hundred instruments with a batch in
 /// hand and one in flight stay under 100 MiB.
@@ -343,16 +344,7 @@ fn row_groups_in_range(
     let Some((column, nanos_per_unit)) = time_leaf(meta, layout) else {
         return (all, 0);
     };
-    let span = |g: usize| match meta.row_group(g).column(column).statistics() {
-        Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
-            (Some(&lo), Some(&hi)) => Some((
-                lo.saturating_mul(nanos_per_unit),
-                hi.saturating_mul(nanos_per_unit),
-            )),
-            _ => None,
-        },
-        _ => None,
-    };
+    let span = |g: usize| group_span(meta, column, nanos_per_unit, g);
     // Leading groups wholly before the range are skipped, counting their rows so that error
     // messages still give the row number in the file.
     let mut first = 0;
@@ -368,9 +360,30 @@ fn row_groups_in_range(
     (all[first..end].to_vec(), rows_before)
 }
 
-/// Returns the first and last timestamps of a Parquet file from its footer statistics, without
-/// reading data, or `None` when it has no usable statistics (or is not Parquet).
-pub fn parquet_time_span(path: &Path, kind: RecordKind) -> Result<Option<(Timestamp, Timestamp)>> {
+/// Returns the first and last instants of row group `g` (nanoseconds) by the statistics of its
+/// time column (leaf `column`, in units of `nanos_per_unit`), if it has them.
+fn group_span(
+    meta: &ParquetMetaData,
+    column: usize,
+    nanos_per_unit: i64,
+    g: usize,
+) -> Option<(i64, i64)> {
+    let Some(Statistics::Int64(s)) = meta.row_group(g).column(column).statistics() else {
+        return None;
+    };
+    let (&lo, &hi) = (s.min_opt()?, s.max_opt()?);
+    Some((
+        lo.saturating_mul(nanos_per_unit),
+        hi.saturating_mul(nanos_per_unit),
+    ))
+}
+
+/// Reads the footer of a Parquet file of `kind` records: its metadata and its time column's
+/// leaf and unit (see [`time_leaf`]); `None` for a file of another format.
+fn parquet_footer(
+    path: &Path,
+    kind: RecordKind,
+) -> Result<Option<(Arc<ParquetMetaData>, Option<(usize, i64)>)>> {
     if FileFormat::of(path) != Some(FileFormat::Parquet) {
         return Ok(None);
     }
@@ -378,25 +391,49 @@ pub fn parquet_time_span(path: &Path, kind: RecordKind) -> Result<Option<(Timest
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|e| decode_error(path, FileFormat::Parquet)(e.to_string()))?;
     let layout = Layout::resolve(builder.schema(), kind, path)?;
-    let meta = builder.metadata();
-    let Some((column, nanos_per_unit)) = time_leaf(meta, &layout) else {
+    let meta = builder.metadata().clone();
+    let leaf = time_leaf(&meta, &layout);
+    Ok(Some((meta, leaf)))
+}
+
+/// Returns the first and last timestamps of a Parquet file from its footer statistics, without
+/// reading data, or `None` when it has no usable statistics (or is not Parquet).
+pub fn parquet_time_span(path: &Path, kind: RecordKind) -> Result<Option<(Timestamp, Timestamp)>> {
+    let Some((meta, Some((column, nanos_per_unit)))) = parquet_footer(path, kind)? else {
         return Ok(None);
     };
     let mut span: Option<(i64, i64)> = None;
     for g in 0..meta.num_row_groups() {
-        let Some(Statistics::Int64(s)) = meta.row_group(g).column(column).statistics() else {
+        let Some((lo, hi)) = group_span(&meta, column, nanos_per_unit, g) else {
             return Ok(None);
         };
-        let (Some(&lo), Some(&hi)) = (s.min_opt(), s.max_opt()) else {
-            return Ok(None);
-        };
-        let (lo, hi) = (
-            lo.saturating_mul(nanos_per_unit),
-            hi.saturating_mul(nanos_per_unit),
-        );
         span = Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
     }
     Ok(span.map(|(a, b)| (Timestamp(a), Timestamp(b))))
+}
+
+/// Returns a number of rows of a file that certainly lie within `range`, from a Parquet file's
+/// footer alone: every row when the range holds every instant, else the rows of the row groups
+/// wholly inside it by their time statistics (a group across its edge counts none); 0 for a
+/// file of another format. A lower bound on what a reader of the file within `range` yields.
+pub fn rows_within_at_least(path: &Path, kind: RecordKind, range: TimeRange) -> Result<u64> {
+    let Some((meta, leaf)) = parquet_footer(path, kind)? else {
+        return Ok(0);
+    };
+    let rows = |g: usize| meta.row_group(g).num_rows().max(0) as u64;
+    if range.is_all() {
+        return Ok((0..meta.num_row_groups()).map(rows).sum());
+    }
+    let Some((column, nanos_per_unit)) = leaf else {
+        return Ok(0);
+    };
+    Ok((0..meta.num_row_groups())
+        .filter(|&g| {
+            group_span(&meta, column, nanos_per_unit, g)
+                .is_some_and(|(lo, hi)| lo >= range.start && hi < range.end)
+        })
+        .map(rows)
+        .sum())
 }
 
 /// Reads a whole bar file into series: one series named `instrument` for a file without an

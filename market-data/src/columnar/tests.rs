@@ -1011,6 +1011,38 @@ mod ranges {
     }
 
     #[test]
+    fn rows_certainly_within_a_range_come_from_whole_row_groups() {
+        let dir = TempDir::new("columnar-rows-within");
+        let bars = bars(5000, T0);
+        let path = grouped(&dir, "bars.parquet", &bars);
+        let ts = |i: usize| bars[i].ts.0;
+        // Row groups of 1,000 bars: only groups wholly inside the range count.
+        let cases = [
+            (TimeRange::ALL, 5000),
+            (range(ts(0), ts(4999) + 1), 5000),
+            (range(ts(1000), ts(3000)), 2000),
+            (range(ts(999), ts(3000)), 2000),
+            (range(ts(1000), ts(2999)), 1000),
+            (range(ts(2500), ts(3700)), 0),
+            (range(ts(4999) + 1, i64::MAX), 0),
+        ];
+        for (range, expected) in cases {
+            let got = rows_within_at_least(&path, RecordKind::Bars, range).unwrap();
+            assert_eq!(got, expected, "{range:?}");
+            assert!(read_range(&path, range).map_or(0, |b| b.len()) as u64 >= got);
+        }
+        // Arrow IPC has no row counts in its footer's reach here: nothing is certain.
+        let ipc = dir.join("bars.arrow");
+        write_chunked(&ipc, &bars, 700);
+        assert_eq!(
+            rows_within_at_least(&ipc, RecordKind::Bars, TimeRange::ALL).unwrap(),
+            0
+        );
+        let missing = dir.join("missing.parquet");
+        assert!(rows_within_at_least(&missing, RecordKind::Bars, TimeRange::ALL).is_err());
+    }
+
+    #[test]
     fn skipped_row_groups_are_not_decoded_and_rows_stay_file_relative() {
         let dir = TempDir::new("columnar-ranges-rows");
         let mut bars = bars(5000, T0);
