@@ -158,9 +158,15 @@ impl SimBroker {
         self.records.get_mut(usize::try_from(index).ok()?)
     }
 
-    /// Returns every fill, in time order.
+    /// Returns every fill, in time order (after those handed on by
+    /// [`SimBroker::hand_on_fills`]).
     pub fn fills(&self) -> &[FillRecord] {
         &self.fills
+    }
+
+    /// Moves the fills booked so far into `out`.
+    pub fn hand_on_fills(&mut self, out: &mut Vec<FillRecord>) {
+        out.append(&mut self.fills);
     }
 
     /// Returns the order records and fills, consuming the broker.

@@ -42,8 +42,9 @@ pub struct Engine<S, R = SimBroker> {
     steps: StepChunk,
     /// Where full chunks of steps go while the run goes on, if anywhere.
     sink: Option<Box<dyn StepSink>>,
-    /// The order records the router still held after the last chunk was handed on.
-    orders_kept: usize,
+    /// The order records, fills and closed trades still held after the last chunk was handed
+    /// on.
+    records_kept: usize,
     now: Timestamp,
     peak: f64,
     halted_at: Option<Timestamp>,
@@ -97,7 +98,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             reports: Vec::with_capacity(64),
             steps: StepChunk::starting_at(0, steps_hint),
             sink: None,
-            orders_kept: 0,
+            records_kept: 0,
             now: Timestamp(i64::MIN),
             halted_at: None,
             killed: false,
@@ -405,7 +406,8 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         // `finish` to restate after closing positions.
         let full = self.steps.curve.len() == CHUNK_STEPS
             || self.steps.holdings.len() + self.instruments.len() > CHUNK_HOLDINGS
-            || self.broker.records().len() >= self.orders_kept + CHUNK_ORDERS;
+            || Self::records_held(&self.broker, &self.portfolio)
+                >= self.records_kept + CHUNK_ORDERS;
         if full && self.sink.is_some() {
             self.hand_on()?;
         }
@@ -423,6 +425,11 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             self.halt(ts)?;
         }
         Ok(())
+    }
+
+    /// Returns how many order records, fills and closed trades `broker` and `portfolio` hold.
+    fn records_held(broker: &R, portfolio: &Portfolio) -> usize {
+        broker.records().len() + broker.fills().len() + portfolio.closed_trades().len()
     }
 
     /// Hands the recorded steps to the sink and starts the next chunk.
@@ -443,7 +450,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         if !self.features.as_deref().is_some_and(|f| f.explains()) {
             self.broker.hand_on_closed(&mut full.orders);
         }
-        self.orders_kept = self.broker.records().len();
+        self.broker.hand_on_fills(&mut full.fills);
+        self.portfolio.hand_on_trades(&mut full.trades);
+        self.records_kept = Self::records_held(&self.broker, &self.portfolio);
         let first = full.first;
         sink.steps(full)
             .map_err(|source| Error::Sink { first, source })
@@ -489,6 +498,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             orders: self.broker.records().to_vec(),
             fills: self.broker.fills().to_vec(),
             trades: p.closed_trades().to_vec(),
+            handed_on: None,
             positions: p.positions().to_vec(),
             initial_cash: p.initial_cash(),
             fees: p.fees(),
@@ -539,6 +549,7 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
             orders,
             fills,
             trades: self.portfolio.into_closed_trades(),
+            handed_on: None,
             positions,
             initial_cash,
             fees,

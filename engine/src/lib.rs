@@ -19,6 +19,7 @@ mod engine;
 mod error;
 mod features;
 mod fills;
+mod handed_on;
 mod history;
 mod holdings;
 mod order;
@@ -58,6 +59,9 @@ pub use features::{
     Attribution, AttributionValues, FeatureSource, InputDrift, ModelNames, OrderAttribution,
 };
 pub use fills::{FillModel, FillPrice, FixedLatency, LatencyModel, Reach, ReferenceFills};
+pub use handed_on::{
+    EXTREME_TRADES, FillLog, HandedOn, InstrumentTally, SHOWN_TRADES, TradeSample, TradeTally,
+};
 pub use history::BarWindow;
 pub use holdings::Holdings;
 pub use order::{Bracket, Order, OrderId, OrderKind, OrderRequest, OrderStatus, Size, TimeInForce};

@@ -266,12 +266,12 @@ pub fn excess_sortino(
 /// Sums over returns in one pass, in the returns' order and from where `Iterator::sum` starts
 /// (-0.0), so each figure is the one that summing a slice of them gave, to the last bit.
 #[derive(Debug, Clone, Copy)]
-struct ReturnSums {
+pub(crate) struct ReturnSums {
     /// The per-period risk-free rate of the excess figures.
     rf: f64,
-    n: usize,
+    pub(crate) n: usize,
     /// Σ r.
-    sum: f64,
+    pub(crate) sum: f64,
     /// Σ (r - rf).
     excess: f64,
     /// Σ min(r - rf, 0)².
@@ -279,11 +279,11 @@ struct ReturnSums {
     /// Π (1 + r).
     growth: f64,
     /// Σ r over r > 0, and how many.
-    gains: f64,
-    wins: usize,
+    pub(crate) gains: f64,
+    pub(crate) wins: usize,
     /// Σ r over r < 0 (a sum <= 0), and how many.
-    losses: f64,
-    falls: usize,
+    pub(crate) losses: f64,
+    pub(crate) falls: usize,
     /// Returns exactly 0 (of either sign).
     unmoved: usize,
     /// The current runs of gains and of losses, and the longest of each.
@@ -292,7 +292,7 @@ struct ReturnSums {
 }
 
 impl ReturnSums {
-    fn new(rf: f64) -> Self {
+    pub(crate) fn new(rf: f64) -> Self {
         Self {
             rf,
             n: 0,
@@ -317,7 +317,7 @@ impl ReturnSums {
     }
 
     #[inline]
-    fn add(&mut self, r: f64) {
+    pub(crate) fn add(&mut self, r: f64) {
         self.n += 1;
         self.sum += r;
         let excess = r - self.rf;
@@ -374,7 +374,7 @@ impl ReturnSums {
     }
 
     /// The mean gain over the absolute mean loss.
-    fn payoff(&self) -> f64 {
+    pub(crate) fn payoff(&self) -> f64 {
         let (win, loss) = (
             self.gains / self.wins as f64,
             self.losses / self.falls as f64,

@@ -1,8 +1,10 @@
-//! What a run recorded: the equity curve and the holdings (columnar), orders, fills and trades.
+//! What a run recorded: the equity curve and the holdings (columnar), orders, fills and trades
+//! (of a run with a sink, those it did not hand on: see [`crate::handed_on`]).
 
 use crate::broker::{FillRecord, OrderRecord};
 use crate::config::EngineSpec;
 use crate::features::{InputDrift, OrderAttribution};
+use crate::handed_on::HandedOn;
 use crate::holdings::Holdings;
 use crate::portfolio::{Position, TradeRecord};
 use market_data::{InstrumentId, Timestamp};
@@ -67,10 +69,13 @@ pub struct BacktestOutcome {
     pub holdings: Holdings,
     /// Every order, by id.
     pub orders: Vec<OrderRecord>,
-    /// Every fill, in time order.
+    /// Every fill, in time order (after those handed on, with a sink).
     pub fills: Vec<FillRecord>,
-    /// Closed round trips, in closing order.
+    /// Closed round trips, in closing order (after those handed on, with a sink).
     pub trades: Vec<TradeRecord>,
+    /// The fills and closed trades a run with a sink handed on instead of keeping them, summed
+    /// up (set by the sink's owner; `None` when everything is kept here).
+    pub handed_on: Option<HandedOn>,
     /// Round trips still open at the end, valued at the last mark.
     pub open_trades: Vec<TradeRecord>,
     /// Final positions by instrument.

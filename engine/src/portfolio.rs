@@ -156,9 +156,15 @@ impl Portfolio {
         self.traded_notional
     }
 
-    /// Returns the closed round trips, in the order they closed.
+    /// Returns the closed round trips, in the order they closed (after those handed on by
+    /// [`Portfolio::hand_on_trades`]).
     pub fn closed_trades(&self) -> &[TradeRecord] {
         &self.trades
+    }
+
+    /// Moves the round trips closed so far into `out`.
+    pub fn hand_on_trades(&mut self, out: &mut Vec<TradeRecord>) {
+        out.append(&mut self.trades);
     }
 
     /// Returns the closed round trips, consuming the account.

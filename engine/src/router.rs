@@ -34,6 +34,9 @@ pub trait OrderRouter {
     /// Moves the records of orders closed so far, up to the first still working, into `out`,
     /// for a run that writes them while it goes on; a router that keeps them does nothing.
     fn hand_on_closed(&mut self, _out: &mut Vec<OrderRecord>) {}
+    /// Moves the fills booked so far into `out`, for a run that writes them while it goes on; a
+    /// router that keeps them does nothing.
+    fn hand_on_fills(&mut self, _out: &mut Vec<FillRecord>) {}
     /// Feeds a close (or a tick's price) to sizing models that estimate from prices.
     fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64);
     /// Accepts or rejects a new order placed at `now`; `refuse` rejects it outright.
@@ -124,6 +127,10 @@ impl OrderRouter for SimBroker {
 
     fn hand_on_closed(&mut self, out: &mut Vec<OrderRecord>) {
         SimBroker::hand_on_closed(self, out);
+    }
+
+    fn hand_on_fills(&mut self, out: &mut Vec<FillRecord>) {
+        SimBroker::hand_on_fills(self, out);
     }
 
     fn observe_close(&mut self, instrument: InstrumentIdx, ts: Timestamp, close: f64) {

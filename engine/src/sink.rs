@@ -3,15 +3,18 @@
 //! [`CHUNK_ORDERS`] new orders) and, when a sink is attached, hands each full chunk to it (a
 //! writer of the run's files) instead of keeping every step to the end.
 //!
-//! The records of orders closed by then go with each chunk, so orders are not kept either.
+//! The records of orders closed by then, and the fills and round trips closed since the chunk
+//! before, go with each chunk, so they are not kept either: the outcome keeps what the sink's
+//! owner sums up of them ([`crate::HandedOn`]).
 //!
 //! Without a sink the chunk simply grows: the whole run is one chunk, as a sweep job, a sleeve
 //! or the Python package keep it. Both modes record through the same code, so what is written
 //! and what is kept are the same steps.
 
-use crate::broker::OrderRecord;
+use crate::broker::{FillRecord, OrderRecord};
 use crate::holdings::Holdings;
 use crate::outcome::EquityCurve;
+use crate::portfolio::TradeRecord;
 
 /// Steps per chunk handed to a sink: one row group of the run's Parquet files.
 pub const CHUNK_STEPS: usize = 65_536;
@@ -23,10 +26,11 @@ pub const CHUNK_STEPS: usize = 65_536;
 /// rows by doubling, so never past this.
 pub const CHUNK_HOLDINGS: usize = 1 << 18;
 
-/// New order records past which a chunk is handed on early too, so the orders closed by then
-/// leave with it: 100 instruments trading a crossover place about 300,000 orders in
-/// [`CHUNK_STEPS`] steps. Counted from the records held after the last chunk, as orders still
-/// working hold back the records after them (and must not hand on a chunk every step).
+/// New order records, fills and closed trades past which a chunk is handed on early too, so
+/// the records closed by then leave with it: 100 instruments trading a crossover place about
+/// 300,000 orders in [`CHUNK_STEPS`] steps. Counted from the records held after the last chunk,
+/// as orders still working hold back the records after them (and must not hand on a chunk every
+/// step).
 pub const CHUNK_ORDERS: usize = 1 << 16;
 
 /// Consecutive time steps of a run: steps `first..first + curve.len()`.
@@ -42,6 +46,10 @@ pub struct StepChunk {
     /// still working, in id order; empty for a run that keeps its orders (one whose feature
     /// pipeline explains them: the report reads each explained order).
     pub orders: Vec<OrderRecord>,
+    /// The fills booked since the chunk before, in time order.
+    pub fills: Vec<FillRecord>,
+    /// The round trips closed since the chunk before, in closing order.
+    pub trades: Vec<TradeRecord>,
 }
 
 impl StepChunk {
@@ -54,6 +62,8 @@ impl StepChunk {
             // event).
             holdings: Holdings::with_capacity(steps),
             orders: Vec::new(),
+            fills: Vec::new(),
+            trades: Vec::new(),
         }
     }
 
@@ -140,6 +150,7 @@ mod tests {
             self.chunks.lock().unwrap().push(chunk.clone());
             let mut spare = chunk;
             (spare.curve, spare.orders) = (EquityCurve::with_capacity(1), Vec::new());
+            (spare.fills, spare.trades) = (Vec::new(), Vec::new());
             spare.holdings.clear();
             self.spare = Some(spare);
             Ok(())
@@ -212,6 +223,17 @@ mod tests {
         spec.broker.close_at_end = true;
         let whole = backtest(&spec, Replay::Bars(&data), Flip(0), None).unwrap();
         let (mut chunks, tail) = run_in_chunks(&spec, &data, Flip(0));
+        // The outcome holds only the records of the steps after the last chunk: the sink got
+        // every other fill and trade.
+        let handed: usize = chunks.iter().map(|c| c.fills.len()).sum();
+        assert_eq!(handed + tail.fills.len(), whole.fills.len());
+        let tail_start = tail.curve.ts[0];
+        assert!(
+            tail.fills.iter().all(|f| f.ts >= tail_start),
+            "no fill of a chunk kept"
+        );
+        assert!(tail.trades.iter().all(|t| t.exit_time >= tail_start));
+        assert!(tail.fills.len() < whole.fills.len() / 10);
         assert_eq!(
             chunks
                 .iter()
@@ -229,6 +251,8 @@ mod tests {
             curve: tail.curve.clone(),
             holdings: tail.holdings.clone(),
             orders: tail.orders.clone(),
+            fills: tail.fills.clone(),
+            trades: tail.trades.clone(),
         });
         let mut joined = StepChunk::default();
         for c in &chunks {
@@ -242,6 +266,8 @@ mod tests {
             h.qty.extend(&c.holdings.qty);
             h.price.extend(&c.holdings.price);
             joined.orders.extend(c.orders.iter().cloned());
+            joined.fills.extend(&c.fills);
+            joined.trades.extend(&c.trades);
         }
         assert!(whole.holdings.len() > 1000, "the strategy holds often");
         assert!(joined.curve == whole.curve, "the same steps, bit for bit");
@@ -253,9 +279,17 @@ mod tests {
         // The closing at the end restated the last step, which the tail held.
         assert_eq!(whole.positions[0].qty, 0.0);
         assert_eq!(tail.final_equity(), whole.final_equity());
-        assert_eq!(
-            (tail.fills.len(), tail.trades.len()),
-            (whole.fills.len(), whole.trades.len())
+        assert!(
+            joined.fills == whole.fills,
+            "every fill once, in time order"
+        );
+        assert!(
+            joined.trades == whole.trades,
+            "every trade once, in closing order"
+        );
+        assert!(
+            chunks[0].fills.len() > 1000 && chunks[0].trades.len() > 100,
+            "fills and trades go with the chunks"
         );
     }
 

@@ -182,6 +182,7 @@ pub fn combine_sleeves(
         orders,
         fills,
         trades,
+        handed_on: None,
         open_trades: Vec::new(),
         positions: Vec::new(),
         initial_cash,

@@ -1,8 +1,9 @@
 //! The summary of a run: its headline metrics, overall and per instrument (`summary.json`).
 
 use crate::column::{Curve, EquityColumn, TimeColumn};
+use crate::handed_on::TradeTally;
 use crate::metrics::{
-    Annualisation, CurveFigures, RelativeMetrics, annualisation, payoff_ratio, per_period_rate,
+    Annualisation, CurveFigures, RelativeMetrics, annualisation, per_period_rate,
 };
 use crate::outcome::BacktestOutcome;
 use serde::Serialize;
@@ -551,22 +552,15 @@ impl Summary {
         let (longest_win_streak, longest_loss_streak) = figures.longest_streaks;
         let steps = figures.points;
         let final_equity = figures.last.unwrap_or(outcome.initial_cash);
-        let trades = &outcome.trades;
-        let wins: Vec<f64> = trades.iter().map(|t| t.pnl).filter(|p| *p > 0.0).collect();
-        let gross_profit: f64 = wins.iter().sum();
-        let gross_loss: f64 = -trades
-            .iter()
-            .map(|t| t.pnl)
-            .filter(|p| *p < 0.0)
-            .sum::<f64>();
-        let n = trades.len() as f64;
+        // Every closed trade and fill, those handed on included, summed up.
+        let trades = TradeTally::of(outcome);
         let mean_equity = figures.equity_sum / steps.max(1) as f64;
         let instruments = outcome
             .instruments
             .iter()
             .enumerate()
             .map(|(i, id)| {
-                let closed = trades.iter().filter(|t| t.instrument.get() == i);
+                let closed = trades.instrument(i);
                 let open = outcome
                     .open_trades
                     .iter()
@@ -575,8 +569,9 @@ impl Summary {
                 InstrumentSummary {
                     instrument: id.to_string(),
                     bars: outcome.bars_per_instrument[i],
-                    trades: closed.clone().count(),
-                    pnl: closed.chain(open).map(|t| t.pnl).sum(),
+                    trades: closed.closed,
+                    // The closed trades' sum, then the open one's, as one sum over both.
+                    pnl: open.fold(closed.pnl, |sum, t| sum + t.pnl),
                     fees: pos.fees,
                     final_qty: pos.qty,
                     last_price: pos.mark,
@@ -606,34 +601,13 @@ impl Summary {
             kelly: figures.kelly,
             longest_win_streak,
             longest_loss_streak,
-            trades: trades.len(),
+            trades: trades.closed(),
             open_trades: outcome.open_trades.len(),
-            win_rate: if trades.is_empty() {
-                f64::NAN
-            } else {
-                wins.len() as f64 / n
-            },
-            profit_factor: if gross_loss > 0.0 {
-                gross_profit / gross_loss
-            } else {
-                f64::NAN
-            },
-            expectancy: if trades.is_empty() {
-                f64::NAN
-            } else {
-                trades.iter().map(|t| t.pnl).sum::<f64>() / n
-            },
-            payoff_ratio: payoff_ratio(&trades.iter().map(|t| t.pnl).collect::<Vec<_>>()),
-            avg_holding_time_ns: if trades.is_empty() {
-                f64::NAN
-            } else {
-                // Summed as f64: nanosecond spans of many long trades could overflow an i64.
-                trades
-                    .iter()
-                    .map(|t| (t.exit_time.0 - t.entry_time.0) as f64)
-                    .sum::<f64>()
-                    / n
-            },
+            win_rate: trades.win_rate(),
+            profit_factor: trades.profit_factor(),
+            expectancy: trades.expectancy(),
+            payoff_ratio: trades.payoff_ratio(),
+            avg_holding_time_ns: trades.avg_holding_time_ns(),
             fees: outcome.fees,
             exposure: outcome.exposed_steps as f64 / steps.max(1) as f64,
             turnover: outcome.traded_notional / mean_equity,

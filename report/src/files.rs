@@ -4,26 +4,31 @@
 use crate::analysis::Analysis;
 use crate::error::{Error, Result};
 use crate::render_report;
-use crate::steps::{STEP_TABLES, StepTables, Steps, step_table};
+use crate::steps::{RECORD_TABLES, STEP_TABLES, StepTables, Steps, step_table};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
-use engine::{BacktestOutcome, Summary, TradeRecord};
+use engine::{BacktestOutcome, FillRecord, Summary, TradeRecord};
 use market_data::InstrumentId;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::Path;
 
-/// `trades`, rows `rows` (closed round trips, then open ones).
-fn trade_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
-    let all: Vec<&TradeRecord> = (outcome.trades.iter().chain(&outcome.open_trades))
-        .skip(rows.start)
-        .take(rows.len())
-        .collect();
-    let name = |t: &&TradeRecord| outcome.instruments[t.instrument.get()].to_string();
+/// The name of instrument `i` of `instruments` ("?" for none).
+fn instrument_name(instruments: &[InstrumentId], i: market_data::InstrumentIdx) -> String {
+    (instruments.get(i.get())).map_or_else(|| "?".into(), ToString::to_string)
+}
+
+/// `trades` of the round trips `all` of a run over `instruments` (closed, then open ones).
+pub(crate) fn trade_table(all: &[TradeRecord], instruments: &[InstrumentId]) -> Table {
     Table {
         name: "trades".into(),
         columns: vec![
-            Column::text("instrument", all.iter().map(name).collect()),
+            Column::text(
+                "instrument",
+                all.iter()
+                    .map(|t| instrument_name(instruments, t.instrument))
+                    .collect(),
+            ),
             Column::text(
                 "side",
                 all.iter()
@@ -63,9 +68,8 @@ fn trade_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
     }
 }
 
-/// `fills`, rows `rows`.
-fn fill_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
-    let f = &outcome.fills[rows];
+/// `fills` of the fills `f` of a run over `instruments`.
+pub(crate) fn fill_table(f: &[FillRecord], instruments: &[InstrumentId]) -> Table {
     Table {
         name: "fills".into(),
         columns: vec![
@@ -74,7 +78,7 @@ fn fill_table(outcome: &BacktestOutcome, rows: Range<usize>) -> Table {
             Column::text(
                 "instrument",
                 f.iter()
-                    .map(|x| outcome.instruments[x.instrument.get()].to_string())
+                    .map(|x| instrument_name(instruments, x.instrument))
                     .collect(),
             ),
             Column::text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
@@ -102,10 +106,7 @@ pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId
             Column::text(
                 "instrument",
                 o.iter()
-                    .map(|r| {
-                        (instruments.get(r.request.instrument.get()))
-                            .map_or_else(|| "?".into(), ToString::to_string)
-                    })
+                    .map(|r| instrument_name(instruments, r.request.instrument))
                     .collect(),
             ),
             Column::text(
@@ -239,8 +240,9 @@ pub struct RunInfo {
     pub strategy: String,
     /// The formats of its tables (`[output] formats`).
     pub formats: Formats,
-    /// Whether its step tables (`equity`, `positions`, `returns`) and `orders` were written
-    /// while it ran (by a [`crate::StepWriter`]), so writing its results leaves them as they are.
+    /// Whether its step tables (`equity`, `positions`, `returns`), `orders`, `fills` and `trades`
+    /// were written while it ran (by a [`crate::StepWriter`]), so writing its results leaves
+    /// them as they are.
     pub streamed: bool,
 }
 
@@ -398,13 +400,18 @@ fn result_tables(outcome: &BacktestOutcome) -> Vec<ResultTable<'_>> {
             "trades",
             trades,
             true,
-            Box::new(|rows| trade_table(outcome, rows)),
+            Box::new(|rows| {
+                let all = outcome.trades.iter().chain(&outcome.open_trades);
+                let part: Vec<TradeRecord> =
+                    all.skip(rows.start).take(rows.len()).copied().collect();
+                trade_table(&part, &outcome.instruments)
+            }),
         ),
         table(
             "fills",
             outcome.fills.len(),
             true,
-            Box::new(|rows| fill_table(outcome, rows)),
+            Box::new(|rows| fill_table(&outcome.fills[rows], &outcome.instruments)),
         ),
         table(
             "orders",
@@ -529,7 +536,7 @@ pub fn write_results(
     let formats = run.formats;
     let mut tables = result_tables(outcome);
     if run.streamed {
-        tables.retain(|t| t.name != "orders");
+        tables.retain(|t| !RECORD_TABLES.contains(&t.name));
     }
     // A file this run does not write must not be left from an earlier write of the folder (a
     // session's refresh) looking current.
@@ -612,6 +619,7 @@ pub(crate) mod tests {
             orders: Vec::new(),
             fills: Vec::new(),
             trades: Vec::new(),
+            handed_on: None,
             open_trades: Vec::new(),
             positions: vec![Position::default(); 2],
             initial_cash: 1000.0,

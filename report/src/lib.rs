@@ -99,7 +99,11 @@ pub fn render_report(a: &Analysis) -> String {
             charts::attribution(&a.instruments) + &tables::instruments(&a.instruments),
         ),
         ("prices", "Prices and fills", prices(a)),
-        ("trades", "Trades", tables::trades(&a.trades)),
+        (
+            "trades",
+            "Trades",
+            tables::trades(&a.trades, a.trades_total),
+        ),
     ];
     for (id, heading, body) in &sections {
         page.section(id, heading, body);

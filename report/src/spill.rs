@@ -6,10 +6,14 @@
 //! figures read back one chunk at a time ([`engine::column::Curve`]), so memory stays a few
 //! chunks whatever the run's length. The files are unnamed temporary files in the run's folder:
 //! nothing is left behind, even when the process is killed.
+//!
+//! The run's fills are kept the same way ([`FillSpill`], one file of fixed-size records), for
+//! the report's positions over time and price charts, which read every fill in time order.
 
 use crate::error::{Error, Result};
 use engine::column::{Curve, CurveChunk};
-use market_data::Timestamp;
+use engine::{FillLog, FillRecord, OrderId};
+use market_data::{InstrumentIdx, Side, Timestamp};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -249,6 +253,159 @@ impl Curve for SpilledCurve {
     }
 }
 
+/// Bytes of a fill on disk: time, order id, instrument, side, quantity, price, fee.
+const FILL_BYTES: usize = 8 + 8 + 4 + 1 + 8 + 8 + 8;
+
+/// Fills read back at a time.
+const FILL_CHUNK: usize = 4_096;
+
+fn encode(f: &FillRecord, out: &mut Vec<u8>) {
+    out.extend_from_slice(&f.ts.0.to_le_bytes());
+    out.extend_from_slice(&f.order_id.0.to_le_bytes());
+    out.extend_from_slice(&f.instrument.0.to_le_bytes());
+    out.push(u8::from(f.side == Side::Sell));
+    for x in [f.qty, f.price, f.fee] {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+}
+
+fn decode(b: &[u8; FILL_BYTES]) -> FillRecord {
+    let word = |at: usize| {
+        let mut w = [0; 8];
+        w.copy_from_slice(&b[at..at + 8]);
+        w
+    };
+    let mut four = [0; 4];
+    four.copy_from_slice(&b[16..20]);
+    FillRecord {
+        ts: Timestamp(i64::from_le_bytes(word(0))),
+        order_id: OrderId(u64::from_le_bytes(word(8))),
+        instrument: InstrumentIdx(u32::from_le_bytes(four)),
+        side: if b[20] == 0 { Side::Buy } else { Side::Sell },
+        qty: f64::from_le_bytes(word(21)),
+        price: f64::from_le_bytes(word(29)),
+        fee: f64::from_le_bytes(word(37)),
+    }
+}
+
+/// The fills of a run being written to disk as they are handed on.
+#[derive(Debug)]
+pub(crate) struct FillSpill {
+    dir: PathBuf,
+    file: ColumnFile,
+    fills: usize,
+}
+
+fn fill_error(dir: &Path, source: std::io::Error) -> Error {
+    Error::Write {
+        path: dir.join("(the run's fills, kept on disk while it runs)"),
+        source,
+    }
+}
+
+impl FillSpill {
+    /// Starts fills kept in an unnamed file in `dir`.
+    ///
+    /// # Errors
+    /// The file cannot be created (the error names `dir`).
+    pub(crate) fn create(dir: &Path) -> Result<Self> {
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            file: ColumnFile::create(dir).map_err(|e| fill_error(dir, e))?,
+            fills: 0,
+        })
+    }
+
+    /// Appends fills, the next in time order.
+    ///
+    /// # Errors
+    /// A write failed (a full disk); the error names the run's folder.
+    pub(crate) fn append(&mut self, fills: &[FillRecord]) -> Result<()> {
+        let bytes = &mut self.file.bytes;
+        bytes.clear();
+        fills.iter().for_each(|f| encode(f, bytes));
+        (self.file.file.write_all(bytes)).map_err(|e| fill_error(&self.dir, e))?;
+        self.fills += fills.len();
+        Ok(())
+    }
+
+    /// Completes the file and returns the fills to read back.
+    ///
+    /// # Errors
+    /// The last writes failed; the error names the run's folder.
+    pub(crate) fn finish(self) -> Result<SpilledFills> {
+        let file = (self.file.into_file()).map_err(|e| fill_error(&self.dir, e))?;
+        Ok(SpilledFills {
+            dir: self.dir,
+            file,
+            fills: self.fills,
+            failed: Mutex::new(None),
+        })
+    }
+}
+
+/// A run's fills on disk, read back in time order a few thousand at a time.
+///
+/// A read that fails ends the fills early and is kept: [`SpilledFills::check`] reports it, so
+/// figures computed from them are not written.
+#[derive(Debug)]
+pub(crate) struct SpilledFills {
+    dir: PathBuf,
+    file: File,
+    fills: usize,
+    failed: Mutex<Option<std::io::Error>>,
+}
+
+impl SpilledFills {
+    /// Returns the first read that failed, if any.
+    ///
+    /// # Errors
+    /// Fills could not be read: figures computed since are incomplete.
+    pub(crate) fn check(&self) -> Result<()> {
+        let failed = self.failed.lock().map_or(None, |mut f| f.take());
+        failed.map_or(Ok(()), |source| {
+            Err(Error::Read {
+                path: self
+                    .dir
+                    .join("(the run's fills, kept on disk while it ran)"),
+                source,
+            })
+        })
+    }
+}
+
+impl FillLog for SpilledFills {
+    fn len(&self) -> usize {
+        self.fills
+    }
+
+    fn fills(&self) -> Box<dyn Iterator<Item = FillRecord> + '_> {
+        let (mut bytes, mut broken) = (Vec::new(), false);
+        let parts = (0..self.fills).step_by(FILL_CHUNK);
+        Box::new(parts.flat_map(move |at| {
+            let n = FILL_CHUNK.min(self.fills - at);
+            bytes.resize(n * FILL_BYTES, 0);
+            let read = match broken {
+                true => Ok(()),
+                false => read_at(&self.file, &mut bytes, (at * FILL_BYTES) as u64),
+            };
+            if let Err(e) = read {
+                broken = true;
+                if let Ok(mut failed) = self.failed.lock() {
+                    failed.get_or_insert(e);
+                }
+            }
+            // After a failed read, nothing more: the fills end there.
+            let part = if broken { &[][..] } else { &bytes[..] };
+            part.as_chunks::<FILL_BYTES>()
+                .0
+                .iter()
+                .map(decode)
+                .collect::<Vec<_>>()
+        }))
+    }
+}
+
 /// Fills `buf` from `file` at `offset`, without moving a shared cursor, so passes may nest.
 #[cfg(unix)]
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -365,6 +522,58 @@ mod tests {
         let e = spilled.check().unwrap_err();
         assert!(e.to_string().contains("the run's curve"), "{e}");
         spilled.check().unwrap();
+    }
+
+    fn fill(k: usize) -> FillRecord {
+        FillRecord {
+            ts: Timestamp(k as i64 * 60 - 7),
+            order_id: OrderId(u64::MAX - k as u64),
+            instrument: InstrumentIdx(u32::MAX - 9 + k as u32 % 5),
+            side: if k.is_multiple_of(3) {
+                Side::Sell
+            } else {
+                Side::Buy
+            },
+            qty: k as f64 / 7.0 - 3.0,
+            price: if k == 5 {
+                f64::NAN
+            } else {
+                100.0 + (k as f64).sin()
+            },
+            fee: -0.0,
+        }
+    }
+
+    /// Every field of every fill, read back as written, across the chunks it is read in.
+    #[test]
+    fn spilled_fills_read_back_what_was_written() {
+        let fills: Vec<FillRecord> = (0..2 * FILL_CHUNK + 3).map(fill).collect();
+        let mut spill = FillSpill::create(&std::env::temp_dir()).unwrap();
+        for part in fills[..].chunks(1_000) {
+            spill.append(part).unwrap();
+        }
+        let spilled = spill.finish().unwrap();
+        assert_eq!(FillLog::len(&spilled), fills.len());
+        let bits = |f: &FillRecord| format!("{f:?} {} {}", f.qty.to_bits(), f.fee.to_bits());
+        for _ in 0..2 {
+            let back: Vec<String> = spilled.fills().map(|f| bits(&f)).collect();
+            assert_eq!(back, fills.iter().map(bits).collect::<Vec<_>>());
+        }
+        spilled.check().unwrap();
+    }
+
+    #[test]
+    fn a_fill_read_that_fails_ends_the_fills_and_is_reported() {
+        let dir = std::env::temp_dir();
+        let spilled = SpilledFills {
+            dir: dir.join("run"),
+            file: tempfile::tempfile_in(&dir).unwrap(),
+            fills: 10,
+            failed: Mutex::new(None),
+        };
+        assert_eq!(spilled.fills().count(), 0);
+        let e = spilled.check().unwrap_err();
+        assert!(e.to_string().contains("the run's fills"), "{e}");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The step tables of a run (`equity`, `returns`, `positions`), written one part of consecutive
 //! steps at a time: by [`StepWriter`] on its own thread while the run goes on (each chunk the
-//! engine hands on becomes a row group, and the orders closed by then go to `orders`), or from a
-//! finished run's curve in parts of the same size. Both go through [`StepTables::write`], so the
-//! files are the same either way.
+//! engine hands on becomes a row group, and the orders, fills and round trips closed by then go
+//! to `orders`, `fills` and `trades`), or from a finished run's curve in parts of the same size.
+//! Both go through [`StepTables::write`], so the files are the same either way. The writer
+//! keeps what the figures need of the records it wrote ([`engine::HandedOn`]): the trades
+//! tallied and sampled, the fills on disk.
 //!
 //! Each file is written under a temporary name and renamed into place when complete. When a
 //! write fails, every other file is closed after its last complete row group and kept as
@@ -10,11 +12,13 @@
 //! error names the file that failed.
 
 use crate::error::{Error, Result};
-use crate::files::{Formats, order_table};
-use crate::spill::{CurveSpill, SpilledCurve};
+use crate::files::{Formats, fill_table, order_table, trade_table};
+use crate::spill::{CurveSpill, FillSpill, SpilledCurve, SpilledFills};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::metrics::drawdown_series;
-use engine::{BacktestOutcome, EquityCurve, Holdings, OrderRecord, StepChunk, StepSink};
+use engine::{
+    BacktestOutcome, HandedOn, Holdings, StepChunk, StepSink, TradeRecord, TradeSample, TradeTally,
+};
 use market_data::{InstrumentId, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -138,6 +142,9 @@ fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
 /// The names of the step tables, which [`StepTables`] writes.
 pub(crate) const STEP_TABLES: [&str; 3] = ["equity", "positions", "returns"];
 
+/// The tables of a run's records, which [`StepTables`] writes from its chunks when asked to.
+pub(crate) const RECORD_TABLES: [&str; 3] = ["orders", "fills", "trades"];
+
 /// The step tables' files, open while parts are written to them in order.
 #[derive(Debug)]
 pub struct StepTables {
@@ -149,9 +156,12 @@ pub struct StepTables {
     csv: LimitedCsv,
     /// `equity`, `positions`, `returns`, once their first part is written.
     parquet: [Option<ParquetWriter>; 3],
-    /// `orders`, when written here: its CSV twin while within the row limit, its Parquet file,
-    /// and the rows written.
-    orders: Option<OrderFiles>,
+    /// `orders`, `fills` and `trades` ([`RECORD_TABLES`]), when written here.
+    records: Option<[RecordFiles; 3]>,
+    /// The closed trades and fills written, summed up, and the fills on disk (when spilling).
+    tally: TradeTally,
+    sample: TradeSample,
+    fills: Option<FillSpill>,
     /// The highest equity so far and the last one (the initial cash before the first step).
     peak: f64,
     previous: f64,
@@ -165,9 +175,11 @@ pub struct StepTables {
     fail_at_part: Option<usize>,
 }
 
-/// The files of `orders` written a chunk's records at a time.
+/// The files of a table of records written a chunk's records at a time: its CSV twin while
+/// within the row limit, its Parquet file, and the rows written.
 #[derive(Debug)]
-struct OrderFiles {
+struct RecordFiles {
+    name: &'static str,
     csv: LimitedCsv,
     parquet: Option<ParquetWriter>,
     rows: usize,
@@ -225,14 +237,39 @@ pub struct Streamed {
     pub curve: SpilledCurve,
     /// The tables (name, rows) left without their CSV twin by the CSV row limit.
     pub csv_left_out: Vec<(&'static str, usize)>,
+    /// The closed trades and fills written, summed up, with the fills kept on disk (when
+    /// spilling), for the outcome to hold in their place.
+    pub handed_on: HandedOn,
+    /// The same fills, to check after reading them.
+    fills: Option<Arc<SpilledFills>>,
+}
+
+impl Streamed {
+    fn empty() -> Self {
+        Self {
+            curve: SpilledCurve::empty(),
+            csv_left_out: Vec::new(),
+            handed_on: HandedOn::default(),
+            fills: None,
+        }
+    }
+
+    /// Returns the first read of the curve or the fills kept on disk that failed, if any.
+    ///
+    /// # Errors
+    /// A part could not be read back: figures computed since are incomplete.
+    pub fn check(&self) -> Result<()> {
+        self.curve.check()?;
+        self.fills.as_deref().map_or(Ok(()), SpilledFills::check)
+    }
 }
 
 impl StepTables {
     /// Starts the step tables of a run over `instruments` into `dir` in `formats` (Parquet files
-    /// tagged with `metadata`). `steps`, when known, is the run's number of steps: past the CSV
-    /// row limit no `equity.csv` is begun. With `orders`, the orders of each chunk go to
-    /// `orders` (its CSV twin written until it passes the limit). Nothing is created until the
-    /// first part.
+    /// tagged with `metadata`). `steps`, when known, is a number of steps the run will have at
+    /// least: past the CSV row limit no `equity.csv` is begun. With `records`, the orders, fills and trades of each
+    /// chunk go to `orders`, `fills` and `trades` (each CSV twin written until it passes the
+    /// limit). Nothing is created until the first part.
     pub fn new(
         dir: &Path,
         instruments: Vec<InstrumentId>,
@@ -240,7 +277,7 @@ impl StepTables {
         formats: Formats,
         metadata: Vec<(String, String)>,
         steps: Option<usize>,
-        orders: bool,
+        records: bool,
     ) -> Self {
         Self {
             dir: dir.to_path_buf(),
@@ -249,11 +286,17 @@ impl StepTables {
             csv: LimitedCsv::new(dir.join("equity.csv"), formats.csv(steps.unwrap_or(0))),
             formats,
             parquet: [None, None, None],
-            orders: orders.then(|| OrderFiles {
-                csv: LimitedCsv::new(dir.join("orders.csv"), formats.csv),
-                parquet: None,
-                rows: 0,
+            records: records.then(|| {
+                RECORD_TABLES.map(|name| RecordFiles {
+                    name,
+                    csv: LimitedCsv::new(dir.join(format!("{name}.csv")), formats.csv),
+                    parquet: None,
+                    rows: 0,
+                })
             }),
+            tally: TradeTally::default(),
+            sample: TradeSample::default(),
+            fills: None,
             peak: f64::NEG_INFINITY,
             previous: initial_cash,
             steps: 0,
@@ -264,8 +307,9 @@ impl StepTables {
         }
     }
 
-    /// Returns the tables keeping the run's curve on disk too, for [`StepTables::finish`] to
-    /// return (a streamed run's figures read it there rather than from memory).
+    /// Returns the tables keeping the run's curve (and fills) on disk too, for
+    /// [`StepTables::finish`] to return (a streamed run's figures read them there rather than
+    /// from memory).
     #[must_use]
     pub fn spilling(mut self) -> Self {
         self.spills = true;
@@ -319,32 +363,52 @@ impl StepTables {
         Ok(())
     }
 
-    /// Appends the steps of `chunk`, and its orders when this writes `orders`.
+    /// Appends the steps of `chunk`, and its orders, fills and trades when this writes them
+    /// (summing the trades and fills up, and keeping the fills on disk when spilling).
     ///
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_chunk(&mut self, chunk: &StepChunk) -> Result<()> {
         self.write(Steps::of(chunk))?;
+        if self.records.is_none() {
+            return Ok(());
+        }
+        self.tally.add_trades(&chunk.trades);
+        self.tally.add_fills(&chunk.fills);
+        self.sample.add(&chunk.trades);
+        if self.spills && !chunk.fills.is_empty() {
+            let spill = match &mut self.fills {
+                Some(spill) => spill,
+                None => self.fills.insert(FillSpill::create(&self.dir)?),
+            };
+            spill.append(&chunk.fills)?;
+        }
         if !chunk.orders.is_empty() {
-            self.write_orders(&chunk.orders)?;
+            self.write_records(0, &order_table(&chunk.orders, &self.instruments))?;
+        }
+        if !chunk.fills.is_empty() {
+            self.write_records(1, &fill_table(&chunk.fills, &self.instruments))?;
+        }
+        if !chunk.trades.is_empty() {
+            self.write_records(2, &trade_table(&chunk.trades, &self.instruments))?;
         }
         Ok(())
     }
 
-    /// Appends `records` to `orders` (an empty table gives its header and schema).
-    fn write_orders(&mut self, records: &[OrderRecord]) -> Result<()> {
-        let Some(files) = self.orders.as_mut() else {
+    /// Appends `table` to record table `k` of [`RECORD_TABLES`] (an empty table gives its
+    /// header and schema).
+    fn write_records(&mut self, k: usize, table: &Table) -> Result<()> {
+        let Some(files) = self.records.as_mut().map(|r| &mut r[k]) else {
             return Ok(());
         };
-        let table = order_table(records, &self.instruments);
-        files.rows += records.len();
-        files.csv.write(&table, files.rows, &self.formats)?;
+        files.rows += table.rows();
+        files.csv.write(table, files.rows, &self.formats)?;
         if self.formats.parquet {
             if files.parquet.is_none() {
-                let path = self.dir.join("orders.parquet");
-                files.parquet = Some(ParquetWriter::create(&path, &table, &self.metadata)?);
+                let path = self.dir.join(format!("{}.parquet", files.name));
+                files.parquet = Some(ParquetWriter::create(&path, table, &self.metadata)?);
             }
-            let written = (files.parquet.as_mut()).map_or(Ok(()), |file| file.write(&table));
+            let written = (files.parquet.as_mut()).map_or(Ok(()), |file| file.write(table));
             if written.is_err() {
                 files.parquet = None;
             }
@@ -364,17 +428,23 @@ impl StepTables {
         if self.formats.csv && !self.formats.csv(self.steps) {
             left_out.push(("equity", self.steps));
         }
-        let orders = self.orders.as_ref().map(|files| files.rows);
-        if orders == Some(0) {
-            self.write_orders(&[])?;
+        for k in 0..RECORD_TABLES.len() {
+            let Some(rows) = self.records.as_ref().map(|r| r[k].rows) else {
+                break;
+            };
+            if rows == 0 {
+                let empty = match k {
+                    0 => order_table(&[], &self.instruments),
+                    1 => fill_table(&[], &self.instruments),
+                    _ => trade_table(&[], &self.instruments),
+                };
+                self.write_records(k, &empty)?;
+            }
+            if self.formats.csv && !self.formats.csv(rows) {
+                left_out.push((RECORD_TABLES[k], rows));
+            }
         }
-        if let Some(rows) = orders
-            && self.formats.csv
-            && !self.formats.csv(rows)
-        {
-            left_out.push(("orders", rows));
-        }
-        if let Some(mut files) = self.orders.take() {
+        for mut files in self.records.take().into_iter().flatten() {
             files.csv.finish()?;
             if let Some(parquet) = files.parquet {
                 parquet.finish()?;
@@ -400,22 +470,44 @@ impl StepTables {
             Some(spill) => spill.finish()?,
             None => SpilledCurve::empty(),
         };
+        let fills = match self.fills.take() {
+            Some(spill) => Some(Arc::new(spill.finish()?)),
+            None => None,
+        };
         Ok(Streamed {
             curve,
             csv_left_out: left_out,
+            handed_on: HandedOn {
+                tally: self.tally,
+                sample: self.sample,
+                fills: fills.clone().map(|f| f as Arc<dyn engine::FillLog>),
+            },
+            fills,
         })
+    }
+
+    /// Appends the round trips still open at the run's end to `trades`, after the closed ones
+    /// (not summed up: the outcome holds them).
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn write_open_trades(&mut self, open: &[TradeRecord]) -> Result<()> {
+        if open.is_empty() {
+            return Ok(());
+        }
+        self.write_records(2, &trade_table(open, &self.instruments))
     }
 
     /// Closes each Parquet file after its last complete row group as
     /// `<table>.parquet.partial`, after a failed write; a file that cannot be closed is removed.
     fn abandon(mut self) {
         self.csv.file = None;
-        let orders = self.orders.take().and_then(|files| files.parquet);
+        let records = (self.records.take().into_iter().flatten()).filter_map(|files| files.parquet);
         for file in self
             .parquet
             .iter_mut()
             .filter_map(Option::take)
-            .chain(orders)
+            .chain(records)
         {
             // Best effort: the error being reported is the one that stopped the run.
             let _ = file.finish_partial();
@@ -431,9 +523,9 @@ const QUEUE: usize = 2;
 enum Message {
     /// A chunk of steps.
     Chunk(StepChunk),
-    /// The run's last steps and orders (those after the last chunk): write them and complete
-    /// the files.
-    Last(EquityCurve, Holdings, Vec<OrderRecord>),
+    /// The run's last steps and records (those after the last chunk), and the round trips
+    /// still open: write them and complete the files.
+    Last(StepChunk, Vec<TradeRecord>),
 }
 
 /// Why the writer thread stopped, for the loop that finds it gone.
@@ -498,21 +590,16 @@ impl StepWriter {
         ))
     }
 
-    /// Writes the run's last steps and orders, `curve`, `holdings` and `orders` (what the
-    /// engine did not hand on: its outcome's), completes the files and returns what
-    /// [`StepTables::finish`] does.
+    /// Writes the run's last steps and records, `last` (what the engine did not hand on: its
+    /// outcome's; `last.first` is not read), and the round trips still `open` at its end,
+    /// completes the files and returns what [`StepTables::finish`] does.
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn finish(
-        mut self,
-        curve: EquityCurve,
-        holdings: Holdings,
-        orders: Vec<OrderRecord>,
-    ) -> Result<Streamed> {
+    pub fn finish(mut self, last: StepChunk, open_trades: Vec<TradeRecord>) -> Result<Streamed> {
         if let Some(sender) = self.sender.take() {
             // When the writer stopped on an error, joining returns it.
-            let _ = sender.send(Message::Last(curve, holdings, orders));
+            let _ = sender.send(Message::Last(last, open_trades));
         }
         self.join()
     }
@@ -523,10 +610,7 @@ impl StepWriter {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(result)) => result,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => Ok(Streamed {
-                curve: SpilledCurve::empty(),
-                csv_left_out: Vec::new(),
-            }),
+            None => Ok(Streamed::empty()),
         }
     }
 }
@@ -561,23 +645,22 @@ fn write_all(
     spares: &SyncSender<StepChunk>,
 ) -> Result<Streamed> {
     for message in messages {
-        let (chunk, last) = match message {
-            Message::Chunk(chunk) => (chunk, false),
-            Message::Last(curve, holdings, orders) => (
-                StepChunk {
-                    first: tables.steps,
-                    curve,
-                    holdings,
-                    orders,
-                },
-                true,
-            ),
+        let (chunk, open) = match message {
+            Message::Chunk(chunk) => (chunk, None),
+            Message::Last(mut chunk, open) => {
+                chunk.first = tables.steps;
+                (chunk, Some(open))
+            }
         };
-        if let Err(e) = tables.write_chunk(&chunk) {
+        let written = (tables.write_chunk(&chunk)).and_then(|()| {
+            open.as_deref()
+                .map_or(Ok(()), |o| tables.write_open_trades(o))
+        });
+        if let Err(e) = written {
             tables.abandon();
             return Err(e);
         }
-        if last {
+        if open.is_some() {
             return tables.finish();
         }
         // Handed back emptied, so the loop fills the same few chunks all run long.
@@ -587,13 +670,12 @@ fn write_all(
         spare.curve.cash.clear();
         spare.holdings.clear();
         spare.orders.clear();
+        spare.fills.clear();
+        spare.trades.clear();
         let _ = spares.try_send(spare);
     }
     tables.abandon();
-    Ok(Streamed {
-        curve: SpilledCurve::empty(),
-        csv_left_out: Vec::new(),
-    })
+    Ok(Streamed::empty())
 }
 
 impl StepSink for StepSender {
@@ -639,14 +721,17 @@ pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table>
 mod tests {
     use super::*;
     use crate::files::{Format, RunInfo, write_results};
-    use engine::{OrderId, OrderRequest, OrderStatus, Size, Summary};
+    use engine::{
+        EquityCurve, FillRecord, OrderId, OrderRecord, OrderRequest, OrderStatus, Size, Summary,
+    };
     use market_data::{InstrumentIdx, Side};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     const PART: usize = crate::table::PARQUET_ROW_GROUP_ROWS;
 
     /// A run of `steps` one-minute steps over two instruments (`files`' long run), with an
-    /// order every 97 steps.
+    /// order every 97 steps filled the step after, a round trip closed by every second fill,
+    /// and one left open.
     fn run(steps: usize) -> BacktestOutcome {
         let mut run = crate::files::tests::long_run(steps);
         let curve = &run.curve;
@@ -665,6 +750,35 @@ mod tests {
             })
             .collect();
         run.orders = orders;
+        run.fills = (run.orders.iter())
+            .map(|r| FillRecord {
+                ts: r.closed.unwrap(),
+                order_id: r.id,
+                instrument: r.request.instrument,
+                side: r.request.side,
+                qty: r.filled,
+                price: r.avg_price,
+                fee: r.fees,
+            })
+            .collect();
+        let trade = |entry: &FillRecord, exit: &FillRecord, open| TradeRecord {
+            instrument: entry.instrument,
+            side: entry.side,
+            qty: entry.qty,
+            entry_time: entry.ts,
+            entry_price: entry.price,
+            exit_time: exit.ts,
+            exit_price: exit.price,
+            pnl: exit.price - entry.price - 0.5,
+            ret: exit.price / entry.price - 1.0,
+            fees: 0.5,
+            open,
+        };
+        run.trades = (run.fills.chunks_exact(2))
+            .map(|f| trade(&f[0], &f[1], false))
+            .collect();
+        let last = run.fills.last().unwrap();
+        run.open_trades = vec![trade(last, last, true)];
         run
     }
 
@@ -674,6 +788,9 @@ mod tests {
         let h = &o.holdings;
         let held =
             h.step.partition_point(|s| *s < rows.start)..h.step.partition_point(|s| *s < rows.end);
+        // Records closed by the chunk's last step, as the engine hands them on.
+        let within =
+            |t: market_data::Timestamp| (c.ts[rows.start]..=c.ts[rows.end - 1]).contains(&t);
         StepChunk {
             first: rows.start,
             curve: EquityCurve {
@@ -687,10 +804,14 @@ mod tests {
                 qty: h.qty[held.clone()].to_vec(),
                 price: h.price[held].to_vec(),
             },
-            // Those closed by the chunk's last step, as the engine hands them on.
             orders: (o.orders.iter())
-                .filter(|r| (c.ts[rows.start]..=c.ts[rows.end - 1]).contains(&r.closed.unwrap()))
+                .filter(|r| within(r.closed.unwrap()))
                 .cloned()
+                .collect(),
+            fills: o.fills.iter().filter(|f| within(f.ts)).copied().collect(),
+            trades: (o.trades.iter())
+                .filter(|t| within(t.exit_time))
+                .copied()
                 .collect(),
         }
     }
@@ -752,9 +873,7 @@ mod tests {
         }
         drop(sender);
         let tail = chunk(&o, 2 * PART..steps);
-        let done = writer
-            .finish(tail.curve, tail.holdings, tail.orders)
-            .unwrap();
+        let done = writer.finish(tail, o.open_trades.clone()).unwrap();
         let mut kept = EquityCurve::default();
         engine::column::Curve::chunks(&done.curve, &mut |c| {
             for i in 0..c.ts.len() {
@@ -764,13 +883,37 @@ mod tests {
         assert!(kept == o.curve, "the writer keeps the whole curve on disk");
         done.curve.check().unwrap();
         assert!(done.csv_left_out.is_empty());
-        let read_text = |dir: &Path, name| std::fs::read_to_string(dir.join(name)).unwrap();
-        let orders = read_text(&streamed, "orders.csv");
-        assert!(
-            read_text(&whole, "orders.csv") == orders,
-            "orders.csv the same"
+        let read_text = |dir: &Path, name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+        for table in RECORD_TABLES {
+            let file = format!("{table}.csv");
+            assert!(
+                read_text(&whole, &file) == read_text(&streamed, &file),
+                "{file} the same"
+            );
+        }
+        let lines = |file: &str| read_text(&streamed, file).lines().count();
+        assert_eq!(lines("orders.csv"), 1 + steps / 97);
+        assert_eq!(
+            lines("trades.csv"),
+            1 + steps / 97 / 2 + 1,
+            "closed, then the open one"
         );
-        assert_eq!(orders.lines().count(), 1 + steps / 97);
+        assert!(
+            o.trades.len() > 600 && o.fills.len() > 1200,
+            "records in every chunk"
+        );
+        // What the outcome holds in the records' place: their figures and the fills on disk.
+        let handed = &done.handed_on;
+        let whole_tally = engine::TradeTally::of(&o);
+        assert_eq!(
+            format!("{:?}", handed.tally),
+            format!("{whole_tally:?}"),
+            "the same sums, bit for bit"
+        );
+        assert_eq!(handed.sample.seen(), o.trades.len());
+        let back: Vec<FillRecord> = handed.fills.as_ref().unwrap().fills().collect();
+        assert!(back == o.fills, "every fill kept on disk, in order");
+        done.check().unwrap();
         let text = |dir: &Path| read_text(dir, "equity.csv");
         assert!(text(&whole) == text(&streamed), "equity.csv the same");
         // Drawdowns against the running peak of the whole curve, by a plain loop.
@@ -781,11 +924,11 @@ mod tests {
         });
         let last = last.last().unwrap();
         assert!(text(&streamed).trim_end().ends_with(&format!(",{last}")));
-        for name in STEP_TABLES.into_iter().chain(["orders"]) {
+        for name in STEP_TABLES.into_iter().chain(RECORD_TABLES) {
             let file = format!("{name}.parquet");
             let ((_, a), (groups, b)) = (read(&whole.join(&file)), read(&streamed.join(&file)));
             assert_eq!(a, b, "{file}");
-            if name != "positions" && name != "orders" {
+            if STEP_TABLES.contains(&name) && name != "positions" {
                 assert_eq!(
                     (rows(&b), groups),
                     (steps, 3),
@@ -821,13 +964,15 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        // The few orders keep their CSV.
+        // The few orders, fills and trades keep their CSV; no temporary file is left.
         assert!(
             !names.iter().any(|n| n.starts_with("equity.csv")),
             "{names:?}"
         );
-        assert!(names.iter().any(|n| n == "orders.csv"), "{names:?}");
-        assert_eq!(names.len(), 5, "{names:?}");
+        for table in RECORD_TABLES {
+            assert!(names.contains(&format!("{table}.csv")), "{names:?}");
+        }
+        assert_eq!(names.len(), 9, "{names:?}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -845,9 +990,7 @@ mod tests {
         assert!(e.to_string().contains("positions.parquet"), "{e}");
         assert!(e.to_string().contains("No space left"), "{e}");
         drop(sender);
-        let e = writer
-            .finish(EquityCurve::default(), Holdings::default(), Vec::new())
-            .unwrap_err();
+        let e = writer.finish(StepChunk::default(), Vec::new()).unwrap_err();
         assert!(e.to_string().contains("positions.parquet"), "{e}");
         let mut names: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -855,14 +998,20 @@ mod tests {
             .collect();
         names.sort();
         // Nothing looks complete; the file that failed is gone; the others hold two parts.
-        let (equity, orders, returns) = (
+        let (equity, fills, orders, returns, trades) = (
             "equity.parquet.partial",
+            "fills.parquet.partial",
             "orders.parquet.partial",
             "returns.parquet.partial",
+            "trades.parquet.partial",
         );
-        assert_eq!(names, [equity, orders, returns]);
-        let (groups, batches) = read(&dir.join(orders));
-        assert_eq!((groups, rows(&batches)), (2, 2 * PART / 97 + 1), "{orders}");
+        assert_eq!(names, [equity, fills, orders, returns, trades]);
+        // An order every 97 steps, closed (and filled) the step after; a trade every two.
+        let closed = (2 * PART - 2) / 97 + 1;
+        for (name, want) in [(orders, closed), (fills, closed), (trades, closed / 2)] {
+            let (groups, batches) = read(&dir.join(name));
+            assert_eq!((groups, rows(&batches)), (2, want), "{name}");
+        }
         for name in [equity, returns] {
             let (groups, batches) = read(&dir.join(name));
             assert_eq!((groups, rows(&batches)), (2, 2 * PART), "{name}");

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::format::{NS_PER_DAY, amount, clock, date, duration, escape, number, percent, value};
 use crate::analysis::{DecisionRow, Drawdown, InstrumentRow, Metric, TradeRow, Unit};
+use engine::EXTREME_TRADES;
 
 /// Most trades listed; the rest are counted in a note (trades.csv has them all).
 pub(super) const MAX_TRADE_ROWS: usize = 2000;
@@ -279,8 +280,11 @@ pub(super) fn instruments(rows: &[InstrumentRow]) -> String {
     )
 }
 
-/// Returns the trade list (sortable), at most [`MAX_TRADE_ROWS`] rows with a note on the rest.
-pub(super) fn trades(rows: &[TradeRow]) -> String {
+/// Returns the trade list (sortable), at most [`MAX_TRADE_ROWS`] rows of the `total` the run
+/// had, with a note on the rest.
+pub(super) fn trades(rows: &[TradeRow], total: usize) -> String {
+    // A report written before the total was kept lists every trade.
+    let total = total.max(rows.len());
     if rows.is_empty() {
         return "<p class=\"note\">No trades.</p>".into();
     }
@@ -298,8 +302,9 @@ pub(super) fn trades(rows: &[TradeRow]) -> String {
         None => (String::new(), None),
     };
     let body = shown.iter().enumerate().map(|(k, t)| {
+        let number = if t.number > 0 { t.number } else { k + 1 };
         let mut cells: Vec<(String, Option<String>)> = [
-            (k + 1).to_string(),
+            number.to_string(),
             t.instrument.clone(),
             t.side.clone(),
             amount(t.qty, 0),
@@ -346,8 +351,18 @@ pub(super) fn trades(rows: &[TradeRow]) -> String {
             "<p class=\"note\">Showing the first {} of {} trades: {} are left out here; \
              trades.csv has them all.</p>",
             number(shown.len() as f64, 0),
-            number(rows.len() as f64, 0),
-            number((rows.len() - shown.len()) as f64, 0)
+            number(total as f64, 0),
+            number((total - shown.len()) as f64, 0)
+        );
+    } else if shown.len() < total {
+        let _ = write!(
+            html,
+            "<p class=\"note\">Showing {} of {} trades: the {EXTREME_TRADES} best and the \
+             {EXTREME_TRADES} worst closed trades by P&amp;L, the latest closed ones and those \
+             still open, numbered as in the run; the trades table (trades.parquet, and \
+             trades.csv within its row limit) has them all.</p>",
+            number(shown.len() as f64, 0),
+            number(total as f64, 0),
         );
     }
     html

@@ -63,6 +63,7 @@ fn fixture(n: usize, step: i64) -> Analysis {
     });
     let trades: Vec<TradeRow> = (0..n / 10)
         .map(|k| TradeRow {
+            number: k + 1,
             instrument: if k % 2 == 0 { "GOOG" } else { "AAPL" }.into(),
             side: if k % 3 == 0 { "short" } else { "long" }.into(),
             qty: 10.0 + k as f64,
@@ -219,6 +220,7 @@ fn fixture(n: usize, step: i64) -> Analysis {
             },
         ],
         prices: vec![price("GOOG", 500.0), price("AAPL", 150.0)],
+        trades_total: trades.len(),
         trades,
         decisions: Vec::new(),
         equity,
@@ -251,6 +253,7 @@ fn empty_analysis() -> Analysis {
         worst_drawdowns: Vec::new(),
         instruments: Vec::new(),
         trades: Vec::new(),
+        trades_total: 0,
         decisions: Vec::new(),
         prices: Vec::new(),
         notes: vec!["No bars: every chart is empty.".into()],
@@ -438,6 +441,8 @@ fn intraday_run_shows_times_and_caps_the_trade_list() {
     let mut a = fixture(30_000, MINUTE);
     let extra = a.trades[0].clone();
     a.trades.resize(2_345, extra);
+    // As a report written before the list was sampled: every trade, no total.
+    a.trades_total = 0;
     let html = render_report(&a);
     assert_clean(&html);
     assert!(html.contains("Showing the first 2,000 of 2,345 trades: 345 are left out here"));
@@ -449,6 +454,30 @@ fn intraday_run_shows_times_and_caps_the_trade_list() {
     );
     // Entry times carry the time of day; the axis of a three-week span ticks by day or week.
     assert!(html.contains(">2019-12-30 00:00<"));
+}
+
+#[test]
+fn a_sampled_trade_list_says_how_many_the_run_had_and_keeps_their_numbers() {
+    let mut a = fixture(30_000, MINUTE);
+    a.trades.truncate(1_500);
+    for (k, t) in a.trades.iter_mut().enumerate() {
+        t.number = 10 * k + 7;
+    }
+    a.trades_total = 123_456;
+    let html = render_report(&a);
+    assert_clean(&html);
+    assert!(
+        html.contains("Showing 1,500 of 123,456 trades: the 50 best and the 50 worst"),
+        "the note on the sample"
+    );
+    assert!(
+        html.contains("<tr><td>14997</td>"),
+        "the last row keeps its number"
+    );
+    assert_eq!(html.matches("<tr><td>").count(), 1_500 + 2 + 2 + 2);
+    // Every trade listed: no note.
+    a.trades_total = 1_500;
+    assert!(!render_report(&a).contains("Showing"));
 }
 
 #[test]

@@ -21,8 +21,8 @@ enum Input {
 /// Runs the backtest the config at `path` (with `set` put in) describes and writes a new
 /// `results/<name>/<run-id>/` (or `out`): bars streamed from a catalog or columnar files (in
 /// sleeves mode, each sleeve's own), loaded otherwise, ticks when the config names them. A
-/// shared-cash run writes its step tables (equity, positions, returns) and orders while it runs. Prints
-/// the headline figures.
+/// shared-cash run writes its step tables (equity, positions, returns), orders, fills and trades
+/// while it runs. Prints the headline figures.
 ///
 /// # Errors
 /// A config, data, strategy or output error, naming the file, line or field; an `--out` folder
@@ -103,14 +103,19 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         sleeves,
     } = run?;
     run_dir.replace_old()?;
-    let (tail, held, orders) = (
-        std::mem::take(&mut outcome.curve),
-        std::mem::take(&mut outcome.holdings),
+    let last = engine::StepChunk {
+        first: 0,
+        curve: std::mem::take(&mut outcome.curve),
+        holdings: std::mem::take(&mut outcome.holdings),
         // Kept too: the report's decisions read the orders a model explained (a run whose
         // features explain orders hands none on, so they are all here).
-        outcome.orders.clone(),
-    );
-    let streamed = writer.finish(tail, held, orders)?;
+        orders: outcome.orders.clone(),
+        // The last fills and trades go the way of the others: the outcome keeps their tally.
+        fills: std::mem::take(&mut outcome.fills),
+        trades: std::mem::take(&mut outcome.trades),
+    };
+    let streamed = writer.finish(last, outcome.open_trades.clone())?;
+    outcome.handed_on = Some(streamed.handed_on.clone());
     let data = data.unwrap_or_default();
     output::write_streamed(
         &loaded,
@@ -143,4 +148,124 @@ fn step_writer(
         true,
     );
     Ok(StepWriter::start(tables.spilling())?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use std::path::PathBuf;
+
+    /// A crossover of 2 and 5 one-minute bars over 200,000 generated bars: tens of thousands of
+    /// round trips, so the run hands its records on in several chunks and the report lists a
+    /// sample of its trades.
+    const CONFIG: &str = r#"
+name = "busy"
+seed = 3
+
+[data]
+kind = "synthetic"
+instruments = 1
+bars = 200_000
+interval = "1m"
+start = "2024-01-01"
+model = "gbm"
+drift = 0.05
+volatility = 0.3
+
+[strategy]
+name = "sma_crossover"
+[strategy.params]
+fast = 2
+slow = 5
+
+[broker]
+initial_cash = 100_000.0
+commission = 0.0001
+fractional = true
+
+[output]
+formats = ["parquet", "csv"]
+"#;
+
+    /// The columns of a Parquet file, each in one array (its metadata names the run: not
+    /// compared).
+    fn columns(path: &Path) -> Vec<arrow::array::ArrayRef> {
+        let file = std::fs::File::open(path).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        let schema = reader.schema().clone();
+        let all: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        let one = arrow::compute::concat_batches(&schema, &all).unwrap();
+        one.columns().to_vec()
+    }
+
+    fn json(path: &Path) -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// `quant backtest` streams a trade-heavy run's fills and trades to their files as it goes
+    /// (the outcome keeps a tally and a sample); its files, summary and report are those of the
+    /// same run kept whole in memory and written after it (as a sweep's or Python's is).
+    #[test]
+    fn a_streamed_run_writes_the_files_and_figures_of_the_run_kept_whole() {
+        let dir: PathBuf = std::env::temp_dir().join(format!("quant-busy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("busy.toml");
+        let text = format!("{CONFIG}dir = \"{}\"\n", dir.join("results").display());
+        std::fs::write(&path, text).unwrap();
+        let set = SetArgs::default();
+        let out = |name: &str| OutArgs {
+            out: Some(dir.join(name)),
+            force: false,
+        };
+        run(&path, &set, &out("streamed")).unwrap();
+
+        let loaded = set.load(&path).unwrap();
+        let data = data::load(&loaded).unwrap();
+        let whole = runner::run(&loaded, &data.series).unwrap().outcome;
+        assert!(whole.handed_on.is_none(), "kept whole");
+        // Handed on over three chunks of steps and the tail.
+        let fills = whole.fills.len();
+        assert!(fills > 3 * 10_000, "{fills} fills");
+        assert!(whole.trades.len() > 10 * engine::SHOWN_TRADES);
+        output::write_run(&loaded, &whole, None, &data, &out("whole"), "bars", None).unwrap();
+
+        let (a, b) = (dir.join("whole"), dir.join("streamed"));
+        for table in ["fills", "trades", "orders", "equity"] {
+            let csv = format!("{table}.csv");
+            let text = |d: &Path| std::fs::read(d.join(&csv)).unwrap();
+            assert!(text(&a) == text(&b), "{csv} byte for byte");
+        }
+        for table in [
+            "fills",
+            "trades",
+            "orders",
+            "equity",
+            "positions",
+            "returns",
+        ] {
+            let file = format!("{table}.parquet");
+            assert!(
+                columns(&a.join(&file)) == columns(&b.join(&file)),
+                "{file}: the same rows"
+            );
+        }
+        let trades = std::fs::read_to_string(b.join("trades.csv")).unwrap();
+        let rows = whole.trades.len() + whole.open_trades.len();
+        assert_eq!(trades.lines().count(), 1 + rows);
+        // Every figure the same, to the last bit (the report's trade sample included).
+        let (sa, sb) = (json(&a.join("summary.json")), json(&b.join("summary.json")));
+        assert_eq!(sa, sb);
+        assert_eq!(sb["trades"], whole.trades.len());
+        let (ra, rb) = (json(&a.join("report.json")), json(&b.join("report.json")));
+        assert_eq!(ra, rb);
+        let listed = rb["trades"].as_array().unwrap().len();
+        assert_eq!(
+            (listed, rb["trades_total"].as_u64()),
+            (engine::SHOWN_TRADES, Some(rows as u64))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -114,8 +114,9 @@ pub(crate) fn write_into(
 }
 
 /// Writes the rest of a backtest's results into `run_dir` as [`write_into`] does, once its step
-/// tables and orders were written while it ran (by a `report::StepWriter`, which kept its curve
-/// on disk for the figures and left the CSVs `csv_left_out` out), and prints the summary.
+/// tables, orders, fills and trades were written while it ran (by a `report::StepWriter`, which
+/// kept its curve and fills on disk for the figures and left the CSVs `csv_left_out` out), and
+/// prints the summary.
 ///
 /// # Errors
 /// A result file cannot be written.
@@ -161,8 +162,8 @@ fn write_files(
         drift_threshold: threshold,
     } = results(loaded, outcome, curve, sleeves, data, gaps)?;
     if let Some(streamed) = streamed {
-        // Figures from a curve that could not be read back whole are not written.
-        streamed.curve.check()?;
+        // Figures from a curve or fills that could not be read back whole are not written.
+        streamed.check()?;
     }
     let dir = &run_dir.dir;
     // Which models traded, for the terminal.
@@ -205,10 +206,10 @@ fn write_files(
         println!("  {label:<18} {value:>24}");
     }
     let formats = c.output.formats();
-    // A streamed run's writer counted its steps and orders; the outcome has the other tables.
+    // A streamed run's writer counted its steps and records; the outcome has the other tables.
     let mut left_out = report::csv_left_out(outcome, formats);
     if let Some(streamed) = streamed {
-        left_out.retain(|(table, _)| !["equity", "orders"].contains(table));
+        left_out.retain(|(table, _)| !["equity", "orders", "fills", "trades"].contains(table));
         left_out.extend(streamed.csv_left_out.iter().copied());
     }
     for (table, rows) in left_out {

@@ -12,10 +12,10 @@ use super::positions::{StepExposures, position_rows};
 use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
 use super::trades::{decision_rows, instrument_rows, trade_rows};
 use super::{Analysis, PositionSeries};
-use engine::BacktestOutcome;
 use engine::Summary;
 use engine::column::{Column, Curve, EquityColumn, Returns};
 use engine::metrics::{RelativeMetrics, per_period_rate};
+use engine::{BacktestOutcome, TradeTally};
 use market_data::Bar;
 use std::fmt;
 
@@ -116,6 +116,8 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     };
     let bench_equity = benchmark.as_ref().map_or(&[][..], |b| &b.equity);
     let window = rolling_window(ppy);
+    // Every closed trade and fill, those handed on included, summed up.
+    let trades = TradeTally::of(outcome);
     let positions = StepExposures::new(outcome, input.prices);
     let valued = positions.is_some();
     let mut pass = CurvePass::new(PassSpec {
@@ -142,12 +144,11 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         .unwrap_or_else(|| (PositionSeries::default(), position_rows(None)));
     let mut extra = figures.calendar_rows;
     extra.extend(position_rows);
-    let trade_pnls: Vec<f64> = outcome.trades.iter().map(|t| t.pnl).collect();
     let (metrics, undefined) = metric_table(&Facts {
         summary,
         curve: facts,
         worst: figures.worst.first(),
-        trade_pnls: &trade_pnls,
+        trades: &trades,
         benchmark: benchmark.as_ref(),
         relative,
         extra,
@@ -179,7 +180,7 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
                 .to_string(),
         );
     }
-    let (prices, thinned) = price_charts(outcome, input.prices);
+    let (prices, thinned) = price_charts(outcome, &trades, input.prices);
     if input.prices.iter().all(|p| p.bars.is_empty()) {
         notes.push("No price charts: the run's bars were not kept.".to_string());
     } else if outcome.instruments.len() > MAX_CHARTS {
@@ -225,8 +226,9 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
         positions,
         returns: bins.finish(),
         worst_drawdowns: figures.worst,
-        instruments: instrument_rows(outcome, summary),
+        instruments: instrument_rows(outcome, &trades, summary),
         trades: trade_rows(outcome),
+        trades_total: outcome.closed_trades() + outcome.open_trades.len(),
         decisions: decision_rows(outcome),
         prices,
         notes,

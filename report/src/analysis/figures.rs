@@ -7,8 +7,8 @@
 
 use super::benchmark::{Benchmark, NoBenchmark};
 use super::{Drawdown, Metric, Unit};
-use engine::Summary;
 use engine::metrics::RelativeMetrics;
+use engine::{Summary, TradeTally};
 
 /// What the table is built from.
 pub(crate) struct Facts<'a> {
@@ -18,8 +18,8 @@ pub(crate) struct Facts<'a> {
     pub(crate) curve: CurveFacts,
     /// The deepest drawdown period, if equity ever fell below a peak.
     pub(crate) worst: Option<&'a Drawdown>,
-    /// Closed trades' P&L.
-    pub(crate) trade_pnls: &'a [f64],
+    /// The closed trades and fills, summed up.
+    pub(crate) trades: &'a TradeTally,
     /// The benchmark, or why there is none.
     pub(crate) benchmark: Result<&'a Benchmark, &'a NoBenchmark>,
     /// Figures against the benchmark (NaN without one).
@@ -242,8 +242,7 @@ fn own_rows(f: &Facts<'_>) -> Vec<Row> {
 fn why_undefined(key: &str, f: &Facts<'_>) -> String {
     let s = f.summary;
     let c = &f.curve;
-    let wins = f.trade_pnls.iter().filter(|p| **p > 0.0).count();
-    let losses = f.trade_pnls.iter().filter(|p| **p < 0.0).count();
+    let (wins, losses) = f.trades.wins_and_losses();
     let series = || -> &'static str {
         if c.first.is_none() {
             "the run recorded no equity"
@@ -257,7 +256,7 @@ fn why_undefined(key: &str, f: &Facts<'_>) -> String {
     };
     let reason = match key {
         "win_rate" | "profit_factor" | "payoff_ratio" | "expectancy" | "avg_holding_time_ns"
-            if f.trade_pnls.is_empty() =>
+            if f.trades.closed() == 0 =>
         {
             if s.open_trades > 0 {
                 "no trade was closed"

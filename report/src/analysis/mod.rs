@@ -181,6 +181,10 @@ pub struct InstrumentRow {
 /// One round trip (or an open position at the end).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TradeRow {
+    /// Its number in the run: the closed trades from 1 in closing order, then the open ones
+    /// (0 in a report written before numbers were kept).
+    #[serde(default)]
+    pub number: usize,
     /// The instrument.
     pub instrument: String,
     /// `long` or `short`.
@@ -287,8 +291,12 @@ pub struct Analysis {
     pub worst_drawdowns: Vec<Drawdown>,
     /// Per-instrument figures, largest P&L first.
     pub instruments: Vec<InstrumentRow>,
-    /// Every round trip, then open positions.
+    /// The round trips listed: every one, closed then open, up to [`engine::SHOWN_TRADES`];
+    /// past that the best, the worst and the latest closed ones, then the open ones.
     pub trades: Vec<TradeRow>,
+    /// The run's round trips, closed and open (the rows of its trades table).
+    #[serde(default)]
+    pub trades_total: usize,
     /// The explained orders of a model-driven run (empty otherwise).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub decisions: Vec<DecisionRow>,

@@ -13,7 +13,6 @@ use super::{PositionSeries, PriceInput, Unit};
 use engine::{BacktestOutcome, FillRecord};
 use market_data::{Bar, Side, Timestamp};
 use std::iter::Peekable;
-use std::slice::Iter;
 
 /// One step's exposures, as fractions of its equity.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,7 +30,8 @@ const TOP: usize = 5;
 /// The run's holdings rebuilt step by step from its fills, valued at its closes.
 pub(crate) struct StepExposures<'a> {
     bars: Vec<&'a [Bar]>,
-    fills: Peekable<Iter<'a, FillRecord>>,
+    /// Every fill of the run in time order (read from disk for a long run's handed on).
+    fills: Peekable<Box<dyn Iterator<Item = FillRecord> + 'a>>,
     qty: Vec<f64>,
     mark: Vec<f64>,
     /// Each instrument's next bar.
@@ -45,7 +45,7 @@ impl<'a> StepExposures<'a> {
     /// cannot be valued because the run's bars were not kept.
     pub(crate) fn new(outcome: &'a BacktestOutcome, prices: &[PriceInput<'a>]) -> Option<Self> {
         let n = outcome.instruments.len();
-        if !outcome.fills.is_empty() && prices.iter().all(|p| p.bars.is_empty()) {
+        if outcome.fill_count() > 0 && prices.iter().all(|p| p.bars.is_empty()) {
             return None;
         }
         let bars = (outcome.instruments.iter())
@@ -55,7 +55,7 @@ impl<'a> StepExposures<'a> {
             .collect();
         Some(Self {
             bars,
-            fills: outcome.fills.iter().peekable(),
+            fills: outcome.every_fill().peekable(),
             qty: vec![0.0; n],
             mark: vec![f64::NAN; n],
             next: vec![0; n],

@@ -42,6 +42,7 @@ pub(super) fn outcome(names: &[&str], ts: &[i64], equity: &[f64], initial: f64) 
         orders: Vec::new(),
         fills: Vec::new(),
         trades: Vec::new(),
+        handed_on: None,
         open_trades: Vec::new(),
         positions: vec![Position::default(); names.len()],
         initial_cash: initial,

@@ -1,12 +1,13 @@
 //! Trade list and per-instrument attribution.
 
 use super::{DecisionRow, InstrumentRow, TradeRow};
-use engine::BacktestOutcome;
-use engine::Summary;
-use engine::TradeRecord;
+use engine::{BacktestOutcome, SHOWN_TRADES, Summary, TradeRecord, TradeSample, TradeTally};
 use market_data::Side;
 
-/// Returns every closed round trip in closing order, then the trades still open at the end.
+/// Returns the round trips the report lists, each with its number in the run: every closed one
+/// in closing order, then those still open at the end; past [`SHOWN_TRADES`] in all, the best
+/// and the worst closed ones, the latest in the room left, then the open ones (see
+/// [`TradeSample`]).
 ///
 /// A figure that is not finite (a trade entered at a price of 0 has no return) is written as 0,
 /// so the list always serialises as numbers.
@@ -15,20 +16,26 @@ pub(crate) fn trade_rows(outcome: &BacktestOutcome) -> Vec<TradeRow> {
     let explained: std::collections::HashSet<u64> =
         outcome.attributions.iter().map(|a| a.order.0).collect();
     let mut order_at = std::collections::HashMap::new();
-    for f in outcome
-        .fills
-        .iter()
+    // Read only for a run that explains its orders: a long run's fills are on disk.
+    let fills = (!explained.is_empty()).then(|| outcome.every_fill());
+    for f in fills
+        .into_iter()
+        .flatten()
         .filter(|f| explained.contains(&f.order_id.0))
     {
         order_at.entry((f.instrument, f.ts)).or_insert(f.order_id.0);
     }
     let order = |instrument, ts| order_at.get(&(instrument, ts)).copied();
-    outcome
-        .trades
-        .iter()
-        .chain(&outcome.open_trades)
-        .map(|t| TradeRow {
-            instrument: name_of(outcome, t),
+    let sample = TradeSample::of(outcome);
+    let open = &outcome.open_trades;
+    let closed = sample.rows(SHOWN_TRADES.saturating_sub(open.len()));
+    let open = (open.iter().enumerate()).map(|(k, t)| (sample.seen() + k, *t));
+    closed
+        .into_iter()
+        .chain(open)
+        .map(|(k, t)| TradeRow {
+            number: k + 1,
+            instrument: name_of(outcome, &t),
             side: if t.side == Side::Buy { "long" } else { "short" }.to_string(),
             qty: finite_or_zero(t.qty),
             entry_ts: t.entry_time.0,
@@ -79,33 +86,25 @@ pub(crate) fn decision_rows(outcome: &BacktestOutcome) -> Vec<DecisionRow> {
 /// P&L, trade count and fees are the summary's (closed trades plus the open one at its mark,
 /// after fees), so the page and `summary.json` agree; turnover is the instrument's traded
 /// notional, and contribution its P&L over the initial capital.
-pub(crate) fn instrument_rows(outcome: &BacktestOutcome, summary: &Summary) -> Vec<InstrumentRow> {
+pub(crate) fn instrument_rows(
+    outcome: &BacktestOutcome,
+    trades: &TradeTally,
+    summary: &Summary,
+) -> Vec<InstrumentRow> {
     let mut rows: Vec<InstrumentRow> = summary
         .instruments
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let closed: Vec<&TradeRecord> = outcome
-                .trades
-                .iter()
-                .filter(|t| t.instrument.get() == i)
-                .collect();
-            let wins = closed.iter().filter(|t| t.pnl > 0.0).count();
+            let one = trades.instrument(i);
             InstrumentRow {
                 name: s.instrument.clone(),
                 pnl: finite_or_zero(s.pnl),
                 contribution: finite_or_zero(s.pnl / outcome.initial_cash),
                 trades: s.trades,
-                win_rate: (!closed.is_empty()).then(|| wins as f64 / closed.len() as f64),
+                win_rate: (one.closed > 0).then(|| one.wins as f64 / one.closed as f64),
                 fees: finite_or_zero(s.fees),
-                turnover: finite_or_zero(
-                    outcome
-                        .fills
-                        .iter()
-                        .filter(|f| f.instrument.get() == i)
-                        .map(|f| (f.qty * f.price).abs())
-                        .sum(),
-                ),
+                turnover: finite_or_zero(one.turnover),
             }
         })
         .collect();
