@@ -209,9 +209,17 @@ formats = ["parquet", "csv"]
     /// same run kept whole in memory and written after it (as a sweep's or Python's is).
     #[test]
     fn a_streamed_run_writes_the_files_and_figures_of_the_run_kept_whole() {
+        /// Removes the folder when the test ends, passed or failed.
+        struct Scratch(PathBuf);
+        impl Drop for Scratch {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
         let dir: PathBuf = std::env::temp_dir().join(format!("quant-busy-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let _scratch = Scratch(dir.clone());
         let path = dir.join("busy.toml");
         let text = format!("{CONFIG}dir = \"{}\"\n", dir.join("results").display());
         std::fs::write(&path, text).unwrap();
@@ -266,6 +274,5 @@ formats = ["parquet", "csv"]
             (listed, rb["trades_total"].as_u64()),
             (engine::SHOWN_TRADES, Some(rows as u64))
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
