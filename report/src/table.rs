@@ -358,7 +358,8 @@ impl CsvWriter {
 /// Rows per row group of the Parquet files written here.
 pub const PARQUET_ROW_GROUP_ROWS: usize = 65_536;
 
-/// A Parquet file written a part of a table at a time (each part at most one row group),
+/// A Parquet file written a part of a table at a time, in row groups of
+/// [`PARQUET_ROW_GROUP_ROWS`] rows (the last one shorter),
 /// zstd-compressed, under a temporary name renamed into place by [`ParquetWriter::finish`].
 pub struct ParquetWriter {
     path: std::path::PathBuf,
@@ -449,10 +450,10 @@ impl ParquetWriter {
             path: self.path.clone(),
             source,
         };
-        self.writer.write(&batch).map_err(parquet_error)?;
-        // Each part ends its row groups, so a file closed after a failure elsewhere holds every
-        // part written whole.
-        self.writer.flush().map_err(parquet_error)
+        // Row groups fill across parts: a run's orders come a few thousand a part, and a row
+        // group per part cost a compressor per column each. A file closed after a failure
+        // elsewhere still holds every part written whole: closing writes the rows held.
+        self.writer.write(&batch).map_err(parquet_error)
     }
 
     /// Writes the footer after the last complete row group and keeps the file as
