@@ -378,12 +378,12 @@ fn group_span(
     ))
 }
 
-/// Reads the footer of a Parquet file of `kind` records: its metadata and its time column's
-/// leaf and unit (see [`time_leaf`]); `None` for a file of another format.
-fn parquet_footer(
-    path: &Path,
-    kind: RecordKind,
-) -> Result<Option<(Arc<ParquetMetaData>, Option<(usize, i64)>)>> {
+/// A Parquet file's metadata and its time column's leaf and unit (see [`time_leaf`]).
+type Footer = (Arc<ParquetMetaData>, Option<(usize, i64)>);
+
+/// Reads the [`Footer`] of a Parquet file of `kind` records; `None` for a file of another
+/// format.
+fn parquet_footer(path: &Path, kind: RecordKind) -> Result<Option<Footer>> {
     if FileFormat::of(path) != Some(FileFormat::Parquet) {
         return Ok(None);
     }
