@@ -20,6 +20,7 @@ use engine::{
     BacktestOutcome, HandedOn, Holdings, StepChunk, StepSink, TradeRecord, TradeSample, TradeTally,
 };
 use market_data::{InstrumentId, Timestamp};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -55,6 +56,26 @@ impl<'a> Steps<'a> {
     fn len(&self) -> usize {
         self.ts.len()
     }
+}
+
+/// Appends `table` to the Parquet file in `file`, creating it in `dir` (named after the table,
+/// tagged with `metadata`) at the first part. A file whose write failed is dropped unclosed:
+/// its last row group may be incomplete.
+fn write_part(
+    file: &mut Option<ParquetWriter>,
+    dir: &Path,
+    metadata: &[(String, String)],
+    table: &Table,
+) -> Result<()> {
+    if file.is_none() {
+        let path = dir.join(format!("{}.parquet", table.name));
+        *file = Some(ParquetWriter::create(&path, table, metadata)?);
+    }
+    let written = file.as_mut().map_or(Ok(()), |f| f.write(table));
+    if written.is_err() {
+        *file = None;
+    }
+    written
 }
 
 /// `equity` of `steps`; `peak` is the highest equity before them (-inf before the first), so
@@ -179,7 +200,6 @@ pub struct StepTables {
 /// within the row limit, its Parquet file, and the rows written.
 #[derive(Debug)]
 struct RecordFiles {
-    name: &'static str,
     csv: LimitedCsv,
     parquet: Option<ParquetWriter>,
     rows: usize,
@@ -288,7 +308,6 @@ impl StepTables {
             parquet: [None, None, None],
             records: records.then(|| {
                 RECORD_TABLES.map(|name| RecordFiles {
-                    name,
                     csv: LimitedCsv::new(dir.join(format!("{name}.csv")), formats.csv),
                     parquet: None,
                     rows: 0,
@@ -326,20 +345,14 @@ impl StepTables {
         let returns = returns_table(steps, self.previous);
         self.previous = steps.equity.last().copied().unwrap_or(self.previous);
         self.steps += steps.len();
-        if self.spills {
-            let spill = match &mut self.spill {
-                Some(spill) => spill,
-                None => self.spill.insert(CurveSpill::create(&self.dir)?),
-            };
-            spill.append(steps.ts, steps.equity, steps.cash)?;
+        if self.spills && self.spill.is_none() {
+            self.spill = Some(CurveSpill::create(&self.dir)?);
         }
         self.csv.write(&equity, self.steps, &self.formats)?;
-        if !self.formats.parquet {
-            return Ok(());
-        }
         #[cfg(test)]
-        if self.fail_at_part
-            == Some((self.steps - steps.len()) / crate::table::PARQUET_ROW_GROUP_ROWS)
+        if self.formats.parquet
+            && self.fail_at_part
+                == Some((self.steps - steps.len()) / crate::table::PARQUET_ROW_GROUP_ROWS)
         {
             self.parquet[1] = None;
             return Err(Error::Write {
@@ -347,20 +360,28 @@ impl StepTables {
                 source: std::io::Error::other("No space left on device (simulated)"),
             });
         }
-        let positions = positions_table(steps, &self.instruments);
-        for (slot, table) in self.parquet.iter_mut().zip([equity, positions, returns]) {
-            if slot.is_none() {
-                let path = self.dir.join(format!("{}.parquet", table.name));
-                *slot = Some(ParquetWriter::create(&path, &table, &self.metadata)?);
-            }
-            // A file whose write failed is not closed: its last row group may be incomplete.
-            let written = slot.as_mut().map_or(Ok(()), |file| file.write(&table));
-            if written.is_err() {
-                *slot = None;
-            }
-            written?;
-        }
-        Ok(())
+        let tables = (self.formats.parquet)
+            .then(|| [equity, positions_table(steps, &self.instruments), returns]);
+        let (dir, metadata) = (&self.dir, &self.metadata);
+        // The curve goes to disk while the files are encoded, each on a thread of the pool: the
+        // writer, not the event loop, sets a long run's pace.
+        let (spilled, written) = rayon::join(
+            || {
+                (self.spill.as_mut())
+                    .map_or(Ok(()), |s| s.append(steps.ts, steps.equity, steps.cash))
+            },
+            || {
+                let Some(tables) = tables else {
+                    return Ok(());
+                };
+                let written: Vec<Result<()>> = (self.parquet.par_iter_mut())
+                    .zip(tables)
+                    .map(|(file, table)| write_part(file, dir, metadata, &table))
+                    .collect();
+                written.into_iter().collect()
+            },
+        );
+        spilled.and(written)
     }
 
     /// Appends the steps of `chunk`, and its orders, fills and trades when this writes them
@@ -404,15 +425,7 @@ impl StepTables {
         files.rows += table.rows();
         files.csv.write(table, files.rows, &self.formats)?;
         if self.formats.parquet {
-            if files.parquet.is_none() {
-                let path = self.dir.join(format!("{}.parquet", files.name));
-                files.parquet = Some(ParquetWriter::create(&path, table, &self.metadata)?);
-            }
-            let written = (files.parquet.as_mut()).map_or(Ok(()), |file| file.write(table));
-            if written.is_err() {
-                files.parquet = None;
-            }
-            written?;
+            write_part(&mut files.parquet, &self.dir, &self.metadata, table)?;
         }
         Ok(())
     }
