@@ -13,34 +13,21 @@ use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::Path;
 
-/// The name of instrument `i` of `instruments` ("?" for none).
-fn instrument_name(instruments: &[InstrumentId], i: market_data::InstrumentIdx) -> String {
-    (instruments.get(i.get())).map_or_else(|| "?".into(), ToString::to_string)
-}
-
 /// `trades` of the round trips `all` of a run over `instruments` (closed, then open ones).
 pub(crate) fn trade_table(all: &[TradeRecord], instruments: &[InstrumentId]) -> Table {
     Table {
         name: "trades".into(),
         columns: vec![
-            Column::text(
-                "instrument",
-                all.iter()
-                    .map(|t| instrument_name(instruments, t.instrument))
-                    .collect(),
-            ),
-            Column::text(
+            Column::instruments("instrument", instruments, all.iter().map(|t| t.instrument)),
+            Column::few(
                 "side",
-                all.iter()
-                    .map(|t| {
-                        if t.side == market_data::Side::Buy {
-                            "long"
-                        } else {
-                            "short"
-                        }
-                        .into()
-                    })
-                    .collect(),
+                all.iter().map(|t| {
+                    if t.side == market_data::Side::Buy {
+                        "long"
+                    } else {
+                        "short"
+                    }
+                }),
             ),
             Column::float("quantity", all.iter().map(|t| t.qty).collect()),
             Column::time(
@@ -58,11 +45,9 @@ pub(crate) fn trade_table(all: &[TradeRecord], instruments: &[InstrumentId]) -> 
             Column::float("pnl", all.iter().map(|t| t.pnl).collect()),
             Column::float("return", all.iter().map(|t| t.ret).collect()),
             Column::float("fees", all.iter().map(|t| t.fees).collect()),
-            Column::text(
+            Column::few(
                 "status",
-                all.iter()
-                    .map(|t| if t.open { "open" } else { "closed" }.into())
-                    .collect(),
+                all.iter().map(|t| if t.open { "open" } else { "closed" }),
             ),
         ],
     }
@@ -75,13 +60,8 @@ pub(crate) fn fill_table(f: &[FillRecord], instruments: &[InstrumentId]) -> Tabl
         columns: vec![
             Column::time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
             Column::int("order_id", f.iter().map(|x| x.order_id.0).collect()),
-            Column::text(
-                "instrument",
-                f.iter()
-                    .map(|x| instrument_name(instruments, x.instrument))
-                    .collect(),
-            ),
-            Column::text("side", f.iter().map(|x| x.side.as_str().into()).collect()),
+            Column::instruments("instrument", instruments, f.iter().map(|x| x.instrument)),
+            Column::few("side", f.iter().map(|x| x.side.as_str())),
             Column::float("quantity", f.iter().map(|x| x.qty).collect()),
             Column::float("price", f.iter().map(|x| x.price).collect()),
             Column::float("fee", f.iter().map(|x| x.fee).collect()),
@@ -103,20 +83,13 @@ pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId
         columns: vec![
             Column::int("order_id", o.iter().map(|r| r.id.0).collect()),
             Column::time("created", o.iter().map(|r| Some(r.created)).collect()),
-            Column::text(
+            Column::instruments(
                 "instrument",
-                o.iter()
-                    .map(|r| instrument_name(instruments, r.request.instrument))
-                    .collect(),
+                instruments,
+                o.iter().map(|r| r.request.instrument),
             ),
-            Column::text(
-                "side",
-                o.iter().map(|r| r.request.side.as_str().into()).collect(),
-            ),
-            Column::text(
-                "kind",
-                o.iter().map(|r| r.request.kind.as_str().into()).collect(),
-            ),
+            Column::few("side", o.iter().map(|r| r.request.side.as_str())),
+            Column::few("kind", o.iter().map(|r| r.request.kind.as_str())),
             Column::text("size", o.iter().map(size).collect()),
             Column::float(
                 "limit_price",
@@ -130,15 +103,9 @@ pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId
                     .map(|r| price(r.request.kind.trigger_price()))
                     .collect(),
             ),
-            Column::text(
-                "time_in_force",
-                o.iter().map(|r| r.request.tif.as_str().into()).collect(),
-            ),
+            Column::few("time_in_force", o.iter().map(|r| r.request.tif.as_str())),
             Column::int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
-            Column::text(
-                "status",
-                o.iter().map(|r| r.status.as_str().into()).collect(),
-            ),
+            Column::few("status", o.iter().map(|r| r.status.as_str())),
             Column::time("closed", o.iter().map(|r| r.closed).collect()),
             Column::float("filled_quantity", o.iter().map(|r| r.filled).collect()),
             Column::float(

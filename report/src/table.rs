@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampNanosecondArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use market_data::Timestamp;
+use market_data::{InstrumentId, InstrumentIdx, Timestamp};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -71,6 +71,37 @@ impl Column {
             name: name.into(),
             values: Values::Labels { names, codes },
         }
+    }
+
+    /// Returns a text column of a few fixed names (sides, kinds, statuses), each row kept as an
+    /// index into the names met so far: no string per row.
+    pub fn few<'a>(name: impl Into<String>, values: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut names: Vec<&str> = Vec::new();
+        let codes = (values.into_iter())
+            .map(|v| match names.iter().position(|n| *n == v) {
+                Some(code) => code as u32,
+                None => {
+                    names.push(v);
+                    names.len() as u32 - 1
+                }
+            })
+            .collect();
+        Self::labels(name, names.into_iter().map(String::from).collect(), codes)
+    }
+
+    /// Returns a text column naming, in each row, one of a run's `instruments` by its index
+    /// ("?" for an index past them).
+    pub fn instruments(
+        name: impl Into<String>,
+        instruments: &[InstrumentId],
+        rows: impl IntoIterator<Item = InstrumentIdx>,
+    ) -> Self {
+        let codes = (rows.into_iter()).map(|i| i.0).collect();
+        Self::labels(
+            name,
+            instruments.iter().map(ToString::to_string).collect(),
+            codes,
+        )
     }
 
     /// Returns a number column.
@@ -550,6 +581,32 @@ mod tests {
             text.push('\n');
         }
         text
+    }
+
+    #[test]
+    fn few_names_and_instruments_read_as_their_text() {
+        let instruments = [InstrumentId::new("AAPL"), InstrumentId::new("MSFT")];
+        let coded = Table {
+            name: "t".into(),
+            columns: vec![
+                Column::few("side", ["buy", "sell", "buy", "buy"]),
+                Column::instruments("instrument", &instruments, [1, 0, 2, 1].map(InstrumentIdx)),
+            ],
+        };
+        let text = |v: [&str; 4]| v.map(String::from).to_vec();
+        let plain = Table {
+            name: "t".into(),
+            columns: vec![
+                Column::text("side", text(["buy", "sell", "buy", "buy"])),
+                Column::text("instrument", text(["MSFT", "AAPL", "?", "MSFT"])),
+            ],
+        };
+        assert_eq!(display_csv(&coded), display_csv(&plain));
+        assert_eq!(coded.csv_rows(0..4), plain.csv_rows(0..4));
+        assert_eq!(
+            coded.to_record_batch().unwrap(),
+            plain.to_record_batch().unwrap()
+        );
     }
 
     #[test]
