@@ -198,7 +198,15 @@ impl Column {
                 Arc::new(UInt64Array::from(v.clone())),
             ),
             Values::Time(v) => {
-                let values: TimestampNanosecondArray = v.iter().map(|t| t.map(|t| t.0)).collect();
+                // Without missing times (nearly always), no validity mask either.
+                let values: TimestampNanosecondArray = if v.iter().all(Option::is_some) {
+                    v.iter()
+                        .map(|t| t.map_or(0, |t| t.0))
+                        .collect::<Vec<i64>>()
+                        .into()
+                } else {
+                    v.iter().map(|t| t.map(|t| t.0)).collect()
+                };
                 let values = values.with_timezone("UTC");
                 let field = Field::new(
                     name,
