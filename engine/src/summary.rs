@@ -516,6 +516,17 @@ pub struct MetricsSpec {
     pub risk_free: f64,
 }
 
+impl MetricsSpec {
+    /// Returns the annualisation of a run whose curve is `curve`: the configured one, else the
+    /// one its timestamps show.
+    pub fn annualisation_of(&self, curve: &dyn Curve) -> Annualisation {
+        self.periods_per_year.map_or_else(
+            || annualisation(&TimeColumn(curve)),
+            Annualisation::configured,
+        )
+    }
+}
+
 impl Summary {
     /// Computes the summary of a run with a risk-free rate of 0; `periods_per_year` overrides
     /// the one inferred from the timestamps.
@@ -542,10 +553,18 @@ impl Summary {
     /// `outcome`, whose own curve is then ignored). The trades and instruments come from
     /// `outcome`. The same figures as [`Summary::measured`] on the same curve in memory.
     pub fn measured_over(outcome: &BacktestOutcome, curve: &dyn Curve, spec: MetricsSpec) -> Self {
-        let annual = spec.periods_per_year.map_or_else(
-            || annualisation(&TimeColumn(curve)),
-            Annualisation::configured,
-        );
+        Self::measured_with(outcome, curve, spec, spec.annualisation_of(curve))
+    }
+
+    /// As [`Summary::measured_over`], annualised with `annual` (which
+    /// [`MetricsSpec::annualisation_of`] gives for `curve`): figures that need only the
+    /// annualisation can then be worked out beside the summary.
+    pub fn measured_with(
+        outcome: &BacktestOutcome,
+        curve: &dyn Curve,
+        spec: MetricsSpec,
+        annual: Annualisation,
+    ) -> Self {
         let ppy = annual.periods_per_year;
         let figures = CurveFigures::of(&EquityColumn(curve), ppy, spec.risk_free);
         let m = figures.metrics;

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use engine::column::{Column, Curve, TimeColumn};
 use engine::{BacktestOutcome, SleeveSummary, Summary};
 use market_data::{BarSeries, Timestamp};
-use report::analysis::{Analysis, AnalysisInput, PriceInput, analyse, buy_and_hold_on};
+use report::analysis::{Analysis, AnalysisInput, PriceInput, buy_and_hold_on, measure};
 use report::{Streamed, write_results};
 
 /// Returns the run's summary, measured against its benchmark when the bars allow one, and its
@@ -46,32 +46,41 @@ pub(crate) fn summarise(
         bars: &s.bars,
     });
     let benchmark = c.output.benchmark.as_ref().and_then(|b| b.instrument());
-    let mut summary = Summary::measured_over(outcome, curve, c.metrics.spec());
-    let cash = outcome.initial_cash;
-    let held = match external {
-        Some(ext) => buy_and_hold_on(
-            curve,
-            cash,
-            std::slice::from_ref(&ext),
-            Some(ext.instrument),
-        ),
-        None => buy_and_hold_on(curve, cash, &prices, benchmark),
+    let spec = c.metrics.spec();
+    let annual = spec.annualisation_of(curve);
+    let periods_per_year = annual.periods_per_year;
+    let input = AnalysisInput {
+        title,
+        strategy: loaded.strategy_name(),
+        outcome,
+        curve,
+        prices: &prices,
+        benchmark,
+        external_benchmark: external,
     };
-    if let Ok(b) = held {
-        summary = summary.with_benchmark_over(curve, &b.equity);
-    }
-    let analysis = c.output.report.then(|| {
-        analyse(&AnalysisInput {
-            title,
-            strategy: loaded.strategy_name(),
-            outcome,
-            curve,
-            summary: &summary,
-            prices: &prices,
-            benchmark,
-            external_benchmark: external,
-        })
-    });
+    // The summary and the report's figures read the curve in passes of their own: on two
+    // threads, the report's completed with the summary once both are done.
+    let (summary, measured) = rayon::join(
+        || {
+            let summary = Summary::measured_with(outcome, curve, spec, annual);
+            let cash = outcome.initial_cash;
+            let held = match external {
+                Some(ext) => buy_and_hold_on(
+                    curve,
+                    cash,
+                    std::slice::from_ref(&ext),
+                    Some(ext.instrument),
+                ),
+                None => buy_and_hold_on(curve, cash, &prices, benchmark),
+            };
+            match held {
+                Ok(b) => summary.with_benchmark_over(curve, &b.equity),
+                Err(_) => summary,
+            }
+        },
+        || (c.output.report).then(|| measure(&input, periods_per_year, spec.risk_free)),
+    );
+    let analysis = measured.map(|m| m.finish(&summary));
     (summary, analysis)
 }
 

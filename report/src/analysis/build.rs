@@ -4,14 +4,15 @@
 //! (`pass.rs`), a second counts the returns into the histogram's bins once their range is known;
 //! with a benchmark, one more reads the stamps to value it and three the equity against it.
 
-use super::benchmark::buy_and_hold_on;
+use super::benchmark::{Benchmark, NoBenchmark, buy_and_hold_on};
 use super::calendar::format_instant;
 use super::figures::{Facts, metric_table};
-use super::pass::{CurvePass, PassSpec};
+use super::histogram::Bins;
+use super::pass::{CurveFigures, CurvePass, PassSpec};
 use super::positions::{StepExposures, position_rows};
 use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
 use super::trades::{decision_rows, instrument_rows, trade_rows};
-use super::{Analysis, PositionSeries};
+use super::{Analysis, PositionSeries, PriceChart};
 use engine::Summary;
 use engine::column::{Column, Curve, EquityColumn, Returns};
 use engine::metrics::{RelativeMetrics, per_period_rate};
@@ -43,8 +44,6 @@ pub struct AnalysisInput<'a> {
     /// The run's equity curve: `&outcome.curve` when the run kept it in memory, else the one
     /// its writer kept on disk.
     pub curve: &'a dyn Curve,
-    /// Its headline figures.
-    pub summary: &'a Summary,
     /// The bars of the run's instruments (empty when the run kept none, e.g. a streamed
     /// catalog): the benchmark and price charts need them.
     pub prices: &'a [PriceInput<'a>],
@@ -63,7 +62,6 @@ impl fmt::Debug for AnalysisInput<'_> {
             .field("strategy", &self.strategy)
             .field("outcome", &self.outcome)
             .field("steps", &self.curve.steps())
-            .field("summary", &self.summary)
             .field("prices", &self.prices)
             .field("benchmark", &self.benchmark)
             .field("external_benchmark", &self.external_benchmark)
@@ -94,15 +92,48 @@ pub fn rolling_window(periods_per_year: f64) -> usize {
 ///
 /// Never panics and never yields NaN or infinity: figures that are undefined for the run are
 /// `None` with an explanation in [`Analysis::notes`]. Figures also in `summary.json` are taken
-/// from `input.summary`, so both agree; alpha, beta, information ratio and tracking error are
+/// from `summary`, so both agree; alpha, beta, information ratio and tracking error are
 /// measured against the benchmark built here ([`super::buy_and_hold`]), which gives the same
 /// numbers as [`Summary::with_benchmark`] on that benchmark.
-pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
+pub fn analyse(input: &AnalysisInput<'_>, summary: &Summary) -> Analysis {
+    measure(input, summary.periods_per_year, summary.risk_free).finish(summary)
+}
+
+/// The figures of the report that do not need the run's summary (every pass over its curve,
+/// bars and fills), so that they can be worked out beside it; [`Measured::finish`] completes
+/// the analysis with it.
+pub struct Measured<'a> {
+    input: AnalysisInput<'a>,
+    window: usize,
+    benchmark: Result<Benchmark, NoBenchmark>,
+    figures: CurveFigures,
+    bins: Bins,
+    relative: RelativeMetrics,
+    trades: TradeTally,
+    prices: Vec<PriceChart>,
+    /// The notes that follow those of the metric table.
+    notes: Vec<String>,
+}
+
+impl fmt::Debug for Measured<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Measured")
+            .field("input", &self.input)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Works out the figures of the report that do not need the run's summary, annualised with `periods_per_year` over the annual `risk_free` rate: those the summary has
+/// (or will have).
+pub fn measure<'a>(
+    input: &AnalysisInput<'a>,
+    periods_per_year: f64,
+    risk_free: f64,
+) -> Measured<'a> {
     let outcome = input.outcome;
-    let summary = input.summary;
     let curve = input.curve;
     let steps = curve.steps();
-    let ppy = summary.periods_per_year;
+    let ppy = periods_per_year;
     let initial = outcome.initial_cash;
 
     let benchmark = match &input.external_benchmark {
@@ -135,39 +166,11 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
     if bins.counting() {
         Returns(EquityColumn(curve)).each(|r| bins.push(r));
     }
-    let facts = figures.facts;
-
-    let rf = per_period_rate(summary.risk_free, ppy);
+    let rf = per_period_rate(risk_free, ppy);
     let relative = RelativeMetrics::of_equity(&EquityColumn(curve), bench_equity, ppy, rf);
-    let (positions, position_rows) = figures
-        .positions
-        .unwrap_or_else(|| (PositionSeries::default(), position_rows(None)));
-    let mut extra = figures.calendar_rows;
-    extra.extend(position_rows);
-    let (metrics, undefined) = metric_table(&Facts {
-        summary,
-        curve: facts,
-        worst: figures.worst.first(),
-        trades: &trades,
-        benchmark: benchmark.as_ref(),
-        relative,
-        extra,
-    });
 
     let mut notes = Vec::new();
-    match steps {
-        0 => notes.push(
-            "The run recorded no equity (no bars were processed): there is nothing to chart."
-                .to_string(),
-        ),
-        1 => notes.push(
-            "The run has a single equity point: returns, risk and charts need at least two."
-                .to_string(),
-        ),
-        _ => {}
-    }
-    notes.extend(undefined);
-
+    let facts = figures.facts;
     if facts.returns >= 2 && facts.returns < window {
         notes.push(format!(
             "Rolling Sharpe and volatility need {window} periods; the run has {} returns.",
@@ -207,31 +210,91 @@ pub fn analyse(input: &AnalysisInput<'_>) -> Analysis {
             format!("The drawdown kill switch stopped trading {when}.")
         });
     }
-
-    Analysis {
-        title: input.title.to_string(),
-        subtitle: subtitle(input, steps, facts.first.zip(facts.last)),
-        metrics,
-        equity: figures.equity,
-        benchmark: benchmark.ok().map(|b| (b.name, figures.bench)),
-        underwater: figures.underwater,
-        rolling_sharpe: figures.rolling_sharpe,
-        rolling_volatility: figures.rolling_volatility,
-        rolling_beta: figures.rolling_beta,
-        rolling_window: window,
-        exposure: figures.exposure,
-        monthly: figures.monthly,
-        yearly: figures.yearly,
-        yearly_benchmark: figures.yearly_bench,
-        positions,
-        returns: bins.finish(),
-        worst_drawdowns: figures.worst,
-        instruments: instrument_rows(outcome, &trades, summary),
-        trades: trade_rows(outcome),
-        trades_total: outcome.closed_trades() + outcome.open_trades.len(),
-        decisions: decision_rows(outcome),
+    Measured {
+        input: *input,
+        window,
+        benchmark,
+        figures,
+        bins,
+        relative,
+        trades,
         prices,
         notes,
+    }
+}
+
+impl Measured<'_> {
+    /// Completes the analysis with the run's `summary` (annualised as these figures were).
+    pub fn finish(self, summary: &Summary) -> Analysis {
+        let Self {
+            input,
+            window,
+            benchmark,
+            figures,
+            bins,
+            relative,
+            trades,
+            prices,
+            notes: later,
+        } = self;
+        let outcome = input.outcome;
+        let steps = input.curve.steps();
+        let facts = figures.facts;
+        let (positions, position_rows) = figures
+            .positions
+            .unwrap_or_else(|| (PositionSeries::default(), position_rows(None)));
+        let mut extra = figures.calendar_rows;
+        extra.extend(position_rows);
+        let (metrics, undefined) = metric_table(&Facts {
+            summary,
+            curve: facts,
+            worst: figures.worst.first(),
+            trades: &trades,
+            benchmark: benchmark.as_ref(),
+            relative,
+            extra,
+        });
+
+        let mut notes = Vec::new();
+        match steps {
+            0 => notes.push(
+                "The run recorded no equity (no bars were processed): there is nothing to chart."
+                    .to_string(),
+            ),
+            1 => notes.push(
+                "The run has a single equity point: returns, risk and charts need at least two."
+                    .to_string(),
+            ),
+            _ => {}
+        }
+        notes.extend(undefined);
+        notes.extend(later);
+
+        Analysis {
+            title: input.title.to_string(),
+            subtitle: subtitle(&input, steps, facts.first.zip(facts.last)),
+            metrics,
+            equity: figures.equity,
+            benchmark: benchmark.ok().map(|b| (b.name, figures.bench)),
+            underwater: figures.underwater,
+            rolling_sharpe: figures.rolling_sharpe,
+            rolling_volatility: figures.rolling_volatility,
+            rolling_beta: figures.rolling_beta,
+            rolling_window: window,
+            exposure: figures.exposure,
+            monthly: figures.monthly,
+            yearly: figures.yearly,
+            yearly_benchmark: figures.yearly_bench,
+            positions,
+            returns: bins.finish(),
+            worst_drawdowns: figures.worst,
+            instruments: instrument_rows(outcome, &trades, summary),
+            trades: trade_rows(outcome),
+            trades_total: outcome.closed_trades() + outcome.open_trades.len(),
+            decisions: decision_rows(outcome),
+            prices,
+            notes,
+        }
     }
 }
 

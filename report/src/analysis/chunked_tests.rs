@@ -101,16 +101,18 @@ fn analysis(
     curve: &dyn Curve,
     prices: &[PriceInput<'_>],
 ) -> String {
-    let a = analyse(&AnalysisInput {
-        title: "chunks",
-        strategy: "hand",
-        outcome: o,
-        curve,
+    let a = analyse(
+        &AnalysisInput {
+            title: "chunks",
+            strategy: "hand",
+            outcome: o,
+            curve,
+            prices,
+            benchmark: None,
+            external_benchmark: None,
+        },
         summary,
-        prices,
-        benchmark: None,
-        external_benchmark: None,
-    });
+    );
     serde_json::to_string(&a).unwrap()
 }
 

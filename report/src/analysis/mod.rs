@@ -46,7 +46,7 @@ mod chunked_tests;
 mod tests;
 
 pub use benchmark::{Benchmark, NoBenchmark, buy_and_hold, buy_and_hold_on};
-pub use build::{AnalysisInput, PriceInput, analyse, rolling_window};
+pub use build::{AnalysisInput, Measured, PriceInput, analyse, measure, rolling_window};
 pub use series::{MAX_POINTS, downsample_indices};
 pub use terminal::terminal_summary;
 

@@ -102,16 +102,18 @@ pub(super) fn bars(points: &[(i64, f64)]) -> Vec<Bar> {
 
 fn analysis_of(o: &BacktestOutcome, prices: &[PriceInput<'_>], ppy: f64) -> Analysis {
     let summary = Summary::new(o, Some(ppy));
-    analyse(&AnalysisInput {
-        title: "test",
-        strategy: "hand",
-        outcome: o,
-        curve: &o.curve,
-        summary: &summary,
-        prices,
-        benchmark: None,
-        external_benchmark: None,
-    })
+    analyse(
+        &AnalysisInput {
+            title: "test",
+            strategy: "hand",
+            outcome: o,
+            curve: &o.curve,
+            prices,
+            benchmark: None,
+            external_benchmark: None,
+        },
+        &summary,
+    )
 }
 
 fn value(a: &Analysis, key: &str) -> Option<f64> {
@@ -459,16 +461,18 @@ fn benchmark_aligns_with_forward_fill() {
     assert_eq!(buy_and_hold(&o, &[], None), Err(NoBenchmark::NoBars));
 
     let summary = Summary::new(&o, Some(252.0));
-    let missing = analyse(&AnalysisInput {
-        title: "t",
-        strategy: "s",
-        outcome: &o,
-        curve: &o.curve,
-        summary: &summary,
-        prices: &prices,
-        benchmark: Some("C"),
-        external_benchmark: None,
-    });
+    let missing = analyse(
+        &AnalysisInput {
+            title: "t",
+            strategy: "s",
+            outcome: &o,
+            curve: &o.curve,
+            prices: &prices,
+            benchmark: Some("C"),
+            external_benchmark: None,
+        },
+        &summary,
+    );
     assert!(missing.benchmark.is_none());
     assert_eq!(value(&missing, "beta"), None);
     assert!(
@@ -922,19 +926,21 @@ fn an_external_benchmark_is_bought_and_held_on_the_run_steps() {
         (ts[2], 12.1),
     ]);
     let summary = Summary::new(&o, Some(252.0));
-    let a = analyse(&AnalysisInput {
-        title: "t",
-        strategy: "s",
-        outcome: &o,
-        curve: &o.curve,
-        summary: &summary,
-        prices: &[],
-        benchmark: None,
-        external_benchmark: Some(PriceInput {
-            instrument: "SPY",
-            bars: &spy,
-        }),
-    });
+    let a = analyse(
+        &AnalysisInput {
+            title: "t",
+            strategy: "s",
+            outcome: &o,
+            curve: &o.curve,
+            prices: &[],
+            benchmark: None,
+            external_benchmark: Some(PriceInput {
+                instrument: "SPY",
+                bars: &spy,
+            }),
+        },
+        &summary,
+    );
     let (name, series) = a.benchmark.as_ref().unwrap();
     assert_eq!(name, "Buy & hold SPY");
     assert_eq!(series.values, [1000.0, 1100.0, 1210.0]);

@@ -64,16 +64,18 @@ pub(crate) fn run(runs: usize) -> Result<()> {
         for _ in 0..runs.max(1) {
             let start = Instant::now();
             let summary = Summary::new(&outcome, None);
-            let analysis = analyse(&AnalysisInput {
-                title: case.name,
-                strategy: "sma_crossover",
-                outcome: &outcome,
-                curve: &outcome.curve,
-                summary: &summary,
-                prices: &prices,
-                benchmark: None,
-                external_benchmark: None,
-            });
+            let analysis = analyse(
+                &AnalysisInput {
+                    title: case.name,
+                    strategy: "sma_crossover",
+                    outcome: &outcome,
+                    curve: &outcome.curve,
+                    prices: &prices,
+                    benchmark: None,
+                    external_benchmark: None,
+                },
+                &summary,
+            );
             analyse_ms.push(start.elapsed().as_secs_f64() * 1e3);
             let start = Instant::now();
             html = render_report(&analysis);
