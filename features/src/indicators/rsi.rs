@@ -80,11 +80,17 @@ impl Rsi {
     pub fn update(&mut self, close: f64) -> Option<f64> {
         // Every update after the warm-up: the move and the smoothing alone.
         if self.seen >= self.warmup_len() {
-            let (up, down) = self.moves(close);
-            self.smooth(up, down);
-            return Some(rsi_of(self.up, self.down));
+            return Some(self.step(close));
         }
         self.warm_up(close)
+    }
+
+    /// An update after the warm-up, returning the value.
+    #[inline(always)]
+    fn step(&mut self, close: f64) -> f64 {
+        let (up, down) = self.moves(close);
+        self.smooth(up, down);
+        rsi_of(self.up, self.down)
     }
 
     /// Returns the up and down move from the previous close.
@@ -179,7 +185,13 @@ impl Indicator for Rsi {
 
     #[inline(always)]
     fn update(&mut self, _ts: Timestamp, input: &[f64], out: &mut [f64]) {
-        out[0] = Rsi::update(self, input[0]).unwrap_or(f64::NAN);
+        // The warmed-up case returns its value straight, not through an `Option`: a few
+        // instructions less a bar.
+        out[0] = if self.seen >= self.warmup_len() {
+            self.step(input[0])
+        } else {
+            self.warm_up(input[0]).unwrap_or(f64::NAN)
+        };
     }
 
     fn reset(&mut self) {
