@@ -38,6 +38,15 @@ impl Env<'_> {
         self.history[ring.offset + slot]
     }
 
+    /// The newest and the previous value of a ring of two (mask 1): one bounds check for both,
+    /// the slots the newest's parity and its complement.
+    #[inline(always)]
+    fn pair(&self, offset: usize) -> (f64, f64) {
+        let newest = (self.pushed as usize).wrapping_sub(1) & 1;
+        let pair = &self.history[offset..offset + 2];
+        (pair[newest], pair[newest ^ 1])
+    }
+
     #[inline(always)]
     fn column(&self, column: usize) -> f64 {
         self.inputs
@@ -107,7 +116,18 @@ impl Operand {
 /// anything else through its closure.
 #[derive(Clone)]
 enum Condition {
-    Cross { above: bool, a: Ring, b: Ring },
+    /// A crossover whose two series keep only the two values it reads (the common case: no
+    /// other function reads them further back), each side a ring of two at these offsets.
+    CrossPairs {
+        above: bool,
+        a: usize,
+        b: usize,
+    },
+    Cross {
+        above: bool,
+        a: Ring,
+        b: Ring,
+    },
     Compare(BinOp, Operand, Operand),
     Computed(CondFn),
 }
@@ -116,6 +136,10 @@ impl Condition {
     #[inline(always)]
     fn get(&self, env: &Env<'_>) -> Truth {
         match self {
+            Condition::CrossPairs { above, a, b } => {
+                let ((a0, a1), (b0, b1)) = (env.pair(*a), env.pair(*b));
+                crossing(*above, [a0, a1, b0, b1])
+            }
             Condition::Cross { above, a, b } => cross(env, *above, *a, *b),
             Condition::Compare(op, a, b) => {
                 let (a, b) = (a.get(env), b.get(env));
@@ -143,14 +167,17 @@ pub(crate) struct Chain {
     decisive: Truth,
     /// Its truth when no operand is decisive or unknown.
     otherwise: Truth,
-    parts: Box<[Condition]>,
+    /// The first operand, read before the loop over the others: on most bars it decides the
+    /// chain alone (a crossover that did not happen), and the loop is then not even set up.
+    first: Condition,
+    rest: Box<[Condition]>,
 }
 
 impl std::fmt::Debug for Chain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chain")
             .field("decisive", &self.decisive)
-            .field("parts", &self.parts.len())
+            .field("parts", &(1 + self.rest.len()))
             .finish()
     }
 }
@@ -159,8 +186,12 @@ impl Chain {
     /// Kleene logic: `false and unknown` is false, `true or unknown` is true.
     #[inline(always)]
     pub(super) fn get(&self, env: &Env<'_>) -> Truth {
-        let mut result = self.otherwise;
-        for part in &self.parts {
+        let mut result = match self.first.get(env) {
+            Truth::Unknown => Truth::Unknown,
+            t if t == self.decisive => return t,
+            _ => self.otherwise,
+        };
+        for part in &self.rest {
             match part.get(env) {
                 Truth::Unknown => result = Truth::Unknown,
                 t if t == self.decisive => return t,
@@ -171,12 +202,21 @@ impl Chain {
     }
 }
 
-/// The reference crossover: `a[t-1] <= b[t-1] and a[t] > b[t]` (below mirrors); unknown while
-/// any of the four values is not ready.
-#[inline(always)]
+/// A crossover over two rings of any size. Out of line: inlined, its ring arithmetic was
+/// hoisted ahead of every chain's loop, a cost on each bar for chains that never read it.
+#[inline(never)]
 fn cross(e: &Env<'_>, above: bool, ra: Ring, rb: Ring) -> Truth {
-    let (a0, a1) = (e.ring(ra, 0), e.ring(ra, 1));
-    let (b0, b1) = (e.ring(rb, 0), e.ring(rb, 1));
+    crossing(
+        above,
+        [e.ring(ra, 0), e.ring(ra, 1), e.ring(rb, 0), e.ring(rb, 1)],
+    )
+}
+
+/// The reference crossover over the newest and previous values of its sides, `[a0, a1, b0, b1]`:
+/// `a[t-1] <= b[t-1] and a[t] > b[t]` (below mirrors); unknown while any of the four is not
+/// ready.
+#[inline(always)]
+fn crossing(above: bool, [a0, a1, b0, b1]: [f64; 4]) -> Truth {
     if a0.is_nan() || a1.is_nan() || b0.is_nan() || b1.is_nan() {
         return Truth::Unknown;
     }
@@ -262,10 +302,13 @@ impl Program {
 
     fn condition(&self, at: u32) -> Condition {
         match self.nodes[at as usize] {
-            Node::Cross(above, a, b) => Condition::Cross {
-                above,
-                a: self.ring(a),
-                b: self.ring(b),
+            Node::Cross(above, a, b) => match (self.ring(a), self.ring(b)) {
+                (a, b) if a.mask == 1 && b.mask == 1 => Condition::CrossPairs {
+                    above,
+                    a: a.offset,
+                    b: b.offset,
+                },
+                (a, b) => Condition::Cross { above, a, b },
             },
             Node::Compare(op, a, b) => Condition::Compare(op, self.operand(a), self.operand(b)),
             _ => Condition::Computed(self.condition_fn(at)),
@@ -290,30 +333,21 @@ impl Program {
 
     /// The chain of condition node `at`: its `and` or `or` operands, or itself alone.
     pub(super) fn chain(&self, at: u32) -> Chain {
-        let all = match self.nodes[at as usize] {
-            Node::And(..) => true,
-            Node::Or(..) => false,
-            // One condition: `and` of one part is that part's truth.
-            _ => {
-                return Chain {
-                    decisive: Truth::False,
-                    otherwise: Truth::True,
-                    parts: Box::new([self.condition(at)]),
-                };
-            }
+        // `and` stops at the first false; `or` at the first true. One condition alone is an `and`
+        // of one part.
+        let (all, decisive, otherwise) = match self.nodes[at as usize] {
+            Node::Or(..) => (false, Truth::True, Truth::False),
+            _ => (true, Truth::False, Truth::True),
         };
         let mut parts = Vec::new();
         self.operands(at, all, &mut parts);
-        // `and` stops at the first false; `or` at the first true.
-        let (decisive, otherwise) = if all {
-            (Truth::False, Truth::True)
-        } else {
-            (Truth::True, Truth::False)
-        };
+        // `operands` gives at least the node itself.
+        let first = parts.remove(0);
         Chain {
             decisive,
             otherwise,
-            parts: parts.into(),
+            first,
+            rest: parts.into(),
         }
     }
 
