@@ -38,7 +38,7 @@ use engine::{
     StrategyError,
 };
 use features::PipelineSpec;
-use market_data::{InstrumentIdx, Price, Side};
+use market_data::{Bar, InstrumentIdx, Price, Side};
 use program::{Chain, Inputs, Names, Program, Root};
 use serde::{Deserialize, Serialize};
 
@@ -608,13 +608,28 @@ impl Strategy for Rules {
         ctx: &Ctx<'_>,
         out: &mut Intents,
     ) -> Result<(), StrategyError> {
-        // A bar, the hot case, is told apart first.
-        let Some((idx, bar)) = event.as_bar() else {
-            if let EngineEvent::StepEnd(ts) = event {
-                self.rotate(*ts, ctx, out);
-            }
-            return Ok(());
-        };
+        // A bar, the hot case, is told apart first and alone: matched in the same function as
+        // the step's end, the event's kind took a dozen instructions a bar to decode.
+        match event.as_bar() {
+            Some((idx, bar)) => self.on_bar(idx, bar, ctx, out),
+            None => self.on_other(event, ctx, out),
+        }
+        Ok(())
+    }
+}
+
+impl Rules {
+    /// Any event but a bar: a rotation acts at the end of a time step.
+    #[inline(never)]
+    fn on_other(&mut self, event: &EngineEvent, ctx: &Ctx<'_>, out: &mut Intents) {
+        if let EngineEvent::StepEnd(ts) = event {
+            self.rotate(*ts, ctx, out);
+        }
+    }
+
+    /// Records a bar of `idx` and acts on the rules it makes true.
+    #[inline(always)]
+    fn on_bar(&mut self, idx: InstrumentIdx, bar: &Bar, ctx: &Ctx<'_>, out: &mut Intents) {
         let state = state_for(&mut self.states, idx, || State {
             history: vec![f64::NAN; self.program.history_len()],
             pushed: 0,
@@ -642,7 +657,7 @@ impl Strategy for Rules {
             .record(&inputs, &mut state.history, &mut state.pushed);
         if self.rotation.is_some() {
             self.rank(idx, &inputs);
-            return Ok(());
+            return;
         }
         // The quiet bar (no rule acts) returns here; acting is out of line. Its rules read the
         // instrument's state found above, not looked up again.
@@ -655,12 +670,12 @@ impl Strategy for Rules {
             let long = truth(&self.long_conditions.entry);
             if long == Truth::True {
                 self.enter(idx, Side::Buy, ctx, out, &inputs);
-                return Ok(());
+                return;
             }
             let short = truth(&self.short_conditions.entry);
             if short == Truth::True {
                 self.enter(idx, Side::Sell, ctx, out, &inputs);
-                return Ok(());
+                return;
             }
             // Both false cancel a resting limit entry; an unknown rule decides nothing.
             if self.entry_order == OrderType::Limit
@@ -669,7 +684,7 @@ impl Strategy for Rules {
             {
                 out.cancel_all(idx);
             }
-            return Ok(());
+            return;
         }
         let (rules, exit_side) = if position.qty > 0.0 {
             (&self.long_conditions, Side::Sell)
@@ -682,10 +697,9 @@ impl Strategy for Rules {
             self.trail(idx, bar.close, exit_side, ctx, out, &inputs);
         }
         if exit != Truth::True && self.exit_order == OrderType::Market {
-            return Ok(());
+            return;
         }
         self.exit(idx, exit, exit_side, ctx, out, &inputs);
-        Ok(())
     }
 }
 
