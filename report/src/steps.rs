@@ -1,7 +1,8 @@
 //! The step tables of a run (`equity`, `returns`, `positions`), written one part of consecutive
 //! steps at a time: by [`StepWriter`] on its own thread while the run goes on (each chunk the
-//! engine hands on becomes a row group, and the orders, fills and round trips closed by then go
-//! to `orders`, `fills` and `trades`), or from a finished run's curve in parts of the same size.
+//! engine hands on ends a row group, and the orders, fills and round trips closed by then go
+//! to `orders`, `fills` and `trades`, whose few rows a chunk fill row groups across chunks), or
+//! from a finished run's curve in parts of the same size.
 //! Both go through [`StepTables::write`], so the files are the same either way. The writer
 //! keeps what the figures need of the records it wrote ([`engine::HandedOn`]): the trades
 //! tallied and sampled, the fills on disk.
@@ -59,19 +60,29 @@ impl<'a> Steps<'a> {
 }
 
 /// Appends `table` to the Parquet file in `file`, creating it in `dir` (named after the table,
-/// tagged with `metadata`) at the first part. A file whose write failed is dropped unclosed:
-/// its last row group may be incomplete.
+/// tagged with `metadata`) at the first part, and ends the row group there when `ends_group`
+/// (a part of the step tables is about a row group already: written out, a later failure
+/// cannot cost it). A file whose write failed is dropped unclosed: its last row group may be
+/// incomplete.
 fn write_part(
     file: &mut Option<ParquetWriter>,
     dir: &Path,
     metadata: &[(String, String)],
     table: &Table,
+    ends_group: bool,
 ) -> Result<()> {
     if file.is_none() {
         let path = dir.join(format!("{}.parquet", table.name));
         *file = Some(ParquetWriter::create(&path, table, metadata)?);
     }
-    let written = file.as_mut().map_or(Ok(()), |f| f.write(table));
+    let written = file.as_mut().map_or(Ok(()), |f| {
+        f.write(table)?;
+        if ends_group {
+            f.end_row_group()
+        } else {
+            Ok(())
+        }
+    });
     if written.is_err() {
         *file = None;
     }
@@ -194,6 +205,10 @@ pub struct StepTables {
     /// Tests: the part whose write fails, as a full disk would fail `positions.parquet`.
     #[cfg(test)]
     fail_at_part: Option<usize>,
+    /// Tests: whether completing the files fails after the record tables, as a full disk
+    /// would fail `equity.csv`.
+    #[cfg(test)]
+    fail_at_finish: bool,
 }
 
 /// The files of a table of records written a chunk's records at a time: its CSV twin while
@@ -323,6 +338,8 @@ impl StepTables {
             spill: None,
             #[cfg(test)]
             fail_at_part: None,
+            #[cfg(test)]
+            fail_at_finish: false,
         }
     }
 
@@ -376,7 +393,7 @@ impl StepTables {
                 };
                 let written: Vec<Result<()>> = (self.parquet.par_iter_mut())
                     .zip(tables)
-                    .map(|(file, table)| write_part(file, dir, metadata, &table))
+                    .map(|(file, table)| write_part(file, dir, metadata, &table, true))
                     .collect();
                 written.into_iter().collect()
             },
@@ -425,7 +442,7 @@ impl StepTables {
         files.rows += table.rows();
         files.csv.write(table, files.rows, &self.formats)?;
         if self.formats.parquet {
-            write_part(&mut files.parquet, &self.dir, &self.metadata, table)?;
+            write_part(&mut files.parquet, &self.dir, &self.metadata, table, false)?;
         }
         Ok(())
     }
@@ -437,6 +454,17 @@ impl StepTables {
     /// # Errors
     /// Names the file that could not be written.
     pub fn finish(mut self) -> Result<Streamed> {
+        let completed = self.complete();
+        if completed.is_err() {
+            // The files not completed yet keep their complete row groups, as after a failed
+            // part.
+            self.abandon();
+        }
+        completed
+    }
+
+    /// Does [`StepTables::finish`]'s work, taking each file out as it is moved into place.
+    fn complete(&mut self) -> Result<Streamed> {
         let mut left_out = Vec::new();
         if self.formats.csv && !self.formats.csv(self.steps) {
             left_out.push(("equity", self.steps));
@@ -457,9 +485,9 @@ impl StepTables {
                 left_out.push((RECORD_TABLES[k], rows));
             }
         }
-        for mut files in self.records.take().into_iter().flatten() {
+        for files in self.records.iter_mut().flatten() {
             files.csv.finish()?;
-            if let Some(parquet) = files.parquet {
+            if let Some(parquet) = files.parquet.take() {
                 parquet.finish()?;
             }
         }
@@ -474,6 +502,13 @@ impl StepTables {
             };
             self.csv.on = self.formats.csv(0);
             self.write(empty)?;
+        }
+        #[cfg(test)]
+        if self.fail_at_finish {
+            return Err(Error::Write {
+                path: self.dir.join("equity.csv"),
+                source: std::io::Error::other("No space left on device (simulated)"),
+            });
         }
         self.csv.finish()?;
         for file in self.parquet.iter_mut().filter_map(Option::take) {
@@ -491,8 +526,8 @@ impl StepTables {
             curve,
             csv_left_out: left_out,
             handed_on: HandedOn {
-                tally: self.tally,
-                sample: self.sample,
+                tally: std::mem::take(&mut self.tally),
+                sample: std::mem::take(&mut self.sample),
                 fills: fills.clone().map(|f| f as Arc<dyn engine::FillLog>),
             },
             fills,
@@ -1029,6 +1064,47 @@ mod tests {
         for name in [equity, returns] {
             let (groups, batches) = read(&dir.join(name));
             assert_eq!((groups, rows(&batches)), (2, 2 * PART), "{name}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failure_while_completing_keeps_the_files_not_yet_complete_as_partial() {
+        let o = run(3 * PART);
+        let dir = scratch("full-at-end");
+        let mut t = tables(&dir, &o, Formats::default());
+        t.fail_at_finish = true;
+        let (writer, mut sender) = StepWriter::start(t).unwrap();
+        for k in 0..3 {
+            sender.steps(chunk(&o, k * PART..(k + 1) * PART)).unwrap();
+        }
+        drop(sender);
+        let e = writer.finish(StepChunk::default(), Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("equity.csv"), "{e}");
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        // The record tables were complete before the failure; every part of the step tables
+        // was written whole, so none is lost.
+        assert_eq!(
+            names,
+            [
+                "equity.parquet.partial",
+                "fills.csv",
+                "fills.parquet",
+                "orders.csv",
+                "orders.parquet",
+                "positions.parquet.partial",
+                "returns.parquet.partial",
+                "trades.csv",
+                "trades.parquet",
+            ]
+        );
+        for name in ["equity.parquet.partial", "returns.parquet.partial"] {
+            let (groups, batches) = read(&dir.join(name));
+            assert_eq!((groups, rows(&batches)), (3, 3 * PART), "{name}");
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -219,7 +219,8 @@ impl Column {
     }
 }
 
-/// The name `code` stands for ("?" for a code past the names, which no table makes).
+/// The name `code` stands for ("?" for a code past the names: an instrument index past the
+/// run's).
 fn label(names: &[String], code: u32) -> &str {
     names.get(code as usize).map_or("?", String::as_str)
 }
@@ -435,8 +436,8 @@ impl ParquetWriter {
                 .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
                 .collect()
         });
-        // Row groups of a part each: several files are written at once, and each holds its
-        // row group in memory until it is full.
+        // Row groups of at most a part of the step tables: several files are written at once,
+        // and each holds its row group in memory until it is full.
         let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_key_value_metadata(metadata)
@@ -495,7 +496,18 @@ impl ParquetWriter {
         self.writer.write(&batch).map_err(parquet_error)
     }
 
-    /// Writes the footer after the last complete row group and keeps the file as
+    /// Writes out the rows held as a row group of their own.
+    ///
+    /// # Errors
+    /// Names the file that could not be written.
+    pub fn end_row_group(&mut self) -> Result<()> {
+        self.writer.flush().map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes the rows held as a last row group and the footer, and keeps the file as
     /// `<name>.partial` beside its target (a readable file that does not look complete), after a
     /// failure elsewhere stopped the writing.
     ///
