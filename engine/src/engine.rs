@@ -119,8 +119,9 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
     }
 
     /// Returns the engine handing each full chunk of [`CHUNK_STEPS`] steps to `sink` while it
-    /// runs, with the records of the orders closed by then (see [`StepChunk::orders`]):
-    /// [`Engine::finish`] then returns only the steps and orders after those handed on.
+    /// runs, with the records of the orders closed by then (see [`StepChunk::orders`]) and the
+    /// fills and round trips since the chunk before: [`Engine::finish`] then returns only the
+    /// steps, orders, fills and round trips after those handed on.
     pub fn with_sink(mut self, sink: Box<dyn StepSink>) -> Self {
         self.steps = StepChunk::starting_at(self.steps.first, CHUNK_STEPS);
         self.sink = Some(sink);
@@ -627,7 +628,8 @@ pub fn backtest<S: Strategy>(
 }
 
 /// Runs a backtest as [`backtest`] does, handing each full chunk of steps to `sink` when one is
-/// given (see [`Engine::with_sink`]): the outcome then holds only the steps after the last chunk.
+/// given (see [`Engine::with_sink`]): the outcome then holds only the steps and records after
+/// the last chunk.
 ///
 /// # Errors
 /// As [`backtest`], and [`Error::Sink`] when the sink refuses a chunk.

@@ -16,7 +16,7 @@ use crate::holdings::Holdings;
 use crate::outcome::EquityCurve;
 use crate::portfolio::TradeRecord;
 
-/// Steps per chunk handed to a sink: one row group of the run's Parquet files.
+/// Steps per chunk handed to a sink: as many as a row group of the run's Parquet files holds.
 pub const CHUNK_STEPS: usize = 65_536;
 
 /// Holdings rows a chunk holds at most: it is handed on before it has [`CHUNK_STEPS`] steps once

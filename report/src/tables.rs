@@ -357,8 +357,8 @@ pub(super) fn trades(rows: &[TradeRow], total: usize) -> String {
     } else if shown.len() < total {
         let _ = write!(
             html,
-            "<p class=\"note\">Showing {} of {} trades: the {EXTREME_TRADES} best and the \
-             {EXTREME_TRADES} worst closed trades by P&amp;L, the latest closed ones and those \
+            "<p class=\"note\">Showing {} of {} trades: the best and the worst closed \
+             trades by P&amp;L (up to {EXTREME_TRADES} each), the latest closed ones and those \
              still open, numbered as in the run; the trades table (trades.parquet, and \
              trades.csv within its row limit) has them all.</p>",
             number(shown.len() as f64, 0),

@@ -467,7 +467,7 @@ fn a_sampled_trade_list_says_how_many_the_run_had_and_keeps_their_numbers() {
     let html = render_report(&a);
     assert_clean(&html);
     assert!(
-        html.contains("Showing 1,500 of 123,456 trades: the 50 best and the 50 worst"),
+        html.contains("Showing 1,500 of 123,456 trades: the best and the worst closed trades by P&amp;L (up to 50 each)"),
         "the note on the sample"
     );
     assert!(
