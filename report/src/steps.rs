@@ -874,6 +874,16 @@ mod tests {
         )
     }
 
+    /// The names of the files in `dir`, sorted.
+    fn file_names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
     /// The rows and row groups of a Parquet file, and its batches.
     fn read(path: &Path) -> (usize, Vec<arrow::record_batch::RecordBatch>) {
         let file = std::fs::File::open(path).unwrap();
@@ -999,10 +1009,7 @@ mod tests {
         t.write_chunk(&chunk(&o, 0..PART)).unwrap();
         t.write_chunk(&chunk(&o, PART..PART + 10)).unwrap();
         assert_eq!(t.finish().unwrap().csv_left_out, [("equity", PART + 10)]);
-        let names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = file_names(&dir);
         // The few orders, fills and trades keep their CSV; no temporary file is left.
         assert!(
             !names.iter().any(|n| n.starts_with("equity.csv")),
@@ -1031,11 +1038,7 @@ mod tests {
         drop(sender);
         let e = writer.finish(StepChunk::default(), Vec::new()).unwrap_err();
         assert!(e.to_string().contains("positions.parquet"), "{e}");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let names = file_names(&dir);
         // Nothing looks complete; the file that failed is gone; the others hold two parts.
         let (equity, fills, orders, returns, trades) = (
             "equity.parquet.partial",
@@ -1072,11 +1075,7 @@ mod tests {
         drop(sender);
         let e = writer.finish(StepChunk::default(), Vec::new()).unwrap_err();
         assert!(e.to_string().contains("equity.csv"), "{e}");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
+        let names = file_names(&dir);
         // The record tables were complete before the failure; every part of the step tables
         // was written whole, so none is lost.
         assert_eq!(
