@@ -99,35 +99,21 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// Buys 3 units every 5th bar and closes every 7th: holdings come and go across chunks.
-    #[derive(Debug)]
-    struct Flip(usize);
-
-    impl Strategy for Flip {
-        fn name(&self) -> &str {
-            "flip"
-        }
-
-        fn on_event(
-            &mut self,
-            event: &EngineEvent,
-            _: &Ctx<'_>,
-            out: &mut Intents,
-        ) -> Result<(), StrategyError> {
-            if let EngineEvent::Market(_) = event {
-                self.0 += 1;
-                let one = InstrumentIdx(0);
-                if self.0.is_multiple_of(5) {
-                    out.submit(OrderRequest::market(
-                        one,
-                        Side::Buy,
-                        Size::Units(market_data::Qty(3.0)),
-                    ));
-                } else if self.0.is_multiple_of(7) {
-                    out.submit(OrderRequest::market(one, Side::Sell, Size::ClosePosition));
-                }
+    fn flip() -> impl Strategy {
+        let mut bars = 0_usize;
+        OnMarket(move |_: &market_data::MarketEvent, out: &mut Intents| {
+            bars += 1;
+            let one = InstrumentIdx(0);
+            if bars.is_multiple_of(5) {
+                out.submit(OrderRequest::market(
+                    one,
+                    Side::Buy,
+                    Size::Units(market_data::Qty(3.0)),
+                ));
+            } else if bars.is_multiple_of(7) {
+                out.submit(OrderRequest::market(one, Side::Sell, Size::ClosePosition));
             }
-            Ok(())
-        }
+        })
     }
 
     /// Keeps a copy of every chunk handed to it and gives the chunk back emptied; refuses the
@@ -221,8 +207,8 @@ mod tests {
         let data = bars(2 * CHUNK_STEPS + 100);
         let mut spec = spec();
         spec.broker.close_at_end = true;
-        let whole = backtest(&spec, Replay::Bars(&data), Flip(0), None).unwrap();
-        let (mut chunks, tail) = run_in_chunks(&spec, &data, Flip(0));
+        let whole = backtest(&spec, Replay::Bars(&data), flip(), None).unwrap();
+        let (mut chunks, tail) = run_in_chunks(&spec, &data, flip());
         // The outcome holds only the records of the steps after the last chunk: the sink got
         // every other fill and trade.
         let handed: usize = chunks.iter().map(|c| c.fills.len()).sum();
@@ -372,7 +358,7 @@ mod tests {
         let e = backtest_into(
             &spec(),
             Replay::Bars(&data),
-            Flip(0),
+            flip(),
             None,
             Some(Box::new(sink)),
         )
