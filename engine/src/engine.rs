@@ -404,12 +404,14 @@ impl<S: Strategy, R: OrderRouter> Engine<S, R> {
         }
         let equity = self.portfolio.equity();
         // A full chunk goes only once the next step comes, so the last step stays here for
-        // `finish` to restate after closing positions.
-        let full = self.steps.curve.len() == CHUNK_STEPS
-            || self.steps.holdings.len() + self.instruments.len() > CHUNK_HOLDINGS
-            || Self::records_held(&self.broker, &self.portfolio)
-                >= self.records_kept + CHUNK_ORDERS;
-        if full && self.sink.is_some() {
+        // `finish` to restate after closing positions. Without a sink nothing is measured: the
+        // run is one chunk.
+        let full = self.sink.is_some()
+            && (self.steps.curve.len() == CHUNK_STEPS
+                || self.steps.holdings.len() + self.instruments.len() > CHUNK_HOLDINGS
+                || Self::records_held(&self.broker, &self.portfolio)
+                    >= self.records_kept + CHUNK_ORDERS);
+        if full {
             self.hand_on()?;
         }
         let step = self.steps.end();
