@@ -427,7 +427,7 @@ fn write_table(
                 Some(file) => file,
                 None => parquet_file.insert(ParquetWriter::create(&path, &part, metadata)?),
             };
-            file.write(&part)?;
+            file.write(part)?;
         }
     }
     csv_file.map_or(Ok(()), CsvWriter::finish)?;

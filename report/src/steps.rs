@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::files::{Formats, fill_table, order_table, trade_table};
 use crate::spill::{CurveSpill, FillSpill, SpilledCurve, SpilledFills};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
-use engine::metrics::drawdown_series;
+use engine::metrics::RunningDrawdown;
 use engine::{
     BacktestOutcome, HandedOn, Holdings, StepChunk, StepSink, TradeRecord, TradeSample, TradeTally,
 };
@@ -67,12 +67,12 @@ fn write_part(
     file: &mut Option<ParquetWriter>,
     dir: &Path,
     metadata: &[(String, String)],
-    table: &Table,
+    table: Table,
     ends_group: bool,
 ) -> Result<()> {
     if file.is_none() {
         let path = dir.join(format!("{}.parquet", table.name));
-        *file = Some(ParquetWriter::create(&path, table, metadata)?);
+        *file = Some(ParquetWriter::create(&path, &table, metadata)?);
     }
     let written = file.as_mut().map_or(Ok(()), |f| {
         f.write(table)?;
@@ -88,11 +88,10 @@ fn write_part(
     written
 }
 
-/// `equity` of `steps`; `peak` is the highest equity before them (-inf before the first), so
-/// the drawdowns are those of the whole curve.
-fn equity_table(steps: Steps<'_>, peak: f64) -> Table {
-    let mut drawdown = drawdown_series(&[&[peak][..], steps.equity].concat());
-    drawdown.remove(0);
+/// `equity` of `steps`; `drawdown` has seen the equity before them, so the drawdowns are those
+/// of the whole curve.
+fn equity_table(steps: Steps<'_>, drawdown: &mut RunningDrawdown) -> Table {
+    let drawdown = steps.equity.iter().map(|&e| drawdown.push(e)).collect();
     Table {
         name: "equity".into(),
         columns: vec![
@@ -193,8 +192,9 @@ pub struct StepTables {
     tally: TradeTally,
     sample: TradeSample,
     fills: Option<FillSpill>,
-    /// The highest equity so far and the last one (the initial cash before the first step).
-    peak: f64,
+    /// The drawdown from the highest equity so far, and the last equity (the initial cash
+    /// before the first step).
+    drawdown: RunningDrawdown,
     previous: f64,
     steps: usize,
     /// Whether the curve is kept on disk for the run's figures (see [`crate::spill`]), and the
@@ -330,7 +330,7 @@ impl StepTables {
             tally: TradeTally::default(),
             sample: TradeSample::default(),
             fills: None,
-            peak: f64::NEG_INFINITY,
+            drawdown: RunningDrawdown::default(),
             previous: initial_cash,
             steps: 0,
             spills: false,
@@ -356,8 +356,7 @@ impl StepTables {
     /// # Errors
     /// Names the file that could not be written.
     pub(crate) fn write(&mut self, steps: Steps<'_>) -> Result<()> {
-        let equity = equity_table(steps, self.peak);
-        self.peak = steps.equity.iter().fold(self.peak, |p, e| p.max(*e));
+        let equity = equity_table(steps, &mut self.drawdown);
         let returns = returns_table(steps, self.previous);
         self.previous = steps.equity.last().copied().unwrap_or(self.previous);
         self.steps += steps.len();
@@ -387,7 +386,7 @@ impl StepTables {
         // a tenth faster, but the memory they held grew with the run (twice as fast as here).
         let tables = [equity, positions_table(steps, &self.instruments), returns];
         for (file, table) in self.parquet.iter_mut().zip(tables) {
-            write_part(file, &self.dir, &self.metadata, &table, true)?;
+            write_part(file, &self.dir, &self.metadata, table, true)?;
         }
         Ok(())
     }
@@ -413,25 +412,25 @@ impl StepTables {
             spill.append(&chunk.fills)?;
         }
         if !chunk.orders.is_empty() {
-            self.write_records(0, &order_table(&chunk.orders, &self.instruments))?;
+            self.write_records(0, order_table(&chunk.orders, &self.instruments))?;
         }
         if !chunk.fills.is_empty() {
-            self.write_records(1, &fill_table(&chunk.fills, &self.instruments))?;
+            self.write_records(1, fill_table(&chunk.fills, &self.instruments))?;
         }
         if !chunk.trades.is_empty() {
-            self.write_records(2, &trade_table(&chunk.trades, &self.instruments))?;
+            self.write_records(2, trade_table(&chunk.trades, &self.instruments))?;
         }
         Ok(())
     }
 
     /// Appends `table` to record table `k` of [`RECORD_TABLES`] (an empty table gives its
     /// header and schema).
-    fn write_records(&mut self, k: usize, table: &Table) -> Result<()> {
+    fn write_records(&mut self, k: usize, table: Table) -> Result<()> {
         let Some(files) = self.records.as_mut().map(|r| &mut r[k]) else {
             return Ok(());
         };
         files.rows += table.rows();
-        files.csv.write(table, files.rows, &self.formats)?;
+        files.csv.write(&table, files.rows, &self.formats)?;
         if self.formats.parquet {
             write_part(&mut files.parquet, &self.dir, &self.metadata, table, false)?;
         }
@@ -470,7 +469,7 @@ impl StepTables {
                     1 => fill_table(&[], &self.instruments),
                     _ => trade_table(&[], &self.instruments),
                 };
-                self.write_records(k, &empty)?;
+                self.write_records(k, empty)?;
             }
             if self.formats.csv && !self.formats.csv(rows) {
                 left_out.push((RECORD_TABLES[k], rows));
@@ -534,7 +533,7 @@ impl StepTables {
         if open.is_empty() {
             return Ok(());
         }
-        self.write_records(2, &trade_table(open, &self.instruments))
+        self.write_records(2, trade_table(open, &self.instruments))
     }
 
     /// Closes each Parquet file after its last complete row group as
@@ -749,7 +748,7 @@ pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table>
         holdings: &outcome.holdings,
     };
     match name {
-        "equity" => Some(equity_table(whole, f64::NEG_INFINITY)),
+        "equity" => Some(equity_table(whole, &mut RunningDrawdown::default())),
         "positions" => Some(positions_table(whole, &outcome.instruments)),
         "returns" => Some(returns_table(whole, outcome.initial_cash)),
         _ => None,

@@ -167,36 +167,42 @@ impl Column {
         }
     }
 
-    fn to_arrow(&self) -> (Field, ArrayRef) {
+    /// The column's field in Arrow and Parquet: its name and type (NaN numbers and missing
+    /// times are nulls, times UTC nanoseconds).
+    fn field(&self) -> Field {
         let name = self.name.as_str();
         match &self.values {
-            Values::Text(v) => (
-                Field::new(name, DataType::Utf8, false),
-                Arc::new(StringArray::from_iter_values(v)),
+            Values::Text(_) | Values::Labels { .. } => Field::new(name, DataType::Utf8, false),
+            Values::OptText(_) => Field::new(name, DataType::Utf8, true),
+            Values::Float(_) => Field::new(name, DataType::Float64, true),
+            Values::Int(_) => Field::new(name, DataType::UInt64, false),
+            Values::Time(_) => Field::new(
+                name,
+                DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+                true,
             ),
-            Values::Labels { names, codes } => (
-                Field::new(name, DataType::Utf8, false),
-                Arc::new(StringArray::from_iter_values(
-                    codes.iter().map(|&c| label(names, c)),
-                )),
-            ),
-            Values::OptText(v) => (
-                Field::new(name, DataType::Utf8, true),
-                Arc::new(StringArray::from(v.clone())),
-            ),
+        }
+    }
+
+    /// Returns the column as an Arrow array of [`Column::field`]'s type, its numbers moved in
+    /// rather than copied (a run's step tables hand over millions of them a part).
+    fn into_arrow(self) -> ArrayRef {
+        match self.values {
+            Values::Text(v) => Arc::new(StringArray::from_iter_values(v)),
+            Values::Labels { names, codes } => Arc::new(StringArray::from_iter_values(
+                codes.iter().map(|&c| label(&names, c)),
+            )),
+            Values::OptText(v) => Arc::new(StringArray::from(v)),
             Values::Float(v) => {
-                // Without NaN (nearly always), one copy and no validity mask.
+                // Without NaN (nearly always), no copy and no validity mask.
                 let values: Float64Array = if v.iter().any(|x| x.is_nan()) {
                     v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect()
                 } else {
-                    Float64Array::from(v.clone())
+                    Float64Array::from(v)
                 };
-                (Field::new(name, DataType::Float64, true), Arc::new(values))
+                Arc::new(values)
             }
-            Values::Int(v) => (
-                Field::new(name, DataType::UInt64, false),
-                Arc::new(UInt64Array::from(v.clone())),
-            ),
+            Values::Int(v) => Arc::new(UInt64Array::from(v)),
             Values::Time(v) => {
                 // Without missing times (nearly always), no validity mask either.
                 let values: TimestampNanosecondArray = if v.iter().all(Option::is_some) {
@@ -207,13 +213,7 @@ impl Column {
                 } else {
                     v.iter().map(|t| t.map(|t| t.0)).collect()
                 };
-                let values = values.with_timezone("UTC");
-                let field = Field::new(
-                    name,
-                    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
-                    true,
-                );
-                (field, Arc::new(values))
+                Arc::new(values.with_timezone("UTC"))
             }
         }
     }
@@ -291,16 +291,31 @@ impl Table {
         text
     }
 
+    /// Returns the Arrow schema of the table's Parquet file.
+    fn schema(&self) -> Arc<Schema> {
+        Arc::new(Schema::new(
+            self.columns.iter().map(Column::field).collect::<Vec<_>>(),
+        ))
+    }
+
     /// Returns the table as one Arrow record batch, with the columns and types of its Parquet
     /// file (NaN numbers and missing times as nulls, times as UTC nanoseconds).
     ///
     /// # Errors
     /// When the columns differ in length.
     pub fn to_record_batch(&self) -> Result<RecordBatch> {
-        let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
-            self.columns.iter().map(Column::to_arrow).unzip();
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|source| Error::Arrow {
-            table: self.name.clone(),
+        self.clone().into_record_batch()
+    }
+
+    /// As [`Table::to_record_batch`], the numbers moved into the batch rather than copied.
+    ///
+    /// # Errors
+    /// When the columns differ in length.
+    pub fn into_record_batch(self) -> Result<RecordBatch> {
+        let schema = self.schema();
+        let arrays = self.columns.into_iter().map(Column::into_arrow).collect();
+        RecordBatch::try_new(schema, arrays).map_err(|source| Error::Arrow {
+            table: self.name,
             source,
         })
     }
@@ -320,7 +335,7 @@ impl Table {
     /// Names the file that could not be written.
     pub fn write_parquet_with(&self, path: &Path, metadata: &[(String, String)]) -> Result<()> {
         let mut writer = ParquetWriter::create(path, self, metadata)?;
-        writer.write(self)?;
+        writer.write(self.clone())?;
         writer.finish()
     }
 }
@@ -426,7 +441,7 @@ impl ParquetWriter {
             path: path.to_path_buf(),
             source,
         };
-        let schema = table.to_record_batch()?.schema();
+        let schema = table.schema();
         // Written beside the target and renamed into place once complete.
         let (pending, file) = market_data::atomic::PendingFile::create(path)
             .map_err(|e| write_error(path, market_data::atomic::io_error(e)))?;
@@ -446,9 +461,8 @@ impl ParquetWriter {
             // every 20,000 rows, whose index entries the writer holds until the file closes
             // (memory that grew with the run); readers prune time-ordered tables by row group.
             .set_statistics_enabled(EnabledStatistics::Chunk)
-            // Dictionaries only for text (instruments, sides, statuses): equity, prices and
-            // times hardly repeat, and interning millions of them cost more than the rest of
-            // the writing.
+            // Dictionaries only for free text (tags, reasons): equity, prices and times hardly
+            // repeat, and interning millions of them cost more than the rest of the writing.
             .set_dictionary_enabled(false);
         for column in &table.columns {
             // Times step regularly: delta-packed, a run's timestamps take a few bits each
@@ -458,15 +472,15 @@ impl ParquetWriter {
                 props = props.set_column_encoding(path, Encoding::DELTA_BINARY_PACKED);
             }
             // No min/max for measured values (equity, prices, P&L): nobody prunes row groups by
-            // them, and finding them (NaN-aware) cost more than compressing the column.
-            if matches!(column.values, Values::Float(_)) {
+            // them, and finding them (NaN-aware) cost more than compressing the column. Nor for
+            // a few names repeated (instruments, sides), which prune nothing either.
+            if matches!(column.values, Values::Float(_) | Values::Labels { .. }) {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
             }
-            if matches!(
-                column.values,
-                Values::Text(_) | Values::OptText(_) | Values::Labels { .. }
-            ) {
+            // A few names repeated stay plain: zstd takes their repeats for next to nothing,
+            // where a dictionary hashed every row (a run's positions name one per step).
+            if matches!(column.values, Values::Text(_) | Values::OptText(_)) {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_dictionary_enabled(path, true);
             }
@@ -484,8 +498,8 @@ impl ParquetWriter {
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn write(&mut self, table: &Table) -> Result<()> {
-        let batch = table.to_record_batch()?;
+    pub fn write(&mut self, table: Table) -> Result<()> {
+        let batch = table.into_record_batch()?;
         let parquet_error = |source| Error::Parquet {
             path: self.path.clone(),
             source,
