@@ -6,6 +6,7 @@
 //! The reason is kept as text so the terminal and `summary.json` can say which count was used.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 const HOUR: i64 = 3_600_000_000_000;
 const DAY: i64 = 24 * HOUR;
@@ -56,6 +57,15 @@ impl Annualisation {
 pub fn annualisation(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Annualisation {
     let stamps = Stamps::count(timestamps_ns);
     let spacing = median(&Spacings(timestamps_ns, stamps.spacings));
+    decide(spacing, stamps.weekend_share(), || {
+        median(&BarsPerDay(timestamps_ns, stamps.days))
+    })
+}
+
+/// The rule of [`annualisation`], from the median spacing (ns, `NaN` for none), the share of
+/// bars on weekends and the median bars per UTC day (asked for only when the bars are shorter
+/// than a day).
+fn decide(spacing: f64, weekend: f64, bars_per_day: impl FnOnce() -> f64) -> Annualisation {
     let fixed = |periods_per_year: f64, reason: &str| Annualisation {
         periods_per_year,
         reason: reason.to_string(),
@@ -69,7 +79,6 @@ pub fn annualisation(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Annualisati
     if spacing >= (5 * DAY) as f64 {
         return fixed(52.0, "weekly bars");
     }
-    let weekend = stamps.weekend_share();
     let all_week = weekend >= ALL_WEEK_SHARE;
     let (days, market) = if all_week {
         (365.0, "on every day of the week")
@@ -83,10 +92,144 @@ pub fn annualisation(timestamps_ns: &(impl Column<i64> + ?Sized)) -> Annualisati
             reason: format!("daily bars {market} ({share})"),
         };
     }
-    let bars_per_day = median(&BarsPerDay(timestamps_ns, stamps.days));
+    let bars_per_day = bars_per_day();
     Annualisation {
         periods_per_year: days * bars_per_day,
         reason: format!("{days} days x {bars_per_day} bars a day (median), {market} ({share})"),
+    }
+}
+
+/// [`annualisation`] of timestamps handed over as they come (a run's, chunk by chunk, while it
+/// runs), in one pass and no reading back: the spacings and the bars per day are counted by
+/// value, of which a run's bars have few. Past [`MAX_DISTINCT`] distinct values of either it
+/// gives up (irregular ticks), and the passes over the timestamps decide.
+#[derive(Debug, Clone, Default)]
+pub struct StampTally {
+    all: usize,
+    weekend: usize,
+    previous: Option<i64>,
+    /// The UTC day of the stamps being run through, their number so far, and whether the day
+    /// is a Saturday or Sunday.
+    run: Option<(i64, usize, bool)>,
+    spacings: Counts,
+    bars_per_day: Counts,
+}
+
+/// Distinct spacings or bars-per-day counts a [`StampTally`] keeps before it gives up.
+const MAX_DISTINCT: usize = 4_096;
+
+/// Values counted by value, the latest run of one value held apart (a run's spacings are
+/// nearly all the same). `None` once past [`MAX_DISTINCT`] values.
+#[derive(Debug, Clone)]
+struct Counts {
+    counts: Option<BTreeMap<i64, usize>>,
+    pending: (i64, usize),
+    total: usize,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self {
+            counts: Some(BTreeMap::new()),
+            pending: (0, 0),
+            total: 0,
+        }
+    }
+}
+
+impl Counts {
+    fn add(&mut self, value: i64) {
+        self.total += 1;
+        if self.pending.0 == value {
+            self.pending.1 += 1;
+        } else {
+            self.settle();
+            self.pending = (value, 1);
+        }
+    }
+
+    /// Moves the pending run into the counts.
+    fn settle(&mut self) {
+        let (value, n) = std::mem::take(&mut self.pending);
+        if n == 0 {
+            return;
+        }
+        if let Some(counts) = &mut self.counts {
+            *counts.entry(value).or_default() += n;
+            if counts.len() > MAX_DISTINCT {
+                self.counts = None;
+            }
+        }
+    }
+
+    /// The median as [`median`] selects it (`NaN` for none), or `None` when given up.
+    fn median(mut self) -> Option<f64> {
+        self.settle();
+        let counts = self.counts?;
+        let at = |rank: usize| {
+            let mut seen = 0;
+            for (&value, &n) in &counts {
+                seen += n;
+                if rank < seen {
+                    return value as f64;
+                }
+            }
+            f64::NAN
+        };
+        Some(match self.total {
+            0 => f64::NAN,
+            n if n % 2 == 1 => at(n / 2),
+            n => (at(n / 2 - 1) + at(n / 2)) / 2.0,
+        })
+    }
+}
+
+impl StampTally {
+    /// Takes the next stamps (UTC ns).
+    pub fn push(&mut self, stamps: &[Timestamp]) {
+        for &Timestamp(t) in stamps {
+            self.all += 1;
+            if let Some(p) = self.previous {
+                let d = t.saturating_sub(p);
+                if d > 0 {
+                    self.spacings.add(d);
+                }
+            }
+            self.previous = Some(t);
+            let day = t.div_euclid(DAY);
+            self.run = match self.run {
+                Some((d, bars, weekend)) if d == day => Some((d, bars + 1, weekend)),
+                run => {
+                    self.end_run(run);
+                    Some((day, 1, on_weekend(Timestamp(t))))
+                }
+            };
+        }
+    }
+
+    /// Counts a finished run of stamps on one day.
+    fn end_run(&mut self, run: Option<(i64, usize, bool)>) {
+        if let Some((_, bars, weekend)) = run {
+            self.bars_per_day.add(bars as i64);
+            if weekend {
+                self.weekend += bars;
+            }
+        }
+    }
+
+    /// Returns the annualisation of the stamps taken, as [`annualisation`] gives it, or `None`
+    /// when they had too many distinct spacings or day lengths to count.
+    pub fn finish(mut self) -> Option<Annualisation> {
+        let run = self.run.take();
+        self.end_run(run);
+        let spacing = self.spacings.median()?;
+        let weekend = if self.all == 0 {
+            0.0
+        } else {
+            self.weekend as f64 / self.all as f64
+        };
+        let bars_per_day = self.bars_per_day.median()?;
+        Some(decide(spacing, weekend, || bars_per_day))
     }
 }
 
@@ -392,6 +535,10 @@ mod tests {
                     "chunks of {}: {} vs {} ({})", size, a.periods_per_year, periods, a.reason
                 );
                 prop_assert!(a.reason.contains(&reason), "{} vs {}", a.reason, reason);
+                // Tallied as the stamps are handed over, the same in one pass.
+                let tallied = tally(&stamps, size).expect("few distinct spacings");
+                prop_assert_eq!(tallied.periods_per_year.to_bits(), periods.to_bits());
+                prop_assert_eq!(&tallied.reason, &a.reason);
             }
         }
     }
@@ -404,5 +551,32 @@ mod tests {
         let chunked = annualisation(&Chunked(stamps.clone(), 65_536));
         assert_eq!(chunked.periods_per_year, 98_280.0);
         assert_eq!(chunked, annualisation(&stamps));
+        assert_eq!(tally(&stamps, 65_536), Some(chunked));
+    }
+
+    /// [`StampTally`]'s annualisation of `stamps` handed over `size` at a time.
+    fn tally(stamps: &[i64], size: usize) -> Option<Annualisation> {
+        let mut tally = StampTally::default();
+        for part in stamps.chunks(size) {
+            tally.push(&part.iter().map(|&t| Timestamp(t)).collect::<Vec<_>>());
+        }
+        tally.finish()
+    }
+
+    #[test]
+    fn a_tally_of_too_many_distinct_spacings_leaves_the_stamps_to_be_read() {
+        // Irregular ticks: every spacing differs.
+        let ticks: Vec<i64> = (0..MAX_DISTINCT as i64 + 2)
+            .scan(MONDAY_NS, |t, k| {
+                *t += 1_000 + k;
+                Some(*t)
+            })
+            .collect();
+        assert_eq!(tally(&ticks, 1_000), None);
+        assert_eq!(
+            tally(&ticks[..MAX_DISTINCT], 1_000),
+            Some(annualisation(&ticks[..MAX_DISTINCT]))
+        );
+        assert_eq!(tally(&[], 1), Some(annualisation(&[])));
     }
 }

@@ -9,6 +9,7 @@
 //! A column read from disk that fails midway stops handing out chunks and keeps the error for
 //! its owner to report, so the formulas stay free of I/O errors.
 
+use crate::annualisation::Annualisation;
 use crate::outcome::EquityCurve;
 use market_data::Timestamp;
 
@@ -130,6 +131,12 @@ pub trait Curve: Sync {
     /// As [`Curve::chunks`], of the timestamps alone.
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
         self.chunks(&mut |c| visit(c.ts));
+    }
+
+    /// The annualisation its timestamps show, when it was worked out as they were written (a
+    /// [`crate::metrics::StampTally`]'s); `None` to read them for it.
+    fn annualisation(&self) -> Option<Annualisation> {
+        None
     }
 }
 

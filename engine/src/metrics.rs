@@ -16,7 +16,7 @@
 //! (`crate::selection`). Sums run in the series' order, as summing a slice did, so a figure is
 //! the same to the last bit however the series is chunked.
 
-pub use crate::annualisation::{Annualisation, annualisation, infer_periods_per_year};
+pub use crate::annualisation::{Annualisation, StampTally, annualisation, infer_periods_per_year};
 use crate::column::{Column, Returns, zip_each};
 use crate::selection::{OrderKey, select};
 

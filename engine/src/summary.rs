@@ -518,10 +518,14 @@ pub struct MetricsSpec {
 
 impl MetricsSpec {
     /// Returns the annualisation of a run whose curve is `curve`: the configured one, else the
-    /// one its timestamps show.
+    /// one its timestamps show (worked out as they were written, or read now).
     pub fn annualisation_of(&self, curve: &dyn Curve) -> Annualisation {
         self.periods_per_year.map_or_else(
-            || annualisation(&TimeColumn(curve)),
+            || {
+                curve
+                    .annualisation()
+                    .unwrap_or_else(|| annualisation(&TimeColumn(curve)))
+            },
             Annualisation::configured,
         )
     }

@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use engine::column::{Curve, CurveChunk};
+use engine::metrics::{Annualisation, StampTally};
 use engine::{FillLog, FillRecord, OrderId};
 use market_data::{InstrumentIdx, Side, Timestamp};
 use std::fs::File;
@@ -58,6 +59,8 @@ pub struct CurveSpill {
     equity: ColumnFile,
     cash: ColumnFile,
     steps: usize,
+    /// The timestamps' annualisation, worked out as they pass.
+    stamps: StampTally,
 }
 
 impl CurveSpill {
@@ -73,6 +76,7 @@ impl CurveSpill {
             equity: column()?,
             cash: column()?,
             steps: 0,
+            stamps: StampTally::default(),
         })
     }
 
@@ -86,6 +90,7 @@ impl CurveSpill {
             .and_then(|()| self.cash.append(cash.iter().map(|c| c.to_le_bytes())));
         written.map_err(|e| write_error(&self.dir, e))?;
         self.steps += ts.len();
+        self.stamps.push(ts);
         Ok(())
     }
 
@@ -102,6 +107,7 @@ impl CurveSpill {
             dir,
             files: Some(files),
             steps: self.steps,
+            annualisation: self.stamps.finish(),
             failed: Mutex::new(None),
         })
     }
@@ -125,6 +131,8 @@ pub struct SpilledCurve {
     /// The timestamps, equity and cash files; `None` for a run that wrote none.
     files: Option<(File, File, File)>,
     steps: usize,
+    /// The timestamps' annualisation, when it could be worked out as they were written.
+    annualisation: Option<Annualisation>,
     failed: Mutex<Option<std::io::Error>>,
 }
 
@@ -135,6 +143,7 @@ impl SpilledCurve {
             dir: PathBuf::new(),
             files: None,
             steps: 0,
+            annualisation: None,
             failed: Mutex::new(None),
         }
     }
@@ -250,6 +259,10 @@ impl Curve for SpilledCurve {
         if let Some((ts, _, _)) = &self.files {
             self.read(ts, time, visit);
         }
+    }
+
+    fn annualisation(&self) -> Option<Annualisation> {
+        self.annualisation.clone()
     }
 }
 
@@ -487,6 +500,9 @@ mod tests {
         });
         assert_eq!(sizes, [CHUNK, CHUNK, 17]);
         assert_eq!(steps, whole);
+        // Worked out as the steps were written, as reading them back would.
+        let read = engine::metrics::annualisation(&TimeColumn(&spilled));
+        assert_eq!(spilled.annualisation(), Some(read));
         spilled.check().unwrap();
     }
 
@@ -513,6 +529,7 @@ mod tests {
             dir: dir.join("run"),
             files: Some((empty(), empty(), empty())),
             steps: 10,
+            annualisation: None,
             failed: Mutex::new(None),
         };
         let mut seen = 0;
