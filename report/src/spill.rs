@@ -23,7 +23,8 @@ use std::sync::Mutex;
 /// Steps read back per chunk.
 const CHUNK: usize = 65_536;
 
-/// A column being written: its file and the bytes of the values appended last.
+/// A column being written: its file and the bytes of the values appended last (of those not
+/// written as they are).
 #[derive(Debug)]
 struct ColumnFile {
     file: BufWriter<File>,
@@ -33,15 +34,17 @@ struct ColumnFile {
 impl ColumnFile {
     fn create(dir: &Path) -> std::io::Result<Self> {
         Ok(Self {
-            file: BufWriter::with_capacity(1 << 20, tempfile::tempfile_in(dir)?),
+            // Smaller than a chunk's column, which goes to the file as it is; a few fills are
+            // gathered.
+            file: BufWriter::with_capacity(1 << 18, tempfile::tempfile_in(dir)?),
             bytes: Vec::new(),
         })
     }
 
-    fn append(&mut self, values: impl Iterator<Item = [u8; 8]>) -> std::io::Result<()> {
-        self.bytes.clear();
-        values.for_each(|v| self.bytes.extend_from_slice(&v));
-        self.file.write_all(&self.bytes)
+    /// Appends values in the machine's byte order: the file is this process's own, read back
+    /// by it alone.
+    fn append<T: bytemuck::Pod>(&mut self, values: &[T]) -> std::io::Result<()> {
+        self.file.write_all(bytemuck::cast_slice(values))
     }
 
     fn into_file(self) -> std::io::Result<File> {
@@ -61,6 +64,8 @@ pub struct CurveSpill {
     steps: usize,
     /// The timestamps' annualisation, worked out as they pass.
     stamps: StampTally,
+    /// The timestamps appended last, as numbers.
+    stamps_ns: Vec<i64>,
 }
 
 impl CurveSpill {
@@ -77,6 +82,7 @@ impl CurveSpill {
             cash: column()?,
             steps: 0,
             stamps: StampTally::default(),
+            stamps_ns: Vec::new(),
         })
     }
 
@@ -85,9 +91,11 @@ impl CurveSpill {
     /// # Errors
     /// A write failed (a full disk); the error names the run's folder.
     pub fn append(&mut self, ts: &[Timestamp], equity: &[f64], cash: &[f64]) -> Result<()> {
-        let written = (self.ts.append(ts.iter().map(|t| t.0.to_le_bytes())))
-            .and_then(|()| self.equity.append(equity.iter().map(|e| e.to_le_bytes())))
-            .and_then(|()| self.cash.append(cash.iter().map(|c| c.to_le_bytes())));
+        self.stamps_ns.clear();
+        self.stamps_ns.extend(ts.iter().map(|t| t.0));
+        let written = (self.ts.append(&self.stamps_ns))
+            .and_then(|()| self.equity.append(equity))
+            .and_then(|()| self.cash.append(cash));
         written.map_err(|e| write_error(&self.dir, e))?;
         self.steps += ts.len();
         self.stamps.push(ts);
@@ -164,26 +172,38 @@ impl SpilledCurve {
         })
     }
 
-    /// Reads steps `at..at + n` of `file` into `values`, decoding each with `decode`; `bytes` is
-    /// reused between calls. A failed read keeps its error and returns false.
-    fn read_part<T>(
+    /// Reads steps `at..at + n` of `file` into `values`, straight into their bytes. A failed
+    /// read keeps its error and returns false.
+    fn read_part<T: bytemuck::Pod>(
         &self,
         file: &File,
         (at, n): (usize, usize),
-        decode: fn([u8; 8]) -> T,
-        bytes: &mut Vec<u8>,
         values: &mut Vec<T>,
     ) -> bool {
-        bytes.resize(n * 8, 0);
-        if let Err(e) = read_at(file, bytes, (at * 8) as u64) {
+        values.resize(n, T::zeroed());
+        let offset = (at * std::mem::size_of::<T>()) as u64;
+        if let Err(e) = read_at(file, bytemuck::cast_slice_mut(values), offset) {
             if let Ok(mut failed) = self.failed.lock() {
                 failed.get_or_insert(e);
             }
             return false;
         }
-        values.clear();
-        let (words, _) = bytes.as_chunks::<8>();
-        values.extend(words.iter().map(|w| decode(*w)));
+        true
+    }
+
+    /// Reads steps `at..at + n` of the timestamps `file` into `ts`, through `ns`.
+    fn read_times(
+        &self,
+        file: &File,
+        part: (usize, usize),
+        ns: &mut Vec<i64>,
+        ts: &mut Vec<Timestamp>,
+    ) -> bool {
+        if !self.read_part(file, part, ns) {
+            return false;
+        }
+        ts.clear();
+        ts.extend(ns.iter().map(|&t| Timestamp(t)));
         true
     }
 
@@ -196,19 +216,15 @@ impl SpilledCurve {
     }
 
     /// Hands `visit` each chunk of `file`'s values; stops at the first failed read.
-    fn read<T>(&self, file: &File, decode: fn([u8; 8]) -> T, visit: &mut dyn FnMut(&[T])) {
-        let (mut bytes, mut values) = (Vec::new(), Vec::new());
+    fn read(&self, file: &File, visit: &mut dyn FnMut(&[f64])) {
+        let mut values = Vec::new();
         for part in self.parts() {
-            if !self.read_part(file, part, decode, &mut bytes, &mut values) {
+            if !self.read_part(file, part, &mut values) {
                 return;
             }
             visit(&values);
         }
     }
-}
-
-fn time(bytes: [u8; 8]) -> Timestamp {
-    Timestamp(i64::from_le_bytes(bytes))
 }
 
 impl Curve for SpilledCurve {
@@ -220,18 +236,12 @@ impl Curve for SpilledCurve {
         let Some((ts_file, equity_file, cash_file)) = &self.files else {
             return;
         };
-        let mut bytes = Vec::new();
-        let (mut ts, mut equity, mut cash) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ns, mut ts, mut equity, mut cash) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for part in self.parts() {
-            let read = self.read_part(ts_file, part, time, &mut bytes, &mut ts)
-                && self.read_part(
-                    equity_file,
-                    part,
-                    f64::from_le_bytes,
-                    &mut bytes,
-                    &mut equity,
-                )
-                && self.read_part(cash_file, part, f64::from_le_bytes, &mut bytes, &mut cash);
+            let read = self.read_times(ts_file, part, &mut ns, &mut ts)
+                && self.read_part(equity_file, part, &mut equity)
+                && self.read_part(cash_file, part, &mut cash);
             if !read {
                 return;
             }
@@ -245,19 +255,25 @@ impl Curve for SpilledCurve {
 
     fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
         if let Some((_, equity, _)) = &self.files {
-            self.read(equity, f64::from_le_bytes, visit);
+            self.read(equity, visit);
         }
     }
 
     fn cash_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
         if let Some((_, _, cash)) = &self.files {
-            self.read(cash, f64::from_le_bytes, visit);
+            self.read(cash, visit);
         }
     }
 
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
-        if let Some((ts, _, _)) = &self.files {
-            self.read(ts, time, visit);
+        if let Some((file, _, _)) = &self.files {
+            let (mut ns, mut ts) = (Vec::new(), Vec::new());
+            for part in self.parts() {
+                if !self.read_times(file, part, &mut ns, &mut ts) {
+                    return;
+                }
+                visit(&ts);
+            }
         }
     }
 
