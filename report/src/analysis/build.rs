@@ -151,7 +151,7 @@ pub fn measure<'a>(
     let trades = TradeTally::of(outcome);
     let positions = StepExposures::new(outcome, input.prices);
     let valued = positions.is_some();
-    let mut pass = CurvePass::new(PassSpec {
+    let pass = CurvePass::new(PassSpec {
         steps,
         initial_cash: initial,
         periods_per_year: ppy,
@@ -160,8 +160,7 @@ pub fn measure<'a>(
         positions,
         worst: WORST_DRAWDOWNS,
     });
-    curve.chunks(&mut |chunk| pass.chunk(chunk));
-    let figures = pass.finish();
+    let figures = pass.run(curve);
     let mut bins = figures.range.bins();
     if bins.counting() {
         Returns(EquityColumn(curve)).each(|r| bins.push(r));

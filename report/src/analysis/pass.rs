@@ -1,4 +1,5 @@
-//! The figures read from a run's equity curve, all fed by one pass over its steps.
+//! The figures read from a run's equity curve, fed by two passes over its steps read at once:
+//! one of its levels, one of its returns.
 //!
 //! A long run's curve lives on disk and is read back in chunks; every figure of the report that
 //! needs it (charts, drawdowns, calendar returns, rolling windows, the histogram's range, the
@@ -15,36 +16,52 @@ use super::positions::{PositionFigures, StepExposures};
 use super::series::{Downsampler, MAX_POINTS};
 use super::tearsheet::CalendarFigures;
 use super::{Drawdown, MonthlyRow, PositionSeries, Series};
-use engine::column::CurveChunk;
+use engine::column::{Curve, CurveChunk};
 use engine::metrics::{
     RollingBeta, RollingMeanVar, RunningDrawdown, window_sharpe, window_volatility,
 };
 
-/// What one pass over the curve gathers, then hands over with [`CurvePass::finish`].
+/// What one pass over the curve gathers, then hands over with [`CurvePass::finish`]: the
+/// figures of its levels and those of its returns, which may also be read in two passes at
+/// once ([`CurvePass::run`]).
 pub(crate) struct CurvePass<'a> {
-    periods_per_year: f64,
+    levels: LevelPass<'a>,
+    returns: ReturnPass<'a>,
+}
+
+/// The figures of the curve's levels (equity, cash, the benchmark's equity), step by step.
+struct LevelPass<'a> {
     /// The benchmark's equity at each step (empty without one).
     bench: &'a [f64],
-    /// Steps seen, and the last one's equity.
+    /// Steps seen.
     at: usize,
-    prev: Option<f64>,
     facts: CurveFacts,
     equity: Downsampler,
     bench_chart: Downsampler,
     exposure: Downsampler,
     drawdown: RunningDrawdown,
     underwater: Downsampler,
+    worst: WorstDrawdowns,
+    calendar: CalendarReturns,
+    bench_calendar: CalendarReturns,
+    tearsheet: CalendarFigures,
+    positions: Option<(StepExposures<'a>, PositionFigures)>,
+}
+
+/// The figures of the curve's returns, and of the benchmark's beside them.
+struct ReturnPass<'a> {
+    periods_per_year: f64,
+    bench: &'a [f64],
+    /// Steps seen, and the last one's equity.
+    at: usize,
+    prev: Option<f64>,
+    facts: CurveFacts,
     window: RollingMeanVar,
     sharpe: Downsampler,
     volatility: Downsampler,
     beta_window: RollingBeta,
     beta: Downsampler,
-    worst: WorstDrawdowns,
-    calendar: CalendarReturns,
-    bench_calendar: CalendarReturns,
-    tearsheet: CalendarFigures,
     range: Range,
-    positions: Option<(StepExposures<'a>, PositionFigures)>,
 }
 
 /// The figures of the pass.
@@ -94,32 +111,82 @@ impl<'a> CurvePass<'a> {
         let bench_steps = steps.min(spec.bench.len());
         let chart = |len| Downsampler::new(len, MAX_POINTS);
         Self {
-            periods_per_year: spec.periods_per_year,
-            bench: spec.bench,
-            at: 0,
-            prev: None,
-            facts: CurveFacts::default(),
-            equity: chart(steps),
-            bench_chart: chart(bench_steps),
-            exposure: chart(steps),
-            drawdown: RunningDrawdown::default(),
-            underwater: chart(steps),
-            window: RollingMeanVar::new(spec.window),
-            sharpe: chart(returns),
-            volatility: chart(returns),
-            beta_window: RollingBeta::new(spec.window),
-            beta: chart(bench_steps.saturating_sub(1)),
-            worst: WorstDrawdowns::new(spec.worst),
-            calendar: CalendarReturns::new(spec.initial_cash),
-            bench_calendar: CalendarReturns::new(spec.initial_cash),
-            tearsheet: CalendarFigures::new(spec.initial_cash),
-            range: Range::default(),
-            positions: (spec.positions).map(|p| (p, PositionFigures::new(steps, MAX_POINTS))),
+            levels: LevelPass {
+                bench: spec.bench,
+                at: 0,
+                facts: CurveFacts::default(),
+                equity: chart(steps),
+                bench_chart: chart(bench_steps),
+                exposure: chart(steps),
+                drawdown: RunningDrawdown::default(),
+                underwater: chart(steps),
+                worst: WorstDrawdowns::new(spec.worst),
+                calendar: CalendarReturns::new(spec.initial_cash),
+                bench_calendar: CalendarReturns::new(spec.initial_cash),
+                tearsheet: CalendarFigures::new(spec.initial_cash),
+                positions: (spec.positions).map(|p| (p, PositionFigures::new(steps, MAX_POINTS))),
+            },
+            returns: ReturnPass {
+                periods_per_year: spec.periods_per_year,
+                bench: spec.bench,
+                at: 0,
+                prev: None,
+                facts: CurveFacts::default(),
+                window: RollingMeanVar::new(spec.window),
+                sharpe: chart(returns),
+                volatility: chart(returns),
+                beta_window: RollingBeta::new(spec.window),
+                beta: chart(bench_steps.saturating_sub(1)),
+                range: Range::default(),
+            },
         }
     }
 
-    /// Takes the next chunk of the curve.
-    pub(crate) fn chunk(&mut self, c: CurveChunk<'_>) {
+    /// Reads every chunk of `curve`, its levels and its returns in two passes at once (each
+    /// reads the curve), and returns the figures.
+    pub(crate) fn run(self, curve: &dyn Curve) -> CurveFigures {
+        let Self {
+            mut levels,
+            mut returns,
+        } = self;
+        // The levels' positions read the fills through an iterator bound to this thread.
+        rayon::in_place_scope(|s| {
+            s.spawn(|_| curve.chunks(&mut |c| returns.chunk(c)));
+            curve.chunks(&mut |c| levels.chunk(c));
+        });
+        Self { levels, returns }.finish()
+    }
+
+    /// Returns the figures of the steps seen.
+    fn finish(self) -> CurveFigures {
+        let (levels, returns) = (self.levels, self.returns);
+        let (monthly, yearly) = levels.calendar.finish();
+        CurveFigures {
+            facts: CurveFacts {
+                first: levels.facts.first,
+                last: levels.facts.last,
+                ..returns.facts
+            },
+            equity: levels.equity.finish(),
+            bench: levels.bench_chart.finish(),
+            exposure: levels.exposure.finish(),
+            underwater: levels.underwater.finish(),
+            rolling_sharpe: returns.sharpe.finish(),
+            rolling_volatility: returns.volatility.finish(),
+            rolling_beta: returns.beta.finish(),
+            worst: levels.worst.finish(),
+            monthly,
+            yearly,
+            yearly_bench: levels.bench_calendar.finish().1,
+            calendar_rows: levels.tearsheet.rows(),
+            range: returns.range,
+            positions: levels.positions.map(|(_, figures)| figures.finish()),
+        }
+    }
+}
+
+impl LevelPass<'_> {
+    fn chunk(&mut self, c: CurveChunk<'_>) {
         for ((&ts, &e), &cash) in c.ts.iter().zip(c.equity).zip(c.cash) {
             let t = ts.0;
             self.facts.step(t);
@@ -129,11 +196,22 @@ impl<'a> CurvePass<'a> {
             self.worst.push(t, e);
             self.calendar.push(t, e);
             self.tearsheet.push(t, e);
-            let bench = self.bench.get(self.at).copied();
-            if let Some(b) = bench {
+            if let Some(&b) = self.bench.get(self.at) {
                 self.bench_chart.push(t, b);
                 self.bench_calendar.push(t, b);
             }
+            if let Some((steps, figures)) = &mut self.positions {
+                figures.push(t, &steps.step(ts, e));
+            }
+            self.at += 1;
+        }
+    }
+}
+
+impl ReturnPass<'_> {
+    fn chunk(&mut self, c: CurveChunk<'_>) {
+        for (&ts, &e) in c.ts.iter().zip(c.equity) {
+            let t = ts.0;
             if let Some(p) = self.prev {
                 let r = e / p - 1.0;
                 self.facts.ret(r);
@@ -142,38 +220,14 @@ impl<'a> CurvePass<'a> {
                 self.sharpe.push(t, window_sharpe(w, self.periods_per_year));
                 self.volatility
                     .push(t, window_volatility(w, self.periods_per_year));
+                let bench = self.bench.get(self.at).copied();
                 if let (Some(b), Some(&before)) = (bench, self.bench.get(self.at - 1)) {
                     self.beta
                         .push(t, self.beta_window.push(r, b / before - 1.0));
                 }
             }
-            if let Some((steps, figures)) = &mut self.positions {
-                figures.push(t, &steps.step(ts, e));
-            }
             self.prev = Some(e);
             self.at += 1;
-        }
-    }
-
-    /// Returns the figures of the steps seen.
-    pub(crate) fn finish(self) -> CurveFigures {
-        let (monthly, yearly) = self.calendar.finish();
-        CurveFigures {
-            facts: self.facts,
-            equity: self.equity.finish(),
-            bench: self.bench_chart.finish(),
-            exposure: self.exposure.finish(),
-            underwater: self.underwater.finish(),
-            rolling_sharpe: self.sharpe.finish(),
-            rolling_volatility: self.volatility.finish(),
-            rolling_beta: self.beta.finish(),
-            worst: self.worst.finish(),
-            monthly,
-            yearly,
-            yearly_bench: self.bench_calendar.finish().1,
-            calendar_rows: self.tearsheet.rows(),
-            range: self.range,
-            positions: self.positions.map(|(_, figures)| figures.finish()),
         }
     }
 }
