@@ -461,7 +461,7 @@ impl ParquetWriter {
             // every 20,000 rows, whose index entries the writer holds until the file closes
             // (memory that grew with the run); readers prune time-ordered tables by row group.
             .set_statistics_enabled(EnabledStatistics::Chunk)
-            // Dictionaries only for free text (tags, reasons): equity, prices and times hardly
+            // Dictionaries only for free text (sizes, reasons): equity, prices and times hardly
             // repeat, and interning millions of them cost more than the rest of the writing.
             .set_dictionary_enabled(false);
         for column in &table.columns {
