@@ -504,9 +504,8 @@ impl ParquetWriter {
             path: self.path.clone(),
             source,
         };
-        // Row groups fill across parts: a run's orders come a few thousand a part, and a row
-        // group per part cost a compressor per column each. A file closed after a failure
-        // elsewhere still holds every part written whole: closing writes the rows held.
+        // A file closed after a failure elsewhere still holds every part written whole:
+        // closing writes the rows held.
         self.writer.write(&batch).map_err(parquet_error)
     }
 
