@@ -18,7 +18,8 @@ use crate::spill::{CurveSpill, FillSpill, SpilledCurve, SpilledFills};
 use crate::table::{Column, CsvWriter, ParquetWriter, Table};
 use engine::metrics::RunningDrawdown;
 use engine::{
-    BacktestOutcome, HandedOn, Holdings, StepChunk, StepSink, TradeRecord, TradeSample, TradeTally,
+    BacktestOutcome, FillRecord, HandedOn, Holdings, OrderRecord, StepChunk, StepSink, TradeRecord,
+    TradeSample, TradeTally,
 };
 use market_data::{InstrumentId, Timestamp};
 use std::path::{Path, PathBuf};
@@ -62,10 +63,6 @@ impl<'a> Steps<'a> {
 /// in `dir` (named after the table, tagged with `metadata`) at the first part: written out, a
 /// later failure cannot cost it, and memory holds no rows of it. A file whose write failed is
 /// dropped unclosed: its last row group may be incomplete.
-///
-/// The records' parts are small (a few thousand orders), but a row group held open across
-/// parts held a page and a compressor per column all along: 10-15 MB for the 40 columns of
-/// the three record tables, which a long run's peak memory met more often the longer it ran.
 fn write_part(
     file: &mut Option<ParquetWriter>,
     dir: &Path,
@@ -183,8 +180,12 @@ pub struct StepTables {
     csv: LimitedCsv,
     /// `equity`, `positions`, `returns`, once their first part is written.
     parquet: [Option<ParquetWriter>; 3],
-    /// `orders`, `fills` and `trades` ([`RECORD_TABLES`]), when written here.
+    /// `orders`, `fills` and `trades` ([`RECORD_TABLES`]), when written here, and their
+    /// records held for the next row group.
     records: Option<[RecordFiles; 3]>,
+    held: HeldRecords,
+    /// Records of a table written as a row group ([`RECORD_GROUP_ROWS`]; fewer in tests).
+    record_group: usize,
     /// The closed trades and fills written, summed up, and the fills on disk (when spilling).
     tally: TradeTally,
     sample: TradeSample,
@@ -207,13 +208,28 @@ pub struct StepTables {
     fail_at_finish: bool,
 }
 
-/// The files of a table of records written a chunk's records at a time: its CSV twin while
-/// within the row limit, its Parquet file, and the rows written.
+/// The files of a table of records written a row group at a time: its CSV twin while within
+/// the row limit, its Parquet file, and the rows written.
 #[derive(Debug)]
 struct RecordFiles {
     csv: LimitedCsv,
     parquet: Option<ParquetWriter>,
     rows: usize,
+}
+
+/// Records a row group gathers before it is written: a run's chunks bring a few thousand, and
+/// a row group each piled up the file's metadata (held until it closes) by a few hundred
+/// bytes a column, 6 MB over a 20 M-step run, while a row group held open across chunks held
+/// a page and a compressor a column (10-15 MB). Held as records, at most about 2 MB of orders.
+const RECORD_GROUP_ROWS: usize = 8_192;
+
+/// The orders, fills and round trips handed on and not written yet (fewer than
+/// [`RECORD_GROUP_ROWS`] of each).
+#[derive(Debug, Default)]
+struct HeldRecords {
+    orders: Vec<OrderRecord>,
+    fills: Vec<FillRecord>,
+    trades: Vec<TradeRecord>,
 }
 
 /// A table's CSV twin, written a part at a time while the table stays within the CSV row
@@ -324,6 +340,8 @@ impl StepTables {
                     rows: 0,
                 })
             }),
+            held: HeldRecords::default(),
+            record_group: RECORD_GROUP_ROWS,
             tally: TradeTally::default(),
             sample: TradeSample::default(),
             fills: None,
@@ -408,14 +426,29 @@ impl StepTables {
             };
             spill.append(&chunk.fills)?;
         }
-        if !chunk.orders.is_empty() {
-            self.write_records(0, order_table(&chunk.orders, &self.instruments))?;
+        self.held.orders.extend_from_slice(&chunk.orders);
+        self.held.fills.extend_from_slice(&chunk.fills);
+        self.held.trades.extend_from_slice(&chunk.trades);
+        self.write_held(self.record_group)
+    }
+
+    /// Writes the records held of each table that holds at least `rows` (and one) of them.
+    fn write_held(&mut self, rows: usize) -> Result<()> {
+        let rows = rows.max(1);
+        if self.held.orders.len() >= rows {
+            let table = order_table(&self.held.orders, &self.instruments);
+            self.held.orders.clear();
+            self.write_records(0, table)?;
         }
-        if !chunk.fills.is_empty() {
-            self.write_records(1, fill_table(&chunk.fills, &self.instruments))?;
+        if self.held.fills.len() >= rows {
+            let table = fill_table(&self.held.fills, &self.instruments);
+            self.held.fills.clear();
+            self.write_records(1, table)?;
         }
-        if !chunk.trades.is_empty() {
-            self.write_records(2, trade_table(&chunk.trades, &self.instruments))?;
+        if self.held.trades.len() >= rows {
+            let table = trade_table(&self.held.trades, &self.instruments);
+            self.held.trades.clear();
+            self.write_records(2, table)?;
         }
         Ok(())
     }
@@ -456,6 +489,7 @@ impl StepTables {
         if self.formats.csv && !self.formats.csv(self.steps) {
             left_out.push(("equity", self.steps));
         }
+        self.write_held(1)?;
         for k in 0..RECORD_TABLES.len() {
             let Some(rows) = self.records.as_ref().map(|r| r[k].rows) else {
                 break;
@@ -527,6 +561,7 @@ impl StepTables {
     /// # Errors
     /// Names the file that could not be written.
     pub fn write_open_trades(&mut self, open: &[TradeRecord]) -> Result<()> {
+        self.write_held(1)?;
         if open.is_empty() {
             return Ok(());
         }
@@ -534,7 +569,8 @@ impl StepTables {
     }
 
     /// Closes each Parquet file after its last complete row group as
-    /// `<table>.parquet.partial`, after a failed write; a file that cannot be closed is removed.
+    /// `<table>.parquet.partial`, after a failed write (records still held for their row group
+    /// are not written); a file that cannot be closed is removed.
     fn abandon(mut self) {
         self.csv.file = None;
         let records = (self.records.take().into_iter().flatten()).filter_map(|files| files.parquet);
@@ -1026,6 +1062,8 @@ mod tests {
         let dir = scratch("full");
         let mut t = tables(&dir, &o, Formats::default());
         t.fail_at_part = Some(2);
+        // A part brings 675 or 676 orders and fills, and 337 or 338 round trips.
+        t.record_group = 600;
         let (writer, mut sender) = StepWriter::start(t).unwrap();
         // The loop goes on until its send finds the writer stopped.
         let e = (0..8)
@@ -1046,12 +1084,18 @@ mod tests {
             "trades.parquet.partial",
         );
         assert_eq!(names, [equity, fills, orders, returns, trades]);
-        // An order every 97 steps, closed (and filled) the step after; a trade every two. A row
-        // group of each a part.
+        // An order every 97 steps, closed (and filled) the step after; a trade every two. The
+        // orders and fills make a row group a part; the round trips one of both parts, held
+        // until there were 600.
         let closed = (2 * PART - 2) / 97 + 1;
-        for (name, want) in [(orders, closed), (fills, closed), (trades, closed / 2)] {
+        let records = [
+            (orders, 2, closed),
+            (fills, 2, closed),
+            (trades, 1, closed / 2),
+        ];
+        for (name, groups_written, want) in records {
             let (groups, batches) = read(&dir.join(name));
-            assert_eq!((groups, rows(&batches)), (2, want), "{name}");
+            assert_eq!((groups, rows(&batches)), (groups_written, want), "{name}");
         }
         for name in [equity, returns] {
             let (groups, batches) = read(&dir.join(name));
