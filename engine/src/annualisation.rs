@@ -103,16 +103,34 @@ fn decide(spacing: f64, weekend: f64, bars_per_day: impl FnOnce() -> f64) -> Ann
 /// runs), in one pass and no reading back: the spacings and the bars per day are counted by
 /// value, of which a run's bars have few. Past [`MAX_DISTINCT`] distinct values of either it
 /// gives up (irregular ticks), and the passes over the timestamps decide.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StampTally {
     all: usize,
     weekend: usize,
     previous: Option<i64>,
-    /// The UTC day of the stamps being run through, their number so far, and whether the day
-    /// is a Saturday or Sunday.
-    run: Option<(i64, usize, bool)>,
+    /// The stamps being run through on one UTC day: the day's first and last nanosecond (an
+    /// empty range before the first stamp), their number so far, and whether the day is a
+    /// Saturday or Sunday.
+    day: (i64, i64),
+    bars: usize,
+    weekend_day: bool,
     spacings: Counts,
     bars_per_day: Counts,
+}
+
+impl Default for StampTally {
+    fn default() -> Self {
+        Self {
+            all: 0,
+            weekend: 0,
+            previous: None,
+            day: (1, 0),
+            bars: 0,
+            weekend_day: false,
+            spacings: Counts::default(),
+            bars_per_day: Counts::default(),
+        }
+    }
 }
 
 /// Distinct spacings or bars-per-day counts a [`StampTally`] keeps before it gives up.
@@ -196,32 +214,40 @@ impl StampTally {
                 }
             }
             self.previous = Some(t);
-            let day = t.div_euclid(DAY);
-            self.run = match self.run {
-                Some((d, bars, weekend)) if d == day => Some((d, bars + 1, weekend)),
-                run => {
-                    self.end_run(run);
-                    Some((day, 1, on_weekend(Timestamp(t))))
-                }
-            };
+            // Most stamps fall on the day of the one before: two comparisons, no division.
+            if (self.day.0..=self.day.1).contains(&t) {
+                self.bars += 1;
+            } else {
+                self.end_run();
+                self.start_run(t);
+            }
         }
     }
 
-    /// Counts a finished run of stamps on one day.
-    fn end_run(&mut self, run: Option<(i64, usize, bool)>) {
-        if let Some((_, bars, weekend)) = run {
-            self.bars_per_day.add(bars as i64);
-            if weekend {
-                self.weekend += bars;
+    /// Counts the run of stamps on one day that ended, if any.
+    fn end_run(&mut self) {
+        if self.bars > 0 {
+            self.bars_per_day.add(self.bars as i64);
+            if self.weekend_day {
+                self.weekend += self.bars;
             }
         }
+    }
+
+    /// Starts a run of stamps on the UTC day of `t`.
+    fn start_run(&mut self, t: i64) {
+        let first = i128::from(t.div_euclid(DAY)) * i128::from(DAY);
+        // The first and last days of the range hold only their part of it.
+        let within = |x: i128| i64::try_from(x).unwrap_or(if x < 0 { i64::MIN } else { i64::MAX });
+        self.day = (within(first), within(first + i128::from(DAY) - 1));
+        self.bars = 1;
+        self.weekend_day = on_weekend(Timestamp(t));
     }
 
     /// Returns the annualisation of the stamps taken, as [`annualisation`] gives it, or `None`
     /// when they had too many distinct spacings or day lengths to count.
     pub fn finish(mut self) -> Option<Annualisation> {
-        let run = self.run.take();
-        self.end_run(run);
+        self.end_run();
         let spacing = self.spacings.median()?;
         let weekend = if self.all == 0 {
             0.0
@@ -578,5 +604,23 @@ mod tests {
             Some(annualisation(&ticks[..MAX_DISTINCT]))
         );
         assert_eq!(tally(&[], 1), Some(annualisation(&[])));
+    }
+
+    #[test]
+    fn a_tally_of_stamps_at_the_ends_of_time_counts_their_days_as_the_passes_do() {
+        let hour = DAY_NS / 24;
+        let ends = [
+            i64::MIN,
+            i64::MIN + 1,
+            i64::MIN + hour,
+            i64::MIN + DAY_NS,
+            i64::MAX - DAY_NS,
+            i64::MAX - hour,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for size in [1, 3, ends.len()] {
+            assert_eq!(tally(&ends, size), Some(annualisation(&ends)));
+        }
     }
 }
