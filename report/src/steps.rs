@@ -1,8 +1,8 @@
 //! The step tables of a run (`equity`, `returns`, `positions`), written one part of consecutive
 //! steps at a time: by [`StepWriter`] on its own thread while the run goes on (each chunk the
 //! engine hands on ends a row group, and the orders, fills and round trips closed by then go
-//! to `orders`, `fills` and `trades`, a row group of each), or from a finished run's curve in
-//! parts of the same size.
+//! to `orders`, `fills` and `trades` as their rows make up a row group), or from a finished
+//! run's curve in parts of the same size.
 //! Both go through [`StepTables::write`], so the files are the same either way. The writer
 //! keeps what the figures need of the records it wrote ([`engine::HandedOn`]): the trades
 //! tallied and sampled, the fills on disk.
