@@ -194,11 +194,9 @@ impl Counts {
             }
             f64::NAN
         };
-        Some(match self.total {
-            0 => f64::NAN,
-            n if n % 2 == 1 => at(n / 2),
-            n => (at(n / 2 - 1) + at(n / 2)) / 2.0,
-        })
+        Some(middle(self.total, |ranks| {
+            ranks.iter().map(|&r| at(r)).collect()
+        }))
     }
 }
 
@@ -249,11 +247,7 @@ impl StampTally {
     pub fn finish(mut self) -> Option<Annualisation> {
         self.end_run();
         let spacing = self.spacings.median()?;
-        let weekend = if self.all == 0 {
-            0.0
-        } else {
-            self.weekend as f64 / self.all as f64
-        };
+        let weekend = share(self.weekend, self.all);
         let bars_per_day = self.bars_per_day.median()?;
         Some(decide(spacing, weekend, || bars_per_day))
     }
@@ -300,11 +294,7 @@ impl Stamps {
 
     /// As [`market_data::calendar::weekend_share`] of the same stamps.
     fn weekend_share(&self) -> f64 {
-        if self.all == 0 {
-            0.0
-        } else {
-            self.weekend as f64 / self.all as f64
-        }
+        share(self.weekend, self.all)
     }
 }
 
@@ -381,15 +371,29 @@ impl<C: Column<i64> + ?Sized> Column<f64> for BarsPerDay<'_, C> {
     }
 }
 
-/// The median of a column (`NaN` for none): the middle value, or the mean of the middle two,
-/// selected exactly.
+/// The share of `all` stamps that `weekend` are (0 for none).
+fn share(weekend: usize, all: usize) -> f64 {
+    if all == 0 {
+        0.0
+    } else {
+        weekend as f64 / all as f64
+    }
+}
+
+/// The median of a column (`NaN` for none), selected exactly.
 fn median(values: &(impl Column<f64> + ?Sized)) -> f64 {
-    match values.len() {
+    middle(values.len(), |ranks| select(values, ranks))
+}
+
+/// The median of `n` values whose values at given ranks `at` returns: the middle value, or the
+/// mean of the middle two (`NaN` for none).
+fn middle(n: usize, at: impl FnOnce(&[usize]) -> Vec<f64>) -> f64 {
+    match n {
         0 => f64::NAN,
-        n if n % 2 == 1 => select(values, &[n / 2])[0],
+        n if n % 2 == 1 => at(&[n / 2])[0],
         n => {
-            let middle = select(values, &[n / 2 - 1, n / 2]);
-            (middle[0] + middle[1]) / 2.0
+            let two = at(&[n / 2 - 1, n / 2]);
+            (two[0] + two[1]) / 2.0
         }
     }
 }

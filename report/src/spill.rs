@@ -2,8 +2,9 @@
 //!
 //! The summary and the report need every step's timestamp, equity and cash, several times over
 //! (a mean, then deviations from it; a percentile's passes). Held in memory that is 24 bytes a
-//! step, 480 MB for 20 M steps; here each column is a file of little-endian values that the
-//! figures read back one chunk at a time ([`engine::column::Curve`]), so memory stays a few
+//! step, 480 MB for 20 M steps; here each column is a file of the values' own bytes (in the
+//! machine's order: the process that writes them reads them) that the figures read back one
+//! chunk at a time ([`engine::column::Curve`]), so memory stays a few
 //! chunks whatever the run's length. The files are unnamed temporary files in the run's folder:
 //! nothing is left behind, even when the process is killed.
 //!

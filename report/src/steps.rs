@@ -220,7 +220,8 @@ struct RecordFiles {
 /// Records a row group gathers before it is written: a run's chunks bring a few thousand, and
 /// a row group each piled up the file's metadata (held until it closes) by a few hundred
 /// bytes a column, 6 MB over a 20 M-step run, while a row group held open across chunks held
-/// a page and a compressor a column (10-15 MB). Held as records, at most about 2 MB of orders.
+/// a page and a compressor a column (10-15 MB). Held as records: about 2 MB of orders, and at
+/// most one chunk's more (a chunk ends at [`engine::CHUNK_ORDERS`] records).
 const RECORD_GROUP_ROWS: usize = 8_192;
 
 /// The orders, fills and round trips handed on and not written yet (fewer than
@@ -230,6 +231,24 @@ struct HeldRecords {
     orders: Vec<OrderRecord>,
     fills: Vec<FillRecord>,
     trades: Vec<TradeRecord>,
+}
+
+/// The table of the records `held` when there are at least `rows` (and one) of them, built by
+/// `table` (whose instruments are `instruments`), leaving none held: the memory of no more than
+/// a row group's kept for the next.
+fn held_table<T>(
+    held: &mut Vec<T>,
+    rows: usize,
+    table: fn(&[T], &[InstrumentId]) -> Table,
+    instruments: &[InstrumentId],
+) -> Option<Table> {
+    if held.len() < rows.max(1) {
+        return None;
+    }
+    let built = table(held, instruments);
+    held.clear();
+    held.shrink_to(RECORD_GROUP_ROWS);
+    Some(built)
 }
 
 /// A table's CSV twin, written a part at a time while the table stays within the CSV row
@@ -434,21 +453,16 @@ impl StepTables {
 
     /// Writes the records held of each table that holds at least `rows` (and one) of them.
     fn write_held(&mut self, rows: usize) -> Result<()> {
-        let rows = rows.max(1);
-        if self.held.orders.len() >= rows {
-            let table = order_table(&self.held.orders, &self.instruments);
-            self.held.orders.clear();
-            self.write_records(0, table)?;
-        }
-        if self.held.fills.len() >= rows {
-            let table = fill_table(&self.held.fills, &self.instruments);
-            self.held.fills.clear();
-            self.write_records(1, table)?;
-        }
-        if self.held.trades.len() >= rows {
-            let table = trade_table(&self.held.trades, &self.instruments);
-            self.held.trades.clear();
-            self.write_records(2, table)?;
+        let instruments = &self.instruments;
+        let tables = [
+            held_table(&mut self.held.orders, rows, order_table, instruments),
+            held_table(&mut self.held.fills, rows, fill_table, instruments),
+            held_table(&mut self.held.trades, rows, trade_table, instruments),
+        ];
+        for (k, table) in tables.into_iter().enumerate() {
+            if let Some(table) = table {
+                self.write_records(k, table)?;
+            }
         }
         Ok(())
     }

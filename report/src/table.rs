@@ -254,7 +254,7 @@ impl Table {
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn write(&self, path: &Path) -> Result<()> {
+    pub fn write(self, path: &Path) -> Result<()> {
         if path
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
@@ -299,15 +299,8 @@ impl Table {
     }
 
     /// Returns the table as one Arrow record batch, with the columns and types of its Parquet
-    /// file (NaN numbers and missing times as nulls, times as UTC nanoseconds).
-    ///
-    /// # Errors
-    /// When the columns differ in length.
-    pub fn to_record_batch(&self) -> Result<RecordBatch> {
-        self.clone().into_record_batch()
-    }
-
-    /// As [`Table::to_record_batch`], the numbers moved into the batch rather than copied.
+    /// file (NaN numbers and missing times as nulls, times as UTC nanoseconds), its numbers
+    /// moved into the batch rather than copied.
     ///
     /// # Errors
     /// When the columns differ in length.
@@ -324,7 +317,7 @@ impl Table {
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn write_parquet(&self, path: &Path) -> Result<()> {
+    pub fn write_parquet(self, path: &Path) -> Result<()> {
         self.write_parquet_with(path, &[])
     }
 
@@ -333,9 +326,9 @@ impl Table {
     ///
     /// # Errors
     /// Names the file that could not be written.
-    pub fn write_parquet_with(&self, path: &Path, metadata: &[(String, String)]) -> Result<()> {
-        let mut writer = ParquetWriter::create(path, self, metadata)?;
-        writer.write(self.clone())?;
+    pub fn write_parquet_with(self, path: &Path, metadata: &[(String, String)]) -> Result<()> {
+        let mut writer = ParquetWriter::create(path, &self, metadata)?;
+        writer.write(self)?;
         writer.finish()
     }
 }
@@ -461,8 +454,9 @@ impl ParquetWriter {
             // every 20,000 rows, whose index entries the writer holds until the file closes
             // (memory that grew with the run); readers prune time-ordered tables by row group.
             .set_statistics_enabled(EnabledStatistics::Chunk)
-            // Dictionaries only for free text (sizes, reasons): equity, prices and times hardly
-            // repeat, and interning millions of them cost more than the rest of the writing.
+            // Dictionaries only for free text (sizes, reasons, model and feature names): equity,
+            // prices and times hardly repeat, and interning millions of them cost more than the
+            // rest of the writing.
             .set_dictionary_enabled(false);
         for column in &table.columns {
             // Times step regularly: delta-packed, a run's timestamps take a few bits each
@@ -637,8 +631,8 @@ mod tests {
         assert_eq!(display_csv(&coded), display_csv(&plain));
         assert_eq!(coded.csv_rows(0..4), plain.csv_rows(0..4));
         assert_eq!(
-            coded.to_record_batch().unwrap(),
-            plain.to_record_batch().unwrap()
+            coded.into_record_batch().unwrap(),
+            plain.into_record_batch().unwrap()
         );
     }
 

@@ -280,7 +280,7 @@ pub fn features(config: &Config, bars: Bars) -> Result<RecordBatch> {
     };
     let pipeline = config.pipeline(true)?;
     let table = crate::features_file::table(loaded, &pipeline, &series)?;
-    Ok(table.to_record_batch()?)
+    Ok(table.into_record_batch()?)
 }
 
 /// A finished backtest, its results in memory.
@@ -348,7 +348,7 @@ impl Finished {
     /// Columns of different lengths (a bug).
     pub fn table(&self, name: &str) -> Result<Option<RecordBatch>> {
         report::result_table(&self.outcome, name)
-            .map(|t| t.to_record_batch())
+            .map(report::table::Table::into_record_batch)
             .transpose()
             .map_err(Into::into)
     }

@@ -1,8 +1,9 @@
 //! Computing an [`Analysis`] from a run's outcome, its curve and, when kept, its bars.
 //!
-//! The curve is read a fixed number of times whatever its length: one pass feeds every figure
-//! (`pass.rs`), a second counts the returns into the histogram's bins once their range is known;
-//! with a benchmark, one more reads the stamps to value it and three the equity against it.
+//! The curve is read a fixed number of times whatever its length: two passes at once feed
+//! every figure (`pass.rs`), one more counts the returns into the histogram's bins once their
+//! range is known; with a benchmark, one more reads the stamps to value it and three the equity
+//! against it.
 
 use super::benchmark::{Benchmark, NoBenchmark, buy_and_hold_on};
 use super::calendar::format_instant;

@@ -21,9 +21,8 @@ use engine::metrics::{
     RollingBeta, RollingMeanVar, RunningDrawdown, window_sharpe, window_volatility,
 };
 
-/// What one pass over the curve gathers, then hands over with [`CurvePass::finish`]: the
-/// figures of its levels and those of its returns, which may also be read in two passes at
-/// once ([`CurvePass::run`]).
+/// What the passes over the curve gather ([`CurvePass::run`]): the figures of its levels and
+/// those of its returns, each read by a pass of its own, both at once.
 pub(crate) struct CurvePass<'a> {
     levels: LevelPass<'a>,
     returns: ReturnPass<'a>,

@@ -187,7 +187,9 @@ pub(crate) fn jobs(table: &Table) -> Result<Vec<u64>> {
 /// Names the file that could not be written.
 pub(crate) fn write(table: &Table, dir: &Path, stem: &str) -> Result<()> {
     table.write_csv(&dir.join(format!("{stem}.csv")))?;
-    table.write_parquet(&dir.join(format!("{stem}.parquet")))?;
+    table
+        .clone()
+        .write_parquet(&dir.join(format!("{stem}.parquet")))?;
     Ok(())
 }
 
