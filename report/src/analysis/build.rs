@@ -226,17 +226,7 @@ pub fn measure<'a>(
 impl Measured<'_> {
     /// Completes the analysis with the run's `summary` (annualised as these figures were).
     pub fn finish(self, summary: &Summary) -> Analysis {
-        let Self {
-            input,
-            window,
-            benchmark,
-            figures,
-            bins,
-            relative,
-            trades,
-            prices,
-            notes: later,
-        } = self;
+        let (input, figures, trades) = (self.input, self.figures, self.trades);
         let outcome = input.outcome;
         let steps = input.curve.steps();
         let facts = figures.facts;
@@ -250,8 +240,8 @@ impl Measured<'_> {
             curve: facts,
             worst: figures.worst.first(),
             trades: &trades,
-            benchmark: benchmark.as_ref(),
-            relative,
+            benchmark: self.benchmark.as_ref(),
+            relative: self.relative,
             extra,
         });
 
@@ -268,31 +258,31 @@ impl Measured<'_> {
             _ => {}
         }
         notes.extend(undefined);
-        notes.extend(later);
+        notes.extend(self.notes);
 
         Analysis {
             title: input.title.to_string(),
             subtitle: subtitle(&input, steps, facts.first.zip(facts.last)),
             metrics,
             equity: figures.equity,
-            benchmark: benchmark.ok().map(|b| (b.name, figures.bench)),
+            benchmark: self.benchmark.ok().map(|b| (b.name, figures.bench)),
             underwater: figures.underwater,
             rolling_sharpe: figures.rolling_sharpe,
             rolling_volatility: figures.rolling_volatility,
             rolling_beta: figures.rolling_beta,
-            rolling_window: window,
+            rolling_window: self.window,
             exposure: figures.exposure,
             monthly: figures.monthly,
             yearly: figures.yearly,
             yearly_benchmark: figures.yearly_bench,
             positions,
-            returns: bins.finish(),
+            returns: self.bins.finish(),
             worst_drawdowns: figures.worst,
             instruments: instrument_rows(outcome, &trades, summary),
             trades: trade_rows(outcome),
             trades_total: outcome.closed_trades() + outcome.open_trades.len(),
             decisions: decision_rows(outcome),
-            prices,
+            prices: self.prices,
             notes,
         }
     }
