@@ -30,12 +30,9 @@ pub(crate) fn trade_table(all: &[TradeRecord], instruments: &[InstrumentId]) -> 
                 }),
             ),
             Column::float("quantity", all.iter().map(|t| t.qty).collect()),
-            Column::time(
-                "entry_time",
-                all.iter().map(|t| Some(t.entry_time)).collect(),
-            ),
+            Column::time("entry_time", all.iter().map(|t| t.entry_time).collect()),
             Column::float("entry_price", all.iter().map(|t| t.entry_price).collect()),
-            Column::time(
+            Column::opt_time(
                 "exit_time",
                 all.iter()
                     .map(|t| (!t.open).then_some(t.exit_time))
@@ -58,7 +55,7 @@ pub(crate) fn fill_table(f: &[FillRecord], instruments: &[InstrumentId]) -> Tabl
     Table {
         name: "fills".into(),
         columns: vec![
-            Column::time("timestamp", f.iter().map(|x| Some(x.ts)).collect()),
+            Column::time("timestamp", f.iter().map(|x| x.ts).collect()),
             Column::int("order_id", f.iter().map(|x| x.order_id.0).collect()),
             Column::instruments("instrument", instruments, f.iter().map(|x| x.instrument)),
             Column::few("side", f.iter().map(|x| x.side.as_str())),
@@ -82,7 +79,7 @@ pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId
         name: "orders".into(),
         columns: vec![
             Column::int("order_id", o.iter().map(|r| r.id.0).collect()),
-            Column::time("created", o.iter().map(|r| Some(r.created)).collect()),
+            Column::time("created", o.iter().map(|r| r.created).collect()),
             Column::instruments(
                 "instrument",
                 instruments,
@@ -106,7 +103,7 @@ pub(crate) fn order_table(o: &[engine::OrderRecord], instruments: &[InstrumentId
             Column::few("time_in_force", o.iter().map(|r| r.request.tif.as_str())),
             Column::int("tag", o.iter().map(|r| u64::from(r.request.tag)).collect()),
             Column::few("status", o.iter().map(|r| r.status.as_str())),
-            Column::time("closed", o.iter().map(|r| r.closed).collect()),
+            Column::opt_time("closed", o.iter().map(|r| r.closed).collect()),
             Column::float("filled_quantity", o.iter().map(|r| r.filled).collect()),
             Column::float(
                 "avg_fill_price",
@@ -148,7 +145,7 @@ fn attribution_table(outcome: &BacktestOutcome) -> Table {
     };
     let mut columns = vec![
         Column::int("order_id", a.iter().map(|x| x.order.0).collect()),
-        Column::time("created", a.iter().map(|x| Some(x.ts)).collect()),
+        Column::time("created", a.iter().map(|x| x.ts).collect()),
         Column::text("instrument", a.iter().map(instrument).collect()),
         Column::text(
             "model_id",

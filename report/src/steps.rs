@@ -89,7 +89,7 @@ fn equity_table(steps: Steps<'_>, drawdown: &mut RunningDrawdown) -> Table {
     Table {
         name: "equity".into(),
         columns: vec![
-            Column::time("timestamp", steps.ts.iter().map(|t| Some(*t)).collect()),
+            Column::time("timestamp", steps.ts.to_vec()),
             Column::float("equity", steps.equity.to_vec()),
             Column::float("cash", steps.cash.to_vec()),
             Column::float("drawdown", drawdown),
@@ -105,7 +105,7 @@ fn returns_table(steps: Steps<'_>, before: f64) -> Table {
     Table {
         name: "returns".into(),
         columns: vec![
-            Column::time("timestamp", steps.ts.iter().map(|t| Some(*t)).collect()),
+            Column::time("timestamp", steps.ts.to_vec()),
             Column::float(
                 "return",
                 (steps.equity.iter().zip(previous))
@@ -136,13 +136,13 @@ fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
     let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
     for (step, (t, cash)) in (steps.first..end).zip(steps.ts.iter().zip(steps.cash)) {
         while h.step.get(row) == Some(&step) {
-            ts.push(Some(*t));
+            ts.push(*t);
             instrument.push(h.instrument[row].get() as u32);
             qty.push(h.qty[row]);
             price.push(h.price[row]);
             row += 1;
         }
-        ts.push(Some(*t));
+        ts.push(*t);
         instrument.push(cash_code);
         qty.push(*cash);
         price.push(1.0);

@@ -68,10 +68,7 @@ pub(crate) fn table(
     let mut columns = vec![
         Column::time(
             "timestamp",
-            frames
-                .iter()
-                .flat_map(|f| f.ts.iter().map(|t| Some(*t)))
-                .collect(),
+            frames.iter().flat_map(|f| f.ts.iter().copied()).collect(),
         ),
         Column::text(
             "instrument",

@@ -704,6 +704,7 @@ fn concat_by_job(tables: Vec<Table>) -> Result<Table> {
                 (Values::Float(a), Values::Float(b)) => a.extend(b),
                 (Values::Int(a), Values::Int(b)) => a.extend(b),
                 (Values::Time(a), Values::Time(b)) => a.extend(b),
+                (Values::OptTime(a), Values::OptTime(b)) => a.extend(b),
                 _ => bail!("column `{}` changes type between shards", into.name),
             }
         }

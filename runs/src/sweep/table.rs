@@ -88,7 +88,7 @@ pub(crate) fn unranked(axes: &[Axis], rows: &[(usize, Vec<&toml::Value>, &Row)])
             Column::float(metric.key, values.collect())
         });
     }
-    columns.push(Column::time(
+    columns.push(Column::opt_time(
         "halted_at",
         rows.iter()
             .map(|(_, _, row)| row.halted_at.map(Timestamp))
@@ -161,6 +161,7 @@ pub(crate) fn take(values: &Values, order: &[usize]) -> Values {
         Values::Float(v) => Values::Float(order.iter().map(|&i| v[i]).collect()),
         Values::Int(v) => Values::Int(order.iter().map(|&i| v[i]).collect()),
         Values::Time(v) => Values::Time(order.iter().map(|&i| v[i]).collect()),
+        Values::OptTime(v) => Values::OptTime(order.iter().map(|&i| v[i]).collect()),
         Values::Labels { names, codes } => Values::Labels {
             names: names.clone(),
             codes: order.iter().map(|&i| codes[i]).collect(),
@@ -216,7 +217,7 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
                         DataType::Utf8 => Values::Text(Vec::new()),
                         DataType::Float64 => Values::Float(Vec::new()),
                         DataType::UInt64 => Values::Int(Vec::new()),
-                        DataType::Timestamp(..) => Values::Time(Vec::new()),
+                        DataType::Timestamp(..) => Values::OptTime(Vec::new()),
                         other => bail!(
                             "{}: column `{}` has type {other}, which no sweep table has",
                             path.display(),
@@ -241,8 +242,11 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
                         .ok_or_else(wrong)?;
                     v.extend((0..a.len()).map(|i| a.value(i).to_string()));
                 }
-                // Sweep tables have no nullable text: their columns are read as `Text` above.
-                Values::OptText(_) | Values::Labels { .. } => return Err(wrong()),
+                // Sweep tables have no nullable text: their columns are read as `Text` above,
+                // and their times as `OptTime` (a run that did not halt has none).
+                Values::OptText(_) | Values::Labels { .. } | Values::Time(_) => {
+                    return Err(wrong());
+                }
                 Values::Float(v) => {
                     let a = array
                         .as_any()
@@ -259,7 +263,7 @@ pub(crate) fn read_parquet(path: &Path) -> Result<Table> {
                         .ok_or_else(wrong)?;
                     v.extend(a.values().iter().copied());
                 }
-                Values::Time(v) => {
+                Values::OptTime(v) => {
                     let a = array
                         .as_any()
                         .downcast_ref::<TimestampNanosecondArray>()
@@ -281,7 +285,7 @@ pub(crate) fn kind(values: &Values) -> &'static str {
         Values::Text(_) | Values::OptText(_) | Values::Labels { .. } => "text",
         Values::Float(_) => "number",
         Values::Int(_) => "whole number",
-        Values::Time(_) => "time",
+        Values::Time(_) | Values::OptTime(_) => "time",
     }
 }
 
@@ -388,7 +392,7 @@ mod tests {
                 Column::int("job", vec![0, 1]),
                 Column::float("x", vec![0.1 + 0.2, f64::NAN]),
                 Column::text("s", vec!["a,b".into(), "c".into()]),
-                Column::time("halted_at", vec![None, Some(Timestamp(5))]),
+                Column::opt_time("halted_at", vec![None, Some(Timestamp(5))]),
             ],
         };
         write(&t, &dir, "t").unwrap();

@@ -145,7 +145,7 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
     for (w, returns) in oos.iter().enumerate() {
         for (t, r) in returns {
             value *= 1.0 + r;
-            ts.push(Some(*t));
+            ts.push(*t);
             equity.push(value);
             window.push(w as u64);
         }
@@ -165,19 +165,19 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
         Column::int("window", (0..wins.len() as u64).collect()),
         Column::time(
             "train_start",
-            wins.iter().map(|w| Some(steps[w.train.start])).collect(),
+            wins.iter().map(|w| steps[w.train.start]).collect(),
         ),
         Column::time(
             "train_end",
-            wins.iter().map(|w| Some(steps[w.train.end - 1])).collect(),
+            wins.iter().map(|w| steps[w.train.end - 1]).collect(),
         ),
         Column::time(
             "test_start",
-            wins.iter().map(|w| Some(steps[w.test.start])).collect(),
+            wins.iter().map(|w| steps[w.test.start]).collect(),
         ),
         Column::time(
             "test_end",
-            wins.iter().map(|w| Some(steps[w.test.end - 1])).collect(),
+            wins.iter().map(|w| steps[w.test.end - 1]).collect(),
         ),
         Column::int("best_job", best.iter().map(|j| *j as u64).collect()),
     ];
@@ -274,7 +274,7 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
             })
             .collect(),
         equity: Series {
-            ts: ts.iter().flatten().map(|t| t.0).collect(),
+            ts: ts.iter().map(|t| t.0).collect(),
             values: equity.clone(),
         },
         notes: vec![format!(
