@@ -58,14 +58,14 @@ pub struct ReturnMetrics {
 impl ReturnMetrics {
     /// Returns every metric of `equity` (one value per bar), annualised with `periods_per_year`,
     /// with a risk-free rate of 0.
-    pub fn from_equity(equity: &(impl Column<f64> + ?Sized), periods_per_year: f64) -> Self {
+    pub fn from_equity(equity: &(impl Column<f64> + Sync + ?Sized), periods_per_year: f64) -> Self {
         Self::with_risk_free(equity, periods_per_year, 0.0)
     }
 
     /// As [`ReturnMetrics::from_equity`], with Sharpe and Sortino measured on returns in excess
     /// of `risk_free` (an annual rate, turned into a per-period one by [`per_period_rate`]).
     pub fn with_risk_free(
-        equity: &(impl Column<f64> + ?Sized),
+        equity: &(impl Column<f64> + Sync + ?Sized),
         periods_per_year: f64,
         risk_free: f64,
     ) -> Self {
@@ -75,8 +75,9 @@ impl ReturnMetrics {
 
 /// Every figure of one equity curve that a run's summary quotes, computed together in a fixed
 /// number of passes over the curve, however long: one for the sums, one for the deviations from
-/// their means, and the few of the percentiles' selection. Each figure is summed in the order
-/// of its own function, so both give the same value to the last bit.
+/// their means, and, on another thread meanwhile, the few of the percentiles' selection. Each
+/// figure is summed in the order of its own function, so both give the same value to the last
+/// bit.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CurveFigures {
     /// The headline metrics.
@@ -100,6 +101,23 @@ pub(crate) struct CurveFigures {
 impl CurveFigures {
     /// Measures `equity`, annualised with `periods_per_year`, over an annual risk-free rate.
     pub(crate) fn of(
+        equity: &(impl Column<f64> + Sync + ?Sized),
+        periods_per_year: f64,
+        risk_free: f64,
+    ) -> Self {
+        // The percentiles need only the number of returns, one per step after the first.
+        let (mut figures, tails) = rayon::join(
+            || Self::without_tails(equity, periods_per_year, risk_free),
+            || Tails::of(&Returns(equity), equity.len().saturating_sub(1)),
+        );
+        let m = &mut figures.metrics;
+        (m.var_95, m.cvar_95, m.tail_ratio) = (tails.var_95, tails.cvar_95, tails.tail_ratio);
+        figures
+    }
+
+    /// The figures but VaR, CVaR and the tail ratio (NaN), from the passes of sums and
+    /// deviations.
+    fn without_tails(
         equity: &(impl Column<f64> + ?Sized),
         periods_per_year: f64,
         risk_free: f64,
@@ -130,7 +148,6 @@ impl CurveFigures {
             deviations.add(r);
             fit.add(r);
         });
-        let tails = Tails::of(&returns, sums.n);
         let cagr = sums.cagr(periods_per_year);
         let total_return = match (first, last) {
             (Some(first), Some(last)) => last / first - 1.0,
@@ -146,11 +163,11 @@ impl CurveFigures {
                 max_drawdown: drawdowns.worst,
                 max_drawdown_duration: drawdowns.longest(),
                 calmar: calmar_of(cagr, drawdowns.worst),
-                var_95: tails.var_95,
-                cvar_95: tails.cvar_95,
+                var_95: f64::NAN,
+                cvar_95: f64::NAN,
                 stability: fit.stability(),
                 omega: sums.omega(),
-                tail_ratio: tails.tail_ratio,
+                tail_ratio: f64::NAN,
                 skew: deviations.skew(),
                 kurtosis: deviations.kurtosis(),
             },
