@@ -40,6 +40,8 @@ struct LevelPass<'a> {
     exposure: Downsampler,
     drawdown: RunningDrawdown,
     underwater: Downsampler,
+    /// A chunk's exposures, then its drawdowns, for their charts.
+    column: Vec<f64>,
     worst: WorstDrawdowns,
     calendar: CalendarReturns,
     bench_calendar: CalendarReturns,
@@ -58,6 +60,9 @@ struct ReturnPass<'a> {
     window: RollingMeanVar,
     sharpe: Downsampler,
     volatility: Downsampler,
+    /// A chunk's rolling Sharpe ratios and volatilities, for their charts.
+    sharpe_column: Vec<f64>,
+    volatility_column: Vec<f64>,
     beta_window: RollingBeta,
     beta: Downsampler,
     range: Range,
@@ -119,6 +124,7 @@ impl<'a> CurvePass<'a> {
                 exposure: chart(steps),
                 drawdown: RunningDrawdown::default(),
                 underwater: chart(steps),
+                column: Vec::new(),
                 worst: WorstDrawdowns::new(spec.worst),
                 calendar: CalendarReturns::new(spec.initial_cash),
                 bench_calendar: CalendarReturns::new(spec.initial_cash),
@@ -134,6 +140,8 @@ impl<'a> CurvePass<'a> {
                 window: RollingMeanVar::new(spec.window),
                 sharpe: chart(returns),
                 volatility: chart(returns),
+                sharpe_column: Vec::new(),
+                volatility_column: Vec::new(),
                 beta_window: RollingBeta::new(spec.window),
                 beta: chart(bench_steps.saturating_sub(1)),
                 range: Range::default(),
@@ -184,14 +192,40 @@ impl<'a> CurvePass<'a> {
     }
 }
 
+/// Steps the passes take at a time: the columns their charts take whole (see
+/// [`Downsampler::extend`]) stay small and in cache, however long the curve's chunks (a curve in
+/// memory is one).
+const PIECE: usize = 4_096;
+
+/// The steps of `c` in pieces of at most [`PIECE`].
+fn pieces(c: CurveChunk<'_>) -> impl Iterator<Item = CurveChunk<'_>> {
+    (0..c.ts.len()).step_by(PIECE).map(move |start| {
+        let end = (start + PIECE).min(c.ts.len());
+        CurveChunk {
+            ts: &c.ts[start..end],
+            equity: &c.equity[start..end],
+            cash: &c.cash[start..end],
+        }
+    })
+}
+
 impl LevelPass<'_> {
     fn chunk(&mut self, c: CurveChunk<'_>) {
-        for ((&ts, &e), &cash) in c.ts.iter().zip(c.equity).zip(c.cash) {
+        pieces(c).for_each(|piece| self.piece(piece));
+    }
+
+    fn piece(&mut self, c: CurveChunk<'_>) {
+        let stamp = |k: usize| c.ts[k].0;
+        self.equity.extend(c.equity, stamp);
+        self.column.clear();
+        (self.column).extend(c.equity.iter().zip(c.cash).map(|(e, cash)| (e - cash) / e));
+        self.exposure.extend(&self.column, stamp);
+        self.column.clear();
+        (self.column).extend(c.equity.iter().map(|&e| self.drawdown.push(e)));
+        self.underwater.extend(&self.column, stamp);
+        for (&ts, &e) in c.ts.iter().zip(c.equity) {
             let t = ts.0;
             self.facts.step(t);
-            self.equity.push(t, e);
-            self.exposure.push(t, (e - cash) / e);
-            self.underwater.push(t, self.drawdown.push(e));
             self.worst.push(t, e);
             self.calendar.push(t, e);
             self.tearsheet.push(t, e);
@@ -209,6 +243,14 @@ impl LevelPass<'_> {
 
 impl ReturnPass<'_> {
     fn chunk(&mut self, c: CurveChunk<'_>) {
+        pieces(c).for_each(|piece| self.piece(piece));
+    }
+
+    fn piece(&mut self, c: CurveChunk<'_>) {
+        // The steps with a return: all but the run's first.
+        let first = usize::from(self.prev.is_none());
+        self.sharpe_column.clear();
+        self.volatility_column.clear();
         for (&ts, &e) in c.ts.iter().zip(c.equity) {
             let t = ts.0;
             if let Some(p) = self.prev {
@@ -216,9 +258,8 @@ impl ReturnPass<'_> {
                 self.facts.ret(r);
                 self.range.push(r);
                 let w = self.window.push(r);
-                self.sharpe.push(t, window_sharpe(w, self.periods_per_year));
-                self.volatility
-                    .push(t, window_volatility(w, self.periods_per_year));
+                (self.sharpe_column).push(window_sharpe(w, self.periods_per_year));
+                (self.volatility_column).push(window_volatility(w, self.periods_per_year));
                 let bench = self.bench.get(self.at).copied();
                 if let (Some(b), Some(&before)) = (bench, self.bench.get(self.at - 1)) {
                     self.beta
@@ -228,5 +269,8 @@ impl ReturnPass<'_> {
             self.prev = Some(e);
             self.at += 1;
         }
+        let stamp = |k: usize| c.ts[first + k].0;
+        self.sharpe.extend(&self.sharpe_column, stamp);
+        self.volatility.extend(&self.volatility_column, stamp);
     }
 }

@@ -17,9 +17,7 @@ pub const MAX_POINTS: usize = 2000;
 /// (the first of equal minima, the last of equal maxima). Non-finite values are never kept.
 pub fn downsample_indices(values: &[f64], max_points: usize) -> Vec<usize> {
     let mut kept = Downsampler::new(values.len(), max_points);
-    for (i, &v) in values.iter().enumerate() {
-        kept.push(i as i64, v);
-    }
+    kept.extend(values, |i| i as i64);
     kept.finish().ts.into_iter().map(|i| i as usize).collect()
 }
 
@@ -27,10 +25,9 @@ impl Series {
     /// Returns the series of `values` at `ts` (parallel columns; a longer one is cut to the
     /// shorter) downsampled to at most `max_points` finite points by [`downsample_indices`].
     pub fn downsampled(ts: &[i64], values: &[f64], max_points: usize) -> Self {
-        let mut kept = Downsampler::new(ts.len().min(values.len()), max_points);
-        for (&t, &v) in ts.iter().zip(values) {
-            kept.push(t, v);
-        }
+        let len = ts.len().min(values.len());
+        let mut kept = Downsampler::new(len, max_points);
+        kept.extend(&values[..len], |k| ts[k]);
         kept.finish()
     }
 }
@@ -85,27 +82,51 @@ impl Downsampler {
 
     /// Takes the next value of the series, stamped `ts`.
     pub(crate) fn push(&mut self, ts: i64, value: f64) {
-        if self.seen == self.len {
-            return;
-        }
-        if value.is_finite() {
-            let p = Point {
-                at: self.seen,
-                ts,
+        self.extend(std::slice::from_ref(&value), |_| ts);
+    }
+
+    /// Takes the next values of the series, `values[k]` stamped `stamp(k)`, as many
+    /// [`Downsampler::push`]es would: each bucket's stretch of them is scanned in a tight loop,
+    /// and only the points kept are stamped (a long run's charts take millions of values each).
+    pub(crate) fn extend(&mut self, values: &[f64], stamp: impl Fn(usize) -> i64) {
+        let mut from = 0;
+        while from < values.len() && self.seen < self.len {
+            let take = (self.left)
+                .min(values.len() - from)
+                .min(self.len - self.seen);
+            // The stretch's first minimum and last maximum: NaN sorts above every value and
+            // -NaN below, so the first finite value replaces both.
+            let (mut lo, mut hi) = ((0, f64::NAN), (0, -f64::NAN));
+            for (k, &v) in values[from..from + take].iter().enumerate() {
+                if v.is_finite() {
+                    if v.total_cmp(&lo.1).is_lt() {
+                        lo = (k, v);
+                    }
+                    if v.total_cmp(&hi.1).is_ge() {
+                        hi = (k, v);
+                    }
+                }
+            }
+            let point = |(k, value): (usize, f64)| Point {
+                at: self.seen + k,
+                ts: stamp(from + k),
                 value,
             };
-            if self.lo.is_none_or(|lo| value.total_cmp(&lo.value).is_lt()) {
-                self.lo = Some(p);
+            // The bucket's values before the stretch keep a tied minimum; the stretch's, a tied
+            // maximum.
+            if lo.1.is_finite() && self.lo.is_none_or(|p| lo.1.total_cmp(&p.value).is_lt()) {
+                self.lo = Some(point(lo));
             }
-            if self.hi.is_none_or(|hi| value.total_cmp(&hi.value).is_ge()) {
-                self.hi = Some(p);
+            if hi.1.is_finite() && self.hi.is_none_or(|p| hi.1.total_cmp(&p.value).is_ge()) {
+                self.hi = Some(point(hi));
             }
-        }
-        self.seen += 1;
-        self.left -= 1;
-        if self.left == 0 || self.seen == self.len {
-            self.end_bucket();
-            self.left = self.bucket;
+            self.seen += take;
+            self.left -= take;
+            from += take;
+            if self.left == 0 || self.seen == self.len {
+                self.end_bucket();
+                self.left = self.bucket;
+            }
         }
     }
 
@@ -189,6 +210,16 @@ mod tests {
                 let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 let kept: Vec<f64> = want.iter().map(|&i| values[i]).collect();
                 assert_eq!(bits(&series.values), bits(&kept));
+                // Fed one value at a time, or in stretches that straddle the buckets.
+                for piece in [1, 2, 7, 1_000] {
+                    let mut fed = Downsampler::new(len, max_points);
+                    for (k, stretch) in values.chunks(piece).enumerate() {
+                        fed.extend(stretch, |i| ts[k * piece + i]);
+                    }
+                    let fed = fed.finish();
+                    assert_eq!(fed.ts, series.ts, "{len} values to {max_points} by {piece}");
+                    assert_eq!(bits(&fed.values), bits(&series.values));
+                }
             }
         }
         // A NaN-only bucket keeps nothing; a longer column is cut to the shorter.
