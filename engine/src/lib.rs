@@ -69,6 +69,7 @@ pub use outcome::{BacktestOutcome, EquityCurve};
 pub use portfolio::{Portfolio, Position, TradeRecord};
 pub use risk::RiskCheck;
 pub use router::{NoUpdate, OrderRouter};
+pub use selection::order_key;
 pub use sink::{CHUNK_HOLDINGS, CHUNK_ORDERS, CHUNK_STEPS, StepChunk, StepSink};
 pub use sizing::Sizer;
 pub use sleeves::{SleeveSummary, SleevesOutcome, combine_sleeves, run_sleeves, sleeve_spec};

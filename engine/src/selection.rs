@@ -47,6 +47,13 @@ impl OrderKey for f64 {
     }
 }
 
+/// Returns a key that orders values as `f64::total_cmp` does (-NaN < -inf < ... < -0.0 < +0.0 <
+/// ... < +inf < +NaN): a comparison of keys is one of integers, and a key computed once serves
+/// every comparison of its value.
+pub fn order_key(value: f64) -> u64 {
+    value.key()
+}
+
 impl OrderKey for i64 {
     fn key(self) -> u64 {
         (self as u64) ^ 1 << 63

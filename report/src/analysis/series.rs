@@ -8,6 +8,7 @@
 //! the series' length, known before it is read, so a long run's series is never held whole.
 
 use super::Series;
+use engine::order_key;
 
 /// The most points a chart series keeps.
 pub const MAX_POINTS: usize = 2000;
@@ -94,31 +95,34 @@ impl Downsampler {
             let take = (self.left)
                 .min(values.len() - from)
                 .min(self.len - self.seen);
-            // The stretch's first minimum and last maximum: NaN sorts above every value and
-            // -NaN below, so the first finite value replaces both.
-            let (mut lo, mut hi) = ((0, f64::NAN), (0, -f64::NAN));
-            for (k, &v) in values[from..from + take].iter().enumerate() {
+            // The stretch's first minimum and last maximum, compared by their keys: no finite
+            // value has the greatest key (+NaN's) nor the least (-NaN's), so the first finite
+            // value replaces both.
+            let stretch = &values[from..from + take];
+            let (mut lo, mut hi) = ((usize::MAX, u64::MAX), (usize::MAX, 0));
+            for (k, &v) in stretch.iter().enumerate() {
                 if v.is_finite() {
-                    if v.total_cmp(&lo.1).is_lt() {
-                        lo = (k, v);
+                    let key = order_key(v);
+                    if key < lo.1 {
+                        lo = (k, key);
                     }
-                    if v.total_cmp(&hi.1).is_ge() {
-                        hi = (k, v);
+                    if key >= hi.1 {
+                        hi = (k, key);
                     }
                 }
             }
-            let point = |(k, value): (usize, f64)| Point {
+            let point = |k: usize| Point {
                 at: self.seen + k,
                 ts: stamp(from + k),
-                value,
+                value: stretch[k],
             };
             // The bucket's values before the stretch keep a tied minimum; the stretch's, a tied
             // maximum.
-            if lo.1.is_finite() && self.lo.is_none_or(|p| lo.1.total_cmp(&p.value).is_lt()) {
-                self.lo = Some(point(lo));
+            if lo.0 != usize::MAX && self.lo.is_none_or(|p| lo.1 < order_key(p.value)) {
+                self.lo = Some(point(lo.0));
             }
-            if hi.1.is_finite() && self.hi.is_none_or(|p| hi.1.total_cmp(&p.value).is_ge()) {
-                self.hi = Some(point(hi));
+            if hi.0 != usize::MAX && self.hi.is_none_or(|p| hi.1 >= order_key(p.value)) {
+                self.hi = Some(point(hi.0));
             }
             self.seen += take;
             self.left -= take;

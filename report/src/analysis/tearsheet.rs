@@ -61,9 +61,15 @@ impl CalendarFigures {
     pub(crate) fn push(&mut self, ts: i64, e: f64) {
         let (day, date) = self.dates.of(ts);
         let (y, m, _) = date;
+        // The equity of the point before: the last of its periods, should this one begin others.
+        let before = self.last.map(|(_, e, _)| e);
         self.last = Some((ts, e, date));
         match self.day_ends.back_mut() {
-            Some(end) if end.0 == day => (end.1, end.2) = (ts, e),
+            // The day of the point before, so its month, quarter and year too: they go on.
+            Some(end) if end.0 == day => {
+                (end.1, end.2) = (ts, e);
+                return;
+            }
             _ => {
                 self.day_ends.push_back((day, ts, e));
                 // Keep one day before the oldest window can start: its base.
@@ -79,14 +85,15 @@ impl CalendarFigures {
             y,
         ];
         for (period, key) in self.periods.iter_mut().zip(keys) {
-            period.push(key, e);
+            period.enter(key, before);
         }
     }
 
     /// Returns the trailing-return rows, then the calendar rows.
     pub(crate) fn rows(mut self) -> Vec<Row> {
+        let last = self.last.map(|(_, e, _)| e);
         for period in &mut self.periods {
-            period.close();
+            period.close(last);
         }
         let mut rows = self.trailing();
         rows.extend(self.best_and_worst());
@@ -193,8 +200,8 @@ impl CalendarFigures {
 /// The returns of consecutive calendar periods of one kind, each from its last equity over the
 /// previous period's last (the first period's over the initial capital), folded as they end.
 struct PeriodReturns {
-    /// The period in progress and its last equity so far.
-    current: Option<(i64, f64)>,
+    /// The period in progress.
+    current: Option<i64>,
     base: f64,
     /// Periods ended.
     count: usize,
@@ -219,20 +226,18 @@ impl PeriodReturns {
         }
     }
 
-    /// Takes equity `e` of period `key` (keys of later periods are different).
-    fn push(&mut self, key: i64, e: f64) {
-        match &mut self.current {
-            Some((k, last)) if *k == key => *last = e,
-            _ => {
-                self.close();
-                self.current = Some((key, e));
-            }
+    /// Takes a point of period `key` (keys of later periods are different); `before` is the
+    /// equity of the point before it, the last of the period in progress if this one ends it.
+    fn enter(&mut self, key: i64, before: Option<f64>) {
+        if self.current != Some(key) {
+            self.close(before);
+            self.current = Some(key);
         }
     }
 
-    /// Ends the period in progress, if any.
-    fn close(&mut self) {
-        let Some((_, e)) = self.current.take() else {
+    /// Ends the period in progress, if any, whose last equity is `last`.
+    fn close(&mut self, last: Option<f64>) {
+        let (Some(_), Some(e)) = (self.current.take(), last) else {
             return;
         };
         let r = e / self.base - 1.0;
