@@ -764,6 +764,12 @@ pub fn stability(returns: &(impl Column<f64> + ?Sized)) -> f64 {
     fit.stability()
 }
 
+/// `ln(1 + r)`, the log growth of a return: 0 for a return of 0 without calling the logarithm
+/// (a run out of the market has one every bar), the same value `ln_1p` gives.
+fn log_growth(r: f64) -> f64 {
+    if r == 0.0 { r } else { r.ln_1p() }
+}
+
 /// The first pass of [`stability`]: the levels `cumsum(ln(1 + r))` and their sum.
 #[derive(Debug, Clone, Copy)]
 struct LogLevels {
@@ -785,7 +791,7 @@ impl Default for LogLevels {
 impl LogLevels {
     #[inline]
     fn add(&mut self, r: f64) {
-        self.level += r.ln_1p();
+        self.level += log_growth(r);
         self.sum += self.level;
         self.n += 1;
     }
@@ -821,7 +827,7 @@ struct LevelFit {
 impl LevelFit {
     #[inline]
     fn add(&mut self, r: f64) {
-        self.level += r.ln_1p();
+        self.level += log_growth(r);
         let (dx, dy) = (self.x as f64 - self.mx, self.level - self.my);
         self.sxx += dx * dx;
         self.sxy += dx * dy;
