@@ -80,10 +80,11 @@ fn events() -> Vec<MarketEvent> {
         .collect()
 }
 
-fn journal_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("quant-session-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir.join("journal.log")
+/// A journal in a folder of its own, removed with the folder when the test drops it.
+fn journal() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().join("journal.log");
+    (dir, path)
 }
 
 fn start(path: &std::path::Path) -> (Session<Flip>, crate::session::Resumed) {
@@ -109,7 +110,7 @@ fn fills(outcome: &BacktestOutcome) -> Vec<(i64, f64, f64)> {
 #[test]
 fn a_session_gives_the_backtest_of_the_same_bars() {
     let events = events();
-    let path = journal_path("parity");
+    let (_dir, path) = journal();
     let (mut session, resumed) = start(&path);
     assert_eq!(resumed.events, 0);
     for e in &events {
@@ -138,14 +139,14 @@ fn a_session_gives_the_backtest_of_the_same_bars() {
 fn a_killed_session_resumes_without_losing_or_repeating_anything() {
     let events = events();
     let whole = {
-        let path = journal_path("whole");
+        let (_dir, path) = journal();
         let (mut session, _) = start(&path);
         for e in &events {
             session.on_event(e).unwrap();
         }
         session.finish().unwrap()
     };
-    let path = journal_path("killed");
+    let (_dir, path) = journal();
     {
         let (mut session, _) = start(&path);
         for e in &events[..23] {
@@ -179,7 +180,7 @@ fn a_killed_session_resumes_without_losing_or_repeating_anything() {
 #[test]
 fn old_events_are_refused_and_a_changed_strategy_is_caught() {
     let events = events();
-    let path = journal_path("refuse");
+    let (_dir, path) = journal();
     let (mut session, _) = start(&path);
     for e in &events[..10] {
         session.on_event(e).unwrap();
@@ -258,7 +259,7 @@ impl engine::FeatureSource for Explains {
 #[test]
 fn the_journal_records_each_order_attribution_once_across_a_restart() {
     let events = events();
-    let path = journal_path("attributions");
+    let (_dir, path) = journal();
     let start = |path: &std::path::Path| {
         Session::start(
             &spec(),

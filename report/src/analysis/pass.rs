@@ -197,10 +197,11 @@ impl<'a> CurvePass<'a> {
 /// memory is one).
 const PIECE: usize = 4_096;
 
-/// The steps of `c` in pieces of at most [`PIECE`].
+/// The steps of `c` in pieces of at most [`PIECE`] (as many as its shortest column has).
 fn pieces(c: CurveChunk<'_>) -> impl Iterator<Item = CurveChunk<'_>> {
-    (0..c.ts.len()).step_by(PIECE).map(move |start| {
-        let end = (start + PIECE).min(c.ts.len());
+    let steps = c.ts.len().min(c.equity.len()).min(c.cash.len());
+    (0..steps).step_by(PIECE).map(move |start| {
+        let end = (start + PIECE).min(steps);
         CurveChunk {
             ts: &c.ts[start..end],
             equity: &c.equity[start..end],
