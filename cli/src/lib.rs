@@ -170,12 +170,16 @@ pub fn main_with(strategies: Vec<strategies::custom::Registration>) -> ExitCode 
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         set_rayon_threads_env(cores);
     }
-    if let Some(threads) = cli.threads
-        && let Err(error) = rayon::ThreadPoolBuilder::new()
-            .num_threads(usize::from(threads))
-            .build_global()
-    {
-        eprintln!("error: cannot start {threads} threads: {error}");
+    // Started here, named: a pool started by its first user would take that thread's name (a
+    // run's results writer), which profilers and `top` then show for every worker.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .thread_name(|i| format!("quant-worker-{i}"))
+        .num_threads(cli.threads.map_or(0, usize::from));
+    if let Err(error) = pool.build_global() {
+        match cli.threads {
+            Some(threads) => eprintln!("error: cannot start {threads} threads: {error}"),
+            None => eprintln!("error: cannot start the worker threads: {error}"),
+        }
         return ExitCode::FAILURE;
     }
     // Commands with something to save stop at a safe point; the others end at once. Sessions and
