@@ -105,49 +105,42 @@ impl CurveFigures {
         periods_per_year: f64,
         risk_free: f64,
     ) -> Self {
-        // The percentiles need only the number of returns, one per step after the first.
-        let (mut figures, tails) = rayon::join(
-            || Self::without_tails(equity, periods_per_year, risk_free),
+        let rf = per_period_rate(risk_free, periods_per_year);
+        // The percentiles need only the number of returns, one per step after the first: they
+        // are selected on another thread while the passes of sums and deviations run.
+        let (passes, tails) = rayon::join(
+            || {
+                // First pass: the curve's own figures and the sums over its returns.
+                let (mut first, mut last) = (None, None);
+                let (mut points, mut equity_sum) = (0, -0.0);
+                let mut drawdowns = Drawdowns::default();
+                let mut sums = ReturnSums::new(rf);
+                let mut levels = LogLevels::default();
+                each_step(equity, |e, r| {
+                    first.get_or_insert(e);
+                    last = Some(e);
+                    points += 1;
+                    equity_sum += e;
+                    drawdowns.add(e);
+                    if let Some(r) = r {
+                        sums.add(r);
+                        levels.add(r);
+                    }
+                });
+                // Second pass: deviations from the means of the first.
+                let mut deviations = Deviations::new(&sums);
+                let mut fit = levels.fit();
+                Column::each(&Returns(equity), |r| {
+                    deviations.add(r);
+                    fit.add(r);
+                });
+                (
+                    first, last, points, equity_sum, drawdowns, sums, deviations, fit,
+                )
+            },
             || Tails::of(&Returns(equity), equity.len().saturating_sub(1)),
         );
-        let m = &mut figures.metrics;
-        (m.var_95, m.cvar_95, m.tail_ratio) = (tails.var_95, tails.cvar_95, tails.tail_ratio);
-        figures
-    }
-
-    /// The figures but VaR, CVaR and the tail ratio (NaN), from the passes of sums and
-    /// deviations.
-    fn without_tails(
-        equity: &(impl Column<f64> + ?Sized),
-        periods_per_year: f64,
-        risk_free: f64,
-    ) -> Self {
-        let rf = per_period_rate(risk_free, periods_per_year);
-        // First pass: the curve's own figures and the sums over its returns.
-        let (mut first, mut last) = (None, None);
-        let (mut points, mut equity_sum) = (0, -0.0);
-        let mut drawdowns = Drawdowns::default();
-        let mut sums = ReturnSums::new(rf);
-        let mut levels = LogLevels::default();
-        each_step(equity, |e, r| {
-            first.get_or_insert(e);
-            last = Some(e);
-            points += 1;
-            equity_sum += e;
-            drawdowns.add(e);
-            if let Some(r) = r {
-                sums.add(r);
-                levels.add(r);
-            }
-        });
-        // Second pass: deviations from the means of the first.
-        let returns = Returns(equity);
-        let mut deviations = Deviations::new(&sums);
-        let mut fit = levels.fit();
-        Column::each(&returns, |r| {
-            deviations.add(r);
-            fit.add(r);
-        });
+        let (first, last, points, equity_sum, drawdowns, sums, deviations, fit) = passes;
         let cagr = sums.cagr(periods_per_year);
         let total_return = match (first, last) {
             (Some(first), Some(last)) => last / first - 1.0,
@@ -163,11 +156,11 @@ impl CurveFigures {
                 max_drawdown: drawdowns.worst,
                 max_drawdown_duration: drawdowns.longest(),
                 calmar: calmar_of(cagr, drawdowns.worst),
-                var_95: f64::NAN,
-                cvar_95: f64::NAN,
+                var_95: tails.var_95,
+                cvar_95: tails.cvar_95,
                 stability: fit.stability(),
                 omega: sums.omega(),
-                tail_ratio: f64::NAN,
+                tail_ratio: tails.tail_ratio,
                 skew: deviations.skew(),
                 kurtosis: deviations.kurtosis(),
             },
