@@ -217,16 +217,18 @@ impl<C: Column<f64>> Column<f64> for Returns<C> {
 
     fn chunks(&self, visit: &mut dyn FnMut(&[f64])) {
         let mut previous: Option<f64> = None;
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity(PIECE);
         self.0.chunks(&mut |chunk| {
             for piece in chunk.chunks(PIECE) {
                 buf.clear();
-                for &v in piece {
-                    if let Some(p) = previous {
-                        buf.push(v / p - 1.0);
-                    }
-                    previous = Some(v);
+                // The first value's return is against the previous piece's last (the curve's
+                // first value has none); the others', zipped with the values before them, take
+                // a loop without a branch per value, which the compiler vectorises.
+                if let Some(p) = previous {
+                    buf.push(piece[0] / p - 1.0);
                 }
+                buf.extend((piece[1..].iter().zip(piece)).map(|(&v, &p)| v / p - 1.0));
+                previous = piece.last().copied();
                 if !buf.is_empty() {
                     visit(&buf);
                 }
