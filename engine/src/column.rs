@@ -138,11 +138,104 @@ pub trait Curve: Sync {
     fn annualisation(&self) -> Option<Annualisation> {
         None
     }
+
+    /// The first and last timestamps (`None` without steps); read from the steps unless known.
+    fn span(&self) -> Option<(Timestamp, Timestamp)> {
+        let mut span: Option<(Timestamp, Timestamp)> = None;
+        self.time_chunks(&mut |ts| {
+            if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
+                span = Some((span.map_or(first, |s| s.0), last));
+            }
+        });
+        span
+    }
+
+    /// The range of the simple returns of its equity (those [`Returns`] gives); read from the
+    /// steps unless it was worked out as they were written.
+    fn return_range(&self) -> FiniteRange {
+        let mut range = ReturnRange::default();
+        self.equity_chunks(&mut |equity| range.extend(equity));
+        range.finish()
+    }
+}
+
+/// The smallest and largest finite value of a series, and how many finite values it has.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FiniteRange {
+    lo: f64,
+    hi: f64,
+    finite: u64,
+}
+
+impl Default for FiniteRange {
+    fn default() -> Self {
+        Self {
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+            finite: 0,
+        }
+    }
+}
+
+impl FiniteRange {
+    /// Takes the next value (NaN and infinities are not counted).
+    pub fn push(&mut self, v: f64) {
+        if v.is_finite() {
+            self.lo = self.lo.min(v);
+            self.hi = self.hi.max(v);
+            self.finite += 1;
+        }
+    }
+
+    /// The smallest and largest finite value, `None` without any.
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        (self.finite > 0).then_some((self.lo, self.hi))
+    }
+
+    /// How many finite values there were.
+    pub fn finite(&self) -> u64 {
+        self.finite
+    }
+}
+
+/// The [`FiniteRange`] of the simple returns of equity values given in consecutive pieces.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReturnRange {
+    previous: Option<f64>,
+    range: FiniteRange,
+}
+
+impl ReturnRange {
+    /// Takes the next equity values.
+    pub fn extend(&mut self, equity: &[f64]) {
+        piece_returns(self.previous, equity).for_each(|r| self.range.push(r));
+        self.previous = equity.last().copied().or(self.previous);
+    }
+
+    /// The range of the returns seen.
+    pub fn finish(self) -> FiniteRange {
+        self.range
+    }
+}
+
+/// The simple returns `v[t] / v[t-1] - 1` of `piece`, the first against `previous` (none
+/// without one: the curve's first value has no return). Past the first, the values zipped with
+/// those before them take a loop without a branch per value, which the compiler vectorises.
+fn piece_returns(previous: Option<f64>, piece: &[f64]) -> impl Iterator<Item = f64> + '_ {
+    let first = previous.zip(piece.first()).map(|(p, &v)| v / p - 1.0);
+    let rest = piece.get(1..).unwrap_or_default();
+    first
+        .into_iter()
+        .chain(rest.iter().zip(piece).map(|(&v, &p)| v / p - 1.0))
 }
 
 impl Curve for EquityCurve {
     fn steps(&self) -> usize {
         self.len()
+    }
+
+    fn span(&self) -> Option<(Timestamp, Timestamp)> {
+        Some((*self.ts.first()?, *self.ts.last()?))
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>)) {
@@ -221,13 +314,7 @@ impl<C: Column<f64>> Column<f64> for Returns<C> {
         self.0.chunks(&mut |chunk| {
             for piece in chunk.chunks(PIECE) {
                 buf.clear();
-                // The first value's return is against the previous piece's last (the curve's
-                // first value has none); the others', zipped with the values before them, take
-                // a loop without a branch per value, which the compiler vectorises.
-                if let Some(p) = previous {
-                    buf.push(piece[0] / p - 1.0);
-                }
-                buf.extend((piece[1..].iter().zip(piece)).map(|(&v, &p)| v / p - 1.0));
+                buf.extend(piece_returns(previous, piece));
                 previous = piece.last().copied();
                 if !buf.is_empty() {
                     visit(&buf);
@@ -303,6 +390,42 @@ mod tests {
         }
         assert_eq!(Returns(&[5.0][..]).len(), 0);
         assert!(Returns(Vec::<f64>::new()).is_empty());
+        // Chunks longer than the pieces returns are computed in.
+        let equity: Vec<f64> = (0..10_001).map(|i| 100.0 + f64::from(i).sin()).collect();
+        let whole: Vec<f64> = equity.windows(2).map(|w| w[1] / w[0] - 1.0).collect();
+        for size in [PIECE - 1, PIECE, 5_000, 10_001] {
+            let mut got = Vec::new();
+            Returns(Chunked(equity.clone(), size)).each(|r| got.push(r));
+            assert_eq!(got, whole, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn a_return_range_counts_the_finite_returns_across_pieces() {
+        // A fall to 0 gives -100%, then 0/0 (NaN) and a rise from 0 (infinity): not counted.
+        let equity = [100.0, 110.0, 0.0, 0.0, 5.0, 4.0, 8.0];
+        let mut whole = ReturnRange::default();
+        whole.extend(&equity);
+        let whole = whole.finish();
+        assert_eq!(whole.bounds(), Some((-1.0, 1.0)));
+        assert_eq!(whole.finite(), 4);
+        for split in 0..=equity.len() {
+            let mut parts = ReturnRange::default();
+            parts.extend(&equity[..split]);
+            parts.extend(&[]);
+            parts.extend(&equity[split..]);
+            assert_eq!(parts.finish(), whole, "split at {split}");
+        }
+        let mut one = ReturnRange::default();
+        one.extend(&[100.0]);
+        assert_eq!(one.finish().bounds(), None);
+        let mut curve = EquityCurve::default();
+        for (k, &e) in equity.iter().enumerate() {
+            curve.push(Timestamp(k as i64), e, 0.0);
+        }
+        assert_eq!(curve.return_range(), whole);
+        assert_eq!(curve.span(), Some((Timestamp(0), Timestamp(6))));
+        assert_eq!(EquityCurve::default().span(), None);
     }
 
     #[test]

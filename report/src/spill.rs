@@ -12,7 +12,7 @@
 //! the report's positions over time and price charts, which read every fill in time order.
 
 use crate::error::{Error, Result};
-use engine::column::{Curve, CurveChunk};
+use engine::column::{Curve, CurveChunk, FiniteRange, ReturnRange};
 use engine::metrics::{Annualisation, StampTally};
 use engine::{FillLog, FillRecord, OrderId};
 use market_data::{InstrumentIdx, Side, Timestamp};
@@ -67,6 +67,9 @@ pub struct CurveSpill {
     stamps: StampTally,
     /// The timestamps appended last, as numbers.
     stamps_ns: Vec<i64>,
+    /// The first and last timestamps, and the range of the returns, as they pass.
+    span: Option<(Timestamp, Timestamp)>,
+    returns: ReturnRange,
 }
 
 impl CurveSpill {
@@ -84,6 +87,8 @@ impl CurveSpill {
             steps: 0,
             stamps: StampTally::default(),
             stamps_ns: Vec::new(),
+            span: None,
+            returns: ReturnRange::default(),
         })
     }
 
@@ -100,6 +105,10 @@ impl CurveSpill {
         written.map_err(|e| write_error(&self.dir, e))?;
         self.steps += ts.len();
         self.stamps.push(ts);
+        if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
+            self.span = Some((self.span.map_or(first, |s| s.0), last));
+        }
+        self.returns.extend(equity);
         Ok(())
     }
 
@@ -117,6 +126,8 @@ impl CurveSpill {
             files: Some(files),
             steps: self.steps,
             annualisation: self.stamps.finish(),
+            span: self.span,
+            return_range: self.returns.finish(),
             failed: Mutex::new(None),
         })
     }
@@ -142,6 +153,10 @@ pub struct SpilledCurve {
     steps: usize,
     /// The timestamps' annualisation, when it could be worked out as they were written.
     annualisation: Option<Annualisation>,
+    /// The first and last timestamps, and the range of the returns, worked out as they were
+    /// written.
+    span: Option<(Timestamp, Timestamp)>,
+    return_range: FiniteRange,
     failed: Mutex<Option<std::io::Error>>,
 }
 
@@ -153,6 +168,8 @@ impl SpilledCurve {
             files: None,
             steps: 0,
             annualisation: None,
+            span: None,
+            return_range: FiniteRange::default(),
             failed: Mutex::new(None),
         }
     }
@@ -280,6 +297,14 @@ impl Curve for SpilledCurve {
 
     fn annualisation(&self) -> Option<Annualisation> {
         self.annualisation.clone()
+    }
+
+    fn span(&self) -> Option<(Timestamp, Timestamp)> {
+        self.span
+    }
+
+    fn return_range(&self) -> FiniteRange {
+        self.return_range
     }
 }
 
@@ -520,6 +545,18 @@ mod tests {
         // Worked out as the steps were written, as reading them back would.
         let read = engine::metrics::annualisation(&TimeColumn(&spilled));
         assert_eq!(spilled.annualisation(), Some(read));
+        assert_eq!(
+            spilled.span(),
+            Some((whole.ts[0], whole.ts[whole.len() - 1]))
+        );
+        let returns = engine::metrics::simple_returns(&whole.equity);
+        let (lo, hi) = (returns.iter()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &r| {
+            (lo.min(r), hi.max(r))
+        });
+        let range = spilled.return_range();
+        assert_eq!(range.bounds(), Some((lo, hi)));
+        assert_eq!(range.finite(), returns.len() as u64);
+        assert_eq!(whole.return_range(), range);
         spilled.check().unwrap();
     }
 
@@ -534,6 +571,10 @@ mod tests {
         spilled.chunks(&mut |_| seen += 1);
         EquityColumn(&spilled).each(|_| seen += 1);
         assert_eq!(seen, 0);
+        assert_eq!(
+            (spilled.span(), spilled.return_range().bounds()),
+            (None, None)
+        );
         assert_eq!(SpilledCurve::empty().steps(), 0);
     }
 
@@ -546,8 +587,7 @@ mod tests {
             dir: dir.join("run"),
             files: Some((empty(), empty(), empty())),
             steps: 10,
-            annualisation: None,
-            failed: Mutex::new(None),
+            ..SpilledCurve::empty()
         };
         let mut seen = 0;
         EquityColumn(&spilled).each(|_| seen += 1);

@@ -6,9 +6,9 @@ use crate::config::LoadedConfig;
 use crate::data::LoadedData;
 use crate::run_dir::{OutArgs, RunDir};
 use anyhow::{Context, Result};
-use engine::column::{Column, Curve, TimeColumn};
+use engine::column::Curve;
 use engine::{BacktestOutcome, SleeveSummary, Summary};
-use market_data::{BarSeries, Timestamp};
+use market_data::BarSeries;
 use report::analysis::{Analysis, AnalysisInput, PriceInput, buy_and_hold_on, measure};
 use report::{Streamed, write_results};
 
@@ -30,10 +30,7 @@ pub(crate) fn summarise(
             bars: &s.bars,
         })
         .collect();
-    let span = TimeColumn(curve).fold(None, |span: Option<(i64, i64)>, t| {
-        Some(span.map_or((t, t), |(first, _)| (first, t)))
-    });
-    let span = span.map(|(first, last)| (Timestamp(first), Timestamp(last)));
+    let span = curve.span();
     // A backtest checked its benchmark before running and a session when it started; one that
     // fails only now (bars that never meet a session, a file changed meanwhile) must not cost
     // the results, which are written without it.

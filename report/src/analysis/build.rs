@@ -1,9 +1,9 @@
 //! Computing an [`Analysis`] from a run's outcome, its curve and, when kept, its bars.
 //!
 //! The curve is read a fixed number of times whatever its length: two passes at once feed
-//! every figure (`pass.rs`), one more counts the returns into the histogram's bins once their
-//! range is known; with a benchmark, one more reads the stamps to value it and three the equity
-//! against it.
+//! every figure (`pass.rs`), the returns counted into the histogram's bins by the second (their
+//! range was worked out as a spilled curve was written, or is read first from one in memory);
+//! with a benchmark, one more reads the stamps to value it and three the equity against it.
 
 use super::benchmark::{Benchmark, NoBenchmark, buy_and_hold_on};
 use super::calendar::format_instant;
@@ -15,7 +15,7 @@ use super::prices::{MAX_CHARTS, MAX_MARKERS, price_charts};
 use super::trades::{decision_rows, instrument_rows, trade_rows};
 use super::{Analysis, PositionSeries, PriceChart};
 use engine::Summary;
-use engine::column::{Column, Curve, EquityColumn, Returns};
+use engine::column::{Curve, EquityColumn};
 use engine::metrics::{RelativeMetrics, per_period_rate};
 use engine::{BacktestOutcome, TradeTally};
 use market_data::Bar;
@@ -108,7 +108,6 @@ pub struct Measured<'a> {
     window: usize,
     benchmark: Result<Benchmark, NoBenchmark>,
     figures: CurveFigures,
-    bins: Bins,
     relative: RelativeMetrics,
     trades: TradeTally,
     prices: Vec<PriceChart>,
@@ -160,12 +159,9 @@ pub fn measure<'a>(
         bench: bench_equity,
         positions,
         worst: WORST_DRAWDOWNS,
+        bins: Bins::of(curve.return_range()),
     });
     let figures = pass.run(curve);
-    let mut bins = figures.range.bins();
-    if bins.counting() {
-        Returns(EquityColumn(curve)).each(|r| bins.push(r));
-    }
     let rf = per_period_rate(risk_free, ppy);
     let relative = RelativeMetrics::of_equity(&EquityColumn(curve), bench_equity, ppy, rf);
 
@@ -215,7 +211,6 @@ pub fn measure<'a>(
         window,
         benchmark,
         figures,
-        bins,
         relative,
         trades,
         prices,
@@ -276,7 +271,7 @@ impl Measured<'_> {
             yearly: figures.yearly,
             yearly_benchmark: figures.yearly_bench,
             positions,
-            returns: self.bins.finish(),
+            returns: figures.returns,
             worst_drawdowns: figures.worst,
             instruments: instrument_rows(outcome, &trades, summary),
             trades: trade_rows(outcome),

@@ -1,9 +1,11 @@
 //! The distribution of per-period returns as equal-width bins.
 //!
-//! Two passes over the values, neither holding them: one finds their range ([`Range`]), the
-//! next counts them into bins ([`Bins`]).
+//! Two passes over the values, neither holding them: one finds their range
+//! ([`engine::column::FiniteRange`]; a run's curve on disk has its returns' range worked out as
+//! it was written), the next counts them into bins ([`Bins`]).
 
 use super::Histogram;
+use engine::column::FiniteRange;
 
 /// Bins of the returns histogram.
 pub(crate) const BINS: usize = 40;
@@ -14,59 +16,15 @@ pub(crate) const BINS: usize = 40;
 /// still has a bar to draw; no values give an empty histogram.
 #[cfg(test)]
 pub(crate) fn histogram(values: &[f64]) -> Histogram {
-    let mut range = Range::default();
+    let mut range = FiniteRange::default();
     values.iter().for_each(|&v| range.push(v));
-    let mut bins = range.bins();
+    let mut bins = Bins::of(range);
     values.iter().for_each(|&v| bins.push(v));
     bins.finish()
 }
 
-/// The smallest and largest finite value, and how many there are: the first pass.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Range {
-    bounds: Option<(f64, f64)>,
-    finite: u64,
-}
-
-impl Range {
-    /// Takes the next value.
-    pub(crate) fn push(&mut self, v: f64) {
-        if v.is_finite() {
-            self.finite += 1;
-            self.bounds = Some(
-                self.bounds
-                    .map_or((v, v), |(lo, hi)| (lo.min(v), hi.max(v))),
-            );
-        }
-    }
-
-    /// Returns the empty bins of the histogram of these values, to count them into.
-    pub(crate) fn bins(self) -> Bins {
-        let Some((lo, hi)) = self.bounds else {
-            return Bins::Empty;
-        };
-        if hi == lo {
-            return Bins::Flat(Histogram {
-                edges: vec![lo - 0.0005, lo + 0.0005],
-                counts: vec![self.finite],
-            });
-        }
-        let width = (hi - lo) / BINS as f64;
-        let edges: Vec<f64> = (0..=BINS)
-            .map(|k| if k == BINS { hi } else { lo + width * k as f64 })
-            .collect();
-        Bins::Spread {
-            lo,
-            width,
-            histogram: Histogram {
-                edges,
-                counts: vec![0; BINS],
-            },
-        }
-    }
-}
-
-/// The bins of a histogram, counted in a second pass over the same values.
+/// The bins of a histogram, counted in a pass over the values once their range is known.
+#[derive(Debug)]
 pub(crate) enum Bins {
     /// No finite value.
     Empty,
@@ -81,10 +39,29 @@ pub(crate) enum Bins {
 }
 
 impl Bins {
-    /// Returns whether the values are still to be counted (not when there are none, nor when
-    /// they are all equal).
-    pub(crate) fn counting(&self) -> bool {
-        matches!(self, Self::Spread { .. })
+    /// Returns the empty bins of the histogram of values in `range`, to count them into.
+    pub(crate) fn of(range: FiniteRange) -> Self {
+        let Some((lo, hi)) = range.bounds() else {
+            return Self::Empty;
+        };
+        if hi == lo {
+            return Self::Flat(Histogram {
+                edges: vec![lo - 0.0005, lo + 0.0005],
+                counts: vec![range.finite()],
+            });
+        }
+        let width = (hi - lo) / BINS as f64;
+        let edges: Vec<f64> = (0..=BINS)
+            .map(|k| if k == BINS { hi } else { lo + width * k as f64 })
+            .collect();
+        Self::Spread {
+            lo,
+            width,
+            histogram: Histogram {
+                edges,
+                counts: vec![0; BINS],
+            },
+        }
     }
 
     /// Counts the next value.

@@ -10,12 +10,12 @@
 use super::drawdowns::WorstDrawdowns;
 use super::figures::CurveFacts;
 use super::figures::Row;
-use super::histogram::Range;
+use super::histogram::Bins;
 use super::periodic::CalendarReturns;
 use super::positions::{PositionFigures, StepExposures};
 use super::series::{Downsampler, MAX_POINTS};
 use super::tearsheet::CalendarFigures;
-use super::{Drawdown, MonthlyRow, PositionSeries, Series};
+use super::{Drawdown, Histogram, MonthlyRow, PositionSeries, Series};
 use engine::column::{Curve, CurveChunk};
 use engine::metrics::{
     RollingBeta, RollingMeanVar, RunningDrawdown, window_sharpe, window_volatility,
@@ -65,7 +65,8 @@ struct ReturnPass<'a> {
     volatility_column: Vec<f64>,
     beta_window: RollingBeta,
     beta: Downsampler,
-    range: Range,
+    /// The returns' histogram, its range known before the pass.
+    bins: Bins,
 }
 
 /// The figures of the pass.
@@ -85,8 +86,8 @@ pub(crate) struct CurveFigures {
     pub(crate) yearly_bench: Vec<(i32, f64)>,
     /// Trailing-return and calendar rows of the metrics table.
     pub(crate) calendar_rows: Vec<Row>,
-    /// The returns' range, for the histogram's bins.
-    pub(crate) range: Range,
+    /// The returns' histogram.
+    pub(crate) returns: Histogram,
     /// Positions over time and their rows, when they could be valued.
     pub(crate) positions: Option<(PositionSeries, Vec<Row>)>,
 }
@@ -105,6 +106,8 @@ pub(crate) struct PassSpec<'a> {
     pub(crate) positions: Option<StepExposures<'a>>,
     /// How many of the deepest drawdowns to keep.
     pub(crate) worst: usize,
+    /// The histogram's bins, to count the returns into.
+    pub(crate) bins: Bins,
 }
 
 impl<'a> CurvePass<'a> {
@@ -144,7 +147,7 @@ impl<'a> CurvePass<'a> {
                 volatility_column: Vec::new(),
                 beta_window: RollingBeta::new(spec.window),
                 beta: chart(bench_steps.saturating_sub(1)),
-                range: Range::default(),
+                bins: spec.bins,
             },
         }
     }
@@ -186,7 +189,7 @@ impl<'a> CurvePass<'a> {
             yearly,
             yearly_bench: levels.bench_calendar.finish().1,
             calendar_rows: levels.tearsheet.rows(),
-            range: returns.range,
+            returns: returns.bins.finish(),
             positions: levels.positions.map(|(_, figures)| figures.finish()),
         }
     }
@@ -257,7 +260,7 @@ impl ReturnPass<'_> {
             if let Some(p) = self.prev {
                 let r = e / p - 1.0;
                 self.facts.ret(r);
-                self.range.push(r);
+                self.bins.push(r);
                 let w = self.window.push(r);
                 (self.sharpe_column).push(window_sharpe(w, self.periods_per_year));
                 (self.volatility_column).push(window_volatility(w, self.periods_per_year));
