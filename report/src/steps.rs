@@ -134,18 +134,36 @@ fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
     let cash_code = instruments.len() as u32;
     let mut instrument = Vec::with_capacity(rows);
     let (mut qty, mut price) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
-    for (step, (t, cash)) in (steps.first..end).zip(steps.ts.iter().zip(steps.cash)) {
+    let steps_with_cash = steps.len().min(steps.ts.len()).min(steps.cash.len());
+    let mut at = 0;
+    while at < steps_with_cash {
+        // The steps before the next one that holds something have their cash rows alone,
+        // copied a stretch at a time (a run out of the market has nothing else).
+        let held = h
+            .step
+            .get(row)
+            .map_or(steps_with_cash, |&s| s - steps.first);
+        let until = held.clamp(at, steps_with_cash);
+        ts.extend_from_slice(&steps.ts[at..until]);
+        qty.extend_from_slice(&steps.cash[at..until]);
+        instrument.resize(ts.len(), cash_code);
+        price.resize(ts.len(), 1.0);
+        if until == steps_with_cash {
+            break;
+        }
+        let (t, step) = (steps.ts[until], steps.first + until);
         while h.step.get(row) == Some(&step) {
-            ts.push(*t);
+            ts.push(t);
             instrument.push(h.instrument[row].get() as u32);
             qty.push(h.qty[row]);
             price.push(h.price[row]);
             row += 1;
         }
-        ts.push(*t);
+        ts.push(t);
         instrument.push(cash_code);
-        qty.push(*cash);
+        qty.push(steps.cash[until]);
         price.push(1.0);
+        at = until + 1;
     }
     let value = qty.iter().zip(&price).map(|(q, p)| q * p).collect();
     let names = (instruments.iter().map(ToString::to_string))
