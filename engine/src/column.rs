@@ -141,12 +141,8 @@ pub trait Curve: Sync {
 
     /// The first and last timestamps (`None` without steps); read from the steps unless known.
     fn span(&self) -> Option<(Timestamp, Timestamp)> {
-        let mut span: Option<(Timestamp, Timestamp)> = None;
-        self.time_chunks(&mut |ts| {
-            if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
-                span = Some((span.map_or(first, |s| s.0), last));
-            }
-        });
+        let mut span = None;
+        self.time_chunks(&mut |ts| extend_span(&mut span, ts));
         span
     }
 
@@ -156,6 +152,13 @@ pub trait Curve: Sync {
         let mut range = ReturnRange::default();
         self.equity_chunks(&mut |equity| range.extend(equity));
         range.finish()
+    }
+}
+
+/// Widens `span`, the first and last timestamps of the steps before, by the next steps' `ts`.
+pub fn extend_span(span: &mut Option<(Timestamp, Timestamp)>, ts: &[Timestamp]) {
+    if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
+        *span = Some((span.map_or(first, |s| s.0), last));
     }
 }
 
@@ -220,7 +223,8 @@ impl ReturnRange {
 
 /// The simple returns `v[t] / v[t-1] - 1` of `piece`, the first against `previous` (none
 /// without one: the curve's first value has no return). Past the first, the values zipped with
-/// those before them take a loop without a branch per value, which the compiler vectorises.
+/// those before them: collected into a buffer ([`Returns`]), a loop without a branch per value,
+/// which the compiler vectorises.
 fn piece_returns(previous: Option<f64>, piece: &[f64]) -> impl Iterator<Item = f64> + '_ {
     let first = previous.zip(piece.first()).map(|(p, &v)| v / p - 1.0);
     let rest = piece.get(1..).unwrap_or_default();

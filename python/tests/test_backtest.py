@@ -133,6 +133,20 @@ def test_save_writes_the_usual_files_and_refuses_to_overwrite(tmp_path):
     run.save(folder, force=True)
 
 
+def test_saved_parquet_tables_read_in_pandas_and_polars(tmp_path):
+    # The files are written in Parquet's version 2 data pages: both readers take them, and agree.
+    run = quant.backtest(CONFIG)
+    folder = run.save(tmp_path / "run")
+    for name in ["equity", "returns", "positions", "orders", "fills", "trades"]:
+        frame = pd.read_parquet(folder / f"{name}.parquet")
+        assert frame.shape == pl.read_parquet(folder / f"{name}.parquet").shape, name
+        assert frame.shape[0] > 0, name
+    equity = pd.read_parquet(folder / "equity.parquet")
+    assert equity["equity"].iloc[-1] == pytest.approx(run.summary["final_equity"])
+    trades = pl.read_parquet(folder / "trades.parquet")
+    assert trades.height == run.trades.num_rows
+
+
 def test_report_html_is_the_page():
     page = quant.backtest(CONFIG).report_html()
     assert page.lstrip().lower().startswith("<!doctype html>")

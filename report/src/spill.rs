@@ -12,7 +12,7 @@
 //! the report's positions over time and price charts, which read every fill in time order.
 
 use crate::error::{Error, Result};
-use engine::column::{Curve, CurveChunk, FiniteRange, ReturnRange};
+use engine::column::{Curve, CurveChunk, FiniteRange, ReturnRange, extend_span};
 use engine::metrics::{Annualisation, StampTally};
 use engine::{FillLog, FillRecord, OrderId};
 use market_data::{InstrumentIdx, Side, Timestamp};
@@ -105,9 +105,7 @@ impl CurveSpill {
         written.map_err(|e| write_error(&self.dir, e))?;
         self.steps += ts.len();
         self.stamps.push(ts);
-        if let (Some(&first), Some(&last)) = (ts.first(), ts.last()) {
-            self.span = Some((self.span.map_or(first, |s| s.0), last));
-        }
+        extend_span(&mut self.span, ts);
         self.returns.extend(equity);
         Ok(())
     }

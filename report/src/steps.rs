@@ -139,10 +139,7 @@ fn positions_table(steps: Steps<'_>, instruments: &[InstrumentId]) -> Table {
     while at < steps_with_cash {
         // The steps before the next one that holds something have their cash rows alone,
         // copied a stretch at a time (a run out of the market has nothing else).
-        let held = h
-            .step
-            .get(row)
-            .map_or(steps_with_cash, |&s| s - steps.first);
+        let held = (h.step.get(row)).map_or(steps_with_cash, |&s| s.saturating_sub(steps.first));
         let until = held.clamp(at, steps_with_cash);
         ts.extend_from_slice(&steps.ts[at..until]);
         qty.extend_from_slice(&steps.cash[at..until]);
@@ -825,6 +822,76 @@ pub(crate) fn step_table(outcome: &BacktestOutcome, name: &str) -> Option<Table>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `positions_table` of a part against a plain loop over its steps: sparse holdings (some
+    /// at a part's first or last step, some past it), cash shorter than the part's steps.
+    #[test]
+    fn positions_equal_a_row_by_row_loop_over_any_part() {
+        let steps = 300;
+        let mut h = Holdings::default();
+        for step in (0..steps).filter(|s| s % 7 == 0 || s % 50 == 49 || s % 50 == 0) {
+            for k in 0..1 + step % 2 {
+                h.step.push(step);
+                h.instrument.push(InstrumentIdx(k as u32));
+                h.qty.push(step as f64 + 0.5);
+                h.price.push(10.0 + k as f64);
+            }
+        }
+        let ts: Vec<Timestamp> = (0..steps).map(|s| Timestamp(s as i64 * 60)).collect();
+        let cash: Vec<f64> = (0..steps).map(|s| 1_000.0 - s as f64).collect();
+        let instruments = [InstrumentId::new("A"), InstrumentId::new("B")];
+        for (first, len, cash_len) in [
+            (0, 300, 300),
+            (0, 50, 50),
+            (50, 100, 100),
+            (49, 2, 2),
+            (1, 6, 6),
+            (100, 50, 20),
+            (250, 50, 0),
+        ] {
+            let part = Steps {
+                first,
+                ts: &ts[first..first + len],
+                equity: &cash[first..first + len],
+                cash: &cash[first..first + cash_len],
+                holdings: &h,
+            };
+            let mut want: (Vec<Timestamp>, Vec<u32>, Vec<f64>, Vec<f64>) = Default::default();
+            for step in first..first + cash_len {
+                for row in (0..h.step.len()).filter(|&r| h.step[r] == step) {
+                    want.0.push(ts[step]);
+                    want.1.push(h.instrument[row].get() as u32);
+                    want.2.push(h.qty[row]);
+                    want.3.push(h.price[row]);
+                }
+                want.0.push(ts[step]);
+                want.1.push(2);
+                want.2.push(cash[step]);
+                want.3.push(1.0);
+            }
+            let table = positions_table(part, &instruments);
+            use crate::table::Values;
+            let values: Vec<&Values> = table.columns.iter().map(|c| &c.values).collect();
+            let [
+                Values::Time(t),
+                Values::Labels { codes, names },
+                Values::Float(q),
+                Values::Float(p),
+                Values::Float(v),
+            ] = values[..]
+            else {
+                panic!("positions' columns: {values:?}");
+            };
+            assert_eq!(names, &["A", "B", "cash"]);
+            assert_eq!(
+                (t, codes, q, p),
+                (&want.0, &want.1, &want.2, &want.3),
+                "part {first}+{len}"
+            );
+            let value: Vec<f64> = want.2.iter().zip(&want.3).map(|(q, p)| q * p).collect();
+            assert_eq!(v, &value);
+        }
+    }
     use crate::files::{Format, RunInfo, write_results};
     use engine::{
         EquityCurve, FillRecord, OrderId, OrderRecord, OrderRequest, OrderStatus, Size, Summary,

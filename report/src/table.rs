@@ -637,6 +637,80 @@ mod tests {
     }
 
     #[test]
+    fn a_nan_is_found_in_any_block() {
+        assert!(!has_nan(&[]));
+        let mut values = vec![1.5; 3_000];
+        assert!(!has_nan(&values));
+        for at in [0, 1_023, 1_024, 2_999] {
+            values[at] = f64::NAN;
+            assert!(has_nan(&values), "NaN at {at}");
+            values[at] = f64::INFINITY;
+            assert!(!has_nan(&values), "infinity at {at}");
+            values[at] = 1.5;
+        }
+    }
+
+    /// What pandas, polars and DuckDB rely on: version 2 data pages, plain numbers and text,
+    /// delta-packed times, dictionaries for free text, and a NaN past the first block a null.
+    #[test]
+    fn parquet_pages_are_version_2_with_plain_values_and_nan_as_null() {
+        use parquet::basic::PageType;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let rows = 2_000;
+        let mut floats = vec![0.25; rows];
+        floats[1_500] = f64::NAN;
+        let table = Table {
+            name: "t".into(),
+            columns: vec![
+                Column::time(
+                    "time",
+                    (0..rows).map(|k| Timestamp(k as i64 * 60)).collect(),
+                ),
+                Column::float("float", floats),
+                Column::int("int", (0..rows as u64).collect()),
+                Column::text("text", (0..rows).map(|k| format!("t{}", k % 3)).collect()),
+                Column::few("few", (0..rows).map(|k| ["buy", "sell"][k % 2])),
+            ],
+        };
+        table.write_parquet(&path).unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let group = reader.get_row_group(0).unwrap();
+        let encodings = |k: usize| {
+            let mut e: Vec<Encoding> = group.metadata().column(k).encodings().collect();
+            e.retain(|e| *e != Encoding::RLE);
+            e
+        };
+        assert_eq!(encodings(0), [Encoding::DELTA_BINARY_PACKED]);
+        for k in [1, 2, 4] {
+            assert_eq!(encodings(k), [Encoding::PLAIN], "column {k}");
+        }
+        assert!(
+            encodings(3).contains(&Encoding::RLE_DICTIONARY),
+            "{:?}",
+            encodings(3)
+        );
+        for k in 0..5 {
+            for page in group.get_column_page_reader(k).unwrap() {
+                let kind = page.unwrap().page_type();
+                assert!(
+                    matches!(kind, PageType::DATA_PAGE_V2 | PageType::DICTIONARY_PAGE),
+                    "column {k}: {kind:?}"
+                );
+            }
+        }
+        let file = std::fs::File::open(&path).unwrap();
+        let batch = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, rows)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let float = batch.column(1);
+        assert_eq!((float.null_count(), float.is_null(1_500)), (1, true));
+    }
+
+    #[test]
     fn few_names_and_instruments_read_as_their_text() {
         let instruments = [InstrumentId::new("AAPL"), InstrumentId::new("MSFT")];
         let coded = Table {

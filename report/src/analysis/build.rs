@@ -1,7 +1,7 @@
 //! Computing an [`Analysis`] from a run's outcome, its curve and, when kept, its bars.
 //!
-//! The curve is read a fixed number of times whatever its length: two passes at once feed
-//! every figure (`pass.rs`), the returns counted into the histogram's bins by the second (their
+//! The curve is read a fixed number of times whatever its length: three passes at once feed
+//! every figure (`pass.rs`), the returns counted into the histogram's bins by the third (their
 //! range was worked out as a spilled curve was written, or is read first from one in memory);
 //! with a benchmark, one more reads the stamps to value it and three the equity against it.
 

@@ -1,8 +1,8 @@
-//! The figures read from a run's equity curve, fed by two passes over its steps read at once:
-//! one of its levels, one of its returns.
+//! The figures read from a run's equity curve, fed by three passes over its steps read at once:
+//! the charts of its levels, its other figures of levels, and those of its returns.
 //!
 //! A long run's curve lives on disk and is read back in chunks; every figure of the report that
-//! needs it (charts, drawdowns, calendar returns, rolling windows, the histogram's range, the
+//! needs it (charts, drawdowns, calendar returns, rolling windows, the histogram's bins, the
 //! positions over time) takes each step as it comes and keeps only what it shows, so the
 //! analysis holds no vector as long as the run. Only the buy-and-hold benchmark is a full
 //! column: it is computed from the bars, which a run that has it holds anyway.
@@ -252,6 +252,10 @@ impl ChartPass {
 
 impl LevelPass<'_> {
     fn chunk(&mut self, c: CurveChunk<'_>) {
+        pieces(c).for_each(|piece| self.piece(piece));
+    }
+
+    fn piece(&mut self, c: CurveChunk<'_>) {
         for (&ts, &e) in c.ts.iter().zip(c.equity) {
             let t = ts.0;
             self.facts.step(t);
