@@ -201,6 +201,14 @@ impl FiniteRange {
     }
 }
 
+impl FromIterator<f64> for FiniteRange {
+    fn from_iter<I: IntoIterator<Item = f64>>(values: I) -> Self {
+        let mut range = Self::default();
+        values.into_iter().for_each(|v| range.push(v));
+        range
+    }
+}
+
 /// The [`FiniteRange`] of the simple returns of equity values given in consecutive pieces.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReturnRange {

@@ -5,6 +5,7 @@
 use super::format::{
     MONTHS, NS_PER_DAY, civil_from_days, clock, date, days_from_civil, number, percent,
 };
+use engine::column::FiniteRange;
 
 /// How tick labels of a value axis are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,13 +169,7 @@ impl Axis {
 
 /// Returns the (min, max) of the finite values, or `None` without any.
 pub(super) fn min_max(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
-    values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
+    values.into_iter().collect::<FiniteRange>().bounds()
 }
 
 /// Returns a domain widened to whole steps of a 1-2-5 step giving about five intervals, and the

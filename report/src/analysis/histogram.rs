@@ -16,9 +16,7 @@ pub(crate) const BINS: usize = 40;
 /// still has a bar to draw; no values give an empty histogram.
 #[cfg(test)]
 pub(crate) fn histogram(values: &[f64]) -> Histogram {
-    let mut range = FiniteRange::default();
-    values.iter().for_each(|&v| range.push(v));
-    let mut bins = Bins::of(range);
+    let mut bins = Bins::of(values.iter().copied().collect());
     values.iter().for_each(|&v| bins.push(v));
     bins.finish()
 }
