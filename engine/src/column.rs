@@ -10,6 +10,7 @@
 //! its owner to report, so the formulas stay free of I/O errors.
 
 use crate::annualisation::Annualisation;
+use crate::metrics::simple_return;
 use crate::outcome::EquityCurve;
 use market_data::Timestamp;
 
@@ -234,11 +235,13 @@ impl ReturnRange {
 /// those before them: collected into a buffer ([`Returns`]), a loop without a branch per value,
 /// which the compiler vectorises.
 fn piece_returns(previous: Option<f64>, piece: &[f64]) -> impl Iterator<Item = f64> + '_ {
-    let first = previous.zip(piece.first()).map(|(p, &v)| v / p - 1.0);
+    let first = previous
+        .zip(piece.first())
+        .map(|(p, &v)| simple_return(p, v));
     let rest = piece.get(1..).unwrap_or_default();
     first
         .into_iter()
-        .chain(rest.iter().zip(piece).map(|(&v, &p)| v / p - 1.0))
+        .chain(rest.iter().zip(piece).map(|(&v, &p)| simple_return(p, v)))
 }
 
 impl Curve for EquityCurve {

@@ -185,8 +185,10 @@ fn each_step(equity: &(impl Column<f64> + ?Sized), mut f: impl FnMut(f64, Option
     });
 }
 
-/// The simple return from `from` to `to`, `to / from - 1`, as [`Returns`] computes it.
-fn simple_return(from: f64, to: f64) -> f64 {
+/// The simple return from `from` to `to`, `to / from - 1`: the one rule of every return of a
+/// curve ([`Returns`], [`simple_returns`], the summary's passes).
+#[inline]
+pub(crate) fn simple_return(from: f64, to: f64) -> f64 {
     to / from - 1.0
 }
 
