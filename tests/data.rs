@@ -80,6 +80,30 @@ fn csv_parquet_arrow_csv_round_trip_is_lossless() {
     assert!(text(&a).lines().count() > 2000);
 }
 
+/// The Python tests read this file in pandas and polars, which checks that other readers take
+/// the encodings quant writes; it must be what `quant data convert` writes today.
+#[test]
+fn the_parquet_fixture_other_readers_are_tested_on_is_what_convert_writes() {
+    let dir = scratch("fixture");
+    let fresh = dir.join("GOOG.parquet");
+    ok(&[
+        "data",
+        "convert",
+        "backtests/data/GOOG.csv",
+        s(&fresh),
+        "--instrument",
+        "GOOG",
+    ]);
+    let fixture = repo("tests/fixtures/written/GOOG.parquet");
+    assert!(
+        std::fs::read(&fresh).unwrap() == std::fs::read(&fixture).unwrap(),
+        "{} differs from what quant writes now: rewrite it with `quant data convert \
+         backtests/data/GOOG.csv {} --instrument GOOG`",
+        fixture.display(),
+        fixture.display()
+    );
+}
+
 #[test]
 fn backtests_over_parquet_arrow_and_csv_agree() {
     let dir = scratch("formats");

@@ -167,3 +167,18 @@ def test_a_long_table_is_split_by_its_instrument_column(goog):
     a = trades[trades["instrument"] == "A"].reset_index(drop=True)
     b = trades[trades["instrument"] == "B"].reset_index(drop=True)
     assert (a["entry_time"] == b["entry_time"]).all() and (a["quantity"] == b["quantity"]).all()
+
+
+def test_market_data_files_quant_writes_read_in_pandas_and_polars(goog):
+    # Times delta-packed, prices and volumes split into byte streams, names in a dictionary.
+    path = "tests/fixtures/written/GOOG.parquet"
+    pandas = pd.read_parquet(path)
+    polars = pl.read_parquet(path)
+    assert list(pandas.columns) == ["timestamp", "instrument", "open", "high", "low", "close", "volume"]
+    assert pandas.shape == polars.shape == (len(goog), 7)
+    assert set(pandas["instrument"]) == {"GOOG"}
+    for column in ["open", "high", "low", "close", "volume"]:
+        assert pandas[column].tolist() == goog[column.capitalize()].tolist(), column
+        assert polars[column].to_list() == goog[column.capitalize()].tolist(), column
+    dates = pandas["timestamp"].dt.tz_localize(None)
+    assert (dates.to_numpy() == goog.index.to_numpy()).all()

@@ -344,6 +344,53 @@ mod round_trips {
     }
 
     #[test]
+    fn parquet_splits_numbers_into_byte_streams_and_delta_packs_times() {
+        use parquet::basic::Encoding;
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = TempDir::new("columnar-encodings");
+        let ticks = generate_ticks(&SyntheticSpec::default(), 5);
+        let path = dir.join("trades.parquet");
+        let mut writer = RecordWriter::create(&path, RecordKind::Trades, Some("SYN003")).unwrap();
+        writer.write_trades(&ticks.trades).unwrap();
+        writer.finish().unwrap();
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let encoding_of = |name: &str| {
+            let column = group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            let mut encodings: Vec<Encoding> = column.encodings().collect();
+            // Levels: the columns are required, but writers list RLE all the same.
+            encodings.retain(|e| *e != Encoding::RLE);
+            encodings
+        };
+        assert_eq!(encoding_of("timestamp"), [Encoding::DELTA_BINARY_PACKED]);
+        for name in ["price", "qty"] {
+            assert_eq!(encoding_of(name), [Encoding::BYTE_STREAM_SPLIT], "{name}");
+        }
+        for name in ["instrument", "side"] {
+            let encodings = encoding_of(name);
+            assert!(
+                encodings.contains(&Encoding::RLE_DICTIONARY),
+                "{name}: {encodings:?}"
+            );
+        }
+        // The dictionary shrinks a repeated name to a few bits a row.
+        let instrument = group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == "instrument")
+            .unwrap();
+        assert!(
+            instrument.compressed_size() < 1_000,
+            "{}",
+            instrument.compressed_size()
+        );
+    }
+
+    #[test]
     fn a_writer_takes_only_its_kind() {
         let dir = TempDir::new("columnar-writer-kind");
         let path = dir.join("trades.parquet");
