@@ -8,7 +8,9 @@
 //! and the decoders of feed messages (the websocket connection itself is `live`'s).
 //! Never depends on: any other crate of this workspace, tokio, candle or HTML.
 
-#![forbid(unsafe_code)]
+// Denied, not forbidden: the merger's cache prefetch hint (`merge::prefetch_ahead`) is the one
+// allowed exception.
+#![deny(unsafe_code)]
 
 mod error;
 mod event;

@@ -319,6 +319,7 @@ impl StepMerger {
             if let Some(next) = self.chunks[k].get(self.cursors[k]) {
                 self.heap.push(Reverse((next.ts.0, i)));
             }
+            prefetch_ahead(&self.chunks[k], self.cursors[k]);
         }
         Ok(Some(Timestamp(ts)))
     }
@@ -346,9 +347,34 @@ impl StepMerger {
             self.next_ts[k] = self.chunks[k]
                 .get(self.cursors[k])
                 .map_or(i64::MAX, |bar| bar.ts.0);
+            prefetch_ahead(&self.chunks[k], self.cursors[k]);
         }
         Ok(Some(Timestamp(ts)))
     }
+}
+
+/// Asks the CPU to bring `chunk[next + 2]` into its cache, so that the bars are there when the
+/// instrument's turns come (two ahead: `next`'s timestamp is read right away, and one bar
+/// ahead often shares its cache line).
+///
+/// A step reads one bar of each instrument, so a hundred instruments are a hundred streams
+/// through memory, more than the CPU's own prefetcher follows: the catalog benchmark's loop
+/// spent 44% of its time in the merger, most of it waiting for the next bar's timestamp. Asked
+/// for two steps ahead, its loop runs 15.4 M -> 17.5 M bars/s (`quant bench catalog`). Reading the
+/// bar ahead instead of prefetching it made the loop slower: the read must finish before the
+/// instructions after it retire.
+#[inline(always)]
+fn prefetch_ahead(chunk: &[Bar], next: usize) {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: a prefetch is a hint that reads nothing into the program and never faults,
+    // whatever the address; `wrapping_add` makes the address without claiming it is in bounds.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(chunk.as_ptr().wrapping_add(next + 2).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (chunk, next);
 }
 
 #[cfg(test)]
