@@ -97,7 +97,8 @@ fn the_parquet_fixture_other_readers_are_tested_on_is_what_convert_writes() {
     let fixture = repo("tests/fixtures/written/GOOG.parquet");
     assert!(
         std::fs::read(&fresh).unwrap() == std::fs::read(&fixture).unwrap(),
-        "{} differs from what quant writes now: rewrite it with `quant data convert \
+        "{} differs from what quant writes now (its layout changed, or an upgrade of the parquet \
+         crate changed the footer's `created_by`): rewrite it with `quant data convert \
          backtests/data/GOOG.csv {} --instrument GOOG`",
         fixture.display(),
         fixture.display()

@@ -363,12 +363,15 @@ impl StepMerger {
 /// for two steps ahead, its loop runs 15.4 M -> 17.5 M bars/s (`quant bench catalog`). Reading the
 /// bar ahead instead of prefetching it made the loop slower: the read must finish before the
 /// instructions after it retire.
+/// Beyond [`SCAN_MAX`] instruments the heap's steps prefetch the same way: a whole `quant
+/// backtest` of 200 instruments x 250,000 bars took 3.9 s instead of 6.0 s.
 #[inline(always)]
 fn prefetch_ahead(chunk: &[Bar], next: usize) {
     #[cfg(target_arch = "x86_64")]
     #[allow(unsafe_code)]
-    // SAFETY: a prefetch is a hint that reads nothing into the program and never faults,
-    // whatever the address; `wrapping_add` makes the address without claiming it is in bounds.
+    // SAFETY: `_mm_prefetch` is unsafe only for its `sse` target feature, which every x86_64
+    // CPU has; it takes any address, never dereferences it and never faults. `wrapping_add`
+    // makes the address without claiming it is in bounds.
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         _mm_prefetch::<_MM_HINT_T0>(chunk.as_ptr().wrapping_add(next + 2).cast());

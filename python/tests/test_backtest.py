@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import quant
-from conftest import assert_reference_trades
+from conftest import ROOT, assert_reference_trades
 
 CONFIG = "backtests/sma_crossover.toml"
 
@@ -171,7 +171,7 @@ def test_a_long_table_is_split_by_its_instrument_column(goog):
 
 def test_market_data_files_quant_writes_read_in_pandas_and_polars(goog):
     # Times delta-packed, prices and volumes split into byte streams, names in a dictionary.
-    path = "tests/fixtures/written/GOOG.parquet"
+    path = ROOT / "tests/fixtures/written/GOOG.parquet"
     pandas = pd.read_parquet(path)
     polars = pl.read_parquet(path)
     assert list(pandas.columns) == ["timestamp", "instrument", "open", "high", "low", "close", "volume"]
@@ -180,5 +180,6 @@ def test_market_data_files_quant_writes_read_in_pandas_and_polars(goog):
     for column in ["open", "high", "low", "close", "volume"]:
         assert pandas[column].tolist() == goog[column.capitalize()].tolist(), column
         assert polars[column].to_list() == goog[column.capitalize()].tolist(), column
-    dates = pandas["timestamp"].dt.tz_localize(None)
-    assert (dates.to_numpy() == goog.index.to_numpy()).all()
+    dates = goog.index.to_numpy()
+    assert (pandas["timestamp"].dt.tz_localize(None).to_numpy() == dates).all()
+    assert (polars["timestamp"].dt.replace_time_zone(None).to_numpy() == dates).all()

@@ -18,7 +18,9 @@ pub use read::{
     rows_within_at_least,
 };
 pub use schema::RecordKind;
-pub use write::{Codec, DEFAULT_ROW_GROUP_ROWS, RecordWriter, WRITE_BATCH_ROWS, write_bars};
+pub use write::{
+    Codec, DEFAULT_ROW_GROUP_ROWS, PARQUET_LAYOUT, RecordWriter, WRITE_BATCH_ROWS, write_bars,
+};
 
 #[cfg(test)]
 mod tests;

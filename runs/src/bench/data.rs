@@ -130,7 +130,9 @@ pub(crate) fn run_catalog(dir: &Path, instruments: usize, bars: usize, runs: usi
         if !status.success() {
             bail!("quant data synth failed");
         }
+        super::mark_layout(dir)?;
     }
+    super::warn_if_other_layout(dir);
     let out = dir.join("results");
     let config_path = dir.join("bench-catalog.toml");
     let config = format!(

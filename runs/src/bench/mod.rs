@@ -287,6 +287,31 @@ pub(crate) fn thread_cpu_ns() -> Option<u64> {
     stat.split_whitespace().next()?.parse().ok()
 }
 
+/// The file beside data a benchmark generated, naming the Parquet layout it was written in.
+const LAYOUT_FILE: &str = "parquet-layout.txt";
+
+/// Records that the data in `dir` was just generated in this quant's Parquet layout.
+pub(crate) fn mark_layout(dir: &std::path::Path) -> Result<()> {
+    let path = dir.join(LAYOUT_FILE);
+    std::fs::write(&path, market_data::columnar::PARQUET_LAYOUT)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Warns when the data in `dir` was not generated in this quant's Parquet layout (an older
+/// quant's, or data of the user's own), so the figures that follow are not taken for today's.
+/// The data is never removed: the folder may be the user's.
+pub(crate) fn warn_if_other_layout(dir: &std::path::Path) {
+    let written = std::fs::read_to_string(dir.join(LAYOUT_FILE)).ok();
+    if written.as_deref() != Some(market_data::columnar::PARQUET_LAYOUT) {
+        println!(
+            "note: {} was not generated in this quant's Parquet layout ({}): the figures are \
+             for its files as they are; delete the folder to have it generated again",
+            dir.display(),
+            market_data::columnar::PARQUET_LAYOUT
+        );
+    }
+}
+
 /// Returns the median, sorting `values` in place.
 pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);

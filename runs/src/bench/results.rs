@@ -43,7 +43,9 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
         if !status.success() {
             bail!("quant data synth failed");
         }
+        super::mark_layout(data.parent().unwrap_or(dir))?;
     }
+    super::warn_if_other_layout(data.parent().unwrap_or(dir));
     let out = dir.join("results");
     let config_path = dir.join("bench-results.toml");
     std::fs::write(&config_path, config(&data, &out, report))
