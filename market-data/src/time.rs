@@ -8,10 +8,26 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// Nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// Plain bytes (`bytemuck::Pod`): a column of them is written and read back as the integers'
+/// own bytes, without a copy into integers and back.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    bytemuck::Pod,
+    bytemuck::Zeroable,
 )]
 #[serde(transparent)]
+#[repr(transparent)]
 pub struct Timestamp(pub i64);
 
 /// Nanoseconds in one second.

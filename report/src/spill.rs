@@ -65,8 +65,6 @@ pub struct CurveSpill {
     steps: usize,
     /// The timestamps' annualisation, worked out as they pass.
     stamps: StampTally,
-    /// The timestamps appended last, as numbers.
-    stamps_ns: Vec<i64>,
     /// The first and last timestamps, and the range of the returns, as they pass.
     span: Option<(Timestamp, Timestamp)>,
     returns: ReturnRange,
@@ -86,7 +84,6 @@ impl CurveSpill {
             cash: column()?,
             steps: 0,
             stamps: StampTally::default(),
-            stamps_ns: Vec::new(),
             span: None,
             returns: ReturnRange::default(),
         })
@@ -97,9 +94,7 @@ impl CurveSpill {
     /// # Errors
     /// A write failed (a full disk); the error names the run's folder.
     pub fn append(&mut self, ts: &[Timestamp], equity: &[f64], cash: &[f64]) -> Result<()> {
-        self.stamps_ns.clear();
-        self.stamps_ns.extend(ts.iter().map(|t| t.0));
-        let written = (self.ts.append(&self.stamps_ns))
+        let written = (self.ts.append(ts))
             .and_then(|()| self.equity.append(equity))
             .and_then(|()| self.cash.append(cash));
         written.map_err(|e| write_error(&self.dir, e))?;
@@ -207,22 +202,6 @@ impl SpilledCurve {
         true
     }
 
-    /// Reads steps `at..at + n` of the timestamps `file` into `ts`, through `ns`.
-    fn read_times(
-        &self,
-        file: &File,
-        part: (usize, usize),
-        ns: &mut Vec<i64>,
-        ts: &mut Vec<Timestamp>,
-    ) -> bool {
-        if !self.read_part(file, part, ns) {
-            return false;
-        }
-        ts.clear();
-        ts.extend(ns.iter().map(|&t| Timestamp(t)));
-        true
-    }
-
     /// The parts of [`CHUNK`] steps of the curve, as (first step, steps).
     fn parts(&self) -> impl Iterator<Item = (usize, usize)> + use<> {
         let steps = self.steps;
@@ -252,10 +231,9 @@ impl Curve for SpilledCurve {
         let Some((ts_file, equity_file, cash_file)) = &self.files else {
             return;
         };
-        let (mut ns, mut ts, mut equity, mut cash) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ts, mut equity, mut cash) = (Vec::new(), Vec::new(), Vec::new());
         for part in self.parts() {
-            let read = self.read_times(ts_file, part, &mut ns, &mut ts)
+            let read = self.read_part(ts_file, part, &mut ts)
                 && self.read_part(equity_file, part, &mut equity)
                 && self.read_part(cash_file, part, &mut cash);
             if !read {
@@ -283,9 +261,9 @@ impl Curve for SpilledCurve {
 
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
         if let Some((file, _, _)) = &self.files {
-            let (mut ns, mut ts) = (Vec::new(), Vec::new());
+            let mut ts = Vec::new();
             for part in self.parts() {
-                if !self.read_times(file, part, &mut ns, &mut ts) {
+                if !self.read_part(file, part, &mut ts) {
                     return;
                 }
                 visit(&ts);
