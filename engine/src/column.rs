@@ -302,14 +302,8 @@ impl Column<i64> for TimeColumn<'_> {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(&[i64])) {
-        let mut buf = Vec::new();
-        self.0.time_chunks(&mut |ts| {
-            for piece in ts.chunks(PIECE) {
-                buf.clear();
-                buf.extend(piece.iter().map(|t| t.0));
-                visit(&buf);
-            }
-        });
+        self.0
+            .time_chunks(&mut |ts| visit(Timestamp::all_nanos(ts)));
     }
 }
 

@@ -131,10 +131,9 @@ pub fn combine_sleeves(
         || {
             let curve = sum_curves(&sleeves);
             let exposed_steps = exposed_steps(&curve.ts, &sleeves);
-            let ppy = metrics.periods_per_year.unwrap_or_else(|| {
-                let stamps: Vec<i64> = curve.ts.iter().map(|t| t.0).collect();
-                infer_periods_per_year(&stamps)
-            });
+            let ppy = metrics
+                .periods_per_year
+                .unwrap_or_else(|| infer_periods_per_year(Timestamp::all_nanos(&curve.ts)));
             let summaries: Vec<SleeveSummary> = sleeves
                 .par_iter()
                 .zip(weights)

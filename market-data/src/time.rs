@@ -36,6 +36,11 @@ pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
 
 impl Timestamp {
+    /// The nanoseconds of `stamps`: the same memory seen as integers, no copy.
+    pub fn all_nanos(stamps: &[Timestamp]) -> &[i64] {
+        bytemuck::cast_slice(stamps)
+    }
+
     /// Returns the timestamp for whole seconds since the epoch.
     pub const fn from_secs(secs: i64) -> Self {
         Self(secs * NANOS_PER_SECOND)

@@ -150,13 +150,12 @@ pub(super) fn run(plan: &Plan, wf: WalkForward, series: &[BarSeries], out: &Path
             window.push(w as u64);
         }
     }
-    let stamps: Vec<i64> = steps.iter().map(|t| t.0).collect();
     let ppy = plan
         .loaded
         .config
         .metrics
         .periods_per_year
-        .unwrap_or_else(|| infer_periods_per_year(&stamps));
+        .unwrap_or_else(|| infer_periods_per_year(Timestamp::all_nanos(&steps)));
     let mut with_start = vec![initial];
     with_start.extend(&equity);
     let stitched = ReturnMetrics::from_equity(&with_start, ppy);
