@@ -2,8 +2,11 @@
 
 use crate::csv_text;
 use crate::error::{Error, Result};
-use arrow::array::{ArrayRef, Float64Array, StringArray, TimestampNanosecondArray, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::array::{
+    ArrayRef, DictionaryArray, Float64Array, StringArray, TimestampNanosecondArray, UInt32Array,
+    UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit, UInt32Type};
 use arrow::record_batch::RecordBatch;
 use market_data::{InstrumentId, InstrumentIdx, Timestamp};
 use parquet::arrow::ArrowWriter;
@@ -230,6 +233,36 @@ impl Column {
     }
 }
 
+impl Column {
+    /// Returns the column as [`Column::into_arrow`] does, except labels: an Arrow dictionary of
+    /// their names keyed by their codes, moved in rather than spelled out row by row. The
+    /// Parquet writer encodes such a column with one lookup of each name instead of copying
+    /// and hashing a string per row (a run's positions name one per step).
+    ///
+    /// # Errors
+    /// Never for labels made here (their codes are checked against their names first).
+    fn into_coded_arrow(self) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+        let Values::Labels {
+            mut names,
+            mut codes,
+        } = self.values
+        else {
+            return Ok(self.into_arrow());
+        };
+        // A code past the names stands for "?" (see `label`): one more name, which they key.
+        let unknown = names.len() as u32;
+        if codes.iter().copied().max().is_some_and(|c| c >= unknown) {
+            codes.iter_mut().for_each(|c| *c = (*c).min(unknown));
+            names.push("?".to_string());
+        }
+        let names = Arc::new(StringArray::from(names));
+        Ok(Arc::new(DictionaryArray::<UInt32Type>::try_new(
+            UInt32Array::from(codes),
+            names,
+        )?))
+    }
+}
+
 /// Whether `values` hold a NaN: tested a block at a time without a branch per value, which the
 /// compiler vectorises (the step tables test tens of millions of values, nearly never with one).
 fn has_nan(values: &[f64]) -> bool {
@@ -322,12 +355,41 @@ impl Table {
     /// # Errors
     /// When the columns differ in length.
     pub fn into_record_batch(self) -> Result<RecordBatch> {
+        self.into_batch(|column| Ok(column.into_arrow()))
+    }
+
+    /// Returns the table as the record batch its Parquet file is written from: as
+    /// [`Table::into_record_batch`], except that labels are Arrow dictionaries of their names
+    /// ([`Column::into_coded_arrow`]), which the writer takes for the file's plain text
+    /// columns.
+    fn into_parquet_batch(self) -> Result<RecordBatch> {
+        self.into_batch(Column::into_coded_arrow)
+    }
+
+    /// Returns the table as one record batch of the arrays `arrow` makes of its columns, each
+    /// field of [`Table::schema`] with its array's type.
+    fn into_batch(
+        self,
+        arrow: impl Fn(Column) -> std::result::Result<ArrayRef, arrow::error::ArrowError>,
+    ) -> Result<RecordBatch> {
         let schema = self.schema();
-        let arrays = self.columns.into_iter().map(Column::into_arrow).collect();
-        RecordBatch::try_new(schema, arrays).map_err(|source| Error::Arrow {
-            table: self.name,
+        let arrow_error = |source| Error::Arrow {
+            table: self.name.clone(),
             source,
-        })
+        };
+        let arrays = (self.columns.into_iter())
+            .map(arrow)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(arrow_error)?;
+        let fields = (schema.fields().iter().zip(&arrays))
+            .map(|(field, array)| {
+                field
+                    .as_ref()
+                    .clone()
+                    .with_data_type(array.data_type().clone())
+            })
+            .collect::<Vec<_>>();
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(arrow_error)
     }
 
     /// Writes the table as Parquet, zstd-compressed.
@@ -471,8 +533,8 @@ impl ParquetWriter {
             // every 20,000 rows, whose index entries the writer holds until the file closes
             // (memory that grew with the run); readers prune time-ordered tables by row group.
             .set_statistics_enabled(EnabledStatistics::Chunk)
-            // Dictionaries only for free text (sizes, reasons, model and feature names): equity,
-            // prices and times hardly repeat, and interning millions of them cost more than the
+            // Dictionaries only for text (names, sizes, reasons): equity, prices and times
+            // hardly repeat, and interning millions of them cost more than the
             // rest of the writing.
             .set_dictionary_enabled(false)
             // Version 2 data pages compress a page's values straight into the page. Version 1
@@ -496,9 +558,13 @@ impl ParquetWriter {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_statistics_enabled(path, EnabledStatistics::None);
             }
-            // A few names repeated stay plain: zstd takes their repeats for next to nothing,
-            // where a dictionary hashed every row (a run's positions name one per step).
-            if matches!(column.values, Values::Text(_) | Values::OptText(_)) {
+            // Text is dictionary-encoded. Labels come as Arrow dictionaries
+            // ([`Column::into_coded_arrow`]), whose names the writer hashes once each rather
+            // than once per row.
+            if matches!(
+                column.values,
+                Values::Text(_) | Values::OptText(_) | Values::Labels { .. }
+            ) {
                 let path = parquet::schema::types::ColumnPath::from(column.name.as_str());
                 props = props.set_column_dictionary_enabled(path, true);
             }
@@ -517,7 +583,7 @@ impl ParquetWriter {
     /// # Errors
     /// Names the file that could not be written.
     pub fn write(&mut self, table: Table) -> Result<()> {
-        let batch = table.into_record_batch()?;
+        let batch = table.into_parquet_batch()?;
         let parquet_error = |source| Error::Parquet {
             path: self.path.clone(),
             source,
@@ -683,14 +749,16 @@ mod tests {
             e
         };
         assert_eq!(encodings(0), [Encoding::DELTA_BINARY_PACKED]);
-        for k in [1, 2, 4] {
+        for k in [1, 2] {
             assert_eq!(encodings(k), [Encoding::PLAIN], "column {k}");
         }
-        assert!(
-            encodings(3).contains(&Encoding::RLE_DICTIONARY),
-            "{:?}",
-            encodings(3)
-        );
+        for k in [3, 4] {
+            assert!(
+                encodings(k).contains(&Encoding::RLE_DICTIONARY),
+                "column {k}: {:?}",
+                encodings(k)
+            );
+        }
         for k in 0..5 {
             for page in group.get_column_page_reader(k).unwrap() {
                 let kind = page.unwrap().page_type();
@@ -730,6 +798,25 @@ mod tests {
         };
         assert_eq!(display_csv(&coded), display_csv(&plain));
         assert_eq!(coded.csv_rows(0..4), plain.csv_rows(0..4));
+        // In Parquet the codes are written as a dictionary of their names, and read back as
+        // the same text columns, "?" included.
+        let dir = tempfile::tempdir().unwrap();
+        let read = |table: Table| {
+            let path = dir
+                .path()
+                .join(format!("{}.parquet", table.columns[1].name));
+            table.write_parquet(&path).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            let mut batches =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 16).unwrap();
+            batches.next().unwrap().unwrap()
+        };
+        let mut renamed = plain.clone();
+        renamed.columns[1].name = "plain instrument".into();
+        let from_codes = read(coded.clone());
+        let from_text = read(renamed);
+        assert_eq!(from_codes.columns(), from_text.columns());
+        assert_eq!(from_codes.schema().field(1).data_type(), &DataType::Utf8);
         assert_eq!(
             coded.into_record_batch().unwrap(),
             plain.into_record_batch().unwrap()
