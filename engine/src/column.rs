@@ -129,6 +129,12 @@ pub trait Curve: Sync {
         self.chunks(&mut |c| visit(c.cash));
     }
 
+    /// As [`Curve::chunks`], of the timestamps and equity alone (a curve on disk then reads
+    /// two columns of three).
+    fn stamped_equity_chunks(&self, visit: &mut dyn FnMut(&[Timestamp], &[f64])) {
+        self.chunks(&mut |c| visit(c.ts, c.equity));
+    }
+
     /// As [`Curve::chunks`], of the timestamps alone.
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
         self.chunks(&mut |c| visit(c.ts));

@@ -210,6 +210,28 @@ impl SpilledCurve {
             .map(move |at| (at, CHUNK.min(steps - at)))
     }
 
+    /// Hands `visit` each chunk of steps, its cash column read only `with_cash` (empty
+    /// otherwise); stops at the first failed read.
+    fn read_chunks(&self, with_cash: bool, visit: &mut dyn FnMut(CurveChunk<'_>)) {
+        let Some((ts_file, equity_file, cash_file)) = &self.files else {
+            return;
+        };
+        let (mut ts, mut equity, mut cash) = (Vec::new(), Vec::new(), Vec::new());
+        for part in self.parts() {
+            let read = self.read_part(ts_file, part, &mut ts)
+                && self.read_part(equity_file, part, &mut equity)
+                && (!with_cash || self.read_part(cash_file, part, &mut cash));
+            if !read {
+                return;
+            }
+            visit(CurveChunk {
+                ts: &ts,
+                equity: &equity,
+                cash: &cash,
+            });
+        }
+    }
+
     /// Hands `visit` each chunk of `file`'s values; stops at the first failed read.
     fn read(&self, file: &File, visit: &mut dyn FnMut(&[f64])) {
         let mut values = Vec::new();
@@ -228,23 +250,11 @@ impl Curve for SpilledCurve {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>)) {
-        let Some((ts_file, equity_file, cash_file)) = &self.files else {
-            return;
-        };
-        let (mut ts, mut equity, mut cash) = (Vec::new(), Vec::new(), Vec::new());
-        for part in self.parts() {
-            let read = self.read_part(ts_file, part, &mut ts)
-                && self.read_part(equity_file, part, &mut equity)
-                && self.read_part(cash_file, part, &mut cash);
-            if !read {
-                return;
-            }
-            visit(CurveChunk {
-                ts: &ts,
-                equity: &equity,
-                cash: &cash,
-            });
-        }
+        self.read_chunks(true, visit);
+    }
+
+    fn stamped_equity_chunks(&self, visit: &mut dyn FnMut(&[Timestamp], &[f64])) {
+        self.read_chunks(false, &mut |c| visit(c.ts, c.equity));
     }
 
     fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
@@ -518,6 +528,13 @@ mod tests {
         });
         assert_eq!(sizes, [CHUNK, CHUNK, 17]);
         assert_eq!(steps, whole);
+        let (mut ts, mut equity) = (Vec::new(), Vec::new());
+        spilled.stamped_equity_chunks(&mut |t, e| {
+            assert_eq!(t.len(), e.len());
+            ts.extend_from_slice(t);
+            equity.extend_from_slice(e);
+        });
+        assert_eq!((ts, equity), (whole.ts.clone(), whole.equity.clone()));
         // Worked out as the steps were written, as reading them back would.
         let read = engine::metrics::annualisation(&TimeColumn(&spilled));
         assert_eq!(spilled.annualisation(), Some(read));

@@ -20,6 +20,7 @@ use engine::column::{Curve, CurveChunk};
 use engine::metrics::{
     RollingBeta, RollingMeanVar, RunningDrawdown, window_sharpe, window_volatility,
 };
+use market_data::Timestamp;
 
 /// What the passes over the curve gather ([`CurvePass::run`]): the charts of its levels, the
 /// other figures of its levels, and those of its returns, each read by a pass of its own, all
@@ -176,8 +177,8 @@ impl<'a> CurvePass<'a> {
         // as the summary's).
         rayon::in_place_scope(|s| {
             s.spawn(|_| curve.chunks(&mut |c| charts.chunk(c)));
-            s.spawn(|_| curve.chunks(&mut |c| returns.chunk(c)));
-            curve.chunks(&mut |c| levels.chunk(c));
+            s.spawn(|_| curve.stamped_equity_chunks(&mut |ts, e| returns.chunk(ts, e)));
+            curve.stamped_equity_chunks(&mut |ts, e| levels.chunk(ts, e));
         });
         Self {
             charts,
@@ -220,22 +221,23 @@ impl<'a> CurvePass<'a> {
 /// memory is one).
 const PIECE: usize = 4_096;
 
-/// The steps of `c` in pieces of at most [`PIECE`] (as many as its shortest column has).
-fn pieces(c: CurveChunk<'_>) -> impl Iterator<Item = CurveChunk<'_>> {
-    let steps = c.ts.len().min(c.equity.len()).min(c.cash.len());
-    (0..steps).step_by(PIECE).map(move |start| {
-        let end = (start + PIECE).min(steps);
-        CurveChunk {
-            ts: &c.ts[start..end],
-            equity: &c.equity[start..end],
-            cash: &c.cash[start..end],
-        }
-    })
+/// The ranges of `steps` steps in pieces of at most [`PIECE`].
+fn pieces(steps: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..steps)
+        .step_by(PIECE)
+        .map(move |start| start..(start + PIECE).min(steps))
 }
 
 impl ChartPass {
     fn chunk(&mut self, c: CurveChunk<'_>) {
-        pieces(c).for_each(|piece| self.piece(piece));
+        let steps = c.ts.len().min(c.equity.len()).min(c.cash.len());
+        for r in pieces(steps) {
+            self.piece(CurveChunk {
+                ts: &c.ts[r.clone()],
+                equity: &c.equity[r.clone()],
+                cash: &c.cash[r],
+            });
+        }
     }
 
     fn piece(&mut self, c: CurveChunk<'_>) {
@@ -251,12 +253,14 @@ impl ChartPass {
 }
 
 impl LevelPass<'_> {
-    fn chunk(&mut self, c: CurveChunk<'_>) {
-        pieces(c).for_each(|piece| self.piece(piece));
+    fn chunk(&mut self, ts: &[Timestamp], equity: &[f64]) {
+        for r in pieces(ts.len().min(equity.len())) {
+            self.piece(&ts[r.clone()], &equity[r]);
+        }
     }
 
-    fn piece(&mut self, c: CurveChunk<'_>) {
-        for (&ts, &e) in c.ts.iter().zip(c.equity) {
+    fn piece(&mut self, stamps: &[Timestamp], equity: &[f64]) {
+        for (&ts, &e) in stamps.iter().zip(equity) {
             let t = ts.0;
             self.facts.step(t);
             self.worst.push(t, e);
@@ -275,16 +279,18 @@ impl LevelPass<'_> {
 }
 
 impl ReturnPass<'_> {
-    fn chunk(&mut self, c: CurveChunk<'_>) {
-        pieces(c).for_each(|piece| self.piece(piece));
+    fn chunk(&mut self, ts: &[Timestamp], equity: &[f64]) {
+        for r in pieces(ts.len().min(equity.len())) {
+            self.piece(&ts[r.clone()], &equity[r]);
+        }
     }
 
-    fn piece(&mut self, c: CurveChunk<'_>) {
+    fn piece(&mut self, stamps: &[Timestamp], equity: &[f64]) {
         // The steps with a return: all but the run's first.
         let first = usize::from(self.prev.is_none());
         self.sharpe_column.clear();
         self.volatility_column.clear();
-        for (&ts, &e) in c.ts.iter().zip(c.equity) {
+        for (&ts, &e) in stamps.iter().zip(equity) {
             let t = ts.0;
             if let Some(p) = self.prev {
                 let r = e / p - 1.0;
@@ -302,7 +308,7 @@ impl ReturnPass<'_> {
             self.prev = Some(e);
             self.at += 1;
         }
-        let stamp = |k: usize| c.ts[first + k].0;
+        let stamp = |k: usize| stamps[first + k].0;
         self.sharpe.extend(&self.sharpe_column, stamp);
         self.volatility.extend(&self.volatility_column, stamp);
     }
