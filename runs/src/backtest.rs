@@ -124,7 +124,7 @@ pub fn run(path: &Path, set: &SetArgs, out: &OutArgs) -> Result<()> {
         &data,
         &run_dir,
         unit,
-        &streamed,
+        streamed,
     )
 }
 

@@ -133,7 +133,7 @@ pub(crate) fn write_streamed(
     data: &LoadedData,
     run_dir: &RunDir,
     unit: &str,
-    streamed: &Streamed,
+    streamed: Streamed,
 ) -> Result<()> {
     write_files(
         loaded,
@@ -156,10 +156,10 @@ fn write_files(
     run_dir: &RunDir,
     gaps: Option<&GapLog>,
     unit: Option<&str>,
-    streamed: Option<&Streamed>,
+    streamed: Option<Streamed>,
 ) -> Result<()> {
     let c = &loaded.config;
-    let curve: &dyn Curve = streamed.map_or(&outcome.curve, |s| &s.curve);
+    let curve: &dyn Curve = streamed.as_ref().map_or(&outcome.curve, |s| &s.curve);
     let Results {
         summary,
         analysis,
@@ -167,15 +167,24 @@ fn write_files(
         config_json,
         drift_threshold: threshold,
     } = results(loaded, outcome, curve, sleeves, data, gaps)?;
-    if let Some(streamed) = streamed {
-        // Figures from a curve or fills that could not be read back whole are not written.
-        streamed.check()?;
-    }
+    // The tables a streamed run's writer left without their CSV twin.
+    let streamed_left_out = match streamed {
+        Some(streamed) => {
+            // Figures from a curve or fills that could not be read back whole are not written.
+            streamed.check()?;
+            let left_out = streamed.csv_left_out.clone();
+            // Read for the last time: its files are closed on the pool while the results are
+            // written (freeing a long run's pages takes milliseconds).
+            rayon::spawn(move || drop(streamed));
+            Some(left_out)
+        }
+        None => None,
+    };
     let dir = &run_dir.dir;
     // Which models traded, for the terminal.
     let model = extra.get("model").cloned().unwrap_or_default();
     let run = report::RunInfo {
-        streamed: streamed.is_some(),
+        streamed: streamed_left_out.is_some(),
         ..crate::run_info::run_info(loaded, &config_json, run_dir.id.clone())
     };
     write_results(
@@ -214,9 +223,9 @@ fn write_files(
     let formats = c.output.formats();
     // A streamed run's writer counted its steps and records; the outcome has the other tables.
     let mut left_out = report::csv_left_out(outcome, formats);
-    if let Some(streamed) = streamed {
+    if let Some(streamed) = streamed_left_out {
         left_out.retain(|(table, _)| !["equity", "orders", "fills", "trades"].contains(table));
-        left_out.extend(streamed.csv_left_out.iter().copied());
+        left_out.extend(streamed);
     }
     for (table, rows) in left_out {
         println!(
