@@ -145,6 +145,17 @@ def test_saved_parquet_tables_read_in_pandas_and_polars(tmp_path):
     assert equity["equity"].iloc[-1] == pytest.approx(run.summary["final_equity"])
     trades = pl.read_parquet(folder / "trades.parquet")
     assert trades.height == run.trades.num_rows
+    # Names (instruments, sides) are dictionary-encoded in the files and read back as text.
+    trades_pd = pd.read_parquet(folder / "trades.parquet")
+    for column in ["instrument", "side"]:
+        names = run.trades.column(column).to_pylist()
+        assert pd.api.types.is_string_dtype(trades_pd[column]), column
+        assert trades[column].dtype == pl.String, column
+        assert list(trades_pd[column]) == names, column
+        assert trades[column].to_list() == names, column
+    positions = pl.read_parquet(folder / "positions.parquet")
+    assert positions["instrument"].dtype == pl.String
+    assert "cash" in positions["instrument"].to_list()
 
 
 def test_report_html_is_the_page():

@@ -210,9 +210,13 @@ impl SpilledCurve {
             .map(move |at| (at, CHUNK.min(steps - at)))
     }
 
-    /// Hands `visit` each chunk of steps, its cash column read only `with_cash` (empty
-    /// otherwise); stops at the first failed read.
-    fn read_chunks(&self, with_cash: bool, visit: &mut dyn FnMut(CurveChunk<'_>)) {
+    /// Hands `visit` each chunk of steps: timestamps, equity and, `with_cash`, cash; stops at the
+    /// first failed read.
+    fn read_chunks(
+        &self,
+        with_cash: bool,
+        mut visit: impl FnMut(&[Timestamp], &[f64], Option<&[f64]>),
+    ) {
         let Some((ts_file, equity_file, cash_file)) = &self.files else {
             return;
         };
@@ -224,11 +228,7 @@ impl SpilledCurve {
             if !read {
                 return;
             }
-            visit(CurveChunk {
-                ts: &ts,
-                equity: &equity,
-                cash: &cash,
-            });
+            visit(&ts, &equity, with_cash.then_some(&cash[..]));
         }
     }
 
@@ -250,11 +250,17 @@ impl Curve for SpilledCurve {
     }
 
     fn chunks(&self, visit: &mut dyn FnMut(CurveChunk<'_>)) {
-        self.read_chunks(true, visit);
+        self.read_chunks(true, |ts, equity, cash| {
+            visit(CurveChunk {
+                ts,
+                equity,
+                cash: cash.unwrap_or_default(),
+            });
+        });
     }
 
     fn stamped_equity_chunks(&self, visit: &mut dyn FnMut(&[Timestamp], &[f64])) {
-        self.read_chunks(false, &mut |c| visit(c.ts, c.equity));
+        self.read_chunks(false, |ts, equity, _| visit(ts, equity));
     }
 
     fn equity_chunks(&self, visit: &mut dyn FnMut(&[f64])) {
@@ -589,6 +595,10 @@ mod tests {
         let e = spilled.check().unwrap_err();
         assert!(e.to_string().contains("the run's curve"), "{e}");
         spilled.check().unwrap();
+        // The timestamps and equity alone, as the report's passes read them.
+        spilled.stamped_equity_chunks(&mut |_, _| seen += 1);
+        assert_eq!(seen, 0, "no values from a failed read");
+        assert!(spilled.check().is_err());
     }
 
     fn fill(k: usize) -> FillRecord {

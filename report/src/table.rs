@@ -240,7 +240,7 @@ impl Column {
     /// and hashing a string per row (a run's positions name one per step).
     ///
     /// # Errors
-    /// Never for labels made here (their codes are checked against their names first).
+    /// Never: a code past the names keys an added [`UNKNOWN_LABEL`].
     fn into_coded_arrow(self) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
         let Values::Labels {
             mut names,
@@ -249,11 +249,11 @@ impl Column {
         else {
             return Ok(self.into_arrow());
         };
-        // A code past the names stands for "?" (see `label`): one more name, which they key.
+        // Codes past the names key one more name, as `label` reads them.
         let unknown = names.len() as u32;
         if codes.iter().copied().max().is_some_and(|c| c >= unknown) {
             codes.iter_mut().for_each(|c| *c = (*c).min(unknown));
-            names.push("?".to_string());
+            names.push(UNKNOWN_LABEL.to_string());
         }
         let names = Arc::new(StringArray::from(names));
         Ok(Arc::new(DictionaryArray::<UInt32Type>::try_new(
@@ -269,10 +269,14 @@ fn has_nan(values: &[f64]) -> bool {
     (values.chunks(1_024)).any(|block| block.iter().fold(false, |nan, x| nan | x.is_nan()))
 }
 
-/// The name `code` stands for ("?" for a code past the names: an instrument index past the
-/// run's).
+/// What a code past a column's names reads as (an instrument index past the run's).
+const UNKNOWN_LABEL: &str = "?";
+
+/// The name `code` stands for ([`UNKNOWN_LABEL`] past the names).
 fn label(names: &[String], code: u32) -> &str {
-    names.get(code as usize).map_or("?", String::as_str)
+    names
+        .get(code as usize)
+        .map_or(UNKNOWN_LABEL, String::as_str)
 }
 
 fn push_escaped(text: &str, out: &mut Vec<u8>) {
@@ -716,8 +720,8 @@ mod tests {
         }
     }
 
-    /// What pandas, polars and DuckDB rely on: version 2 data pages, plain numbers and text,
-    /// delta-packed times, dictionaries for free text, and a NaN past the first block a null.
+    /// What pandas, polars and DuckDB rely on: version 2 data pages, plain numbers,
+    /// delta-packed times, dictionaries for text, and a NaN past the first block a null.
     #[test]
     fn parquet_pages_are_version_2_with_plain_values_and_nan_as_null() {
         use parquet::basic::PageType;
@@ -821,6 +825,63 @@ mod tests {
             coded.into_record_batch().unwrap(),
             plain.into_record_batch().unwrap()
         );
+    }
+
+    /// Labels written a part at a time, as the step tables are: each part with its own names
+    /// (a dictionary per part), a part split across row groups, a part with more names than
+    /// rows, and codes past the names; every row reads back as its name.
+    #[test]
+    fn labels_written_in_parts_read_back_as_their_names() {
+        let names = |n: usize| (0..n).map(|k| format!("I{k}")).collect::<Vec<_>>();
+        let rows = PARQUET_ROW_GROUP_ROWS + 1_000;
+        let parts = [
+            (
+                names(2),
+                (0..rows as u32).map(|k| k % 3).collect::<Vec<_>>(),
+            ),
+            (names(50), vec![49]),
+            (names(1), vec![u32::MAX, 0]),
+        ];
+        let mut expected = Vec::new();
+        for (names, codes) in &parts {
+            for &code in codes {
+                expected.push(
+                    names
+                        .get(code as usize)
+                        .map_or("?", String::as_str)
+                        .to_string(),
+                );
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.parquet");
+        let mut writer = None;
+        for (names, codes) in parts {
+            let part = Table {
+                name: "labels".into(),
+                columns: vec![Column::labels("instrument", names, codes)],
+            };
+            let file =
+                writer.get_or_insert_with(|| ParquetWriter::create(&path, &part, &[]).unwrap());
+            file.write(part).unwrap();
+            file.end_row_group().unwrap();
+        }
+        writer.unwrap().finish().unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let mut read = Vec::new();
+        for batch in
+            parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 4_096).unwrap()
+        {
+            let batch = batch.unwrap();
+            assert_eq!(batch.schema().field(0).data_type(), &DataType::Utf8);
+            let text = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .unwrap();
+            read.extend(text.iter().map(|t| t.unwrap().to_string()));
+        }
+        assert_eq!(read, expected);
     }
 
     #[test]

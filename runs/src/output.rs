@@ -173,8 +173,8 @@ fn write_files(
             // Figures from a curve or fills that could not be read back whole are not written.
             streamed.check()?;
             let left_out = streamed.csv_left_out.clone();
-            // Read for the last time: its files are closed on the pool while the results are
-            // written (freeing a long run's pages takes milliseconds).
+            // Read for the last time: the curve's files are closed on the pool while the
+            // results are written (freeing a long run's pages takes milliseconds).
             rayon::spawn(move || drop(streamed));
             Some(left_out)
         }

@@ -252,11 +252,16 @@ impl ChartPass {
     }
 }
 
+/// Hands `piece` the timestamps and equity of a chunk's steps, in pieces (see [`pieces`]).
+fn each_piece(ts: &[Timestamp], equity: &[f64], mut piece: impl FnMut(&[Timestamp], &[f64])) {
+    for r in pieces(ts.len().min(equity.len())) {
+        piece(&ts[r.clone()], &equity[r]);
+    }
+}
+
 impl LevelPass<'_> {
     fn chunk(&mut self, ts: &[Timestamp], equity: &[f64]) {
-        for r in pieces(ts.len().min(equity.len())) {
-            self.piece(&ts[r.clone()], &equity[r]);
-        }
+        each_piece(ts, equity, |ts, equity| self.piece(ts, equity));
     }
 
     fn piece(&mut self, stamps: &[Timestamp], equity: &[f64]) {
@@ -280,9 +285,7 @@ impl LevelPass<'_> {
 
 impl ReturnPass<'_> {
     fn chunk(&mut self, ts: &[Timestamp], equity: &[f64]) {
-        for r in pieces(ts.len().min(equity.len())) {
-            self.piece(&ts[r.clone()], &equity[r]);
-        }
+        each_piece(ts, equity, |ts, equity| self.piece(ts, equity));
     }
 
     fn piece(&mut self, stamps: &[Timestamp], equity: &[f64]) {
