@@ -31,13 +31,12 @@ pub(crate) struct CurvePass<'a> {
     returns: ReturnPass<'a>,
 }
 
-/// The charts of the curve's levels: equity, exposure and drawdown.
+/// The charts of the curve's levels: equity and exposure (the drawdown's is the levels' pass:
+/// the passes then take about as long each).
 struct ChartPass {
     equity: Downsampler,
     exposure: Downsampler,
-    drawdown: RunningDrawdown,
-    underwater: Downsampler,
-    /// A chunk's exposures, then its drawdowns, for their charts.
+    /// A chunk's exposures, for their chart.
     column: Vec<f64>,
 }
 
@@ -49,6 +48,10 @@ struct LevelPass<'a> {
     at: usize,
     facts: CurveFacts,
     bench_chart: Downsampler,
+    drawdown: RunningDrawdown,
+    underwater: Downsampler,
+    /// A piece's drawdowns, for their chart.
+    column: Vec<f64>,
     worst: WorstDrawdowns,
     calendar: CalendarReturns,
     bench_calendar: CalendarReturns,
@@ -128,8 +131,6 @@ impl<'a> CurvePass<'a> {
             charts: ChartPass {
                 equity: chart(steps),
                 exposure: chart(steps),
-                drawdown: RunningDrawdown::default(),
-                underwater: chart(steps),
                 column: Vec::new(),
             },
             levels: LevelPass {
@@ -137,6 +138,9 @@ impl<'a> CurvePass<'a> {
                 at: 0,
                 facts: CurveFacts::default(),
                 bench_chart: chart(bench_steps),
+                drawdown: RunningDrawdown::default(),
+                underwater: chart(steps),
+                column: Vec::new(),
                 worst: WorstDrawdowns::new(spec.worst),
                 calendar: CalendarReturns::new(spec.initial_cash),
                 bench_calendar: CalendarReturns::new(spec.initial_cash),
@@ -172,9 +176,9 @@ impl<'a> CurvePass<'a> {
         // The levels' positions read the fills through an iterator bound to this thread, so
         // that pass runs here. The pool's other thread is busy with the summary's passes when
         // this starts, and steals the oldest job once it is done: the charts are spawned first
-        // so that this thread, taking the newest first, runs the returns next; the passes
-        // then end about together (one after the other, the report's took half again as long
-        // as the summary's).
+        // so that this thread, taking the newest first, runs the returns next. The passes then
+        // end about together: the summary's two threads of passes, then the charts, on one
+        // thread; the levels (with the drawdown's chart), then the returns, on this one.
         rayon::in_place_scope(|s| {
             s.spawn(|_| curve.chunks(&mut |c| charts.chunk(c)));
             s.spawn(|_| curve.stamped_equity_chunks(&mut |ts, e| returns.chunk(ts, e)));
@@ -201,7 +205,7 @@ impl<'a> CurvePass<'a> {
             equity: charts.equity.finish(),
             bench: levels.bench_chart.finish(),
             exposure: charts.exposure.finish(),
-            underwater: charts.underwater.finish(),
+            underwater: levels.underwater.finish(),
             rolling_sharpe: returns.sharpe.finish(),
             rolling_volatility: returns.volatility.finish(),
             rolling_beta: returns.beta.finish(),
@@ -246,9 +250,6 @@ impl ChartPass {
         self.column.clear();
         (self.column).extend(c.equity.iter().zip(c.cash).map(|(e, cash)| (e - cash) / e));
         self.exposure.extend(&self.column, stamp);
-        self.column.clear();
-        (self.column).extend(c.equity.iter().map(|&e| self.drawdown.push(e)));
-        self.underwater.extend(&self.column, stamp);
     }
 }
 
@@ -265,6 +266,9 @@ impl LevelPass<'_> {
     }
 
     fn piece(&mut self, stamps: &[Timestamp], equity: &[f64]) {
+        self.column.clear();
+        (self.column).extend(equity.iter().map(|&e| self.drawdown.push(e)));
+        self.underwater.extend(&self.column, |k| stamps[k].0);
         for (&ts, &e) in stamps.iter().zip(equity) {
             let t = ts.0;
             self.facts.step(t);
