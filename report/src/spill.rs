@@ -233,7 +233,7 @@ impl SpilledCurve {
     }
 
     /// Hands `visit` each chunk of `file`'s values; stops at the first failed read.
-    fn read(&self, file: &File, visit: &mut dyn FnMut(&[f64])) {
+    fn read<T: bytemuck::Pod>(&self, file: &File, visit: &mut dyn FnMut(&[T])) {
         let mut values = Vec::new();
         for part in self.parts() {
             if !self.read_part(file, part, &mut values) {
@@ -276,14 +276,8 @@ impl Curve for SpilledCurve {
     }
 
     fn time_chunks(&self, visit: &mut dyn FnMut(&[Timestamp])) {
-        if let Some((file, _, _)) = &self.files {
-            let mut ts = Vec::new();
-            for part in self.parts() {
-                if !self.read_part(file, part, &mut ts) {
-                    return;
-                }
-                visit(&ts);
-            }
+        if let Some((ts, _, _)) = &self.files {
+            self.read(ts, visit);
         }
     }
 

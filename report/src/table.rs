@@ -231,9 +231,7 @@ impl Column {
             ),
         }
     }
-}
 
-impl Column {
     /// Returns the column as [`Column::into_arrow`] does, except labels: an Arrow dictionary of
     /// their names keyed by their codes, moved in rather than spelled out row by row. The
     /// Parquet writer encodes such a column with one lookup of each name instead of copying
@@ -538,8 +536,8 @@ impl ParquetWriter {
             // (memory that grew with the run); readers prune time-ordered tables by row group.
             .set_statistics_enabled(EnabledStatistics::Chunk)
             // Dictionaries only for text (names, sizes, reasons): equity, prices and times
-            // hardly repeat, and interning millions of them cost more than the
-            // rest of the writing.
+            // hardly repeat, and interning millions of them cost more than the rest of the
+            // writing.
             .set_dictionary_enabled(false)
             // Version 2 data pages compress a page's values straight into the page. Version 1
             // copied each page (a megabyte) into a buffer of its levels, then compressed it into

@@ -31,21 +31,22 @@ fn config(data: &Path, out: &Path, report: bool) -> String {
 /// When the data cannot be generated or read, or a run fails.
 pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find the quant executable")?;
-    let data = dir.join(format!("bars-{bars}")).join("SYN000.parquet");
+    let folder = dir.join(format!("bars-{bars}"));
+    let data = folder.join("SYN000.parquet");
     if !data.exists() {
         println!("generating {bars} one-minute bars -> {}", data.display());
         let status = Command::new(&exe)
             .args(["data", "synth", "--instruments", "1", "--layout", "files"])
             .args(["--format", "parquet", "--bars", &bars.to_string(), "--out"])
-            .arg(data.parent().unwrap_or(dir))
+            .arg(&folder)
             .status()
             .context("cannot run quant data synth")?;
         if !status.success() {
             bail!("quant data synth failed");
         }
-        super::mark_layout(data.parent().unwrap_or(dir))?;
+        super::mark_layout(&folder)?;
     }
-    super::warn_if_other_layout(data.parent().unwrap_or(dir));
+    super::warn_if_other_layout(&folder);
     let out = dir.join("results");
     let config_path = dir.join("bench-results.toml");
     std::fs::write(&config_path, config(&data, &out, report))
