@@ -28,10 +28,11 @@ pub(crate) enum Bins {
     Empty,
     /// Equal values, already counted.
     Flat(Histogram),
-    /// `BINS` bins of `width` from `lo`.
+    /// `BINS` bins from `lo`, `per_unit` of them to a unit of value (the reciprocal of their
+    /// width: a multiplication a value instead of a division, as the edges settle the bin).
     Spread {
         lo: f64,
-        width: f64,
+        per_unit: f64,
         histogram: Histogram,
     },
 }
@@ -54,7 +55,7 @@ impl Bins {
             .collect();
         Self::Spread {
             lo,
-            width,
+            per_unit: width.recip(),
             histogram: Histogram {
                 edges,
                 counts: vec![0; BINS],
@@ -66,7 +67,7 @@ impl Bins {
     pub(crate) fn push(&mut self, v: f64) {
         let Self::Spread {
             lo,
-            width,
+            per_unit,
             histogram: Histogram { edges, counts },
         } = self
         else {
@@ -75,8 +76,8 @@ impl Bins {
         if !v.is_finite() {
             return;
         }
-        let k = (((v - *lo) / *width) as usize).min(BINS - 1);
-        // Rounding in the division can land a value one bin off its edges; settle on the edges.
+        let k = (((v - *lo) * *per_unit) as usize).min(BINS - 1);
+        // Rounding can land a value one bin off its edges; settle on the edges.
         let k = if v < edges[k] {
             k.saturating_sub(1)
         } else if k + 1 < BINS && v >= edges[k + 1] {

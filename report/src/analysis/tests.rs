@@ -9,6 +9,7 @@ use engine::Summary;
 use engine::{BacktestOutcome, EquityCurve};
 use engine::{Position, TradeRecord};
 use market_data::{Bar, InstrumentId, InstrumentIdx, NANOS_PER_DAY, Side, Timestamp};
+use proptest::strategy::Strategy as _;
 
 const DAY: i64 = NANOS_PER_DAY;
 
@@ -814,6 +815,28 @@ fn histogram_bins_like_numpy() {
         super::histogram::histogram(&[f64::NAN]),
         Histogram::default()
     );
+}
+
+proptest::proptest! {
+    /// Each value lands in the bin whose edges hold it (`[left, right)`, the last bin closed),
+    /// found here by scanning the edges, however the bin's first guess rounds.
+    #[test]
+    fn histogram_counts_each_value_between_its_edges(
+        values in proptest::collection::vec(
+            proptest::prop_oneof![-1e-3..1e-3f64, -1e6..1e6f64, (-40i32..40).prop_map(f64::from)],
+            2..300,
+        ),
+    ) {
+        let h = super::histogram::histogram(&values);
+        let mut expected = vec![0; h.counts.len()];
+        for v in values {
+            let last = h.counts.len() - 1;
+            let k = (0..last).find(|&k| v < h.edges[k + 1]).unwrap_or(last);
+            proptest::prop_assert!(h.edges[k] <= v);
+            expected[k] += 1;
+        }
+        proptest::prop_assert_eq!(h.counts, expected);
+    }
 }
 
 #[test]
