@@ -2,7 +2,7 @@
 //! across files in parallel; `quant bench catalog`: a streamed `sma_crossover` backtest over a
 //! large Parquet catalog, with its bars/s and peak RSS.
 
-use crate::bench::results::{streamed_loop, timed_command};
+use crate::bench::results::{print_cpu, streamed_loop, timed_command};
 use crate::bench::{median, peak_rss_kib};
 use anyhow::{Context, Result, bail};
 use market_data::catalog::scan;
@@ -148,17 +148,20 @@ pub(crate) fn run_catalog(dir: &Path, instruments: usize, bars: usize, runs: usi
     // The catalog's own count: one generated earlier may differ from --instruments.
     let instruments = parts.len();
     let (mut loop_s, mut command_s, mut rss_kib) = (Vec::new(), Vec::new(), Vec::new());
+    let mut cpu_s = Vec::new();
     let mut total = 0;
     for _ in 0..runs {
         let (seconds, replayed) = streamed_loop(&loaded)?;
         loop_s.push(seconds);
         total = replayed;
-        let (seconds, peak) = timed_command(&exe, &config_path, &out)?;
-        command_s.push(seconds);
-        rss_kib.push(peak as f64);
+        let timed = timed_command(&exe, &config_path, &out)?;
+        command_s.push(timed.seconds);
+        cpu_s.push(timed.cpu_seconds);
+        rss_kib.push(timed.peak_kib as f64);
     }
     std::fs::remove_dir_all(&out).ok();
     let (loop_s, command_s) = (median(&mut loop_s), median(&mut command_s));
+    let cpu_s = median(&mut cpu_s);
     let rate = |s: f64| total as f64 / s / 1e6;
     println!(
         "catalog: sma_crossover(10, 30) over {instruments} instruments ({files} part files, \
@@ -177,5 +180,6 @@ pub(crate) fn run_catalog(dir: &Path, instruments: usize, bars: usize, runs: usi
         command_s / loop_s,
         median(&mut rss_kib) / 1024.0
     );
+    print_cpu("  its CPU time (user + system):         ", cpu_s, command_s);
     Ok(())
 }

@@ -56,19 +56,20 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
     let loaded = crate::config::LoadedConfig::load(&config_path)?;
     let spec = loaded.engine_spec();
     let (mut loop_s, mut command_s, mut rss_kib) = (Vec::new(), Vec::new(), Vec::new());
-    let mut streamed_s = Vec::new();
+    let (mut streamed_s, mut cpu_s) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let start = Instant::now();
         let outcome = loaded.build_strategy()?.run(&spec, Replay::Bars(&series))?;
         loop_s.push(start.elapsed().as_secs_f64());
         drop(outcome);
         streamed_s.push(streamed_loop(&loaded)?.0);
-        let (seconds, peak) = timed_command(&exe, &config_path, &out)?;
-        command_s.push(seconds);
-        rss_kib.push(peak as f64);
+        let timed = timed_command(&exe, &config_path, &out)?;
+        command_s.push(timed.seconds);
+        cpu_s.push(timed.cpu_seconds);
+        rss_kib.push(timed.peak_kib as f64);
     }
     let (loop_s, command_s) = (median(&mut loop_s), median(&mut command_s));
-    let streamed_s = median(&mut streamed_s);
+    let (streamed_s, cpu_s) = (median(&mut streamed_s), median(&mut cpu_s));
     let rate = |s: f64| bars as f64 / s / 1e6;
     println!(
         "results: sma_crossover(10, 20) over {bars} one-minute bars, default outputs{}, \
@@ -96,6 +97,7 @@ pub(crate) fn run(dir: &Path, bars: usize, report: bool, runs: usize) -> Result<
         command_s / loop_s,
         median(&mut rss_kib) / 1024.0
     );
+    print_cpu("  its CPU time (user + system):       ", cpu_s, command_s);
     println!(
         "  this process: peak RSS {:.0} MiB (the bars in memory for the loop)",
         peak_rss_kib() as f64 / 1024.0
@@ -143,9 +145,29 @@ impl engine::StepSink for DropSteps {
     }
 }
 
-/// Runs `quant backtest CONFIG` and returns its wall time and its peak RSS in KiB, read from
-/// `/proc` while it runs (the high-water mark only grows, so the last reading is its peak).
-pub(crate) fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<(f64, u64)> {
+/// Prints `label`, then the CPU time `cpu_s` of a command that took `wall_s` and how many of
+/// this machine's cores it kept busy on average.
+pub(crate) fn print_cpu(label: &str, cpu_s: f64, wall_s: f64) {
+    println!(
+        "{label}{cpu_s:.2} s: {:.2} of this machine's {} cores busy on average",
+        cpu_s / wall_s,
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+}
+
+/// What one `quant backtest` cost: its wall time, the CPU time of its threads, and its peak RSS.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timed {
+    pub(crate) seconds: f64,
+    pub(crate) cpu_seconds: f64,
+    pub(crate) peak_kib: u64,
+}
+
+/// Runs `quant backtest CONFIG` and returns its wall time, its CPU time (user and system, from
+/// this process's tally of its waited-for children) and its peak RSS in KiB, read from `/proc`
+/// while it runs (the high-water mark only grows, so the last reading is its peak).
+pub(crate) fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<Timed> {
+    let cpu_before = children_cpu_seconds();
     let start = Instant::now();
     let mut child = Command::new(exe)
         .arg("backtest")
@@ -172,5 +194,25 @@ pub(crate) fn timed_command(exe: &Path, config: &Path, out: &Path) -> Result<(f6
     if !status.success() {
         bail!("quant backtest {} failed", config.display());
     }
-    Ok((seconds, peak))
+    Ok(Timed {
+        seconds,
+        cpu_seconds: children_cpu_seconds() - cpu_before,
+        peak_kib: peak,
+    })
+}
+
+/// The user and system CPU time of this process's children that were waited for, from
+/// `/proc/self/stat` (`cutime` and `cstime`, in Linux's fixed 1/100 s clock ticks); 0 where
+/// it cannot be read.
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces: the
+    // state is the 3rd field of the line, `cutime` and `cstime` its 16th and 17th.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let field = |n: usize| -> f64 {
+        (after_name.split_whitespace().nth(n - 3))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0.0, |ticks| ticks as f64 / 100.0)
+    };
+    field(16) + field(17)
 }
