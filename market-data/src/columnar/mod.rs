@@ -9,6 +9,7 @@ mod decode;
 mod memory;
 pub(crate) mod read;
 pub mod schema;
+mod split;
 mod write;
 
 pub use decode::TimeRange;

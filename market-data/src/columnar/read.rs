@@ -3,6 +3,7 @@
 
 use super::decode::{Decoder, TimeRange};
 use super::schema::{INSTRUMENT, Layout, RecordKind, TimeEncoding};
+use super::split;
 use crate::{
     Bar, BarSeries, Error, InstrumentId, InvalidRecord, Quote, Result, RowProblem, Timestamp, Trade,
 };
@@ -111,20 +112,45 @@ impl RawFile {
         let (batches, schema, layout, rows_before): (Batches, SchemaRef, Layout, u64) = match format
         {
             FileFormat::Parquet => {
+                let split_file = file.try_clone().map_err(io(path))?;
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|e| bad(e.to_string()))?;
                 let schema = builder.schema().clone();
                 let layout = Layout::resolve(&schema, kind, path)?;
-                let mask = ProjectionMask::roots(builder.parquet_schema(), layout.projection());
+                let roots = layout.projection();
                 let (groups, rows_before) = row_groups_in_range(builder.metadata(), &layout, range);
                 skipped_groups = groups.len() < builder.metadata().num_row_groups();
+                let meta = Arc::clone(builder.metadata());
+                let split = split::split_columns(&meta, &schema, &roots, &groups);
+                // Prices and sizes split into byte streams are decoded a page at a time beside
+                // parquet's reader of the other columns (see [`split`]).
+                let rest: Vec<usize> = (roots.iter().copied())
+                    .filter(|c| !split.contains(c))
+                    .collect();
+                let mask = ProjectionMask::roots(
+                    builder.parquet_schema(),
+                    if split.is_empty() || rest.is_empty() {
+                        roots.clone()
+                    } else {
+                        rest
+                    },
+                );
                 let reader = builder
                     .with_projection(mask)
                     .with_batch_size(batch_rows.max(1))
-                    .with_row_groups(groups)
+                    .with_row_groups(groups.clone())
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
-                (Box::new(reader), schema, layout, rows_before)
+                let batches: Batches = if split.is_empty() || split.len() == roots.len() {
+                    Box::new(reader)
+                } else {
+                    let projected =
+                        Arc::new(schema.project(&roots).map_err(|e| bad(e.to_string()))?);
+                    Box::new(split::SplitBatches::new(
+                        split_file, meta, projected, &roots, &split, groups, reader,
+                    ))
+                };
+                (batches, schema, layout, rows_before)
             }
             FileFormat::ArrowFile => ipc(path, kind, format, |f, p| {
                 arrow::ipc::reader::FileReader::try_new_buffered(f, p)

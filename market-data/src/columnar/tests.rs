@@ -379,6 +379,90 @@ mod round_trips {
         }
     }
 
+    /// Bars as parquet's own Arrow reader reads `path` (every column, one batch at a time).
+    fn bars_by_parquets_reader(path: &Path) -> Vec<Bar> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{Float64Type, TimestampNanosecondType};
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            File::open(path).unwrap(),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let mut bars = Vec::new();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+            let ts = column("timestamp");
+            let ts = ts.as_primitive::<TimestampNanosecondType>();
+            let values: Vec<ArrayRef> = ["open", "high", "low", "close", "volume"]
+                .into_iter()
+                .map(column)
+                .collect();
+            let v = |k: usize, i: usize| values[k].as_primitive::<Float64Type>().value(i);
+            bars.extend((0..batch.num_rows()).map(|i| Bar {
+                ts: Timestamp(ts.value(i)),
+                open: v(0, i),
+                high: v(1, i),
+                low: v(2, i),
+                close: v(3, i),
+                volume: v(4, i),
+            }));
+        }
+        bars
+    }
+
+    #[test]
+    fn prices_split_into_byte_streams_read_as_parquets_own_reader_reads_them() {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let dir = TempDir::new("columnar-split");
+        // Three row groups of many pages each, the last one short.
+        let written = bars(300_000, T0);
+        let path = dir.join("bars.parquet");
+        write_bars(&path, &written, None).unwrap();
+        let meta = SerializedFileReader::new(File::open(&path).unwrap())
+            .unwrap()
+            .metadata()
+            .clone();
+        let schema = super::schema::schema_of(RecordKind::Bars, false);
+        let all: Vec<usize> = (0..6).collect();
+        let groups: Vec<usize> = (0..meta.num_row_groups()).collect();
+        assert_eq!(groups.len(), 3);
+        // The five value columns are decoded by the split path, the time by parquet's reader.
+        let split = super::split::split_columns(&meta, &schema, &all, &groups);
+        assert_eq!(split, [1, 2, 3, 4, 5]);
+        let theirs = bars_by_parquets_reader(&path);
+        assert_same_bars(&theirs, &written);
+        // Batches across pages and row groups, smaller and larger than both.
+        for batch_rows in [1_000, 8_192, 65_536, 300_000] {
+            let ours = read_batches(&path, TimeRange::ALL, batch_rows).unwrap();
+            assert_same_bars(&ours, &theirs);
+        }
+        // A range that skips the first row group and ends within the last.
+        let (start, end) = (written[140_000].ts.0, written[280_000].ts.0);
+        let range = TimeRange { start, end };
+        let within: Vec<Bar> = (theirs.iter())
+            .filter(|b| (start..end).contains(&b.ts.0))
+            .copied()
+            .collect();
+        assert_same_bars(&read_batches(&path, range, 8_192).unwrap(), &within);
+        // Numbers written plainly (parquet's default properties: dictionaries) are read by
+        // parquet's reader, with the same bars.
+        let plain = dir.join("plain.parquet");
+        let batch = bars_to_batch(&written[..20_000]).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(File::create(&plain).unwrap(), batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let meta = SerializedFileReader::new(File::open(&plain).unwrap())
+            .unwrap()
+            .metadata()
+            .clone();
+        let split = super::split::split_columns(&meta, &batch.schema(), &all, &[0]);
+        assert!(split.is_empty(), "{split:?}");
+        assert_same_bars(&read_all(&plain).unwrap(), &written[..20_000]);
+    }
+
     #[test]
     fn a_writer_takes_only_its_kind() {
         let dir = TempDir::new("columnar-writer-kind");
