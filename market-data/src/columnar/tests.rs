@@ -420,10 +420,12 @@ mod round_trips {
         let written = bars(300_000, T0);
         let path = dir.join("bars.parquet");
         write_bars(&path, &written, None).unwrap();
-        let meta = SerializedFileReader::new(File::open(&path).unwrap())
-            .unwrap()
-            .metadata()
-            .clone();
+        let footer = |path: &Path| {
+            (SerializedFileReader::new(File::open(path).unwrap()).unwrap())
+                .metadata()
+                .clone()
+        };
+        let meta = footer(&path);
         let schema = super::schema::schema_of(RecordKind::Bars, false);
         let all: Vec<usize> = (0..6).collect();
         let groups: Vec<usize> = (0..meta.num_row_groups()).collect();
@@ -454,11 +456,7 @@ mod round_trips {
             ArrowWriter::try_new(File::create(&plain).unwrap(), batch.schema(), None).unwrap();
         writer.write(&batch).unwrap();
         writer.close().unwrap();
-        let meta = SerializedFileReader::new(File::open(&plain).unwrap())
-            .unwrap()
-            .metadata()
-            .clone();
-        let split = super::split::split_columns(&meta, &batch.schema(), &all, &[0]);
+        let split = super::split::split_columns(&footer(&plain), &batch.schema(), &all, &[0]);
         assert!(split.is_empty(), "{split:?}");
         assert_same_bars(&read_all(&plain).unwrap(), &written[..20_000]);
     }
