@@ -76,15 +76,15 @@ impl Bins {
         if !v.is_finite() {
             return;
         }
-        let k = (((v - *lo) * *per_unit) as usize).min(BINS - 1);
-        // Rounding can land a value one bin off its edges; settle on the edges.
-        let k = if v < edges[k] {
-            k.saturating_sub(1)
-        } else if k + 1 < BINS && v >= edges[k + 1] {
-            k + 1
-        } else {
-            k
-        };
+        let mut k = (((v - *lo) * *per_unit) as usize).min(BINS - 1);
+        // Rounding lands a value a bin off its edges at most (further only when the bins are
+        // too narrow for their reciprocal to be finite): settle on the edges.
+        while k > 0 && v < edges[k] {
+            k -= 1;
+        }
+        while k + 1 < BINS && v >= edges[k + 1] {
+            k += 1;
+        }
         counts[k] += 1;
     }
 
