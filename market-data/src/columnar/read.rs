@@ -135,6 +135,8 @@ impl RawFile {
                         rest
                     },
                 );
+                // Whole row groups, no row selection, filter, offset or limit: the split
+                // columns pair their values with these rows one for one.
                 let reader = builder
                     .with_projection(mask)
                     .with_batch_size(batch_rows.max(1))
