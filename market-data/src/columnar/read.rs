@@ -127,13 +127,11 @@ impl RawFile {
                 let rest: Vec<usize> = (roots.iter().copied())
                     .filter(|c| !split.contains(c))
                     .collect();
+                // Parquet's reader sets each batch's rows: with no other column, it reads all.
+                let splits = !split.is_empty() && !rest.is_empty();
                 let mask = ProjectionMask::roots(
                     builder.parquet_schema(),
-                    if split.is_empty() || rest.is_empty() {
-                        roots.clone()
-                    } else {
-                        rest
-                    },
+                    if splits { rest } else { roots.clone() },
                 );
                 // Whole row groups, no row selection, filter, offset or limit: the split
                 // columns pair their values with these rows one for one.
@@ -143,7 +141,7 @@ impl RawFile {
                     .with_row_groups(groups.clone())
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
-                let batches: Batches = if split.is_empty() || split.len() == roots.len() {
+                let batches: Batches = if !splits {
                     Box::new(reader)
                 } else {
                     let projected =
